@@ -1,0 +1,1 @@
+"""Algorithms: the Algorithm protocol, the registry and the built-ins."""

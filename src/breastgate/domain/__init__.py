@@ -1,0 +1,1 @@
+"""Pure domain types shared by every package (stdlib only)."""

@@ -1,0 +1,175 @@
+"""Domain value types: studies, instances, jobs, algorithm results.
+
+Frozen dataclasses, stdlib only. Field names follow DICOM keywords in snake_case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+#: ACR/MQCM view abbreviations of the four screening views (PS3.16 CID 4014).
+SCREENING_VIEWS: frozenset[tuple[str, str]] = frozenset(
+    {("R", "CC"), ("L", "CC"), ("R", "MLO"), ("L", "MLO")}
+)
+
+#: Label carried by every output of a built-in reference algorithm.
+NOT_FOR_DIAGNOSTIC_USE = (
+    "Reference implementation evaluated on synthetic phantoms with known ground truth; "
+    "not for diagnostic use unless validated by the site."
+)
+
+
+class PresentationIntent(StrEnum):
+    """Presentation Intent Type (0008,0068)."""
+
+    FOR_PRESENTATION = "FOR PRESENTATION"
+    FOR_PROCESSING = "FOR PROCESSING"
+
+
+@dataclass(frozen=True)
+class InstanceRef:
+    """One stored SOP instance, as indexed at ingest.
+
+    ``path`` is the absolute path of the stored DICOM Part 10 file.
+    ``laterality`` is Image Laterality (L, R, B) and ``view`` the ACR abbreviation
+    (CC, MLO, ML, ...) decoded from View Code Sequence, when present.
+    """
+
+    study_instance_uid: str
+    series_instance_uid: str
+    sop_instance_uid: str
+    sop_class_uid: str
+    modality: str
+    path: str
+    laterality: str | None = None
+    view: str | None = None
+    presentation_intent: str | None = None
+    number_of_frames: int = 1
+
+
+@dataclass(frozen=True)
+class StudyRef:
+    """A study and the instances received for it."""
+
+    study_instance_uid: str
+    instances: tuple[InstanceRef, ...]
+    patient_id: str | None = None
+    accession_number: str | None = None
+    generation: int = 1
+
+    def views_present(self) -> set[tuple[str, str]]:
+        """(laterality, view) pairs of the For Presentation mammograms present."""
+        return {
+            (i.laterality, i.view)
+            for i in self.instances
+            if i.laterality and i.view and i.presentation_intent != PresentationIntent.FOR_PROCESSING
+        }
+
+
+class StudyState(StrEnum):
+    """Life cycle of a study in the gateway."""
+
+    RECEIVING = "receiving"
+    STABLE = "stable"
+
+
+class JobState(StrEnum):
+    """States of a job in the ledger."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One (study, algorithm) job as recorded in the ledger."""
+
+    id: int
+    study_instance_uid: str
+    algorithm_id: str
+    state: JobState
+    attempts: int = 0
+    generation: int = 1
+    last_error: str | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AlgorithmManifest:
+    """What an algorithm is, what it takes and what it gives (STYLE pattern 3)."""
+
+    id: str
+    version: str
+    name: str
+    intended_use: str
+    modalities: tuple[str, ...]
+    sop_class_uids: tuple[str, ...]
+    views: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    manufacturer: str = "breastgate"
+    label: str = NOT_FOR_DIAGNOSTIC_USE
+
+
+class AlgorithmStatus(StrEnum):
+    """Outcome of an algorithm on a study or an image."""
+
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class ImageOutcome:
+    """What an algorithm did with one image, with the reason when it skipped it."""
+
+    sop_instance_uid: str
+    status: AlgorithmStatus
+    message: str = ""
+    laterality: str | None = None
+    view: str | None = None
+    measurements: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BreastDensity:
+    """Density of one breast, from the images of that side."""
+
+    laterality: str
+    category: str
+    percent_dense: float
+    sop_instance_uids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DensityAssessment:
+    """Study-level breast density: BI-RADS 5th edition category a-d and area percent density."""
+
+    category: str
+    percent_dense: float
+    per_breast: Mapping[str, BreastDensity] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AlgorithmResult:
+    """Engine-neutral result of one algorithm on one study."""
+
+    algorithm_id: str
+    algorithm_version: str
+    study_instance_uid: str
+    status: AlgorithmStatus
+    message: str = ""
+    images: tuple[ImageOutcome, ...] = ()
+    density: DensityAssessment | None = None
+
+    @property
+    def input_sop_instance_uids(self) -> tuple[str, ...]:
+        """SOP Instance UIDs the algorithm used (sorted, for deterministic output UIDs)."""
+        return tuple(
+            sorted(i.sop_instance_uid for i in self.images if i.status == AlgorithmStatus.OK)
+        )

@@ -1,0 +1,1 @@
+"""Composition root: settings, wiring, start and stop of listeners and workers."""

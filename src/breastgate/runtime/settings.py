@@ -1,0 +1,148 @@
+"""Settings: ``breastgate.toml`` plus ``BG_*`` environment variables (environment wins).
+
+Built once at start-up by :func:`load_settings` and passed down; nothing reads settings at
+import time. See README "Configuration" for every name.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from breastgate.domain.errors import ConfigurationError
+
+
+class PacsNode:
+    """A DICOM peer ``AE@HOST:PORT``."""
+
+    __slots__ = ("ae_title", "host", "port")
+
+    def __init__(self, ae_title: str, host: str, port: int) -> None:
+        self.ae_title, self.host, self.port = ae_title, host, port
+
+    @classmethod
+    def parse(cls, text: str) -> PacsNode:
+        try:
+            ae, rest = text.strip().split("@", 1)
+            host, port = rest.rsplit(":", 1)
+            node = cls(ae.strip(), host.strip(), int(port))
+        except ValueError:
+            raise ConfigurationError(f"not a DICOM node AE@HOST:PORT: {text!r}") from None
+        if not node.ae_title or len(node.ae_title) > 16:
+            raise ConfigurationError(f"AE title must be 1-16 characters: {text!r}")
+        return node
+
+    def __str__(self) -> str:
+        return f"{self.ae_title}@{self.host}:{self.port}"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PacsNode) and str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+
+class Settings(BaseSettings):
+    """Every setting of the gateway. Names are the contract in DESIGN.md §4."""
+
+    model_config = SettingsConfigDict(env_prefix="BG_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    home: Path = Path("./var")
+    ae_title: str = "BREASTGATE"
+    dicom_host: str = "0.0.0.0"
+    dicom_port: int = 11112
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    hl7_port: int = 2575
+    database_url: str = ""
+    queue_url: str = ""
+    pacs: str = ""
+    allowed_calling_aes: str = ""
+    stable_seconds: float = 10.0
+    workers: int = 2
+    job_lease_seconds: float = 120.0
+    job_max_attempts: int = 3
+    sweep_interval_seconds: float = 1.0
+    delivery_retry_base_seconds: float = 2.0
+    delivery_retry_max_seconds: float = 300.0
+    dicom_max_pdu: int = 0
+    log_level: str = "INFO"
+    algorithms: str = Field(default="", description="comma-separated algorithm ids to run; empty = all registered")
+
+    @field_validator("ae_title")
+    @classmethod
+    def _ae_title(cls, value: str) -> str:
+        if not value or len(value) > 16:
+            raise ValueError("AE title must be 1-16 characters")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get("BG_CONFIG", "breastgate.toml"))
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
+
+    # Derived values -------------------------------------------------------------------------
+    @property
+    def home_path(self) -> Path:
+        return self.home.resolve()
+
+    @property
+    def store_path(self) -> Path:
+        return self.home_path / "store"
+
+    @property
+    def results_path(self) -> Path:
+        return self.home_path / "results"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home_path / 'breastgate.db'}"
+
+    @property
+    def effective_queue_url(self) -> str:
+        return self.queue_url or f"sqlite:///{self.home_path / 'queue.db'}"
+
+    @property
+    def pacs_nodes(self) -> list[PacsNode]:
+        return [PacsNode.parse(p) for p in self.pacs.split(",") if p.strip()]
+
+    @property
+    def calling_ae_allow_list(self) -> frozenset[str]:
+        """Empty means open (the embedded default)."""
+        return frozenset(a.strip() for a in self.allowed_calling_aes.split(",") if a.strip())
+
+    @property
+    def algorithm_ids(self) -> list[str]:
+        return [a.strip() for a in self.algorithms.split(",") if a.strip()]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings once; refuse unsafe production settings."""
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    settings.pacs_nodes  # noqa: B018 - parse early so a bad BG_PACS fails at start-up
+    if settings.env == "production" and not settings.calling_ae_allow_list:
+        raise ConfigurationError(
+            "BG_ENV=production requires BG_ALLOWED_CALLING_AES (the open DICOM port is for embedded use)"
+        )
+    return settings

@@ -1,0 +1,152 @@
+"""Tables (singular snake_case, UTC timestamps ending in ``_at``).
+
+The schema is owned by Alembic (``store/migrations``); these declarations are the source
+the migrations were written from.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+UtcDateTime = DateTime(timezone=True)
+
+
+class Study(Base):
+    """A study as assembled from received instances."""
+
+    __tablename__ = "study"
+
+    study_instance_uid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    patient_id: Mapped[str | None] = mapped_column(String(64))
+    patient_name: Mapped[str | None] = mapped_column(String(324))
+    accession_number: Mapped[str | None] = mapped_column(String(16), index=True)
+    study_date: Mapped[str | None] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(16), default="receiving")
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    instance_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    stable_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_study_state_last_received_at", "state", "last_received_at"),)
+
+
+class Instance(Base):
+    """One stored SOP instance and what routing needs to know about it."""
+
+    __tablename__ = "instance"
+
+    sop_instance_uid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    study_instance_uid: Mapped[str] = mapped_column(
+        String(64), ForeignKey("study.study_instance_uid"), index=True
+    )
+    series_instance_uid: Mapped[str] = mapped_column(String(64))
+    sop_class_uid: Mapped[str] = mapped_column(String(64))
+    modality: Mapped[str | None] = mapped_column(String(16))
+    laterality: Mapped[str | None] = mapped_column(String(1))
+    view: Mapped[str | None] = mapped_column(String(16))
+    presentation_intent: Mapped[str | None] = mapped_column(String(16))
+    transfer_syntax_uid: Mapped[str | None] = mapped_column(String(64))
+    number_of_frames: Mapped[int] = mapped_column(Integer, default=1)
+    path: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    calling_ae: Mapped[str | None] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Job(Base):
+    """Job ledger: one row per (study, algorithm). The queue only carries job ids."""
+
+    __tablename__ = "job"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    study_instance_uid: Mapped[str] = mapped_column(String(64), ForeignKey("study.study_instance_uid"))
+    algorithm_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("study_instance_uid", "algorithm_id", name="uq_job_study_algorithm"),
+        Index("ix_job_state_lease_expires_at", "state", "lease_expires_at"),
+    )
+
+
+class Result(Base):
+    """The latest result of an algorithm on a study (results JSON fragment per algorithm)."""
+
+    __tablename__ = "result"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    study_instance_uid: Mapped[str] = mapped_column(String(64), ForeignKey("study.study_instance_uid"))
+    algorithm_id: Mapped[str] = mapped_column(String(64))
+    algorithm_version: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("study_instance_uid", "algorithm_id", name="uq_result_study_algorithm"),
+    )
+
+
+class OutboxItem(Base):
+    """An object owed to a destination. Unique per (destination, SOP Instance UID): exactly once."""
+
+    __tablename__ = "outbox_item"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    destination: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32), default="dicom")
+    sop_instance_uid: Mapped[str] = mapped_column(String(64))
+    study_instance_uid: Mapped[str] = mapped_column(String(64), index=True)
+    path: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("destination", "sop_instance_uid", name="uq_outbox_item_destination_sop"),
+        Index("ix_outbox_item_state_next_attempt_at", "state", "next_attempt_at"),
+    )
