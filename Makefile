@@ -1,0 +1,59 @@
+# breastgate — the two set-up commands are `make run` and `make test` (see README).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# Debian packages of the test peers (reference/tools.md): dcmtk, Orthanc, dicom3tools, PixelMed + a JRE.
+PEER_DEBS := dcmtk orthanc dicom3tools pixelmed-apps default-jre-headless
+
+.PHONY: run test install install-test peers lint typecheck unit bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || { apt-get update && apt-get install -y python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+## Install the Debian test peers when any is missing (needs root, as on CI).
+peers:
+	@missing=0; \
+	for cmd in storescu dsrdump dciodvfy Orthanc java; do command -v $$cmd >/dev/null || missing=1; done; \
+	test -f /usr/share/java/pixelmed.jar || missing=1; \
+	if [ $$missing = 1 ]; then \
+	  echo "installing test peers: $(PEER_DEBS)"; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(PEER_DEBS); \
+	fi
+
+## Install, migrate and start the gateway on embedded defaults.
+run: install
+	$(BIN)/breastgate db upgrade
+	exec $(BIN)/breastgate serve
+
+lint: install-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install-test
+	$(BIN)/mypy
+
+## Install what the tests need (Python deps, test peers), then lint, type check and run the whole suite.
+test: install-test peers lint typecheck
+	$(BIN)/pytest
+
+bench: install-test peers
+	$(BIN)/python bench/density_accuracy.py --count 200
+	$(BIN)/python bench/ingest_throughput.py
+	$(BIN)/python bench/e2e_latency.py --count 20
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,114 @@
+"""SCP ingest throughput: breastgate vs dcmtk storescp vs Orthanc, same data, same run.
+
+Every receiver gets the same 4-view phantom studies from dcmtk ``storescu`` (one association per
+run, TCP_NODELAY=1 for the dcmtk side), measured as wall time of the send. breastgate runs as
+deployed (``breastgate serve``: fsync + rename + SQLite index before each Success) with no
+algorithm routed, so only ingest is measured. storescp and Orthanc do not fsync per file.
+
+    python bench/ingest_throughput.py [--studies 8] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import _common  # noqa: F401  (puts the repo root on sys.path)
+
+from breastgate.phantoms import write_phantoms
+from tests.support.gateway import GatewayProcess
+from tests.support.orthanc import OrthancServer
+from tests.support.ports import free_port
+
+ENV = {**os.environ, "TCP_NODELAY": "1"}
+
+
+def send(port: int, files: list[Path], aec: str) -> float:
+    start = time.perf_counter()
+    subprocess.run(["storescu", "-R", "-aec", aec, "127.0.0.1", str(port), *map(str, files)],
+                   check=True, capture_output=True, env=ENV)
+    return time.perf_counter() - start
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"port {port} never opened")
+
+
+def run_storescp(work: Path, files: list[Path], bit_preserving: bool) -> float:
+    port = free_port()
+    out = work / ("storescp-B" if bit_preserving else "storescp")
+    out.mkdir()
+    args = ["storescp", "-od", str(out), *(["+B"] if bit_preserving else []), str(port)]
+    proc = subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        return send(port, files, "STORESCP")
+    finally:
+        proc.terminate()
+        proc.wait()
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def run_orthanc(work: Path, files: list[Path]) -> float:
+    pacs = OrthancServer(work / "orthanc", extra_config={"MaximumPduLength": 131072})
+    pacs.start()
+    try:
+        return send(pacs.dicom_port, files, "ORTHANC")
+    finally:
+        pacs.stop()
+        shutil.rmtree(work / "orthanc", ignore_errors=True)
+
+
+def run_breastgate(work: Path, files: list[Path]) -> float:
+    gateway = GatewayProcess(work / "gw", BG_ALGORITHMS="none", BG_STABLE_SECONDS="3600")
+    gateway.start()
+    try:
+        return send(gateway.dicom_port, files, "BREASTGATE")
+    finally:
+        gateway.stop()
+        shutil.rmtree(work / "gw", ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--studies", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bg-bench-ingest-") as tmp:
+        work = Path(tmp)
+        files = [f for d in write_phantoms(work / "data", args.studies, seed=11) for f in sorted(d.glob("*.dcm"))]
+        total_mb = sum(f.stat().st_size for f in files) / 1e6
+        print(f"data: {len(files)} MG instances from {args.studies} 4-view phantom studies, {total_mb:.0f} MB")
+        receivers: dict[str, Callable[[], float]] = {
+            "dcmtk storescp": lambda: run_storescp(work, files, False),
+            "dcmtk storescp +B": lambda: run_storescp(work, files, True),
+            "Orthanc (MaxPDU 128k)": lambda: run_orthanc(work, files),
+            "breastgate serve": lambda: run_breastgate(work, files),
+        }
+        rates: dict[str, float] = {}
+        for name, run in receivers.items():
+            times = sorted(run() for _ in range(args.runs))
+            rates[name] = total_mb / times[len(times) // 2]
+        base = rates["dcmtk storescp"]
+        print(f"{'receiver':<24}{'MB/s (median)':>15}{'× storescp':>12}")
+        for name, rate in rates.items():
+            print(f"{name:<24}{rate:>15.0f}{rate / base:>12.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""Command line (Typer): serve, worker, phantom, demo, analyze, db upgrade (DESIGN §4)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from breastgate import __version__
+
+app = typer.Typer(help="breastgate: vendor-neutral gateway between PACS/RIS and breast imaging AI.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+LOGGER = logging.getLogger("breastgate.cli")
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    from breastgate.runtime.logs import configure
+    from breastgate.runtime.settings import load_settings
+
+    settings = load_settings()
+    configure(settings.log_level)
+    return settings
+
+
+@app.command()
+def serve(
+    no_workers: Annotated[bool, typer.Option("--no-workers", help="Run no in-process workers.")] = False,
+) -> None:
+    """Start the gateway: DICOM SCP, HTTP API, assembly, outbox sender and workers."""
+    import uvicorn
+
+    from breastgate.runtime.app import Gateway
+    from breastgate.web.app import create_app
+
+    settings = _settings()
+    gateway = Gateway(settings, workers_in_process=not no_workers)
+    gateway.start()
+    workers = f"{settings.workers} in-process" if gateway.workers_in_process else "none (run `breastgate worker`)"
+    typer.echo(f"breastgate {__version__} serving from {settings.home_path}")
+    typer.echo(f"  DICOM SCP   {settings.ae_title}@{settings.dicom_host}:{gateway.scp.port}")
+    typer.echo(f"  HTTP API    http://{settings.http_host}:{settings.http_port}/api/health")
+    typer.echo(f"  database    {_redact(settings.effective_database_url)}")
+    typer.echo(f"  queue       {_redact(settings.effective_queue_url)}")
+    typer.echo(f"  workers     {workers}")
+    typer.echo(f"  deliver to  {', '.join(str(n) for n in settings.pacs_nodes) or '(no BG_PACS set)'}")
+    sys.stdout.flush()
+    try:
+        uvicorn.run(create_app(gateway.context()), host=settings.http_host, port=settings.http_port,
+                    log_config=None, access_log=False)
+    finally:
+        gateway.stop()
+
+
+@app.command()
+def worker(
+    threads: Annotated[int, typer.Option(help="Worker threads (default BG_WORKERS).")] = 0,
+) -> None:
+    """Run job workers against the shared database and queue (distributed or separate process)."""
+    from breastgate.runtime.app import Core
+
+    settings = _settings()
+    core = Core(settings, "worker")
+    typer.echo(f"breastgate worker on {_redact(settings.effective_queue_url)}")
+    sys.stdout.flush()
+    try:
+        core.queue.run_consumer_forever(threads or max(settings.workers, 1))
+    finally:
+        core.close()
+
+
+@app.command()
+def phantom(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write studies into.")],
+    count: Annotated[int, typer.Option(min=1)] = 1,
+    seed: Annotated[int, typer.Option()] = 0,
+    kind: Annotated[str, typer.Option(help="mg (others come with later issues)")] = "mg",
+    prior: Annotated[bool, typer.Option("--prior", help="Also write a prior study.")] = False,
+) -> None:
+    """Write synthetic studies with ground truth (truth.json beside each study)."""
+    from breastgate.phantoms import write_phantoms
+
+    if prior:
+        typer.echo("error: --prior is not available yet (prior studies come with the prior-comparison issue)",
+                   err=True)
+        raise typer.Exit(2)
+    try:
+        folders = write_phantoms(out, count, seed, kind=kind)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for folder in folders:
+        typer.echo(str(folder))
+
+
+@app.command()
+def demo(
+    to: Annotated[str, typer.Option("--to", help="Gateway DICOM node AE@HOST:PORT.")] = "BREASTGATE@127.0.0.1:11112",
+    count: Annotated[int, typer.Option(min=1)] = 1,
+    seed: Annotated[int, typer.Option()] = 0,
+    calling_ae: Annotated[str, typer.Option(help="Our calling AE title.")] = "BGDEMO",
+) -> None:
+    """Send N synthetic 4-view studies over DICOM to a running gateway."""
+    from breastgate.delivery.dicom import send_files
+    from breastgate.phantoms import write_phantoms
+
+    with tempfile.TemporaryDirectory(prefix="bg-demo-") as tmp:
+        failures = 0
+        for folder in write_phantoms(Path(tmp), count, seed):
+            files = sorted(folder.glob("*.dcm"))
+            statuses = send_files(to, files, calling_ae=calling_ae)
+            bad = [s for s in statuses if s != 0]
+            failures += len(bad)
+            typer.echo(f"{folder.name}: sent {len(files)} instances, {len(bad)} failed")
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def analyze(
+    source: Annotated[Path, typer.Argument(help="A folder of DICOM files (one study) or of such folders.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder: <out>/<StudyInstanceUID>/results.json")],
+) -> None:
+    """Run the algorithms offline on local DICOM files; write results JSON and DICOM outputs."""
+    from breastgate.pipeline.offline import analyze_folder
+
+    _settings()
+    if not source.is_dir():
+        typer.echo(f"error: {source} is not a folder", err=True)
+        raise typer.Exit(2)
+    report = analyze_folder(source, out)
+    for line in report.lines:
+        typer.echo(line)
+    if not report.studies:
+        typer.echo(f"error: no DICOM study found under {source}", err=True)
+        raise typer.Exit(1)
+    if report.failed:
+        typer.echo(f"error: {report.failed} of {len(report.studies)} studies could not be analysed", err=True)
+        raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations."""
+    from breastgate.store.migrate import upgrade
+
+    settings = _settings()
+    settings.home_path.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.effective_database_url)
+    typer.echo(f"database at {_redact(settings.effective_database_url)} is up to date")
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a URL."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,6 @@
+"""Delivery: the outbox worker and its senders (C-STORE SCU; STOW-RS, MLLP and webhooks later).
+
+Senders share one small protocol (:class:`~breastgate.delivery.service.Sender`) so a test can swap
+the real transport for a fake, as httpx swaps transports; failures are split into retryable and
+permanent ones in :mod:`breastgate.delivery.errors`.
+"""

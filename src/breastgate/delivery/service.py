@@ -1,0 +1,189 @@
+"""Outbox worker: claim due rows, send each with the sender for its kind, record the outcome.
+
+Network I/O happens outside database transactions (SQLite takes its write lock at BEGIN), each
+outcome in its own short transaction. Retryable failures are retried with backoff forever; a
+permanent failure marks the row ``failed`` with the reason (DESIGN §5).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from breastgate.delivery.errors import PermanentDeliveryError, RetryableDeliveryError
+from breastgate.delivery.policy import RetryPolicy
+from breastgate.store import outbox
+from breastgate.store.db import Database
+from breastgate.store.outbox import OutboxEntry
+
+LOGGER = logging.getLogger(__name__)
+
+
+class Sender(Protocol):
+    """Delivers one object to one destination or raises a ``DeliveryError``.
+
+    Raise :class:`~breastgate.domain.errors.RetryableDeliveryError` for failures that may pass and
+    :class:`~breastgate.domain.errors.PermanentDeliveryError` for refusals; anything else is
+    treated as retryable.
+    """
+
+    def send(self, destination: str, path: Path) -> None: ...
+
+
+class OutboxWorker:
+    """Drains the outbox.
+
+    Parameters
+    ----------
+    db
+        The gateway database.
+    senders
+        Sender per outbox ``kind`` (e.g. ``{"dicom": CStoreSender(...)}``).
+    policy
+        Backoff between attempts.
+    owner_id
+        Lease owner name, unique per worker (default: random).
+    lease_seconds
+        How long a claim stays valid; a row whose worker died is claimed again after it.
+    batch
+        Rows claimed per :meth:`run_once`.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        senders: Mapping[str, Sender],
+        policy: RetryPolicy | None = None,
+        owner_id: str | None = None,
+        lease_seconds: float = 300.0,
+        *,
+        batch: int = 16,
+    ) -> None:
+        self.db = db
+        self.senders = dict(senders)
+        self.policy = policy or RetryPolicy()
+        self.owner_id = owner_id or f"outbox-{uuid.uuid4().hex[:12]}"
+        self.lease_seconds = lease_seconds
+        self.batch = batch
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # One pass --------------------------------------------------------------------------------
+    def run_once(self, now: datetime | None = None) -> int:
+        """Claim due rows and try each once; return how many were tried.
+
+        ``now`` fixes the clock for claiming and scheduling (tests); default is the current time.
+        """
+        with self.db.session() as session:
+            entries = outbox.claim_due(
+                session,
+                owner=self.owner_id,
+                now=self._now(now),
+                lease_seconds=self.lease_seconds,
+                limit=self.batch,
+            )
+        for entry in entries:
+            self._deliver(entry, now)
+        return len(entries)
+
+    @staticmethod
+    def _now(now: datetime | None) -> datetime:
+        return now if now is not None else datetime.now(UTC)
+
+    def _deliver(self, entry: OutboxEntry, now: datetime | None) -> None:
+        sender = self.senders.get(entry.kind)
+        try:
+            if sender is None:
+                raise PermanentDeliveryError(f"no sender configured for kind {entry.kind!r}")
+            sender.send(entry.destination, Path(entry.path))
+        except PermanentDeliveryError as exc:
+            self._record_failed(entry, f"{type(exc).__name__}: {exc}")
+        except RetryableDeliveryError as exc:
+            self._record_retry(entry, f"{type(exc).__name__}: {exc}", now)
+        except Exception as exc:  # a sender bug must not drop the object: retry, loudly
+            LOGGER.exception("outbox %s: unexpected error sending %s", entry.id, entry.sop_instance_uid)
+            self._record_retry(entry, f"{type(exc).__name__}: {exc}", now)
+        else:
+            with self.db.session() as session:
+                outbox.mark_sent(session, entry.id, now=self._now(now))
+            LOGGER.info(
+                "outbox %s: sent %s to %s (attempt %d)",
+                entry.id,
+                entry.sop_instance_uid,
+                entry.destination,
+                entry.attempts + 1,
+            )
+
+    def _record_retry(self, entry: OutboxEntry, error: str, now: datetime | None) -> None:
+        attempts = entry.attempts + 1
+        when = self.policy.next_attempt_at(attempts, self._now(now))
+        with self.db.session() as session:
+            kept = outbox.mark_retry(
+                session, entry.id, error=error, next_attempt_at=when, owner=self.owner_id
+            )
+        LOGGER.warning(
+            "outbox %s: %s to %s failed (attempt %d), retry at %s: %s%s",
+            entry.id,
+            entry.sop_instance_uid,
+            entry.destination,
+            attempts,
+            when.isoformat(timespec="seconds"),
+            error,
+            "" if kept else " (lease lost; not recorded)",
+        )
+
+    def _record_failed(self, entry: OutboxEntry, error: str) -> None:
+        with self.db.session() as session:
+            kept = outbox.mark_failed(session, entry.id, error=error, owner=self.owner_id)
+        LOGGER.error(
+            "outbox %s: %s to %s failed permanently: %s%s",
+            entry.id,
+            entry.sop_instance_uid,
+            entry.destination,
+            error,
+            "" if kept else " (lease lost; not recorded)",
+        )
+
+    # Background thread -----------------------------------------------------------------------
+    def start(self, interval: float = 1.0) -> None:
+        """Run :meth:`run_once` in a daemon thread every ``interval`` seconds (sooner on :meth:`wake`)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._loop, args=(interval,), name=f"outbox-{self.owner_id}", daemon=True
+        )
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Ask the background loop to look at the outbox now (e.g. right after an enqueue)."""
+        self._wake.set()
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Stop the background loop after the current pass (at most ``batch`` objects); wait for it."""
+        self._stop.set()
+        self._wake.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _loop(self, interval: float) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once() >= self.batch
+            except Exception:  # the database may be briefly unavailable; keep the loop alive
+                LOGGER.exception("outbox pass failed")
+                busy = False
+            if not busy:
+                self._wake.wait(interval)
+                self._wake.clear()

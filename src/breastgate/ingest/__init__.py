@@ -1,0 +1,1 @@
+"""Data in: DICOM storage SCP, header indexing, study assembly."""

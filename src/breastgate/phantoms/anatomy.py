@@ -1,0 +1,227 @@
+"""Pixel synthesis of one 2D FFDM view: outline, thickness fall-off, pectoral muscle, dense tissue.
+
+All geometry is built on a working grid ``SCALE`` times coarser than the detector and upsampled
+bilinearly; only the quantum noise is drawn at full resolution. The canonical orientation has the
+chest wall on the left (column 0), as for a left breast; right breasts are mirrored at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage, special
+
+from breastgate.phantoms.profiles import VendorProfile
+
+__all__ = ["SCALE", "BreastShape", "RenderedView", "ViewSpec", "power_law_noise", "render_view"]
+
+LOGGER = logging.getLogger(__name__)
+
+SCALE = 4  # detector pixels per working-grid pixel
+
+FloatArray = npt.NDArray[np.float32]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class BreastShape:
+    """Outline of the compressed breast, in mm, chest wall at x = 0."""
+
+    depth_mm: float  # chest wall to skin along the nipple axis
+    half_height_mm: float  # half extent along the chest wall
+    centre_mm: float  # y of the nipple axis at the chest wall
+    droop: float  # slope of the nipple axis (dy/dx), > 0 sags towards the feet
+    harmonics: tuple[tuple[float, float], ...]  # (amplitude, phase) of cos(kθ), k = 2, 3, ...
+    nipple_radius_mm: float
+    falloff_mm: float  # width of the thickness fall-off at the skin edge
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """Everything needed to render one view deterministically."""
+
+    laterality: str  # "L" or "R"
+    view: str  # "CC" or "MLO"
+    target_fraction: float  # dense area fraction, 0..1
+    beta: float  # power-law exponent of the anatomical texture (algorithms.md §6.2)
+    shape: BreastShape
+    pectoral: tuple[float, float, float] | None  # (width at top mm, height at chest wall mm, bulge)
+    fat_level: float  # display level of fatty tissue, fraction of full scale
+    dense_contrast: float  # extra level of dense tissue, fraction of full scale
+    gland_centre: float  # centre of the glandular disc along the nipple axis, fraction of depth
+    gland_weight: float  # strength of the central concentration of dense tissue
+    seed: int
+
+
+@dataclass(frozen=True)
+class RenderedView:
+    """Pixels and ground-truth masks of one view (masks on the working grid, final orientation)."""
+
+    pixels: npt.NDArray[np.uint16]
+    breast_mask: BoolArray  # breast including pectoral muscle and nipple
+    pectoral_mask: BoolArray
+    dense_mask: BoolArray
+    texture: FloatArray  # power-law field used for the dense tissue (canonical orientation)
+    working_spacing_mm: float
+
+    @property
+    def tissue_pixels(self) -> int:
+        """Breast pixels outside the pectoral muscle (the density denominator)."""
+        return int(np.count_nonzero(self.breast_mask & ~self.pectoral_mask))
+
+    @property
+    def percent_dense(self) -> float:
+        """Dense area as a percentage of the breast excluding the pectoral muscle."""
+        return 100.0 * int(np.count_nonzero(self.dense_mask)) / max(self.tissue_pixels, 1)
+
+    @property
+    def breast_area_cm2(self) -> float:
+        """Area of the breast excluding the pectoral muscle."""
+        return self.tissue_pixels * (self.working_spacing_mm / 10.0) ** 2
+
+
+def power_law_noise(shape: tuple[int, int], beta: float, rng: np.random.Generator) -> FloatArray:
+    """Zero-mean, unit-variance 2D noise with power spectrum ∝ |f|^-β (algorithms.md §6.2).
+
+    White Gaussian noise → FFT → multiply by |f|^(-β/2), f = 0 set to 0 → inverse FFT → normalise.
+    """
+    white = rng.standard_normal(shape).astype(np.float32)
+    spectrum = np.fft.rfft2(white)
+    fy = np.fft.fftfreq(shape[0]).astype(np.float32)[:, None]
+    fx = np.fft.rfftfreq(shape[1]).astype(np.float32)[None, :]
+    freq = np.hypot(fy, fx)
+    freq[0, 0] = 1.0
+    filt = freq ** (-beta / 2.0)
+    filt[0, 0] = 0.0
+    field = np.fft.irfft2(spectrum * filt, s=shape).astype(np.float32)
+    field -= field.mean()
+    field /= max(float(field.std()), 1e-12)
+    return field
+
+
+def _upsample(work: FloatArray, rows: int, cols: int) -> FloatArray:
+    """Bilinear upsampling by ``SCALE``: working pixel i lands on detector pixel SCALE·i."""
+    f = SCALE
+    h, w = work.shape
+    wk = np.arange(f, dtype=np.float32) / f
+    r = (work[:-1, None, :] * (1 - wk)[None, :, None] + work[1:, None, :] * wk[None, :, None]).reshape(
+        f * (h - 1), w
+    )[:rows]
+    diff = np.diff(r, axis=1)
+    out = np.empty((rows, w - 1, f), np.float32)
+    np.multiply(diff[:, :, None], wk, out=out)
+    out += r[:, :-1, None]
+    return out.reshape(rows, f * (w - 1))[:, :cols]
+
+
+def _outline(spec: ViewSpec, x: FloatArray, y: FloatArray) -> tuple[BoolArray, tuple[float, float]]:
+    """Semi-elliptical breast outline with a few harmonics, plus the nipple; returns mask and tip."""
+    s = spec.shape
+    ex = x / s.depth_mm
+    ey = (y - s.centre_mm - s.droop * x) / s.half_height_mm
+    rho = np.hypot(ex, ey)
+    theta = np.arctan2(ey, ex)
+    radius = np.ones_like(rho)
+    for k, (amp, phase) in enumerate(s.harmonics, start=2):
+        radius += amp * np.cos(k * theta + phase)
+    mask: BoolArray = (rho < radius) & (x >= 0)
+    tip_r = 1.0 + sum(amp * np.cos(phase) for amp, phase in s.harmonics)
+    tip_x = s.depth_mm * tip_r
+    tip_y = s.centre_mm + s.droop * tip_x
+    nipple = np.hypot(x - tip_x, y - tip_y) < s.nipple_radius_mm
+    return mask | nipple, (tip_x, tip_y)
+
+
+def _pectoral(spec: ViewSpec, x: FloatArray, y: FloatArray) -> FloatArray:
+    """Signed pectoral coordinate: > 0 inside the muscle triangle of the upper posterior corner."""
+    if spec.pectoral is None:
+        return np.full(x.shape, -1.0, np.float32)
+    width, height, bulge = spec.pectoral
+    u, v = x / width, y / height
+    return (1.0 - (u + v + bulge * u * v)).astype(np.float32)
+
+
+def _dense_field(
+    spec: ViewSpec, x: FloatArray, y: FloatArray, dist: FloatArray, texture: FloatArray
+) -> FloatArray:
+    """Texture plus a retro-areolar prior and a subcutaneous-fat penalty (higher = more likely dense)."""
+    s = spec.shape
+    gx = spec.gland_centre * s.depth_mm
+    dx = (x - gx) / (0.6 * s.depth_mm)
+    dy = (y - s.centre_mm - s.droop * x) / (0.8 * s.half_height_mm)
+    prior = -(dx * dx + dy * dy)
+    out: FloatArray = (texture + spec.gland_weight * prior - 1.5 * np.exp(-dist / 6.0)).astype(np.float32)
+    return out
+
+
+def _threshold(field: FloatArray, region: BoolArray, fraction: float) -> float:
+    """Threshold so that exactly round(fraction·n) pixels of ``region`` lie above it."""
+    values = field[region]
+    n = values.size
+    k = round(fraction * n)
+    if k <= 0:
+        return float(values.max()) + 1.0
+    if k >= n:
+        return float(values.min()) - 1.0
+    part = np.partition(values, [n - k - 1, n - k])
+    return 0.5 * float(part[n - k - 1] + part[n - k])
+
+
+def render_view(spec: ViewSpec, profile: VendorProfile) -> RenderedView:
+    """Render one view; dense area fraction of the breast (pectoral excluded) equals the target."""
+    rng = np.random.default_rng(spec.seed)
+    rows, cols = profile.rows, profile.columns
+    h, w = -(-(rows - 1) // SCALE) + 1, -(-(cols - 1) // SCALE) + 1
+    ws = profile.pixel_spacing_mm * SCALE
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32) * np.float32(ws)
+
+    breast, (tip_x, tip_y) = _outline(spec, x, y)
+    dist = (ndimage.distance_transform_edt(breast).astype(np.float32) - 0.5) * np.float32(ws)
+    dist = np.maximum(dist, 0.0)
+    pect_coord = _pectoral(spec, x, y)
+    pectoral = breast & (pect_coord > 0)
+    tissue = breast & ~pectoral
+
+    texture = power_law_noise((h, w), spec.beta, rng)
+    field = _dense_field(spec, x, y, dist, texture)
+    thr = _threshold(field, tissue, spec.target_fraction)
+    dense = tissue & (field > thr)
+
+    # Display levels (fraction of full scale) before the thickness fall-off.
+    spread = float(field[tissue].std()) or 1.0
+    z = (field - thr) / spread
+    soft = special.expit(z / 0.2)
+    core = np.clip(z / 2.0, 0.0, 1.0)
+    fine = power_law_noise((h, w), 2.2, rng)
+    level = spec.fat_level + 0.035 * fine + spec.dense_contrast * soft * (0.6 + 0.8 * core + 0.1 * fine)
+    grad = np.exp(-np.hypot(x, y) / (0.8 * (spec.pectoral[0] if spec.pectoral else 1.0)))
+    pect_level = spec.fat_level + 0.85 * spec.dense_contrast + 0.06 * grad + 0.03 * fine
+    pect_w = special.expit(pect_coord * 60.0)
+    level = (1.0 - pect_w) * level + pect_w * pect_level
+
+    nipple_d = np.hypot(x - tip_x, y - tip_y)
+    level += 0.06 * np.exp(-((nipple_d / (spec.shape.nipple_radius_mm * 1.3)) ** 2))
+    ramp = np.clip(dist / spec.shape.falloff_mm, 0.0, 1.0)
+    thickness = np.sqrt(1.0 - (1.0 - ramp) ** 2)
+    skin = 0.10 * np.exp(-(((dist - 0.7) / 0.5) ** 2))
+    value = (level * (0.12 + 0.88 * thickness**0.8) + skin).astype(np.float32)
+
+    # Noise: a random byte >> shift, uniform in [0, nmax]; background is pushed below -nmax so it
+    # clips to exactly 0 after the noise is added.
+    maxv = profile.max_value
+    nmax = 255 >> profile.noise_shift
+    work = np.where(breast, value * maxv - nmax / 2.0, -float(nmax) - 2.0).astype(np.float32)
+    full = _upsample(work, rows, cols)
+    noise = np.frombuffer(rng.bytes(rows * cols), dtype=np.uint8).reshape(rows, cols)
+    full += np.right_shift(noise, np.uint8(profile.noise_shift))
+    np.maximum(full, 0.0, out=full)
+    np.minimum(full, float(maxv), out=full)
+    pixels = full.astype(np.uint16)
+
+    if spec.laterality == "R":
+        pixels = np.ascontiguousarray(pixels[:, ::-1])
+        breast, pectoral, dense = breast[:, ::-1], pectoral[:, ::-1], dense[:, ::-1]
+    return RenderedView(pixels, breast, pectoral, dense, texture, ws)

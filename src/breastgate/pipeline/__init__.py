@@ -1,0 +1,1 @@
+"""Pipeline: job handlers that take a stable study through routing, algorithms, results and delivery."""

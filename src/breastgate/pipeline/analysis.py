@@ -1,0 +1,72 @@
+"""Run algorithms on a study and turn their results into output objects.
+
+Shared by the job handler (gateway) and ``breastgate analyze`` (offline), so both produce the
+same results JSON and the same DICOM objects with the same deterministic UIDs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+import pydicom
+from pydicom.dataset import Dataset
+
+from breastgate.algorithms.base import Algorithm
+from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, StudyRef
+from breastgate.results.mammo_cad_sr import MammographyCADSR
+
+LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutputObject:
+    """A DICOM object produced for a study (to be stored and delivered)."""
+
+    kind: str
+    sop_instance_uid: str
+    dataset: Dataset
+
+
+def run_algorithm(algorithm: Algorithm, study: StudyRef) -> AlgorithmResult:
+    """select → run, with the selection's skipped images folded into the result."""
+    manifest = algorithm.manifest
+    try:
+        selection = algorithm.select(study)
+        result = algorithm.run(selection)
+    except Exception as exc:  # an algorithm bug must not take the worker down
+        LOGGER.exception("algorithm %s failed on a study", manifest.id)
+        return AlgorithmResult(
+            algorithm_id=manifest.id,
+            algorithm_version=manifest.version,
+            study_instance_uid=study.study_instance_uid,
+            status=AlgorithmStatus.FAILED,
+            message=f"{type(exc).__name__}: {exc}",
+        )
+    known = {i.sop_instance_uid for i in result.images}
+    missing = tuple(s for s in selection.skipped if s.sop_instance_uid not in known)
+    if missing:
+        result = replace(result, images=result.images + missing)
+    return result
+
+
+def source_headers(study: StudyRef, sop_instance_uids: tuple[str, ...]) -> list[Dataset]:
+    """Headers (no pixel data) of the given instances, read from the stored files."""
+    wanted = set(sop_instance_uids)
+    return [
+        pydicom.dcmread(i.path, stop_before_pixels=True)
+        for i in study.instances
+        if i.sop_instance_uid in wanted
+    ]
+
+
+def build_outputs(study: StudyRef, algorithm: Algorithm, result: AlgorithmResult) -> list[OutputObject]:
+    """DICOM objects for a result: a Mammography CAD SR when there is a density assessment."""
+    if result.status != AlgorithmStatus.OK or result.density is None:
+        return []
+    headers = source_headers(study, result.input_sop_instance_uids)
+    if not headers:
+        return []
+    sr = MammographyCADSR.from_result(result, algorithm.manifest, headers)
+    dataset = sr.dataset
+    return [OutputObject("cad-sr", str(dataset.SOPInstanceUID), dataset)]

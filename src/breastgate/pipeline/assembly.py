@@ -1,0 +1,46 @@
+"""Study assembly: a study becomes stable when its screening views are in or it went quiet.
+
+Then routing picks the algorithms and one job per (study, algorithm) goes into the ledger
+— committed — before its id is queued (DESIGN §5).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from breastgate.jobs import ledger
+from breastgate.routing.rules import Rule, route
+from breastgate.store import studies
+from breastgate.store.db import Database
+
+LOGGER = logging.getLogger(__name__)
+
+
+class StudyAssembler:
+    """Call :meth:`tick` periodically; it schedules jobs for studies that became stable."""
+
+    def __init__(
+        self, db: Database, rules: Sequence[Rule], stable_seconds: float, enqueue: Callable[[int], None]
+    ) -> None:
+        self._db, self._rules, self._stable_seconds, self._enqueue = db, rules, stable_seconds, enqueue
+
+    def tick(self, now: datetime | None = None) -> list[int]:
+        now = now or datetime.now(UTC)
+        job_ids: list[int] = []
+        with self._db.session() as session:
+            for uid in studies.studies_ready(session, now, self._stable_seconds):
+                study = studies.get_study_ref(session, uid)
+                studies.mark_stable(session, uid)
+                if study is None:
+                    continue
+                chosen = route(study, self._rules)
+                LOGGER.info(
+                    "study stable (generation %s, %s instances): %s",
+                    study.generation, len(study.instances), ", ".join(chosen) or "no algorithm applies",
+                )
+                job_ids += [ledger.schedule(session, uid, a, study.generation) for a in chosen]
+        for job_id in job_ids:
+            self._enqueue(job_id)
+        return job_ids

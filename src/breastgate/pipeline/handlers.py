@@ -1,0 +1,154 @@
+"""The job handler: claim → run algorithm → store result + outputs + outbox → done, in one transaction.
+
+At-least-once is safe because outputs have deterministic UIDs and the outbox is unique per
+(destination, SOP Instance UID): a job re-run after a worker died writes the same objects and
+owes nothing new.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+
+from pydicom.filewriter import dcmwrite
+
+from breastgate.algorithms.registry import Registry
+from breastgate.domain.errors import AlgorithmUnavailableError, JobError, LeaseLostError
+from breastgate.domain.model import Job
+from breastgate.jobs import ledger
+from breastgate.pipeline.analysis import OutputObject, build_outputs, run_algorithm
+from breastgate.results.json import result_to_payload
+from breastgate.store import outbox, studies
+from breastgate.store import results as result_store
+from breastgate.store.blobs import BlobStore
+from breastgate.store.db import Database
+
+LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    """What the job runner needs from the settings."""
+
+    results_path: Path
+    destinations: Sequence[str]
+    lease_seconds: float
+    max_attempts: int
+
+
+class _Heartbeat:
+    """Renews the job lease every third of its length while the job runs."""
+
+    def __init__(self, db: Database, job_id: int, owner: str, lease_seconds: float) -> None:
+        self._stop = threading.Event()
+        self.lost = False
+        self._thread = threading.Thread(
+            target=self._loop, args=(db, job_id, owner, lease_seconds), daemon=True, name=f"lease-{job_id}"
+        )
+
+    def _loop(self, db: Database, job_id: int, owner: str, lease_seconds: float) -> None:
+        while not self._stop.wait(max(lease_seconds / 3.0, 0.2)):
+            with db.session() as session:
+                if not ledger.renew(session, job_id, owner, lease_seconds):
+                    self.lost = True
+                    return
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+class JobRunner:
+    """Runs one job by id; bound as the Huey task through :class:`~breastgate.jobs.queue.JobQueue`."""
+
+    def __init__(
+        self,
+        db: Database,
+        registry: Registry,
+        blobs: BlobStore,
+        config: RunnerConfig,
+        owner: str,
+        requeue: Callable[[int], None] | None = None,
+    ) -> None:
+        self._db, self._registry, self._blobs, self._config = db, registry, blobs, config
+        self._owner = owner
+        self._requeue = requeue
+
+    def __call__(self, job_id: int) -> None:
+        self.run(job_id)
+
+    def run(self, job_id: int) -> None:
+        with self._db.session() as session:
+            job = ledger.claim(session, job_id, self._owner, self._config.lease_seconds)
+        if job is None:
+            LOGGER.debug("job %s not claimable (done or leased elsewhere)", job_id)
+            return
+        LOGGER.info("job %s started: %s attempt %s", job.id, job.algorithm_id, job.attempts)
+        try:
+            with _Heartbeat(self._db, job.id, self._owner, self._config.lease_seconds) as beat:
+                self._execute(job)
+                if beat.lost:
+                    raise LeaseLostError(f"job {job.id} lost its lease")
+        except Exception as exc:
+            self._record_failure(job, exc)
+            return
+        LOGGER.info("job %s done", job.id)
+
+    def _execute(self, job: Job) -> None:
+        with self._db.session() as session:
+            study = studies.get_study_ref(session, job.study_instance_uid)
+        if study is None:
+            raise JobError(f"study of job {job.id} is not indexed")
+        algorithm = self._registry.get(job.algorithm_id)
+        result = run_algorithm(algorithm, study)
+        outputs = build_outputs(study, algorithm, result)
+        paths = [self._write(job.study_instance_uid, o) for o in outputs]
+        with self._db.session() as session:
+            result_store.save(
+                session,
+                study_instance_uid=job.study_instance_uid,
+                algorithm_id=result.algorithm_id,
+                algorithm_version=result.algorithm_version,
+                status=result.status.value,
+                generation=job.generation,
+                payload=result_to_payload(result),
+            )
+            for output, path in zip(outputs, paths, strict=True):
+                for destination in self._config.destinations:
+                    outbox.enqueue(
+                        session,
+                        destination=destination,
+                        kind="dicom",
+                        sop_instance_uid=output.sop_instance_uid,
+                        study_instance_uid=job.study_instance_uid,
+                        path=str(path),
+                    )
+            if not ledger.complete(session, job.id, self._owner):
+                # Re-opened study or expired lease: roll back so only the current generation counts.
+                raise LeaseLostError(f"job {job.id} lost its lease before completion")
+
+    def _write(self, study_uid: str, output: OutputObject) -> Path:
+        buffer = BytesIO()
+        dcmwrite(buffer, output.dataset, enforce_file_format=True)
+        path = self._config.results_path / study_uid / f"{output.kind}-{output.sop_instance_uid}.dcm"
+        self._blobs.write_bytes(path, buffer.getvalue())
+        return path
+
+    def _record_failure(self, job: Job, exc: Exception) -> None:
+        permanent = isinstance(exc, AlgorithmUnavailableError)
+        LOGGER.error("job %s failed: %s: %s", job.id, type(exc).__name__, exc)
+        with self._db.session() as session:
+            state = ledger.fail(
+                session, job.id, self._owner, f"{type(exc).__name__}: {exc}",
+                1 if permanent else self._config.max_attempts,
+            )
+        if state is not None and state.value == "queued" and self._requeue is not None:
+            self._requeue(job.id)

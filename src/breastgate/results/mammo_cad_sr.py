@@ -1,0 +1,292 @@
+"""Mammography CAD SR Storage (PS3.3 A.35.5, SOP Class 1.2.840.10008.5.1.4.1.1.88.50) for density.
+
+:class:`MammographyCADSR` is valid once built: the constructor checks the inputs, ``to_dataset()``
+writes the object, ``from_dataset()`` reads one back. Placement follows DESIGN §4 and dicom-sr.md
+§9: same study (Patient and General Study modules copied from the images), a new series with a
+deterministic UID, Current Requested Procedure Evidence Sequence listing every source image.
+The content tree (TID 4000) and the reasons for its shape are in :mod:`breastgate.results.tid4000`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
+
+from breastgate.domain.errors import EncodingError, InvalidInputError
+from breastgate.domain.model import (
+    AlgorithmManifest,
+    AlgorithmResult,
+    AlgorithmStatus,
+    DensityAssessment,
+)
+from breastgate.results.sr_content import decode_content, encode_content
+from breastgate.results.tid4000 import (
+    AlgorithmIdentification,
+    DensityContent,
+    ImageLibraryEntry,
+    build_tree,
+    decode_tree,
+)
+from breastgate.results.uids import derive_uid
+
+LOGGER = logging.getLogger(__name__)
+
+MAMMOGRAPHY_CAD_SR_STORAGE = "1.2.840.10008.5.1.4.1.1.88.50"
+DEFAULT_SERIES_NUMBER = 9901
+#: Measurement key an algorithm uses for an image's percent density (ImageOutcome.measurements).
+PERCENT_DENSE_KEY = "percent_dense"
+
+_PATIENT_STUDY_KEYWORDS = (
+    "PatientName",
+    "PatientID",
+    "IssuerOfPatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "AccessionNumber",
+    "ReferringPhysicianName",
+    "StudyID",
+    "StudyDescription",
+)
+_TYPE2 = frozenset(
+    {
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyDate",
+        "StudyTime",
+        "AccessionNumber",
+        "ReferringPhysicianName",
+        "StudyID",
+    }
+)
+
+
+def impression_text(algorithm_id: str, version: str) -> str:
+    """The label every CAD SR carries (brief: says what made it and that it is not diagnostic)."""
+    return f"AI result ({algorithm_id} {version}) — not for diagnostic use."
+
+
+@dataclass(frozen=True)
+class DecodedCADSR:
+    """What :meth:`MammographyCADSR.from_dataset` returns."""
+
+    sop_instance_uid: str
+    series_instance_uid: str
+    study_instance_uid: str
+    algorithm_name: str
+    algorithm_version: str
+    algorithm_parameters: tuple[str, ...]
+    density: DensityAssessment | None
+    image_density: dict[str, tuple[str, float | None]]
+    succeeded_sop_instance_uids: tuple[str, ...]
+    failed_sop_instance_uids: tuple[str, ...]
+    referenced_sop_instance_uids: tuple[str, ...]
+    impression: str
+
+
+class MammographyCADSR:
+    """A Mammography CAD SR for one density :class:`AlgorithmResult` on one study.
+
+    Parameters
+    ----------
+    sources
+        Headers of the study's images (pixel data not needed); all must share the result's study.
+    result
+        The density result; ``result.density`` may be None when the algorithm failed or skipped.
+    manifest
+        Algorithm manifest (id, version, name, manufacturer).
+    created
+        Content Date/Time of the document.
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[Dataset],
+        result: AlgorithmResult,
+        manifest: AlgorithmManifest,
+        created: datetime,
+        *,
+        series_number: int = DEFAULT_SERIES_NUMBER,
+        instance_number: int = 1,
+    ) -> None:
+        if not sources:
+            raise EncodingError("a CAD SR needs at least one source image")
+        if (manifest.id, manifest.version) != (result.algorithm_id, result.algorithm_version):
+            raise EncodingError("manifest and result name different algorithms or versions")
+        studies = {str(s.get("StudyInstanceUID", "")) for s in sources}
+        if studies != {result.study_instance_uid}:
+            raise EncodingError("source images do not all belong to the result's study")
+        if result.status == AlgorithmStatus.OK and result.density is None:
+            raise EncodingError("an ok density result must carry a DensityAssessment")
+        self.sources = tuple(sources)
+        self.result = result
+        self.manifest = manifest
+        self.created = created
+        self.series_number = series_number
+        self.instance_number = instance_number
+        self.entries = tuple(ImageLibraryEntry.from_header(s) for s in self.sources)
+        known = {e.sop_instance_uid for e in self.entries}
+        unknown = [i.sop_instance_uid for i in result.images if i.sop_instance_uid not in known]
+        if unknown:
+            LOGGER.warning("CAD SR: %d image outcome(s) have no source header and are left out", len(unknown))
+        inputs = [result.study_instance_uid, *sorted(known)]
+        self.sop_instance_uid = derive_uid("cad-sr", result.algorithm_id, result.algorithm_version, inputs)
+        self.series_instance_uid = derive_uid(
+            "cad-sr-series", result.algorithm_id, result.algorithm_version, [result.study_instance_uid]
+        )
+        self.content = DensityContent(
+            algorithm=AlgorithmIdentification(
+                result.algorithm_id,
+                result.algorithm_version,
+                (f"name={manifest.name}", f"manufacturer={manifest.manufacturer}"),
+            ),
+            density=result.density,
+            image_density=self._image_density(),
+            succeeded=tuple(i.sop_instance_uid for i in result.images if i.status == AlgorithmStatus.OK),
+            failed=tuple(i.sop_instance_uid for i in result.images if i.status != AlgorithmStatus.OK),
+            impression=impression_text(result.algorithm_id, result.algorithm_version),
+        )
+        # Build the tree now so a bad input fails here, not at write time.
+        self._tree = build_tree(self.content, self.entries)
+
+    @classmethod
+    def from_result(
+        cls,
+        result: AlgorithmResult,
+        manifest: AlgorithmManifest,
+        sources: Sequence[Dataset],
+        created: datetime | None = None,
+    ) -> MammographyCADSR:
+        """Pipeline-friendly constructor; ``created`` defaults to now (UTC)."""
+        return cls(sources, result, manifest, created or datetime.now(UTC))
+
+    @property
+    def dataset(self) -> Dataset:
+        """Same as :meth:`to_dataset` (a new Dataset each time)."""
+        return self.to_dataset()
+
+    def _image_density(self) -> dict[str, tuple[str, float | None]]:
+        dens = self.result.density
+        out: dict[str, tuple[str, float | None]] = {}
+        if dens is None:
+            return out
+        for breast in dens.per_breast.values():
+            for uid in breast.sop_instance_uids:
+                out[uid] = (breast.category, None)
+        for img in self.result.images:
+            if img.sop_instance_uid in out and PERCENT_DENSE_KEY in img.measurements:
+                out[img.sop_instance_uid] = (
+                    out[img.sop_instance_uid][0],
+                    float(img.measurements[PERCENT_DENSE_KEY]),
+                )
+        return out
+
+    def to_dataset(self) -> Dataset:
+        """The complete SR instance with file meta (Explicit VR Little Endian)."""
+        first = self.sources[0]
+        ds = Dataset()
+        ds.SpecificCharacterSet = "ISO_IR 192"
+        ds.SOPClassUID = MAMMOGRAPHY_CAD_SR_STORAGE
+        ds.SOPInstanceUID = self.sop_instance_uid
+        ds.InstanceCreationDate = self.created.strftime("%Y%m%d")
+        ds.InstanceCreationTime = self.created.strftime("%H%M%S")
+        # Patient and General Study modules, copied (PS3.3 C.7.1.1, C.7.2.1)
+        for kw in _PATIENT_STUDY_KEYWORDS:
+            value = first.get(kw)
+            if value not in (None, ""):
+                setattr(ds, kw, value)
+            elif kw in _TYPE2:
+                setattr(ds, kw, "")
+        ds.StudyInstanceUID = self.result.study_instance_uid
+        # SR Document Series (C.17.1)
+        ds.Modality = "SR"
+        ds.SeriesInstanceUID = self.series_instance_uid
+        ds.SeriesNumber = self.series_number
+        ds.SeriesDescription = f"breastgate {self.manifest.id} CAD SR - not for diagnostic use"[:64]
+        ds.SeriesDate, ds.SeriesTime = ds.InstanceCreationDate, ds.InstanceCreationTime
+        ds.ReferencedPerformedProcedureStepSequence = DicomSequence([])
+        # General Equipment (C.7.5.1)
+        ds.Manufacturer = "breastgate"
+        ds.ManufacturerModelName = self.manifest.id[:64]
+        ds.SoftwareVersions = self.manifest.version
+        # SR Document General (C.17.2)
+        ds.InstanceNumber = self.instance_number
+        ds.CompletionFlag = "COMPLETE"
+        ds.VerificationFlag = "UNVERIFIED"
+        ds.ContentDate = ds.InstanceCreationDate
+        ds.ContentTime = ds.InstanceCreationTime
+        ds.PerformedProcedureCodeSequence = DicomSequence([])
+        ds.CurrentRequestedProcedureEvidenceSequence = DicomSequence([self._evidence()])
+        # SR Document Content (C.17.3), root template TID 4000
+        encode_content(self._tree, ds)
+
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = ds.SOPClassUID
+        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+        ds.file_meta = meta
+        return ds
+
+    def _evidence(self) -> Dataset:
+        """Hierarchical SOP Instance Reference Macro (PS3.3 Table C.17-3) for the source images."""
+        by_series: dict[str, list[Dataset]] = {}
+        for src in self.sources:
+            ref = Dataset()
+            ref.ReferencedSOPClassUID = str(src.SOPClassUID)
+            ref.ReferencedSOPInstanceUID = str(src.SOPInstanceUID)
+            series = str(src.get("SeriesInstanceUID", ""))
+            if not series:
+                raise InvalidInputError("source image lacks Series Instance UID")
+            by_series.setdefault(series, []).append(ref)
+        study = Dataset()
+        study.StudyInstanceUID = self.result.study_instance_uid
+        series_items = []
+        for series_uid, refs in by_series.items():
+            item = Dataset()
+            item.SeriesInstanceUID = series_uid
+            item.ReferencedSOPSequence = DicomSequence(refs)
+            series_items.append(item)
+        study.ReferencedSeriesSequence = DicomSequence(series_items)
+        return study
+
+    @staticmethod
+    def from_dataset(ds: Dataset) -> DecodedCADSR:
+        """Decode a Mammography CAD SR written by this class (tolerant of extra content)."""
+        if str(ds.get("SOPClassUID", "")) != MAMMOGRAPHY_CAD_SR_STORAGE:
+            raise InvalidInputError("not a Mammography CAD SR")
+        content = decode_tree(decode_content(ds))
+        referenced = tuple(
+            str(ref.ReferencedSOPInstanceUID)
+            for study in ds.get("CurrentRequestedProcedureEvidenceSequence", [])
+            for series in study.get("ReferencedSeriesSequence", [])
+            for ref in series.get("ReferencedSOPSequence", [])
+        )
+        return DecodedCADSR(
+            sop_instance_uid=str(ds.SOPInstanceUID),
+            series_instance_uid=str(ds.SeriesInstanceUID),
+            study_instance_uid=str(ds.StudyInstanceUID),
+            algorithm_name=content.algorithm.name,
+            algorithm_version=content.algorithm.version,
+            algorithm_parameters=content.algorithm.parameters,
+            density=content.density,
+            image_density=dict(content.image_density),
+            succeeded_sop_instance_uids=content.succeeded,
+            failed_sop_instance_uids=content.failed,
+            referenced_sop_instance_uids=referenced,
+            impression=content.impression,
+        )
+
+
+def decode_cad_sr(ds: Dataset) -> DecodedCADSR:
+    """Function form of :meth:`MammographyCADSR.from_dataset`."""
+    return MammographyCADSR.from_dataset(ds)

@@ -1,0 +1,230 @@
+"""A small, typed model of an SR content tree with by-reference links (PS3.3 C.17.3).
+
+Nodes are built top-down; :func:`encode_content` assigns the 1-based position lists used by
+Referenced Content Item Identifier (0040,DB73) and writes the Content Sequence items;
+:func:`decode_content` reads a tree back, resolving by-reference links to their target nodes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from breastgate.domain.errors import EncodingError, InvalidInputError
+
+LOGGER = logging.getLogger(__name__)
+
+
+class Code(NamedTuple):
+    """A coded concept: (Code Value, Coding Scheme Designator, Code Meaning)."""
+
+    value: str
+    scheme: str
+    meaning: str
+
+    def same(self, other: Code | None) -> bool:
+        """Compare by value and scheme only (meanings vary between editions)."""
+        return other is not None and (self.value, self.scheme) == (other.value, other.scheme)
+
+    def to_dataset(self) -> Dataset:
+        """Encode as a Code Sequence item (PS3.3 Table 8.8-1)."""
+        ds = Dataset()
+        ds.CodeValue = self.value
+        ds.CodingSchemeDesignator = self.scheme
+        ds.CodeMeaning = self.meaning
+        return ds
+
+    @classmethod
+    def from_dataset(cls, ds: Dataset) -> Code:
+        """Decode a Code Sequence item (Long/URN Code Value tolerated)."""
+        value = ds.get("CodeValue") or ds.get("LongCodeValue") or ds.get("URNCodeValue") or ""
+        return cls(str(value), str(ds.get("CodingSchemeDesignator", "")), str(ds.get("CodeMeaning", "")))
+
+
+@dataclass(eq=False)
+class Node:
+    """One content item. ``ref`` set means a by-reference relationship to that node."""
+
+    vt: str
+    rel: str | None = None
+    concept: Code | None = None
+    code: Code | None = None
+    text: str | None = None
+    num: float | None = None
+    units: Code | None = None
+    sop: tuple[str, str] | None = None
+    graphic: tuple[str, tuple[float, ...]] | None = None
+    ref: Node | None = None
+    template: str | None = None
+    children: list[Node] = field(default_factory=list)
+
+    def add(self, child: Node) -> Node:
+        """Append a child and return it (for chaining)."""
+        self.children.append(child)
+        return child
+
+    def find(self, concept: Code, vt: str | None = None) -> list[Node]:
+        """Direct children with this concept name (and value type)."""
+        return [
+            c
+            for c in self.children
+            if concept.same(c.concept) and (vt is None or c.vt == vt) and c.ref is None
+        ]
+
+    def first(self, concept: Code, vt: str | None = None) -> Node | None:
+        """First direct child with this concept name, or None."""
+        found = self.find(concept, vt)
+        return found[0] if found else None
+
+    def walk(self) -> Iterator[Node]:
+        """This node and every descendant, depth first."""
+        yield self
+        for c in self.children:
+            yield from c.walk()
+
+
+def _format_ds(value: float) -> str:
+    """A DS string of at most 16 characters (PS3.5 6.2)."""
+    text = f"{value:.6g}"
+    if len(text) > 16:
+        raise EncodingError(f"numeric value {value!r} does not fit DS")
+    return text
+
+
+def _positions(root: Node) -> dict[int, tuple[int, ...]]:
+    out: dict[int, tuple[int, ...]] = {}
+
+    def visit(node: Node, pos: tuple[int, ...]) -> None:
+        out[id(node)] = pos
+        for i, c in enumerate(node.children, start=1):
+            visit(c, (*pos, i))
+
+    visit(root, (1,))
+    return out
+
+
+def _encode_value(node: Node, ds: Dataset) -> None:
+    ds.ValueType = node.vt
+    if node.concept is not None:
+        ds.ConceptNameCodeSequence = Sequence([node.concept.to_dataset()])
+    if node.vt == "CONTAINER":
+        ds.ContinuityOfContent = "SEPARATE"
+        if node.template:
+            tpl = Dataset()
+            tpl.MappingResource = "DCMR"
+            tpl.TemplateIdentifier = node.template
+            ds.ContentTemplateSequence = Sequence([tpl])
+    elif node.vt == "CODE":
+        if node.code is None:
+            raise EncodingError("CODE content item without a value")
+        ds.ConceptCodeSequence = Sequence([node.code.to_dataset()])
+    elif node.vt == "TEXT":
+        ds.TextValue = node.text or ""
+    elif node.vt == "NUM":
+        if node.num is None or node.units is None:
+            raise EncodingError("NUM content item without value or units")
+        mv = Dataset()
+        mv.NumericValue = _format_ds(node.num)
+        mv.MeasurementUnitsCodeSequence = Sequence([node.units.to_dataset()])
+        ds.MeasuredValueSequence = Sequence([mv])
+    elif node.vt == "IMAGE":
+        if node.sop is None:
+            raise EncodingError("IMAGE content item without a reference")
+        ref = Dataset()
+        ref.ReferencedSOPClassUID, ref.ReferencedSOPInstanceUID = node.sop
+        ds.ReferencedSOPSequence = Sequence([ref])
+    elif node.vt == "SCOORD":
+        if node.graphic is None:
+            raise EncodingError("SCOORD content item without graphic data")
+        ds.GraphicType = node.graphic[0]
+        ds.GraphicData = [float(v) for v in node.graphic[1]]
+    elif node.vt in ("DATE", "TIME"):
+        setattr(ds, "Date" if node.vt == "DATE" else "Time", node.text or "")
+    else:
+        raise EncodingError(f"value type {node.vt} not supported by this encoder")
+
+
+def encode_content(root: Node, ds: Dataset) -> None:
+    """Write ``root`` as the document content (SR Document Content module) into ``ds``."""
+    pos = _positions(root)
+
+    def items(node: Node) -> Sequence:
+        seq = []
+        for child in node.children:
+            item = Dataset()
+            if child.rel is None:
+                raise EncodingError("child content item without a relationship type")
+            item.RelationshipType = child.rel
+            if child.ref is not None:
+                if id(child.ref) not in pos:
+                    raise EncodingError("by-reference target is not in the content tree")
+                item.ReferencedContentItemIdentifier = list(pos[id(child.ref)])
+            else:
+                _encode_value(child, item)
+                if child.children:
+                    item.ContentSequence = items(child)
+            seq.append(item)
+        return Sequence(seq)
+
+    _encode_value(root, ds)
+    ds.ContentSequence = items(root)
+
+
+def _decode_item(ds: Dataset, rel: str | None) -> Node:
+    vt = str(ds.get("ValueType", ""))
+    concept_seq = ds.get("ConceptNameCodeSequence")
+    node = Node(vt=vt, rel=rel, concept=Code.from_dataset(concept_seq[0]) if concept_seq else None)
+    if vt == "CODE" and ds.get("ConceptCodeSequence"):
+        node.code = Code.from_dataset(ds.ConceptCodeSequence[0])
+    elif vt == "TEXT":
+        node.text = str(ds.get("TextValue", ""))
+    elif vt == "NUM" and ds.get("MeasuredValueSequence"):
+        mv = ds.MeasuredValueSequence[0]
+        node.num = float(mv.NumericValue)
+        if mv.get("MeasurementUnitsCodeSequence"):
+            node.units = Code.from_dataset(mv.MeasurementUnitsCodeSequence[0])
+    elif vt == "IMAGE" and ds.get("ReferencedSOPSequence"):
+        ref = ds.ReferencedSOPSequence[0]
+        node.sop = (str(ref.ReferencedSOPClassUID), str(ref.ReferencedSOPInstanceUID))
+    elif vt == "SCOORD" and "GraphicData" in ds:
+        node.graphic = (str(ds.get("GraphicType", "")), tuple(float(v) for v in ds.GraphicData))
+    elif vt == "DATE":
+        node.text = str(ds.get("Date", ""))
+    elif vt == "TIME":
+        node.text = str(ds.get("Time", ""))
+    elif vt == "CONTAINER" and ds.get("ContentTemplateSequence"):
+        node.template = str(ds.ContentTemplateSequence[0].get("TemplateIdentifier", "")) or None
+    return node
+
+
+def decode_content(ds: Dataset) -> Node:
+    """Read the content tree of an SR dataset; by-reference items get ``ref`` set to their target."""
+    pending: list[tuple[Node, tuple[int, ...]]] = []
+    by_pos: dict[tuple[int, ...], Node] = {}
+
+    def visit(item: Dataset, rel: str | None, pos: tuple[int, ...]) -> Node:
+        if "ReferencedContentItemIdentifier" in item:
+            node = Node(vt="REF", rel=rel)
+            raw = item.ReferencedContentItemIdentifier
+            target = (int(raw),) if isinstance(raw, int) else tuple(int(v) for v in raw)
+            pending.append((node, target))
+        else:
+            node = _decode_item(item, rel)
+        by_pos[pos] = node
+        for i, child in enumerate(item.get("ContentSequence", []), start=1):
+            node.children.append(visit(child, str(child.get("RelationshipType", "")), (*pos, i)))
+        return node
+
+    root = visit(ds, None, (1,))
+    for node, target in pending:
+        found = by_pos.get(target)
+        if found is None:
+            raise InvalidInputError(f"by-reference content item points at missing item {target}")
+        node.ref = found
+        node.vt = found.vt
+    return root

@@ -1,0 +1,1 @@
+"""Routing: declarative rules that pick the algorithms for a stable study."""

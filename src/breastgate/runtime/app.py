@@ -1,0 +1,124 @@
+"""Wiring: build every part from the Settings and start/stop them (the composition root)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+from breastgate import __version__
+from breastgate.algorithms.registry import Registry
+from breastgate.delivery.dicom import CStoreSender
+from breastgate.delivery.policy import RetryPolicy
+from breastgate.delivery.service import OutboxWorker
+from breastgate.ingest.scp import StorageSCP
+from breastgate.ingest.service import IngestService
+from breastgate.jobs.queue import JobQueue, make_huey
+from breastgate.jobs.sweeper import LeaseSweeper
+from breastgate.pipeline.assembly import StudyAssembler
+from breastgate.pipeline.handlers import JobRunner, RunnerConfig
+from breastgate.routing.rules import rules_from_manifests
+from breastgate.runtime.periodic import Periodic
+from breastgate.runtime.settings import Settings
+from breastgate.store.blobs import BlobStore
+from breastgate.store.db import Database
+from breastgate.store.migrate import upgrade
+from breastgate.web.api.deps import AppContext
+
+LOGGER = logging.getLogger(__name__)
+
+
+def owner_id(role: str) -> str:
+    """Lease owner: host, process and role, so a lease names who holds it."""
+    return f"{socket.gethostname()}:{os.getpid()}:{role}"
+
+
+class Core:
+    """Database, blobs, algorithms and the job queue: what both ``serve`` and ``worker`` need."""
+
+    def __init__(self, settings: Settings, role: str) -> None:
+        self.settings = settings
+        home = settings.home_path
+        for path in (home, settings.store_path, settings.results_path, home / "tmp"):
+            path.mkdir(parents=True, exist_ok=True)
+        upgrade(settings.effective_database_url)
+        self.db = Database(settings.effective_database_url)
+        self.blobs = BlobStore(settings.store_path)
+        self.registry = Registry.from_entry_points()
+        self.huey = make_huey(settings.effective_queue_url)
+        self.runner = JobRunner(
+            self.db,
+            self.registry,
+            self.blobs,
+            RunnerConfig(
+                results_path=settings.results_path,
+                destinations=[str(n) for n in settings.pacs_nodes],
+                lease_seconds=settings.job_lease_seconds,
+                max_attempts=settings.job_max_attempts,
+            ),
+            owner=owner_id(role),
+            requeue=self._requeue,
+        )
+        self.queue = JobQueue(self.huey, self.runner)
+
+    def _requeue(self, job_id: int) -> None:
+        self.queue.enqueue(job_id)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+class Gateway:
+    """``breastgate serve``: DICOM SCP, assembly, sweeper, outbox sender and (optionally) workers."""
+
+    def __init__(self, settings: Settings, *, workers_in_process: bool = True) -> None:
+        self.settings = settings
+        self.core = Core(settings, "serve")
+        self.workers_in_process = workers_in_process and settings.workers > 0
+        manifests = [a.manifest for a in self.core.registry.all()]
+        rules = rules_from_manifests(manifests, settings.algorithm_ids)
+        self.assembler = StudyAssembler(self.core.db, rules, settings.stable_seconds, self.core.queue.enqueue)
+        self.sweeper = LeaseSweeper(self.core.db, self.core.queue.enqueue)
+        self.ingest = IngestService(self.core.db, self.core.blobs)
+        self.scp = StorageSCP(
+            self.ingest,
+            ae_title=settings.ae_title,
+            host=settings.dicom_host,
+            port=settings.dicom_port,
+            allowed_calling_aes=settings.calling_ae_allow_list,
+            max_pdu=settings.dicom_max_pdu,
+            temp_dir=settings.home_path / "tmp",
+        )
+        self.outbox = OutboxWorker(
+            self.core.db,
+            {"dicom": CStoreSender(calling_ae=settings.ae_title)},
+            RetryPolicy(settings.delivery_retry_base_seconds, settings.delivery_retry_max_seconds),
+            owner_id=owner_id("outbox"),
+        )
+        self.ticker = Periodic(
+            "assembly", settings.sweep_interval_seconds, [self.assembler.tick, self.sweeper.tick]
+        )
+
+    def context(self) -> AppContext:
+        return AppContext(
+            db=self.core.db,
+            version=__version__,
+            ae_title=self.settings.ae_title,
+            dicom_port=self.scp.port,
+            workers_in_process=self.workers_in_process,
+        )
+
+    def start(self) -> None:
+        self.scp.start()
+        if self.workers_in_process:
+            self.core.queue.start_consumer(self.settings.workers)
+        self.outbox.start(interval=0.5)
+        self.ticker.start()
+
+    def stop(self) -> None:
+        self.ticker.stop()
+        self.scp.stop()
+        self.outbox.stop()
+        if self.workers_in_process:
+            self.core.queue.stop_consumer()
+        self.core.close()

@@ -1,0 +1,340 @@
+"""Outbox repository: every outbound object, owed to one destination, delivered exactly once.
+
+A row is unique per (destination, SOP Instance UID) (DESIGN §5: "every outbound object goes through
+the outbox ... never dropped"). Rows move ``pending -> sent`` or ``pending -> failed`` (permanent
+failure, visible to operators); re-enqueueing a failed row puts it back to ``pending``.
+
+Claiming uses a lease (``lease_owner`` / ``lease_expires_at``) taken with a conditional UPDATE, so
+two workers never claim the same row at once, and a row whose worker died is claimed again once its
+lease expires (at-least-once; C-STORE of the same SOP Instance is idempotent at the peer).
+
+All functions take a SQLAlchemy :class:`~sqlalchemy.orm.Session` and leave committing to the caller
+(``Database.session()``). Timestamps are UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from breastgate.store.tables import OutboxItem
+
+MAX_ERROR_CHARS = 2000
+
+
+class OutboxState(StrEnum):
+    """State of an outbox row."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One outbox row, detached from the ORM."""
+
+    id: int
+    destination: str
+    kind: str
+    sop_instance_uid: str
+    study_instance_uid: str
+    path: str
+    state: OutboxState
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+def _utc(value: datetime) -> datetime:
+    """Aware UTC datetime (SQLite hands back naive values, stored as UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _opt_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else _utc(value)
+
+
+def _now(now: datetime | None) -> datetime:
+    return datetime.now(UTC) if now is None else _utc(now)
+
+
+def _entry(row: OutboxItem) -> OutboxEntry:
+    return OutboxEntry(
+        id=row.id,
+        destination=row.destination,
+        kind=row.kind,
+        sop_instance_uid=row.sop_instance_uid,
+        study_instance_uid=row.study_instance_uid,
+        path=row.path,
+        state=OutboxState(row.state),
+        attempts=row.attempts,
+        next_attempt_at=_utc(row.next_attempt_at),
+        last_error=row.last_error,
+        lease_owner=row.lease_owner,
+        lease_expires_at=_opt_utc(row.lease_expires_at),
+        created_at=_utc(row.created_at),
+        sent_at=_opt_utc(row.sent_at),
+    )
+
+
+def _error_text(error: str) -> str:
+    return error if len(error) <= MAX_ERROR_CHARS else error[: MAX_ERROR_CHARS - 3] + "..."
+
+
+def enqueue(
+    session: Session,
+    *,
+    destination: str,
+    kind: str,
+    sop_instance_uid: str,
+    study_instance_uid: str,
+    path: str,
+    now: datetime | None = None,
+) -> bool:
+    """Owe ``sop_instance_uid`` to ``destination``; idempotent.
+
+    Returns
+    -------
+    bool
+        ``True`` when a new row was added or a ``failed`` row was put back to ``pending``;
+        ``False`` when the object is already pending or sent (left alone: delivered once).
+    """
+    at = _now(now)
+    values = {
+        "destination": destination,
+        "kind": kind,
+        "sop_instance_uid": sop_instance_uid,
+        "study_instance_uid": study_instance_uid,
+        "path": str(path),
+        "state": OutboxState.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": at,
+        "created_at": at,
+    }
+    if _insert_if_absent(session, values):
+        return True
+    reset = session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.destination == destination,
+            OutboxItem.sop_instance_uid == sop_instance_uid,
+            OutboxItem.state == OutboxState.FAILED.value,
+        )
+        .values(
+            kind=kind,
+            path=str(path),
+            state=OutboxState.PENDING.value,
+            attempts=0,
+            next_attempt_at=at,
+            last_error=None,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(reset) == 1
+
+
+def _insert_if_absent(session: Session, values: dict[str, object]) -> bool:
+    """INSERT unless (destination, SOP Instance UID) exists; ``True`` if a row was inserted."""
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        stmt = (
+            insert(OutboxItem)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["destination", "sop_instance_uid"])
+        )
+        return _rowcount(session.execute(stmt)) == 1
+    exists = session.scalar(
+        select(OutboxItem.id).where(
+            OutboxItem.destination == values["destination"],
+            OutboxItem.sop_instance_uid == values["sop_instance_uid"],
+        )
+    )
+    if exists is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(OutboxItem(**values))
+    except IntegrityError:
+        return False
+    return True
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def claim_due(
+    session: Session,
+    *,
+    owner: str,
+    now: datetime | None = None,
+    lease_seconds: float = 300.0,
+    limit: int = 16,
+) -> list[OutboxEntry]:
+    """Lease up to ``limit`` pending rows that are due and not leased by a live worker.
+
+    Each row is taken with a conditional UPDATE (``... WHERE lease is free``), so when two
+    claimers race for a row exactly one UPDATE matches it.
+    """
+    at = _now(now)
+    candidates = session.scalars(
+        select(OutboxItem.id)
+        .where(_claimable(at))
+        .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+        .limit(limit)
+    ).all()
+    claimed = [
+        item_id
+        for item_id in candidates
+        if try_lease(session, item_id, owner=owner, now=at, lease_seconds=lease_seconds)
+    ]
+    if not claimed:
+        return []
+    rows = session.scalars(
+        select(OutboxItem)
+        .where(OutboxItem.id.in_(claimed))
+        .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    return [_entry(row) for row in rows]
+
+
+def _claimable(at: datetime) -> ColumnElement[bool]:
+    free = or_(OutboxItem.lease_expires_at.is_(None), OutboxItem.lease_expires_at <= at)
+    return and_(OutboxItem.state == OutboxState.PENDING.value, OutboxItem.next_attempt_at <= at, free)
+
+
+def try_lease(session: Session, item_id: int, *, owner: str, now: datetime, lease_seconds: float) -> bool:
+    """Lease one row if it is still pending, due and unleased at ``now`` (a conditional UPDATE).
+
+    ``False`` when another claimer got there first, whatever this caller read before.
+    """
+    at = _utc(now)
+    result = session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id, _claimable(at))
+        .values(lease_owner=owner, lease_expires_at=at + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+def _owned(item_id: int, owner: str | None) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = [
+        OutboxItem.id == item_id,
+        OutboxItem.state == OutboxState.PENDING.value,
+    ]
+    if owner is not None:
+        clauses.append(OutboxItem.lease_owner == owner)
+    return clauses
+
+
+def mark_sent(session: Session, item_id: int, *, now: datetime | None = None) -> bool:
+    """Record a delivery. Not conditional on the lease: the peer has the object either way."""
+    result = session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id, OutboxItem.state == OutboxState.PENDING.value)
+        .values(
+            state=OutboxState.SENT.value,
+            attempts=OutboxItem.attempts + 1,
+            sent_at=_now(now),
+            last_error=None,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+def mark_retry(
+    session: Session,
+    item_id: int,
+    *,
+    error: str,
+    next_attempt_at: datetime,
+    owner: str | None = None,
+) -> bool:
+    """Record a retryable failure and when to try again; releases the lease.
+
+    With ``owner``, only the lease holder may record (``False`` if the lease was lost).
+    """
+    result = session.execute(
+        update(OutboxItem)
+        .where(*_owned(item_id, owner))
+        .values(
+            attempts=OutboxItem.attempts + 1,
+            next_attempt_at=_utc(next_attempt_at),
+            last_error=_error_text(error),
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+def mark_failed(session: Session, item_id: int, *, error: str, owner: str | None = None) -> bool:
+    """Record a permanent failure (state ``failed``, visible to operators); releases the lease."""
+    result = session.execute(
+        update(OutboxItem)
+        .where(*_owned(item_id, owner))
+        .values(
+            state=OutboxState.FAILED.value,
+            attempts=OutboxItem.attempts + 1,
+            last_error=_error_text(error),
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+def get(session: Session, item_id: int) -> OutboxEntry | None:
+    """One row by id."""
+    row = session.get(OutboxItem, item_id, populate_existing=True)
+    return None if row is None else _entry(row)
+
+
+def list_items(
+    session: Session,
+    state: OutboxState | str | None = None,
+    study: str | None = None,
+    *,
+    destination: str | None = None,
+) -> list[OutboxEntry]:
+    """Rows, oldest first, optionally filtered by state, Study Instance UID and destination."""
+    stmt = select(OutboxItem).order_by(OutboxItem.id).execution_options(populate_existing=True)
+    if state is not None:
+        stmt = stmt.where(OutboxItem.state == OutboxState(state).value)
+    if study is not None:
+        stmt = stmt.where(OutboxItem.study_instance_uid == study)
+    if destination is not None:
+        stmt = stmt.where(OutboxItem.destination == destination)
+    return [_entry(row) for row in session.scalars(stmt).all()]
+
+
+def counts(session: Session) -> dict[str, int]:
+    """Number of rows per state; every state is present (0 when none)."""
+    result = {state.value: 0 for state in OutboxState}
+    for state, count in session.execute(
+        select(OutboxItem.state, func.count()).group_by(OutboxItem.state)
+    ).all():
+        result[str(state)] = int(count)
+    return result

@@ -1,0 +1,1 @@
+"""HTTP: the REST API (``api/``); the web UI comes with its own issue."""

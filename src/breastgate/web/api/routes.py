@@ -1,0 +1,67 @@
+"""``/api``: health, studies, results (DESIGN §4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query
+from sqlalchemy import text
+
+from breastgate.jobs import ledger
+from breastgate.results.json import build_results, result_from_payload
+from breastgate.store import outbox, studies
+from breastgate.store import results as result_store
+from breastgate.web.api.deps import ContextDep, SessionDep
+
+router = APIRouter(prefix="/api")
+
+
+@router.get("/health")
+def health(context: ContextDep, session: SessionDep) -> dict[str, Any]:
+    session.execute(text("SELECT 1"))
+    return {
+        "status": "ok",
+        "version": context.version,
+        "dicom": {"ae_title": context.ae_title, "port": context.dicom_port},
+        "workers_in_process": context.workers_in_process,
+        "jobs": ledger.counts(session),
+        "outbox": outbox.counts(session),
+    }
+
+
+@router.get("/studies")
+def list_studies(
+    session: SessionDep,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    rows = studies.list_studies(session, limit=limit, offset=offset)
+    items = []
+    for row in rows:
+        item = row if isinstance(row, dict) else _as_dict(row)
+        uid = item["study_instance_uid"]
+        item["jobs"] = [
+            {"algorithm_id": j.algorithm_id, "state": j.state.value, "attempts": j.attempts,
+             "last_error": j.last_error}
+            for j in ledger.list_for_study(session, uid)
+        ]
+        items.append(item)
+    return {"items": items, "limit": limit, "offset": offset}
+
+
+@router.get("/studies/{study_instance_uid}/results")
+def study_results(study_instance_uid: str, session: SessionDep) -> dict[str, Any]:
+    if studies.get_study_ref(session, study_instance_uid) is None:
+        raise HTTPException(404, "Study not found")
+    stored = result_store.for_study(session, study_instance_uid)
+    return build_results(study_instance_uid, [result_from_payload(s.payload) for s in stored])
+
+
+def _as_dict(row: object) -> dict[str, Any]:
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(row) and not isinstance(row, type):
+        data = asdict(row)
+    else:
+        data = dict(vars(row))
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}

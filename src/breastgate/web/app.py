@@ -1,0 +1,23 @@
+"""FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from breastgate import __version__
+from breastgate.web.api import problems
+from breastgate.web.api.deps import AppContext
+from breastgate.web.api.routes import router
+
+
+def create_app(context: AppContext) -> FastAPI:
+    app = FastAPI(
+        title="breastgate",
+        version=__version__,
+        description="Vendor-neutral gateway between PACS/RIS and breast imaging AI. "
+        "Built-in algorithms are reference implementations; not for diagnostic use.",
+    )
+    app.state.context = context
+    problems.install(app)
+    app.include_router(router)
+    return app

@@ -1,0 +1,77 @@
+"""Mammography CAD SR checked by the real validators: dciodvfy, PixelMed DicomSRValidator, dsrdump."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from pydicom import dcmwrite
+
+from breastgate.results.mammo_cad_sr import MammographyCADSR
+from tests.support.mg_headers import density_manifest, density_result, four_view_study
+from tests.support.validators import PIXELMED_JAR, Report, dciodvfy, dsrdump, pixelmed_sr
+
+pytestmark = pytest.mark.peers
+
+CREATED = datetime(2026, 1, 10, 10, 0, 0)
+
+
+def _require(tool: str) -> None:
+    if shutil.which(tool) is None:
+        pytest.fail(f"{tool} is not installed (make test installs the peers)")
+
+
+@pytest.fixture(scope="module")
+def sr_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two representative objects: a complete 4-view study, and one with a skipped view."""
+    folder = tmp_path_factory.mktemp("cadsr")
+    out = {}
+    for name, failed in (("complete", False), ("partial", True)):
+        headers = four_view_study()
+        uids = [h.SOPInstanceUID for h in headers]
+        percents = {uids[0]: 31.5, uids[1]: 36.0, uids[2]: 30.5, uids[3]: 38.0}
+        skipped = {uids[3]: "breast not fully imaged"} if failed else None
+        result = density_result(headers, percents=percents, failed=skipped)
+        sr = MammographyCADSR(headers, result, density_manifest(), CREATED)
+        path = folder / f"{name}.dcm"
+        dcmwrite(path, sr.to_dataset(), enforce_file_format=True)
+        out[name] = path
+    return out
+
+
+def test_dciodvfy_reports_no_errors(sr_files: dict[str, Path]) -> None:
+    _require("dciodvfy")
+    for path in sr_files.values():
+        report = dciodvfy(path)
+        assert "MammographyCADSR" in report.output
+        assert report.errors == [], report.output
+
+
+def test_pixelmed_sr_validator_reports_no_errors(sr_files: dict[str, Path]) -> None:
+    _require("java")
+    if not Path(PIXELMED_JAR).exists():
+        pytest.fail(f"{PIXELMED_JAR} missing")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports: list[Report] = list(pool.map(pixelmed_sr, sr_files.values()))
+    for report in reports:
+        assert "Found Root Template TID_4000" in report.output, report.output
+        assert "Root Template Validation Complete" in report.output, report.output
+        assert report.errors == [], "\n".join(report.errors)
+
+
+def test_dsrdump_renders_the_density(sr_files: dict[str, Path]) -> None:
+    _require("dsrdump")
+    os.environ.setdefault("TCP_NODELAY", "1")
+    text = dsrdump(sr_files["complete"])
+    assert "Mammography CAD SR Document" in text
+    assert 'NUM:(,,"Breast tissue density")="36" (%,UCUM,"Percent")' in text
+    assert '(129718006,SCT,"Heterogeneously dense")' in text
+    assert '(73056007,SCT,"Right breast")' in text and '(80248007,SCT,"Left breast")' in text
+    assert '"Summary of Analyses")=(111222,DCM,"Succeeded")' in text
+    partial = dsrdump(sr_files["partial"])
+    assert '(111223,DCM,"Partially Succeeded")' in partial
+    assert 'CONTAINER:(,,"Failed Analyses")' in partial
