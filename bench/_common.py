@@ -1,14 +1,8 @@
-"""Shared bits of the benchmarks: repo path, phantom data, timing helpers."""
+"""Shared bits of the benchmarks: percentiles."""
 
 from __future__ import annotations
 
 import statistics
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 
 def percentile(values: list[float], q: float) -> float:

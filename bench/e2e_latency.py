@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import _common
 import psutil
 
-from breastgate.phantoms import write_phantoms
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: tests.support
+
 from tests.support.gateway import GatewayProcess, storescu
 from tests.support.orthanc import OrthancServer
+
+from bench._common import median, percentile
+from breastgate.phantoms import write_phantoms
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -31,14 +35,18 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--count", type=int, default=20)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bg-bench-e2e-") as tmp:
         work = Path(tmp)
         studies = write_phantoms(work / "data", args.count, seed=500)
         gateway = GatewayProcess(work / "gw", BG_STABLE_SECONDS="10", BG_SWEEP_INTERVAL_SECONDS="1")
-        pacs = OrthancServer(work / "orthanc", modalities={"BREASTGATE": ("BREASTGATE", "127.0.0.1", gateway.dicom_port)})
+        pacs = OrthancServer(
+            work / "orthanc", modalities={"BREASTGATE": ("BREASTGATE", "127.0.0.1", gateway.dicom_port)}
+        )
         gateway.env["BG_PACS"] = pacs.dicom_node
         pacs.start()
         gateway.start()
@@ -60,11 +68,17 @@ def main() -> None:
         finally:
             gateway.stop()
             pacs.stop()
-        seconds = [r["measurements"]["seconds"] for r in _density_images(gateway) if "seconds" in r.get("measurements", {})]
-        print(f"studies: {len(latencies)}; latency p50 {_common.percentile(latencies, 50):.2f} s, "
-              f"p95 {_common.percentile(latencies, 95):.2f} s, max {max(latencies):.2f} s (goal p95 <= 15 s)")
+        seconds = [
+            r["measurements"]["seconds"]
+            for r in _density_images(gateway)
+            if "seconds" in r.get("measurements", {})
+        ]
+        print(
+            f"studies: {len(latencies)}; latency p50 {percentile(latencies, 50):.2f} s, "
+            f"p95 {percentile(latencies, 95):.2f} s, max {max(latencies):.2f} s (goal p95 <= 15 s)"
+        )
         if seconds:
-            print(f"density: {_common.median(seconds):.2f} s per image (median of {len(seconds)})")
+            print(f"density: {median(seconds):.2f} s per image (median of {len(seconds)})")
         print(f"gateway peak RSS: {rss:.0f} MB ({len(children)} child processes)")
 
 

@@ -14,25 +14,31 @@ import argparse
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import _common  # noqa: F401  (puts the repo root on sys.path)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: tests.support
 
-from breastgate.phantoms import write_phantoms
 from tests.support.gateway import GatewayProcess
 from tests.support.orthanc import OrthancServer
 from tests.support.ports import free_port
+
+from breastgate.phantoms import write_phantoms
 
 ENV = {**os.environ, "TCP_NODELAY": "1"}
 
 
 def send(port: int, files: list[Path], aec: str) -> float:
     start = time.perf_counter()
-    subprocess.run(["storescu", "-R", "-aec", aec, "127.0.0.1", str(port), *map(str, files)],
-                   check=True, capture_output=True, env=ENV)
+    subprocess.run(
+        ["storescu", "-R", "-aec", aec, "127.0.0.1", str(port), *map(str, files)],
+        check=True,
+        capture_output=True,
+        env=ENV,
+    )
     return time.perf_counter() - start
 
 
@@ -85,15 +91,21 @@ def run_breastgate(work: Path, files: list[Path]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--studies", type=int, default=8)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bg-bench-ingest-") as tmp:
         work = Path(tmp)
-        files = [f for d in write_phantoms(work / "data", args.studies, seed=11) for f in sorted(d.glob("*.dcm"))]
+        files = [
+            f for d in write_phantoms(work / "data", args.studies, seed=11) for f in sorted(d.glob("*.dcm"))
+        ]
         total_mb = sum(f.stat().st_size for f in files) / 1e6
-        print(f"data: {len(files)} MG instances from {args.studies} 4-view phantom studies, {total_mb:.0f} MB")
+        print(
+            f"data: {len(files)} MG instances from {args.studies} 4-view phantom studies, {total_mb:.0f} MB"
+        )
         receivers: dict[str, Callable[[], float]] = {
             "dcmtk storescp": lambda: run_storescp(work, files, False),
             "dcmtk storescp +B": lambda: run_storescp(work, files, True),

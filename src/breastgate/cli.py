@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from breastgate import __version__
 
-app = typer.Typer(help="breastgate: vendor-neutral gateway between PACS/RIS and breast imaging AI.",
-                  no_args_is_help=True, add_completion=False)
+if TYPE_CHECKING:
+    from breastgate.runtime.settings import Settings
+
+app = typer.Typer(
+    help="breastgate: vendor-neutral gateway between PACS/RIS and breast imaging AI.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 LOGGER = logging.getLogger("breastgate.cli")
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> Settings:
     from breastgate.runtime.logs import configure
     from breastgate.runtime.settings import load_settings
 
@@ -43,7 +48,9 @@ def serve(
     settings = _settings()
     gateway = Gateway(settings, workers_in_process=not no_workers)
     gateway.start()
-    workers = f"{settings.workers} in-process" if gateway.workers_in_process else "none (run `breastgate worker`)"
+    workers = (
+        f"{settings.workers} in-process" if gateway.workers_in_process else "none (run `breastgate worker`)"
+    )
     typer.echo(f"breastgate {__version__} serving from {settings.home_path}")
     typer.echo(f"  DICOM SCP   {settings.ae_title}@{settings.dicom_host}:{gateway.scp.port}")
     typer.echo(f"  HTTP API    http://{settings.http_host}:{settings.http_port}/api/health")
@@ -53,8 +60,13 @@ def serve(
     typer.echo(f"  deliver to  {', '.join(str(n) for n in settings.pacs_nodes) or '(no BG_PACS set)'}")
     sys.stdout.flush()
     try:
-        uvicorn.run(create_app(gateway.context()), host=settings.http_host, port=settings.http_port,
-                    log_config=None, access_log=False)
+        uvicorn.run(
+            create_app(gateway.context()),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+        )
     finally:
         gateway.stop()
 
@@ -88,8 +100,10 @@ def phantom(
     from breastgate.phantoms import write_phantoms
 
     if prior:
-        typer.echo("error: --prior is not available yet (prior studies come with the prior-comparison issue)",
-                   err=True)
+        typer.echo(
+            "error: --prior is not available yet (prior studies come with the prior-comparison issue)",
+            err=True,
+        )
         raise typer.Exit(2)
     try:
         folders = write_phantoms(out, count, seed, kind=kind)
@@ -102,7 +116,9 @@ def phantom(
 
 @app.command()
 def demo(
-    to: Annotated[str, typer.Option("--to", help="Gateway DICOM node AE@HOST:PORT.")] = "BREASTGATE@127.0.0.1:11112",
+    to: Annotated[
+        str, typer.Option("--to", help="Gateway DICOM node AE@HOST:PORT.")
+    ] = "BREASTGATE@127.0.0.1:11112",
     count: Annotated[int, typer.Option(min=1)] = 1,
     seed: Annotated[int, typer.Option()] = 0,
     calling_ae: Annotated[str, typer.Option(help="Our calling AE title.")] = "BGDEMO",

@@ -34,7 +34,9 @@ def phantom(tmp_path: Path) -> tuple[Path, dict]:
 @pytest.fixture
 def gateway_and_pacs(tmp_path: Path) -> Iterator[tuple[GatewayProcess, OrthancServer]]:
     gateway = GatewayProcess(tmp_path / "gw")
-    pacs = OrthancServer(tmp_path / "orthanc", modalities={"BREASTGATE": ["BREASTGATE", "127.0.0.1", gateway.dicom_port]})
+    pacs = OrthancServer(
+        tmp_path / "orthanc", modalities={"BREASTGATE": ["BREASTGATE", "127.0.0.1", gateway.dicom_port]}
+    )
     gateway.env["BG_PACS"] = pacs.dicom_node
     try:
         yield gateway, pacs
@@ -131,8 +133,12 @@ def test_worker_killed_mid_job_completes_after_lease_expiry(
     first = gateway.start_worker()
 
     storescu(gateway.dicom_port, sorted(folder.glob("*.dcm")))
-    wait_for(lambda: _job_states(gateway, study_uid) == ["running"], timeout=60, interval=0.05,
-             what="the job to be running")
+    wait_for(
+        lambda: _job_states(gateway, study_uid) == ["running"],
+        timeout=60,
+        interval=0.05,
+        what="the job to be running",
+    )
     os.kill(first.pid, signal.SIGKILL)
     first.wait(timeout=10)
     assert _job_states(gateway, study_uid) == ["running"]  # killed mid-job: the lease is still held

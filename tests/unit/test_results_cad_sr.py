@@ -175,3 +175,11 @@ def test_bad_inputs_are_rejected() -> None:
     with pytest.raises(EncodingError):
         MammographyCADSR(headers, replace(result, density=wrong), manifest, CREATED)
     assert result.status == AlgorithmStatus.OK
+
+
+def test_measured_percentages_survive_with_full_precision() -> None:
+    headers = four_view_study()
+    percents = {h.SOPInstanceUID: 100.0 / (3 + i) for i, h in enumerate(headers)}
+    _, _, decoded = _encode(headers, percents=percents)
+    for uid, percent in percents.items():
+        assert decoded.image_density[uid][1] == pytest.approx(percent, rel=1e-12)

@@ -41,6 +41,8 @@ MIN_CLUSTERS, MAX_CLUSTERS = 4, 8
 PERIPHERY_MM = (2.0, 10.0)
 #: Erosion (mm) of the breast before clustering, against skin-line edge effects.
 EROSION_MM = 3.0
+#: Depth (mm) from the skin over which the thickness fall-off is corrected.
+FLATTEN_MM = 16.0
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,28 @@ def skin_distance_mm(breast: BoolArray, px_mm: float) -> FloatArray:
     return result
 
 
+def flatten_periphery(image: FloatArray, tissue: BoolArray, distance: FloatArray) -> FloatArray:
+    """Remove the thickness fall-off towards the skin line (peripheral equalisation).
+
+    The fat baseline at depth d is the 10th percentile of the ring of pixels at that depth from
+    the skin (2 mm rings up to :data:`FLATTEN_MM`), made non-decreasing inwards; it is subtracted so
+    that fat reads about the same everywhere. Beyond :data:`FLATTEN_MM` the baseline is constant.
+    """
+    depths: list[float] = []
+    levels: list[float] = []
+    for lo in np.arange(0.0, FLATTEN_MM, 2.0):
+        ring = image[tissue & (distance >= lo) & (distance < lo + 2.0)]
+        if ring.size >= 30:
+            depths.append(float(lo + 1.0))
+            levels.append(float(np.percentile(ring, 10)))
+    if len(depths) < 3:
+        return image
+    baseline = np.maximum.accumulate(np.asarray(levels))
+    offset = np.interp(distance, depths, baseline - baseline[-1]).astype(np.float32)
+    flattened: FloatArray = image - offset
+    return flattened
+
+
 def segment_dense(image: FloatArray, breast: BoolArray, tissue: BoolArray, px_mm: float) -> DenseSegmentation:
     """Dense pixels of ``tissue`` (breast minus pectoral) by FCM and the fat/gland midpoint rule."""
     distance = skin_distance_mm(breast, px_mm)
@@ -116,7 +140,7 @@ def segment_dense(image: FloatArray, breast: BoolArray, tissue: BoolArray, px_mm
     band = tissue & (distance >= PERIPHERY_MM[0]) & (distance <= PERIPHERY_MM[1])
     if np.count_nonzero(band) < 50:
         band = tissue
-    smooth = ndi.gaussian_filter(image, 0.7)
+    smooth = flatten_periphery(ndi.gaussian_filter(image, 0.7), tissue, distance)
     values = smooth[inner].astype(np.float64)
     band_values = smooth[band].astype(np.float64)
     fat = float(np.percentile(band_values, 25))

@@ -19,13 +19,14 @@ definitions": fatty 6.0 %, scattered 14.8 %, heterogeneous 51.2 %, extreme 78.4 
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
-from breastgate.algorithms._density_fcm import segment_dense
 from breastgate.algorithms.base import Selection
 from breastgate.domain.model import (
     AlgorithmManifest,
@@ -56,6 +57,23 @@ THRESHOLDS: tuple[tuple[float, str], ...] = ((65.0, "d"), (33.0, "c"), (10.0, "b
 #: Smallest breast area (cm²) accepted; below it the segmentation is not credible.
 MIN_BREAST_CM2 = 10.0
 
+#: Dense-tissue segmenters by name: modules exposing
+#: ``segment_dense(image, breast, tissue, px_mm) -> object with .dense (bool mask)``.
+SEGMENTERS: dict[str, str] = {
+    "fcm": "breastgate.algorithms._density_fcm",
+    "ref": "breastgate.algorithms._density_ref",
+    "fcm2": "breastgate.algorithms._density_fcm2",
+}
+DEFAULT_METHOD = "fcm"
+
+
+def segmenter(method: str = DEFAULT_METHOD) -> Callable[..., Any]:
+    """The ``segment_dense`` function of the named method."""
+    module = importlib.import_module(SEGMENTERS[method])
+    function: Callable[..., Any] = module.segment_dense
+    return function
+
+
 MANIFEST = AlgorithmManifest(
     id="breastgate.density",
     version="1.0.0",
@@ -79,7 +97,7 @@ def category_of(percent_dense: float) -> str:
     return "a"
 
 
-def measure_image(path: str) -> dict[str, float]:
+def measure_image(path: str, method: str = DEFAULT_METHOD) -> dict[str, float]:
     """Load one mammogram and measure its breast area, dense area (cm²) and PD%.
 
     Raises
@@ -94,7 +112,7 @@ def measure_image(path: str) -> dict[str, float]:
     if breast_cm2 < MIN_BREAST_CM2:
         raise ImagingError(f"breast region too small ({breast_cm2:.1f} cm²); segmentation failed")
     px_mm = min(image.spacing_mm) * geometry.factor
-    segmentation = segment_dense(geometry.image, geometry.breast, tissue, px_mm)
+    segmentation = segmenter(method)(geometry.image, geometry.breast, tissue, px_mm)
     dense_cm2 = geometry.area_mm2(segmentation.dense) / 100.0
     return {
         "percent_dense": 100.0 * dense_cm2 / breast_cm2,
@@ -108,6 +126,11 @@ class DensityAlgorithm:
     """Built-in LIBRA-like density algorithm (entry point ``density``)."""
 
     manifest: AlgorithmManifest = MANIFEST
+
+    def __init__(self, method: str = DEFAULT_METHOD) -> None:
+        if method not in SEGMENTERS:
+            raise ValueError(f"unknown density method {method!r}; known: {', '.join(SEGMENTERS)}")
+        self.method = method
 
     def is_available(self) -> tuple[bool, str]:
         """Always available: numpy, scipy, scikit-image and pydicom are core dependencies."""
@@ -157,14 +180,14 @@ class DensityAlgorithm:
         }
         if not ok:
             failed = [o for o in outcomes if o.status == AlgorithmStatus.FAILED]
-            status = AlgorithmStatus.FAILED if selection.inputs and failed else AlgorithmStatus.SKIPPED
+            # An image that could not be read or measured is a failure; only "nothing applies" is a skip.
+            status = AlgorithmStatus.FAILED if failed else AlgorithmStatus.SKIPPED
             reasons = "; ".join(sorted({o.message for o in outcomes if o.message})) or "no images"
             return AlgorithmResult(status=status, message=f"no usable mammogram: {reasons}", **base)  # type: ignore[arg-type]
         density = aggregate(ok)
         return AlgorithmResult(status=AlgorithmStatus.OK, density=density, **base)  # type: ignore[arg-type]
 
-    @staticmethod
-    def _run_one(ref: InstanceRef) -> ImageOutcome:
+    def _run_one(self, ref: InstanceRef) -> ImageOutcome:
         started = time.perf_counter()
         try:
             header = read_header(ref.path)
@@ -173,7 +196,7 @@ class DensityAlgorithm:
         except Exception as exc:
             return ImageOutcome(ref.sop_instance_uid, AlgorithmStatus.FAILED, f"cannot read file: {exc}")
         try:
-            measurements = measure_image(ref.path)
+            measurements = measure_image(ref.path, self.method)
         except ImagingError as exc:
             return ImageOutcome(ref.sop_instance_uid, AlgorithmStatus.FAILED, str(exc), laterality, view)
         except Exception as exc:  # an image must never take the study down
@@ -185,8 +208,12 @@ class DensityAlgorithm:
                 laterality,
                 view,
             )
-        LOGGER.debug("density %s: %.1f%% in %.2fs", ref.sop_instance_uid, measurements["percent_dense"],
-                     time.perf_counter() - started)
+        LOGGER.debug(
+            "density %s: %.1f%% in %.2fs",
+            ref.sop_instance_uid,
+            measurements["percent_dense"],
+            time.perf_counter() - started,
+        )
         return ImageOutcome(
             ref.sop_instance_uid, AlgorithmStatus.OK, "", laterality, view, measurements=measurements
         )
@@ -208,4 +235,6 @@ def aggregate(outcomes: Iterable[ImageOutcome]) -> DensityAssessment:
         )
     study_pd = float(np.mean([b.percent_dense for b in per_breast.values()]))
     densest = max(per_breast.values(), key=lambda b: b.percent_dense)
-    return DensityAssessment(category=densest.category, percent_dense=round(study_pd, 2), per_breast=per_breast)
+    return DensityAssessment(
+        category=densest.category, percent_dense=round(study_pd, 2), per_breast=per_breast
+    )

@@ -170,6 +170,4 @@ class AlgorithmResult:
     @property
     def input_sop_instance_uids(self) -> tuple[str, ...]:
         """SOP Instance UIDs the algorithm used (sorted, for deterministic output UIDs)."""
-        return tuple(
-            sorted(i.sop_instance_uid for i in self.images if i.status == AlgorithmStatus.OK)
-        )
+        return tuple(sorted(i.sop_instance_uid for i in self.images if i.status == AlgorithmStatus.OK))

@@ -64,9 +64,9 @@ class BreastGeometry:
         return float(np.count_nonzero(region)) * self.pixel_area_mm2
 
 
-def downsample(pixels: FloatArray, spacing_mm: tuple[float, float], target_mm: float = WORKING_MM) -> tuple[
-    FloatArray, int
-]:
+def downsample(
+    pixels: FloatArray, spacing_mm: tuple[float, float], target_mm: float = WORKING_MM
+) -> tuple[FloatArray, int]:
     """Block-mean downsample by an integer factor to about ``target_mm`` per pixel."""
     factor = max(1, round(target_mm / max(min(spacing_mm), 1e-3)))
     if factor == 1:
@@ -85,7 +85,7 @@ def air_threshold(image: FloatArray) -> float:
     bins = 256
     hist, edges = np.histogram(values, bins=bins, range=(float(lo), float(hi)))
     smooth = ndi.gaussian_filter1d(hist.astype(np.float64), 2.0)
-    otsu = float(threshold_otsu(values))
+    otsu = float(threshold_otsu(values))  # type: ignore[no-untyped-call]
     start = int(np.argmax(smooth > 0.05 * smooth.max()))
     peak = start
     while peak + 1 < bins and smooth[peak + 1] >= smooth[peak]:
@@ -179,11 +179,15 @@ def _disk(radius: int) -> BoolArray:
 
 def _line_region(shape: tuple[int, int], theta: float, rho: float) -> FloatArray:
     rows, cols = np.indices(shape, dtype=np.float32)
-    signed: FloatArray = cols * np.float32(math.cos(theta)) + rows * np.float32(math.sin(theta)) - np.float32(rho)
+    signed: FloatArray = (
+        cols * np.float32(math.cos(theta)) + rows * np.float32(math.sin(theta)) - np.float32(rho)
+    )
     return signed
 
 
-def pectoral_muscle(image: FloatArray, breast: BoolArray, px_mm: float) -> tuple[BoolArray, tuple[float, float] | None]:
+def pectoral_muscle(
+    image: FloatArray, breast: BoolArray, px_mm: float
+) -> tuple[BoolArray, tuple[float, float] | None]:
     """Pectoral muscle on an MLO view (chest wall left): Canny edges + Hough over steep lines.
 
     Candidate lines come from the Hough accumulator over θ in :data:`PECTORAL_THETA_DEG`; each is
@@ -202,13 +206,19 @@ def pectoral_muscle(image: FloatArray, breast: BoolArray, px_mm: float) -> tuple
     roi[top : top + int(0.75 * (bottom - top + 1)), : max(2, int(0.7 * right))] = True
     inner = ndi.binary_erosion(breast, structure=_disk(max(1, round(3.0 / px_mm))))
     smooth = ndi.gaussian_filter(image, 1.0)
-    edges = canny(smooth, sigma=2.0, mask=inner & roi)
+    edges = canny(smooth, sigma=2.0, mask=inner & roi)  # type: ignore[no-untyped-call]
     if edges.sum() < 10:
         return empty, None
     thetas = np.deg2rad(np.linspace(*PECTORAL_THETA_DEG, 56))
-    accumulator, angles, dists = hough_line(edges, theta=thetas)
-    _, peak_angles, peak_dists = hough_line_peaks(
-        accumulator, angles, dists, num_peaks=12, min_distance=3, min_angle=2, threshold=0.2 * accumulator.max()
+    accumulator, angles, dists = hough_line(edges, theta=thetas)  # type: ignore[no-untyped-call]
+    _, peak_angles, peak_dists = hough_line_peaks(  # type: ignore[no-untyped-call]
+        accumulator,
+        angles,
+        dists,
+        num_peaks=12,
+        min_distance=3,
+        min_angle=2,
+        threshold=0.2 * accumulator.max(),
     )
     breast_vals = smooth[breast & inner]
     spread = float(np.subtract(*np.percentile(breast_vals, [90, 10]))) or 1.0
@@ -231,7 +241,9 @@ def pectoral_muscle(image: FloatArray, breast: BoolArray, px_mm: float) -> tuple
         muscle_level = float(np.median(smooth[muscle]))
         if step < 0.1 or muscle_level < float(np.median(breast_vals)):
             continue
-        score = step * math.sqrt(float(accumulator[np.argmin(np.abs(dists - rho)), np.argmin(np.abs(angles - theta))]))
+        score = step * math.sqrt(
+            float(accumulator[np.argmin(np.abs(dists - rho)), np.argmin(np.abs(angles - theta))])
+        )
         if best is None or score > best[0]:
             best = (score, float(theta), float(rho))
     if best is None:

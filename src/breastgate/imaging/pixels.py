@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pydicom
+from pydicom.errors import InvalidDicomError
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
@@ -82,8 +83,18 @@ class MammoImage:
 
 
 def read_header(path: str | Path) -> Dataset:
-    """Read a DICOM file without its Pixel Data (fast eligibility checks)."""
-    return pydicom.dcmread(str(path), stop_before_pixels=True, force=True)
+    """Read a DICOM file without its Pixel Data (fast eligibility checks).
+
+    Tolerant of a missing preamble (raw datasets some tools write), but bytes that carry no DICOM
+    attributes at all are refused with :class:`ImagingError`.
+    """
+    try:
+        return pydicom.dcmread(str(path), stop_before_pixels=True)
+    except InvalidDicomError:
+        ds = pydicom.dcmread(str(path), stop_before_pixels=True, force=True)
+        if "SOPClassUID" not in ds and "Modality" not in ds:
+            raise ImagingError("not a DICOM file (no preamble and no DICOM attributes)") from None
+        return ds
 
 
 def _str(ds: Dataset, keyword: str) -> str:

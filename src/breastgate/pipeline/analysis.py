@@ -64,8 +64,12 @@ def build_outputs(study: StudyRef, algorithm: Algorithm, result: AlgorithmResult
     """DICOM objects for a result: a Mammography CAD SR when there is a density assessment."""
     if result.status != AlgorithmStatus.OK or result.density is None:
         return []
-    headers = source_headers(study, result.input_sop_instance_uids)
-    if not headers:
+    # The images used, plus the mammograms the algorithm could not use (listed as failed analyses).
+    used = set(result.input_sop_instance_uids)
+    mammograms = {i.sop_instance_uid for i in study.instances if i.modality == "MG"}
+    outcome_uids = {o.sop_instance_uid for o in result.images}
+    headers = source_headers(study, tuple(sorted(used | (mammograms & outcome_uids))))
+    if not used:
         return []
     sr = MammographyCADSR.from_result(result, algorithm.manifest, headers)
     dataset = sr.dataset

@@ -38,7 +38,9 @@ class StudyAssembler:
                 chosen = route(study, self._rules)
                 LOGGER.info(
                     "study stable (generation %s, %s instances): %s",
-                    study.generation, len(study.instances), ", ".join(chosen) or "no algorithm applies",
+                    study.generation,
+                    len(study.instances),
+                    ", ".join(chosen) or "no algorithm applies",
                 )
                 job_ids += [ledger.schedule(session, uid, a, study.generation) for a in chosen]
         for job_id in job_ids:

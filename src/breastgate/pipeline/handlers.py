@@ -147,7 +147,10 @@ class JobRunner:
         LOGGER.error("job %s failed: %s: %s", job.id, type(exc).__name__, exc)
         with self._db.session() as session:
             state = ledger.fail(
-                session, job.id, self._owner, f"{type(exc).__name__}: {exc}",
+                session,
+                job.id,
+                self._owner,
+                f"{type(exc).__name__}: {exc}",
                 1 if permanent else self._config.max_attempts,
             )
         if state is not None and state.value == "queued" and self._requeue is not None:

@@ -100,5 +100,3 @@ def laterality_of(code: Code) -> str | None:
 PERCENT = Code("%", "UCUM", "Percent")
 MILLIMETER = Code("mm", "UCUM", "millimeter")
 DEGREE = Code("deg", "UCUM", "degree")
-CENTER = Code("111010", "DCM", "Center")
-DIFFERENTIAL_DIAGNOSIS = Code("111023", "DCM", "Differential Diagnosis/Impression")

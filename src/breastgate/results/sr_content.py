@@ -89,11 +89,12 @@ class Node:
 
 
 def _format_ds(value: float) -> str:
-    """A DS string of at most 16 characters (PS3.5 6.2)."""
-    text = f"{value:.6g}"
-    if len(text) > 16:
-        raise EncodingError(f"numeric value {value!r} does not fit DS")
-    return text
+    """The most precise DS string of at most 16 characters (PS3.5 6.2)."""
+    for digits in range(15, 0, -1):
+        text = f"{value:.{digits}g}"
+        if len(text) <= 16:
+            return text
+    raise EncodingError(f"numeric value {value!r} does not fit DS")
 
 
 def _positions(root: Node) -> dict[int, tuple[int, ...]]:

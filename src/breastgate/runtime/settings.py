@@ -77,7 +77,9 @@ class Settings(BaseSettings):
     delivery_retry_max_seconds: float = 300.0
     dicom_max_pdu: int = 0
     log_level: str = "INFO"
-    algorithms: str = Field(default="", description="comma-separated algorithm ids to run; empty = all registered")
+    algorithms: str = Field(
+        default="", description="comma-separated algorithm ids to run; empty = all registered"
+    )
 
     @field_validator("ae_title")
     @classmethod

@@ -41,8 +41,12 @@ def list_studies(
         item = row if isinstance(row, dict) else _as_dict(row)
         uid = item["study_instance_uid"]
         item["jobs"] = [
-            {"algorithm_id": j.algorithm_id, "state": j.state.value, "attempts": j.attempts,
-             "last_error": j.last_error}
+            {
+                "algorithm_id": j.algorithm_id,
+                "state": j.state.value,
+                "attempts": j.attempts,
+                "last_error": j.last_error,
+            }
             for j in ledger.list_for_study(session, uid)
         ]
         items.append(item)
@@ -60,8 +64,5 @@ def study_results(study_instance_uid: str, session: SessionDep) -> dict[str, Any
 def _as_dict(row: object) -> dict[str, Any]:
     from dataclasses import asdict, is_dataclass
 
-    if is_dataclass(row) and not isinstance(row, type):
-        data = asdict(row)
-    else:
-        data = dict(vars(row))
+    data = asdict(row) if is_dataclass(row) and not isinstance(row, type) else dict(vars(row))
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}

@@ -1,0 +1,76 @@
+"""The command line as an operator uses it: phantom → analyze, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from tests.support.gateway import BREASTGATE
+
+pytestmark = pytest.mark.slow
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {"BG_HOME": str(cwd / "var"), "BG_CONFIG": str(cwd / "none.toml"), "PATH": "/usr/bin:/bin"}
+    return subprocess.run([BREASTGATE, *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
+
+
+def test_phantom_then_analyze_writes_results_and_sr_per_study(tmp_path: Path) -> None:
+    made = run("phantom", "--out", "phantoms", "--count", "2", "--seed", "5", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    folders = [Path(line) for line in made.stdout.split()]
+    assert len(folders) == 2
+    truths = {json.loads((tmp_path / f / "truth.json").read_text())["study_instance_uid"]: f for f in folders}
+    # Nest one study deeper: IN may be a folder of study folders at any depth.
+    nested = tmp_path / "phantoms" / "site" / "day1"
+    nested.mkdir(parents=True)
+    first = tmp_path / folders[0]
+    first.rename(nested / first.name)
+
+    done = run("analyze", "phantoms", "--out", "out", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for uid in truths:
+        results = json.loads((tmp_path / "out" / uid / "results.json").read_text())
+        assert results["schema"] == "breastgate.results/1"
+        assert results["study_instance_uid"] == uid
+        assert results["algorithms"][0]["id"] == "breastgate.density"
+        assert results["density"]["category"] in {"a", "b", "c", "d"}
+        (sr_file,) = (tmp_path / "out" / uid).glob("cad-sr-*.dcm")
+        sr = pydicom.dcmread(sr_file)
+        assert sr.StudyInstanceUID == uid and sr.Modality == "SR"
+
+    again = run("analyze", "phantoms", "--out", "out2", cwd=tmp_path)
+    first_sr = sorted(p.name for p in (tmp_path / "out").rglob("*.dcm"))
+    assert sorted(p.name for p in (tmp_path / "out2").rglob("*.dcm")) == first_sr  # deterministic UIDs
+    assert again.returncode == 0
+
+
+def test_analyze_reports_skipped_studies_and_fails_on_empty_input(tmp_path: Path) -> None:
+    ct = tmp_path / "ct"
+    ct.mkdir()
+    source = pydicom.data.get_testdata_file("CT_small.dcm")
+    assert source is not None
+    pydicom.dcmread(source).save_as(ct / "ct.dcm")
+    done = run("analyze", "ct", "--out", "out", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (results_file,) = (tmp_path / "out").rglob("results.json")
+    results = json.loads(results_file.read_text())
+    assert results["algorithms"] == []  # no algorithm applies to a CT study
+    assert results["density"] is None
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not DICOM")
+    failed = run("analyze", "empty", "--out", "out", cwd=tmp_path)
+    assert failed.returncode != 0
+    assert "no DICOM study" in failed.stderr
+
+
+def test_phantom_refuses_kinds_that_do_not_exist_yet(tmp_path: Path) -> None:
+    done = run("phantom", "--out", "x", "--kind", "dbt", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "dbt" in done.stderr

@@ -1,0 +1,142 @@
+"""The pipeline in one process on real files and a real SQLite database (no network, no Huey).
+
+ingest service → assembly (stability) → ledger → job runner → result + CAD SR + outbox.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from breastgate.algorithms.registry import Registry
+from breastgate.domain.model import JobState
+from breastgate.ingest.service import IngestService
+from breastgate.jobs import ledger
+from breastgate.phantoms import generate_mg_study
+from breastgate.pipeline.assembly import StudyAssembler
+from breastgate.pipeline.handlers import JobRunner, RunnerConfig
+from breastgate.routing.rules import rules_from_manifests
+from breastgate.store import outbox, studies
+from breastgate.store import results as result_store
+from breastgate.store.blobs import BlobStore
+from breastgate.store.db import Database
+from breastgate.store.migrate import upgrade
+
+PACS = "PACS@127.0.0.1:104"
+
+
+class Gateway:
+    def __init__(self, home: Path) -> None:
+        url = f"sqlite:///{home / 'bg.db'}"
+        upgrade(url)
+        self.db = Database(url)
+        self.blobs = BlobStore(home / "store")
+        self.ingest = IngestService(self.db, self.blobs)
+        registry = Registry.from_entry_points()
+        self.queued: list[int] = []
+        rules = rules_from_manifests([a.manifest for a in registry.all()])
+        self.assembler = StudyAssembler(self.db, rules, stable_seconds=10, enqueue=self.queued.append)
+        config = RunnerConfig(results_path=home / "results", destinations=[PACS], lease_seconds=30, max_attempts=3)
+        self.runner = JobRunner(self.db, registry, self.blobs, config, owner="test", requeue=self.queued.append)
+        self.incoming = home / "incoming"
+        self.incoming.mkdir()
+
+    def receive(self, ds: pydicom.Dataset) -> int:
+        path = self.incoming / f"{ds.SOPInstanceUID}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        return self.ingest.store_received(path, calling_ae="MODALITY", command_sop_instance_uid=ds.SOPInstanceUID)
+
+    def run_queued(self) -> None:
+        while self.queued:
+            self.runner.run(self.queued.pop(0))
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Gateway:
+    return Gateway(tmp_path)
+
+
+def test_complete_study_runs_density_and_owes_one_sr(gateway: Gateway) -> None:
+    study = generate_mg_study(31, category="b")
+    assert [gateway.receive(ds) for ds in study.datasets] == [0, 0, 0, 0]
+
+    (job_id,) = gateway.assembler.tick()  # all four views in: stable without waiting
+    gateway.run_queued()
+    with gateway.db.session() as s:
+        job = ledger.get(s, job_id)
+        assert job is not None and job.state == JobState.DONE
+        (stored,) = result_store.for_study(s, study.study_instance_uid)
+        assert stored.status == "ok"
+        (item,) = outbox.list_items(s, study=study.study_instance_uid)
+        assert item.destination == PACS
+        assert len(stored.payload["images"]) == 4
+    sr = pydicom.dcmread(item.path)
+    assert sr.SOPInstanceUID == item.sop_instance_uid
+    assert sr.StudyInstanceUID == study.study_instance_uid
+
+    # At-least-once: running the same job again (e.g. after a lease expiry) owes nothing new.
+    with gateway.db.session() as s:
+        ledger.schedule(s, study.study_instance_uid, "breastgate.density", 1)
+    gateway.runner.run(job_id)
+    with gateway.db.session() as s:
+        assert [i.sop_instance_uid for i in outbox.list_items(s)] == [item.sop_instance_uid]
+
+
+def test_incomplete_study_waits_for_the_quiet_period(gateway: Gateway) -> None:
+    study = generate_mg_study(32, category="a")
+    for ds in study.datasets[:3]:
+        assert gateway.receive(ds) == 0
+    assert gateway.assembler.tick() == []  # three views, still within the quiet period
+    later = datetime.now(UTC) + timedelta(seconds=11)
+    assert len(gateway.assembler.tick(now=later)) == 1
+
+
+def test_late_instance_reopens_the_study_and_reruns_density(gateway: Gateway, tmp_path: Path) -> None:
+    study = generate_mg_study(33, category="c")
+    for ds in study.datasets:
+        gateway.receive(ds)
+    gateway.assembler.tick()
+    gateway.run_queued()
+    with gateway.db.session() as s:
+        (first_sr,) = outbox.list_items(s)
+
+    late = study.datasets[0].copy()  # a repeat R CC taken after the screening set
+    late.SOPInstanceUID = pydicom.uid.generate_uid()
+    late.file_meta.MediaStorageSOPInstanceUID = late.SOPInstanceUID
+    assert gateway.receive(late) == 0
+    with gateway.db.session() as s:
+        ref = studies.get_study_ref(s, study.study_instance_uid)
+        assert ref is not None and ref.generation == 2
+    (job_id,) = gateway.assembler.tick()
+    gateway.run_queued()
+    with gateway.db.session() as s:
+        job = ledger.get(s, job_id)
+        assert job is not None and job.state == JobState.DONE and job.generation == 2
+        (stored,) = result_store.for_study(s, study.study_instance_uid)
+        assert stored.generation == 2 and len(stored.payload["images"]) == 5
+        items = outbox.list_items(s)
+    assert len(items) == 2 and first_sr.sop_instance_uid in {i.sop_instance_uid for i in items}
+
+
+def test_unreadable_files_give_a_failed_result_not_a_crash(gateway: Gateway) -> None:
+    study = generate_mg_study(34, category="d")
+    for ds in study.datasets:
+        gateway.receive(ds)
+    with gateway.db.session() as s:
+        ref = studies.get_study_ref(s, study.study_instance_uid)
+    assert ref is not None
+    for instance in ref.instances:  # the store is corrupted behind the gateway's back
+        Path(instance.path).write_bytes(b"not dicom any more")
+    (job_id,) = gateway.assembler.tick()
+    gateway.run_queued()
+    with gateway.db.session() as s:
+        job = ledger.get(s, job_id)
+        assert job is not None
+        (stored,) = result_store.for_study(s, study.study_instance_uid)
+    # Unreadable images are reported per image, not crashed on: the job completes with a failed result.
+    assert job.state == JobState.DONE
+    assert stored.status == "failed"
+    assert all(i["status"] == "failed" for i in stored.payload["images"])
