@@ -39,15 +39,21 @@ class Gateway:
         self.queued: list[int] = []
         rules = rules_from_manifests([a.manifest for a in registry.all()])
         self.assembler = StudyAssembler(self.db, rules, stable_seconds=10, enqueue=self.queued.append)
-        config = RunnerConfig(results_path=home / "results", destinations=[PACS], lease_seconds=30, max_attempts=3)
-        self.runner = JobRunner(self.db, registry, self.blobs, config, owner="test", requeue=self.queued.append)
+        config = RunnerConfig(
+            results_path=home / "results", destinations=[PACS], lease_seconds=30, max_attempts=3
+        )
+        self.runner = JobRunner(
+            self.db, registry, self.blobs, config, owner="test", requeue=self.queued.append
+        )
         self.incoming = home / "incoming"
         self.incoming.mkdir()
 
     def receive(self, ds: pydicom.Dataset) -> int:
         path = self.incoming / f"{ds.SOPInstanceUID}.dcm"
         ds.save_as(path, enforce_file_format=True)
-        return self.ingest.store_received(path, calling_ae="MODALITY", command_sop_instance_uid=ds.SOPInstanceUID)
+        return self.ingest.store_received(
+            path, calling_ae="MODALITY", command_sop_instance_uid=ds.SOPInstanceUID
+        )
 
     def run_queued(self) -> None:
         while self.queued:

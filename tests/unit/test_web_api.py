@@ -63,7 +63,9 @@ def client(tmp_path: Path) -> TestClient:
             generation=1,
             payload=result_to_payload(result),
         )
-    context = AppContext(db=db, version="test", ae_title="BREASTGATE", dicom_port=11112, workers_in_process=True)
+    context = AppContext(
+        db=db, version="test", ae_title="BREASTGATE", dicom_port=11112, workers_in_process=True
+    )
     return TestClient(create_app(context))
 
 
