@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from breastgate.delivery.dicom import CStoreSender, DicomNode, check_store_status
+from breastgate.delivery.dicom import CStoreSender, check_store_status, parse_node
 from breastgate.delivery.errors import (
     InvalidDestinationError,
     PeerBusyError,
@@ -21,6 +21,7 @@ from breastgate.delivery.errors import (
 from breastgate.delivery.policy import RetryPolicy
 from breastgate.delivery.service import OutboxWorker
 from breastgate.domain.errors import GatewayError, PermanentDeliveryError, RetryableDeliveryError
+from breastgate.domain.model import DicomNode
 from breastgate.store import outbox
 from breastgate.store.db import Database
 from breastgate.store.migrate import upgrade
@@ -209,11 +210,11 @@ def test_store_status_failures(status: int, error: type[Exception]) -> None:
 
 
 def test_dicom_node_parse() -> None:
-    assert DicomNode.parse(" ORTHANC@127.0.0.1:4242 ") == DicomNode("ORTHANC", "127.0.0.1", 4242)
-    assert str(DicomNode.parse("A@[::1]:104")) == "A@::1:104"
+    assert parse_node(" ORTHANC@127.0.0.1:4242 ") == DicomNode("ORTHANC", "127.0.0.1", 4242)
+    assert str(parse_node("A@[::1]:104")) == "A@::1:104"
     for bad in ("ORTHANC", "A@host", "@h:1", "A@h:x", "A@h:0", "ABCDEFGHIJKLMNOPQ@h:1"):
         with pytest.raises(InvalidDestinationError):
-            DicomNode.parse(bad)
+            parse_node(bad)
 
 
 # Worker ----------------------------------------------------------------------------------------

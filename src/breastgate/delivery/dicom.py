@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,8 @@ from breastgate.delivery.errors import (
     RejectedError,
     UnreadableObjectError,
 )
+from breastgate.domain.errors import InvalidInputError
+from breastgate.domain.model import DicomNode
 
 LOGGER = logging.getLogger(__name__)
 
@@ -40,29 +41,12 @@ WARNING_STATUSES = frozenset({0x0001, 0x0107, 0x0116})
 TRANSIENT_STATUSES = frozenset({0x0213})
 
 
-@dataclass(frozen=True)
-class DicomNode:
-    """A DICOM peer ``AE@HOST:PORT`` (the format of ``BG_PACS``)."""
-
-    ae_title: str
-    host: str
-    port: int
-
-    @classmethod
-    def parse(cls, text: str) -> DicomNode:
-        """Parse ``AE@HOST:PORT``; raise :class:`InvalidDestinationError` when malformed."""
-        try:
-            ae, rest = text.strip().split("@", 1)
-            host, port = rest.rsplit(":", 1)
-            node = cls(ae.strip(), host.strip().strip("[]"), int(port))
-        except ValueError:
-            raise InvalidDestinationError(f"not a DICOM node AE@HOST:PORT: {text!r}") from None
-        if not node.ae_title or len(node.ae_title) > 16 or not node.host or not 0 < node.port < 65536:
-            raise InvalidDestinationError(f"not a DICOM node AE@HOST:PORT: {text!r}")
-        return node
-
-    def __str__(self) -> str:
-        return f"{self.ae_title}@{self.host}:{self.port}"
+def parse_node(text: str) -> DicomNode:
+    """Parse ``AE@HOST:PORT``; raise :class:`InvalidDestinationError` when malformed."""
+    try:
+        return DicomNode.parse(text)
+    except InvalidInputError as exc:
+        raise InvalidDestinationError(str(exc)) from None
 
 
 def check_store_status(status: int, what: str) -> None:
@@ -181,7 +165,7 @@ class CStoreSender:
 
     def send(self, destination: str | DicomNode, path: Path | str) -> None:
         """Store the object at ``path`` on ``destination`` (``AE@HOST:PORT``) or raise a DeliveryError."""
-        node = destination if isinstance(destination, DicomNode) else DicomNode.parse(destination)
+        node = destination if isinstance(destination, DicomNode) else parse_node(destination)
         ds = _read(Path(path))
         sop_class = UID(ds.SOPClassUID)
         syntax = UID(ds.file_meta.TransferSyntaxUID)
@@ -200,7 +184,7 @@ class CStoreSender:
         Status ``-1`` means no status (unreadable file, no accepted context, no response). An
         association that cannot be set up raises, as in :meth:`send`.
         """
-        node = destination if isinstance(destination, DicomNode) else DicomNode.parse(destination)
+        node = destination if isinstance(destination, DicomNode) else parse_node(destination)
         metas: list[tuple[UID, UID] | None] = []
         for path in paths:
             try:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from breastgate.domain.errors import InvalidInputError
+
 #: ACR/MQCM view abbreviations of the four screening views (PS3.16 CID 4014).
 SCREENING_VIEWS: frozenset[tuple[str, str]] = frozenset(
     {("R", "CC"), ("L", "CC"), ("R", "MLO"), ("L", "MLO")}
@@ -20,6 +22,31 @@ NOT_FOR_DIAGNOSTIC_USE = (
     "Reference implementation evaluated on synthetic phantoms with known ground truth; "
     "not for diagnostic use unless validated by the site."
 )
+
+
+@dataclass(frozen=True)
+class DicomNode:
+    """A DICOM peer ``AE@HOST:PORT`` (the format of ``BG_PACS`` and ``demo --to``)."""
+
+    ae_title: str
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: str) -> DicomNode:
+        """Parse ``AE@HOST:PORT`` (IPv6 hosts may be bracketed); raise InvalidInputError when malformed."""
+        try:
+            ae, rest = text.strip().split("@", 1)
+            host, port = rest.rsplit(":", 1)
+            node = cls(ae.strip(), host.strip().strip("[]"), int(port))
+        except ValueError:
+            raise InvalidInputError(f"not a DICOM node AE@HOST:PORT: {text!r}") from None
+        if not node.ae_title or len(node.ae_title) > 16 or not node.host or not 0 < node.port < 65536:
+            raise InvalidInputError(f"not a DICOM node AE@HOST:PORT: {text!r}")
+        return node
+
+    def __str__(self) -> str:
+        return f"{self.ae_title}@{self.host}:{self.port}"
 
 
 class PresentationIntent(StrEnum):

@@ -18,37 +18,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from breastgate.domain.errors import ConfigurationError
-
-
-class PacsNode:
-    """A DICOM peer ``AE@HOST:PORT``."""
-
-    __slots__ = ("ae_title", "host", "port")
-
-    def __init__(self, ae_title: str, host: str, port: int) -> None:
-        self.ae_title, self.host, self.port = ae_title, host, port
-
-    @classmethod
-    def parse(cls, text: str) -> PacsNode:
-        try:
-            ae, rest = text.strip().split("@", 1)
-            host, port = rest.rsplit(":", 1)
-            node = cls(ae.strip(), host.strip(), int(port))
-        except ValueError:
-            raise ConfigurationError(f"not a DICOM node AE@HOST:PORT: {text!r}") from None
-        if not node.ae_title or len(node.ae_title) > 16:
-            raise ConfigurationError(f"AE title must be 1-16 characters: {text!r}")
-        return node
-
-    def __str__(self) -> str:
-        return f"{self.ae_title}@{self.host}:{self.port}"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, PacsNode) and str(self) == str(other)
-
-    def __hash__(self) -> int:
-        return hash(str(self))
+from breastgate.domain.errors import ConfigurationError, InvalidInputError
+from breastgate.domain.model import DicomNode
 
 
 class Settings(BaseSettings):
@@ -126,8 +97,12 @@ class Settings(BaseSettings):
         return self.queue_url or f"sqlite:///{self.home_path / 'queue.db'}"
 
     @property
-    def pacs_nodes(self) -> list[PacsNode]:
-        return [PacsNode.parse(p) for p in self.pacs.split(",") if p.strip()]
+    def pacs_nodes(self) -> list[DicomNode]:
+        """BG_PACS parsed; a malformed entry is a ConfigurationError."""
+        try:
+            return [DicomNode.parse(p) for p in self.pacs.split(",") if p.strip()]
+        except InvalidInputError as exc:
+            raise ConfigurationError(f"BG_PACS: {exc}") from None
 
     @property
     def calling_ae_allow_list(self) -> frozenset[str]:
