@@ -1,6 +1,7 @@
 """Accuracy and speed of ``breastgate.density`` on phantoms (and optionally mini-MIAS).
 
-Usage: ``python bench/density_accuracy.py --count 200 --seed 1 [--workers 2] [--mias DIR]``.
+Usage: ``python bench/density_accuracy.py --count 200 --seed 1 [--workers 2] [--mias DIR] [--generator alt]``.
+``--generator alt`` draws studies from the independent ``bench/alt_phantoms.py`` (default: mg).
 Prints exact agreement, quadratic-weighted kappa, max category distance, confusion matrix,
 mean absolute PD error, seconds per image and peak RSS.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import resource
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -20,13 +22,21 @@ import numpy as np
 CATS = "abcd"
 
 
-def one_study(args: tuple[int, str, str | None, str]) -> tuple[str, str, float, float, float]:
+def one_study(args: tuple[object, ...]) -> tuple[str, str, float, float, float]:
+    """Run one study: ``(seed, category, vendor, method[, generator])``; generator "mg" (default) or "alt"."""
     from breastgate.algorithms.density import DensityAlgorithm
     from breastgate.domain.model import InstanceRef, StudyRef
     from breastgate.phantoms import generate_mg_study
 
-    seed, category, vendor, method = args
-    study = generate_mg_study(seed, category=category, vendor=vendor)
+    seed, category, vendor, method = args[:4]
+    generator = args[4] if len(args) > 4 else "mg"
+    if generator == "alt":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: bench.alt_phantoms
+        from bench.alt_phantoms import generate_alt_study
+
+        study = generate_alt_study(int(str(seed)), category=str(category))
+    else:
+        study = generate_mg_study(int(str(seed)), category=str(category), vendor=vendor and str(vendor))
     with tempfile.TemporaryDirectory() as folder:
         refs = []
         for i, ds in enumerate(study.datasets):
@@ -42,7 +52,7 @@ def one_study(args: tuple[int, str, str | None, str]) -> tuple[str, str, float, 
                     path,
                 )
             )
-        algorithm = DensityAlgorithm(method)
+        algorithm = DensityAlgorithm(str(method))
         started = time.perf_counter()
         result = algorithm.run(algorithm.select(StudyRef(refs[0].study_instance_uid, tuple(refs))))
         per_image = (time.perf_counter() - started) / max(1, len(refs))
@@ -100,12 +110,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--mias", type=Path)
     parser.add_argument("--method", default="fcm", help="dense-tissue segmenter (density.SEGMENTERS)")
+    parser.add_argument(
+        "--generator",
+        choices=("mg", "alt"),
+        default="mg",
+        help="phantom generator: mg = breastgate.phantoms, alt = the independent bench/alt_phantoms.py",
+    )
     args = parser.parse_args()
     from breastgate.phantoms.profiles import VENDOR_PROFILES
 
     vendors: list[str | None] = list(sorted(VENDOR_PROFILES))
     jobs = [
-        (args.seed + i, CATS[i % 4], vendors[(i // 4) % len(vendors)], args.method) for i in range(args.count)
+        (args.seed + i, CATS[i % 4], vendors[(i // 4) % len(vendors)], args.method, args.generator)
+        for i in range(args.count)
     ]
     started = time.perf_counter()
     if args.workers > 1:
@@ -121,7 +138,8 @@ def main() -> None:
             dist = max(dist, abs(CATS.index(truth) - CATS.index(got)))
     exact = np.trace(confusion) / max(1, confusion.sum())
     errors = [abs(t - p) for _, _, t, p, _ in rows if p == p]
-    print(f"studies {len(rows)} (profiles {vendors}), wall {time.perf_counter() - started:.1f}s")
+    source = "bench.alt_phantoms" if args.generator == "alt" else f"profiles {vendors}"
+    print(f"studies {len(rows)} ({source}), wall {time.perf_counter() - started:.1f}s")
     print(
         f"exact agreement {100 * exact:.1f}%  quadratic kappa {kappa_quadratic(confusion):.3f}  "
         f"max category distance {dist}"

@@ -62,7 +62,6 @@ MIN_BREAST_CM2 = 10.0
 SEGMENTERS: dict[str, str] = {
     "fcm": "breastgate.algorithms._density_fcm",
     "ref": "breastgate.algorithms._density_ref",
-    "fcm2": "breastgate.algorithms._density_fcm2",
 }
 DEFAULT_METHOD = "fcm"
 
