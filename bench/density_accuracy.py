@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--mias", type=Path)
-    parser.add_argument("--method", default="fcm", help="dense-tissue segmenter (density.SEGMENTERS)")
+    parser.add_argument("--method", default="ref", help="dense-tissue segmenter (density.SEGMENTERS)")
     parser.add_argument(
         "--generator",
         choices=("mg", "alt"),

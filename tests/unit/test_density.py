@@ -35,7 +35,7 @@ def test_protocol_and_manifest() -> None:
     algorithm = DensityAlgorithm()
     assert isinstance(algorithm, Algorithm)
     assert algorithm.manifest.id == "breastgate.density"
-    assert algorithm.manifest.version == "1.0.0"
+    assert algorithm.manifest.version == "1.1.0"
     assert algorithm.is_available() == (True, "")
 
 
@@ -93,25 +93,30 @@ def test_nothing_usable_is_skipped(tmp_path: Path) -> None:
     assert "modality CT" in result.message
 
 
-@pytest.mark.parametrize("seed", [3])
-def test_pd_orders_categories_on_phantoms(tmp_path: Path, seed: int) -> None:
-    pds = []
-    for category in "abcd":
-        folder = tmp_path / category
-        folder.mkdir()
-        result = run(study_of(list(generate_mg_study(seed, category=category).datasets), folder))
-        assert result.status == AlgorithmStatus.OK and result.density is not None
-        assert {"L", "R"} == set(result.density.per_breast)
-        ok = [o for o in result.images if o.status == AlgorithmStatus.OK]
-        assert len(ok) == 4
-        assert all(o.measurements["breast_area_cm2"] > 10 for o in ok)
-        pds.append(result.density.percent_dense)
-    assert pds == sorted(pds), pds
-
-
-@pytest.mark.parametrize("category", ["a", "c"])
-def test_category_on_phantoms(tmp_path: Path, category: str) -> None:
-    study = generate_mg_study(5, category=category)
-    result = run(study_of(list(study.datasets), tmp_path))
-    assert result.density is not None
-    assert result.density.category == study.truth["density"]["category"]
+def test_categories_on_phantoms_of_both_profiles(tmp_path: Path) -> None:
+    """16 studies (4 seeds x a-d, both vendor profiles): mostly right, never two categories off,
+    and PD% rising with the true category on average (bench/density_accuracy.py measures 200)."""
+    by_category: dict[str, list[float]] = {c: [] for c in "abcd"}
+    exact = shared = 0
+    for seed in range(4):
+        for category in "abcd":
+            folder = tmp_path / f"{seed}{category}"
+            folder.mkdir()
+            study = generate_mg_study(seed, category=category)
+            result = run(study_of(list(study.datasets), folder))
+            assert result.status == AlgorithmStatus.OK and result.density is not None
+            assert {"L", "R"} == set(result.density.per_breast)
+            ok = [o for o in result.images if o.status == AlgorithmStatus.OK]
+            assert len(ok) == 4
+            assert all(o.measurements["breast_area_cm2"] > 10 for o in ok)
+            shared += int(sum(o.measurements["reference_shared"] for o in ok))
+            truth = study.truth["density"]["category"]
+            got = result.density.category
+            assert abs("abcd".index(got) - "abcd".index(truth)) <= 1, (seed, truth, got)
+            exact += got == truth
+            by_category[category].append(result.density.percent_dense)
+    means = [float(np.mean(by_category[c])) for c in "abcd"]
+    assert means == sorted(means), means
+    assert exact >= 13, exact
+    # A CC view takes the gland reference of its breast's MLO view when the MLO shows the muscle.
+    assert 24 <= shared <= 32, shared

@@ -121,3 +121,35 @@ def test_breast_reading_like_its_muscle_is_dense() -> None:
     result = ref.segment_dense(image, breast, tissue, PX_MM)
     assert result.gland_source == "muscle-uniform"
     assert _pd(result, tissue) > 80.0
+
+
+def test_cc_of_a_breast_whose_mlo_reads_like_muscle_is_dense() -> None:
+    # MLO of a breast with no visible fat: uniformly dense, and it offers that verdict to its CC.
+    breast, distance = _disc()
+    y, x = np.indices(breast.shape)
+    muscle = breast & (x < 60 - 0.5 * y)
+    mlo = ref.segment_dense(_image(distance, breast), breast, breast & ~muscle, PX_MM)
+    offered = mlo.breast_reference
+    assert offered is not None and offered.uniform_dense
+    # The CC of that breast alone cannot tell uniform dense tissue from uniform fat ...
+    cc_image = _image(distance, breast, seed=1)
+    alone = ref.segment_dense(cc_image, breast, breast, PX_MM)
+    assert _pd(alone, breast) < 10.0
+    # ... with its MLO's reference it reads dense.
+    shared = ref.segment_dense(cc_image, breast, breast, PX_MM, reference=offered)
+    assert shared.gland_source == "shared-uniform"
+    assert _pd(shared, breast) > 80.0
+
+
+def test_shared_contrast_sets_the_cut_on_a_view_without_muscle() -> None:
+    breast, distance = _disc()
+    blob = _blob(breast.shape, (160, 60), 40.0) & breast
+    image = _image(distance, blob)
+    alone = ref.segment_dense(image, breast, breast, PX_MM)
+    assert alone.breast_reference is None  # no muscle on this view: nothing to offer
+    offered = ref.BreastReference(contrast=(GLAND_CONTRAST / 15.0), uniform_dense=False)
+    shared = ref.segment_dense(image, breast, breast, PX_MM, reference=offered)
+    assert shared.gland_source == "shared"
+    assert abs(shared.gland_level - shared.fat_level - offered.contrast * shared.fat_spread) < 1e-3
+    truth = 100.0 * float(blob.sum()) / float(breast.sum())
+    assert abs(_pd(shared, breast) - truth) < 4.0

@@ -30,9 +30,16 @@ Rule, and why:
    like muscle and every pixel above F - 3 s is dense. Without a muscle (CC) such a breast cannot be
    told from a fatty one on its own image (see the limitation below).
 
-Limitation: a CC view of a uniformly dense breast with no visible subcutaneous fat reads fatty,
-because the fall-off correction cannot tell a uniform dense plateau from a fat plateau and a CC
-view has no glandular reference of its own. The MLO view of the same breast has one (the muscle).
+4. **Shared reference per breast.** A CC view has no muscle, so its glandular level is only the
+   bright tail of its own interior: in a fatty breast that tail is ligaments and small islands, and
+   a cut at 40 % of it counts fat texture; in a uniformly dense breast there is no fat to contrast
+   with at all. The MLO view of the same breast, taken on the same detector minutes apart, has the
+   muscle. Its gland contrast in units of fat spread, (G - F) / s, and its "no fat visible" verdict
+   are passed to the other views of that breast (``reference``): G = F + contrast x s there, and a
+   breast whose MLO reads uniformly dense is dense on its CC too. Whether a view shows any bright
+   mode distinct from fat (step 3, "homogeneous") is still asked of its own pixels. Without an
+   MLO (a CC-only study) each view stands alone, with the limitation that a CC view of a uniformly
+   dense breast with no visible subcutaneous fat reads fatty.
 
 PD% = dense area / tissue area (in :mod:`breastgate.algorithms.density`). Only levels measured on
 the image itself are used; no vendor or generator constant.
@@ -87,6 +94,16 @@ NOISE_K = 3.0
 
 
 @dataclass(frozen=True)
+class BreastReference:
+    """What a view with a visible pectoral muscle says about its breast, for the breast's other views."""
+
+    #: Glandular (muscle) level above fat, in units of the fat spread: (G - F) / s.
+    contrast: float
+    #: No fat visible on that view: the breast reads like muscle throughout.
+    uniform_dense: bool
+
+
+@dataclass(frozen=True)
 class DenseSegmentation:
     """Dense mask and the numbers behind it."""
 
@@ -97,6 +114,14 @@ class DenseSegmentation:
     saturation_mm: float
     fat_spread: float
     gland_source: str
+
+    @property
+    def breast_reference(self) -> BreastReference | None:
+        """The reference this view offers its breast's other views (only a view with a muscle has one)."""
+        if not self.gland_source.startswith("muscle") or self.fat_spread <= 0:
+            return None
+        contrast = (self.gland_level - self.fat_level) / self.fat_spread
+        return BreastReference(contrast=contrast, uniform_dense=self.gland_source == "muscle-uniform")
 
 
 def skin_distance_mm(breast: BoolArray, px_mm: float) -> FloatArray:
@@ -155,8 +180,23 @@ def correct_falloff(image: FloatArray, tissue: BoolArray, distance: FloatArray) 
     return corrected, knee
 
 
-def segment_dense(image: FloatArray, breast: BoolArray, tissue: BoolArray, px_mm: float) -> DenseSegmentation:
-    """Dense pixels of ``tissue``: closer to the glandular reference than to the fat reference."""
+def _indistinct(bright: float, fat: float, centre: float, spread: float) -> bool:
+    """No bright mode distinct from fat texture, and an interior that is not uniformly bright."""
+    return bright - fat < DISTINCT_K * spread and centre - fat < UNIFORM_FRACTION * (bright - fat)
+
+
+def segment_dense(
+    image: FloatArray,
+    breast: BoolArray,
+    tissue: BoolArray,
+    px_mm: float,
+    reference: BreastReference | None = None,
+) -> DenseSegmentation:
+    """Dense pixels of ``tissue``: closer to the glandular reference than to the fat reference.
+
+    ``reference`` comes from another view of the same breast that shows the pectoral muscle; it is
+    used only when this view shows no muscle of its own.
+    """
     distance = skin_distance_mm(breast, px_mm)
     smooth = ndi.gaussian_filter(image.astype(np.float32), SMOOTH_MM / px_mm)
     corrected, knee = correct_falloff(smooth, tissue, distance)
@@ -177,15 +217,23 @@ def segment_dense(image: FloatArray, breast: BoolArray, tissue: BoolArray, px_mm
     gland, source = bright, "interior"
     if np.count_nonzero(muscle) >= MIN_MUSCLE_PX:
         gland, source = float(np.median(corrected[muscle])), "muscle"
+    elif reference is not None:
+        gland, source = fat + reference.contrast * spread, "shared"
     centre = float(np.median(corrected[interior]))
     uniform = centre - fat >= UNIFORM_FRACTION * (gland - fat)
     muscle_like = uniform or gland - fat < NOISE_K * spread
-    if source == "muscle" and gland - fat < DISTINCT_K * spread and muscle_like:
+    if source == "shared" and reference is not None and reference.uniform_dense:
+        # The same breast reads like muscle throughout on its MLO view: dense here too.
+        cut = fat - NOISE_K * spread
+        source += "-uniform"
+    elif source == "muscle" and gland - fat < DISTINCT_K * spread and muscle_like:
         # Even the subcutaneous band reads like muscle: no fat to be seen, the breast is dense.
         cut = fat - NOISE_K * spread
         source += "-uniform"
-    elif gland - fat < DISTINCT_K * spread and not uniform:
+    elif _indistinct(bright if source == "shared" else gland, fat, centre, spread):
         # No bright mode distinct from fat texture: a fatty breast; only clearly glandular pixels count.
+        # (With a shared reference the question is asked of this view's own bright tail: a shared
+        # gland level says where the cut lies, not whether this view shows any gland at all.)
         cut = fat + DISTINCT_K * spread
         source += "-indistinct"
     else:

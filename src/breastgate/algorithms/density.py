@@ -1,9 +1,13 @@
 """Breast density (``breastgate.density``): LIBRA-like area percent density and BI-RADS a-d.
 
 Per image (For Presentation MG, CC/MLO and other 2-D views): breast mask and pectoral muscle
-(:mod:`breastgate.imaging.geometry`), then dense tissue by fuzzy c-means clustering of the breast
-minus muscle with a documented fat/gland midpoint rule in place of LIBRA's SVM
-(:mod:`breastgate.algorithms._density_fcm`). PD% = dense area / breast area × 100.
+(:mod:`breastgate.imaging.geometry`), then dense tissue. Default method ``ref``
+(:mod:`breastgate.algorithms._density_ref`): thickness fall-off correction, then a cut between a
+fat level (subcutaneous band) and a glandular level (the pectoral muscle on MLO, shared with the
+CC view of the same breast). Method ``fcm`` (:mod:`breastgate.algorithms._density_fcm`) is the
+first, LIBRA-like fuzzy c-means clustering with a fat/gland midpoint rule in place of LIBRA's SVM;
+it is kept for comparison (bench/density_accuracy.py ``--method fcm``) and reads category d as c.
+PD% = dense area / breast area (muscle excluded) × 100.
 
 Aggregation: a breast's PD% is the mean over its images; the study PD% is the mean of the breasts;
 each breast gets a category from its PD%, and the study category is the denser breast's (as
@@ -58,12 +62,16 @@ THRESHOLDS: tuple[tuple[float, str], ...] = ((65.0, "d"), (33.0, "c"), (10.0, "b
 MIN_BREAST_CM2 = 10.0
 
 #: Dense-tissue segmenters by name: modules exposing
-#: ``segment_dense(image, breast, tissue, px_mm) -> object with .dense (bool mask)``.
+#: ``segment_dense(image, breast, tissue, px_mm[, reference]) -> object with .dense (bool mask)``.
+#: A result may offer ``breast_reference`` (not None) to the other views of its breast; a segmenter
+#: that offers one accepts it back as ``reference``.
 SEGMENTERS: dict[str, str] = {
     "fcm": "breastgate.algorithms._density_fcm",
     "ref": "breastgate.algorithms._density_ref",
 }
-DEFAULT_METHOD = "fcm"
+DEFAULT_METHOD = "ref"
+#: Views that show the pectoral muscle: measured first, so their reference reaches the breast's CC.
+MUSCLE_VIEWS = frozenset({"MLO", "ML", "LM", "LMO", "SIO"})
 
 
 def segmenter(method: str = DEFAULT_METHOD) -> Callable[..., Any]:
@@ -75,7 +83,7 @@ def segmenter(method: str = DEFAULT_METHOD) -> Callable[..., Any]:
 
 MANIFEST = AlgorithmManifest(
     id="breastgate.density",
-    version="1.0.0",
+    version="1.1.0",
     name="Breast density (LIBRA-like area percent density)",
     intended_use=(
         "Area percent density and BI-RADS 5th edition density category a-d from For Presentation "
@@ -96,8 +104,17 @@ def category_of(percent_dense: float) -> str:
     return "a"
 
 
-def measure_image(path: str, method: str = DEFAULT_METHOD) -> dict[str, float]:
-    """Load one mammogram and measure its breast area, dense area (cm²) and PD%.
+def measure_image(path: str, method: str = DEFAULT_METHOD, reference: Any = None) -> dict[str, float]:
+    """Load one mammogram and measure its breast area, dense area (cm²) and PD%."""
+    return measure_image_with_reference(path, method, reference)[0]
+
+
+def measure_image_with_reference(
+    path: str, method: str = DEFAULT_METHOD, reference: Any = None
+) -> tuple[dict[str, float], Any]:
+    """Measurements of one mammogram and the reference it offers its breast's other views (or None).
+
+    ``reference`` is what another view of the same breast offered (passed on only when not None).
 
     Raises
     ------
@@ -111,14 +128,17 @@ def measure_image(path: str, method: str = DEFAULT_METHOD) -> dict[str, float]:
     if breast_cm2 < MIN_BREAST_CM2:
         raise ImagingError(f"breast region too small ({breast_cm2:.1f} cm²); segmentation failed")
     px_mm = min(image.spacing_mm) * geometry.factor
-    segmentation = segmenter(method)(geometry.image, geometry.breast, tissue, px_mm)
+    extra = {} if reference is None else {"reference": reference}
+    segmentation = segmenter(method)(geometry.image, geometry.breast, tissue, px_mm, **extra)
     dense_cm2 = geometry.area_mm2(segmentation.dense) / 100.0
-    return {
+    measurements = {
         "percent_dense": 100.0 * dense_cm2 / breast_cm2,
         "breast_area_cm2": breast_cm2,
         "dense_area_cm2": dense_cm2,
         "pectoral_area_cm2": geometry.area_mm2(geometry.pectoral) / 100.0,
+        "reference_shared": 0.0 if reference is None else 1.0,
     }
+    return measurements, getattr(segmentation, "breast_reference", None)
 
 
 class DensityAlgorithm:
@@ -165,8 +185,16 @@ class DensityAlgorithm:
         """Measure every input; aggregate per breast and per study. Never raises for a bad image."""
         outcomes: list[ImageOutcome] = list(selection.skipped)
         ok: list[ImageOutcome] = []
-        for ref in selection.inputs:
-            outcome = self._run_one(ref)
+        references: dict[str, Any] = {}  # laterality -> reference offered by a view with a muscle
+        measured: dict[str, ImageOutcome] = {}
+        keyed = [(_side_and_view(ref), ref) for ref in selection.inputs]
+        for (_, side, _, _), ref in sorted(keyed, key=lambda item: item[0]):
+            outcome, offered = self._run_one(ref, references.get(side) if side else None)
+            if offered is not None and side and side not in references:
+                references[side] = offered
+            measured[ref.sop_instance_uid] = outcome
+        for ref in selection.inputs:  # report in input order
+            outcome = measured[ref.sop_instance_uid]
             outcomes.append(outcome)
             if outcome.status == AlgorithmStatus.OK:
                 ok.append(outcome)
@@ -186,36 +214,54 @@ class DensityAlgorithm:
         density = aggregate(ok)
         return AlgorithmResult(status=AlgorithmStatus.OK, density=density, **base)  # type: ignore[arg-type]
 
-    def _run_one(self, ref: InstanceRef) -> ImageOutcome:
+    def _run_one(self, ref: InstanceRef, reference: Any = None) -> tuple[ImageOutcome, Any]:
         started = time.perf_counter()
         try:
             header = read_header(ref.path)
             laterality = laterality_of(header) or ref.laterality
             view = view_of(header) or ref.view
         except Exception as exc:
-            return ImageOutcome(ref.sop_instance_uid, AlgorithmStatus.FAILED, f"cannot read file: {exc}")
+            outcome = ImageOutcome(ref.sop_instance_uid, AlgorithmStatus.FAILED, f"cannot read file: {exc}")
+            return outcome, None
         try:
-            measurements = measure_image(ref.path, self.method)
+            measurements, offered = measure_image_with_reference(ref.path, self.method, reference)
         except ImagingError as exc:
-            return ImageOutcome(ref.sop_instance_uid, AlgorithmStatus.FAILED, str(exc), laterality, view)
+            failed = ImageOutcome(ref.sop_instance_uid, AlgorithmStatus.FAILED, str(exc), laterality, view)
+            return failed, None
         except Exception as exc:  # an image must never take the study down
             LOGGER.exception("density failed on %s", ref.sop_instance_uid)
-            return ImageOutcome(
+            failed = ImageOutcome(
                 ref.sop_instance_uid,
                 AlgorithmStatus.FAILED,
                 f"density failed: {type(exc).__name__}: {exc}",
                 laterality,
                 view,
             )
+            return failed, None
         LOGGER.debug(
             "density %s: %.1f%% in %.2fs",
             ref.sop_instance_uid,
             measurements["percent_dense"],
             time.perf_counter() - started,
         )
-        return ImageOutcome(
+        outcome = ImageOutcome(
             ref.sop_instance_uid, AlgorithmStatus.OK, "", laterality, view, measurements=measurements
         )
+        return outcome, offered
+
+
+def _side_and_view(ref: InstanceRef) -> tuple[int, str, str, str]:
+    """Sort key: views that show the pectoral muscle first (their reference reaches the breast's
+    other views), then laterality, view and SOP Instance UID (deterministic)."""
+    laterality, view = ref.laterality, ref.view
+    if not laterality or not view:
+        try:
+            header = read_header(ref.path)
+            laterality, view = laterality_of(header) or laterality, view_of(header) or view
+        except Exception:  # unreadable: _run_one reports it
+            pass
+    side, name = (laterality or "").upper(), (view or "").upper()
+    return (0 if name in MUSCLE_VIEWS else 1, side, name, ref.sop_instance_uid)
 
 
 def aggregate(outcomes: Iterable[ImageOutcome]) -> DensityAssessment:
