@@ -153,3 +153,12 @@ def test_list_studies_newest_first_with_counts(db: Database) -> None:
     assert rows[1].instance_count == 4 and rows[1].series_count == 1 and rows[1].modalities == ("MG",)
     assert rows[0].modalities == ("US",)
     assert rows[0].last_received_at == T0 + timedelta(minutes=1)
+
+
+def test_sqlite_commits_are_durable_wal(db: Database) -> None:
+    # Success is returned after the index commit: that commit must be on disk (synchronous=FULL,
+    # PRAGMA value 2), not only in the OS cache (NORMAL, 1), and the journal must be WAL.
+    with db.session() as session:
+        connection = session.connection()
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
