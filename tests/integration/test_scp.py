@@ -8,7 +8,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pydicom
 import pytest
+from pydicom.uid import JPEG2000, JPEG2000Lossless
 from pynetdicom import AE, _config
 from sqlalchemy import func, select
 
@@ -97,9 +100,22 @@ def gateway(gateway_factory: Callable[..., Gateway]) -> Gateway:
     return gateway_factory()
 
 
-def storescu(port: int, *files: Path, aet: str = "STORESCU") -> subprocess.CompletedProcess[str]:
+def storescu(
+    port: int, *files: Path, aet: str = "STORESCU", options: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["storescu", "-R", "-aet", aet, "-aec", "BREASTGATE", "127.0.0.1", str(port), *map(str, files)],
+        [
+            "storescu",
+            "-R",
+            *options,
+            "-aet",
+            aet,
+            "-aec",
+            "BREASTGATE",
+            "127.0.0.1",
+            str(port),
+            *map(str, files),
+        ],
         env={**os.environ, "TCP_NODELAY": "1"},
         capture_output=True,
         text=True,
@@ -205,3 +221,92 @@ def test_calling_ae_allow_list(gateway_factory: Callable[..., Gateway], tmp_path
         good.release()
     assert storescu(gw.scp.port, tmp_path / "mg.dcm", aet="OTHER").returncode != 0
     assert gw.instance_count() == 1
+
+
+# Compressed transfer syntaxes over the wire: a real encoder writes each file (dcmtk's dcmcjpeg,
+# dcmcjpls, dcmcrle, dcmconv; OpenJPEG through pydicom for JPEG 2000, which dcmtk 3.6.7 cannot
+# write), storescu proposes the file's own syntax, and the SCP must store it as sent (no
+# transcoding) and decode it to the original pixels when the syntax is lossless.
+
+
+def _dcmtk(tool: str, *options: str) -> Callable[[Path, Path], None]:
+    def encode(source: Path, target: Path) -> None:
+        subprocess.run(
+            [tool, *options, str(source), str(target)], check=True, capture_output=True, timeout=60
+        )
+
+    return encode
+
+
+def _openjpeg(uid: str) -> Callable[[Path, Path], None]:
+    def encode(source: Path, target: Path) -> None:
+        ds = pydicom.dcmread(source)
+        if uid == JPEG2000:
+            ds.compress(uid, j2k_cr=[20], use_mct=False)
+        else:
+            ds.compress(uid)
+        ds.save_as(target, enforce_file_format=True)
+
+    return encode
+
+
+#: name: (transfer syntax UID, encoder, bits stored of the source, lossless, storescu option that
+#: proposes the syntax). storescu proposes uncompressed syntaxes unless told otherwise, and has no
+#: option for JPEG lossless process 14 (4.57): that one is sent by a pynetdicom SCU instead.
+CASES = {
+    "deflate": ("1.2.840.10008.1.2.1.99", _dcmtk("dcmconv", "+td"), 12, True, "-xd"),
+    "jpeg-baseline": ("1.2.840.10008.1.2.4.50", _dcmtk("dcmcjpeg", "+eb"), 8, False, "-xy"),
+    "jpeg-extended": ("1.2.840.10008.1.2.4.51", _dcmtk("dcmcjpeg", "+ee"), 12, False, "-xx"),
+    "jpeg-lossless-p14": ("1.2.840.10008.1.2.4.57", _dcmtk("dcmcjpeg", "+el"), 12, True, ""),
+    "jpeg-lossless-sv1": ("1.2.840.10008.1.2.4.70", _dcmtk("dcmcjpeg", "+e1"), 12, True, "-xs"),
+    "jpeg-ls-lossless": ("1.2.840.10008.1.2.4.80", _dcmtk("dcmcjpls", "+el"), 12, True, "-xt"),
+    "jpeg-ls-near": ("1.2.840.10008.1.2.4.81", _dcmtk("dcmcjpls", "+en"), 12, False, "-xu"),
+    "jpeg2000-lossless": (JPEG2000Lossless, _openjpeg(JPEG2000Lossless), 12, True, "-xv"),
+    "jpeg2000": (JPEG2000, _openjpeg(JPEG2000), 12, False, "-xw"),
+    "rle": ("1.2.840.10008.1.2.5", _dcmtk("dcmcrle"), 12, True, "-xr"),
+}
+
+
+def _source(tmp_path: Path, bits: int) -> Path:
+    ds = f.make_mg(rows=128, cols=96, seed=7)
+    if bits == 8:
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+        ds.PixelData = (ds.pixel_array >> 4).astype(np.uint8).tobytes()
+    return f.write(ds, tmp_path / "source.dcm")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_compressed_instance_is_stored_in_its_own_transfer_syntax(
+    gateway: Gateway,
+    tmp_path: Path,
+    case: str,
+) -> None:
+    uid, encode, bits, lossless, option = CASES[case]
+    source = _source(tmp_path, bits)
+    encoded = tmp_path / f"{case}.dcm"
+    encode(source, encoded)
+    assert pydicom.dcmread(encoded, stop_before_pixels=True).file_meta.TransferSyntaxUID == uid
+
+    if option:
+        sent = storescu(gateway.scp.port, encoded, options=(option,))
+        assert sent.returncode == 0, sent.stderr
+        assert "Converting transfer syntax" not in sent.stdout + sent.stderr
+    else:
+        ae = scu("TESTSCU", VERIFICATION)
+        ae.add_requested_context(MG, uid)
+        assoc = ae.associate("127.0.0.1", gateway.scp.port, ae_title="BREASTGATE")
+        assert assoc.is_established
+        status = assoc.send_c_store(pydicom.dcmread(encoded))
+        assoc.release()
+        assert status.Status == 0x0000
+    assert gateway.instance_count() == 1
+    (stored,) = gateway.files()
+
+    received = pydicom.dcmread(stored)
+    assert received.file_meta.TransferSyntaxUID == uid
+    original = pydicom.dcmread(encoded)
+    assert received.PixelData == original.PixelData  # stored as sent, not transcoded
+    pixels = received.pixel_array
+    assert pixels.shape == (128, 96)
+    if lossless:
+        assert np.array_equal(pixels, pydicom.dcmread(source).pixel_array)
