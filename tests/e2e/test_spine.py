@@ -85,7 +85,10 @@ def test_density_sr_arrives_in_pacs_and_matches_truth(
     listed = {s["study_instance_uid"]: s for s in gateway.get("/api/studies")["items"]}
     assert listed[study_uid]["state"] == "stable"
     assert [j["state"] for j in listed[study_uid]["jobs"]] == ["done"]
-    assert "PHANTOM" not in gateway.log("serve.log")  # no patient name in INFO logs
+    header = pydicom.dcmread(next(folder.glob("*.dcm")), stop_before_pixels=True)
+    log = gateway.log("serve.log")
+    for phi in (str(header.PatientName), header.PatientID, header.AccessionNumber, header.PatientBirthDate):
+        assert phi and phi not in log  # no patient name, ID, accession or birth date in INFO logs
 
 
 def test_pacs_down_then_up_gets_the_sr_exactly_once(
