@@ -51,7 +51,8 @@ test: install-test peers lint typecheck
 	$(BIN)/pytest
 
 bench: install-test peers
-	$(BIN)/python bench/density_accuracy.py --count 200
+	$(BIN)/python bench/density_accuracy.py --count 200 --seed 1000 --workers 2
+	$(BIN)/python bench/density_accuracy.py --generator alt --count 100 --seed 1000 --workers 2
 	$(BIN)/python bench/ingest_throughput.py
 	$(BIN)/python bench/e2e_latency.py --count 20
 
