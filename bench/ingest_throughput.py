@@ -58,37 +58,33 @@ def wait_port(port: int, timeout: float = 30) -> None:
     raise TimeoutError(f"port {port} never opened")
 
 
+def _time_receiver(
+    args: list[str], port: int, out: Path, files: list[Path], aec: str, env: dict[str, str] | None = None
+) -> float:
+    """Start a receiver process, time one send to it, stop it and remove what it wrote."""
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        return send(port, files, aec)
+    finally:
+        proc.terminate()
+        proc.wait()
+        shutil.rmtree(out, ignore_errors=True)
+
+
 def run_storescp(work: Path, files: list[Path], bit_preserving: bool) -> float:
     port = free_port()
     out = work / ("storescp-B" if bit_preserving else "storescp")
     out.mkdir()
     args = ["storescp", "-od", str(out), *(["+B"] if bit_preserving else []), str(port)]
-    proc = subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_port(port)
-        return send(port, files, "STORESCP")
-    finally:
-        proc.terminate()
-        proc.wait()
-        shutil.rmtree(out, ignore_errors=True)
+    return _time_receiver(args, port, out, files, "STORESCP", env=ENV)
 
 
 def run_bare_pynetdicom(work: Path, files: list[Path]) -> float:
     port = free_port()
     out = work / "bare"
     script = Path(__file__).resolve().parent / "_bare_scp.py"
-    proc = subprocess.Popen(
-        [sys.executable, str(script), str(port), str(out)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_port(port)
-        return send(port, files, "BARE")
-    finally:
-        proc.terminate()
-        proc.wait()
-        shutil.rmtree(out, ignore_errors=True)
+    return _time_receiver([sys.executable, str(script), str(port), str(out)], port, out, files, "BARE")
 
 
 def run_orthanc(work: Path, files: list[Path]) -> float:

@@ -104,15 +104,11 @@ def category_of(percent_dense: float) -> str:
     return "a"
 
 
-def measure_image(path: str, method: str = DEFAULT_METHOD, reference: Any = None) -> dict[str, float]:
-    """Load one mammogram and measure its breast area, dense area (cm²) and PD%."""
-    return measure_image_with_reference(path, method, reference)[0]
-
-
-def measure_image_with_reference(
+def measure_image(
     path: str, method: str = DEFAULT_METHOD, reference: Any = None
 ) -> tuple[dict[str, float], Any]:
-    """Measurements of one mammogram and the reference it offers its breast's other views (or None).
+    """Load one mammogram and measure its breast area, dense area (cm²) and PD%; also return the
+    reference it offers its breast's other views (or None).
 
     ``reference`` is what another view of the same breast offered (passed on only when not None).
 
@@ -224,7 +220,7 @@ class DensityAlgorithm:
             outcome = ImageOutcome(ref.sop_instance_uid, AlgorithmStatus.FAILED, f"cannot read file: {exc}")
             return outcome, None
         try:
-            measurements, offered = measure_image_with_reference(ref.path, self.method, reference)
+            measurements, offered = measure_image(ref.path, self.method, reference)
         except ImagingError as exc:
             failed = ImageOutcome(ref.sop_instance_uid, AlgorithmStatus.FAILED, str(exc), laterality, view)
             return failed, None
