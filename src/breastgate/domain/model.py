@@ -182,6 +182,128 @@ class DensityAssessment:
     per_breast: Mapping[str, BreastDensity] = field(default_factory=dict)
 
 
+class FindingKind(StrEnum):
+    """Kinds of finding (DESIGN §4 ``findings[].kind``)."""
+
+    MASS = "mass"
+    CALCIFICATION_CLUSTER = "calcification_cluster"
+    ARCHITECTURAL_DISTORTION = "architectural_distortion"
+    ASYMMETRY = "asymmetry"
+    ENHANCING_LESION = "enhancing_lesion"
+    US_LESION = "us_lesion"
+
+
+Point = tuple[float, float]
+"""Image coordinates (column, row), origin at the top-left corner of the top-left pixel (SR SCOORD)."""
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where a finding is on one image (one CAD mark, PS3.16 TID 4006 Single Image Finding).
+
+    ``point`` is the centre, ``bbox`` (c0, r0, c1, r1) the extent, ``outline`` an optional closed
+    polygon; ``members`` the centres of the individual calcifications of a cluster on this image.
+    ``frame`` is 1-based and set for multi-frame images (DBT). ``score`` is this mark's own 0-1
+    score; the finding's score may differ when marks on several views are combined.
+    """
+
+    sop_instance_uid: str
+    point: Point
+    bbox: tuple[float, float, float, float]
+    score: float
+    laterality: str | None = None
+    view: str | None = None
+    frame: int | None = None
+    sop_class_uid: str = ""
+    outline: tuple[Point, ...] = ()
+    members: tuple[Point, ...] = ()
+    size_mm: float | None = None
+
+
+@dataclass(frozen=True)
+class FindingLocation:
+    """Clock position, quadrant, depth and distance from the nipple (reference algorithms.md §7)."""
+
+    clock: int | None = None
+    quadrant: str | None = None
+    depth: str | None = None  # anterior | middle | posterior
+    distance_from_nipple_mm: float | None = None
+    patient_mm: tuple[float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One lesion as the algorithm sees it: a kind, a side, a 0-1 score and its marks on the images.
+
+    A finding marked on both the CC and the MLO view of a breast (correlated by distance from the
+    nipple) is one finding with two marks (a CAD SR Composite Feature).
+    """
+
+    id: str
+    kind: FindingKind
+    laterality: str
+    score: float
+    marks: tuple[Mark, ...]
+    size_mm: float | None = None
+    location: FindingLocation | None = None
+    attributes: Mapping[str, str | float] = field(default_factory=dict)
+    correlated_with: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.score <= 1.0:
+            raise InvalidInputError(f"finding {self.id}: score {self.score} outside 0..1")
+        if self.laterality not in ("L", "R"):
+            raise InvalidInputError(f"finding {self.id}: laterality {self.laterality!r} is not L or R")
+        if not self.marks:
+            raise InvalidInputError(f"finding {self.id}: no marks")
+
+
+@dataclass(frozen=True)
+class QualityCheck:
+    """One positioning / image-quality check on an image or a study, in a technologist's words."""
+
+    name: str
+    passed: bool
+    reason: str = ""
+    sop_instance_uid: str | None = None
+    laterality: str | None = None
+    view: str | None = None
+    value: float | None = None
+    unit: str = ""
+
+
+class Priority(StrEnum):
+    """Reading priority (DESIGN §4 ``triage.priority``)."""
+
+    STAT = "stat"
+    URGENT = "urgent"
+    ROUTINE = "routine"
+
+
+@dataclass(frozen=True)
+class CaseAssessment:
+    """Study-level AI assessment: suspicion 0-100, a BI-RADS category draft (0-6) and a recommendation."""
+
+    suspicion_score: float
+    birads: str
+    recommendation: str
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.suspicion_score <= 100.0:
+            raise InvalidInputError(f"suspicion score {self.suspicion_score} outside 0..100")
+
+
+@dataclass(frozen=True)
+class Triage:
+    """Reading-list priority and flags from a versioned policy (``policy`` = "id@version")."""
+
+    priority: Priority
+    score: float
+    flags: tuple[str, ...]
+    policy: str
+    reasons: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class AlgorithmResult:
     """Engine-neutral result of one algorithm on one study."""
@@ -193,6 +315,11 @@ class AlgorithmResult:
     message: str = ""
     images: tuple[ImageOutcome, ...] = ()
     density: DensityAssessment | None = None
+    findings: tuple[Finding, ...] = ()
+    quality: tuple[QualityCheck, ...] = ()
+    #: Operating point: findings with ``score >= threshold`` are shown (CAD SR Rendering Intent
+    #: "Presentation Required"); lower ones are kept as "Presentation Optional".
+    operating_threshold: float | None = None
 
     @property
     def input_sop_instance_uids(self) -> tuple[str, ...]:
