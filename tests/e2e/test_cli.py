@@ -37,11 +37,25 @@ def test_phantom_then_analyze_writes_results_and_sr_per_study(tmp_path: Path) ->
         results = json.loads((tmp_path / "out" / uid / "results.json").read_text())
         assert results["schema"] == "breastgate.results/1"
         assert results["study_instance_uid"] == uid
-        assert results["algorithms"][0]["id"] == "breastgate.density"
+        ids = [a["id"] for a in results["algorithms"]]
+        assert ids == [
+            "breastgate.calcifications",
+            "breastgate.density",
+            "breastgate.masses",
+            "breastgate.positioning",
+        ]
+        assert all(a["status"] == "ok" for a in results["algorithms"])
         assert results["density"]["category"] in {"a", "b", "c", "d"}
-        (sr_file,) = (tmp_path / "out" / uid).glob("cad-sr-*.dcm")
-        sr = pydicom.dcmread(sr_file)
-        assert sr.StudyInstanceUID == uid and sr.Modality == "SR"
+        assert isinstance(results["findings"], list)
+        assert 0 <= results["assessment"]["suspicion_score"] <= 100
+        assert results["triage"]["priority"] in {"stat", "urgent", "routine"}
+        srs = sorted((tmp_path / "out" / uid).glob("cad-sr-*.dcm"))
+        assert len(srs) == 3  # one Mammography CAD SR per density / lesion algorithm
+        for sr_file in srs:
+            sr = pydicom.dcmread(sr_file)
+            assert sr.StudyInstanceUID == uid and sr.Modality == "SR"
+        (sc_file,) = (tmp_path / "out" / uid).glob("sc-*.dcm")
+        assert pydicom.dcmread(sc_file).BurnedInAnnotation == "YES"
 
     again = run("analyze", "phantoms", "--out", "out2", cwd=tmp_path)
     first_sr = sorted(p.name for p in (tmp_path / "out").rglob("*.dcm"))

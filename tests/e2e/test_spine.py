@@ -38,6 +38,8 @@ def gateway_and_pacs(tmp_path: Path) -> Iterator[tuple[GatewayProcess, OrthancSe
         tmp_path / "orthanc", modalities={"BREASTGATE": ["BREASTGATE", "127.0.0.1", gateway.dicom_port]}
     )
     gateway.env["BG_PACS"] = pacs.dicom_node
+    # The spine is about density; the lesion detectors have their own end-to-end test (test_findings).
+    gateway.env["BG_ALGORITHMS"] = "breastgate.density"
     try:
         yield gateway, pacs
     finally:

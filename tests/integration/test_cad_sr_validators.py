@@ -14,6 +14,7 @@ from pydicom import dcmwrite
 from breastgate.results.mammo_cad_sr import MammographyCADSR
 from tests.support.mg_headers import density_manifest, density_result, four_view_study
 from tests.support.validators import PIXELMED_JAR, Report, dciodvfy, dsrdump, pixelmed_sr
+from tests.unit.test_results_cad_sr import findings_study
 
 pytestmark = pytest.mark.peers
 
@@ -27,7 +28,9 @@ def _require(tool: str) -> None:
 
 @pytest.fixture(scope="module")
 def sr_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two representative objects: a complete 4-view study, and one with a skipped view."""
+    """Three representative objects: a complete 4-view study, one with a skipped view, and one with
+    findings (a 2-view calcification cluster with members, a mass with outline below the operating
+    threshold, a DBT mass on frame 17), quality checks and density."""
     folder = tmp_path_factory.mktemp("cadsr")
     out = {}
     for name, failed in (("complete", False), ("partial", True)):
@@ -40,6 +43,14 @@ def sr_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         path = folder / f"{name}.dcm"
         dcmwrite(path, sr.to_dataset(), enforce_file_format=True)
         out[name] = path
+    headers, result = findings_study()
+    path = folder / "findings.dcm"
+    dcmwrite(
+        path,
+        MammographyCADSR(headers, result, density_manifest(), CREATED).to_dataset(),
+        enforce_file_format=True,
+    )
+    out["findings"] = path
     return out
 
 
@@ -55,7 +66,7 @@ def test_pixelmed_sr_validator_reports_no_errors(sr_files: dict[str, Path]) -> N
     _require("java")
     if not Path(PIXELMED_JAR).exists():
         pytest.fail(f"{PIXELMED_JAR} missing")
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=3) as pool:
         reports: list[Report] = list(pool.map(pixelmed_sr, sr_files.values()))
     for report in reports:
         assert "Found Root Template TID_4000" in report.output, report.output
@@ -75,3 +86,13 @@ def test_dsrdump_renders_the_density(sr_files: dict[str, Path]) -> None:
     partial = dsrdump(sr_files["partial"])
     assert '(111223,DCM,"Partially Succeeded")' in partial
     assert 'CONTAINER:(,,"Failed Analyses")' in partial
+
+
+def test_dsrdump_renders_the_findings(sr_files: dict[str, Path]) -> None:
+    _require("dsrdump")
+    text = dsrdump(sr_files["findings"])
+    assert "<contains IMAGE:=(BT image,,17)>" in text
+    assert 'CODE:(,,"Composite Feature")=(129769006,SCT,"Calcification Cluster")' in text
+    assert text.count('=(129770007,SCT,"Individual Calcification")') == 10
+    assert 'NUM:(,,"CAD Operating Point")="1"' in text
+    assert '"Summary of Detections")=(111222,DCM,"Succeeded")' in text

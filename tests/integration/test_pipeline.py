@@ -16,6 +16,7 @@ from breastgate.domain.model import JobState
 from breastgate.ingest.service import IngestService
 from breastgate.jobs import ledger
 from breastgate.phantoms import generate_mg_study
+from breastgate.phantoms.lesions import LesionRequest
 from breastgate.pipeline.assembly import StudyAssembler
 from breastgate.pipeline.handlers import JobRunner, RunnerConfig
 from breastgate.routing.rules import rules_from_manifests
@@ -29,7 +30,7 @@ PACS = "PACS@127.0.0.1:104"
 
 
 class Gateway:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, algorithms: tuple[str, ...] = ("breastgate.density",)) -> None:
         url = f"sqlite:///{home / 'bg.db'}"
         upgrade(url)
         self.db = Database(url)
@@ -37,7 +38,7 @@ class Gateway:
         self.ingest = IngestService(self.db, self.blobs)
         registry = Registry.from_entry_points()
         self.queued: list[int] = []
-        rules = rules_from_manifests([a.manifest for a in registry.all()])
+        rules = rules_from_manifests([a.manifest for a in registry.all()], only=algorithms)
         self.assembler = StudyAssembler(self.db, rules, stable_seconds=10, enqueue=self.queued.append)
         config = RunnerConfig(
             results_path=home / "results", destinations=[PACS], lease_seconds=30, max_attempts=3
@@ -146,3 +147,31 @@ def test_unreadable_files_give_a_failed_result_not_a_crash(gateway: Gateway) -> 
     assert job.state == JobState.DONE
     assert stored.status == "failed"
     assert all(i["status"] == "failed" for i in stored.payload["images"])
+
+
+def test_all_algorithms_then_one_study_summary(tmp_path: Path) -> None:
+    """Every registered algorithm runs; the last job of the study writes the summary SC, once."""
+    gateway = Gateway(tmp_path, algorithms=())
+    study = generate_mg_study(
+        34,
+        category="b",
+        vendor="profile-b-100um",
+        lesions=[LesionRequest("calcification_cluster", shape="fine_pleomorphic")],
+    )
+    for ds in study.datasets:
+        gateway.receive(ds)
+    job_ids = gateway.assembler.tick()
+    assert len(job_ids) == 4  # calcifications, density, masses, positioning
+    gateway.run_queued()
+    with gateway.db.session() as s:
+        assert {ledger.get(s, j).state for j in job_ids} == {JobState.DONE}  # type: ignore[union-attr]
+        items = outbox.list_items(s, study=study.study_instance_uid)
+    modalities = sorted(str(pydicom.dcmread(i.path, stop_before_pixels=True).Modality) for i in items)
+    assert modalities.count("SR") == 3 and modalities.count("OT") == 1 and "PR" in modalities
+    # A re-run of any job (lease expiry) owes nothing new: same UIDs, summary included.
+    with gateway.db.session() as s:
+        masses = ledger.schedule(s, study.study_instance_uid, "breastgate.masses", 1)
+        assert ledger.get(s, masses).state == JobState.QUEUED  # type: ignore[union-attr]
+    gateway.runner.run(masses)
+    with gateway.db.session() as s:
+        assert len(outbox.list_items(s, study=study.study_instance_uid)) == len(items)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from io import BytesIO
@@ -9,16 +11,26 @@ from io import BytesIO
 import pytest
 from pydicom import dcmread, dcmwrite
 from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
 
 from breastgate.domain.errors import EncodingError
-from breastgate.domain.model import AlgorithmStatus
+from breastgate.domain.model import (
+    AlgorithmResult,
+    AlgorithmStatus,
+    Finding,
+    FindingKind,
+    Mark,
+    QualityCheck,
+)
+from breastgate.results import codes as c
 from breastgate.results.mammo_cad_sr import (
     MAMMOGRAPHY_CAD_SR_STORAGE,
     DecodedCADSR,
     MammographyCADSR,
     decode_cad_sr,
 )
-from tests.support.mg_headers import density_manifest, density_result, four_view_study
+from breastgate.results.sr_content import Code, Node, decode_content
+from tests.support.mg_headers import density_manifest, density_result, four_view_study, mg_header
 
 CREATED = datetime(2026, 1, 10, 10, 0, 0)
 
@@ -183,3 +195,221 @@ def test_measured_percentages_survive_with_full_precision() -> None:
     _, _, decoded = _encode(headers, percents=percents)
     for uid, percent in percents.items():
         assert decoded.image_density[uid][1] == pytest.approx(percent, rel=1e-12)
+
+
+# ------------------------------------------------------------------ findings (TID 4003-4023)
+
+BREAST_TOMOSYNTHESIS = "1.2.840.10008.5.1.4.1.1.13.1.3"
+#: Tolerances of the round trip: SCOORD Graphic Data is FL (float32); scores travel as percent.
+PIXEL_TOL = 1e-3
+SCORE_TOL = 0.005
+
+
+def _mark(header: Dataset, point: tuple[float, float], score: float, **kwargs: object) -> Mark:
+    col, row = point
+    view = {"cranio-caudal": "CC", "medio-lateral oblique": "MLO"}[header.ViewCodeSequence[0].CodeMeaning]
+    fields: dict[str, object] = {
+        "bbox": (col - 20.0, row - 15.0, col + 20.0, row + 15.0),
+        "laterality": str(header.ImageLaterality),
+        "view": view,
+        "sop_class_uid": str(header.SOPClassUID),
+        **kwargs,
+    }
+    return Mark(header.SOPInstanceUID, point, score=score, **fields)  # type: ignore[arg-type]
+
+
+def _members(col: float, row: float) -> tuple[tuple[float, float], ...]:
+    return tuple((col + 3.25 * i, row + 2.5 * (i % 2)) for i in range(5))
+
+
+def findings_study() -> tuple[list[Dataset], AlgorithmResult]:
+    """Four MG views + one DBT (L CC) of one study, and a result with density, findings and quality.
+
+    Findings: a calcification cluster marked on R CC and R MLO (5 members each, composite), a
+    single-view mass on L MLO with an outline and a score below the 0.5 threshold, and a DBT mass
+    marked on frame 17 of the Breast Tomosynthesis image. Quality: one failed, one passed check.
+    """
+    headers = four_view_study()
+    rcc, _, rmlo, lmlo = headers
+    dbt = mg_header("L", "CC", study_uid=rcc.StudyInstanceUID, series_uid=generate_uid(), instance_number=5)
+    dbt.SOPClassUID = BREAST_TOMOSYNTHESIS
+    dbt.NumberOfFrames = 48
+    headers.append(dbt)
+    outline = ((800.0, 900.0), (840.5, 905.25), (850.0, 950.0), (805.0, 960.0), (790.0, 930.0))
+    findings = (
+        Finding(
+            "calc-1",
+            FindingKind.CALCIFICATION_CLUSTER,
+            "R",
+            0.82,
+            (
+                _mark(rcc, (1200.5, 1500.25), 0.71, members=_members(1195.0, 1495.0)),
+                _mark(rmlo, (1100.0, 1300.0), 0.64, members=_members(1095.5, 1295.0)),
+            ),
+            size_mm=7.0,
+        ),
+        Finding(
+            "mass-1",
+            FindingKind.MASS,
+            "L",
+            0.35,
+            (
+                _mark(
+                    lmlo,
+                    (820.0, 930.0),
+                    0.35,
+                    outline=outline,
+                    bbox=(790.0, 900.0, 850.0, 960.0),
+                    size_mm=12.0,
+                ),
+            ),
+            size_mm=12.0,
+        ),
+        Finding(
+            "mass-2",
+            FindingKind.MASS,
+            "L",
+            0.9,
+            (_mark(dbt, (640.0, 720.0), 0.9, frame=17, size_mm=9.5),),
+            size_mm=9.5,
+        ),
+    )
+    quality = (
+        QualityCheck(
+            "pectoral_muscle_to_pnl",
+            False,
+            "pectoral muscle ends above the PNL",
+            rmlo.SOPInstanceUID,
+            "R",
+            "MLO",
+        ),
+        QualityCheck("nipple_in_profile", True, "", rcc.SOPInstanceUID, "R", "CC"),
+    )
+    result = replace(density_result(headers), findings=findings, quality=quality, operating_threshold=0.5)
+    return headers, result
+
+
+def assert_same_findings(got: Sequence[Finding], want: Sequence[Finding]) -> None:
+    """Equal up to float tolerances: pixels within PIXEL_TOL, scores within SCORE_TOL (2 decimals)."""
+    assert [f.id for f in got] == [f.id for f in want]
+    for g, w in zip(got, want, strict=True):
+        assert (g.kind, g.laterality, g.size_mm) == (w.kind, w.laterality, w.size_mm), w.id
+        assert g.score == pytest.approx(w.score, abs=SCORE_TOL), w.id
+        assert len(g.marks) == len(w.marks), w.id
+        for gm, wm in zip(g.marks, w.marks, strict=True):
+            same = ("sop_instance_uid", "frame", "laterality", "view", "sop_class_uid", "size_mm")
+            assert {k: getattr(gm, k) for k in same} == {k: getattr(wm, k) for k in same}, w.id
+            assert gm.score == pytest.approx(wm.score, abs=SCORE_TOL)
+            assert gm.point == pytest.approx(wm.point, abs=PIXEL_TOL)
+            assert gm.bbox == pytest.approx(wm.bbox, abs=PIXEL_TOL)
+            assert len(gm.outline) == len(wm.outline) and len(gm.members) == len(wm.members)
+            for gp, wp in zip((*gm.outline, *gm.members), (*wm.outline, *wm.members), strict=True):
+                assert gp == pytest.approx(wp, abs=PIXEL_TOL)
+
+
+def _encode_findings(result: AlgorithmResult, headers: list[Dataset]) -> tuple[Dataset, DecodedCADSR]:
+    sr = MammographyCADSR(headers, result, density_manifest(result.algorithm_version), CREATED)
+    back = _bytes_round_trip(sr.to_dataset())
+    return back, decode_cad_sr(back)
+
+
+def _items(root: Node, concept: Code, value: Code | None = None) -> list[Node]:
+    return [n for n in root.walk() if concept.same(n.concept) and (value is None or value.same(n.code))]
+
+
+def test_findings_round_trip_through_bytes() -> None:
+    headers, result = findings_study()
+    _, decoded = _encode_findings(result, headers)
+    assert_same_findings(decoded.findings, result.findings)
+    assert decoded.operating_threshold == 0.5
+    assert decoded.detection_kinds == (FindingKind.MASS, FindingKind.CALCIFICATION_CLUSTER)
+    assert decoded.density == result.density  # density unchanged beside the findings
+    assert set(decoded.succeeded_sop_instance_uids) == {h.SOPInstanceUID for h in headers}
+
+
+def test_findings_tree_shape() -> None:
+    headers, result = findings_study()
+    back, _ = _encode_findings(result, headers)
+    root = decode_content(back)
+    # Image Library: the five images, then the DBT frame entry the DBT mark points at.
+    library = root.first(c.IMAGE_LIBRARY, "CONTAINER")
+    assert library is not None
+    assert [n.frames for n in library.children] == [(), (), (), (), (), (17,)]
+    assert library.children[5].sop == (BREAST_TOMOSYNTHESIS, headers[4].SOPInstanceUID)
+    # The cluster is a Composite Feature over two Single Image Findings with 5 members each.
+    (composite,) = _items(root, c.COMPOSITE_FEATURE, c.CALCIFICATION_CLUSTER)
+    assert composite.first(c.COMPOSITE_TYPE) is not None and composite.first(c.SCOPE_OF_FEATURE) is not None
+    assert composite.first(c.CERTAINTY_OF_FEATURE).num == pytest.approx(82.0)  # type: ignore[union-attr]
+    singles = composite.find(c.SINGLE_IMAGE_FINDING)
+    assert len(singles) == 2
+    for single in singles:
+        assert single.first(c.NUMBER_OF_CALCIFICATIONS).num == 5  # type: ignore[union-attr]
+        members = [m for m in single.find(c.SINGLE_IMAGE_FINDING) if c.INDIVIDUAL_CALCIFICATION.same(m.code)]
+        assert len(members) == 5
+        assert all(m.first(c.CENTER).graphic[0] == "POINT" for m in members)  # type: ignore[union-attr]
+        outline = single.first(c.OUTLINE)
+        assert outline is not None and outline.graphic is not None
+        assert outline.graphic[0] == "POLYLINE" and outline.graphic[1][:2] == outline.graphic[1][-2:]
+    # Scores against the 0.5 threshold: the 0.35 mass is Presentation Optional at operating point 1.
+    (mass,) = [
+        n
+        for n in _items(root, c.SINGLE_IMAGE_FINDING, c.MAMMO_DENSITY)
+        if n.first(c.CERTAINTY_OF_FINDING).num == 35
+    ]  # type: ignore[union-attr]
+    intent = mass.first(c.RENDERING_INTENT)
+    assert intent is not None and c.PRESENTATION_OPTIONAL.same(intent.code)
+    assert intent.first(c.CAD_OPERATING_POINT).num == 1  # type: ignore[union-attr]
+    required = [n for n in _items(root, c.RENDERING_INTENT) if c.PRESENTATION_REQUIRED.same(n.code)]
+    assert len(required) == 6  # cluster: impression, composite, 2 views; DBT mass: impression, finding
+    # Detections performed with the operating points; analyses: composition, collocation, quality.
+    performed = _items(root, c.DETECTION_PERFORMED)
+    assert [n.code.meaning for n in performed] == ["Mammography breast density", "Calcification Cluster"]  # type: ignore[union-attr]
+    assert all(n.first(c.MAXIMUM_CAD_OPERATING_POINT).num == 1 for n in performed)  # type: ignore[union-attr]
+    analyses = {n.code.value: n for n in _items(root, c.ANALYSIS_PERFORMED)}  # type: ignore[union-attr]
+    assert set(analyses) == {"133890006", "133884007", "133887000"}
+    collocated = {ch.ref.sop[1] for ch in analyses["133884007"].children if ch.ref and ch.ref.sop}
+    assert collocated == {headers[0].SOPInstanceUID, headers[2].SOPInstanceUID}
+    impression = root.first(c.CAD_SUMMARY).first(c.IMPRESSION_DESCRIPTION).text  # type: ignore[union-attr]
+    assert "Image quality: pectoral_muscle_to_pnl not met (pectoral muscle ends above the PNL)" in impression  # type: ignore[operator]
+
+
+def test_without_threshold_every_mark_is_required() -> None:
+    headers, result = findings_study()
+    back, decoded = _encode_findings(replace(result, operating_threshold=None), headers)
+    root = decode_content(back)
+    intents = _items(root, c.RENDERING_INTENT)
+    lesion = [n for n in intents if not n.children]  # members are Optional, without operating points
+    assert all(c.PRESENTATION_REQUIRED.same(n.code) or c.PRESENTATION_OPTIONAL.same(n.code) for n in intents)
+    assert not _items(root, c.CAD_OPERATING_POINT) and not _items(root, c.MAXIMUM_CAD_OPERATING_POINT)
+    assert sum(c.PRESENTATION_REQUIRED.same(n.code) for n in lesion) == 8
+    assert decoded.operating_threshold is None
+    assert_same_findings(decoded.findings, result.findings)
+
+
+def test_detector_without_findings_reports_detection_performed() -> None:
+    headers = four_view_study()
+    base = density_result(headers)
+    result = replace(base, density=None, findings=())
+    sr = MammographyCADSR(headers, result, density_manifest(), CREATED, detection_kinds=[FindingKind.MASS])
+    back = _bytes_round_trip(sr.to_dataset())
+    decoded = decode_cad_sr(back)
+    assert decoded.findings == () and decoded.detection_kinds == (FindingKind.MASS,)
+    codes = {
+        i.ConceptNameCodeSequence[0].CodeValue: i.ConceptCodeSequence[0].CodeValue
+        for i in back.ContentSequence[2:]
+    }
+    assert codes == {"111017": "111241", "111064": "111222", "111065": "111225"}
+
+
+def test_marks_on_unknown_images_and_kinds_without_a_code(caplog: pytest.LogCaptureFixture) -> None:
+    headers, result = findings_study()
+    stray = replace(
+        result.findings[1], marks=(replace(result.findings[1].marks[0], sop_instance_uid="1.2.3.4"),)
+    )
+    with pytest.raises(EncodingError):
+        MammographyCADSR(headers, replace(result, findings=(stray,)), density_manifest(), CREATED)
+    asymmetry = replace(result.findings[1], id="asym-1", kind=FindingKind.ASYMMETRY)
+    with caplog.at_level(logging.WARNING):
+        _, decoded = _encode_findings(replace(result, findings=(*result.findings, asymmetry)), headers)
+    assert [f.id for f in decoded.findings] == ["calc-1", "mass-1", "mass-2"]
+    assert "left out" in caplog.text

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from breastgate.domain.errors import InvalidInputError
-from breastgate.domain.model import AlgorithmResult, AlgorithmStatus
-from breastgate.results.json import build_results, result_from_payload, result_to_payload
+from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, FindingLocation
+from breastgate.results.json import (
+    build_results,
+    finding_from_json,
+    finding_to_json,
+    result_from_payload,
+    result_to_payload,
+)
 from tests.support.mg_headers import density_result, four_view_study
+from tests.unit.test_results_cad_sr import findings_study
 
 
 def test_results_shape() -> None:
@@ -72,3 +80,82 @@ def test_payload_round_trip_through_json_text() -> None:
 def test_bad_payload_is_an_input_error() -> None:
     with pytest.raises(InvalidInputError):
         result_from_payload({"algorithm_id": "x"})
+
+
+def test_payload_round_trips_findings_quality_and_threshold() -> None:
+    _, result = findings_study()
+    located = replace(
+        result.findings[0],
+        location=FindingLocation(10, "UOQ", "middle", 42.5, (1.5, -2.0, 30.25)),
+        attributes={"views": 2.0, "calcification_type": "amorphous"},
+        correlated_with=("mass-1",),
+    )
+    result = replace(result, findings=(located, *result.findings[1:]))
+    payload = json.loads(json.dumps(result_to_payload(result)))
+    assert result_from_payload(payload) == result
+    assert payload["operating_threshold"] == 0.5
+    assert payload["quality"][0] == {
+        "name": "pectoral_muscle_to_pnl",
+        "passed": False,
+        "reason": "pectoral muscle ends above the PNL",
+        "sop_instance_uid": result.quality[0].sop_instance_uid,
+        "laterality": "R",
+        "view": "MLO",
+        "value": None,
+        "unit": "",
+    }
+
+
+def test_finding_json_shape_follows_design() -> None:
+    _, result = findings_study()
+    finding = replace(result.findings[2], location=FindingLocation(clock=2, patient_mm=(1.0, 2.0, 3.0)))
+    doc = finding_to_json(finding)
+    assert set(doc) == {
+        "id",
+        "kind",
+        "laterality",
+        "score",
+        "size_mm",
+        "location",
+        "marks",
+        "attributes",
+        "correlated_with",
+    }
+    assert doc["kind"] == "mass" and doc["laterality"] == "L" and doc["score"] == 0.9
+    assert doc["location"] == {
+        "clock": 2,
+        "quadrant": None,
+        "depth": None,
+        "distance_from_nipple_mm": None,
+        "patient_mm": [1.0, 2.0, 3.0],
+    }
+    (mark,) = doc["marks"]
+    assert mark["frame"] == 17 and mark["point"] == [640.0, 720.0]
+    assert mark["bbox"] == [620.0, 705.0, 660.0, 735.0] and mark["outline"] == [] and mark["members"] == []
+    assert {"sop_instance_uid", "view", "score", "laterality", "sop_class_uid", "size_mm"} <= set(mark)
+    assert finding_from_json(json.loads(json.dumps(doc))) == finding
+
+
+def test_old_payload_without_findings_still_reads() -> None:
+    result = density_result(four_view_study())
+    payload = result_to_payload(result)
+    for key in ("findings", "quality", "operating_threshold"):
+        del payload[key]
+    assert result_from_payload(payload) == result
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"kind": "tumour"},
+        {"score": 1.5},
+        {"laterality": "B"},
+        {"marks": []},
+        {"marks": [{"sop_instance_uid": "1.2", "point": [1, 2], "bbox": [1, 2, 3], "score": 0.5}]},
+    ],
+)
+def test_bad_finding_is_an_input_error(change: dict[str, object]) -> None:
+    _, result = findings_study()
+    doc = {**finding_to_json(result.findings[0]), **change}
+    with pytest.raises(InvalidInputError):
+        finding_from_json(doc)

@@ -8,12 +8,14 @@ chest wall on the left (column 0), as for a left breast; right breasts are mirro
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage, special
 
+from breastgate.phantoms.lesions import LesionSpec, ViewContext, draw_lesions
 from breastgate.phantoms.profiles import VendorProfile
 
 __all__ = ["SCALE", "BreastShape", "RenderedView", "ViewSpec", "power_law_noise", "render_view"]
@@ -54,6 +56,11 @@ class ViewSpec:
     gland_centre: float  # centre of the glandular disc along the nipple axis, fraction of depth
     gland_weight: float  # strength of the central concentration of dense tissue
     seed: int
+    #: Nipple not in profile (phantoms.positioning): (angle from the nipple axis along the outline in
+    #: radians, > 0 towards larger y; inset into the breast in mm). (0, 0) = nipple at the skin tip.
+    nipple_shift: tuple[float, float] = (0.0, 0.0)
+    #: Extra level of the pectoral muscle over fat, in units of ``dense_contrast``.
+    pectoral_contrast: float = 0.85
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,8 @@ class RenderedView:
     dense_mask: BoolArray
     texture: FloatArray  # power-law field used for the dense tissue (canonical orientation)
     working_spacing_mm: float
+    #: Per lesion drawn on this view: id, centre [col, row], bbox [c0, r0, c1, r1] (final orientation).
+    lesion_truth: tuple[dict[str, object], ...] = ()
 
     @property
     def tissue_pixels(self) -> int:
@@ -131,8 +140,27 @@ def _outline(spec: ViewSpec, x: FloatArray, y: FloatArray) -> tuple[BoolArray, t
     tip_r = 1.0 + sum(amp * np.cos(phase) for amp, phase in s.harmonics)
     tip_x = s.depth_mm * tip_r
     tip_y = s.centre_mm + s.droop * tip_x
+    if spec.nipple_shift != (0.0, 0.0):
+        tip_x, tip_y = displaced_nipple(s, spec.nipple_shift)
     nipple = np.hypot(x - tip_x, y - tip_y) < s.nipple_radius_mm
     return mask | nipple, (tip_x, tip_y)
+
+
+def outline_point(s: BreastShape, theta: float) -> tuple[float, float]:
+    """Point (x, y) in mm of the outline (without the nipple) at angle ``theta`` of the normalised
+    ellipse (0 = nipple axis, > 0 towards larger y)."""
+    radius = 1.0 + sum(amp * np.cos(k * theta + phase) for k, (amp, phase) in enumerate(s.harmonics, start=2))
+    x = s.depth_mm * radius * np.cos(theta)
+    return float(x), float(s.centre_mm + s.droop * x + s.half_height_mm * radius * np.sin(theta))
+
+
+def displaced_nipple(s: BreastShape, shift: tuple[float, float]) -> tuple[float, float]:
+    """Centre of a nipple moved ``shift[0]`` rad along the outline and ``shift[1]`` mm into the breast
+    (towards the middle of the chest wall): projected over the breast, not in profile."""
+    px, py = outline_point(s, shift[0])
+    dx, dy = -px, s.centre_mm - py
+    norm = max(float(np.hypot(dx, dy)), 1e-6)
+    return px + shift[1] * dx / norm, py + shift[1] * dy / norm
 
 
 def _pectoral(spec: ViewSpec, x: FloatArray, y: FloatArray) -> FloatArray:
@@ -170,19 +198,60 @@ def _threshold(field: FloatArray, region: BoolArray, fraction: float) -> float:
     return 0.5 * float(part[n - k - 1] + part[n - k])
 
 
-def render_view(spec: ViewSpec, profile: VendorProfile) -> RenderedView:
-    """Render one view; dense area fraction of the breast (pectoral excluded) equals the target."""
-    rng = np.random.default_rng(spec.seed)
+def _geometry(
+    spec: ViewSpec, profile: VendorProfile
+) -> tuple[FloatArray, FloatArray, BoolArray, tuple[float, float], FloatArray, FloatArray, BoolArray]:
+    """Working grid (y, x in mm), breast mask, nipple tip, distance from the skin, pectoral coordinate,
+    pectoral mask."""
     rows, cols = profile.rows, profile.columns
     h, w = -(-(rows - 1) // SCALE) + 1, -(-(cols - 1) // SCALE) + 1
     ws = profile.pixel_spacing_mm * SCALE
     y, x = np.mgrid[0:h, 0:w].astype(np.float32) * np.float32(ws)
-
-    breast, (tip_x, tip_y) = _outline(spec, x, y)
+    breast, tip = _outline(spec, x, y)
     dist = (ndimage.distance_transform_edt(breast).astype(np.float32) - 0.5) * np.float32(ws)
     dist = np.maximum(dist, 0.0)
     pect_coord = _pectoral(spec, x, y)
     pectoral = breast & (pect_coord > 0)
+    return y, x, breast, tip, dist, pect_coord, pectoral
+
+
+def _thickness_factor(spec: ViewSpec, dist: FloatArray) -> FloatArray:
+    ramp = np.clip(dist / spec.shape.falloff_mm, 0.0, 1.0)
+    thickness = np.sqrt(1.0 - (1.0 - ramp) ** 2)
+    out: FloatArray = (0.12 + 0.88 * thickness**0.8).astype(np.float32)
+    return out
+
+
+def view_context(spec: ViewSpec, profile: VendorProfile) -> ViewContext:
+    """The geometry lesions are placed in (canonical orientation), without rendering pixels."""
+    _, _, breast, tip, dist, _, pectoral = _geometry(spec, profile)
+    return ViewContext(
+        laterality=spec.laterality,
+        view=spec.view,
+        tip_mm=tip,
+        droop=spec.shape.droop,
+        half_height_mm=spec.shape.half_height_mm,
+        depth_mm=spec.shape.depth_mm,
+        px_mm=profile.pixel_spacing_mm,
+        ws_mm=profile.pixel_spacing_mm * SCALE,
+        tissue=breast & ~pectoral,
+        dist_mm=dist,
+        factor=_thickness_factor(spec, dist),
+        dense_contrast=spec.dense_contrast,
+    )
+
+
+def render_view(spec: ViewSpec, profile: VendorProfile, lesions: Sequence[LesionSpec] = ()) -> RenderedView:
+    """Render one view; dense area fraction of the breast (pectoral excluded) equals the target.
+
+    ``lesions`` (placed by :func:`breastgate.phantoms.lesions.plan_lesions`) are added before the
+    quantum noise; a view without lesions is bit-identical to one rendered without the argument.
+    """
+    rng = np.random.default_rng(spec.seed)
+    rows, cols = profile.rows, profile.columns
+    h, w = -(-(rows - 1) // SCALE) + 1, -(-(cols - 1) // SCALE) + 1
+    ws = profile.pixel_spacing_mm * SCALE
+    y, x, breast, (tip_x, tip_y), dist, pect_coord, pectoral = _geometry(spec, profile)
     tissue = breast & ~pectoral
 
     texture = power_law_noise((h, w), spec.beta, rng)
@@ -198,7 +267,7 @@ def render_view(spec: ViewSpec, profile: VendorProfile) -> RenderedView:
     fine = power_law_noise((h, w), 2.2, rng)
     level = spec.fat_level + 0.035 * fine + spec.dense_contrast * soft * (0.6 + 0.8 * core + 0.1 * fine)
     grad = np.exp(-np.hypot(x, y) / (0.8 * (spec.pectoral[0] if spec.pectoral else 1.0)))
-    pect_level = spec.fat_level + 0.85 * spec.dense_contrast + 0.06 * grad + 0.03 * fine
+    pect_level = spec.fat_level + spec.pectoral_contrast * spec.dense_contrast + 0.06 * grad + 0.03 * fine
     pect_w = special.expit(pect_coord * 60.0)
     level = (1.0 - pect_w) * level + pect_w * pect_level
 
@@ -215,6 +284,10 @@ def render_view(spec: ViewSpec, profile: VendorProfile) -> RenderedView:
     nmax = 255 >> profile.noise_shift
     work = np.where(breast, value * maxv - nmax / 2.0, -float(nmax) - 2.0).astype(np.float32)
     full = _upsample(work, rows, cols)
+    truth: list[dict[str, object]] = []
+    if lesions:
+        ctx = view_context(spec, profile)
+        truth = [dict(t) for t in draw_lesions(full, ctx, list(lesions), maxv, spec.seed)]
     noise = np.frombuffer(rng.bytes(rows * cols), dtype=np.uint8).reshape(rows, cols)
     full += np.right_shift(noise, np.uint8(profile.noise_shift))
     np.maximum(full, 0.0, out=full)
@@ -224,4 +297,19 @@ def render_view(spec: ViewSpec, profile: VendorProfile) -> RenderedView:
     if spec.laterality == "R":
         pixels = np.ascontiguousarray(pixels[:, ::-1])
         breast, pectoral, dense = breast[:, ::-1], pectoral[:, ::-1], dense[:, ::-1]
-    return RenderedView(pixels, breast, pectoral, dense, texture, ws)
+        truth = [_mirror(t, cols) for t in truth]
+    return RenderedView(pixels, breast, pectoral, dense, texture, ws, tuple(truth))
+
+
+def _mirror(truth: dict[str, object], cols: int) -> dict[str, object]:
+    """Truth of a canonical-orientation view, in the mirrored (right breast) image: c → cols − c."""
+    out = dict(truth)
+    centre = truth["centre"]
+    bbox = truth["bbox"]
+    assert isinstance(centre, list) and isinstance(bbox, list)
+    out["centre"] = [cols - centre[0], centre[1]]
+    out["bbox"] = [cols - bbox[2], bbox[1], cols - bbox[0], bbox[3]]
+    calcs = truth.get("calcifications")
+    if isinstance(calcs, list):
+        out["calcifications"] = [[cols - c, r] for c, r in calcs]
+    return out

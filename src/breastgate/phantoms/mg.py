@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,11 @@ from pydicom.dataset import FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
 
-from breastgate.phantoms.anatomy import RenderedView, ViewSpec, render_view
+from breastgate.phantoms.anatomy import RenderedView, ViewSpec, render_view, view_context
 from breastgate.phantoms.errors import PhantomError
-from breastgate.phantoms.plan import StudyPlan, plan_study
+from breastgate.phantoms.lesions import LesionRequest, LesionSpec, plan_lesions
+from breastgate.phantoms.plan import VIEWS, StudyPlan, plan_study
+from breastgate.phantoms.positioning import positioning_truth
 from breastgate.phantoms.profiles import CATEGORIES, VENDOR_PROFILES
 
 __all__ = ["MG_FOR_PRESENTATION", "TRUTH_SCHEMA", "PhantomStudy", "generate_mg_study", "write_phantoms"]
@@ -216,12 +219,14 @@ def _truth(
         for spec, view, sop in items
     ]
     breast_pd = {
-        lat: sum(view.percent_dense for spec, view, _ in items if spec.laterality == lat) / 2 for lat in "LR"
+        lat: sum(view.percent_dense for spec, view, _ in present) / len(present)
+        for lat in "LR"
+        if (present := [item for item in items if item[0].laterality == lat])
     }
     per_breast = {
         lat: {"category": plan.category, "percent_dense": round(pd, 4)} for lat, pd in breast_pd.items()
     }
-    study_pd = (breast_pd["L"] + breast_pd["R"]) / 2
+    study_pd = sum(breast_pd.values()) / len(breast_pd)
     return {
         "schema": TRUTH_SCHEMA,
         "study_instance_uid": study_uid,
@@ -237,8 +242,49 @@ def _truth(
     }
 
 
+def _lesion_truth(
+    lesions: list[LesionSpec], items: list[tuple[ViewSpec, RenderedView, str]]
+) -> dict[str, Any]:
+    """Ground truth of lesions (per view: centre and bbox in pixel coordinates) and of distractors."""
+    real, fake = [], []
+    for lesion in lesions:
+        views = []
+        for spec, view, sop in items:
+            for t in view.lesion_truth:
+                if t["id"] == lesion.id:
+                    views.append({"sop_instance_uid": sop, "view": spec.view, **t})
+        entry: dict[str, Any] = {
+            "id": lesion.id,
+            "kind": lesion.kind if lesion.distractor is None else lesion.distractor,
+            "shape": lesion.shape,
+            "laterality": lesion.laterality,
+        }
+        if lesion.distractor is not None:
+            fake.append(entry)
+            continue
+        entry.update(
+            {
+                "size_mm": lesion.size_mm,
+                "malignant_looking": lesion.malignant_looking,
+                "distance_from_nipple_mm": round(lesion.d_mm, 1),
+                "contrast": round(lesion.contrast, 4),
+                "calcification_count": len(lesion.calcs),
+                "views": views,
+            }
+        )
+        real.append(entry)
+    return {"lesions": real, "distractors": fake}
+
+
 def generate_mg_study(
-    seed: int, *, category: str | None = None, vendor: str | None = None, patient_id: str | None = None
+    seed: int,
+    *,
+    category: str | None = None,
+    vendor: str | None = None,
+    patient_id: str | None = None,
+    lesions: list[LesionRequest] | tuple[LesionRequest, ...] = (),
+    distractors: bool = False,
+    defects: Iterable[str] | None = None,
 ) -> PhantomStudy:
     """Generate a deterministic 4-view FFDM study (R CC, L CC, R MLO, L MLO) with ground truth.
 
@@ -252,20 +298,40 @@ def generate_mg_study(
         Key of ``VENDOR_PROFILES``; drawn from ``seed`` when None.
     patient_id
         Patient ID to write; defaults to ``PH`` + the zero-padded seed.
+    lesions
+        Masses and calcification clusters to insert (:class:`LesionRequest`; unset fields drawn
+        from ``seed``). Pixels outside the lesions are identical to the lesion-free study.
+    distractors
+        Also insert look-alikes that are not lesions (scattered benign, vascular, skin calcifications).
+    defects
+        Positioning defects (:data:`breastgate.phantoms.positioning.DEFECTS`); any value, even an
+        empty one, draws a well-positioned plan from its own stream (None keeps the original plan).
     """
-    plan = plan_study(seed, category, vendor)
+    plan = plan_study(seed, category, vendor, defects=defects)
     pid = patient_id or f"PH{seed:08d}"
     key = (seed, plan.category, plan.profile.name, pid)
     names = ["study", "series", "forL", "forR"] + [f"{k}{i}" for k in ("sop", "raw") for i in range(4)]
     uids = {name: _uid(*key, name) for name in names}
+    placed: list[LesionSpec] = []
+    if lesions or distractors:
+        contexts = {(spec.laterality, spec.view): view_context(spec, plan.profile) for spec in plan.views}
+        placed = plan_lesions(seed, list(lesions), contexts, distractors)
     items: list[tuple[ViewSpec, RenderedView, str]] = []
     datasets = []
-    for index, spec in enumerate(plan.views):
-        view = render_view(spec, plan.profile)
+    for spec in plan.views:
+        index = VIEWS.index((spec.laterality, spec.view))  # UIDs keep their view when one is missing
+        view = render_view(spec, plan.profile, [p for p in placed if p.laterality == spec.laterality])
         datasets.append(_dataset(plan, spec, view, index, pid, uids))
         items.append((spec, view, uids[f"sop{index}"]))
     LOGGER.debug("phantom study seed=%d category=%s vendor=%s", seed, plan.category, plan.profile.name)
-    return PhantomStudy(uids["study"], datasets, _truth(plan, uids["study"], items))
+    truth = _truth(plan, uids["study"], items)
+    truth.update(_lesion_truth(placed, items))
+    positioning = positioning_truth(plan)
+    sops = {(spec.laterality, spec.view): sop for spec, _, sop in items}
+    for image in positioning.get("images", []):
+        image["sop_instance_uid"] = sops.get((image["laterality"], image["view"]))
+    truth["positioning"] = positioning
+    return PhantomStudy(uids["study"], datasets, truth)
 
 
 def write_phantoms(out_dir: Path, count: int, seed: int, kind: str = "mg") -> list[Path]:

@@ -14,6 +14,7 @@ from pydicom.dataset import Dataset
 
 from breastgate.algorithms.base import Algorithm
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, StudyRef
+from breastgate.results.gsps import GrayscaleSoftcopyPresentationState
 from breastgate.results.mammo_cad_sr import MammographyCADSR
 
 LOGGER = logging.getLogger(__name__)
@@ -61,8 +62,12 @@ def source_headers(study: StudyRef, sop_instance_uids: tuple[str, ...]) -> list[
 
 
 def build_outputs(study: StudyRef, algorithm: Algorithm, result: AlgorithmResult) -> list[OutputObject]:
-    """DICOM objects for a result: a Mammography CAD SR when there is a density assessment."""
-    if result.status != AlgorithmStatus.OK or result.density is None:
+    """DICOM objects for a result: a Mammography CAD SR for a density assessment or a lesion
+    detector's findings (an empty CAD SR still says which detections ran), plus a GSPS with the
+    marks a reader is shown (findings at or above the operating point)."""
+    if result.status != AlgorithmStatus.OK:
+        return []
+    if result.density is None and not result.findings and result.operating_threshold is None:
         return []
     # The images used, plus the mammograms the algorithm could not use (listed as failed analyses).
     used = set(result.input_sop_instance_uids)
@@ -73,4 +78,12 @@ def build_outputs(study: StudyRef, algorithm: Algorithm, result: AlgorithmResult
         return []
     sr = MammographyCADSR.from_result(result, algorithm.manifest, headers)
     dataset = sr.dataset
-    return [OutputObject("cad-sr", str(dataset.SOPInstanceUID), dataset)]
+    outputs = [OutputObject("cad-sr", str(dataset.SOPInstanceUID), dataset)]
+    threshold = result.operating_threshold if result.operating_threshold is not None else 0.0
+    shown = [f for f in result.findings if f.score >= threshold]
+    if shown:
+        gsps = GrayscaleSoftcopyPresentationState(
+            shown, headers, result.algorithm_id, result.algorithm_version
+        ).dataset
+        outputs.append(OutputObject("gsps", str(gsps.SOPInstanceUID), gsps))
+    return outputs

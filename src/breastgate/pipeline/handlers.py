@@ -15,13 +15,15 @@ from io import BytesIO
 from pathlib import Path
 
 from pydicom.filewriter import dcmwrite
+from sqlalchemy.orm import Session
 
 from breastgate.algorithms.registry import Registry
 from breastgate.domain.errors import AlgorithmUnavailableError, JobError, LeaseLostError
-from breastgate.domain.model import Job
+from breastgate.domain.model import AlgorithmResult, Job, JobState, StudyRef
 from breastgate.jobs import ledger
 from breastgate.pipeline.analysis import OutputObject, build_outputs, run_algorithm
-from breastgate.results.json import result_to_payload
+from breastgate.pipeline.summary import summarise
+from breastgate.results.json import result_from_payload, result_to_payload
 from breastgate.store import outbox, studies
 from breastgate.store import results as result_store
 from breastgate.store.blobs import BlobStore
@@ -121,19 +123,51 @@ class JobRunner:
                 generation=job.generation,
                 payload=result_to_payload(result),
             )
-            for output, path in zip(outputs, paths, strict=True):
-                for destination in self._config.destinations:
-                    outbox.enqueue(
-                        session,
-                        destination=destination,
-                        kind="dicom",
-                        sop_instance_uid=output.sop_instance_uid,
-                        study_instance_uid=job.study_instance_uid,
-                        path=str(path),
-                    )
+            self._enqueue(session, job.study_instance_uid, outputs, paths)
             if not ledger.complete(session, job.id, self._owner):
                 # Re-opened study or expired lease: roll back so only the current generation counts.
                 raise LeaseLostError(f"job {job.id} lost its lease before completion")
+            # The last job of the study's generation writes the study summary in the same
+            # transaction (writers are serialised, so exactly one job sees all others finished).
+            if self._last_of_generation(session, job):
+                stored = [
+                    result_from_payload(r.payload)
+                    for r in result_store.for_study(session, study.study_instance_uid)
+                ]
+                summary_outputs = self._summary(study, stored)
+                summary_paths = [self._write(job.study_instance_uid, o) for o in summary_outputs]
+                self._enqueue(session, job.study_instance_uid, summary_outputs, summary_paths)
+
+    @staticmethod
+    def _last_of_generation(session: Session, job: Job) -> bool:
+        others = [
+            j
+            for j in ledger.list_for_study(session, job.study_instance_uid)
+            if j.generation == job.generation and j.id != job.id
+        ]
+        return all(j.state in (JobState.DONE, JobState.FAILED) for j in others)
+
+    @staticmethod
+    def _summary(study: StudyRef, results: list[AlgorithmResult]) -> list[OutputObject]:
+        try:
+            return list(summarise(study, results).outputs)
+        except Exception:  # the summary image must never cost the study its results
+            LOGGER.exception("study summary failed")
+            return []
+
+    def _enqueue(
+        self, session: Session, study_uid: str, outputs: list[OutputObject], paths: list[Path]
+    ) -> None:
+        for output, path in zip(outputs, paths, strict=True):
+            for destination in self._config.destinations:
+                outbox.enqueue(
+                    session,
+                    destination=destination,
+                    kind="dicom",
+                    sop_instance_uid=output.sop_instance_uid,
+                    study_instance_uid=study_uid,
+                    path=str(path),
+                )
 
     def _write(self, study_uid: str, output: OutputObject) -> Path:
         buffer = BytesIO()

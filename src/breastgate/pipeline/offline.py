@@ -23,6 +23,7 @@ from breastgate.domain.errors import InvalidInputError
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, InstanceRef, StudyRef
 from breastgate.ingest.headers import header_from_dataset
 from breastgate.pipeline.analysis import build_outputs, run_algorithm
+from breastgate.pipeline.summary import summarise
 from breastgate.results.json import build_results
 from breastgate.routing.rules import Rule, route, rules_from_manifests
 
@@ -82,7 +83,12 @@ def analyze_study(study: StudyRef, registry: Registry, rules: list[Rule], out: P
             buffer = BytesIO()
             dcmwrite(buffer, output.dataset, enforce_file_format=True)
             (folder / f"{output.kind}-{output.sop_instance_uid}.dcm").write_bytes(buffer.getvalue())
-    document = build_results(study.study_instance_uid, results)
+    summary = summarise(study, results)
+    for output in summary.outputs:
+        buffer = BytesIO()
+        dcmwrite(buffer, output.dataset, enforce_file_format=True)
+        (folder / f"{output.kind}-{output.sop_instance_uid}.dcm").write_bytes(buffer.getvalue())
+    document = build_results(study.study_instance_uid, results, summary.assessment, summary.triage)
     (folder / "results.json").write_text(json.dumps(document, indent=2, sort_keys=False))
     return results
 

@@ -39,13 +39,86 @@ SUCCESSFUL_ANALYSES = Code("111062", "DCM", "Successful Analyses")
 FAILED_ANALYSES = Code("111024", "DCM", "Failed Analyses")
 ANALYSIS_PERFORMED = Code("111004", "DCM", "Analysis Performed")
 
+SUCCESSFUL_DETECTIONS = Code("111063", "DCM", "Successful Detections")
+FAILED_DETECTIONS = Code("111025", "DCM", "Failed Detections")
+DETECTION_PERFORMED = Code("111022", "DCM", "Detection Performed")
+COMPOSITE_FEATURE = Code("111015", "DCM", "Composite Feature")
+COMPOSITE_TYPE = Code("111016", "DCM", "Composite type")
+SCOPE_OF_FEATURE = Code("111057", "DCM", "Scope of Feature")
+CERTAINTY_OF_FEATURE = Code("111011", "DCM", "Certainty of Feature")
+CERTAINTY_OF_FINDING = Code("111012", "DCM", "Certainty of Finding")
+CENTER = Code("111010", "DCM", "Center")
+OUTLINE = Code("111041", "DCM", "Outline")
+TRACKING_IDENTIFIER = Code("112039", "DCM", "Tracking Identifier")
+NUMBER_OF_CALCIFICATIONS = Code("111038", "DCM", "Number of calcifications")
+CALCIFICATION_TYPE = Code("111009", "DCM", "Calcification Type")
+CALCIFICATION_DISTRIBUTION = Code("111008", "DCM", "Calcification Distribution")
+SHAPE = Code("107644003", "SCT", "Shape")
+MARGINS = Code("111037", "DCM", "Margins")
+DIAMETER = Code("81827009", "SCT", "Diameter")  # CID 7470 (TID 1400 row 1)
+PATH = Code("121055", "DCM", "Path")
+CAD_OPERATING_POINT = Code("111071", "DCM", "CAD Operating Point")
+MAXIMUM_CAD_OPERATING_POINT = Code("111072", "DCM", "Maximum CAD Operating Point")
+RECOMMENDED_CAD_OPERATING_POINT = Code("111092", "DCM", "Recommended CAD Operating Point")
+
 # CID 6043 Mammography CAD Analysis Type
 BREAST_COMPOSITION_ANALYSIS = Code("133890006", "SCT", "Breast composition analysis")
+SPATIAL_COLLOCATION_ANALYSIS = Code("133884007", "SCT", "Spatial collocation analysis")
+IMAGE_QUALITY_ANALYSIS = Code("133887000", "SCT", "Image quality analysis")
 
 # CID 6034 Rendering Intent
 PRESENTATION_REQUIRED = Code(
     "111150", "DCM", "Presentation Required: Rendering device is expected to present"
 )
+PRESENTATION_OPTIONAL = Code("111151", "DCM", "Presentation Optional: Rendering device may present")
+
+# CID 6014 Mammography Single Image Finding / CID 6016 Composite Feature
+MAMMO_DENSITY = Code("129793001", "SCT", "Mammography breast density")  # the CAD "mass candidate" code
+INDIVIDUAL_CALCIFICATION = Code("129770007", "SCT", "Individual Calcification")
+CALCIFICATION_CLUSTER = Code("129769006", "SCT", "Calcification Cluster")
+ARCHITECTURAL_DISTORTION = Code("129792006", "SCT", "Architectural distortion of breast")
+BREAST_MASS = Code("129788004", "SCT", "Mammographic breast mass")  # CID 6016 only
+
+# CID 6035 Composite Feature Relation / CID 6036 Feature Scope
+RELATED_SPATIALLY = Code("111154", "DCM", "Target content items are related spatially")
+MULTIPLE_IMAGES = Code("111158", "DCM", "Feature detected on multiple images")
+
+# CID 6010 Calcification Type (keys: words an algorithm may put in Finding.attributes)
+CALCIFICATION_TYPES: dict[str, Code] = {
+    "fine_pleomorphic": Code("111344", "DCM", "Fine pleomorphic calcification"),
+    "amorphous": Code("129760005", "SCT", "Amorphous calcification"),
+    "punctate": Code("129755006", "SCT", "Punctate calcification"),
+    "coarse_heterogeneous": Code("129763007", "SCT", "Heterogeneous calcification"),
+    "fine_linear": Code("129761009", "SCT", "Fine, linear (casting) calcification"),
+    "fine_linear_branching": Code("129762002", "SCT", "Fine linear, branching (casting) calcification"),
+    "round": Code("129756007", "SCT", "Round shaped calcification"),
+    "vascular": Code("129759000", "SCT", "Vascular calcification"),
+}
+#: CID 6010 value used when the algorithm reports no morphology: what a CAD detector finds.
+MICROCALCIFICATION = Code("44771000", "SCT", "Microcalcifications of the breast")
+# CID 6012 Calcification Distribution
+CALCIFICATION_DISTRIBUTIONS: dict[str, Code] = {
+    "diffuse": Code("129764001", "SCT", "Diffuse calcification distribution"),
+    "linear": Code("129765000", "SCT", "Linear calcification distribution"),
+    "grouped": Code("129766004", "SCT", "Grouped calcification distribution"),
+    "regional": Code("129767008", "SCT", "Regional calcification distribution"),
+    "segmental": Code("129768003", "SCT", "Segmental calcification distribution"),
+}
+# CID 6004 Shape / CID 6006 Margin
+SHAPES: dict[str, Code] = {
+    "round": Code("42700002", "SCT", "Round shape"),
+    "oval": Code("84360004", "SCT", "Ovoid shape (Oval)"),
+    "lobular": Code("40266001", "SCT", "Lobular"),
+    "irregular": Code("49608001", "SCT", "Irregular"),
+}
+MARGIN_TYPES: dict[str, Code] = {
+    "circumscribed": Code("129738007", "SCT", "Circumscribed lesion"),
+    "microlobulated": Code("129739004", "SCT", "Microlobulated lesion"),
+    "obscured": Code("129740002", "SCT", "Obscured lesion"),
+    "indistinct": Code("129741003", "SCT", "Indistinct lesion"),
+    "spiculated": Code("129742005", "SCT", "Spiculated lesion"),
+}
+
 
 # CID 6042 Status of Results
 SUCCEEDED = Code("111222", "DCM", "Succeeded")
@@ -100,3 +173,29 @@ def laterality_of(code: Code) -> str | None:
 PERCENT = Code("%", "UCUM", "Percent")
 MILLIMETER = Code("mm", "UCUM", "millimeter")
 DEGREE = Code("deg", "UCUM", "degree")
+NO_UNITS = Code("1", "UCUM", "no units")
+ARBITRARY_UNIT = Code("[arb'U]", "UCUM", "arbitrary unit")  # TID 4023 row 1 (PixelMed PMP_4023ROW1)
+RANGE_0_N = Code("{0:n}", "UCUM", "range: 0:n")  # TID 4023 rows 2 and 6
+RANGE_1_N = Code("{1:n}", "UCUM", "range: 1:n")  # TID 4006 row 3
+
+# CID 4014 View for Mammography, by ACR MQCM abbreviation
+VIEW_BY_ABBREVIATION: dict[str, Code] = {
+    "CC": Code("399162004", "SCT", "cranio-caudal"),
+    "MLO": Code("399368009", "SCT", "medio-lateral oblique"),
+    "ML": Code("399260004", "SCT", "medio-lateral"),
+    "LM": Code("399352003", "SCT", "latero-medial"),
+    "LMO": Code("399099002", "SCT", "latero-medial oblique"),
+    "FB": Code("399196006", "SCT", "caudo-cranial (from below)"),
+    "SIO": Code("399188001", "SCT", "superolateral to inferomedial oblique"),
+    "ISO": Code("441555000", "SCT", "inferomedial to superolateral oblique"),
+    "XCCL": Code("399192008", "SCT", "cranio-caudal exaggerated laterally"),
+    "XCCM": Code("399101009", "SCT", "cranio-caudal exaggerated medially"),
+}
+
+
+def view_of(code: Code | None) -> str | None:
+    """ACR abbreviation (CC, MLO, ...) of a CID 4014 code, or None."""
+    for abbrev, known in VIEW_BY_ABBREVIATION.items():
+        if known.same(code):
+            return abbrev
+    return None

@@ -16,8 +16,15 @@ from breastgate.domain.model import (
     AlgorithmResult,
     AlgorithmStatus,
     BreastDensity,
+    CaseAssessment,
     DensityAssessment,
+    Finding,
+    FindingKind,
+    FindingLocation,
     ImageOutcome,
+    Mark,
+    QualityCheck,
+    Triage,
 )
 
 LOGGER = logging.getLogger(__name__)
@@ -53,18 +60,40 @@ def _image_json(algorithm_id: str, image: ImageOutcome) -> dict[str, Any]:
     }
 
 
-def build_results(study_instance_uid: str, results: Sequence[AlgorithmResult]) -> dict[str, Any]:
+def build_results(
+    study_instance_uid: str,
+    results: Sequence[AlgorithmResult],
+    assessment: CaseAssessment | None = None,
+    triage: Triage | None = None,
+) -> dict[str, Any]:
     """The results document of one study (DESIGN §4 "Results JSON").
 
-    ``density`` comes from the first ok result that carries one (null otherwise); ``findings`` is
-    empty and ``assessment``, ``triage``, ``quality``, ``risk`` are null until algorithms compute them.
+    ``density`` comes from the first ok result that carries one (null otherwise); ``findings`` are
+    the ok results' findings (each with ``algorithm`` and ``shown``: at or above its algorithm's
+    operating point); ``quality`` lists the positioning checks with an overall ``verdict``;
+    ``assessment`` and ``triage`` are the study-level values computed by the pipeline (null when
+    not given); ``risk`` stays null until a risk model runs.
     """
     foreign = [r.algorithm_id for r in results if r.study_instance_uid != study_instance_uid]
     if foreign:
         raise InvalidInputError(f"results of another study passed for {study_instance_uid}: {foreign}")
-    density = next(
-        (r.density for r in results if r.density is not None and r.status == AlgorithmStatus.OK), None
-    )
+    ok = [r for r in results if r.status == AlgorithmStatus.OK]
+    density = next((r.density for r in ok if r.density is not None), None)
+    findings = []
+    for r in ok:
+        threshold = r.operating_threshold if r.operating_threshold is not None else 0.0
+        for f in r.findings:
+            findings.append(
+                {**finding_to_json(f), "algorithm": r.algorithm_id, "shown": f.score >= threshold}
+            )
+    checks = [q for r in ok for q in r.quality]
+    quality = None
+    if checks:
+        verdict = next((q for q in checks if q.name == "study_verdict"), None)
+        quality = {
+            "verdict": ("adequate" if verdict.passed else "inadequate") if verdict else None,
+            "checks": [quality_to_json(q) for q in checks],
+        }
     return {
         "schema": SCHEMA,
         "study_instance_uid": study_instance_uid,
@@ -79,13 +108,165 @@ def build_results(study_instance_uid: str, results: Sequence[AlgorithmResult]) -
             for r in results
         ],
         "density": _density_json(density) if density is not None else None,
-        "findings": [],
-        "assessment": None,
-        "triage": None,
-        "quality": None,
+        "findings": findings,
+        "assessment": None
+        if assessment is None
+        else {
+            "suspicion_score": assessment.suspicion_score,
+            "birads": assessment.birads,
+            "recommendation": assessment.recommendation,
+        },
+        "triage": None
+        if triage is None
+        else {
+            "priority": str(triage.priority),
+            "score": triage.score,
+            "flags": list(triage.flags),
+            "policy": triage.policy,
+            "reasons": list(triage.reasons),
+        },
+        "quality": quality,
         "risk": None,
         "images": [_image_json(r.algorithm_id, i) for r in results for i in r.images],
     }
+
+
+def _pair(values: Sequence[Any]) -> tuple[float, float]:
+    if len(values) != 2:
+        raise ValueError(f"expected [col, row], got {values!r}")
+    return float(values[0]), float(values[1])
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _mark_json(mark: Mark) -> dict[str, Any]:
+    return {
+        "sop_instance_uid": mark.sop_instance_uid,
+        "frame": mark.frame,
+        "view": mark.view,
+        "point": list(mark.point),
+        "bbox": list(mark.bbox),
+        "outline": [list(p) for p in mark.outline],
+        "members": [list(p) for p in mark.members],
+        "score": mark.score,
+        "laterality": mark.laterality,
+        "sop_class_uid": mark.sop_class_uid,
+        "size_mm": mark.size_mm,
+    }
+
+
+def _mark_from(data: Mapping[str, Any]) -> Mark:
+    bbox = tuple(float(v) for v in data["bbox"])
+    if len(bbox) != 4:
+        raise ValueError(f"bbox needs 4 numbers, got {bbox!r}")
+    frame = data.get("frame")
+    return Mark(
+        sop_instance_uid=str(data["sop_instance_uid"]),
+        point=_pair(data["point"]),
+        bbox=(bbox[0], bbox[1], bbox[2], bbox[3]),
+        score=float(data["score"]),
+        laterality=data.get("laterality"),
+        view=data.get("view"),
+        frame=None if frame is None else int(frame),
+        sop_class_uid=str(data.get("sop_class_uid") or ""),
+        outline=tuple(_pair(p) for p in data.get("outline") or ()),
+        members=tuple(_pair(p) for p in data.get("members") or ()),
+        size_mm=_opt_float(data.get("size_mm")),
+    )
+
+
+def _attribute(value: Any) -> str | float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+
+
+def finding_to_json(finding: Finding) -> dict[str, Any]:
+    """JSON-safe dict of a finding shaped as DESIGN §4 ``findings[]`` (inverse: :func:`finding_from_json`)."""
+    loc = finding.location
+    return {
+        "id": finding.id,
+        "kind": str(finding.kind),
+        "laterality": finding.laterality,
+        "score": finding.score,
+        "size_mm": finding.size_mm,
+        "location": None
+        if loc is None
+        else {
+            "clock": loc.clock,
+            "quadrant": loc.quadrant,
+            "depth": loc.depth,
+            "distance_from_nipple_mm": loc.distance_from_nipple_mm,
+            "patient_mm": list(loc.patient_mm) if loc.patient_mm is not None else None,
+        },
+        "marks": [_mark_json(m) for m in finding.marks],
+        "attributes": dict(finding.attributes),
+        "correlated_with": list(finding.correlated_with),
+    }
+
+
+def finding_from_json(data: Mapping[str, Any]) -> Finding:
+    """Rebuild a :class:`Finding` from :func:`finding_to_json` output; InvalidInputError when malformed."""
+    try:
+        loc = data.get("location")
+        location = None
+        if loc:
+            patient = loc.get("patient_mm")
+            xyz = tuple(float(v) for v in patient) if patient is not None else None
+            if xyz is not None and len(xyz) != 3:
+                raise ValueError(f"patient_mm needs 3 numbers, got {xyz!r}")
+            clock = loc.get("clock")
+            location = FindingLocation(
+                clock=None if clock is None else int(clock),
+                quadrant=loc.get("quadrant"),
+                depth=loc.get("depth"),
+                distance_from_nipple_mm=_opt_float(loc.get("distance_from_nipple_mm")),
+                patient_mm=(xyz[0], xyz[1], xyz[2]) if xyz is not None else None,
+            )
+        return Finding(
+            id=str(data["id"]),
+            kind=FindingKind(data["kind"]),
+            laterality=str(data["laterality"]),
+            score=float(data["score"]),
+            marks=tuple(_mark_from(m) for m in data["marks"]),
+            size_mm=_opt_float(data.get("size_mm")),
+            location=location,
+            attributes={str(k): _attribute(v) for k, v in (data.get("attributes") or {}).items()},
+            correlated_with=tuple(str(i) for i in data.get("correlated_with") or ()),
+        )
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise InvalidInputError(f"finding cannot be read: {exc!r}") from exc
+
+
+def quality_to_json(check: QualityCheck) -> dict[str, Any]:
+    """JSON-safe dict of one quality check (inverse: :func:`quality_from_json`)."""
+    return {
+        "name": check.name,
+        "passed": check.passed,
+        "reason": check.reason,
+        "sop_instance_uid": check.sop_instance_uid,
+        "laterality": check.laterality,
+        "view": check.view,
+        "value": check.value,
+        "unit": check.unit,
+    }
+
+
+def quality_from_json(data: Mapping[str, Any]) -> QualityCheck:
+    """Rebuild a :class:`QualityCheck` from :func:`quality_to_json` output."""
+    try:
+        return QualityCheck(
+            name=str(data["name"]),
+            passed=bool(data["passed"]),
+            reason=str(data.get("reason") or ""),
+            sop_instance_uid=data.get("sop_instance_uid"),
+            laterality=data.get("laterality"),
+            view=data.get("view"),
+            value=_opt_float(data.get("value")),
+            unit=str(data.get("unit") or ""),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InvalidInputError(f"quality check cannot be read: {exc!r}") from exc
 
 
 def result_to_payload(result: AlgorithmResult) -> dict[str, Any]:
@@ -109,6 +290,9 @@ def result_to_payload(result: AlgorithmResult) -> dict[str, Any]:
             for i in result.images
         ],
         "density": _density_json(result.density) if result.density is not None else None,
+        "findings": [finding_to_json(f) for f in result.findings],
+        "quality": [quality_to_json(q) for q in result.quality],
+        "operating_threshold": result.operating_threshold,
     }
 
 
@@ -140,6 +324,7 @@ def result_from_payload(payload: Mapping[str, Any]) -> AlgorithmResult:
             for i in payload.get("images", ())
         )
         density = payload.get("density")
+        threshold = payload.get("operating_threshold")
         return AlgorithmResult(
             algorithm_id=str(payload["algorithm_id"]),
             algorithm_version=str(payload["algorithm_version"]),
@@ -148,6 +333,9 @@ def result_from_payload(payload: Mapping[str, Any]) -> AlgorithmResult:
             message=str(payload.get("message", "")),
             images=images,
             density=_density_from(density) if density else None,
+            findings=tuple(finding_from_json(f) for f in payload.get("findings") or ()),
+            quality=tuple(quality_from_json(q) for q in payload.get("quality") or ()),
+            operating_threshold=None if threshold is None else float(threshold),
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise InvalidInputError(f"stored algorithm result cannot be read: {exc}") from exc

@@ -1,17 +1,21 @@
-"""Mammography CAD SR Storage (PS3.3 A.35.5, SOP Class 1.2.840.10008.5.1.4.1.1.88.50) for density.
+"""Mammography CAD SR Storage (PS3.3 A.35.5, SOP Class 1.2.840.10008.5.1.4.1.1.88.50).
+
+Carries a result's breast density, lesion findings (CAD marks), failed quality checks and operating
+point.
 
 :class:`MammographyCADSR` is valid once built: the constructor checks the inputs, ``to_dataset()``
 writes the object, ``from_dataset()`` reads one back. Placement follows DESIGN §4 and dicom-sr.md
 §9: same study (Patient and General Study modules copied from the images), a new series with a
 deterministic UID, Current Requested Procedure Evidence Sequence listing every source image.
-The content tree (TID 4000) and the reasons for its shape are in :mod:`breastgate.results.tid4000`.
+The content tree (TID 4000) and the reasons for its shape are in :mod:`breastgate.results.tid4000`
+(density, summaries) and :mod:`breastgate.results.tid4000_findings` (findings, quality).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -24,6 +28,8 @@ from breastgate.domain.model import (
     AlgorithmResult,
     AlgorithmStatus,
     DensityAssessment,
+    Finding,
+    FindingKind,
 )
 from breastgate.results.sr_content import decode_content, encode_content
 from breastgate.results.tid4000 import (
@@ -33,6 +39,7 @@ from breastgate.results.tid4000 import (
     build_tree,
     decode_tree,
 )
+from breastgate.results.tid4000_findings import THRESHOLD_PARAMETER, encodable
 from breastgate.results.uids import derive_uid
 
 LOGGER = logging.getLogger(__name__)
@@ -91,6 +98,9 @@ class DecodedCADSR:
     failed_sop_instance_uids: tuple[str, ...]
     referenced_sop_instance_uids: tuple[str, ...]
     impression: str
+    findings: tuple[Finding, ...] = ()
+    operating_threshold: float | None = None
+    detection_kinds: tuple[FindingKind, ...] = field(default=())
 
 
 class MammographyCADSR:
@@ -101,11 +111,15 @@ class MammographyCADSR:
     sources
         Headers of the study's images (pixel data not needed); all must share the result's study.
     result
-        The density result; ``result.density`` may be None when the algorithm failed or skipped.
+        The result: density (None when the algorithm failed or skipped, or does not assess
+        density), findings with their marks, quality checks and operating threshold.
     manifest
-        Algorithm manifest (id, version, name, manufacturer).
+        Algorithm manifest (id, version, name, manufacturer). Finding kinds named in
+        ``manifest.outputs`` count as detections performed even when nothing was found.
     created
         Content Date/Time of the document.
+    detection_kinds
+        Lesion kinds the algorithm looked for, besides those of its findings and its manifest.
     """
 
     def __init__(
@@ -117,6 +131,7 @@ class MammographyCADSR:
         *,
         series_number: int = DEFAULT_SERIES_NUMBER,
         instance_number: int = 1,
+        detection_kinds: Sequence[FindingKind] = (),
     ) -> None:
         if not sources:
             raise EncodingError("a CAD SR needs at least one source image")
@@ -125,8 +140,23 @@ class MammographyCADSR:
         studies = {str(s.get("StudyInstanceUID", "")) for s in sources}
         if studies != {result.study_instance_uid}:
             raise EncodingError("source images do not all belong to the result's study")
-        if result.status == AlgorithmStatus.OK and result.density is None:
+        findings = tuple(f for f in result.findings if encodable(f.kind))
+        if len(findings) < len(result.findings):
+            LOGGER.warning(
+                "CAD SR: %d finding(s) of a kind without a Mammography CAD code left out",
+                len(result.findings) - len(findings),
+            )
+        named = {
+            *detection_kinds,
+            *(f.kind for f in findings),
+            *(k for k in FindingKind if k in manifest.outputs),
+        }
+        kinds = tuple(k for k in FindingKind if k in named and encodable(k))
+        if result.status == AlgorithmStatus.OK and result.density is None and not kinds:
             raise EncodingError("an ok density result must carry a DensityAssessment")
+        threshold = result.operating_threshold
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
+            raise EncodingError(f"operating threshold {threshold!r} outside 0..1")
         self.sources = tuple(sources)
         self.result = result
         self.manifest = manifest
@@ -147,13 +177,22 @@ class MammographyCADSR:
             algorithm=AlgorithmIdentification(
                 result.algorithm_id,
                 result.algorithm_version,
-                (f"name={manifest.name}", f"manufacturer={manifest.manufacturer}"),
+                (
+                    f"name={manifest.name}",
+                    f"manufacturer={manifest.manufacturer}",
+                    *([f"{THRESHOLD_PARAMETER}{threshold!r}"] if threshold is not None else []),
+                ),
             ),
             density=result.density,
             image_density=self._image_density(),
             succeeded=tuple(i.sop_instance_uid for i in result.images if i.status == AlgorithmStatus.OK),
             failed=tuple(i.sop_instance_uid for i in result.images if i.status != AlgorithmStatus.OK),
             impression=impression_text(result.algorithm_id, result.algorithm_version),
+            findings=findings,
+            quality=result.quality,
+            operating_threshold=threshold,
+            detection_kinds=kinds,
+            density_analysis=result.density is not None or not kinds,
         )
         # Build the tree now so a bad input fails here, not at write time.
         self._tree = build_tree(self.content, self.entries)
@@ -165,9 +204,10 @@ class MammographyCADSR:
         manifest: AlgorithmManifest,
         sources: Sequence[Dataset],
         created: datetime | None = None,
+        detection_kinds: Sequence[FindingKind] = (),
     ) -> MammographyCADSR:
         """Pipeline-friendly constructor; ``created`` defaults to now (UTC)."""
-        return cls(sources, result, manifest, created or datetime.now(UTC))
+        return cls(sources, result, manifest, created or datetime.now(UTC), detection_kinds=detection_kinds)
 
     @property
     def dataset(self) -> Dataset:
@@ -284,6 +324,9 @@ class MammographyCADSR:
             failed_sop_instance_uids=content.failed,
             referenced_sop_instance_uids=referenced,
             impression=content.impression,
+            findings=content.findings,
+            operating_threshold=content.operating_threshold,
+            detection_kinds=content.detection_kinds,
         )
 
 

@@ -58,6 +58,8 @@ class Node:
     num: float | None = None
     units: Code | None = None
     sop: tuple[str, str] | None = None
+    #: Referenced Frame Number (0008,1160) of an IMAGE item (1-based; multi-frame images such as DBT)
+    frames: tuple[int, ...] = ()
     graphic: tuple[str, tuple[float, ...]] | None = None
     ref: Node | None = None
     template: str | None = None
@@ -138,6 +140,8 @@ def _encode_value(node: Node, ds: Dataset) -> None:
             raise EncodingError("IMAGE content item without a reference")
         ref = Dataset()
         ref.ReferencedSOPClassUID, ref.ReferencedSOPInstanceUID = node.sop
+        if node.frames:
+            ref.ReferencedFrameNumber = list(node.frames)
         ds.ReferencedSOPSequence = Sequence([ref])
     elif node.vt == "SCOORD":
         if node.graphic is None:
@@ -192,6 +196,10 @@ def _decode_item(ds: Dataset, rel: str | None) -> Node:
     elif vt == "IMAGE" and ds.get("ReferencedSOPSequence"):
         ref = ds.ReferencedSOPSequence[0]
         node.sop = (str(ref.ReferencedSOPClassUID), str(ref.ReferencedSOPInstanceUID))
+        frames = ref.get("ReferencedFrameNumber")
+        if frames not in (None, ""):
+            values = [frames] if isinstance(frames, int | str) else list(frames)
+            node.frames = tuple(int(v) for v in values)
     elif vt == "SCOORD" and "GraphicData" in ds:
         node.graphic = (str(ds.get("GraphicType", "")), tuple(float(v) for v in ds.GraphicData))
     elif vt == "DATE":

@@ -1,10 +1,11 @@
-"""PS3.16 TID 4000 Mammography CAD Document Root content for a breast-density result.
+"""PS3.16 TID 4000 Mammography CAD Document Root: density, summaries, and the findings' place.
 
 Encoding choice (reference dicom-sr.md §1.3-1.9 and §9; sectra.md §1.3), as emitted::
 
     CONTAINER Mammography CAD Report [TID 4000, Content Template 4000/DCMR]
      ├ HAS CONCEPT MOD Language = en-US                                      [TID 1204]
      ├ CONTAINS Image Library → IMAGE per source image + HAS ACQ CONTEXT     [TID 4020]
+     │   └ then IMAGE + Referenced Frame Number per (multi-frame image, frame) a mark is on
      ├ CONTAINS CODE CAD Processing and Findings Summary = CID 6047          [TID 4001]
      │   ├ HAS PROPERTIES TEXT Impression Description "AI result (...) — not for diagnostic use" + lines
      │   ├ HAS PROPERTIES TEXT Algorithm Name / Version / Parameters         [TID 4019]
@@ -12,10 +13,18 @@ Encoding choice (reference dicom-sr.md §1.3-1.9 and §9; sectra.md §1.3), as e
      │       ├ HAS CONCEPT MOD Laterality (Both breasts / Right / Left breast)
      │       ├ HAS PROPERTIES CODE (129715009, SCT, "Breast composition") = CID 6000   (study, breasts)
      │       └ R-INFERRED FROM → Image Library IMAGE(s)                       (breasts, images)
-     ├ CONTAINS CODE Summary of Detections = Not Attempted  (density is not a detection)
+     │   └ INFERRED FROM Individual Impression/Recommendation per finding     [TID 4003, see
+     │                                                          breastgate.results.tid4000_findings]
+     ├ CONTAINS CODE Summary of Detections = CID 6042; Not Attempted for density alone
+     │   └ INFERRED FROM CONTAINER Successful / Failed Detections             [TID 4015/4017]
+     │       └ CONTAINS CODE Detection Performed = CID 6014 per lesion kind
+     │           ├ HAS PROPERTIES TID 4019, R-HAS PROPERTIES → images
+     │           └ HAS PROPERTIES Maximum / Recommended CAD Operating Point   [TID 4023]
      └ CONTAINS CODE Summary of Analyses = CID 6042                          [TID 4016/4018]
          └ INFERRED FROM CONTAINER Successful / Failed Analyses
-             └ CONTAINS CODE Analysis Performed = (133890006, SCT, "Breast composition analysis")
+             └ CONTAINS CODE Analysis Performed = (133890006, SCT, "Breast composition analysis"),
+               (133884007, SCT, "Spatial collocation analysis") for findings correlated across
+               views, (133887000, SCT, "Image quality analysis") for images with quality checks
                  ├ HAS PROPERTIES TID 4019
                  └ R-HAS PROPERTIES → the images that succeeded / failed or were skipped
 
@@ -38,14 +47,29 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pydicom.dataset import Dataset
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
-from breastgate.domain.model import BreastDensity, DensityAssessment
+from breastgate.domain.model import (
+    BreastDensity,
+    DensityAssessment,
+    Finding,
+    FindingKind,
+    QualityCheck,
+)
 from breastgate.results import codes as c
 from breastgate.results.sr_content import Code, Node
+from breastgate.results.tid4000_findings import (
+    FindingEncoder,
+    ImageKey,
+    decode_findings,
+    detection_code,
+    kind_of,
+    operating_points,
+    threshold_from,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -98,6 +122,8 @@ class ImageLibraryEntry:
     spacing_mm: tuple[float, float] | None = None
     primary_angle: float | None = None
     rows_columns: tuple[int, int] | None = None
+    #: Set on the extra entry of one frame of a multi-frame image (TID 4021 refers by reference only).
+    frame: int | None = None
 
     @classmethod
     def from_header(cls, ds: Dataset) -> ImageLibraryEntry:
@@ -115,7 +141,7 @@ class ImageLibraryEntry:
         orientation = (str(orient[0]), str(orient[1])) if orient and len(orient) == 2 else None
         spacing = ds.get("ImagerPixelSpacing") or ds.get("PixelSpacing")
         angle = ds.get("PositionerPrimaryAngle")
-        lat = str(ds.get("ImageLaterality", "") or "") or None
+        lat = str(ds.get("ImageLaterality", "") or "") or _frame_laterality(ds)
         return cls(
             sop_class,
             sop_inst,
@@ -134,7 +160,8 @@ class ImageLibraryEntry:
 
     def to_node(self) -> Node:
         """The IMAGE item with its HAS ACQ CONTEXT rows (each only when the source has it)."""
-        img = Node("IMAGE", "CONTAINS", sop=(self.sop_class_uid, self.sop_instance_uid))
+        frames = (self.frame,) if self.frame is not None else ()
+        img = Node("IMAGE", "CONTAINS", sop=(self.sop_class_uid, self.sop_instance_uid), frames=frames)
         acq = "HAS ACQ CONTEXT"
         if self.laterality:
             img.add(Node("CODE", acq, c.IMAGE_LATERALITY, code=c.SIDE_BY_LATERALITY[self.laterality]))
@@ -162,9 +189,22 @@ class ImageLibraryEntry:
         return img
 
 
+def _frame_laterality(ds: Dataset) -> str | None:
+    """Frame Laterality of the shared Frame Anatomy (enhanced multi-frame images such as DBT)."""
+    try:
+        value = ds.SharedFunctionalGroupsSequence[0].FrameAnatomySequence[0].FrameLaterality
+    except (AttributeError, IndexError):
+        return None
+    return str(value) or None
+
+
 @dataclass(frozen=True)
 class DensityContent:
-    """What TID 4000 says about density, decoded (or to encode)."""
+    """What TID 4000 says (density, findings, quality), decoded or to encode.
+
+    ``detection_kinds`` are the lesion kinds the algorithm looked for (TID 4015 Detection
+    Performed); ``density_analysis`` says whether it performed a breast composition analysis.
+    """
 
     algorithm: AlgorithmIdentification
     density: DensityAssessment | None
@@ -173,6 +213,11 @@ class DensityContent:
     failed: tuple[str, ...] = ()
     impression: str = ""
     library: tuple[tuple[str, str], ...] = ()
+    findings: tuple[Finding, ...] = ()
+    quality: tuple[QualityCheck, ...] = ()
+    operating_threshold: float | None = None
+    detection_kinds: tuple[FindingKind, ...] = ()
+    density_analysis: bool = True
 
 
 def _density_num(side: str, percent: float, category: str | None = None) -> Node:
@@ -215,57 +260,140 @@ def _describe(side: str, category: str, percent: float) -> str:
     )
 
 
+def _library(entries: Sequence[ImageLibraryEntry], findings: Sequence[Finding]) -> list[ImageLibraryEntry]:
+    """Entries of the source images, then one per (image, frame) a mark points at.
+
+    An entry whose header lacks Image Laterality takes the laterality of the findings marked on it.
+    """
+    sides = {m.sop_instance_uid: f.laterality for f in findings for m in f.marks}
+    out = [
+        e
+        if e.laterality or e.sop_instance_uid not in sides
+        else replace(e, laterality=sides[e.sop_instance_uid])
+        for e in entries
+    ]
+    by_uid = {e.sop_instance_uid: e for e in out}
+    frames = sorted({(m.sop_instance_uid, m.frame) for f in findings for m in f.marks if m.frame is not None})
+    for uid, frame in frames:
+        if uid not in by_uid:
+            raise EncodingError(f"mark on image {uid} that is not in the library")
+        out.append(replace(by_uid[uid], frame=frame))
+    return out
+
+
+def _status(ok: Sequence[str], bad: Sequence[str]) -> Code:
+    """CID 6042 Status of Results from the images that succeeded and failed."""
+    if ok:
+        return c.PARTIALLY_SUCCEEDED if bad else c.SUCCEEDED
+    return c.FAILED if bad else c.NOT_ATTEMPTED
+
+
+def _summary(ok: Sequence[str], bad: Sequence[str], found: bool) -> Code:
+    """CID 6047 CAD Processing and Findings Summary."""
+    if ok and not bad:
+        return c.ALL_SUCCEEDED_WITH_FINDINGS if found else c.ALL_SUCCEEDED_NO_FINDINGS
+    if ok:
+        return c.NOT_ALL_SUCCEEDED_WITH_FINDINGS if found else c.NOT_ALL_SUCCEEDED_NO_FINDINGS
+    if bad:
+        return c.NONE_SUCCEEDED
+    return c.ALL_SUCCEEDED_WITH_FINDINGS if found else c.NONE_SUCCEEDED
+
+
 def build_tree(content: DensityContent, entries: Sequence[ImageLibraryEntry]) -> Node:
     """Build the TID 4000 content tree."""
     algo = content.algorithm
     root = Node("CONTAINER", concept=c.MAMMO_CAD_REPORT, template="4000")
     root.add(Node("CODE", "HAS CONCEPT MOD", c.LANGUAGE, code=c.ENGLISH))
     library = root.add(Node("CONTAINER", "CONTAINS", c.IMAGE_LIBRARY))
-    images = {e.sop_instance_uid: library.add(e.to_node()) for e in entries}
+    all_entries = _library(entries, content.findings)
+    nodes: dict[ImageKey, Node] = {
+        (e.sop_instance_uid, e.frame): library.add(e.to_node()) for e in all_entries
+    }
+    images = {uid: node for (uid, frame), node in nodes.items() if frame is None}
     if not images:
         raise EncodingError("TID 4000 needs at least one Image Library entry")
 
     ok = [u for u in content.succeeded if u in images]
     bad = [u for u in content.failed if u in images]
     dens = content.density
-    if ok and not bad:
-        status, summary = (
-            c.SUCCEEDED,
-            (c.ALL_SUCCEEDED_WITH_FINDINGS if dens else c.ALL_SUCCEEDED_NO_FINDINGS),
-        )
-    elif ok:
-        status = c.PARTIALLY_SUCCEEDED
-        summary = c.NOT_ALL_SUCCEEDED_WITH_FINDINGS if dens else c.NOT_ALL_SUCCEEDED_NO_FINDINGS
-    elif bad:
-        status, summary = c.FAILED, c.NONE_SUCCEEDED
-    else:
-        status = c.NOT_ATTEMPTED
-        summary = c.ALL_SUCCEEDED_WITH_FINDINGS if dens else c.NONE_SUCCEEDED
-
-    cad = root.add(Node("CODE", "CONTAINS", c.CAD_SUMMARY, code=summary))
+    poor = [q for q in content.quality if not q.passed and q.sop_instance_uid in images]
+    cad = root.add(
+        Node("CODE", "CONTAINS", c.CAD_SUMMARY, code=_summary(ok, bad, bool(dens or content.findings)))
+    )
     lines = [content.impression]
     if dens is not None:
         _check_density(dens)
         lines += _density_lines(dens)
+    lines += [f"Image quality: {q.name} not met ({q.reason or 'no reason given'})" for q in poor]
     cad.add(Node("TEXT", "HAS PROPERTIES", c.IMPRESSION_DESCRIPTION, text="\n".join(lines)))
     algo.add_to(cad)
     if dens is not None:
         _add_density_nums(cad, dens, content, entries, images)
+    encoder = FindingEncoder(algo, content.operating_threshold, nodes)
+    for finding in content.findings:
+        cad.add(encoder.impression(finding))
+    _add_detections(root, content, ok, bad, images)
+    _add_analyses(root, content, ok, bad, images)
+    return root
 
-    # Density is an analysis, not a detection: TID 4000 row 7 is absent when row 6 is Not Attempted.
-    root.add(Node("CODE", "CONTAINS", c.SUMMARY_OF_DETECTIONS, code=c.NOT_ATTEMPTED))
-    analyses = root.add(Node("CODE", "CONTAINS", c.SUMMARY_OF_ANALYSES, code=status))
-    for container, uids in ((c.SUCCESSFUL_ANALYSES, ok), (c.FAILED_ANALYSES, bad)):
+
+def _add_detections(
+    root: Node, content: DensityContent, ok: Sequence[str], bad: Sequence[str], images: Mapping[str, Node]
+) -> None:
+    """TID 4000 rows 6-7: one Detection Performed per lesion kind (TID 4015/4017/4023)."""
+    kinds = content.detection_kinds
+    # Density alone is not a detection: TID 4000 row 7 is absent when row 6 is Not Attempted.
+    status = _status(ok, bad) if kinds else c.NOT_ATTEMPTED
+    summary = root.add(Node("CODE", "CONTAINS", c.SUMMARY_OF_DETECTIONS, code=status))
+    if status == c.NOT_ATTEMPTED:
+        return
+    for container, uids in ((c.SUCCESSFUL_DETECTIONS, ok), (c.FAILED_DETECTIONS, bad)):
         if not uids:
             continue
-        box = analyses.add(Node("CONTAINER", "INFERRED FROM", container))
-        performed = box.add(
-            Node("CODE", "CONTAINS", c.ANALYSIS_PERFORMED, code=c.BREAST_COMPOSITION_ANALYSIS)
-        )
-        algo.add_to(performed)
-        for uid in uids:
-            performed.add(Node("IMAGE", "HAS PROPERTIES", ref=images[uid]))
-    return root
+        box = summary.add(Node("CONTAINER", "INFERRED FROM", container))
+        for kind in kinds:
+            performed = box.add(Node("CODE", "CONTAINS", c.DETECTION_PERFORMED, code=detection_code(kind)))
+            content.algorithm.add_to(performed)
+            for uid in uids:
+                performed.add(Node("IMAGE", "HAS PROPERTIES", ref=images[uid]))
+            if container == c.SUCCESSFUL_DETECTIONS:
+                for node in operating_points(content.operating_threshold):
+                    performed.add(node)
+
+
+def _add_analyses(
+    root: Node, content: DensityContent, ok: Sequence[str], bad: Sequence[str], images: Mapping[str, Node]
+) -> None:
+    """TID 4000 rows 8-9 (TID 4016/4018): composition, cross-view correlation, image quality."""
+    analyses: list[tuple[Code, list[str], list[str]]] = []
+    if content.density_analysis:
+        analyses.append((c.BREAST_COMPOSITION_ANALYSIS, list(ok), list(bad)))
+    correlated = {
+        m.sop_instance_uid
+        for f in content.findings
+        if len({(m.sop_instance_uid, m.frame) for m in f.marks}) >= 2
+        for m in f.marks
+    }
+    if correlated:
+        analyses.append((c.SPATIAL_COLLOCATION_ANALYSIS, [u for u in images if u in correlated], []))
+    checked = {q.sop_instance_uid for q in content.quality}
+    if checked & set(images):
+        analyses.append((c.IMAGE_QUALITY_ANALYSIS, [u for u in images if u in checked], []))
+    all_ok = [u for _, good, _ in analyses for u in good]
+    all_bad = [u for _, _, failed in analyses for u in failed]
+    summary = root.add(Node("CODE", "CONTAINS", c.SUMMARY_OF_ANALYSES, code=_status(all_ok, all_bad)))
+    for container, rows in (
+        (c.SUCCESSFUL_ANALYSES, [(code, good) for code, good, _ in analyses if good]),
+        (c.FAILED_ANALYSES, [(code, failed) for code, _, failed in analyses if failed]),
+    ):
+        if not rows:
+            continue
+        box = summary.add(Node("CONTAINER", "INFERRED FROM", container))
+        for code, uids in rows:
+            performed = box.add(Node("CODE", "CONTAINS", c.ANALYSIS_PERFORMED, code=code))
+            content.algorithm.add_to(performed)
+            for uid in uids:
+                performed.add(Node("IMAGE", "HAS PROPERTIES", ref=images[uid]))
 
 
 def _study_side(dens: DensityAssessment) -> str:
@@ -328,7 +456,7 @@ def decode_tree(root: Node) -> DensityContent:
     if not c.MAMMO_CAD_REPORT.same(root.concept):
         raise InvalidInputError("not a TID 4000 Mammography CAD Report")
     library = root.first(c.IMAGE_LIBRARY, "CONTAINER")
-    lib = tuple(n.sop for n in (library.children if library else []) if n.sop is not None)
+    lib = tuple(n.sop for n in (library.children if library else []) if n.sop is not None and not n.frames)
     cad = root.first(c.CAD_SUMMARY, "CODE")
     if cad is None:
         raise InvalidInputError("CAD Processing and Findings Summary missing")
@@ -359,11 +487,22 @@ def decode_tree(root: Node) -> DensityContent:
 
     succeeded: list[str] = []
     failed: list[str] = []
+    detections = root.first(c.SUMMARY_OF_DETECTIONS, "CODE")
     analyses = root.first(c.SUMMARY_OF_ANALYSES, "CODE")
-    for container, bucket in ((c.SUCCESSFUL_ANALYSES, succeeded), (c.FAILED_ANALYSES, failed)):
-        box = analyses.first(container, "CONTAINER") if analyses else None
-        for performed in box.find(c.ANALYSIS_PERFORMED, "CODE") if box else []:
-            bucket.extend(ch.ref.sop[1] for ch in performed.children if ch.ref is not None and ch.ref.sop)
+    kinds: list[FindingKind] = []
+    for parent, container, item, bucket in (
+        (detections, c.SUCCESSFUL_DETECTIONS, c.DETECTION_PERFORMED, succeeded),
+        (detections, c.FAILED_DETECTIONS, c.DETECTION_PERFORMED, failed),
+        (analyses, c.SUCCESSFUL_ANALYSES, c.ANALYSIS_PERFORMED, succeeded),
+        (analyses, c.FAILED_ANALYSES, c.ANALYSIS_PERFORMED, failed),
+    ):
+        box = parent.first(container, "CONTAINER") if parent else None
+        for performed in box.find(item, "CODE") if box else []:
+            kind = kind_of(performed.code) if item == c.DETECTION_PERFORMED else None
+            if kind is not None and kind not in kinds:
+                kinds.append(kind)
+            refs = (ch.ref.sop[1] for ch in performed.children if ch.ref is not None and ch.ref.sop)
+            bucket.extend(u for u in refs if u not in bucket)
     return DensityContent(
         algorithm=algo,
         density=density,
@@ -372,4 +511,7 @@ def decode_tree(root: Node) -> DensityContent:
         failed=tuple(failed),
         impression=(impression.text or "") if impression else "",
         library=lib,
+        findings=decode_findings(cad),
+        operating_threshold=threshold_from(algo.parameters),
+        detection_kinds=tuple(kinds),
     )

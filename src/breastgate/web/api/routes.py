@@ -12,6 +12,7 @@ from breastgate.results.json import build_results, result_from_payload
 from breastgate.store import outbox, studies
 from breastgate.store import results as result_store
 from breastgate.web.api.deps import ContextDep, SessionDep
+from breastgate.worklist.policy import triage
 
 router = APIRouter(prefix="/api")
 
@@ -58,7 +59,9 @@ def study_results(study_instance_uid: str, session: SessionDep) -> dict[str, Any
     if studies.get_study_ref(session, study_instance_uid) is None:
         raise HTTPException(404, "Study not found")
     stored = result_store.for_study(session, study_instance_uid)
-    return build_results(study_instance_uid, [result_from_payload(s.payload) for s in stored])
+    results = [result_from_payload(s.payload) for s in stored]
+    assessment, decision = triage(results)
+    return build_results(study_instance_uid, results, assessment, decision)
 
 
 def _as_dict(row: object) -> dict[str, Any]:

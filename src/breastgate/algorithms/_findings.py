@@ -1,0 +1,343 @@
+"""What the lesion detectors share: input selection, the per-image loop, nipple-relative location,
+CC/MLO correlation into one finding, and the per-study result.
+
+CC/MLO correlation (reference algorithms.md §7): a candidate on the CC view and one on the MLO view
+of the same breast are the same lesion when their distances from the nipple agree within
+``max(CORRELATION_MM, CORRELATION_FRACTION · distance)``; pairs are taken greedily by combined
+score. The correlated finding's score is ``1 − (1 − s_cc)(1 − s_mlo)``: two independent views
+agreeing make the finding more credible. Unpaired candidates stay single-view findings.
+
+Location of a correlated finding: the CC row offset from the nipple gives medial (+) / lateral,
+the MLO row offset gives ``(m − s)·cos 45°`` (rows grow inferiorly, image-up is superolateral), so
+``s = m − offset_mlo / cos 45°``; the clock angle is read facing the patient (3 o'clock is lateral
+on the left breast, medial on the right). Depth is the third of the nipple-to-chest-wall distance.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import numpy.typing as npt
+
+from breastgate.algorithms.base import Selection
+from breastgate.domain.model import (
+    AlgorithmManifest,
+    AlgorithmResult,
+    AlgorithmStatus,
+    Finding,
+    FindingKind,
+    FindingLocation,
+    ImageOutcome,
+    InstanceRef,
+    Mark,
+    StudyRef,
+)
+from breastgate.imaging.errors import ImagingError
+from breastgate.imaging.geometry import BreastGeometry, analyse_breast
+from breastgate.imaging.pixels import (
+    MammoImage,
+    density_eligibility,
+    laterality_of,
+    load_mammogram,
+    read_header,
+    view_of,
+)
+
+LOGGER = logging.getLogger(__name__)
+
+CORRELATION_MM = 12.0
+CORRELATION_FRACTION = 0.2
+_COS45 = math.cos(math.radians(45.0))
+_CC_VIEWS = frozenset({"CC", "XCCL", "XCCM", "FB"})
+_MLO_VIEWS = frozenset({"MLO", "ML", "LM", "LMO", "SIO"})
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A detection on one image, in that image's pixel coordinates (column, row)."""
+
+    point: tuple[float, float]
+    bbox: tuple[float, float, float, float]
+    score: float
+    size_mm: float
+    outline: tuple[tuple[float, float], ...] = ()
+    members: tuple[tuple[float, float], ...] = ()
+    features: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImageContext:
+    """One analysed image: pixels, geometry, and helpers to map working-grid masks to pixels."""
+
+    ref: InstanceRef
+    image: MammoImage
+    geometry: BreastGeometry
+    laterality: str
+    view: str
+
+    @property
+    def px_mm(self) -> float:
+        return float(min(self.image.spacing_mm))
+
+    def full_mask(self, mask: BoolArray) -> BoolArray:
+        """A working-grid mask (chest wall left) at the original resolution and orientation."""
+        g = self.geometry
+        work = mask[:, ::-1] if g.flipped else mask
+        rows, cols = self.image.pixels.shape
+        r_idx = np.minimum(np.arange(rows) // g.factor, work.shape[0] - 1)
+        c_idx = np.minimum(np.arange(cols) // g.factor, work.shape[1] - 1)
+        out: BoolArray = work[r_idx[:, None], c_idx[None, :]]
+        return out
+
+    def nipple_distance_mm(self, point: tuple[float, float]) -> float | None:
+        nipple = self.geometry.nipple
+        if nipple is None:
+            return None
+        sr, sc = self.image.spacing_mm
+        return math.hypot((point[0] - nipple[0]) * sc, (point[1] - nipple[1]) * sr)
+
+    def chest_wall_depth_mm(self) -> float | None:
+        """Nipple to chest-wall edge of the image, along the rows (a simple PNL stand-in)."""
+        nipple = self.geometry.nipple
+        if nipple is None:
+            return None
+        cols = self.image.pixels.shape[1]
+        edge = cols if self.geometry.flipped else 0.0
+        return abs(nipple[0] - edge) * self.image.spacing_mm[1]
+
+
+Detector = Callable[[ImageContext], list[Candidate]]
+
+
+def check_input(ref: InstanceRef) -> tuple[str | None, AlgorithmStatus, str | None, str | None]:
+    """(reason to skip or None, status, laterality, view) for one instance."""
+    if ref.modality and ref.modality.upper() != "MG":
+        return f"not a mammogram (modality {ref.modality})", AlgorithmStatus.SKIPPED, None, None
+    try:
+        header = read_header(ref.path)
+    except Exception as exc:
+        return f"file cannot be read as DICOM: {exc}", AlgorithmStatus.FAILED, ref.laterality, ref.view
+    laterality = laterality_of(header) or ref.laterality
+    view = view_of(header) or ref.view
+    return density_eligibility(header), AlgorithmStatus.SKIPPED, laterality, view
+
+
+def select_mammograms(study: StudyRef) -> Selection:
+    """For Presentation 2-D mammograms as inputs; every other instance skipped with its reason."""
+    inputs: list[InstanceRef] = []
+    skipped: list[ImageOutcome] = []
+    for ref in study.instances:
+        reason, status, laterality, view = check_input(ref)
+        if reason is None:
+            inputs.append(ref)
+        else:
+            skipped.append(
+                ImageOutcome(ref.sop_instance_uid, status, reason, laterality=laterality, view=view)
+            )
+    return Selection(study=study, inputs=tuple(inputs), skipped=tuple(skipped))
+
+
+def _analyse(ref: InstanceRef) -> ImageContext:
+    image = load_mammogram(ref.path)
+    geometry = analyse_breast(image)
+    if geometry.area_mm2(geometry.tissue) < 1000.0:
+        raise ImagingError("breast region too small (< 10 cm²); segmentation failed")
+    return ImageContext(ref, image, geometry, image.laterality, (image.view or "").upper())
+
+
+@dataclass
+class _Detected:
+    context: ImageContext
+    candidates: list[Candidate]
+
+
+def run_detector(
+    selection: Selection,
+    manifest: AlgorithmManifest,
+    kind: FindingKind,
+    detect: Detector,
+    threshold: float,
+) -> AlgorithmResult:
+    """Detect on every input image, correlate CC/MLO per breast, and build the study result."""
+    outcomes: list[ImageOutcome] = list(selection.skipped)
+    detected: list[_Detected] = []
+    for ref in selection.inputs:
+        started = time.perf_counter()
+        try:
+            context = _analyse(ref)
+            candidates = detect(context)
+        except ImagingError as exc:
+            outcomes.append(
+                ImageOutcome(ref.sop_instance_uid, AlgorithmStatus.FAILED, str(exc), ref.laterality, ref.view)
+            )
+            continue
+        except Exception as exc:  # one image must never take the study down
+            LOGGER.exception("%s failed on %s", manifest.id, ref.sop_instance_uid)
+            message = f"{manifest.id} failed: {type(exc).__name__}: {exc}"
+            outcomes.append(
+                ImageOutcome(ref.sop_instance_uid, AlgorithmStatus.FAILED, message, ref.laterality, ref.view)
+            )
+            continue
+        seconds = time.perf_counter() - started
+        measurements = {
+            "candidates": float(len(candidates)),
+            "max_score": max((c.score for c in candidates), default=0.0),
+            "seconds": round(seconds, 3),
+        }
+        outcomes.append(
+            ImageOutcome(
+                ref.sop_instance_uid, AlgorithmStatus.OK, "", context.laterality, context.view, measurements
+            )
+        )
+        detected.append(_Detected(context, candidates))
+    base = {
+        "algorithm_id": manifest.id,
+        "algorithm_version": manifest.version,
+        "study_instance_uid": selection.study.study_instance_uid,
+        "images": tuple(outcomes),
+        "operating_threshold": threshold,
+    }
+    if not detected:
+        failed = any(o.status == AlgorithmStatus.FAILED for o in outcomes)
+        reasons = "; ".join(sorted({o.message for o in outcomes if o.message})) or "no images"
+        status = AlgorithmStatus.FAILED if failed else AlgorithmStatus.SKIPPED
+        return AlgorithmResult(status=status, message=f"no usable mammogram: {reasons}", **base)  # type: ignore[arg-type]
+    findings = correlate(detected, kind)
+    return AlgorithmResult(status=AlgorithmStatus.OK, findings=tuple(findings), **base)  # type: ignore[arg-type]
+
+
+def _mark(det: _Detected, cand: Candidate) -> Mark:
+    ctx = det.context
+    return Mark(
+        sop_instance_uid=ctx.ref.sop_instance_uid,
+        point=(round(cand.point[0], 2), round(cand.point[1], 2)),
+        bbox=tuple(round(v, 2) for v in cand.bbox),  # type: ignore[arg-type]
+        score=round(cand.score, 4),
+        laterality=ctx.laterality,
+        view=ctx.view,
+        sop_class_uid=ctx.ref.sop_class_uid,
+        outline=tuple((round(c, 2), round(r, 2)) for c, r in cand.outline),
+        members=tuple((round(c, 2), round(r, 2)) for c, r in cand.members),
+        size_mm=round(cand.size_mm, 1),
+    )
+
+
+def _depth(distance: float | None, pnl: float | None) -> str | None:
+    if distance is None or not pnl:
+        return None
+    third = distance / pnl
+    return "anterior" if third < 1 / 3 else "middle" if third < 2 / 3 else "posterior"
+
+
+def _row_offset_mm(ctx: ImageContext, point: tuple[float, float]) -> float | None:
+    nipple = ctx.geometry.nipple
+    return None if nipple is None else (point[1] - nipple[1]) * ctx.image.spacing_mm[0]
+
+
+def clock_position(laterality: str, medial_mm: float, superior_mm: float) -> tuple[int, str]:
+    """Clock hour (1-12, facing the patient) and quadrant from offsets relative to the nipple."""
+    # Facing the patient, the patient's left is the viewer's right: lateral on the left breast
+    # points to 3 o'clock, medial on the right breast also points to 3 o'clock.
+    right_of_viewer = -medial_mm if laterality == "L" else medial_mm
+    angle = math.degrees(math.atan2(right_of_viewer, superior_mm)) % 360.0  # 0 = 12 o'clock, clockwise
+    hour = round(angle / 30.0) % 12 or 12
+    upper = superior_mm >= 0
+    outer = medial_mm < 0
+    quadrant = ("U" if upper else "L") + ("O" if outer else "I") + "Q"
+    return hour, quadrant
+
+
+def _location(pair: Sequence[tuple[_Detected, Candidate]], laterality: str) -> FindingLocation:
+    distances = [d.context.nipple_distance_mm(c.point) for d, c in pair]
+    known = [x for x in distances if x is not None]
+    distance = float(np.mean(known)) if known else None
+    pnls = [d.context.chest_wall_depth_mm() for d, _ in pair]
+    pnl_known = [x for x in pnls if x]
+    depth = _depth(distance, max(pnl_known) if pnl_known else None)
+    cc = next(((d, c) for d, c in pair if d.context.view in _CC_VIEWS), None)
+    mlo = next(((d, c) for d, c in pair if d.context.view in _MLO_VIEWS), None)
+    clock = quadrant = None
+    if cc is not None and mlo is not None:
+        medial = _row_offset_mm(cc[0].context, cc[1].point)
+        oblique = _row_offset_mm(mlo[0].context, mlo[1].point)
+        if medial is not None and oblique is not None:
+            superior = medial - oblique / _COS45
+            clock, quadrant = clock_position(laterality, medial, superior)
+    return FindingLocation(
+        clock=clock,
+        quadrant=quadrant,
+        depth=depth,
+        distance_from_nipple_mm=None if distance is None else round(distance, 1),
+    )
+
+
+def correlate(detected: list[_Detected], kind: FindingKind) -> list[Finding]:
+    """One finding per CC/MLO pair of the same lesion, one per unpaired candidate (sorted by score)."""
+    prefix = {FindingKind.MASS: "mass", FindingKind.CALCIFICATION_CLUSTER: "calc"}.get(kind, str(kind))
+    groups: list[list[tuple[_Detected, Candidate]]] = []
+    for side in ("L", "R"):
+        ccs = [
+            (d, c)
+            for d in detected
+            if d.context.laterality == side and d.context.view in _CC_VIEWS
+            for c in d.candidates
+        ]
+        mlos = [
+            (d, c)
+            for d in detected
+            if d.context.laterality == side and d.context.view in _MLO_VIEWS
+            for c in d.candidates
+        ]
+        others = [
+            (d, c)
+            for d in detected
+            if d.context.laterality == side and d.context.view not in _CC_VIEWS | _MLO_VIEWS
+            for c in d.candidates
+        ]
+        pairs = []
+        for i, (dcc, ccc) in enumerate(ccs):
+            for j, (dml, cml) in enumerate(mlos):
+                a, b = dcc.context.nipple_distance_mm(ccc.point), dml.context.nipple_distance_mm(cml.point)
+                if a is None or b is None:
+                    continue
+                if abs(a - b) <= max(CORRELATION_MM, CORRELATION_FRACTION * max(a, b)):
+                    pairs.append((ccc.score * cml.score, -abs(a - b), i, j))
+        used_cc: set[int] = set()
+        used_mlo: set[int] = set()
+        for _, _, i, j in sorted(pairs, reverse=True):
+            if i in used_cc or j in used_mlo:
+                continue
+            used_cc.add(i)
+            used_mlo.add(j)
+            groups.append([ccs[i], mlos[j]])
+        groups += [[x] for i, x in enumerate(ccs) if i not in used_cc]
+        groups += [[x] for j, x in enumerate(mlos) if j not in used_mlo]
+        groups += [[x] for x in others]
+    findings: list[Finding] = []
+    for group in groups:
+        laterality = group[0][0].context.laterality
+        miss = 1.0
+        for _, cand in group:
+            miss *= 1.0 - cand.score
+        score = round(1.0 - miss, 4)
+        findings.append(
+            Finding(
+                id="",
+                kind=kind,
+                laterality=laterality,
+                score=min(max(score, 0.0), 1.0),
+                marks=tuple(_mark(d, c) for d, c in group),
+                size_mm=round(max(c.size_mm for _, c in group), 1),
+                location=_location(group, laterality),
+                attributes={"views": float(len(group))},
+            )
+        )
+    findings.sort(key=lambda f: (-f.score, f.laterality, f.marks[0].sop_instance_uid, f.marks[0].point))
+    return [replace(f, id=f"{prefix}-{i + 1}") for i, f in enumerate(findings)]

@@ -1,0 +1,437 @@
+"""Secondary Capture Image Storage (PS3.3 A.8.1, SOP Class 1.2.840.10008.5.1.4.1.1.7): a summary image.
+
+:class:`SecondaryCaptureSummary` renders one RGB 8-bit picture any PACS viewer can show, for sites
+whose viewer applies neither CAD SR nor GSPS: the four screening views as radiologists hang them
+(R CC, L CC on top; R MLO, L MLO below; right breast on the left of the screen, chest walls meeting
+in the middle), each windowed with its own first window and downsampled to fit a 1024 × 1024 image,
+the AI marks drawn in the colour of their kind with their scores, a header line with the
+not-for-diagnostic-use notice, the suspicion score, priority and flags, and the algorithm's label
+at the bottom. Burned In Annotation is YES. Placement follows DESIGN §4: same study, new series,
+deterministic UIDs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageDraw, ImageFont
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence as DicomSequence
+
+from breastgate.domain.errors import EncodingError, InvalidInputError
+from breastgate.domain.model import NOT_FOR_DIAGNOSTIC_USE, CaseAssessment, Finding, Point, Triage
+from breastgate.imaging.pixels import laterality_of, view_of
+from breastgate.results.gsps import (
+    KIND_STYLES,
+    attach_file_meta,
+    copy_patient_study,
+    creation_datetime,
+    mark_label,
+    series_laterality,
+)
+from breastgate.results.uids import derive_uid
+
+LOGGER = logging.getLogger(__name__)
+
+SECONDARY_CAPTURE_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.7"
+DEFAULT_SERIES_NUMBER = 9903
+#: ASCII on purpose: Pillow's built-in font has no en dash.
+NOTICE = "AI OUTPUT - NOT FOR DIAGNOSTIC USE"
+SIZE = 1024
+HEADER_PX = 56
+FOOTER_PX = 40
+GAP_PX = 8
+
+Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+RGB = tuple[int, int, int]
+_HEADER_BG: RGB = (110, 0, 0)
+_TEXT: RGB = (255, 255, 255)
+_DIM: RGB = (170, 170, 170)
+#: (row, column) of each view in the 2 × 2 montage; right-breast views on the left of the screen.
+_ROW_OF_VIEW = {
+    "CC": 0,
+    "XCCL": 0,
+    "XCCM": 0,
+    "CCID": 0,
+    "FB": 0,
+    "MLO": 1,
+    "ML": 1,
+    "LM": 1,
+    "LMO": 1,
+    "SIO": 1,
+}
+_COLUMN_OF_SIDE = {"R": 0, "L": 1}
+_EXACT = {"CC", "MLO"}
+_SLOT_NAMES = {("R", "CC"): (0, 0), ("L", "CC"): (0, 1), ("R", "MLO"): (1, 0), ("L", "MLO"): (1, 1)}
+
+
+@dataclass(frozen=True)
+class Tile:
+    """Where one source image sits in the montage: top-left corner, scale and flips."""
+
+    sop_instance_uid: str
+    laterality: str
+    view: str
+    x0: int
+    y0: int
+    width: int
+    height: int
+    scale: float
+    rows: int
+    cols: int
+    flip_h: bool = False
+    flip_v: bool = False
+
+    def to_canvas(self, point: Point) -> tuple[float, float]:
+        """Image coordinates (column, row) → montage pixel coordinates (x, y)."""
+        col = self.cols - point[0] if self.flip_h else point[0]
+        row = self.rows - point[1] if self.flip_v else point[1]
+        return self.x0 + col * self.scale, self.y0 + row * self.scale
+
+
+@dataclass(frozen=True)
+class DecodedSummary:
+    """What :meth:`SecondaryCaptureSummary.from_dataset` returns."""
+
+    sop_instance_uid: str
+    series_instance_uid: str
+    study_instance_uid: str
+    header: str
+    source_sop_instance_uids: tuple[str, ...]
+    pixels: npt.NDArray[np.uint8]
+
+
+def header_text(assessment: CaseAssessment | None, triage: Triage | None) -> str:
+    """``AI OUTPUT - NOT FOR DIAGNOSTIC USE - suspicion NN/100, priority X, flags: …``."""
+    parts = [f"suspicion {round(assessment.suspicion_score)}/100" if assessment else "suspicion n/a"]
+    if triage is not None:
+        parts.append(f"priority {triage.priority.value.upper()}")
+        parts.append(f"flags: {', '.join(triage.flags)}" if triage.flags else "no flags")
+    return f"{NOTICE} - {', '.join(parts)}"
+
+
+def _font(size: int) -> Font:
+    return ImageFont.load_default(size=size)
+
+
+def _wrap(text: str, font: Font, width: float, max_lines: int) -> list[str]:
+    """Greedy word wrap to ``width`` pixels; the last line ends with … when text is left over."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        trial = f"{current} {word}".strip()
+        if font.getlength(trial) <= width or not current:
+            current = trial
+        else:
+            lines.append(current)
+            current = word
+    if current:
+        lines.append(current)
+    if len(lines) > max_lines:
+        last = " ".join(lines[max_lines - 1 :])
+        while last and font.getlength(last + "…") > width:
+            last = last[:-1]
+        lines = [*lines[: max_lines - 1], last.rstrip() + "…"]
+    return lines
+
+
+def window(pixels: npt.NDArray[Any], ds: Dataset) -> npt.NDArray[np.float32]:
+    """Stored values → display values 0..255 (PS3.3 C.11.1 rescale, C.11.2.1.2 window).
+
+    MONOCHROME1 images are inverted, so the result is always MONOCHROME2 (bright = dense).
+    """
+    values: npt.NDArray[np.float32] = pixels.astype(np.float32)
+    slope, intercept = float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)
+    if (slope, intercept) != (1.0, 0.0):
+        values = values * np.float32(slope) + np.float32(intercept)
+    centre, width = _first(ds.get("WindowCenter")), _first(ds.get("WindowWidth"))
+    if centre is None or width is None or float(width) < 1:
+        sample = values[:: max(1, values.shape[0] // 512), :: max(1, values.shape[1] // 512)]
+        lo, hi = (float(v) for v in np.percentile(sample, [0.5, 99.5]))
+        centre, width = (lo + hi) / 2, max(hi - lo, 1.0)
+    c, w = float(centre), float(width)
+    out: npt.NDArray[np.float32]
+    if str(ds.get("VOILUTFunction", "")).upper() == "SIGMOID":
+        out = 255.0 / (1.0 + np.exp(-4.0 * (values - c) / w))
+    else:  # LINEAR (PS3.3 C.11.2.1.2.1)
+        out = ((values - (c - 0.5)) / max(w - 1, 1.0) + 0.5) * 255.0
+    out = np.clip(out, 0.0, 255.0).astype(np.float32)
+    if str(ds.get("PhotometricInterpretation", "")).upper() == "MONOCHROME1":
+        out = (255.0 - out).astype(np.float32)
+    return out
+
+
+def _first(value: Any) -> Any:
+    """First value of a possibly multi-valued attribute; None when absent or empty."""
+    if isinstance(value, (MultiValue, list, tuple)):
+        value = value[0] if len(value) else None
+    return None if value is None or value == "" else value
+
+
+def _flips(ds: Dataset, laterality: str, row: int) -> tuple[bool, bool]:
+    """Flip so the chest wall faces the middle of the screen and, on MLO views, the feet are down."""
+    orientation = [str(v).strip().upper() for v in (ds.get("PatientOrientation") or [])]
+    if len(orientation) != 2:
+        return False, False
+    toward_right = orientation[0][:1]  # direction of increasing column
+    flip_h = (laterality == "R" and toward_right == "A") or (laterality == "L" and toward_right == "P")
+    flip_v = row == 1 and orientation[1][:1] == "H"
+    return flip_h, flip_v
+
+
+class SecondaryCaptureSummary:
+    """A 2 × 2 summary montage of a screening study with the AI marks burned in (RGB 8-bit SC).
+
+    Parameters
+    ----------
+    images
+        (header, stored pixel values) of the study's views, e.g. ``(ds, ds.pixel_array)``; 2-D
+        arrays only. Views other than the four screening slots, or a second image for a slot, are
+        left out with a warning.
+    findings
+        Findings whose marks are drawn (marks on images not shown are skipped).
+    assessment, triage
+        Shown in the header line when given.
+    algorithm_id, algorithm_version
+        What produced the result (footer, deterministic UIDs).
+    label
+        The algorithm's label (intended use / not-for-diagnostic-use statement), shown at the bottom.
+    created
+        Content Date/Time; default: the study date and time, so the output depends only on inputs.
+    """
+
+    def __init__(
+        self,
+        images: Sequence[tuple[Dataset, npt.NDArray[Any]]],
+        findings: Sequence[Finding],
+        assessment: CaseAssessment | None,
+        triage: Triage | None,
+        algorithm_id: str,
+        algorithm_version: str,
+        label: str = NOT_FOR_DIAGNOSTIC_USE,
+        *,
+        created: datetime | None = None,
+        series_number: int = DEFAULT_SERIES_NUMBER,
+        instance_number: int = 1,
+    ) -> None:
+        if not images:
+            raise EncodingError("a summary needs at least one image")
+        studies = {str(ds.get("StudyInstanceUID", "")) for ds, _ in images}
+        if len(studies) != 1 or "" in studies:
+            raise EncodingError("images do not all belong to one study")
+        self.sources = tuple(ds for ds, _ in images)
+        self.findings = tuple(findings)
+        self.assessment, self.triage = assessment, triage
+        self.algorithm_id, self.algorithm_version = algorithm_id, algorithm_version
+        self.label = label
+        self.series_number, self.instance_number = series_number, instance_number
+        self.study_instance_uid = studies.pop()
+        self.creation_date, self.creation_time = creation_datetime(self.sources, created)
+        self.header = header_text(assessment, triage)
+        slots = self._slots(images)
+        if not slots:
+            raise EncodingError("no image is a screening view (R/L CC or MLO) with known laterality")
+        self.tiles = {uid: tile for uid, (tile, _, _) in slots.items()}
+        inputs = [self.study_instance_uid, *sorted(str(ds.SOPInstanceUID) for ds in self.sources)]
+        self.sop_instance_uid = derive_uid("sc", algorithm_id, algorithm_version, inputs)
+        self.series_instance_uid = derive_uid(
+            "sc-series", algorithm_id, algorithm_version, [self.study_instance_uid]
+        )
+        self.pixels = self._render(slots)
+
+    # ---- layout --------------------------------------------------------------------------------
+
+    def _slots(
+        self, images: Sequence[tuple[Dataset, npt.NDArray[Any]]]
+    ) -> dict[str, tuple[Tile, Dataset, npt.NDArray[Any]]]:
+        box_w = (SIZE - 3 * GAP_PX) / 2
+        box_h = (SIZE - HEADER_PX - FOOTER_PX - 3 * GAP_PX) / 2
+        taken: dict[tuple[int, int], tuple[str, bool]] = {}
+        out: dict[str, tuple[Tile, Dataset, npt.NDArray[Any]]] = {}
+        for ds, pixels in images:
+            uid = str(ds.SOPInstanceUID)
+            side, view = laterality_of(ds), view_of(ds) or ""
+            if side is None or view not in _ROW_OF_VIEW:
+                LOGGER.warning("summary: image %s is not a screening view; left out", uid)
+                continue
+            if pixels.ndim != 2:
+                raise EncodingError(f"image {uid}: expected 2-D pixels, got shape {pixels.shape}")
+            rows, cols = pixels.shape
+            if (int(ds.get("Rows", rows)), int(ds.get("Columns", cols))) != (rows, cols):
+                raise EncodingError(f"image {uid}: pixels {pixels.shape} do not match Rows/Columns")
+            slot = (_ROW_OF_VIEW[view], _COLUMN_OF_SIDE[side])
+            if slot in taken and (taken[slot][1] or view not in _EXACT):
+                LOGGER.warning("summary: slot %s already shows %s; %s left out", slot, taken[slot][0], uid)
+                continue
+            if slot in taken:
+                out.pop(taken[slot][0])
+            taken[slot] = (uid, view in _EXACT)
+            scale = min(box_w / cols, box_h / rows)
+            width, height = max(1, round(cols * scale)), max(1, round(rows * scale))
+            bx = GAP_PX + slot[1] * (box_w + GAP_PX)
+            x0 = round(bx + box_w - width) if side == "R" else round(bx)  # chest walls meet mid-screen
+            y0 = round(HEADER_PX + GAP_PX + slot[0] * (box_h + GAP_PX))
+            flip_h, flip_v = _flips(ds, side, slot[0])
+            tile = Tile(uid, side, view, x0, y0, width, height, scale, rows, cols, flip_h, flip_v)
+            out[uid] = (tile, ds, pixels)
+        return out
+
+    # ---- drawing -------------------------------------------------------------------------------
+
+    def _render(self, slots: dict[str, tuple[Tile, Dataset, npt.NDArray[Any]]]) -> npt.NDArray[np.uint8]:
+        canvas = Image.new("RGB", (SIZE, SIZE), (0, 0, 0))
+        draw = ImageDraw.Draw(canvas)
+        small, big = _font(13), _font(18)
+        for tile, ds, pixels in slots.values():
+            canvas.paste(_tile_image(tile, ds, pixels), (tile.x0, tile.y0))
+            name = f"{tile.laterality} {tile.view}"
+            x = tile.x0 + 4 if tile.laterality == "R" else tile.x0 + tile.width - 4 - small.getlength(name)
+            _shadow_text(draw, (x, tile.y0 + 4), name, small, _TEXT)
+        occupied = {(_ROW_OF_VIEW[t.view], _COLUMN_OF_SIDE[t.laterality]) for t in self.tiles.values()}
+        for (side, view), slot in _SLOT_NAMES.items():
+            if slot not in occupied:
+                x = GAP_PX + slot[1] * (SIZE - GAP_PX) / 2 + 20
+                y = HEADER_PX + GAP_PX + slot[0] * (SIZE - HEADER_PX - FOOTER_PX) / 2 + 20
+                draw.text((x, y), f"{side} {view}: no image", font=small, fill=_DIM)
+        for finding in self.findings:
+            self._draw_finding(draw, finding, small)
+        draw.rectangle((0, 0, SIZE - 1, HEADER_PX - 1), fill=_HEADER_BG)
+        for i, line in enumerate(_wrap(self.header, big, SIZE - 2 * GAP_PX, 2)):
+            draw.text((GAP_PX, 5 + 23 * i), line, font=big, fill=_TEXT)
+        footer = f"{self.algorithm_id} {self.algorithm_version}: {self.label}"
+        for i, line in enumerate(_wrap(footer, small, SIZE - 2 * GAP_PX, 2)):
+            draw.text((GAP_PX, SIZE - FOOTER_PX + 3 + 17 * i), line, font=small, fill=_DIM)
+        return np.asarray(canvas, dtype=np.uint8).copy()
+
+    def _draw_finding(self, draw: ImageDraw.ImageDraw, finding: Finding, font: Font) -> None:
+        style = KIND_STYLES[finding.kind]
+        for mark in finding.marks:
+            tile = self.tiles.get(mark.sop_instance_uid)
+            if tile is None:
+                LOGGER.debug("summary: finding %s marks an image not shown", finding.id)
+                continue
+            if len(mark.outline) >= 3:
+                ring = [tile.to_canvas(p) for p in mark.outline]
+            else:
+                c0, r0, c1, r1 = mark.bbox
+                ring = [tile.to_canvas(p) for p in ((c0, r0), (c1, r0), (c1, r1), (c0, r1))]
+            draw.line([*ring, ring[0]], fill=style.rgb, width=2)
+            for centre in mark.members:
+                x, y = tile.to_canvas(centre)
+                draw.ellipse((x - 3, y - 3, x + 3, y + 3), outline=style.rgb, width=1)
+            text = mark_label(finding)
+            top = min(y for _, y in ring)
+            left = min(x for x, _ in ring)
+            tx = min(max(left, tile.x0), tile.x0 + tile.width - font.getlength(text))
+            ty = top - 17 if top - 17 >= tile.y0 else max(y for _, y in ring) + 3
+            _shadow_text(draw, (tx, ty), text, font, style.rgb)
+
+    # ---- writing / reading ---------------------------------------------------------------------
+
+    @property
+    def dataset(self) -> Dataset:
+        """Same as :meth:`to_dataset` (a new Dataset each time)."""
+        return self.to_dataset()
+
+    def to_dataset(self) -> Dataset:
+        """The complete SC instance with file meta (Explicit VR Little Endian)."""
+        ds = Dataset()
+        ds.SpecificCharacterSet = "ISO_IR 192"
+        ds.SOPClassUID = SECONDARY_CAPTURE_IMAGE_STORAGE
+        ds.SOPInstanceUID = self.sop_instance_uid
+        ds.InstanceCreationDate, ds.InstanceCreationTime = self.creation_date, self.creation_time
+        copy_patient_study(self.sources[0], ds)
+        # General Series (C.7.3.1): OT, so MG hanging protocols do not take it for a mammogram
+        ds.Modality = "OT"
+        ds.SeriesInstanceUID = self.series_instance_uid
+        ds.SeriesNumber = self.series_number
+        ds.SeriesDescription = f"breastgate {self.algorithm_id} AI summary - not for diagnostic use"[:64]
+        ds.SeriesDate, ds.SeriesTime = self.creation_date, self.creation_time
+        ds.Laterality = series_laterality(
+            src for src in self.sources if str(src.SOPInstanceUID) in self.tiles
+        )
+        # General Equipment, SC Equipment (C.7.5.1, C.8.6.1)
+        ds.Manufacturer = "breastgate"
+        ds.ConversionType = "WSD"
+        ds.SecondaryCaptureDeviceManufacturer = "breastgate"
+        ds.SecondaryCaptureDeviceManufacturerModelName = self.algorithm_id[:64]
+        ds.SecondaryCaptureDeviceSoftwareVersions = self.algorithm_version[:64]
+        # General Image (C.7.6.1), SC Image (C.8.6.2)
+        ds.InstanceNumber = self.instance_number
+        ds.PatientOrientation = ""
+        ds.ContentDate, ds.ContentTime = self.creation_date, self.creation_time
+        ds.DateOfSecondaryCapture, ds.TimeOfSecondaryCapture = self.creation_date, self.creation_time
+        ds.ImageType = ["DERIVED", "SECONDARY"]
+        ds.DerivationDescription = "2x2 montage of the screening views, downsampled, AI marks burned in"
+        shown = [src for src in self.sources if str(src.SOPInstanceUID) in self.tiles]
+        ds.SourceImageSequence = DicomSequence([self._source_ref(src) for src in shown])
+        ds.ImageComments = self.header
+        ds.BurnedInAnnotation = "YES"
+        # Image Pixel (C.7.6.3): RGB 8-bit, colour-by-pixel
+        rows, cols, _ = self.pixels.shape
+        ds.SamplesPerPixel = 3
+        ds.PhotometricInterpretation = "RGB"
+        ds.PlanarConfiguration = 0
+        ds.Rows, ds.Columns = rows, cols
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+        ds.PixelRepresentation = 0
+        ds.PixelData = self.pixels.tobytes()
+        attach_file_meta(ds)
+        return ds
+
+    @staticmethod
+    def _source_ref(src: Dataset) -> Dataset:
+        ref = Dataset()
+        ref.ReferencedSOPClassUID = str(src.SOPClassUID)
+        ref.ReferencedSOPInstanceUID = str(src.SOPInstanceUID)
+        return ref
+
+    @staticmethod
+    def from_dataset(ds: Dataset) -> DecodedSummary:
+        """Decode a summary SC written by this class (pixels as a rows × columns × 3 array)."""
+        if str(ds.get("SOPClassUID", "")) != SECONDARY_CAPTURE_IMAGE_STORAGE:
+            raise InvalidInputError("not a Secondary Capture Image")
+        if int(ds.get("SamplesPerPixel", 1)) != 3 or int(ds.get("BitsAllocated", 0)) != 8:
+            raise InvalidInputError("not an RGB 8-bit summary image")
+        pixels = np.frombuffer(ds.PixelData, dtype=np.uint8).reshape(int(ds.Rows), int(ds.Columns), 3)
+        return DecodedSummary(
+            sop_instance_uid=str(ds.SOPInstanceUID),
+            series_instance_uid=str(ds.SeriesInstanceUID),
+            study_instance_uid=str(ds.StudyInstanceUID),
+            header=str(ds.get("ImageComments", "")),
+            source_sop_instance_uids=tuple(
+                str(r.ReferencedSOPInstanceUID) for r in ds.get("SourceImageSequence", [])
+            ),
+            pixels=pixels,
+        )
+
+
+def _tile_image(tile: Tile, ds: Dataset, pixels: npt.NDArray[Any]) -> Image.Image:
+    """Window at full resolution, flip, then box-filter down to the tile size (keeps small specks)."""
+    shown = window(pixels, ds)
+    if tile.flip_h:
+        shown = shown[:, ::-1]
+    if tile.flip_v:
+        shown = shown[::-1, :]
+    small = Image.fromarray(np.ascontiguousarray(shown)).resize(
+        (tile.width, tile.height), Image.Resampling.BOX
+    )
+    grey = np.clip(np.rint(np.asarray(small, dtype=np.float32)), 0, 255).astype(np.uint8)
+    return Image.fromarray(np.repeat(grey[:, :, None], 3, axis=2))
+
+
+def _shadow_text(
+    draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, font: Font, fill: RGB
+) -> None:
+    """Text with a 1-pixel black shadow, legible over bright tissue."""
+    x, y = math.floor(xy[0]), math.floor(xy[1])
+    draw.text((x + 1, y + 1), text, font=font, fill=(0, 0, 0))
+    draw.text((x, y), text, font=font, fill=fill)

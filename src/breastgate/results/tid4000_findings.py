@@ -1,0 +1,446 @@
+"""Lesion findings and image-quality findings in a Mammography CAD SR (PS3.16 TID 4003-4023).
+
+Shape emitted under (111017) "CAD Processing and Findings Summary" [TID 4001 row 3], one TID 4003
+per :class:`~breastgate.domain.model.Finding` (reference dicom-sr.md §1.4-1.9)::
+
+    INFERRED FROM CONTAINER Individual Impression/Recommendation              [TID 4003]
+     ├ HAS CONCEPT MOD Rendering Intent (finding score vs operating threshold)
+     └ CONTAINS CODE Composite Feature = CID 6016 (marks on >= 2 images)       [TID 4004]
+         ├ HAS CONCEPT MOD Rendering Intent
+         ├ HAS OBS CONTEXT TEXT Tracking Identifier = Finding.id               [TID 4108]
+         ├ HAS PROPERTIES Composite type = spatially, Scope = multiple images  [TID 4005]
+         ├ HAS PROPERTIES TID 4019, NUM Certainty of Feature %, NUM Diameter mm (no path)
+         └ INFERRED FROM CODE Single Image Finding ... (one per mark, below)    [TID 4006]
+       or, for a finding marked on one image:
+     └ CONTAINS CODE Single Image Finding = CID 6014                           [TID 4006]
+         ├ HAS CONCEPT MOD Rendering Intent (mark score)
+         │   └ HAS PROPERTIES NUM CAD Operating Point = 1 (Optional marks, threshold set)
+         ├ HAS OBS CONTEXT TEXT Tracking Identifier (single-image finding only)
+         ├ HAS PROPERTIES TID 4019, NUM Certainty of Finding %
+         ├ HAS PROPERTIES SCOORD Center POINT / Outline POLYLINE (closed)      [TID 4021]
+         │   └ R-SELECTED FROM → Image Library IMAGE (its frame entry for DBT)
+         ├ HAS PROPERTIES TID 4010/4011 rows: Number of calcifications | Calcification Type,
+         │   Shape, Margins, NUM Diameter (TID 1400) with INFERRED FROM SCOORD Path → IMAGE
+         └ INFERRED FROM CODE Single Image Finding = Individual Calcification (per cluster member)
+             └ Rendering Intent Optional, TID 4019, Center POINT, Calcification Type
+
+Choices, each checked with PixelMed's DicomSRValidator and dciodvfy:
+
+- Codes: mass → 129793001 "Mammography breast density" per view and 129788004 "Mammographic breast
+  mass" as composite (the PS3.17 Annex E pattern); calcification cluster → 129769006 both levels;
+  architectural distortion → 129792006.
+- Frames: TID 4021 Center/Outline may only point *by reference* at an Image Library IMAGE, so a
+  DBT mark gets its own library entry: the same image with Referenced Frame Number (0008,1160).
+- TID 4009/4010/4011 each need at least one of their rows. A cluster gives its member count;
+  an individual calcification its Calcification Type (``Finding.attributes["calcification_type"]``
+  mapped to CID 6010, else "Microcalcifications of the breast"); a mass its Shape / Margins when
+  the attributes name them, and a Diameter (TID 1400) whose Path is the longer bounding-box axis
+  through the centre (the algorithm reports a size, not the line it measured).
+- A single-image finding's score and size are its mark's; a composite's are the finding's.
+- Operating point (TID 4023, one threshold): Maximum 1, Recommended 0. At 0 a display shows the
+  Presentation Required marks (score >= threshold), at 1 also the Optional ones. The threshold
+  value itself travels as Algorithm Parameter ``operating_threshold=...`` (TID 4019 row 3).
+- Quality checks: the textbook place is a TID 4006 "Image Quality" finding (TID 4014) with
+  R-INFERRED FROM its image (row 18), but the PixelMed validator we must pass rejects row 18 (and
+  the Image Region rows 19-20) whatever the content ("Conditional content item present when
+  condition not satisfied": its condition tests the concept name, not the value, for 111101).
+  So every checked image is listed under Analyses Performed "Image quality analysis" (TID 4018),
+  and each failed check is a line of the CAD summary's Impression Description.
+- A mark's Diameter is written only when none of the coded TID 4010/4011 rows (Number of
+  calcifications, Calcification Type / Distribution, Shape, Margins) is: PixelMed reads those
+  templates' "at least one of" as "one of" and reports a measurement beside them as not in the
+  template. A correlated finding's size stays on its Composite Feature (TID 4005 row 7).
+- Kinds without a Mammography CAD code that PixelMed accepts are left out with a warning:
+  asymmetry (129789007 "Focal asymmetric breast tissue" is only in CID 6016, and PixelMed refuses it
+  as a Single Image Finding), enhancing lesion and ultrasound lesion (not mammography).
+- Location (clock, quadrant, depth), ``correlated_with`` and other attributes have no place in
+  these templates and are left to the results JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from breastgate.domain.errors import EncodingError
+from breastgate.domain.model import Finding, FindingKind, Mark
+from breastgate.results import codes as c
+from breastgate.results.sr_content import Code, Node
+
+if TYPE_CHECKING:
+    from breastgate.results.tid4000 import AlgorithmIdentification
+
+LOGGER = logging.getLogger(__name__)
+
+ImageKey = tuple[str, int | None]
+"""(SOP Instance UID, 1-based frame or None): the key of an Image Library entry."""
+
+#: TID 4006 value per finding kind (CID 6014).
+SINGLE_IMAGE_CODE: dict[FindingKind, Code] = {
+    FindingKind.MASS: c.MAMMO_DENSITY,
+    FindingKind.CALCIFICATION_CLUSTER: c.CALCIFICATION_CLUSTER,
+    FindingKind.ARCHITECTURAL_DISTORTION: c.ARCHITECTURAL_DISTORTION,
+}
+#: TID 4004 value per finding kind (CID 6016).
+COMPOSITE_CODE: dict[FindingKind, Code] = {
+    FindingKind.MASS: c.BREAST_MASS,
+    FindingKind.CALCIFICATION_CLUSTER: c.CALCIFICATION_CLUSTER,
+    FindingKind.ARCHITECTURAL_DISTORTION: c.ARCHITECTURAL_DISTORTION,
+}
+THRESHOLD_PARAMETER = "operating_threshold="
+_HP, _CM, _IF = "HAS PROPERTIES", "HAS CONCEPT MOD", "INFERRED FROM"
+
+
+def encodable(kind: FindingKind) -> bool:
+    """Whether a finding kind has a (validated) Mammography CAD SR code."""
+    return kind in SINGLE_IMAGE_CODE
+
+
+def detection_code(kind: FindingKind) -> Code:
+    """TID 4017 Detection Performed value (CID 6014) for a kind; EncodingError if it has none."""
+    try:
+        return SINGLE_IMAGE_CODE[kind]
+    except KeyError:
+        raise EncodingError(f"finding kind {kind} has no Mammography CAD SR code") from None
+
+
+def kind_of(code: Code | None) -> FindingKind | None:
+    """Finding kind of a TID 4006 value, or None (individual calcification, quality, unknown)."""
+    for kind, known in SINGLE_IMAGE_CODE.items():
+        if known.same(code):
+            return kind
+    return None
+
+
+def rendering_intent(score: float, threshold: float | None) -> Code:
+    """CID 6034: Presentation Required at or above the operating threshold (or without one)."""
+    return c.PRESENTATION_REQUIRED if threshold is None or score >= threshold else c.PRESENTATION_OPTIONAL
+
+
+def operating_points(threshold: float | None) -> list[Node]:
+    """TID 4023 rows 1-2 for one threshold: Maximum CAD Operating Point 1, Recommended 0."""
+    if threshold is None:
+        return []
+    return [
+        Node("NUM", _HP, c.MAXIMUM_CAD_OPERATING_POINT, num=1, units=c.ARBITRARY_UNIT),
+        Node("NUM", _HP, c.RECOMMENDED_CAD_OPERATING_POINT, num=0, units=c.RANGE_0_N),
+    ]
+
+
+def _percent(score: float) -> float:
+    if not 0.0 <= score <= 1.0:
+        raise EncodingError(f"score {score!r} outside 0..1")
+    return round(score * 100.0, 6)
+
+
+def _closed(points: Sequence[tuple[float, float]]) -> tuple[float, ...]:
+    pts = list(points)
+    if pts[0] != pts[-1]:
+        pts.append(pts[0])
+    return tuple(v for p in pts for v in p)
+
+
+def _rectangle(bbox: tuple[float, float, float, float]) -> list[tuple[float, float]]:
+    c0, r0, c1, r1 = bbox
+    return [(c0, r0), (c1, r0), (c1, r1), (c0, r1)]
+
+
+class FindingEncoder:
+    """Builds the TID 4003 sub-trees of one result.
+
+    Parameters
+    ----------
+    algorithm
+        TID 4019 identification repeated on every finding (row 5, mandatory).
+    threshold
+        The result's operating threshold (0-1) or None.
+    images
+        Image Library IMAGE nodes by (SOP Instance UID, frame); every mark's key must be present.
+    """
+
+    def __init__(
+        self,
+        algorithm: AlgorithmIdentification,
+        threshold: float | None,
+        images: Mapping[ImageKey, Node],
+    ) -> None:
+        self.algorithm = algorithm
+        self.threshold = threshold
+        self.images = images
+
+    def _image(self, mark: Mark) -> Node:
+        node = self.images.get((mark.sop_instance_uid, mark.frame))
+        if node is None:
+            raise EncodingError(f"mark on image {mark.sop_instance_uid} that is not in the library")
+        return node
+
+    def _intent(self, parent: Node, intent: Code) -> None:
+        node = parent.add(Node("CODE", _CM, c.RENDERING_INTENT, code=intent))
+        if intent == c.PRESENTATION_OPTIONAL and self.threshold is not None:
+            node.add(Node("NUM", _HP, c.CAD_OPERATING_POINT, num=1, units=c.RANGE_1_N))
+
+    def impression(self, finding: Finding) -> Node:
+        """TID 4003 for one finding: a Composite Feature, or the Single Image Finding(s)."""
+        detection_code(finding.kind)
+        container = Node("CONTAINER", _IF, c.INDIVIDUAL_IMPRESSION)
+        container.add(
+            Node("CODE", _CM, c.RENDERING_INTENT, code=rendering_intent(finding.score, self.threshold))
+        )
+        images = {(m.sop_instance_uid, m.frame) for m in finding.marks}
+        if len(images) >= 2:
+            container.add(self._composite(finding))
+        else:
+            for mark in finding.marks:
+                container.add(self._single(finding, mark, "CONTAINS", alone=True))
+        return container
+
+    def _composite(self, finding: Finding) -> Node:
+        node = Node("CODE", "CONTAINS", c.COMPOSITE_FEATURE, code=COMPOSITE_CODE[finding.kind])
+        node.add(Node("CODE", _CM, c.RENDERING_INTENT, code=rendering_intent(finding.score, self.threshold)))
+        if finding.id:
+            node.add(Node("TEXT", "HAS OBS CONTEXT", c.TRACKING_IDENTIFIER, text=finding.id))
+        node.add(Node("CODE", _HP, c.COMPOSITE_TYPE, code=c.RELATED_SPATIALLY))
+        node.add(Node("CODE", _HP, c.SCOPE_OF_FEATURE, code=c.MULTIPLE_IMAGES))
+        self.algorithm.add_to(node)
+        node.add(Node("NUM", _HP, c.CERTAINTY_OF_FEATURE, num=_percent(finding.score), units=c.PERCENT))
+        if finding.size_mm is not None:
+            node.add(Node("NUM", _HP, c.DIAMETER, num=finding.size_mm, units=c.MILLIMETER))
+        for mark in finding.marks:
+            node.add(self._single(finding, mark, _IF))
+        return node
+
+    def _single(self, finding: Finding, mark: Mark, rel: str, *, alone: bool = False) -> Node:
+        image = self._image(mark)
+        node = Node("CODE", rel, c.SINGLE_IMAGE_FINDING, code=SINGLE_IMAGE_CODE[finding.kind])
+        self._intent(node, rendering_intent(mark.score, self.threshold))
+        if alone and finding.id:
+            node.add(Node("TEXT", "HAS OBS CONTEXT", c.TRACKING_IDENTIFIER, text=finding.id))
+        self.algorithm.add_to(node)
+        node.add(Node("NUM", _HP, c.CERTAINTY_OF_FINDING, num=_percent(mark.score), units=c.PERCENT))
+        self._geometry(node, mark, image)
+        size = mark.size_mm if mark.size_mm is not None else (finding.size_mm if alone else None)
+        coded = self._coded_rows(node, finding, mark)
+        if not coded:
+            # PixelMed reads "at least one of" TID 4010/4011 rows as "one of": size only alone.
+            self._diameter(node, mark, image, size)
+            if size is None and finding.kind == FindingKind.MASS:
+                LOGGER.warning("CAD SR: mass mark without size, shape or margin (TID 4011 rows absent)")
+        calc_type = c.CALCIFICATION_TYPES.get(str(finding.attributes.get("calcification_type", "")))
+        for member in mark.members if finding.kind == FindingKind.CALCIFICATION_CLUSTER else ():
+            node.add(self._member(member, image, calc_type or c.MICROCALCIFICATION))
+        return node
+
+    @staticmethod
+    def _coded_rows(node: Node, finding: Finding, mark: Mark) -> bool:
+        """TID 4010 rows 1-3 (cluster) or TID 4011 rows 2-3 (mass) from the mark and attributes."""
+        attrs = finding.attributes
+        rows: list[tuple[Code, Code | None]] = []
+        if finding.kind == FindingKind.CALCIFICATION_CLUSTER:
+            if mark.members:
+                count = float(len(mark.members))
+                node.add(Node("NUM", _HP, c.NUMBER_OF_CALCIFICATIONS, num=count, units=c.NO_UNITS))
+            calc_type = c.CALCIFICATION_TYPES.get(str(attrs.get("calcification_type", "")))
+            rows.append((c.CALCIFICATION_TYPE, calc_type))
+            rows.append(
+                (
+                    c.CALCIFICATION_DISTRIBUTION,
+                    c.CALCIFICATION_DISTRIBUTIONS.get(str(attrs.get("distribution", ""))),
+                )
+            )
+        elif finding.kind == FindingKind.MASS:
+            rows.append((c.SHAPE, c.SHAPES.get(str(attrs.get("shape", "")))))
+            rows.append((c.MARGINS, c.MARGIN_TYPES.get(str(attrs.get("margin", attrs.get("shape", ""))))))
+        present = [(concept, code) for concept, code in rows if code is not None]
+        if finding.kind == FindingKind.CALCIFICATION_CLUSTER and not (
+            present or mark.members or mark.size_mm
+        ):
+            present = [(c.CALCIFICATION_TYPE, c.MICROCALCIFICATION)]  # TID 4010 needs one row
+        for concept, code in present:
+            node.add(Node("CODE", _HP, concept, code=code))
+        return bool(present) or bool(mark.members)
+
+    def _geometry(self, node: Node, mark: Mark, image: Node) -> None:
+        """TID 4021: Center POINT and closed Outline POLYLINE (the bbox rectangle without outline)."""
+        center = node.add(Node("SCOORD", _HP, c.CENTER, graphic=("POINT", tuple(mark.point))))
+        center.add(Node("IMAGE", "SELECTED FROM", ref=image))
+        ring = mark.outline if len(mark.outline) >= 3 else _rectangle(mark.bbox)
+        outline = node.add(Node("SCOORD", _HP, c.OUTLINE, graphic=("POLYLINE", _closed(ring))))
+        outline.add(Node("IMAGE", "SELECTED FROM", ref=image))
+
+    def _diameter(self, node: Node, mark: Mark, image: Node, size: float | None) -> None:
+        """TID 1400 Diameter with its Path: the longer bbox axis through the centre."""
+        if size is None:
+            return
+        c0, r0, c1, r1 = mark.bbox
+        col, row = mark.point
+        path = (c0, row, c1, row) if c1 - c0 >= r1 - r0 else (col, r0, col, r1)
+        num = node.add(Node("NUM", _HP, c.DIAMETER, num=size, units=c.MILLIMETER))
+        scoord = num.add(Node("SCOORD", _IF, c.PATH, graphic=("POLYLINE", path)))
+        scoord.add(Node("IMAGE", "SELECTED FROM", ref=image))
+
+    def _member(self, point: tuple[float, float], image: Node, calc_type: Code) -> Node:
+        """TID 4006 row 25: an Individual Calcification of a cluster (TID 4009 Calcification Type)."""
+        node = Node("CODE", _IF, c.SINGLE_IMAGE_FINDING, code=c.INDIVIDUAL_CALCIFICATION)
+        self._intent(node, c.PRESENTATION_OPTIONAL)
+        self.algorithm.add_to(node)
+        center = node.add(Node("SCOORD", _HP, c.CENTER, graphic=("POINT", tuple(point))))
+        center.add(Node("IMAGE", "SELECTED FROM", ref=image))
+        node.add(Node("CODE", _HP, c.CALCIFICATION_TYPE, code=calc_type))
+        return node
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def _scoord(node: Node, concept: Code) -> tuple[tuple[float, ...], Node | None] | None:
+    found = node.first(concept, "SCOORD")
+    if found is None or found.graphic is None:
+        return None
+    target = next((ch.ref for ch in found.children if ch.ref is not None), None)
+    return found.graphic[1], target
+
+
+def _pairs(values: Sequence[float]) -> tuple[tuple[float, float], ...]:
+    return tuple((float(values[i]), float(values[i + 1])) for i in range(0, len(values) - 1, 2))
+
+
+def _num(node: Node, concept: Code) -> float | None:
+    found = node.first(concept, "NUM")
+    return found.num if found is not None else None
+
+
+def _library_facts(image: Node | None) -> tuple[str | None, str | None]:
+    """(laterality, view abbreviation) from an Image Library IMAGE's acquisition context."""
+    if image is None:
+        return None, None
+    lat = image.first(c.IMAGE_LATERALITY, "CODE")
+    view = image.first(c.IMAGE_VIEW, "CODE")
+    side = c.laterality_of(lat.code) if lat is not None and lat.code is not None else None
+    return side, c.view_of(view.code if view is not None else None)
+
+
+def decode_mark(node: Node) -> Mark | None:
+    """A :class:`Mark` from a TID 4006 Single Image Finding (None without a usable Center)."""
+    center = _scoord(node, c.CENTER)
+    if center is None or len(center[0]) < 2:
+        return None
+    values, image = center
+    if image is None or image.sop is None:
+        return None
+    outline = _scoord(node, c.OUTLINE)
+    ring = _pairs(outline[0]) if outline is not None else ()
+    if len(ring) > 1 and ring[0] == ring[-1]:
+        ring = ring[:-1]
+    point = (float(values[0]), float(values[1]))
+    if ring:
+        cols, rows = [p[0] for p in ring], [p[1] for p in ring]
+        bbox = (min(cols), min(rows), max(cols), max(rows))
+    else:
+        bbox = (point[0], point[1], point[0], point[1])
+    if list(ring) == _rectangle(bbox):
+        ring = ()  # the encoder's stand-in for "no outline"
+    members = tuple(
+        (float(m[0][0]), float(m[0][1]))
+        for child in node.find(c.SINGLE_IMAGE_FINDING, "CODE")
+        if c.INDIVIDUAL_CALCIFICATION.same(child.code)
+        for m in [_scoord(child, c.CENTER)]
+        if m is not None and len(m[0]) >= 2
+    )
+    certainty = _num(node, c.CERTAINTY_OF_FINDING)
+    laterality, view = _library_facts(image)
+    return Mark(
+        sop_instance_uid=image.sop[1],
+        point=point,
+        bbox=bbox,
+        score=round(certainty / 100.0, 6) if certainty is not None else 0.0,
+        laterality=laterality,
+        view=view,
+        frame=image.frames[0] if image.frames else None,
+        sop_class_uid=image.sop[0],
+        outline=ring,
+        members=members,
+        size_mm=_num(node, c.DIAMETER),
+    )
+
+
+def _attributes(node: Node) -> dict[str, str | float]:
+    out: dict[str, str | float] = {}
+    for key, concept, table in (
+        ("calcification_type", c.CALCIFICATION_TYPE, c.CALCIFICATION_TYPES),
+        ("distribution", c.CALCIFICATION_DISTRIBUTION, c.CALCIFICATION_DISTRIBUTIONS),
+        ("shape", c.SHAPE, c.SHAPES),
+        ("margin", c.MARGINS, c.MARGIN_TYPES),
+    ):
+        found = node.first(concept, "CODE")
+        word = next((w for w, code in table.items() if code.same(found.code if found else None)), None)
+        if word is not None:
+            out[key] = word
+    return out
+
+
+def _tracking(node: Node) -> str:
+    found = node.first(c.TRACKING_IDENTIFIER, "TEXT")
+    return (found.text or "") if found is not None else ""
+
+
+def decode_findings(cad: Node) -> tuple[Finding, ...]:
+    """Findings below a TID 4001 CAD summary (image-quality and unknown findings are skipped)."""
+    out: list[Finding] = []
+    for impression in cad.find(c.INDIVIDUAL_IMPRESSION, "CONTAINER"):
+        for comp in impression.find(c.COMPOSITE_FEATURE, "CODE"):
+            singles = comp.find(c.SINGLE_IMAGE_FINDING, "CODE")
+            kinds = [kind_of(s.code) for s in singles]
+            marks = [m for m in (decode_mark(s) for s in singles) if m is not None]
+            certainty = _num(comp, c.CERTAINTY_OF_FEATURE)
+            score = round(certainty / 100.0, 6) if certainty is not None else max(m.score for m in marks)
+            out += _finding(
+                _tracking(comp), kinds[0] if kinds else None, score, marks, _num(comp, c.DIAMETER), singles
+            )
+        for single in impression.find(c.SINGLE_IMAGE_FINDING, "CODE"):
+            mark = decode_mark(single)
+            if mark is None:
+                continue
+            out += _finding(
+                _tracking(single), kind_of(single.code), mark.score, [mark], mark.size_mm, [single]
+            )
+    return tuple(out)
+
+
+def _finding(
+    ident: str,
+    kind: FindingKind | None,
+    score: float,
+    marks: list[Mark],
+    size: float | None,
+    nodes: list[Node],
+) -> list[Finding]:
+    laterality = next((m.laterality for m in marks if m.laterality in ("L", "R")), None)
+    if kind is None or not marks or laterality is None:
+        LOGGER.warning("CAD SR: finding %r skipped (unknown kind, no marks or no laterality)", ident)
+        return []
+    attributes: dict[str, str | float] = {}
+    for node in nodes:
+        attributes.update(_attributes(node))
+    return [
+        Finding(
+            id=ident,
+            kind=kind,
+            laterality=laterality,
+            score=min(max(score, 0.0), 1.0),
+            marks=tuple(marks),
+            size_mm=size,
+            attributes=attributes,
+        )
+    ]
+
+
+def threshold_from(parameters: Sequence[str]) -> float | None:
+    """The operating threshold stored as a TID 4019 Algorithm Parameter, or None."""
+    for p in parameters:
+        if p.startswith(THRESHOLD_PARAMETER):
+            try:
+                return float(p[len(THRESHOLD_PARAMETER) :])
+            except ValueError:
+                return None
+    return None

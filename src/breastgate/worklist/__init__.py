@@ -1,0 +1,1 @@
+"""Worklist state, priority policy and UPS-RS (DESIGN §2: imports domain, store, jobs, governance)."""

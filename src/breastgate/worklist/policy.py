@@ -1,0 +1,140 @@
+"""Case assessment and triage from a study's algorithm results, through a versioned policy.
+
+The policy is data (:class:`TriagePolicy`, overridable per site); every triage it produces names
+``id@version`` so a worklist change can be traced to the policy that caused it.
+
+Case suspicion score (0-100) = 100 × the highest score of any lesion finding (mass, calcification
+cluster, ...) from an ok result of an algorithm the policy lets drive triage
+(``triage_algorithms``): the case is as suspicious as its most suspicious finding (the case-level
+AUC in bench/findings_froc.py is measured on the same rule). Findings below an algorithm's
+operating threshold still count, so the score stays continuous for ROC analysis.
+
+``triage_algorithms`` holds the algorithms whose measured performance met the site's acceptance
+targets. Policy 1.0.0 lists only ``breastgate.calcifications``: the built-in mass detector does
+not meet its FROC target on phantoms (README), so its marks are produced (CAD SR, GSPS, results
+JSON) but do not move a study up the worklist. Sites change this by configuration, which is what
+the silent → assistive → integrated rollout formalises.
+
+Flags:
+
+- ``suspicious_finding``: suspicion ≥ ``suspicious_threshold``;
+- ``birads_0_suspected``: suspicion ≥ ``recall_threshold`` (a screening reader would likely recall:
+  BI-RADS 0, needs additional imaging evaluation);
+- ``positioning_inadequate``: a positioning check named ``study_verdict`` failed;
+- ``dense_breast``: density category c or d.
+
+Priority: ``stat`` when suspicion ≥ ``stat_threshold`` (off by default), ``urgent`` when
+``suspicious_finding``, else ``routine``. BI-RADS draft: "0" (incomplete, recall) when a finding
+reaches its algorithm's operating threshold, else "1" (negative); a benign "2" is the reader's call.
+No lesion algorithm ran → no assessment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from breastgate.domain.model import (
+    AlgorithmResult,
+    AlgorithmStatus,
+    CaseAssessment,
+    FindingKind,
+    Priority,
+    Triage,
+)
+
+LESION_KINDS = frozenset(
+    {
+        FindingKind.MASS,
+        FindingKind.CALCIFICATION_CLUSTER,
+        FindingKind.ARCHITECTURAL_DISTORTION,
+        FindingKind.ASYMMETRY,
+        FindingKind.ENHANCING_LESION,
+        FindingKind.US_LESION,
+    }
+)
+
+
+@dataclass(frozen=True)
+class TriagePolicy:
+    """Thresholds on the case suspicion score (0-100) and which flags to raise."""
+
+    id: str = "breastgate.triage"
+    version: str = "1.0.0"
+    suspicious_threshold: float = 50.0
+    recall_threshold: float = 50.0
+    stat_threshold: float | None = None
+    flag_dense: bool = True
+    triage_algorithms: frozenset[str] = frozenset({"breastgate.calcifications"})
+
+    @property
+    def name(self) -> str:
+        return f"{self.id}@{self.version}"
+
+
+DEFAULT_POLICY = TriagePolicy()
+
+
+def assess(
+    results: Sequence[AlgorithmResult], policy: TriagePolicy = DEFAULT_POLICY
+) -> CaseAssessment | None:
+    """Case assessment from the ok results of the lesion algorithms the policy lets drive triage;
+    None when none ran."""
+    lesion_results = [
+        r
+        for r in results
+        if r.status == AlgorithmStatus.OK
+        and r.algorithm_id in policy.triage_algorithms
+        and (r.findings or r.operating_threshold is not None)
+    ]
+    if not lesion_results:
+        return None
+    scores = [f.score for r in lesion_results for f in r.findings if f.kind in LESION_KINDS]
+    suspicion = round(100.0 * max(scores, default=0.0), 1)
+    above = any(
+        f.score >= (r.operating_threshold if r.operating_threshold is not None else 0.5)
+        for r in lesion_results
+        for f in r.findings
+    )
+    if above:
+        return CaseAssessment(
+            suspicion,
+            "0",
+            "AI marked a finding at its operating point: review the marks; recall for additional "
+            "imaging if confirmed (draft, not for diagnostic use).",
+        )
+    return CaseAssessment(
+        suspicion, "1", "No AI finding at its operating point; routine screening interval (draft)."
+    )
+
+
+def triage(
+    results: Sequence[AlgorithmResult], policy: TriagePolicy = DEFAULT_POLICY
+) -> tuple[CaseAssessment | None, Triage]:
+    """Assessment and triage of a study under ``policy``."""
+    assessment = assess(results, policy)
+    score = assessment.suspicion_score if assessment else 0.0
+    flags: list[str] = []
+    reasons: list[str] = []
+    if assessment is not None and score >= policy.suspicious_threshold:
+        flags.append("suspicious_finding")
+        reasons.append(f"suspicion {score:.0f} ≥ {policy.suspicious_threshold:.0f}")
+    if assessment is not None and score >= policy.recall_threshold:
+        flags.append("birads_0_suspected")
+    for r in results:
+        if r.status != AlgorithmStatus.OK:
+            continue
+        failed = any(q.name == "study_verdict" and not q.passed for q in r.quality)
+        if failed and "positioning_inadequate" not in flags:
+            flags.append("positioning_inadequate")
+            reasons.append("positioning checks failed")
+        dense = r.density is not None and r.density.category in ("c", "d")
+        if policy.flag_dense and dense and "dense_breast" not in flags:
+            flags.append("dense_breast")
+    if policy.stat_threshold is not None and score >= policy.stat_threshold:
+        priority = Priority.STAT
+    elif "suspicious_finding" in flags:
+        priority = Priority.URGENT
+    else:
+        priority = Priority.ROUTINE
+    return assessment, Triage(priority, score, tuple(flags), policy.name, tuple(reasons))

@@ -1,0 +1,188 @@
+"""Lesion phantoms and the calcification / mass detectors: truth, hits, look-alikes, bad inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from breastgate.algorithms._findings import clock_position
+from breastgate.algorithms.base import Algorithm
+from breastgate.algorithms.calcifications import CalcificationAlgorithm
+from breastgate.algorithms.masses import MassAlgorithm
+from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, FindingKind, InstanceRef, StudyRef
+from breastgate.phantoms import PhantomStudy, generate_mg_study
+from breastgate.phantoms.lesions import LesionRequest
+from tests.unit.test_imaging import make_mg, synthetic_breast
+
+SMALL = "profile-b-100um"
+
+
+def study_ref(study: PhantomStudy, folder: Path) -> StudyRef:
+    refs = []
+    for i, ds in enumerate(study.datasets):
+        path = folder / f"{i}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        refs.append(
+            InstanceRef(
+                ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID, ds.SOPClassUID, "MG", str(path)
+            )
+        )
+    return StudyRef(study.study_instance_uid, tuple(refs))
+
+
+def run(algorithm: Any, study: StudyRef) -> AlgorithmResult:
+    result: AlgorithmResult = algorithm.run(algorithm.select(study))
+    return result
+
+
+def inside(point: tuple[float, float], bbox: list[float]) -> bool:
+    return bbox[0] <= point[0] <= bbox[2] and bbox[1] <= point[1] <= bbox[3]
+
+
+@pytest.fixture(scope="module")
+def lesion_study() -> PhantomStudy:
+    return generate_mg_study(
+        21,
+        category="b",
+        vendor=SMALL,
+        lesions=[
+            LesionRequest("calcification_cluster", shape="fine_pleomorphic", laterality="L"),
+            LesionRequest("mass", shape="round", size_mm=18.0, contrast=1.0, laterality="R"),
+        ],
+        distractors=True,
+    )
+
+
+def test_lesion_truth_in_each_view(lesion_study: PhantomStudy) -> None:
+    lesions = {t["kind"]: t for t in lesion_study.truth["lesions"]}
+    assert set(lesions) == {"calcification_cluster", "mass"}
+    for truth in lesions.values():
+        assert [v["view"] for v in truth["views"]] == ["CC", "MLO"]
+        for view in truth["views"]:
+            c0, r0, c1, r1 = view["bbox"]
+            assert c0 < view["centre"][0] < c1 and r0 < view["centre"][1] < r1
+    calc = lesions["calcification_cluster"]
+    assert 5 <= calc["calcification_count"] <= 30
+    assert all(len(v["calcifications"]) == calc["calcification_count"] for v in calc["views"])
+    assert lesion_study.truth["distractors"], "distractors were asked for"
+
+
+def test_lesions_change_pixels_only_near_lesions() -> None:
+    plain = generate_mg_study(22, category="a", vendor=SMALL)
+    with_mass = generate_mg_study(
+        22, category="a", vendor=SMALL, lesions=[LesionRequest("mass", size_mm=10.0, laterality="L")]
+    )
+    truth = with_mass.truth["lesions"][0]
+    for a, b in zip(plain.datasets, with_mass.datasets, strict=True):
+        diff = np.argwhere(a.pixel_array != b.pixel_array)
+        view = next((v for v in truth["views"] if v["sop_instance_uid"] == b.SOPInstanceUID), None)
+        if view is None:
+            assert diff.size == 0
+            continue
+        c0, r0, c1, r1 = view["bbox"]
+        assert diff.size > 0
+        assert diff[:, 1].min() >= c0 - 20 and diff[:, 1].max() <= c1 + 20
+        assert diff[:, 0].min() >= r0 - 20 and diff[:, 0].max() <= r1 + 20
+
+
+def test_calcification_cluster_found_on_both_views(lesion_study: PhantomStudy, tmp_path: Path) -> None:
+    algorithm = CalcificationAlgorithm()
+    assert isinstance(algorithm, Algorithm)
+    result = run(algorithm, study_ref(lesion_study, tmp_path))
+    assert result.status == AlgorithmStatus.OK
+    truth = next(t for t in lesion_study.truth["lesions"] if t["kind"] == "calcification_cluster")
+    shown = [f for f in result.findings if f.score >= (result.operating_threshold or 0.5)]
+    assert shown, "the cluster must be marked"
+    top = shown[0]
+    assert top.kind == FindingKind.CALCIFICATION_CLUSTER and top.laterality == "L"
+    assert len(top.marks) == 2, "CC and MLO marks correlated into one finding"
+    for mark in top.marks:
+        view = next(v for v in truth["views"] if v["sop_instance_uid"] == mark.sop_instance_uid)
+        assert inside(mark.point, view["bbox"])
+        assert len(mark.members) >= 3
+        hits = sum(inside(m, view["bbox"]) for m in mark.members)
+        assert hits >= 0.8 * len(mark.members)
+    assert top.location is not None and top.location.distance_from_nipple_mm is not None
+    assert top.location.clock is not None
+    # The benign, vascular and skin look-alikes are not called clusters.
+    assert len(shown) == 1
+
+
+def test_no_cluster_on_normal_studies_with_lookalikes(tmp_path: Path) -> None:
+    for seed in (31, 32):
+        study = generate_mg_study(seed, category="c", vendor=SMALL, distractors=True)
+        folder = tmp_path / str(seed)
+        folder.mkdir()
+        result = run(CalcificationAlgorithm(), study_ref(study, folder))
+        assert result.status == AlgorithmStatus.OK
+        assert [f for f in result.findings if f.score >= 0.5] == []
+
+
+def test_obvious_mass_marked_with_outline(lesion_study: PhantomStudy, tmp_path: Path) -> None:
+    result = run(MassAlgorithm(), study_ref(lesion_study, tmp_path))
+    assert result.status == AlgorithmStatus.OK
+    truth = next(t for t in lesion_study.truth["lesions"] if t["kind"] == "mass")
+    hits = [
+        (f, m)
+        for f in result.findings
+        for m in f.marks
+        for v in truth["views"]
+        if m.sop_instance_uid == v["sop_instance_uid"] and inside(m.point, v["bbox"])
+    ]
+    assert hits, "an 18 mm high-contrast mass in a fatty breast must be marked"
+    finding, mark = hits[0]
+    assert finding.laterality == "R" and finding.kind == FindingKind.MASS
+    assert len(mark.outline) >= 6 and mark.size_mm is not None and 5 <= mark.size_mm <= 40
+
+
+@pytest.mark.parametrize("algorithm", [CalcificationAlgorithm(), MassAlgorithm()])
+def test_unusable_inputs_are_skipped_or_failed_with_reason(algorithm: Any, tmp_path: Path) -> None:
+    pixels = synthetic_breast()
+    datasets = [
+        make_mg(pixels, Modality="CT"),
+        make_mg(pixels, SOPClassUID="1.2.840.10008.5.1.4.1.1.1.2.1", PresentationIntentType="FOR PROCESSING"),
+        make_mg(np.zeros((2, 2), np.uint16)),
+        make_mg((4095 - pixels).astype(np.uint16), PhotometricInterpretation="MONOCHROME1"),
+    ]
+    broken = make_mg(pixels)
+    broken.PixelData = broken.PixelData[:1000]
+    datasets.append(broken)
+    refs = []
+    for i, ds in enumerate(datasets):
+        path = tmp_path / f"{i}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        refs.append(
+            InstanceRef(
+                ds.StudyInstanceUID,
+                ds.SeriesInstanceUID,
+                ds.SOPInstanceUID,
+                ds.SOPClassUID,
+                ds.Modality,
+                str(path),
+            )
+        )
+    result = run(algorithm, StudyRef(refs[0].study_instance_uid, tuple(refs)))
+    by_uid = {o.sop_instance_uid: o for o in result.images}
+    assert len(by_uid) == 5
+    assert "modality CT" in by_uid[datasets[0].SOPInstanceUID].message
+    assert "For Processing" in by_uid[datasets[1].SOPInstanceUID].message
+    assert "too small" in by_uid[datasets[2].SOPInstanceUID].message
+    assert (
+        by_uid[datasets[3].SOPInstanceUID].status == AlgorithmStatus.OK
+    )  # MONOCHROME1 is inverted, not refused
+    assert by_uid[datasets[4].SOPInstanceUID].status == AlgorithmStatus.FAILED
+    assert result.status == AlgorithmStatus.OK
+
+
+def test_clock_positions_facing_the_patient() -> None:
+    # Lateral on the left breast and medial on the right breast are 3 o'clock; superior is 12.
+    assert clock_position("L", medial_mm=-20, superior_mm=-1) == (3, "LOQ")
+    assert clock_position("R", medial_mm=20, superior_mm=0)[0] == 3
+    assert clock_position("R", medial_mm=-20, superior_mm=0)[0] == 9
+    assert clock_position("L", medial_mm=0, superior_mm=30)[0] == 12
+    assert clock_position("L", medial_mm=-10, superior_mm=20) == (1, "UOQ")
+    assert clock_position("R", medial_mm=-10, superior_mm=20) == (11, "UOQ")
+    assert clock_position("R", medial_mm=10, superior_mm=-20) == (5, "LIQ")

@@ -1,0 +1,87 @@
+"""Case assessment and triage policy: flags, priority, which algorithms may drive triage."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from breastgate.domain.model import (
+    AlgorithmResult,
+    AlgorithmStatus,
+    DensityAssessment,
+    Finding,
+    FindingKind,
+    Mark,
+    Priority,
+    QualityCheck,
+)
+from breastgate.worklist.policy import DEFAULT_POLICY, TriagePolicy, triage
+
+UID = "1.2.3"
+
+
+def lesion_result(algorithm_id: str, *scores: float, threshold: float = 0.5) -> AlgorithmResult:
+    findings = tuple(
+        Finding(
+            f"f{i}",
+            FindingKind.CALCIFICATION_CLUSTER,
+            "L",
+            s,
+            (Mark("1.2.3.4", (10, 10), (5, 5, 15, 15), s),),
+        )
+        for i, s in enumerate(scores)
+    )
+    return AlgorithmResult(
+        algorithm_id, "1.0.0", UID, AlgorithmStatus.OK, findings=findings, operating_threshold=threshold
+    )
+
+
+def test_suspicious_finding_makes_the_study_urgent() -> None:
+    assessment, decision = triage([lesion_result("breastgate.calcifications", 0.2, 0.93)])
+    assert assessment is not None and assessment.suspicion_score == 93.0 and assessment.birads == "0"
+    assert decision.priority == Priority.URGENT
+    assert decision.flags == ("suspicious_finding", "birads_0_suspected")
+    assert decision.policy == "breastgate.triage@1.0.0"
+
+
+def test_nothing_at_the_operating_point_is_routine() -> None:
+    assessment, decision = triage([lesion_result("breastgate.calcifications", 0.3)])
+    assert assessment is not None and assessment.birads == "1" and assessment.suspicion_score == 30.0
+    assert decision.priority == Priority.ROUTINE and decision.flags == ()
+
+
+def test_only_listed_algorithms_drive_triage() -> None:
+    masses = lesion_result("breastgate.masses", 0.99)
+    assessment, decision = triage([masses])
+    assert assessment is None and decision.priority == Priority.ROUTINE and decision.flags == ()
+    site = TriagePolicy(version="site-1", triage_algorithms=frozenset({"breastgate.masses"}))
+    _, decision = triage([masses], site)
+    assert decision.priority == Priority.URGENT and decision.policy == "breastgate.triage@site-1"
+
+
+def test_dense_and_positioning_flags_and_stat() -> None:
+    density = AlgorithmResult(
+        "breastgate.density", "1.1.0", UID, AlgorithmStatus.OK, density=DensityAssessment("d", 80.0)
+    )
+    positioning = AlgorithmResult(
+        "breastgate.positioning",
+        "1.0.0",
+        UID,
+        AlgorithmStatus.OK,
+        quality=(QualityCheck("study_verdict", False, "Left MLO: pectoral muscle too short"),),
+    )
+    calcs = lesion_result("breastgate.calcifications", 0.97)
+    policy = replace(DEFAULT_POLICY, stat_threshold=95.0)
+    _, decision = triage([density, positioning, calcs], policy)
+    assert decision.priority == Priority.STAT
+    assert set(decision.flags) == {
+        "suspicious_finding",
+        "birads_0_suspected",
+        "positioning_inadequate",
+        "dense_breast",
+    }
+
+
+def test_failed_results_do_not_count() -> None:
+    failed = replace(lesion_result("breastgate.calcifications", 0.99), status=AlgorithmStatus.FAILED)
+    assessment, decision = triage([failed])
+    assert assessment is None and decision.flags == ()
