@@ -20,6 +20,12 @@ working image (about 0.6 mm pixels), combined with the mass's contrast against i
    diameter in mm. At most ``MAX_PER_IMAGE`` candidates per image, operating point ``THRESHOLD``.
 
 Constants were set on development phantoms (seeds below 5000); the benchmark uses other seeds.
+
+Measured (bench/findings_froc.py, 300 phantoms, seeds 5000+): lesion sensitivity 0.93 at 3.5
+false marks per image (threshold 0.5), 0.80 at 2.0 (threshold 0.9); case AUC 0.60. The
+phantom's glandular islands converge and stand out like masses, and these two features do not
+separate them: the detector misses its target (≥ 0.90 at ≤ 0.5 false marks per image). Its
+operating point is 0.9 and triage policy 1.0.0 does not let it move studies up the worklist.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ CI_MIN = 0.12
 CI_GAIN, CI_MID = 10.0, 0.45
 Z_GAIN, Z_MID = 1.5, 3.0
 MAX_PER_IMAGE = 4
-THRESHOLD = 0.5
+THRESHOLD = 0.9
 
 MANIFEST = AlgorithmManifest(
     id="breastgate.masses",
