@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from breastgate.algorithms._findings import select_mammograms
 from breastgate.algorithms.base import Selection
 from breastgate.domain.model import (
     AlgorithmManifest,
@@ -47,7 +48,6 @@ from breastgate.imaging.geometry import analyse_breast
 from breastgate.imaging.pixels import (
     MG_FOR_PRESENTATION,
     MG_FOR_PROCESSING,
-    density_eligibility,
     laterality_of,
     load_mammogram,
     read_header,
@@ -153,29 +153,7 @@ class DensityAlgorithm:
 
     def select(self, study: StudyRef) -> Selection:
         """Usable For Presentation mammograms as inputs; every other instance skipped with the reason."""
-        inputs: list[InstanceRef] = []
-        skipped: list[ImageOutcome] = []
-        for ref in study.instances:
-            reason, status, laterality, view = self._check(ref)
-            if reason is None:
-                inputs.append(ref)
-            else:
-                skipped.append(
-                    ImageOutcome(ref.sop_instance_uid, status, reason, laterality=laterality, view=view)
-                )
-        return Selection(study=study, inputs=tuple(inputs), skipped=tuple(skipped))
-
-    @staticmethod
-    def _check(ref: InstanceRef) -> tuple[str | None, AlgorithmStatus, str | None, str | None]:
-        if ref.modality and ref.modality.upper() != "MG":
-            return f"not a mammogram (modality {ref.modality})", AlgorithmStatus.SKIPPED, None, None
-        try:
-            header = read_header(ref.path)
-        except Exception as exc:
-            return f"file cannot be read as DICOM: {exc}", AlgorithmStatus.FAILED, ref.laterality, ref.view
-        laterality = laterality_of(header) or ref.laterality
-        view = view_of(header) or ref.view
-        return density_eligibility(header), AlgorithmStatus.SKIPPED, laterality, view
+        return select_mammograms(study)
 
     def run(self, selection: Selection) -> AlgorithmResult:
         """Measure every input; aggregate per breast and per study. Never raises for a bad image."""
