@@ -93,8 +93,11 @@ def phantom(
     out: Annotated[Path, typer.Option("--out", help="Folder to write studies into.")],
     count: Annotated[int, typer.Option(min=1)] = 1,
     seed: Annotated[int, typer.Option()] = 0,
-    kind: Annotated[str, typer.Option(help="mg (others come with later issues)")] = "mg",
+    kind: Annotated[str, typer.Option(help="mg (FFDM) or dbt (tomosynthesis + synthesized 2D)")] = "mg",
     prior: Annotated[bool, typer.Option("--prior", help="Also write a prior study.")] = False,
+    pixel_mm: Annotated[
+        float | None, typer.Option("--pixel-mm", help="dbt only: reconstruction pixel in mm (default 0.1).")
+    ] = None,
 ) -> None:
     """Write synthetic studies with ground truth (truth.json beside each study)."""
     from breastgate.phantoms import write_phantoms
@@ -106,7 +109,7 @@ def phantom(
         )
         raise typer.Exit(2)
     try:
-        folders = write_phantoms(out, count, seed, kind=kind)
+        folders = write_phantoms(out, count, seed, kind=kind, pixel_mm=pixel_mm)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -85,6 +85,6 @@ def test_analyze_reports_skipped_studies_and_fails_on_empty_input(tmp_path: Path
 
 
 def test_phantom_refuses_kinds_that_do_not_exist_yet(tmp_path: Path) -> None:
-    done = run("phantom", "--out", "x", "--kind", "dbt", cwd=tmp_path)
+    done = run("phantom", "--out", "x", "--kind", "mr", cwd=tmp_path)
     assert done.returncode == 2
-    assert "dbt" in done.stderr
+    assert "mr" in done.stderr

@@ -19,9 +19,10 @@ class Report:
         return not self.errors
 
 
-def dciodvfy(path: Path | str) -> Report:
-    """Run dciodvfy; errors are the lines starting with ``Error``."""
-    proc = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=120)
+def dciodvfy(path: Path | str, profile: str | None = None) -> Report:
+    """Run dciodvfy (optionally ``-profile`` e.g. IHEDBT); errors are the lines starting with ``Error``."""
+    options = ["-profile", profile] if profile else []
+    proc = subprocess.run(["dciodvfy", *options, str(path)], capture_output=True, text=True, timeout=120)
     out = proc.stdout + proc.stderr
     return Report(out, [line for line in out.splitlines() if line.startswith("Error")])
 

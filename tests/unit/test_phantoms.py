@@ -191,8 +191,8 @@ def test_write_phantoms_layout(tmp_path: Path) -> None:
 
 
 def test_bad_kind_raises(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="kind 'dbt' is not available yet"):
-        write_phantoms(tmp_path, 1, seed=1, kind="dbt")
+    with pytest.raises(ValueError, match="kind 'mr' is not available yet"):
+        write_phantoms(tmp_path, 1, seed=1, kind="mr")
     assert not list(tmp_path.iterdir())
 
 

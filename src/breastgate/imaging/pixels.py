@@ -103,11 +103,20 @@ def _str(ds: Dataset, keyword: str) -> str:
 
 
 def laterality_of(ds: Dataset) -> str | None:
-    """Image Laterality (0020,0062), else Laterality (0020,0060); L or R, else None."""
+    """Image Laterality (0020,0062), else Laterality (0020,0060), else the Frame Laterality
+    (0020,9072) of the Frame Anatomy functional group of enhanced images such as Breast
+    Tomosynthesis (shared, else first frame); L or R, else None."""
     for keyword in ("ImageLaterality", "Laterality"):
         value = _str(ds, keyword).upper()
         if value in ("L", "R"):
             return value
+    for groups in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+        seq = ds.get(groups)
+        anatomy = seq[0].get("FrameAnatomySequence") if seq else None
+        if anatomy:
+            value = _str(anatomy[0], "FrameLaterality").upper()
+            if value in ("L", "R"):
+                return value
     return None
 
 

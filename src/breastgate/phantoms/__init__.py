@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from breastgate.phantoms.dbt import generate_dbt_study, write_dbt_phantoms
 from breastgate.phantoms.errors import PhantomError
+from breastgate.phantoms.lesions import LesionRequest
 from breastgate.phantoms.mg import PhantomStudy, generate_mg_study, write_phantoms
 from breastgate.phantoms.profiles import DENSITY_BANDS, VENDOR_PROFILES, VendorProfile
 
 __all__ = [
     "DENSITY_BANDS",
     "VENDOR_PROFILES",
+    "LesionRequest",
     "PhantomError",
     "PhantomStudy",
     "VendorProfile",
+    "generate_dbt_study",
     "generate_mg_study",
+    "write_dbt_phantoms",
     "write_phantoms",
 ]

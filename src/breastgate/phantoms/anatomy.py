@@ -18,7 +18,18 @@ from scipy import ndimage, special
 from breastgate.phantoms.lesions import LesionSpec, ViewContext, draw_lesions
 from breastgate.phantoms.profiles import VendorProfile
 
-__all__ = ["SCALE", "BreastShape", "RenderedView", "ViewSpec", "power_law_noise", "render_view"]
+__all__ = [
+    "SCALE",
+    "BreastShape",
+    "RenderedView",
+    "ViewLevels",
+    "ViewSpec",
+    "mirror_truth",
+    "power_law_noise",
+    "render_view",
+    "upsample",
+    "view_levels",
+]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -111,7 +122,7 @@ def power_law_noise(shape: tuple[int, int], beta: float, rng: np.random.Generato
     return field
 
 
-def _upsample(work: FloatArray, rows: int, cols: int) -> FloatArray:
+def upsample(work: FloatArray, rows: int, cols: int) -> FloatArray:
     """Bilinear upsampling by ``SCALE``: working pixel i lands on detector pixel SCALE·i."""
     f = SCALE
     h, w = work.shape
@@ -241,15 +252,31 @@ def view_context(spec: ViewSpec, profile: VendorProfile) -> ViewContext:
     )
 
 
-def render_view(spec: ViewSpec, profile: VendorProfile, lesions: Sequence[LesionSpec] = ()) -> RenderedView:
-    """Render one view; dense area fraction of the breast (pectoral excluded) equals the target.
+@dataclass(frozen=True)
+class ViewLevels:
+    """Noise-free display levels of one view on the working grid (canonical orientation).
 
-    ``lesions`` (placed by :func:`breastgate.phantoms.lesions.plan_lesions`) are added before the
-    quantum noise; a view without lesions is bit-identical to one rendered without the argument.
+    ``value`` is what the 2-D renderer puts on the detector (fraction of full scale): ``level``
+    times the thickness fall-off plus the skin line. ``level`` = ``static`` + ``gland``: the
+    glandular texture ``gland`` is what tomosynthesis spreads over depth, ``static`` (fat, pectoral
+    muscle, nipple) is the same on every slice.
     """
-    rng = np.random.default_rng(spec.seed)
-    rows, cols = profile.rows, profile.columns
-    h, w = -(-(rows - 1) // SCALE) + 1, -(-(cols - 1) // SCALE) + 1
+
+    breast: BoolArray
+    pectoral: BoolArray
+    dense: BoolArray
+    texture: FloatArray
+    dist_mm: FloatArray  # distance from the skin line
+    tip_mm: tuple[float, float]
+    static: FloatArray
+    gland: FloatArray
+    value: FloatArray
+    working_spacing_mm: float
+
+
+def _levels(spec: ViewSpec, profile: VendorProfile, rng: np.random.Generator) -> ViewLevels:
+    """Outline, dense tissue thresholded to the target fraction, display levels (no noise)."""
+    h, w = -(-(profile.rows - 1) // SCALE) + 1, -(-(profile.columns - 1) // SCALE) + 1
     ws = profile.pixel_spacing_mm * SCALE
     y, x, breast, (tip_x, tip_y), dist, pect_coord, pectoral = _geometry(spec, profile)
     tissue = breast & ~pectoral
@@ -269,6 +296,7 @@ def render_view(spec: ViewSpec, profile: VendorProfile, lesions: Sequence[Lesion
     grad = np.exp(-np.hypot(x, y) / (0.8 * (spec.pectoral[0] if spec.pectoral else 1.0)))
     pect_level = spec.fat_level + spec.pectoral_contrast * spec.dense_contrast + 0.06 * grad + 0.03 * fine
     pect_w = special.expit(pect_coord * 60.0)
+    gland = ((1.0 - pect_w) * (level - spec.fat_level) * breast).astype(np.float32)
     level = (1.0 - pect_w) * level + pect_w * pect_level
 
     nipple_d = np.hypot(x - tip_x, y - tip_y)
@@ -277,13 +305,32 @@ def render_view(spec: ViewSpec, profile: VendorProfile, lesions: Sequence[Lesion
     thickness = np.sqrt(1.0 - (1.0 - ramp) ** 2)
     skin = 0.10 * np.exp(-(((dist - 0.7) / 0.5) ** 2))
     value = (level * (0.12 + 0.88 * thickness**0.8) + skin).astype(np.float32)
+    static = (level - gland).astype(np.float32)
+    return ViewLevels(breast, pectoral, dense, texture, dist, (tip_x, tip_y), static, gland, value, ws)
+
+
+def view_levels(spec: ViewSpec, profile: VendorProfile) -> ViewLevels:
+    """The noise-free levels :func:`render_view` starts from (same random stream, same pixels)."""
+    return _levels(spec, profile, np.random.default_rng(spec.seed))
+
+
+def render_view(spec: ViewSpec, profile: VendorProfile, lesions: Sequence[LesionSpec] = ()) -> RenderedView:
+    """Render one view; dense area fraction of the breast (pectoral excluded) equals the target.
+
+    ``lesions`` (placed by :func:`breastgate.phantoms.lesions.plan_lesions`) are added before the
+    quantum noise; a view without lesions is bit-identical to one rendered without the argument.
+    """
+    rng = np.random.default_rng(spec.seed)
+    rows, cols = profile.rows, profile.columns
+    lv = _levels(spec, profile, rng)
+    breast, pectoral, dense = lv.breast, lv.pectoral, lv.dense
 
     # Noise: a random byte >> shift, uniform in [0, nmax]; background is pushed below -nmax so it
     # clips to exactly 0 after the noise is added.
     maxv = profile.max_value
     nmax = 255 >> profile.noise_shift
-    work = np.where(breast, value * maxv - nmax / 2.0, -float(nmax) - 2.0).astype(np.float32)
-    full = _upsample(work, rows, cols)
+    work = np.where(breast, lv.value * maxv - nmax / 2.0, -float(nmax) - 2.0).astype(np.float32)
+    full = upsample(work, rows, cols)
     truth: list[dict[str, object]] = []
     if lesions:
         ctx = view_context(spec, profile)
@@ -297,11 +344,11 @@ def render_view(spec: ViewSpec, profile: VendorProfile, lesions: Sequence[Lesion
     if spec.laterality == "R":
         pixels = np.ascontiguousarray(pixels[:, ::-1])
         breast, pectoral, dense = breast[:, ::-1], pectoral[:, ::-1], dense[:, ::-1]
-        truth = [_mirror(t, cols) for t in truth]
-    return RenderedView(pixels, breast, pectoral, dense, texture, ws, tuple(truth))
+        truth = [mirror_truth(t, cols) for t in truth]
+    return RenderedView(pixels, breast, pectoral, dense, lv.texture, lv.working_spacing_mm, tuple(truth))
 
 
-def _mirror(truth: dict[str, object], cols: int) -> dict[str, object]:
+def mirror_truth(truth: dict[str, object], cols: int) -> dict[str, object]:
     """Truth of a canonical-orientation view, in the mirrored (right breast) image: c → cols − c."""
     out = dict(truth)
     centre = truth["centre"]

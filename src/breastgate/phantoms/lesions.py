@@ -36,7 +36,10 @@ __all__ = [
     "LesionRequest",
     "LesionSpec",
     "ViewContext",
+    "calc_blob",
+    "centre_mm",
     "draw_lesions",
+    "mass_profile",
     "plan_lesions",
 ]
 
@@ -308,7 +311,7 @@ def _patch(full: FloatArray, cx: float, cy: float, half: int) -> tuple[slice, sl
     return slice(r0, r1), slice(c0, c1), xx - np.float32(cx), yy - np.float32(cy)
 
 
-def _mass_profile(lesion: LesionSpec, px: float) -> tuple[FloatArray, int, dict[str, Any]]:
+def mass_profile(lesion: LesionSpec, px: float) -> tuple[FloatArray, int, dict[str, Any]]:
     """Projected thickness (0..1) of a mass on a local grid centred on its centre; also extent info."""
     rng = np.random.default_rng(lesion.seed)
     radius = lesion.size_mm / 2.0 / px
@@ -356,7 +359,7 @@ def _mass_profile(lesion: LesionSpec, px: float) -> tuple[FloatArray, int, dict[
     return prof, half, info
 
 
-def _calc_blob(full: FloatArray, cx: float, cy: float, calc: Calcification, px: float, amp: float) -> None:
+def calc_blob(full: FloatArray, cx: float, cy: float, calc: Calcification, px: float, amp: float) -> None:
     """Add one calcification (ellipse of the given diameter, detector blur σ ≈ 0.6 px) at (cx, cy)."""
     radius = calc.diameter_mm / 2.0 / px
     sx = math.sqrt((radius * math.sqrt(calc.elongation)) ** 2 / 2.0 + 0.36)
@@ -394,7 +397,7 @@ def draw_lesions(
         cx, cy = x / px, y / px
         scale = maxv * _factor_at(ctx, x, y)
         if lesion.kind == "mass":
-            prof, half, info = _mass_profile(lesion, px)
+            prof, half, info = mass_profile(lesion, px)
             r0, c0 = round(cy) - half, round(cx) - half
             rs = slice(max(r0, 0), min(r0 + prof.shape[0], full.shape[0]))
             cs = slice(max(c0, 0), min(c0 + prof.shape[1], full.shape[1]))
@@ -408,7 +411,7 @@ def draw_lesions(
             points = []
             for calc in lesion.calcs:
                 px_c, py_c = cx + calc.du / px, cy + calc.dv / px
-                _calc_blob(full, px_c, py_c, calc, px, calc.level * scale)
+                calc_blob(full, px_c, py_c, calc, px, calc.level * scale)
                 points.append([px_c + 0.5, py_c + 0.5])
             arr = np.array(points)
             pad = 0.5 / px
@@ -433,7 +436,7 @@ def _draw_distractor(
     rng = np.random.default_rng([lesion.seed, len(ctx.view)])
     if lesion.distractor == "scattered_benign":
         for calc in lesion.calcs:
-            _calc_blob(full, cx, cy, calc, px, calc.level * scale)
+            calc_blob(full, cx, cy, calc, px, calc.level * scale)
     elif lesion.distractor == "vascular":
         length, angle = lesion.extra["length_mm"] / px, lesion.extra["angle"]
         width, curv = lesion.extra["width_mm"] / px, lesion.extra["curvature"] * px
@@ -447,7 +450,7 @@ def _draw_distractor(
                 continue
             for side in (-0.5, 0.5):
                 wall = Calcification(0, 0, 0.25, 1.0, 0.0, 0.0)
-                _calc_blob(full, xi - side * width * dy, yi + side * width * dx, wall, px, 0.09 * scale)
+                calc_blob(full, xi - side * width * dy, yi + side * width * dx, wall, px, 0.09 * scale)
     elif lesion.distractor == "skin":
         # A few calcifications with lucent centres 0.5-1.5 mm inside the skin line.
         band = (ctx.dist_mm > 0.5) & (ctx.dist_mm < 1.5) & ctx.tissue
@@ -465,6 +468,6 @@ def _draw_distractor(
                 continue
             ring = Calcification(0, 0, float(rng.uniform(0.5, 1.0)), 1.0, 0.0, 0.0)
             local = maxv * _factor_at(ctx, cc * px, rr * px)
-            _calc_blob(full, cc, rr, ring, px, 0.18 * local)
+            calc_blob(full, cc, rr, ring, px, 0.18 * local)
             hole = Calcification(0, 0, ring.diameter_mm * 0.5, 1.0, 0.0, 0.0)
-            _calc_blob(full, cc, rr, hole, px, -0.12 * local)
+            calc_blob(full, cc, rr, hole, px, -0.12 * local)

@@ -9,24 +9,43 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
+import numpy.typing as npt
 import pydicom
-from pydicom.dataset import FileMetaDataset
-from pydicom.sequence import Sequence
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
+from pydicom.sequence import Sequence as DicomSequence
 
 from breastgate.phantoms.anatomy import RenderedView, ViewSpec, render_view, view_context
 from breastgate.phantoms.errors import PhantomError
+from breastgate.phantoms.headers import (
+    ORIENTATION,
+    VIEW_CODES,
+    code_item,
+    equipment,
+    file_meta,
+    patient_study,
+    phantom_uid,
+)
 from breastgate.phantoms.lesions import LesionRequest, LesionSpec, plan_lesions
 from breastgate.phantoms.plan import VIEWS, StudyPlan, plan_study
 from breastgate.phantoms.positioning import positioning_truth
 from breastgate.phantoms.profiles import CATEGORIES, VENDOR_PROFILES
 
-__all__ = ["MG_FOR_PRESENTATION", "TRUTH_SCHEMA", "PhantomStudy", "generate_mg_study", "write_phantoms"]
+__all__ = [
+    "MG_FOR_PRESENTATION",
+    "TRUTH_SCHEMA",
+    "ImageIds",
+    "PhantomStudy",
+    "density_truth",
+    "generate_mg_study",
+    "lesion_truth",
+    "mg_image_dataset",
+    "write_phantoms",
+]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -34,81 +53,59 @@ MG_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
 MG_FOR_PROCESSING = "1.2.840.10008.5.1.4.1.1.1.2.1"
 TRUTH_SCHEMA = "breastgate.phantom-truth/1"
 
-# CID 4014 view codes (SCT) and Patient Orientation as vendors write it (dicom-sr.md §5.3).
-_VIEW_CODES = {"CC": ("399162004", "cranio-caudal"), "MLO": ("399368009", "medio-lateral oblique")}
-_ORIENTATION = {
-    ("L", "CC"): ["A", "R"],
-    ("R", "CC"): ["P", "L"],
-    ("L", "MLO"): ["A", "F"],
-    ("R", "MLO"): ["P", "F"],
-}
 _ANGLE = {"CC": 0.0, "MLO": 45.0}
 _FILE_NAMES = {("R", "CC"): "R_CC", ("L", "CC"): "L_CC", ("R", "MLO"): "R_MLO", ("L", "MLO"): "L_MLO"}
 
 
 @dataclass(frozen=True)
 class PhantomStudy:
-    """A synthetic study: four Part 10 datasets (R CC, L CC, R MLO, L MLO) and its ground truth."""
+    """A synthetic study: Part 10 datasets (four FFDM views, or DBT volumes and synthesized 2-D views)
+    and its ground truth."""
 
     study_instance_uid: str
     datasets: list[pydicom.Dataset]
     truth: dict[str, Any] = field(default_factory=dict)
 
 
-def _uid(*parts: object) -> str:
-    return str(generate_uid(entropy_srcs=["breastgate.phantoms", *(str(p) for p in parts)]))
+@dataclass(frozen=True)
+class ImageIds:
+    """Identity of one phantom image: UIDs and its place in the study (0-based screening index)."""
+
+    study: str
+    series: str
+    sop: str
+    frame_of_reference: str
+    index: int
 
 
-def _code(value: str, scheme: str, meaning: str) -> pydicom.Dataset:
-    item = pydicom.Dataset()
-    item.CodeValue = value
-    item.CodingSchemeDesignator = scheme
-    item.CodeMeaning = meaning
-    return item
+class DensityMeasure(Protocol):
+    """What the density truth needs from a view (:class:`RenderedView` has it)."""
+
+    @property
+    def percent_dense(self) -> float: ...
+
+    @property
+    def breast_area_cm2(self) -> float: ...
 
 
-def _patient_study(ds: pydicom.Dataset, plan: StudyPlan, patient_id: str, study_uid: str) -> dt.datetime:
-    """Patient, General Study and Patient Study modules (PS3.3 C.7.1.1, C.7.2.1, C.7.2.2)."""
-    when = dt.datetime(2024, 1, 2, 8, 0) + dt.timedelta(days=plan.seed % 700, minutes=7 * (plan.seed % 80))
-    ds.PatientName = f"PHANTOM^{plan.seed:04d}"
-    ds.PatientID = patient_id
-    ds.PatientBirthDate = f"{when.year - plan.age}0101"
-    ds.PatientSex = "F"
-    ds.PatientAge = f"{plan.age:03d}Y"
-    ds.StudyInstanceUID = study_uid
-    ds.StudyDate = when.strftime("%Y%m%d")
-    ds.StudyTime = when.strftime("%H%M%S")
-    ds.AccessionNumber = f"PHA{plan.seed:07d}"[-16:]
-    ds.ReferringPhysicianName = "REFERRER^PHANTOM"
-    ds.StudyID = f"{plan.seed % 10**8}"
-    ds.StudyDescription = "MAMMOGRAPHY SCREENING (PHANTOM)"
-    return when
+class LesionMarks(Protocol):
+    """What the lesion truth needs from a view: per lesion drawn, a dict with at least ``id``."""
+
+    @property
+    def lesion_truth(self) -> tuple[dict[str, object], ...]: ...
 
 
-def _equipment(ds: pydicom.Dataset, plan: StudyPlan) -> None:
-    """General Equipment (PS3.3 C.7.5.1) with the IHE MAMMO Type 1 additions."""
-    p = plan.profile
-    ds.Manufacturer = p.manufacturer
-    ds.ManufacturerModelName = p.model_name
-    ds.InstitutionName = "breastgate phantom site"
-    ds.InstitutionAddress = "nowhere"
-    ds.StationName = "PHANTOM1"
-    ds.DeviceSerialNumber = f"SN-{p.name}"
-    ds.SoftwareVersions = p.software_version
-    ds.DateOfLastDetectorCalibration = "20240101"
-
-
-def _image_pixels(ds: pydicom.Dataset, view: RenderedView, plan: StudyPlan) -> None:
+def _image_pixels(ds: pydicom.Dataset, pixels: npt.NDArray[np.uint16], plan: StudyPlan) -> None:
     """Image Pixel, DX Image, VOI LUT (PS3.3 C.7.6.3, C.8.11.3, C.11.2)."""
     p = plan.profile
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows, ds.Columns = view.pixels.shape
+    ds.Rows, ds.Columns = pixels.shape
     ds.BitsAllocated = 16
     ds.BitsStored = p.bits_stored
     ds.HighBit = p.bits_stored - 1
     ds.PixelRepresentation = 0
-    ds.PixelData = view.pixels.tobytes()
+    ds.PixelData = pixels.tobytes()
     ds.PixelPaddingValue = 0
     ds.PixelIntensityRelationship = "LOG"
     ds.PixelIntensityRelationshipSign = -1  # higher values = less beam intensity (denser tissue)
@@ -151,63 +148,68 @@ def _positioning(ds: pydicom.Dataset, spec: ViewSpec, plan: StudyPlan) -> None:
     ds.EntranceDoseInmGy = "4.5"
     ds.OrganDose = "1.4"
     ds.ImageLaterality = spec.laterality
-    ds.PatientOrientation = _ORIENTATION[(spec.laterality, spec.view)]
+    ds.PatientOrientation = ORIENTATION[(spec.laterality, spec.view)]
     ds.BodyPartExamined = "BREAST"
     ds.OrganExposed = "BREAST"
     ds.BreastImplantPresent = "NO"
     ds.PartialView = "NO"
-    view_item = _code(*_VIEW_CODES[spec.view][:1], "SCT", _VIEW_CODES[spec.view][1])
-    view_item.ViewModifierCodeSequence = Sequence()
-    ds.ViewCodeSequence = Sequence([view_item])
-    ds.AnatomicRegionSequence = Sequence([_code("76752008", "SCT", "Breast")])
-    ds.AcquisitionContextSequence = Sequence()
+    view_item = code_item(*VIEW_CODES[spec.view][:1], "SCT", VIEW_CODES[spec.view][1])
+    view_item.ViewModifierCodeSequence = DicomSequence()
+    ds.ViewCodeSequence = DicomSequence([view_item])
+    ds.AnatomicRegionSequence = DicomSequence([code_item("76752008", "SCT", "Breast")])
+    ds.AcquisitionContextSequence = DicomSequence()
 
 
-def _dataset(
-    plan: StudyPlan, spec: ViewSpec, view: RenderedView, index: int, patient_id: str, uids: dict[str, str]
+def mg_image_dataset(
+    plan: StudyPlan, spec: ViewSpec, pixels: npt.NDArray[np.uint16], ids: ImageIds, patient_id: str
 ) -> pydicom.Dataset:
-    sop_uid = uids[f"sop{index}"]
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = pydicom.uid.UID(MG_FOR_PRESENTATION)
-    meta.MediaStorageSOPInstanceUID = pydicom.uid.UID(sop_uid)
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-    meta.ImplementationVersionName = "BREASTGATE_PHA"
+    """A Digital Mammography X-Ray Image - For Presentation dataset (PS3.3 A.26) without Source Image
+    Sequence; the caller says what the image was derived from."""
     ds = pydicom.Dataset()
-    ds.file_meta = meta
+    ds.file_meta = file_meta(MG_FOR_PRESENTATION, ids.sop)
     ds.SpecificCharacterSet = "ISO_IR 100"
     ds.ImageType = ["DERIVED", "PRIMARY", "", ""]
     ds.SOPClassUID = MG_FOR_PRESENTATION
-    ds.SOPInstanceUID = sop_uid
-    when = _patient_study(ds, plan, patient_id, uids["study"])
-    acq = when + dt.timedelta(seconds=40 * index)
+    ds.SOPInstanceUID = ids.sop
+    when = patient_study(ds, plan, patient_id, ids.study)
+    acq = when + dt.timedelta(seconds=40 * ids.index)
     ds.ContentDate = ds.AcquisitionDate = acq.strftime("%Y%m%d")
     ds.ContentTime = ds.AcquisitionTime = acq.strftime("%H%M%S")
     ds.InstanceCreationDate, ds.InstanceCreationTime = ds.ContentDate, ds.ContentTime
     ds.Modality = "MG"
     ds.PresentationIntentType = "FOR PRESENTATION"
-    ds.SeriesInstanceUID = uids["series"]
+    ds.SeriesInstanceUID = ids.series
     ds.SeriesNumber = "1"
     ds.SeriesDescription = "Phantom FFDM"
-    ds.InstanceNumber = str(index + 1)
+    ds.InstanceNumber = str(ids.index + 1)
     ds.OperatorsName = "OPERATOR^PHANTOM"
-    ds.FrameOfReferenceUID = uids[f"for{spec.laterality}"]
+    ds.FrameOfReferenceUID = ids.frame_of_reference
     ds.PositionReferenceIndicator = ""
-    _equipment(ds, plan)
-    _image_pixels(ds, view, plan)
+    equipment(ds, plan)
+    _image_pixels(ds, pixels, plan)
     _positioning(ds, spec, plan)
+    return ds
+
+
+def _dataset(
+    plan: StudyPlan, spec: ViewSpec, view: RenderedView, index: int, patient_id: str, uids: dict[str, str]
+) -> pydicom.Dataset:
+    ids = ImageIds(uids["study"], uids["series"], uids[f"sop{index}"], uids[f"for{spec.laterality}"], index)
+    ds = mg_image_dataset(plan, spec, view.pixels, ids, patient_id)
     source = pydicom.Dataset()
     source.ReferencedSOPClassUID = MG_FOR_PROCESSING
     source.ReferencedSOPInstanceUID = uids[f"raw{index}"]
     source.SpatialLocationsPreserved = "YES"
-    ds.SourceImageSequence = Sequence([source])
+    ds.SourceImageSequence = DicomSequence([source])
     ds.DerivationDescription = "Synthetic phantom rendered by breastgate.phantoms"
     return ds
 
 
-def _truth(
-    plan: StudyPlan, study_uid: str, items: list[tuple[ViewSpec, RenderedView, str]]
+def density_truth(
+    plan: StudyPlan, study_uid: str, items: Sequence[tuple[ViewSpec, DensityMeasure, str]]
 ) -> dict[str, Any]:
+    """Study truth skeleton with density per image (``items``: view, measure, SOP Instance UID),
+    per breast (mean of its images) and per study (mean of the breasts); no lesions yet."""
     per_image = [
         {
             "sop_instance_uid": sop,
@@ -242,8 +244,8 @@ def _truth(
     }
 
 
-def _lesion_truth(
-    lesions: list[LesionSpec], items: list[tuple[ViewSpec, RenderedView, str]]
+def lesion_truth(
+    lesions: Sequence[LesionSpec], items: Sequence[tuple[ViewSpec, LesionMarks, str]]
 ) -> dict[str, Any]:
     """Ground truth of lesions (per view: centre and bbox in pixel coordinates) and of distractors."""
     real, fake = [], []
@@ -311,7 +313,7 @@ def generate_mg_study(
     pid = patient_id or f"PH{seed:08d}"
     key = (seed, plan.category, plan.profile.name, pid)
     names = ["study", "series", "forL", "forR"] + [f"{k}{i}" for k in ("sop", "raw") for i in range(4)]
-    uids = {name: _uid(*key, name) for name in names}
+    uids = {name: phantom_uid(*key, name) for name in names}
     placed: list[LesionSpec] = []
     if lesions or distractors:
         contexts = {(spec.laterality, spec.view): view_context(spec, plan.profile) for spec in plan.views}
@@ -324,8 +326,8 @@ def generate_mg_study(
         datasets.append(_dataset(plan, spec, view, index, pid, uids))
         items.append((spec, view, uids[f"sop{index}"]))
     LOGGER.debug("phantom study seed=%d category=%s vendor=%s", seed, plan.category, plan.profile.name)
-    truth = _truth(plan, uids["study"], items)
-    truth.update(_lesion_truth(placed, items))
+    truth = density_truth(plan, uids["study"], items)
+    truth.update(lesion_truth(placed, items))
     positioning = positioning_truth(plan)
     sops = {(spec.laterality, spec.view): sop for spec, _, sop in items}
     for image in positioning.get("images", []):
@@ -334,13 +336,23 @@ def generate_mg_study(
     return PhantomStudy(uids["study"], datasets, truth)
 
 
-def write_phantoms(out_dir: Path, count: int, seed: int, kind: str = "mg") -> list[Path]:
+def write_phantoms(
+    out_dir: Path, count: int, seed: int, kind: str = "mg", *, pixel_mm: float | None = None
+) -> list[Path]:
     """Write ``count`` studies as ``out_dir/<StudyInstanceUID>/{R_CC,L_CC,R_MLO,L_MLO}.dcm`` + truth.json.
 
     Study ``i`` uses ``seed + i``; categories cycle a, b, c, d and vendor profiles alternate.
+    ``kind="dbt"`` writes tomosynthesis studies instead (``R_CC_DBT.dcm``, ``R_CC_S2D.dcm``...,
+    :func:`breastgate.phantoms.dbt.write_dbt_phantoms`), at ``pixel_mm`` (default 0.1 mm).
     """
+    if kind == "dbt":
+        from breastgate.phantoms.dbt import write_dbt_phantoms  # dbt builds on this module
+
+        return write_dbt_phantoms(out_dir, count, seed, pixel_mm=pixel_mm)
     if kind != "mg":
-        raise PhantomError(f"kind {kind!r} is not available yet (available: 'mg')")
+        raise PhantomError(f"kind {kind!r} is not available yet (available: 'mg', 'dbt')")
+    if pixel_mm is not None:
+        raise PhantomError("pixel_mm applies to kind 'dbt' only")
     if count < 0:
         raise PhantomError(f"count must be >= 0, got {count}")
     vendors = sorted(VENDOR_PROFILES)

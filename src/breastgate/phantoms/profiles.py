@@ -1,8 +1,10 @@
 """Vendor profiles and density bands for synthetic mammography phantoms.
 
 The profiles are fictitious detectors shaped like real ones (algorithms.md §6.3): a 70 µm
-direct-conversion detector and a 100 µm indirect-conversion detector. Manufacturer strings never
-name a real vendor.
+direct-conversion detector and a 100 µm indirect-conversion detector. Their tomosynthesis
+geometries span the usual range of scan arcs (±12.5° with 15 projections, ±25° with 25
+projections; algorithms.md §6.1, §6.3), reconstructed at 0.1 mm pixels and 1 mm slices.
+Manufacturer strings never name a real vendor.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ class VendorProfile:
     filter: str  # Filter Material (0018,7050)
     kvp: float
     noise_shift: int  # right shift of a random byte: noise amplitude in stored values
+    #: Tomosynthesis: reconstruction pixel (mm), half of the scan arc (degrees), projections.
+    dbt_pixel_mm: float = 0.1
+    dbt_half_angle_deg: float = 12.5
+    dbt_projections: int = 15
 
     @property
     def max_value(self) -> int:
@@ -57,6 +63,9 @@ VENDOR_PROFILES: dict[str, VendorProfile] = {
         filter="RHODIUM",
         kvp=29.0,
         noise_shift=2,
+        dbt_pixel_mm=0.1,
+        dbt_half_angle_deg=12.5,
+        dbt_projections=15,
     ),
     "profile-b-100um": VendorProfile(
         name="profile-b-100um",
@@ -75,6 +84,9 @@ VENDOR_PROFILES: dict[str, VendorProfile] = {
         filter="MOLYBDENUM",
         kvp=28.0,
         noise_shift=0,
+        dbt_pixel_mm=0.1,
+        dbt_half_angle_deg=25.0,
+        dbt_projections=25,
     ),
 }
 
