@@ -1,6 +1,7 @@
 """FROC of ``breastgate.calcifications`` and ``breastgate.masses`` on phantoms with known lesions.
 
-Usage: ``python bench/findings_froc.py --count 300 --seed 5000 [--workers 2] [--kinds calc,mass]``.
+Usage: ``python bench/findings_froc.py --count 300 --seed 5000 [--workers 2] [--kinds calc,mass]``;
+``--kinds`` also takes the algorithm names (``--kinds calcifications`` runs only that detector).
 Study i: density category cycles a-d, vendor profiles alternate, and the lesion content cycles
 normal / calcification cluster / mass / both; every study has distractors (benign, vascular and
 skin calcifications). A lesion is hit when a mark's centre lies inside its true extent (bbox) on
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 
 CONTENTS = ("normal", "calc", "mass", "both")
+KINDS = {"calc": "calc", "mass": "mass", "calcifications": "calc", "masses": "mass"}
 
 
 def one_study(args: tuple[int, int, tuple[str, ...]]) -> dict[str, Any]:
@@ -140,9 +142,15 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--seed", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--kinds", default="calc,mass")
+    parser.add_argument(
+        "--kinds", default="calc,mass", help="comma-separated: calc (calcifications), mass (masses)"
+    )
     args = parser.parse_args()
-    kinds = tuple(k for k in args.kinds.split(",") if k)
+    names = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    unknown = [k for k in names if k not in KINDS]
+    if unknown or not names:
+        parser.error(f"--kinds: unknown {unknown or 'empty'}; choose from {', '.join(KINDS)}")
+    kinds = tuple(dict.fromkeys(KINDS[k] for k in names))
     started = time.perf_counter()
     jobs = [(args.seed, i, kinds) for i in range(args.count)]
     with ProcessPoolExecutor(args.workers) as pool:

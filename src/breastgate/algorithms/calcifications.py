@@ -21,6 +21,11 @@ reference §2.2), scaled in mm so it works at any pixel size:
    calcifications make a cluster more credible. Operating point ``THRESHOLD``.
 
 Individual calcifications are kept as the cluster's members (CAD SR Individual Calcification).
+
+Speed: steps 1-3 run only on the breast's bounding box (snapped to the noise-block grid, padded by
+the Gaussian's reach) and spot peaks are taken over labelled pixels only: the same calcifications
+as on the whole image, detected in about 0.25 s instead of 1.7 s per image on one core
+(``bench/algorithm_speed.py`` times the whole algorithm).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from breastgate.algorithms._findings import Candidate, ImageContext, run_detector, select_mammograms
@@ -49,6 +55,8 @@ LINEAR_RMS_MM = 0.35
 LINEAR_MIN_MM = 6.0
 SCORE_SCALE = 40.0
 THRESHOLD = 0.5
+#: Gaussian kernels reach ``TRUNCATE`` σ (scipy's default); also the padding of the breast box.
+TRUNCATE = 4.0
 
 MANIFEST = AlgorithmManifest(
     id="breastgate.calcifications",
@@ -64,9 +72,13 @@ MANIFEST = AlgorithmManifest(
     outputs=("findings", "calcification_cluster"),
 )
 
+FloatArray = npt.NDArray[np.float32]
+BoolArray = npt.NDArray[np.bool_]
+Box = tuple[slice, slice]
 
-def _block_noise(band: np.ndarray, tissue: np.ndarray, block: int) -> np.ndarray:
-    """Per-block robust σ (1.4826 · MAD) of ``band`` inside ``tissue``, upsampled to full size."""
+
+def _block_noise(band: FloatArray, tissue: BoolArray, block: int) -> FloatArray:
+    """Per-block robust σ (1.4826 · MAD) of ``band`` inside ``tissue``, upsampled to ``band``'s size."""
     rows, cols = band.shape
     nr, nc = -(-rows // block), -(-cols // block)
     sigma = np.full((nr, nc), np.nan, np.float32)
@@ -86,24 +98,63 @@ def _block_noise(band: np.ndarray, tissue: np.ndarray, block: int) -> np.ndarray
     return np.repeat(np.repeat(sigma, block, axis=0), block, axis=1)[:rows, :cols]
 
 
+def _breast_box(inner: BoolArray, block: int, pad: int) -> tuple[Box, Box] | None:
+    """Bounding box of ``inner`` snapped outwards to the ``block`` grid, and that box padded by
+    ``pad`` pixels (clipped to the image); None when ``inner`` is empty.
+
+    Snapping keeps the noise blocks where they are on the whole image; blocks outside the box hold
+    no breast, so the per-block noise is the same as on the whole image.
+    """
+    rows = np.flatnonzero(inner.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(inner.any(axis=0))
+    box = []
+    padded = []
+    for first, last, size in ((rows[0], rows[-1], inner.shape[0]), (cols[0], cols[-1], inner.shape[1])):
+        lo, hi = int(first) // block * block, min(size, (int(last) // block + 1) * block)
+        box.append(slice(lo, hi))
+        padded.append(slice(max(0, lo - pad), min(size, hi + pad)))
+    return (box[0], box[1]), (padded[0], padded[1])
+
+
+def _band(img: FloatArray, box: Box, padded: Box, px: float) -> FloatArray:
+    """Difference of Gaussians (step 1) inside ``box``, filtered on ``padded`` so that every value
+    equals the whole-image filter's (the padding covers the kernel's reach)."""
+    part = img[padded]
+    signal = ndi.gaussian_filter(part, max(SIGNAL_MM / px, 0.5), truncate=TRUNCATE)
+    band: FloatArray = signal - ndi.gaussian_filter(part, BACKGROUND_MM / px, truncate=TRUNCATE)
+    inside = tuple(slice(b.start - p.start, b.stop - p.start) for b, p in zip(box, padded, strict=True))
+    return band[inside]
+
+
 def detect_calcifications(ctx: ImageContext) -> list[tuple[float, float, float, float]]:
     """Individual calcifications on one image: (col, row, peak SNR, diameter mm)."""
     px = ctx.px_mm
     img = ctx.image.pixels
     g = ctx.geometry
     skin = ndi.distance_transform_edt(g.breast) * (px * g.factor)
-    inner = ctx.full_mask(g.tissue & (skin > SKIN_MM))
-    band = ndi.gaussian_filter(img, max(SIGNAL_MM / px, 0.5)) - ndi.gaussian_filter(img, BACKGROUND_MM / px)
-    sigma = _block_noise(band, inner, max(int(BLOCK_MM / px), 16))
-    snr = band / sigma
+    block = max(int(BLOCK_MM / px), 16)
+    reach = int(TRUNCATE * max(SIGNAL_MM / px, BACKGROUND_MM / px, 0.5) + 0.5)  # scipy's kernel radius
+    full_inner = ctx.full_mask(g.tissue & (skin > SKIN_MM))
+    boxes = _breast_box(full_inner, block, reach)
+    if boxes is None:
+        return []
+    box, padded = boxes
+    inner = full_inner[box]
+    band = _band(img, box, padded, px)
+    snr = band / _block_noise(band, inner, block)
     labels, n = ndi.label((snr > SPOT_SNR) & inner)
     if n == 0:
         return []
-    index = np.arange(1, n + 1)
-    peaks = ndi.maximum(snr, labels, index)
-    keep = index[peaks > PEAK_SNR]
+    # Peak per spot over the labelled pixels only (ndimage.maximum sorts the whole image).
+    spots = labels > 0
+    peaks = np.zeros(n + 1, snr.dtype)  # every labelled pixel has snr > SPOT_SNR > 0
+    np.maximum.at(peaks, labels[spots], snr[spots])
+    keep = np.flatnonzero(peaks[1:] > PEAK_SNR) + 1
     out: list[tuple[float, float, float, float]] = []
     objects = ndi.find_objects(labels)
+    row0, col0 = box[0].start, box[1].start
     for lab in keep:
         sl = objects[lab - 1]
         assert sl is not None
@@ -116,8 +167,8 @@ def detect_calcifications(ctx: ImageContext) -> list[tuple[float, float, float, 
         weights = snr[sl] * mask
         rr, cc = np.nonzero(mask)
         total = float(weights[rr, cc].sum())
-        row = sl[0].start + float((rr * weights[rr, cc]).sum()) / total
-        col = sl[1].start + float((cc * weights[rr, cc]).sum()) / total
+        row = row0 + sl[0].start + float((rr * weights[rr, cc]).sum()) / total
+        col = col0 + sl[1].start + float((cc * weights[rr, cc]).sum()) / total
         out.append((col + 0.5, row + 0.5, float(snr[sl][mask].max()), diameter))
     return out
 
