@@ -57,6 +57,8 @@ bench: install-test peers
 	$(BIN)/python bench/findings_froc.py --count 300 --seed 5000 --workers 2
 	$(BIN)/python bench/algorithm_speed.py --count 20 --seed 9000 --workers 2
 	$(BIN)/python bench/positioning_agreement.py --count 200 --seed 6000 --workers 2
+	$(BIN)/python bench/dbt_froc.py --count 60 --seed 8000 --workers 2
+	$(BIN)/python bench/dbt_froc.py --speed
 	$(BIN)/python bench/e2e_latency.py --count 20
 
 clean:

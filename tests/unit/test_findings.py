@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from scipy import ndimage as ndi
 
 from breastgate.algorithms._findings import clock_position
 from breastgate.algorithms.base import Algorithm
@@ -136,6 +137,37 @@ def test_obvious_mass_marked_with_outline(lesion_study: PhantomStudy, tmp_path: 
     finding, mark = hits[0]
     assert finding.laterality == "R" and finding.kind == FindingKind.MASS
     assert len(mark.outline) >= 6 and mark.size_mm is not None and 5 <= mark.size_mm <= 40
+    # The dome fit measures the mass, not the detection scale: an 18 mm mass is 12-27 mm.
+    assert all(m.size_mm is not None and 12.0 <= m.size_mm <= 27.0 for _, m in hits), [
+        m.size_mm for _, m in hits
+    ]
+    # On the finding's images its score is the highest: the model prefers the mass to the tissue.
+    assert finding.score >= result.operating_threshold
+    assert finding.score == max(f.score for f in result.findings if f.laterality == "R")
+
+
+def test_mass_model_prefers_a_dome_to_mottled_tissue() -> None:
+    """The features and the fitted model separate a homogeneous dome from a mottled bright island."""
+    from breastgate.algorithms._mass_features import features, make_maps
+    from breastgate.algorithms.masses import MODEL
+
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:160, 0:160].astype(np.float32)
+    background = ndi.gaussian_filter(rng.normal(0.0, 1.0, (160, 160)), 4.0).astype(np.float32) * 20.0
+    r = np.hypot(yy - 80, xx - 80) / 15.0
+    dome = background + 40.0 * np.sqrt(np.clip(1.0 - r * r, 0.0, 1.0))
+    blobs = ndi.gaussian_filter(rng.normal(0.0, 1.0, (160, 160)), 2.0).astype(np.float32)
+    island = background + 40.0 * (r < 1.3) * (blobs > 0) + 15.0 * (np.abs(xx - 80) < 6) * (yy > 80)
+    breast = np.ones((160, 160), bool)
+    scores = {}
+    for name, image in (("dome", dome), ("island", island.astype(np.float32))):
+        maps = make_maps(image.astype(np.float32), breast, breast, 10.0, 0.6)
+        values, fitted = features(maps, 80, 80, 15.0 / 2.0)
+        values.update(convergence=0.8, contrast_z=4.0)
+        scores[name] = MODEL.score(values)
+        if name == "dome":
+            assert fitted.r2 > 0.9 and 10.0 <= fitted.radius <= 20.0
+    assert scores["dome"] > 2 * scores["island"], scores
 
 
 @pytest.mark.parametrize("algorithm", [CalcificationAlgorithm(), MassAlgorithm()])

@@ -20,6 +20,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +41,7 @@ from breastgate.domain.model import (
 from breastgate.imaging.errors import ImagingError
 from breastgate.imaging.geometry import BreastGeometry, analyse_breast
 from breastgate.imaging.pixels import (
+    BREAST_TOMOSYNTHESIS,
     MammoImage,
     density_eligibility,
     laterality_of,
@@ -70,6 +72,7 @@ class Candidate:
     outline: tuple[tuple[float, float], ...] = ()
     members: tuple[tuple[float, float], ...] = ()
     features: dict[str, float] = field(default_factory=dict)
+    frame: int | None = None  # 1-based frame of a multi-frame image (DBT), else None
 
 
 @dataclass(frozen=True)
@@ -112,8 +115,45 @@ class ImageContext:
         edge = cols if self.geometry.flipped else 0.0
         return abs(nipple[0] - edge) * self.image.spacing_mm[1]
 
+    def row_offset_mm(self, point: tuple[float, float]) -> float | None:
+        """Row distance of ``point`` from the nipple in mm (positive: below it)."""
+        nipple = self.geometry.nipple
+        return None if nipple is None else (point[1] - nipple[1]) * self.image.spacing_mm[0]
+
+
+class Located(Protocol):
+    """What marks and CC/MLO correlation need of an analysed image (:class:`ImageContext`) or
+    volume (``_tomo.VolumeContext``): the instance, side, view and nipple-relative distances."""
+
+    @property
+    def ref(self) -> InstanceRef: ...
+
+    @property
+    def laterality(self) -> str: ...
+
+    @property
+    def view(self) -> str: ...
+
+    def nipple_distance_mm(self, point: tuple[float, float]) -> float | None: ...
+
+    def chest_wall_depth_mm(self) -> float | None: ...
+
+    def row_offset_mm(self, point: tuple[float, float]) -> float | None: ...
+
+
+class AnalysedVolume(Located, Protocol):
+    """A volume after slice-wise detection: how many frames were read and slabs analysed."""
+
+    @property
+    def frames(self) -> int: ...
+
+    @property
+    def slabs(self) -> int: ...
+
 
 Detector = Callable[[ImageContext], list[Candidate]]
+#: Runs a 2-D detector over a Breast Tomosynthesis volume (``_tomo.detect_volume``).
+VolumeDetector = Callable[[InstanceRef, Detector], tuple[AnalysedVolume, list[Candidate]]]
 
 
 def check_input(ref: InstanceRef) -> tuple[str | None, AlgorithmStatus, str | None, str | None]:
@@ -154,8 +194,21 @@ def _analyse(ref: InstanceRef) -> ImageContext:
 
 @dataclass
 class _Detected:
-    context: ImageContext
+    context: Located
     candidates: list[Candidate]
+    volume: bool = False  # a tomosynthesis volume: correlated with volumes only
+
+
+def _detect_one(
+    ref: InstanceRef, detect: Detector, volume: VolumeDetector | None
+) -> tuple[Located, list[Candidate], dict[str, float]]:
+    """Context, candidates and extra measurements of one input: a 2-D image, or with ``volume``
+    a tomosynthesis volume (frames read, slabs analysed)."""
+    if volume is not None:
+        analysed, candidates = volume(ref, detect)
+        return analysed, candidates, {"frames": float(analysed.frames), "slabs": float(analysed.slabs)}
+    context = _analyse(ref)
+    return context, detect(context), {}
 
 
 def run_detector(
@@ -164,15 +217,20 @@ def run_detector(
     kind: FindingKind,
     detect: Detector,
     threshold: float,
+    volume: VolumeDetector | None = None,
 ) -> AlgorithmResult:
-    """Detect on every input image, correlate CC/MLO per breast, and build the study result."""
+    """Detect on every input image, correlate CC/MLO per breast, and build the study result.
+
+    With ``volume``, Breast Tomosynthesis inputs go through it (slabs of the volume, detections
+    merged in 3-D, marks with their frame); without it they fail as not being 2-D mammograms.
+    """
     outcomes: list[ImageOutcome] = list(selection.skipped)
     detected: list[_Detected] = []
     for ref in selection.inputs:
         started = time.perf_counter()
+        is_volume = volume is not None and ref.sop_class_uid == BREAST_TOMOSYNTHESIS
         try:
-            context = _analyse(ref)
-            candidates = detect(context)
+            context, candidates, extra = _detect_one(ref, detect, volume if is_volume else None)
         except ImagingError as exc:
             outcomes.append(
                 ImageOutcome(ref.sop_instance_uid, AlgorithmStatus.FAILED, str(exc), ref.laterality, ref.view)
@@ -190,13 +248,14 @@ def run_detector(
             "candidates": float(len(candidates)),
             "max_score": max((c.score for c in candidates), default=0.0),
             "seconds": round(seconds, 3),
+            **extra,
         }
         outcomes.append(
             ImageOutcome(
                 ref.sop_instance_uid, AlgorithmStatus.OK, "", context.laterality, context.view, measurements
             )
         )
-        detected.append(_Detected(context, candidates))
+        detected.append(_Detected(context, candidates, is_volume))
     base = {
         "algorithm_id": manifest.id,
         "algorithm_version": manifest.version,
@@ -222,6 +281,7 @@ def _mark(det: _Detected, cand: Candidate) -> Mark:
         score=round(cand.score, 4),
         laterality=ctx.laterality,
         view=ctx.view,
+        frame=cand.frame,
         sop_class_uid=ctx.ref.sop_class_uid,
         outline=tuple((round(c, 2), round(r, 2)) for c, r in cand.outline),
         members=tuple((round(c, 2), round(r, 2)) for c, r in cand.members),
@@ -234,11 +294,6 @@ def _depth(distance: float | None, pnl: float | None) -> str | None:
         return None
     third = distance / pnl
     return "anterior" if third < 1 / 3 else "middle" if third < 2 / 3 else "posterior"
-
-
-def _row_offset_mm(ctx: ImageContext, point: tuple[float, float]) -> float | None:
-    nipple = ctx.geometry.nipple
-    return None if nipple is None else (point[1] - nipple[1]) * ctx.image.spacing_mm[0]
 
 
 def clock_position(laterality: str, medial_mm: float, superior_mm: float) -> tuple[int, str]:
@@ -265,8 +320,8 @@ def _location(pair: Sequence[tuple[_Detected, Candidate]], laterality: str) -> F
     mlo = next(((d, c) for d, c in pair if d.context.view in _MLO_VIEWS), None)
     clock = quadrant = None
     if cc is not None and mlo is not None:
-        medial = _row_offset_mm(cc[0].context, cc[1].point)
-        oblique = _row_offset_mm(mlo[0].context, mlo[1].point)
+        medial = cc[0].context.row_offset_mm(cc[1].point)
+        oblique = mlo[0].context.row_offset_mm(mlo[1].point)
         if medial is not None and oblique is not None:
             superior = medial - oblique / _COS45
             clock, quadrant = clock_position(laterality, medial, superior)
@@ -278,48 +333,70 @@ def _location(pair: Sequence[tuple[_Detected, Candidate]], laterality: str) -> F
     )
 
 
-def correlate(detected: list[_Detected], kind: FindingKind) -> list[Finding]:
-    """One finding per CC/MLO pair of the same lesion, one per unpaired candidate (sorted by score)."""
-    prefix = {FindingKind.MASS: "mass", FindingKind.CALCIFICATION_CLUSTER: "calc"}.get(kind, str(kind))
-    groups: list[list[tuple[_Detected, Candidate]]] = []
-    for side in ("L", "R"):
-        ccs = [
-            (d, c)
-            for d in detected
-            if d.context.laterality == side and d.context.view in _CC_VIEWS
-            for c in d.candidates
-        ]
-        mlos = [
-            (d, c)
-            for d in detected
-            if d.context.laterality == side and d.context.view in _MLO_VIEWS
-            for c in d.candidates
-        ]
-        others = [
-            (d, c)
-            for d in detected
-            if d.context.laterality == side and d.context.view not in _CC_VIEWS | _MLO_VIEWS
-            for c in d.candidates
-        ]
-        pairs = []
-        for i, (dcc, ccc) in enumerate(ccs):
-            for j, (dml, cml) in enumerate(mlos):
-                a, b = dcc.context.nipple_distance_mm(ccc.point), dml.context.nipple_distance_mm(cml.point)
-                if a is None or b is None:
-                    continue
-                if abs(a - b) <= max(CORRELATION_MM, CORRELATION_FRACTION * max(a, b)):
-                    pairs.append((ccc.score * cml.score, -abs(a - b), i, j))
-        used_cc: set[int] = set()
-        used_mlo: set[int] = set()
-        for _, _, i, j in sorted(pairs, reverse=True):
-            if i in used_cc or j in used_mlo:
+Group = list[tuple[_Detected, Candidate]]
+
+
+def _side_groups(detected: list[_Detected], side: str) -> list[Group]:
+    """CC/MLO pairs (greedy by combined score) and unpaired candidates of one breast."""
+    groups: list[Group] = []
+    ccs = [
+        (d, c)
+        for d in detected
+        if d.context.laterality == side and d.context.view in _CC_VIEWS
+        for c in d.candidates
+    ]
+    mlos = [
+        (d, c)
+        for d in detected
+        if d.context.laterality == side and d.context.view in _MLO_VIEWS
+        for c in d.candidates
+    ]
+    others = [
+        (d, c)
+        for d in detected
+        if d.context.laterality == side and d.context.view not in _CC_VIEWS | _MLO_VIEWS
+        for c in d.candidates
+    ]
+    pairs = []
+    for i, (dcc, ccc) in enumerate(ccs):
+        for j, (dml, cml) in enumerate(mlos):
+            a, b = dcc.context.nipple_distance_mm(ccc.point), dml.context.nipple_distance_mm(cml.point)
+            if a is None or b is None:
                 continue
-            used_cc.add(i)
-            used_mlo.add(j)
-            groups.append([ccs[i], mlos[j]])
-        groups += [[x] for i, x in enumerate(ccs) if i not in used_cc]
-        groups += [[x] for j, x in enumerate(mlos) if j not in used_mlo]
-        groups += [[x] for x in others]
+            if _same_distance(a, b):
+                pairs.append((ccc.score * cml.score, -abs(a - b), i, j))
+    used_cc: set[int] = set()
+    used_mlo: set[int] = set()
+    for _, _, i, j in sorted(pairs, reverse=True):
+        if i in used_cc or j in used_mlo:
+            continue
+        used_cc.add(i)
+        used_mlo.add(j)
+        groups.append([ccs[i], mlos[j]])
+    groups += [[x] for i, x in enumerate(ccs) if i not in used_cc]
+    groups += [[x] for j, x in enumerate(mlos) if j not in used_mlo]
+    groups += [[x] for x in others]
+    return groups
+
+
+def _same_distance(a: float, b: float) -> bool:
+    return abs(a - b) <= max(CORRELATION_MM, CORRELATION_FRACTION * max(a, b))
+
+
+def correlate(detected: list[_Detected], kind: FindingKind) -> list[Finding]:
+    """One finding per CC/MLO pair of the same lesion, one per unpaired candidate (sorted by score).
+
+    Tomosynthesis volumes pair with volumes and 2-D images with 2-D images (a synthesized view is
+    derived from its volume, so it is not a second, independent look); a volume finding and a
+    finding on a synthesized view of that volume at the same place name each other in
+    ``correlated_with``.
+    """
+    prefix = {FindingKind.MASS: "mass", FindingKind.CALCIFICATION_CLUSTER: "calc"}.get(kind, str(kind))
+    groups: list[Group] = []
+    for volumes in (False, True):
+        family = [d for d in detected if d.volume == volumes]
+        for side in ("L", "R"):
+            groups += _side_groups(family, side)
     findings: list[Finding] = []
     for group in groups:
         laterality = group[0][0].context.laterality
@@ -340,4 +417,46 @@ def correlate(detected: list[_Detected], kind: FindingKind) -> list[Finding]:
             )
         )
     findings.sort(key=lambda f: (-f.score, f.laterality, f.marks[0].sop_instance_uid, f.marks[0].point))
-    return [replace(f, id=f"{prefix}-{i + 1}") for i, f in enumerate(findings)]
+    findings = [replace(f, id=f"{prefix}-{i + 1}") for i, f in enumerate(findings)]
+    sources = _synthesized_from(detected)
+    return _link_synthesized(findings, sources) if sources else findings
+
+
+def _synthesized_from(detected: list[_Detected]) -> dict[str, str]:
+    """2-D image → the analysed volume it was synthesized from (its Source Image Sequence names
+    the volume and does not deny Spatial Locations Preserved, PS3.3 C.7.6.1.1.4)."""
+    volumes = {d.context.ref.sop_instance_uid for d in detected if d.volume}
+    out: dict[str, str] = {}
+    for d in detected:
+        if d.volume or not volumes:
+            continue
+        try:
+            header = read_header(d.context.ref.path)
+        except Exception:  # read tolerantly: no link is better than no result
+            continue
+        for item in header.get("SourceImageSequence") or ():
+            uid = str(item.get("ReferencedSOPInstanceUID", ""))
+            if uid in volumes and str(item.get("SpatialLocationsPreserved", "YES")).upper() != "NO":
+                out[d.context.ref.sop_instance_uid] = uid
+    return out
+
+
+def _link_synthesized(findings: list[Finding], sources: dict[str, str]) -> list[Finding]:
+    """Volume finding ↔ synthesized-view finding when a mark of one lies in the box of a mark of
+    the other on the same pixel grid (the synthesized view and its volume share it)."""
+
+    def inside(p: tuple[float, float], box: tuple[float, float, float, float]) -> bool:
+        return box[0] <= p[0] <= box[2] and box[1] <= p[1] <= box[3]
+
+    def same_place(a: Mark, b: Mark) -> bool:
+        return sources.get(b.sop_instance_uid) == a.sop_instance_uid and (
+            inside(a.point, b.bbox) or inside(b.point, a.bbox)
+        )
+
+    links: dict[str, list[str]] = {f.id: [] for f in findings}
+    for a in findings:
+        for b in findings:
+            if any(same_place(ma, mb) for ma in a.marks for mb in b.marks):
+                links[a.id].append(b.id)
+                links[b.id].append(a.id)
+    return [replace(f, correlated_with=tuple(links[f.id])) if links[f.id] else f for f in findings]

@@ -143,7 +143,8 @@ def detect_calcifications(ctx: ImageContext) -> list[tuple[float, float, float, 
     box, padded = boxes
     inner = full_inner[box]
     band = _band(img, box, padded, px)
-    snr = band / _block_noise(band, inner, block)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a flat block (σ 0): NaN, never a spot
+        snr = band / _block_noise(band, inner, block)
     labels, n = ndi.label((snr > SPOT_SNR) & inner)
     if n == 0:
         return []

@@ -1,0 +1,129 @@
+"""Masses on tomosynthesis end to end: a DBT study (four Breast Tomosynthesis volumes and their
+synthesized 2-D views) with a mass in over DICOM; the CAD SR and GSPS back in the PACS (Orthanc)
+mark the mass on its volume, on a frame where it is in focus.
+
+Real processes: ``breastgate serve``, Orthanc, dcmtk ``storescu`` (``-R``: its default presentation
+contexts have no Breast Tomosynthesis entry), dciodvfy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+
+from breastgate.phantoms import generate_dbt_study
+from breastgate.phantoms.dbt import dbt_file_name
+from breastgate.phantoms.lesions import LesionRequest
+from breastgate.results.gsps import decode_gsps
+from breastgate.results.mammo_cad_sr import decode_cad_sr
+from tests.support.gateway import GatewayProcess, storescu, wait_for
+from tests.support.orthanc import OrthancServer
+from tests.support.validators import dciodvfy
+
+pytestmark = [pytest.mark.peers, pytest.mark.slow]
+
+SEED, CATEGORY, VENDOR, PIXEL = 21, "b", "profile-b-100um", 0.3
+MASS = LesionRequest("mass", shape="round", size_mm=18.0, contrast=1.0, laterality="R")
+BTO = "1.2.840.10008.5.1.4.1.1.13.1.3"
+SLACK = 2  # frames either side of the true range
+
+
+@pytest.fixture
+def gateway_and_pacs(tmp_path: Path) -> Iterator[tuple[GatewayProcess, OrthancServer]]:
+    gateway = GatewayProcess(tmp_path / "gw", BG_ALGORITHMS="breastgate.masses")
+    pacs = OrthancServer(
+        tmp_path / "orthanc", modalities={"BREASTGATE": ["BREASTGATE", "127.0.0.1", gateway.dicom_port]}
+    )
+    gateway.env["BG_PACS"] = pacs.dicom_node
+    try:
+        yield gateway, pacs
+    finally:
+        gateway.stop()
+        pacs.stop()
+
+
+def _write(folder: Path) -> tuple[list[Path], dict[str, Any]]:
+    study = generate_dbt_study(SEED, category=CATEGORY, vendor=VENDOR, pixel_mm=PIXEL, lesions=[MASS])
+    folder.mkdir(parents=True)
+    paths = []
+    for ds in study.datasets:
+        path = folder / dbt_file_name(ds)
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    (folder / "truth.json").write_text(json.dumps(study.truth))
+    return paths, study.truth
+
+
+def _received(pacs: OrthancServer, study_uid: str, modality: str, folder: Path) -> list[Path]:
+    paths = []
+    for instance in pacs.find_instances(study_uid, modality=modality):
+        path = folder / f"{modality}-{instance}.dcm"
+        path.write_bytes(pacs.download(instance))
+        paths.append(path)
+    return paths
+
+
+def _on_slices(uid: str, frame: int | None, point: tuple[float, float], view: dict[str, Any]) -> bool:
+    c0, r0, c1, r1 = view["bbox"]
+    first, last = view["frames"]
+    return (
+        uid == view["sop_instance_uid"]
+        and frame is not None
+        and first - SLACK <= frame <= last + SLACK
+        and c0 <= point[0] <= c1
+        and r0 <= point[1] <= r1
+    )
+
+
+def test_mass_marked_on_its_tomosynthesis_volume_reaches_the_pacs(
+    gateway_and_pacs: tuple[GatewayProcess, OrthancServer], tmp_path: Path
+) -> None:
+    gateway, pacs = gateway_and_pacs
+    files, truth = _write(tmp_path / "dbt")
+    study_uid = truth["study_instance_uid"]
+    volumes = [v["sop_instance_uid"] for v in truth["volumes"]]
+    on_volumes = [v for v in truth["lesions"][0]["views"] if v["image"] == "dbt"]
+    pacs.start()
+    gateway.start()
+    storescu(gateway.dicom_port, files)
+
+    wait_for(lambda: pacs.find_instances(study_uid, modality="SR"), timeout=300, what="the masses CAD SR")
+    wait_for(lambda: pacs.find_instances(study_uid, modality="PR"), timeout=60, what="the masses GSPS")
+    received = tmp_path / "received"
+    received.mkdir()
+    (sr,) = _received(pacs, study_uid, "SR", received)
+    (gsps,) = _received(pacs, study_uid, "PR", received)
+    for path in (sr, gsps):
+        assert dciodvfy(path).errors == [], path.name
+
+    decoded = decode_cad_sr(pydicom.dcmread(sr))
+    threshold = decoded.operating_threshold if decoded.operating_threshold is not None else 0.0
+    shown = [f for f in decoded.findings if f.score >= threshold]
+    hits = [
+        (f, m)
+        for f in shown
+        for m in f.marks
+        for v in on_volumes
+        if _on_slices(m.sop_instance_uid, m.frame, m.point, v)
+    ]
+    assert hits, "no CAD SR mark on the mass's volume, inside it, on its slices"
+    assert {f.laterality for f, _ in hits} == {"R"}
+    assert all(
+        m.frame is not None for f in decoded.findings for m in f.marks if m.sop_instance_uid in volumes
+    )
+
+    drawn = decode_gsps(pydicom.dcmread(gsps))
+    assert any(
+        g.sop_instance_uid == m.sop_instance_uid and g.frame == m.frame for _, m in hits for g in drawn
+    ), "the GSPS draws the mark on the frame it was found on"
+
+    results = gateway.get(f"/api/studies/{study_uid}/results")
+    (masses,) = [a for a in results["algorithms"] if a["id"] == "breastgate.masses"]
+    assert masses["status"] == "ok"
+    frames = {(m["sop_instance_uid"], m.get("frame")) for f in results["findings"] for m in f["marks"]}
+    assert any(uid in volumes and frame for uid, frame in frames)
