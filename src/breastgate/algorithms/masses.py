@@ -31,8 +31,8 @@ the benchmark (bench/findings_froc.py) uses seeds 5000 and up.
 Measured, version 1.0.0 (convergence and contrast only; 300 phantoms): 0.80 lesion sensitivity at
 2.0 false marks per image, case AUC 0.60. Version 1.1.0: 5-fold cross-validated on the development
 phantoms 0.92 at 1.9, 0.86 at 1.3, 0.81 at 0.9 false marks per image (single images, before CC/MLO
-correlation); on 120 benchmark phantoms (seeds 5000+) 0.87 at 1.9 false marks per image at 0.1
-(c/d 0.82), 0.65 at 0.73 at 0.2, case AUC 0.68. The target (0.90 at ≤ 0.5 false marks per image) is still
+correlation); on 300 benchmark phantoms (seeds 5000+) 0.89 at 1.9 false marks per image at 0.1
+(c/d 0.84), 0.70 at 0.69 at 0.2, case AUC 0.72. The target (0.90 at ≤ 0.5 false marks per image) is still
 missed, and triage policy 1.0.0 does not let masses move studies up the worklist.
 
 Tomosynthesis volumes go through :mod:`breastgate.algorithms._tomo` (slabs, the same 2-D
