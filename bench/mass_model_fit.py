@@ -25,19 +25,11 @@ from typing import Any
 
 import numpy as np
 
-FEATURES = (
-    "convergence",
-    "contrast_z",
-    "drop_tex",
-    "sector_min_tex",
-    "dome_r2",
-    "res6",
-    "cor_q25",
-    "in_tex_A",
-    "ring_var_A",
-    "brightness_pct",
-)
-LOG = frozenset({"drop_tex", "sector_min_tex", "in_tex_A", "ring_var_A"})
+from breastgate.algorithms.masses import MODEL
+
+#: The features and log transforms are those of the shipped model; a new feature goes there first.
+FEATURES = MODEL.features
+LOG = MODEL.log
 L2 = 1.0
 
 
