@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from breastgate.phantoms import (
     generate_mg_study,
     write_phantoms,
 )
-from breastgate.phantoms.anatomy import SCALE, power_law_noise, render_view
+from breastgate.phantoms.anatomy import SCALE, power_law_noise, render_view, upsample
 from breastgate.phantoms.plan import plan_study
 
 SMALL = "profile-b-100um"  # the smaller matrix keeps the tests fast
@@ -152,6 +153,43 @@ def test_rendered_texture_slope() -> None:
     plan = plan_study(11, "b", SMALL)
     view = render_view(plan.views[0], plan.profile)
     assert 2.5 <= _radial_slope(view.texture) <= 3.5
+
+
+def _working_size(n: int) -> int:
+    """Working-grid size for ``n`` detector pixels, as the renderers compute it."""
+    return -(-(n - 1) // SCALE) + 1
+
+
+@pytest.mark.parametrize(("rows", "cols"), [(9, 10), (10, 9), (13, 13), (12, 11), (2, 2), (5, 8)])
+def test_upsample_returns_requested_shape(rows: int, cols: int) -> None:
+    # 5, 9, 13: (n - 1) a multiple of SCALE, so the last working pixel is the last detector pixel.
+    h, w = _working_size(rows), _working_size(cols)
+    work = np.arange(h * w, dtype=np.float32).reshape(h, w) ** 1.5
+    full = upsample(work, rows, cols)
+    assert full.shape == (rows, cols)
+    # Working pixel i lands on detector pixel SCALE·i, up to the last row and column.
+    grid = full[::SCALE, ::SCALE]
+    assert grid.shape == ((rows - 1) // SCALE + 1, (cols - 1) // SCALE + 1)
+    np.testing.assert_array_equal(grid, work[: grid.shape[0], : grid.shape[1]])
+    # Bilinear in between: a quarter of the way from the first working pixel to the next.
+    if rows > 1 and cols > 1:
+        np.testing.assert_allclose(full[1, 0], 0.75 * work[0, 0] + 0.25 * work[1, 0], rtol=1e-6)
+        np.testing.assert_allclose(full[0, 1], 0.75 * work[0, 0] + 0.25 * work[0, 1], rtol=1e-6)
+
+
+def test_upsample_rejects_sizes_beyond_the_working_grid() -> None:
+    work = np.zeros((3, 3), np.float32)
+    with pytest.raises(ValueError, match="upsample"):
+        upsample(work, 2 * SCALE + 2, 2 * SCALE)
+
+
+def test_render_view_on_a_matrix_ending_on_a_working_pixel() -> None:
+    plan = plan_study(11, "b", SMALL)
+    # 0.5 mm pixels over the SMALL field of view; (rows - 1) and (columns - 1) multiples of SCALE.
+    profile = replace(plan.profile, rows=613, columns=477, pixel_spacing_mm=0.5)
+    view = render_view(plan.views[0], profile)
+    assert view.pixels.shape == (613, 477)
+    assert view.breast_mask.shape == (_working_size(613), _working_size(477))
 
 
 def test_vendor_profiles_differ() -> None:

@@ -123,18 +123,29 @@ def power_law_noise(shape: tuple[int, int], beta: float, rng: np.random.Generato
 
 
 def upsample(work: FloatArray, rows: int, cols: int) -> FloatArray:
-    """Bilinear upsampling by ``SCALE``: working pixel i lands on detector pixel SCALE·i."""
+    """Bilinear upsampling by ``SCALE``: working pixel i lands on detector pixel SCALE·i.
+
+    ``rows`` may be up to SCALE·(h − 1) + 1 and ``cols`` up to SCALE·(w − 1) + 1 for a working
+    grid of shape (h, w): the last working row or column is then the last detector one.
+    """
     f = SCALE
     h, w = work.shape
+    if not (0 < rows <= f * (h - 1) + 1 and 0 < cols <= f * (w - 1) + 1):
+        raise ValueError(f"cannot upsample a {h}x{w} working grid to {rows}x{cols} pixels")
     wk = np.arange(f, dtype=np.float32) / f
     r = (work[:-1, None, :] * (1 - wk)[None, :, None] + work[1:, None, :] * wk[None, :, None]).reshape(
         f * (h - 1), w
     )[:rows]
+    if rows > f * (h - 1):
+        r = np.concatenate((r, work[-1:]))
     diff = np.diff(r, axis=1)
     out = np.empty((rows, w - 1, f), np.float32)
     np.multiply(diff[:, :, None], wk, out=out)
     out += r[:, :-1, None]
-    return out.reshape(rows, f * (w - 1))[:, :cols]
+    full = out.reshape(rows, f * (w - 1))
+    if cols > f * (w - 1):
+        return np.concatenate((full, r[:, -1:]), axis=1)
+    return full[:, :cols]
 
 
 def _outline(spec: ViewSpec, x: FloatArray, y: FloatArray) -> tuple[BoolArray, tuple[float, float]]:

@@ -59,7 +59,8 @@ def dbt_profile(profile: VendorProfile, pixel_mm: float) -> VendorProfile:
     sizes = []
     for n_mm in (profile.rows * profile.pixel_spacing_mm, profile.columns * profile.pixel_spacing_mm):
         n = max(round(n_mm / pixel_mm), 16)
-        # The working grid (anatomy.SCALE coarser) must overhang the last pixel for upsampling.
+        # One more pixel when (n - 1) is a multiple of anatomy.SCALE: once a workaround for upsample,
+        # kept so that existing DBT phantoms keep their matrix size and pixels.
         sizes.append(n + 1 if (n - 1) % SCALE == 0 else n)
     return replace(profile, rows=sizes[0], columns=sizes[1], pixel_spacing_mm=pixel_mm)
 
