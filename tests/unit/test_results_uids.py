@@ -22,7 +22,7 @@ def test_same_inputs_give_same_uid_whatever_the_order() -> None:
     ("kind", "algorithm", "version", "inputs"),
     [
         ("cad-sr-series", "breastgate.density", "1.0.0", INPUTS),
-        ("gspss", "breastgate.density", "1.0.0", INPUTS),
+        ("gsps", "breastgate.density", "1.0.0", INPUTS),
         ("cad-sr", "acme.density", "1.0.0", INPUTS),
         ("cad-sr", "breastgate.density", "1.0.1", INPUTS),
         ("cad-sr", "breastgate.density", "1.0.0", INPUTS[:2]),
