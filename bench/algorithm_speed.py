@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: bench._common
-from bench._common import median, percentile
+from bench._common import median, percentile, save_study
 
 ALGORITHMS = (
     "breastgate.calcifications",
@@ -45,7 +45,6 @@ MODES = {"seq": "sequential, 1 process", "proc": "processes", "thread": "threads
 
 def write_study(args: tuple[int, int, str]) -> Any:
     """Generate study ``i`` (see the module docstring), write it under ``folder``; its StudyRef."""
-    from breastgate.domain.model import InstanceRef, StudyRef
     from breastgate.phantoms import VENDOR_PROFILES, generate_mg_study
     from breastgate.phantoms.lesions import LesionRequest
 
@@ -58,16 +57,7 @@ def write_study(args: tuple[int, int, str]) -> Any:
     )
     out = Path(folder) / str(i)
     out.mkdir()
-    refs = []
-    for j, ds in enumerate(study.datasets):
-        path = str(out / f"{j}.dcm")
-        ds.save_as(path, enforce_file_format=True)
-        refs.append(
-            InstanceRef(
-                ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID, ds.SOPClassUID, "MG", path
-            )
-        )
-    return StudyRef(study.study_instance_uid, tuple(refs))
+    return save_study(study.datasets, out)
 
 
 @functools.cache

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -29,42 +30,20 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: bench._common
+from bench._common import save_study
+
 FRAME_SLACK = 2
 THRESHOLDS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7)
 SPEED_SEED, SPEED_CATEGORY, SPEED_VENDOR = 9001, "b", "profile-b-100um"
 TARGET_SECONDS, TARGET_RSS_MB = 60.0, 2048.0
 
 
-def _refs(folder: Path, datasets: list[Any]) -> list[Any]:
-    from breastgate.domain.model import InstanceRef
-    from breastgate.phantoms.dbt import dbt_file_name
-
-    refs = []
-    for ds in datasets:
-        path = folder / dbt_file_name(ds)
-        ds.save_as(path, enforce_file_format=True)
-        element = ds["PixelData"]
-        if element.is_buffered:
-            element.value.close()
-        refs.append(
-            InstanceRef(
-                ds.StudyInstanceUID,
-                ds.SeriesInstanceUID,
-                ds.SOPInstanceUID,
-                ds.SOPClassUID,
-                "MG",
-                str(path),
-                number_of_frames=int(ds.NumberOfFrames),
-            )
-        )
-    return refs
-
-
 def one_study(args: tuple[int, int, float]) -> dict[str, Any]:
     """Generate study ``i`` and run the mass detector; returns truth, marks and timing."""
     from breastgate.algorithms.masses import MassAlgorithm
-    from breastgate.domain.model import StudyRef
     from breastgate.phantoms import VENDOR_PROFILES, generate_dbt_study
+    from breastgate.phantoms.dbt import dbt_file_name
     from breastgate.phantoms.lesions import LesionRequest
 
     seed, i, pixel_mm = args
@@ -76,9 +55,9 @@ def one_study(args: tuple[int, int, float]) -> dict[str, Any]:
         seed + i, category=category, vendor=vendor, lesions=requests, pixel_mm=pixel_mm, synthesized_2d=False
     )
     with tempfile.TemporaryDirectory() as folder:
-        refs = _refs(Path(folder), study.datasets)
+        ref = save_study(study.datasets, folder, file_name=dbt_file_name)
         algorithm = MassAlgorithm()
-        result = algorithm.run(algorithm.select(StudyRef(study.study_instance_uid, tuple(refs))))
+        result = algorithm.run(algorithm.select(ref))
     return {
         "category": category,
         "vendor": vendor,
@@ -86,7 +65,7 @@ def one_study(args: tuple[int, int, float]) -> dict[str, Any]:
         "truth": study.truth,
         "status": str(result.status),
         "threshold": result.operating_threshold,
-        "volumes": [r.sop_instance_uid for r in refs],
+        "volumes": [r.sop_instance_uid for r in ref.instances],
         "seconds": [o.measurements.get("seconds", float("nan")) for o in result.images],
         "marks": [(m.sop_instance_uid, m.point, m.frame, f.score) for f in result.findings for m in f.marks],
     }
@@ -194,10 +173,11 @@ def speed(args: argparse.Namespace) -> None:
 
 def _write_speed_volume(folder: Path) -> Any:
     from breastgate.phantoms import generate_dbt_study
+    from breastgate.phantoms.dbt import dbt_file_name
 
     study = generate_dbt_study(SPEED_SEED, category=SPEED_CATEGORY, vendor=SPEED_VENDOR, synthesized_2d=False)
     volume = study.datasets[0]  # R CC
-    (ref,) = _refs(folder, [volume])
+    (ref,) = save_study([volume], folder, file_name=dbt_file_name).instances
     for ds in study.datasets[1:]:
         element = ds["PixelData"]
         if element.is_buffered:

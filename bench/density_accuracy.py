@@ -19,43 +19,31 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: bench._common
+from bench._common import save_study
+
 CATS = "abcd"
 
 
 def one_study(args: tuple[object, ...]) -> tuple[str, str, float, float, float]:
     """Run one study: ``(seed, category, vendor, method[, generator])``; generator "mg" (default) or "alt"."""
     from breastgate.algorithms.density import DensityAlgorithm
-    from breastgate.domain.model import InstanceRef, StudyRef
     from breastgate.phantoms import generate_mg_study
 
     seed, category, vendor, method = args[:4]
     generator = args[4] if len(args) > 4 else "mg"
     if generator == "alt":
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: bench.alt_phantoms
         from bench.alt_phantoms import generate_alt_study
 
         study = generate_alt_study(int(str(seed)), category=str(category))
     else:
         study = generate_mg_study(int(str(seed)), category=str(category), vendor=vendor and str(vendor))
     with tempfile.TemporaryDirectory() as folder:
-        refs = []
-        for i, ds in enumerate(study.datasets):
-            path = str(Path(folder) / f"{i}.dcm")
-            ds.save_as(path, enforce_file_format=True)
-            refs.append(
-                InstanceRef(
-                    ds.StudyInstanceUID,
-                    ds.SeriesInstanceUID,
-                    ds.SOPInstanceUID,
-                    ds.SOPClassUID,
-                    ds.Modality,
-                    path,
-                )
-            )
+        ref = save_study(study.datasets, folder)
         algorithm = DensityAlgorithm(str(method))
         started = time.perf_counter()
-        result = algorithm.run(algorithm.select(StudyRef(refs[0].study_instance_uid, tuple(refs))))
-        per_image = (time.perf_counter() - started) / max(1, len(refs))
+        result = algorithm.run(algorithm.select(ref))
+        per_image = (time.perf_counter() - started) / max(1, len(ref.instances))
     truth = study.truth["density"]
     got = result.density.category if result.density else "?"
     pd = result.density.percent_dense if result.density else float("nan")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -21,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: bench._common
+from bench._common import save_study
 
 CONTENTS = ("normal", "calc", "mass", "both")
 KINDS = {"calc": "calc", "mass": "mass", "calcifications": "calc", "masses": "mass"}
@@ -30,7 +34,6 @@ def one_study(args: tuple[int, int, tuple[str, ...]]) -> dict[str, Any]:
     """Generate study ``i`` and run the requested detectors; returns truth, marks and timing."""
     from breastgate.algorithms.calcifications import CalcificationAlgorithm
     from breastgate.algorithms.masses import MassAlgorithm
-    from breastgate.domain.model import InstanceRef, StudyRef
     from breastgate.phantoms import VENDOR_PROFILES, generate_mg_study
     from breastgate.phantoms.lesions import LesionRequest
 
@@ -47,24 +50,7 @@ def one_study(args: tuple[int, int, tuple[str, ...]]) -> dict[str, Any]:
     algorithms = {"calc": CalcificationAlgorithm(), "mass": MassAlgorithm()}
     out: dict[str, Any] = {"category": category, "vendor": vendor, "content": content, "truth": study.truth}
     with tempfile.TemporaryDirectory() as folder:
-        refs = []
-        for j, ds in enumerate(study.datasets):
-            path = str(Path(folder) / f"{j}.dcm")
-            ds.save_as(path, enforce_file_format=True)
-            refs.append(
-                InstanceRef(
-                    ds.StudyInstanceUID,
-                    ds.SeriesInstanceUID,
-                    ds.SOPInstanceUID,
-                    ds.SOPClassUID,
-                    "MG",
-                    path,
-                    str(ds.ImageLaterality),
-                    str(ds.ViewPosition),
-                    "FOR PRESENTATION",
-                )
-            )
-        ref = StudyRef(study.study_instance_uid, tuple(refs))
+        ref = save_study(study.datasets, folder, views=True)
         for kind in kinds:
             algorithm = algorithms[kind]
             started = time.perf_counter()

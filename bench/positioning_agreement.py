@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: bench._common
-from bench._common import median, percentile
+from bench._common import median, percentile, save_study
 
 CHECKS = ("nipple_in_profile", "mlo_pectoral_to_pnl", "pectoral_angle", "pnl_cc_mlo", "views_complete")
 IMAGE_CHECKS = frozenset({"nipple_in_profile", "mlo_pectoral_to_pnl", "pectoral_angle"})
@@ -44,7 +44,6 @@ def content(i: int) -> tuple[str, ...]:
 def one_study(args: tuple[int, int]) -> dict[str, Any]:
     """Generate study ``i``, run positioning QA on its files; truth, verdicts and measurements."""
     from breastgate.algorithms.positioning import PositioningAlgorithm
-    from breastgate.domain.model import InstanceRef, StudyRef
     from breastgate.phantoms import VENDOR_PROFILES, generate_mg_study
 
     seed, i = args
@@ -54,17 +53,9 @@ def one_study(args: tuple[int, int]) -> dict[str, Any]:
     study = generate_mg_study(seed + i, category=category, vendor=vendor, defects=defects)
     algorithm = PositioningAlgorithm()
     with tempfile.TemporaryDirectory() as folder:
-        refs = []
-        for j, ds in enumerate(study.datasets):
-            path = str(Path(folder) / f"{j}.dcm")
-            ds.save_as(path, enforce_file_format=True)
-            refs.append(
-                InstanceRef(
-                    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID, ds.SOPClassUID, "MG", path
-                )
-            )
+        ref = save_study(study.datasets, folder)
         started = time.perf_counter()
-        result = algorithm.run(algorithm.select(StudyRef(study.study_instance_uid, tuple(refs))))
+        result = algorithm.run(algorithm.select(ref))
         seconds = time.perf_counter() - started
     truth = study.truth["positioning"]
     failing = [c for c in result.quality if not c.passed and c.name != "study_verdict"]
