@@ -13,6 +13,9 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import generate_uid
 
 from breastgate.domain.model import CaseAssessment, Finding, FindingKind, Mark, Priority, Triage
+from breastgate.phantoms import generate_dbt_study
+from breastgate.phantoms.dbt import dbt_file_name
+from breastgate.phantoms.lesions import LesionRequest
 from breastgate.phantoms.mg import generate_mg_study
 from breastgate.results.gsps import GrayscaleSoftcopyPresentationState, decode_gsps
 from breastgate.results.summary_sc import SecondaryCaptureSummary
@@ -138,3 +141,61 @@ def test_summary_sc_dciodvfy_no_errors(outputs: dict[str, tuple[Path, list[Findi
     assert "SCImage" in report.output
     assert report.errors == [], report.output
     assert _unexpected_warnings(report.output, (BOTH_BREASTS_WARNING,)) == [], report.output
+
+
+@pytest.fixture(scope="module")
+def dbt_summaries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Summaries of a DBT study: with synthesized views (a volume mark mapped onto one), and of its
+    volumes alone (one frame per slot, referenced with its frame number)."""
+    folder = tmp_path_factory.mktemp("sc_dbt")
+    mass = LesionRequest("mass", shape="round", size_mm=18.0, contrast=1.0, laterality="R")
+    out = {}
+    for name, synthesized in (("sc_dbt_synthesized", True), ("sc_dbt_volumes", False)):
+        study = generate_dbt_study(
+            21,
+            category="b",
+            vendor="profile-b-100um",
+            pixel_mm=0.8,
+            lesions=[mass],
+            synthesized_2d=synthesized,
+        )
+        (folder / name).mkdir()
+        volumes = []
+        for ds in study.datasets:
+            if ds.SOPClassUID == BTO:
+                volumes.append(folder / name / dbt_file_name(ds))
+                ds.save_as(volumes[-1], enforce_file_format=True)
+        lesion = next(v for v in study.truth["lesions"][0]["views"] if v["image"] == "dbt")
+        c0, r0, c1, r1 = lesion["bbox"]
+        mark = Mark(
+            lesion["sop_instance_uid"],
+            (lesion["centre"][0], lesion["centre"][1]),
+            (c0, r0, c1, r1),
+            0.65,
+            frame=lesion["focus_frame"],
+            sop_class_uid=BTO,
+        )
+        sc = SecondaryCaptureSummary(
+            [(ds, ds.pixel_array) for ds in study.datasets if ds.SOPClassUID != BTO],
+            [Finding("mass-1", FindingKind.MASS, "R", 0.65, (mark,))],
+            CaseAssessment(65.0, "0", "recall"),
+            Triage(Priority.URGENT, 65.0, ("suspicious_finding",), "policy@1"),
+            ALGO,
+            VERSION,
+            volumes=volumes,
+        )
+        out[name] = folder / f"{name}.dcm"
+        dcmwrite(out[name], sc.dataset, enforce_file_format=True)
+    return out
+
+
+@pytest.mark.parametrize("name", ["sc_dbt_synthesized", "sc_dbt_volumes"])
+def test_dbt_summary_sc_dciodvfy_no_errors(dbt_summaries: dict[str, Path], name: str) -> None:
+    _require("dciodvfy")
+    report = dciodvfy(dbt_summaries[name])
+    assert "SCImage" in report.output
+    assert report.errors == [], report.output
+    assert _unexpected_warnings(report.output, (BOTH_BREASTS_WARNING,)) == [], report.output
+    if name == "sc_dbt_volumes":
+        frames = [item.ReferencedFrameNumber for item in dcmread(dbt_summaries[name]).SourceImageSequence]
+        assert len(frames) == 4 and all(frames)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pydicom
 
+from breastgate.domain.errors import EncodingError
 from breastgate.domain.model import (
     AlgorithmResult,
     AlgorithmStatus,
@@ -22,6 +23,7 @@ from breastgate.domain.model import (
     StudyRef,
     Triage,
 )
+from breastgate.imaging.pixels import BREAST_TOMOSYNTHESIS
 from breastgate.pipeline.analysis import OutputObject
 from breastgate.results.summary_sc import SecondaryCaptureSummary
 from breastgate.worklist.policy import DEFAULT_POLICY, TriagePolicy, triage
@@ -64,14 +66,20 @@ def summarise(
     render: bool = True,
 ) -> StudySummary:
     """Assessment and triage of the study; with ``render``, the secondary-capture summary too
-    (only when a lesion algorithm ran, so a density-only site gets no extra object)."""
+    (only when a lesion algorithm ran, so a density-only site gets no extra object).
+
+    2-D mammograms are decoded whole; Breast Tomosynthesis volumes go to the summary as paths,
+    which reads at most one frame of each (their marks are drawn on the synthesized views)."""
     assessment, decision = triage(results, policy)
     if not render or assessment is None:
         return StudySummary(assessment, decision)
     mammograms = [
         i
         for i in study.instances
-        if i.modality == "MG" and i.number_of_frames <= 1 and i.presentation_intent != "FOR PROCESSING"
+        if i.modality == "MG"
+        and i.number_of_frames <= 1
+        and i.sop_class_uid != BREAST_TOMOSYNTHESIS  # also when the index did not count its frames
+        and i.presentation_intent != "FOR PROCESSING"
     ]
     images = []
     for ref in sorted(mammograms, key=lambda i: i.sop_instance_uid):
@@ -80,10 +88,27 @@ def summarise(
             images.append((ds, ds.pixel_array))
         except Exception as exc:  # an undecodable image is left out of the montage, not fatal
             LOGGER.warning("summary: image %s left out: %s", ref.sop_instance_uid, type(exc).__name__)
-    if not images:
+    volumes = [
+        i.path
+        for i in sorted(study.instances, key=lambda i: i.sop_instance_uid)
+        if i.sop_class_uid == BREAST_TOMOSYNTHESIS
+    ]
+    if not images and not volumes:
         return StudySummary(assessment, decision)
-    sc = SecondaryCaptureSummary(
-        images, shown_findings(results), assessment, decision, SUMMARY_ID, summary_version(results)
-    )
+    try:
+        sc = SecondaryCaptureSummary(
+            images,
+            shown_findings(results),
+            assessment,
+            decision,
+            SUMMARY_ID,
+            summary_version(results),
+            volumes=volumes,
+        )
+    except EncodingError:
+        if images:
+            raise
+        LOGGER.warning("summary: no volume of the study can be shown; no summary image")
+        return StudySummary(assessment, decision)
     dataset = sc.dataset
     return StudySummary(assessment, decision, (OutputObject("sc", str(dataset.SOPInstanceUID), dataset),))

@@ -8,15 +8,25 @@ the AI marks drawn in the colour of their kind with their scores, a header line 
 not-for-diagnostic-use notice, the suspicion score, priority and flags, and the algorithm's label
 at the bottom. Burned In Annotation is YES. Placement follows DESIGN §4: same study, new series,
 deterministic UIDs.
+
+Tomosynthesis studies (:mod:`breastgate.results.summary_tomo`): a synthesized 2-D view also shows
+the marks of findings on the volume it was synthesized from, mapped onto its grid and labelled
+with their frame (``"Mass 0.65 DBT f23"``). A volume finding and a finding on the synthesized view
+that name each other in ``correlated_with`` and are marked at the same place are one lesion: only
+the view's own mark is drawn (it needs no mapping), its label followed by the volume finding's
+frame and score (``"Mass 0.72 / DBT f23 0.65"``), so neither score is hidden. A slot with a
+volume but no 2-D view shows the volume's frame holding its best mark (else the central frame),
+read frame by frame.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,15 +37,24 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
-from breastgate.domain.model import NOT_FOR_DIAGNOSTIC_USE, CaseAssessment, Finding, Point, Triage
+from breastgate.domain.model import NOT_FOR_DIAGNOSTIC_USE, CaseAssessment, Finding, Mark, Point, Triage
+from breastgate.imaging.errors import ImagingError
 from breastgate.imaging.pixels import laterality_of, view_of
 from breastgate.results.gsps import (
     KIND_STYLES,
     attach_file_meta,
     copy_patient_study,
     creation_datetime,
-    mark_label,
     series_laterality,
+)
+from breastgate.results.summary_tomo import (
+    GridMap,
+    MarkPlacement,
+    best_frame,
+    frame_header,
+    grid_map,
+    read_frame,
+    read_volume,
 )
 from breastgate.results.uids import derive_uid
 
@@ -71,6 +90,7 @@ _ROW_OF_VIEW = {
 _COLUMN_OF_SIDE = {"R": 0, "L": 1}
 _EXACT = {"CC", "MLO"}
 _SLOT_NAMES = {("R", "CC"): (0, 0), ("L", "CC"): (0, 1), ("R", "MLO"): (1, 0), ("L", "MLO"): (1, 1)}
+Slots = dict[str, tuple["Tile", Dataset, npt.NDArray[Any]]]
 
 
 @dataclass(frozen=True)
@@ -89,6 +109,7 @@ class Tile:
     cols: int
     flip_h: bool = False
     flip_v: bool = False
+    frame: int | None = None  # the 1-based frame shown, when the image is a tomosynthesis volume
 
     def to_canvas(self, point: Point) -> tuple[float, float]:
         """Image coordinates (column, row) → montage pixel coordinates (x, y)."""
@@ -187,6 +208,27 @@ def _flips(ds: Dataset, laterality: str, row: int) -> tuple[bool, bool]:
     return flip_h, flip_v
 
 
+def _place(
+    ds: Dataset, uid: str, side: str, view: str, rows: int, cols: int, frame: int | None = None
+) -> Tile:
+    """The tile of an image in its slot: as large as the box allows, chest wall towards the middle."""
+    box_w = (SIZE - 3 * GAP_PX) / 2
+    box_h = (SIZE - HEADER_PX - FOOTER_PX - 3 * GAP_PX) / 2
+    slot = (_ROW_OF_VIEW[view], _COLUMN_OF_SIDE[side])
+    scale = min(box_w / cols, box_h / rows)
+    width, height = max(1, round(cols * scale)), max(1, round(rows * scale))
+    bx = GAP_PX + slot[1] * (box_w + GAP_PX)
+    x0 = round(bx + box_w - width) if side == "R" else round(bx)  # chest walls meet mid-screen
+    y0 = round(HEADER_PX + GAP_PX + slot[0] * (box_h + GAP_PX))
+    flip_h, flip_v = _flips(ds, side, slot[0])
+    return Tile(uid, side, view, x0, y0, width, height, scale, rows, cols, flip_h, flip_v, frame)
+
+
+def _best_score(uid: str, findings: Sequence[Finding]) -> float:
+    """The best score of a finding marked on image ``uid`` (-1 when none is)."""
+    return max((f.score for f in findings if any(m.sop_instance_uid == uid for m in f.marks)), default=-1.0)
+
+
 class SecondaryCaptureSummary:
     """A 2 × 2 summary montage of a screening study with the AI marks burned in (RGB 8-bit SC).
 
@@ -198,6 +240,10 @@ class SecondaryCaptureSummary:
         left out with a warning.
     findings
         Findings whose marks are drawn (marks on images not shown are skipped).
+    volumes
+        Paths of the study's Breast Tomosynthesis Image files: their marks are drawn on the
+        synthesized 2-D views derived from them, and a slot without a 2-D image shows one of their
+        frames. Read frame by frame, never whole; an unreadable file is left out with a warning.
     assessment, triage
         Shown in the header line when given.
     algorithm_id, algorithm_version
@@ -221,13 +267,17 @@ class SecondaryCaptureSummary:
         created: datetime | None = None,
         series_number: int = DEFAULT_SERIES_NUMBER,
         instance_number: int = 1,
+        volumes: Sequence[str | Path] = (),
     ) -> None:
-        if not images:
+        read = [v for v in (read_volume(path) for path in volumes) if v is not None]
+        if not images and not read:
             raise EncodingError("a summary needs at least one image")
         studies = {str(ds.get("StudyInstanceUID", "")) for ds, _ in images}
+        studies |= {str(v.header.get("StudyInstanceUID", "")) for v in read}
         if len(studies) != 1 or "" in studies:
             raise EncodingError("images do not all belong to one study")
-        self.sources = tuple(ds for ds, _ in images)
+        self.volumes = {v.sop_instance_uid: v for v in read}
+        self.sources = tuple(ds for ds, _ in images) + tuple(v.header for v in read)
         self.findings = tuple(findings)
         self.assessment, self.triage = assessment, triage
         self.algorithm_id, self.algorithm_version = algorithm_id, algorithm_version
@@ -237,9 +287,18 @@ class SecondaryCaptureSummary:
         self.creation_date, self.creation_time = creation_datetime(self.sources, created)
         self.header = header_text(assessment, triage)
         slots = self._slots(images)
+        slots.update(self._volume_slots(slots))
         if not slots:
             raise EncodingError("no image is a screening view (R/L CC or MLO) with known laterality")
         self.tiles = {uid: tile for uid, (tile, _, _) in slots.items()}
+        #: synthesized 2-D view shown → how marks on its volume map onto it
+        self.grid_maps: dict[str, GridMap] = {}
+        for uid, (tile, ds, _) in slots.items():
+            mapping = grid_map(ds, self.volumes) if tile.frame is None and self.volumes else None
+            if mapping is not None:
+                self.grid_maps[uid] = mapping
+        shown = {uid: tile.frame for uid, tile in self.tiles.items()}
+        self.placement = MarkPlacement(self.findings, shown, self.grid_maps)
         inputs = [self.study_instance_uid, *sorted(str(ds.SOPInstanceUID) for ds in self.sources)]
         self.sop_instance_uid = derive_uid("sc", algorithm_id, algorithm_version, inputs)
         self.series_instance_uid = derive_uid(
@@ -249,13 +308,9 @@ class SecondaryCaptureSummary:
 
     # ---- layout --------------------------------------------------------------------------------
 
-    def _slots(
-        self, images: Sequence[tuple[Dataset, npt.NDArray[Any]]]
-    ) -> dict[str, tuple[Tile, Dataset, npt.NDArray[Any]]]:
-        box_w = (SIZE - 3 * GAP_PX) / 2
-        box_h = (SIZE - HEADER_PX - FOOTER_PX - 3 * GAP_PX) / 2
+    def _slots(self, images: Sequence[tuple[Dataset, npt.NDArray[Any]]]) -> Slots:
         taken: dict[tuple[int, int], tuple[str, bool]] = {}
-        out: dict[str, tuple[Tile, Dataset, npt.NDArray[Any]]] = {}
+        out: Slots = {}
         for ds, pixels in images:
             uid = str(ds.SOPInstanceUID)
             side, view = laterality_of(ds), view_of(ds) or ""
@@ -274,14 +329,37 @@ class SecondaryCaptureSummary:
             if slot in taken:
                 out.pop(taken[slot][0])
             taken[slot] = (uid, view in _EXACT)
-            scale = min(box_w / cols, box_h / rows)
-            width, height = max(1, round(cols * scale)), max(1, round(rows * scale))
-            bx = GAP_PX + slot[1] * (box_w + GAP_PX)
-            x0 = round(bx + box_w - width) if side == "R" else round(bx)  # chest walls meet mid-screen
-            y0 = round(HEADER_PX + GAP_PX + slot[0] * (box_h + GAP_PX))
-            flip_h, flip_v = _flips(ds, side, slot[0])
-            tile = Tile(uid, side, view, x0, y0, width, height, scale, rows, cols, flip_h, flip_v)
-            out[uid] = (tile, ds, pixels)
+            out[uid] = (_place(ds, uid, side, view, rows, cols), ds, pixels)
+        return out
+
+    def _volume_slots(self, shown: Slots) -> Slots:
+        """Slots no 2-D image fills, each from one volume's frame (its best mark, else the middle);
+        of two volumes for one slot, the one with the better mark, then the exact view."""
+        occupied = {(_ROW_OF_VIEW[t.view], _COLUMN_OF_SIDE[t.laterality]) for t, _, _ in shown.values()}
+
+        def rank(uid: str) -> tuple[float, bool, str]:
+            view = (self.volumes[uid].info.view or "").upper()
+            return -_best_score(uid, self.findings), view not in _EXACT, uid
+
+        out: Slots = {}
+        for uid in sorted(self.volumes, key=rank):
+            volume = self.volumes[uid]
+            side, view = volume.info.laterality, (volume.info.view or "").upper()
+            if side is None or view not in _ROW_OF_VIEW:
+                LOGGER.warning("summary: volume %s is not a screening view; not shown", uid)
+                continue
+            slot = (_ROW_OF_VIEW[view], _COLUMN_OF_SIDE[side])
+            if slot in occupied:
+                continue
+            frame = best_frame(volume, self.findings)
+            try:
+                pixels = read_frame(volume, frame)
+            except ImagingError as exc:
+                LOGGER.warning("summary: frame %d of volume %s left out: %s", frame, uid, exc)
+                continue
+            ds = frame_header(volume, frame)
+            occupied.add(slot)
+            out[uid] = (_place(ds, uid, side, view, volume.info.rows, volume.info.columns, frame), ds, pixels)
         return out
 
     # ---- drawing -------------------------------------------------------------------------------
@@ -292,7 +370,7 @@ class SecondaryCaptureSummary:
         small, big = _font(13), _font(18)
         for tile, ds, pixels in slots.values():
             canvas.paste(_tile_image(tile, ds, pixels), (tile.x0, tile.y0))
-            name = f"{tile.laterality} {tile.view}"
+            name = f"{tile.laterality} {tile.view}" + ("" if tile.frame is None else f" DBT f{tile.frame}")
             x = tile.x0 + 4 if tile.laterality == "R" else tile.x0 + tile.width - 4 - small.getlength(name)
             _shadow_text(draw, (x, tile.y0 + 4), name, small, _TEXT)
         occupied = {(_ROW_OF_VIEW[t.view], _COLUMN_OF_SIDE[t.laterality]) for t in self.tiles.values()}
@@ -314,25 +392,41 @@ class SecondaryCaptureSummary:
     def _draw_finding(self, draw: ImageDraw.ImageDraw, finding: Finding, font: Font) -> None:
         style = KIND_STYLES[finding.kind]
         for mark in finding.marks:
-            tile = self.tiles.get(mark.sop_instance_uid)
-            if tile is None:
+            placements = self.placement(finding, mark)
+            if not placements:
                 LOGGER.debug("summary: finding %s marks an image not shown", finding.id)
-                continue
-            if len(mark.outline) >= 3:
-                ring = [tile.to_canvas(p) for p in mark.outline]
-            else:
-                c0, r0, c1, r1 = mark.bbox
-                ring = [tile.to_canvas(p) for p in ((c0, r0), (c1, r0), (c1, r1), (c0, r1))]
-            draw.line([*ring, ring[0]], fill=style.rgb, width=2)
-            for centre in mark.members:
-                x, y = tile.to_canvas(centre)
-                draw.ellipse((x - 3, y - 3, x + 3, y + 3), outline=style.rgb, width=1)
-            text = mark_label(finding)
-            top = min(y for _, y in ring)
-            left = min(x for x, _ in ring)
-            tx = min(max(left, tile.x0), tile.x0 + tile.width - font.getlength(text))
-            ty = top - 17 if top - 17 >= tile.y0 else max(y for _, y in ring) + 3
-            _shadow_text(draw, (tx, ty), text, font, style.rgb)
+            for uid, to_grid, text in placements:
+                self._draw_mark(draw, self.tiles[uid], mark, to_grid, text, style.rgb, font)
+
+    @staticmethod
+    def _draw_mark(
+        draw: ImageDraw.ImageDraw,
+        tile: Tile,
+        mark: Mark,
+        to_grid: GridMap | None,
+        text: str,
+        rgb: RGB,
+        font: Font,
+    ) -> None:
+        """Outline (or box), calcification circles and label of one mark; ``to_grid`` maps a
+        volume's coordinates onto the tile's image."""
+        where: Callable[[Point], tuple[float, float]] = (
+            tile.to_canvas if to_grid is None else (lambda p: tile.to_canvas(to_grid(p)))
+        )
+        if len(mark.outline) >= 3:
+            ring = [where(p) for p in mark.outline]
+        else:
+            c0, r0, c1, r1 = mark.bbox
+            ring = [where(p) for p in ((c0, r0), (c1, r0), (c1, r1), (c0, r1))]
+        draw.line([*ring, ring[0]], fill=rgb, width=2)
+        for centre in mark.members:
+            x, y = where(centre)
+            draw.ellipse((x - 3, y - 3, x + 3, y + 3), outline=rgb, width=1)
+        top = min(y for _, y in ring)
+        left = min(x for x, _ in ring)
+        tx = min(max(left, tile.x0), tile.x0 + tile.width - font.getlength(text))
+        ty = top - 17 if top - 17 >= tile.y0 else max(y for _, y in ring) + 3
+        _shadow_text(draw, (tx, ty), text, font, rgb)
 
     # ---- writing / reading ---------------------------------------------------------------------
 
@@ -371,8 +465,12 @@ class SecondaryCaptureSummary:
         ds.DateOfSecondaryCapture, ds.TimeOfSecondaryCapture = self.creation_date, self.creation_time
         ds.ImageType = ["DERIVED", "SECONDARY"]
         ds.DerivationDescription = "2x2 montage of the screening views, downsampled, AI marks burned in"
+        if any(t.frame is not None for t in self.tiles.values()):
+            ds.DerivationDescription += "; tomosynthesis slice where a view has no 2-D image"
         shown = [src for src in self.sources if str(src.SOPInstanceUID) in self.tiles]
-        ds.SourceImageSequence = DicomSequence([self._source_ref(src) for src in shown])
+        ds.SourceImageSequence = DicomSequence(
+            [self._source_ref(src, self.tiles[str(src.SOPInstanceUID)].frame) for src in shown]
+        )
         ds.ImageComments = self.header
         ds.BurnedInAnnotation = "YES"
         # Image Pixel (C.7.6.3): RGB 8-bit, colour-by-pixel
@@ -388,10 +486,13 @@ class SecondaryCaptureSummary:
         return ds
 
     @staticmethod
-    def _source_ref(src: Dataset) -> Dataset:
+    def _source_ref(src: Dataset, frame: int | None = None) -> Dataset:
+        """Image SOP Instance Reference (PS3.3 C.10.3), with the frame shown of a multi-frame image."""
         ref = Dataset()
         ref.ReferencedSOPClassUID = str(src.SOPClassUID)
         ref.ReferencedSOPInstanceUID = str(src.SOPInstanceUID)
+        if frame is not None:
+            ref.ReferencedFrameNumber = frame
         return ref
 
     @staticmethod
