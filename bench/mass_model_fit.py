@@ -86,10 +86,14 @@ def one_study(args: tuple[int, int, str | None]) -> list[dict[str, Any]]:
                 col = g.image.shape[1] - 1 - d.col if g.flipped else d.col
                 x, y = (col + 0.5) * g.factor, (d.row + 0.5) * g.factor
                 hit = any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in boxes)
+                distance = ctx.nipple_distance_mm((x, y))
                 rows.append(
                     {
                         "study": seed + i,
                         "image": sop,
+                        "laterality": laterality,
+                        "view": view,
+                        "nipple_mm": -1.0 if distance is None else distance,
                         "hit": hit,
                         "category": truth["category"],
                         "mass_study": bool(boxes) or any(les["kind"] == "mass" for les in truth["lesions"]),
@@ -159,6 +163,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cache", default=None, help="keep the phantom studies in this folder")
+    parser.add_argument("--dump", default=None, help="also write the candidate rows (JSON) here")
     args = parser.parse_args()
     with ProcessPoolExecutor(args.workers) as pool:
         rows = [
@@ -166,6 +171,8 @@ def main() -> None:
             for rs in pool.map(one_study, [(args.seed, i, args.cache) for i in range(args.count)])
             for r in rs
         ]
+    if args.dump:
+        Path(args.dump).write_text(json.dumps(rows), encoding="utf-8")
     y = np.array([r["hit"] for r in rows], float)
     print(f"{args.count} studies, {len(rows)} candidates, {int(y.sum())} on a true mass")
     studies = np.array([r["study"] for r in rows])
