@@ -127,3 +127,8 @@ def test_mass_marked_on_its_tomosynthesis_volume_reaches_the_pacs(
     assert masses["status"] == "ok"
     frames = {(m["sop_instance_uid"], m.get("frame")) for f in results["findings"] for m in f["marks"]}
     assert any(uid in volumes and frame for uid, frame in frames)
+    for finding in results["findings"]:  # DESIGN §4: patient_mm for 3-D modalities only
+        on_volume = any(m["sop_instance_uid"] in volumes for m in finding["marks"])
+        assert (finding["location"]["patient_mm"] is not None) == on_volume, finding["id"]
+        for mark in finding["marks"]:
+            assert (mark["patient_mm"] is not None) == (mark["sop_instance_uid"] in volumes), finding["id"]

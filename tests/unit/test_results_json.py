@@ -108,7 +108,12 @@ def test_payload_round_trips_findings_quality_and_threshold() -> None:
 
 def test_finding_json_shape_follows_design() -> None:
     _, result = findings_study()
-    finding = replace(result.findings[2], location=FindingLocation(clock=2, patient_mm=(1.0, 2.0, 3.0)))
+    finding = result.findings[2]
+    finding = replace(
+        finding,
+        location=FindingLocation(clock=2, patient_mm=(1.0, 2.0, 3.0)),
+        marks=(replace(finding.marks[0], patient_mm=(1.0, 2.0, 3.0)),),
+    )
     doc = finding_to_json(finding)
     assert set(doc) == {
         "id",
@@ -133,7 +138,13 @@ def test_finding_json_shape_follows_design() -> None:
     assert mark["frame"] == 17 and mark["point"] == [640.0, 720.0]
     assert mark["bbox"] == [620.0, 705.0, 660.0, 735.0] and mark["outline"] == [] and mark["members"] == []
     assert {"sop_instance_uid", "view", "score", "laterality", "sop_class_uid", "size_mm"} <= set(mark)
+    assert mark["patient_mm"] == [1.0, 2.0, 3.0]
     assert finding_from_json(json.loads(json.dumps(doc))) == finding
+    del mark["patient_mm"]  # written before marks carried patient coordinates
+    assert finding_from_json(doc).marks[0].patient_mm is None
+    mark["patient_mm"] = [1.0, 2.0]
+    with pytest.raises(InvalidInputError):
+        finding_from_json(doc)
 
 
 def test_old_payload_without_findings_still_reads() -> None:

@@ -1,8 +1,11 @@
-"""Masses on tomosynthesis volumes: selection, slabs, 3-D merge, marks with frames, memory."""
+"""Masses on tomosynthesis volumes: selection, slabs, 3-D merge, marks with frames and patient
+coordinates, memory."""
 
 from __future__ import annotations
 
 import itertools
+import json
+import math
 import tracemalloc
 from dataclasses import replace
 from pathlib import Path
@@ -12,19 +15,31 @@ import numpy as np
 import pydicom
 import pytest
 
-from breastgate.algorithms import _tomo
+from breastgate.algorithms import _findings, _tomo
 from breastgate.algorithms._findings import Candidate
 from breastgate.algorithms.calcifications import CalcificationAlgorithm
 from breastgate.algorithms.masses import MassAlgorithm, find_masses
-from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, FindingKind, StudyRef
+from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, FindingKind, Mark, StudyRef
 from breastgate.imaging.pixels import BREAST_TOMOSYNTHESIS
 from breastgate.phantoms import PhantomStudy, generate_dbt_study
+from breastgate.phantoms.dbt_headers import orientation, patient_point
 from breastgate.phantoms.lesions import LesionRequest
+from breastgate.phantoms.tomo import TomoGeometry
+from breastgate.results.json import finding_from_json, finding_to_json
 from tests.unit.test_findings import inside, run, study_ref
 
 SEED, CATEGORY, VENDOR, PIXEL = 21, "b", "profile-b-100um", 0.3
 MASS = LesionRequest("mass", shape="round", size_mm=18.0, contrast=1.0, laterality="R")
 SLACK = 2  # frames either side of the true range
+#: How far a volume finding's patient_mm may lie from the mass's centre (1 mm slices). In plane
+#: the mark is the centre of the region detected on a ~0.6 mm working grid: within IN_PLANE_MM
+#: (0.8-1.3 mm measured on 18 mm masses, seeds 21-22). In depth its frame is the centre slice of
+#: the best-scoring slab that shows the mass, any of them: a slab of SLAB_FRAMES slices lies
+#: within the mass's slices (focus ± (size/2 − 1), the truth's frames) when its centre is within
+#: size/2 − 1 − SLAB_FRAMES // 2 = 6 mm of the focus. sqrt(2² + 6²) = 6.3 mm.
+IN_PLANE_MM = 2.0
+DEPTH_MM = 18.0 / 2 - 1 - _tomo.SLAB_FRAMES // 2  # MASS.size_mm
+PATIENT_MM_TOLERANCE = math.hypot(IN_PLANE_MM, DEPTH_MM)
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +116,17 @@ def test_detections_of_one_lesion_on_nearby_slabs_merge_into_its_best() -> None:
     assert (best.features["first_frame"], best.features["last_frame"]) == (11, 20)
     many = [_tomo.SlabHit(0, 3, _candidate(100 + 50 * i, 100, 0.1 * i)) for i in range(8)]
     assert len(_tomo.merge_slab_hits(many, px)) == _tomo.MAX_PER_VOLUME
+
+
+def test_finding_placed_by_its_highest_scoring_mark() -> None:
+    def mark(score: float, where: tuple[float, float, float] | None) -> Mark:
+        return Mark("1.2.3", (5.0, 5.0), (1.0, 1.0, 9.0, 9.0), score, patient_mm=where)
+
+    cc, mlo = mark(0.4, (1.0, 2.0, 3.0)), mark(0.6, (4.0, 5.0, 6.0))
+    assert _findings._patient_mm([cc, mlo]) == (4.0, 5.0, 6.0)
+    assert _findings._patient_mm([cc, mark(0.4, (7.0, 8.0, 9.0))]) == (1.0, 2.0, 3.0)  # tie: the first
+    assert _findings._patient_mm([cc, mark(0.9, None)]) == (1.0, 2.0, 3.0)
+    assert _findings._patient_mm([mark(0.9, None)]) is None  # 2-D marks place nothing
 
 
 # ---- selection ---------------------------------------------------------------------------------
@@ -208,6 +234,49 @@ def test_volume_and_synthesized_findings_of_one_mass_name_each_other(
     for volume_finding, flat_finding in linked:
         assert volume_finding.id in flat_finding.correlated_with
         assert all(m.frame is None for m in flat_finding.marks)
+
+
+@pytest.mark.slow
+def test_mass_placed_in_patient_coordinates_of_its_volume(
+    mass_study: PhantomStudy, mass_result: AlgorithmResult
+) -> None:
+    volumes = _volumes(mass_study)
+    for finding in mass_result.findings:
+        for mark in finding.marks:
+            volume = volumes.get(mark.sop_instance_uid)
+            if volume is None:
+                assert mark.patient_mm is None, "a 2-D mark places a ray, not a point"
+                continue
+            assert mark.frame is not None and mark.patient_mm is not None
+            side, view, px = volume["laterality"], volume["view"], volume["pixel_mm"]
+            geometry = TomoGeometry(volume["frames"], volume["scan_half_angle_deg"])
+            expected = patient_point(side, view, geometry, mark.frame, list(mark.point), px)
+            assert mark.patient_mm == pytest.approx(expected, abs=0.02)
+        placed = [m for m in finding.marks if m.patient_mm is not None]
+        best = max(placed, key=lambda m: m.score).patient_mm if placed else None
+        assert finding.location is not None and finding.location.patient_mm == best
+
+    on_volumes = [v for v in mass_study.truth["lesions"][0]["views"] if v["image"] == "dbt"]
+    placed_by_hit = [
+        (f, v)
+        for f in mass_result.findings
+        for v in on_volumes
+        if _hit(max(f.marks, key=lambda m: m.score), v)
+    ]
+    assert placed_by_hit, "a finding whose best mark is on the mass"
+    finding, view = placed_by_hit[0]
+    assert finding.location is not None and finding.location.patient_mm is not None
+    offset = np.subtract(finding.location.patient_mm, view["patient_mm"])
+    volume = volumes[view["sop_instance_uid"]]
+    _, _, normal = orientation(volume["laterality"], volume["view"])
+    depth = abs(float(offset @ normal))
+    assert depth <= DEPTH_MM and math.sqrt(max(float(offset @ offset) - depth**2, 0.0)) <= IN_PLANE_MM
+    assert float(np.linalg.norm(offset)) <= PATIENT_MM_TOLERANCE, (finding.location, view["patient_mm"])
+
+    doc = json.loads(json.dumps(finding_to_json(finding)))
+    assert doc["location"]["patient_mm"] == list(finding.location.patient_mm)
+    assert all(m["patient_mm"] is not None for m in doc["marks"] if m["sop_instance_uid"] in volumes)
+    assert finding_from_json(doc) == finding
 
 
 @pytest.mark.slow

@@ -11,6 +11,12 @@ Location of a correlated finding: the CC row offset from the nipple gives medial
 the MLO row offset gives ``(m − s)·cos 45°`` (rows grow inferiorly, image-up is superolateral), so
 ``s = m − offset_mlo / cos 45°``; the clock angle is read facing the patient (3 o'clock is lateral
 on the left breast, medial on the right). Depth is the third of the nipple-to-chest-wall distance.
+
+Patient coordinates (tomosynthesis only; a projection image places a ray, not a point): each
+volume mark carries the DICOM patient coordinates (LPS) of its point on its frame. They are in
+that volume's Frame of Reference: every view is its own compression of the breast, so the CC and
+MLO coordinates of one lesion are not comparable, and are never averaged. The finding's
+``location.patient_mm`` is that of its highest-scoring mark (on a tie the first, the CC).
 """
 
 from __future__ import annotations
@@ -120,10 +126,15 @@ class ImageContext:
         nipple = self.geometry.nipple
         return None if nipple is None else (point[1] - nipple[1]) * self.image.spacing_mm[0]
 
+    def patient_mm(self, point: tuple[float, float], frame: int | None) -> tuple[float, float, float] | None:
+        """None: a point on a projection image is a ray through the breast, not a place in it."""
+        return None
+
 
 class Located(Protocol):
     """What marks and CC/MLO correlation need of an analysed image (:class:`ImageContext`) or
-    volume (``_tomo.VolumeContext``): the instance, side, view and nipple-relative distances."""
+    volume (``_tomo.VolumeContext``): the instance, side, view, nipple-relative distances and, for
+    volumes, patient coordinates."""
 
     @property
     def ref(self) -> InstanceRef: ...
@@ -139,6 +150,10 @@ class Located(Protocol):
     def chest_wall_depth_mm(self) -> float | None: ...
 
     def row_offset_mm(self, point: tuple[float, float]) -> float | None: ...
+
+    def patient_mm(self, point: tuple[float, float], frame: int | None) -> tuple[float, float, float] | None:
+        """DICOM patient coordinates (LPS, mm) of ``point`` on 1-based ``frame``, or None."""
+        ...
 
 
 class AnalysedVolume(Located, Protocol):
@@ -274,9 +289,11 @@ def run_detector(
 
 def _mark(det: _Detected, cand: Candidate) -> Mark:
     ctx = det.context
+    point = (round(cand.point[0], 2), round(cand.point[1], 2))
+    where = ctx.patient_mm(point, cand.frame)
     return Mark(
         sop_instance_uid=ctx.ref.sop_instance_uid,
-        point=(round(cand.point[0], 2), round(cand.point[1], 2)),
+        point=point,
         bbox=tuple(round(v, 2) for v in cand.bbox),  # type: ignore[arg-type]
         score=round(cand.score, 4),
         laterality=ctx.laterality,
@@ -286,6 +303,7 @@ def _mark(det: _Detected, cand: Candidate) -> Mark:
         outline=tuple((round(c, 2), round(r, 2)) for c, r in cand.outline),
         members=tuple((round(c, 2), round(r, 2)) for c, r in cand.members),
         size_mm=round(cand.size_mm, 1),
+        patient_mm=None if where is None else (round(where[0], 2), round(where[1], 2), round(where[2], 2)),
     )
 
 
@@ -309,7 +327,15 @@ def clock_position(laterality: str, medial_mm: float, superior_mm: float) -> tup
     return hour, quadrant
 
 
-def _location(pair: Sequence[tuple[_Detected, Candidate]], laterality: str) -> FindingLocation:
+def _patient_mm(marks: Sequence[Mark]) -> tuple[float, float, float] | None:
+    """The patient coordinates of the highest-scoring mark that has them (first on a tie)."""
+    placed = [m for m in marks if m.patient_mm is not None]
+    return max(placed, key=lambda m: m.score).patient_mm if placed else None
+
+
+def _location(
+    pair: Sequence[tuple[_Detected, Candidate]], laterality: str, marks: Sequence[Mark]
+) -> FindingLocation:
     distances = [d.context.nipple_distance_mm(c.point) for d, c in pair]
     known = [x for x in distances if x is not None]
     distance = float(np.mean(known)) if known else None
@@ -330,6 +356,7 @@ def _location(pair: Sequence[tuple[_Detected, Candidate]], laterality: str) -> F
         quadrant=quadrant,
         depth=depth,
         distance_from_nipple_mm=None if distance is None else round(distance, 1),
+        patient_mm=_patient_mm(marks),
     )
 
 
@@ -404,15 +431,16 @@ def correlate(detected: list[_Detected], kind: FindingKind) -> list[Finding]:
         for _, cand in group:
             miss *= 1.0 - cand.score
         score = round(1.0 - miss, 4)
+        marks = tuple(_mark(d, c) for d, c in group)
         findings.append(
             Finding(
                 id="",
                 kind=kind,
                 laterality=laterality,
                 score=min(max(score, 0.0), 1.0),
-                marks=tuple(_mark(d, c) for d, c in group),
+                marks=marks,
                 size_mm=round(max(c.size_mm for _, c in group), 1),
-                location=_location(group, laterality),
+                location=_location(group, laterality, marks),
                 attributes={"views": float(len(group))},
             )
         )

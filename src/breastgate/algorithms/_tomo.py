@@ -20,7 +20,10 @@ consecutive slices, in focus there and blurred and faded away from them (referen
    lesion keeps its best-scoring detection, whose frame is the centre slice of its slab; the
    ``MAX_PER_VOLUME`` best lesions are kept;
 5. the volume's nipple (for CC/MLO correlation and location) is the one found on the slab with the
-   largest breast area (the mid-plane: slabs near the paddles show a shrunken outline).
+   largest breast area (the mid-plane: slabs near the paddles show a shrunken outline);
+6. a mark's point on its frame is placed in DICOM patient coordinates (LPS) by that frame's plane
+   (:class:`~breastgate.imaging.frames.FramePlane`: Plane Position, Plane Orientation, Pixel
+   Measures; PS3.3 C.7.6.2.1.1), in the volume's own Frame of Reference.
 
 Synthesized 2-D views (For Presentation MG whose Source Image Sequence names the volume) are
 selected as ordinary 2-D inputs.
@@ -54,7 +57,7 @@ from breastgate.algorithms._findings import Candidate, Detector, ImageContext, c
 from breastgate.algorithms.base import Selection
 from breastgate.domain.model import AlgorithmStatus, ImageOutcome, InstanceRef, StudyRef
 from breastgate.imaging.errors import ImagingError
-from breastgate.imaging.frames import FrameInfo, frame_info, iter_frames
+from breastgate.imaging.frames import FrameInfo, FramePlane, frame_info, iter_frames
 from breastgate.imaging.geometry import BreastGeometry, analyse_breast
 from breastgate.imaging.pixels import BREAST_TOMOSYNTHESIS, MIN_SIDE, MammoImage, read_header
 
@@ -162,7 +165,8 @@ class VolumeContext:
     """An analysed volume on its own pixel grid: what marks and CC/MLO correlation need.
 
     ``nipple`` is (column, row) on the instance's grid; ``flipped`` says the chest wall is on the
-    right of the frames.
+    right of the frames; ``planes`` are the frames' planes in patient coordinates (None where the
+    header does not place a frame).
     """
 
     ref: InstanceRef
@@ -174,6 +178,15 @@ class VolumeContext:
     flipped: bool
     frames: int
     slabs: int
+    planes: tuple[FramePlane | None, ...] = ()
+
+    def patient_mm(self, point: tuple[float, float], frame: int | None) -> tuple[float, float, float] | None:
+        """DICOM patient coordinates (LPS, mm) of ``point`` (column, row) on 1-based ``frame``, in
+        this volume's Frame of Reference; None when that frame has no plane."""
+        if frame is None or not 1 <= frame <= len(self.planes):
+            return None
+        plane = self.planes[frame - 1]
+        return None if plane is None else plane.patient_mm(point)
 
     def nipple_distance_mm(self, point: tuple[float, float]) -> float | None:
         if self.nipple is None:
@@ -339,6 +352,7 @@ def detect_volume(ref: InstanceRef, detect: Detector) -> tuple[VolumeContext, li
         flipped=flipped,
         frames=info.number_of_frames,
         slabs=analysed,
+        planes=info.planes,
     )
     return volume, merge_slab_hits(hits, volume.spacing_mm)
 

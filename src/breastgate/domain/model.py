@@ -205,6 +205,8 @@ class Mark:
     polygon; ``members`` the centres of the individual calcifications of a cluster on this image.
     ``frame`` is 1-based and set for multi-frame images (DBT). ``score`` is this mark's own 0-1
     score; the finding's score may differ when marks on several views are combined.
+    ``patient_mm`` is ``point`` on ``frame`` in DICOM patient coordinates (LPS, mm) when the image
+    places it (volumes: PS3.3 C.7.6.2.1.1), in that image's Frame of Reference.
     """
 
     sop_instance_uid: str
@@ -218,11 +220,17 @@ class Mark:
     outline: tuple[Point, ...] = ()
     members: tuple[Point, ...] = ()
     size_mm: float | None = None
+    patient_mm: tuple[float, float, float] | None = None
 
 
 @dataclass(frozen=True)
 class FindingLocation:
-    """Clock position, quadrant, depth and distance from the nipple (reference algorithms.md §7)."""
+    """Clock position, quadrant, depth and distance from the nipple (reference algorithms.md §7).
+
+    ``patient_mm`` (3-D modalities) is a mark's point in DICOM patient coordinates (LPS, mm), in
+    the Frame of Reference of that mark's image: each DBT view is a separate compression of the
+    breast, so the detectors take the highest-scoring mark's (``breastgate.algorithms._findings``).
+    """
 
     clock: int | None = None
     quadrant: str | None = None

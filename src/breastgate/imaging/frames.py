@@ -6,12 +6,18 @@ Frames follow :func:`breastgate.imaging.pixels.decode_pixels`: float32, Modality
 the shared one, else the top-level attributes; PS3.3 C.7.6.16.2.9), MONOCHROME1 inverted so that
 bright = dense. Unlike ``decode_pixels``, which inverts against the image's own maximum, frames are
 inverted against the largest storable value, so that all frames of a volume share one scale.
+
+Each frame's plane in patient coordinates (:class:`FramePlane`, PS3.3 C.7.6.2.1.1) comes from the
+Plane Position, Plane Orientation and Pixel Measures functional groups (the frame's own item, else
+the shared one; PS3.3 C.7.6.16.2.3-2.5), else the top-level Image Position / Orientation (Patient)
+and Pixel Spacing of a single-frame image.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,9 +31,48 @@ from pydicom.uid import UID
 from breastgate.imaging.errors import ImagingError, PixelDecodeError
 from breastgate.imaging.pixels import _decode_hint, laterality_of, read_header, spacing_of, view_of
 
-__all__ = ["FrameInfo", "frame_info", "iter_frames"]
+__all__ = ["FrameInfo", "FramePlane", "frame_info", "iter_frames"]
 
 LOGGER = logging.getLogger(__name__)
+
+Vector = tuple[float, float, float]
+#: Largest departure of an Image Orientation (Patient) triplet from unit length, and largest
+#: cosine between the two triplets, still read as a valid orientation (DS values carry few digits).
+_UNIT_TOLERANCE = 0.01
+_ORTHOGONAL_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True)
+class FramePlane:
+    """Where one frame lies in DICOM patient coordinates (LPS, mm), PS3.3 C.7.6.2.1.1.
+
+    ``position_mm`` is Image Position (Patient), the centre of the frame's top-left pixel;
+    ``row_cosines`` is the first triplet of Image Orientation (Patient), the direction of increasing
+    column index; ``column_cosines`` the second, the direction of increasing row index;
+    ``spacing_mm`` is Pixel Spacing, (row spacing, column spacing).
+    """
+
+    position_mm: Vector
+    row_cosines: Vector
+    column_cosines: Vector
+    spacing_mm: tuple[float, float]
+
+    def patient_mm(self, point: tuple[float, float]) -> Vector:
+        """Patient coordinates of ``point`` (column, row) in DICOM image coordinates.
+
+        Image coordinates start at the top-left corner of the top-left pixel (as SR SCOORD), so
+        pixel (column i, row j) has its centre at (i + 0.5, j + 0.5) and
+
+        ``P = S + X · Δi · (column − 0.5) + Y · Δj · (row − 0.5)``
+
+        with S the Image Position (Patient), X and Y the row and column direction cosines, Δi the
+        column spacing (Pixel Spacing value 2) and Δj the row spacing (value 1).
+        """
+        row_spacing, column_spacing = self.spacing_mm
+        di = (point[0] - 0.5) * column_spacing
+        dj = (point[1] - 0.5) * row_spacing
+        s, x, y = self.position_mm, self.row_cosines, self.column_cosines
+        return (s[0] + x[0] * di + y[0] * dj, s[1] + x[1] * di + y[1] * dj, s[2] + x[2] * di + y[2] * dj)
 
 
 @dataclass(frozen=True)
@@ -36,6 +81,8 @@ class FrameInfo:
 
     ``spacing_mm`` is (row spacing, column spacing) from the Pixel Measures functional group (shared,
     else first frame), else Pixel Spacing / Imager Pixel Spacing; ``slice_thickness_mm`` likewise.
+    ``planes`` holds one :class:`FramePlane` per frame, None for a frame whose position,
+    orientation or Pixel Spacing is missing or unreadable (projection images have none).
     """
 
     number_of_frames: int
@@ -49,6 +96,15 @@ class FrameInfo:
     sop_class_uid: str
     sop_instance_uid: str
     transfer_syntax: str
+    frame_of_reference_uid: str = ""
+    planes: tuple[FramePlane | None, ...] = ()
+
+    def plane(self, frame: int | None) -> FramePlane | None:
+        """The plane of 1-based ``frame`` (None: the only frame of a single-frame image)."""
+        index = (frame if frame is not None else 1) - 1
+        if frame is None and self.number_of_frames != 1:
+            return None
+        return self.planes[index] if 0 <= index < len(self.planes) else None
 
 
 def _group(ds: Dataset, sequence: str, index: int | None = None) -> Dataset | None:
@@ -92,6 +148,60 @@ def _thickness(ds: Dataset) -> float | None:
     return None
 
 
+def _numbers(value: Any, count: int) -> tuple[float, ...] | None:
+    """``count`` finite numbers from a multi-valued DS, else None."""
+    try:
+        numbers = tuple(float(v) for v in value) if value is not None else ()
+    except (TypeError, ValueError):
+        return None
+    return numbers if len(numbers) == count and all(math.isfinite(v) for v in numbers) else None
+
+
+def _unit(values: Sequence[float]) -> Vector | None:
+    norm = math.sqrt(sum(v * v for v in values))
+    if abs(norm - 1.0) > _UNIT_TOLERANCE:
+        return None
+    return values[0] / norm, values[1] / norm, values[2] / norm
+
+
+def _orientation(value: Any) -> tuple[Vector, Vector] | None:
+    """(row, column) direction cosines of an Image Orientation (Patient), normalised; None when it
+    is not two unit vectors at a right angle."""
+    numbers = _numbers(value, 6)
+    if numbers is None:
+        return None
+    row, column = _unit(numbers[:3]), _unit(numbers[3:])
+    if row is None or column is None:
+        return None
+    if abs(sum(a * b for a, b in zip(row, column, strict=True))) > _ORTHOGONAL_TOLERANCE:
+        return None
+    return row, column
+
+
+def _pixel_spacing(holder: Dataset | None) -> tuple[float, float] | None:
+    """Pixel Spacing (row, column) of ``holder``; Imager Pixel Spacing is at the detector, not in
+    the patient, so it does not place a point."""
+    numbers = _numbers(holder.get("PixelSpacing"), 2) if holder is not None else None
+    return (numbers[0], numbers[1]) if numbers is not None and min(numbers) > 0 else None
+
+
+def _plane(ds: Dataset, index: int, frames: int) -> FramePlane | None:
+    """The plane of 0-based frame ``index``: functional groups (the frame's, else shared), else
+    the top-level attributes of a single-frame image."""
+    position = _group(ds, "PlanePositionSequence", index)
+    orientation = _group(ds, "PlaneOrientationSequence", index)
+    # One top-level Image Position (Patient) cannot place the frames of a multi-frame image.
+    fallback = ds if frames == 1 else Dataset()
+    xyz = _numbers((position if position is not None else fallback).get("ImagePositionPatient"), 3)
+    cosines = _orientation(
+        (orientation if orientation is not None else fallback).get("ImageOrientationPatient")
+    )
+    spacing = _pixel_spacing(_group(ds, "PixelMeasuresSequence", index)) or _pixel_spacing(ds)
+    if xyz is None or cosines is None or spacing is None:
+        return None
+    return FramePlane((xyz[0], xyz[1], xyz[2]), cosines[0], cosines[1], spacing)
+
+
 def _rescale(ds: Dataset, index: int) -> tuple[float, float]:
     """(slope, intercept) of 0-based frame ``index``."""
     transform = _group(ds, "PixelValueTransformationSequence", index) or ds
@@ -132,7 +242,8 @@ def _checked(ds: Dataset) -> tuple[int, int, int]:
 
 
 def frame_info(path: str | Path) -> FrameInfo:
-    """Frame count, matrix, spacing, laterality and view of a (multi-frame) image, header only.
+    """Frame count, matrix, spacing, laterality, view and frame planes of a (multi-frame) image,
+    header only.
 
     Raises
     ------
@@ -153,6 +264,8 @@ def frame_info(path: str | Path) -> FrameInfo:
         sop_class_uid=str(ds.get("SOPClassUID", "")),
         sop_instance_uid=str(ds.get("SOPInstanceUID", "")),
         transfer_syntax=str(getattr(ds, "file_meta", Dataset()).get("TransferSyntaxUID", "")),
+        frame_of_reference_uid=str(ds.get("FrameOfReferenceUID", "") or ""),
+        planes=tuple(_plane(ds, index, frames) for index in range(frames)),
     )
 
 

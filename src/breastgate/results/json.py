@@ -141,6 +141,14 @@ def _opt_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _opt_xyz(values: Sequence[Any] | None) -> tuple[float, float, float] | None:
+    if values is None:
+        return None
+    if len(values) != 3:
+        raise ValueError(f"patient_mm needs 3 numbers, got {values!r}")
+    return float(values[0]), float(values[1]), float(values[2])
+
+
 def _mark_json(mark: Mark) -> dict[str, Any]:
     return {
         "sop_instance_uid": mark.sop_instance_uid,
@@ -154,6 +162,7 @@ def _mark_json(mark: Mark) -> dict[str, Any]:
         "laterality": mark.laterality,
         "sop_class_uid": mark.sop_class_uid,
         "size_mm": mark.size_mm,
+        "patient_mm": list(mark.patient_mm) if mark.patient_mm is not None else None,
     }
 
 
@@ -174,6 +183,7 @@ def _mark_from(data: Mapping[str, Any]) -> Mark:
         outline=tuple(_pair(p) for p in data.get("outline") or ()),
         members=tuple(_pair(p) for p in data.get("members") or ()),
         size_mm=_opt_float(data.get("size_mm")),
+        patient_mm=_opt_xyz(data.get("patient_mm")),
     )
 
 
@@ -211,17 +221,13 @@ def finding_from_json(data: Mapping[str, Any]) -> Finding:
         loc = data.get("location")
         location = None
         if loc:
-            patient = loc.get("patient_mm")
-            xyz = tuple(float(v) for v in patient) if patient is not None else None
-            if xyz is not None and len(xyz) != 3:
-                raise ValueError(f"patient_mm needs 3 numbers, got {xyz!r}")
             clock = loc.get("clock")
             location = FindingLocation(
                 clock=None if clock is None else int(clock),
                 quadrant=loc.get("quadrant"),
                 depth=loc.get("depth"),
                 distance_from_nipple_mm=_opt_float(loc.get("distance_from_nipple_mm")),
-                patient_mm=(xyz[0], xyz[1], xyz[2]) if xyz is not None else None,
+                patient_mm=_opt_xyz(loc.get("patient_mm")),
             )
         return Finding(
             id=str(data["id"]),
