@@ -16,6 +16,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from breastgate.imaging import ImagingError, density_eligibility, frame_info, iter_frames
+from breastgate.imaging.frames import FramePlane
 from breastgate.imaging.pixels import laterality_of, view_of
 from breastgate.phantoms import (
     LesionRequest,
@@ -26,7 +27,9 @@ from breastgate.phantoms import (
     write_phantoms,
 )
 from breastgate.phantoms import dbt as dbt_module
+from breastgate.phantoms.anatomy import SCALE, view_levels
 from breastgate.phantoms.plan import plan_study
+from breastgate.phantoms.positioning import positioning_truth
 
 SEED, CATEGORY, VENDOR, PIXEL = 11, "c", "profile-b-100um", 0.4
 BTO = "1.2.840.10008.5.1.4.1.1.13.1.3"
@@ -291,6 +294,73 @@ def test_iter_frames_memory_stays_far_below_the_volume(study: PhantomStudy, tmp_
     assert peak < volume_bytes / 8, (peak, volume_bytes)
 
 
+def test_frame_planes_place_the_truth_in_patient_coordinates(study: PhantomStudy, tmp_path: Path) -> None:
+    """Each volume's frame planes map a lesion's centre on its focus frame onto the phantom's
+    patient_mm (written by an independent implementation, ``dbt_headers.patient_point``)."""
+    for _, view in _views(study, "mass", "dbt"):
+        ds = _volume(study, view["sop_instance_uid"])
+        path = tmp_path / f"{ds.SOPInstanceUID}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        info = frame_info(path)
+        assert info.frame_of_reference_uid == ds.FrameOfReferenceUID
+        assert len(info.planes) == info.number_of_frames and all(info.planes)
+        plane = info.plane(view["focus_frame"])
+        assert plane is not None
+        assert np.allclose(plane.patient_mm(tuple(view["centre"])), view["patient_mm"], atol=0.01)
+        top_left = info.plane(1)
+        first = ds.PerFrameFunctionalGroupsSequence[0].PlanePositionSequence[0].ImagePositionPatient
+        assert top_left is not None
+        assert np.allclose(top_left.patient_mm((0.5, 0.5)), [float(v) for v in first])
+        assert info.plane(0) is None and info.plane(info.number_of_frames + 1) is None
+        assert info.plane(None) is None  # several frames: which one?
+    frames = {str(ds.FrameOfReferenceUID) for ds in study.datasets[:4]}
+    assert len(frames) == 4, "every view is its own compression: its own Frame of Reference"
+
+
+def test_frame_plane_scales_columns_by_column_spacing_and_rows_by_row_spacing() -> None:
+    # PS3.3 C.7.6.2.1.1: the first triplet (row direction) steps with the column index, times
+    # Pixel Spacing value 2; the second (column direction) with the row index, times value 1.
+    plane = FramePlane((10.0, 20.0, 30.0), (0.0, -1.0, 0.0), (-1.0, 0.0, 0.0), (0.2, 0.5))
+    assert plane.patient_mm((0.5, 0.5)) == (10.0, 20.0, 30.0)  # centre of the top-left pixel
+    assert plane.patient_mm((10.5, 20.5)) == pytest.approx((10.0 - 20 * 0.2, 20.0 - 10 * 0.5, 30.0))
+    assert plane.patient_mm((0.0, 0.0)) == pytest.approx((10.0 + 0.1, 20.0 + 0.25, 30.0))  # its corner
+
+
+def test_frame_planes_read_tolerantly(tmp_path: Path) -> None:
+    path = tmp_path / "planes.dcm"
+    _multiframe(path, "MONOCHROME2", 1.0, 0.0)  # no Plane Position / Orientation at all
+    info = frame_info(path)
+    assert info.planes == (None, None, None) and info.frame_of_reference_uid == ""
+    ds = pydicom.dcmread(path)
+    shared = ds.SharedFunctionalGroupsSequence[0]
+    measures, orientation = Dataset(), Dataset()
+    measures.PixelSpacing = [0.2, 0.5]  # per frame 2 below: [0.3, 0.3]
+    orientation.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    shared.PixelMeasuresSequence = Sequence([measures])
+    shared.PlaneOrientationSequence = Sequence([orientation])
+    ds.ImagePositionPatient = [0, 0, 0]  # top level: cannot place several frames
+    items = []
+    for z in (0.0, 1.0, 2.0):
+        position, item = Dataset(), Dataset()
+        position.ImagePositionPatient = [0, 0, z]
+        item.PlanePositionSequence = Sequence([position])
+        items.append(item)
+    own = Dataset()
+    own.PixelSpacing = [0.3, 0.3]
+    items[1].PixelMeasuresSequence = Sequence([own])
+    del items[2].PlanePositionSequence
+    ds.PerFrameFunctionalGroupsSequence = Sequence(items)
+    ds.save_as(path, enforce_file_format=True)
+    planes = frame_info(path).planes
+    assert planes[0] == FramePlane((0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.2, 0.5))
+    assert planes[1] is not None and planes[1].position_mm == (0.0, 0.0, 1.0)
+    assert planes[1].spacing_mm == (0.3, 0.3)
+    assert planes[2] is None
+    orientation.ImageOrientationPatient = [1, 0, 0, 1, 0, 0]  # not at a right angle
+    ds.save_as(path, enforce_file_format=True)
+    assert frame_info(path).planes == (None, None, None)
+
+
 def _multiframe(path: Path, photometric: str, slope: float, intercept: float) -> np.ndarray:
     frames = np.arange(3 * 4 * 5, dtype=np.uint16).reshape(3, 4, 5) * 10
     ds = Dataset()
@@ -377,3 +447,223 @@ def test_write_phantoms_dbt_layout(tmp_path: Path) -> None:
 def test_bad_pixel_size_raises() -> None:
     with pytest.raises(PhantomError, match="pixel_mm"):
         generate_dbt_study(1, pixel_mm=0.0)
+
+
+# ---------------------------------------------------------------------------- distractors, defects
+DSEED, DPIXEL = 1, 0.5  # seed 1 has benign, vascular and skin distractors; 0.5 mm shows 0.6 mm calcifications
+DEFECT_PIXEL = 1.0
+
+
+@pytest.fixture(scope="module")
+def distracted() -> PhantomStudy:
+    return generate_dbt_study(DSEED, category=CATEGORY, vendor=VENDOR, pixel_mm=DPIXEL, distractors=True)
+
+
+@pytest.fixture(scope="module")
+def undistracted() -> PhantomStudy:
+    """The same study without distractors: identical pixels away from them."""
+    return generate_dbt_study(DSEED, category=CATEGORY, vendor=VENDOR, pixel_mm=DPIXEL)
+
+
+def _pixels(study: PhantomStudy) -> dict[str, np.ndarray]:
+    return {str(ds.SOPInstanceUID): ds.pixel_array.astype(float) for ds in study.datasets}
+
+
+def _distractor_views(study: PhantomStudy, kind: str, image: str) -> list[dict[str, Any]]:
+    return [
+        view
+        for distractor in study.truth["distractors"]
+        if distractor["kind"] == kind
+        for view in distractor["views"]
+        if view["image"] == image
+    ]
+
+
+def test_distractor_truth(distracted: PhantomStudy, undistracted: PhantomStudy) -> None:
+    """The FFDM distractor entries (id, kind, shape, laterality) plus, per instance, the marks of a
+    lesion: frames, focus frame, height and patient position on the volume, bbox on both images."""
+    truth = distracted.truth
+    assert truth["lesions"] == [] and undistracted.truth["distractors"] == []
+    assert {d["kind"] for d in truth["distractors"]} == {"scattered_benign", "vascular", "skin"}
+    for key in ("density", "positioning", "volumes"):
+        assert truth[key] == undistracted.truth[key]
+    for distractor in truth["distractors"]:
+        assert set(distractor) == {"id", "kind", "shape", "laterality", "views"}
+        assert distractor["kind"] == distractor["shape"]
+        assert {(v["view"], v["image"]) for v in distractor["views"]} <= {
+            (view, image) for view in ("CC", "MLO") for image in ("dbt", "synthesized_2d")
+        }
+        for view in distractor["views"]:
+            ds = _volume(distracted, view["sop_instance_uid"])
+            assert laterality_of(ds) == distractor["laterality"] and view_of(ds) == view["view"]
+            c0, r0, c1, r1 = view["bbox"]
+            assert c0 < view["centre"][0] < c1 and r0 < view["centre"][1] < r1
+            assert c0 >= 0 and c1 <= ds.Columns and r0 >= 0 and r1 <= ds.Rows
+            if view["image"] == "synthesized_2d":
+                assert not {"frames", "focus_frame", "calcification_frames"} & set(view)
+                continue
+            first, last = view["frames"]
+            assert 1 <= first <= view["focus_frame"] <= last <= int(ds.NumberOfFrames)
+            assert len(view["patient_mm"]) == 3
+    json.dumps(truth)
+
+
+def test_distractors_change_nothing_far_from_them(
+    distracted: PhantomStudy, undistracted: PhantomStudy
+) -> None:
+    before, after = _pixels(undistracted), _pixels(distracted)
+    for sop, pixels in after.items():
+        near = np.zeros(pixels.shape[-2:], bool)
+        for distractor in distracted.truth["distractors"]:
+            for view in (v for v in distractor["views"] if v["sop_instance_uid"] == sop):
+                c0, r0, c1, r1 = view["bbox"]
+                margin = 15.0 / DPIXEL  # the patch of the off-plane blur (FFT rounding: ±1)
+                near[
+                    max(int(r0 - margin), 0) : int(r1 + margin) + 1,
+                    max(int(c0 - margin), 0) : int(c1 + margin) + 1,
+                ] = True
+        assert np.array_equal(pixels[..., ~near], before[sop][..., ~near])
+
+
+def test_benign_distractors_brightest_on_their_focus_frame(distracted: PhantomStudy) -> None:
+    """At a benign calcification's position the volume is brighter on its focus frame than 5 slices
+    away. (Skin calcifications lie on the outline of their slice, where the pixel values are those
+    of the edge; they are checked on their own signal below.)"""
+    pixels = _pixels(distracted)
+    checked = 0
+    for view in _distractor_views(distracted, "scattered_benign", "dbt"):
+        volume = pixels[view["sop_instance_uid"]]
+        col, row = (int(v) for v in view["centre"])
+        focus, n = view["focus_frame"], volume.shape[0]
+        along = volume[:, row, col]
+        for away in (focus - 5, focus + 5):
+            if 1 <= away <= n:
+                assert along[focus - 1] > along[away - 1], (view["id"], focus, away)
+                checked += 1
+    assert checked >= 10
+
+
+def test_distractors_in_focus_on_their_own_frames(
+    distracted: PhantomStudy, undistracted: PhantomStudy
+) -> None:
+    """On the distractor alone (the volume minus the distractor-free one): a benign calcification
+    peaks on its focus frame, each skin calcification on one of the group's frames, and a vessel's
+    signal inside its bbox on a frame it crosses."""
+    before, after = _pixels(undistracted), _pixels(distracted)
+    for distractor in distracted.truth["distractors"]:
+        for view in (v for v in distractor["views"] if v["image"] == "dbt"):
+            only = after[view["sop_instance_uid"]] - before[view["sop_instance_uid"]]
+            col, row = (int(v) for v in view["centre"])
+            first, last = view["frames"]
+            if distractor["kind"] == "vascular":
+                c0, r0, c1, r1 = (int(v) for v in view["bbox"])
+                per_frame = np.clip(only[:, r0 : r1 + 1, c0 : c1 + 1], 0, None).sum(axis=(1, 2))
+                assert first <= int(np.argmax(per_frame)) + 1 <= last
+                assert last - first <= 12  # tilted by at most 10°
+            else:
+                assert int(np.argmax(only[:, row, col])) + 1 == view["focus_frame"]
+            if distractor["kind"] == "skin":
+                frames = view["calcification_frames"]
+                assert len(frames) == len(view["calcifications"])
+                assert view["frames"] == [min(frames), max(frames)]
+                for c, r in view["calcifications"]:
+                    assert int(np.argmax(only[:, int(r), int(c)])) + 1 in frames
+                middle = only.shape[0] // 2 + 1  # the slice of the mid-plane
+                assert all(f >= middle for f in frames) or all(f <= middle for f in frames), "one surface"
+
+
+def test_distractors_visible_in_the_synthesized_view(
+    distracted: PhantomStudy, undistracted: PhantomStudy
+) -> None:
+    before, after = _pixels(undistracted), _pixels(distracted)
+    for distractor in distracted.truth["distractors"]:
+        views = [v for v in distractor["views"] if v["image"] == "synthesized_2d"]
+        assert views
+        for view in views:
+            only = after[view["sop_instance_uid"]] - before[view["sop_instance_uid"]]
+            c0, r0, c1, r1 = (int(v) for v in view["bbox"])
+            assert only[r0 : r1 + 1, c0 : c1 + 1].max() > 150, distractor["id"]  # noise is 0-255
+            if distractor["kind"] == "scattered_benign":  # a round spot peaking at its centre
+                col, row = (int(v) for v in view["centre"])
+                assert only[row, col] == only[r0 : r1 + 1, c0 : c1 + 1].max()
+
+
+def test_default_is_without_distractors_and_defects(undistracted: PhantomStudy) -> None:
+    explicit = generate_dbt_study(
+        DSEED, category=CATEGORY, vendor=VENDOR, pixel_mm=DPIXEL, distractors=False, defects=None
+    )
+    assert _digest(explicit) == _digest(undistracted) and explicit.truth == undistracted.truth
+    assert undistracted.truth["positioning"]["defects"] == []
+
+
+def _slot(study: PhantomStudy, site: list[str]) -> int:
+    return [(v["laterality"], v["view"]) for v in study.truth["volumes"]].index(tuple(site))
+
+
+def _positioning_without_uids(truth: dict[str, Any]) -> dict[str, Any]:
+    out = json.loads(json.dumps(truth))
+    for image in out["images"]:
+        image.pop("sop_instance_uid", None)
+        image.pop("dbt_sop_instance_uid", None)
+    return out
+
+
+def test_pectoral_short_defect_shortens_the_muscle_of_the_volume() -> None:
+    """Same positioning truth as the FFDM phantom of the plan; the muscle of the volume and of the
+    synthesized view ends higher, where the well-positioned study has muscle there is now breast."""
+    clean = generate_dbt_study(DSEED, category=CATEGORY, vendor=VENDOR, pixel_mm=DEFECT_PIXEL, defects=())
+    short = generate_dbt_study(
+        DSEED, category=CATEGORY, vendor=VENDOR, pixel_mm=DEFECT_PIXEL, defects=("pectoral_short",)
+    )
+    plan = plan_study(DSEED, CATEGORY, VENDOR, defects=("pectoral_short",))
+    positioning = short.truth["positioning"]
+    assert _positioning_without_uids(positioning) == json.loads(json.dumps(positioning_truth(plan)))
+    assert positioning["verdict"]["failing_checks"] == ["mlo_pectoral_to_pnl"]
+    assert clean.truth["positioning"]["verdict"]["passed"]
+    site = positioning["defect_sites"]["pectoral_short"]
+    for image in positioning["images"]:
+        slot = _slot(short, [image["laterality"], image["view"]])
+        assert image["dbt_sop_instance_uid"] == short.datasets[slot].SOPInstanceUID
+        assert image["sop_instance_uid"] == short.datasets[4 + slot].SOPInstanceUID
+    slot = _slot(short, site)
+    other_breast = [i for i, v in enumerate(short.truth["volumes"]) if v["laterality"] != site[0]]
+    for i in other_breast:
+        assert short.datasets[i].PixelData == clean.datasets[i].PixelData
+    # Muscle of the clean plan that the short muscle lacks, on the working grid (detector pixel SCALE·i).
+    profile = dbt_module.dbt_profile(plan.profile, DEFECT_PIXEL)
+    spec = {(s.laterality, s.view): s for s in plan.views}[tuple(site)]
+    clean_spec = {(s.laterality, s.view): s for s in plan_study(DSEED, CATEGORY, VENDOR, defects=()).views}[
+        tuple(site)
+    ]
+    lost = view_levels(clean_spec, profile).pectoral & ~view_levels(spec, profile).pectoral
+    assert lost.sum() > 20
+    for index in (slot, 4 + slot):  # the volume's middle frame, then the synthesized view
+        means = []
+        for study in (clean, short):
+            image = study.datasets[index].pixel_array
+            image = image[image.shape[0] // 2] if image.ndim == 3 else image
+            image = image[:, ::-1] if site[0] == "R" else image
+            grid = image[::SCALE, ::SCALE]
+            means.append(float(grid[lost[: grid.shape[0], : grid.shape[1]]].mean()))
+        assert means[1] < 0.9 * means[0], means
+
+
+def test_missing_view_defect_leaves_out_volume_and_synthesized_view() -> None:
+    clean = generate_dbt_study(DSEED, category=CATEGORY, vendor=VENDOR, pixel_mm=DEFECT_PIXEL, defects=())
+    study = generate_dbt_study(
+        DSEED, category=CATEGORY, vendor=VENDOR, pixel_mm=DEFECT_PIXEL, defects=["missing_view"]
+    )
+    positioning = study.truth["positioning"]
+    lat, view = positioning["defect_sites"]["missing_view"]
+    assert positioning["missing_views"] == [f"{lat} {view}"]
+    assert positioning["verdict"]["failing_checks"] == ["views_complete"]
+    assert len(study.datasets) == 6 and len(study.truth["volumes"]) == 3
+    present = [(laterality_of(ds), view_of(ds)) for ds in study.datasets]
+    assert (lat, view) not in present and len(set(present)) == 3
+    gone = clean.datasets[_slot(clean, [lat, view])].SOPInstanceUID
+    kept = {str(ds.SOPInstanceUID): ds.PixelData for ds in clean.datasets}
+    assert all(kept[str(ds.SOPInstanceUID)] == ds.PixelData for ds in study.datasets)
+    assert gone not in {ds.SOPInstanceUID for ds in study.datasets}
+    assert {i["sop_instance_uid"] for i in study.truth["density"]["per_image"]} == set(
+        str(ds.SOPInstanceUID) for ds in study.datasets
+    )

@@ -4,8 +4,10 @@ One Breast Tomosynthesis Image per view (R CC, L CC, R MLO, L MLO; PS3.3 A.55), 
 many as the compressed thickness in mm (algorithms.md §6.3), plus per view a synthesized 2-D
 Digital Mammography For Presentation image (Image Type Value 4 GENERATED_2D) that references its
 volume. Breasts, density and lesion positions come from the same plan as the FFDM phantom of the
-seed (:func:`breastgate.phantoms.mg.generate_mg_study`); UIDs differ. The volume model is in
-:mod:`breastgate.phantoms.tomo`, the headers in :mod:`breastgate.phantoms.dbt_headers`.
+seed (:func:`breastgate.phantoms.mg.generate_mg_study`), and so do positioning defects: they change
+the breast of the volume and of its synthesized view as they change the FFDM view. UIDs differ.
+The volume model is in :mod:`breastgate.phantoms.tomo` (distractors in depth:
+:mod:`breastgate.phantoms.tomo_distractors`), the headers in :mod:`breastgate.phantoms.dbt_headers`.
 
 Frames are generated and encoded one at a time. A volume larger than ``IN_MEMORY_BYTES`` keeps
 its Pixel Data in an anonymous temporary file (a buffered pydicom value, written in chunks by
@@ -18,7 +20,7 @@ import io
 import json
 import logging
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -89,11 +91,12 @@ def _frames_to_pixel_data(volume: TomoVolume, nbytes: int) -> bytes | BinaryIO:
 
 
 def _lesion_marks(
-    volume: TomoVolume, spec: ViewSpec, geometry: TomoGeometry, pixel_mm: float
+    marks: Sequence[dict[str, object]], spec: ViewSpec, geometry: TomoGeometry, pixel_mm: float
 ) -> tuple[tuple[dict[str, object], ...], tuple[dict[str, object], ...]]:
-    """Per-lesion truth on the volume (with frames and patient coordinates) and on the 2-D view."""
+    """Per-lesion (or distractor) truth on the volume (with frames and patient coordinates) and on
+    the 2-D view."""
     on_volume, on_2d = [], []
-    for mark in volume.lesion_truth:
+    for mark in marks:
         centre = mark["centre"]
         focus = mark["focus_frame"]
         assert isinstance(centre, list) and isinstance(focus, int)
@@ -114,6 +117,8 @@ def generate_dbt_study(
     lesions: Sequence[LesionRequest] = (),
     pixel_mm: float | None = None,
     synthesized_2d: bool = True,
+    distractors: bool = False,
+    defects: Iterable[str] | None = None,
 ) -> PhantomStudy:
     """Generate a deterministic 4-view DBT study with ground truth.
 
@@ -121,8 +126,10 @@ def generate_dbt_study(
     ----------
     seed
         Determines pixels, UIDs and every header value (UIDs differ from the FFDM phantom's).
-    category, vendor, patient_id, lesions
-        As for :func:`breastgate.phantoms.mg.generate_mg_study` (no distractors or defects).
+    category, vendor, patient_id, lesions, distractors, defects
+        As for :func:`breastgate.phantoms.mg.generate_mg_study`. Distractor calcifications lie at
+        depths inside the breast (:mod:`breastgate.phantoms.tomo_distractors`); defects change the
+        breast of the volume and of the synthesized view, and "missing_view" leaves out both.
     pixel_mm
         Reconstruction pixel; defaults to the vendor profile's (0.1 mm). Rows and Columns follow
         from the profile's field of view. Coarser pixels (0.3-0.5 mm) make small, fast studies.
@@ -137,8 +144,9 @@ def generate_dbt_study(
         (pydicom buffered value: ``save_as`` and ``pixel_array`` work, ``bytes`` operations do not).
         ``truth``: the FFDM truth shape plus ``kind`` = "dbt", a ``volumes`` list and, per lesion
         and volume, ``frames`` [first, last], ``focus_frame``, ``height_mm`` and ``patient_mm``.
+        Distractors also get ``views``, per instance as lesions (the FFDM truth has none).
     """
-    plan = plan_study(seed, category, vendor)
+    plan = plan_study(seed, category, vendor, defects=defects)
     px = float(pixel_mm if pixel_mm is not None else plan.profile.dbt_pixel_mm)
     if not _PIXEL_RANGE_MM[0] <= px <= _PIXEL_RANGE_MM[1]:
         raise PhantomError(f"pixel_mm must be within {_PIXEL_RANGE_MM} mm, got {px}")
@@ -151,7 +159,7 @@ def generate_dbt_study(
     ]
     uids = {name: phantom_uid(*key, name) for name in names}
     contexts = {(spec.laterality, spec.view): view_context(spec, profile) for spec in plan.views}
-    placed = plan_lesions(seed, list(lesions), contexts, False) if lesions else []
+    placed = plan_lesions(seed, list(lesions), contexts, distractors) if lesions or distractors else []
     halves = {(s.laterality, s.view): s.shape.half_height_mm for s in plan.views}
     volumes, flats, items, summaries = [], [], [], []
     for spec in plan.views:
@@ -171,12 +179,14 @@ def generate_dbt_study(
         )
         shape = (profile.rows, profile.columns)
         pixel_data = _frames_to_pixel_data(volume, shape[0] * shape[1] * geometry.frames * 2)
-        marks_3d, marks_2d = _lesion_marks(volume, spec, geometry, px)
+        marks_3d, marks_2d = _lesion_marks(volume.lesion_truth, spec, geometry, px)
+        fakes_3d, fakes_2d = _lesion_marks(volume.distractor_truth, spec, geometry, px)
         focus = [m["focus_frame"] for m in marks_3d]
         representative = focus[0] if focus and isinstance(focus[0], int) else (geometry.frames + 1) // 2
         ids = ImageIds(uids["study"], uids["series_dbt"], uids[f"dbt{index}"], uids[f"for{index}"], index)
         volumes.append(dbt_dataset(dplan, spec, geometry, ids, pid, pixel_data, shape, representative))
-        items.append((spec, _ViewTruth(volume.percent_dense, volume.breast_area_cm2, marks_3d), ids.sop))
+        truth_3d = _ViewTruth(volume.percent_dense, volume.breast_area_cm2, marks_3d + fakes_3d)
+        items.append((spec, truth_3d, ids.sop))
         summary: dict[str, Any] = {
             "sop_instance_uid": ids.sop,
             "laterality": spec.laterality,
@@ -195,9 +205,8 @@ def generate_dbt_study(
             )
             s2d = synthesized_dataset(dplan, spec, volume.synthesized_2d(), s2d_ids, pid, ids.sop)
             flats.append(s2d)
-            items.append(
-                (spec, _ViewTruth(volume.percent_dense, volume.breast_area_cm2, marks_2d), s2d_ids.sop)
-            )
+            truth_2d = _ViewTruth(volume.percent_dense, volume.breast_area_cm2, marks_2d + fakes_2d)
+            items.append((spec, truth_2d, s2d_ids.sop))
             summary["synthesized_sop_instance_uid"] = s2d_ids.sop
         summaries.append(summary)
     LOGGER.debug("dbt phantom seed=%d category=%s vendor=%s px=%.3f", seed, plan.category, profile.name, px)
@@ -219,6 +228,13 @@ def _truth(
     for entry in truth["density"]["per_image"]:
         entry["image"] = kinds[entry["sop_instance_uid"]]
     truth.update(lesion_truth(placed, items))
+    for distractor in truth["distractors"]:
+        distractor["views"] = [
+            {"sop_instance_uid": sop, "view": spec.view, **mark}
+            for spec, view, sop in items
+            for mark in view.lesion_truth
+            if mark["id"] == distractor["id"]
+        ]
     truth["kind"] = "dbt"
     truth["volumes"] = summaries
     positioning = positioning_truth(plan)

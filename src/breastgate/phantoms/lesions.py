@@ -32,15 +32,22 @@ from scipy import ndimage
 __all__ = [
     "CALC_SHAPES",
     "MASS_SHAPES",
+    "SKIN_HOLE_LEVEL",
+    "SKIN_RING_LEVEL",
+    "VESSEL_WALL",
+    "VESSEL_WALL_LEVEL",
     "Calcification",
     "LesionRequest",
     "LesionSpec",
     "ViewContext",
     "calc_blob",
     "centre_mm",
+    "distractor_rng",
     "draw_lesions",
     "mass_profile",
     "plan_lesions",
+    "skin_spots",
+    "vascular_walls",
 ]
 
 FloatArray = npt.NDArray[np.float32]
@@ -429,45 +436,76 @@ def draw_lesions(
     return truths
 
 
+#: Distractor calcifications: a vessel wall element and the levels (fraction of full scale, before
+#: the thickness factor) of vessel walls and of the rings and lucent centres of skin calcifications.
+VESSEL_WALL = Calcification(0, 0, 0.25, 1.0, 0.0, 0.0)
+VESSEL_WALL_LEVEL = 0.09
+SKIN_RING_LEVEL, SKIN_HOLE_LEVEL = 0.18, -0.12
+
+
+def distractor_rng(lesion: LesionSpec, view: str) -> np.random.Generator:
+    """The stream that draws a distractor's details on one view (vessel gaps, skin spots)."""
+    return np.random.default_rng([lesion.seed, len(view)])
+
+
+def vascular_walls(
+    lesion: LesionSpec, px: float, cx: float, cy: float, rng: np.random.Generator
+) -> list[tuple[float, float, float]]:
+    """Wall points (col, row, pixels) of a vascular distractor centred on (cx, cy): a broken tram
+    track along a gently curved vessel; each with its distance along the track (pixels, 0 at the
+    centre, negative before it)."""
+    length, angle = lesion.extra["length_mm"] / px, lesion.extra["angle"]
+    width, curv = lesion.extra["width_mm"] / px, lesion.extra["curvature"] * px
+    t = np.arange(-length / 2, length / 2, 0.7)
+    dx, dy = math.cos(angle), math.sin(angle)
+    bend = curv * t * t
+    xs, ys = cx + t * dx - bend * dy, cy + t * dy + bend * dx
+    on = np.convolve(rng.uniform(size=t.size) < 0.75, np.ones(9), mode="same") > 3  # broken segments
+    walls: list[tuple[float, float, float]] = []
+    for xi, yi, ti, keep in zip(xs, ys, t, on, strict=True):
+        if keep:
+            walls.extend((xi - side * width * dy, yi + side * width * dx, ti) for side in (-0.5, 0.5))
+    return walls
+
+
+def skin_spots(ctx: ViewContext, rng: np.random.Generator) -> list[tuple[float, float, float]]:
+    """Skin calcifications (col, row in pixels, ring diameter in mm): a few, 0.5-1.5 mm inside the
+    skin line, within 4 mm of a point drawn on it; none when the working grid has no such band."""
+    px = ctx.px_mm
+    band = (ctx.dist_mm > 0.5) & (ctx.dist_mm < 1.5) & ctx.tissue
+    rows, cols = np.nonzero(band)
+    if rows.size == 0:
+        return []
+    pick = int(rng.integers(0, rows.size))
+    r0, c0 = rows[pick] * ctx.ws_mm / px, cols[pick] * ctx.ws_mm / px
+    spots = []
+    for _ in range(int(rng.integers(3, 7))):
+        rr, cc = r0 + rng.uniform(-40, 40) * 0.1 / px, c0 + rng.uniform(-40, 40) * 0.1 / px
+        r_w, c_w = int(rr * px / ctx.ws_mm), int(cc * px / ctx.ws_mm)
+        if not (0 <= r_w < band.shape[0] and 0 <= c_w < band.shape[1]) or ctx.dist_mm[r_w, c_w] > 2.0:
+            continue
+        if not ctx.tissue[r_w, c_w]:
+            continue
+        spots.append((cc, rr, float(rng.uniform(0.5, 1.0))))
+    return spots
+
+
 def _draw_distractor(
     full: FloatArray, ctx: ViewContext, lesion: LesionSpec, cx: float, cy: float, scale: float, maxv: int
 ) -> None:
     px = ctx.px_mm
-    rng = np.random.default_rng([lesion.seed, len(ctx.view)])
+    rng = distractor_rng(lesion, ctx.view)
     if lesion.distractor == "scattered_benign":
         for calc in lesion.calcs:
             calc_blob(full, cx, cy, calc, px, calc.level * scale)
     elif lesion.distractor == "vascular":
-        length, angle = lesion.extra["length_mm"] / px, lesion.extra["angle"]
-        width, curv = lesion.extra["width_mm"] / px, lesion.extra["curvature"] * px
-        t = np.arange(-length / 2, length / 2, 0.7)
-        dx, dy = math.cos(angle), math.sin(angle)
-        bend = curv * t * t
-        xs, ys = cx + t * dx - bend * dy, cy + t * dy + bend * dx
-        on = np.convolve(rng.uniform(size=t.size) < 0.75, np.ones(9), mode="same") > 3  # broken segments
-        for xi, yi, keep in zip(xs, ys, on, strict=True):
-            if not keep:
-                continue
-            for side in (-0.5, 0.5):
-                wall = Calcification(0, 0, 0.25, 1.0, 0.0, 0.0)
-                calc_blob(full, xi - side * width * dy, yi + side * width * dx, wall, px, 0.09 * scale)
+        for x, y, _ in vascular_walls(lesion, px, cx, cy, rng):
+            calc_blob(full, x, y, VESSEL_WALL, px, VESSEL_WALL_LEVEL * scale)
     elif lesion.distractor == "skin":
-        # A few calcifications with lucent centres 0.5-1.5 mm inside the skin line.
-        band = (ctx.dist_mm > 0.5) & (ctx.dist_mm < 1.5) & ctx.tissue
-        rows, cols = np.nonzero(band)
-        if rows.size == 0:
-            return
-        pick = int(rng.integers(0, rows.size))
-        r0, c0 = rows[pick] * ctx.ws_mm / px, cols[pick] * ctx.ws_mm / px
-        for _ in range(int(rng.integers(3, 7))):
-            rr, cc = r0 + rng.uniform(-40, 40) * 0.1 / px, c0 + rng.uniform(-40, 40) * 0.1 / px
-            r_w, c_w = int(rr * px / ctx.ws_mm), int(cc * px / ctx.ws_mm)
-            if not (0 <= r_w < band.shape[0] and 0 <= c_w < band.shape[1]) or ctx.dist_mm[r_w, c_w] > 2.0:
-                continue
-            if not ctx.tissue[r_w, c_w]:
-                continue
-            ring = Calcification(0, 0, float(rng.uniform(0.5, 1.0)), 1.0, 0.0, 0.0)
+        # Calcifications with lucent centres: a ring minus a hole of half its diameter.
+        for cc, rr, diameter in skin_spots(ctx, rng):
+            ring = Calcification(0, 0, diameter, 1.0, 0.0, 0.0)
             local = maxv * _factor_at(ctx, cc * px, rr * px)
-            calc_blob(full, cc, rr, ring, px, 0.18 * local)
+            calc_blob(full, cc, rr, ring, px, SKIN_RING_LEVEL * local)
             hole = Calcification(0, 0, ring.diameter_mm * 0.5, 1.0, 0.0, 0.0)
-            calc_blob(full, cc, rr, hole, px, -0.12 * local)
+            calc_blob(full, cc, rr, hole, px, SKIN_HOLE_LEVEL * local)

@@ -21,6 +21,8 @@ The volume starts from the same noise-free levels as the 2-D view (:func:`anatom
   a few slices. Each slab goes through the same blur and fade, so a lesion is sharp on the slices
   it occupies and blurred and fainter away from them. Its depth follows its position in the
   breast: superior lesions lie higher on the CC, superomedial ones higher on the MLO.
+- **Distractors.** Benign, vascular and skin calcifications are slabs like a cluster's
+  calcifications, with their own truth; their depths: :mod:`breastgate.phantoms.tomo_distractors`.
 - **Synthesized 2-D.** The mean of the noise-free slices plus half of the excess of their maximum
   (a mean/MIP blend like vendors' synthesized views), with 2-D noise added.
 
@@ -42,6 +44,7 @@ from scipy import fft as sfft
 from breastgate.phantoms.anatomy import ViewSpec, mirror_truth, power_law_noise, upsample, view_levels
 from breastgate.phantoms.lesions import LesionSpec, ViewContext, calc_blob, centre_mm, mass_profile
 from breastgate.phantoms.profiles import VendorProfile
+from breastgate.phantoms.tomo_distractors import DistractorDepth, draw_distractor
 
 __all__ = ["SLICE_MM", "TomoGeometry", "TomoVolume"]
 
@@ -255,7 +258,7 @@ class TomoVolume:
     geometry
         Number of slices and scan arc.
     lesions
-        Placed lesions (:func:`lesions.plan_lesions`); those of the other breast and distractors
+        Placed lesions and distractors (:func:`lesions.plan_lesions`); those of the other breast
         are ignored.
     context
         Lesion geometry of this view (:func:`anatomy.view_context` with the same profile).
@@ -287,6 +290,9 @@ class TomoVolume:
         self._tissue, self._base = self._layers(np.random.default_rng([spec.seed, 0xDB7]))
         mine = [les for les in lesions if les.laterality == spec.laterality and les.distractor is None]
         self._lesions = [self._lesion(les, context, half_heights) for les in mine]
+        fakes = [les for les in lesions if les.laterality == spec.laterality and les.distractor is not None]
+        drawn = (self._distractor(les, context, half_heights) for les in fakes)
+        self._distractors = [d for d in drawn if d is not None]
 
     # ------------------------------------------------------------------ truth
     @property
@@ -305,7 +311,16 @@ class TomoVolume:
     def lesion_truth(self) -> tuple[dict[str, object], ...]:
         """Per lesion: id, centre, bbox (final orientation), frames [first, last], focus_frame,
         height_mm above the breast support; clusters also calcifications and their frames."""
-        out = [dict(les.truth) for les in self._lesions]
+        return self._marks(self._lesions)
+
+    @property
+    def distractor_truth(self) -> tuple[dict[str, object], ...]:
+        """Per distractor drawn on this view, as :attr:`lesion_truth` (skin calcifications with
+        ``calcifications`` and ``calcification_frames``)."""
+        return self._marks(self._distractors)
+
+    def _marks(self, drawn: Sequence[_Lesion3D]) -> tuple[dict[str, object], ...]:
+        out = [dict(les.truth) for les in drawn]
         if self.spec.laterality == "R":
             out = [mirror_truth(t, self.profile.columns) for t in out]
         return tuple(out)
@@ -363,18 +378,39 @@ class TomoVolume:
     def _lesion(self, lesion: LesionSpec, ctx: ViewContext, half_heights: Mapping[str, float]) -> _Lesion3D:
         g, px = self.geometry, self.profile.pixel_spacing_mm
         x, y = centre_mm(lesion, ctx)
-        ws = self.levels.working_spacing_mm
-        h, w = self.levels.dist_mm.shape
-        dist = float(
-            self.levels.dist_mm[min(max(round(y / ws), 0), h - 1), min(max(round(x / ws), 0), w - 1)]
-        )
-        half_local = float(_local_half_mm(dist, self.spec.shape.falloff_mm, g.thickness_mm))
+        half_local = self._half_at(x, y)
         mass = lesion.kind == "mass"
         rz = lesion.size_mm / 2.0 if mass else float(np.clip(lesion.size_mm / 4.0, 1.0, 4.0))
         focus = g.frame_at(self._height(lesion, half_heights, half_local, rz))
         pad = math.ceil(3.0 * g.sweep_sigma_mm(g.reach_mm) / px) + 2
         where = _Placement(x / px, y / px, g.height_mm(focus), focus, rz, pad)
         return self._mass(lesion, where) if mass else self._cluster(lesion, where)
+
+    def _half_at(self, x_mm: float, y_mm: float) -> float:
+        """Half the local thickness at (x, y) mm of the canonical view; 0 outside the breast."""
+        ws = self.levels.working_spacing_mm
+        h, w = self.levels.dist_mm.shape
+        r, c = min(max(round(y_mm / ws), 0), h - 1), min(max(round(x_mm / ws), 0), w - 1)
+        dist = float(self.levels.dist_mm[r, c])
+        return float(_local_half_mm(dist, self.spec.shape.falloff_mm, self.geometry.thickness_mm))
+
+    def _distractor(
+        self, lesion: LesionSpec, ctx: ViewContext, half_heights: Mapping[str, float]
+    ) -> _Lesion3D | None:
+        """A distractor's slabs (depths: :mod:`breastgate.phantoms.tomo_distractors`)."""
+        g, px = self.geometry, self.profile.pixel_spacing_mm
+        x, y = centre_mm(lesion, ctx)
+        z0 = self._height(lesion, half_heights, self._half_at(x, y), 1.0)
+        falloff = self.spec.shape.falloff_mm
+        depth = DistractorDepth(g, z0, lambda d: float(_local_half_mm(d, falloff, g.thickness_mm)))
+        pad = math.ceil(3.0 * g.sweep_sigma_mm(g.reach_mm) / px) + 2
+        drawn = draw_distractor(lesion, ctx, depth, _GAIN * self.profile.max_value, pad)
+        if drawn is None:
+            return None
+        frames = sorted(drawn.by_frame)
+        slabs = [drawn.by_frame[f] for f in frames]
+        stack = _Stack(slabs, [g.height_mm(f) for f in frames], px, g, normalise=False, high_pass=False)
+        return _Lesion3D(stack, drawn.r0, drawn.c0, drawn.truth)
 
     def _height(
         self, lesion: LesionSpec, half_heights: Mapping[str, float], half_local: float, rz: float
@@ -464,7 +500,7 @@ class TomoVolume:
         nmax = 255 >> self.profile.noise_shift
         floor = -float(nmax) - 1.0
         self._sum[:], self._max[:], self._done = 0.0, 0.0, 0
-        for lesion in self._lesions:
+        for lesion in (*self._lesions, *self._distractors):
             lesion.reset()
         for frame in range(1, self.geometry.frames + 1):
             z = self.geometry.height_mm(frame)
@@ -474,7 +510,7 @@ class TomoVolume:
                 np.maximum(self._max, level, out=self._max)
             value = (level + _skin(self.levels.dist_mm, inset)) * maxv - nmax / 2.0
             full = upsample(np.where(inside, value, -float(nmax) - 2.0).astype(np.float32), rows, cols)
-            for lesion in self._lesions:
+            for lesion in (*self._lesions, *self._distractors):
                 lesion.add(full, z, floor)
             self._done = frame
             yield frame, self._finish(full, np.random.default_rng([self.spec.seed, 0xDB7, frame]))
@@ -503,6 +539,6 @@ class TomoVolume:
         level = mean + np.float32(_S2D_MIP) * (self._max - mean) + _skin(lv.dist_mm, 0.0)
         work = np.where(lv.breast, level * maxv - nmax / 2.0, -float(nmax) - 2.0).astype(np.float32)
         full = upsample(work, self.profile.rows, self.profile.columns)
-        for lesion in self._lesions:
+        for lesion in (*self._lesions, *self._distractors):
             lesion.add_synthesized(full, n, -float(nmax) - 1.0)
         return self._finish(full, np.random.default_rng([self.spec.seed, 0x52D]))
