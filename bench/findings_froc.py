@@ -7,7 +7,8 @@ normal / calcification cluster / mass / both; every study has distractors (benig
 skin calcifications). A lesion is hit when a mark's centre lies inside its true extent (bbox) on
 that view. Prints per kind: lesion sensitivity (any view) and per-view sensitivity, false marks per
 image at the operating point and along the FROC curve, by density group (a/b vs c/d), case-level
-AUC (lesion vs normal studies, case score = highest finding score), seconds per study, peak RSS.
+AUC (lesion vs normal studies, case score = highest finding score; with both kinds also any lesion
+vs normal), seconds per study, peak RSS.
 """
 
 from __future__ import annotations
@@ -123,6 +124,18 @@ def auc(rows: list[dict[str, Any]], kind: str) -> float:
     return float(((p > n).sum() + 0.5 * (p == n).sum()) / (p.size * n.size))
 
 
+def combined_auc(rows: list[dict[str, Any]], kinds: tuple[str, ...]) -> float:
+    """Case-level AUC over every lesion study vs normal studies; case score = max over ``kinds``."""
+    pos, neg = [], []
+    for row in rows:
+        score = max((m[2] for kind in kinds for m in row[f"{kind}_marks"]), default=0.0)
+        (neg if row["content"] == "normal" else pos).append(score)
+    if not pos or not neg:
+        return float("nan")
+    p, n = np.array(pos)[:, None], np.array(neg)[None, :]
+    return float(((p > n).sum() + 0.5 * (p == n).sum()) / (p.size * n.size))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=300)
@@ -164,6 +177,9 @@ def main() -> None:
         )
         failed = sum(1 for r in rows if r[f"{kind}_status"] != "ok")
         print(f"  studies not ok: {failed}")
+    if len(kinds) > 1:
+        combined = combined_auc(rows, kinds)
+        print(f"\ncase AUC, any lesion vs normal (case score = highest finding score) {combined:.3f}")
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"\npeak RSS of a worker {rss:.0f} MB")
 
