@@ -31,7 +31,7 @@ from pydicom.uid import UID
 from breastgate.imaging.errors import ImagingError, PixelDecodeError
 from breastgate.imaging.pixels import _decode_hint, laterality_of, read_header, spacing_of, view_of
 
-__all__ = ["FrameInfo", "FramePlane", "frame_info", "iter_frames"]
+__all__ = ["FrameInfo", "FramePlane", "frame_info", "functional_group", "iter_frames"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class FrameInfo:
         return self.planes[index] if 0 <= index < len(self.planes) else None
 
 
-def _group(ds: Dataset, sequence: str, index: int | None = None) -> Dataset | None:
+def functional_group(ds: Dataset, sequence: str, index: int | None = None) -> Dataset | None:
     """The first item of functional group ``sequence`` for frame ``index`` (0-based; per-frame
     groups first) or from the shared groups (``index`` None: shared, else first frame)."""
     holders: list[Any] = []
@@ -128,7 +128,7 @@ def _group(ds: Dataset, sequence: str, index: int | None = None) -> Dataset | No
 
 
 def _spacing(ds: Dataset) -> tuple[float, float] | None:
-    measures = _group(ds, "PixelMeasuresSequence")
+    measures = functional_group(ds, "PixelMeasuresSequence")
     if measures is not None:
         found = spacing_of(measures)
         if found is not None:
@@ -137,7 +137,7 @@ def _spacing(ds: Dataset) -> tuple[float, float] | None:
 
 
 def _thickness(ds: Dataset) -> float | None:
-    measures = _group(ds, "PixelMeasuresSequence")
+    measures = functional_group(ds, "PixelMeasuresSequence")
     for holder in (measures, ds):
         value = holder.get("SliceThickness") if holder is not None else None
         try:
@@ -188,15 +188,15 @@ def _pixel_spacing(holder: Dataset | None) -> tuple[float, float] | None:
 def _plane(ds: Dataset, index: int, frames: int) -> FramePlane | None:
     """The plane of 0-based frame ``index``: functional groups (the frame's, else shared), else
     the top-level attributes of a single-frame image."""
-    position = _group(ds, "PlanePositionSequence", index)
-    orientation = _group(ds, "PlaneOrientationSequence", index)
+    position = functional_group(ds, "PlanePositionSequence", index)
+    orientation = functional_group(ds, "PlaneOrientationSequence", index)
     # One top-level Image Position (Patient) cannot place the frames of a multi-frame image.
     fallback = ds if frames == 1 else Dataset()
     xyz = _numbers((position if position is not None else fallback).get("ImagePositionPatient"), 3)
     cosines = _orientation(
         (orientation if orientation is not None else fallback).get("ImageOrientationPatient")
     )
-    spacing = _pixel_spacing(_group(ds, "PixelMeasuresSequence", index)) or _pixel_spacing(ds)
+    spacing = _pixel_spacing(functional_group(ds, "PixelMeasuresSequence", index)) or _pixel_spacing(ds)
     if xyz is None or cosines is None or spacing is None:
         return None
     return FramePlane((xyz[0], xyz[1], xyz[2]), cosines[0], cosines[1], spacing)
@@ -204,7 +204,7 @@ def _plane(ds: Dataset, index: int, frames: int) -> FramePlane | None:
 
 def _rescale(ds: Dataset, index: int) -> tuple[float, float]:
     """(slope, intercept) of 0-based frame ``index``."""
-    transform = _group(ds, "PixelValueTransformationSequence", index) or ds
+    transform = functional_group(ds, "PixelValueTransformationSequence", index) or ds
     try:
         slope = float(transform.get("RescaleSlope", 1) or 1)
         intercept = float(transform.get("RescaleIntercept", 0) or 0)

@@ -39,7 +39,7 @@ from pydicom.dataset import Dataset
 
 from breastgate.domain.model import Finding, Mark, Point
 from breastgate.imaging.errors import ImagingError
-from breastgate.imaging.frames import FrameInfo, frame_info, iter_frames
+from breastgate.imaging.frames import FrameInfo, frame_info, functional_group, iter_frames
 from breastgate.imaging.pixels import BREAST_TOMOSYNTHESIS, read_header, spacing_of
 from breastgate.results.gsps import mark_label
 
@@ -128,21 +128,11 @@ def letters(cosines: Sequence[float]) -> str:
 
 
 def _functional(ds: Dataset, sequence: str, frame: int | None, keyword: str) -> Any:
-    """``keyword`` from functional group ``sequence``: 1-based ``frame``'s per-frame item, else the
-    shared item, else (no frame) the first frame's."""
-    holders = []
-    per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
-    shared = ds.get("SharedFunctionalGroupsSequence") or []
-    if frame is not None and 0 < frame <= len(per_frame):
-        holders.append(per_frame[frame - 1])
-    holders += list(shared[:1])
-    if frame is None:
-        holders += list(per_frame[:1])
-    for holder in holders:
-        items = holder.get(sequence)
-        if items and items[0].get(keyword) not in (None, ""):
-            return items[0].get(keyword)
-    return None
+    """``keyword`` of functional group ``sequence`` (:func:`functional_group`): 1-based ``frame``'s
+    per-frame item, else the shared item, else (no frame) the first frame's."""
+    item = functional_group(ds, sequence, None if frame is None else frame - 1)
+    value = item.get(keyword) if item is not None else None
+    return None if value in (None, "") else value
 
 
 # ---- volume marks on a synthesized view ------------------------------------------------------
