@@ -1,14 +1,17 @@
 """FROC of ``breastgate.calcifications`` and ``breastgate.masses`` on phantoms with known lesions.
 
-Usage: ``python bench/findings_froc.py --count 300 --seed 5000 [--workers 2] [--kinds calc,mass]``;
-``--kinds`` also takes the algorithm names (``--kinds calcifications`` runs only that detector).
-Study i: density category cycles a-d, vendor profiles alternate, and the lesion content cycles
-normal / calcification cluster / mass / both; every study has distractors (benign, vascular and
-skin calcifications). A lesion is hit when a mark's centre lies inside its true extent (bbox) on
-that view. Prints per kind: lesion sensitivity (any view) and per-view sensitivity, false marks per
-image at the operating point and along the FROC curve, by density group (a/b vs c/d), case-level
-AUC (lesion vs normal studies, case score = highest finding score; with both kinds also any lesion
-vs normal), seconds per study, peak RSS.
+Usage: ``python bench/findings_froc.py --count 300 --seed 5000 [--workers 2] [--kinds calc,mass]
+[--generator mg|alt]``; ``--kinds`` also takes the algorithm names (``--kinds calcifications`` runs
+only that detector). Study i: density category cycles a-d, and the lesion content cycles
+normal / calcification cluster / mass / both. With ``--generator mg`` (default, breastgate.phantoms)
+vendor profiles alternate and every study has distractors (benign, vascular and skin
+calcifications); ``--generator alt`` draws the studies from the independent bench/alt_phantoms.py
+(its own anatomy, lesion solids and display processing; no distractors). A lesion is hit when a
+mark's centre lies inside its true extent (bbox) on that view. Prints the generator, then per kind:
+lesion sensitivity (any view) and per-view sensitivity, false marks per image at the operating
+point and along the FROC curve, by density group (a/b vs c/d), case-level AUC (lesion vs normal
+studies, case score = highest finding score; with both kinds also any lesion vs normal), seconds
+per study, peak RSS.
 """
 
 from __future__ import annotations
@@ -31,23 +34,31 @@ CONTENTS = ("normal", "calc", "mass", "both")
 KINDS = {"calc": "calc", "mass": "mass", "calcifications": "calc", "masses": "mass"}
 
 
-def one_study(args: tuple[int, int, tuple[str, ...]]) -> dict[str, Any]:
-    """Generate study ``i`` and run the requested detectors; returns truth, marks and timing."""
-    from breastgate.algorithms.calcifications import CalcificationAlgorithm
-    from breastgate.algorithms.masses import MassAlgorithm
+def _study(seed: int, i: int, generator: str) -> tuple[Any, str, str, str]:
+    """Study ``i`` of the content cycle from either generator: (study, category, vendor, content)."""
+    content = CONTENTS[i % 4]
+    kinds = [k for k, on in (("calcification_cluster", "calc"), ("mass", "mass")) if content in (on, "both")]
+    category = "abcd"[(i // 4) % 4]
+    if generator == "alt":
+        from bench.alt_phantoms import generate_alt_study
+
+        return generate_alt_study(seed + i, category=category, lesions=kinds), category, "alt", content
     from breastgate.phantoms import VENDOR_PROFILES, generate_mg_study
     from breastgate.phantoms.lesions import LesionRequest
 
-    seed, i, kinds = args
-    content = CONTENTS[i % 4]
-    requests = []
-    if content in ("calc", "both"):
-        requests.append(LesionRequest("calcification_cluster"))
-    if content in ("mass", "both"):
-        requests.append(LesionRequest("mass"))
-    category = "abcd"[(i // 4) % 4]
     vendor = sorted(VENDOR_PROFILES)[(i // 16) % 2]
+    requests = [LesionRequest(k) for k in kinds]
     study = generate_mg_study(seed + i, category=category, vendor=vendor, lesions=requests, distractors=True)
+    return study, category, vendor, content
+
+
+def one_study(args: tuple[int, int, tuple[str, ...], str]) -> dict[str, Any]:
+    """Generate study ``i`` and run the requested detectors; returns truth, marks and timing."""
+    from breastgate.algorithms.calcifications import CalcificationAlgorithm
+    from breastgate.algorithms.masses import MassAlgorithm
+
+    seed, i, kinds, generator = args
+    study, category, vendor, content = _study(seed, i, generator)
     algorithms = {"calc": CalcificationAlgorithm(), "mass": MassAlgorithm()}
     out: dict[str, Any] = {"category": category, "vendor": vendor, "content": content, "truth": study.truth}
     with tempfile.TemporaryDirectory() as folder:
@@ -144,6 +155,12 @@ def main() -> None:
     parser.add_argument(
         "--kinds", default="calc,mass", help="comma-separated: calc (calcifications), mass (masses)"
     )
+    parser.add_argument(
+        "--generator",
+        choices=("mg", "alt"),
+        default="mg",
+        help="phantom generator: mg = breastgate.phantoms, alt = the independent bench/alt_phantoms.py",
+    )
     args = parser.parse_args()
     names = [k.strip() for k in args.kinds.split(",") if k.strip()]
     unknown = [k for k in names if k not in KINDS]
@@ -151,10 +168,12 @@ def main() -> None:
         parser.error(f"--kinds: unknown {unknown or 'empty'}; choose from {', '.join(KINDS)}")
     kinds = tuple(dict.fromkeys(KINDS[k] for k in names))
     started = time.perf_counter()
-    jobs = [(args.seed, i, kinds) for i in range(args.count)]
+    jobs = [(args.seed, i, kinds, args.generator) for i in range(args.count)]
     with ProcessPoolExecutor(args.workers) as pool:
         rows = list(pool.map(one_study, jobs))
     wall = time.perf_counter() - started
+    source = "bench.alt_phantoms (independent)" if args.generator == "alt" else "breastgate.phantoms"
+    print(f"generator {args.generator}: {source}")
     print(f"{len(rows)} studies ({args.count // 4} per content: normal/calc/mass/both), wall {wall:.0f} s")
     for kind in kinds:
         threshold = rows[0][f"{kind}_threshold"] or 0.5
