@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.model import Finding, FindingKind, Mark, Point
 from breastgate.imaging.pixels import laterality_of, spacing_of
+from breastgate.results.placement import attach_file_meta, copy_patient_study, creation_datetime
 from breastgate.results.uids import derive_uid
 
 LOGGER = logging.getLogger(__name__)
@@ -45,33 +45,6 @@ MEMBER_RADIUS_PX = 10.0
 #: Height of a text box as a fraction of the image rows (at least MIN_TEXT_PX).
 TEXT_HEIGHT_FRACTION = 0.02
 MIN_TEXT_PX = 24.0
-
-_PATIENT_STUDY_KEYWORDS = (
-    "PatientName",
-    "PatientID",
-    "IssuerOfPatientID",
-    "PatientBirthDate",
-    "PatientSex",
-    "StudyDate",
-    "StudyTime",
-    "AccessionNumber",
-    "ReferringPhysicianName",
-    "StudyID",
-    "StudyDescription",
-)
-_TYPE2 = frozenset(
-    {
-        "PatientName",
-        "PatientID",
-        "PatientBirthDate",
-        "PatientSex",
-        "StudyDate",
-        "StudyTime",
-        "AccessionNumber",
-        "ReferringPhysicianName",
-        "StudyID",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -114,39 +87,6 @@ def cielab(rgb: tuple[int, int, int]) -> list[int]:
     lab = (116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz))
     scaled = (lab[0] * 65535 / 100, (lab[1] + 128) * 65535 / 255, (lab[2] + 128) * 65535 / 255)
     return [min(65535, max(0, round(v))) for v in scaled]
-
-
-def copy_patient_study(source: Dataset, target: Dataset) -> None:
-    """Copy the Patient and General Study modules (PS3.3 C.7.1.1, C.7.2.1), empty Type 2 when absent."""
-    for kw in _PATIENT_STUDY_KEYWORDS:
-        value = source.get(kw)
-        if value not in (None, ""):
-            setattr(target, kw, value)
-        elif kw in _TYPE2:
-            setattr(target, kw, "")
-    target.StudyInstanceUID = str(source.StudyInstanceUID)
-
-
-def attach_file_meta(ds: Dataset) -> None:
-    """Part 10 File Meta Information, Explicit VR Little Endian."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-    ds.file_meta = meta
-
-
-def creation_datetime(sources: Sequence[Dataset], created: datetime | None) -> tuple[str, str]:
-    """(DA, TM) of an output: ``created`` if given, else the study's date and time (deterministic)."""
-    if created is not None:
-        return created.strftime("%Y%m%d"), created.strftime("%H%M%S")
-    for src in sorted(sources, key=lambda s: str(s.get("SOPInstanceUID", ""))):
-        date = str(src.get("StudyDate", "") or src.get("ContentDate", "") or "").strip()
-        if len(date) == 8 and date.isdigit():
-            time = str(src.get("StudyTime", "") or "").strip().split(".")[0]
-            return date, time if time.isdigit() else "000000"
-    return "19700101", "000000"
 
 
 def series_laterality(images: Iterable[Dataset]) -> str:

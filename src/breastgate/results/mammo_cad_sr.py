@@ -18,9 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.model import (
@@ -31,6 +30,7 @@ from breastgate.domain.model import (
     Finding,
     FindingKind,
 )
+from breastgate.results.placement import attach_file_meta, copy_patient_study
 from breastgate.results.sr_content import decode_content, encode_content
 from breastgate.results.tid4000 import (
     AlgorithmIdentification,
@@ -48,33 +48,6 @@ MAMMOGRAPHY_CAD_SR_STORAGE = "1.2.840.10008.5.1.4.1.1.88.50"
 DEFAULT_SERIES_NUMBER = 9901
 #: Measurement key an algorithm uses for an image's percent density (ImageOutcome.measurements).
 PERCENT_DENSE_KEY = "percent_dense"
-
-_PATIENT_STUDY_KEYWORDS = (
-    "PatientName",
-    "PatientID",
-    "IssuerOfPatientID",
-    "PatientBirthDate",
-    "PatientSex",
-    "StudyDate",
-    "StudyTime",
-    "AccessionNumber",
-    "ReferringPhysicianName",
-    "StudyID",
-    "StudyDescription",
-)
-_TYPE2 = frozenset(
-    {
-        "PatientName",
-        "PatientID",
-        "PatientBirthDate",
-        "PatientSex",
-        "StudyDate",
-        "StudyTime",
-        "AccessionNumber",
-        "ReferringPhysicianName",
-        "StudyID",
-    }
-)
 
 
 def impression_text(algorithm_id: str, version: str) -> str:
@@ -240,12 +213,7 @@ class MammographyCADSR:
         ds.InstanceCreationDate = self.created.strftime("%Y%m%d")
         ds.InstanceCreationTime = self.created.strftime("%H%M%S")
         # Patient and General Study modules, copied (PS3.3 C.7.1.1, C.7.2.1)
-        for kw in _PATIENT_STUDY_KEYWORDS:
-            value = first.get(kw)
-            if value not in (None, ""):
-                setattr(ds, kw, value)
-            elif kw in _TYPE2:
-                setattr(ds, kw, "")
+        copy_patient_study(first, ds)
         ds.StudyInstanceUID = self.result.study_instance_uid
         # SR Document Series (C.17.1)
         ds.Modality = "SR"
@@ -269,12 +237,7 @@ class MammographyCADSR:
         # SR Document Content (C.17.3), root template TID 4000
         encode_content(self._tree, ds)
 
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = ds.SOPClassUID
-        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-        ds.file_meta = meta
+        attach_file_meta(ds)
         return ds
 
     def _evidence(self) -> Dataset:

@@ -40,13 +40,8 @@ from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.model import NOT_FOR_DIAGNOSTIC_USE, CaseAssessment, Finding, Mark, Point, Triage
 from breastgate.imaging.errors import ImagingError
 from breastgate.imaging.pixels import laterality_of, view_of
-from breastgate.results.gsps import (
-    KIND_STYLES,
-    attach_file_meta,
-    copy_patient_study,
-    creation_datetime,
-    series_laterality,
-)
+from breastgate.results.gsps import KIND_STYLES, series_laterality
+from breastgate.results.placement import attach_file_meta, copy_patient_study, creation_datetime
 from breastgate.results.summary_tomo import (
     GridMap,
     MarkPlacement,

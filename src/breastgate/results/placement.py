@@ -1,0 +1,73 @@
+"""What every object breastgate writes into a source study shares: the copied Patient and General
+Study modules, deterministic creation date and time, and Part 10 file meta (Explicit VR Little
+Endian). Used by the CAD SR, GSPS and secondary-capture encoders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
+
+__all__ = ["attach_file_meta", "copy_patient_study", "creation_datetime"]
+
+_PATIENT_STUDY_KEYWORDS = (
+    "PatientName",
+    "PatientID",
+    "IssuerOfPatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "AccessionNumber",
+    "ReferringPhysicianName",
+    "StudyID",
+    "StudyDescription",
+)
+_TYPE2 = frozenset(
+    {
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyDate",
+        "StudyTime",
+        "AccessionNumber",
+        "ReferringPhysicianName",
+        "StudyID",
+    }
+)
+
+
+def copy_patient_study(source: Dataset, target: Dataset) -> None:
+    """Copy the Patient and General Study modules (PS3.3 C.7.1.1, C.7.2.1), empty Type 2 when absent."""
+    for kw in _PATIENT_STUDY_KEYWORDS:
+        value = source.get(kw)
+        if value not in (None, ""):
+            setattr(target, kw, value)
+        elif kw in _TYPE2:
+            setattr(target, kw, "")
+    target.StudyInstanceUID = str(source.StudyInstanceUID)
+
+
+def attach_file_meta(ds: Dataset) -> None:
+    """Part 10 File Meta Information, Explicit VR Little Endian."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    ds.file_meta = meta
+
+
+def creation_datetime(sources: Sequence[Dataset], created: datetime | None) -> tuple[str, str]:
+    """(DA, TM) of an output: ``created`` if given, else the study's date and time (deterministic)."""
+    if created is not None:
+        return created.strftime("%Y%m%d"), created.strftime("%H%M%S")
+    for src in sorted(sources, key=lambda s: str(s.get("SOPInstanceUID", ""))):
+        date = str(src.get("StudyDate", "") or src.get("ContentDate", "") or "").strip()
+        if len(date) == 8 and date.isdigit():
+            time = str(src.get("StudyTime", "") or "").strip().split(".")[0]
+            return date, time if time.isdigit() else "000000"
+    return "19700101", "000000"
