@@ -21,6 +21,7 @@ from breastgate.phantoms.dbt import dbt_file_name
 from breastgate.phantoms.lesions import LesionRequest
 from breastgate.results.gsps import decode_gsps
 from breastgate.results.mammo_cad_sr import decode_cad_sr
+from tests.support.e2e import gateway_with_pacs
 from tests.support.gateway import GatewayProcess, storescu, wait_for
 from tests.support.orthanc import OrthancServer
 from tests.support.validators import dciodvfy
@@ -35,16 +36,8 @@ SLACK = 2  # frames either side of the true range
 
 @pytest.fixture
 def gateway_and_pacs(tmp_path: Path) -> Iterator[tuple[GatewayProcess, OrthancServer]]:
-    gateway = GatewayProcess(tmp_path / "gw", BG_ALGORITHMS="breastgate.masses")
-    pacs = OrthancServer(
-        tmp_path / "orthanc", modalities={"BREASTGATE": ["BREASTGATE", "127.0.0.1", gateway.dicom_port]}
-    )
-    gateway.env["BG_PACS"] = pacs.dicom_node
-    try:
-        yield gateway, pacs
-    finally:
-        gateway.stop()
-        pacs.stop()
+    with gateway_with_pacs(tmp_path, BG_ALGORITHMS="breastgate.masses") as pair:
+        yield pair
 
 
 def _write(folder: Path) -> tuple[list[Path], dict[str, Any]]:

@@ -19,6 +19,7 @@ from breastgate.phantoms import generate_mg_study
 from breastgate.phantoms.lesions import LesionRequest
 from breastgate.results.gsps import decode_gsps
 from breastgate.results.mammo_cad_sr import decode_cad_sr
+from tests.support.e2e import gateway_with_pacs
 from tests.support.gateway import GatewayProcess, storescu, wait_for
 from tests.support.orthanc import OrthancServer
 from tests.support.validators import dciodvfy
@@ -42,16 +43,8 @@ def _write(folder: Path, seed: int, **kwargs: Any) -> tuple[list[Path], dict[str
 
 @pytest.fixture
 def gateway_and_pacs(tmp_path: Path) -> Iterator[tuple[GatewayProcess, OrthancServer]]:
-    gateway = GatewayProcess(tmp_path / "gw")
-    pacs = OrthancServer(
-        tmp_path / "orthanc", modalities={"BREASTGATE": ["BREASTGATE", "127.0.0.1", gateway.dicom_port]}
-    )
-    gateway.env["BG_PACS"] = pacs.dicom_node
-    try:
-        yield gateway, pacs
-    finally:
-        gateway.stop()
-        pacs.stop()
+    with gateway_with_pacs(tmp_path) as pair:
+        yield pair
 
 
 def _inside(point: tuple[float, float], bbox: list[float]) -> bool:

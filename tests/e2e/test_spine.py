@@ -18,6 +18,7 @@ import pytest
 
 from breastgate.phantoms import write_phantoms
 from breastgate.results.mammo_cad_sr import MammographyCADSR
+from tests.support.e2e import gateway_with_pacs
 from tests.support.gateway import GatewayProcess, storescu, wait_for
 from tests.support.orthanc import OrthancServer
 from tests.support.validators import dciodvfy, dsrdump, pixelmed_sr
@@ -33,18 +34,9 @@ def phantom(tmp_path: Path) -> tuple[Path, dict]:
 
 @pytest.fixture
 def gateway_and_pacs(tmp_path: Path) -> Iterator[tuple[GatewayProcess, OrthancServer]]:
-    gateway = GatewayProcess(tmp_path / "gw")
-    pacs = OrthancServer(
-        tmp_path / "orthanc", modalities={"BREASTGATE": ["BREASTGATE", "127.0.0.1", gateway.dicom_port]}
-    )
-    gateway.env["BG_PACS"] = pacs.dicom_node
     # The spine is about density; the lesion detectors have their own end-to-end test (test_findings).
-    gateway.env["BG_ALGORITHMS"] = "breastgate.density"
-    try:
-        yield gateway, pacs
-    finally:
-        gateway.stop()
-        pacs.stop()
+    with gateway_with_pacs(tmp_path, BG_ALGORITHMS="breastgate.density") as pair:
+        yield pair
 
 
 def _sr_ids(pacs: OrthancServer, study_uid: str) -> list[str]:
