@@ -57,6 +57,7 @@ import numpy as np
 import numpy.typing as npt
 
 from breastgate.algorithms._findings import Candidate, Detector, ImageContext, check_input
+from breastgate.algorithms._grouping import single_linkage
 from breastgate.algorithms.base import Selection
 from breastgate.domain.model import AlgorithmStatus, ImageOutcome, InstanceRef, StudyRef
 from breastgate.imaging.errors import ImagingError
@@ -366,28 +367,21 @@ def merge_slab_hits(hits: list[SlabHit], spacing_mm: tuple[float, float]) -> lis
 
     ``spacing_mm`` is the (row, column) spacing of the grid the candidates are on.
     """
-    parent = list(range(len(hits)))
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+    def linked() -> Iterator[tuple[int, int]]:
+        for i, a in enumerate(hits):
+            for j in range(i + 1, len(hits)):
+                b = hits[j]
+                if abs(a.slab - b.slab) > MERGE_SLABS:
+                    continue
+                reach_mm = max(a.candidate.size_mm / 2.0, b.candidate.size_mm / 2.0, MERGE_MIN_MM)
+                (ca, ra), (cb, rb) = a.candidate.point, b.candidate.point
+                if math.hypot((ca - cb) * spacing_mm[1], (ra - rb) * spacing_mm[0]) <= reach_mm:
+                    yield i, j
 
-    for i, a in enumerate(hits):
-        for j in range(i + 1, len(hits)):
-            b = hits[j]
-            if abs(a.slab - b.slab) > MERGE_SLABS:
-                continue
-            reach_mm = max(a.candidate.size_mm / 2.0, b.candidate.size_mm / 2.0, MERGE_MIN_MM)
-            (ca, ra), (cb, rb) = a.candidate.point, b.candidate.point
-            if math.hypot((ca - cb) * spacing_mm[1], (ra - rb) * spacing_mm[0]) <= reach_mm:
-                parent[find(i)] = find(j)
-    groups: dict[int, list[SlabHit]] = {}
-    for i, hit in enumerate(hits):
-        groups.setdefault(find(i), []).append(hit)
     merged = []
-    for members in groups.values():
+    for group in single_linkage(len(hits), linked()):
+        members = [hits[i] for i in group]
         best = max(members, key=lambda h: (h.candidate.score, -h.slab))
         frames = [h.centre for h in members]
         features = {

@@ -37,6 +37,7 @@ import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from breastgate.algorithms._findings import Candidate, ImageContext, run_detector, select_mammograms
+from breastgate.algorithms._grouping import single_linkage
 from breastgate.algorithms.base import Selection
 from breastgate.domain.model import AlgorithmManifest, AlgorithmResult, FindingKind, StudyRef
 from breastgate.imaging.pixels import MG_FOR_PRESENTATION, MG_FOR_PROCESSING
@@ -178,22 +179,7 @@ def _link(points: np.ndarray, link_px: float) -> list[list[int]]:
     """Single-linkage groups of points closer than ``link_px``."""
     from scipy.spatial import cKDTree
 
-    tree = cKDTree(points)
-    pairs = tree.query_pairs(link_px)
-    parent = list(range(len(points)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for a, b in pairs:
-        parent[find(a)] = find(b)
-    groups: dict[int, list[int]] = {}
-    for i in range(len(points)):
-        groups.setdefault(find(i), []).append(i)
-    return list(groups.values())
+    return single_linkage(len(points), cKDTree(points).query_pairs(link_px))
 
 
 def _linear(points_mm: np.ndarray) -> bool:
