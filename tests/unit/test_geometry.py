@@ -12,7 +12,7 @@ import numpy.typing as npt
 import pytest
 from skimage.transform import resize
 
-from breastgate.imaging.geometry import analyse_breast, cut_tails
+from breastgate.imaging.geometry import analyse_breast, cut_tails, find_nipple
 from breastgate.imaging.pixels import MammoImage
 from breastgate.phantoms.anatomy import RenderedView, render_view
 from breastgate.phantoms.plan import plan_study
@@ -156,3 +156,16 @@ def test_cut_tails_keeps_a_natural_tip() -> None:
     y, x = np.mgrid[0:300, 0:200]
     half_ellipse = ((x / 150.0) ** 2 + ((y - 150) / 140.0) ** 2) <= 1
     assert np.array_equal(cut_tails(half_ellipse, 0.6), half_ellipse)
+
+
+def test_nipple_is_not_where_the_breast_leaves_the_image() -> None:
+    """An axilla running off the top border further forward than the breast's tip is not the tip."""
+    y, x = np.mgrid[0:400, 0:260]
+    breast = ((x / 150.0) ** 2 + ((y - 220) / 170.0) ** 2) <= 1
+    breast |= np.hypot(x - 151, y - 220) <= 5  # the nipple, in profile at the tip
+    breast |= (y < 45) & (x <= 180 - 4 * y)  # axilla, cut by the top border
+    nipple = find_nipple(breast, 0.6)
+    assert nipple is not None
+    assert nipple.in_profile
+    assert nipple.point[0] >= 150 and abs(nipple.point[1] - 220) <= 6
+    assert 1.8 <= nipple.protrusion_mm <= 15.0

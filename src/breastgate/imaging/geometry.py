@@ -422,6 +422,11 @@ def analyse_breast(image: MammoImage, target_mm: float = WORKING_MM) -> BreastGe
 NIPPLE_MIN_MM = 1.8
 #: A nipple bump this close (mm) behind the most anterior point of the breast is "in profile".
 NIPPLE_TIP_MM = 4.0
+#: A bump higher than this (mm) is not a nipple: the outline bulges where the axilla or an
+#: artefact joins the breast (nipples project a few mm, rarely over 10).
+NIPPLE_MAX_MM = 15.0
+#: Outline this close (mm) to the image border is where the breast leaves the image, not skin.
+BORDER_MM = 5.0
 _BIN_DEG = 0.5
 _SMOOTH_DEG = 12.5
 
@@ -444,24 +449,31 @@ class Nipple:
 def find_nipple(breast: BoolArray, px_mm: float) -> Nipple | None:
     """Nipple as a protrusion of the skin line at the most anterior point of the breast.
 
-    The skin line is read as a radius per angle around the middle of the breast's chest-wall edge
-    (borders of the image excluded); a running median over ±12.5° is the smooth outline, and the
-    largest excess over it of at least :data:`NIPPLE_MIN_MM` is the nipple candidate. A nipple
-    rotated away from, or projected inside, the skin line leaves no bump at the tip: not in profile.
+    The skin line is read as a radius per angle around the middle of the breast's chest-wall edge;
+    outline within :data:`BORDER_MM` of the image border is where the breast leaves the image (an
+    axilla running off the top of an MLO), not skin, and is left out, for the most anterior point
+    too. A running median over ±12.5° is the smooth outline, and the largest excess over it of
+    :data:`NIPPLE_MIN_MM` to :data:`NIPPLE_MAX_MM` is the nipple candidate. A nipple rotated away
+    from, or projected inside, the skin line leaves no bump at the tip: not in profile.
     """
     rows_any = np.flatnonzero(breast.any(axis=1))
     if rows_any.size < 10:
         return None
     wall = np.flatnonzero(breast[:, 0])
     anchor = float(np.median(wall if wall.size else rows_any))
-    cols = np.flatnonzero(breast.any(axis=0))
+    # Where the breast leaves the image the outline is cut, not skin: keep clear of the borders
+    # (the most anterior point too: an axilla running off the top is not the breast's tip).
+    margin = max(3, round(BORDER_MM / px_mm))
+    skin_rows = np.zeros(breast.shape[0], bool)
+    skin_rows[margin:-margin] = True
+    inside = breast & skin_rows[:, None] if breast[skin_rows].any() else breast
+    cols = np.flatnonzero(inside.any(axis=0))
     front = int(cols[-1])
-    front_rows = np.flatnonzero(breast[:, front])
+    front_rows = np.flatnonzero(inside[:, front])
     anterior = (float(front), float(np.median(front_rows)))
     edge = breast & ~ndi.binary_erosion(breast)
-    # Where the breast leaves the image the outline is cut, not skin: keep clear of the borders.
-    edge[:3, :] = edge[-3:, :] = False
-    edge[:, :3] = edge[:, -3:] = False
+    edge[:margin, :] = edge[-margin:, :] = False
+    edge[:, :margin] = edge[:, -margin:] = False
     r_idx, c_idx = np.nonzero(edge)
     if r_idx.size < 20:
         return Nipple(anterior, False, 0.0, None)
@@ -486,9 +498,9 @@ def find_nipple(breast: BoolArray, px_mm: float) -> Nipple | None:
     point_row = np.full(nbins, -1.0)
     point_col[bins[last]] = c_idx[last]
     point_row[bins[last]] = r_idx[last]
-    bump_bins = np.flatnonzero(excess >= NIPPLE_MIN_MM)
+    bump_bins = np.flatnonzero((excess >= NIPPLE_MIN_MM) & (excess <= NIPPLE_MAX_MM))
     if not np.any((front - point_col[bump_bins]) * px_mm <= NIPPLE_TIP_MM):
-        tip = _tip_protrusion(breast, px_mm, front)
+        tip = _tip_protrusion(breast, px_mm, front, margin)
         if tip is not None:
             return Nipple(tip[0], True, tip[1], tip[0])
     if bump_bins.size == 0:
@@ -504,20 +516,22 @@ def find_nipple(breast: BoolArray, px_mm: float) -> Nipple | None:
     return Nipple(bump if in_profile else anterior, in_profile, float(excess[peak]), bump)
 
 
-def _tip_protrusion(breast: BoolArray, px_mm: float, front: int) -> tuple[tuple[float, float], float] | None:
+def _tip_protrusion(
+    breast: BoolArray, px_mm: float, front: int, margin: int = 3
+) -> tuple[tuple[float, float], float] | None:
     """A nipple at the tip that the radial profile misses (a sagging outline runs on below it at
     the same radius): what an opening with an 8 mm disk cuts off the front of the breast."""
     opened = ndi.binary_opening(breast, structure=_disk(max(2, round(8.0 / px_mm))))
     cut = breast & ~opened
-    cut[:3, :] = cut[-3:, :] = False
-    cut[:, -3:] = False
+    cut[:margin, :] = cut[-margin:, :] = False
+    cut[:, -margin:] = False
     cut[:, : max(0, front - round(NIPPLE_TIP_MM / px_mm))] = False
     if not cut.any():
         return None
     height = ndi.distance_transform_edt(~opened) * px_mm
     rows, cols = np.nonzero(cut)
     k = int(np.argmax(height[rows, cols]))
-    if height[rows[k], cols[k]] < NIPPLE_MIN_MM:
+    if not NIPPLE_MIN_MM <= height[rows[k], cols[k]] <= NIPPLE_MAX_MM:
         return None
     return (float(cols[k]), float(rows[k])), float(height[rows[k], cols[k]])
 
