@@ -12,7 +12,8 @@ import numpy.typing as npt
 import pytest
 from skimage.transform import resize
 
-from breastgate.imaging.geometry import analyse_breast, cut_tails, find_nipple
+from breastgate.imaging.geometry import analyse_breast, cut_tails
+from breastgate.imaging.landmarks import find_nipple
 from breastgate.imaging.pixels import MammoImage
 from breastgate.phantoms.anatomy import RenderedView, render_view
 from breastgate.phantoms.plan import plan_study

@@ -4,7 +4,7 @@ Per image (For Presentation MG, CC and MLO): breast mask and pectoral line from
 :mod:`breastgate.imaging.geometry` (the pectoral search accepts a small muscle here, down to
 :data:`PECTORAL_AREA` of the breast, because a short muscle is exactly what QA must see), the
 nipple as the bump of the skin line at the most anterior point of the breast
-(:func:`~breastgate.imaging.geometry.find_nipple`), and the posterior nipple line (PNL): the
+(:func:`~breastgate.imaging.landmarks.find_nipple`), and the posterior nipple line (PNL): the
 perpendicular from the nipple to the pectoral edge on the MLO, the distance from the nipple to the
 chest-wall edge of the image on the CC (reference algorithms.md §5).
 
@@ -44,13 +44,8 @@ from breastgate.domain.model import (
     StudyRef,
 )
 from breastgate.imaging.errors import ImagingError
-from breastgate.imaging.geometry import (
-    analyse_breast,
-    find_nipple,
-    pectoral_angle_deg,
-    pectoral_muscle,
-    posterior_nipple_line,
-)
+from breastgate.imaging.geometry import analyse_breast, pectoral_muscle
+from breastgate.imaging.landmarks import find_nipple, pectoral_angle_deg, posterior_nipple_line
 from breastgate.imaging.pixels import (
     MG_FOR_PRESENTATION,
     MammoImage,

@@ -1,4 +1,4 @@
-"""Breast geometry on a mammogram: orientation, breast mask, pectoral muscle, nipple.
+"""Breast geometry on a mammogram: orientation, breast mask, pectoral muscle (nipple and PNL: landmarks.py).
 
 Follows the LIBRA pipeline (Keller et al., Med Phys 2012; CBICA/CaPTk ``libra_source``):
 work on a downsampled image, put the chest wall on the left, find the air/breast threshold from
@@ -180,7 +180,7 @@ def breast_mask(image: FloatArray, threshold: float, px_mm: float) -> BoolArray:
     """Largest tissue component touching the chest wall (left edge), holes filled."""
     tissue = image > threshold
     radius = max(1, round(1.0 / px_mm))
-    tissue = ndi.binary_opening(tissue, structure=_disk(radius))
+    tissue = ndi.binary_opening(tissue, structure=disk(radius))
     labels, count = ndi.label(tissue)
     if count == 0:
         return np.zeros(image.shape, dtype=bool)
@@ -229,10 +229,11 @@ def cut_tails(
     return out
 
 
-def _disk(radius: int) -> BoolArray:
+def disk(radius: int) -> BoolArray:
+    """Disk-shaped structuring element of ``radius`` pixels."""
     y, x = np.ogrid[-radius : radius + 1, -radius : radius + 1]
-    disk: BoolArray = (x * x + y * y) <= radius * radius
-    return disk
+    out: BoolArray = (x * x + y * y) <= radius * radius
+    return out
 
 
 def _line_region(shape: tuple[int, int], theta: float, rho: float) -> FloatArray:
@@ -321,7 +322,7 @@ def pectoral_muscle(
     height = bottom - top + 1
     roi = np.zeros_like(breast)
     roi[top : top + int(0.8 * height), : max(2, int(0.75 * (right + 1)))] = True
-    inner = ndi.binary_erosion(breast, structure=_disk(max(1, round(2.0 / px_mm))))
+    inner = ndi.binary_erosion(breast, structure=disk(max(1, round(2.0 / px_mm))))
     # The chest-wall edge and the top border are not muscle edges.
     inner[:, : max(1, round(2.0 / px_mm))] = False
     roi &= inner
@@ -416,149 +417,3 @@ def analyse_breast(image: MammoImage, target_mm: float = WORKING_MM) -> BreastGe
         pixel_area_mm2=image.spacing_mm[0] * image.spacing_mm[1] * factor * factor,
         air_threshold=threshold,
     )
-
-
-#: Smallest bump of the skin line (mm above the smoothed outline) taken for a nipple in profile.
-NIPPLE_MIN_MM = 1.8
-#: A nipple bump this close (mm) behind the most anterior point of the breast is "in profile".
-NIPPLE_TIP_MM = 4.0
-#: A bump higher than this (mm) is not a nipple: the outline bulges where the axilla or an
-#: artefact joins the breast (nipples project a few mm, rarely over 10).
-NIPPLE_MAX_MM = 15.0
-#: Outline this close (mm) to the image border is where the breast leaves the image, not skin.
-BORDER_MM = 5.0
-_BIN_DEG = 0.5
-_SMOOTH_DEG = 12.5
-
-
-@dataclass(frozen=True)
-class Nipple:
-    """Nipple on the working image (chest wall left), in working pixels (column, row).
-
-    ``point`` is the nipple apex when ``in_profile``, else the most anterior point of the skin line
-    (the PNL then starts there). ``protrusion_mm`` is the height of the bump found on the skin line
-    (0 when none); ``bump`` where it is, when one was found, in profile or not.
-    """
-
-    point: tuple[float, float]
-    in_profile: bool
-    protrusion_mm: float
-    bump: tuple[float, float] | None
-
-
-def find_nipple(breast: BoolArray, px_mm: float) -> Nipple | None:
-    """Nipple as a protrusion of the skin line at the most anterior point of the breast.
-
-    The skin line is read as a radius per angle around the middle of the breast's chest-wall edge;
-    outline within :data:`BORDER_MM` of the image border is where the breast leaves the image (an
-    axilla running off the top of an MLO), not skin, and is left out, for the most anterior point
-    too. A running median over ±12.5° is the smooth outline, and the largest excess over it of
-    :data:`NIPPLE_MIN_MM` to :data:`NIPPLE_MAX_MM` is the nipple candidate. A nipple rotated away
-    from, or projected inside, the skin line leaves no bump at the tip: not in profile.
-    """
-    rows_any = np.flatnonzero(breast.any(axis=1))
-    if rows_any.size < 10:
-        return None
-    wall = np.flatnonzero(breast[:, 0])
-    anchor = float(np.median(wall if wall.size else rows_any))
-    # Where the breast leaves the image the outline is cut, not skin: keep clear of the borders
-    # (the most anterior point too: an axilla running off the top is not the breast's tip).
-    margin = max(3, round(BORDER_MM / px_mm))
-    skin_rows = np.zeros(breast.shape[0], bool)
-    skin_rows[margin:-margin] = True
-    inside = breast & skin_rows[:, None] if breast[skin_rows].any() else breast
-    cols = np.flatnonzero(inside.any(axis=0))
-    front = int(cols[-1])
-    front_rows = np.flatnonzero(inside[:, front])
-    anterior = (float(front), float(np.median(front_rows)))
-    edge = breast & ~ndi.binary_erosion(breast)
-    edge[:margin, :] = edge[-margin:, :] = False
-    edge[:, :margin] = edge[:, -margin:] = False
-    r_idx, c_idx = np.nonzero(edge)
-    if r_idx.size < 20:
-        return Nipple(anterior, False, 0.0, None)
-    angle = np.degrees(np.arctan2(r_idx - anchor, c_idx + 0.5))
-    radius = np.hypot(r_idx - anchor, c_idx + 0.5)
-    nbins = int(180 / _BIN_DEG)
-    bins = np.clip(((angle + 90.0) / _BIN_DEG).astype(np.int64), 0, nbins - 1)
-    best = np.full(nbins, -1.0)
-    np.maximum.at(best, bins, radius)
-    profile = np.where(best >= 0, best, np.nan)
-    half = round(_SMOOTH_DEG / _BIN_DEG)
-    padded = np.pad(profile, half, constant_values=np.nan)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
-    enough = np.sum(~np.isnan(windows), axis=1) >= 1.2 * half
-    with np.errstate(all="ignore"):
-        baseline = np.nanmedian(np.where(enough[:, None], windows, 0.0), axis=1)
-    excess = np.where(enough & ~np.isnan(profile), profile - baseline, -np.inf) * px_mm
-    # The outermost edge pixel of every bin: the skin point at that angle.
-    order = np.lexsort((radius, bins))
-    last = order[np.r_[bins[order][1:] != bins[order][:-1], True]]
-    point_col = np.full(nbins, -1.0)
-    point_row = np.full(nbins, -1.0)
-    point_col[bins[last]] = c_idx[last]
-    point_row[bins[last]] = r_idx[last]
-    bump_bins = np.flatnonzero((excess >= NIPPLE_MIN_MM) & (excess <= NIPPLE_MAX_MM))
-    if not np.any((front - point_col[bump_bins]) * px_mm <= NIPPLE_TIP_MM):
-        tip = _tip_protrusion(breast, px_mm, front, margin)
-        if tip is not None:
-            return Nipple(tip[0], True, tip[1], tip[0])
-    if bump_bins.size == 0:
-        return Nipple(anterior, False, 0.0, None)
-    at_tip = bump_bins[(front - point_col[bump_bins]) * px_mm <= NIPPLE_TIP_MM]
-    peak = (
-        int(at_tip[np.argmax(excess[at_tip])])
-        if at_tip.size
-        else int(bump_bins[np.argmax(excess[bump_bins])])
-    )
-    bump = (float(point_col[peak]), float(point_row[peak]))
-    in_profile = bool(at_tip.size)
-    return Nipple(bump if in_profile else anterior, in_profile, float(excess[peak]), bump)
-
-
-def _tip_protrusion(
-    breast: BoolArray, px_mm: float, front: int, margin: int = 3
-) -> tuple[tuple[float, float], float] | None:
-    """A nipple at the tip that the radial profile misses (a sagging outline runs on below it at
-    the same radius): what an opening with an 8 mm disk cuts off the front of the breast."""
-    opened = ndi.binary_opening(breast, structure=_disk(max(2, round(8.0 / px_mm))))
-    cut = breast & ~opened
-    cut[:margin, :] = cut[-margin:, :] = False
-    cut[:, -margin:] = False
-    cut[:, : max(0, front - round(NIPPLE_TIP_MM / px_mm))] = False
-    if not cut.any():
-        return None
-    height = ndi.distance_transform_edt(~opened) * px_mm
-    rows, cols = np.nonzero(cut)
-    k = int(np.argmax(height[rows, cols]))
-    if not NIPPLE_MIN_MM <= height[rows[k], cols[k]] <= NIPPLE_MAX_MM:
-        return None
-    return (float(cols[k]), float(rows[k])), float(height[rows[k], cols[k]])
-
-
-def pectoral_angle_deg(line: tuple[float, float]) -> float:
-    """Angle of the pectoral edge x·cosθ + y·sinθ = ρ to the chest-wall (vertical) edge: θ, degrees."""
-    return math.degrees(line[0])
-
-
-def posterior_nipple_line(
-    nipple: tuple[float, float], line: tuple[float, float] | None, px_mm: float
-) -> tuple[float, float | None]:
-    """PNL length (mm) and how far (mm) above the PNL the pectoral muscle ends (reference §5).
-
-    With a pectoral ``line`` (MLO): the perpendicular from the nipple to the line (extended beyond
-    the muscle if needed), and the distance along the line from the muscle's inferior end (where it
-    meets the chest-wall edge of the image) down to the PNL's foot: > 0 when the muscle ends above
-    the PNL. Without one (CC): the distance from the nipple to the chest-wall edge, and None.
-    Working pixel coordinates (column, row), chest wall on the left at column -0.5.
-    """
-    col, row = nipple
-    if line is None:
-        return (col + 0.5) * px_mm, None
-    theta, rho = line
-    cos_t, sin_t = math.cos(theta), math.sin(theta)
-    pnl = (col * cos_t + row * sin_t - rho) * px_mm
-    wall_col = -0.5
-    wall_row = (rho - wall_col * cos_t) / max(sin_t, 1e-6)
-    gap = ((col - wall_col) * -sin_t + (row - wall_row) * cos_t) * px_mm
-    return pnl, gap
