@@ -9,7 +9,13 @@ reference §2.2), scaled in mm so it works at any pixel size:
 1. band-pass: Gaussian at ``SIGNAL_MM`` minus Gaussian at ``BACKGROUND_MM`` (difference of Gaussians);
 2. noise: robust standard deviation (MAD) of the band-pass image inside the breast, estimated
    per block of ``BLOCK_MM`` so brighter (denser, noisier) regions get their own noise level;
-3. spots: connected pixels above ``SPOT_SNR`` whose peak exceeds ``PEAK_SNR``;
+3. spots: connected pixels above ``SPOT_SNR`` whose peak exceeds the image's peak threshold. The
+   threshold adapts to the image's clutter (constant false alarm rate): noise and anatomical
+   texture at the calcification scale make dark spots in the band-pass image as often as bright
+   ones, while calcifications are only bright, so the dark spots count the false bright spots a
+   threshold lets through. It is the lowest value between ``PEAK_SNR_MIN`` = 5 and ``PEAK_SNR``
+   = 6.5 that at most ``CLUTTER_PER_CM2`` = 0.02 dark spots per cm² of breast exceed. A cluttered
+   image keeps 6.5; an image whose band-pass is close to pure quantum noise goes down to 5;
 4. anatomy and look-alikes removed: spots within ``SKIN_MM`` of the skin line (skin
    calcifications, edge artefacts), spots larger than ``MAX_DIAMETER_MM`` (benign round
    calcifications) or longer than ``MAX_LENGTH_MM`` (vessel walls), spots in the pectoral muscle;
@@ -21,6 +27,12 @@ reference §2.2), scaled in mm so it works at any pixel size:
    calcifications make a cluster more credible. Operating point ``THRESHOLD``.
 
 Individual calcifications are kept as the cluster's members (CAD SR Individual Calcification).
+
+Measured (``bench/findings_froc.py --count 100 --seed 5000 --kinds calcifications``, threshold 0.5):
+breastgate.phantoms 0.98 lesion sensitivity at 0.033 false marks per image (unchanged by the
+adaptive threshold: their texture keeps every image at 6.5); the independent
+``--generator alt`` phantoms 0.70 at 0.070 (0.66 at 0.065 with a fixed 6.5), 0.80 at 0.175 at
+threshold 0.1. The dark-spot count adds about 0.03 s per image.
 
 Speed: steps 1-3 run only on the breast's bounding box (snapped to the noise-block grid, padded by
 the Gaussian's reach) and spot peaks are taken over labelled pixels only: the same calcifications
@@ -47,6 +59,8 @@ BACKGROUND_MM = 0.15
 BLOCK_MM = 12.0
 SPOT_SNR = 3.0
 PEAK_SNR = 6.5
+PEAK_SNR_MIN = 5.0
+CLUTTER_PER_CM2 = 0.02
 SKIN_MM = 3.0
 MAX_DIAMETER_MM = 1.0
 MAX_LENGTH_MM = 1.6
@@ -97,6 +111,26 @@ def _block_noise(band: FloatArray, tissue: BoolArray, block: int) -> FloatArray:
     sigma[~valid] = fill
     sigma = np.maximum(sigma, 0.25 * fill)
     return np.repeat(np.repeat(sigma, block, axis=0), block, axis=1)[:rows, :cols]
+
+
+def _peak_threshold(snr: FloatArray, inner: BoolArray, px: float) -> float:
+    """Clutter-adaptive peak threshold (step 3): between ``PEAK_SNR_MIN`` and ``PEAK_SNR``, the
+    lowest at which at most ``CLUTTER_PER_CM2`` dark spots per cm² of ``inner`` exceed it.
+
+    Noise and anatomical texture at the calcification scale give dark spots as often as bright
+    ones; calcifications only give bright ones. So the dark spots of the band-pass image count the
+    false bright spots a threshold lets through, on this image (constant false alarm rate).
+    """
+    labels, n = ndi.label((snr < -SPOT_SNR) & inner)
+    if n == 0:
+        return PEAK_SNR_MIN
+    dark = labels > 0
+    depths = np.zeros(n + 1, snr.dtype)
+    np.maximum.at(depths, labels[dark], -snr[dark])
+    allowed = int(CLUTTER_PER_CM2 * float(inner.sum()) * px * px / 100.0)
+    ranked = np.sort(depths[1:])[::-1]
+    level = float(ranked[allowed]) if allowed < n else 0.0
+    return min(PEAK_SNR, max(PEAK_SNR_MIN, level))
 
 
 def _breast_box(inner: BoolArray, block: int, pad: int) -> tuple[Box, Box] | None:
@@ -153,7 +187,7 @@ def detect_calcifications(ctx: ImageContext) -> list[tuple[float, float, float, 
     spots = labels > 0
     peaks = np.zeros(n + 1, snr.dtype)  # every labelled pixel has snr > SPOT_SNR > 0
     np.maximum.at(peaks, labels[spots], snr[spots])
-    keep = np.flatnonzero(peaks[1:] > PEAK_SNR) + 1
+    keep = np.flatnonzero(peaks[1:] > _peak_threshold(snr, inner, px)) + 1
     out: list[tuple[float, float, float, float]] = []
     objects = ndi.find_objects(labels)
     row0, col0 = box[0].start, box[1].start
