@@ -16,7 +16,6 @@ from breastgate.results.gsps import (
     CONTENT_LABEL,
     GRAYSCALE_SOFTCOPY_PRESENTATION_STATE_STORAGE,
     KIND_STYLES,
-    MEMBER_RADIUS_PX,
     NOTICE,
     NOTICE_LAYER,
     DecodedGraphic,
@@ -24,6 +23,7 @@ from breastgate.results.gsps import (
     cielab,
     decode_gsps,
 )
+from breastgate.results.gsps_graphics import MEMBER_RADIUS_PX
 from tests.support.mg_headers import four_view_study
 
 ALGO, VERSION = "breastgate.cad", "1.0.0"

@@ -27,8 +27,17 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
-from breastgate.domain.model import Finding, FindingKind, Mark, Point
+from breastgate.domain.model import Finding, FindingKind, Mark
 from breastgate.imaging.pixels import laterality_of, spacing_of
+from breastgate.results.gsps_graphics import (
+    Graphic,
+    TextBox,
+    graphic_item,
+    mark_graphics,
+    mark_text,
+    notice_text,
+    text_item,
+)
 from breastgate.results.placement import attach_file_meta, copy_patient_study, creation_datetime
 from breastgate.results.uids import derive_uid
 
@@ -40,11 +49,6 @@ CONTENT_LABEL = "BG_AI_MARKS"
 #: Text written once on every referenced image (the default ``label``).
 NOTICE = "AI output – not for diagnostic use"
 NOTICE_LAYER = "AI_NOTICE"
-#: Radius of the circle drawn around each calcification of a cluster, in image pixels.
-MEMBER_RADIUS_PX = 10.0
-#: Height of a text box as a fraction of the image rows (at least MIN_TEXT_PX).
-TEXT_HEIGHT_FRACTION = 0.02
-MIN_TEXT_PX = 24.0
 
 
 @dataclass(frozen=True)
@@ -133,20 +137,6 @@ class DecodedGSPS:
     windows: dict[str, tuple[float, float]]
 
 
-@dataclass(frozen=True)
-class _Graphic:
-    graphic_type: str  # POLYLINE | CIRCLE (PS3.3 C.10.5.1.2)
-    points: tuple[Point, ...]
-
-
-@dataclass(frozen=True)
-class _Text:
-    text: str
-    tlhc: Point
-    brhc: Point
-    anchor: Point | None
-
-
 @dataclass
 class _Annotation:
     """One Graphic Annotation Sequence item: one image (frames), one layer."""
@@ -154,8 +144,8 @@ class _Annotation:
     sop_instance_uid: str
     frames: tuple[int, ...]
     layer: str
-    graphics: list[_Graphic] = field(default_factory=list)
-    texts: list[_Text] = field(default_factory=list)
+    graphics: list[Graphic] = field(default_factory=list)
+    texts: list[TextBox] = field(default_factory=list)
 
 
 def _frames_of(ds: Dataset) -> int:
@@ -315,8 +305,8 @@ class GrayscaleSoftcopyPresentationState:
                 key = (mark.sop_instance_uid, frames, style.layer)
                 ann = items.setdefault(key, _Annotation(mark.sop_instance_uid, frames, style.layer))
                 rows, cols = _size_of(src)
-                ann.graphics.extend(_mark_graphics(mark, rows, cols))
-                ann.texts.append(_mark_text(mark_label(finding), mark, rows, cols))
+                ann.graphics.extend(mark_graphics(mark, rows, cols))
+                ann.texts.append(mark_text(mark_label(finding), mark, rows, cols))
         marked = list(items.values())
         # One notice per image, on every frame that carries a mark (all frames if any mark has none).
         frames_by_uid: dict[str, set[int] | None] = {}
@@ -329,7 +319,7 @@ class GrayscaleSoftcopyPresentationState:
             src = self._by_uid[uid]
             rows, cols = _size_of(src)
             notice = _Annotation(uid, tuple(sorted(frame_set or ())), NOTICE_LAYER)
-            notice.texts.append(_notice_text(self.label, rows, cols, _chest_wall_on_right(src)))
+            notice.texts.append(notice_text(self.label, rows, cols, _chest_wall_on_right(src)))
             marked.append(notice)
         return marked
 
@@ -466,9 +456,9 @@ class GrayscaleSoftcopyPresentationState:
         item.ReferencedImageSequence = DicomSequence([self._image_ref(ann.sop_instance_uid, ann.frames)])
         item.GraphicLayer = ann.layer
         if ann.texts:
-            item.TextObjectSequence = DicomSequence([_text_item(t) for t in ann.texts])
+            item.TextObjectSequence = DicomSequence([text_item(t) for t in ann.texts])
         if ann.graphics:
-            item.GraphicObjectSequence = DicomSequence([_graphic_item(g) for g in ann.graphics])
+            item.GraphicObjectSequence = DicomSequence([graphic_item(g) for g in ann.graphics])
         return item
 
     def _layers(self) -> DicomSequence:
@@ -574,82 +564,3 @@ def _refs(items: Sequence[Dataset]) -> list[tuple[str, int | None]]:
         else:
             out.append((uid, int(frames)))
     return out
-
-
-# ---- geometry helpers --------------------------------------------------------------------------
-
-
-def _clamp(point: Point, rows: int, cols: int) -> Point:
-    return (min(max(float(point[0]), 0.0), float(cols)), min(max(float(point[1]), 0.0), float(rows)))
-
-
-def _mark_graphics(mark: Mark, rows: int, cols: int) -> list[_Graphic]:
-    """Closed POLYLINE for the outline (else the bbox), a CIRCLE per calcification (C.10.5.1.2)."""
-    if len(mark.outline) >= 3:
-        ring = [_clamp(p, rows, cols) for p in mark.outline]
-    else:
-        c0, r0, c1, r1 = mark.bbox
-        ring = [_clamp(p, rows, cols) for p in ((c0, r0), (c1, r0), (c1, r1), (c0, r1))]
-    if ring[0] != ring[-1]:
-        ring.append(ring[0])
-    graphics = [_Graphic("POLYLINE", tuple(ring))]
-    for centre in mark.members:
-        c = _clamp(centre, rows, cols)
-        graphics.append(_Graphic("CIRCLE", (c, (c[0] + MEMBER_RADIUS_PX, c[1]))))
-    return graphics
-
-
-def _text_height(rows: int) -> float:
-    return max(MIN_TEXT_PX, rows * TEXT_HEIGHT_FRACTION)
-
-
-def _mark_text(text: str, mark: Mark, rows: int, cols: int) -> _Text:
-    """Text box just above the mark (below it when the mark touches the top), anchored to its edge."""
-    height = _text_height(rows)
-    width = min(float(cols), 0.6 * height * len(text))
-    c0, r0, c1, r1 = (float(v) for v in mark.bbox)
-    gap = height * 0.25
-    if r0 - gap - height >= 0:
-        top, anchor = r0 - gap - height, ((c0 + c1) / 2, r0)
-    else:
-        top, anchor = min(r1 + gap, rows - height), ((c0 + c1) / 2, r1)
-    left = min(max(c0, 0.0), cols - width)
-    top = max(top, 0.0)
-    return _Text(text, (left, top), (left + width, top + height), _clamp(anchor, rows, cols))
-
-
-def _notice_text(text: str, rows: int, cols: int, chest_wall_right: bool) -> _Text:
-    """Notice at the bottom, on the side away from the chest wall (air there, not breast)."""
-    height = _text_height(rows)
-    width = 0.6 * height * max(len(line) for line in text.splitlines() or [text])
-    if width > cols * 0.95:
-        height, width = height * cols * 0.95 / width, cols * 0.95
-    lines = max(1, len(text.splitlines()))
-    top = rows - height * lines - height * 0.5
-    left = cols * 0.02 if chest_wall_right else cols * 0.98 - width
-    return _Text(text, (left, max(top, 0.0)), (left + width, min(top + height * lines, rows)), None)
-
-
-def _text_item(text: _Text) -> Dataset:
-    item = Dataset()
-    item.BoundingBoxAnnotationUnits = "PIXEL"
-    item.UnformattedTextValue = text.text
-    item.BoundingBoxTopLeftHandCorner = [round(float(v), 1) for v in text.tlhc]
-    item.BoundingBoxBottomRightHandCorner = [round(float(v), 1) for v in text.brhc]
-    item.BoundingBoxTextHorizontalJustification = "LEFT"
-    if text.anchor is not None:
-        item.AnchorPointAnnotationUnits = "PIXEL"
-        item.AnchorPoint = [round(float(v), 1) for v in text.anchor]
-        item.AnchorPointVisibility = "N"
-    return item
-
-
-def _graphic_item(graphic: _Graphic) -> Dataset:
-    item = Dataset()
-    item.GraphicAnnotationUnits = "PIXEL"
-    item.GraphicDimensions = 2
-    item.NumberOfGraphicPoints = len(graphic.points)
-    item.GraphicData = [float(v) for p in graphic.points for v in p]
-    item.GraphicType = graphic.graphic_type
-    item.GraphicFilled = "N"
-    return item
