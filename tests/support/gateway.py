@@ -24,12 +24,15 @@ class GatewayProcess:
         self.home = home
         self.dicom_port = free_port()
         self.http_port = free_port()
+        self.hl7_port = free_port()
         self.env = {
             **os.environ,
             "BG_HOME": str(home),
             "BG_DICOM_PORT": str(self.dicom_port),
             "BG_DICOM_HOST": "127.0.0.1",
             "BG_HTTP_PORT": str(self.http_port),
+            "BG_HL7_PORT": str(self.hl7_port),
+            "BG_HL7_HOST": "127.0.0.1",
             "BG_STABLE_SECONDS": "2",
             "BG_SWEEP_INTERVAL_SECONDS": "0.2",
             "BG_DELIVERY_RETRY_BASE_SECONDS": "0.5",

@@ -16,6 +16,7 @@ from breastgate.domain.errors import InvalidInputError, StorageError
 from breastgate.ingest.headers import HeaderInfo, read_header
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
+from breastgate.store.orders import link_study
 from breastgate.store.studies import RecordOutcome, instance_exists, record_instance
 
 LOGGER = logging.getLogger(__name__)
@@ -84,4 +85,8 @@ class IngestService:
             temp_path, header.study_instance_uid, header.series_instance_uid, header.sop_instance_uid
         )
         with self.db.session() as session:
-            return record_instance(session, header.to_instance_info(path, size, calling_ae))
+            outcome = record_instance(session, header.to_instance_info(path, size, calling_ae))
+            if outcome.study_created:
+                # The order may have come first (DESIGN §4: accession number links orders and studies).
+                link_study(session, header.study_instance_uid)
+            return outcome

@@ -11,6 +11,8 @@ from breastgate.algorithms.registry import Registry
 from breastgate.delivery.dicom import CStoreSender
 from breastgate.delivery.policy import RetryPolicy
 from breastgate.delivery.service import OutboxWorker
+from breastgate.ingest.messages import Hl7Service
+from breastgate.ingest.mllp import MllpServer
 from breastgate.ingest.scp import StorageSCP
 from breastgate.ingest.service import IngestService
 from breastgate.jobs.queue import JobQueue, make_huey
@@ -89,6 +91,16 @@ class Gateway:
             max_pdu=settings.dicom_max_pdu,
             temp_dir=settings.home_path / "tmp",
         )
+        self.hl7 = Hl7Service(
+            self.core.db, application=settings.ae_title, processing_ids=settings.hl7_processing_id_set
+        )
+        self.mllp = MllpServer(
+            self.hl7.handle,
+            self.hl7.oversize,
+            host=settings.hl7_host,
+            port=settings.hl7_port,
+            max_frame_bytes=self.hl7.max_frame_bytes,
+        )
         self.outbox = OutboxWorker(
             self.core.db,
             {"dicom": CStoreSender(calling_ae=settings.ae_title)},
@@ -105,11 +117,13 @@ class Gateway:
             version=__version__,
             ae_title=self.settings.ae_title,
             dicom_port=self.scp.port,
+            hl7_port=self.mllp.port,
             workers_in_process=self.workers_in_process,
         )
 
     def start(self) -> None:
         self.scp.start()
+        self.mllp.start()
         if self.workers_in_process:
             self.core.queue.start_consumer(self.settings.workers)
         self.outbox.start(interval=0.5)
@@ -118,6 +132,7 @@ class Gateway:
     def stop(self) -> None:
         self.ticker.stop()
         self.scp.stop()
+        self.mllp.stop()
         self.outbox.stop()
         if self.workers_in_process:
             self.core.queue.stop_consumer()

@@ -34,7 +34,12 @@ class Settings(BaseSettings):
     dicom_port: int = 11112
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    hl7_host: str = "0.0.0.0"
     hl7_port: int = 2575
+    hl7_processing_ids: str = Field(
+        default="P",
+        description="comma-separated MSH-11 processing ids accepted (P production, T training, D debug)",
+    )
     database_url: str = ""
     queue_url: str = ""
     pacs: str = ""
@@ -108,6 +113,10 @@ class Settings(BaseSettings):
     def calling_ae_allow_list(self) -> frozenset[str]:
         """Empty means open (the embedded default)."""
         return frozenset(a.strip() for a in self.allowed_calling_aes.split(",") if a.strip())
+
+    @property
+    def hl7_processing_id_set(self) -> frozenset[str]:
+        return frozenset(p.strip().upper() for p in self.hl7_processing_ids.split(",") if p.strip())
 
     @property
     def algorithm_ids(self) -> list[str]:

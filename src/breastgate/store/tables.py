@@ -57,7 +57,10 @@ class Study(Base):
     last_received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     stable_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
-    __table_args__ = (Index("ix_study_state_last_received_at", "state", "last_received_at"),)
+    __table_args__ = (
+        Index("ix_study_state_last_received_at", "state", "last_received_at"),
+        Index("ix_study_patient_id_study_date", "patient_id", "study_date"),
+    )
 
 
 class Instance(Base):
@@ -150,3 +153,72 @@ class OutboxItem(Base):
         UniqueConstraint("destination", "sop_instance_uid", name="uq_outbox_item_destination_sop"),
         Index("ix_outbox_item_state_next_attempt_at", "state", "next_attempt_at"),
     )
+
+
+class Patient(Base):
+    """Demographics from HL7 PID (ADT and orders). ``merged_into`` is set when an A40 retired this id."""
+
+    __tablename__ = "patient"
+
+    patient_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    issuer: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(324))
+    birth_date: Mapped[str | None] = mapped_column(String(8))
+    sex: Mapped[str | None] = mapped_column(String(1))
+    merged_into: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ImagingOrder(Base):
+    """An imaging order from the RIS (ORM/OMI), and the study it was matched to.
+
+    ``order_key`` (placer order number, else accession number) is what updates of the same order
+    share. ``study_instance_uid`` is the matched study; ``match_method`` says how it was matched:
+    ``study_uid`` (ZDS-1/IPC-3), ``accession`` or ``patient_date_modality``.
+    """
+
+    __tablename__ = "imaging_order"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_key: Mapped[str] = mapped_column(String(64), unique=True)
+    accession_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    placer_order_number: Mapped[str | None] = mapped_column(String(64))
+    filler_order_number: Mapped[str | None] = mapped_column(String(64))
+    requested_procedure_id: Mapped[str | None] = mapped_column(String(64))
+    patient_id: Mapped[str] = mapped_column(String(64), index=True)
+    control: Mapped[str] = mapped_column(String(2))
+    status: Mapped[str | None] = mapped_column(String(2))
+    active: Mapped[bool] = mapped_column(default=True)
+    procedure_code: Mapped[str | None] = mapped_column(String(64))
+    procedure_text: Mapped[str | None] = mapped_column(String(256))
+    modality: Mapped[str | None] = mapped_column(String(16))
+    scheduled: Mapped[str | None] = mapped_column(String(26))
+    scheduled_date: Mapped[str | None] = mapped_column(String(8))
+    priority: Mapped[str | None] = mapped_column(String(1))
+    reason: Mapped[str | None] = mapped_column(String(256))
+    requested_study_uid: Mapped[str | None] = mapped_column(String(64))
+    study_instance_uid: Mapped[str | None] = mapped_column(String(64), index=True)
+    match_method: Mapped[str | None] = mapped_column(String(32))
+    matched_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_imaging_order_patient_id_scheduled_date", "patient_id", "scheduled_date"),)
+
+
+class Hl7Message(Base):
+    """Every HL7 message received (accepted or not) and how it was answered: nothing is lost."""
+
+    __tablename__ = "hl7_message"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    control_id: Mapped[str | None] = mapped_column(String(199))
+    sending_application: Mapped[str | None] = mapped_column(String(227))
+    sending_facility: Mapped[str | None] = mapped_column(String(227))
+    message_type: Mapped[str | None] = mapped_column(String(16))
+    version: Mapped[str | None] = mapped_column(String(16))
+    ack_code: Mapped[str] = mapped_column(String(2))
+    error_code: Mapped[str | None] = mapped_column(String(8))
+    error_text: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)

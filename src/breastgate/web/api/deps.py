@@ -21,6 +21,7 @@ class AppContext:
     ae_title: str
     dicom_port: int | None
     workers_in_process: bool
+    hl7_port: int | None = None
 
 
 def get_context(request: Request) -> AppContext:

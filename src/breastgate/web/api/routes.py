@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from breastgate.jobs import ledger
 from breastgate.results.json import build_results, result_from_payload
+from breastgate.store import orders as order_store
 from breastgate.store import outbox, studies
 from breastgate.store import results as result_store
 from breastgate.web.api.deps import ContextDep, SessionDep
@@ -24,6 +25,7 @@ def health(context: ContextDep, session: SessionDep) -> dict[str, Any]:
         "status": "ok",
         "version": context.version,
         "dicom": {"ae_title": context.ae_title, "port": context.dicom_port},
+        "hl7": {"port": context.hl7_port},
         "workers_in_process": context.workers_in_process,
         "jobs": ledger.counts(session),
         "outbox": outbox.counts(session),
@@ -62,6 +64,28 @@ def study_results(study_instance_uid: str, session: SessionDep) -> dict[str, Any
     results = [result_from_payload(s.payload) for s in stored]
     assessment, decision = triage(results)
     return build_results(study_instance_uid, results, assessment, decision)
+
+
+@router.get("/studies/{study_instance_uid}/orders")
+def study_orders(study_instance_uid: str, session: SessionDep) -> dict[str, Any]:
+    """The RIS orders matched to a study (Study Instance UID, accession number or patient/date/modality)."""
+    if studies.get_study_ref(session, study_instance_uid) is None:
+        raise HTTPException(404, "Study not found")
+    return {"items": [_as_dict(o) for o in order_store.orders_for_study(session, study_instance_uid)]}
+
+
+@router.get("/orders")
+def list_orders(
+    session: SessionDep,
+    accession_number: str | None = Query(None, max_length=64),
+    patient_id: str | None = Query(None, max_length=64),
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    """Orders received over HL7, newest first, optionally by accession number or patient id."""
+    rows = order_store.find_orders(
+        session, accession_number=accession_number, patient_id=patient_id, limit=limit
+    )
+    return {"items": [_as_dict(o) for o in rows]}
 
 
 def _as_dict(row: object) -> dict[str, Any]:

@@ -1,0 +1,165 @@
+"""HL7 use-case: a received message is kept, applied (orders, demographics, merges) and acknowledged.
+
+Failures map once, here, to ACK codes: AA after the message and what it changes are committed in
+one transaction; AE (content error: do not resend unchanged) and AR (header refused, or our own
+storage failure: resend later) with an ERR segment. Every message is logged in ``hl7_message``,
+refused ones included, so nothing the RIS sent is lost. Logs name message types, control ids and
+internal order ids, never patient data.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import time
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from breastgate.domain.errors import StorageError
+from breastgate.domain.orders import AckCode, Hl7ErrorCode
+from breastgate.ingest.hl7 import UNKNOWN_HEADER, Hl7Message, Hl7Refused, build_ack, decode, read_message
+from breastgate.store.db import Database
+from breastgate.store.orders import MessageLogEntry, log_message, merge_patients, record_order, upsert_patient
+
+LOGGER = logging.getLogger(__name__)
+
+
+class Hl7Service:
+    """MLLP payloads in, stored orders and ACK bytes out (for :class:`~breastgate.ingest.mllp.MllpServer`)."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        application: str = "BREASTGATE",
+        processing_ids: frozenset[str] = frozenset({"P"}),
+        max_frame_bytes: int = 1 << 20,
+    ) -> None:
+        self.db = db
+        self.application = application
+        self.processing_ids = processing_ids
+        self.max_frame_bytes = max_frame_bytes
+        self._ids = itertools.count(1)
+        self._prefix = f"BG{os.getpid() % 1000:03d}{int(time.time()) % 100000:05d}"
+
+    def _control_id(self) -> str:
+        return f"{self._prefix}{next(self._ids):08d}"[-20:]
+
+    def handle(self, data: bytes) -> bytes:
+        """One MLLP payload in, the ACK bytes out; never raises."""
+        try:
+            message = read_message(data, processing_ids=self.processing_ids)
+        except Hl7Refused as refused:
+            return self._refuse(refused, refused.text or decode(data))
+        try:
+            summary = self._apply(message)
+        except (SQLAlchemyError, StorageError, OSError) as exc:
+            failure = Hl7Refused(
+                AckCode.REJECT,
+                Hl7ErrorCode.INTERNAL_ERROR,
+                "could not store the message; send it again",
+                message.header,
+                None,
+                message.text,
+            )
+            LOGGER.error(
+                "HL7 %s %s not stored (AR): %s",
+                message.header.message_type,
+                message.header.control_id,
+                type(exc).__name__,
+            )
+            return self._refuse(failure, message.text, log=False)
+        LOGGER.info(
+            "HL7 %s %s from %s: AA %s",
+            message.header.message_type,
+            message.header.control_id,
+            message.header.sending_application or "?",
+            summary,
+        )
+        ack = build_ack(
+            message.header, AckCode.ACCEPT, control_id=self._control_id(), application=self.application
+        )
+        return ack.encode("utf-8")
+
+    def oversize(self) -> bytes:
+        """The answer to a frame larger than ``max_frame_bytes`` (its content is not read)."""
+        refused = Hl7Refused(
+            AckCode.REJECT,
+            Hl7ErrorCode.SEGMENT_SEQUENCE,
+            f"message larger than {self.max_frame_bytes} bytes is not read",
+        )
+        return self._refuse(refused, "", log=True)
+
+    def _apply(self, message: Hl7Message) -> str:
+        header = message.header
+        with self.db.session() as session:
+            parts: list[str] = []
+            if message.merge is not None:
+                moved = merge_patients(session, message.merge)
+                parts.append(
+                    f"merge: {moved.studies} studies, {moved.orders} orders moved, {moved.linked} matched"
+                )
+            elif message.patient is not None:
+                upsert_patient(session, message.patient)
+                parts.append("demographics")
+            for order in message.orders:
+                outcome = record_order(session, order)
+                state = "new" if outcome.created else "updated"
+                match = f", matched by {outcome.match_method}" if outcome.match_method else ""
+                closed = "" if outcome.active else " (closed)"
+                parts.append(f"order {outcome.order_id} {state} {order.control}{closed}{match}")
+            log_message(
+                session,
+                MessageLogEntry(
+                    header.control_id,
+                    header.sending_application,
+                    header.sending_facility,
+                    header.message_type,
+                    header.version,
+                    AckCode.ACCEPT.value,
+                    None,
+                    None,
+                    message.text,
+                ),
+            )
+        return "; ".join(parts)
+
+    def _refuse(self, refused: Hl7Refused, text: str, *, log: bool = True) -> bytes:
+        header = refused.header
+        LOGGER.warning(
+            "HL7 %s %s from %s refused %s %s: %s",
+            header.message_type or "(unknown type)",
+            header.control_id or "(no control id)",
+            header.sending_application or "?",
+            refused.ack.value,
+            refused.code.value,
+            refused.reason,
+        )
+        if log:
+            try:
+                with self.db.session() as session:
+                    log_message(
+                        session,
+                        MessageLogEntry(
+                            header.control_id,
+                            header.sending_application,
+                            header.sending_facility,
+                            header.message_type,
+                            header.version,
+                            refused.ack.value,
+                            refused.code.value,
+                            refused.reason,
+                            text,
+                        ),
+                    )
+            except (SQLAlchemyError, OSError) as exc:
+                LOGGER.error("could not log a refused HL7 message: %s", type(exc).__name__)
+        ack = build_ack(
+            header if header is not UNKNOWN_HEADER else UNKNOWN_HEADER,
+            refused.ack,
+            control_id=self._control_id(),
+            error=refused,
+            application=self.application,
+        )
+        return ack.encode("utf-8")
