@@ -1,0 +1,1 @@
+"""Patient-level risk reporting: BCRAT (Gail) absolute risk and the inputs other risk models need."""
