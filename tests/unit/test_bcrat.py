@@ -174,6 +174,7 @@ ERRORS = [
     ("race 0 (ID 281)", {"race": 0}, "race", bcrat.RULE_RACE),
     ("race 12 (ID 282)", {"race": 12}, "race", bcrat.RULE_RACE),
     ("race -1 (ID 283)", {"race": -1}, "race", bcrat.RULE_RACE),
+    ("race not a code", {"race": True}, "race", bcrat.RULE_RACE),
     ("negative relatives (ID 287)", {"n_rels": -1}, "first_degree_relatives", bcrat.RULE_NRELS),
 ]
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from breastgate.reporting import _bcrat_constants as C
 from breastgate.reporting.errors import BcratInputError
@@ -42,6 +42,8 @@ __all__ = [
     "absolute_risk",
     "validate",
 ]
+
+_E = TypeVar("_E", bound=IntEnum)
 
 MODEL = "NCI BCRAT (Gail model), CRAN BCRA 2.1.2"
 UNKNOWN_CODE = 99
@@ -102,6 +104,16 @@ def _number(name: str, value: object, *, optional: bool) -> None:
         raise BcratInputError(name, RULE_TYPE, f"expected a finite number, got {value!r}")
 
 
+def _code(kind: type[_E], value: object) -> _E | None:
+    """The member of a BCRA code enum for ``value`` (a member or its integer code), else None."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        return None
+
+
 def _count(name: str, value: object) -> None:
     if value is None:
         return
@@ -145,16 +157,16 @@ class BcratInputs:
             raise BcratInputError("age_at_first_live_birth", RULE_RANGE, f"{first} is not an age (0-98)")
         if self.number_of_biopsies is not None and self.number_of_biopsies < 0:
             raise BcratInputError("number_of_biopsies", RULE_RANGE, "negative (BCRA would count it as ≥ 2)")
-        if self.race not in BcratRace._value2member_map_:
+        race = _code(BcratRace, self.race)
+        if race is None:
             raise BcratInputError("race", RULE_RACE, f"{self.race!r} is not a BCRA race code")
-        object.__setattr__(self, "race", BcratRace(self.race))
-        if self.atypical_hyperplasia not in AtypicalHyperplasia._value2member_map_:
-            biopsied = self.number_of_biopsies not in (0, None)
-            rule = RULE_B if biopsied else RULE_A
-            raise BcratInputError(
-                "atypical_hyperplasia", rule, f"{self.atypical_hyperplasia!r} is not 0/1/99"
-            )
-        object.__setattr__(self, "atypical_hyperplasia", AtypicalHyperplasia(self.atypical_hyperplasia))
+        object.__setattr__(self, "race", race)
+        hyperplasia = _code(AtypicalHyperplasia, self.atypical_hyperplasia)
+        if hyperplasia is None:
+            rule = RULE_A if self.number_of_biopsies in (0, None) else RULE_B
+            detail = f"{self.atypical_hyperplasia!r} is not 0/1/99"
+            raise BcratInputError("atypical_hyperplasia", rule, detail)
+        object.__setattr__(self, "atypical_hyperplasia", hyperplasia)
 
     @classmethod
     def from_bcra_codes(
@@ -304,7 +316,7 @@ def _generic_categories(inputs: BcratInputs, rec: list[BcratRecoding]) -> tuple[
         rec.append(BcratRecoding("number_of_biopsies", "unknown", "NB_Cat", 0, "unknown counted as none"))
     hyp = inputs.atypical_hyperplasia
     if nb == 0:
-        r_hyp = C.R_HYP_UNKNOWN
+        r_hyp = 1.0  # no (or unknown) biopsy: hyperplasia not applicable
     elif hyp == AtypicalHyperplasia.UNKNOWN:
         r_hyp = C.R_HYP_UNKNOWN
         reason = "unknown atypical hyperplasia after a biopsy: no multiplier"
