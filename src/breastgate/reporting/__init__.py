@@ -1,1 +1,1 @@
-"""Patient-level risk reporting: BCRAT (Gail) absolute risk and the inputs other risk models need."""
+"""Reporting: report-draft wording, patient density letters (MQSA) and risk models (BCRAT)."""

@@ -1,20 +1,31 @@
-"""Errors of the risk-reporting package.
+"""Errors of the reporting package.
 
 ::
 
-    InvalidInputError (domain)
-    └── RiskInputError (also a ValueError)   a risk-model input is missing, out of range or inconsistent
-        └── BcratInputError                  BCRAT input the NCI tool rejects (BCRA ``recode.check``)
+    GatewayError
+    ├── InvalidInputError (domain)
+    │   ├── RiskInputError (also a ValueError)   a risk-model input is missing, out of range or inconsistent
+    │   │   └── BcratInputError                  BCRAT input the NCI tool rejects (BCRA ``recode.check``)
+    │   └── UnknownDensityCategoryError          (also a ValueError)
+    └── ConfigurationError
+        ├── LetterTemplateError                  (also a ValueError)
+        └── PdfRenderingUnavailableError
 
-Each error names the input field and the rule it breaks, so a form can point at the field and a
-report can quote the rule; the message never contains the patient's name or identifiers.
+Risk errors name the input field and the rule it breaks, so a form can point at the field and a
+report can quote the rule; no message contains the patient's name or identifiers.
 """
 
 from __future__ import annotations
 
-from breastgate.domain.errors import InvalidInputError
+from breastgate.domain.errors import ConfigurationError, InvalidInputError
 
-__all__ = ["BcratInputError", "RiskInputError"]
+__all__ = [
+    "BcratInputError",
+    "LetterTemplateError",
+    "PdfRenderingUnavailableError",
+    "RiskInputError",
+    "UnknownDensityCategoryError",
+]
 
 
 class RiskInputError(InvalidInputError, ValueError):
@@ -29,3 +40,15 @@ class RiskInputError(InvalidInputError, ValueError):
 
 class BcratInputError(RiskInputError):
     """A BCRAT (Gail model) input the NCI tool rejects, or that breastgate cannot map to its codes."""
+
+
+class UnknownDensityCategoryError(InvalidInputError, ValueError):
+    """The density category is not one of the BI-RADS 5th edition letters a, b, c, d."""
+
+
+class LetterTemplateError(ConfigurationError, ValueError):
+    """A site's letter template cannot be used (no lay-summary placeholder, unknown placeholder ...)."""
+
+
+class PdfRenderingUnavailableError(ConfigurationError):
+    """WeasyPrint or its system libraries (Pango) are missing, so no PDF can be made."""
