@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from types import ModuleType
+from types import MappingProxyType, ModuleType
 
 from breastgate.reporting.errors import (
     LetterTemplateError,
@@ -39,12 +39,14 @@ from breastgate.reporting.errors import (
 LOGGER = logging.getLogger(__name__)
 
 #: 21 CFR 900.12(c)(1)(vi): the report's overall assessment of breast density, BI-RADS 5th edition.
-DENSITY_SENTENCES: Mapping[str, str] = {
-    "a": "The breasts are almost entirely fatty.",
-    "b": "There are scattered areas of fibroglandular density.",
-    "c": "The breasts are heterogeneously dense, which may obscure small masses.",
-    "d": "The breasts are extremely dense, which lowers the sensitivity of mammography.",
-}
+DENSITY_SENTENCES: Mapping[str, str] = MappingProxyType(
+    {
+        "a": "The breasts are almost entirely fatty.",
+        "b": "There are scattered areas of fibroglandular density.",
+        "c": "The breasts are heterogeneously dense, which may obscure small masses.",
+        "d": "The breasts are extremely dense, which lowers the sensitivity of mammography.",
+    }
+)
 
 #: 21 CFR 900.12(c)(2)(iii): lay summary when the report says "almost entirely fatty" or
 #: "scattered areas of fibroglandular density".
@@ -313,8 +315,8 @@ def _weasyprint() -> ModuleType:
         return importlib.import_module("weasyprint")
     except (ImportError, OSError) as exc:
         raise PdfRenderingUnavailableError(
-            "PDF letters need WeasyPrint (pip install weasyprint) and Pango "
-            f"(apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core): {exc}"
+            "PDF letters need WeasyPrint (pip install weasyprint) and Pango (apt-get install "
+            f"libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core): {exc}"
         ) from exc
 
 
