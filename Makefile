@@ -5,8 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages of the test peers (reference/tools.md): dcmtk, Orthanc, dicom3tools, PixelMed + a JRE.
 PEER_DEBS := dcmtk orthanc dicom3tools pixelmed-apps default-jre-headless
+# Debian libraries WeasyPrint needs to render patient letters to PDF (Pango, HarfBuzz subsetting, a font).
+RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 
-.PHONY: run test install install-test peers lint typecheck unit bench clean
+.PHONY: run test install install-test system-libs peers lint typecheck unit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || { apt-get update && apt-get install -y python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -20,9 +22,20 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed
+## Install the Debian libraries the gateway itself uses when any is missing (needs root, as on CI).
+system-libs:
+	@missing=""; \
+	for pkg in $(RUNTIME_DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q "ok installed" || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system libraries:$$missing"; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
 
-install-test: $(VENV)/.installed-test
+install: system-libs $(VENV)/.installed
+
+install-test: system-libs $(VENV)/.installed-test
 
 ## Install the Debian test peers when any is missing (needs root, as on CI).
 peers:
