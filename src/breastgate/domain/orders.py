@@ -74,6 +74,16 @@ ENDING_CONTROLS = frozenset(
 )
 
 
+def escape_hl7(value: str, separators: str = "|^~\\&") -> str:
+    """HL7-escape text for one field or component (\\F\\ \\S\\ \\R\\ \\E\\ \\T\\); line ends become spaces."""
+    full = (separators + "|^~\\&"[len(separators) :])[:5]
+    fs, cs, rs, esc, ss = full[0], full[1], full[2], full[3], full[4]
+    out = value.replace(esc, f"{esc}E{esc}")
+    for char, code in ((fs, "F"), (cs, "S"), (rs, "R"), (ss, "T")):
+        out = out.replace(char, f"{esc}{code}{esc}")
+    return out.replace("\r", " ").replace("\n", " ")
+
+
 @dataclass(frozen=True)
 class PatientDemographics:
     """PID: who the patient is (PID-3 the identifier the studies carry as Patient ID)."""

@@ -36,6 +36,7 @@ from breastgate.domain.orders import (
     OrderControl,
     PatientDemographics,
     PatientMerge,
+    escape_hl7,
 )
 
 #: (message code, trigger event) pairs the gateway takes.
@@ -364,16 +365,6 @@ def _order(patient: PatientDemographics, group: dict[str, hl7.Segment], seq: int
     )
 
 
-def _escape(value: str, separators: str) -> str:
-    """HL7-escape free text for an ACK field (\\F\\ \\S\\ \\R\\ \\E\\ \\T\\)."""
-    full = (separators + _DEFAULT_SEPARATORS[len(separators) :])[:5]
-    fs, cs, rs, esc, ss = full[0], full[1], full[2], full[3], full[4]
-    out = value.replace(esc, f"{esc}E{esc}")
-    for char, code in ((fs, "F"), (cs, "S"), (rs, "R"), (ss, "T")):
-        out = out.replace(char, f"{esc}{code}{esc}")
-    return out.replace("\r", " ").replace("\n", " ")
-
-
 def build_ack(
     header: Hl7Header,
     ack: AckCode,
@@ -399,9 +390,9 @@ def build_ack(
             "MSH",
             seps[1:],
             application,
-            _escape(header.receiving_facility, seps),
-            _escape(header.sending_application, seps),
-            _escape(header.sending_facility, seps),
+            escape_hl7(header.receiving_facility, seps),
+            escape_hl7(header.sending_application, seps),
+            escape_hl7(header.sending_facility, seps),
             stamp,
             "",
             f"ACK{cs}{trigger}{cs}ACK" if trigger else "ACK",
@@ -410,10 +401,10 @@ def build_ack(
             version,
         ]
     )
-    reason = _escape(error.reason, seps)[:200] if error is not None else ""
+    reason = escape_hl7(error.reason, seps)[:200] if error is not None else ""
     segments = [
         msh,
-        fs.join(["MSA", ack.value, _escape(header.control_id, seps)[:199]] + ([reason] if reason else [])),
+        fs.join(["MSA", ack.value, escape_hl7(header.control_id, seps)[:199]] + ([reason] if reason else [])),
     ]
     if error is not None:
         code_text = HL7_ERROR_TEXT[error.code]

@@ -104,7 +104,11 @@ class _Handler(socketserver.BaseRequestHandler):
                 if not data:
                     break
                 for payload in reader.feed(data):
-                    answer = self.server.on_oversize() if payload is None else self.server.handle(payload)
+                    try:
+                        answer = self.server.on_oversize() if payload is None else self.server.handle(payload)
+                    except Exception:  # a handler bug: close without an ACK, so the sender resends
+                        LOGGER.exception("MLLP %s: message handler failed; closing without an ACK", peer)
+                        return
                     frames += 1
                     sock.sendall(frame(answer))
         except OSError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 
@@ -22,7 +22,8 @@ from breastgate.domain.errors import AlgorithmUnavailableError, JobError, LeaseL
 from breastgate.domain.model import AlgorithmResult, Job, JobState, StudyRef
 from breastgate.jobs import ledger
 from breastgate.pipeline.analysis import OutputObject, build_outputs, run_algorithm
-from breastgate.pipeline.summary import summarise
+from breastgate.pipeline.hl7_out import Hl7Outbound, enqueue_hl7
+from breastgate.pipeline.summary import StudySummary, summarise
 from breastgate.results.json import result_from_payload, result_to_payload
 from breastgate.store import outbox, studies
 from breastgate.store import results as result_store
@@ -40,6 +41,7 @@ class RunnerConfig:
     destinations: Sequence[str]
     lease_seconds: float
     max_attempts: int
+    hl7: Hl7Outbound = field(default_factory=Hl7Outbound)
 
 
 class _Heartbeat:
@@ -134,9 +136,15 @@ class JobRunner:
                     result_from_payload(r.payload)
                     for r in result_store.for_study(session, study.study_instance_uid)
                 ]
-                summary_outputs = self._summary(study, stored)
+                summary = self._summary(study, stored)
+                summary_outputs = list(summary.outputs) if summary is not None else []
                 summary_paths = [self._write(job.study_instance_uid, o) for o in summary_outputs]
                 self._enqueue(session, job.study_instance_uid, summary_outputs, summary_paths)
+                if summary is not None:
+                    folder = self._config.results_path / job.study_instance_uid
+                    enqueue_hl7(
+                        session, self._config.hl7, self._blobs, folder, study, stored, summary, job.generation
+                    )
 
     @staticmethod
     def _last_of_generation(session: Session, job: Job) -> bool:
@@ -148,12 +156,15 @@ class JobRunner:
         return all(j.state in (JobState.DONE, JobState.FAILED) for j in others)
 
     @staticmethod
-    def _summary(study: StudyRef, results: list[AlgorithmResult]) -> list[OutputObject]:
+    def _summary(study: StudyRef, results: list[AlgorithmResult]) -> StudySummary | None:
         try:
-            return list(summarise(study, results).outputs)
+            return summarise(study, results)
         except Exception:  # the summary image must never cost the study its results
             LOGGER.exception("study summary failed")
-            return []
+            try:
+                return summarise(study, results, render=False)
+            except Exception:
+                return None
 
     def _enqueue(
         self, session: Session, study_uid: str, outputs: list[OutputObject], paths: list[Path]

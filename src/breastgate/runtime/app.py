@@ -9,6 +9,7 @@ import socket
 from breastgate import __version__
 from breastgate.algorithms.registry import Registry
 from breastgate.delivery.dicom import CStoreSender
+from breastgate.delivery.mllp import MllpSender
 from breastgate.delivery.policy import RetryPolicy
 from breastgate.delivery.service import OutboxWorker
 from breastgate.ingest.messages import Hl7Service
@@ -19,6 +20,8 @@ from breastgate.jobs.queue import JobQueue, make_huey
 from breastgate.jobs.sweeper import LeaseSweeper
 from breastgate.pipeline.assembly import StudyAssembler
 from breastgate.pipeline.handlers import JobRunner, RunnerConfig
+from breastgate.pipeline.hl7_out import Hl7Outbound
+from breastgate.reporting.hl7_oru import MessageParties
 from breastgate.routing.rules import rules_from_manifests
 from breastgate.runtime.periodic import Periodic
 from breastgate.runtime.settings import Settings
@@ -57,6 +60,12 @@ class Core:
                 destinations=[str(n) for n in settings.pacs_nodes],
                 lease_seconds=settings.job_lease_seconds,
                 max_attempts=settings.job_max_attempts,
+                hl7=Hl7Outbound(
+                    results_to=settings.hl7_results_destinations,
+                    priority_to=settings.hl7_priority_destinations,
+                    priority_style=settings.hl7_priority_style,
+                    parties=MessageParties(settings.ae_title, settings.hl7_facility),
+                ),
             ),
             owner=owner_id(role),
             requeue=self._requeue,
@@ -103,7 +112,7 @@ class Gateway:
         )
         self.outbox = OutboxWorker(
             self.core.db,
-            {"dicom": CStoreSender(calling_ae=settings.ae_title)},
+            {"dicom": CStoreSender(calling_ae=settings.ae_title), "hl7": MllpSender()},
             RetryPolicy(settings.delivery_retry_base_seconds, settings.delivery_retry_max_seconds),
             owner_id=owner_id("outbox"),
         )

@@ -36,6 +36,14 @@ class Settings(BaseSettings):
     http_port: int = 8080
     hl7_host: str = "0.0.0.0"
     hl7_port: int = 2575
+    hl7_results_to: str = Field(
+        default="", description="comma-separated mllp://HOST:PORT receiving ORU^R01 results (RIS, reporting)"
+    )
+    hl7_priority_to: str = Field(
+        default="", description="comma-separated mllp://HOST:PORT receiving order priority updates (RIS)"
+    )
+    hl7_priority_style: Literal["orm", "omi"] = "orm"
+    hl7_facility: str = ""
     hl7_processing_ids: str = Field(
         default="P",
         description="comma-separated MSH-11 processing ids accepted (P production, T training, D debug)",
@@ -115,6 +123,14 @@ class Settings(BaseSettings):
         return frozenset(a.strip() for a in self.allowed_calling_aes.split(",") if a.strip())
 
     @property
+    def hl7_results_destinations(self) -> list[str]:
+        return _mllp_list(self.hl7_results_to, "BG_HL7_RESULTS_TO")
+
+    @property
+    def hl7_priority_destinations(self) -> list[str]:
+        return _mllp_list(self.hl7_priority_to, "BG_HL7_PRIORITY_TO")
+
+    @property
     def hl7_processing_id_set(self) -> frozenset[str]:
         return frozenset(p.strip().upper() for p in self.hl7_processing_ids.split(",") if p.strip())
 
@@ -123,10 +139,27 @@ class Settings(BaseSettings):
         return [a.strip() for a in self.algorithms.split(",") if a.strip()]
 
 
+def _mllp_list(value: str, name: str) -> list[str]:
+    """``mllp://HOST:PORT`` entries (``HOST:PORT`` accepted), normalised; a malformed one is a
+    ConfigurationError."""
+    out = []
+    for item in (v.strip() for v in value.split(",")):
+        if not item:
+            continue
+        text = item[len("mllp://") :] if item.startswith("mllp://") else item
+        host, _, port = text.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigurationError(f"{name}: not mllp://HOST:PORT: {item!r}")
+        out.append(f"mllp://{host}:{int(port)}")
+    return out
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build the settings once; refuse unsafe production settings."""
     settings = Settings(**overrides)  # type: ignore[arg-type]
     settings.pacs_nodes  # noqa: B018 - parse early so a bad BG_PACS fails at start-up
+    settings.hl7_results_destinations  # noqa: B018 - and a bad HL7 destination
+    settings.hl7_priority_destinations  # noqa: B018
     if settings.env == "production" and not settings.calling_ae_allow_list:
         raise ConfigurationError(
             "BG_ENV=production requires BG_ALLOWED_CALLING_AES (the open DICOM port is for embedded use)"

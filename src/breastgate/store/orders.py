@@ -315,3 +315,22 @@ def log_message(session: Session, entry: MessageLogEntry, *, now: datetime | Non
     session.add(row)
     session.flush()
     return row.id
+
+
+def demographics_for_study(session: Session, study_uid: str) -> PatientDemographics | None:
+    """The patient of a study: the RIS's demographics when known, else what the images carry."""
+    study = session.get(Study, study_uid)
+    if study is None or not study.patient_id:
+        return None
+    row = session.get(Patient, study.patient_id)
+    if row is not None and row.merged_into:  # a retired id: follow the merge
+        row = session.get(Patient, row.merged_into) or row
+    if row is None:
+        return PatientDemographics(patient_id=study.patient_id, name=study.patient_name)
+    return PatientDemographics(
+        patient_id=row.patient_id,
+        issuer=row.issuer,
+        name=row.name or study.patient_name,
+        birth_date=row.birth_date,
+        sex=row.sex,
+    )

@@ -1,0 +1,275 @@
+"""HL7 v2 messages out: ORU^R01 with a study's AI results, and the order priority update.
+
+ORU^R01 (v2.5.1) carries, as OBX segments under one OBR for the study's order:
+
+====  =====  =================================================================================
+OBX   type   content (OBX-3 code ^ text ^ ``99BG``, breastgate's local coding system)
+====  =====  =================================================================================
+1     NM     ``TRIAGE_SCORE`` case suspicion 0-100 (OBX-7 reference range ``0-100``)
+2     CWE    ``TRIAGE_PRIORITY`` stat | urgent | routine, with the table 0027 code (S, A, R)
+3     CWE    ``TRIAGE_FLAG`` one OBX per flag (suspicious_finding, birads_0_suspected, ...)
+4     ST     ``TRIAGE_POLICY`` the policy ``id@version`` that set priority and flags
+5     CWE    ``DENSITY`` BI-RADS 5th edition category a-d with its regulatory sentence
+6     CWE    ``BIRADS_DRAFT`` assessment category draft 0-6 (ACR BI-RADS)
+7     TX     ``RECOMMENDATION`` the draft recommendation
+8     TX     ``FINDING`` one OBX per finding shown: kind, side, clock, depth, distance, size, score
+9     ST     ``ALGORITHM`` one OBX per algorithm: ``id version status``
+10    TX     ``REPORT_DRAFT`` the report draft text, one repetition per line (when given)
+11    TX     ``DISCLAIMER`` the not-for-diagnostic-use label of the built-in algorithms
+====  =====  =================================================================================
+
+Result status is ``P`` (preliminary) in OBR-25 and every OBX-11: these are AI drafts until a
+radiologist confirms them. Local codes are used because no standard code exists for an AI triage
+score or flag (reference sectra.md §2: sites map fields to their RIS); the table above is the
+contract a site's interface engine is configured against.
+
+The priority update is ORM^O01 with ORC-1 ``XO`` and the priority in ORC-7/OBR-27 component 6
+(v2.3.1 style), or OMI^O23 with TQ1-9 (v2.5.1 style); which one a RIS reads is site configuration
+(reference dicom-sr.md §6.2, sectra.md §2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from breastgate.domain.model import (
+    NOT_FOR_DIAGNOSTIC_USE,
+    AlgorithmResult,
+    AlgorithmStatus,
+    CaseAssessment,
+    Finding,
+    Priority,
+    Triage,
+)
+from breastgate.domain.orders import PatientDemographics, escape_hl7
+from breastgate.reporting.letters import density_sentence
+
+CODING_SYSTEM = "99BG"
+#: Table 0027 priority codes for the worklist priorities.
+PRIORITY_CODE = {Priority.STAT: "S", Priority.URGENT: "A", Priority.ROUTINE: "R"}
+_KIND_TEXT = {
+    "mass": "mass",
+    "calcification_cluster": "grouped calcifications",
+    "architectural_distortion": "architectural distortion",
+    "asymmetry": "asymmetry",
+    "enhancing_lesion": "enhancing lesion",
+    "us_lesion": "ultrasound lesion",
+}
+_SIDE = {"L": "left", "R": "right"}
+
+
+@dataclass(frozen=True)
+class MessageParties:
+    """MSH-3..6 of an outbound message."""
+
+    sending_application: str = "BREASTGATE"
+    sending_facility: str = ""
+    receiving_application: str = ""
+    receiving_facility: str = ""
+
+
+@dataclass(frozen=True)
+class StudyOrderRef:
+    """Which order and study a message is about (from the matched order, else the DICOM study)."""
+
+    study_instance_uid: str
+    patient: PatientDemographics
+    accession_number: str | None = None
+    placer_order_number: str | None = None
+    filler_order_number: str | None = None
+    procedure_code: str | None = None
+    procedure_text: str | None = None
+    modality: str = "MG"
+
+
+def _e(value: object) -> str:
+    return escape_hl7("" if value is None else str(value))
+
+
+def _segment(name: str, fields: dict[int, str]) -> str:
+    """A segment from {field number: encoded value}; absent fields are empty."""
+    last = max((k for k, v in fields.items() if v), default=0)
+    return "|".join([name] + [fields.get(k, "") for k in range(1, last + 1)])
+
+
+def _msh(kind: str, control_id: str, parties: MessageParties, now: datetime, version: str) -> str:
+    return "|".join(
+        [
+            "MSH",
+            "^~\\&",
+            _e(parties.sending_application),
+            _e(parties.sending_facility),
+            _e(parties.receiving_application),
+            _e(parties.receiving_facility),
+            now.strftime("%Y%m%d%H%M%S"),
+            "",
+            kind,
+            control_id,
+            "P",
+            version,
+        ]
+    )
+
+
+def _pid(patient: PatientDemographics) -> str:
+    name = "^".join(_e(part) for part in (patient.name or "").split("^"))
+    identifier = f"{_e(patient.patient_id)}^^^{_e(patient.issuer or '')}^MR"
+    return _segment(
+        "PID", {1: "1", 3: identifier, 5: name, 7: _e(patient.birth_date or ""), 8: _e(patient.sex or "")}
+    )
+
+
+def finding_text(finding: Finding) -> str:
+    """One line per finding, in words a reader and an interface engine both take."""
+    parts = [f"{_KIND_TEXT.get(finding.kind.value, finding.kind.value)}, {_SIDE[finding.laterality]} breast"]
+    loc = finding.location
+    if loc is not None:
+        if loc.clock is not None:
+            parts.append(f"{loc.clock} o'clock")
+        if loc.depth:
+            parts.append(f"{loc.depth} depth")
+        if loc.distance_from_nipple_mm is not None:
+            parts.append(f"{loc.distance_from_nipple_mm / 10:.1f} cm from the nipple")
+    if finding.size_mm is not None:
+        parts.append(f"{finding.size_mm:.0f} mm")
+    parts.append(f"AI score {finding.score:.2f}")
+    return ", ".join(parts)
+
+
+def build_oru(
+    ref: StudyOrderRef,
+    *,
+    control_id: str,
+    triage: Triage,
+    assessment: CaseAssessment | None,
+    results: Sequence[AlgorithmResult],
+    findings: Sequence[Finding],
+    report_lines: Sequence[str] = (),
+    parties: MessageParties | None = None,
+    now: datetime | None = None,
+) -> str:
+    """ORU^R01 v2.5.1 with the study's triage, density, BI-RADS draft, findings and algorithms."""
+    parties = parties or MessageParties()
+    now = now or datetime.now(UTC)
+    stamp = now.strftime("%Y%m%d%H%M%S")
+    obx: list[tuple[str, str, str, str]] = []  # (type, code^text, value, units/range)
+
+    def add(vtype: str, code: str, text: str, value: str, extra: str = "") -> None:
+        obx.append((vtype, f"{code}^{text}^{CODING_SYSTEM}", value, extra))
+
+    add("NM", "TRIAGE_SCORE", "AI triage score", f"{triage.score:.1f}", "0-100")
+    code = PRIORITY_CODE[triage.priority]
+    add("CWE", "TRIAGE_PRIORITY", "AI triage priority", f"{code}^{triage.priority.value}^HL70027")
+    for flag in triage.flags:
+        add(
+            "CWE", "TRIAGE_FLAG", "AI triage flag", f"{_e(flag)}^{_e(flag.replace('_', ' '))}^{CODING_SYSTEM}"
+        )
+    add("ST", "TRIAGE_POLICY", "Triage policy", _e(triage.policy))
+    density = next((r.density for r in results if r.status == AlgorithmStatus.OK and r.density), None)
+    if density is not None:
+        sentence = density_sentence(density.category)
+        add(
+            "CWE",
+            "DENSITY",
+            "Breast density (BI-RADS 5th ed.)",
+            f"{density.category}^{_e(sentence)}^{CODING_SYSTEM}",
+        )
+    if assessment is not None:
+        add(
+            "CWE",
+            "BIRADS_DRAFT",
+            "BI-RADS assessment (AI draft)",
+            f"{_e(assessment.birads)}^BI-RADS {_e(assessment.birads)}^{CODING_SYSTEM}",
+        )
+        add("TX", "RECOMMENDATION", "Recommendation (AI draft)", _e(assessment.recommendation))
+    for finding in findings:
+        add("TX", "FINDING", "AI finding", _e(finding_text(finding)))
+    for r in results:
+        add("ST", "ALGORITHM", "Algorithm", _e(f"{r.algorithm_id} {r.algorithm_version} {r.status.value}"))
+    if report_lines:
+        add("TX", "REPORT_DRAFT", "Report draft", "~".join(_e(line) for line in report_lines))
+    add("TX", "DISCLAIMER", "Disclaimer", _e(NOT_FOR_DIAGNOSTIC_USE))
+
+    accession, placer = _e(ref.accession_number or ""), _e(ref.placer_order_number or "")
+    if ref.procedure_code:
+        service = f"{_e(ref.procedure_code)}^{_e(ref.procedure_text or '')}^L"
+    else:
+        service = f"BG-AI^Breast imaging AI results^{CODING_SYSTEM}"
+    segments = [
+        _msh("ORU^R01^ORU_R01", control_id, parties, now, "2.5.1"),
+        _pid(ref.patient),
+        _segment("ORC", {1: "RE", 2: placer, 3: accession, 5: "CM"}),
+        _segment(
+            "OBR",
+            {
+                1: "1",
+                2: placer,
+                3: accession,
+                4: service,
+                7: stamp,
+                18: accession,
+                22: stamp,
+                24: _e(ref.modality),
+                25: "P",
+            },
+        ),
+        f"ZDS|{_e(ref.study_instance_uid)}^BREASTGATE^Application^DICOM",
+    ]
+    for i, (vtype, code_text, value, ref_range) in enumerate(obx, start=1):
+        segments.append(
+            _segment("OBX", {1: str(i), 2: vtype, 3: code_text, 5: value, 7: ref_range, 11: "P", 14: stamp})
+        )
+    return "\r".join(segments) + "\r"
+
+
+def build_priority_update(
+    ref: StudyOrderRef,
+    *,
+    control_id: str,
+    priority: Priority,
+    style: str = "orm",
+    parties: MessageParties | None = None,
+    now: datetime | None = None,
+) -> str:
+    """The order's new reading priority: ORM^O01 XO (``style="orm"``) or OMI^O23 XO with TQ1-9."""
+    if not ref.placer_order_number and not ref.accession_number:
+        raise ValueError("a priority update needs the order's placer order number or accession number")
+    parties = parties or MessageParties()
+    now = now or datetime.now(UTC)
+    code = PRIORITY_CODE[priority]
+    placer, accession = _e(ref.placer_order_number or ""), _e(ref.accession_number or "")
+    service = f"{_e(ref.procedure_code or '')}^{_e(ref.procedure_text or '')}"
+    if style == "omi":
+        segments = [
+            _msh("OMI^O23^OMI_O23", control_id, parties, now, "2.5.1"),
+            _pid(ref.patient),
+            _segment("ORC", {1: "XO", 2: placer, 3: accession, 5: "SC"}),
+            _segment("TQ1", {1: "1", 9: f"{code}^{priority.value}^HL70485"}),
+            _segment("OBR", {1: "1", 2: placer, 3: accession, 4: service}),
+            _segment("IPC", {1: accession, 3: _e(ref.study_instance_uid), 5: _e(ref.modality)}),
+        ]
+    elif style == "orm":
+        timing = f"^^^^^{code}"
+        segments = [
+            _msh("ORM^O01", control_id, parties, now, "2.3.1"),
+            _pid(ref.patient),
+            _segment("ORC", {1: "XO", 2: placer, 3: accession, 5: "SC", 7: timing}),
+            _segment(
+                "OBR",
+                {
+                    1: "1",
+                    2: placer,
+                    3: accession,
+                    4: service,
+                    18: accession,
+                    24: _e(ref.modality),
+                    27: timing,
+                },
+            ),
+            f"ZDS|{_e(ref.study_instance_uid)}^BREASTGATE^Application^DICOM",
+        ]
+    else:
+        raise ValueError(f"unknown priority update style {style!r} (orm or omi)")
+    return "\r".join(segments) + "\r"

@@ -1,0 +1,91 @@
+"""Results out over HL7 end to end: the RIS orders, the modality sends a study with a calcification
+cluster, and the RIS-side MLLP receivers get the ORU^R01 (triage, flags, density, BI-RADS draft,
+findings, algorithms) and the order's priority raised to urgent. Real ``breastgate serve``, dcmtk
+``storescu``, MLLP on real sockets."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import hl7
+import pytest
+
+from breastgate.phantoms import generate_mg_study
+from breastgate.phantoms.lesions import LesionRequest
+from tests.integration.test_mllp_delivery import Receiver
+from tests.support.gateway import GatewayProcess, storescu, wait_for
+from tests.support.hl7_messages import ack_code, orm, send_mllp
+
+pytestmark = [pytest.mark.peers, pytest.mark.slow]
+
+
+@pytest.fixture
+def receivers() -> Iterator[tuple[Receiver, Receiver]]:
+    with Receiver() as results, Receiver() as orders:
+        yield results, orders
+
+
+def test_oru_and_priority_update_reach_the_ris(receivers: tuple[Receiver, Receiver], tmp_path: Path) -> None:
+    results_rx, orders_rx = receivers
+    study = generate_mg_study(
+        4310,
+        category="b",
+        vendor="profile-b-100um",
+        lesions=[LesionRequest("calcification_cluster", shape="fine_pleomorphic", laterality="R")],
+    )
+    folder = tmp_path / "study"
+    folder.mkdir()
+    files = []
+    for i, ds in enumerate(study.datasets):
+        files.append(folder / f"{i}.dcm")
+        ds.save_as(files[-1], enforce_file_format=True)
+    (folder / "truth.json").write_text(json.dumps(study.truth))
+    first = study.datasets[0]
+
+    gateway = GatewayProcess(
+        tmp_path / "gw",
+        BG_ALGORITHMS="breastgate.density,breastgate.calcifications",
+        BG_HL7_RESULTS_TO=f"mllp://127.0.0.1:{results_rx.server.port}",
+        BG_HL7_PRIORITY_TO=f"mllp://127.0.0.1:{orders_rx.server.port}",
+    )
+    gateway.start()
+    try:
+        acks = send_mllp(
+            gateway.hl7_port,
+            orm("R1", patient_id=first.PatientID, accession=first.AccessionNumber, placer="PLC-R1",
+                scheduled=first.StudyDate, priority="R"),
+        )  # fmt: skip
+        assert ack_code(acks[0]) == ("AA", "R1")
+        storescu(gateway.dicom_port, files)
+        wait_for(
+            lambda: results_rx.received and orders_rx.received, timeout=180, what="ORU and priority update"
+        )
+        # both ACKed with AA: the outbox owes nothing more
+        wait_for(lambda: gateway.get("/api/health")["outbox"].get("sent") == 2, timeout=30, what="both sent")
+    finally:
+        gateway.stop()
+
+    oru = hl7.parse(results_rx.received[0])
+    assert str(oru.segment("MSH")[9]) == "ORU^R01^ORU_R01"
+    assert oru.extract_field("OBR", 1, 18, 1, 1) == first.AccessionNumber
+    assert oru.extract_field("OBR", 1, 2, 1, 1) == "PLC-R1"
+    assert oru.extract_field("PID", 1, 3, 1, 1) == first.PatientID
+    obx = {}
+    for seg in oru.segments("OBX"):
+        obx.setdefault(str(seg[3][0][0]), []).append(str(seg[5]))
+    assert float(obx["TRIAGE_SCORE"][0]) >= 50.0
+    assert obx["TRIAGE_PRIORITY"] == ["A^urgent^HL70027"]
+    assert "suspicious_finding" in [v.split("^")[0] for v in obx["TRIAGE_FLAG"]]
+    assert obx["DENSITY"][0][0] in "ab"  # a category-b phantom reads a or b
+    assert obx["BIRADS_DRAFT"][0].startswith("0^")
+    assert any(f.startswith("grouped calcifications, right breast") for f in obx["FINDING"])
+    assert {a.split(" ")[0] for a in obx["ALGORITHM"]} == {"breastgate.density", "breastgate.calcifications"}
+
+    update = hl7.parse(orders_rx.received[0])
+    assert str(update.segment("MSH")[9]) == "ORM^O01"
+    assert update.extract_field("ORC", 1, 1, 1, 1) == "XO"
+    assert update.extract_field("ORC", 1, 2, 1, 1) == "PLC-R1"
+    assert update.extract_field("ORC", 1, 7, 1, 6) == "A"
+    assert len(results_rx.received) == 1 and len(orders_rx.received) == 1
