@@ -51,6 +51,7 @@ _PRIORITY_WORDS = {"STAT": "S", "ASAP": "A", "URGENT": "A", "ROUTINE": "R", "PRE
 _PRIORITY_CODES = frozenset({"S", "A", "R", "P", "T", "C"})
 _CONTROLS = frozenset(c.value for c in OrderControl)
 _DEFAULT_SEPARATORS = "|^~\\&"
+_READ_SEGMENTS = frozenset({"MSH", "PID", "MRG", "ORC", "OBR", "TQ1", "IPC", "ZDS"})
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,9 @@ def read_message(data: bytes, *, processing_ids: frozenset[str] = frozenset({"P"
     if not text.startswith("MSH") or len(text) < 8:
         raise Hl7Refused(AckCode.REJECT, Hl7ErrorCode.SEGMENT_SEQUENCE, "no MSH segment", text=text)
     try:
-        message = hl7.parse(text)
+        # Only the segments read below are parsed (PV1, NTE, OBX, IN1 ... can be long); the full
+        # text is what gets stored.
+        message = hl7.parse("\r".join(seg for seg in text.split("\r") if seg[:3] in _READ_SEGMENTS))
         header = _header(message, text)
     except Exception as exc:  # python-hl7 raises bare errors on malformed separators
         raise Hl7Refused(

@@ -12,9 +12,14 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import queue
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from breastgate.domain.errors import StorageError
 from breastgate.domain.orders import AckCode, Hl7ErrorCode
@@ -23,6 +28,68 @@ from breastgate.store.db import Database
 from breastgate.store.orders import MessageLogEntry, log_message, merge_patients, record_order, upsert_patient
 
 LOGGER = logging.getLogger(__name__)
+
+
+class GroupCommitter:
+    """One writer thread applies the messages of every connection, a batch per transaction.
+
+    A durable ACK needs a synchronous commit (an fsync) before it is sent; with several RIS
+    connections the messages that arrive while one commit runs share the next, so the fsync is
+    paid per batch, not per message. Each caller waits for its own message's outcome. If a batch
+    fails, its messages are applied again one per transaction, so one bad message never costs the
+    others their AA.
+    """
+
+    def __init__(
+        self, db: Database, write: Callable[[Session, Hl7Message], str], max_batch: int = 64
+    ) -> None:
+        self.db = db
+        self.write = write
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[Hl7Message, Future[str]]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, message: Hl7Message) -> str:
+        """Apply ``message`` durably; returns its summary or raises what storing it raised."""
+        future: Future[str] = Future()
+        self._queue.put((message, future))
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="hl7-writer", daemon=True)
+                self._thread.start()
+        return future.result()
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                with self.db.session() as session:
+                    summaries = [self.write(session, message) for message, _ in batch]
+            except Exception:
+                if len(batch) == 1:
+                    self._one(*batch[0])
+                    continue
+                LOGGER.warning("HL7 batch of %d failed; applying its messages one by one", len(batch))
+                for message, future in batch:
+                    self._one(message, future)
+                continue
+            for (_, future), summary in zip(batch, summaries, strict=True):
+                future.set_result(summary)
+
+    def _one(self, message: Hl7Message, future: Future[str]) -> None:
+        try:
+            with self.db.session() as session:
+                summary = self.write(session, message)
+        except Exception as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(summary)
 
 
 class Hl7Service:
@@ -40,6 +107,7 @@ class Hl7Service:
         self.application = application
         self.processing_ids = processing_ids
         self.max_frame_bytes = max_frame_bytes
+        self._committer = GroupCommitter(db, self._write)
         self._ids = itertools.count(1)
         self._prefix = f"BG{os.getpid() % 1000:03d}{int(time.time()) % 100000:05d}"
 
@@ -92,37 +160,40 @@ class Hl7Service:
         return self._refuse(refused, "", log=True)
 
     def _apply(self, message: Hl7Message) -> str:
+        return self._committer.submit(message)
+
+    def _write(self, session: Session, message: Hl7Message) -> str:
+        """Apply one accepted message inside ``session`` (the committer's batch transaction)."""
         header = message.header
-        with self.db.session() as session:
-            parts: list[str] = []
-            if message.merge is not None:
-                moved = merge_patients(session, message.merge)
-                parts.append(
-                    f"merge: {moved.studies} studies, {moved.orders} orders moved, {moved.linked} matched"
-                )
-            elif message.patient is not None:
-                upsert_patient(session, message.patient)
-                parts.append("demographics")
-            for order in message.orders:
-                outcome = record_order(session, order)
-                state = "new" if outcome.created else "updated"
-                match = f", matched by {outcome.match_method}" if outcome.match_method else ""
-                closed = "" if outcome.active else " (closed)"
-                parts.append(f"order {outcome.order_id} {state} {order.control}{closed}{match}")
-            log_message(
-                session,
-                MessageLogEntry(
-                    header.control_id,
-                    header.sending_application,
-                    header.sending_facility,
-                    header.message_type,
-                    header.version,
-                    AckCode.ACCEPT.value,
-                    None,
-                    None,
-                    message.text,
-                ),
+        parts: list[str] = []
+        if message.merge is not None:
+            moved = merge_patients(session, message.merge)
+            parts.append(
+                f"merge: {moved.studies} studies, {moved.orders} orders moved, {moved.linked} matched"
             )
+        elif message.patient is not None:
+            upsert_patient(session, message.patient)
+            parts.append("demographics")
+        for order in message.orders:
+            outcome = record_order(session, order)
+            state = "new" if outcome.created else "updated"
+            match = f", matched by {outcome.match_method}" if outcome.match_method else ""
+            closed = "" if outcome.active else " (closed)"
+            parts.append(f"order {outcome.order_id} {state} {order.control}{closed}{match}")
+        log_message(
+            session,
+            MessageLogEntry(
+                header.control_id,
+                header.sending_application,
+                header.sending_facility,
+                header.message_type,
+                header.version,
+                AckCode.ACCEPT.value,
+                None,
+                None,
+                message.text,
+            ),
+        )
         return "; ".join(parts)
 
     def _refuse(self, refused: Hl7Refused, text: str, *, log: bool = True) -> bytes:
