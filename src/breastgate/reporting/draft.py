@@ -1,0 +1,487 @@
+"""Structured screening report draft from breastgate's own results (DESIGN §4 results JSON).
+
+:func:`build_draft` turns the document :func:`breastgate.results.json.build_results` produces into
+a :class:`~breastgate.domain.report.ReportDraft`; :func:`render_text` prints it as the plain text an
+HL7 ORU or a speech-recognition system receives. The draft stays ``DRAFT`` with the label
+"AI-generated draft — not for diagnostic use unless validated by the site" until a radiologist
+confirms it, which is not done here.
+
+Wording
+-------
+- Composition: the 21 CFR 900.12(c)(1)(vi) sentence of the density category, verbatim
+  (:func:`breastgate.reporting.letters.density_sentence`).
+- Findings: only those at or above their algorithm's operating point (``shown``), one sentence each
+  in BI-RADS lexicon terms: "mass", "grouped calcifications" (a cluster; BI-RADS 5th edition's
+  "grouped", formerly "clustered"), "architectural distortion", "asymmetry"; "in the right/left
+  breast", the quadrant, "at N o'clock", "anterior/middle/posterior depth", "N cm from the nipple",
+  the size in mm. Shape, margin, calcification morphology and distribution appear only when the
+  algorithm gave them (``Finding.attributes``), never inferred; unknown values are dropped.
+- Comparison: per finding new / stable / increased / decreased "versus the prior of YYYY-MM-DD",
+  or "No prior studies available for comparison."
+
+Assessment rules (version :data:`RULES_VERSION`), evaluated in order; the first that applies wins
+---------------------------------------------------------------------------------------------------
+The draft assumes a screening examination (the results JSON does not carry the indication). A
+"shown" finding is one at or above its algorithm's operating threshold. "Typically benign" is a
+calcification cluster whose algorithm-given morphology is one of BI-RADS 5th edition's typically
+benign types (:data:`TYPICALLY_BENIGN_CALCIFICATIONS`: vascular, coarse or popcorn-like, large
+rod-like, rim, dystrophic, milk of calcium, skin, suture); round and punctate are not counted as
+benign here, since grouped round/punctate calcifications may need work-up.
+
+====  ==================================================================  ========  ===================
+rule  condition                                                           BI-RADS   recommendation
+====  ==================================================================  ========  ===================
+R1    a shown finding that is not typically benign                        0         Recall for
+                                                                                    additional imaging
+                                                                                    and/or comparison
+                                                                                    with prior
+                                                                                    examination(s).
+R2    no such finding, but the pipeline's case assessment is 0 or 3-6     0         as R1
+      (suspicion at/over the recall threshold from a finding not shown)
+R3    shown findings, all typically benign                                2 Benign  Routine mammography
+                                                                                    screening.
+R4    no shown finding and a lesion detector ran ok (an assessment is     1         Routine mammography
+      present, or an algorithm of ``lesion_algorithms`` has status ok)    Negative  screening.
+R5    none of the above: no lesion-detection result                       none      Recommendation to be
+                                                                                    made by the
+                                                                                    radiologist.
+====  ==================================================================  ========  ===================
+
+Category 0 reads "Incomplete - Need Additional Imaging Evaluation", 1 "Negative", 2 "Benign";
+recommendations are the BI-RADS 5th edition management phrases of each category. An AI alone never
+drafts 3 (needs a diagnostic work-up first), 4 or 5 (a biopsy decision after diagnostic imaging) or
+6 (needs pathology); a 3-6 from the pipeline is not copied, it makes the draft a 0 (R2).
+Positioning problems (quality verdict "inadequate") are added to the impression but change no
+category: BI-RADS does not use category 0 for technical repeats.
+"""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+import unicodedata
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from breastgate.domain.errors import InvalidInputError
+from breastgate.domain.model import FindingKind
+from breastgate.domain.report import (
+    DRAFT_LABEL,
+    AlgorithmUsed,
+    Change,
+    DraftFinding,
+    ReportDraft,
+    ReportStatus,
+)
+from breastgate.reporting.letters import density_sentence
+
+__all__ = [
+    "CATEGORY_NAMES",
+    "DEFAULT_LESION_ALGORITHMS",
+    "NO_PRIORS",
+    "RECOMMENDATIONS",
+    "RULES_ID",
+    "RULES_VERSION",
+    "TYPICALLY_BENIGN_CALCIFICATIONS",
+    "ReportDraft",
+    "build_draft",
+    "render_text",
+]
+
+LOGGER = logging.getLogger(__name__)
+
+RULES_ID = "breastgate.report-draft"
+RULES_VERSION = "1.0.0"
+LINE_WIDTH = 80
+
+#: BI-RADS 5th edition category names, ASCII.
+CATEGORY_NAMES: Mapping[str, str] = {
+    "0": "Incomplete - Need Additional Imaging Evaluation",
+    "1": "Negative",
+    "2": "Benign",
+}
+#: BI-RADS 5th edition management phrase per category; ``None`` = no category drafted.
+RECOMMENDATIONS: Mapping[str | None, str] = {
+    "0": "Recall for additional imaging and/or comparison with prior examination(s).",
+    "1": "Routine mammography screening.",
+    "2": "Routine mammography screening.",
+    None: "Recommendation to be made by the radiologist.",
+}
+NO_PRIORS = "No prior studies available for comparison."
+NO_COMPOSITION = "Breast composition not assessed by AI."
+NO_FINDINGS = "No findings at the AI operating point."
+NO_LESION_RESULT = "Not assessed: no AI lesion-detection result."
+
+#: Lesion detectors whose "ok" status with no shown finding supports a Negative draft (R4).
+DEFAULT_LESION_ALGORITHMS = frozenset({"breastgate.calcifications", "breastgate.masses"})
+
+_SIDES = {"L": "left", "R": "right"}
+_QUADRANTS = {
+    "UOQ": "upper outer quadrant",
+    "UIQ": "upper inner quadrant",
+    "LOQ": "lower outer quadrant",
+    "LIQ": "lower inner quadrant",
+}
+_DEPTHS = frozenset({"anterior", "middle", "posterior"})
+_SHAPES = {"oval": "oval", "round": "round", "irregular": "irregular", "lobular": "lobular"}
+_MARGINS = {
+    "circumscribed": "circumscribed",
+    "obscured": "obscured",
+    "microlobulated": "microlobulated",
+    "indistinct": "indistinct",
+    "spiculated": "spiculated",
+}
+_CALCIFICATION_TYPES = {
+    "fine_pleomorphic": "fine pleomorphic",
+    "amorphous": "amorphous",
+    "punctate": "punctate",
+    "coarse_heterogeneous": "coarse heterogeneous",
+    "fine_linear": "fine linear",
+    "fine_linear_branching": "fine linear branching",
+    "round": "round",
+    "vascular": "vascular",
+    "coarse": "coarse or popcorn-like",
+    "large_rod_like": "large rod-like",
+    "rim": "rim",
+    "dystrophic": "dystrophic",
+    "milk_of_calcium": "milk of calcium",
+    "skin": "skin",
+    "suture": "suture",
+}
+_DISTRIBUTIONS = {
+    "diffuse": "diffuse",
+    "regional": "regional",
+    "grouped": "grouped",
+    "linear": "linear",
+    "segmental": "segmental",
+}
+#: BI-RADS 5th edition "typically benign" calcification morphologies (R3).
+TYPICALLY_BENIGN_CALCIFICATIONS = frozenset(
+    {"vascular", "coarse", "large_rod_like", "rim", "dystrophic", "milk_of_calcium", "skin", "suture"}
+)
+#: Descriptor vocabularies per finding kind: only these are ever written.
+_VOCABULARY: Mapping[FindingKind, Mapping[str, Mapping[str, str]]] = {
+    FindingKind.MASS: {"shape": _SHAPES, "margin": _MARGINS},
+    FindingKind.CALCIFICATION_CLUSTER: {
+        "calcification_type": _CALCIFICATION_TYPES,
+        "distribution": _DISTRIBUTIONS,
+    },
+}
+_SUBJECTS = {
+    FindingKind.ARCHITECTURAL_DISTORTION: "architectural distortion",
+    FindingKind.ASYMMETRY: "asymmetry",
+    FindingKind.ENHANCING_LESION: "enhancing lesion",
+    FindingKind.US_LESION: "lesion on ultrasound",
+}
+_KINETIC_WORDS = {
+    "initial_phase": ({"slow", "medium", "fast"}, "{} initial phase"),
+    "delayed_phase": ({"persistent", "plateau", "washout"}, "{} delayed phase"),
+}
+_ASCII = str.maketrans({"—": "-", "–": "-", "≥": ">=", "≤": "<=", "’": "'", "“": '"', "”": '"'})
+
+
+def _decimal(value: float, places: int) -> str:
+    """``value`` rounded half up to ``places`` decimals, without a trailing ``.0``."""
+    quantum = Decimal(1).scaleb(-places)
+    text = str(Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_UP))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _size_text(mm: float) -> str:
+    return _decimal(mm, 0 if mm >= 10 else 1)
+
+
+def _descriptors(kind: FindingKind, attributes: Mapping[str, Any]) -> dict[str, str]:
+    """Descriptor keys the algorithm gave for this kind, restricted to the lexicon vocabulary."""
+    out: dict[str, str] = {}
+    for name, words in _VOCABULARY.get(kind, {}).items():
+        value = str(attributes.get(name, "")).strip().lower()
+        if value in words:
+            out[name] = value
+        elif value:
+            LOGGER.debug("report draft: %s %r is not a lexicon term, left out", name, value)
+    return out
+
+
+def _subject(kind: FindingKind, descriptors: Mapping[str, str]) -> str:
+    if kind == FindingKind.MASS:
+        shape = _SHAPES.get(descriptors.get("shape", ""))
+        margin = _MARGINS.get(descriptors.get("margin", ""))
+        text = f"{shape} mass" if shape else "mass"
+        return f"{text} with {margin} margins" if margin else text
+    if kind == FindingKind.CALCIFICATION_CLUSTER:
+        morphology = _CALCIFICATION_TYPES.get(descriptors.get("calcification_type", ""))
+        calcs = f"{morphology} calcifications" if morphology else "calcifications"
+        distribution = descriptors.get("distribution", "grouped")
+        if distribution == "grouped":
+            return f"grouped {calcs}"
+        return f"{calcs} in a {_DISTRIBUTIONS[distribution]} distribution"
+    return _SUBJECTS[kind]
+
+
+def _kinetics(data: Any) -> str:
+    if not isinstance(data, Mapping):
+        return ""
+    parts = []
+    for key, (allowed, pattern) in _KINETIC_WORDS.items():
+        value = str(data.get(key, "")).strip().lower()
+        if value in allowed:
+            parts.append(pattern.format(value))
+    curve = str(data.get("curve_type", "")).strip().upper()
+    if curve in ("I", "II", "III"):
+        parts.append(f"type {curve} curve")
+    return ", kinetics: " + ", ".join(parts) if parts else ""
+
+
+def _finding_sentence(kind: FindingKind, side: str, data: Mapping[str, Any], desc: Mapping[str, str]) -> str:
+    loc = data.get("location") or {}
+    quadrant = _QUADRANTS.get(str(loc.get("quadrant") or "").upper())
+    where = f"the {quadrant} of the {_SIDES[side]} breast" if quadrant else f"the {_SIDES[side]} breast"
+    text = f"{_subject(kind, desc)} in {where}"
+    clock = loc.get("clock")
+    if clock is not None:
+        text += f" at {int(clock)} o'clock"
+    extras = []
+    depth = str(loc.get("depth") or "").lower()
+    if depth in _DEPTHS:
+        extras.append(f"{depth} depth")
+    distance = loc.get("distance_from_nipple_mm")
+    if distance is not None:
+        extras.append(f"{_decimal(float(distance) / 10.0, 1)} cm from the nipple")
+    size = data.get("size_mm")
+    if size is not None:
+        verb = "spanning" if kind == FindingKind.CALCIFICATION_CLUSTER else "measuring"
+        extras.append(f"{verb} {_size_text(float(size))} mm")
+    text += "".join(f", {e}" for e in extras) + _kinetics(data.get("kinetics"))
+    return text[0].upper() + text[1:] + "."
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _draft_finding(
+    number: int, data: Mapping[str, Any], by_study: Mapping[str, date], latest: date | None
+) -> DraftFinding:
+    """One shown finding; its prior is dated from ``by_study``, else the most recent prior."""
+    kind = FindingKind(data["kind"])
+    side = str(data["laterality"])
+    if side not in _SIDES:
+        raise InvalidInputError(f"finding {data.get('id')!r}: laterality {side!r} is not L or R")
+    desc = _descriptors(kind, data.get("attributes") or {})
+    loc = data.get("location") or {}
+    comparison = data.get("comparison") or {}
+    change = Change(comparison["change"]) if comparison.get("change") else None
+    clock = loc.get("clock")
+    depth = str(loc.get("depth") or "").lower()
+    quadrant = str(loc.get("quadrant") or "").upper()
+    finding = DraftFinding(
+        number=number,
+        id=str(data["id"]),
+        kind=kind,
+        laterality=side,
+        sentence=_finding_sentence(kind, side, data, desc),
+        score=float(data["score"]),
+        algorithm=str(data.get("algorithm") or ""),
+        clock=None if clock is None else int(clock),
+        quadrant=quadrant if quadrant in _QUADRANTS else None,
+        depth=depth if depth in _DEPTHS else None,
+        distance_from_nipple_mm=_opt_float(loc.get("distance_from_nipple_mm")),
+        size_mm=_opt_float(data.get("size_mm")),
+        descriptors=desc,
+        change=change,
+        size_change_mm=_opt_float(comparison.get("size_change_mm")),
+    )
+    if change is None:
+        return finding
+    prior = by_study.get(str(comparison.get("prior_study_instance_uid") or ""), latest)
+    return replace(finding, prior_date=prior)
+
+
+def _shown(findings: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Findings at or above their operating point, right breast first, then by falling score."""
+    shown = [f for f in findings if f.get("shown", True)]
+    return sorted(shown, key=lambda f: (str(f.get("laterality")) != "R", -float(f["score"]), str(f["id"])))
+
+
+def _date_text(day: date | None) -> str:
+    return f"the prior of {day.isoformat()}" if day else "the prior study"
+
+
+def _comparison(findings: Sequence[DraftFinding], prior_dates: Sequence[date]) -> tuple[str, ...]:
+    compared = [f for f in findings if f.change is not None]
+    if not prior_dates and not compared:
+        return (NO_PRIORS,)
+    lines = []
+    if prior_dates:
+        days = [d.isoformat() for d in prior_dates]
+        listed = days[0] if len(days) == 1 else ", ".join(days[:-1]) + " and " + days[-1]
+        lines.append(f"Compared with prior stud{'y' if len(days) == 1 else 'ies'} of {listed}.")
+    else:
+        lines.append("Compared with a prior study (date not available).")
+    for f in findings:
+        versus = _date_text(f.prior_date)
+        if f.change == Change.NEW:
+            lines.append(f"Finding {f.number} is new versus {versus}.")
+        elif f.change == Change.STABLE:
+            lines.append(f"Finding {f.number} is stable versus {versus}.")
+        elif f.change in (Change.INCREASED, Change.DECREASED):
+            by = f" by {_size_text(abs(f.size_change_mm))} mm" if f.size_change_mm else ""
+            lines.append(f"Finding {f.number} has {f.change.value} in size{by} versus {versus}.")
+        else:
+            lines.append(f"Finding {f.number} was not compared with a prior by the algorithms.")
+    return tuple(lines)
+
+
+def _assess(
+    findings: Sequence[DraftFinding],
+    pipeline: Mapping[str, Any] | None,
+    algorithms: Sequence[AlgorithmUsed],
+    lesion_algorithms: Collection[str],
+) -> tuple[str, str | None, str]:
+    """(rule, category, reason) by the rule table of the module docstring."""
+    benign = [
+        f
+        for f in findings
+        if f.kind == FindingKind.CALCIFICATION_CLUSTER
+        and f.descriptors.get("calcification_type") in TYPICALLY_BENIGN_CALCIFICATIONS
+    ]
+    suspicious = [f for f in findings if f not in benign]
+    if suspicious:
+        numbers = ", ".join(str(f.number) for f in suspicious)
+        return "R1", "0", f"AI finding(s) at the operating point need additional evaluation: {numbers}."
+    pipeline_category = None if pipeline is None else str(pipeline.get("birads") or "").upper() or None
+    if pipeline_category is not None and pipeline_category not in ("1", "2"):
+        return "R2", "0", "The AI case suspicion reaches the recall threshold."
+    if benign:
+        return "R3", "2", "Only calcifications of typically benign morphology at the operating point."
+    lesion_ok = any(a.status == "ok" and a.id in lesion_algorithms for a in algorithms)
+    if pipeline is not None or lesion_ok:
+        return "R4", "1", NO_FINDINGS
+    return "R5", None, "No BI-RADS category drafted: no AI lesion-detection result is available."
+
+
+def build_draft(
+    results: Mapping[str, Any],
+    *,
+    prior_study_dates: Sequence[date] = (),
+    prior_dates_by_study: Mapping[str, date] | None = None,
+    lesion_algorithms: Collection[str] = DEFAULT_LESION_ALGORITHMS,
+) -> ReportDraft:
+    """The report draft of one study's results document (``schema: breastgate.results/1``).
+
+    Parameters
+    ----------
+    results
+        The dict :func:`breastgate.results.json.build_results` returns (or its JSON round trip).
+    prior_study_dates
+        Dates of the prior studies available for comparison (any order).
+    prior_dates_by_study
+        Study date per prior Study Instance UID, to date a finding's ``comparison``; a finding
+        whose prior is not listed is compared "versus" the most recent of ``prior_study_dates``.
+    lesion_algorithms
+        Algorithm ids whose "ok" status counts as a lesion-detection result (rule R4).
+
+    Raises
+    ------
+    InvalidInputError
+        When the document is malformed (unknown density category, finding kind or laterality).
+    """
+    try:
+        return _build(results, prior_study_dates, prior_dates_by_study or {}, lesion_algorithms)
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, InvalidInputError):
+            raise
+        raise InvalidInputError(f"results document cannot be drafted: {exc!r}") from exc
+
+
+def _build(
+    results: Mapping[str, Any],
+    prior_study_dates: Sequence[date],
+    by_study: Mapping[str, date],
+    lesion_algorithms: Collection[str],
+) -> ReportDraft:
+    dates = tuple(sorted({*prior_study_dates, *by_study.values()}, reverse=True))
+    density = results.get("density")
+    category = str(density["category"]).strip().lower() if density else None
+    latest = dates[0] if dates else None
+    shown = _shown(results.get("findings") or [])
+    findings = [_draft_finding(n, data, by_study, latest) for n, data in enumerate(shown, start=1)]
+    algorithms = tuple(
+        AlgorithmUsed(str(a["id"]), str(a["version"]), str(a.get("status", "")))
+        for a in results.get("algorithms") or []
+    )
+    rule, birads, reason = _assess(findings, results.get("assessment"), algorithms, lesion_algorithms)
+    impression = [f"BI-RADS {birads}: {CATEGORY_NAMES[birads]}." if birads else reason]
+    if birads:
+        impression.append(reason)
+    quality = results.get("quality") or {}
+    if quality.get("verdict") == "inadequate":
+        impression.append("Positioning checks failed: review image quality before interpretation.")
+    return ReportDraft(
+        study_instance_uid=str(results["study_instance_uid"]),
+        composition_category=category,
+        composition=density_sentence(category) if category else NO_COMPOSITION,
+        percent_dense=_opt_float(density.get("percent_dense")) if density else None,
+        findings=tuple(findings),
+        comparison=_comparison(findings, dates),
+        birads=birads,
+        birads_name=CATEGORY_NAMES.get(birads or "", ""),
+        impression=tuple(impression),
+        recommendation=RECOMMENDATIONS[birads],
+        algorithms=algorithms,
+        rule=rule,
+        rules_version=RULES_VERSION,
+        prior_study_dates=dates,
+        status=ReportStatus.DRAFT,
+        label=DRAFT_LABEL,
+    )
+
+
+def _ascii(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.translate(_ASCII))
+    return decomposed.encode("ascii", "ignore").decode("ascii")
+
+
+def _wrap(text: str, indent: str = "", first: str = "") -> list[str]:
+    return textwrap.wrap(
+        _ascii(text),
+        width=LINE_WIDTH,
+        initial_indent=first or indent,
+        subsequent_indent=indent,
+        break_on_hyphens=False,
+    )
+
+
+def render_text(draft: ReportDraft) -> str:
+    """Plain-text report: ASCII, lines of at most 80 characters, sections in capitals.
+
+    Sections: COMPOSITION, FINDINGS (numbered), COMPARISON, IMPRESSION, RECOMMENDATION, ALGORITHMS,
+    then the draft status and label.
+    """
+    lines = [f"BREAST IMAGING REPORT - {draft.status.value}", ""]
+    lines += ["COMPOSITION:", *_wrap(draft.composition), ""]
+    lines.append("FINDINGS:")
+    if draft.findings:
+        for f in draft.findings:
+            prefix = f"{f.number}. "
+            lines += _wrap(f.sentence, indent=" " * len(prefix), first=prefix)
+    elif draft.rule == "R5":
+        lines += _wrap(NO_LESION_RESULT)
+    else:
+        lines += _wrap(NO_FINDINGS)
+    lines += ["", "COMPARISON:"]
+    for sentence in draft.comparison:
+        lines += _wrap(sentence)
+    lines += ["", "IMPRESSION:"]
+    for sentence in draft.impression:
+        lines += _wrap(sentence)
+    lines += ["", "RECOMMENDATION:", *_wrap(draft.recommendation), "", "ALGORITHMS:"]
+    for a in draft.algorithms:
+        lines += _wrap(f"{a.id} {a.version} ({a.status})")
+    lines += _wrap(f"Report draft rules {RULES_ID} {draft.rules_version}, rule {draft.rule}.")
+    lines += ["", f"STATUS: {draft.status.value}", *_wrap(draft.label)]
+    return "\n".join(lines) + "\n"
