@@ -1,4 +1,5 @@
-"""Coded concepts used by the Mammography CAD SR encoder (PS3.16 CIDs named per constant)."""
+"""Coded concepts of the SR encoders: Mammography CAD SR and Breast Imaging Report SR (PS3.16 CIDs named
+per constant)."""
 
 from __future__ import annotations
 
@@ -199,3 +200,80 @@ def view_of(code: Code | None) -> str | None:
         if known.same(code):
             return abbrev
     return None
+
+
+# --- Breast Imaging Report, PS3.16 TID 4200-4208 (reference dicom-sr.md §2; meanings as pydicom) ---
+BREAST_IMAGING_REPORT = Code("111400", "DCM", "Breast Imaging Report")
+NARRATIVE_SUMMARY = Code("111412", "DCM", "Narrative Summary")
+SUPPLEMENTARY_DATA = Code("111414", "DCM", "Supplementary Data")
+OVERALL_ASSESSMENT = Code("111413", "DCM", "Overall Assessment")
+PROCEDURE_REPORTED = Code("121058", "DCM", "Procedure reported")
+FINDINGS = Code("121070", "DCM", "Findings")  # TID 4206 row 1
+FINDING = Code("121071", "DCM", "Finding")  # TID 4206 row 4; CID 6053 element
+ASSESSMENT_CATEGORY = Code("111005", "DCM", "Assessment Category")
+RECOMMENDED_FOLLOW_UP = Code("111053", "DCM", "Recommended Follow-up")
+CHANGE_SINCE_LAST_MAMMOGRAM = Code("129720009", "SCT", "Change since last mammogram")
+
+# CID 6052 section headings (current PS3.16 LOINC codes) and CID 6053 elements
+SECTION_FINDINGS = Code("59776-5", "LN", "Findings")
+SECTION_IMPRESSIONS = Code("19005-8", "LN", "Impressions")
+SECTION_RECOMMENDATIONS = Code("18783-1", "LN", "Recommendations")
+COMPARISON_TO_PREVIOUS = Code("111424", "DCM", "Comparison to previous studies")
+IMPRESSION = Code("121073", "DCM", "Impression")
+RECOMMENDATION = Code("121075", "DCM", "Recommendation")
+
+# CID 6050 Breast Procedure Reported
+MAMMOGRAM_BILATERAL = Code("36626-0", "LN", "breast - bilateral mammogram")
+MAMMOGRAM_LEFT = Code("36627-8", "LN", "breast - left mammogram")
+MAMMOGRAM_RIGHT = Code("37774-7", "LN", "breast - right mammogram")
+MRI_OF_BREAST = Code("241615005", "SCT", "MRI of breast")
+ULTRASONOGRAPHY_OF_BREAST = Code("47079000", "SCT", "Ultrasonography of breast")
+MAMMOGRAPHY_CAD = Code("111411", "DCM", "Mammography CAD")
+
+# CID 6027 Assessment from BI-RADS: only the categories an AI may draft (breastgate.domain.report)
+BIRADS_BY_CATEGORY: dict[str, Code] = {
+    "0": Code("397138000", "SCT", "0 - Incomplete - Need additional imaging evaluation +/- priors"),
+    "1": Code("397140005", "SCT", "1 - Negative"),
+    "2": Code("397141009", "SCT", "2 - Benign"),
+}
+#: Every CID 6027 category, for decoding (SCT, legacy SRT and BI codes).
+_BIRADS_DECODE = {
+    "397138000": "0", "397140005": "1", "397141009": "2", "397143007": "3", "397144001": "4",
+    "397145000": "5", "F-037BB": "0", "F-037BC": "1", "F-037BD": "2", "F-037BF": "3", "F-037C0": "4",
+    "F-037C1": "5", "MA.II.A.5.4A": "4A", "MA.II.A.5.4B": "4B", "MA.II.A.5.4C": "4C", "MA.II.A.5.6": "6",
+}  # fmt: skip
+
+
+def birads_of(code: Code | None) -> str | None:
+    """BI-RADS category ("0"-"6", "4A"-"4C") of a CID 6027 code, or None."""
+    return None if code is None else _BIRADS_DECODE.get(code.value)
+
+
+# CID 6028 Mammography Recommended Follow-up
+ADDITIONAL_PROJECTIONS = Code("111135", "DCM", "Additional projections")
+NORMAL_INTERVAL_FOLLOW_UP = Code("111140", "DCM", "Normal interval follow-up")
+
+# CID 6054 Breast Imaging Finding, by breastgate finding kind (enhancing and US lesions have none)
+FINDING_BY_KIND: dict[str, Code] = {
+    "mass": BREAST_MASS,
+    "calcification_cluster": CALCIFICATION_CLUSTER,
+    "architectural_distortion": ARCHITECTURAL_DISTORTION,
+    "asymmetry": Code("129790003", "SCT", "Asymmetric breast tissue"),
+}
+# CID 6002 Change Since Last Mammogram or Prior Surgery, by results JSON comparison.change
+CHANGES: dict[str, Code] = {
+    "new": Code("129721008", "SCT", "New finding"),
+    "stable": Code("129723006", "SCT", "No significant changes in the finding"),
+    "increased": Code("15454001", "SCT", "Increase in size"),
+    "decreased": Code("19776001", "SCT", "Decrease in size"),
+}
+#: CID 6010 typically benign morphologies (BI-RADS 5th edition) the report draft may name.
+BENIGN_CALCIFICATION_TYPES: dict[str, Code] = {
+    "coarse": Code("129749001", "SCT", "Coarse (popcorn-like) calcification"),
+    "dystrophic": Code("129750001", "SCT", "Dystrophic calcification"),
+    "rim": Code("129751002", "SCT", "Eggshell calcification"),
+    "large_rod_like": Code("129752009", "SCT", "Large rod-like calcification"),
+    "milk_of_calcium": Code("129753004", "SCT", "Milk of calcium calcification"),
+    "skin": Code("129757003", "SCT", "Calcified skin of breast"),
+    "suture": Code("129758008", "SCT", "Calcified suture material"),
+}

@@ -30,7 +30,7 @@ from breastgate.domain.model import (
     Finding,
     FindingKind,
 )
-from breastgate.results.placement import attach_file_meta, copy_patient_study
+from breastgate.results.placement import attach_file_meta, copy_patient_study, evidence_item
 from breastgate.results.sr_content import decode_content, encode_content
 from breastgate.results.tid4000 import (
     AlgorithmIdentification,
@@ -242,25 +242,7 @@ class MammographyCADSR:
 
     def _evidence(self) -> Dataset:
         """Hierarchical SOP Instance Reference Macro (PS3.3 Table C.17-3) for the source images."""
-        by_series: dict[str, list[Dataset]] = {}
-        for src in self.sources:
-            ref = Dataset()
-            ref.ReferencedSOPClassUID = str(src.SOPClassUID)
-            ref.ReferencedSOPInstanceUID = str(src.SOPInstanceUID)
-            series = str(src.get("SeriesInstanceUID", ""))
-            if not series:
-                raise InvalidInputError("source image lacks Series Instance UID")
-            by_series.setdefault(series, []).append(ref)
-        study = Dataset()
-        study.StudyInstanceUID = self.result.study_instance_uid
-        series_items = []
-        for series_uid, refs in by_series.items():
-            item = Dataset()
-            item.SeriesInstanceUID = series_uid
-            item.ReferencedSOPSequence = DicomSequence(refs)
-            series_items.append(item)
-        study.ReferencedSeriesSequence = DicomSequence(series_items)
-        return study
+        return evidence_item(self.sources, self.result.study_instance_uid)
 
     @staticmethod
     def from_dataset(ds: Dataset) -> DecodedCADSR:

@@ -1,6 +1,7 @@
 """What every object breastgate writes into a source study shares: the copied Patient and General
 Study modules, deterministic creation date and time, and Part 10 file meta (Explicit VR Little
-Endian). Used by the CAD SR, GSPS and secondary-capture encoders."""
+Endian), and the evidence list of an SR. Used by the CAD SR, report SR, GSPS and secondary-capture
+encoders."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
 
-__all__ = ["attach_file_meta", "copy_patient_study", "creation_datetime"]
+from breastgate.domain.errors import InvalidInputError
+
+__all__ = ["attach_file_meta", "copy_patient_study", "creation_datetime", "evidence_item"]
 
 _PATIENT_STUDY_KEYWORDS = (
     "PatientName",
@@ -71,3 +75,27 @@ def creation_datetime(sources: Sequence[Dataset], created: datetime | None) -> t
             time = str(src.get("StudyTime", "") or "").strip().split(".")[0]
             return date, time if time.isdigit() else "000000"
     return "19700101", "000000"
+
+
+def evidence_item(sources: Sequence[Dataset], study_instance_uid: str) -> Dataset:
+    """One Current Requested Procedure Evidence Sequence item (PS3.3 Table C.17-3, Hierarchical SOP
+    Instance Reference Macro) listing ``sources`` by series."""
+    by_series: dict[str, list[Dataset]] = {}
+    for src in sources:
+        ref = Dataset()
+        ref.ReferencedSOPClassUID = str(src.SOPClassUID)
+        ref.ReferencedSOPInstanceUID = str(src.SOPInstanceUID)
+        series = str(src.get("SeriesInstanceUID", ""))
+        if not series:
+            raise InvalidInputError("source image lacks Series Instance UID")
+        by_series.setdefault(series, []).append(ref)
+    study = Dataset()
+    study.StudyInstanceUID = study_instance_uid
+    series_items = []
+    for series_uid, refs in by_series.items():
+        item = Dataset()
+        item.SeriesInstanceUID = series_uid
+        item.ReferencedSOPSequence = DicomSequence(refs)
+        series_items.append(item)
+    study.ReferencedSeriesSequence = DicomSequence(series_items)
+    return study

@@ -17,7 +17,20 @@ from breastgate.domain.errors import EncodingError
 LOGGER = logging.getLogger(__name__)
 
 #: Kinds used so far; any non-empty string is accepted so later encoders can add theirs.
-KNOWN_KINDS = frozenset({"cad-sr", "cad-sr-series", "gsps", "gsps-series", "kos", "sc", "sc-series"})
+KNOWN_KINDS = frozenset(
+    {
+        "cad-sr",
+        "cad-sr-series",
+        "gsps",
+        "gsps-series",
+        "kos",
+        "report-sr",
+        "report-sr-series",
+        "report-sr-device",
+        "sc",
+        "sc-series",
+    }
+)
 
 
 def derive_uid(kind: str, algorithm_id: str, algorithm_version: str, input_uids: Sequence[str]) -> str:

@@ -1,0 +1,417 @@
+"""Breast Imaging Report SR (PS3.16 TID 4200) of an AI report draft, in an Enhanced SR.
+
+:class:`BreastImagingReportSR` encodes a :class:`~breastgate.domain.report.ReportDraft` (made by
+:mod:`breastgate.reporting.draft`); ``from_dataset()`` reads one back. The draft type lives in
+``domain`` because ``results`` may not import ``reporting`` (DESIGN §2) and a copy of it here plus a
+mapping in the pipeline would be two shapes to keep in step (see :mod:`breastgate.domain.report`).
+
+SOP class: Enhanced SR (1.2.840.10008.5.1.4.1.1.88.22); the content needs CODE, TEXT, NUM and no
+SCOORD or by-reference items, and TID 4200 is a root template of Enhanced and Comprehensive SR
+(reference dicom-sr.md §2). Placement as every breastgate output: same study, Patient and General
+Study modules copied from the images, a new series, deterministic UIDs (kind ``report-sr``), and
+Current Requested Procedure Evidence listing the images. Draft state: Completion Flag PARTIAL,
+Verification Flag UNVERIFIED, Preliminary Flag PRELIMINARY; the AI origin is in the Series
+Description, the Author Observer Sequence (a device: breastgate) and the narrative's first
+Impression text, the draft label.
+
+Content tree, as emitted (rows of PixelMed's DicomSRValidator rules for TID 4200-4208)::
+
+    CONTAINER (111400, DCM, "Breast Imaging Report")                  [TID 4200, template 4200/DCMR]
+     ├ HAS CONCEPT MOD CODE Language = en-US                            [TID 1204]
+     ├ CONTAINS CONTAINER (111412, DCM, "Narrative Summary")            [TID 4202]
+     │   └ CONTAINS CONTAINER section (CID 6052) → CONTAINS TEXT element (CID 6053), per section:
+     │       Breast composition → Breast composition: the MQSA sentence
+     │       (59776-5, LN, "Findings") → Finding: one TEXT per finding sentence
+     │       (111424, DCM, "Comparison to previous studies") → same concept: comparison sentences
+     │       (19005-8, LN, "Impressions") → Impression: the label, BI-RADS line, reasons, algorithms
+     │       (18783-1, LN, "Recommendations") → Recommendation: the management phrase
+     └ CONTAINS CONTAINER (111414, DCM, "Supplementary Data")           [TID 4208]
+         ├ CONTAINS CODE Procedure reported = CID 6050 (from the images' modality and sides),
+         │   then (111411, DCM, "Mammography CAD") for mammograms         [TID 4201]
+         │   └ HAS CONCEPT MOD Laterality = CID 6022
+         ├ CONTAINS CONTAINER Breast composition                          [TID 4205]
+         │   ├ CONTAINS CODE Breast composition = CID 6000 (a-d), HAS CONCEPT MOD Laterality Both
+         │   └ CONTAINS NUM Percent Fibroglandular Tissue (%), HAS CONCEPT MOD Laterality Both
+         ├ CONTAINS CONTAINER (121070, DCM, "Findings")                   [TID 4206]
+         │   ├ CONTAINS CODE Procedure reported (the first above)        [TID 4201]
+         │   └ CONTAINS CODE (121071, DCM, "Finding") = CID 6054, per codable finding
+         │       ├ HAS CONCEPT MOD Laterality                             (row 5b)
+         │       └ HAS PROPERTIES Clockface CID 6018, Quadrant CID 6020, Diameter mm (TID 1400),
+         │         Depth CID 6024, Shape CID 6004, Margins CID 6006, Calcification Type CID 6010,
+         │         Calcification Distribution CID 6012, Change since last mammogram CID 6002
+         └ CONTAINS CONTAINER (111413, DCM, "Overall Assessment")         (when a category is drafted)
+             ├ CONTAINS CODE Assessment Category = CID 6027 (0, 1 or 2)  [TID 4203]
+             └ CONTAINS CODE Recommended Follow-up = CID 6028: 0 → (111135, "Additional
+               projections"), 1 and 2 → (111140, "Normal interval follow-up")
+
+Left out: TID 1001 observation context (it requires TID 1005/1006 procedure and subject context
+breastgate does not hold), TID 4209 patient characteristics, TID 4204 intervention and TID 4207
+pathology (no such data), per-finding TID 4203 (an AI gives no per-lesion category), the reason for
+procedure (the indication is unknown), Lesion Density CID 6008 and the ultrasound rows (no
+algorithm reports them), TID 1400 Path (the finding is not tied to an image in this template).
+Enhancing and ultrasound lesions have no CID 6054 code breastgate can honestly pick (mass or not
+is unknown), so they stay in the narrative only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence as DicomSequence
+
+from breastgate.domain.errors import EncodingError, InvalidInputError
+from breastgate.domain.report import DraftFinding, ReportDraft
+from breastgate.results import codes as c
+from breastgate.results.placement import (
+    attach_file_meta,
+    copy_patient_study,
+    creation_datetime,
+    evidence_item,
+)
+from breastgate.results.sr_content import Code, Node, decode_content, encode_content
+from breastgate.results.uids import derive_uid
+
+LOGGER = logging.getLogger(__name__)
+
+ENHANCED_SR_STORAGE = "1.2.840.10008.5.1.4.1.1.88.22"
+DEFAULT_SERIES_NUMBER = 9904
+#: The "algorithm" named in the output UIDs: breastgate's report drafter.
+DRAFTER_ID = "breastgate.report-draft"
+#: Line separator inside a narrative TEXT (UT may hold CR LF, PS3.5 6.2).
+LINE_BREAK = "\r\n"
+
+_CONTAINS, _HP, _HCM = "CONTAINS", "HAS PROPERTIES", "HAS CONCEPT MOD"
+_BOTH = c.SIDE_BY_LATERALITY["B"]
+_CALCIFICATION_TYPES = {**c.CALCIFICATION_TYPES, **c.BENIGN_CALCIFICATION_TYPES}
+_DESCRIPTOR_ROWS = (  # TID 4206 rows 14-17, in row order
+    ("shape", c.SHAPE, c.SHAPES),
+    ("margin", c.MARGINS, c.MARGIN_TYPES),
+    ("calcification_type", c.CALCIFICATION_TYPE, _CALCIFICATION_TYPES),
+    ("distribution", c.CALCIFICATION_DISTRIBUTION, c.CALCIFICATION_DISTRIBUTIONS),
+)
+
+
+@dataclass(frozen=True)
+class Procedure:
+    """TID 4201: the procedure reported (CID 6050) and its laterality (CID 6022)."""
+
+    code: Code
+    laterality: str
+
+    def node(self) -> Node:
+        """The Procedure reported CODE with its Laterality modifier (relationship CONTAINS)."""
+        node = Node("CODE", _CONTAINS, c.PROCEDURE_REPORTED, code=self.code)
+        node.add(Node("CODE", _HCM, c.LATERALITY, code=c.SIDE_BY_LATERALITY[self.laterality]))
+        return node
+
+
+def procedures_of(sources: Sequence[Dataset]) -> tuple[Procedure, ...]:
+    """Procedures reported, from the images' Modality and Image Laterality (CID 6050 codes)."""
+    sides = {str(s.get("ImageLaterality") or s.get("Laterality") or "") for s in sources} & {"L", "R"}
+    side = sides.pop() if len(sides) == 1 else "B"
+    modalities = {str(s.get("Modality", "")) for s in sources}
+    out = []
+    if "MG" in modalities:
+        mammogram = {"B": c.MAMMOGRAM_BILATERAL, "L": c.MAMMOGRAM_LEFT, "R": c.MAMMOGRAM_RIGHT}[side]
+        out += [Procedure(mammogram, side), Procedure(c.MAMMOGRAPHY_CAD, side)]
+    if "MR" in modalities:
+        out.append(Procedure(c.MRI_OF_BREAST, side))
+    if "US" in modalities:
+        out.append(Procedure(c.ULTRASONOGRAPHY_OF_BREAST, side))
+    if not out:
+        raise EncodingError(f"no breast procedure code (CID 6050) for modalities {sorted(modalities)}")
+    return tuple(out)
+
+
+def _section(narrative: Node, heading: Code, element: Code, lines: Sequence[str]) -> None:
+    """TID 4202 rows 2 and 4: a section heading CONTAINER with its one TEXT, lines CR LF separated."""
+    if lines:
+        section = narrative.add(Node("CONTAINER", _CONTAINS, heading))
+        section.add(Node("TEXT", _CONTAINS, element, text=LINE_BREAK.join(lines)))
+
+
+def _narrative(draft: ReportDraft) -> Node:
+    narrative = Node("CONTAINER", _CONTAINS, c.NARRATIVE_SUMMARY)
+    _section(narrative, c.BREAST_COMPOSITION, c.BREAST_COMPOSITION, [draft.composition])
+    findings = [f"{f.number}. {f.sentence}" for f in draft.findings]
+    none = "No findings at the AI operating point." if draft.birads is not None else "Not assessed by AI."
+    _section(narrative, c.SECTION_FINDINGS, c.FINDING, findings or [none])
+    _section(narrative, c.COMPARISON_TO_PREVIOUS, c.COMPARISON_TO_PREVIOUS, draft.comparison)
+    algorithms = "; ".join(f"{a.id} {a.version} ({a.status})" for a in draft.algorithms)
+    impressions = [
+        f"{draft.label}. Status: {draft.status.value}.",
+        *draft.impression,
+        *([f"Algorithms: {algorithms}."] if algorithms else []),
+        f"Report draft rules {DRAFTER_ID} {draft.rules_version}, rule {draft.rule}.",
+    ]
+    _section(narrative, c.SECTION_IMPRESSIONS, c.IMPRESSION, impressions)
+    _section(narrative, c.SECTION_RECOMMENDATIONS, c.RECOMMENDATION, [draft.recommendation])
+    return narrative
+
+
+def _composition(draft: ReportDraft) -> Node | None:
+    """TID 4205 rows 1, 3-6, both breasts (the draft's category is per study)."""
+    if draft.composition_category is None:
+        return None
+    node = Node("CONTAINER", _CONTAINS, c.BREAST_COMPOSITION)
+    code = c.COMPOSITION_BY_CATEGORY[draft.composition_category]
+    item = node.add(Node("CODE", _CONTAINS, c.BREAST_COMPOSITION, code=code))
+    item.add(Node("CODE", _HCM, c.LATERALITY, code=_BOTH))
+    if draft.percent_dense is not None:
+        percent = round(draft.percent_dense, 1)
+        pct = node.add(Node("NUM", _CONTAINS, c.PERCENT_FIBROGLANDULAR, num=percent, units=c.PERCENT))
+        pct.add(Node("CODE", _HCM, c.LATERALITY, code=_BOTH))
+    return node
+
+
+def _finding(finding: DraftFinding) -> Node | None:
+    """TID 4206 row 4 and the rows the finding has facts for; None for kinds without a code."""
+    kind = c.FINDING_BY_KIND.get(str(finding.kind))
+    if kind is None:
+        LOGGER.info("report SR: %s finding %d kept in the narrative only", finding.kind, finding.number)
+        return None
+    node = Node("CODE", _CONTAINS, c.FINDING, code=kind)
+    node.add(Node("CODE", _HCM, c.LATERALITY, code=c.SIDE_BY_LATERALITY[finding.laterality]))
+    if finding.size_mm is not None:
+        node.add(Node("NUM", _HP, c.DIAMETER, num=round(finding.size_mm, 1), units=c.MILLIMETER))
+    for key, concept, table in _DESCRIPTOR_ROWS:
+        value = table.get(finding.descriptors.get(key, ""))
+        if value is not None:
+            node.add(Node("CODE", _HP, concept, code=value))
+    if finding.change is not None:
+        node.add(Node("CODE", _HP, c.CHANGE_SINCE_LAST_MAMMOGRAM, code=c.CHANGES[finding.change.value]))
+    return node
+
+
+def _overall_assessment(draft: ReportDraft) -> Node | None:
+    """TID 4208 row 8 with TID 4203 rows 1-2."""
+    if draft.birads is None:
+        return None
+    node = Node("CONTAINER", _CONTAINS, c.OVERALL_ASSESSMENT)
+    node.add(Node("CODE", _CONTAINS, c.ASSESSMENT_CATEGORY, code=c.BIRADS_BY_CATEGORY[draft.birads]))
+    follow_up = c.ADDITIONAL_PROJECTIONS if draft.birads == "0" else c.NORMAL_INTERVAL_FOLLOW_UP
+    node.add(Node("CODE", _CONTAINS, c.RECOMMENDED_FOLLOW_UP, code=follow_up))
+    return node
+
+
+def build_tree(draft: ReportDraft, procedures: Sequence[Procedure]) -> Node:
+    """The TID 4200 content tree of a draft (see the module docstring)."""
+    if not procedures:
+        raise EncodingError("TID 4201 needs at least one procedure reported")
+    root = Node("CONTAINER", None, c.BREAST_IMAGING_REPORT, template="4200")
+    root.add(Node("CODE", _HCM, c.LANGUAGE, code=c.ENGLISH))
+    root.add(_narrative(draft))
+    supplementary = root.add(Node("CONTAINER", _CONTAINS, c.SUPPLEMENTARY_DATA))
+    for procedure in procedures:
+        supplementary.add(procedure.node())
+    composition = _composition(draft)
+    if composition is not None:
+        supplementary.add(composition)
+    coded = [n for n in (_finding(f) for f in draft.findings) if n is not None]
+    if coded:
+        section = supplementary.add(Node("CONTAINER", _CONTAINS, c.FINDINGS))
+        section.add(procedures[0].node())
+        section.children.extend(coded)
+    assessment = _overall_assessment(draft)
+    if assessment is not None:
+        supplementary.add(assessment)
+    return root
+
+
+@dataclass(frozen=True)
+class DecodedFinding:
+    """A TID 4206 Finding read back: its CID 6054 code, side and coded properties by concept."""
+
+    code: Code
+    laterality: str | None
+    properties: dict[str, Code] = field(default_factory=dict)
+    diameter_mm: float | None = None
+
+
+@dataclass(frozen=True)
+class DecodedBreastReport:
+    """What :meth:`BreastImagingReportSR.from_dataset` returns."""
+
+    sop_instance_uid: str
+    series_instance_uid: str
+    study_instance_uid: str
+    completion_flag: str
+    verification_flag: str
+    preliminary_flag: str
+    composition: Code | None
+    composition_category: str | None
+    percent_fibroglandular: float | None
+    assessment: Code | None
+    birads: str | None
+    follow_up: tuple[Code, ...]
+    procedures: tuple[Code, ...]
+    findings: tuple[DecodedFinding, ...]
+    narrative: dict[str, tuple[str, ...]]
+
+
+class BreastImagingReportSR:
+    """An Enhanced SR with a TID 4200 Breast Imaging Report of one AI report draft.
+
+    Parameters
+    ----------
+    sources
+        Headers of the study's images (pixel data not needed); all must share the draft's study.
+    draft
+        The report draft (:func:`breastgate.reporting.draft.build_draft`).
+    created
+        Content Date/Time; by default the study's date and time, so a re-run writes the same bytes.
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[Dataset],
+        draft: ReportDraft,
+        created: datetime | None = None,
+        *,
+        series_number: int = DEFAULT_SERIES_NUMBER,
+        instance_number: int = 1,
+    ) -> None:
+        if not sources:
+            raise EncodingError("a report SR needs at least one source image")
+        studies = {str(s.get("StudyInstanceUID", "")) for s in sources}
+        if studies != {draft.study_instance_uid}:
+            raise EncodingError("source images do not all belong to the draft's study")
+        self.sources = tuple(sources)
+        self.draft = draft
+        self.series_number = series_number
+        self.instance_number = instance_number
+        self.content_date, self.content_time = creation_datetime(self.sources, created)
+        inputs = [
+            draft.study_instance_uid,
+            *sorted(str(s.SOPInstanceUID) for s in self.sources),
+            *(f"{a.id}@{a.version}:{a.status}" for a in draft.algorithms),
+        ]
+        self.sop_instance_uid = derive_uid("report-sr", DRAFTER_ID, draft.rules_version, inputs)
+        self.series_instance_uid = derive_uid(
+            "report-sr-series", DRAFTER_ID, draft.rules_version, [draft.study_instance_uid]
+        )
+        self.procedures = procedures_of(self.sources)
+        # Build the tree now so a bad input fails here, not at write time.
+        self._tree = build_tree(draft, self.procedures)
+
+    def to_dataset(self) -> Dataset:
+        """The complete SR instance with file meta (Explicit VR Little Endian)."""
+        ds = Dataset()
+        ds.SpecificCharacterSet = "ISO_IR 192"
+        ds.SOPClassUID = ENHANCED_SR_STORAGE
+        ds.SOPInstanceUID = self.sop_instance_uid
+        ds.InstanceCreationDate, ds.InstanceCreationTime = self.content_date, self.content_time
+        copy_patient_study(self.sources[0], ds)  # PS3.3 C.7.1.1, C.7.2.1
+        ds.StudyInstanceUID = self.draft.study_instance_uid
+        # SR Document Series (C.17.1)
+        ds.Modality = "SR"
+        ds.SeriesInstanceUID = self.series_instance_uid
+        ds.SeriesNumber = self.series_number
+        ds.SeriesDescription = "breastgate AI report draft - not for diagnostic use"
+        ds.SeriesDate, ds.SeriesTime = self.content_date, self.content_time
+        ds.ReferencedPerformedProcedureStepSequence = DicomSequence([])
+        # General Equipment (C.7.5.1)
+        ds.Manufacturer = "breastgate"
+        ds.ManufacturerModelName = DRAFTER_ID
+        ds.SoftwareVersions = self.draft.rules_version
+        # SR Document General (C.17.2): a draft, neither complete nor verified
+        ds.InstanceNumber = self.instance_number
+        ds.CompletionFlag = "PARTIAL"
+        ds.CompletionFlagDescription = "AI-generated draft awaiting radiologist review"
+        ds.VerificationFlag = "UNVERIFIED"
+        ds.PreliminaryFlag = "PRELIMINARY"
+        ds.ContentDate, ds.ContentTime = self.content_date, self.content_time
+        ds.AuthorObserverSequence = DicomSequence([self._author()])
+        ds.PerformedProcedureCodeSequence = DicomSequence([])
+        ds.CurrentRequestedProcedureEvidenceSequence = DicomSequence(
+            [evidence_item(self.sources, self.draft.study_instance_uid)]
+        )
+        encode_content(self._tree, ds)  # SR Document Content (C.17.3), root TID 4200
+        attach_file_meta(ds)
+        return ds
+
+    def _author(self) -> Dataset:
+        """Author Observer Sequence item (PS3.3 Table C.17-4a): the drafter is a device."""
+        item = Dataset()
+        item.ObserverType = "DEV"
+        item.InstitutionName = ""
+        item.InstitutionCodeSequence = DicomSequence([])
+        item.StationName = ""
+        item.DeviceUID = derive_uid("report-sr-device", DRAFTER_ID, "1", [DRAFTER_ID])
+        item.Manufacturer = "breastgate"
+        item.ManufacturerModelName = DRAFTER_ID
+        item.StationAETitle = ""
+        return item
+
+    @staticmethod
+    def from_dataset(ds: Dataset) -> DecodedBreastReport:
+        """Decode a Breast Imaging Report SR (tolerant of content breastgate does not write)."""
+        if str(ds.get("SOPClassUID", "")) not in (ENHANCED_SR_STORAGE, "1.2.840.10008.5.1.4.1.1.88.33"):
+            raise InvalidInputError("not an Enhanced or Comprehensive SR")
+        root = decode_content(ds)
+        if not c.BREAST_IMAGING_REPORT.same(root.concept):
+            raise InvalidInputError("not a Breast Imaging Report (TID 4200)")
+        return _decode(ds, root)
+
+
+def _side(node: Node) -> str | None:
+    lat = node.first(c.LATERALITY, "CODE")
+    return c.laterality_of(lat.code) if lat is not None and lat.code is not None else None
+
+
+def _decode(ds: Dataset, root: Node) -> DecodedBreastReport:
+    narrative: dict[str, tuple[str, ...]] = {}
+    summary = root.first(c.NARRATIVE_SUMMARY, "CONTAINER")
+    for section in summary.children if summary is not None else []:
+        if section.vt == "CONTAINER" and section.concept is not None:
+            texts = (n.text or "" for n in section.children if n.vt == "TEXT")
+            narrative[section.concept.meaning] = tuple(line for t in texts for line in t.split(LINE_BREAK))
+    supplementary = root.first(c.SUPPLEMENTARY_DATA, "CONTAINER") or Node("CONTAINER")
+    composition = percent = None
+    breast = supplementary.first(c.BREAST_COMPOSITION, "CONTAINER")
+    if breast is not None:
+        item = breast.first(c.BREAST_COMPOSITION, "CODE")
+        composition = item.code if item is not None else None
+        num = breast.first(c.PERCENT_FIBROGLANDULAR, "NUM")
+        percent = num.num if num is not None else None
+    findings = []
+    for container in supplementary.find(c.FINDINGS, "CONTAINER"):
+        for node in container.find(c.FINDING, "CODE"):
+            props = {
+                n.concept.meaning: n.code
+                for n in node.children
+                if n.vt == "CODE" and n.concept is not None and n.code is not None
+            }
+            props.pop(c.LATERALITY.meaning, None)
+            diameter = node.first(c.DIAMETER, "NUM")
+            size = diameter.num if diameter is not None else None
+            findings.append(DecodedFinding(node.code or Code("", "", ""), _side(node), props, size))
+    overall = supplementary.first(c.OVERALL_ASSESSMENT, "CONTAINER") or Node("CONTAINER")
+    category = overall.first(c.ASSESSMENT_CATEGORY, "CODE")
+    assessment = category.code if category is not None else None
+    return DecodedBreastReport(
+        sop_instance_uid=str(ds.SOPInstanceUID),
+        series_instance_uid=str(ds.SeriesInstanceUID),
+        study_instance_uid=str(ds.StudyInstanceUID),
+        completion_flag=str(ds.get("CompletionFlag", "")),
+        verification_flag=str(ds.get("VerificationFlag", "")),
+        preliminary_flag=str(ds.get("PreliminaryFlag", "")),
+        composition=composition,
+        composition_category=c.category_of(composition) if composition is not None else None,
+        percent_fibroglandular=percent,
+        assessment=assessment,
+        birads=c.birads_of(assessment),
+        follow_up=tuple(n.code for n in overall.find(c.RECOMMENDED_FOLLOW_UP, "CODE") if n.code),
+        procedures=tuple(n.code for n in supplementary.find(c.PROCEDURE_REPORTED, "CODE") if n.code),
+        findings=tuple(findings),
+        narrative=narrative,
+    )
+
+
+def decode_breast_report_sr(ds: Dataset) -> DecodedBreastReport:
+    """Function form of :meth:`BreastImagingReportSR.from_dataset`."""
+    return BreastImagingReportSR.from_dataset(ds)
