@@ -36,10 +36,10 @@ R1    a shown finding that is not typically benign                        0     
                                                                                     and/or comparison
                                                                                     with prior
                                                                                     examination(s).
-R2    no such finding, but the pipeline's case assessment is 0 or 3-6     0         as R1
-      (suspicion at/over the recall threshold from a finding not shown)
-R3    shown findings, all typically benign                                2 Benign  Routine mammography
+R2    shown findings, all typically benign                                2 Benign  Routine mammography
                                                                                     screening.
+R3    no shown finding, but the pipeline's case assessment is 0 or 3-6    0         as R1
+      (e.g. another policy or engine recalls)
 R4    no shown finding and a lesion detector ran ok (an assessment is     1         Routine mammography
       present, or an algorithm of ``lesion_algorithms`` has status ok)    Negative  screening.
 R5    none of the above: no lesion-detection result                       none      Recommendation to be
@@ -50,7 +50,7 @@ R5    none of the above: no lesion-detection result                       none  
 Category 0 reads "Incomplete - Need Additional Imaging Evaluation", 1 "Negative", 2 "Benign";
 recommendations are the BI-RADS 5th edition management phrases of each category. An AI alone never
 drafts 3 (needs a diagnostic work-up first), 4 or 5 (a biopsy decision after diagnostic imaging) or
-6 (needs pathology); a 3-6 from the pipeline is not copied, it makes the draft a 0 (R2).
+6 (needs pathology); a 3-6 from the pipeline is not copied, it makes the draft a 0 (R3).
 Positioning problems (quality verdict "inadequate") are added to the impression but change no
 category: BI-RADS does not use category 0 for technical repeats.
 """
@@ -353,11 +353,11 @@ def _assess(
     if suspicious:
         numbers = ", ".join(str(f.number) for f in suspicious)
         return "R1", "0", f"AI finding(s) at the operating point need additional evaluation: {numbers}."
+    if benign:
+        return "R2", "2", "Only calcifications of typically benign morphology at the operating point."
     pipeline_category = None if pipeline is None else str(pipeline.get("birads") or "").upper() or None
     if pipeline_category is not None and pipeline_category not in ("1", "2"):
-        return "R2", "0", "The AI case suspicion reaches the recall threshold."
-    if benign:
-        return "R3", "2", "Only calcifications of typically benign morphology at the operating point."
+        return "R3", "0", "The AI case suspicion reaches the recall threshold."
     lesion_ok = any(a.status == "ok" and a.id in lesion_algorithms for a in algorithms)
     if pipeline is not None or lesion_ok:
         return "R4", "1", NO_FINDINGS

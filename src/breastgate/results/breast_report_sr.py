@@ -36,21 +36,30 @@ Content tree, as emitted (rows of PixelMed's DicomSRValidator rules for TID 4200
          │   ├ CONTAINS CODE Procedure reported (the first above)        [TID 4201]
          │   └ CONTAINS CODE (121071, DCM, "Finding") = CID 6054, per codable finding
          │       ├ HAS CONCEPT MOD Laterality                             (row 5b)
-         │       └ HAS PROPERTIES Clockface CID 6018, Quadrant CID 6020, Diameter mm (TID 1400),
-         │         Depth CID 6024, Shape CID 6004, Margins CID 6006, Calcification Type CID 6010,
-         │         Calcification Distribution CID 6012, Change since last mammogram CID 6002
+         │       └ HAS PROPERTIES Diameter mm (TID 1400 row 1), Shape CID 6004, Margins CID 6006,
+         │         Calcification Type CID 6010, Calcification Distribution CID 6012 (each only
+         │         when the algorithm gave it), Change since last mammogram CID 6002
          └ CONTAINS CONTAINER (111413, DCM, "Overall Assessment")         (when a category is drafted)
              ├ CONTAINS CODE Assessment Category = CID 6027 (0, 1 or 2)  [TID 4203]
              └ CONTAINS CODE Recommended Follow-up = CID 6028: 0 → (111135, "Additional
                projections"), 1 and 2 → (111140, "Normal interval follow-up")
 
-Left out: TID 1001 observation context (it requires TID 1005/1006 procedure and subject context
-breastgate does not hold), TID 4209 patient characteristics, TID 4204 intervention and TID 4207
-pathology (no such data), per-finding TID 4203 (an AI gives no per-lesion category), the reason for
-procedure (the indication is unknown), Lesion Density CID 6008 and the ultrasound rows (no
-algorithm reports them), TID 1400 Path (the finding is not tied to an image in this template).
-Enhancing and ultrasound lesions have no CID 6054 code breastgate can honestly pick (mass or not
-is unknown), so they stay in the narrative only.
+Left out: Clockface (row 7, CID 6018), Quadrant (row 8, CID 6020) and Depth (row 12, CID 6024):
+the PixelMed validator we must pass (the Debian jar) has no definition of those three context
+groups and reports every value, even a correct one, as an error ("not found in context group"), so
+the location stays in the narrative finding sentence. Also left out: TID 1001 observation context
+(it requires TID 1005/1006 procedure and subject context breastgate does not hold), TID 4209
+patient characteristics, TID 4204 intervention and TID 4207 pathology (no such data), per-finding
+TID 4203 (an AI gives no per-lesion category), the reason for procedure (the indication is
+unknown), Lesion Density CID 6008 and the ultrasound rows (no algorithm reports them), TID 1400 Path
+(the finding is not tied to an image in this template). Enhancing and ultrasound lesions have no
+CID 6054 code breastgate can honestly pick (mass or not is unknown): narrative only.
+
+Validator notes: the Debian PixelMed jar carries an older CID 6052 (DCM 121070 "Findings", 121074
+"Recommendations", 111424 "Comparison to previous exams") and warns that the current LOINC section
+codes (59776-5, 18783-1) are "not in template" and that 111424's meaning differs; both follow the
+current PS3.16 (reference dicom-sr.md §2.4) and are warnings, not errors. PixelMed allows one TEXT
+per section (TID 4202 row 4), so a section's sentences are one TEXT, lines separated by CR LF.
 """
 
 from __future__ import annotations
