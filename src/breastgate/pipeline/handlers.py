@@ -27,8 +27,10 @@ from breastgate.pipeline.summary import StudySummary, summarise
 from breastgate.results.json import result_from_payload, result_to_payload
 from breastgate.store import outbox, studies
 from breastgate.store import results as result_store
+from breastgate.store import worklist as worklist_store
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
+from breastgate.worklist.policy import queue_for
 
 LOGGER = logging.getLogger(__name__)
 
@@ -141,6 +143,7 @@ class JobRunner:
                 summary_paths = [self._write(job.study_instance_uid, o) for o in summary_outputs]
                 self._enqueue(session, job.study_instance_uid, summary_outputs, summary_paths)
                 if summary is not None:
+                    self._worklist(session, study, summary)
                     folder = self._config.results_path / job.study_instance_uid
                     enqueue_hl7(
                         session, self._config.hl7, self._blobs, folder, study, stored, summary, job.generation
@@ -154,6 +157,31 @@ class JobRunner:
             if j.generation == job.generation and j.id != job.id
         ]
         return all(j.state in (JobState.DONE, JobState.FAILED) for j in others)
+
+    @staticmethod
+    def _worklist(session: Session, study: StudyRef, summary: StudySummary) -> None:
+        """Put the study on the worklist (or re-rank it) with the policy's priority and flags."""
+        decision = summary.triage
+        modalities = sorted({i.modality for i in study.instances if i.modality})
+        arrived = studies.first_received_at(session, study.study_instance_uid)
+        changed = worklist_store.apply_triage(
+            session,
+            study.study_instance_uid,
+            priority=decision.priority.value,
+            score=decision.score,
+            flags=decision.flags,
+            policy=decision.policy,
+            queue=queue_for(decision),
+            reason="; ".join(decision.reasons) or f"results of generation {study.generation}",
+            modality="MG" if "MG" in modalities else (modalities[0] if modalities else None),
+            accession_number=study.accession_number,
+            arrived_at=arrived,
+        )
+        if changed:
+            LOGGER.info(
+                "worklist: study %s %s [%s] by %s",
+                study.study_instance_uid, decision.priority.value, ",".join(decision.flags), decision.policy,
+            )  # fmt: skip
 
     @staticmethod
     def _summary(study: StudyRef, results: list[AlgorithmResult]) -> StudySummary | None:

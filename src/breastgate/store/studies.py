@@ -264,3 +264,11 @@ def mark_stable(session: Session, study_instance_uid: str, *, now: datetime | No
     study.state = StudyState.STABLE.value
     study.stable_at = now or datetime.now(UTC)
     return True
+
+
+def first_received_at(session: Session, study_instance_uid: str) -> datetime | None:
+    """When the study's first instance arrived (the worklist's age)."""
+    value = session.scalar(
+        select(Study.first_received_at).where(Study.study_instance_uid == study_instance_uid)
+    )
+    return _utc(value) if value is not None else None

@@ -222,3 +222,46 @@ class Hl7Message(Base):
     error_code: Mapped[str | None] = mapped_column(String(8))
     error_text: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
+
+
+class WorklistEntry(Base):
+    """A study on the reading worklist: its current AI priority, flags and reading status.
+
+    ``queue`` is ``radiologist`` or ``technologist`` (positioning to be repeated); ``status`` is
+    ``scheduled`` → ``in_progress`` → ``completed`` (or ``canceled``), the UPS procedure step states.
+    """
+
+    __tablename__ = "worklist_entry"
+
+    study_instance_uid: Mapped[str] = mapped_column(
+        String(64), ForeignKey("study.study_instance_uid"), primary_key=True
+    )
+    priority: Mapped[str] = mapped_column(String(16))
+    rank: Mapped[int] = mapped_column(Integer)  # 0 stat, 1 urgent, 2 routine: sorts the list
+    score: Mapped[float] = mapped_column(default=0.0)
+    flags: Mapped[str] = mapped_column(Text, default="")  # comma-separated
+    policy: Mapped[str] = mapped_column(String(64))
+    queue: Mapped[str] = mapped_column(String(16), default="radiologist")
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    modality: Mapped[str | None] = mapped_column(String(16))
+    accession_number: Mapped[str | None] = mapped_column(String(64))
+    arrived_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_worklist_entry_rank_arrived_at", "rank", "arrived_at"),)
+
+
+class WorklistChange(Base):
+    """Every change of a study's worklist priority or flags, with the policy version that made it."""
+
+    __tablename__ = "worklist_change"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    study_instance_uid: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    old_priority: Mapped[str | None] = mapped_column(String(16))
+    new_priority: Mapped[str] = mapped_column(String(16))
+    old_flags: Mapped[str | None] = mapped_column(Text)
+    new_flags: Mapped[str] = mapped_column(Text)
+    policy: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text, default="")

@@ -138,3 +138,14 @@ def triage(
     else:
         priority = Priority.ROUTINE
     return assessment, Triage(priority, score, tuple(flags), policy.name, tuple(reasons))
+
+
+#: Worklist queues: studies go to the radiologists' list, or to the technologists' list when the
+#: images must be repeated (a ``positioning_inadequate`` flag).
+RADIOLOGIST_QUEUE = "radiologist"
+TECHNOLOGIST_QUEUE = "technologist"
+
+
+def queue_for(decision: Triage) -> str:
+    """Which worklist a study goes to: technologists when positioning must be repeated."""
+    return TECHNOLOGIST_QUEUE if "positioning_inadequate" in decision.flags else RADIOLOGIST_QUEUE

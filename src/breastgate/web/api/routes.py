@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel
 from sqlalchemy import text
 
+from breastgate.domain.errors import InvalidInputError
 from breastgate.jobs import ledger
 from breastgate.results.json import build_results, result_from_payload
 from breastgate.store import orders as order_store
 from breastgate.store import outbox, studies
 from breastgate.store import results as result_store
+from breastgate.store import worklist as worklist_store
 from breastgate.web.api.deps import ContextDep, SessionDep
 from breastgate.worklist.policy import triage
 
@@ -86,6 +89,54 @@ def list_orders(
         session, accession_number=accession_number, patient_id=patient_id, limit=limit
     )
     return {"items": [_as_dict(o) for o in rows]}
+
+
+class StatusChange(BaseModel):
+    """Body of ``PUT /api/worklist/{study}/status``."""
+
+    status: Literal["scheduled", "in_progress", "completed", "canceled"]
+
+
+@router.get("/worklist")
+def worklist(
+    session: SessionDep,
+    flag: str | None = Query(None, max_length=64),
+    modality: str | None = Query(None, max_length=16),
+    status: str | None = Query(None, max_length=16),
+    queue: str | None = Query(None, max_length=16),
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    """The reading worklist: priority (stat, urgent, routine) then age; filters by flag, modality,
+    status (scheduled, in_progress, completed, canceled) and queue (radiologist, technologist)."""
+    rows = worklist_store.list_worklist(
+        session, flag=flag, modality=modality, status=status, queue=queue, limit=limit, offset=offset
+    )
+    return {"items": [_as_dict(r) for r in rows], "limit": limit, "offset": offset}
+
+
+@router.get("/worklist/{study_instance_uid}")
+def worklist_item(study_instance_uid: str, session: SessionDep) -> dict[str, Any]:
+    """One worklist entry and every change of its priority or flags, with the policy that made it."""
+    item = worklist_store.get_item(session, study_instance_uid)
+    if item is None:
+        raise HTTPException(404, "Study is not on the worklist")
+    return {
+        **_as_dict(item),
+        "changes": [_as_dict(c) for c in worklist_store.changes(session, study_instance_uid)],
+    }
+
+
+@router.put("/worklist/{study_instance_uid}/status")
+def worklist_status(study_instance_uid: str, body: StatusChange, session: SessionDep) -> dict[str, Any]:
+    """Move a study along scheduled → in_progress → completed (or canceled)."""
+    try:
+        item = worklist_store.set_status(session, study_instance_uid, body.status)
+    except LookupError:
+        raise HTTPException(404, "Study is not on the worklist") from None
+    except InvalidInputError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return _as_dict(item)
 
 
 def _as_dict(row: object) -> dict[str, Any]:
