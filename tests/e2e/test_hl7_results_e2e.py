@@ -11,6 +11,7 @@ from pathlib import Path
 
 import hl7
 import pytest
+from pypdf import PdfReader
 
 from breastgate.phantoms import generate_mg_study
 from breastgate.phantoms.lesions import LesionRequest
@@ -43,12 +44,17 @@ def test_oru_and_priority_update_reach_the_ris(receivers: tuple[Receiver, Receiv
         ds.save_as(files[-1], enforce_file_format=True)
     (folder / "truth.json").write_text(json.dumps(study.truth))
     first = study.datasets[0]
+    spool = tmp_path / "letters"
+    spool.mkdir()
 
     gateway = GatewayProcess(
         tmp_path / "gw",
         BG_ALGORITHMS="breastgate.density,breastgate.calcifications",
         BG_HL7_RESULTS_TO=f"mllp://127.0.0.1:{results_rx.server.port}",
         BG_HL7_PRIORITY_TO=f"mllp://127.0.0.1:{orders_rx.server.port}",
+        BG_LETTERS_TO=f"dir:{spool}",
+        BG_SITE_NAME="Breast Centre Test Site",
+        BG_SITE_ADDRESS="1 Screening Road|Testville",
     )
     gateway.start()
     try:
@@ -64,6 +70,15 @@ def test_oru_and_priority_update_reach_the_ris(receivers: tuple[Receiver, Receiv
         )
         # both ACKed with AA: the outbox owes nothing more
         wait_for(lambda: gateway.get("/api/health")["outbox"].get("sent") == 2, timeout=30, what="both sent")
+        uid = str(study.truth["study_instance_uid"])
+        report = gateway.get(f"/api/studies/{uid}/report")
+        refused = gateway.post(f"/api/studies/{uid}/report/confirm", {"radiologist": "", "density": "c"})
+        confirmed = gateway.post(
+            f"/api/studies/{uid}/report/confirm", {"radiologist": "RAD^ONE", "density": "c"}
+        )
+        letters = wait_for(
+            lambda: sorted(spool.glob("*.pdf")), timeout=30, what="the density letter in the spool"
+        )
     finally:
         gateway.stop()
 
@@ -89,3 +104,17 @@ def test_oru_and_priority_update_reach_the_ris(receivers: tuple[Receiver, Receiv
     assert update.extract_field("ORC", 1, 2, 1, 1) == "PLC-R1"
     assert update.extract_field("ORC", 1, 7, 1, 6) == "A"
     assert len(results_rx.received) == 1 and len(orders_rx.received) == 1
+
+    # The report draft: the AI's words, marked as a draft, in the ORU too; confirmed by the radiologist.
+    assert report["status"] == "draft" and report["birads"] == "0"
+    assert "COMPOSITION" in report["text"] and "not for diagnostic use" in report["text"]
+    assert report["draft_sr"] is True
+    assert obx["REPORT_DRAFT"][0].split("~")[0] == report["text"].splitlines()[0]
+    assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+    body = confirmed.json()
+    assert confirmed.status_code == 200 and body["status"] == "confirmed" and body["confirmed_density"] == "c"
+    assert body["density"] in ("a", "b")  # what the AI drafted is kept beside what the radiologist decided
+    # The confirmed density (c: dense) made the MQSA letter with the dense-breast lay summary.
+    assert [p.name for p in letters] == [f"{body['letter']}.pdf"]
+    text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(letters[0]).pages)
+    assert "Your breast tissue is dense." in text and "Breast Centre Test Site" in text

@@ -85,6 +85,9 @@ class GatewayProcess:
         response.raise_for_status()
         return response.json()
 
+    def post(self, path: str, body: Any) -> httpx.Response:
+        return httpx.post(f"{self.url}{path}", json=body, timeout=30)
+
     def stop(self) -> None:
         for proc in [*self.workers, self.serve_proc]:
             if proc is not None and proc.poll() is None:

@@ -120,3 +120,14 @@ def test_priority_update_needs_an_order_and_a_known_style() -> None:
         build_priority_update(bare, control_id="X", priority=Priority.URGENT)
     with pytest.raises(ValueError, match="style"):
         build_priority_update(REF, control_id="X", priority=Priority.URGENT, style="fax")
+
+
+@pytest.mark.parametrize(
+    ("ai", "order", "expected"),
+    [("A", "R", True), ("S", "R", True), ("S", "A", True), ("A", None, True), ("R", "S", False),
+     ("R", "A", False), ("A", "A", False), ("A", "S", False), ("R", "P", False), ("A", "T", False)],
+)  # fmt: skip
+def test_the_ai_only_ever_raises_an_order_priority(ai: str, order: str | None, expected: bool) -> None:
+    from breastgate.pipeline.hl7_out import raises_priority
+
+    assert raises_priority(ai, order) is expected

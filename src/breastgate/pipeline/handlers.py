@@ -23,9 +23,11 @@ from breastgate.domain.model import AlgorithmResult, Job, JobState, StudyRef
 from breastgate.jobs import ledger
 from breastgate.pipeline.analysis import OutputObject, build_outputs, run_algorithm
 from breastgate.pipeline.hl7_out import Hl7Outbound, enqueue_hl7
+from breastgate.pipeline.report import DraftOutput, draft_report
 from breastgate.pipeline.summary import StudySummary, summarise
 from breastgate.results.json import result_from_payload, result_to_payload
 from breastgate.store import outbox, studies
+from breastgate.store import reports as report_store
 from breastgate.store import results as result_store
 from breastgate.store import worklist as worklist_store
 from breastgate.store.blobs import BlobStore
@@ -144,9 +146,20 @@ class JobRunner:
                 self._enqueue(session, job.study_instance_uid, summary_outputs, summary_paths)
                 if summary is not None:
                     self._worklist(session, study, summary)
+                    report = self._report(session, study, stored, summary, job.generation)
                     folder = self._config.results_path / job.study_instance_uid
+                    lines = report.text.splitlines() if report is not None else ()
+                    hl7 = self._config.hl7
                     enqueue_hl7(
-                        session, self._config.hl7, self._blobs, folder, study, stored, summary, job.generation
+                        session,
+                        hl7,
+                        self._blobs,
+                        folder,
+                        study,
+                        stored,
+                        summary,
+                        job.generation,
+                        report_lines=lines,
                     )
 
     @staticmethod
@@ -157,6 +170,35 @@ class JobRunner:
             if j.generation == job.generation and j.id != job.id
         ]
         return all(j.state in (JobState.DONE, JobState.FAILED) for j in others)
+
+    def _report(
+        self,
+        session: Session,
+        study: StudyRef,
+        results: list[AlgorithmResult],
+        summary: StudySummary,
+        generation: int,
+    ) -> DraftOutput | None:
+        """Draft the report, write its SR beside the results (not sent: a draft) and store both."""
+        report = draft_report(study, results, summary)
+        if report is None:
+            return None
+        sr_path = None
+        if report.sr is not None:
+            output = OutputObject("report-sr", str(report.sr.SOPInstanceUID), report.sr)
+            sr_path = str(self._write(study.study_instance_uid, output))
+        draft = report.draft
+        report_store.save_draft(
+            session,
+            study.study_instance_uid,
+            generation=generation,
+            birads=draft.birads,
+            density=draft.composition_category,
+            text=report.text,
+            draft_json=report.draft_json(),
+            sr_path=sr_path,
+        )
+        return report
 
     @staticmethod
     def _worklist(session: Session, study: StudyRef, summary: StudySummary) -> None:

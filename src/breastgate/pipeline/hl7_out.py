@@ -34,6 +34,8 @@ from breastgate.store.orders import demographics_for_study, orders_for_study
 LOGGER = logging.getLogger(__name__)
 
 KIND = "hl7"
+#: Urgency of table 0027 priorities (lower is more urgent); P, T and C count as urgent.
+ORDER_RANK = {"S": 0, "A": 1, "P": 1, "T": 1, "C": 1, "R": 2}
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,13 @@ class Hl7Outbound:
     priority_to: Sequence[str] = ()
     priority_style: str = "orm"  # orm (ORM^O01 XO, ORC-7/OBR-27) | omi (OMI^O23, TQ1-9)
     parties: MessageParties = field(default_factory=MessageParties)
+
+
+def raises_priority(ai_code: str, order_code: str | None) -> bool:
+    """True when the AI's priority is more urgent than the order's. The AI only ever raises a
+    priority: a routine AI result never demotes a STAT, ASAP, pre-operative or timing-critical
+    order that the RIS or a clinician set."""
+    return ORDER_RANK.get(ai_code, 2) < ORDER_RANK.get(order_code or "R", 1)
 
 
 def _message_id(prefix: str, *parts: object) -> str:
@@ -60,6 +69,8 @@ def enqueue_hl7(
     results: Sequence[AlgorithmResult],
     summary: StudySummary,
     generation: int,
+    *,
+    report_lines: Sequence[str] = (),
 ) -> list[str]:
     """Write the study's HL7 messages under ``folder`` and owe them; returns the outbox keys owed."""
     if not (config.results_to or config.priority_to):
@@ -72,6 +83,8 @@ def enqueue_hl7(
         patient=patient,
         accession_number=(order.accession_number if order else None) or study.accession_number,
         placer_order_number=order.placer_order_number if order else None,
+        filler_order_number=order.filler_order_number if order else None,
+        requested_procedure_id=order.requested_procedure_id if order else None,
         procedure_code=order.procedure_code if order else None,
         procedure_text=order.procedure_text if order else None,
         modality=(order.modality if order and order.modality else "MG"),
@@ -87,11 +100,12 @@ def enqueue_hl7(
             assessment=summary.assessment,
             results=results,
             findings=shown_findings(results),
+            report_lines=report_lines,
             parties=config.parties,
         )
         owed += _owe(session, blobs, folder / f"{key}.hl7", uid, key, text, config.results_to)
     code = PRIORITY_CODE[summary.triage.priority]
-    if config.priority_to and order is not None and order.active and (order.priority or "R") != code:
+    if config.priority_to and order is not None and order.active and raises_priority(code, order.priority):
         key = _message_id("prio", uid, generation, version, code)
         text = build_priority_update(
             ref,

@@ -79,6 +79,7 @@ class StudyOrderRef:
     accession_number: str | None = None
     placer_order_number: str | None = None
     filler_order_number: str | None = None
+    requested_procedure_id: str | None = None
     procedure_code: str | None = None
     procedure_text: str | None = None
     modality: str = "MG"
@@ -193,6 +194,7 @@ def build_oru(
     add("TX", "DISCLAIMER", "Disclaimer", _e(NOT_FOR_DIAGNOSTIC_USE))
 
     accession, placer = _e(ref.accession_number or ""), _e(ref.placer_order_number or "")
+    filler = _e(ref.filler_order_number or ref.accession_number or "")
     if ref.procedure_code:
         service = f"{_e(ref.procedure_code)}^{_e(ref.procedure_text or '')}^L"
     else:
@@ -200,13 +202,13 @@ def build_oru(
     segments = [
         _msh("ORU^R01^ORU_R01", control_id, parties, now, "2.5.1"),
         _pid(ref.patient),
-        _segment("ORC", {1: "RE", 2: placer, 3: accession, 5: "CM"}),
+        _segment("ORC", {1: "RE", 2: placer, 3: filler, 5: "CM"}),
         _segment(
             "OBR",
             {
                 1: "1",
                 2: placer,
-                3: accession,
+                3: filler,
                 4: service,
                 7: stamp,
                 18: accession,
@@ -240,28 +242,37 @@ def build_priority_update(
     now = now or datetime.now(UTC)
     code = PRIORITY_CODE[priority]
     placer, accession = _e(ref.placer_order_number or ""), _e(ref.accession_number or "")
+    filler = _e(ref.filler_order_number or ref.accession_number or "")
     service = f"{_e(ref.procedure_code or '')}^{_e(ref.procedure_text or '')}"
     if style == "omi":
         segments = [
             _msh("OMI^O23^OMI_O23", control_id, parties, now, "2.5.1"),
             _pid(ref.patient),
-            _segment("ORC", {1: "XO", 2: placer, 3: accession, 5: "SC"}),
+            _segment("ORC", {1: "XO", 2: placer, 3: filler, 5: "SC"}),
             _segment("TQ1", {1: "1", 9: f"{code}^{priority.value}^HL70485"}),
-            _segment("OBR", {1: "1", 2: placer, 3: accession, 4: service}),
-            _segment("IPC", {1: accession, 3: _e(ref.study_instance_uid), 5: _e(ref.modality)}),
+            _segment("OBR", {1: "1", 2: placer, 3: filler, 4: service}),
+            _segment(
+                "IPC",
+                {
+                    1: accession,
+                    2: _e(ref.requested_procedure_id or ""),
+                    3: _e(ref.study_instance_uid),
+                    5: _e(ref.modality),
+                },
+            ),
         ]
     elif style == "orm":
         timing = f"^^^^^{code}"
         segments = [
             _msh("ORM^O01", control_id, parties, now, "2.3.1"),
             _pid(ref.patient),
-            _segment("ORC", {1: "XO", 2: placer, 3: accession, 5: "SC", 7: timing}),
+            _segment("ORC", {1: "XO", 2: placer, 3: filler, 5: "SC", 7: timing}),
             _segment(
                 "OBR",
                 {
                     1: "1",
                     2: placer,
-                    3: accession,
+                    3: filler,
                     4: service,
                     18: accession,
                     24: _e(ref.modality),

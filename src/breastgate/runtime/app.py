@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from pathlib import Path
 
 from breastgate import __version__
 from breastgate.algorithms.registry import Registry
 from breastgate.delivery.dicom import CStoreSender
+from breastgate.delivery.folder import FolderSender
 from breastgate.delivery.mllp import MllpSender
 from breastgate.delivery.policy import RetryPolicy
 from breastgate.delivery.service import OutboxWorker
@@ -21,7 +23,9 @@ from breastgate.jobs.sweeper import LeaseSweeper
 from breastgate.pipeline.assembly import StudyAssembler
 from breastgate.pipeline.handlers import JobRunner, RunnerConfig
 from breastgate.pipeline.hl7_out import Hl7Outbound
+from breastgate.pipeline.letters import LetterConfig
 from breastgate.reporting.hl7_oru import MessageParties
+from breastgate.reporting.letters import LetterTemplate, SiteLetterhead
 from breastgate.routing.rules import rules_from_manifests
 from breastgate.runtime.periodic import Periodic
 from breastgate.runtime.settings import Settings
@@ -31,6 +35,21 @@ from breastgate.store.migrate import upgrade
 from breastgate.web.api.deps import AppContext
 
 LOGGER = logging.getLogger(__name__)
+
+
+def letter_config(settings: Settings) -> LetterConfig | None:
+    """Patient letters: where they go and the site's letterhead (None when no folder is set)."""
+    destinations = settings.letter_destinations
+    if not destinations:
+        return None
+    letterhead = SiteLetterhead(
+        site_name=settings.site_name,
+        address_lines=tuple(line.strip() for line in settings.site_address.split("|") if line.strip()),
+        phone=settings.site_phone,
+        logo_path=Path(settings.site_logo) if settings.site_logo else None,
+    )
+    template = LetterTemplate.from_file(settings.letter_template) if settings.letter_template else None
+    return LetterConfig(destinations, letterhead, template)
 
 
 def owner_id(role: str) -> str:
@@ -64,7 +83,12 @@ class Core:
                     results_to=settings.hl7_results_destinations,
                     priority_to=settings.hl7_priority_destinations,
                     priority_style=settings.hl7_priority_style,
-                    parties=MessageParties(settings.ae_title, settings.hl7_facility),
+                    parties=MessageParties(
+                        settings.ae_title,
+                        settings.hl7_facility,
+                        settings.hl7_receiving_application,
+                        settings.hl7_receiving_facility,
+                    ),
                 ),
             ),
             owner=owner_id(role),
@@ -112,10 +136,15 @@ class Gateway:
         )
         self.outbox = OutboxWorker(
             self.core.db,
-            {"dicom": CStoreSender(calling_ae=settings.ae_title), "hl7": MllpSender()},
+            {
+                "dicom": CStoreSender(calling_ae=settings.ae_title),
+                "hl7": MllpSender(),
+                "letter": FolderSender(),
+            },
             RetryPolicy(settings.delivery_retry_base_seconds, settings.delivery_retry_max_seconds),
             owner_id=owner_id("outbox"),
         )
+        self.letters = letter_config(settings)
         self.ticker = Periodic(
             "assembly", settings.sweep_interval_seconds, [self.assembler.tick, self.sweeper.tick]
         )
@@ -128,6 +157,9 @@ class Gateway:
             dicom_port=self.scp.port,
             hl7_port=self.mllp.port,
             workers_in_process=self.workers_in_process,
+            letters=self.letters,
+            blobs=self.core.blobs,
+            results_path=self.settings.results_path,
         )
 
     def start(self) -> None:

@@ -44,6 +44,17 @@ class Settings(BaseSettings):
     )
     hl7_priority_style: Literal["orm", "omi"] = "orm"
     hl7_facility: str = ""
+    hl7_receiving_application: str = ""
+    hl7_receiving_facility: str = ""
+    letters_to: str = Field(
+        default="",
+        description="comma-separated dir:/absolute/path spool folders receiving patient letters (PDF)",
+    )
+    site_name: str = ""
+    site_address: str = Field(default="", description="letterhead address lines separated by |")
+    site_phone: str = ""
+    site_logo: str = ""
+    letter_template: str = Field(default="", description="a site's own letter template (HTML, $placeholders)")
     hl7_processing_ids: str = Field(
         default="P",
         description="comma-separated MSH-11 processing ids accepted (P production, T training, D debug)",
@@ -131,6 +142,17 @@ class Settings(BaseSettings):
         return _mllp_list(self.hl7_priority_to, "BG_HL7_PRIORITY_TO")
 
     @property
+    def letter_destinations(self) -> list[str]:
+        """``dir:/absolute/path`` entries; letters need a site name for their letterhead."""
+        out = [d.strip() for d in self.letters_to.split(",") if d.strip()]
+        for item in out:
+            if not item.startswith("dir:") or not Path(item[4:]).is_absolute():
+                raise ConfigurationError(f"BG_LETTERS_TO: not dir:/absolute/path: {item!r}")
+        if out and not self.site_name.strip():
+            raise ConfigurationError("BG_LETTERS_TO needs BG_SITE_NAME (the letterhead of patient letters)")
+        return out
+
+    @property
     def hl7_processing_id_set(self) -> frozenset[str]:
         return frozenset(p.strip().upper() for p in self.hl7_processing_ids.split(",") if p.strip())
 
@@ -160,6 +182,7 @@ def load_settings(**overrides: object) -> Settings:
     settings.pacs_nodes  # noqa: B018 - parse early so a bad BG_PACS fails at start-up
     settings.hl7_results_destinations  # noqa: B018 - and a bad HL7 destination
     settings.hl7_priority_destinations  # noqa: B018
+    settings.letter_destinations  # noqa: B018
     if settings.env == "production" and not settings.calling_ae_allow_list:
         raise ConfigurationError(
             "BG_ENV=production requires BG_ALLOWED_CALLING_AES (the open DICOM port is for embedded use)"

@@ -77,6 +77,8 @@ class OrderInfo:
     placer_order_number: str | None
     patient_id: str
     control: str
+    filler_order_number: str | None
+    requested_procedure_id: str | None
     status: str | None
     active: bool
     procedure_code: str | None
@@ -337,6 +339,8 @@ def _info(row: ImagingOrder) -> OrderInfo:
         placer_order_number=row.placer_order_number,
         patient_id=row.patient_id,
         control=row.control,
+        filler_order_number=row.filler_order_number,
+        requested_procedure_id=row.requested_procedure_id,
         status=row.status,
         active=row.active,
         procedure_code=row.procedure_code,

@@ -272,3 +272,8 @@ def first_received_at(session: Session, study_instance_uid: str) -> datetime | N
         select(Study.first_received_at).where(Study.study_instance_uid == study_instance_uid)
     )
     return _utc(value) if value is not None else None
+
+
+def get_study_date(session: Session, study_instance_uid: str) -> str | None:
+    """Study Date (YYYYMMDD) as the images carry it."""
+    return session.scalar(select(Study.study_date).where(Study.study_instance_uid == study_instance_uid))

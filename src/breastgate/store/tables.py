@@ -265,3 +265,30 @@ class WorklistChange(Base):
     new_flags: Mapped[str] = mapped_column(Text)
     policy: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class ReportDraftRow(Base):
+    """The AI report draft of a study (latest generation) and the radiologist's confirmation.
+
+    ``status`` is ``draft`` until a radiologist confirms it (``confirmed``); what the radiologist
+    decided (category, density) is kept beside what the AI drafted, never over it.
+    """
+
+    __tablename__ = "report_draft"
+
+    study_instance_uid: Mapped[str] = mapped_column(
+        String(64), ForeignKey("study.study_instance_uid"), primary_key=True
+    )
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    birads: Mapped[str | None] = mapped_column(String(2))
+    density: Mapped[str | None] = mapped_column(String(1))
+    text: Mapped[str] = mapped_column(Text)
+    draft: Mapped[str] = mapped_column(Text)  # JSON of the ReportDraft
+    sr_path: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    confirmed_by: Mapped[str | None] = mapped_column(String(128))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    confirmed_birads: Mapped[str | None] = mapped_column(String(2))
+    confirmed_density: Mapped[str | None] = mapped_column(String(1))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from breastgate.pipeline.letters import LetterConfig
+from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
 
 
@@ -22,6 +25,9 @@ class AppContext:
     dicom_port: int | None
     workers_in_process: bool
     hl7_port: int | None = None
+    letters: LetterConfig | None = None
+    blobs: BlobStore | None = None
+    results_path: Path | None = None
 
 
 def get_context(request: Request) -> AppContext:

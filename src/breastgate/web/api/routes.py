@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from breastgate.domain.errors import InvalidInputError
 from breastgate.jobs import ledger
+from breastgate.pipeline.letters import queue_letter
 from breastgate.results.json import build_results, result_from_payload
 from breastgate.store import orders as order_store
 from breastgate.store import outbox, studies
+from breastgate.store import reports as report_store
 from breastgate.store import results as result_store
 from breastgate.store import worklist as worklist_store
 from breastgate.web.api.deps import ContextDep, SessionDep
@@ -89,6 +92,58 @@ def list_orders(
         session, accession_number=accession_number, patient_id=patient_id, limit=limit
     )
     return {"items": [_as_dict(o) for o in rows]}
+
+
+class Confirmation(BaseModel):
+    """Body of ``POST /api/studies/{study}/report/confirm``: who confirms, and what they decided
+    where it differs from the draft (category 0-6, density a-d)."""
+
+    radiologist: str = Field(min_length=1, max_length=128)
+    birads: Literal["0", "1", "2", "3", "4", "5", "6"] | None = None
+    density: Literal["a", "b", "c", "d"] | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+def _report(record: report_store.ReportRecord) -> dict[str, Any]:
+    data = _as_dict(record)
+    data["draft"] = json.loads(record.draft)
+    data.pop("sr_path", None)
+    data["draft_sr"] = record.sr_path is not None
+    return data
+
+
+@router.get("/studies/{study_instance_uid}/report")
+def study_report(study_instance_uid: str, session: SessionDep) -> dict[str, Any]:
+    """The AI report draft (structured and as text) and whether a radiologist has confirmed it."""
+    record = report_store.get_report(session, study_instance_uid)
+    if record is None:
+        raise HTTPException(404, "No report draft for this study")
+    return _report(record)
+
+
+@router.post("/studies/{study_instance_uid}/report/confirm")
+def confirm_report(
+    study_instance_uid: str, body: Confirmation, session: SessionDep, context: ContextDep
+) -> dict[str, Any]:
+    """A radiologist confirms the draft (with their own category or density if they differ).
+    A confirmed density makes the patient's MQSA density letter when letters are set up."""
+    try:
+        record = report_store.confirm(
+            session,
+            study_instance_uid,
+            by=body.radiologist,
+            birads=body.birads,
+            density=body.density,
+            note=body.note,
+        )
+    except LookupError:
+        raise HTTPException(404, "No report draft for this study") from None
+    except InvalidInputError as exc:
+        raise HTTPException(422, str(exc)) from None
+    letter = None
+    if context.letters is not None and context.blobs is not None and context.results_path is not None:
+        letter = queue_letter(session, context.blobs, context.results_path, context.letters, record)
+    return {**_report(record), "letter": letter}
 
 
 class StatusChange(BaseModel):

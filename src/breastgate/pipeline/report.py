@@ -1,0 +1,76 @@
+"""The report draft of a finished study: text, structured draft and Breast Imaging Report SR.
+
+Made by the study summary step from the stored results (``breastgate.reporting.draft``), stored
+with the study (``store.reports``) and sent as text in the ORU. The SR (TID 4200, PARTIAL /
+UNVERIFIED) is written beside the other results but not sent to the PACS: a draft enters the
+permanent record only once a radiologist confirms it, and which objects go where per mode is the
+governance issue's switch. Drafting never fails the job: a failure is logged and the study keeps
+its other results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pydicom
+from pydicom import Dataset
+
+from breastgate.domain.model import AlgorithmResult, StudyRef
+from breastgate.domain.report import ReportDraft
+from breastgate.pipeline.summary import StudySummary
+from breastgate.reporting.draft import build_draft, render_text
+from breastgate.results.breast_report_sr import BreastImagingReportSR
+from breastgate.results.json import build_results
+
+LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DraftOutput:
+    """What the summary step stores and sends for the report."""
+
+    draft: ReportDraft
+    text: str
+    sr: Dataset | None
+
+    def draft_json(self) -> str:
+        def default(value: Any) -> Any:
+            if isinstance(value, date):
+                return value.isoformat()
+            raise TypeError(type(value).__name__)
+
+        return json.dumps(dataclasses.asdict(self.draft), default=default, sort_keys=True)
+
+
+def draft_report(
+    study: StudyRef, results: Sequence[AlgorithmResult], summary: StudySummary
+) -> DraftOutput | None:
+    """The study's report draft, or None (logged) when it cannot be made."""
+    try:
+        document = build_results(study.study_instance_uid, results, summary.assessment, summary.triage)
+        draft = build_draft(document)
+        text = render_text(draft)
+    except Exception:
+        LOGGER.exception("study %s: no report draft", study.study_instance_uid)
+        return None
+    sources = []
+    for ref in sorted(study.instances, key=lambda i: i.sop_instance_uid):
+        if ref.modality != "MG":
+            continue
+        try:
+            sources.append(pydicom.dcmread(ref.path, stop_before_pixels=True))
+        except Exception as exc:  # an unreadable header leaves that image out of the evidence
+            LOGGER.warning("report SR: image %s left out: %s", ref.sop_instance_uid, type(exc).__name__)
+    sr: Dataset | None = None
+    if sources:
+        try:
+            sr = BreastImagingReportSR(sources, draft).to_dataset()
+        except Exception:
+            LOGGER.exception("study %s: report SR not written", study.study_instance_uid)
+    return DraftOutput(draft, text, sr)
