@@ -1,4 +1,4 @@
-"""Delivery: the outbox worker and its senders (C-STORE SCU; STOW-RS, MLLP and webhooks later).
+"""Delivery: the outbox worker and its senders (C-STORE SCU, MLLP, webhooks; STOW-RS later).
 
 Senders share one small protocol (:class:`~breastgate.delivery.service.Sender`) so a test can swap
 the real transport for a fake, as httpx swaps transports; failures are split into retryable and

@@ -5,12 +5,14 @@
     DeliveryError (domain)
     ├── RetryableDeliveryError (domain)   the outbox tries again later, with backoff; never dropped
     │   ├── PeerUnavailableError          connection refused, timeout, association rejected/aborted
-    │   └── PeerBusyError                 C-STORE 0xA7xx "out of resources" (PS3.4 B.2.3)
+    │   └── PeerBusyError                 C-STORE 0xA7xx "out of resources" (PS3.4 B.2.3);
+    │                                     HTTP 408 / 425 / 429 / 5xx (webhooks)
     └── PermanentDeliveryError (domain)   the row goes to ``failed`` with the reason (visible in UI/API)
         ├── InvalidDestinationError       destination string cannot be parsed
-        ├── UnreadableObjectError         file missing or not DICOM Part 10
+        ├── UnreadableObjectError         file missing, not DICOM Part 10, not a webhook JSON body
         ├── NoPresentationContextError    peer accepts no context for the object's SOP class
-        └── RejectedError                 C-STORE 0xA9xx / 0xCxxx / other failure status
+        └── RejectedError                 C-STORE 0xA9xx / 0xCxxx / other failure status;
+                                          HL7 AE/CE; HTTP status other than 2xx and the above
 
 Failures map once, here, at the boundary (DESIGN §5); the worker only distinguishes the two
 branches.
