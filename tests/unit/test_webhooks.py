@@ -1,4 +1,4 @@
-"""Webhooks: canonical bodies, stable keys, the signature scheme, status mapping."""
+"""Webhooks: canonical bodies, stable keys, the signature scheme, status mapping, settings refusals."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from breastgate.delivery.webhooks import (
     webhook_key,
 )
 from breastgate.domain.errors import ConfigurationError, EncodingError
+from breastgate.runtime.settings import load_settings
 
 SECRET = "s" * 40
 AT = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
@@ -223,3 +225,60 @@ def test_logs_name_event_key_host_and_status_never_body_secret_or_url(
     assert "study.triaged hook-abc to hooks.example.org: HTTP 200" in text and "HTTP 400" in text
     for secret in ("DOE^JANE", SECRET, "token=abc", "sha256="):
         assert secret not in text
+
+
+# Settings refusals -----------------------------------------------------------------------------
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    for name in list(os.environ):
+        if name.startswith("BG_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("BG_CONFIG", str(tmp_path / "absent.toml"))
+    return monkeypatch
+
+
+def test_no_webhooks_by_default(clean_env: pytest.MonkeyPatch) -> None:
+    s = load_settings()
+    assert s.webhook_destinations == [] and s.webhook_secret == "" and s.webhook_timeout_seconds == 10.0
+
+
+def test_webhooks_are_parsed_and_validated(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("BG_WEBHOOK_SECRET", "dev")
+    clean_env.setenv("BG_WEBHOOKS", " https://a.example.org/hook , http://10.0.0.5:8000/in?t=1 ,")
+    assert load_settings().webhook_destinations == [
+        "https://a.example.org/hook",
+        "http://10.0.0.5:8000/in?t=1",
+    ]
+    for bad in ("ftp://a.example.org/x", "a.example.org/hook", "https:///nohost", "http://h:notaport/"):
+        clean_env.setenv("BG_WEBHOOKS", f"https://ok.example.org/,{bad}")
+        with pytest.raises(ConfigurationError, match="BG_WEBHOOKS"):
+            load_settings()
+
+
+def test_development_refuses_webhooks_without_a_secret(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("BG_WEBHOOKS", "https://a.example.org/hook")
+    for empty in ("", "   "):
+        clean_env.setenv("BG_WEBHOOK_SECRET", empty)
+        with pytest.raises(ConfigurationError, match="BG_WEBHOOKS is set but BG_WEBHOOK_SECRET is empty"):
+            load_settings()
+    clean_env.setenv("BG_WEBHOOK_SECRET", "short-is-fine-in-development")
+    assert load_settings().webhook_destinations == ["https://a.example.org/hook"]
+
+
+def test_production_refuses_a_missing_or_short_secret(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("BG_ENV", "production")
+    clean_env.setenv("BG_ALLOWED_CALLING_AES", "SECTRA")
+    assert load_settings().webhook_destinations == []  # no webhooks, no secret needed
+    clean_env.setenv("BG_WEBHOOKS", "https://a.example.org/hook")
+    for secret in ("", "x" * 31):
+        clean_env.setenv("BG_WEBHOOK_SECRET", secret)
+        with pytest.raises(ConfigurationError, match="at least 32 characters") as caught:
+            load_settings()
+        assert secret == "" or secret not in str(caught.value)
+    clean_env.setenv("BG_WEBHOOK_SECRET", "x" * 32)
+    assert load_settings().webhook_destinations == ["https://a.example.org/hook"]
+
+
+def test_the_secret_is_not_in_the_settings_repr(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("BG_WEBHOOK_SECRET", SECRET)
+    assert SECRET not in repr(load_settings())

@@ -13,7 +13,8 @@ from breastgate.delivery.dicom import CStoreSender
 from breastgate.delivery.folder import FolderSender
 from breastgate.delivery.mllp import MllpSender
 from breastgate.delivery.policy import RetryPolicy
-from breastgate.delivery.service import OutboxWorker
+from breastgate.delivery.service import OutboxWorker, Sender
+from breastgate.delivery.webhooks import WebhookSender
 from breastgate.ingest.messages import Hl7Service
 from breastgate.ingest.mllp import MllpServer
 from breastgate.ingest.scp import StorageSCP
@@ -134,13 +135,18 @@ class Gateway:
             port=settings.hl7_port,
             max_frame_bytes=self.hl7.max_frame_bytes,
         )
+        senders: dict[str, Sender] = {
+            "dicom": CStoreSender(calling_ae=settings.ae_title),
+            "hl7": MllpSender(),
+            "letter": FolderSender(),
+        }
+        if settings.webhook_secret:  # load_settings refuses webhooks without one
+            senders["webhook"] = WebhookSender(
+                secret=settings.webhook_secret, timeout=settings.webhook_timeout_seconds
+            )
         self.outbox = OutboxWorker(
             self.core.db,
-            {
-                "dicom": CStoreSender(calling_ae=settings.ae_title),
-                "hl7": MllpSender(),
-                "letter": FolderSender(),
-            },
+            senders,
             RetryPolicy(settings.delivery_retry_base_seconds, settings.delivery_retry_max_seconds),
             owner_id=owner_id("outbox"),
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -75,6 +76,11 @@ class Settings(BaseSettings):
     algorithms: str = Field(
         default="", description="comma-separated algorithm ids to run; empty = all registered"
     )
+    webhooks: str = Field(default="", description="comma-separated http(s) URLs receiving JSON events")
+    webhook_secret: str = Field(
+        default="", repr=False, description="shared HMAC-SHA256 secret signing every webhook"
+    )
+    webhook_timeout_seconds: float = 10.0
 
     @field_validator("ae_title")
     @classmethod
@@ -160,6 +166,11 @@ class Settings(BaseSettings):
     def algorithm_ids(self) -> list[str]:
         return [a.strip() for a in self.algorithms.split(",") if a.strip()]
 
+    @property
+    def webhook_destinations(self) -> list[str]:
+        """BG_WEBHOOKS parsed; an entry that is not an http(s) URL with a host is a ConfigurationError."""
+        return _url_list(self.webhooks, "BG_WEBHOOKS")
+
 
 def _mllp_list(value: str, name: str) -> list[str]:
     """``mllp://HOST:PORT`` entries (``HOST:PORT`` accepted), normalised; a malformed one is a
@@ -176,6 +187,43 @@ def _mllp_list(value: str, name: str) -> list[str]:
     return out
 
 
+def _url_list(value: str, name: str) -> list[str]:
+    """``http(s)://HOST[:PORT]/...`` entries; the error names the entry's position, not the URL
+    (a webhook URL may carry a token)."""
+    out = []
+    for number, item in enumerate((v.strip() for v in value.split(",") if v.strip()), start=1):
+        try:
+            parts = urlsplit(item)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ConfigurationError(f"{name}: entry {number} is not an http(s) URL with a host")
+        out.append(item)
+    return out
+
+
+MIN_PRODUCTION_SECRET = 32
+
+
+def _check_webhooks(settings: Settings) -> None:
+    """Webhooks are always signed: refuse to start them without a secret (none is generated)."""
+    if not settings.webhook_destinations:
+        return
+    secret = settings.webhook_secret.strip()
+    if settings.env == "production" and len(secret) < MIN_PRODUCTION_SECRET:
+        raise ConfigurationError(
+            "BG_ENV=production with BG_WEBHOOKS requires BG_WEBHOOK_SECRET of at least "
+            f"{MIN_PRODUCTION_SECRET} characters (secrets are never defaulted in production)"
+        )
+    if not secret:
+        raise ConfigurationError(
+            "BG_WEBHOOKS is set but BG_WEBHOOK_SECRET is empty: webhooks are signed with a shared "
+            "secret and none is generated; set BG_WEBHOOK_SECRET or unset BG_WEBHOOKS"
+        )
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build the settings once; refuse unsafe production settings."""
     settings = Settings(**overrides)  # type: ignore[arg-type]
@@ -183,6 +231,7 @@ def load_settings(**overrides: object) -> Settings:
     settings.hl7_results_destinations  # noqa: B018 - and a bad HL7 destination
     settings.hl7_priority_destinations  # noqa: B018
     settings.letter_destinations  # noqa: B018
+    _check_webhooks(settings)
     if settings.env == "production" and not settings.calling_ae_allow_list:
         raise ConfigurationError(
             "BG_ENV=production requires BG_ALLOWED_CALLING_AES (the open DICOM port is for embedded use)"
