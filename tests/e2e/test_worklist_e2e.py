@@ -4,12 +4,14 @@ Real ``breastgate serve`` and dcmtk ``storescu``."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from breastgate.phantoms import generate_mg_study
 from breastgate.phantoms.lesions import LesionRequest
+from tests.integration.test_webhooks import SECRET, Receiver, _verified
 from tests.support.gateway import GatewayProcess, storescu, wait_for
 
 pytestmark = [pytest.mark.peers, pytest.mark.slow]
@@ -30,7 +32,13 @@ def test_a_suspicious_study_rises_above_earlier_normals(tmp_path: Path) -> None:
     normal2, uid2 = _files(tmp_path / "n2", 4402)
     cluster = [LesionRequest("calcification_cluster", shape="fine_pleomorphic", laterality="L")]
     suspicious, uid3 = _files(tmp_path / "s", 4310, cluster)
-    gateway = GatewayProcess(tmp_path / "gw", BG_ALGORITHMS="breastgate.density,breastgate.calcifications")
+    hooks = Receiver().__enter__()
+    gateway = GatewayProcess(
+        tmp_path / "gw",
+        BG_ALGORITHMS="breastgate.density,breastgate.calcifications",
+        BG_WEBHOOKS=hooks.url,
+        BG_WEBHOOK_SECRET=SECRET,
+    )
     gateway.start()
     try:
         for files in (normal1, normal2, suspicious):
@@ -42,10 +50,22 @@ def test_a_suspicious_study_rises_above_earlier_normals(tmp_path: Path) -> None:
 
         items = wait_for(three, timeout=240, what="three studies on the worklist")
         urgent = gateway.get("/api/worklist?flag=suspicious_finding")["items"]
+        wait_for(lambda: len(hooks.received) >= 6, timeout=30, what="six webhook events")
     finally:
         gateway.stop()
+        hooks.__exit__()
     assert [i["study_instance_uid"] for i in items] == [uid3, uid1, uid2]
     assert [i["priority"] for i in items] == ["urgent", "routine", "routine"]
     assert "suspicious_finding" in items[0]["flags"] and items[0]["score"] >= 50
     assert all(i["policy"] == "breastgate.triage@1.0.0" and i["status"] == "scheduled" for i in items)
     assert [i["study_instance_uid"] for i in urgent] == [uid3]
+    # Webhooks: every study's results and its arrival on the worklist, signed with the shared secret.
+    events = [(r.headers["x-breastgate-event"], json.loads(r.body)) for r in hooks.received]
+    assert all(_verified(r) for r in hooks.received)
+    assert sorted(e for e, _ in events) == ["study.results"] * 3 + ["worklist.changed"] * 3
+    changed = {
+        body["data"]["study_instance_uid"]: body["data"] for e, body in events if e == "worklist.changed"
+    }
+    assert changed[uid3]["priority"] == "urgent" and "suspicious_finding" in changed[uid3]["flags"]
+    assert {changed[uid1]["priority"], changed[uid2]["priority"]} == {"routine"}
+    assert all("patient" not in json.dumps(body).lower() for _, body in events)  # no patient data

@@ -22,9 +22,10 @@ from breastgate.domain.errors import AlgorithmUnavailableError, JobError, LeaseL
 from breastgate.domain.model import AlgorithmResult, Job, JobState, StudyRef
 from breastgate.jobs import ledger
 from breastgate.pipeline.analysis import OutputObject, build_outputs, run_algorithm
+from breastgate.pipeline.events import enqueue_event
 from breastgate.pipeline.hl7_out import Hl7Outbound, enqueue_hl7
 from breastgate.pipeline.report import DraftOutput, draft_report
-from breastgate.pipeline.summary import StudySummary, summarise
+from breastgate.pipeline.summary import StudySummary, shown_findings, summarise, summary_version
 from breastgate.results.json import result_from_payload, result_to_payload
 from breastgate.store import outbox, studies
 from breastgate.store import reports as report_store
@@ -46,6 +47,7 @@ class RunnerConfig:
     lease_seconds: float
     max_attempts: int
     hl7: Hl7Outbound = field(default_factory=Hl7Outbound)
+    webhooks: Sequence[str] = ()
 
 
 class _Heartbeat:
@@ -145,7 +147,7 @@ class JobRunner:
                 summary_paths = [self._write(job.study_instance_uid, o) for o in summary_outputs]
                 self._enqueue(session, job.study_instance_uid, summary_outputs, summary_paths)
                 if summary is not None:
-                    self._worklist(session, study, summary)
+                    changed = self._worklist(session, study, summary)
                     report = self._report(session, study, stored, summary, job.generation)
                     folder = self._config.results_path / job.study_instance_uid
                     lines = report.text.splitlines() if report is not None else ()
@@ -161,6 +163,7 @@ class JobRunner:
                         job.generation,
                         report_lines=lines,
                     )
+                    self._events(session, folder, study, stored, summary, job.generation, changed)
 
     @staticmethod
     def _last_of_generation(session: Session, job: Job) -> bool:
@@ -200,8 +203,62 @@ class JobRunner:
         )
         return report
 
+    def _events(
+        self,
+        session: Session,
+        folder: Path,
+        study: StudyRef,
+        results: list[AlgorithmResult],
+        summary: StudySummary,
+        generation: int,
+        worklist_changed: bool,
+    ) -> None:
+        """``study.results`` and, when the worklist entry changed, ``worklist.changed`` webhooks."""
+        hooks = self._config.webhooks
+        if not hooks:
+            return
+        uid, decision = study.study_instance_uid, summary.triage
+        triage = {
+            "priority": decision.priority.value,
+            "score": decision.score,
+            "flags": list(decision.flags),
+            "policy": decision.policy,
+        }
+        version = summary_version(results)
+        density = next((r.density for r in results if r.density is not None), None)
+        kinds: dict[str, int] = {}
+        for finding in shown_findings(results):
+            kinds[finding.kind.value] = kinds.get(finding.kind.value, 0) + 1
+        assessment = summary.assessment
+        data = {
+            "study_instance_uid": uid,
+            "accession_number": study.accession_number,
+            "generation": generation,
+            "triage": triage,
+            "assessment": None
+            if assessment is None
+            else {"birads": assessment.birads, "suspicion_score": assessment.suspicion_score},
+            "density": density.category if density is not None else None,
+            "findings": kinds,
+            "algorithms": [
+                {"id": r.algorithm_id, "version": r.algorithm_version, "status": r.status.value}
+                for r in results
+            ],
+        }
+        parts = (uid, generation, version)
+        enqueue_event(
+            session, self._blobs, folder, hooks, "study.results", data, study_uid=uid, key_parts=parts
+        )
+        if worklist_changed:
+            change = {"study_instance_uid": uid, "accession_number": study.accession_number, **triage}
+            change["queue"] = queue_for(decision)
+            enqueue_event(
+                session, self._blobs, folder, hooks, "worklist.changed", change, study_uid=uid,
+                key_parts=(*parts, decision.priority.value, *decision.flags),
+            )  # fmt: skip
+
     @staticmethod
-    def _worklist(session: Session, study: StudyRef, summary: StudySummary) -> None:
+    def _worklist(session: Session, study: StudyRef, summary: StudySummary) -> bool:
         """Put the study on the worklist (or re-rank it) with the policy's priority and flags."""
         decision = summary.triage
         modalities = sorted({i.modality for i in study.instances if i.modality})
@@ -224,6 +281,7 @@ class JobRunner:
                 "worklist: study %s %s [%s] by %s",
                 study.study_instance_uid, decision.priority.value, ",".join(decision.flags), decision.policy,
             )  # fmt: skip
+        return changed
 
     @staticmethod
     def _summary(study: StudyRef, results: list[AlgorithmResult]) -> StudySummary | None:

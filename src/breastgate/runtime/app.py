@@ -80,6 +80,7 @@ class Core:
                 destinations=[str(n) for n in settings.pacs_nodes],
                 lease_seconds=settings.job_lease_seconds,
                 max_attempts=settings.job_max_attempts,
+                webhooks=settings.webhook_destinations,
                 hl7=Hl7Outbound(
                     results_to=settings.hl7_results_destinations,
                     priority_to=settings.hl7_priority_destinations,
@@ -166,6 +167,7 @@ class Gateway:
             letters=self.letters,
             blobs=self.core.blobs,
             results_path=self.settings.results_path,
+            webhooks=tuple(self.settings.webhook_destinations),
         )
 
     def start(self) -> None:

@@ -28,6 +28,7 @@ class AppContext:
     letters: LetterConfig | None = None
     blobs: BlobStore | None = None
     results_path: Path | None = None
+    webhooks: tuple[str, ...] = ()
 
 
 def get_context(request: Request) -> AppContext:

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from breastgate.domain.errors import InvalidInputError
 from breastgate.jobs import ledger
+from breastgate.pipeline.events import enqueue_event
 from breastgate.pipeline.letters import queue_letter
 from breastgate.results.json import build_results, result_from_payload
 from breastgate.store import orders as order_store
@@ -141,8 +142,30 @@ def confirm_report(
     except InvalidInputError as exc:
         raise HTTPException(422, str(exc)) from None
     letter = None
-    if context.letters is not None and context.blobs is not None and context.results_path is not None:
-        letter = queue_letter(session, context.blobs, context.results_path, context.letters, record)
+    if context.blobs is not None and context.results_path is not None:
+        if context.letters is not None:
+            letter = queue_letter(session, context.blobs, context.results_path, context.letters, record)
+        data = {
+            "study_instance_uid": record.study_instance_uid,
+            "birads": record.confirmed_birads,
+            "density": record.confirmed_density,
+            "ai_birads": record.birads,
+            "ai_density": record.density,
+            "letter": letter is not None,
+        }
+        uid = record.study_instance_uid
+        parts = (uid, record.generation, record.confirmed_birads, record.confirmed_density)
+        folder = context.results_path / uid
+        enqueue_event(
+            session,
+            context.blobs,
+            folder,
+            context.webhooks,
+            "report.confirmed",
+            data,
+            study_uid=uid,
+            key_parts=parts,
+        )
     return {**_report(record), "letter": letter}
 
 
