@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from websockets.sync.client import connect
 
 from breastgate.phantoms import generate_mg_study
 from breastgate.phantoms.lesions import LesionRequest
@@ -40,17 +43,27 @@ def test_a_suspicious_study_rises_above_earlier_normals(tmp_path: Path) -> None:
         BG_WEBHOOK_SECRET=SECRET,
     )
     gateway.start()
+    reports: list[dict[str, Any]] = []
     try:
-        for files in (normal1, normal2, suspicious):
-            storescu(gateway.dicom_port, files)
+        # A UPS-RS client subscribes to every workitem before the studies arrive.
+        subscribed = httpx.post(f"{gateway.url}/ups-rs/workitems/1.2.840.10008.5.1.4.34.5/subscribers/READER")
+        assert subscribed.status_code == 201
+        with connect(
+            f"ws://127.0.0.1:{gateway.http_port}/ups-rs/subscribers/READER", open_timeout=10
+        ) as channel:
+            for files in (normal1, normal2, suspicious):
+                storescu(gateway.dicom_port, files)
 
-        def three() -> list[dict[str, object]] | None:
-            rows: list[dict[str, object]] = gateway.get("/api/worklist")["items"]
-            return rows if len(rows) == 3 else None
+            def three() -> list[dict[str, object]] | None:
+                rows: list[dict[str, object]] = gateway.get("/api/worklist")["items"]
+                return rows if len(rows) == 3 else None
 
-        items = wait_for(three, timeout=240, what="three studies on the worklist")
-        urgent = gateway.get("/api/worklist?flag=suspicious_finding")["items"]
-        wait_for(lambda: len(hooks.received) >= 6, timeout=30, what="six webhook events")
+            items = wait_for(three, timeout=240, what="three studies on the worklist")
+            urgent = gateway.get("/api/worklist?flag=suspicious_finding")["items"]
+            wait_for(lambda: len(hooks.received) >= 6, timeout=30, what="six webhook events")
+            workitems = httpx.get(f"{gateway.url}/ups-rs/workitems", timeout=10).json()
+            while len(reports) < 3:
+                reports.append(json.loads(channel.recv(timeout=30)))
     finally:
         gateway.stop()
         hooks.__exit__()
@@ -69,3 +82,10 @@ def test_a_suspicious_study_rises_above_earlier_normals(tmp_path: Path) -> None:
     assert changed[uid3]["priority"] == "urgent" and "suspicious_finding" in changed[uid3]["flags"]
     assert {changed[uid1]["priority"], changed[uid2]["priority"]} == {"routine"}
     assert all("patient" not in json.dumps(body).lower() for _, body in events)  # no patient data
+    # UPS-RS: the same order, priorities as UPS priorities, and a SCHEDULED report per workitem.
+    studies_in_order = [w["0040A370"]["Value"][0]["0020000D"]["Value"][0] for w in workitems]
+    assert studies_in_order == [uid3, uid1, uid2]
+    assert [w["00741200"]["Value"][0] for w in workitems] == ["MEDIUM", "LOW", "LOW"]
+    uids = {w["00080018"]["Value"][0] for w in workitems}
+    assert {r["00001000"]["Value"][0] for r in reports} == uids
+    assert {r["00741000"]["Value"][0] for r in reports} == {"SCHEDULED"}

@@ -247,6 +247,8 @@ class WorklistEntry(Base):
     accession_number: Mapped[str | None] = mapped_column(String(64))
     arrived_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    workitem_uid: Mapped[str | None] = mapped_column(String(64), unique=True)  # UPS SOP Instance UID
+    transaction_uid: Mapped[str | None] = mapped_column(String(64))  # UPS: who claimed it
 
     __table_args__ = (Index("ix_worklist_entry_rank_arrived_at", "rank", "arrived_at"),)
 
@@ -292,3 +294,26 @@ class ReportDraftRow(Base):
     confirmed_density: Mapped[str | None] = mapped_column(String(1))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class UpsSubscription(Base):
+    """A UPS-RS subscription: an AE title following one workitem, or all (``workitem_uid`` "")."""
+
+    __tablename__ = "ups_subscription"
+
+    ae_title: Mapped[str] = mapped_column(String(16), primary_key=True)
+    workitem_uid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    deletion_lock: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class UpsEvent(Base):
+    """A UPS event report owed to subscribers (PS3.4 CC.2.4), read by their notification channels."""
+
+    __tablename__ = "ups_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workitem_uid: Mapped[str] = mapped_column(String(64), index=True)
+    event_type: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[str] = mapped_column(Text)  # DICOM JSON of the event information
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -8,6 +8,8 @@ caller owns the transaction.
 
 from __future__ import annotations
 
+import json
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -15,9 +17,44 @@ from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
 from breastgate.domain.errors import InvalidInputError
-from breastgate.store.tables import WorklistChange, WorklistEntry
+from breastgate.store.tables import UpsEvent, WorklistChange, WorklistEntry
 
 RANK = {"stat": 0, "urgent": 1, "routine": 2}
+#: UPS Scheduled Procedure Step Priority (0074,1200) of each worklist priority (dicom-sr.md §6.1:
+#: HIGH is urgent/emergent like STAT, LOW routine, MEDIUM between).
+UPS_PRIORITY = {"stat": "HIGH", "urgent": "MEDIUM", "routine": "LOW"}
+#: UPS Procedure Step State (0074,1000) of each worklist status.
+UPS_STATE = {
+    "scheduled": "SCHEDULED",
+    "in_progress": "IN PROGRESS",
+    "completed": "COMPLETED",
+    "canceled": "CANCELED",
+}
+UPS_STATE_REPORT = 1  # Event Type ID of a UPS State Report (PS3.4 CC.2.4)
+_UPS_NAMESPACE = uuid.UUID("6f1c3e2a-5b7d-4c1e-9a3f-2d8b7e6c5a41")
+
+
+def workitem_uid(study_uid: str) -> str:
+    """The UPS SOP Instance UID of a study's workitem: a UUID-derived UID (PS3.5 B.2), stable."""
+    return f"2.25.{uuid.uuid5(_UPS_NAMESPACE, study_uid).int}"
+
+
+def _state_report(session: Session, row: WorklistEntry, at: datetime) -> None:
+    """Owe subscribers a UPS State Report for the workitem's current state and priority."""
+    payload = {
+        "00001000": {"vr": "UI", "Value": [row.workitem_uid]},
+        "00001002": {"vr": "US", "Value": [UPS_STATE_REPORT]},
+        "00404041": {"vr": "CS", "Value": ["READY"]},
+        "00741000": {"vr": "CS", "Value": [UPS_STATE[row.status]]},
+        "00741200": {"vr": "CS", "Value": [UPS_PRIORITY[row.priority]]},
+    }
+    session.add(
+        UpsEvent(
+            workitem_uid=row.workitem_uid, event_type=UPS_STATE_REPORT, payload=json.dumps(payload), at=at
+        )
+    )
+
+
 STATUSES = ("scheduled", "in_progress", "completed", "canceled")
 #: Allowed status changes (the UPS procedure step state machine, PS3.4 CC.1.1).
 TRANSITIONS = {
@@ -43,6 +80,7 @@ class WorklistItem:
     accession_number: str | None
     arrived_at: datetime
     updated_at: datetime
+    workitem_uid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +117,7 @@ def _item(row: WorklistEntry) -> WorklistItem:
         accession_number=row.accession_number,
         arrived_at=_utc(row.arrived_at),
         updated_at=_utc(row.updated_at),
+        workitem_uid=row.workitem_uid,
     )
 
 
@@ -105,7 +144,12 @@ def apply_triage(
     row = session.get(WorklistEntry, study_uid)
     old_priority, old_flags = (row.priority, row.flags) if row is not None else (None, None)
     if row is None:
-        row = WorklistEntry(study_instance_uid=study_uid, status="scheduled", arrived_at=arrived_at or now)
+        row = WorklistEntry(
+            study_instance_uid=study_uid,
+            status="scheduled",
+            arrived_at=arrived_at or now,
+            workitem_uid=workitem_uid(study_uid),
+        )
         session.add(row)
     changed = old_priority != priority or old_flags != text or row.queue != queue
     row.priority, row.rank, row.flags, row.queue = priority, RANK[priority], text, queue
@@ -113,6 +157,7 @@ def apply_triage(
     row.modality = modality or row.modality
     row.accession_number = accession_number or row.accession_number
     if changed:
+        _state_report(session, row, now)
         session.add(
             WorklistChange(
                 study_instance_uid=study_uid,
@@ -160,8 +205,20 @@ def get_item(session: Session, study_uid: str) -> WorklistItem | None:
     return _item(row) if row is not None else None
 
 
-def set_status(session: Session, study_uid: str, status: str, *, now: datetime | None = None) -> WorklistItem:
-    """Move a worklist entry to ``status`` along the UPS state machine; InvalidInputError otherwise."""
+def set_status(
+    session: Session,
+    study_uid: str,
+    status: str,
+    *,
+    transaction_uid: str | None = None,
+    enforce_transaction: bool = False,
+    now: datetime | None = None,
+) -> WorklistItem:
+    """Move a worklist entry to ``status`` along the UPS state machine; InvalidInputError otherwise.
+
+    With ``enforce_transaction`` (UPS-RS), claiming (→ in_progress) needs a Transaction UID, and
+    every later change must present the same one (PS3.4 CC.1.1); the gateway's own API does not.
+    """
     row = session.get(WorklistEntry, study_uid)
     if row is None:
         raise LookupError(study_uid)
@@ -169,8 +226,20 @@ def set_status(session: Session, study_uid: str, status: str, *, now: datetime |
         raise InvalidInputError(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
     if status != row.status and status not in TRANSITIONS[row.status]:
         raise InvalidInputError(f"a {row.status} study cannot become {status}")
+    if enforce_transaction:
+        if row.status == "scheduled" and status == "in_progress":
+            if not transaction_uid:
+                raise InvalidInputError("claiming a workitem needs a Transaction UID")
+        elif row.status == "in_progress" and transaction_uid != row.transaction_uid:
+            raise InvalidInputError("the Transaction UID does not match the one that claimed the workitem")
+    if status == row.status:
+        return _item(row)
+    at = now or datetime.now(UTC)
+    row.transaction_uid = transaction_uid if status == "in_progress" else row.transaction_uid
     row.status = status
-    row.updated_at = now or datetime.now(UTC)
+    row.updated_at = at
+    if row.workitem_uid:
+        _state_report(session, row, at)
     session.flush()
     return _item(row)
 
@@ -189,3 +258,14 @@ def changes(session: Session, study_uid: str) -> list[WorklistChangeRow]:
         )
         for r in rows
     ]  # fmt: skip
+
+
+def by_workitem(session: Session, uid: str) -> WorklistItem | None:
+    """The worklist entry of a UPS workitem."""
+    row = session.scalars(select(WorklistEntry).where(WorklistEntry.workitem_uid == uid)).first()
+    return _item(row) if row is not None else None
+
+
+def transaction_of(session: Session, study_uid: str) -> str | None:
+    row = session.get(WorklistEntry, study_uid)
+    return row.transaction_uid if row is not None else None

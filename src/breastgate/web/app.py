@@ -8,6 +8,7 @@ from breastgate import __version__
 from breastgate.web.api import problems
 from breastgate.web.api.deps import AppContext
 from breastgate.web.api.routes import router
+from breastgate.web.api.ups import router as ups_router
 
 
 def create_app(context: AppContext) -> FastAPI:
@@ -20,4 +21,5 @@ def create_app(context: AppContext) -> FastAPI:
     app.state.context = context
     problems.install(app)
     app.include_router(router)
+    app.include_router(ups_router)
     return app

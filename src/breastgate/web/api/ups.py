@@ -1,0 +1,192 @@
+"""UPS-RS (PS3.18 §11, dicom-sr.md §6.1): the reading worklist as Unified Procedure Step workitems.
+
+Workitems are created by breastgate (a study reaching the worklist) and updated when its AI
+priority changes; clients search and retrieve them, claim and complete them (state changes with a
+Transaction UID), ask to cancel them, and subscribe to event reports on a WebSocket channel.
+
+======  ==================================================  ==========================================
+verb    path                                                 what
+======  ==================================================  ==========================================
+GET     /ups-rs/workitems{?ProcedureStepState,...,limit}     search (200 list, 204 when none match)
+GET     /ups-rs/workitems/{uid}                              retrieve
+PUT     /ups-rs/workitems/{uid}/state                        change state (0074,1000) + (0008,1195)
+POST    /ups-rs/workitems/{uid}/cancelrequest                cancel a SCHEDULED workitem (202)
+POST    /ups-rs/workitems/{uid}/subscribers/{AE}             subscribe (global: 1.2.840.10008.5.1.4.34.5)
+DELETE  /ups-rs/workitems/{uid}/subscribers/{AE}             unsubscribe
+WS      /ups-rs/subscribers/{AE}                             event reports (UPS State Report) as JSON
+======  ==================================================  ==========================================
+
+Not supported: creating or updating workitems from outside (the worklist is breastgate's), and
+filtered global subscriptions (treated as global).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse, Response
+
+from breastgate.domain.errors import InvalidInputError
+from breastgate.store import ups as ups_store
+from breastgate.store import worklist as worklist_store
+from breastgate.web.api.deps import AppContext, SessionDep
+from breastgate.worklist.ups import (
+    FILTERED_GLOBAL_SUBSCRIPTION,
+    GLOBAL_SUBSCRIPTION,
+    SEARCH_KEYS,
+    STATE_BY_UPS,
+    matches,
+    workitem,
+)
+
+router = APIRouter(prefix="/ups-rs")
+DICOM_JSON = "application/dicom+json"
+
+
+def _dicom_json(body: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=DICOM_JSON)
+
+
+def _query(request: Request) -> dict[str, str]:
+    query: dict[str, str] = {}
+    for key, value in request.query_params.items():
+        if key in ("limit", "offset", "fuzzymatching", "includefield"):
+            continue
+        tag = SEARCH_KEYS.get(key, key.upper())
+        if tag not in SEARCH_KEYS.values():
+            raise HTTPException(400, f"search key {key!r} is not supported ({', '.join(SEARCH_KEYS)})")
+        query[tag] = value
+    return query
+
+
+@router.get("/workitems")
+def search(
+    request: Request,
+    session: SessionDep,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> Response:
+    """Workitems in worklist order (priority, then age), filtered by the search keys."""
+    query = _query(request)
+    state = query.pop("00741000", None)
+    status = STATE_BY_UPS.get(state) if state else None
+    if state and status is None:
+        return Response(status_code=204)
+    rows = worklist_store.list_worklist(session, status=status, limit=10_000)
+    found = [w for w in (workitem(session, r) for r in rows if r.workitem_uid) if matches(w, query)]
+    page = found[offset : offset + limit]
+    return _dicom_json(page) if page else Response(status_code=204)
+
+
+def _item(session: Any, uid: str) -> worklist_store.WorklistItem:
+    item = worklist_store.by_workitem(session, uid)
+    if item is None:
+        raise HTTPException(404, "No such workitem")
+    return item
+
+
+@router.get("/workitems/{uid}")
+def retrieve(uid: str, session: SessionDep) -> Response:
+    return _dicom_json([workitem(session, _item(session, uid))])
+
+
+def _attribute(body: Any, tag: str) -> str | None:
+    dataset = body[0] if isinstance(body, list) and body else body
+    if not isinstance(dataset, dict):
+        return None
+    element = dataset.get(tag) or {}
+    values = element.get("Value") if isinstance(element, dict) else None
+    return str(values[0]) if values else None
+
+
+@router.put("/workitems/{uid}/state")
+def change_state(uid: str, session: SessionDep, body: Annotated[Any, Body()] = None) -> Response:
+    """Claim (→ IN PROGRESS, with a new Transaction UID), complete or cancel, or give back."""
+    item = _item(session, uid)
+    state, transaction = _attribute(body, "00741000"), _attribute(body, "00081195")
+    if state is None or state not in STATE_BY_UPS:
+        raise HTTPException(400, "the body needs Procedure Step State (0074,1000)")
+    try:
+        worklist_store.set_status(
+            session,
+            item.study_instance_uid,
+            STATE_BY_UPS[state],
+            transaction_uid=transaction,
+            enforce_transaction=True,
+        )
+    except InvalidInputError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return Response(status_code=200)
+
+
+@router.post("/workitems/{uid}/cancelrequest")
+def cancel_request(uid: str, session: SessionDep) -> Response:
+    """A SCHEDULED workitem nobody claimed is canceled at once; a claimed one is its performer's."""
+    item = _item(session, uid)
+    if item.status != "scheduled":
+        raise HTTPException(409, f"the workitem is {item.status}; only a scheduled one can be canceled here")
+    worklist_store.set_status(session, item.study_instance_uid, "canceled")
+    return Response(status_code=202)
+
+
+def _subscription_target(session: Any, uid: str) -> str:
+    if uid in (GLOBAL_SUBSCRIPTION, FILTERED_GLOBAL_SUBSCRIPTION):
+        return ups_store.GLOBAL
+    _item(session, uid)
+    return uid
+
+
+def _ae(ae_title: str) -> str:
+    if not 0 < len(ae_title) <= 16 or not ae_title.isprintable() or "\\" in ae_title:
+        raise HTTPException(400, "not an AE title (1-16 characters)")
+    return ae_title
+
+
+@router.post("/workitems/{uid}/subscribers/{ae_title}")
+def subscribe(uid: str, ae_title: str, session: SessionDep, deletionlock: bool = False) -> Response:
+    ups_store.subscribe(
+        session, _ae(ae_title), _subscription_target(session, uid), deletion_lock=deletionlock
+    )
+    return Response(status_code=201)
+
+
+@router.delete("/workitems/{uid}/subscribers/{ae_title}")
+def unsubscribe(uid: str, ae_title: str, session: SessionDep) -> Response:
+    target = ups_store.GLOBAL if uid in (GLOBAL_SUBSCRIPTION, FILTERED_GLOBAL_SUBSCRIPTION) else uid
+    if not ups_store.unsubscribe(session, _ae(ae_title), target):
+        raise HTTPException(404, "No such subscription")
+    return Response(status_code=200)
+
+
+@router.websocket("/subscribers/{ae_title}")
+async def notifications(websocket: WebSocket, ae_title: str) -> None:
+    """The AE's notification channel: every event report on the workitems it follows, in order,
+    from the moment the channel opens, one DICOM JSON object per message."""
+    context: AppContext = websocket.app.state.context
+
+    def read(after: int) -> list[ups_store.EventReport]:
+        with context.db.session() as session:
+            return ups_store.events_after(session, ae_title, after)
+
+    def newest() -> int:
+        with context.db.session() as session:
+            return ups_store.last_event_id(session)
+
+    await websocket.accept()
+    last = await asyncio.to_thread(newest)
+    try:
+        while True:
+            for report in await asyncio.to_thread(read, last):
+                await websocket.send_text(json.dumps(report.payload))
+                last = report.id
+            try:  # wait a little, and notice a client that went away
+                message = await asyncio.wait_for(websocket.receive(), timeout=0.25)
+            except TimeoutError:
+                continue
+            if message.get("type") == "websocket.disconnect":
+                return
+    except WebSocketDisconnect:
+        return
