@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from breastgate.domain.errors import InvalidInputError
-from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, FindingLocation
+from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, FindingLocation, RiskEstimate
 from breastgate.results.json import (
     build_results,
     finding_from_json,
@@ -170,3 +170,22 @@ def test_bad_finding_is_an_input_error(change: dict[str, object]) -> None:
     doc = {**finding_to_json(result.findings[0]), **change}
     with pytest.raises(InvalidInputError):
         finding_from_json(doc)
+
+
+def test_risk_round_trips_and_reaches_the_document() -> None:
+    risk = RiskEstimate("NCI BCRAT", 1.5, 20.0, average_five_year_pct=1.0, average_lifetime_pct=12.0)
+    result = AlgorithmResult("breastgate.risk.bcrat", "1.0.0", "1.2.3", AlgorithmStatus.OK, risk=risk)
+    assert result_from_payload(json.loads(json.dumps(result_to_payload(result)))) == result
+    doc = build_results("1.2.3", [result])
+    assert doc["risk"] == {
+        "model": "NCI BCRAT",
+        "five_year_pct": 1.5,
+        "lifetime_pct": 20.0,
+        "average_five_year_pct": 1.0,
+        "average_lifetime_pct": 12.0,
+        "algorithm": "breastgate.risk.bcrat",
+    }
+    failed = replace(result, status=AlgorithmStatus.FAILED)
+    assert build_results("1.2.3", [failed])["risk"] is None
+    with pytest.raises(InvalidInputError):
+        RiskEstimate("NCI BCRAT", 101.0, None)

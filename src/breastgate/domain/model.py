@@ -313,6 +313,27 @@ class Triage:
 
 
 @dataclass(frozen=True)
+class RiskEstimate:
+    """Absolute risk of invasive breast cancer from a risk model, in percent (DESIGN §4 ``risk``).
+
+    ``None`` where the model gives no figure (e.g. BCRAT has no 5-year risk after age 85); the
+    ``average_*`` figures are the model's for an "average" woman of the same age (and group).
+    """
+
+    model: str
+    five_year_pct: float | None
+    lifetime_pct: float | None
+    average_five_year_pct: float | None = None
+    average_lifetime_pct: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("five_year_pct", "lifetime_pct", "average_five_year_pct", "average_lifetime_pct"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 100.0:
+                raise InvalidInputError(f"risk {name} {value} outside 0..100")
+
+
+@dataclass(frozen=True)
 class AlgorithmResult:
     """Engine-neutral result of one algorithm on one study."""
 
@@ -328,6 +349,8 @@ class AlgorithmResult:
     #: Operating point: findings with ``score >= threshold`` are shown (CAD SR Rendering Intent
     #: "Presentation Required"); lower ones are kept as "Presentation Optional".
     operating_threshold: float | None = None
+    #: A risk model's estimate (study-level, from questionnaire answers rather than images).
+    risk: RiskEstimate | None = None
 
     @property
     def input_sop_instance_uids(self) -> tuple[str, ...]:

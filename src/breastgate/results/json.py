@@ -1,7 +1,8 @@
 """Results JSON ``breastgate.results/1`` (DESIGN §4) and the per-algorithm payload stored in the database.
 
 Field meanings are fixed by DESIGN §4; fields added here: ``images[]`` (per-image outcomes),
-``label`` (not-for-diagnostic-use text) and ``generated_by``.
+``label`` (not-for-diagnostic-use text), ``generated_by``, and in ``risk`` the ``algorithm`` that made
+the estimate and the ``average_*`` figures of the model's "average" woman.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from breastgate.domain.model import (
     ImageOutcome,
     Mark,
     QualityCheck,
+    RiskEstimate,
     Triage,
 )
 
@@ -46,6 +48,26 @@ def _density_json(density: DensityAssessment) -> dict[str, Any]:
             for side, b in sorted(density.per_breast.items())
         },
     }
+
+
+def _risk_json(risk: RiskEstimate) -> dict[str, Any]:
+    return {
+        "model": risk.model,
+        "five_year_pct": risk.five_year_pct,
+        "lifetime_pct": risk.lifetime_pct,
+        "average_five_year_pct": risk.average_five_year_pct,
+        "average_lifetime_pct": risk.average_lifetime_pct,
+    }
+
+
+def _risk_from(data: Mapping[str, Any]) -> RiskEstimate:
+    return RiskEstimate(
+        model=str(data["model"]),
+        five_year_pct=_opt_float(data.get("five_year_pct")),
+        lifetime_pct=_opt_float(data.get("lifetime_pct")),
+        average_five_year_pct=_opt_float(data.get("average_five_year_pct")),
+        average_lifetime_pct=_opt_float(data.get("average_lifetime_pct")),
+    )
 
 
 def _image_json(algorithm_id: str, image: ImageOutcome) -> dict[str, Any]:
@@ -72,13 +94,16 @@ def build_results(
     the ok results' findings (each with ``algorithm`` and ``shown``: at or above its algorithm's
     operating point); ``quality`` lists the positioning checks with an overall ``verdict``;
     ``assessment`` and ``triage`` are the study-level values computed by the pipeline (null when
-    not given); ``risk`` stays null until a risk model runs.
+    not given); ``risk`` is the estimate of the first ok result that carries one (a risk model's
+    result stored with the study, e.g. ``breastgate.risk.bcrat``), with the ``algorithm`` that
+    made it, else null.
     """
     foreign = [r.algorithm_id for r in results if r.study_instance_uid != study_instance_uid]
     if foreign:
         raise InvalidInputError(f"results of another study passed for {study_instance_uid}: {foreign}")
     ok = [r for r in results if r.status == AlgorithmStatus.OK]
     density = next((r.density for r in ok if r.density is not None), None)
+    risk = next(((r.algorithm_id, r.risk) for r in ok if r.risk is not None), None)
     findings = []
     for r in ok:
         threshold = r.operating_threshold if r.operating_threshold is not None else 0.0
@@ -126,7 +151,7 @@ def build_results(
             "reasons": list(triage.reasons),
         },
         "quality": quality,
-        "risk": None,
+        "risk": None if risk is None else {**_risk_json(risk[1]), "algorithm": risk[0]},
         "images": [_image_json(r.algorithm_id, i) for r in results for i in r.images],
     }
 
@@ -299,6 +324,7 @@ def result_to_payload(result: AlgorithmResult) -> dict[str, Any]:
         "findings": [finding_to_json(f) for f in result.findings],
         "quality": [quality_to_json(q) for q in result.quality],
         "operating_threshold": result.operating_threshold,
+        "risk": _risk_json(result.risk) if result.risk is not None else None,
     }
 
 
@@ -331,6 +357,7 @@ def result_from_payload(payload: Mapping[str, Any]) -> AlgorithmResult:
         )
         density = payload.get("density")
         threshold = payload.get("operating_threshold")
+        risk = payload.get("risk")
         return AlgorithmResult(
             algorithm_id=str(payload["algorithm_id"]),
             algorithm_version=str(payload["algorithm_version"]),
@@ -342,6 +369,7 @@ def result_from_payload(payload: Mapping[str, Any]) -> AlgorithmResult:
             findings=tuple(finding_from_json(f) for f in payload.get("findings") or ()),
             quality=tuple(quality_from_json(q) for q in payload.get("quality") or ()),
             operating_threshold=None if threshold is None else float(threshold),
+            risk=_risk_from(risk) if risk else None,
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise InvalidInputError(f"stored algorithm result cannot be read: {exc}") from exc
