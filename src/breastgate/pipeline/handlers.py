@@ -33,7 +33,7 @@ from breastgate.store import results as result_store
 from breastgate.store import worklist as worklist_store
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
-from breastgate.worklist.policy import queue_for
+from breastgate.worklist.policy import DEFAULT_POLICY, TriagePolicy, queue_for
 
 LOGGER = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ class RunnerConfig:
     max_attempts: int
     hl7: Hl7Outbound = field(default_factory=Hl7Outbound)
     webhooks: Sequence[str] = ()
+    policy: TriagePolicy = DEFAULT_POLICY
 
 
 class _Heartbeat:
@@ -283,14 +284,14 @@ class JobRunner:
             )  # fmt: skip
         return changed
 
-    @staticmethod
-    def _summary(study: StudyRef, results: list[AlgorithmResult]) -> StudySummary | None:
+    def _summary(self, study: StudyRef, results: list[AlgorithmResult]) -> StudySummary | None:
+        policy = self._config.policy
         try:
-            return summarise(study, results)
+            return summarise(study, results, policy)
         except Exception:  # the summary image must never cost the study its results
             LOGGER.exception("study summary failed")
             try:
-                return summarise(study, results, render=False)
+                return summarise(study, results, policy, render=False)
             except Exception:
                 return None
 

@@ -25,6 +25,7 @@ from breastgate.pipeline.assembly import StudyAssembler
 from breastgate.pipeline.handlers import JobRunner, RunnerConfig
 from breastgate.pipeline.hl7_out import Hl7Outbound
 from breastgate.pipeline.letters import LetterConfig
+from breastgate.pipeline.reprioritise import reapply_policy
 from breastgate.reporting.hl7_oru import MessageParties
 from breastgate.reporting.letters import LetterTemplate, SiteLetterhead
 from breastgate.routing.rules import rules_from_manifests
@@ -34,6 +35,7 @@ from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
 from breastgate.store.migrate import upgrade
 from breastgate.web.api.deps import AppContext
+from breastgate.worklist.policy import DEFAULT_POLICY, load_policy
 
 LOGGER = logging.getLogger(__name__)
 
@@ -67,6 +69,7 @@ class Core:
         for path in (home, settings.store_path, settings.results_path, home / "tmp"):
             path.mkdir(parents=True, exist_ok=True)
         upgrade(settings.effective_database_url)
+        self.policy = load_policy(Path(settings.triage_policy)) if settings.triage_policy else DEFAULT_POLICY
         self.db = Database(settings.effective_database_url)
         self.blobs = BlobStore(settings.store_path)
         self.registry = Registry.from_entry_points()
@@ -81,6 +84,7 @@ class Core:
                 lease_seconds=settings.job_lease_seconds,
                 max_attempts=settings.job_max_attempts,
                 webhooks=settings.webhook_destinations,
+                policy=self.policy,
                 hl7=Hl7Outbound(
                     results_to=settings.hl7_results_destinations,
                     priority_to=settings.hl7_priority_destinations,
@@ -168,9 +172,13 @@ class Gateway:
             blobs=self.core.blobs,
             results_path=self.settings.results_path,
             webhooks=tuple(self.settings.webhook_destinations),
+            policy=self.core.policy,
         )
 
     def start(self) -> None:
+        changed = reapply_policy(self.core.db, self.core.policy)
+        if changed:
+            LOGGER.info("worklist: %d open studies re-ranked under %s", changed, self.core.policy.name)
         self.scp.start()
         self.mllp.start()
         if self.workers_in_process:

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     hl7_facility: str = ""
     hl7_receiving_application: str = ""
     hl7_receiving_facility: str = ""
+    triage_policy: str = Field(
+        default="", description="a site's triage policy (TOML: id, version, thresholds, triage_algorithms)"
+    )
     letters_to: str = Field(
         default="",
         description="comma-separated dir:/absolute/path spool folders receiving patient letters (PDF)",

@@ -31,9 +31,12 @@ No lesion algorithm ran → no assessment.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from breastgate.domain.errors import ConfigurationError
 from breastgate.domain.model import (
     AlgorithmResult,
     AlgorithmStatus,
@@ -149,3 +152,47 @@ TECHNOLOGIST_QUEUE = "technologist"
 def queue_for(decision: Triage) -> str:
     """Which worklist a study goes to: technologists when positioning must be repeated."""
     return TECHNOLOGIST_QUEUE if "positioning_inadequate" in decision.flags else RADIOLOGIST_QUEUE
+
+
+_POLICY_KEYS = {
+    "id": str,
+    "version": str,
+    "suspicious_threshold": float,
+    "recall_threshold": float,
+    "stat_threshold": float,
+    "flag_dense": bool,
+    "triage_algorithms": list,
+}
+
+
+def load_policy(path: Path) -> TriagePolicy:
+    """A site's triage policy from a TOML file (the keys of :class:`TriagePolicy`; ``id`` and
+    ``version`` required, so every worklist change names the policy that made it).
+
+    Raises ConfigurationError for an unreadable file, an unknown key, a wrong type, a missing
+    version, or thresholds outside 0-100.
+    """
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"triage policy {path}: {exc}") from None
+    unknown = set(data) - set(_POLICY_KEYS)
+    if unknown:
+        raise ConfigurationError(f"triage policy {path}: unknown keys {sorted(unknown)}")
+    for key in ("id", "version"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise ConfigurationError(f"triage policy {path}: {key!r} must be a non-empty string")
+    values: dict[str, object] = {}
+    for key, value in data.items():
+        kind = _POLICY_KEYS[key]
+        if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+            if not 0.0 <= float(value) <= 100.0:
+                raise ConfigurationError(f"triage policy {path}: {key} {value} outside 0-100")
+            values[key] = float(value)
+        elif kind is list and isinstance(value, list) and all(isinstance(v, str) for v in value):
+            values[key] = frozenset(value)
+        elif kind in (str, bool) and isinstance(value, kind):
+            values[key] = value
+        else:
+            raise ConfigurationError(f"triage policy {path}: {key} must be {kind.__name__}")
+    return TriagePolicy(**values)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from breastgate.pipeline.letters import LetterConfig
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
+from breastgate.worklist.policy import DEFAULT_POLICY, TriagePolicy
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class AppContext:
     blobs: BlobStore | None = None
     results_path: Path | None = None
     webhooks: tuple[str, ...] = ()
+    policy: TriagePolicy = DEFAULT_POLICY
 
 
 def get_context(request: Request) -> AppContext:

@@ -64,12 +64,12 @@ def list_studies(
 
 
 @router.get("/studies/{study_instance_uid}/results")
-def study_results(study_instance_uid: str, session: SessionDep) -> dict[str, Any]:
+def study_results(study_instance_uid: str, session: SessionDep, context: ContextDep) -> dict[str, Any]:
     if studies.get_study_ref(session, study_instance_uid) is None:
         raise HTTPException(404, "Study not found")
     stored = result_store.for_study(session, study_instance_uid)
     results = [result_from_payload(s.payload) for s in stored]
-    assessment, decision = triage(results)
+    assessment, decision = triage(results, context.policy)
     return build_results(study_instance_uid, results, assessment, decision)
 
 

@@ -1,0 +1,97 @@
+"""A site's triage policy from TOML, and its re-application to the open worklist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from breastgate.domain.errors import ConfigurationError
+from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, Finding, FindingKind, Mark
+from breastgate.pipeline.reprioritise import reapply_policy
+from breastgate.results.json import result_to_payload
+from breastgate.store import results as result_store
+from breastgate.store import studies
+from breastgate.store import worklist as wl
+from breastgate.store.db import Database
+from breastgate.store.migrate import upgrade
+from breastgate.worklist.policy import DEFAULT_POLICY, load_policy, triage
+
+SITE = """
+id = "site.triage"
+version = "2.0.0"
+suspicious_threshold = 30
+recall_threshold = 40.5
+flag_dense = false
+triage_algorithms = ["breastgate.calcifications", "breastgate.masses"]
+"""
+
+
+def test_a_site_policy_loads_with_its_version(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(SITE)
+    policy = load_policy(path)
+    assert policy.name == "site.triage@2.0.0"
+    assert (policy.suspicious_threshold, policy.recall_threshold, policy.flag_dense) == (30.0, 40.5, False)
+    assert policy.triage_algorithms == frozenset({"breastgate.calcifications", "breastgate.masses"})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('id = "x"\n', "'version'"),
+        (SITE + "colour = 1\n", "unknown keys"),
+        (SITE.replace("30", "130"), "outside 0-100"),
+        (SITE.replace("false", '"no"'), "flag_dense must be bool"),
+        ("id = \n", "triage policy"),
+    ],
+)
+def test_bad_policies_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigurationError, match=message):
+        load_policy(path)
+
+
+def test_open_entries_are_re_ranked_under_a_new_policy(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bg.db'}"
+    upgrade(url)
+    db = Database(url)
+    uid = "1.2.3.4"
+    mark = Mark("1.2.3.4.1", (10.0, 10.0), (0.0, 0.0, 20.0, 20.0), 0.4)
+    result = AlgorithmResult(
+        "breastgate.calcifications", "1.1.0", uid, AlgorithmStatus.OK, operating_threshold=0.5,
+        findings=(Finding("f1", FindingKind.CALCIFICATION_CLUSTER, "L", 0.4, (mark,)),),
+    )  # fmt: skip
+    with db.session() as s:
+        studies.record_instance(
+            s,
+            studies.InstanceInfo(
+                study_instance_uid=uid, series_instance_uid=uid + ".1", sop_instance_uid=uid + ".1.1",
+                sop_class_uid="1.2.840.10008.5.1.4.1.1.1.2", path="/x.dcm", modality="MG",
+            ),
+        )  # fmt: skip
+        result_store.save(
+            s, study_instance_uid=uid, algorithm_id=result.algorithm_id, algorithm_version="1.1.0",
+            status="ok", generation=1, payload=result_to_payload(result),
+        )  # fmt: skip
+        _, decision = triage([result], DEFAULT_POLICY)  # suspicion 40 < 50: routine
+        wl.apply_triage(
+            s, uid, priority=decision.priority.value, score=decision.score, flags=decision.flags,
+            policy=decision.policy, queue="radiologist",
+        )  # fmt: skip
+    path = tmp_path / "policy.toml"
+    path.write_text(SITE)
+    site = load_policy(path)
+    assert reapply_policy(db, site) == 1  # suspicion 40 ≥ 30: urgent under the site's policy
+    assert reapply_policy(db, site) == 0  # already under it
+    with db.session() as s:
+        item = wl.get_item(s, uid)
+        changes = wl.changes(s, uid)
+    assert item is not None and (item.priority, item.policy) == ("urgent", "site.triage@2.0.0")
+    assert [(c.new_priority, c.policy) for c in changes] == [
+        ("routine", DEFAULT_POLICY.name),
+        ("urgent", "site.triage@2.0.0"),
+    ]
+    assert changes[1].reason == "policy changed from breastgate.triage@1.0.0 to site.triage@2.0.0"
+    db.dispose()
