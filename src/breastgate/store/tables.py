@@ -317,3 +317,49 @@ class UpsEvent(Base):
     event_type: Mapped[int] = mapped_column(Integer)
     payload: Mapped[str] = mapped_column(Text)  # DICOM JSON of the event information
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class PriorFetch(Base):
+    """A prior pre-fetch owed for an order: ask the PACS for the patient's prior studies, retrieve them.
+
+    Written in the same transaction as the order (so it is never lost), one row per order; a
+    worker claims due rows with a lease, like the outbox. ``state`` is ``pending`` → ``done`` (or
+    ``failed``, a permanent failure with the reason). ``before_date`` is the order's scheduled date
+    (YYYYMMDD; priors are dated before it), or None for "before today".
+    """
+
+    __tablename__ = "prior_fetch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(Integer, ForeignKey("imaging_order.id"), unique=True)
+    patient_id: Mapped[str] = mapped_column(String(64))
+    before_date: Mapped[str | None] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    studies_found: Mapped[int] = mapped_column(Integer, default=0)
+    studies_moved: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_prior_fetch_state_next_attempt_at", "state", "next_attempt_at"),)
+
+
+class PriorStudy(Base):
+    """A study retrieved (or being retrieved) from the PACS as a prior: kept for comparison, not routed.
+
+    The row is written before the C-MOVE is sent, so the study is flagged before its first
+    instance arrives; the assembler skips flagged studies (``pipeline.assembly``).
+    """
+
+    __tablename__ = "prior_study"
+
+    study_instance_uid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fetch_id: Mapped[int] = mapped_column(Integer, ForeignKey("prior_fetch.id"), index=True)
+    study_date: Mapped[str | None] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(16), default="requested")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    retrieved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

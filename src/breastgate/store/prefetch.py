@@ -1,0 +1,323 @@
+"""Prior pre-fetch queue and prior studies: repository functions over a SQLAlchemy ``Session``.
+
+An order that arrives before its images owes a pre-fetch (``prior_fetch``, one row per order,
+written by the HL7 use-case in the order's own transaction). A worker claims due rows with a
+lease, asks the PACS for the patient's prior studies and retrieves them; each study it asks for
+is flagged in ``prior_study`` *before* the C-MOVE, so the assembler knows it is a prior (kept for
+comparison, never routed to algorithms) by the time it becomes stable. The caller owns the
+transaction; these functions never commit. Timestamps are UTC.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, case, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from breastgate.store.tables import ImagingOrder, PriorFetch, PriorStudy, Study
+
+MAX_ERROR_CHARS = 2000
+_FETCH = cast(Table, PriorFetch.__table__)
+
+
+class FetchState(StrEnum):
+    """State of a ``prior_fetch`` row."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class FetchEntry:
+    """One ``prior_fetch`` row, detached from the ORM."""
+
+    id: int
+    order_id: int
+    patient_id: str
+    before_date: str | None
+    state: FetchState
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    studies_found: int
+    studies_moved: int
+    accession_number: str | None = None
+    requested_study_uid: str | None = None
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _now(now: datetime | None) -> datetime:
+    return datetime.now(UTC) if now is None else _utc(now)
+
+
+def _entry(row: PriorFetch, order: ImagingOrder | None = None) -> FetchEntry:
+    """The row, with the order's own accession number and requested Study Instance UID (the
+    current examination, which must never be taken for a prior)."""
+    return FetchEntry(
+        id=row.id,
+        order_id=row.order_id,
+        patient_id=row.patient_id,
+        before_date=row.before_date,
+        state=FetchState(row.state),
+        attempts=row.attempts,
+        next_attempt_at=_utc(row.next_attempt_at),
+        last_error=row.last_error,
+        studies_found=row.studies_found,
+        studies_moved=row.studies_moved,
+        accession_number=order.accession_number if order is not None else None,
+        requested_study_uid=order.requested_study_uid if order is not None else None,
+    )
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+@functools.cache
+def _owe_upsert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (order_id): keep a pending row, re-arm a finished one whose question changed."""
+    stmt = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(_FETCH)
+    c, new = _FETCH.c, stmt.excluded
+    changed = or_(c.patient_id != new.patient_id, c.before_date.is_distinct_from(new.before_date))
+    rearm = and_(c.state != FetchState.PENDING.value, changed)
+    return stmt.on_conflict_do_update(
+        index_elements=["order_id"],
+        set_={
+            "patient_id": new.patient_id,
+            "before_date": new.before_date,
+            "state": case((rearm, FetchState.PENDING.value), else_=c.state),
+            "attempts": case((rearm, 0), else_=c.attempts),
+            "next_attempt_at": case((rearm, new.next_attempt_at), else_=c.next_attempt_at),
+            "last_error": case((rearm, None), else_=c.last_error),
+            "done_at": case((rearm, None), else_=c.done_at),
+        },
+    )
+
+
+def owe(
+    session: Session, *, order_id: int, patient_id: str, before_date: str | None, now: datetime | None = None
+) -> None:
+    """Owe a prior pre-fetch for ``order_id`` (one prepared INSERT ... ON CONFLICT; runs in the ACK path).
+
+    A pending row takes the new patient and date; a finished row (done or failed) is re-armed only
+    when the question changed (another patient, another date), so status-only updates of an
+    order do not query the PACS again.
+    """
+    dialect = str(session.get_bind().dialect.name)
+    if dialect not in ("sqlite", "postgresql"):
+        raise NotImplementedError(f"prior pre-fetch needs SQLite or PostgreSQL, not {dialect}")
+    at = _now(now)
+    session.connection().execute(
+        _owe_upsert(dialect),
+        {
+            "order_id": order_id,
+            "patient_id": patient_id,
+            "before_date": before_date,
+            "state": FetchState.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": at,
+            "studies_found": 0,
+            "studies_moved": 0,
+            "created_at": at,
+        },
+    )
+
+
+def _claimable(at: datetime) -> ColumnElement[bool]:
+    free = or_(PriorFetch.lease_expires_at.is_(None), PriorFetch.lease_expires_at <= at)
+    return and_(PriorFetch.state == FetchState.PENDING.value, PriorFetch.next_attempt_at <= at, free)
+
+
+def claim_due(
+    session: Session, *, owner: str, now: datetime | None = None, lease_seconds: float = 600.0, limit: int = 4
+) -> list[FetchEntry]:
+    """Lease up to ``limit`` due pending rows (a conditional UPDATE each: two claimers never share one)."""
+    at = _now(now)
+    ids = session.scalars(
+        select(PriorFetch.id)
+        .where(_claimable(at))
+        .order_by(PriorFetch.next_attempt_at, PriorFetch.id)
+        .limit(limit)
+    ).all()
+    claimed = [
+        fetch_id
+        for fetch_id in ids
+        if _rowcount(
+            session.execute(
+                update(PriorFetch)
+                .where(PriorFetch.id == fetch_id, _claimable(at))
+                .values(lease_owner=owner, lease_expires_at=at + timedelta(seconds=lease_seconds))
+                .execution_options(synchronize_session=False)
+            )
+        )
+        == 1
+    ]
+    if not claimed:
+        return []
+    rows = session.scalars(
+        select(PriorFetch)
+        .where(PriorFetch.id.in_(claimed))
+        .order_by(PriorFetch.next_attempt_at, PriorFetch.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    return [_entry(r, session.get(ImagingOrder, r.order_id)) for r in rows]
+
+
+def _owned(fetch_id: int, owner: str) -> list[ColumnElement[bool]]:
+    return [
+        PriorFetch.id == fetch_id,
+        PriorFetch.state == FetchState.PENDING.value,
+        PriorFetch.lease_owner == owner,
+    ]
+
+
+def _error(error: str) -> str:
+    return error if len(error) <= MAX_ERROR_CHARS else error[: MAX_ERROR_CHARS - 3] + "..."
+
+
+def mark_done(
+    session: Session, fetch_id: int, *, owner: str, found: int, moved: int, now: datetime | None = None
+) -> bool:
+    """Record a finished pre-fetch (``found`` priors selected, ``moved`` retrieved); releases the lease."""
+    result = session.execute(
+        update(PriorFetch)
+        .where(*_owned(fetch_id, owner))
+        .values(
+            state=FetchState.DONE.value,
+            attempts=PriorFetch.attempts + 1,
+            studies_found=found,
+            studies_moved=moved,
+            last_error=None,
+            done_at=_now(now),
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+def mark_retry(session: Session, fetch_id: int, *, owner: str, error: str, next_attempt_at: datetime) -> bool:
+    """Record a retryable failure and when to try again; releases the lease."""
+    result = session.execute(
+        update(PriorFetch)
+        .where(*_owned(fetch_id, owner))
+        .values(
+            attempts=PriorFetch.attempts + 1,
+            next_attempt_at=_utc(next_attempt_at),
+            last_error=_error(error),
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+def mark_failed(session: Session, fetch_id: int, *, owner: str, error: str) -> bool:
+    """Record a permanent failure (state ``failed`` with the reason); releases the lease."""
+    result = session.execute(
+        update(PriorFetch)
+        .where(*_owned(fetch_id, owner))
+        .values(
+            state=FetchState.FAILED.value,
+            attempts=PriorFetch.attempts + 1,
+            last_error=_error(error),
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+def get(session: Session, fetch_id: int) -> FetchEntry | None:
+    row = session.get(PriorFetch, fetch_id, populate_existing=True)
+    return None if row is None else _entry(row)
+
+
+def for_order(session: Session, order_id: int) -> FetchEntry | None:
+    """The pre-fetch owed for an order, if any."""
+    row = session.scalar(
+        select(PriorFetch).where(PriorFetch.order_id == order_id).execution_options(populate_existing=True)
+    )
+    return None if row is None else _entry(row, session.get(ImagingOrder, row.order_id))
+
+
+def counts(session: Session) -> dict[str, int]:
+    """Rows per state; every state present (0 when none)."""
+    out = {state.value: 0 for state in FetchState}
+    for state, count in session.execute(
+        select(PriorFetch.state, func.count()).group_by(PriorFetch.state)
+    ).all():
+        out[str(state)] = int(count)
+    return out
+
+
+# Prior studies ---------------------------------------------------------------------------------
+def known_studies(session: Session, uids: Collection[str]) -> set[str]:
+    """Which of ``uids`` need no retrieval: indexed studies, unless a C-MOVE of them as a prior
+    did not complete (flagged ``requested``: retrieve again, the SCP ignores duplicates)."""
+    if not uids:
+        return set()
+    have = set(session.scalars(select(Study.study_instance_uid).where(Study.study_instance_uid.in_(uids))))
+    unfinished = set(
+        session.scalars(
+            select(PriorStudy.study_instance_uid).where(
+                PriorStudy.study_instance_uid.in_(uids), PriorStudy.state == "requested"
+            )
+        )
+    )
+    return have - unfinished
+
+
+def flag_priors(
+    session: Session, fetch_id: int, studies: Iterable[tuple[str, str | None]], *, now: datetime | None = None
+) -> None:
+    """Flag (study uid, study date) pairs as priors of ``fetch_id``, before they are retrieved."""
+    at = _now(now)
+    for uid, study_date in studies:
+        row = session.get(PriorStudy, uid)
+        if row is None:
+            session.add(
+                PriorStudy(
+                    study_instance_uid=uid, fetch_id=fetch_id, study_date=study_date, state="requested",
+                    created_at=at,
+                )
+            )  # fmt: skip
+
+
+def mark_retrieved(session: Session, study_uid: str, *, now: datetime | None = None) -> None:
+    """The C-MOVE of a flagged prior completed."""
+    session.execute(
+        update(PriorStudy)
+        .where(PriorStudy.study_instance_uid == study_uid)
+        .values(state="retrieved", retrieved_at=_now(now))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def is_prior(session: Session, study_uid: str) -> bool:
+    """True when the study was retrieved as a prior (the assembler does not route it)."""
+    return session.get(PriorStudy, study_uid) is not None
+
+
+def prior_uids(session: Session, uids: Collection[str]) -> set[str]:
+    """Which of ``uids`` are priors."""
+    if not uids:
+        return set()
+    return set(
+        session.scalars(select(PriorStudy.study_instance_uid).where(PriorStudy.study_instance_uid.in_(uids)))
+    )
