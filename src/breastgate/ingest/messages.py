@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from breastgate.domain.errors import StorageError
 from breastgate.domain.orders import AckCode, Hl7ErrorCode
 from breastgate.ingest.hl7 import UNKNOWN_HEADER, Hl7Message, Hl7Refused, build_ack, decode, read_message
+from breastgate.store import prefetch
 from breastgate.store.db import Database
 from breastgate.store.orders import MessageLogEntry, log_message, merge_patients, record_order, upsert_patient
 
@@ -93,7 +94,12 @@ class GroupCommitter:
 
 
 class Hl7Service:
-    """MLLP payloads in, stored orders and ACK bytes out (for :class:`~breastgate.ingest.mllp.MllpServer`)."""
+    """MLLP payloads in, stored orders and ACK bytes out (for :class:`~breastgate.ingest.mllp.MllpServer`).
+
+    With ``prefetch_priors``, an active order not yet matched to a study also owes a prior
+    pre-fetch (``store.prefetch.owe``), in the order's own transaction; the pre-fetch itself runs
+    later in a background worker (``delivery.prefetch_worker``), never in the MLLP round trip.
+    """
 
     def __init__(
         self,
@@ -102,8 +108,10 @@ class Hl7Service:
         application: str = "BREASTGATE",
         processing_ids: frozenset[str] = frozenset({"P"}),
         max_frame_bytes: int = 1 << 20,
+        prefetch_priors: bool = False,
     ) -> None:
         self.db = db
+        self.prefetch_priors = prefetch_priors
         self.application = application
         self.processing_ids = processing_ids
         self.max_frame_bytes = max_frame_bytes
@@ -180,6 +188,14 @@ class Hl7Service:
             match = f", matched by {outcome.match_method}" if outcome.match_method else ""
             closed = "" if outcome.active else " (closed)"
             parts.append(f"order {outcome.order_id} {state} {order.control}{closed}{match}")
+            if self.prefetch_priors and outcome.active and outcome.study_instance_uid is None:
+                prefetch.owe(
+                    session,
+                    order_id=outcome.order_id,
+                    patient_id=order.patient.patient_id,
+                    before_date=order.scheduled_date,
+                )
+                parts.append("priors owed")
         log_message(
             session,
             MessageLogEntry(

@@ -1,7 +1,9 @@
 """Study assembly: a study becomes stable when its screening views are in or it went quiet.
 
 Then routing picks the algorithms and one job per (study, algorithm) goes into the ledger
-— committed — before its id is queued (DESIGN §5).
+— committed — before its id is queued (DESIGN §5). A study retrieved from the PACS as a prior
+(flagged in ``prior_study`` before its C-MOVE was sent) becomes stable like any other but is not
+routed: it is there to be compared with, not analysed as a new examination.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from datetime import UTC, datetime
 
 from breastgate.jobs import ledger
 from breastgate.routing.rules import Rule, route
-from breastgate.store import studies
+from breastgate.store import prefetch, studies
 from breastgate.store.db import Database
 
 LOGGER = logging.getLogger(__name__)
@@ -34,6 +36,12 @@ class StudyAssembler:
                 study = studies.get_study_ref(session, uid)
                 studies.mark_stable(session, uid)
                 if study is None:
+                    continue
+                if prefetch.is_prior(session, uid):
+                    LOGGER.info(
+                        "prior study stable (%s instances): kept for comparison, not routed",
+                        len(study.instances),
+                    )
                     continue
                 chosen = route(study, self._rules)
                 LOGGER.info(

@@ -13,6 +13,8 @@ from breastgate.delivery.dicom import CStoreSender
 from breastgate.delivery.folder import FolderSender
 from breastgate.delivery.mllp import MllpSender
 from breastgate.delivery.policy import RetryPolicy
+from breastgate.delivery.prefetch import PriorFetcher
+from breastgate.delivery.prefetch_worker import PrefetchWorker
 from breastgate.delivery.service import OutboxWorker, Sender
 from breastgate.delivery.webhooks import WebhookSender
 from breastgate.ingest.messages import Hl7Service
@@ -58,6 +60,24 @@ def letter_config(settings: Settings) -> LetterConfig | None:
 def owner_id(role: str) -> str:
     """Lease owner: host, process and role, so a lease names who holds it."""
     return f"{socket.gethostname()}:{os.getpid()}:{role}"
+
+
+def prefetch_worker(settings: Settings, db: Database) -> PrefetchWorker | None:
+    """The prior pre-fetch worker: priors come from the first BG_PACS node to our own AE title.
+
+    None (no pre-fetch owed, none run) when ``BG_PRIOR_COUNT`` is 0 or there is no PACS."""
+    nodes = settings.pacs_nodes
+    if settings.prior_count <= 0 or not nodes:
+        return None
+    return PrefetchWorker(
+        db,
+        PriorFetcher(calling_ae=settings.ae_title),
+        nodes[0],
+        settings.ae_title,
+        count=settings.prior_count,
+        policy=RetryPolicy(settings.delivery_retry_base_seconds, settings.delivery_retry_max_seconds),
+        owner_id=owner_id("prefetch"),
+    )
 
 
 class Core:
@@ -130,8 +150,12 @@ class Gateway:
             max_pdu=settings.dicom_max_pdu,
             temp_dir=settings.home_path / "tmp",
         )
+        self.prefetch = prefetch_worker(settings, self.core.db)
         self.hl7 = Hl7Service(
-            self.core.db, application=settings.ae_title, processing_ids=settings.hl7_processing_id_set
+            self.core.db,
+            application=settings.ae_title,
+            processing_ids=settings.hl7_processing_id_set,
+            prefetch_priors=self.prefetch is not None,
         )
         self.mllp = MllpServer(
             self.hl7.handle,
@@ -184,12 +208,16 @@ class Gateway:
         if self.workers_in_process:
             self.core.queue.start_consumer(self.settings.workers)
         self.outbox.start(interval=0.5)
+        if self.prefetch is not None:
+            self.prefetch.start(interval=1.0)
         self.ticker.start()
 
     def stop(self) -> None:
         self.ticker.stop()
         self.scp.stop()
         self.mllp.stop()
+        if self.prefetch is not None:
+            self.prefetch.stop()
         self.outbox.stop()
         if self.workers_in_process:
             self.core.queue.stop_consumer()

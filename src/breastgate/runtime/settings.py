@@ -84,6 +84,12 @@ class Settings(BaseSettings):
         default="", repr=False, description="shared HMAC-SHA256 secret signing every webhook"
     )
     webhook_timeout_seconds: float = 10.0
+    prior_count: int = Field(
+        default=2,
+        ge=0,
+        description="prior MG studies retrieved from the first BG_PACS node per order received "
+        "before its images; 0 disables the pre-fetch",
+    )
 
     @field_validator("ae_title")
     @classmethod

@@ -15,7 +15,7 @@ from breastgate.pipeline.events import enqueue_event
 from breastgate.pipeline.letters import queue_letter
 from breastgate.results.json import build_results, result_from_payload
 from breastgate.store import orders as order_store
-from breastgate.store import outbox, studies
+from breastgate.store import outbox, prefetch, studies
 from breastgate.store import reports as report_store
 from breastgate.store import results as result_store
 from breastgate.store import worklist as worklist_store
@@ -46,10 +46,12 @@ def list_studies(
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     rows = studies.list_studies(session, limit=limit, offset=offset)
+    priors = prefetch.prior_uids(session, [r.study_instance_uid for r in rows])
     items = []
     for row in rows:
         item = row if isinstance(row, dict) else _as_dict(row)
         uid = item["study_instance_uid"]
+        item["prior"] = uid in priors  # retrieved from the PACS for comparison; not analysed
         item["jobs"] = [
             {
                 "algorithm_id": j.algorithm_id,
