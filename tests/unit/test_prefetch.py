@@ -161,9 +161,11 @@ def test_claim_retry_and_fail_follow_the_lease(db: Database) -> None:
         (entry,) = prefetch.claim_due(s, owner="a", now=now)
         assert prefetch.claim_due(s, owner="b", now=now) == []  # leased
         assert not prefetch.mark_retry(s, entry.id, owner="b", error="x", next_attempt_at=now)
-        assert prefetch.mark_retry(s, entry.id, owner="a", error="down", next_attempt_at=now + timedelta(60))
+        assert prefetch.mark_retry(
+            s, entry.id, owner="a", error="down", next_attempt_at=now + timedelta(seconds=60)
+        )
         assert prefetch.claim_due(s, owner="b", now=now) == []  # not due yet
-        (again,) = prefetch.claim_due(s, owner="b", now=now + timedelta(61))
+        (again,) = prefetch.claim_due(s, owner="b", now=now + timedelta(seconds=61))
         assert again.attempts == 1 and again.last_error == "down"
         assert prefetch.mark_failed(s, again.id, owner="b", error="refused")
     assert _fetch(db).state == FetchState.FAILED
