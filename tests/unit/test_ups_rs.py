@@ -112,6 +112,7 @@ def test_cancel_request(db: Database, client: TestClient) -> None:
     assert client.post(f"/ups-rs/workitems/{uid}/cancelrequest").status_code == 409
 
 
+@pytest.mark.timeout(60)  # a lost report must fail the test, not hang the suite
 def test_subscribers_get_state_reports_on_their_channel(db: Database, client: TestClient) -> None:
     first = _put(db, "4.1", "routine", (), 0)
     assert client.post(f"/ups-rs/workitems/{GLOBAL_SUBSCRIPTION}/subscribers/READER1").status_code == 201

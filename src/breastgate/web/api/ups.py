@@ -175,8 +175,10 @@ async def notifications(websocket: WebSocket, ae_title: str) -> None:
         with context.db.session() as session:
             return ups_store.last_event_id(session)
 
-    await websocket.accept()
+    # The starting point is fixed before the channel is open: whatever happens once the client
+    # sees it open is reported.
     last = await asyncio.to_thread(newest)
+    await websocket.accept()
     try:
         while True:
             for report in await asyncio.to_thread(read, last):
