@@ -4,7 +4,6 @@ failed; a receiver that is down is retried until it is up; nothing is dropped.""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from breastgate.ingest.hl7 import Hl7Refused, build_ack, read_message
 from breastgate.ingest.mllp import MllpServer
 from breastgate.store import outbox
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
 from breastgate.store.outbox import OutboxState
 from tests.support.hl7_messages import orm
 from tests.support.ports import free_port
@@ -55,15 +53,6 @@ class Receiver:
 
     def __exit__(self, *_: object) -> None:
         self.server.stop()
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'bg.db'}"
-    upgrade(url)
-    database = Database(url)
-    yield database
-    database.dispose()
 
 
 def _owe(db: Database, tmp_path: Path, destination: str, key: str = "oru-1") -> int:

@@ -4,20 +4,16 @@ every attempt is signed and carries the same delivery id; a receiver that is dow
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
-import pytest
 
 from breastgate.delivery.policy import RetryPolicy
 from breastgate.delivery.service import OutboxWorker
 from breastgate.delivery.webhooks import WebhookSender, verify_signature, webhook_body, webhook_key
 from breastgate.store import outbox
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
 from breastgate.store.outbox import OutboxState
 from tests.support.ports import free_port
 
@@ -74,15 +70,6 @@ class Receiver:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'bg.db'}"
-    upgrade(url)
-    database = Database(url)
-    yield database
-    database.dispose()
 
 
 def _owe(db: Database, tmp_path: Path, destination: str) -> tuple[int, str, bytes]:

@@ -7,27 +7,14 @@ messages leave their order or patient behind, and every message is kept in ``hl7
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import hl7
 import pytest
 from sqlalchemy import func, select
 
 from breastgate.ingest.messages import Hl7Service
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
 from breastgate.store.tables import Hl7Message, ImagingOrder, Patient
 from tests.support.hl7_messages import adt, omi, orm
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'bg.db'}"
-    upgrade(url)
-    database = Database(url)
-    yield database
-    database.dispose()
 
 
 def _b(text: str, encoding: str = "utf-8") -> bytes:

@@ -3,7 +3,7 @@ assembler keeping priors out of routing, and the HL7 use-case owing a pre-fetch 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -23,7 +23,6 @@ from breastgate.routing.rules import Rule
 from breastgate.store import prefetch
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
 from breastgate.store.prefetch import FetchState
 from tests.support.hl7_messages import ack_code, orm
 
@@ -106,15 +105,6 @@ def test_status_mapping() -> None:
 
 
 # Queue ---------------------------------------------------------------------------------------------
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'bg.db'}"
-    upgrade(url)
-    database = Database(url)
-    yield database
-    database.dispose()
-
-
 def _order(db: Database, message: str, *, prefetch_priors: bool = True) -> None:
     (ack,) = [Hl7Service(db, prefetch_priors=prefetch_priors).handle(message.encode())]
     assert ack_code(ack.decode())[0] == "AA", ack

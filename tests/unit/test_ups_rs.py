@@ -4,9 +4,7 @@ reports on the WebSocket channel."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,22 +13,12 @@ from fastapi.testclient import TestClient
 from breastgate.store import studies
 from breastgate.store import worklist as wl
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
 from breastgate.web.api.deps import AppContext
 from breastgate.web.app import create_app
 from breastgate.worklist.ups import GLOBAL_SUBSCRIPTION
 
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 POLICY = "breastgate.triage@1.0.0"
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'bg.db'}"
-    upgrade(url)
-    database = Database(url)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

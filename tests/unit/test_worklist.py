@@ -3,9 +3,7 @@ machine, and the API over it (FastAPI TestClient on a real SQLite database)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,22 +13,12 @@ from breastgate.domain.model import Priority, Triage
 from breastgate.store import studies
 from breastgate.store import worklist as wl
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
 from breastgate.web.api.deps import AppContext
 from breastgate.web.app import create_app
 from breastgate.worklist.policy import TECHNOLOGIST_QUEUE, queue_for
 
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 POLICY = "breastgate.triage@1.0.0"
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'bg.db'}"
-    upgrade(url)
-    database = Database(url)
-    yield database
-    database.dispose()
 
 
 def _study(db: Database, uid: str) -> None:

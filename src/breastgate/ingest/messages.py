@@ -23,12 +23,37 @@ from sqlalchemy.orm import Session
 
 from breastgate.domain.errors import StorageError
 from breastgate.domain.orders import AckCode, Hl7ErrorCode
-from breastgate.ingest.hl7 import UNKNOWN_HEADER, Hl7Message, Hl7Refused, build_ack, decode, read_message
+from breastgate.ingest.hl7 import (
+    UNKNOWN_HEADER,
+    Hl7Header,
+    Hl7Message,
+    Hl7Refused,
+    build_ack,
+    decode,
+    read_message,
+)
 from breastgate.store import prefetch
 from breastgate.store.db import Database
 from breastgate.store.orders import MessageLogEntry, log_message, merge_patients, record_order, upsert_patient
 
 LOGGER = logging.getLogger(__name__)
+
+
+def _log_entry(
+    header: Hl7Header, text: str, ack: AckCode, refused: Hl7Refused | None = None
+) -> MessageLogEntry:
+    """The ``hl7_message`` row of a message and its answer."""
+    return MessageLogEntry(
+        header.control_id,
+        header.sending_application,
+        header.sending_facility,
+        header.message_type,
+        header.version,
+        ack.value,
+        refused.code.value if refused is not None else None,
+        refused.reason if refused is not None else None,
+        text,
+    )
 
 
 class GroupCommitter:
@@ -196,20 +221,7 @@ class Hl7Service:
                     before_date=order.scheduled_date,
                 )
                 parts.append("priors owed")
-        log_message(
-            session,
-            MessageLogEntry(
-                header.control_id,
-                header.sending_application,
-                header.sending_facility,
-                header.message_type,
-                header.version,
-                AckCode.ACCEPT.value,
-                None,
-                None,
-                message.text,
-            ),
-        )
+        log_message(session, _log_entry(header, message.text, AckCode.ACCEPT))
         return "; ".join(parts)
 
     def _refuse(self, refused: Hl7Refused, text: str, *, log: bool = True) -> bytes:
@@ -226,20 +238,7 @@ class Hl7Service:
         if log:
             try:
                 with self.db.session() as session:
-                    log_message(
-                        session,
-                        MessageLogEntry(
-                            header.control_id,
-                            header.sending_application,
-                            header.sending_facility,
-                            header.message_type,
-                            header.version,
-                            refused.ack.value,
-                            refused.code.value,
-                            refused.reason,
-                            text,
-                        ),
-                    )
+                    log_message(session, _log_entry(header, text, refused.ack, refused))
             except (SQLAlchemyError, OSError) as exc:
                 LOGGER.error("could not log a refused HL7 message: %s", type(exc).__name__)
         ack = build_ack(

@@ -25,12 +25,12 @@ from breastgate.pipeline.analysis import OutputObject, build_outputs, run_algori
 from breastgate.pipeline.events import enqueue_event
 from breastgate.pipeline.hl7_out import Hl7Outbound, enqueue_hl7
 from breastgate.pipeline.report import DraftOutput, draft_report
+from breastgate.pipeline.reprioritise import rank
 from breastgate.pipeline.summary import StudySummary, shown_findings, summarise, summary_version
 from breastgate.results.json import result_from_payload, result_to_payload
 from breastgate.store import outbox, studies
 from breastgate.store import reports as report_store
 from breastgate.store import results as result_store
-from breastgate.store import worklist as worklist_store
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
 from breastgate.worklist.policy import DEFAULT_POLICY, TriagePolicy, queue_for
@@ -263,26 +263,15 @@ class JobRunner:
         """Put the study on the worklist (or re-rank it) with the policy's priority and flags."""
         decision = summary.triage
         modalities = sorted({i.modality for i in study.instances if i.modality})
-        arrived = studies.first_received_at(session, study.study_instance_uid)
-        changed = worklist_store.apply_triage(
+        return rank(
             session,
             study.study_instance_uid,
-            priority=decision.priority.value,
-            score=decision.score,
-            flags=decision.flags,
-            policy=decision.policy,
-            queue=queue_for(decision),
+            decision,
             reason="; ".join(decision.reasons) or f"results of generation {study.generation}",
             modality="MG" if "MG" in modalities else (modalities[0] if modalities else None),
             accession_number=study.accession_number,
-            arrived_at=arrived,
+            arrived_at=studies.first_received_at(session, study.study_instance_uid),
         )
-        if changed:
-            LOGGER.info(
-                "worklist: study %s %s [%s] by %s",
-                study.study_instance_uid, decision.priority.value, ",".join(decision.flags), decision.policy,
-            )  # fmt: skip
-        return changed
 
     def _summary(self, study: StudyRef, results: list[AlgorithmResult]) -> StudySummary | None:
         policy = self._config.policy

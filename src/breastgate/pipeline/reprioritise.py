@@ -9,7 +9,11 @@ traced to the policy that set it.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from sqlalchemy.orm import Session
+
+from breastgate.domain.model import Triage
 from breastgate.results.json import result_from_payload
 from breastgate.store import results as result_store
 from breastgate.store import worklist as worklist_store
@@ -19,6 +23,29 @@ from breastgate.worklist.policy import TriagePolicy, queue_for, triage
 LOGGER = logging.getLogger(__name__)
 
 OPEN = ("scheduled", "in_progress")
+
+
+def rank(session: Session, study_uid: str, decision: Triage, *, reason: str, **study: Any) -> bool:
+    """Put a study on the worklist, or re-rank it, with a triage decision; True when it changed.
+
+    ``study`` passes the entry's modality, accession number and arrival time when known."""
+    changed = worklist_store.apply_triage(
+        session,
+        study_uid,
+        priority=decision.priority.value,
+        score=decision.score,
+        flags=decision.flags,
+        policy=decision.policy,
+        queue=queue_for(decision),
+        reason=reason,
+        **study,
+    )
+    if changed:
+        LOGGER.info(
+            "worklist: study %s %s [%s] by %s", study_uid, decision.priority.value, ",".join(decision.flags),
+            decision.policy,
+        )  # fmt: skip
+    return changed
 
 
 def reapply_policy(db: Database, policy: TriagePolicy) -> int:
@@ -38,14 +65,6 @@ def reapply_policy(db: Database, policy: TriagePolicy) -> int:
                 for r in result_store.for_study(session, item.study_instance_uid)
             ]
             _, decision = triage(results, policy)
-            changed += worklist_store.apply_triage(
-                session,
-                item.study_instance_uid,
-                priority=decision.priority.value,
-                score=decision.score,
-                flags=decision.flags,
-                policy=decision.policy,
-                queue=queue_for(decision),
-                reason=f"policy changed from {item.policy} to {policy.name}",
-            )
+            reason = f"policy changed from {item.policy} to {policy.name}"
+            changed += rank(session, item.study_instance_uid, decision, reason=reason)
     return changed
