@@ -11,13 +11,13 @@ Logs name the pre-fetch and order ids, never the patient.
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
 from breastgate.delivery.errors import PermanentDeliveryError, RetryableDeliveryError
+from breastgate.delivery.loop import PollingWorker
 from breastgate.delivery.policy import RetryPolicy
 from breastgate.delivery.prefetch import StudyMatch
 from breastgate.domain.model import DicomNode
@@ -44,7 +44,7 @@ class Fetcher(Protocol):
     def move(self, node: DicomNode, study_uid: str, destination_ae: str | None = None) -> int: ...
 
 
-class PrefetchWorker:
+class PrefetchWorker(PollingWorker):
     """Drains ``prior_fetch``.
 
     Parameters
@@ -87,9 +87,8 @@ class PrefetchWorker:
         self.owner_id = owner_id or f"prefetch-{uuid.uuid4().hex[:12]}"
         self.lease_seconds = lease_seconds
         self.batch = batch
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.thread_name = "prior-fetch"
+        super().__init__()
 
     def run_once(self, now: datetime | None = None) -> int:
         """Claim due pre-fetches and try each once; return how many were tried."""
@@ -153,34 +152,3 @@ class PrefetchWorker:
             "prior fetch %d (order %d) failed permanently: %s%s",
             entry.id, entry.order_id, error, "" if kept else " (lease lost; not recorded)",
         )  # fmt: skip
-
-    # Background thread -----------------------------------------------------------------------
-    def start(self, interval: float = 1.0) -> None:
-        """Run :meth:`run_once` in a daemon thread every ``interval`` seconds (sooner on :meth:`wake`)."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, args=(interval,), name="prior-fetch", daemon=True)
-        self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float | None = 30.0) -> None:
-        """Stop after the current pass; wait for it."""
-        self._stop.set()
-        self._wake.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout)
-
-    def _loop(self, interval: float) -> None:
-        while not self._stop.is_set():
-            try:
-                busy = self.run_once() >= self.batch
-            except Exception:  # the database may be briefly unavailable; keep the loop alive
-                LOGGER.exception("prior fetch pass failed")
-                busy = False
-            if not busy:
-                self._wake.wait(interval)
-                self._wake.clear()

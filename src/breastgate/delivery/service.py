@@ -8,7 +8,6 @@ permanent failure marks the row ``failed`` with the reason (DESIGN §5).
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from breastgate.delivery.errors import PermanentDeliveryError, RetryableDeliveryError
+from breastgate.delivery.loop import PollingWorker
 from breastgate.delivery.policy import RetryPolicy
 from breastgate.store import outbox
 from breastgate.store.db import Database
@@ -35,7 +35,7 @@ class Sender(Protocol):
     def send(self, destination: str, path: Path) -> None: ...
 
 
-class OutboxWorker:
+class OutboxWorker(PollingWorker):
     """Drains the outbox.
 
     Parameters
@@ -70,9 +70,8 @@ class OutboxWorker:
         self.owner_id = owner_id or f"outbox-{uuid.uuid4().hex[:12]}"
         self.lease_seconds = lease_seconds
         self.batch = batch
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.thread_name = f"outbox-{self.owner_id}"
+        super().__init__()
 
     # One pass --------------------------------------------------------------------------------
     def run_once(self, now: datetime | None = None) -> int:
@@ -149,41 +148,3 @@ class OutboxWorker:
             error,
             "" if kept else " (lease lost; not recorded)",
         )
-
-    # Background thread -----------------------------------------------------------------------
-    def start(self, interval: float = 1.0) -> None:
-        """Run :meth:`run_once` in a daemon thread every ``interval`` seconds (sooner on :meth:`wake`)."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._loop, args=(interval,), name=f"outbox-{self.owner_id}", daemon=True
-        )
-        self._thread.start()
-
-    def wake(self) -> None:
-        """Ask the background loop to look at the outbox now (e.g. right after an enqueue)."""
-        self._wake.set()
-
-    def stop(self, timeout: float | None = 30.0) -> None:
-        """Stop the background loop after the current pass (at most ``batch`` objects); wait for it."""
-        self._stop.set()
-        self._wake.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout)
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _loop(self, interval: float) -> None:
-        while not self._stop.is_set():
-            try:
-                busy = self.run_once() >= self.batch
-            except Exception:  # the database may be briefly unavailable; keep the loop alive
-                LOGGER.exception("outbox pass failed")
-                busy = False
-            if not busy:
-                self._wake.wait(interval)
-                self._wake.clear()
