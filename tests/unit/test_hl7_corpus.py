@@ -222,3 +222,23 @@ def test_updates_change_the_same_order_and_a_cancel_closes_it(db: Database) -> N
     assert only_order() == ("XO", "S", True)
     assert b"MSA|AA|U3" in service.handle(_b(orm("U3", control="CA", priority="S")))
     assert only_order() == ("CA", "S", False)
+
+
+def test_orders_written_by_the_sqlite_fast_path_read_back_through_the_orm(db: Database) -> None:
+    from datetime import UTC, datetime
+
+    from breastgate.ingest.hl7 import read_message
+    from breastgate.store.orders import record_order
+
+    order = read_message(_b(orm("F1", placer="PF1", accession="AF1"))).orders[0]
+    now = datetime(2026, 11, 29, 9, 15, 30, 123456, tzinfo=UTC)
+    with db.session() as s:
+        first = record_order(s, order, now=now)
+    with db.session() as s:
+        again = record_order(s, order, now=datetime(2026, 11, 29, 9, 16, tzinfo=UTC))
+    assert (first.created, again.created, first.order_id) == (True, False, again.order_id)
+    with db.session() as s:
+        row = s.scalars(select(ImagingOrder).where(ImagingOrder.order_key == "PF1")).one()
+        stamp = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+        assert (stamp, row.active, row.accession_number) == (now, True, "AF1")
+        assert s.get(Patient, "PAT001") is not None

@@ -150,9 +150,63 @@ def _order_upsert(dialect: str) -> Any:
     )  # fmt: skip
 
 
+_SQLITE = sqlite.dialect(paramstyle="named")
+
+
+@functools.cache
+def _sqlite_compiled(stmt: Any, keys: tuple[str, ...]) -> Any:
+    return stmt.compile(dialect=_SQLITE, column_keys=list(keys))
+
+
+def _sqlite_value(value: Any) -> Any:
+    """What SQLAlchemy's SQLite types would bind: DateTime as its text format, booleans as 0/1."""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _run(session: Session, stmt: Any, params: dict[str, Any]) -> list[Any]:
+    """Execute a prepared Core statement; returns its rows (attribute access by column name).
+
+    On SQLite the statement, compiled once, goes straight to the DB-API cursor of the session's
+    connection (inside its transaction): SQLAlchemy's execution path costs about 65 µs per
+    statement against 2 µs, and this runs five times per HL7 message inside the MLLP round trip
+    (bench/hl7_throughput.py). Values are bound as SQLAlchemy's SQLite types would bind them.
+    Other databases take SQLAlchemy's path.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        result = connection.execute(stmt, params)
+        return list(result) if result.returns_rows else []
+    compiled = _sqlite_compiled(stmt, tuple(sorted(params)))
+    bound = {k: _sqlite_value(v) for k, v in compiled.construct_params(params).items()}
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled), bound)
+        if cursor.description is None:
+            return []
+        names = [d[0] for d in cursor.description]
+        return [_Row(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
+class _Row(dict[str, Any]):
+    """A result row read by column name (``row.id``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 def upsert_patient(session: Session, patient: PatientDemographics, *, now: datetime | None = None) -> None:
     """Create or update the patient; empty fields never erase known ones (one INSERT ... ON CONFLICT)."""
-    session.connection().execute(
+    _run(
+        session,
         _patient_upsert(_dialect(session)),
         {
             "patient_id": patient.patient_id,
@@ -190,9 +244,11 @@ def record_order(session: Session, order: Order, *, now: datetime | None = None)
         match_method=None,
         matched_at=None,
     )
-    conn = session.connection()  # Core, not the ORM's bulk-insert path: a tenth of the cost
-    row = conn.execute(_order_upsert(_dialect(session)), params).one()
-    created = _as_utc(row.created_at) == now
+    (row,) = _run(session, _order_upsert(_dialect(session)), params)
+    created_at = row.created_at
+    if isinstance(created_at, str):  # the SQLite fast path returns the stored text
+        created_at = datetime.fromisoformat(created_at)
+    created = _as_utc(created_at) == now
     study_uid, method = row.study_instance_uid, row.match_method
     if active and study_uid is None:
         found = _find_study(
@@ -201,7 +257,7 @@ def record_order(session: Session, order: Order, *, now: datetime | None = None)
         )  # fmt: skip
         if found is not None:
             study_uid, method = found
-            conn.execute(_LINK_ORDER, {"order_id": row.id, "uid": study_uid, "method": method, "at": now})
+            _run(session, _LINK_ORDER, {"order_id": row.id, "uid": study_uid, "method": method, "at": now})
             LOGGER.info("order %d matched to study %s by %s", row.id, study_uid, method)
     return OrderOutcome(row.id, created, active, study_uid, method)
 
@@ -231,11 +287,12 @@ def _find_study(
     modality: str | None,
 ) -> tuple[str, str] | None:
     """The study an order names: (study uid, match method), or None."""
-    conn = session.connection()
-    if requested_uid and conn.execute(_STUDY_BY_UID, {"uid": requested_uid}).scalar():
+    if requested_uid and _run(session, _STUDY_BY_UID, {"uid": requested_uid}):
         return requested_uid, "study_uid"
     if accession:
-        studies = conn.execute(_STUDIES_BY_ACCESSION, {"accession": accession}).scalars().all()
+        studies = [
+            r.study_instance_uid for r in _run(session, _STUDIES_BY_ACCESSION, {"accession": accession})
+        ]
         if len(studies) == 1:
             return studies[0], "accession"
         if len(studies) > 1:
@@ -243,15 +300,13 @@ def _find_study(
             return None
     if not (scheduled_date and modality):
         return None
-    candidates = conn.execute(
-        _STUDIES_BY_PATIENT_DATE, {"patient_id": patient_id, "date": scheduled_date}
-    ).all()
+    candidates = _run(session, _STUDIES_BY_PATIENT_DATE, {"patient_id": patient_id, "date": scheduled_date})
     fits = [
-        uid
-        for uid, study_accession in candidates
-        if (not accession or not study_accession)
-        and modality in _study_modalities(session, uid)
-        and not conn.execute(_ORDER_FOR_STUDY, {"uid": uid}).scalar()
+        row.study_instance_uid
+        for row in candidates
+        if (not accession or not row.accession_number)
+        and modality in _study_modalities(session, row.study_instance_uid)
+        and not session.connection().execute(_ORDER_FOR_STUDY, {"uid": row.study_instance_uid}).scalar()
     ]
     return (fits[0], "patient_date_modality") if len(fits) == 1 else None
 
@@ -411,7 +466,8 @@ def log_message(session: Session, entry: MessageLogEntry, *, now: datetime | Non
         "error_text": entry.error_text,
         "text": entry.text,
     }
-    return int(session.connection().execute(_LOG_MESSAGE, params).scalar_one())
+    (row,) = _run(session, _LOG_MESSAGE, params)
+    return int(row.id)
 
 
 def demographics_for_study(session: Session, study_uid: str) -> PatientDemographics | None:
