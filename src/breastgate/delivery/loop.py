@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from abc import ABC, abstractmethod
 from datetime import datetime
 
 LOGGER = logging.getLogger(__name__)
 
 
-class PollingWorker:
+class PollingWorker(ABC):
     """Start / wake / stop around :meth:`run_once`."""
 
     batch: int = 16
@@ -26,8 +27,9 @@ class PollingWorker:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @abstractmethod
     def run_once(self, now: datetime | None = None) -> int:
-        raise NotImplementedError
+        """Claim due rows, work each once, record the outcomes; return how many were tried."""
 
     def start(self, interval: float = 1.0) -> None:
         """Run :meth:`run_once` in a daemon thread every ``interval`` seconds (sooner on :meth:`wake`)."""

@@ -18,6 +18,7 @@ from sqlalchemy import Table, bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from breastgate.domain.errors import ConfigurationError
 from breastgate.domain.orders import ENDING_CONTROLS, Order, PatientDemographics, PatientMerge
 from breastgate.store.tables import Hl7Message as Hl7MessageRow
 from breastgate.store.tables import ImagingOrder, Instance, Patient, Study
@@ -113,7 +114,7 @@ _ORDER_FIELDS = (
 def _dialect(session: Session) -> str:
     dialect = str(session.get_bind().dialect.name)
     if dialect not in ("sqlite", "postgresql"):
-        raise NotImplementedError(f"orders need SQLite or PostgreSQL (DESIGN §3), not {dialect}")
+        raise ConfigurationError(f"orders need SQLite or PostgreSQL (DESIGN §3), not {dialect}")
     return dialect
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from breastgate.domain.errors import ConfigurationError
 from breastgate.store.tables import ImagingOrder, PriorFetch, PriorStudy, Study
 
 MAX_ERROR_CHARS = 2000
@@ -117,7 +118,7 @@ def owe(
     """
     dialect = str(session.get_bind().dialect.name)
     if dialect not in ("sqlite", "postgresql"):
-        raise NotImplementedError(f"prior pre-fetch needs SQLite or PostgreSQL, not {dialect}")
+        raise ConfigurationError(f"prior pre-fetch needs SQLite or PostgreSQL (DESIGN §3), not {dialect}")
     at = _now(now)
     session.connection().execute(
         _owe_upsert(dialect),
