@@ -10,7 +10,8 @@
     ├── JobError
     │   └── LeaseLostError
     ├── AlgorithmError
-    │   └── AlgorithmUnavailableError
+    │   ├── AlgorithmUnavailableError
+    │   └── EngineUnavailableError  an external engine is down or timed out: retry the job
     ├── EncodingError              a result object could not be built
     └── DeliveryError
         ├── RetryableDeliveryError
@@ -54,6 +55,14 @@ class AlgorithmError(GatewayError):
 
 class AlgorithmUnavailableError(AlgorithmError):
     """An algorithm cannot run here (missing dependency, model file ...)."""
+
+
+class EngineUnavailableError(AlgorithmError):
+    """An external engine (DICOM node, HTTP service) could not be reached or did not answer in time.
+
+    Unlike an algorithm failure this may pass: the job is retried (up to its attempt limit)
+    instead of recording a failed result.
+    """
 
 
 class EncodingError(GatewayError):

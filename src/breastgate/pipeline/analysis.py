@@ -13,6 +13,7 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from breastgate.algorithms.base import Algorithm
+from breastgate.domain.errors import EngineUnavailableError
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, StudyRef
 from breastgate.results.gsps import GrayscaleSoftcopyPresentationState
 from breastgate.results.mammo_cad_sr import MammographyCADSR
@@ -35,6 +36,8 @@ def run_algorithm(algorithm: Algorithm, study: StudyRef) -> AlgorithmResult:
     try:
         selection = algorithm.select(study)
         result = algorithm.run(selection)
+    except EngineUnavailableError:
+        raise  # the engine may come back: the job is retried rather than recorded as failed
     except Exception as exc:  # an algorithm bug must not take the worker down
         LOGGER.exception("algorithm %s failed on a study", manifest.id)
         return AlgorithmResult(
