@@ -12,6 +12,7 @@ import pydicom
 import pytest
 
 from breastgate.algorithms.registry import Registry
+from breastgate.domain.governance import Mode
 from breastgate.domain.model import JobState
 from breastgate.ingest.service import IngestService
 from breastgate.jobs import ledger
@@ -41,7 +42,11 @@ class Gateway:
         rules = rules_from_manifests([a.manifest for a in registry.all()], only=algorithms)
         self.assembler = StudyAssembler(self.db, rules, stable_seconds=10, enqueue=self.queued.append)
         config = RunnerConfig(
-            results_path=home / "results", destinations=[PACS], lease_seconds=30, max_attempts=3
+            results_path=home / "results",
+            destinations=[PACS],
+            lease_seconds=30,
+            max_attempts=3,
+            default_mode=Mode.INTEGRATED,
         )
         self.runner = JobRunner(
             self.db, registry, self.blobs, config, owner="test", requeue=self.queued.append

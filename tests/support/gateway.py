@@ -38,6 +38,8 @@ class GatewayProcess:
             "BG_DELIVERY_RETRY_BASE_SECONDS": "0.5",
             "BG_DELIVERY_RETRY_MAX_SECONDS": "2",
             "BG_CONFIG": str(home / "none.toml"),
+            # The end-to-end flows test what integrated results do; silent-mode tests override it.
+            "BG_INITIAL_MODE": "integrated",
             "TCP_NODELAY": "1",
             **env,
         }

@@ -163,7 +163,7 @@ def test_mark_retry_and_counts_and_filters(db: Database) -> None:
         e1, e2 = outbox.claim_due(s, owner="w", now=T0, lease_seconds=60, limit=10)
         assert outbox.mark_retry(s, e1.id, error="down" * 1000, next_attempt_at=T0 + timedelta(seconds=5))
         outbox.mark_failed(s, e2.id, error="refused")
-        assert outbox.counts(s) == {"pending": 1, "sent": 0, "failed": 1}
+        assert outbox.counts(s) == {"pending": 1, "sent": 0, "failed": 1, "held": 0, "withheld": 0}
         r1 = outbox.get(s, e1.id)
     assert r1 is not None and r1.attempts == 1 and r1.lease_owner is None
     assert r1.last_error is not None and len(r1.last_error) == outbox.MAX_ERROR_CHARS

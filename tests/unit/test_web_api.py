@@ -73,7 +73,7 @@ def test_health_reports_jobs_and_outbox(client: TestClient) -> None:
     body = client.get("/api/health").json()
     assert body["status"] == "ok"
     assert body["jobs"] == {"done": 1}
-    assert body["outbox"] == {"pending": 0, "sent": 0, "failed": 0}
+    assert body["outbox"] == {"pending": 0, "sent": 0, "failed": 0, "held": 0, "withheld": 0}
 
 
 def test_studies_list_state_and_jobs_without_patient_names(client: TestClient) -> None:

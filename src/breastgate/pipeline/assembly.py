@@ -12,9 +12,10 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from breastgate.domain.audit import AuditKind
 from breastgate.jobs import ledger
 from breastgate.routing.rules import Rule, route
-from breastgate.store import prefetch, studies
+from breastgate.store import audit, prefetch, studies
 from breastgate.store.db import Database
 
 LOGGER = logging.getLogger(__name__)
@@ -50,7 +51,21 @@ class StudyAssembler:
                     len(study.instances),
                     ", ".join(chosen) or "no algorithm applies",
                 )
-                job_ids += [ledger.schedule(session, uid, a, study.generation) for a in chosen]
+                scheduled = [ledger.schedule(session, uid, a, study.generation) for a in chosen]
+                audit.append(
+                    session,
+                    AuditKind.STUDY_ROUTED,
+                    actor="routing",
+                    study_instance_uid=uid,
+                    subject=f"generation {study.generation}",
+                    data={
+                        "generation": study.generation,
+                        "instances": len(study.instances),
+                        "algorithms": list(chosen),
+                        "jobs": scheduled,
+                    },
+                )
+                job_ids += scheduled
         for job_id in job_ids:
             self._enqueue(job_id)
         return job_ids

@@ -7,19 +7,25 @@ owes nothing new.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from pydicom.filewriter import dcmwrite
 from sqlalchemy.orm import Session
 
 from breastgate.algorithms.registry import Registry
+from breastgate.domain.audit import AuditKind, canonical_data
 from breastgate.domain.errors import AlgorithmUnavailableError, JobError, LeaseLostError
+from breastgate.domain.governance import Destination, Mode
 from breastgate.domain.model import AlgorithmResult, Job, JobState, StudyRef
+from breastgate.governance import approvals
+from breastgate.governance.modes import ModeBook
 from breastgate.jobs import ledger
 from breastgate.pipeline.analysis import OutputObject, build_outputs, run_algorithm
 from breastgate.pipeline.events import enqueue_event
@@ -28,14 +34,16 @@ from breastgate.pipeline.report import DraftOutput, draft_report
 from breastgate.pipeline.reprioritise import rank
 from breastgate.pipeline.summary import StudySummary, shown_findings, summarise, summary_version
 from breastgate.results.json import result_from_payload, result_to_payload
-from breastgate.store import outbox, studies
+from breastgate.store import audit, outbox, studies
 from breastgate.store import reports as report_store
 from breastgate.store import results as result_store
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
+from breastgate.store.outbox import OutboxState
 from breastgate.worklist.policy import DEFAULT_POLICY, TriagePolicy, queue_for
 
 LOGGER = logging.getLogger(__name__)
+PACS = Destination.PACS
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,8 @@ class RunnerConfig:
     hl7: Hl7Outbound = field(default_factory=Hl7Outbound)
     webhooks: Sequence[str] = ()
     policy: TriagePolicy = DEFAULT_POLICY
+    #: Mode of an algorithm version with no recorded mode (new versions start silent).
+    default_mode: Mode = Mode.SILENT
 
 
 class _Heartbeat:
@@ -122,7 +132,9 @@ class JobRunner:
         result = run_algorithm(algorithm, study)
         outputs = build_outputs(study, algorithm, result)
         paths = [self._write(job.study_instance_uid, o) for o in outputs]
+        payload = result_to_payload(result)
         with self._db.session() as session:
+            book = ModeBook.load(session, self._config.default_mode)
             result_store.save(
                 session,
                 study_instance_uid=job.study_instance_uid,
@@ -130,9 +142,16 @@ class JobRunner:
                 algorithm_version=result.algorithm_version,
                 status=result.status.value,
                 generation=job.generation,
-                payload=result_to_payload(result),
+                payload=payload,
             )
-            self._enqueue(session, job.study_instance_uid, outputs, paths)
+            self._audit_inference(session, job, result, payload, outputs, book)
+            held = book.needs_approval(result.algorithm_id, result.algorithm_version, PACS)
+            owed = [
+                (o, p)
+                for o, p in zip(outputs, paths, strict=True)
+                if book.allows(result.algorithm_id, result.algorithm_version, PACS, o.kind)
+            ]
+            self._enqueue(session, job.study_instance_uid, [o for o, _ in owed], [p for _, p in owed], held)
             if not ledger.complete(session, job.id, self._owner):
                 # Re-opened study or expired lease: roll back so only the current generation counts.
                 raise LeaseLostError(f"job {job.id} lost its lease before completion")
@@ -143,28 +162,111 @@ class JobRunner:
                     result_from_payload(r.payload)
                     for r in result_store.for_study(session, study.study_instance_uid)
                 ]
-                summary = self._summary(study, stored)
-                summary_outputs = list(summary.outputs) if summary is not None else []
-                summary_paths = [self._write(job.study_instance_uid, o) for o in summary_outputs]
-                self._enqueue(session, job.study_instance_uid, summary_outputs, summary_paths)
-                if summary is not None:
-                    changed = self._worklist(session, study, summary)
-                    report = self._report(session, study, stored, summary, job.generation)
-                    folder = self._config.results_path / job.study_instance_uid
-                    lines = report.text.splitlines() if report is not None else ()
-                    hl7 = self._config.hl7
-                    enqueue_hl7(
-                        session,
-                        hl7,
-                        self._blobs,
-                        folder,
-                        study,
-                        stored,
-                        summary,
-                        job.generation,
-                        report_lines=lines,
-                    )
-                    self._events(session, folder, study, stored, summary, job.generation, changed)
+                self._summary_step(session, study, stored, job.generation, book)
+
+    def _summary_step(
+        self,
+        session: Session,
+        study: StudyRef,
+        stored: list[AlgorithmResult],
+        generation: int,
+        book: ModeBook,
+    ) -> None:
+        """The study summary, gated per destination: each destination sees only the results whose
+        algorithm version's mode lets them reach it (DESIGN §6), so a silent algorithm changes
+        nothing anywhere and an assistive one only what breastgate shows."""
+        uid = study.study_instance_uid
+        folder = self._config.results_path / uid
+        summaries: dict[tuple[str, ...], StudySummary | None] = {}
+
+        def summary_of(results: list[AlgorithmResult], render: bool) -> StudySummary | None:
+            key = (*sorted(f"{r.algorithm_id}@{r.algorithm_version}" for r in results), str(render))
+            if key not in summaries:
+                summaries[key] = self._summary(study, results, render) if results else None
+            return summaries[key]
+
+        pacs = book.select(stored, PACS, "sc")
+        summary = summary_of(pacs, True)
+        if summary is not None and summary.outputs:
+            outputs = list(summary.outputs)
+            paths = [self._write(uid, o) for o in outputs]
+            self._enqueue(session, uid, outputs, paths, book.any_needs_approval(pacs, PACS))
+        changed = False
+        for_worklist = book.select(stored, Destination.WORKLIST)
+        worklist_summary = summary_of(for_worklist, False)
+        if worklist_summary is not None:
+            changed = self._worklist(session, study, worklist_summary)
+        for_report = book.select(stored, Destination.REPORT)
+        report_summary = summary_of(for_report, False)
+        report = None
+        if report_summary is not None:
+            report = self._report(session, study, for_report, report_summary, generation)
+        for_hl7 = book.select(stored, Destination.HL7)
+        hl7_summary = summary_of(for_hl7, False)
+        if hl7_summary is not None:
+            enqueue_hl7(
+                session,
+                self._config.hl7,
+                self._blobs,
+                folder,
+                study,
+                for_hl7,
+                hl7_summary,
+                generation,
+                report_lines=report.text.splitlines() if report is not None else (),
+                priority_update=worklist_summary is not None,
+                held=book.any_needs_approval(for_hl7, Destination.HL7),
+            )
+        for_hooks = book.select(stored, Destination.WEBHOOK)
+        hooks_summary = summary_of(for_hooks, False)
+        if hooks_summary is not None:
+            self._events(session, folder, study, for_hooks, hooks_summary, generation, changed)
+        if outbox.list_items(session, OutboxState.HELD, uid):
+            approvals.request(session, uid, generation)
+        silent = sorted(
+            {f"{r.algorithm_id}@{r.algorithm_version}" for r in stored}
+            - {
+                f"{r.algorithm_id}@{r.algorithm_version}"
+                for r in (*pacs, *for_worklist, *for_report, *for_hl7, *for_hooks)
+            }
+        )
+        if silent:
+            LOGGER.info("study summary: %s silent everywhere (stored and audited only)", ", ".join(silent))
+
+    @staticmethod
+    def _audit_inference(
+        session: Session,
+        job: Job,
+        result: AlgorithmResult,
+        payload: dict[str, Any],
+        outputs: list[OutputObject],
+        book: ModeBook,
+    ) -> None:
+        """The inference event: who ran, on which inputs, what it said (digest) and where it may go."""
+        digest = hashlib.sha256(canonical_data(payload).encode("utf-8")).hexdigest()
+        audit.append(
+            session,
+            AuditKind.INFERENCE,
+            actor=f"algorithm:{result.algorithm_id}",
+            study_instance_uid=job.study_instance_uid,
+            subject=f"{result.algorithm_id}@{result.algorithm_version}",
+            data={
+                "algorithm_id": result.algorithm_id,
+                "version": result.algorithm_version,
+                "status": result.status.value,
+                "job": job.id,
+                "attempt": job.attempts,
+                "generation": job.generation,
+                "inputs": list(result.input_sop_instance_uids),
+                "output_digest": digest,
+                "outputs": [o.sop_instance_uid for o in outputs],
+                "findings": len(result.findings),
+                "modes": {
+                    d.value: book.mode(result.algorithm_id, result.algorithm_version, d).value
+                    for d in Destination
+                },
+            },
+        )
 
     @staticmethod
     def _last_of_generation(session: Session, job: Job) -> bool:
@@ -273,10 +375,10 @@ class JobRunner:
             arrived_at=studies.first_received_at(session, study.study_instance_uid),
         )
 
-    def _summary(self, study: StudyRef, results: list[AlgorithmResult]) -> StudySummary | None:
+    def _summary(self, study: StudyRef, results: list[AlgorithmResult], render: bool) -> StudySummary | None:
         policy = self._config.policy
         try:
-            return summarise(study, results, policy)
+            return summarise(study, results, policy, render=render)
         except Exception:  # the summary image must never cost the study its results
             LOGGER.exception("study summary failed")
             try:
@@ -285,7 +387,12 @@ class JobRunner:
                 return None
 
     def _enqueue(
-        self, session: Session, study_uid: str, outputs: list[OutputObject], paths: list[Path]
+        self,
+        session: Session,
+        study_uid: str,
+        outputs: list[OutputObject],
+        paths: list[Path],
+        held: bool,
     ) -> None:
         for output, path in zip(outputs, paths, strict=True):
             for destination in self._config.destinations:
@@ -296,6 +403,7 @@ class JobRunner:
                     sop_instance_uid=output.sop_instance_uid,
                     study_instance_uid=study_uid,
                     path=str(path),
+                    held=held,
                 )
 
     def _write(self, study_uid: str, output: OutputObject) -> Path:

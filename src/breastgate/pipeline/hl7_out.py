@@ -71,8 +71,13 @@ def enqueue_hl7(
     generation: int,
     *,
     report_lines: Sequence[str] = (),
+    priority_update: bool = True,
+    held: bool = False,
 ) -> list[str]:
-    """Write the study's HL7 messages under ``folder`` and owe them; returns the outbox keys owed."""
+    """Write the study's HL7 messages under ``folder`` and owe them; returns the outbox keys owed.
+
+    ``priority_update``: whether the AI may raise the order's priority (its results are
+    integrated at the worklist); ``held``: the ORU waits for a radiologist's approval."""
     if not (config.results_to or config.priority_to):
         return []
     uid = study.study_instance_uid
@@ -103,9 +108,15 @@ def enqueue_hl7(
             report_lines=report_lines,
             parties=config.parties,
         )
-        owed += _owe(session, blobs, folder / f"{key}.hl7", uid, key, text, config.results_to)
+        owed += _owe(session, blobs, folder / f"{key}.hl7", uid, key, text, config.results_to, held)
     code = PRIORITY_CODE[summary.triage.priority]
-    if config.priority_to and order is not None and order.active and raises_priority(code, order.priority):
+    if (
+        priority_update
+        and config.priority_to
+        and order is not None
+        and order.active
+        and raises_priority(code, order.priority)
+    ):
         key = _message_id("prio", uid, generation, version, code)
         text = build_priority_update(
             ref,
@@ -126,6 +137,7 @@ def _owe(
     key: str,
     text: str,
     destinations: Sequence[str],
+    held: bool = False,
 ) -> list[str]:
     blobs.write_bytes(path, text.encode("utf-8"))
     for destination in destinations:
@@ -136,6 +148,7 @@ def _owe(
             sop_instance_uid=key,
             study_instance_uid=study_uid,
             path=str(path),
+            held=held,
         )
     LOGGER.info("study %s: HL7 %s owed to %d destination(s)", study_uid, key.split("-")[0], len(destinations))
     return [key]

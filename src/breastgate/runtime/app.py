@@ -17,6 +17,8 @@ from breastgate.delivery.prefetch import PriorFetcher
 from breastgate.delivery.prefetch_worker import PrefetchWorker
 from breastgate.delivery.service import OutboxWorker, Sender
 from breastgate.delivery.webhooks import WebhookSender
+from breastgate.domain.governance import Mode
+from breastgate.governance.registry import register_algorithms
 from breastgate.ingest.messages import Hl7Service
 from breastgate.ingest.mllp import MllpServer
 from breastgate.ingest.scp import StorageSCP
@@ -105,6 +107,7 @@ class Core:
                 max_attempts=settings.job_max_attempts,
                 webhooks=settings.webhook_destinations,
                 policy=self.policy,
+                default_mode=Mode(settings.initial_mode),
                 hl7=Hl7Outbound(
                     results_to=settings.hl7_results_destinations,
                     priority_to=settings.hl7_priority_destinations,
@@ -121,6 +124,7 @@ class Core:
             requeue=self._requeue,
         )
         self.queue = JobQueue(self.huey, self.runner)
+        register_algorithms(self.db, self.registry, Mode(settings.initial_mode))
 
     def _requeue(self, job_id: int) -> None:
         self.queue.enqueue(job_id)

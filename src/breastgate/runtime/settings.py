@@ -84,6 +84,11 @@ class Settings(BaseSettings):
         default="", repr=False, description="shared HMAC-SHA256 secret signing every webhook"
     )
     webhook_timeout_seconds: float = 10.0
+    initial_mode: Literal["silent", "assistive", "integrated"] = Field(
+        default="silent",
+        description="mode of a newly registered algorithm version at every destination; "
+        "a site promotes it with `breastgate mode set`. Only silent in production.",
+    )
     prior_count: int = Field(
         default=2,
         ge=0,
@@ -244,5 +249,10 @@ def load_settings(**overrides: object) -> Settings:
     if settings.env == "production" and not settings.calling_ae_allow_list:
         raise ConfigurationError(
             "BG_ENV=production requires BG_ALLOWED_CALLING_AES (the open DICOM port is for embedded use)"
+        )
+    if settings.env == "production" and settings.initial_mode != "silent":
+        raise ConfigurationError(
+            "BG_ENV=production requires BG_INITIAL_MODE=silent: new algorithm versions start silent "
+            "and are promoted by an AI administrator (`breastgate mode set`, audited)"
         )
     return settings

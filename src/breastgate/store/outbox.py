@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,6 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from breastgate.domain.audit import AuditKind
+from breastgate.store import audit
 from breastgate.store.tables import OutboxItem
 
 MAX_ERROR_CHARS = 2000
@@ -35,6 +38,8 @@ class OutboxState(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    HELD = "held"  # waits for a radiologist's approval (governance)
+    WITHHELD = "withheld"  # the radiologist withheld it: never sent
 
 
 @dataclass(frozen=True)
@@ -102,8 +107,10 @@ def enqueue(
     study_instance_uid: str,
     path: str,
     now: datetime | None = None,
+    held: bool = False,
 ) -> bool:
-    """Owe ``sop_instance_uid`` to ``destination``; idempotent.
+    """Owe ``sop_instance_uid`` to ``destination``; idempotent. With ``held`` the row waits in
+    state ``held`` until :func:`release_held` (a radiologist approved the results).
 
     Returns
     -------
@@ -118,7 +125,7 @@ def enqueue(
         "sop_instance_uid": sop_instance_uid,
         "study_instance_uid": study_instance_uid,
         "path": str(path),
-        "state": OutboxState.PENDING.value,
+        "state": (OutboxState.HELD if held else OutboxState.PENDING).value,
         "attempts": 0,
         "next_attempt_at": at,
         "created_at": at,
@@ -245,7 +252,8 @@ def _owned(item_id: int, owner: str | None) -> list[ColumnElement[bool]]:
 
 
 def mark_sent(session: Session, item_id: int, *, now: datetime | None = None) -> bool:
-    """Record a delivery. Not conditional on the lease: the peer has the object either way."""
+    """Record a delivery, and its audit event in the same transaction. Not conditional on the
+    lease: the peer has the object either way."""
     result = session.execute(
         update(OutboxItem)
         .where(OutboxItem.id == item_id, OutboxItem.state == OutboxState.PENDING.value)
@@ -259,7 +267,70 @@ def mark_sent(session: Session, item_id: int, *, now: datetime | None = None) ->
         )
         .execution_options(synchronize_session=False)
     )
-    return _rowcount(result) == 1
+    if _rowcount(result) != 1:
+        return False
+    row = session.execute(
+        select(
+            OutboxItem.destination,
+            OutboxItem.kind,
+            OutboxItem.sop_instance_uid,
+            OutboxItem.study_instance_uid,
+            OutboxItem.attempts,
+        ).where(OutboxItem.id == item_id)
+    ).one()
+    audit.append(
+        session,
+        AuditKind.OBJECT_DELIVERED,
+        actor="delivery",
+        study_instance_uid=row.study_instance_uid,
+        subject=row.sop_instance_uid,
+        data={
+            "destination": redact_destination(row.destination),
+            "kind": row.kind,
+            "object": row.sop_instance_uid,
+            "attempts": row.attempts,
+        },
+        at=now,
+    )
+    return True
+
+
+def redact_destination(destination: str) -> str:
+    """A destination as it may be logged and audited: no credentials, query or fragment."""
+    if "://" not in destination:
+        return destination
+    parts = urlsplit(destination)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def release_held(session: Session, study_instance_uid: str) -> int:
+    """Approved: every held row of the study becomes pending (due now). Returns how many."""
+    result = session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.study_instance_uid == study_instance_uid,
+            OutboxItem.state == OutboxState.HELD.value,
+        )
+        .values(state=OutboxState.PENDING.value, next_attempt_at=datetime.now(UTC))
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result)
+
+
+def withhold_held(session: Session, study_instance_uid: str) -> int:
+    """Withheld: every held row of the study is never sent. Returns how many."""
+    result = session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.study_instance_uid == study_instance_uid,
+            OutboxItem.state == OutboxState.HELD.value,
+        )
+        .values(state=OutboxState.WITHHELD.value)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result)
 
 
 def mark_retry(

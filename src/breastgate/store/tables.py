@@ -363,3 +363,139 @@ class PriorStudy(Base):
     state: Mapped[str] = mapped_column(String(16), default="requested")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     retrieved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AuditEventRow(Base):
+    """One link of the append-only, hash-chained audit trail (``domain.audit``).
+
+    ``at`` and ``data`` are stored as the exact strings that were hashed. ``seq`` is assigned by
+    :func:`breastgate.store.audit.append` from the chain head, never by the database.
+    """
+
+    __tablename__ = "audit_event"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(128))
+    study_instance_uid: Mapped[str | None] = mapped_column(String(64), index=True)
+    subject: Mapped[str | None] = mapped_column(String(128))
+    data: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain head (one row, ``id`` 1): the last event's sequence number and hash.
+
+    Appenders update it in their own transaction, which serialises them (a row lock on
+    PostgreSQL, the write lock on SQLite); ``audit verify`` compares it with the last event.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AlgorithmVersionRow(Base):
+    """Registry: every (algorithm, version) the gateway has seen, with its manifest and availability."""
+
+    __tablename__ = "algorithm_version"
+
+    algorithm_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    manifest: Mapped[str] = mapped_column(Text)  # JSON
+    available: Mapped[bool] = mapped_column(default=True)
+    availability: Mapped[str] = mapped_column(Text, default="")
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AlgorithmMode(Base):
+    """The mode of an algorithm version at one destination (silent | assistive | integrated).
+
+    ``approval_required``: integrated results wait for a radiologist's approval before they go
+    into the permanent record (PACS objects, HL7 results).
+    """
+
+    __tablename__ = "algorithm_mode"
+
+    algorithm_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(32), primary_key=True)
+    destination: Mapped[str] = mapped_column(String(32), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    approval_required: Mapped[bool] = mapped_column(default=False)
+    changed_by: Mapped[str] = mapped_column(String(128))
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class AppUser(Base):
+    """A user of the HTTP API: a name, one role, and the SHA-256 of their API token."""
+
+    __tablename__ = "app_user"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class FindingFeedback(Base):
+    """A radiologist's verdict on one AI finding: accept, reject (reason + text) or modify."""
+
+    __tablename__ = "finding_feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    study_instance_uid: Mapped[str] = mapped_column(String(64), index=True)
+    algorithm_id: Mapped[str] = mapped_column(String(64))
+    algorithm_version: Mapped[str] = mapped_column(String(32))
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    finding_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    modification: Mapped[str | None] = mapped_column(Text)  # JSON: moved/resized mark, category
+    user: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Outcome(Base):
+    """What became of a study: the radiologist's final BI-RADS, pathology, or a historical import.
+
+    Matched to a study by Study Instance UID or accession number (either may arrive first).
+    """
+
+    __tablename__ = "outcome"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(16))  # hl7 | pathology | csv | api
+    study_instance_uid: Mapped[str | None] = mapped_column(String(64), index=True)
+    accession_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    patient_id: Mapped[str | None] = mapped_column(String(64))
+    final_birads: Mapped[str | None] = mapped_column(String(2))
+    density: Mapped[str | None] = mapped_column(String(1))
+    outcome: Mapped[str | None] = mapped_column(String(16))  # cancer | benign | normal
+    laterality: Mapped[str | None] = mapped_column(String(1))
+    pathology: Mapped[str | None] = mapped_column(Text)
+    reported_at: Mapped[str | None] = mapped_column(String(26))
+    reference: Mapped[str | None] = mapped_column(String(128))  # message control id, CSV line ...
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ResultApproval(Base):
+    """A study generation whose integrated results wait for (or received) a radiologist's decision."""
+
+    __tablename__ = "result_approval"
+
+    study_instance_uid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | approved | withheld
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

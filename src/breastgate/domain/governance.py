@@ -1,0 +1,121 @@
+"""Governance vocabulary: modes, destinations, roles, feedback (DESIGN §6).
+
+A *mode* is set per (algorithm version, destination). What each destination receives at each
+mode:
+
+=============  ==========================  =====================================================
+destination    assistive                   integrated
+=============  ==========================  =====================================================
+``api``        results JSON and web UI     (same)
+``webhook``    ``study.results`` events    (same)
+``pacs``       GSPS overlays only          also Mammography CAD SR and the summary SC
+``worklist``   nothing                     priority, flags, UPS workitem, HL7 priority update
+``report``     nothing                     report draft pre-fill
+``hl7``        nothing                     ORU^R01 results to the RIS
+=============  ==========================  =====================================================
+
+``silent`` gives nothing anywhere: the algorithm runs, its result is stored and audited.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from breastgate.domain.errors import InvalidInputError
+
+
+class Mode(StrEnum):
+    """How far an algorithm version's results reach a destination (ordered)."""
+
+    SILENT = "silent"
+    ASSISTIVE = "assistive"
+    INTEGRATED = "integrated"
+
+    @property
+    def level(self) -> int:
+        return _LEVEL[self]
+
+    def at_least(self, other: Mode) -> bool:
+        return self.level >= other.level
+
+    @classmethod
+    def parse(cls, value: str) -> Mode:
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            raise InvalidInputError(
+                f"unknown mode {value!r} (expected one of {', '.join(m.value for m in cls)})"
+            ) from None
+
+
+_LEVEL = {Mode.SILENT: 0, Mode.ASSISTIVE: 1, Mode.INTEGRATED: 2}
+
+
+class Destination(StrEnum):
+    """Where results go; each has its own mode per algorithm version."""
+
+    API = "api"
+    WEBHOOK = "webhook"
+    PACS = "pacs"
+    WORKLIST = "worklist"
+    REPORT = "report"
+    HL7 = "hl7"
+
+    @classmethod
+    def parse(cls, value: str) -> Destination:
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            raise InvalidInputError(
+                f"unknown destination {value!r} (expected one of {', '.join(d.value for d in cls)})"
+            ) from None
+
+
+#: The mode a destination needs before an algorithm's results reach it at all.
+NEEDS: dict[Destination, Mode] = {
+    Destination.API: Mode.ASSISTIVE,
+    Destination.WEBHOOK: Mode.ASSISTIVE,
+    Destination.PACS: Mode.ASSISTIVE,  # overlays; other PACS objects need INTEGRATED
+    Destination.WORKLIST: Mode.INTEGRATED,
+    Destination.REPORT: Mode.INTEGRATED,
+    Destination.HL7: Mode.INTEGRATED,
+}
+
+#: PACS object kinds shown as optional overlays in assistive mode; every other kind needs integrated.
+OVERLAY_KINDS = frozenset({"gsps"})
+
+
+class Role(StrEnum):
+    """API roles. ``ai_admin`` changes modes and configuration; ``radiologist`` gives feedback,
+    approves results and confirms reports; ``auditor`` reads the audit trail and silent results."""
+
+    RADIOLOGIST = "radiologist"
+    AI_ADMIN = "ai_admin"
+    AUDITOR = "auditor"
+
+    @classmethod
+    def parse(cls, value: str) -> Role:
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            raise InvalidInputError(
+                f"unknown role {value!r} (expected one of {', '.join(r.value for r in cls)})"
+            ) from None
+
+
+class FeedbackAction(StrEnum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+    MODIFY = "modify"
+
+
+class RejectReason(StrEnum):
+    """Why a radiologist rejected a finding (the fixed list; free text goes beside it)."""
+
+    NORMAL_TISSUE = "normal_tissue"
+    BENIGN_FINDING = "benign_finding"
+    ARTIFACT = "artifact"
+    KNOWN_STABLE = "known_stable"
+    WRONG_LOCATION = "wrong_location"
+    DUPLICATE = "duplicate"
+    OTHER = "other"

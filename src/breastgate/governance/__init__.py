@@ -1,0 +1,1 @@
+"""Governance: modes, approval, the audit chain, feedback, outcomes, metrics, drift, validation."""
