@@ -9,7 +9,8 @@ eroded breast) and writes its OWN Mammography CAD SR by hand with pydicom — no
 encoder, and shaped differently: one TID 4003 per image, Center POINT plus Outline CIRCLE, the
 score as Certainty of Finding 0-100 % — then C-STOREs it to the return address. Every attribute it
 received is appended to ``--record`` (JSON lines) so a test can prove nothing identifying arrived.
-``--never-answer`` receives but never sends a result (a hung engine).
+``--never-answer`` receives but never sends a result (a hung engine); ``--answer broken`` sends a
+CAD SR whose root is not TID 4000, ``--answer sc-only`` the same object as a Secondary Capture.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pynetdicom import AE, AllStoragePresentationContexts, evt
 from scipy import ndimage
 
 CAD_SR = "1.2.840.10008.5.1.4.1.1.88.50"
+SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 VERIFICATION = "1.2.840.10008.1.1"
 ALGORITHM = ("VendorCAD BlobFinder", "2.3.1")
 DOWNSAMPLE = 8
@@ -287,8 +289,12 @@ class VendorEngine:
         for study_images in by_study.values():
             blobs = [brightest_blob(img.pixel_array, _spacing(img)) for img in study_images]
             sr = build_cad_sr(study_images, blobs)
+            if self.args.answer == "broken":  # a CAD SR whose root is not TID 4000
+                sr.ConceptNameCodeSequence[0].CodeValue = "126000"
+            elif self.args.answer == "sc-only":  # a Secondary Capture and no CAD SR
+                sr.SOPClassUID = sr.file_meta.MediaStorageSOPClassUID = SECONDARY_CAPTURE
             ae = AE(ae_title=self.args.ae)
-            ae.add_requested_context(CAD_SR, ExplicitVRLittleEndian)
+            ae.add_requested_context(str(sr.SOPClassUID), ExplicitVRLittleEndian)
             assoc = ae.associate(self.args.return_host, self.args.return_port, ae_title=self.args.return_ae)
             if not assoc.is_established:
                 LOGGER.error("return address refused the association")
@@ -303,8 +309,12 @@ class VendorEngine:
         ae.add_supported_context(VERIFICATION)
         ae.maximum_pdu_size = 0
         handlers = [(evt.EVT_C_STORE, self.handle_store), (evt.EVT_RELEASED, self.handle_released)]
-        print("READY", flush=True)
-        ae.start_server(("127.0.0.1", self.args.port), block=True, evt_handlers=handlers)
+        server = ae.start_server(("127.0.0.1", self.args.port), block=False, evt_handlers=handlers)
+        print("READY", flush=True)  # listening: the test may start sending
+        try:
+            threading.Event().wait()
+        finally:
+            server.shutdown()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -316,6 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--return-port", type=int, required=True)
     parser.add_argument("--record", required=True)
     parser.add_argument("--never-answer", action="store_true")
+    parser.add_argument("--answer", choices=("cad-sr", "broken", "sc-only"), default="cad-sr")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     VendorEngine(args).serve()

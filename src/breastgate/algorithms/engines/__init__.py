@@ -1,0 +1,1 @@
+"""Adapters for external engines (a third-party DICOM node, ...): algorithms that run elsewhere."""
