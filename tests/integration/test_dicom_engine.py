@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from breastgate.domain.errors import EngineUnavailableError
 from breastgate.domain.model import AlgorithmStatus, FindingKind, InstanceRef, StudyRef
 from breastgate.phantoms import generate_mg_study
 from breastgate.phantoms.lesions import LesionRequest
+from breastgate.pipeline.analysis import run_algorithm
 from breastgate.pipeline.dicom_engine import make_dicom_engine
 from tests.support.ports import free_port
 from tests.support.validators import dciodvfy
@@ -37,9 +39,9 @@ IDENTIFYING = (
 
 
 class Phantom:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, seed: int = 42) -> None:
         study = generate_mg_study(
-            42, category="b", lesions=[LesionRequest("mass", size_mm=14, contrast=1.0, laterality="L")]
+            seed, category="b", lesions=[LesionRequest("mass", size_mm=14, contrast=1.0, laterality="L")]
         )
         self.datasets = study.datasets
         self.truth = {v["sop_instance_uid"]: v for v in study.truth["lesions"][0]["views"]}
@@ -224,6 +226,8 @@ def test_engine_not_running_is_unavailable(phantom: Phantom, tmp_path: Path) -> 
         assert not available and "unreachable" in why
         with pytest.raises(EngineUnavailableError, match="unreachable"):
             adapter.run(adapter.select(phantom.study))
+        with pytest.raises(EngineUnavailableError):  # the job runner retries rather than records
+            run_algorithm(adapter, phantom.study)
     finally:
         adapter.close()
 
@@ -261,3 +265,24 @@ def test_result_that_cannot_be_decoded_is_a_failed_result(
     finally:
         adapter.close()
         odd.stop()
+
+
+def test_concurrent_jobs_get_their_own_study_back(
+    phantom: Phantom, vendor: Vendor, engine: DicomNodeEngine, tmp_path: Path
+) -> None:
+    second = Phantom(tmp_path, seed=43)
+    results: dict[str, Any] = {}
+
+    def job(study: StudyRef) -> None:
+        results[study.study_instance_uid] = engine.run(engine.select(study))
+
+    threads = [threading.Thread(target=job, args=(p.study,)) for p in (phantom, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    for study in (phantom, second):
+        result = results[study.study.study_instance_uid]
+        assert result.status == AlgorithmStatus.OK, result.message
+        mine = {i.sop_instance_uid for i in study.study.instances}
+        assert {f.marks[0].sop_instance_uid for f in result.findings} == mine
