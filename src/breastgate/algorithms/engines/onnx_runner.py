@@ -1,0 +1,513 @@
+"""ONNX model runner: a third-party model file run here on the CPU with onnxruntime.
+
+A model is a folder with ``model.onnx`` and ``manifest.toml``::
+
+    id = "acme.mass"                    # vendor.name (STYLE "Names")
+    version = "2.1.0"
+    name = "ACME mass detector"
+    intended_use = "Mass detection on 2-D screening mammograms"
+    manufacturer = "ACME"
+    label = "..."                       # optional; default: not for diagnostic use (the site decides)
+    modalities = ["MG"]                 # the runner reads 2-D mammograms (MG) only
+    views = ["CC", "MLO"]               # optional; [] or absent = every view
+    sop_class_uids = ["1.2.840.10008.5.1.4.1.1.1.2"]   # optional; default MG For Presentation
+    output = "detections"               # or "density"
+    kind = "mass"                       # detections: a DESIGN §4 findings[].kind
+    input_size = [512, 384]             # [H, W] the image is resized to
+    normalisation = "minmax"            # minmax (per image, to 0-1) | zscore (per image) | none
+    layout = "NCHW"                     # optional: NCHW (default, [1, 1, H, W]) | NHWC ([1, H, W, 1])
+    score_scale = [0.0, 1.0]            # optional; raw scores lie in it, default [0, 1]
+    operating_threshold = 0.5           # optional, on the raw scale; findings at or above are shown
+    input_name = "image"                # optional; default the graph's first input
+    output_name = "boxes"               # optional; default the graph's first output
+
+Per selected For Presentation mammogram (the same eligibility as the built-ins:
+:func:`breastgate.algorithms._findings.select_mammograms`, then the manifest's SOP classes and
+views): pixels through the Modality LUT with bright = dense
+(:func:`breastgate.imaging.pixels.load_mammogram`), bilinear resize (anti-aliased when shrinking)
+to ``input_size``, normalisation, one float32 tensor.
+
+Outputs
+-------
+``detections``
+    float tensor [N, 5] (or [1, N, 5]): ``x0, y0, x1, y1, score`` in model-input pixel coordinates
+    (x along the W axis, origin at the top-left corner of the top-left pixel). Each row becomes a
+    single-mark :class:`~breastgate.domain.model.Finding` (no CC/MLO correlation: the model did not
+    make one). Boxes are scaled back to DICOM image coordinates (column, row) by Columns/W and Rows/H,
+    clipped to the image; the mark's point is the box centre. The score is normalised to 0-1 by
+    ``score_scale``; the raw value is kept in ``attributes["raw_score"]``. A score outside the scale
+    or a non-finite value fails that image. ``size_mm`` is left empty: a box is not a lesion size.
+``density``
+    4 probabilities (BI-RADS a, b, c, d; shape [4] or [1, 4]) per image. A breast's probabilities
+    are the mean over its images and its category the most probable; the study category is the
+    denser breast's (as radiologists report). The model gives no percent density, but
+    :class:`~breastgate.domain.model.DensityAssessment` needs one: ``percent_dense`` is the
+    *expected value* ``Σ p_k · m_k`` over representative PD% ``m`` = (5, 21.5, 49, 82.5) — the
+    middles of breastgate.density's category ranges a < 10 ≤ b < 33 ≤ c < 65 ≤ d (``category_percent``
+    in the manifest overrides them). It is not a measurement; each image's probabilities are kept in
+    its ``ImageOutcome.measurements`` (``p_a`` … ``p_d``) with ``percent_dense_measured = 0``.
+
+:meth:`OnnxModelRunner.is_available` says what is missing (onnxruntime, the model file, a valid
+manifest, a model onnxruntime can load); nothing is loaded at import. Inference runs on one thread
+by default (``threads``), so the output does not depend on the machine's core count.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from skimage.transform import resize
+
+from breastgate.algorithms._findings import select_mammograms
+from breastgate.algorithms.base import Selection
+from breastgate.algorithms.engines._scores import ScoreScale
+from breastgate.domain.errors import ConfigurationError
+from breastgate.domain.model import (
+    NOT_FOR_DIAGNOSTIC_USE,
+    AlgorithmManifest,
+    AlgorithmResult,
+    AlgorithmStatus,
+    BreastDensity,
+    DensityAssessment,
+    Finding,
+    FindingKind,
+    ImageOutcome,
+    InstanceRef,
+    Mark,
+    StudyRef,
+)
+from breastgate.imaging.errors import ImagingError
+from breastgate.imaging.pixels import MG_FOR_PRESENTATION, MammoImage, load_mammogram, read_header, view_of
+
+LOGGER = logging.getLogger(__name__)
+
+MODEL_FILE = "model.onnx"
+MANIFEST_FILE = "manifest.toml"
+OUTPUTS = ("detections", "density")
+NORMALISATIONS = ("minmax", "zscore", "none")
+LAYOUTS = ("NCHW", "NHWC")
+CATEGORIES = ("a", "b", "c", "d")
+#: Representative percent density of categories a-d (middles of breastgate.density's ranges).
+CATEGORY_PERCENT = (5.0, 21.5, 49.0, 82.5)
+#: How far 4 density probabilities may sum from 1 (float32 softmax round-off is far smaller).
+PROBABILITY_TOLERANCE = 0.01
+
+FloatArray = npt.NDArray[np.float32]
+
+_KEYS = frozenset(
+    {
+        "id", "version", "name", "intended_use", "manufacturer", "label", "modalities", "views",
+        "sop_class_uids", "output", "kind", "input_size", "normalisation", "layout", "score_scale",
+        "operating_threshold", "input_name", "output_name", "category_percent",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class OnnxModelSpec:
+    """A model folder's ``manifest.toml``, checked (valid once built)."""
+
+    manifest: AlgorithmManifest
+    output: str
+    input_size: tuple[int, int]
+    normalisation: str = "minmax"
+    layout: str = "NCHW"
+    score_scale: ScoreScale = field(default_factory=ScoreScale)
+    operating_threshold: float | None = None  # raw scale
+    kind: FindingKind | None = None
+    input_name: str | None = None
+    output_name: str | None = None
+    category_percent: tuple[float, float, float, float] = CATEGORY_PERCENT
+
+
+def _text(data: dict[str, Any], key: str, default: str | None = None) -> str:
+    value = data.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{key} must be a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def _texts(data: dict[str, Any], key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    value = data.get(key, list(default))
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigurationError(f"{key} must be a list of strings, got {value!r}")
+    return tuple(v.strip() for v in value)
+
+
+def _numbers(data: dict[str, Any], key: str, count: int) -> tuple[float, ...]:
+    value = data.get(key)
+    if (
+        not isinstance(value, list)
+        or len(value) != count
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    ):
+        raise ConfigurationError(f"{key} must be a list of {count} numbers, got {value!r}")
+    return tuple(float(v) for v in value)
+
+
+def parse_model_manifest(data: dict[str, Any]) -> OnnxModelSpec:
+    """Check a parsed ``manifest.toml``; ConfigurationError naming the first problem."""
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        raise ConfigurationError(f"unknown keys {unknown}; known: {sorted(_KEYS)}")
+    output = _text(data, "output")
+    if output not in OUTPUTS:
+        raise ConfigurationError(f"output must be one of {list(OUTPUTS)}, got {output!r}")
+    modalities = _texts(data, "modalities", ("MG",))
+    if "MG" not in modalities:
+        raise ConfigurationError(
+            f"the ONNX runner reads 2-D mammograms: modalities must include MG, got {modalities}"
+        )
+    manifest = AlgorithmManifest(
+        id=_text(data, "id"),
+        version=_text(data, "version"),
+        name=_text(data, "name"),
+        intended_use=_text(data, "intended_use"),
+        modalities=modalities,
+        sop_class_uids=_texts(data, "sop_class_uids", (MG_FOR_PRESENTATION,)),
+        views=tuple(v.upper() for v in _texts(data, "views")),
+        outputs=(output,),
+        manufacturer=_text(data, "manufacturer"),
+        label=_text(data, "label", NOT_FOR_DIAGNOSTIC_USE),
+    )
+    height, width = _numbers(data, "input_size", 2)
+    if height != int(height) or width != int(width) or not (1 <= height <= 16384 and 1 <= width <= 16384):
+        raise ConfigurationError(
+            f"input_size must be two whole numbers 1-16384 [H, W], got {data['input_size']!r}"
+        )
+    normalisation = _text(data, "normalisation", "minmax")
+    if normalisation not in NORMALISATIONS:
+        raise ConfigurationError(
+            f"normalisation must be one of {list(NORMALISATIONS)}, got {normalisation!r}"
+        )
+    layout = _text(data, "layout", "NCHW").upper()
+    if layout not in LAYOUTS:
+        raise ConfigurationError(f"layout must be one of {list(LAYOUTS)}, got {layout!r}")
+    try:
+        scale = ScoreScale.parse(data.get("score_scale", [0.0, 1.0]))
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    threshold = data.get("operating_threshold")
+    if threshold is not None:
+        if not isinstance(threshold, int | float) or isinstance(threshold, bool):
+            raise ConfigurationError(f"operating_threshold must be a number, got {threshold!r}")
+        try:
+            scale.normalise(float(threshold))
+        except ValueError as exc:
+            raise ConfigurationError(f"operating_threshold: {exc}") from None
+    kind = None
+    if output == "detections":
+        try:
+            kind = FindingKind(_text(data, "kind"))
+        except ValueError:
+            known = [k.value for k in FindingKind]
+            raise ConfigurationError(f"kind must be one of {known}, got {data.get('kind')!r}") from None
+    percent = CATEGORY_PERCENT
+    if "category_percent" in data:
+        percent = _numbers(data, "category_percent", 4)  # type: ignore[assignment]
+        if not all(0.0 <= p <= 100.0 for p in percent):
+            raise ConfigurationError(f"category_percent must lie in 0-100, got {list(percent)}")
+    return OnnxModelSpec(
+        manifest=manifest,
+        output=output,
+        input_size=(int(height), int(width)),
+        normalisation=normalisation,
+        layout=layout,
+        score_scale=scale,
+        operating_threshold=None if threshold is None else float(threshold),
+        kind=kind,
+        input_name=_text(data, "input_name") if "input_name" in data else None,
+        output_name=_text(data, "output_name") if "output_name" in data else None,
+        category_percent=percent,
+    )
+
+
+def read_model_manifest(folder: Path) -> OnnxModelSpec:
+    """Read and check ``folder/manifest.toml``; ConfigurationError naming the file and the problem."""
+    path = folder / MANIFEST_FILE
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigurationError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"{path}: cannot be read: {exc}") from None
+    try:
+        return parse_model_manifest(data)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{path}: {exc}") from None
+
+
+def preprocess(pixels: FloatArray, spec: OnnxModelSpec) -> FloatArray:
+    """Resize to ``input_size`` (bilinear, anti-aliased when shrinking), normalise, add batch/channel axes."""
+    height, width = spec.input_size
+    shrinking = height < pixels.shape[0] or width < pixels.shape[1]
+    image = resize(  # type: ignore[no-untyped-call]
+        pixels.astype(np.float64), (height, width), order=1, preserve_range=True, anti_aliasing=shrinking
+    )
+    if spec.normalisation == "minmax":
+        lo, hi = float(image.min()), float(image.max())
+        image = (image - lo) / (hi - lo) if hi > lo else np.zeros_like(image)
+    elif spec.normalisation == "zscore":
+        sd = float(image.std())
+        image = (image - float(image.mean())) / sd if sd > 0 else np.zeros_like(image)
+    tensor = image.astype(np.float32)
+    out: FloatArray = tensor[None, None] if spec.layout == "NCHW" else tensor[None, :, :, None]
+    return out
+
+
+def _fallback_manifest(folder: Path) -> AlgorithmManifest:
+    """What the registry shows for a model folder whose manifest cannot be read."""
+    return AlgorithmManifest(
+        id=f"onnx.{folder.name or 'model'}",
+        version="0.0.0",
+        name=f"ONNX model in {folder} (manifest unreadable)",
+        intended_use="unknown: the model's manifest.toml could not be read",
+        modalities=("MG",),
+        sop_class_uids=(MG_FOR_PRESENTATION,),
+        manufacturer="unknown",
+    )
+
+
+class OnnxModelRunner:
+    """An ONNX model folder behind the Algorithm protocol (see the module docstring)."""
+
+    manifest: AlgorithmManifest
+
+    def __init__(self, folder: str | Path, threads: int = 1) -> None:
+        self.folder = Path(folder)
+        self.threads = threads
+        self.spec: OnnxModelSpec | None = None
+        self._problem = ""
+        try:
+            self.spec = read_model_manifest(self.folder)
+            self.manifest = self.spec.manifest
+        except ConfigurationError as exc:
+            self._problem = f"invalid model manifest: {exc}"
+            self.manifest = _fallback_manifest(self.folder)
+        self._session: Any = None
+        self._names: tuple[str, str] = ("", "")
+
+    def is_available(self) -> tuple[bool, str]:
+        """True once onnxruntime is installed, the manifest is valid and the model loads."""
+        if self._session is not None:
+            return True, ""
+        if self.spec is None:
+            return False, self._problem
+        try:
+            ort = importlib.import_module("onnxruntime")
+        except ImportError as exc:
+            return False, f"onnxruntime is not installed (pip install 'onnxruntime>=1.17'): {exc}"
+        model = self.folder / MODEL_FILE
+        if not model.is_file():
+            return False, f"model file missing: {model}"
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        try:
+            session = ort.InferenceSession(
+                str(model), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own types for corrupt or unsupported models
+            return False, f"model file cannot be loaded by onnxruntime: {model}: {exc}"
+        inputs = [i.name for i in session.get_inputs()]
+        outputs = [o.name for o in session.get_outputs()]
+        input_name = self.spec.input_name or inputs[0]
+        output_name = self.spec.output_name or outputs[0]
+        if input_name not in inputs:
+            return False, f"model has no input {input_name!r} (inputs: {inputs})"
+        if output_name not in outputs:
+            return False, f"model has no output {output_name!r} (outputs: {outputs})"
+        self._session, self._names = session, (input_name, output_name)
+        return True, ""
+
+    def select(self, study: StudyRef) -> Selection:
+        """Usable For Presentation mammograms of the manifest's SOP classes and views; others skipped."""
+        selection = select_mammograms(study)
+        inputs: list[InstanceRef] = []
+        skipped = list(selection.skipped)
+        classes, views = self.manifest.sop_class_uids, self.manifest.views
+        for ref in selection.inputs:
+            reason, view = None, ref.view
+            if classes and ref.sop_class_uid not in classes:
+                reason = f"SOP class {ref.sop_class_uid} is not one the model takes"
+            elif views:
+                view = view or view_of(read_header(ref.path))  # select_mammograms read it: readable
+                if (view or "").upper() not in views:
+                    reason = f"view {view or 'unknown'} is not one the model takes ({', '.join(views)})"
+            if reason is None:
+                inputs.append(ref)
+            else:
+                skipped.append(
+                    ImageOutcome(ref.sop_instance_uid, AlgorithmStatus.SKIPPED, reason, ref.laterality, view)
+                )
+        return Selection(study=study, inputs=tuple(inputs), skipped=tuple(skipped))
+
+    def run(self, selection: Selection) -> AlgorithmResult:
+        """Run the model on every input; a bad image is a failed ImageOutcome, never an exception."""
+        base: dict[str, Any] = {
+            "algorithm_id": self.manifest.id,
+            "algorithm_version": self.manifest.version,
+            "study_instance_uid": selection.study.study_instance_uid,
+        }
+        ok, why = self.is_available()
+        if not ok or self.spec is None:
+            return AlgorithmResult(
+                status=AlgorithmStatus.FAILED, message=why, images=selection.skipped, **base
+            )
+        spec = self.spec
+        if spec.output == "detections" and spec.operating_threshold is not None:
+            base["operating_threshold"] = spec.score_scale.normalise(spec.operating_threshold)
+        outcomes: list[ImageOutcome] = list(selection.skipped)
+        findings: list[Finding] = []
+        probabilities: list[tuple[ImageOutcome, tuple[float, ...]]] = []
+        for ref in selection.inputs:
+            try:
+                image = load_mammogram(ref.path)
+                raw = self._infer(preprocess(image.pixels, spec))
+                if spec.output == "detections":
+                    found = self._findings(ref, image, raw)
+                    measurements = {"detections": float(len(found))}
+                else:
+                    probs = _probabilities(raw)
+                    measurements = {f"p_{c}": p for c, p in zip(CATEGORIES, probs, strict=True)}
+                    measurements["percent_dense_measured"] = 0.0
+            except Exception as exc:  # one image must never take the study down
+                LOGGER.info("%s failed on %s: %s", self.manifest.id, ref.sop_instance_uid, exc)
+                plain = isinstance(exc, ValueError | ImagingError)
+                message = str(exc) if plain else f"{self.manifest.id} failed: {type(exc).__name__}: {exc}"
+                outcomes.append(
+                    ImageOutcome(
+                        ref.sop_instance_uid, AlgorithmStatus.FAILED, message, ref.laterality, ref.view
+                    )
+                )
+                continue
+            outcome = ImageOutcome(
+                ref.sop_instance_uid, AlgorithmStatus.OK, "", image.laterality, image.view, measurements
+            )
+            outcomes.append(outcome)
+            if spec.output == "detections":
+                findings.extend(found)
+            else:
+                probabilities.append((outcome, probs))
+        base["images"] = tuple(outcomes)
+        if not any(o.status == AlgorithmStatus.OK for o in outcomes):
+            failed = any(o.status == AlgorithmStatus.FAILED for o in outcomes)
+            reasons = "; ".join(sorted({o.message for o in outcomes if o.message})) or "no images"
+            status = AlgorithmStatus.FAILED if failed else AlgorithmStatus.SKIPPED
+            return AlgorithmResult(status=status, message=f"no usable mammogram: {reasons}", **base)
+        if spec.output == "density":
+            density = aggregate_density(probabilities, spec.category_percent)
+            return AlgorithmResult(status=AlgorithmStatus.OK, density=density, **base)
+        return AlgorithmResult(status=AlgorithmStatus.OK, findings=_numbered(findings), **base)
+
+    def _infer(self, tensor: FloatArray) -> npt.NDArray[np.float64]:
+        input_name, output_name = self._names
+        (raw,) = self._session.run([output_name], {input_name: tensor})
+        return np.asarray(raw, dtype=np.float64)
+
+    def _findings(self, ref: InstanceRef, image: MammoImage, raw: npt.NDArray[np.float64]) -> list[Finding]:
+        spec, kind = self.spec, self.spec.kind if self.spec else None
+        assert spec is not None and kind is not None  # a detections model has a kind
+        boxes = raw[0] if raw.ndim == 3 and raw.shape[0] == 1 else raw
+        if boxes.size == 0:
+            return []
+        if boxes.ndim != 2 or boxes.shape[1] != 5:
+            raise ValueError(f"detections output must be [N, 5], got shape {list(raw.shape)}")
+        if not np.all(np.isfinite(boxes)):
+            raise ValueError("detections output holds non-finite values")
+        rows, cols = image.pixels.shape
+        height, width = spec.input_size
+        sx, sy = cols / width, rows / height
+        found = []
+        for x0, y0, x1, y1, raw_score in boxes.tolist():
+            score = spec.score_scale.normalise(raw_score)
+            c0, c1 = sorted((_clip(x0 * sx, cols), _clip(x1 * sx, cols)))
+            r0, r1 = sorted((_clip(y0 * sy, rows), _clip(y1 * sy, rows)))
+            bbox = (round(c0, 2), round(r0, 2), round(c1, 2), round(r1, 2))
+            point = (round((c0 + c1) / 2, 2), round((r0 + r1) / 2, 2))
+            mark = Mark(
+                sop_instance_uid=ref.sop_instance_uid,
+                point=point,
+                bbox=bbox,
+                score=score,
+                laterality=image.laterality,
+                view=image.view,
+                sop_class_uid=ref.sop_class_uid,
+            )
+            found.append(
+                Finding(
+                    id="",
+                    kind=kind,
+                    laterality=image.laterality,
+                    score=score,
+                    marks=(mark,),
+                    attributes={"raw_score": round(float(raw_score), 6)},
+                )
+            )
+        return found
+
+
+def _clip(value: float, limit: int) -> float:
+    return min(float(limit), max(0.0, value))
+
+
+def _numbered(findings: list[Finding]) -> tuple[Finding, ...]:
+    """Sorted by score (then image and box, so the order is deterministic), numbered kind-1, kind-2 ..."""
+    ordered = sorted(findings, key=lambda f: (-f.score, f.marks[0].sop_instance_uid, f.marks[0].bbox))
+    return tuple(
+        Finding(
+            id=f"{f.kind.value}-{i + 1}",
+            kind=f.kind,
+            laterality=f.laterality,
+            score=f.score,
+            marks=f.marks,
+            attributes=f.attributes,
+        )
+        for i, f in enumerate(ordered)
+    )
+
+
+def _probabilities(raw: npt.NDArray[np.float64]) -> tuple[float, ...]:
+    values = raw.reshape(-1)
+    if values.size != 4:
+        raise ValueError(f"density output must be 4 probabilities (a, b, c, d), got shape {list(raw.shape)}")
+    if not np.all(np.isfinite(values)) or values.min() < 0.0 or values.max() > 1.0:
+        raise ValueError(f"density output is not probabilities: {values.round(4).tolist()}")
+    if abs(float(values.sum()) - 1.0) > PROBABILITY_TOLERANCE:
+        raise ValueError(f"density probabilities sum to {values.sum():.4f}, not 1")
+    return tuple(round(float(v), 6) for v in values)
+
+
+def aggregate_density(
+    images: list[tuple[ImageOutcome, tuple[float, ...]]],
+    category_percent: tuple[float, float, float, float] = CATEGORY_PERCENT,
+) -> DensityAssessment:
+    """Per breast: mean probabilities, most probable category (the less dense on a tie), expected
+    PD%; study: the denser breast's category, mean of the breasts' expected PD%."""
+    by_side: dict[str, list[tuple[str, tuple[float, ...]]]] = {}
+    for outcome, probs in images:
+        by_side.setdefault(outcome.laterality or "?", []).append((outcome.sop_instance_uid, probs))
+    per_breast: dict[str, BreastDensity] = {}
+    for side, items in sorted(by_side.items()):
+        mean = np.mean([p for _, p in items], axis=0)
+        category = CATEGORIES[int(np.argmax(mean))]
+        expected = float(np.dot(mean / mean.sum(), category_percent))
+        per_breast[side] = BreastDensity(
+            laterality=side,
+            category=category,
+            percent_dense=round(expected, 2),
+            sop_instance_uids=tuple(sorted(uid for uid, _ in items)),
+        )
+    category = max(b.category for b in per_breast.values())
+    percent = float(np.mean([b.percent_dense for b in per_breast.values()]))
+    if not math.isfinite(percent):  # pragma: no cover - probabilities were checked
+        raise ValueError("expected percent density is not finite")
+    return DensityAssessment(category=category, percent_dense=round(percent, 2), per_breast=per_breast)
