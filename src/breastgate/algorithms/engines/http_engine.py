@@ -1,0 +1,516 @@
+"""HTTP engine adapter: a vendor's inference service behind the Algorithm protocol.
+
+Contract (``docs/engines.md`` has the same with examples)
+---------------------------------------------------------
+Request: ``POST <url>`` with ``Content-Type: application/json``, ``Authorization: Bearer <token>``
+when a token is configured, and the body::
+
+    {"schema": "breastgate.engine-request/1",
+     "study_instance_uid": "1.2...",
+     "dicomweb_url": "https://pacs.example/dicom-web/studies/1.2...",   # only when configured
+     "instances": [{"sop_instance_uid", "series_instance_uid", "sop_class_uid", "modality",
+                    "laterality", "view", "number_of_frames"}, ...]}
+
+No patient name, patient ID, birth date or accession number is sent: the engine fetches the pixels
+it needs from ``dicomweb_url`` (WADO-RS, PS3.18 §10.4), under that endpoint's access control.
+
+Response: ``200`` with a JSON object::
+
+    {"findings": [                                  # required, may be empty
+        {"id": "f1",                                # optional, unique; default <kind>-<n>
+         "kind": "mass",                            # DESIGN §4 findings[].kind
+         "laterality": "L",                         # optional when the marked images say it
+         "score": 7.5,                              # raw, within score_scale
+         "size_mm": 12.0,                           # optional
+         "location": {"clock": 2, "quadrant": "UOQ", "depth": "middle",
+                      "distance_from_nipple_mm": 40.0},                # optional, each key optional
+         "marks": [{"sop_instance_uid": "...",      # must be one of the request's instances
+                    "frame": 12,                    # 1-based, multi-frame images only
+                    "point": [col, row], "bbox": [c0, r0, c1, r1],     # at least one of the two
+                    "outline": [[c, r], ...],       # optional
+                    "score": 7.5}]}],               # optional, raw; default the finding's
+     "density": {"category": "c", "percent_dense": 41.0,               # optional
+                 "per_breast": {"L": {"category": "c", "percent_dense": 44.0}, "R": {...}}},
+     "score_scale": [0, 10],                        # optional; default the configured scale
+     "images": [{"sop_instance_uid": "...", "status": "failed", "message": "..."}]}  # optional
+
+Pixel coordinates are DICOM image coordinates (column, row), origin at the top-left corner of the
+top-left pixel (DESIGN §4). Scores are normalised to 0-1 by the scale, the raw value kept in
+``Finding.attributes["raw_score"]``. Unknown keys are ignored (engines may add fields); a known key
+with a wrong value makes the whole result FAILED with the reason: an unknown kind, a score outside
+the scale, a mark on an instance that was not sent, a frame beyond the image's frames, a
+laterality that contradicts the marked image, a density category outside a-d.
+
+Failures
+--------
+Connection refused or reset, a timeout, HTTP 408, 429 and 5xx raise
+:class:`~breastgate.domain.errors.EngineUnavailableError`: the engine may come back, so the job
+is retried. Any other status (4xx, 3xx) is a FAILED result with the engine's message (``detail``,
+``title``, ``message`` or ``error`` of a JSON body, else the text). The token is never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from breastgate.algorithms.base import Selection
+from breastgate.algorithms.engines._scores import ScoreScale
+from breastgate.domain.errors import ConfigurationError, EngineUnavailableError
+from breastgate.domain.model import (
+    AlgorithmManifest,
+    AlgorithmResult,
+    AlgorithmStatus,
+    BreastDensity,
+    DensityAssessment,
+    Finding,
+    FindingKind,
+    FindingLocation,
+    ImageOutcome,
+    InstanceRef,
+    Mark,
+    StudyRef,
+)
+from breastgate.imaging.pixels import laterality_of, read_header, view_of
+
+LOGGER = logging.getLogger(__name__)
+
+REQUEST_SCHEMA = "breastgate.engine-request/1"
+#: Statuses after which the same request may succeed later: the job is retried.
+RETRYABLE_STATUS = frozenset({408, 429})
+#: How much of an engine's error text goes into a message.
+MESSAGE_CHARS = 300
+DEPTHS = frozenset({"anterior", "middle", "posterior"})
+CATEGORIES = frozenset({"a", "b", "c", "d"})
+
+
+class EngineResponseError(ValueError):
+    """An engine's answer breaks the response contract (the message says where)."""
+
+
+@dataclass(frozen=True)
+class HttpEngineConfig:
+    """Where the engine is and how to talk to it. ``token`` is the secret itself, resolved by the
+    caller (e.g. from an environment variable); ``operating_threshold`` is on the raw scale."""
+
+    manifest: AlgorithmManifest
+    url: str
+    timeout_seconds: float = 30.0
+    token: str | None = field(default=None, repr=False)
+    dicomweb_url: str | None = None
+    score_scale: ScoreScale = field(default_factory=ScoreScale)
+    operating_threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigurationError(
+                f"engine {self.manifest.id}: url must be http(s)://host/..., got {self.url!r}"
+            )
+        if self.dicomweb_url is not None:
+            base = urlsplit(self.dicomweb_url)
+            if base.scheme not in ("http", "https") or not base.netloc:
+                raise ConfigurationError(
+                    f"engine {self.manifest.id}: dicomweb_url must be http(s)://host/..., "
+                    f"got {self.dicomweb_url!r}"
+                )
+        if not (math.isfinite(self.timeout_seconds) and self.timeout_seconds > 0):
+            raise ConfigurationError(f"engine {self.manifest.id}: timeout_seconds must be > 0")
+        if self.operating_threshold is not None:
+            try:
+                self.score_scale.normalise(self.operating_threshold)
+            except ValueError as exc:
+                raise ConfigurationError(f"engine {self.manifest.id}: operating_threshold: {exc}") from None
+
+
+class HttpEngine:
+    """A vendor engine reached over HTTP (see the module docstring for the contract)."""
+
+    manifest: AlgorithmManifest
+
+    def __init__(self, config: HttpEngineConfig) -> None:
+        self.config = config
+        self.manifest = config.manifest
+
+    def is_available(self) -> tuple[bool, str]:
+        """Configured is available: an engine that is down is a retry, not a missing dependency."""
+        return True, ""
+
+    def select(self, study: StudyRef) -> Selection:
+        """Instances of the manifest's modalities, SOP classes and views; others skipped with the reason."""
+        inputs: list[InstanceRef] = []
+        skipped: list[ImageOutcome] = []
+        m = self.manifest
+        for ref in study.instances:
+            ref = _with_side_and_view(ref)
+            reason = None
+            if m.modalities and ref.modality.upper() not in m.modalities:
+                reason = f"modality {ref.modality or 'missing'} is not one the engine takes"
+            elif m.sop_class_uids and ref.sop_class_uid not in m.sop_class_uids:
+                reason = f"SOP class {ref.sop_class_uid} is not one the engine takes"
+            elif m.views and (ref.view or "").upper() not in m.views:
+                reason = f"view {ref.view or 'unknown'} is not one the engine takes ({', '.join(m.views)})"
+            if reason is None:
+                inputs.append(ref)
+            else:
+                skipped.append(
+                    ImageOutcome(
+                        ref.sop_instance_uid, AlgorithmStatus.SKIPPED, reason, ref.laterality, ref.view
+                    )
+                )
+        return Selection(study=study, inputs=tuple(inputs), skipped=tuple(skipped))
+
+    def request_body(self, selection: Selection) -> dict[str, Any]:
+        """The JSON sent to the engine: references only, no patient identifiers."""
+        uid = selection.study.study_instance_uid
+        body: dict[str, Any] = {"schema": REQUEST_SCHEMA, "study_instance_uid": uid}
+        if self.config.dicomweb_url:
+            body["dicomweb_url"] = f"{self.config.dicomweb_url.rstrip('/')}/studies/{uid}"
+        body["instances"] = [
+            {
+                "sop_instance_uid": ref.sop_instance_uid,
+                "series_instance_uid": ref.series_instance_uid,
+                "sop_class_uid": ref.sop_class_uid,
+                "modality": ref.modality,
+                "laterality": ref.laterality,
+                "view": ref.view,
+                "number_of_frames": ref.number_of_frames,
+            }
+            for ref in selection.inputs
+        ]
+        return body
+
+    def run(self, selection: Selection) -> AlgorithmResult:
+        """POST the request, check the answer, convert it.
+
+        Raises
+        ------
+        EngineUnavailableError
+            The engine could not be reached, timed out, or answered 408, 429 or 5xx.
+        """
+        base: dict[str, Any] = {
+            "algorithm_id": self.manifest.id,
+            "algorithm_version": self.manifest.version,
+            "study_instance_uid": selection.study.study_instance_uid,
+        }
+        if not selection.inputs:
+            reasons = "; ".join(sorted({o.message for o in selection.skipped if o.message})) or "no images"
+            message = f"no instance the engine takes: {reasons}"
+            return AlgorithmResult(
+                status=AlgorithmStatus.SKIPPED, message=message, images=selection.skipped, **base
+            )
+        response = self._post(self.request_body(selection))
+        if not 200 <= response.status_code < 300:
+            message = f"engine answered HTTP {response.status_code}: {_engine_message(response)}"
+            return self._failed(selection, base, message)
+        try:
+            data = json.loads(response.content)
+        except ValueError as exc:
+            return self._failed(selection, base, f"engine answer is not JSON: {exc}")
+        try:
+            converted = convert_response(data, selection.inputs, self.config.score_scale)
+        except EngineResponseError as exc:
+            return self._failed(selection, base, f"engine answer rejected: {exc}")
+        findings, density, overrides = converted
+        images = [*selection.skipped]
+        for ref in selection.inputs:
+            outcome = ImageOutcome(ref.sop_instance_uid, AlgorithmStatus.OK, "", ref.laterality, ref.view)
+            images.append(overrides.get(ref.sop_instance_uid, outcome))
+        threshold = self.config.operating_threshold
+        return AlgorithmResult(
+            status=AlgorithmStatus.OK,
+            images=tuple(images),
+            findings=findings,
+            density=density,
+            operating_threshold=None if threshold is None else self.config.score_scale.normalise(threshold),
+            **base,
+        )
+
+    def _post(self, body: dict[str, Any]) -> httpx.Response:
+        config = self.config
+        headers = {"Accept": "application/json"}
+        if config.token:
+            headers["Authorization"] = f"Bearer {config.token}"
+        where = f"engine {self.manifest.id} at {config.url}"
+        try:
+            with httpx.Client(timeout=config.timeout_seconds, follow_redirects=False) as client:
+                response = client.post(config.url, json=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise EngineUnavailableError(
+                f"{where} did not answer within {config.timeout_seconds:g} s ({type(exc).__name__})"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise EngineUnavailableError(f"{where} cannot be reached: {type(exc).__name__}: {exc}") from exc
+        if response.status_code in RETRYABLE_STATUS or response.status_code >= 500:
+            raise EngineUnavailableError(
+                f"{where} answered HTTP {response.status_code}: {_engine_message(response)}"
+            )
+        LOGGER.debug("%s answered HTTP %d (%d bytes)", where, response.status_code, len(response.content))
+        return response
+
+    def _failed(self, selection: Selection, base: dict[str, Any], message: str) -> AlgorithmResult:
+        LOGGER.warning("%s: %s", self.manifest.id, message)
+        images = [*selection.skipped]
+        images += [
+            ImageOutcome(ref.sop_instance_uid, AlgorithmStatus.FAILED, message, ref.laterality, ref.view)
+            for ref in selection.inputs
+        ]
+        return AlgorithmResult(status=AlgorithmStatus.FAILED, message=message, images=tuple(images), **base)
+
+
+def _with_side_and_view(ref: InstanceRef) -> InstanceRef:
+    """Laterality and view from the file header when the index lacks them (tolerant: a header that
+    cannot be read leaves them unknown)."""
+    if ref.laterality and ref.view:
+        return ref
+    try:
+        header = read_header(ref.path)
+    except Exception:
+        return ref
+    return replace(ref, laterality=ref.laterality or laterality_of(header), view=ref.view or view_of(header))
+
+
+def _engine_message(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        for key in ("detail", "title", "message", "error"):
+            if isinstance(data.get(key), str) and data[key].strip():
+                return str(data[key]).strip()[:MESSAGE_CHARS]
+    text = response.text.strip()
+    return text[:MESSAGE_CHARS] if text else response.reason_phrase or "no message"
+
+
+# --- response checking ----------------------------------------------------------------------------
+
+
+def _number(value: Any, where: str, *, low: float | None = None, high: float | None = None) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        raise EngineResponseError(f"{where} must be a finite number, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise EngineResponseError(f"{where} {value!r} outside {low}..{high}")
+    return float(value)
+
+
+def _pair(value: Any, where: str) -> tuple[float, float]:
+    if not isinstance(value, list) or len(value) != 2:
+        raise EngineResponseError(f"{where} must be [col, row], got {value!r}")
+    col, row = (_number(v, where, low=0.0) for v in value)
+    return round(col, 2), round(row, 2)
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise EngineResponseError(f"{where} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _scale(data: Mapping[str, Any], default: ScoreScale) -> ScoreScale:
+    if "score_scale" not in data:
+        return default
+    try:
+        return ScoreScale.parse(data["score_scale"])
+    except ValueError as exc:
+        raise EngineResponseError(str(exc)) from None
+
+
+def _mark(
+    data: Any, where: str, instances: Mapping[str, InstanceRef], scale: ScoreScale, finding_raw: float
+) -> tuple[Mark, float]:
+    mark = _object(data, where)
+    uid: Any = mark.get("sop_instance_uid")
+    if uid not in instances:
+        raise EngineResponseError(
+            f"{where} references SOP Instance UID {uid!r}, which was not in the request"
+        )
+    ref = instances[uid]
+    point = _pair(mark["point"], f"{where}.point") if "point" in mark else None
+    bbox: tuple[float, float, float, float] | None = None
+    if "bbox" in mark:
+        box = mark["bbox"]
+        if not isinstance(box, list) or len(box) != 4:
+            raise EngineResponseError(f"{where}.bbox must be [c0, r0, c1, r1], got {box!r}")
+        c0, r0 = _pair(box[:2], f"{where}.bbox")
+        c1, r1 = _pair(box[2:], f"{where}.bbox")
+        if c1 < c0 or r1 < r0:
+            raise EngineResponseError(f"{where}.bbox {box!r} has c1 < c0 or r1 < r0")
+        bbox = (c0, r0, c1, r1)
+    if point is None and bbox is None:
+        raise EngineResponseError(f"{where} has neither point nor bbox")
+    if point is None:
+        assert bbox is not None
+        point = (round((bbox[0] + bbox[2]) / 2, 2), round((bbox[1] + bbox[3]) / 2, 2))
+    frame = None
+    if mark.get("frame") is not None:
+        frame_value = mark["frame"]
+        if not isinstance(frame_value, int) or isinstance(frame_value, bool):
+            raise EngineResponseError(f"{where}.frame must be a whole number, got {frame_value!r}")
+        if not 1 <= frame_value <= max(1, ref.number_of_frames):
+            raise EngineResponseError(
+                f"{where}.frame {frame_value} outside 1..{ref.number_of_frames} of {ref.sop_instance_uid}"
+            )
+        frame = frame_value
+    outline = tuple(_pair(p, f"{where}.outline") for p in _list(mark.get("outline", []), f"{where}.outline"))
+    raw = _number(mark["score"], f"{where}.score") if "score" in mark else finding_raw
+    score = _normalised(scale, raw, f"{where}.score")
+    built = Mark(
+        sop_instance_uid=ref.sop_instance_uid,
+        point=point,
+        bbox=bbox if bbox is not None else (*point, *point),
+        score=score,
+        laterality=ref.laterality,
+        view=ref.view,
+        frame=frame,
+        sop_class_uid=ref.sop_class_uid,
+        outline=outline,
+    )
+    return built, raw
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise EngineResponseError(f"{where} must be a list, got {type(value).__name__}")
+    return value
+
+
+def _normalised(scale: ScoreScale, raw: float, where: str) -> float:
+    try:
+        return scale.normalise(raw)
+    except ValueError as exc:
+        raise EngineResponseError(f"{where}: {exc}") from None
+
+
+def _location(data: Any, where: str) -> FindingLocation:
+    loc = _object(data, where)
+    clock = loc.get("clock")
+    if clock is not None and (not isinstance(clock, int) or isinstance(clock, bool) or not 1 <= clock <= 12):
+        raise EngineResponseError(f"{where}.clock must be a whole number 1-12, got {clock!r}")
+    quadrant = loc.get("quadrant")
+    if quadrant is not None and not isinstance(quadrant, str):
+        raise EngineResponseError(f"{where}.quadrant must be a string, got {quadrant!r}")
+    depth = loc.get("depth")
+    if depth is not None and depth not in DEPTHS:
+        raise EngineResponseError(f"{where}.depth must be one of {sorted(DEPTHS)}, got {depth!r}")
+    distance = loc.get("distance_from_nipple_mm")
+    return FindingLocation(
+        clock=clock,
+        quadrant=quadrant,
+        depth=depth,
+        distance_from_nipple_mm=None if distance is None else _number(distance, f"{where}.distance", low=0.0),
+    )
+
+
+def _finding(data: Any, n: int, instances: Mapping[str, InstanceRef], scale: ScoreScale) -> Finding:
+    where = f"findings[{n}]"
+    item = _object(data, where)
+    try:
+        kind = FindingKind(str(item.get("kind")))
+    except ValueError:
+        known = [k.value for k in FindingKind]
+        raise EngineResponseError(f"{where}.kind {item.get('kind')!r} is not one of {known}") from None
+    if "score" not in item:
+        raise EngineResponseError(f"{where} has no score")
+    raw = _number(item["score"], f"{where}.score")
+    score = _normalised(scale, raw, f"{where}.score")
+    marks_data = _list(item.get("marks"), f"{where}.marks")
+    if not marks_data:
+        raise EngineResponseError(f"{where} has no marks")
+    marks = [_mark(m, f"{where}.marks[{i}]", instances, scale, raw)[0] for i, m in enumerate(marks_data)]
+    sides = {m.laterality for m in marks if m.laterality in ("L", "R")}
+    laterality = item.get("laterality")
+    if laterality is None:
+        if len(sides) != 1:
+            raise EngineResponseError(f"{where} has no laterality and its marked images do not give one")
+        laterality = sides.pop()
+    if laterality not in ("L", "R"):
+        raise EngineResponseError(f"{where}.laterality must be L or R, got {laterality!r}")
+    if sides - {laterality}:
+        raise EngineResponseError(
+            f"{where}.laterality {laterality} contradicts its marked images ({sorted(sides)})"
+        )
+    size = item.get("size_mm")
+    identifier = item.get("id", f"{kind.value}-{n + 1}")
+    if not isinstance(identifier, str) or not identifier:
+        raise EngineResponseError(f"{where}.id must be a non-empty string, got {identifier!r}")
+    return Finding(
+        id=identifier,
+        kind=kind,
+        laterality=laterality,
+        score=score,
+        marks=tuple(marks),
+        size_mm=None if size is None else round(_number(size, f"{where}.size_mm", low=0.0), 1),
+        location=None if item.get("location") is None else _location(item["location"], f"{where}.location"),
+        attributes={"raw_score": raw},
+    )
+
+
+def _density(data: Any) -> DensityAssessment:
+    dens = _object(data, "density")
+
+    def level(value: Mapping[str, Any], where: str) -> tuple[str, float]:
+        category = value.get("category")
+        if category not in CATEGORIES:
+            raise EngineResponseError(f"{where}.category must be one of a-d, got {category!r}")
+        if "percent_dense" not in value:
+            raise EngineResponseError(f"{where}.percent_dense is missing")
+        return category, round(
+            _number(value["percent_dense"], f"{where}.percent_dense", low=0.0, high=100.0), 2
+        )
+
+    category, percent = level(dens, "density")
+    per_breast = {}
+    for side, value in _object(dens.get("per_breast", {}), "density.per_breast").items():
+        if side not in ("L", "R"):
+            raise EngineResponseError(f"density.per_breast key must be L or R, got {side!r}")
+        cat, pct = level(_object(value, f"density.per_breast.{side}"), f"density.per_breast.{side}")
+        per_breast[side] = BreastDensity(side, cat, pct)
+    return DensityAssessment(category=category, percent_dense=percent, per_breast=per_breast)
+
+
+def _image_overrides(data: Any, instances: Mapping[str, InstanceRef]) -> dict[str, ImageOutcome]:
+    out: dict[str, ImageOutcome] = {}
+    for n, value in enumerate(_list(data, "images")):
+        item = _object(value, f"images[{n}]")
+        uid: Any = item.get("sop_instance_uid")
+        if uid not in instances:
+            raise EngineResponseError(
+                f"images[{n}] references SOP Instance UID {uid!r}, which was not in the request"
+            )
+        try:
+            status = AlgorithmStatus(str(item.get("status")))
+        except ValueError:
+            raise EngineResponseError(f"images[{n}].status must be ok, failed or skipped") from None
+        message = item.get("message", "")
+        ref = instances[uid]
+        out[uid] = ImageOutcome(uid, status, str(message)[:MESSAGE_CHARS], ref.laterality, ref.view)
+    return out
+
+
+def convert_response(
+    data: Any, inputs: Sequence[InstanceRef], default_scale: ScoreScale
+) -> tuple[tuple[Finding, ...], DensityAssessment | None, dict[str, ImageOutcome]]:
+    """Check an engine's answer against the contract and convert it: (findings, density, per-image
+    outcomes the engine reported). EngineResponseError names the first problem."""
+    body = _object(data, "the answer")
+    instances = {ref.sop_instance_uid: ref for ref in inputs}
+    scale = _scale(body, default_scale)
+    if "findings" not in body:
+        raise EngineResponseError("the answer has no findings list")
+    findings = tuple(
+        _finding(f, n, instances, scale) for n, f in enumerate(_list(body["findings"], "findings"))
+    )
+    ids = [f.id for f in findings]
+    if len(set(ids)) != len(ids):
+        raise EngineResponseError(f"finding ids are not unique: {ids}")
+    density = None if body.get("density") is None else _density(body["density"])
+    overrides = {} if body.get("images") is None else _image_overrides(body["images"], instances)
+    return findings, density, overrides
