@@ -24,7 +24,7 @@ A model is a folder with ``model.onnx`` and ``manifest.toml``::
 Per selected For Presentation mammogram (the same eligibility as the built-ins:
 :func:`breastgate.algorithms._findings.select_mammograms`, then the manifest's SOP classes and
 views): pixels through the Modality LUT with bright = dense
-(:func:`breastgate.imaging.pixels.load_mammogram`), bilinear resize (anti-aliased when shrinking)
+(:func:`breastgate.imaging.pixels.load_mammogram`), bilinear resize (Pillow; anti-aliased when shrinking)
 to ``input_size``, normalisation, one float32 tensor.
 
 Outputs
@@ -62,7 +62,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from skimage.transform import resize
+from PIL import Image
 
 from breastgate.algorithms._findings import select_mammograms
 from breastgate.algorithms.base import Selection
@@ -97,12 +97,18 @@ FloatArray = npt.NDArray[np.float32]
 
 
 def preprocess(pixels: FloatArray, spec: OnnxModelSpec) -> FloatArray:
-    """Resize to ``input_size`` (bilinear, anti-aliased when shrinking), normalise, add batch/channel axes."""
+    """Resize to ``input_size``, normalise, add the batch and channel axes.
+
+    Pillow's bilinear filter on 32-bit float pixels: its support widens with the shrink factor, so
+    shrinking is anti-aliased (about 60 ms for a 3328 x 2560 mammogram; scikit-image's Gaussian
+    anti-aliasing took 1.3 s). Pixel areas map edge to edge, so model coordinates scale to image
+    coordinates by Columns/W and Rows/H.
+    """
     height, width = spec.input_size
-    shrinking = height < pixels.shape[0] or width < pixels.shape[1]
-    image = resize(  # type: ignore[no-untyped-call]
-        pixels.astype(np.float64), (height, width), order=1, preserve_range=True, anti_aliasing=shrinking
+    resized = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.float32)).resize(
+        (width, height), Image.Resampling.BILINEAR
     )
+    image = np.asarray(resized, dtype=np.float64)
     if spec.normalisation == "minmax":
         lo, hi = float(image.min()), float(image.max())
         image = (image - lo) / (hi - lo) if hi > lo else np.zeros_like(image)
