@@ -4,6 +4,7 @@ way a model folder or an image can be unusable is reported, not raised."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -238,3 +239,10 @@ def test_bad_manifest(tmp_path: Path, edit: Any, expected: str) -> None:
     assert not ok
     assert "invalid model manifest" in why and expected in why, why
     assert runner.manifest.id == "onnx.brightest"  # a placeholder the UI can list
+
+
+def test_missing_onnxruntime_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = model_folder(tmp_path, detection_graph(), DETECTION_MANIFEST)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # what an environment without it imports
+    ok, why = OnnxModelRunner(folder).is_available()
+    assert not ok and "onnxruntime is not installed" in why
