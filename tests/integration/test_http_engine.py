@@ -25,7 +25,7 @@ from breastgate.domain.model import (
     InstanceRef,
     StudyRef,
 )
-from breastgate.pipeline.analysis import run_algorithm
+from breastgate.pipeline.analysis import build_outputs, run_algorithm
 from breastgate.results.json import build_results
 from tests.support.dicom_factory import MG_FOR_PRESENTATION, make_ct, make_screening_study, write
 from tests.support.ports import free_port
@@ -194,6 +194,8 @@ def test_request_carries_references_only_and_findings_are_converted(
     ]
     document = build_results(study.study_instance_uid, [result])
     assert [f["score"] for f in document["findings"]] == [0.75, 0.2]
+    # The same encoders as the built-ins': a CAD SR, and a GSPS with the marks shown.
+    assert [o.kind for o in build_outputs(study, algorithm, result)] == ["cad-sr", "gsps"]
 
 
 def test_operating_threshold_is_on_the_raw_scale(vendor: Vendor, study: StudyRef) -> None:

@@ -15,6 +15,7 @@ from pydicom.dataset import Dataset
 from breastgate.algorithms.base import Algorithm
 from breastgate.algorithms.engines.onnx_runner import OnnxModelRunner
 from breastgate.domain.model import AlgorithmStatus, FindingKind, InstanceRef, StudyRef
+from breastgate.pipeline.analysis import build_outputs
 from breastgate.results.json import build_results
 from tests.support.dicom_factory import truncated_copy
 from tests.support.onnx_models import (
@@ -246,3 +247,20 @@ def test_missing_onnxruntime_is_reported(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # what an environment without it imports
     ok, why = OnnxModelRunner(folder).is_available()
     assert not ok and "onnxruntime is not installed" in why
+
+
+def test_results_become_cad_sr_and_gsps(detector: OnnxModelRunner, tmp_path: Path) -> None:
+    """The engine's results go through the same encoders as the built-ins'."""
+    left_cc = make_mg(blob_image(121.0, 317.0), ImageLaterality="L", ViewPosition="CC")
+    detections = study_of([left_cc], tmp_path)
+    outputs = build_outputs(detections, detector, run(detector, detections))
+    assert [o.kind for o in outputs] == ["cad-sr", "gsps"]
+    density_runner = OnnxModelRunner(model_folder(tmp_path / "models", density_graph(), DENSITY_MANIFEST))
+    datasets = [
+        make_mg(dense_fraction_image(0.1), ImageLaterality="L", ViewPosition="CC"),
+        make_mg(dense_fraction_image(0.9), ImageLaterality="R", ViewPosition="CC"),
+    ]
+    (tmp_path / "density").mkdir()
+    density = study_of(datasets, tmp_path / "density")
+    outputs = build_outputs(density, density_runner, run(density_runner, density))
+    assert [o.kind for o in outputs] == ["cad-sr"]
