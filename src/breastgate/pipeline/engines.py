@@ -21,6 +21,16 @@
     views = ["CC", "MLO"]                       # optional, [] = any
 
     [[engine]]
+    kind = "dicom"                              # a vendor DICOM node (de-identified studies out, CAD SR back)
+    id = "vendor.cad"
+    version = "2.1"
+    node = "VENDORCAD@10.0.0.5:104"             # the engine's AE title, host and port
+    return_ae = "BGRETURN"                      # where the engine sends its CAD SR back
+    return_port = 11113
+    secret_env = "BG_DEID_SECRET"               # NAME of the variable with the de-identification key
+    score_scale = [0, 100]
+
+    [[engine]]
     kind = "onnx"                               # a model run here (breastgate.algorithms.engines.onnx_runner)
     folder = "models/acme-mass"                 # model.onnx + manifest.toml; relative to this file
     threads = 1                                 # optional, onnxruntime intra-op threads
@@ -49,6 +59,7 @@ from breastgate.algorithms.engines.http_engine import HttpEngine, HttpEngineConf
 from breastgate.algorithms.engines.onnx_runner import OnnxModelRunner
 from breastgate.domain.errors import ConfigurationError
 from breastgate.domain.model import NOT_FOR_DIAGNOSTIC_USE, AlgorithmManifest
+from breastgate.pipeline.dicom_engine import make_dicom_engine
 
 LOGGER = logging.getLogger(__name__)
 
@@ -144,6 +155,18 @@ def _onnx(table: dict[str, Any], context: EngineContext) -> Algorithm:
     return OnnxModelRunner(folder, threads=threads)
 
 
+def _dicom(table: dict[str, Any], context: EngineContext) -> Algorithm:
+    variable = _text(table, "secret_env")
+    secret = context.environ.get(variable, "")
+    if len(secret) < 32:
+        raise ConfigurationError(
+            f"secret_env names {variable}, which must hold a de-identification secret of at least 32 "
+            "characters (it keys the replacement UIDs and pseudonyms; keep it stable and private)"
+        )
+    config = {k: v for k, v in table.items() if k not in ("kind", "secret_env")}
+    return make_dicom_engine(config, secret.encode("utf-8"))
+
+
 _MANIFEST_KEYS = frozenset({"id", "version", "name", "intended_use", "manufacturer"})
 _HTTP_OPTIONAL = frozenset(
     {
@@ -160,6 +183,28 @@ KINDS: dict[str, EngineKind] = {
         build=_http,
     ),
     "onnx": EngineKind(required=frozenset({"folder"}), optional=frozenset({"threads"}), build=_onnx),
+    "dicom": EngineKind(
+        required=frozenset({"id", "version", "return_ae", "return_port", "secret_env"}),
+        optional=frozenset(
+            {
+                "name",
+                "node",
+                "ae_title",
+                "host",
+                "port",
+                "return_host",
+                "calling_ae",
+                "manufacturer",
+                "intended_use",
+                "timeout_seconds",
+                "connect_timeout",
+                "score_scale",
+                "include_dbt",
+                "echo_cache_seconds",
+            }
+        ),
+        build=_dicom,
+    ),
 }
 
 

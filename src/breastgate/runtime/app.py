@@ -26,6 +26,7 @@ from breastgate.ingest.service import IngestService
 from breastgate.jobs.queue import JobQueue, make_huey
 from breastgate.jobs.sweeper import LeaseSweeper
 from breastgate.pipeline.assembly import StudyAssembler
+from breastgate.pipeline.engines import load_engines
 from breastgate.pipeline.handlers import JobRunner, RunnerConfig
 from breastgate.pipeline.hl7_out import Hl7Outbound
 from breastgate.pipeline.letters import LetterConfig
@@ -95,6 +96,9 @@ class Core:
         self.db = Database(settings.effective_database_url)
         self.blobs = BlobStore(settings.store_path)
         self.registry = Registry.from_entry_points()
+        if settings.engines:
+            for engine in load_engines(Path(settings.engines)):
+                self.registry.add(engine)
         self.huey = make_huey(settings.effective_queue_url)
         self.runner = JobRunner(
             self.db,

@@ -84,6 +84,10 @@ class Settings(BaseSettings):
         default="", repr=False, description="shared HMAC-SHA256 secret signing every webhook"
     )
     webhook_timeout_seconds: float = 10.0
+    engines: str = Field(
+        default="",
+        description="third-party engines file (TOML, [[engine]] tables: kind dicom | http | onnx)",
+    )
     initial_mode: Literal["silent", "assistive", "integrated"] = Field(
         default="silent",
         description="mode of a newly registered algorithm version at every destination; "
