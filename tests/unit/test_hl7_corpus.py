@@ -102,7 +102,7 @@ CORPUS: list[tuple[str, bytes, str, str | None, str]] = [
     ("garbage", b"\x00\x01hello world \xff\xfe", "AR", "100", ""),
     ("empty frame", b"", "AR", "100", ""),
     ("only MSH start", b"MSH|^~\\&", "AR", "101", ""),
-    ("ORU not taken", _b(_swap(orm("C29"), "ORM^O01", "ORU^R01")), "AR", "200", "C29"),
+    ("SIU not taken", _b(_swap(orm("C29"), "ORM^O01", "SIU^S12")), "AR", "200", "C29"),
     ("ADT A03 not taken", _b(adt("A03", "C30")), "AR", "201", "C30"),
     ("version 3.0", _b(orm("C31", version="3.0")), "AR", "203", "C31"),
     ("training processing id", _b(_swap(orm("C32"), "|C32|P|", "|C32|T|")), "AR", "202", "C32"),

@@ -38,12 +38,15 @@ from breastgate.domain.orders import (
     PatientMerge,
     escape_hl7,
 )
+from breastgate.governance.outcomes import OutcomeRecord
+from breastgate.ingest.hl7_results import read_oru
 
 #: (message code, trigger event) pairs the gateway takes.
 SUPPORTED: dict[str, frozenset[str]] = {
     "ORM": frozenset({"O01"}),
     "OMI": frozenset({"O23"}),
     "ADT": frozenset({"A01", "A04", "A08", "A40"}),
+    "ORU": frozenset({"R01"}),
 }
 _VERSION = re.compile(r"^2\.[1-8](\.\d+)?$")
 _TS = re.compile(r"^\d{8}(\d{2}(\d{2}(\d{2}(\.\d{1,4})?)?)?)?([+-]\d{4})?$")
@@ -87,6 +90,8 @@ class Hl7Message:
     orders: tuple[Order, ...] = ()
     patient: PatientDemographics | None = None
     merge: PatientMerge | None = None
+    outcomes: tuple[OutcomeRecord, ...] = ()
+    note: str = ""
 
 
 @dataclass
@@ -162,7 +167,9 @@ def read_message(data: bytes, *, processing_ids: frozenset[str] = frozenset({"P"
     try:
         # Only the segments read below are parsed (PV1, NTE, OBX, IN1 ... can be long); the full
         # text is what gets stored.
-        message = hl7.parse("\r".join(seg for seg in text.split("\r") if seg[:3] in _READ_SEGMENTS))
+        first = text.split("\r", 1)[0]
+        wanted = _READ_SEGMENTS | {"OBX"} if "ORU" in first else _READ_SEGMENTS
+        message = hl7.parse("\r".join(seg for seg in text.split("\r") if seg[:3] in wanted))
         header = _header(message, text)
     except Exception as exc:  # python-hl7 raises bare errors on malformed separators
         raise Hl7Refused(
@@ -202,7 +209,8 @@ def read_message(data: bytes, *, processing_ids: frozenset[str] = frozenset({"P"
         raise Hl7Refused(
             AckCode.REJECT,
             Hl7ErrorCode.UNSUPPORTED_MESSAGE_TYPE,
-            f"message type {header.message_code[:8]!r} is not taken (ORM_O01, OMI_O23, ADT_A01/A04/A08/A40)",
+            f"message type {header.message_code[:8]!r} is not taken "
+            "(ORM_O01, OMI_O23, ADT_A01/A04/A08/A40, ORU_R01)",
             header,
             ("MSH", 1, 9),
             text,
@@ -223,6 +231,14 @@ def read_message(data: bytes, *, processing_ids: frozenset[str] = frozenset({"P"
             if header.trigger_event == "A40":
                 return Hl7Message(header, text, patient=patient, merge=_merge(segments, patient))
             return Hl7Message(header, text, patient=patient)
+        if header.message_code == "ORU":
+            try:
+                outcomes, note = read_oru(segments, header.control_id, header.sending_application)
+            except ValueError as exc:
+                raise _ContentError(Hl7ErrorCode.REQUIRED_FIELD_MISSING, str(exc), ("OBR", 1, 18)) from None
+            except InvalidInputError as exc:
+                raise _ContentError(Hl7ErrorCode.DATA_TYPE, str(exc), ("OBX", 1, 5)) from None
+            return Hl7Message(header, text, outcomes=tuple(outcomes), note=note)
         return Hl7Message(header, text, orders=_orders(segments, header.message_code == "OMI"))
     except _ContentError as exc:
         raise Hl7Refused(AckCode.ERROR, exc.code, exc.reason, header, exc.location, text) from None

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from breastgate.domain.errors import StorageError
 from breastgate.domain.orders import AckCode, Hl7ErrorCode
+from breastgate.governance import outcomes as outcome_log
 from breastgate.ingest.hl7 import (
     UNKNOWN_HEADER,
     Hl7Header,
@@ -221,6 +222,11 @@ class Hl7Service:
                     before_date=order.scheduled_date,
                 )
                 parts.append("priors owed")
+        for reported in message.outcomes:
+            recorded = outcome_log.record(session, reported, actor=f"hl7:{header.sending_application[:40]}")
+            parts.append(f"outcome {recorded} recorded ({reported.source})")
+        if message.note:
+            parts.append(message.note)
         log_message(session, _log_entry(header, message.text, AckCode.ACCEPT))
         return "; ".join(parts)
 

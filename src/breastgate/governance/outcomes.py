@@ -1,0 +1,206 @@
+"""Outcomes: what became of a study — the radiologist's final BI-RADS (HL7 ORU from the
+reporting system), pathology, or a historical CSV import. They feed the metrics.
+
+An outcome is matched to a study by Study Instance UID or accession number, whichever it
+carries; it may arrive before or after the images. Recording one is audited.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from breastgate.domain.audit import AuditKind
+from breastgate.domain.errors import InvalidInputError
+from breastgate.store import audit
+from breastgate.store import tables as t
+
+OUTCOMES = ("cancer", "benign", "normal")
+SOURCES = ("hl7", "pathology", "csv", "api")
+CATEGORIES = ("0", "1", "2", "3", "4", "5", "6")
+DENSITIES = ("a", "b", "c", "d")
+
+
+@dataclass(frozen=True)
+class OutcomeRecord:
+    """One outcome. ``outcome`` is cancer | benign | normal when known (pathology, follow-up)."""
+
+    source: str
+    study_instance_uid: str | None = None
+    accession_number: str | None = None
+    patient_id: str | None = None
+    final_birads: str | None = None
+    density: str | None = None
+    outcome: str | None = None
+    laterality: str | None = None
+    pathology: str | None = None
+    reported_at: str | None = None
+    reference: str | None = None
+
+    def validate(self) -> OutcomeRecord:
+        if self.source not in SOURCES:
+            raise InvalidInputError(f"source must be one of {', '.join(SOURCES)}")
+        if not (self.study_instance_uid or self.accession_number):
+            raise InvalidInputError("an outcome needs a Study Instance UID or an accession number")
+        if self.final_birads is not None and self.final_birads not in CATEGORIES:
+            raise InvalidInputError(f"final BI-RADS {self.final_birads!r} is not 0-6")
+        if self.density is not None and self.density not in DENSITIES:
+            raise InvalidInputError(f"density {self.density!r} is not a-d")
+        if self.outcome is not None and self.outcome not in OUTCOMES:
+            raise InvalidInputError(f"outcome {self.outcome!r} is not one of {', '.join(OUTCOMES)}")
+        if self.laterality is not None and self.laterality not in ("L", "R", "B"):
+            raise InvalidInputError(f"laterality {self.laterality!r} is not L, R or B")
+        if self.final_birads is None and self.outcome is None and self.density is None:
+            raise InvalidInputError("an outcome needs a final BI-RADS category, a density or an outcome")
+        return self
+
+
+def record(session: Session, outcome: OutcomeRecord, *, actor: str) -> int:
+    """Store a validated outcome and audit it; returns its id."""
+    outcome.validate()
+    row = t.Outcome(
+        source=outcome.source,
+        study_instance_uid=outcome.study_instance_uid,
+        accession_number=outcome.accession_number,
+        patient_id=outcome.patient_id,
+        final_birads=outcome.final_birads,
+        density=outcome.density,
+        outcome=outcome.outcome,
+        laterality=outcome.laterality,
+        pathology=outcome.pathology,
+        reported_at=outcome.reported_at,
+        reference=outcome.reference,
+        recorded_at=datetime.now(UTC),
+    )
+    session.add(row)
+    session.flush()
+    audit.append(
+        session,
+        AuditKind.OUTCOME_RECORDED,
+        actor=actor,
+        study_instance_uid=outcome.study_instance_uid,
+        subject=f"outcome {row.id}",
+        data={
+            "source": outcome.source,
+            "accession_number": outcome.accession_number,
+            "final_birads": outcome.final_birads,
+            "density": outcome.density,
+            "outcome": outcome.outcome,
+            "laterality": outcome.laterality,
+            "reference": outcome.reference,
+        },
+    )
+    return int(row.id)
+
+
+def for_study(session: Session, study_uid: str, accession_number: str | None) -> list[OutcomeRecord]:
+    """Outcomes of a study, by its UID or its accession number, oldest first."""
+    match = [t.Outcome.study_instance_uid == study_uid]
+    if accession_number:
+        match.append(t.Outcome.accession_number == accession_number)
+    rows = session.scalars(select(t.Outcome).where(or_(*match)).order_by(t.Outcome.id))
+    return [
+        OutcomeRecord(
+            r.source,
+            r.study_instance_uid,
+            r.accession_number,
+            r.patient_id,
+            r.final_birads,
+            r.density,
+            r.outcome,
+            r.laterality,
+            r.pathology,
+            r.reported_at,
+            r.reference,
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Truth:
+    """What the metrics use for one study: cancer or not (None when unknown), and the final
+    category and density radiologists gave."""
+
+    cancer: bool | None
+    final_birads: str | None
+    density: str | None
+
+
+def truth_of(outcomes: Iterable[OutcomeRecord]) -> Truth:
+    """Combine a study's outcomes: pathology or an explicit outcome beats a BI-RADS category;
+    the latest of each kind wins. A final BI-RADS 1 or 2 counts as not cancer (screen-negative),
+    6 as cancer; 0, 3, 4, 5 leave it unknown until pathology or follow-up says."""
+    cancer: bool | None = None
+    from_birads: bool | None = None
+    birads = density = None
+    for item in outcomes:
+        if item.outcome is not None:
+            cancer = item.outcome == "cancer"
+        if item.final_birads is not None:
+            birads = item.final_birads
+            from_birads = {"1": False, "2": False, "6": True}.get(item.final_birads, from_birads)
+        if item.density is not None:
+            density = item.density
+    return Truth(cancer if cancer is not None else from_birads, birads, density)
+
+
+CSV_COLUMNS = (
+    "study_instance_uid",
+    "accession_number",
+    "patient_id",
+    "final_birads",
+    "density",
+    "outcome",
+    "laterality",
+    "pathology",
+    "reported_at",
+)
+
+
+def parse_csv(text: str) -> list[OutcomeRecord]:
+    """Historical outcomes from CSV (header row; columns of :data:`CSV_COLUMNS`, any order, any
+    subset that identifies the study). A bad row is an error naming its line; nothing is
+    imported from a file with a bad row."""
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None:
+        raise InvalidInputError("the outcomes CSV is empty")
+    unknown = sorted(set(reader.fieldnames) - set(CSV_COLUMNS))
+    if unknown:
+        raise InvalidInputError(f"unknown columns {unknown}; known: {', '.join(CSV_COLUMNS)}")
+    records: list[OutcomeRecord] = []
+    for line, row in enumerate(reader, start=2):
+        values = {k: (v.strip() or None) if isinstance(v, str) else None for k, v in row.items()}
+        try:
+            records.append(
+                OutcomeRecord(
+                    source="csv",
+                    study_instance_uid=values.get("study_instance_uid"),
+                    accession_number=values.get("accession_number"),
+                    patient_id=values.get("patient_id"),
+                    final_birads=values.get("final_birads"),
+                    density=(values.get("density") or "").lower() or None,
+                    outcome=(values.get("outcome") or "").lower() or None,
+                    laterality=(values.get("laterality") or "").upper() or None,
+                    pathology=values.get("pathology"),
+                    reported_at=values.get("reported_at"),
+                    reference=f"csv line {line}",
+                ).validate()
+            )
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"outcomes CSV line {line}: {exc}") from None
+    return records
+
+
+def import_csv(session: Session, text: str, *, actor: str) -> int:
+    """Validate the whole file, then record every row (one transaction); returns how many."""
+    records = parse_csv(text)
+    for item in records:
+        record(session, item, actor=actor)
+    return len(records)
