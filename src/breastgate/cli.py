@@ -1,4 +1,4 @@
-"""Command line (Typer): serve, worker, phantom, demo, analyze, db upgrade (DESIGN §4)."""
+"""Command line (Typer): serve, worker, phantom, demo, analyze, validate, db upgrade (DESIGN §4)."""
 
 from __future__ import annotations
 
@@ -163,6 +163,54 @@ def analyze(
     if report.failed:
         typer.echo(f"error: {report.failed} of {len(report.studies)} studies could not be analysed", err=True)
         raise typer.Exit(1)
+
+
+@app.command()
+def validate(
+    source: Annotated[Path, typer.Argument(help="A folder of DICOM studies (any depth).")],
+    outcomes: Annotated[Path, typer.Option("--outcomes", help="Outcomes CSV (docs/validation.md).")],
+    out: Annotated[Path, typer.Option("--out", help="Report folder: report.html, report.pdf, metrics.json")],
+    workers: Annotated[int, typer.Option(min=0, help="Worker processes (0: one per CPU).")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap confidence intervals.")] = 0,
+    bootstrap: Annotated[int, typer.Option(min=1, help="Bootstrap resamples per AUC.")] = 2000,
+    threshold: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="Case-score operating point of the subgroup tables."),
+    ] = None,
+    now: Annotated[
+        str | None, typer.Option("--now", help="Timestamp to print in the report (default: none).")
+    ] = None,
+) -> None:
+    """Retrospective silent-mode validation: run the algorithms on STUDIES, compare with outcomes."""
+    from breastgate.domain.errors import GatewayError
+    from breastgate.pipeline.validate import ConsoleProgress, validate_folder
+
+    _settings()
+    if not source.is_dir():
+        typer.echo(f"error: {source} is not a folder", err=True)
+        raise typer.Exit(2)
+    if not outcomes.is_file():
+        typer.echo(f"error: outcomes file {outcomes} not found", err=True)
+        raise typer.Exit(2)
+    progress = ConsoleProgress()
+    try:
+        report = validate_folder(
+            source,
+            outcomes,
+            out,
+            workers=workers or None,
+            seed=seed,
+            n_resamples=bootstrap,
+            threshold=threshold,
+            now=now,
+            progress=progress,
+        )
+    except (GatewayError, OSError) as exc:
+        progress.close()
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    for line in report.lines:
+        typer.echo(line)
 
 
 @db_app.command("upgrade")

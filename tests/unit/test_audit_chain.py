@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def test_append_links_events_and_moves_the_head(db: Database) -> None:
         head = audit.head(s)
     assert [e.seq for e in events] == [1, 2, 3, 4, 5]
     assert events[0].prev_hash == GENESIS
-    assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
     assert head == (5, events[-1].hash)
     assert verify_database(db).ok
 

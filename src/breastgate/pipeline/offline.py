@@ -70,16 +70,18 @@ def collect_studies(source: Path) -> tuple[list[StudyRef], int]:
     return studies, unreadable
 
 
+def run_study(study: StudyRef, registry: Registry, rules: list[Rule]) -> list[AlgorithmResult]:
+    """Run the algorithms the rules route ``study`` to (in routing order); write nothing."""
+    return [run_algorithm(registry.get(algorithm_id), study) for algorithm_id in route(study, rules)]
+
+
 def analyze_study(study: StudyRef, registry: Registry, rules: list[Rule], out: Path) -> list[AlgorithmResult]:
     """Run the routed algorithms on one study; write results.json and the DICOM outputs."""
     folder = out / study.study_instance_uid
     folder.mkdir(parents=True, exist_ok=True)
-    results: list[AlgorithmResult] = []
-    for algorithm_id in route(study, rules):
-        algorithm = registry.get(algorithm_id)
-        result = run_algorithm(algorithm, study)
-        results.append(result)
-        for output in build_outputs(study, algorithm, result):
+    results = run_study(study, registry, rules)
+    for result in results:
+        for output in build_outputs(study, registry.get(result.algorithm_id), result):
             buffer = BytesIO()
             dcmwrite(buffer, output.dataset, enforce_file_format=True)
             (folder / f"{output.kind}-{output.sop_instance_uid}.dcm").write_bytes(buffer.getvalue())

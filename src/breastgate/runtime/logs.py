@@ -39,5 +39,7 @@ def configure(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Third-party loggers that are chatty at INFO (pynetdicom can print dataset content at DEBUG).
-    for name in ("pynetdicom", "huey", "huey.consumer", "alembic", "uvicorn.access"):
+    # WeasyPrint logs every rendering step at INFO (validation reports, letters).
+    chatty = ("pynetdicom", "huey", "huey.consumer", "alembic", "uvicorn.access", "weasyprint", "fontTools")
+    for name in chatty:
         logging.getLogger(name).setLevel(logging.WARNING)
