@@ -1,4 +1,5 @@
-"""Command line (Typer): serve, worker, phantom, demo, analyze, validate, db upgrade (DESIGN §4)."""
+"""Command line (Typer): serve, worker, phantom, demo, analyze, validate, db upgrade, and the
+governance commands audit, algorithms, mode, users, outcomes (DESIGN §4)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from breastgate import __version__
+from breastgate import __version__, cli_governance
 
 if TYPE_CHECKING:
     from breastgate.runtime.settings import Settings
@@ -23,6 +24,11 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(cli_governance.audit_app, name="audit")
+app.add_typer(cli_governance.mode_app, name="mode")
+app.add_typer(cli_governance.users_app, name="users")
+app.add_typer(cli_governance.outcomes_app, name="outcomes")
+app.command("algorithms")(cli_governance.algorithms)
 LOGGER = logging.getLogger("breastgate.cli")
 
 

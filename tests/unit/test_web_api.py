@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from breastgate.domain.governance import Mode
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, BreastDensity, DensityAssessment
 from breastgate.jobs import ledger
 from breastgate.results.json import result_to_payload
@@ -64,7 +65,12 @@ def client(tmp_path: Path) -> TestClient:
             payload=result_to_payload(result),
         )
     context = AppContext(
-        db=db, version="test", ae_title="BREASTGATE", dicom_port=11112, workers_in_process=True
+        db=db,
+        version="test",
+        ae_title="BREASTGATE",
+        dicom_port=11112,
+        workers_in_process=True,
+        initial_mode=Mode.ASSISTIVE,  # the results contract is what an assistive algorithm shows
     )
     return TestClient(create_app(context))
 

@@ -41,6 +41,7 @@ class AuditKind(StrEnum):
     PHI_ACCESSED = "phi.accessed"
     USER_CHANGED = "user.changed"
     DRIFT_ALERT = "drift.alert"
+    AUDIT_READ = "audit.read"
 
 
 @dataclass(frozen=True)

@@ -205,6 +205,7 @@ class Gateway:
             results_path=self.settings.results_path,
             webhooks=tuple(self.settings.webhook_destinations),
             policy=self.core.policy,
+            initial_mode=Mode(self.settings.initial_mode),
         )
 
     def start(self) -> None:

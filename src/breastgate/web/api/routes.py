@@ -5,21 +5,25 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
+from breastgate.domain.audit import AuditKind
 from breastgate.domain.errors import InvalidInputError
+from breastgate.domain.governance import Destination, Role
+from breastgate.governance import feedback
+from breastgate.governance.modes import ModeBook
 from breastgate.jobs import ledger
 from breastgate.pipeline.events import enqueue_event
 from breastgate.pipeline.letters import queue_letter
 from breastgate.results.json import build_results, result_from_payload
+from breastgate.store import audit, outbox, prefetch, studies
 from breastgate.store import orders as order_store
-from breastgate.store import outbox, prefetch, studies
 from breastgate.store import reports as report_store
 from breastgate.store import results as result_store
 from breastgate.store import worklist as worklist_store
-from breastgate.web.api.deps import ContextDep, SessionDep
+from breastgate.web.api.deps import ContextDep, OptionalUser, SessionDep, actor
 from breastgate.worklist.policy import triage
 
 router = APIRouter(prefix="/api")
@@ -66,26 +70,85 @@ def list_studies(
 
 
 @router.get("/studies/{study_instance_uid}/results")
-def study_results(study_instance_uid: str, session: SessionDep, context: ContextDep) -> dict[str, Any]:
+def study_results(
+    study_instance_uid: str,
+    session: SessionDep,
+    context: ContextDep,
+    user: OptionalUser,
+    request: Request,
+    include_silent: bool = Query(False, description="also silent results (roles ai_admin, auditor)"),
+) -> dict[str, Any]:
+    """The study's results JSON: only algorithm versions at least assistive at ``api`` (silent
+    ones are stored and audited, not shown), each finding with its feedback. Viewing is audited."""
     if studies.get_study_ref(session, study_instance_uid) is None:
         raise HTTPException(404, "Study not found")
-    stored = result_store.for_study(session, study_instance_uid)
-    results = [result_from_payload(s.payload) for s in stored]
+    if include_silent and (user is None or user.role not in (Role.AI_ADMIN, Role.AUDITOR)):
+        raise HTTPException(403, "Silent results are for the roles ai_admin and auditor")
+    stored = [result_from_payload(s.payload) for s in result_store.for_study(session, study_instance_uid)]
+    book = ModeBook.load(session, context.initial_mode)
+    results = stored if include_silent else book.select(stored, Destination.API)
     assessment, decision = triage(results, context.policy)
-    return build_results(study_instance_uid, results, assessment, decision)
+    body = build_results(study_instance_uid, results, assessment, decision)
+    feedback.attach(body, feedback.for_study(session, study_instance_uid))
+    body["governance"] = {
+        "hidden": len(stored) - len(results),
+        "modes": {
+            f"{r.algorithm_id}@{r.algorithm_version}": {
+                d.value: book.mode(r.algorithm_id, r.algorithm_version, d).value for d in Destination
+            }
+            for r in stored
+            if include_silent or r in results
+        },
+    }
+    audit.append(
+        session,
+        AuditKind.RESULT_VIEWED,
+        actor=actor(user, request),
+        study_instance_uid=study_instance_uid,
+        data={
+            "algorithms": [f"{r.algorithm_id}@{r.algorithm_version}" for r in results],
+            "include_silent": include_silent,
+        },
+    )
+    return body
 
 
 @router.get("/studies/{study_instance_uid}/orders")
-def study_orders(study_instance_uid: str, session: SessionDep) -> dict[str, Any]:
-    """The RIS orders matched to a study (Study Instance UID, accession number or patient/date/modality)."""
+def study_orders(
+    study_instance_uid: str, session: SessionDep, user: OptionalUser, request: Request
+) -> dict[str, Any]:
+    """The RIS orders matched to a study (Study Instance UID, accession number or patient/date/modality).
+    They carry patient identifiers: every read is audited as PHI access."""
     if studies.get_study_ref(session, study_instance_uid) is None:
         raise HTTPException(404, "Study not found")
-    return {"items": [_as_dict(o) for o in order_store.orders_for_study(session, study_instance_uid)]}
+    items = [_as_dict(o) for o in order_store.orders_for_study(session, study_instance_uid)]
+    _phi_read(session, user, request, "orders of a study", len(items), study_instance_uid)
+    return {"items": items}
+
+
+def _phi_read(
+    session: SessionDep,
+    user: OptionalUser,
+    request: Request,
+    what: str,
+    count: int,
+    study_uid: str | None = None,
+) -> None:
+    audit.append(
+        session,
+        AuditKind.PHI_ACCESSED,
+        actor=actor(user, request),
+        study_instance_uid=study_uid,
+        subject=what,
+        data={"path": request.url.path, "records": count},
+    )
 
 
 @router.get("/orders")
 def list_orders(
     session: SessionDep,
+    user: OptionalUser,
+    request: Request,
     accession_number: str | None = Query(None, max_length=64),
     patient_id: str | None = Query(None, max_length=64),
     limit: int = Query(100, ge=1, le=1000),
@@ -94,6 +157,7 @@ def list_orders(
     rows = order_store.find_orders(
         session, accession_number=accession_number, patient_id=patient_id, limit=limit
     )
+    _phi_read(session, user, request, "order search", len(rows))
     return {"items": [_as_dict(o) for o in rows]}
 
 
@@ -126,7 +190,12 @@ def study_report(study_instance_uid: str, session: SessionDep) -> dict[str, Any]
 
 @router.post("/studies/{study_instance_uid}/report/confirm")
 def confirm_report(
-    study_instance_uid: str, body: Confirmation, session: SessionDep, context: ContextDep
+    study_instance_uid: str,
+    body: Confirmation,
+    session: SessionDep,
+    context: ContextDep,
+    user: OptionalUser,
+    request: Request,
 ) -> dict[str, Any]:
     """A radiologist confirms the draft (with their own category or density if they differ).
     A confirmed density makes the patient's MQSA density letter when letters are set up."""
@@ -143,6 +212,20 @@ def confirm_report(
         raise HTTPException(404, "No report draft for this study") from None
     except InvalidInputError as exc:
         raise HTTPException(422, str(exc)) from None
+    audit.append(
+        session,
+        AuditKind.REPORT_CONFIRMED,
+        actor=actor(user, request),
+        study_instance_uid=study_instance_uid,
+        subject=f"generation {record.generation}",
+        data={
+            "radiologist": body.radiologist,
+            "birads": record.confirmed_birads,
+            "density": record.confirmed_density,
+            "ai_birads": record.birads,
+            "ai_density": record.density,
+        },
+    )
     letter = None
     if context.blobs is not None and context.results_path is not None:
         if context.letters is not None:
