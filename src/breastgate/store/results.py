@@ -1,4 +1,9 @@
-"""Repository of algorithm results (one row per study × algorithm, JSON payload)."""
+"""Repository of algorithm results (JSON payload).
+
+``result`` holds the latest result per study × algorithm (what the study's results document
+shows); ``result_history`` keeps one row per study × algorithm × version, written by the same
+:func:`save`, so versions run on the same studies can be compared (``governance.compare``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from breastgate.store import tables as t
 
@@ -34,7 +39,8 @@ def save(
     generation: int,
     payload: dict[str, Any],
 ) -> None:
-    """Insert or replace the result of ``algorithm_id`` on the study."""
+    """Insert or replace the result of ``algorithm_id`` on the study, and the history row of
+    ``algorithm_version`` (same transaction)."""
     row = session.scalars(
         select(t.Result).where(
             t.Result.study_instance_uid == study_instance_uid, t.Result.algorithm_id == algorithm_id
@@ -57,24 +63,94 @@ def save(
     else:
         row.algorithm_version, row.status, row.generation = algorithm_version, status, generation
         row.payload, row.created_at = text, now
+    _save_history(session, study_instance_uid, algorithm_id, algorithm_version, status, generation, text, now)
     session.flush()
 
 
+def _save_history(
+    session: Session,
+    study_instance_uid: str,
+    algorithm_id: str,
+    algorithm_version: str,
+    status: str,
+    generation: int,
+    text: str,
+    now: datetime,
+) -> None:
+    row = session.scalars(
+        select(t.ResultHistory).where(
+            t.ResultHistory.study_instance_uid == study_instance_uid,
+            t.ResultHistory.algorithm_id == algorithm_id,
+            t.ResultHistory.algorithm_version == algorithm_version,
+        )
+    ).one_or_none()
+    if row is None:
+        session.add(
+            t.ResultHistory(
+                study_instance_uid=study_instance_uid,
+                algorithm_id=algorithm_id,
+                algorithm_version=algorithm_version,
+                status=status,
+                generation=generation,
+                payload=text,
+                created_at=now,
+            )
+        )
+    else:
+        row.status, row.generation, row.payload, row.created_at = status, generation, text, now
+
+
+def _stored(r: t.Result | t.ResultHistory) -> StoredResult:
+    created = r.created_at if r.created_at.tzinfo is not None else r.created_at.replace(tzinfo=UTC)
+    return StoredResult(
+        study_instance_uid=r.study_instance_uid,
+        algorithm_id=r.algorithm_id,
+        algorithm_version=r.algorithm_version,
+        status=r.status,
+        generation=r.generation,
+        payload=json.loads(r.payload),
+        created_at=created,
+    )
+
+
 def for_study(session: Session, study_instance_uid: str) -> list[StoredResult]:
+    """The latest result of every algorithm on the study, by algorithm id."""
     rows = session.scalars(
         select(t.Result)
         .where(t.Result.study_instance_uid == study_instance_uid)
         .order_by(t.Result.algorithm_id)
     )
-    return [
-        StoredResult(
-            study_instance_uid=r.study_instance_uid,
-            algorithm_id=r.algorithm_id,
-            algorithm_version=r.algorithm_version,
-            status=r.status,
-            generation=r.generation,
-            payload=json.loads(r.payload),
-            created_at=r.created_at,
+    return [_stored(r) for r in rows]
+
+
+def history(
+    session: Session, algorithm_id: str, version: str, *, status: str | None = None
+) -> list[StoredResult]:
+    """Every study's result of ``algorithm_id`` at ``version`` (optionally only one ``status``),
+    by Study Instance UID; kept after a newer version replaced it in :func:`for_study`."""
+    query = select(t.ResultHistory).where(
+        t.ResultHistory.algorithm_id == algorithm_id, t.ResultHistory.algorithm_version == version
+    )
+    if status is not None:
+        query = query.where(t.ResultHistory.status == status)
+    return [_stored(r) for r in session.scalars(query.order_by(t.ResultHistory.study_instance_uid))]
+
+
+def common_ok_studies(session: Session, a: tuple[str, str], b: tuple[str, str]) -> list[str]:
+    """Study Instance UIDs (sorted) where both ``a`` and ``b`` — each ``(algorithm_id, version)``
+    — have an ``ok`` result."""
+    ha, hb = aliased(t.ResultHistory), aliased(t.ResultHistory)
+    query = (
+        select(ha.study_instance_uid)
+        .join(hb, hb.study_instance_uid == ha.study_instance_uid)
+        .where(
+            ha.algorithm_id == a[0],
+            ha.algorithm_version == a[1],
+            ha.status == "ok",
+            hb.algorithm_id == b[0],
+            hb.algorithm_version == b[1],
+            hb.status == "ok",
         )
-        for r in rows
-    ]
+        .order_by(ha.study_instance_uid)
+    )
+    return list(session.scalars(query))

@@ -129,6 +129,32 @@ class Result(Base):
     )
 
 
+class ResultHistory(Base):
+    """Every algorithm version's result on a study (the latest save of each version).
+
+    ``result`` holds only the newest version per (study, algorithm); this table keeps one row per
+    (study, algorithm, version), so two versions run on the same studies can be compared.
+    """
+
+    __tablename__ = "result_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    study_instance_uid: Mapped[str] = mapped_column(String(64), ForeignKey("study.study_instance_uid"))
+    algorithm_id: Mapped[str] = mapped_column(String(64))
+    algorithm_version: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "study_instance_uid", "algorithm_id", "algorithm_version", name="uq_result_history_study_version"
+        ),
+        Index("ix_result_history_algorithm_version", "algorithm_id", "algorithm_version", "status"),
+    )
+
+
 class OutboxItem(Base):
     """An object owed to a destination. Unique per (destination, SOP Instance UID): exactly once."""
 
