@@ -6,6 +6,7 @@ The caller owns the transaction (``Database.session()``); these functions never 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -277,3 +278,17 @@ def first_received_at(session: Session, study_instance_uid: str) -> datetime | N
 def get_study_date(session: Session, study_instance_uid: str) -> str | None:
     """Study Date (YYYYMMDD) as the images carry it."""
     return session.scalar(select(Study.study_date).where(Study.study_instance_uid == study_instance_uid))
+
+
+def accession_numbers(session: Session, study_instance_uids: Sequence[str]) -> dict[str, str | None]:
+    """Accession number of each known study of ``study_instance_uids`` (None when it has none)."""
+    found: dict[str, str | None] = {}
+    for start in range(0, len(study_instance_uids), 500):  # bounded IN lists
+        chunk = list(study_instance_uids[start : start + 500])
+        rows = session.execute(
+            select(Study.study_instance_uid, Study.accession_number).where(
+                Study.study_instance_uid.in_(chunk)
+            )
+        )
+        found.update({uid: accession for uid, accession in rows})
+    return found
