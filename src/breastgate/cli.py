@@ -1,4 +1,4 @@
-"""Command line (Typer): serve, worker, phantom, demo, analyze, validate, db upgrade, and the
+"""Command line (Typer): serve, worker, phantom, demo, analyze, validate, compare, db upgrade, and the
 governance commands audit, algorithms, mode, users, outcomes (DESIGN §4)."""
 
 from __future__ import annotations
@@ -217,6 +217,50 @@ def validate(
         raise typer.Exit(1) from exc
     for line in report.lines:
         typer.echo(line)
+
+
+@app.command()
+def compare(
+    a: Annotated[str, typer.Argument(help="Version A: ALGORITHM_ID@VERSION (e.g. breastgate.masses@1.0.0).")],
+    b: Annotated[str, typer.Argument(help="Version B: ALGORITHM_ID@VERSION.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the comparison JSON here.")] = None,
+    top: Annotated[int, typer.Option(min=0, help="How many most-different studies to list.")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap confidence intervals.")] = 0,
+    bootstrap: Annotated[int, typer.Option(min=1, help="Bootstrap resamples per AUC.")] = 2000,
+) -> None:
+    """Compare two algorithm versions on the studies where both have results (shadow re-run)."""
+    import json
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from breastgate.domain.errors import GatewayError
+    from breastgate.governance.compare import VersionRef, compare_versions, summary_lines
+    from breastgate.store.db import Database
+
+    settings = _settings()
+    try:
+        ref_a, ref_b = VersionRef.parse(a), VersionRef.parse(b)
+    except GatewayError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    db = Database(settings.effective_database_url)
+    try:
+        with db.session() as session:
+            doc = compare_versions(session, ref_a, ref_b, n_resamples=bootstrap, seed=seed, top=top)
+    except (GatewayError, SQLAlchemyError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    for line in summary_lines(doc):
+        typer.echo(line)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        typer.echo(f"wrote {out}")
+    if doc["n_common"] == 0:
+        typer.echo(f"error: no study has an ok result of both {ref_a} and {ref_b}", err=True)
+        raise typer.Exit(1)
 
 
 @db_app.command("upgrade")

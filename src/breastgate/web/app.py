@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from breastgate import __version__
 from breastgate.reporting.errors import RiskInputError
-from breastgate.web.api import governance, problems, risk
+from breastgate.web.api import compare, governance, problems, risk
 from breastgate.web.api.deps import AppContext
 from breastgate.web.api.routes import router
 from breastgate.web.api.ups import router as ups_router
@@ -25,5 +25,6 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(ups_router)
     app.include_router(governance.router)
     app.include_router(risk.router)
+    app.include_router(compare.router)
     app.add_exception_handler(RiskInputError, risk.input_problem)
     return app
