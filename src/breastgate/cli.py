@@ -231,6 +231,7 @@ def compare(
     """Compare two algorithm versions on the studies where both have results (shadow re-run)."""
     import json
 
+    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
     from breastgate.domain.errors import GatewayError
@@ -243,12 +244,20 @@ def compare(
     except GatewayError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    url = make_url(settings.effective_database_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).is_file():
+        typer.echo(f"error: no database at {url.database} (BG_HOME {settings.home_path})", err=True)
+        raise typer.Exit(1)
     db = Database(settings.effective_database_url)
     try:
         with db.session() as session:
             doc = compare_versions(session, ref_a, ref_b, n_resamples=bootstrap, seed=seed, top=top)
-    except (GatewayError, SQLAlchemyError) as exc:
+    except GatewayError as exc:
         typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    except SQLAlchemyError as exc:
+        where = _redact(settings.effective_database_url)
+        typer.echo(f"error: cannot read {where} (run 'breastgate db upgrade'?): {exc.args[0]}", err=True)
         raise typer.Exit(1) from exc
     finally:
         db.dispose()

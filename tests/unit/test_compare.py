@@ -285,3 +285,7 @@ def test_cli_compare_prints_and_writes_the_report(tmp_path: Path) -> None:
     assert nothing.returncode == 1 and "no study has an ok result" in nothing.stderr
     bad = run(["compare", "nonsense", str(B)])
     assert bad.returncode == 2 and "ALGORITHM_ID@VERSION" in bad.stderr
+    env["BG_HOME"] = str(tmp_path / "empty")
+    missing = run(["compare", str(A), str(B)])
+    assert missing.returncode == 1 and "no database at" in missing.stderr
+    assert not (tmp_path / "empty" / "breastgate.db").exists()
