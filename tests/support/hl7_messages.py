@@ -120,3 +120,29 @@ def ack_code(ack: str) -> tuple[str, str]:
     """(MSA-1, MSA-2) of an ACK."""
     fields = next(s for s in ack.split("\r") if s.startswith("MSA|")).split("|")
     return fields[1], fields[2]
+
+
+def oru(
+    control_id: str = "ORU0001",
+    *,
+    accession: str = "ACC0001",
+    patient_id: str = "PAT0001",
+    status: str = "F",
+    obx: tuple[str, ...] = (),
+    study_uid: str = "",
+    version: str = "2.5.1",
+    sender: str = "RIS",
+) -> str:
+    """ORU^R01 from a reporting system or a pathology system; ``obx`` are OBX segments without
+    their set id (``"CWE|BIRADS^BI-RADS assessment^L||4^Suspicious^L"``)."""
+    head = _msh("ORU^R01^ORU_R01", control_id, version).replace("|RIS|", f"|{sender}|", 1)
+    segments = [
+        head,
+        f"PID|1||{patient_id}^^^HOSP^MR||TEST^PATIENT||19600101|F",
+        f"OBR|1|PLC-{accession}|{accession}|MAMMO^Screening mammogram|||20261129|||||||||||{accession}"
+        f"||||20261130|||{status}",
+    ]
+    if study_uid:
+        segments.append(f"ZDS|{study_uid}^BREASTGATE^Application^DICOM")
+    segments += [f"OBX|{i}|{seg}" for i, seg in enumerate(obx, start=1)]
+    return "\r".join(segments) + "\r"

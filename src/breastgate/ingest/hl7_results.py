@@ -51,7 +51,8 @@ def _get(segment: hl7.Segment | None, field_num: int, component: int = 1) -> str
     if segment is None:
         return ""
     try:
-        return str(segment.extract_field(field_num, 1, component)).strip()
+        value = segment.extract_field(field_num=field_num, repeat_num=1, component_num=component)
+        return str(value).strip() if value is not None else ""
     except (IndexError, KeyError, ValueError):
         return ""
 
