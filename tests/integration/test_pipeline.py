@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pydicom
 import pytest
@@ -31,13 +32,19 @@ PACS = "PACS@127.0.0.1:104"
 
 
 class Gateway:
-    def __init__(self, home: Path, algorithms: tuple[str, ...] = ("breastgate.density",)) -> None:
+    def __init__(
+        self,
+        home: Path,
+        algorithms: tuple[str, ...] = ("breastgate.density",),
+        default_mode: Mode = Mode.INTEGRATED,
+        **config: Any,
+    ) -> None:
         url = f"sqlite:///{home / 'bg.db'}"
         upgrade(url)
         self.db = Database(url)
         self.blobs = BlobStore(home / "store")
         self.ingest = IngestService(self.db, self.blobs)
-        registry = Registry.from_entry_points()
+        registry = self.registry = Registry.from_entry_points()
         self.queued: list[int] = []
         rules = rules_from_manifests([a.manifest for a in registry.all()], only=algorithms)
         self.assembler = StudyAssembler(self.db, rules, stable_seconds=10, enqueue=self.queued.append)
@@ -46,7 +53,8 @@ class Gateway:
             destinations=[PACS],
             lease_seconds=30,
             max_attempts=3,
-            default_mode=Mode.INTEGRATED,
+            default_mode=default_mode,
+            **config,
         )
         self.runner = JobRunner(
             self.db, registry, self.blobs, config, owner="test", requeue=self.queued.append
