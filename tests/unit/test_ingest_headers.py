@@ -9,7 +9,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from breastgate.domain.errors import InvalidInputError, MissingAttributeError
-from breastgate.ingest.headers import IncompleteObjectError, read_header, view_from_dataset
+from breastgate.ingest.headers import IncompleteObjectError, age_in_years, read_header, view_from_dataset
 from tests.support import dicom_factory as f
 
 
@@ -98,3 +98,41 @@ def test_not_dicom_at_all_is_invalid(tmp_path: Path) -> None:
     path.write_bytes(b"hello world" * 50)
     with pytest.raises(InvalidInputError):
         read_header(path)
+
+
+def test_device_and_age_are_indexed_from_the_header(tmp_path: Path) -> None:
+    ds = f.make_mg("R", "CC", rows=16, cols=16)
+    ds.Manufacturer = "HOLOGIC, Inc."
+    ds.ManufacturerModelName = "Selenia Dimensions"
+    ds.PatientAge = "057Y"
+    h = read_header(f.write(ds, tmp_path / "a.dcm"))
+    assert (h.manufacturer, h.model, h.patient_age) == ("HOLOGIC, Inc.", "Selenia Dimensions", 57)
+    info = h.to_instance_info(tmp_path / "a.dcm", 1, None)
+    assert (info.manufacturer, info.model, info.patient_age) == ("HOLOGIC, Inc.", "Selenia Dimensions", 57)
+
+
+def test_age_from_birth_date_when_patient_age_absent(tmp_path: Path) -> None:
+    ds = f.make_mg(rows=16, cols=16)  # born 19700101, studied 20260101
+    h = read_header(f.write(ds, tmp_path / "a.dcm"))
+    assert (h.manufacturer, h.model, h.patient_age) == (None, None, 56)
+
+
+@pytest.mark.parametrize(
+    ("patient_age", "birth", "study", "years"),
+    [
+        ("057Y", None, None, 57),
+        ("018M", None, None, 1),
+        ("0400W", None, None, 7),
+        (None, "19700615", "20240614", 53),
+        (None, "19700615", "20240615", 54),
+        ("bad", "19700615", "20240615", 54),
+        ("", "bad", "20240101", None),
+        (None, "20300101", "20240101", None),
+        ("999Y", None, None, None),
+        (None, "19700230", "20240101", None),
+    ],
+)
+def test_age_in_years(
+    patient_age: str | None, birth: str | None, study: str | None, years: int | None
+) -> None:
+    assert age_in_years(patient_age, birth, study) == years

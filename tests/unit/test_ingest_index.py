@@ -162,3 +162,18 @@ def test_sqlite_commits_are_durable_wal(db: Database) -> None:
         connection = session.connection()
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_device_and_age_are_stored_and_age_is_kept_when_a_later_instance_lacks_it(db: Database) -> None:
+    with db.session() as s:
+        record_instance(
+            s, info("1.1", "1.1.1", manufacturer="FUJIFILM", model="AMULET", patient_age=48), now=T0
+        )
+        record_instance(s, info("1.1", "1.1.2", manufacturer="X" * 80), now=T0)
+    with db.session() as s:
+        study = s.get(Study, "1.1")
+        first, second = s.get(Instance, "1.1.1"), s.get(Instance, "1.1.2")
+        assert study is not None and first is not None and second is not None
+        assert study.patient_age == 48
+        assert (first.manufacturer, first.model) == ("FUJIFILM", "AMULET")
+        assert (second.manufacturer, second.model) == ("X" * 64, None)

@@ -108,3 +108,17 @@ def test_new_image_after_stable_reopens(service: IngestService, tmp_path: Path) 
     with service.db.session() as s:
         study = s.get(Study, first.StudyInstanceUID)
         assert study is not None and (study.state, study.generation) == ("receiving", 2)
+
+
+def test_device_and_age_are_indexed(service: IngestService, tmp_path: Path) -> None:
+    ds = f.make_mg("R", "MLO")
+    ds.Manufacturer = "GE MEDICAL SYSTEMS"
+    ds.ManufacturerModelName = "Senographe Pristina"
+    ds.PatientAge = "063Y"
+    assert store(service, f.write(ds, tmp_path / "in" / "a.dcm")) == SUCCESS
+    with service.db.session() as s:
+        row = s.get(Instance, ds.SOPInstanceUID)
+        study = s.get(Study, ds.StudyInstanceUID)
+        assert row is not None and study is not None
+        assert (row.manufacturer, row.model) == ("GE MEDICAL SYSTEMS", "Senographe Pristina")
+        assert study.patient_age == 63

@@ -10,6 +10,7 @@ import logging
 import re
 import struct
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
@@ -73,6 +74,9 @@ class HeaderInfo:
     patient_name: str | None = None
     accession_number: str | None = None
     study_date: str | None = None
+    manufacturer: str | None = None
+    model: str | None = None
+    patient_age: int | None = None
 
     def to_instance_info(self, path: Path, size_bytes: int, calling_ae: str | None) -> InstanceInfo:
         """The index record for this header stored at ``path``."""
@@ -94,6 +98,9 @@ class HeaderInfo:
             patient_name=self.patient_name,
             accession_number=self.accession_number,
             study_date=self.study_date,
+            manufacturer=self.manufacturer,
+            model=self.model,
+            patient_age=self.patient_age,
         )
 
 
@@ -103,6 +110,35 @@ def _text(ds: Dataset, keyword: str) -> str | None:
         return None
     text = str(value).strip().strip("\x00").strip()
     return text or None
+
+
+#: Patient's Age (PS3.5 AS, ``nnnD/W/M/Y``): units per year.
+_AGE_UNITS = {"Y": 1.0, "M": 12.0, "W": 52.1775, "D": 365.25}
+_MAX_AGE = 150
+
+
+def _da(value: str | None) -> date | None:
+    text = (value or "").strip()
+    if len(text) != 8 or not text.isdigit():
+        return None
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    except ValueError:
+        return None
+
+
+def age_in_years(patient_age: str | None, birth_date: str | None, study_date: str | None) -> int | None:
+    """Whole years of age at the study: Patient's Age (AS ``nnnY``, or D/W/M), else Patient's
+    Birth Date against Study Date (DA); None when neither gives a plausible age (0-150)."""
+    text = (patient_age or "").strip().upper()
+    if len(text) >= 2 and text[-1] in _AGE_UNITS and text[:-1].isdigit():
+        years = int(int(text[:-1]) / _AGE_UNITS[text[-1]])
+    else:
+        born, seen = _da(birth_date), _da(study_date)
+        if born is None or seen is None:
+            return None
+        years = seen.year - born.year - ((seen.month, seen.day) < (born.month, born.day))
+    return years if 0 <= years <= _MAX_AGE else None
 
 
 def view_from_dataset(ds: Dataset) -> str | None:
@@ -169,6 +205,11 @@ def header_from_dataset(ds: Dataset, transfer_syntax_uid: str | None = None) -> 
         patient_name=_text(ds, "PatientName"),
         accession_number=_text(ds, "AccessionNumber"),
         study_date=_text(ds, "StudyDate"),
+        manufacturer=_text(ds, "Manufacturer"),
+        model=_text(ds, "ManufacturerModelName"),
+        patient_age=age_in_years(
+            _text(ds, "PatientAge"), _text(ds, "PatientBirthDate"), _text(ds, "StudyDate")
+        ),
     )
 
 

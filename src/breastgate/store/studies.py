@@ -46,6 +46,9 @@ class InstanceInfo:
     patient_name: str | None = None
     accession_number: str | None = None
     study_date: str | None = None
+    manufacturer: str | None = None
+    model: str | None = None
+    patient_age: int | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ def record_instance(session: Session, info: InstanceInfo, *, now: datetime | Non
     study.patient_name = _clip(info.patient_name, 324) or study.patient_name
     study.accession_number = _clip(info.accession_number, 16) or study.accession_number
     study.study_date = _clip(info.study_date, 8) or study.study_date
+    if info.patient_age is not None:
+        study.patient_age = info.patient_age
     study.last_received_at = now
     study.instance_count = (study.instance_count or 0) + 1
     session.add(
@@ -140,6 +145,8 @@ def record_instance(session: Session, info: InstanceInfo, *, now: datetime | Non
             path=info.path,
             size_bytes=info.size_bytes,
             calling_ae=_clip(info.calling_ae, 16),
+            manufacturer=_clip(info.manufacturer, 64),
+            model=_clip(info.model, 64),
             received_at=now,
         )
     )

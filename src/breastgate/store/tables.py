@@ -50,6 +50,7 @@ class Study(Base):
     patient_name: Mapped[str | None] = mapped_column(String(324))
     accession_number: Mapped[str | None] = mapped_column(String(16), index=True)
     study_date: Mapped[str | None] = mapped_column(String(8))
+    patient_age: Mapped[int | None] = mapped_column(Integer)  # whole years at the study date
     state: Mapped[str] = mapped_column(String(16), default="receiving")
     generation: Mapped[int] = mapped_column(Integer, default=1)
     instance_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -83,6 +84,8 @@ class Instance(Base):
     path: Mapped[str] = mapped_column(Text)
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     calling_ae: Mapped[str | None] = mapped_column(String(16))
+    manufacturer: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(64))  # Manufacturer's Model Name
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
@@ -126,6 +129,12 @@ class Result(Base):
 
     __table_args__ = (
         UniqueConstraint("study_instance_uid", "algorithm_id", name="uq_result_study_algorithm"),
+        Index(
+            "ix_result_algorithm_id_algorithm_version_created_at",
+            "algorithm_id",
+            "algorithm_version",
+            "created_at",
+        ),
     )
 
 
@@ -525,3 +534,23 @@ class ResultApproval(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class DriftState(Base):
+    """The last drift check of one (algorithm version, device): whether it had crossed its threshold.
+
+    An alert is raised when a check crosses and the stored one had not; keeping this in the
+    database means restarts and several gateway processes raise each alert once.
+    """
+
+    __tablename__ = "drift_state"
+
+    algorithm_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(32), primary_key=True)
+    device: Mapped[str] = mapped_column(String(160), primary_key=True)  # "manufacturer / model"
+    crossed: Mapped[bool] = mapped_column(default=False)
+    alerts: Mapped[int] = mapped_column(Integer, default=0)
+    psi: Mapped[float | None] = mapped_column()
+    ks_pvalue: Mapped[float | None] = mapped_column()
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    alerted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
