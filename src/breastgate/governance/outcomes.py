@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -99,28 +99,59 @@ def record(session: Session, outcome: OutcomeRecord, *, actor: str) -> int:
     return int(row.id)
 
 
+def _record(r: t.Outcome) -> OutcomeRecord:
+    return OutcomeRecord(
+        r.source,
+        r.study_instance_uid,
+        r.accession_number,
+        r.patient_id,
+        r.final_birads,
+        r.density,
+        r.outcome,
+        r.laterality,
+        r.pathology,
+        r.reported_at,
+        r.reference,
+    )
+
+
 def for_study(session: Session, study_uid: str, accession_number: str | None) -> list[OutcomeRecord]:
     """Outcomes of a study, by its UID or its accession number, oldest first."""
     match = [t.Outcome.study_instance_uid == study_uid]
     if accession_number:
         match.append(t.Outcome.accession_number == accession_number)
     rows = session.scalars(select(t.Outcome).where(or_(*match)).order_by(t.Outcome.id))
-    return [
-        OutcomeRecord(
-            r.source,
-            r.study_instance_uid,
-            r.accession_number,
-            r.patient_id,
-            r.final_birads,
-            r.density,
-            r.outcome,
-            r.laterality,
-            r.pathology,
-            r.reported_at,
-            r.reference,
-        )
-        for r in rows
-    ]
+    return [_record(r) for r in rows]
+
+
+#: Values bound per ``IN (...)`` list: well under SQLite's limit on host parameters.
+_CHUNK = 500
+
+
+def for_studies(session: Session, studies: Mapping[str, str | None]) -> dict[str, list[OutcomeRecord]]:
+    """:func:`for_study` for many studies at once (``studies``: Study Instance UID → accession
+    number), in a few queries instead of one per study; every given UID is a key."""
+    uids = sorted(studies)
+    accessions = sorted({a for a in studies.values() if a})
+    rows: dict[int, t.Outcome] = {}
+    for column, values in ((t.Outcome.study_instance_uid, uids), (t.Outcome.accession_number, accessions)):
+        for start in range(0, len(values), _CHUNK):
+            chunk = values[start : start + _CHUNK]
+            rows.update((r.id, r) for r in session.scalars(select(t.Outcome).where(column.in_(chunk))))
+    by_uid: dict[str, list[t.Outcome]] = {}
+    by_accession: dict[str, list[t.Outcome]] = {}
+    for row in rows.values():
+        if row.study_instance_uid:
+            by_uid.setdefault(row.study_instance_uid, []).append(row)
+        if row.accession_number:
+            by_accession.setdefault(row.accession_number, []).append(row)
+    out: dict[str, list[OutcomeRecord]] = {}
+    for uid, accession in studies.items():
+        matched = {r.id: r for r in by_uid.get(uid, ())}
+        if accession:
+            matched.update((r.id, r) for r in by_accession.get(accession, ()))
+        out[uid] = [_record(matched[k]) for k in sorted(matched)]
+    return out
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from breastgate.ingest.service import IngestService
 from breastgate.jobs.queue import JobQueue, make_huey
 from breastgate.jobs.sweeper import LeaseSweeper
 from breastgate.pipeline.assembly import StudyAssembler
+from breastgate.pipeline.drift_watch import DriftWatch
 from breastgate.pipeline.engines import load_engines
 from breastgate.pipeline.handlers import JobRunner, RunnerConfig
 from breastgate.pipeline.hl7_out import Hl7Outbound
@@ -191,6 +192,13 @@ class Gateway:
         self.ticker = Periodic(
             "assembly", settings.sweep_interval_seconds, [self.assembler.tick, self.sweeper.tick]
         )
+        self.drift = DriftWatch(
+            self.core.db, self.core.blobs, results_path=settings.results_path,
+            webhooks=settings.webhook_destinations, baseline_days=settings.drift_baseline_days,
+            current_days=settings.drift_current_days,
+        )  # fmt: skip
+        seconds = settings.drift_check_seconds
+        self.drift_ticker = Periodic("drift", seconds, [self.drift.tick]) if seconds > 0 else None
 
     def context(self) -> AppContext:
         return AppContext(
@@ -220,9 +228,13 @@ class Gateway:
         if self.prefetch is not None:
             self.prefetch.start(interval=1.0)
         self.ticker.start()
+        if self.drift_ticker is not None:
+            self.drift_ticker.start()
 
     def stop(self) -> None:
         self.ticker.stop()
+        if self.drift_ticker is not None:
+            self.drift_ticker.stop()
         self.scp.stop()
         self.mllp.stop()
         if self.prefetch is not None:

@@ -99,6 +99,15 @@ class Settings(BaseSettings):
         description="prior MG studies retrieved from the first BG_PACS node per order received "
         "before its images; 0 disables the pre-fetch",
     )
+    drift_check_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="seconds between drift checks of every algorithm version; 0 disables",
+    )
+    drift_baseline_days: float = Field(default=30.0, gt=0, description="drift baseline window (days)")
+    drift_current_days: float = Field(
+        default=7.0, gt=0, description="drift current window (days), the latest"
+    )
 
     @field_validator("ae_title")
     @classmethod

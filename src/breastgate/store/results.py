@@ -38,16 +38,17 @@ def save(
     status: str,
     generation: int,
     payload: dict[str, Any],
+    now: datetime | None = None,
 ) -> None:
     """Insert or replace the result of ``algorithm_id`` on the study, and the history row of
-    ``algorithm_version`` (same transaction)."""
+    ``algorithm_version`` (same transaction); ``created_at`` = ``now`` (default: the current time)."""
     row = session.scalars(
         select(t.Result).where(
             t.Result.study_instance_uid == study_instance_uid, t.Result.algorithm_id == algorithm_id
         )
     ).one_or_none()
     text = json.dumps(payload, sort_keys=True)
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     if row is None:
         session.add(
             t.Result(
