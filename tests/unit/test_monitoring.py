@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 from alembic import command
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sklearn.metrics import cohen_kappa_score, roc_auc_score
 from sqlalchemy import func, inspect, select
 
@@ -36,6 +38,7 @@ from breastgate.governance.monitoring import algorithm_report, drift_report, ver
 from breastgate.governance.outcomes import OutcomeRecord
 from breastgate.pipeline.drift_watch import DriftWatch
 from breastgate.results.json import result_to_payload
+from breastgate.runtime.settings import load_settings
 from breastgate.store import governance as governance_store
 from breastgate.store import results as result_store
 from breastgate.store import tables as t
@@ -461,3 +464,44 @@ def test_nan_free_report_for_a_version_without_results(db: Database) -> None:
         report = algorithm_report(s, "acme.none", "0.0.1")
     assert report["kind"] == "other" and report["counts"]["results"] == 0
     assert not any(isinstance(v, float) and math.isnan(v) for v in report["counts"].values())
+
+
+# Settings ------------------------------------------------------------------------------------
+def test_drift_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith("BG_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("BG_CONFIG", str(tmp_path / "absent.toml"))
+    s = load_settings()
+    assert (s.drift_check_seconds, s.drift_baseline_days, s.drift_current_days) == (3600.0, 30.0, 7.0)
+    monkeypatch.setenv("BG_DRIFT_CHECK_SECONDS", "0")
+    monkeypatch.setenv("BG_DRIFT_CURRENT_DAYS", "14")
+    s = load_settings()
+    assert (s.drift_check_seconds, s.drift_current_days) == (0.0, 14.0)
+    monkeypatch.setenv("BG_DRIFT_BASELINE_DAYS", "0")
+    with pytest.raises(ValidationError):
+        load_settings()
+
+
+def test_gateway_wires_the_drift_check(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from breastgate.runtime.app import Gateway
+
+    for name in list(os.environ):
+        if name.startswith("BG_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("BG_CONFIG", str(tmp_path / "absent.toml"))
+    gateway = Gateway(load_settings(home=tmp_path / "var", dicom_port=0, hl7_port=0))
+    try:
+        assert gateway.drift_ticker is not None
+        assert gateway.drift.tick() == []  # the built-in versions are registered, none has results
+        with gateway.core.db.session() as s:
+            registered = s.scalar(select(func.count()).select_from(t.AlgorithmVersionRow))
+            states = s.scalar(select(func.count()).select_from(t.DriftState))
+        assert registered and states == 0
+    finally:
+        gateway.core.close()
+    off = Gateway(load_settings(home=tmp_path / "var", dicom_port=0, hl7_port=0, drift_check_seconds=0))
+    try:
+        assert off.drift_ticker is None
+    finally:
+        off.core.close()

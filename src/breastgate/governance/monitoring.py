@@ -28,7 +28,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -209,24 +209,11 @@ def _load(
     for case, _, age in raw:
         uid = case.study_instance_uid
         manufacturer, model = devices.get(uid, (None, None))
+        truth, other = truths.get(uid, _UNKNOWN_TRUTH), others.get(uid)
         cases.append(
-            _replace(case, manufacturer, model, age, truths.get(uid, _UNKNOWN_TRUTH), others.get(uid))
+            replace(case, manufacturer=manufacturer, model=model, age=age, truth=truth, other_density=other)
         )
     return cases, statuses
-
-
-def _replace(
-    case: MonitoredCase,
-    manufacturer: str | None,
-    model: str | None,
-    age: int | None,
-    truth: Truth,
-    other_density: str | None,
-) -> MonitoredCase:
-    return MonitoredCase(
-        case.study_instance_uid, case.created_at, case.score, case.ai_density, case.percent_dense,
-        case.operating_threshold, case.has_findings, manufacturer, model, age, truth, other_density,
-    )  # fmt: skip
 
 
 def _outputs(session: Session, algorithm_id: str, version: str) -> set[str]:
