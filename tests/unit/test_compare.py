@@ -239,6 +239,10 @@ def test_api_route_returns_the_document_and_rejects_bad_specs(db: Database) -> N
         db=db, version="test", ae_title="BREASTGATE", dicom_port=None, workers_in_process=False
     )
     client = TestClient(create_app(context))
+    assert client.get("/api/algorithms/compare", params={"a": str(A), "b": str(B)}).status_code == 401
+    with db.session() as s:
+        governance_store.add_user(s, "committee", "ai_admin", "k" * 40, actor="test")
+    client.headers["Authorization"] = "Bearer " + "k" * 40
     got = client.get("/api/algorithms/compare", params={"a": str(A), "b": str(B), "bootstrap": 100})
     assert got.status_code == 200, got.text
     with db.session() as s:

@@ -416,6 +416,10 @@ def test_api_lists_versions_and_serves_reports(db: Database, cohort: list[Case])
             )
         )
     )
+    assert client.get("/api/monitoring/algorithms").status_code == 401
+    with db.session() as s:
+        governance_store.add_user(s, "committee", "auditor", "t" * 40, actor="test")
+    client.headers["Authorization"] = "Bearer " + "t" * 40
     listing = client.get("/api/monitoring/algorithms").json()["versions"]
     by_key = {(v["algorithm_id"], v["version"]): v for v in listing}
     assert by_key[(LESION, LESION_VERSION)]["by_status"] == {"failed": 1, "ok": 53}

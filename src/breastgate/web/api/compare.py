@@ -10,15 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 
 from breastgate.domain.errors import InvalidInputError
+from breastgate.domain.governance import Role
 from breastgate.governance.compare import VersionRef, compare_versions
-from breastgate.web.api.deps import SessionDep
+from breastgate.web.api.deps import RequireRole, SessionDep
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api", tags=["governance"])
+#: Comparisons list studies by UID: roles ai_admin and auditor.
+router = APIRouter(
+    prefix="/api", tags=["governance"], dependencies=[Depends(RequireRole(Role.AI_ADMIN, Role.AUDITOR))]
+)
 
 _SPEC = "ALGORITHM_ID@VERSION, e.g. breastgate.masses@1.0.0"
 

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import Field
 
+from breastgate.domain.governance import Role
 from breastgate.governance import monitoring
-from breastgate.web.api.deps import SessionDep
+from breastgate.web.api.deps import RequireRole, SessionDep
 
-router = APIRouter(prefix="/api/monitoring", tags=["monitoring"])
+#: Monitoring is for the AI committee: roles ai_admin and auditor.
+router = APIRouter(
+    prefix="/api/monitoring",
+    tags=["monitoring"],
+    dependencies=[Depends(RequireRole(Role.AI_ADMIN, Role.AUDITOR))],
+)
 
 #: A case-score operating point (recall when score >= threshold).
 Threshold = Annotated[float, Field(ge=0.0, le=1.0)]

@@ -1,7 +1,7 @@
 """monitoring: device and age index fields, result lookup by version, drift alert state
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0007_history
 Create Date: 2026-11-30 09:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0007"
+down_revision = "0007_history"
 branch_labels = None
 depends_on = None
 
