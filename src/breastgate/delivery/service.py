@@ -115,7 +115,7 @@ class OutboxWorker(PollingWorker):
                 "outbox %s: sent %s to %s (attempt %d)",
                 entry.id,
                 entry.sop_instance_uid,
-                entry.destination,
+                outbox.redact_destination(entry.destination),
                 entry.attempts + 1,
             )
 
@@ -130,7 +130,7 @@ class OutboxWorker(PollingWorker):
             "outbox %s: %s to %s failed (attempt %d), retry at %s: %s%s",
             entry.id,
             entry.sop_instance_uid,
-            entry.destination,
+            outbox.redact_destination(entry.destination),
             attempts,
             when.isoformat(timespec="seconds"),
             error,
@@ -144,7 +144,7 @@ class OutboxWorker(PollingWorker):
             "outbox %s: %s to %s failed permanently: %s%s",
             entry.id,
             entry.sop_instance_uid,
-            entry.destination,
+            outbox.redact_destination(entry.destination),
             error,
             "" if kept else " (lease lost; not recorded)",
         )
