@@ -108,7 +108,13 @@ def test_pacs_down_then_up_gets_the_sr_exactly_once(
     time.sleep(3)  # nothing more may arrive
     assert _sr_ids(pacs, study_uid) == ids and len(ids) == 1
     assert pacs.statistics()["CountInstances"] == 1
-    assert gateway.get("/api/health")["outbox"] == {"pending": 0, "sent": 1, "failed": 0}
+    assert gateway.get("/api/health")["outbox"] == {
+        "pending": 0,
+        "sent": 1,
+        "failed": 0,
+        "held": 0,
+        "withheld": 0,
+    }
 
 
 def _job_states(gateway: GatewayProcess, study_uid: str) -> list[str]:
@@ -147,4 +153,10 @@ def test_worker_killed_mid_job_completes_after_lease_expiry(
     study = next(s for s in gateway.get("/api/studies")["items"] if s["study_instance_uid"] == study_uid)
     (job,) = study["jobs"]
     assert job["state"] == "done" and job["attempts"] >= 2
-    assert gateway.get("/api/health")["outbox"] == {"pending": 0, "sent": 1, "failed": 0}
+    assert gateway.get("/api/health")["outbox"] == {
+        "pending": 0,
+        "sent": 1,
+        "failed": 0,
+        "held": 0,
+        "withheld": 0,
+    }
