@@ -137,6 +137,7 @@ def test_engine_sees_nothing_identifying_and_findings_come_back_on_the_original_
     phantom: Phantom, vendor: Vendor, engine: DicomNodeEngine, tmp_path: Path
 ) -> None:
     assert engine.is_available() == (True, "")
+    assert engine.reachable() == (True, "")
     selection = engine.select(phantom.study)
     assert len(selection.inputs) == 4 and selection.skipped == ()
 
@@ -222,8 +223,9 @@ def test_engine_not_running_is_unavailable(phantom: Phantom, tmp_path: Path) -> 
     }
     adapter = make_dicom_engine(config, SECRET)
     try:
-        available, why = adapter.is_available()
-        assert not available and "unreachable" in why
+        assert adapter.is_available() == (True, "")  # down is a retry, not a missing dependency
+        reachable, why = adapter.reachable()
+        assert not reachable and "unreachable" in why
         with pytest.raises(EngineUnavailableError, match="unreachable"):
             adapter.run(adapter.select(phantom.study))
         with pytest.raises(EngineUnavailableError):  # the job runner retries rather than records

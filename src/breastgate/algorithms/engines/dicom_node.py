@@ -343,7 +343,16 @@ class DicomNodeEngine:
     # ------------------------------------------------------------------ protocol
 
     def is_available(self) -> tuple[bool, str]:
-        """C-ECHO to the engine, cached for ``echo_cache_seconds``."""
+        """Configured is available: an engine that is down is a retry, not a missing dependency.
+
+        The job runner treats an unavailable algorithm as a permanent failure, so reachability is
+        not checked here: :meth:`run` raises :class:`~breastgate.domain.errors.EngineUnavailableError`
+        when the engine cannot be reached and the job is retried (as for the HTTP engine).
+        :meth:`reachable` asks the engine itself (C-ECHO)."""
+        return True, ""
+
+    def reachable(self) -> tuple[bool, str]:
+        """C-ECHO to the engine, cached for ``echo_cache_seconds``: whether it answers, and if not, why."""
         with self._echo_lock:
             now = time.monotonic()
             if self._echo is not None and now - self._echo[0] < self.config.echo_cache_seconds:
