@@ -46,6 +46,7 @@ class Gateway:
         self.ingest = IngestService(self.db, self.blobs)
         registry = self.registry = Registry.from_entry_points()
         self.queued: list[int] = []
+        self.delays: list[float] = []
         rules = rules_from_manifests([a.manifest for a in registry.all()], only=algorithms)
         self.assembler = StudyAssembler(self.db, rules, stable_seconds=10, enqueue=self.queued.append)
         config = RunnerConfig(
@@ -56,9 +57,7 @@ class Gateway:
             default_mode=default_mode,
             **config,
         )
-        self.runner = JobRunner(
-            self.db, registry, self.blobs, config, owner="test", requeue=self.queued.append
-        )
+        self.runner = JobRunner(self.db, registry, self.blobs, config, owner="test", requeue=self.requeue)
         self.incoming = home / "incoming"
         self.incoming.mkdir()
 
@@ -68,6 +67,10 @@ class Gateway:
         return self.ingest.store_received(
             path, calling_ae="MODALITY", command_sop_instance_uid=ds.SOPInstanceUID
         )
+
+    def requeue(self, job_id: int, delay: float = 0.0) -> None:
+        self.queued.append(job_id)
+        self.delays.append(delay)
 
     def run_queued(self) -> None:
         while self.queued:

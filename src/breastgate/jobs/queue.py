@@ -47,8 +47,13 @@ class JobQueue:
         self._task: Any = huey.task(name=TASK_NAME)(handler)
         self._consumer: Consumer | None = None
 
-    def enqueue(self, job_id: int) -> None:
-        self._task(job_id)
+    def enqueue(self, job_id: int, delay: float = 0.0) -> None:
+        """Queue the job now, or after ``delay`` seconds (Huey's schedule, kept in the queue's
+        storage, so a restart does not lose it)."""
+        if delay > 0:
+            self._task.schedule(args=(job_id,), delay=delay)
+        else:
+            self._task(job_id)
 
     def start_consumer(self, workers: int, *, embedded: bool = True) -> Consumer:
         """Start worker threads. ``embedded`` leaves signal handling to the host process."""

@@ -59,6 +59,15 @@ class RunnerConfig:
     policy: TriagePolicy = DEFAULT_POLICY
     #: Mode of an algorithm version with no recorded mode (new versions start silent).
     default_mode: Mode = Mode.SILENT
+    #: Backoff between attempts of a failed job (an engine that is down comes back later):
+    #: ``base * 2 ** (attempt - 1)`` seconds, at most ``max``; 0 re-queues at once.
+    retry_base_seconds: float = 0.0
+    retry_max_seconds: float = 300.0
+
+    def retry_delay(self, attempts: int) -> float:
+        if self.retry_base_seconds <= 0:
+            return 0.0
+        return float(min(self.retry_max_seconds, self.retry_base_seconds * 2 ** max(0, attempts - 1)))
 
 
 class _Heartbeat:
@@ -97,7 +106,7 @@ class JobRunner:
         blobs: BlobStore,
         config: RunnerConfig,
         owner: str,
-        requeue: Callable[[int], None] | None = None,
+        requeue: Callable[[int, float], None] | None = None,
     ) -> None:
         self._db, self._registry, self._blobs, self._config = db, registry, blobs, config
         self._owner = owner
@@ -425,4 +434,7 @@ class JobRunner:
                 1 if permanent else self._config.max_attempts,
             )
         if state is not None and state.value == "queued" and self._requeue is not None:
-            self._requeue(job.id)
+            delay = self._config.retry_delay(job.attempts)
+            if delay > 0:
+                LOGGER.info("job %s retried in %.1f s (attempt %d failed)", job.id, delay, job.attempts)
+            self._requeue(job.id, delay)

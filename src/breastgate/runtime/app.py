@@ -113,6 +113,8 @@ class Core:
                 webhooks=settings.webhook_destinations,
                 policy=self.policy,
                 default_mode=Mode(settings.initial_mode),
+                retry_base_seconds=settings.job_retry_base_seconds,
+                retry_max_seconds=settings.job_retry_max_seconds,
                 hl7=Hl7Outbound(
                     results_to=settings.hl7_results_destinations,
                     priority_to=settings.hl7_priority_destinations,
@@ -131,8 +133,8 @@ class Core:
         self.queue = JobQueue(self.huey, self.runner)
         register_algorithms(self.db, self.registry, Mode(settings.initial_mode))
 
-    def _requeue(self, job_id: int) -> None:
-        self.queue.enqueue(job_id)
+    def _requeue(self, job_id: int, delay: float = 0.0) -> None:
+        self.queue.enqueue(job_id, delay=delay)
 
     def close(self) -> None:
         self.db.dispose()

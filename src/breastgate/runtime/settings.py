@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     workers: int = 2
     job_lease_seconds: float = 120.0
     job_max_attempts: int = 3
+    job_retry_base_seconds: float = Field(
+        default=5.0, ge=0, description="backoff before a failed job's next attempt, doubled each time"
+    )
+    job_retry_max_seconds: float = Field(default=300.0, ge=0)
     sweep_interval_seconds: float = 1.0
     delivery_retry_base_seconds: float = 2.0
     delivery_retry_max_seconds: float = 300.0
