@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from breastgate.domain.audit import AuditKind
 from breastgate.domain.governance import Destination, Mode
-from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, Finding, FindingKind, Mark
+from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, Finding, FindingKind, Mark, RiskEstimate
 from breastgate.governance import approvals
 from breastgate.governance.audit import verify_database
 from breastgate.results.json import result_to_payload
@@ -308,3 +308,21 @@ def test_audit_read_is_for_auditors_and_is_itself_audited(api: Api) -> None:
     assert verify["ok"] is True and verify["events"] >= 4
     with api.db.session() as s:
         assert any(e.kind == AuditKind.AUDIT_READ for e in audit.iter_events(s))
+
+
+def test_questionnaire_risk_results_are_not_gated(api: Api) -> None:
+    estimate = RiskEstimate(model="NCI BCRAT", five_year_pct=1.9, lifetime_pct=24.1)
+    risk = AlgorithmResult("breastgate.risk.bcrat", "1.0.0", STUDY, AlgorithmStatus.OK, risk=estimate)
+    with api.db.session() as s:
+        result_store.save(
+            s,
+            study_instance_uid=STUDY,
+            algorithm_id=risk.algorithm_id,
+            algorithm_version=risk.algorithm_version,
+            status="ok",
+            generation=1,
+            payload=result_to_payload(risk),
+        )
+    body = api.client.get(f"/api/studies/{STUDY}/results").json()
+    assert body["risk"]["five_year_pct"] == 1.9  # shown although nothing is promoted
+    assert body["findings"] == [] and body["governance"]["hidden"] == 1  # the image AI stays silent

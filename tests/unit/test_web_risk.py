@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from breastgate.domain.governance import Mode
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, DensityAssessment
 from breastgate.reporting import bcrat
 from breastgate.reporting.risk_inputs import RULE_CONSISTENCY, RULE_RANGE
@@ -58,7 +59,12 @@ def client(tmp_path: Path) -> TestClient:
             payload=result_to_payload(density),
         )
     context = AppContext(
-        db=db, version="test", ae_title="BREASTGATE", dicom_port=None, workers_in_process=False
+        db=db,
+        version="test",
+        ae_title="BREASTGATE",
+        dicom_port=None,
+        workers_in_process=False,
+        initial_mode=Mode.ASSISTIVE,  # the density result is shown; risk results are never gated
     )
     return TestClient(create_app(context))
 

@@ -81,6 +81,10 @@ NEEDS: dict[Destination, Mode] = {
     Destination.HL7: Mode.INTEGRATED,
 }
 
+#: Results of questionnaire risk models (``breastgate.risk.*``: BCRAT, Tyrer-Cuzick inputs) are
+#: computed on a user's explicit request from the patient's own answers, not from images: not gated.
+QUESTIONNAIRE_PREFIX = "breastgate.risk."
+
 #: PACS object kinds shown as optional overlays in assistive mode; every other kind needs integrated.
 OVERLAY_KINDS = frozenset({"gsps"})
 

@@ -14,7 +14,7 @@ from typing import Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
-from breastgate.domain.governance import NEEDS, OVERLAY_KINDS, Destination, Mode
+from breastgate.domain.governance import NEEDS, OVERLAY_KINDS, QUESTIONNAIRE_PREFIX, Destination, Mode
 from breastgate.store import governance as store
 
 
@@ -27,6 +27,10 @@ class _Versioned(Protocol):
 
 
 R = TypeVar("R", bound=_Versioned)
+
+
+def _questionnaire_risk(result: _Versioned) -> bool:
+    return result.algorithm_id.startswith(QUESTIONNAIRE_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,14 @@ class ModeBook:
         return (algorithm_id, version, destination.value) in self.approvals
 
     def select(self, results: Iterable[R], destination: Destination, kind: str = "") -> list[R]:
-        """The results that reach ``destination``."""
-        return [r for r in results if self.allows(r.algorithm_id, r.algorithm_version, destination, kind)]
+        """The results that reach ``destination``. A questionnaire risk model's result
+        (``breastgate.risk.*``, stored by ``POST /api/risk/...`` on a user's explicit request from
+        the patient's own answers) is not image AI and is not gated."""
+        return [
+            r
+            for r in results
+            if _questionnaire_risk(r) or self.allows(r.algorithm_id, r.algorithm_version, destination, kind)
+        ]
 
     def any_needs_approval(self, results: Sequence[_Versioned], destination: Destination) -> bool:
         return any(self.needs_approval(r.algorithm_id, r.algorithm_version, destination) for r in results)
