@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -18,6 +19,7 @@ from breastgate.delivery.prefetch_worker import PrefetchWorker
 from breastgate.delivery.service import OutboxWorker, Sender
 from breastgate.delivery.webhooks import WebhookSender
 from breastgate.domain.governance import Mode
+from breastgate.governance.configuration import record_configuration
 from breastgate.governance.registry import register_algorithms
 from breastgate.ingest.messages import Hl7Service
 from breastgate.ingest.mllp import MllpServer
@@ -59,6 +61,20 @@ def letter_config(settings: Settings) -> LetterConfig | None:
     )
     template = LetterTemplate.from_file(settings.letter_template) if settings.letter_template else None
     return LetterConfig(destinations, letterhead, template)
+
+
+def configuration_snapshot(settings: Settings, policy: str) -> dict[str, object]:
+    """The effective configuration as audited: every setting (secrets redacted by the recorder),
+    the triage policy in force, and digests of the files read at start-up."""
+    snapshot: dict[str, object] = {
+        k: (str(v) if isinstance(v, Path) else v) for k, v in settings.model_dump().items()
+    }
+    snapshot["triage_policy_in_force"] = policy
+    for key in ("triage_policy", "engines", "letter_template"):
+        path = Path(str(getattr(settings, key) or ""))
+        if getattr(settings, key) and path.is_file():
+            snapshot[f"{key}_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return snapshot
 
 
 def owner_id(role: str) -> str:
@@ -132,6 +148,9 @@ class Core:
         )
         self.queue = JobQueue(self.huey, self.runner)
         register_algorithms(self.db, self.registry, Mode(settings.initial_mode))
+        changed = record_configuration(self.db, configuration_snapshot(settings, self.policy.name))
+        if changed:
+            LOGGER.info("configuration changed since the last start: %s", ", ".join(sorted(changed)))
 
     def _requeue(self, job_id: int, delay: float = 0.0) -> None:
         self.queue.enqueue(job_id, delay=delay)
