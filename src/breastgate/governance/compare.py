@@ -34,12 +34,12 @@ from sqlalchemy.orm import Session
 from breastgate.domain.errors import InvalidInputError
 from breastgate.governance import outcomes
 from breastgate.governance.metrics import (
-    AucEstimate,
     auc_with_ci,
     bootstrap_auc,
     cohen_kappa,
     confusion_matrix,
 )
+from breastgate.governance.validation import auc_json, json_number
 from breastgate.store import governance as governance_store
 from breastgate.store import results as result_store
 from breastgate.store import studies
@@ -146,24 +146,6 @@ def outputs_of(manifest_outputs: Iterable[str] | None, payloads: Iterable[Mappin
     return Outputs(lesion, density)
 
 
-# Numbers as JSON ---------------------------------------------------------------------------------
-def _num(value: float | None) -> float | None:
-    if value is None or not math.isfinite(value):
-        return None
-    return round(float(value), 6)
-
-
-def _auc_json(est: AucEstimate) -> dict[str, Any]:
-    return {
-        "value": _num(est.auc),
-        "ci_low": _num(est.ci_low),
-        "ci_high": _num(est.ci_high),
-        "confidence": est.confidence,
-        "n_positive": est.n_positive,
-        "n_negative": est.n_negative,
-    }
-
-
 # The document ------------------------------------------------------------------------------------
 def _scores_section(
     pairs: Sequence[StudyPair], *, n_resamples: int, confidence: float, seed: int
@@ -191,11 +173,15 @@ def _scores_section(
         "n_with_truth": len(known),
         "n_cancer": int(labels.sum()),
         "bootstrap": {"n_resamples": n_resamples, "seed": seed, "paired": True},
-        "auc_a": _auc_json(est_a),
-        "auc_b": _auc_json(est_b),
-        "auc_difference": {"value": _num(est_b.auc - est_a.auc), "ci_low": _num(low), "ci_high": _num(high)},
+        "auc_a": auc_json(est_a),
+        "auc_b": auc_json(est_b),
+        "auc_difference": {
+            "value": json_number(est_b.auc - est_a.auc),
+            "ci_low": json_number(low),
+            "ci_high": json_number(high),
+        },
         "spearman": {
-            "rho": _num(rho),
+            "rho": json_number(rho),
             "p_value": float(f"{p_value:.6g}") if math.isfinite(p_value) else None,
             "n": len(pairs),
         },
@@ -206,9 +192,9 @@ def _findings_section(pairs: Sequence[StudyPair]) -> dict[str, Any]:
     diff = [p.findings_b - p.findings_a for p in pairs]
     n = len(pairs)
     return {
-        "mean_a": _num(sum(p.findings_a for p in pairs) / n) if n else None,
-        "mean_b": _num(sum(p.findings_b for p in pairs) / n) if n else None,
-        "mean_difference": _num(sum(diff) / n) if n else None,
+        "mean_a": json_number(sum(p.findings_a for p in pairs) / n) if n else None,
+        "mean_b": json_number(sum(p.findings_b for p in pairs) / n) if n else None,
+        "mean_difference": json_number(sum(diff) / n) if n else None,
         "more_in_a": sum(d < 0 for d in diff),
         "more_in_b": sum(d > 0 for d in diff),
         "equal": sum(d == 0 for d in diff),
@@ -223,11 +209,11 @@ def _density_section(pairs: Sequence[StudyPair]) -> dict[str, Any]:
     radiologist = [str(p.radiologist_density) for p in truth]
     return {
         "n": len(rated),
-        "exact_agreement": _num(sum(x == y for x, y in zip(a, b, strict=True)) / len(rated))
+        "exact_agreement": json_number(sum(x == y for x, y in zip(a, b, strict=True)) / len(rated))
         if rated
         else None,
-        "kappa_linear": _num(cohen_kappa(a, b, weights="linear")),
-        "kappa_quadratic": _num(cohen_kappa(a, b, weights="quadratic")),
+        "kappa_linear": json_number(cohen_kappa(a, b, weights="linear")),
+        "kappa_quadratic": json_number(cohen_kappa(a, b, weights="quadratic")),
         "confusion": {
             "categories": list(DENSITY_CATEGORIES),
             "rows": "version A",
@@ -236,10 +222,10 @@ def _density_section(pairs: Sequence[StudyPair]) -> dict[str, Any]:
         },
         "vs_radiologist": {
             "n": len(truth),
-            "kappa_linear_a": _num(
+            "kappa_linear_a": json_number(
                 cohen_kappa([str(p.density_a) for p in truth], radiologist, weights="linear")
             ),
-            "kappa_linear_b": _num(
+            "kappa_linear_b": json_number(
                 cohen_kappa([str(p.density_b) for p in truth], radiologist, weights="linear")
             ),
         },
@@ -266,9 +252,9 @@ def _disagreements(pairs: Sequence[StudyPair], top: int) -> list[dict[str, Any]]
     return [
         {
             "study_instance_uid": p.study_instance_uid,
-            "score_a": _num(p.score_a),
-            "score_b": _num(p.score_b),
-            "score_difference": _num(p.score_b - p.score_a)
+            "score_a": json_number(p.score_a),
+            "score_b": json_number(p.score_b),
+            "score_difference": json_number(p.score_b - p.score_a)
             if p.score_a is not None and p.score_b is not None
             else None,
             "density_a": p.density_a,
@@ -322,8 +308,8 @@ def comparison_document(
         "studies": [
             {
                 "study_instance_uid": p.study_instance_uid,
-                "score_a": _num(p.score_a),
-                "score_b": _num(p.score_b),
+                "score_a": json_number(p.score_a),
+                "score_b": json_number(p.score_b),
                 "findings_a": p.findings_a,
                 "findings_b": p.findings_b,
                 "density_a": p.density_a,

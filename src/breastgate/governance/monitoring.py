@@ -47,7 +47,7 @@ from breastgate.governance.metrics import (
     subgroup_table,
 )
 from breastgate.governance.outcomes import Truth, for_studies, truth_of
-from breastgate.governance.validation import _auc_json, _num, _point_json
+from breastgate.governance.validation import auc_json, json_number, point_json
 from breastgate.store import tables as t
 
 __all__ = ["DRIFT_SCHEMA", "SCHEMA", "MonitoredCase", "algorithm_report", "drift_report", "version_counts"]
@@ -260,8 +260,8 @@ def _accuracy(
                 "group": row.group,
                 "n": row.n,
                 "positives": row.positives,
-                "auc": _auc_json(row.auc),
-                **{k: v for k, v in _point_json(row.point).items() if k not in ("threshold", "n")},
+                "auc": auc_json(row.auc),
+                **{k: v for k, v in point_json(row.point).items() if k not in ("threshold", "n")},
             }
             for row in subgroup_table(records, by, thresholds[0], n_resamples=bootstrap, seed=seed)
         ]
@@ -269,9 +269,9 @@ def _accuracy(
     }
     return {
         "case_score": "highest finding score of the study (0 without findings)",
-        "auc": _auc_json(auc),
+        "auc": auc_json(auc),
         "operating_points": [
-            _point_json(operating_point(scores, labels, v), f"score ≥ {v:g}") for v in thresholds
+            point_json(operating_point(scores, labels, v), f"score ≥ {v:g}") for v in thresholds
         ],
         "subgroup_threshold": thresholds[0],
         "subgroups": subgroups,
@@ -283,9 +283,9 @@ def _agreement(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
     radiologist = [r for _, r in pairs]
     return {
         "n": len(pairs),
-        "kappa_linear": _num(cohen_kappa(ai, radiologist, weights="linear")) if pairs else None,
-        "kappa_quadratic": _num(cohen_kappa(ai, radiologist, weights="quadratic")) if pairs else None,
-        "exact_agreement": _num(sum(a == r for a, r in pairs) / len(pairs)) if pairs else None,
+        "kappa_linear": json_number(cohen_kappa(ai, radiologist, weights="linear")) if pairs else None,
+        "kappa_quadratic": json_number(cohen_kappa(ai, radiologist, weights="quadratic")) if pairs else None,
+        "exact_agreement": json_number(sum(a == r for a, r in pairs) / len(pairs)) if pairs else None,
     }
 
 
@@ -363,10 +363,10 @@ def _check_json(check: DriftCheck) -> dict[str, Any]:
         "n_baseline": check.n_baseline,
         "n_current": check.n_current,
         "evaluated": not math.isnan(check.psi),
-        "psi": _num(check.psi),
+        "psi": json_number(check.psi),
         "psi_level": check.psi_level,
-        "ks_statistic": _num(check.ks_statistic),
-        "ks_pvalue": _num(check.ks_pvalue, 12),
+        "ks_statistic": json_number(check.ks_statistic),
+        "ks_pvalue": json_number(check.ks_pvalue, 12),
         "crossed": check.crossed,
         "note": check.note,
     }

@@ -75,7 +75,7 @@ class StudyCase:
     failed: list[str] = field(default_factory=list)
 
 
-def _num(value: float | None, digits: int = 6) -> float | None:
+def json_number(value: float | None, digits: int = 6) -> float | None:
     if value is None or math.isnan(value):
         return None
     if math.isinf(value):
@@ -83,13 +83,13 @@ def _num(value: float | None, digits: int = 6) -> float | None:
     return round(float(value), digits)
 
 
-def _auc_json(est: AucEstimate | None) -> dict[str, Any] | None:
+def auc_json(est: AucEstimate | None) -> dict[str, Any] | None:
     if est is None:
         return None
     return {
-        "value": _num(est.auc),
-        "ci_low": _num(est.ci_low),
-        "ci_high": _num(est.ci_high),
+        "value": json_number(est.auc),
+        "ci_low": json_number(est.ci_low),
+        "ci_high": json_number(est.ci_high),
         "confidence": est.confidence,
         "n_resamples": est.n_resamples,
         "seed": est.seed,
@@ -98,21 +98,21 @@ def _auc_json(est: AucEstimate | None) -> dict[str, Any] | None:
     }
 
 
-def _point_json(op: OperatingPoint, label: str | None = None) -> dict[str, Any]:
+def point_json(op: OperatingPoint, label: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"label": label} if label is not None else {}
     out.update(
-        threshold=_num(op.threshold),
+        threshold=json_number(op.threshold),
         n=op.n,
         tp=op.tp,
         fp=op.fp,
         tn=op.tn,
         fn=op.fn,
-        sensitivity=_num(op.sensitivity),
-        specificity=_num(op.specificity),
-        recall_rate=_num(op.recall_rate),
-        ppv=_num(op.ppv),
-        cdr_per_1000=_num(op.cdr_per_1000),
-        workload=_num(op.workload),
+        sensitivity=json_number(op.sensitivity),
+        specificity=json_number(op.specificity),
+        recall_rate=json_number(op.recall_rate),
+        ppv=json_number(op.ppv),
+        cdr_per_1000=json_number(op.cdr_per_1000),
+        workload=json_number(op.workload),
     )
     return out
 
@@ -161,10 +161,10 @@ def _froc_json(pairs: Sequence[tuple[StudyCase, StudyOutcome]]) -> dict[str, Any
             marks.append(MarkOutcome(mark.score, hit))
     curve = froc(marks, len(lesions), images)
     points = [
-        {"threshold": _num(t), "sensitivity": _num(s), "fp_per_image": _num(f)}
+        {"threshold": json_number(t), "sensitivity": json_number(s), "fp_per_image": json_number(f)}
         for t, s, f in zip(curve.thresholds, curve.sensitivity, curve.fp_per_image, strict=True)
     ]
-    at = {f"{x:g}": _num(curve.sensitivity_at_fp(x)) for x in (0.1, 0.25, 0.5, 1.0)}
+    at = {f"{x:g}": json_number(curve.sensitivity_at_fp(x)) for x in (0.1, 0.25, 0.5, 1.0)}
     return {
         "n_lesions": curve.n_lesions,
         "n_images": curve.n_images,
@@ -181,9 +181,9 @@ def _density_json(pairs: Sequence[tuple[StudyCase, StudyOutcome]]) -> dict[str, 
     ai = [a for _, a in rated if a is not None]
     return {
         "n": len(rated),
-        "kappa_linear": _num(cohen_kappa(ai, radiologist, weights="linear")) if rated else None,
-        "kappa_quadratic": _num(cohen_kappa(ai, radiologist, weights="quadratic")) if rated else None,
-        "exact_agreement": _num(sum(a == r for r, a in rated) / len(rated)) if rated else None,
+        "kappa_linear": json_number(cohen_kappa(ai, radiologist, weights="linear")) if rated else None,
+        "kappa_quadratic": json_number(cohen_kappa(ai, radiologist, weights="quadratic")) if rated else None,
+        "exact_agreement": json_number(sum(a == r for r, a in rated) / len(rated)) if rated else None,
         "confusion_ai_rows_radiologist_columns": confusion_matrix(ai, radiologist).tolist(),
     }
 
@@ -227,19 +227,19 @@ def validation_metrics(
     ]
     auc = auc_with_ci(scores, labels, n_resamples=n_resamples, seed=seed) if pairs else None
     roc = roc_curve(scores, labels)
-    grid = [_point_json(operating_point(scores, labels, t), f"case score ≥ {t:.2f}") for t in GRID]
+    grid = [point_json(operating_point(scores, labels, t), f"case score ≥ {t:.2f}") for t in GRID]
     for algorithm_id in sorted(algorithm_thresholds):
         t = algorithm_thresholds[algorithm_id]
         algo_scores = [c.algorithm_scores.get(algorithm_id, 0.0) for c, _ in pairs]
-        grid.append(_point_json(operating_point(algo_scores, labels, t), f"{algorithm_id} operating point"))
+        grid.append(point_json(operating_point(algo_scores, labels, t), f"{algorithm_id} operating point"))
     subgroups = {
         by: [
             {
                 "group": row.group,
                 "n": row.n,
                 "positives": row.positives,
-                "auc": _auc_json(row.auc),
-                **{k: v for k, v in _point_json(row.point).items() if k not in ("threshold", "n")},
+                "auc": auc_json(row.auc),
+                **{k: v for k, v in point_json(row.point).items() if k not in ("threshold", "n")},
             }
             for row in subgroup_table(records, by, threshold, n_resamples=n_resamples, seed=seed)
         ]
@@ -265,10 +265,10 @@ def validation_metrics(
             ],
         },
         "case_score": "assessment.suspicion_score / 100 (else the highest finding score, else 0)",
-        "threshold": _num(threshold),
-        "auc": _auc_json(auc),
+        "threshold": json_number(threshold),
+        "auc": auc_json(auc),
         "roc": [
-            {"threshold": _num(t), "fpr": _num(f), "tpr": _num(s)}
+            {"threshold": json_number(t), "fpr": json_number(f), "tpr": json_number(s)}
             for t, f, s in zip(roc.thresholds, roc.fpr, roc.tpr, strict=True)
         ],
         "froc": _froc_json(pairs),
@@ -278,8 +278,8 @@ def validation_metrics(
                 "upper": b.upper,
                 "count": b.count,
                 "positives": b.positives,
-                "mean_score": _num(b.mean_score),
-                "observed_rate": _num(b.observed_rate),
+                "mean_score": json_number(b.mean_score),
+                "observed_rate": json_number(b.observed_rate),
             }
             for b in calibration_bins([min(max(s, 0.0), 1.0) for s in scores], labels)
         ],
@@ -292,11 +292,11 @@ def validation_metrics(
                 "accession_number": c.accession_number,
                 "outcome": o.outcome,
                 "final_birads": o.final_birads,
-                "score": _num(c.score),
-                "algorithm_scores": {k: _num(v) for k, v in sorted(c.algorithm_scores.items())},
+                "score": json_number(c.score),
+                "algorithm_scores": {k: json_number(v) for k, v in sorted(c.algorithm_scores.items())},
                 "ai_density": c.ai_density,
                 "radiologist_density": o.radiologist_density,
-                "age": _num(r.age, 2),
+                "age": json_number(r.age, 2),
                 "age_band": age_band(r.age),
                 "manufacturer": c.manufacturer,
                 "model": c.model,

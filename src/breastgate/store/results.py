@@ -42,63 +42,35 @@ def save(
 ) -> None:
     """Insert or replace the result of ``algorithm_id`` on the study, and the history row of
     ``algorithm_version`` (same transaction); ``created_at`` = ``now`` (default: the current time)."""
-    row = session.scalars(
-        select(t.Result).where(
-            t.Result.study_instance_uid == study_instance_uid, t.Result.algorithm_id == algorithm_id
-        )
-    ).one_or_none()
     text = json.dumps(payload, sort_keys=True)
     now = now or datetime.now(UTC)
-    if row is None:
-        session.add(
-            t.Result(
-                study_instance_uid=study_instance_uid,
-                algorithm_id=algorithm_id,
-                algorithm_version=algorithm_version,
-                status=status,
-                generation=generation,
-                payload=text,
-                created_at=now,
-            )
-        )
-    else:
-        row.algorithm_version, row.status, row.generation = algorithm_version, status, generation
-        row.payload, row.created_at = text, now
-    _save_history(session, study_instance_uid, algorithm_id, algorithm_version, status, generation, text, now)
+    values = {
+        "study_instance_uid": study_instance_uid,
+        "algorithm_id": algorithm_id,
+        "algorithm_version": algorithm_version,
+        "status": status,
+        "generation": generation,
+        "payload": text,
+        "created_at": now,
+    }
+    _upsert(session, t.Result, values, ("study_instance_uid", "algorithm_id"))
+    _upsert(session, t.ResultHistory, values, ("study_instance_uid", "algorithm_id", "algorithm_version"))
     session.flush()
 
 
-def _save_history(
+def _upsert(
     session: Session,
-    study_instance_uid: str,
-    algorithm_id: str,
-    algorithm_version: str,
-    status: str,
-    generation: int,
-    text: str,
-    now: datetime,
+    table: type[t.Result] | type[t.ResultHistory],
+    values: dict[str, Any],
+    key: tuple[str, ...],
 ) -> None:
-    row = session.scalars(
-        select(t.ResultHistory).where(
-            t.ResultHistory.study_instance_uid == study_instance_uid,
-            t.ResultHistory.algorithm_id == algorithm_id,
-            t.ResultHistory.algorithm_version == algorithm_version,
-        )
-    ).one_or_none()
+    """Update the row of ``table`` matching ``values`` on ``key``, or add one."""
+    row = session.scalars(select(table).where(*(getattr(table, k) == values[k] for k in key))).one_or_none()
     if row is None:
-        session.add(
-            t.ResultHistory(
-                study_instance_uid=study_instance_uid,
-                algorithm_id=algorithm_id,
-                algorithm_version=algorithm_version,
-                status=status,
-                generation=generation,
-                payload=text,
-                created_at=now,
-            )
-        )
+        session.add(table(**values))
     else:
-        row.status, row.generation, row.payload, row.created_at = status, generation, text, now
+        for name, value in values.items():
+            setattr(row, name, value)
 
 
 def _stored(r: t.Result | t.ResultHistory) -> StoredResult:
