@@ -14,7 +14,7 @@ import pytest
 
 from breastgate.algorithms.registry import Registry
 from breastgate.domain.governance import Mode
-from breastgate.domain.model import JobState
+from breastgate.domain.model import DicomNode, JobState, parse_pacs_objects
 from breastgate.ingest.service import IngestService
 from breastgate.jobs import ledger
 from breastgate.phantoms import generate_mg_study
@@ -51,7 +51,7 @@ class Gateway:
         self.assembler = StudyAssembler(self.db, rules, stable_seconds=10, enqueue=self.queued.append)
         config = RunnerConfig(
             results_path=home / "results",
-            destinations=[PACS],
+            destinations=config.pop("destinations", [PACS]),
             lease_seconds=30,
             max_attempts=3,
             default_mode=default_mode,
@@ -191,3 +191,35 @@ def test_all_algorithms_then_one_study_summary(tmp_path: Path) -> None:
     gateway.runner.run(masses)
     with gateway.db.session() as s:
         assert len(outbox.list_items(s, study=study.study_instance_uid)) == len(items)
+
+
+def test_each_pacs_node_gets_only_the_object_kinds_it_is_configured_for(tmp_path: Path) -> None:
+    """BG_PACS_OBJECTS: a site that validated only GSPS display on one node gets GSPS (and the
+    SC) there, while the other node keeps every default kind."""
+    viewer = "VIEWER@127.0.0.1:105"
+    objects = parse_pacs_objects("VIEWER=gsps,sc", [DicomNode.parse(PACS), DicomNode.parse(viewer)])
+    gateway = Gateway(
+        tmp_path,
+        algorithms=("breastgate.calcifications", "breastgate.density"),
+        destinations=[PACS, viewer],
+        objects=objects,
+    )
+    study = generate_mg_study(
+        35, category="c", lesions=[LesionRequest("calcification_cluster", shape="fine_pleomorphic")]
+    )
+    for ds in study.datasets:
+        gateway.receive(ds)
+    gateway.assembler.tick()
+    gateway.run_queued()
+    with gateway.db.session() as s:
+        items = outbox.list_items(s, study=study.study_instance_uid)
+
+    def kinds(destination: str) -> list[str]:
+        return sorted(
+            str(pydicom.dcmread(i.path, stop_before_pixels=True).Modality)
+            for i in items
+            if i.destination == destination
+        )
+
+    assert kinds(viewer) == ["OT", "PR"]
+    assert "SR" in kinds(PACS) and "PR" in kinds(PACS) and "OT" in kinds(PACS)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -23,7 +23,7 @@ from breastgate.algorithms.registry import Registry
 from breastgate.domain.audit import AuditKind, canonical_data
 from breastgate.domain.errors import AlgorithmUnavailableError, JobError, LeaseLostError
 from breastgate.domain.governance import Destination, Mode
-from breastgate.domain.model import AlgorithmResult, Job, JobState, StudyRef
+from breastgate.domain.model import DEFAULT_PACS_OBJECTS, AlgorithmResult, Job, JobState, StudyRef
 from breastgate.governance import approvals
 from breastgate.governance.modes import ModeBook
 from breastgate.jobs import ledger
@@ -63,6 +63,18 @@ class RunnerConfig:
     #: ``base * 2 ** (attempt - 1)`` seconds, at most ``max``; 0 re-queues at once.
     retry_base_seconds: float = 0.0
     retry_max_seconds: float = 300.0
+    #: Object kinds each destination receives (BG_PACS_OBJECTS); a destination not listed gets
+    #: DEFAULT_PACS_OBJECTS.
+    objects: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def kinds_for(self, destination: str) -> frozenset[str]:
+        return self.objects.get(destination, DEFAULT_PACS_OBJECTS)
+
+    @property
+    def built_kinds(self) -> frozenset[str]:
+        """Object kinds worth building: every default kind (they are also kept beside the
+        results), plus any kind a destination asks for."""
+        return DEFAULT_PACS_OBJECTS.union(*self.objects.values())
 
     def retry_delay(self, attempts: int) -> float:
         if self.retry_base_seconds <= 0:
@@ -405,6 +417,8 @@ class JobRunner:
     ) -> None:
         for output, path in zip(outputs, paths, strict=True):
             for destination in self._config.destinations:
+                if output.kind not in self._config.kinds_for(destination):
+                    continue
                 outbox.enqueue(
                     session,
                     destination=destination,

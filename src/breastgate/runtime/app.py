@@ -124,6 +124,7 @@ class Core:
             RunnerConfig(
                 results_path=settings.results_path,
                 destinations=[str(n) for n in settings.pacs_nodes],
+                objects=settings.pacs_object_kinds,
                 lease_seconds=settings.job_lease_seconds,
                 max_attempts=settings.job_max_attempts,
                 webhooks=settings.webhook_destinations,

@@ -20,7 +20,7 @@ from pydantic_settings import (
 )
 
 from breastgate.domain.errors import ConfigurationError, InvalidInputError
-from breastgate.domain.model import DicomNode
+from breastgate.domain.model import DicomNode, parse_pacs_objects
 
 
 class Settings(BaseSettings):
@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     database_url: str = ""
     queue_url: str = ""
     pacs: str = ""
+    pacs_objects: str = Field(
+        default="",
+        description="which result objects each BG_PACS node receives: NODE=kind,kind;NODE=all "
+        "(kinds cad-sr, gsps, sc, kos, tid1500; NODE is the AE title or AE@HOST:PORT); "
+        "a node not named gets cad-sr, gsps, sc, kos",
+    )
     allowed_calling_aes: str = ""
     stable_seconds: float = 10.0
     workers: int = 2
@@ -166,6 +172,14 @@ class Settings(BaseSettings):
             raise ConfigurationError(f"BG_PACS: {exc}") from None
 
     @property
+    def pacs_object_kinds(self) -> dict[str, frozenset[str]]:
+        """BG_PACS_OBJECTS parsed per BG_PACS node; an unknown node or kind is a ConfigurationError."""
+        try:
+            return parse_pacs_objects(self.pacs_objects, self.pacs_nodes)
+        except InvalidInputError as exc:
+            raise ConfigurationError(f"BG_PACS_OBJECTS: {exc}") from None
+
+    @property
     def calling_ae_allow_list(self) -> frozenset[str]:
         """Empty means open (the embedded default)."""
         return frozenset(a.strip() for a in self.allowed_calling_aes.split(",") if a.strip())
@@ -259,6 +273,7 @@ def load_settings(**overrides: object) -> Settings:
     """Build the settings once; refuse unsafe production settings."""
     settings = Settings(**overrides)  # type: ignore[arg-type]
     settings.pacs_nodes  # noqa: B018 - parse early so a bad BG_PACS fails at start-up
+    settings.pacs_object_kinds  # noqa: B018 - and a bad BG_PACS_OBJECTS
     settings.hl7_results_destinations  # noqa: B018 - and a bad HL7 destination
     settings.hl7_priority_destinations  # noqa: B018
     settings.letter_destinations  # noqa: B018
