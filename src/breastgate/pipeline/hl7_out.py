@@ -21,12 +21,12 @@ from breastgate.domain.model import AlgorithmResult, StudyRef
 from breastgate.domain.orders import PatientDemographics
 from breastgate.pipeline.summary import StudySummary, shown_findings, summary_version
 from breastgate.reporting.hl7_oru import (
-    PRIORITY_CODE,
     MessageParties,
     StudyOrderRef,
     build_oru,
     build_priority_update,
 )
+from breastgate.reporting.hl7_profile import DEFAULT_PROFILE, Hl7Profile
 from breastgate.store import outbox
 from breastgate.store.blobs import BlobStore
 from breastgate.store.orders import demographics_for_study, orders_for_study
@@ -44,14 +44,17 @@ class Hl7Outbound:
 
     results_to: Sequence[str] = ()
     priority_to: Sequence[str] = ()
-    priority_style: str = "orm"  # orm (ORM^O01 XO, ORC-7/OBR-27) | omi (OMI^O23, TQ1-9)
+    #: orm (ORM^O01 XO) | omi (OMI^O23) overrides the profile's update message; empty keeps it.
+    priority_style: str = ""
     parties: MessageParties = field(default_factory=MessageParties)
+    profile: Hl7Profile = DEFAULT_PROFILE
 
 
 def raises_priority(ai_code: str, order_code: str | None) -> bool:
-    """True when the AI's priority is more urgent than the order's. The AI only ever raises a
-    priority: a routine AI result never demotes a STAT, ASAP, pre-operative or timing-critical
-    order that the RIS or a clinician set."""
+    """True when the AI's priority (a table 0027 code) is more urgent than the order's. The AI
+    only ever raises a priority: a routine AI result never demotes a STAT, ASAP, pre-operative or
+    timing-critical order that the RIS or a clinician set. A site profile ranks its own codes
+    (:meth:`Hl7Profile.raises`)."""
     return ORDER_RANK.get(ai_code, 2) < ORDER_RANK.get(order_code or "R", 1)
 
 
@@ -73,6 +76,7 @@ def enqueue_hl7(
     report_lines: Sequence[str] = (),
     priority_update: bool = True,
     held: bool = False,
+    links: Sequence[tuple[str, str]] = (),
 ) -> list[str]:
     """Write the study's HL7 messages under ``folder`` and owe them; returns the outbox keys owed.
 
@@ -107,23 +111,26 @@ def enqueue_hl7(
             findings=shown_findings(results),
             report_lines=report_lines,
             parties=config.parties,
+            profile=config.profile,
+            links=links,
         )
         owed += _owe(session, blobs, folder / f"{key}.hl7", uid, key, text, config.results_to, held)
-    code = PRIORITY_CODE[summary.triage.priority]
+    code = config.profile.code(summary.triage.priority)
     if (
         priority_update
         and config.priority_to
         and order is not None
         and order.active
-        and raises_priority(code, order.priority)
+        and config.profile.raises(summary.triage.priority, order.priority)
     ):
         key = _message_id("prio", uid, generation, version, code)
         text = build_priority_update(
             ref,
             control_id=key[5:25],
             priority=summary.triage.priority,
-            style=config.priority_style,
+            style=config.priority_style or None,
             parties=config.parties,
+            profile=config.profile,
         )
         owed += _owe(session, blobs, folder / f"{key}.hl7", uid, key, text, config.priority_to)
     return owed

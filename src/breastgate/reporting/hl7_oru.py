@@ -31,7 +31,7 @@ The priority update is ORM^O01 with ORC-1 ``XO`` and the priority in ORC-7/OBR-2
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from breastgate.domain.model import (
@@ -44,6 +44,7 @@ from breastgate.domain.model import (
     Triage,
 )
 from breastgate.domain.orders import PatientDemographics, escape_hl7
+from breastgate.reporting.hl7_profile import DEFAULT_PROFILE, Hl7Profile
 from breastgate.reporting.letters import density_sentence
 
 CODING_SYSTEM = "99BG"
@@ -150,22 +151,40 @@ def build_oru(
     report_lines: Sequence[str] = (),
     parties: MessageParties | None = None,
     now: datetime | None = None,
+    profile: Hl7Profile = DEFAULT_PROFILE,
+    links: Sequence[tuple[str, str]] = (),
 ) -> str:
-    """ORU^R01 v2.5.1 with the study's triage, density, BI-RADS draft, findings and algorithms."""
+    """ORU^R01 v2.5.1 with the study's triage, density, BI-RADS draft, findings and algorithms.
+
+    ``profile`` codes the priority and flags (and may put the priority in the order group);
+    ``links`` are (label, URL) references, e.g. breastgate's viewer-launch endpoints, sent as
+    ``LAUNCH_LINK`` OBX rows of type RP."""
     parties = parties or MessageParties()
     now = now or datetime.now(UTC)
     stamp = now.strftime("%Y%m%d%H%M%S")
-    obx: list[tuple[str, str, str, str]] = []  # (type, code^text, value, units/range)
+    obx: list[tuple[str, str, str, str, str]] = []  # (type, code^text, value, units/range, abnormal)
 
-    def add(vtype: str, code: str, text: str, value: str, extra: str = "") -> None:
-        obx.append((vtype, f"{code}^{text}^{CODING_SYSTEM}", value, extra))
+    def add(vtype: str, code: str, text: str, value: str, extra: str = "", abnormal: str = "") -> None:
+        obx.append((vtype, f"{code}^{text}^{CODING_SYSTEM}", value, extra, abnormal))
 
-    add("NM", "TRIAGE_SCORE", "AI triage score", f"{triage.score:.1f}", "0-100")
-    code = PRIORITY_CODE[triage.priority]
-    add("CWE", "TRIAGE_PRIORITY", "AI triage priority", f"{code}^{triage.priority.value}^HL70027")
+    code = profile.code(triage.priority)
+    abnormal = _e(profile.abnormal_flags.get(triage.priority.value, ""))
+    add("NM", "TRIAGE_SCORE", "AI triage score", f"{triage.score:.1f}", "0-100", abnormal)
+    add(
+        "CWE",
+        "TRIAGE_PRIORITY",
+        "AI triage priority",
+        f"{_e(code)}^{triage.priority.value}^HL70027",
+        abnormal=abnormal,
+    )
     for flag in triage.flags:
+        flag_code, flag_text = profile.flag(flag)
         add(
-            "CWE", "TRIAGE_FLAG", "AI triage flag", f"{_e(flag)}^{_e(flag.replace('_', ' '))}^{CODING_SYSTEM}"
+            "CWE",
+            "TRIAGE_FLAG",
+            "AI triage flag",
+            f"{_e(flag_code)}^{_e(flag_text)}^{_e(profile.flag_coding_system)}",
+            abnormal=abnormal,
         )
     add("ST", "TRIAGE_POLICY", "Triage policy", _e(triage.policy))
     density = next((r.density for r in results if r.status == AlgorithmStatus.OK and r.density), None)
@@ -191,6 +210,8 @@ def build_oru(
         add("ST", "ALGORITHM", "Algorithm", _e(f"{r.algorithm_id} {r.algorithm_version} {r.status.value}"))
     if report_lines:
         add("TX", "REPORT_DRAFT", "Report draft", "~".join(_e(line) for line in report_lines))
+    for label, url in links:
+        add("RP", "LAUNCH_LINK", "Viewer launch link", f"{_e(url)}^BREASTGATE^HTML^{_e(label)}")
     add("TX", "DISCLAIMER", "Disclaimer", _e(NOT_FOR_DIAGNOSTIC_USE))
 
     accession, placer = _e(ref.accession_number or ""), _e(ref.placer_order_number or "")
@@ -199,10 +220,11 @@ def build_oru(
         service = f"{_e(ref.procedure_code)}^{_e(ref.procedure_text or '')}^L"
     else:
         service = f"BG-AI^Breast imaging AI results^{CODING_SYSTEM}"
+    tq = _priority_fields(profile.oru_priority_fields, profile, triage.priority)
     segments = [
         _msh("ORU^R01^ORU_R01", control_id, parties, now, "2.5.1"),
         _pid(ref.patient),
-        _segment("ORC", {1: "RE", 2: placer, 3: filler, 5: "CM"}),
+        _segment("ORC", {1: "RE", 2: placer, 3: filler, 5: "CM", 7: tq.get("ORC-7.6", "")}),
         _segment(
             "OBR",
             {
@@ -215,15 +237,32 @@ def build_oru(
                 22: stamp,
                 24: _e(ref.modality),
                 25: "P",
+                27: tq.get("OBR-27.6", ""),
             },
         ),
+        *([_segment("TQ1", {1: "1", 9: tq["TQ1-9"]})] if "TQ1-9" in tq else []),
         f"ZDS|{_e(ref.study_instance_uid)}^BREASTGATE^Application^DICOM",
     ]
-    for i, (vtype, code_text, value, ref_range) in enumerate(obx, start=1):
+    for i, (vtype, code_text, value, ref_range, flag) in enumerate(obx, start=1):
         segments.append(
-            _segment("OBX", {1: str(i), 2: vtype, 3: code_text, 5: value, 7: ref_range, 11: "P", 14: stamp})
+            _segment(
+                "OBX",
+                {1: str(i), 2: vtype, 3: code_text, 5: value, 7: ref_range, 8: flag, 11: "P", 14: stamp},
+            )
         )
     return "\r".join(segments) + "\r"
+
+
+def _priority_fields(names: Sequence[str], profile: Hl7Profile, priority: Priority) -> dict[str, str]:
+    """Encoded values of the priority fields a profile names: the TQ priority component (table
+    0027) in ORC-7 / OBR-27, or TQ1-9 (CWE, table 0485)."""
+    code = _e(profile.code(priority))
+    values = {
+        "ORC-7.6": f"^^^^^{code}",
+        "OBR-27.6": f"^^^^^{code}",
+        "TQ1-9": f"{code}^{priority.value}^HL70485",
+    }
+    return {name: values[name] for name in names}
 
 
 def build_priority_update(
@@ -231,26 +270,36 @@ def build_priority_update(
     *,
     control_id: str,
     priority: Priority,
-    style: str = "orm",
+    style: str | None = None,
     parties: MessageParties | None = None,
     now: datetime | None = None,
+    profile: Hl7Profile = DEFAULT_PROFILE,
 ) -> str:
-    """The order's new reading priority: ORM^O01 XO (``style="orm"``) or OMI^O23 XO with TQ1-9."""
+    """The order's new reading priority, as ``profile`` writes it: ORM^O01 (``orm``, priority in
+    ORC-7.6 and OBR-27.6 by default) or OMI^O23 (``omi``, TQ1-9), ORC-1 ``XO`` by default.
+    ``style`` (orm | omi) overrides the profile's message."""
     if not ref.placer_order_number and not ref.accession_number:
         raise ValueError("a priority update needs the order's placer order number or accession number")
+    if style is not None:
+        if style not in ("orm", "omi"):
+            raise ValueError(f"unknown priority update style {style!r} (orm or omi)")
+        if style != profile.update_message:
+            profile = replace(profile, update_message=style, update_priority_fields=(), update_version="")
     parties = parties or MessageParties()
     now = now or datetime.now(UTC)
-    code = PRIORITY_CODE[priority]
+    tq = _priority_fields(profile.update_fields, profile, priority)
     placer, accession = _e(ref.placer_order_number or ""), _e(ref.accession_number or "")
     filler = _e(ref.filler_order_number or ref.accession_number or "")
     service = f"{_e(ref.procedure_code or '')}^{_e(ref.procedure_text or '')}"
-    if style == "omi":
+    control, status = _e(profile.update_order_control), _e(profile.update_order_status)
+    orc = _segment("ORC", {1: control, 2: placer, 3: filler, 5: status, 7: tq.get("ORC-7.6", "")})
+    if profile.update_message == "omi":
         segments = [
-            _msh("OMI^O23^OMI_O23", control_id, parties, now, "2.5.1"),
+            _msh("OMI^O23^OMI_O23", control_id, parties, now, profile.version),
             _pid(ref.patient),
-            _segment("ORC", {1: "XO", 2: placer, 3: filler, 5: "SC"}),
-            _segment("TQ1", {1: "1", 9: f"{code}^{priority.value}^HL70485"}),
-            _segment("OBR", {1: "1", 2: placer, 3: filler, 4: service}),
+            orc,
+            *([_segment("TQ1", {1: "1", 9: tq["TQ1-9"]})] if "TQ1-9" in tq else []),
+            _segment("OBR", {1: "1", 2: placer, 3: filler, 4: service, 27: tq.get("OBR-27.6", "")}),
             _segment(
                 "IPC",
                 {
@@ -261,12 +310,11 @@ def build_priority_update(
                 },
             ),
         ]
-    elif style == "orm":
-        timing = f"^^^^^{code}"
+    else:
         segments = [
-            _msh("ORM^O01", control_id, parties, now, "2.3.1"),
+            _msh("ORM^O01", control_id, parties, now, profile.version),
             _pid(ref.patient),
-            _segment("ORC", {1: "XO", 2: placer, 3: filler, 5: "SC", 7: timing}),
+            orc,
             _segment(
                 "OBR",
                 {
@@ -276,11 +324,9 @@ def build_priority_update(
                     4: service,
                     18: accession,
                     24: _e(ref.modality),
-                    27: timing,
+                    27: tq.get("OBR-27.6", ""),
                 },
             ),
             f"ZDS|{_e(ref.study_instance_uid)}^BREASTGATE^Application^DICOM",
         ]
-    else:
-        raise ValueError(f"unknown priority update style {style!r} (orm or omi)")
     return "\r".join(segments) + "\r"

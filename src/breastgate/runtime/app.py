@@ -35,6 +35,7 @@ from breastgate.pipeline.hl7_out import Hl7Outbound
 from breastgate.pipeline.letters import LetterConfig
 from breastgate.pipeline.reprioritise import reapply_policy
 from breastgate.reporting.hl7_oru import MessageParties
+from breastgate.reporting.hl7_profile import load_profile
 from breastgate.reporting.letters import LetterTemplate, SiteLetterhead
 from breastgate.routing.rules import rules_from_manifests
 from breastgate.runtime.periodic import Periodic
@@ -136,6 +137,7 @@ class Core:
                     results_to=settings.hl7_results_destinations,
                     priority_to=settings.hl7_priority_destinations,
                     priority_style=settings.hl7_priority_style,
+                    profile=load_profile(settings.hl7_profile),
                     parties=MessageParties(
                         settings.ae_title,
                         settings.hl7_facility,

@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 from breastgate.domain.errors import ConfigurationError, InvalidInputError
 from breastgate.domain.model import DicomNode, parse_pacs_objects
+from breastgate.reporting.hl7_profile import load_profile
 
 
 class Settings(BaseSettings):
@@ -43,7 +44,13 @@ class Settings(BaseSettings):
     hl7_priority_to: str = Field(
         default="", description="comma-separated mllp://HOST:PORT receiving order priority updates (RIS)"
     )
-    hl7_priority_style: Literal["orm", "omi"] = "orm"
+    hl7_priority_style: Literal["", "orm", "omi"] = Field(
+        default="", description="orm | omi: overrides the HL7 profile's priority update message"
+    )
+    hl7_profile: str = Field(
+        default="default",
+        description="how priority and flags are written into HL7: default, sectra, or a site TOML file",
+    )
     hl7_facility: str = ""
     hl7_receiving_application: str = ""
     hl7_receiving_facility: str = ""
@@ -277,6 +284,7 @@ def load_settings(**overrides: object) -> Settings:
     settings.hl7_results_destinations  # noqa: B018 - and a bad HL7 destination
     settings.hl7_priority_destinations  # noqa: B018
     settings.letter_destinations  # noqa: B018
+    load_profile(settings.hl7_profile)  # a bad HL7 profile fails at start-up
     _check_webhooks(settings)
     if settings.env == "production" and not settings.calling_ae_allow_list:
         raise ConfigurationError(
