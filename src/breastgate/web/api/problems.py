@@ -20,7 +20,9 @@ def problem(status: int, title: str, detail: str = "") -> JSONResponse:
 def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail) if exc.detail else "Error")
+        response = problem(exc.status_code, str(exc.detail) if exc.detail else "Error")
+        response.headers.update(exc.headers or {})  # e.g. WWW-Authenticate of a 401
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
