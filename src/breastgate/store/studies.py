@@ -299,3 +299,14 @@ def accession_numbers(session: Session, study_instance_uids: Sequence[str]) -> d
         )
         found.update({uid: accession for uid, accession in rows})
     return found
+
+
+def study_for_accession(session: Session, accession_number: str) -> str | None:
+    """Study Instance UID of the study carrying ``accession_number`` (the most recently received
+    when several do), or None."""
+    return session.scalar(
+        select(Study.study_instance_uid)
+        .where(Study.accession_number == accession_number)
+        .order_by(Study.last_received_at.desc(), Study.study_instance_uid)
+        .limit(1)
+    )
