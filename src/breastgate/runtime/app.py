@@ -43,7 +43,7 @@ from breastgate.runtime.settings import Settings
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
 from breastgate.store.migrate import upgrade
-from breastgate.web.api.deps import AppContext
+from breastgate.web.api.deps import AppContext, BasicCredentials
 from breastgate.worklist.policy import DEFAULT_POLICY, load_policy
 
 LOGGER = logging.getLogger(__name__)
@@ -62,6 +62,12 @@ def letter_config(settings: Settings) -> LetterConfig | None:
     )
     template = LetterTemplate.from_file(settings.letter_template) if settings.letter_template else None
     return LetterConfig(destinations, letterhead, template)
+
+
+def sectra_credentials(settings: Settings) -> BasicCredentials | None:
+    """Basic credentials of the Sectra Data Provider endpoints, None when no user is set."""
+    user = settings.sectra_provider_user.strip()
+    return BasicCredentials(user, settings.sectra_provider_password) if user else None
 
 
 def configuration_snapshot(settings: Settings, policy: str) -> dict[str, object]:
@@ -238,6 +244,7 @@ class Gateway:
             webhooks=tuple(self.settings.webhook_destinations),
             policy=self.core.policy,
             initial_mode=Mode(self.settings.initial_mode),
+            sectra_provider=sectra_credentials(self.settings),
         )
 
     def start(self) -> None:

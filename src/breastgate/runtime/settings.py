@@ -125,6 +125,15 @@ class Settings(BaseSettings):
     drift_current_days: float = Field(
         default=7.0, gt=0, description="drift current window (days), the latest"
     )
+    # Sectra Data Provider
+    sectra_provider_user: str = Field(
+        default="",
+        description="HTTP Basic user the Sectra Healthcare Server must present at /v1/...; "
+        "empty leaves the Data Provider endpoints open",
+    )
+    sectra_provider_password: str = Field(
+        default="", repr=False, description="HTTP Basic password of BG_SECTRA_PROVIDER_USER"
+    )
 
     @field_validator("ae_title")
     @classmethod
@@ -276,6 +285,21 @@ def _check_webhooks(settings: Settings) -> None:
         )
 
 
+def _check_sectra_provider(settings: Settings) -> None:
+    """A password without a user would look like protection and give none; production refuses a
+    user with an empty password."""
+    user, password = settings.sectra_provider_user.strip(), settings.sectra_provider_password
+    if password and not user:
+        raise ConfigurationError(
+            "BG_SECTRA_PROVIDER_PASSWORD is set but BG_SECTRA_PROVIDER_USER is empty: set both or neither"
+        )
+    if settings.env == "production" and user and not password:
+        raise ConfigurationError(
+            "BG_ENV=production with BG_SECTRA_PROVIDER_USER requires BG_SECTRA_PROVIDER_PASSWORD "
+            "(secrets are never defaulted in production)"
+        )
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build the settings once; refuse unsafe production settings."""
     settings = Settings(**overrides)  # type: ignore[arg-type]
@@ -286,6 +310,7 @@ def load_settings(**overrides: object) -> Settings:
     settings.letter_destinations  # noqa: B018
     load_profile(settings.hl7_profile)  # a bad HL7 profile fails at start-up
     _check_webhooks(settings)
+    _check_sectra_provider(settings)
     if settings.env == "production" and not settings.calling_ae_allow_list:
         raise ConfigurationError(
             "BG_ENV=production requires BG_ALLOWED_CALLING_AES (the open DICOM port is for embedded use)"

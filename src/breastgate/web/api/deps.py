@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +16,14 @@ from breastgate.store import governance as governance_store
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
 from breastgate.worklist.policy import DEFAULT_POLICY, TriagePolicy
+
+
+@dataclass(frozen=True)
+class BasicCredentials:
+    """HTTP Basic credentials a caller must present (RFC 7617)."""
+
+    user: str
+    password: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,8 @@ class AppContext:
     policy: TriagePolicy = DEFAULT_POLICY
     #: Mode of an algorithm version with no recorded mode (new versions start silent).
     initial_mode: Mode = Mode.SILENT
+    #: Credentials of the Sectra Data Provider endpoints (``/v1/...``); None leaves them open.
+    sectra_provider: BasicCredentials | None = None
 
 
 def get_context(request: Request) -> AppContext:
