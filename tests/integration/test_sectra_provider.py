@@ -6,6 +6,7 @@ The phantom is processed once per module; each test serves its own copy of the d
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -259,3 +260,11 @@ def test_confirmed_values_override_the_draft(processed: Processed, url: str) -> 
     assert after["birads_ai_category"] == before["birads_category"]
     assert after["density_ai_category"] == before["density_category"]
     assert after["finding1_id"] == before["finding1_id"]
+
+
+def test_the_example_template_binds_values_of_a_processed_study(processed: Processed, url: str) -> None:
+    template = Path(__file__).parents[2] / "docs" / "integrations" / "sectra-breast-template.html"
+    bound = set(re.findall(r'data-merge-identifier="breastgate\.([A-Za-z0-9_]+)"', template.read_text()))
+    sectra = SectraHealthcareServer(url)
+    values = _values(sectra.get_structured_data(login="jdoe", acc_no=processed.accession))
+    assert bound and bound <= set(values)
