@@ -60,3 +60,27 @@ def test_production_refuses_an_open_dicom_port(monkeypatch: pytest.MonkeyPatch) 
         load_settings()
     monkeypatch.setenv("BG_ALLOWED_CALLING_AES", "SECTRA, MOD1")
     assert load_settings().calling_ae_allow_list == frozenset({"SECTRA", "MOD1"})
+
+
+def test_sectra_provider_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    from breastgate.runtime.app import sectra_credentials
+
+    assert sectra_credentials(load_settings()) is None  # open by default
+    monkeypatch.setenv("BG_SECTRA_PROVIDER_PASSWORD", "pw")
+    with pytest.raises(ConfigurationError, match="BG_SECTRA_PROVIDER_USER is empty"):
+        load_settings()
+    monkeypatch.setenv("BG_SECTRA_PROVIDER_USER", "ids7")
+    credentials = sectra_credentials(load_settings())
+    assert credentials is not None and (credentials.user, credentials.password) == ("ids7", "pw")
+    assert "pw" not in repr(credentials) and "pw" not in repr(load_settings())
+
+
+def test_production_refuses_a_sectra_provider_user_without_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BG_ALLOWED_CALLING_AES", "SECTRA")
+    monkeypatch.setenv("BG_SECTRA_PROVIDER_USER", "ids7")
+    assert load_settings().sectra_provider_password == ""  # development: allowed
+    monkeypatch.setenv("BG_ENV", "production")
+    with pytest.raises(ConfigurationError, match="BG_SECTRA_PROVIDER_PASSWORD"):
+        load_settings()
+    monkeypatch.setenv("BG_SECTRA_PROVIDER_PASSWORD", "a-long-provider-password")
+    assert load_settings().sectra_provider_user == "ids7"
