@@ -5,6 +5,7 @@ ingest service → assembly (stability) → ledger → job runner → result + C
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from breastgate.phantoms import generate_mg_study
 from breastgate.phantoms.lesions import LesionRequest
 from breastgate.pipeline.assembly import StudyAssembler
 from breastgate.pipeline.handlers import JobRunner, RunnerConfig
+from breastgate.pipeline.hl7_out import Hl7Outbound
+from breastgate.reporting.launch_refs import LaunchRefs
 from breastgate.routing.rules import rules_from_manifests
 from breastgate.store import outbox, studies
 from breastgate.store import results as result_store
@@ -223,3 +226,39 @@ def test_each_pacs_node_gets_only_the_object_kinds_it_is_configured_for(tmp_path
 
     assert kinds(viewer) == ["OT", "PR"]
     assert "SR" in kinds(PACS) and "PR" in kinds(PACS) and "OT" in kinds(PACS)
+
+
+def test_webhooks_and_the_oru_carry_launch_references_not_launch_strings(tmp_path: Path) -> None:
+    """With Sectra URL launch and BG_PUBLIC_URL, the study.results webhook and the ORU reference
+    breastgate's launch endpoint for the study and each shown finding (launch strings expire)."""
+    public = "https://bg.example.org"
+    gateway = Gateway(
+        tmp_path,
+        algorithms=("breastgate.calcifications",),
+        webhooks=["http://127.0.0.1:9/hook"],
+        hl7=Hl7Outbound(results_to=["mllp://127.0.0.1:9"]),
+        launch=LaunchRefs(("ids7", "uniview"), public),
+    )
+    study = generate_mg_study(
+        36, category="b", lesions=[LesionRequest("calcification_cluster", shape="fine_pleomorphic")]
+    )
+    for ds in study.datasets:
+        gateway.receive(ds)
+    gateway.assembler.tick()
+    gateway.run_queued()
+    uid = study.study_instance_uid
+    with gateway.db.session() as s:
+        items = outbox.list_items(s, study=uid)
+    hooks = [json.loads(Path(i.path).read_bytes()) for i in items if i.kind == "webhook"]
+    (hook,) = [h for h in hooks if h["event"] == "study.results"]
+    (oru,) = [Path(i.path).read_bytes().decode() for i in items if i.kind == "hl7"]
+    launch = hook["data"]["launch"]
+    assert launch["study"] == {
+        "ids7": f"{public}/api/launch/ids7?study={uid}",
+        "uniview": f"{public}/api/launch/uniview?study={uid}",
+    }
+    assert launch["findings"], "a shown finding has its own launch references"
+    rows = [line.split("|") for line in oru.split("\r") if line.startswith("OBX|") and "LAUNCH_LINK" in line]
+    assert len(rows) == 2 * (1 + len(launch["findings"]))
+    assert all(r[2] == "RP" and r[5].startswith(f"{public}/api/launch/") for r in rows)
+    assert "sharedSecretEncryptedUrlQuery" not in oru

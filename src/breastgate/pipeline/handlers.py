@@ -33,6 +33,7 @@ from breastgate.pipeline.hl7_out import Hl7Outbound, enqueue_hl7
 from breastgate.pipeline.report import DraftOutput, draft_report
 from breastgate.pipeline.reprioritise import rank
 from breastgate.pipeline.summary import StudySummary, shown_findings, summarise, summary_version
+from breastgate.reporting.launch_refs import LaunchRefs
 from breastgate.results.json import result_from_payload, result_to_payload
 from breastgate.store import audit, outbox, studies
 from breastgate.store import reports as report_store
@@ -56,6 +57,8 @@ class RunnerConfig:
     max_attempts: int
     hl7: Hl7Outbound = field(default_factory=Hl7Outbound)
     webhooks: Sequence[str] = ()
+    #: Absolute launch references (Sectra URL launch + BG_PUBLIC_URL) for webhooks and the ORU.
+    launch: LaunchRefs | None = None
     policy: TriagePolicy = DEFAULT_POLICY
     #: Mode of an algorithm version with no recorded mode (new versions start silent).
     default_mode: Mode = Mode.SILENT
@@ -237,6 +240,9 @@ class JobRunner:
                 report_lines=report.text.splitlines() if report is not None else (),
                 priority_update=worklist_summary is not None,
                 held=book.any_needs_approval(for_hl7, Destination.HL7),
+                links=self._config.launch.pairs(uid, [f.id for f in shown_findings(for_hl7)])
+                if self._config.launch is not None
+                else (),
             )
         for_hooks = book.select(stored, Destination.WEBHOOK)
         hooks_summary = summary_of(for_hooks, False)
@@ -369,6 +375,8 @@ class JobRunner:
                 for r in results
             ],
         }
+        if self._config.launch is not None:
+            data["launch"] = self._config.launch.document(uid, [f.id for f in shown_findings(results)])
         parts = (uid, generation, version)
         enqueue_event(
             session, self._blobs, folder, hooks, "study.results", data, study_uid=uid, key_parts=parts

@@ -17,7 +17,9 @@ Draft or confirmed: ``birads_status`` and ``density_status`` are ``confirmed`` w
 confirmed the report (their category overrides the AI's, which stays in ``*_ai_category``),
 ``draft`` for the AI's value, ``""`` when there is none. Findings are always the AI's;
 ``findingN_status`` carries the radiologist's latest feedback on one (accepted, rejected,
-modified) or ``draft``. Reserved for later: ``findingN_link`` (a Sectra URL launch at the finding).
+modified) or ``draft``. ``findingN_link`` / ``study_link``: breastgate's launch endpoint opening
+IDS7 at the finding's image and frame / at the study (with Sectra URL launch and BG_PUBLIC_URL
+configured, else empty).
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ STUDY_KEYS: tuple[str, ...] = (
     "comparison_summary",
     "finding_count",
     "algorithms",
+    "study_link",
 )
 
 #: Keys of one finding, each prefixed ``finding<N>_`` (N from 1).
@@ -94,6 +97,7 @@ FINDING_FIELDS: tuple[str, ...] = (
     "size_change_mm",
     "status",
     "algorithm",
+    "link",
 )
 
 #: Finding slots always present (cleared when the study has fewer findings).
@@ -171,6 +175,7 @@ def _finding(finding: DraftFinding, source: Mapping[str, Any]) -> dict[str, Prop
         "size_change_mm": _num(finding.size_change_mm, 1),
         "status": _FEEDBACK.get(action, "draft"),
         "algorithm": finding.algorithm,
+        "link": _text((source.get("launch") or {}).get("ids7")),
     }
     return values
 
@@ -243,6 +248,7 @@ def build_prop_values(results: Mapping[str, Any], report: ReportState | None = N
         "comparison_summary": " ".join(draft.comparison) if drafted else "",
         "finding_count": len(draft.findings) if drafted else "",
         "algorithms": _algorithms(results),
+        "study_link": _text((results.get("launch") or {}).get("ids7")),
     }
     sources = {str(f.get("id")): f for f in results.get("findings") or []}
     for n, finding in enumerate(draft.findings, start=1):

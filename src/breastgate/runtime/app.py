@@ -36,10 +36,11 @@ from breastgate.pipeline.letters import LetterConfig
 from breastgate.pipeline.reprioritise import reapply_policy
 from breastgate.reporting.hl7_oru import MessageParties
 from breastgate.reporting.hl7_profile import load_profile
+from breastgate.reporting.launch_refs import LaunchRefs
 from breastgate.reporting.letters import LetterTemplate, SiteLetterhead
 from breastgate.routing.rules import rules_from_manifests
 from breastgate.runtime.periodic import Periodic
-from breastgate.runtime.settings import Settings
+from breastgate.runtime.settings import Settings, sectra_launch_config
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
 from breastgate.store.migrate import upgrade
@@ -62,6 +63,14 @@ def letter_config(settings: Settings) -> LetterConfig | None:
     )
     template = LetterTemplate.from_file(settings.letter_template) if settings.letter_template else None
     return LetterConfig(destinations, letterhead, template)
+
+
+def launch_references(settings: Settings) -> LaunchRefs | None:
+    """Absolute launch references for webhooks and the ORU: need Sectra launch and BG_PUBLIC_URL."""
+    config = sectra_launch_config(settings)
+    if config is None or not settings.public_base_url:
+        return None
+    return LaunchRefs.of(config, settings.public_base_url)
 
 
 def sectra_credentials(settings: Settings) -> BasicCredentials | None:
@@ -135,6 +144,7 @@ class Core:
                 lease_seconds=settings.job_lease_seconds,
                 max_attempts=settings.job_max_attempts,
                 webhooks=settings.webhook_destinations,
+                launch=launch_references(settings),
                 policy=self.policy,
                 default_mode=Mode(settings.initial_mode),
                 retry_base_seconds=settings.job_retry_base_seconds,
@@ -245,6 +255,8 @@ class Gateway:
             policy=self.core.policy,
             initial_mode=Mode(self.settings.initial_mode),
             sectra_provider=sectra_credentials(self.settings),
+            launch=sectra_launch_config(self.settings),
+            public_url=self.settings.public_base_url,
         )
 
     def start(self) -> None:

@@ -22,6 +22,7 @@ from pydantic_settings import (
 from breastgate.domain.errors import ConfigurationError, InvalidInputError
 from breastgate.domain.model import DicomNode, parse_pacs_objects
 from breastgate.reporting.hl7_profile import load_profile
+from breastgate.reporting.sectra_launch import LaunchConfig
 
 
 class Settings(BaseSettings):
@@ -134,6 +135,31 @@ class Settings(BaseSettings):
     sectra_provider_password: str = Field(
         default="", repr=False, description="HTTP Basic password of BG_SECTRA_PROVIDER_USER"
     )
+    # Sectra URL launch
+    public_url: str = Field(
+        default="",
+        description="breastgate's URL as others reach it (http(s)://HOST:PORT); launch links in "
+        "webhooks and HL7 results need it",
+    )
+    sectra_launch_mode: Literal["", "shared_secret", "pki"] = Field(
+        default="", description="Sectra URL launch: shared_secret or pki; empty = no launch links"
+    )
+    sectra_ids7_url: str = Field(
+        default="",
+        description="IDS7 launch prefix, e.g. sectra:?url=https://PACS/SectraHealthcareServer/&"
+        "softwareUrl=https://PACS/ids7/&productId=IDS7 or https://PACS/ids7/3pstart.aspx",
+    )
+    sectra_uniview_url: str = Field(
+        default="", description="UniView launch prefix, e.g. https://PACS/uniview/#/apiLaunch"
+    )
+    sectra_launch_secret: str = Field(
+        default="", repr=False, description="shared secret: 32 bytes, base64 or 64 hex digits"
+    )
+    sectra_launch_key: str = Field(default="", description="pki: our RSA private key (PEM file)")
+    sectra_launch_key_password: str = Field(default="", repr=False)
+    sectra_launch_certificate: str = Field(
+        default="", description="pki: the Sectra URL-launch system's certificate (PEM or DER file)"
+    )
 
     @field_validator("ae_title")
     @classmethod
@@ -194,6 +220,14 @@ class Settings(BaseSettings):
             return parse_pacs_objects(self.pacs_objects, self.pacs_nodes)
         except InvalidInputError as exc:
             raise ConfigurationError(f"BG_PACS_OBJECTS: {exc}") from None
+
+    @property
+    def public_base_url(self) -> str:
+        """BG_PUBLIC_URL without a trailing slash; a malformed one is a ConfigurationError."""
+        if not self.public_url.strip():
+            return ""
+        (url,) = _url_list(self.public_url, "BG_PUBLIC_URL")
+        return url.rstrip("/")
 
     @property
     def calling_ae_allow_list(self) -> frozenset[str]:
@@ -300,6 +334,45 @@ def _check_sectra_provider(settings: Settings) -> None:
         )
 
 
+def sectra_launch_config(settings: Settings) -> LaunchConfig | None:
+    """The Sectra URL launch configuration; None when BG_SECTRA_LAUNCH_MODE is empty.
+
+    Raises ConfigurationError for a missing or malformed secret, key or certificate, or no viewer."""
+    mode = settings.sectra_launch_mode
+    if not mode:
+        return None
+    ids7, uniview = settings.sectra_ids7_url.strip() or None, settings.sectra_uniview_url.strip() or None
+    if not (ids7 or uniview):
+        raise ConfigurationError(
+            "BG_SECTRA_LAUNCH_MODE needs BG_SECTRA_IDS7_URL or BG_SECTRA_UNIVIEW_URL (the viewer to open)"
+        )
+    if mode == "shared_secret":
+        if not settings.sectra_launch_secret.strip():
+            raise ConfigurationError(
+                "BG_SECTRA_LAUNCH_MODE=shared_secret needs BG_SECTRA_LAUNCH_SECRET "
+                "(the 32-byte key agreed with Sectra; none is generated)"
+            )
+        return LaunchConfig(mode, ids7, uniview, secret=settings.sectra_launch_secret.strip())
+
+    def read(path: str, name: str) -> bytes:
+        if not path.strip():
+            raise ConfigurationError(f"BG_SECTRA_LAUNCH_MODE=pki needs {name}")
+        try:
+            return Path(path).read_bytes()
+        except OSError as exc:
+            raise ConfigurationError(f"{name}: cannot read {Path(path).name}: {exc.strerror}") from None
+
+    password = settings.sectra_launch_key_password.encode() or None
+    return LaunchConfig(
+        mode,
+        ids7,
+        uniview,
+        signing_key_pem=read(settings.sectra_launch_key, "BG_SECTRA_LAUNCH_KEY"),
+        system_certificate_pem=read(settings.sectra_launch_certificate, "BG_SECTRA_LAUNCH_CERTIFICATE"),
+        signing_key_password=password,
+    )
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build the settings once; refuse unsafe production settings."""
     settings = Settings(**overrides)  # type: ignore[arg-type]
@@ -309,6 +382,8 @@ def load_settings(**overrides: object) -> Settings:
     settings.hl7_priority_destinations  # noqa: B018
     settings.letter_destinations  # noqa: B018
     load_profile(settings.hl7_profile)  # a bad HL7 profile fails at start-up
+    settings.public_base_url  # noqa: B018
+    sectra_launch_config(settings)  # bad keys or a missing secret fail at start-up
     _check_webhooks(settings)
     _check_sectra_provider(settings)
     if settings.env == "production" and not settings.calling_ae_allow_list:

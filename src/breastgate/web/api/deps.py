@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from breastgate.domain.governance import Mode, Role
 from breastgate.pipeline.letters import LetterConfig
+from breastgate.reporting.launch_refs import LaunchRefs
+from breastgate.reporting.sectra_launch import LaunchConfig
 from breastgate.store import governance as governance_store
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
@@ -45,6 +47,17 @@ class AppContext:
     initial_mode: Mode = Mode.SILENT
     #: Credentials of the Sectra Data Provider endpoints (``/v1/...``); None leaves them open.
     sectra_provider: BasicCredentials | None = None
+    #: Sectra URL launch (keys and viewer prefixes); None: no launch links anywhere.
+    launch: LaunchConfig | None = None
+    #: breastgate's public URL (BG_PUBLIC_URL), for links read outside breastgate.
+    public_url: str = ""
+
+    def launch_refs(self, absolute: bool = False) -> LaunchRefs | None:
+        """References to the launch endpoint for the configured viewers; ``absolute`` ones need
+        BG_PUBLIC_URL (None without it)."""
+        if self.launch is None or (absolute and not self.public_url):
+            return None
+        return LaunchRefs.of(self.launch, self.public_url)
 
 
 def get_context(request: Request) -> AppContext:

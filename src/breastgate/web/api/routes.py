@@ -90,6 +90,9 @@ def study_results(
     assessment, decision = triage(results, context.policy)
     body = build_results(study_instance_uid, results, assessment, decision)
     feedback.attach(body, feedback.for_study(session, study_instance_uid))
+    refs = context.launch_refs()
+    if refs is not None:
+        refs.attach(body)
     body["governance"] = {
         "hidden": len(stored) - len(results),
         "modes": {
@@ -263,6 +266,7 @@ class StatusChange(BaseModel):
 @router.get("/worklist")
 def worklist(
     session: SessionDep,
+    context: ContextDep,
     flag: str | None = Query(None, max_length=64),
     modality: str | None = Query(None, max_length=16),
     status: str | None = Query(None, max_length=16),
@@ -275,17 +279,24 @@ def worklist(
     rows = worklist_store.list_worklist(
         session, flag=flag, modality=modality, status=status, queue=queue, limit=limit, offset=offset
     )
-    return {"items": [_as_dict(r) for r in rows], "limit": limit, "offset": offset}
+    refs = context.launch_refs()
+    items = [_as_dict(r) for r in rows]
+    if refs is not None:
+        for item in items:
+            item["launch"] = refs.study(str(item["study_instance_uid"]))
+    return {"items": items, "limit": limit, "offset": offset}
 
 
 @router.get("/worklist/{study_instance_uid}")
-def worklist_item(study_instance_uid: str, session: SessionDep) -> dict[str, Any]:
+def worklist_item(study_instance_uid: str, session: SessionDep, context: ContextDep) -> dict[str, Any]:
     """One worklist entry and every change of its priority or flags, with the policy that made it."""
     item = worklist_store.get_item(session, study_instance_uid)
     if item is None:
         raise HTTPException(404, "Study is not on the worklist")
+    refs = context.launch_refs()
     return {
         **_as_dict(item),
+        **({"launch": refs.study(study_instance_uid)} if refs is not None else {}),
         "changes": [_as_dict(c) for c in worklist_store.changes(session, study_instance_uid)],
     }
 

@@ -129,6 +129,9 @@ def prop_values(
     assessment, decision = triage(served, context.policy) if served else (None, None)
     document = build_results(study_uid, served, assessment, decision)
     feedback.attach(document, feedback.for_study(session, study_uid))
+    refs = context.launch_refs(absolute=True)
+    if refs is not None:
+        refs.attach(document)
     record = report_store.get_report(session, study_uid)
     report = None
     if record is not None:
