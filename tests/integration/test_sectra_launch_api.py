@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from breastgate.domain.audit import AuditKind
-from breastgate.domain.governance import Mode
+from breastgate.domain.governance import Mode, Role
 from breastgate.reporting.sectra_launch import (
     LaunchConfig,
     LaunchDecoderConfig,
@@ -26,6 +26,7 @@ from breastgate.reporting.sectra_launch import (
 )
 from breastgate.results.json import result_from_payload, result_to_payload
 from breastgate.store import audit, studies
+from breastgate.store import governance as governance_store
 from breastgate.store import results as result_store
 from breastgate.store.db import Database
 from breastgate.web.api.deps import AppContext
@@ -232,3 +233,34 @@ def test_a_tomosynthesis_finding_opens_at_its_frame(
     decoded = decode_launch(decoder, response.json()["url"], now=datetime.now(UTC))
     assert decoded.parameters.frame_number == 23
     assert decoded.parameters.sop_instance_uid == finding.marks[0].sop_instance_uid
+
+
+def test_in_production_a_launch_needs_an_authenticated_user(
+    processed: Processed,  # noqa: F811
+    db: Database,  # noqa: F811
+) -> None:
+    config, _ = _config("shared_secret", {})
+    with db.session() as s:
+        token = "t0ken-for-dr-who"
+        governance_store.add_user(s, "dr.who", Role.RADIOLOGIST.value, token, actor="test")
+    context = AppContext(
+        db=db,
+        version="test",
+        ae_title="BREASTGATE",
+        dicom_port=None,
+        workers_in_process=False,
+        initial_mode=Mode.INTEGRATED,
+        launch=config,
+        launch_needs_user=True,
+    )
+    with serve(create_app(context)) as url:
+        params = {"study": processed.study_uid, "format": "json"}
+        refused = httpx.get(f"{url}/api/launch/ids7", params=params, timeout=30)
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+        allowed = httpx.get(
+            f"{url}/api/launch/ids7", params=params, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+        assert allowed.status_code == 200
+    with db.session() as s:
+        events = [e for e in audit.for_study(s, processed.study_uid) if e.kind == AuditKind.PHI_ACCESSED]
+    assert [e.actor for e in events] == ["user:dr.who"]

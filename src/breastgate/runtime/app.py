@@ -257,6 +257,7 @@ class Gateway:
             sectra_provider=sectra_credentials(self.settings),
             launch=sectra_launch_config(self.settings),
             public_url=self.settings.public_base_url,
+            launch_needs_user=self.settings.env == "production",
         )
 
     def start(self) -> None:

@@ -51,6 +51,8 @@ class AppContext:
     launch: LaunchConfig | None = None
     #: breastgate's public URL (BG_PUBLIC_URL), for links read outside breastgate.
     public_url: str = ""
+    #: Launch strings only for an authenticated user (Sectra's SDK guidance; BG_ENV=production).
+    launch_needs_user: bool = False
 
     def launch_refs(self, absolute: bool = False) -> LaunchRefs | None:
         """References to the launch endpoint for the configured viewers; ``absolute`` ones need

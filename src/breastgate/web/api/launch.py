@@ -5,7 +5,10 @@ references to this endpoint (results JSON, worklist, webhooks, ORU, the IDS7 rep
 makes the launch string when someone follows one: a redirect (307) to the viewer's launch URL, or
 ``?format=json`` for a client that opens it itself. The finding is looked up among the results
 shown at ``api`` (assistive or integrated); its first mark gives the image and, for DBT, the frame.
-Every launch is audited (``phi.accessed``): the link carries the patient id, encrypted.
+Every launch is audited (``phi.accessed``): the link carries the patient id, encrypted. Sectra's
+SDK asks that launch strings be made server-side for authenticated users only: with
+``BG_ENV=production`` a Bearer token (``breastgate users add``) is required until the HTTP API's
+authentication issue brings single sign-on.
 """
 
 from __future__ import annotations
@@ -93,6 +96,10 @@ def launch(
     config = context.launch
     if config is None:
         raise HTTPException(404, "Sectra URL launch is not configured (BG_SECTRA_LAUNCH_MODE)")
+    if context.launch_needs_user and user is None:
+        raise HTTPException(
+            401, "A launch string is made for an authenticated user only", {"WWW-Authenticate": "Bearer"}
+        )
     if viewer not in VIEWERS or not (config.ids7_url if viewer == "ids7" else config.uniview_url):
         raise HTTPException(404, f"Viewer {viewer!r} is not configured")
     target = launch_target(session, context, study, finding)
