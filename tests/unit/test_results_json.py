@@ -147,6 +147,23 @@ def test_finding_json_shape_follows_design() -> None:
         finding_from_json(doc)
 
 
+def test_mark_frame_extent_round_trips_and_old_marks_have_none() -> None:
+    _, result = findings_study()
+    finding = result.findings[2]
+    finding = replace(finding, marks=(replace(finding.marks[0], frame=17, frames=(15, 20)),))
+    doc = finding_to_json(finding)
+    (mark,) = doc["marks"]
+    assert mark["frame"] == 17 and mark["frames"] == [15, 20]
+    assert finding_from_json(json.loads(json.dumps(doc))) == finding
+    del mark["frames"]  # written before marks carried their extent
+    assert finding_from_json(doc).marks[0].frames is None
+    assert finding_from_json(doc).marks[0].frame_extent() == (17, 17)
+    for bad in ([15], [20, 15], [0, 3]):
+        mark["frames"] = bad
+        with pytest.raises(InvalidInputError):
+            finding_from_json(doc)
+
+
 def test_old_payload_without_findings_still_reads() -> None:
     result = density_result(four_view_study())
     payload = result_to_payload(result)

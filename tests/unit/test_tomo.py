@@ -114,6 +114,7 @@ def test_detections_of_one_lesion_on_nearby_slabs_merge_into_its_best() -> None:
     assert best.point == (104, 98)
     assert best.features["slabs"] == 3
     assert (best.features["first_frame"], best.features["last_frame"]) == (11, 20)
+    assert best.frames == (11, 20)  # no slab ranges given: the extent of the centres
     many = [_tomo.SlabHit(0, 3, _candidate(100 + 50 * i, 100, 0.1 * i)) for i in range(8)]
     assert len(_tomo.merge_slab_hits(many, px)) == _tomo.MAX_PER_VOLUME
 
@@ -307,3 +308,17 @@ def test_normal_volumes_get_few_marks(tmp_path: Path) -> None:
         marks = [m for f in result.findings for m in f.marks if m.sop_instance_uid == uid]
         assert len(marks) <= _tomo.MAX_PER_VOLUME
         assert all(m.frame is not None and 1 <= m.frame <= volume["frames"] for m in marks)
+
+
+def test_a_merged_lesion_spans_the_frames_of_all_its_slabs() -> None:
+    px = (0.5, 0.5)
+    hits = [
+        _tomo.SlabHit(3, 11, _candidate(100, 100, 0.2), (9, 13)),
+        _tomo.SlabHit(4, 14, _candidate(104, 98, 0.6), (12, 16)),
+        _tomo.SlabHit(5, 17, _candidate(101, 103, 0.3), (15, 19)),
+        _tomo.SlabHit(12, 38, _candidate(100, 100, 0.4), (36, 40)),
+    ]
+    deep, lesion = sorted(_tomo.merge_slab_hits(hits, px), key=lambda c: c.score)
+    assert (lesion.frame, lesion.frames) == (14, (9, 19))
+    assert (deep.frame, deep.frames) == (38, (36, 40))
+    assert lesion.frames is not None and lesion.frames[0] <= lesion.frame <= lesion.frames[1]

@@ -79,6 +79,7 @@ class Candidate:
     members: tuple[tuple[float, float], ...] = ()
     features: dict[str, float] = field(default_factory=dict)
     frame: int | None = None  # 1-based frame of a multi-frame image (DBT), else None
+    frames: tuple[int, int] | None = None  # 1-based (first, last) frames the lesion spans (DBT)
 
 
 @dataclass(frozen=True)
@@ -304,6 +305,7 @@ def _mark(det: _Detected, cand: Candidate) -> Mark:
         members=tuple((round(c, 2), round(r, 2)) for c, r in cand.members),
         size_mm=round(cand.size_mm, 1),
         patient_mm=None if where is None else (round(where[0], 2), round(where[1], 2), round(where[2], 2)),
+        frames=cand.frames,
     )
 
 

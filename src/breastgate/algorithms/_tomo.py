@@ -17,8 +17,10 @@ consecutive slices, in focus there and blurred and faded away from them (referen
 4. detections are mapped back to the instance's pixel grid (× the downsampling factor) and merged:
    two detections are the same lesion when their slabs are at most ``MERGE_SLABS`` apart and their
    centres lie within the larger of their radii (size/2, at least ``MERGE_MIN_MM``); each merged
-   lesion keeps its best-scoring detection, whose frame is the centre slice of its slab; the
-   ``MAX_PER_VOLUME`` best lesions are kept;
+   lesion keeps its best-scoring detection, whose frame is the centre slice of its slab, and spans
+   the frames of all the slabs it was detected on (first frame of the first slab .. last frame of
+   the last: the mark's ``frames``, drawn slice by slice in the GSPS); the ``MAX_PER_VOLUME`` best
+   lesions are kept;
 5. the volume's nipple (for CC/MLO correlation and location) is the one found on the slab with the
    largest breast area (the mid-plane: slabs near the paddles show a shrunken outline);
 6. a mark's point on its frame is placed in DICOM patient coordinates (LPS) by that frame's plane
@@ -247,6 +249,11 @@ class SlabHit:
     slab: int
     centre: int  # 1-based centre frame of the slab
     candidate: Candidate  # on the instance's grid
+    frames: tuple[int, int] | None = None  # 1-based (first, last) frames of the slab; None: centre
+
+    @property
+    def extent(self) -> tuple[int, int]:
+        return self.frames if self.frames is not None else (self.centre, self.centre)
 
 
 def _scaled(cand: Candidate, factor: int) -> Candidate:
@@ -338,7 +345,7 @@ def detect_volume(ref: InstanceRef, detect: Detector) -> tuple[VolumeContext, li
         if context.geometry.nipple is not None and (best_geometry is None or area > best_geometry[0]):
             best_geometry = (area, context.geometry)
         centre = (first + last) // 2
-        hits += [SlabHit(index, centre, _scaled(c, factor)) for c in detect(context)]
+        hits += [SlabHit(index, centre, _scaled(c, factor), (first, last)) for c in detect(context)]
     if analysed == 0:
         raise ImagingError("no slab of the volume shows a breast region of 10 cm² or more")
     nipple, flipped = None, False
@@ -363,7 +370,8 @@ def detect_volume(ref: InstanceRef, detect: Detector) -> tuple[VolumeContext, li
 
 def merge_slab_hits(hits: list[SlabHit], spacing_mm: tuple[float, float]) -> list[Candidate]:
     """One candidate per lesion: detections linked across nearby slabs at the same place
-    (single linkage), each lesion represented by its best detection (with that slab's centre frame).
+    (single linkage), each lesion represented by its best detection (with that slab's centre frame)
+    and spanning the frames of all its slabs (``Candidate.frames``).
 
     ``spacing_mm`` is the (row, column) spacing of the grid the candidates are on.
     """
@@ -390,6 +398,7 @@ def merge_slab_hits(hits: list[SlabHit], spacing_mm: tuple[float, float]) -> lis
             "first_frame": float(min(frames)),
             "last_frame": float(max(frames)),
         }
-        merged.append(replace(best.candidate, frame=best.centre, features=features))
+        extent = (min(h.extent[0] for h in members), max(h.extent[1] for h in members))
+        merged.append(replace(best.candidate, frame=best.centre, frames=extent, features=features))
     merged.sort(key=lambda c: (-c.score, c.frame or 0, c.point))
     return merged[:MAX_PER_VOLUME]

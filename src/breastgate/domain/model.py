@@ -243,6 +243,8 @@ class Mark:
     score; the finding's score may differ when marks on several views are combined.
     ``patient_mm`` is ``point`` on ``frame`` in DICOM patient coordinates (LPS, mm) when the image
     places it (volumes: PS3.3 C.7.6.2.1.1), in that image's Frame of Reference.
+    ``frames`` is the (first, last) 1-based frames the lesion spans on a multi-frame image (DBT: the
+    slices it was detected on), inclusive; None when unknown or for single-frame images.
     """
 
     sop_instance_uid: str
@@ -257,6 +259,17 @@ class Mark:
     members: tuple[Point, ...] = ()
     size_mm: float | None = None
     patient_mm: tuple[float, float, float] | None = None
+    frames: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.frames is not None and not 1 <= self.frames[0] <= self.frames[1]:
+            raise InvalidInputError(f"mark frames {self.frames} are not 1-based first..last")
+
+    def frame_extent(self) -> tuple[int, int] | None:
+        """(first, last) frames the mark spans: ``frames``, else ``frame`` alone, else None."""
+        if self.frames is not None:
+            return self.frames
+        return None if self.frame is None else (self.frame, self.frame)
 
 
 @dataclass(frozen=True)

@@ -188,6 +188,7 @@ def _mark_json(mark: Mark) -> dict[str, Any]:
         "sop_class_uid": mark.sop_class_uid,
         "size_mm": mark.size_mm,
         "patient_mm": list(mark.patient_mm) if mark.patient_mm is not None else None,
+        "frames": list(mark.frames) if mark.frames is not None else None,
     }
 
 
@@ -209,7 +210,16 @@ def _mark_from(data: Mapping[str, Any]) -> Mark:
         members=tuple(_pair(p) for p in data.get("members") or ()),
         size_mm=_opt_float(data.get("size_mm")),
         patient_mm=_opt_xyz(data.get("patient_mm")),
+        frames=_opt_frames(data.get("frames")),
     )
+
+
+def _opt_frames(values: Sequence[Any] | None) -> tuple[int, int] | None:
+    if values is None:
+        return None
+    if len(values) != 2:
+        raise ValueError(f"frames needs [first, last], got {values!r}")
+    return int(values[0]), int(values[1])
 
 
 def _attribute(value: Any) -> str | float:
