@@ -4,7 +4,9 @@
 one Graphic Layer per finding kind (``MASS``, ``CALC`` ...) with a recommended CIELab colour, per
 marked image (and frame, for multi-frame images) a closed POLYLINE for the outline (or the bounding
 box), small CIRCLEs for the calcifications of a cluster, a ``"Mass 0.87"`` text next to the mark and
-one not-for-diagnostic-use notice. Placement follows DESIGN §4: same study (Patient and General
+one not-for-diagnostic-use notice. On Breast Tomosynthesis volumes a ``SCROLLBAR`` layer (orange)
+adds a small scroll-bar marker on every frame the finding spans (``Mark.frames``) and on no other,
+so the finding shows while scrolling through its slices (Sectra pydicomutils' layer of that name). Placement follows DESIGN §4: same study (Patient and General
 Study copied from the images), a new series, deterministic UIDs. Sectra's own tooling writes marks
 the same way (reference/sectra.md §3.4): a GSPS that references the exact source images.
 
@@ -28,7 +30,7 @@ from pydicom.sequence import Sequence as DicomSequence
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.model import Finding, FindingKind, Mark
-from breastgate.imaging.pixels import laterality_of, spacing_of
+from breastgate.imaging.pixels import BREAST_TOMOSYNTHESIS, laterality_of, spacing_of
 from breastgate.results.gsps_graphics import (
     Graphic,
     TextBox,
@@ -36,6 +38,7 @@ from breastgate.results.gsps_graphics import (
     mark_graphics,
     mark_text,
     notice_text,
+    slice_marker,
     text_item,
 )
 from breastgate.results.placement import attach_file_meta, copy_patient_study, creation_datetime
@@ -49,6 +52,9 @@ CONTENT_LABEL = "BG_AI_MARKS"
 #: Text written once on every referenced image (the default ``label``).
 NOTICE = "AI output – not for diagnostic use"
 NOTICE_LAYER = "AI_NOTICE"
+#: Per-slice layer of tomosynthesis findings: a scroll-bar marker on every frame a finding spans
+#: (Sectra pydicomutils names its slice-position layer the same, reference/sectra.md §1.2).
+SCROLL_LAYER = "SCROLLBAR"
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,7 @@ KIND_STYLES: Mapping[FindingKind, KindStyle] = {
     FindingKind.US_LESION: KindStyle("US_LESION", "Lesion", (0, 255, 128)),
 }
 _NOTICE_RGB = (255, 255, 255)
+_SCROLL_STYLE = KindStyle(SCROLL_LAYER, "Slice", (255, 160, 0))
 
 
 def mark_label(finding: Finding) -> str:
@@ -307,6 +314,7 @@ class GrayscaleSoftcopyPresentationState:
                 rows, cols = _size_of(src)
                 ann.graphics.extend(mark_graphics(mark, rows, cols))
                 ann.texts.append(mark_text(mark_label(finding), mark, rows, cols))
+                self._plan_slices(items, mark, src, finding)
         marked = list(items.values())
         # One notice per image, on every frame that carries a mark (all frames if any mark has none).
         frames_by_uid: dict[str, set[int] | None] = {}
@@ -322,6 +330,28 @@ class GrayscaleSoftcopyPresentationState:
             notice.texts.append(notice_text(self.label, rows, cols, _chest_wall_on_right(src)))
             marked.append(notice)
         return marked
+
+    def _plan_slices(
+        self,
+        items: dict[tuple[str, tuple[int, ...], str], _Annotation],
+        mark: Mark,
+        src: Dataset,
+        finding: Finding,
+    ) -> None:
+        """The ``SCROLLBAR`` layer of a tomosynthesis mark: one marker on each frame of its extent."""
+        frames = _frames_of(src)
+        extent = mark.frame_extent()
+        if frames == 1 or extent is None or str(src.get("SOPClassUID", "")) != BREAST_TOMOSYNTHESIS:
+            return
+        first, last = max(1, extent[0]), min(frames, extent[1])
+        if (first, last) != extent:
+            LOGGER.warning("GSPS: finding %s spans frames %s, clipped to 1..%d", finding.id, extent, frames)
+        rows, cols = _size_of(src)
+        right = _chest_wall_on_right(src)
+        for frame in range(first, last + 1):
+            key = (mark.sop_instance_uid, (frame,), SCROLL_LAYER)
+            ann = items.setdefault(key, _Annotation(mark.sop_instance_uid, (frame,), SCROLL_LAYER))
+            ann.graphics.extend(slice_marker(frame, (first, last), frames, rows, cols, right))
 
     def _referenced(self) -> dict[str, tuple[int, ...]]:
         """Referenced images in source order, each with its frames (empty = all frames)."""
@@ -464,7 +494,7 @@ class GrayscaleSoftcopyPresentationState:
     def _layers(self) -> DicomSequence:
         used = {a.layer for a in self.annotations}
         items = []
-        styles = [*KIND_STYLES.values(), KindStyle(NOTICE_LAYER, "AI notice", _NOTICE_RGB)]
+        styles = [*KIND_STYLES.values(), _SCROLL_STYLE, KindStyle(NOTICE_LAYER, "AI notice", _NOTICE_RGB)]
         for order, style in enumerate(styles, start=1):
             if style.layer not in used:
                 continue
@@ -476,6 +506,8 @@ class GrayscaleSoftcopyPresentationState:
             item.GraphicLayerDescription = f"{style.word} marks ({self.algorithm_id})"[:64]
             if style.layer == NOTICE_LAYER:
                 item.GraphicLayerDescription = "AI output notice"
+            elif style.layer == SCROLL_LAYER:
+                item.GraphicLayerDescription = "Finding extent, slice by slice"
             items.append(item)
         return DicomSequence(items)
 

@@ -17,6 +17,11 @@ MEMBER_RADIUS_PX = 10.0
 #: Height of a text box as a fraction of the image rows (at least MIN_TEXT_PX).
 TEXT_HEIGHT_FRACTION = 0.02
 MIN_TEXT_PX = 24.0
+#: Scroll-bar marker of a DBT finding: distance from the image side (fraction of the columns) and
+#: the span of its track (fractions of the rows, clear of the notice at the bottom).
+SCROLL_MARGIN = 0.03
+SCROLL_TOP = 0.1
+SCROLL_BOTTOM = 0.8
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,32 @@ def notice_text(text: str, rows: int, cols: int, chest_wall_right: bool) -> Text
     top = rows - height * lines - height * 0.5
     left = cols * 0.02 if chest_wall_right else cols * 0.98 - width
     return TextBox(text, (left, max(top, 0.0)), (left + width, min(top + height * lines, rows)), None)
+
+
+def slice_marker(
+    frame: int, extent: tuple[int, int], frames: int, rows: int, cols: int, chest_wall_right: bool
+) -> list[Graphic]:
+    """A small scroll-bar marker for one slice of a finding's extent (Sectra's "SCROLLBAR" style).
+
+    On the side away from the chest wall: a vertical track standing for the whole volume (frame 1
+    at the top, the last frame at the bottom), a closed box over the finding's extent on it, and a
+    tick across the track at this ``frame``; so a reader scrolling sees where in the finding the
+    current slice lies. Three POLYLINEs.
+    """
+    x = cols * (SCROLL_MARGIN if chest_wall_right else 1.0 - SCROLL_MARGIN)
+    top, bottom = rows * SCROLL_TOP, rows * SCROLL_BOTTOM
+    half = max(2.0, cols * 0.004)
+
+    def y(f: int) -> float:
+        return top if frames <= 1 else top + (bottom - top) * (f - 1) / (frames - 1)
+
+    first, last = y(extent[0]) - half / 2, y(extent[1]) + half / 2
+    box = ((x - half, first), (x + half, first), (x + half, last), (x - half, last), (x - half, first))
+    return [
+        Graphic("POLYLINE", tuple(clamp(p, rows, cols) for p in ((x, top), (x, bottom)))),
+        Graphic("POLYLINE", tuple(clamp(p, rows, cols) for p in box)),
+        Graphic("POLYLINE", tuple(clamp(p, rows, cols) for p in ((x - 3 * half, y(frame)), (x + 3 * half, y(frame))))),
+    ]
 
 
 def text_item(text: TextBox) -> Dataset:
