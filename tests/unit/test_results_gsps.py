@@ -215,7 +215,9 @@ def test_scrollbar_layer_marks_every_frame_of_the_extent_and_no_other() -> None:
     frames = {g.frame for g in decode_gsps(ds) if g.layer == SCROLL_LAYER}
     assert frames == set(range(55, 61))
     mg = Mark(headers[0].SOPInstanceUID, (800, 1200), (700, 1100, 900, 1300), 0.6)
-    ds = GrayscaleSoftcopyPresentationState([Finding("m2", FindingKind.MASS, "R", 0.7, (mg,))], headers, ALGO, VERSION)
+    ds = GrayscaleSoftcopyPresentationState(
+        [Finding("m2", FindingKind.MASS, "R", 0.7, (mg,))], headers, ALGO, VERSION
+    )
     assert SCROLL_LAYER not in GrayscaleSoftcopyPresentationState.from_dataset(ds.dataset).layers
 
 

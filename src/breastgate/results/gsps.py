@@ -6,8 +6,9 @@ marked image (and frame, for multi-frame images) a closed POLYLINE for the outli
 box), small CIRCLEs for the calcifications of a cluster, a ``"Mass 0.87"`` text next to the mark and
 one not-for-diagnostic-use notice. On Breast Tomosynthesis volumes a ``SCROLLBAR`` layer (orange)
 adds a small scroll-bar marker on every frame the finding spans (``Mark.frames``) and on no other,
-so the finding shows while scrolling through its slices (Sectra pydicomutils' layer of that name). Placement follows DESIGN §4: same study (Patient and General
-Study copied from the images), a new series, deterministic UIDs. Sectra's own tooling writes marks
+so the finding shows while scrolling through its slices (Sectra pydicomutils' layer of that name).
+Placement follows DESIGN §4: same study (Patient and General Study copied from the images), a new
+series, deterministic UIDs. Sectra's own tooling writes marks
 the same way (reference/sectra.md §3.4): a GSPS that references the exact source images.
 
 Coordinates are DICOM image coordinates (column, row), origin at the top-left corner of the

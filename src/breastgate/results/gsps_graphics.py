@@ -115,7 +115,10 @@ def slice_marker(
     return [
         Graphic("POLYLINE", tuple(clamp(p, rows, cols) for p in ((x, top), (x, bottom)))),
         Graphic("POLYLINE", tuple(clamp(p, rows, cols) for p in box)),
-        Graphic("POLYLINE", tuple(clamp(p, rows, cols) for p in ((x - 3 * half, y(frame)), (x + 3 * half, y(frame))))),
+        Graphic(
+            "POLYLINE",
+            tuple(clamp(p, rows, cols) for p in ((x - 3 * half, y(frame)), (x + 3 * half, y(frame)))),
+        ),
     ]
 
 
