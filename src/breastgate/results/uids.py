@@ -24,6 +24,7 @@ KNOWN_KINDS = frozenset(
         "gsps",
         "gsps-series",
         "kos",
+        "kos-series",
         "report-sr",
         "report-sr-series",
         "report-sr-device",
