@@ -1,6 +1,7 @@
 """Masses on tomosynthesis end to end: a DBT study (four Breast Tomosynthesis volumes and their
 synthesized 2-D views) with a mass in over DICOM; the CAD SR and GSPS back in the PACS (Orthanc)
-mark the mass on its volume, on a frame where it is in focus.
+mark the mass on its volume, on a frame where it is in focus; the GSPS SCROLLBAR layer and the key
+images (KOS) cover exactly the frames the finding spans.
 
 Real processes: ``breastgate serve``, Orthanc, dcmtk ``storescu`` (``-R``: its default presentation
 contexts have no Breast Tomosynthesis entry), dciodvfy.
@@ -19,7 +20,8 @@ import pytest
 from breastgate.phantoms import generate_dbt_study
 from breastgate.phantoms.dbt import dbt_file_name
 from breastgate.phantoms.lesions import LesionRequest
-from breastgate.results.gsps import decode_gsps
+from breastgate.results.gsps import SCROLL_LAYER, decode_gsps
+from breastgate.results.kos import KeyObjectSelectionDocument
 from breastgate.results.mammo_cad_sr import decode_cad_sr
 from tests.support.e2e import gateway_with_pacs
 from tests.support.gateway import GatewayProcess, storescu, wait_for
@@ -87,11 +89,13 @@ def test_mass_marked_on_its_tomosynthesis_volume_reaches_the_pacs(
 
     wait_for(lambda: pacs.find_instances(study_uid, modality="SR"), timeout=300, what="the masses CAD SR")
     wait_for(lambda: pacs.find_instances(study_uid, modality="PR"), timeout=60, what="the masses GSPS")
+    wait_for(lambda: pacs.find_instances(study_uid, modality="KO"), timeout=60, what="the masses KOS")
     received = tmp_path / "received"
     received.mkdir()
     (sr,) = _received(pacs, study_uid, "SR", received)
     (gsps,) = _received(pacs, study_uid, "PR", received)
-    for path in (sr, gsps):
+    (kos,) = _received(pacs, study_uid, "KO", received)
+    for path in (sr, gsps, kos):
         assert dciodvfy(path).errors == [], path.name
 
     decoded = decode_cad_sr(pydicom.dcmread(sr))
@@ -120,6 +124,23 @@ def test_mass_marked_on_its_tomosynthesis_volume_reaches_the_pacs(
     assert masses["status"] == "ok"
     frames = {(m["sop_instance_uid"], m.get("frame")) for f in results["findings"] for m in f["marks"]}
     assert any(uid in volumes and frame for uid, frame in frames)
+    # Every shown volume mark spans frames around its own; the GSPS SCROLLBAR layer marks exactly
+    # those frames, and the KOS flags exactly those frames as key images.
+    extents: dict[str, set[int]] = {}
+    for finding in results["findings"]:
+        for mark in finding["marks"]:
+            if finding["shown"] and mark["sop_instance_uid"] in volumes:
+                first, last = mark["frames"]
+                assert first <= mark["frame"] <= last, finding["id"]
+                extents.setdefault(mark["sop_instance_uid"], set()).update(range(first, last + 1))
+    assert extents, "no shown finding on a volume"
+    scroll: dict[str, set[int]] = {}
+    for g in drawn:
+        if g.layer == SCROLL_LAYER and g.frame is not None:
+            scroll.setdefault(g.sop_instance_uid, set()).add(g.frame)
+    assert scroll == extents
+    keyed = KeyObjectSelectionDocument.from_dataset(pydicom.dcmread(kos)).images
+    assert {uid: set(frames) for uid, frames in keyed if uid in volumes} == extents
     for finding in results["findings"]:  # DESIGN §4: patient_mm for 3-D modalities only
         on_volume = any(m["sop_instance_uid"] in volumes for m in finding["marks"])
         assert (finding["location"]["patient_mm"] is not None) == on_volume, finding["id"]

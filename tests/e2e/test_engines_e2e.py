@@ -50,6 +50,7 @@ HTTP_ENGINE = ("acme.cloud", "3.2.0")
 ONNX_ENGINE = ("acme.brightest", "1.0.0")
 CAD_SR = "1.2.840.10008.5.1.4.1.1.88.50"
 GSPS = "1.2.840.10008.5.1.4.1.1.11.1"
+KOS = "1.2.840.10008.5.1.4.1.1.88.59"
 
 
 class Study:
@@ -417,7 +418,9 @@ folder = "{models.relative_to(tmp_path)}"
             outputs = {e["data"]["algorithm_id"]: set(e["data"]["outputs"]) for e in events}
             versions = {e["data"]["algorithm_id"]: e["data"]["version"] for e in events}
             assert versions == {HTTP_ENGINE[0]: HTTP_ENGINE[1], ONNX_ENGINE[0]: ONNX_ENGINE[1]}
-            assert len(outputs[HTTP_ENGINE[0]]) == 2 and len(outputs[ONNX_ENGINE[0]]) == 2  # CAD SR + GSPS
+            assert (
+                len(outputs[HTTP_ENGINE[0]]) == 3 and len(outputs[ONNX_ENGINE[0]]) == 3
+            )  # CAD SR, GSPS, KOS
             wait_for(
                 lambda: outputs[HTTP_ENGINE[0]] <= pacs_sop_uids(pacs, study.uid),
                 timeout=60,
@@ -427,10 +430,10 @@ folder = "{models.relative_to(tmp_path)}"
             in_pacs = pacs_sop_uids(pacs, study.uid)
             assert not outputs[ONNX_ENGINE[0]] & in_pacs
             objects = instances_by_class(pacs, study.uid, tmp_path / "pacs")
-            assert len(objects[CAD_SR]) == 1 and len(objects[GSPS]) == 1, {
+            assert len(objects[CAD_SR]) == 1 and len(objects[GSPS]) == 1 and len(objects[KOS]) == 1, {
                 k: len(v) for k, v in objects.items()
             }
-            for ds in (*objects[CAD_SR], *objects[GSPS]):
+            for ds in (*objects[CAD_SR], *objects[GSPS], *objects[KOS]):
                 assert ds.StudyInstanceUID == study.uid
                 assert dciodvfy(ds.filename).errors == [], ds.filename
             assert [w["study_instance_uid"] for w in gateway.get("/api/worklist")["items"]] == [study.uid]

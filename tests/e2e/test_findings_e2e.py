@@ -1,5 +1,5 @@
 """Lesion findings end to end: a study with a spiculated mass and a calcification cluster, and a
-normal study, in over DICOM; CAD SR, GSPS and the secondary-capture summary back in the PACS
+normal study, in over DICOM; CAD SR, GSPS, key images (KOS) and the secondary-capture summary back in the PACS
 (Orthanc); marks inside the true lesions; triage flags from the results API.
 
 Real processes: ``breastgate serve``, Orthanc, dcmtk ``storescu``, dciodvfy.
@@ -18,6 +18,7 @@ import pytest
 from breastgate.phantoms import generate_mg_study
 from breastgate.phantoms.lesions import LesionRequest
 from breastgate.results.gsps import decode_gsps
+from breastgate.results.kos import KeyObjectSelectionDocument
 from breastgate.results.mammo_cad_sr import decode_cad_sr
 from tests.support.e2e import gateway_with_pacs
 from tests.support.gateway import GatewayProcess, storescu, wait_for
@@ -89,7 +90,13 @@ def test_marks_of_a_mass_and_a_cluster_reach_the_pacs(
     gsps = _received(pacs, study_uid, "PR", received)
     (sc,) = _received(pacs, study_uid, "OT", received)
     assert gsps, "the marks must also arrive as a presentation state"
-    for path in [*srs, *gsps, sc]:
+    wait_for(
+        lambda: len(pacs.find_instances(study_uid, modality="KO")) == len(gsps),
+        timeout=60,
+        what="key images (KOS) beside every GSPS",
+    )
+    kos = _received(pacs, study_uid, "KO", received)
+    for path in [*srs, *gsps, *kos, sc]:
         assert dciodvfy(path).errors == [], path.name
 
     shown = []
@@ -112,6 +119,8 @@ def test_marks_of_a_mass_and_a_cluster_reach_the_pacs(
     drawn = [g for path in gsps for g in decode_gsps(pydicom.dcmread(path))]
     marked_images = {m.sop_instance_uid for f in shown for m in f.marks}
     assert marked_images <= {g.sop_instance_uid for g in drawn}
+    keyed = [KeyObjectSelectionDocument.from_dataset(pydicom.dcmread(path)) for path in kos]
+    assert {uid for k in keyed for uid, _ in k.images} == marked_images
     summary = pydicom.dcmread(sc)
     assert summary.StudyInstanceUID == study_uid and summary.BurnedInAnnotation == "YES"
 

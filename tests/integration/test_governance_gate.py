@@ -66,7 +66,7 @@ def test_assistive_at_the_pacs_sends_only_overlays(tmp_path: Path) -> None:
         items = outbox.list_items(s, study=uid)
         assert worklist_store.get_item(s, uid) is None  # assistive: no worklist effect
         assert report_store.get_report(s, uid) is None  # and no report pre-fill
-    assert modalities(items) == ["PR"]  # the GSPS overlay; no CAD SR, no summary SC
+    assert modalities(items) == ["PR"]  # the GSPS overlay; no CAD SR, no key images (KOS), no summary SC
     assert all(i.kind == "dicom" for i in items)  # no HL7 ORU
 
 
@@ -77,7 +77,7 @@ def test_integrated_everywhere(tmp_path: Path) -> None:
         items = outbox.list_items(s, study=uid)
         assert worklist_store.get_item(s, uid) is not None
         assert report_store.get_report(s, uid) is not None
-    assert modalities(items) == ["OT", "PR", "SR", "SR"]
+    assert modalities(items) == ["KO", "OT", "PR", "SR", "SR"]  # KO: the GSPS's key images
     assert [i.destination for i in items if i.kind == "hl7"] == [RIS]
 
 

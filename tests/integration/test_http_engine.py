@@ -195,7 +195,7 @@ def test_request_carries_references_only_and_findings_are_converted(
     document = build_results(study.study_instance_uid, [result])
     assert [f["score"] for f in document["findings"]] == [0.75, 0.2]
     # The same encoders as the built-ins': a CAD SR, and a GSPS with the marks shown.
-    assert [o.kind for o in build_outputs(study, algorithm, result)] == ["cad-sr", "gsps"]
+    assert [o.kind for o in build_outputs(study, algorithm, result)] == ["cad-sr", "gsps", "kos"]
 
 
 def test_operating_threshold_is_on_the_raw_scale(vendor: Vendor, study: StudyRef) -> None:

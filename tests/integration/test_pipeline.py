@@ -187,6 +187,7 @@ def test_all_algorithms_then_one_study_summary(tmp_path: Path) -> None:
         items = outbox.list_items(s, study=study.study_instance_uid)
     modalities = sorted(str(pydicom.dcmread(i.path, stop_before_pixels=True).Modality) for i in items)
     assert modalities.count("SR") == 3 and modalities.count("OT") == 1 and "PR" in modalities
+    assert modalities.count("KO") == modalities.count("PR")  # key images beside every GSPS
     # A re-run of any job (lease expiry) owes nothing new: same UIDs, summary included.
     with gateway.db.session() as s:
         masses = ledger.schedule(s, study.study_instance_uid, "breastgate.masses", 1)

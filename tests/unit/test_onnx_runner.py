@@ -254,7 +254,7 @@ def test_results_become_cad_sr_and_gsps(detector: OnnxModelRunner, tmp_path: Pat
     left_cc = make_mg(blob_image(121.0, 317.0), ImageLaterality="L", ViewPosition="CC")
     detections = study_of([left_cc], tmp_path)
     outputs = build_outputs(detections, detector, run(detector, detections))
-    assert [o.kind for o in outputs] == ["cad-sr", "gsps"]
+    assert [o.kind for o in outputs] == ["cad-sr", "gsps", "kos"]
     density_runner = OnnxModelRunner(model_folder(tmp_path / "models", density_graph(), DENSITY_MANIFEST))
     datasets = [
         make_mg(dense_fraction_image(0.1), ImageLaterality="L", ViewPosition="CC"),

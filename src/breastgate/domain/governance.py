@@ -8,7 +8,7 @@ destination    assistive                   integrated
 =============  ==========================  =====================================================
 ``api``        results JSON and web UI     (same)
 ``webhook``    ``study.results`` events    (same)
-``pacs``       GSPS overlays only          also Mammography CAD SR and the summary SC
+``pacs``       GSPS overlays only          also Mammography CAD SR, key images (KOS), summary SC
 ``worklist``   nothing                     priority, flags, UPS workitem, HL7 priority update
 ``report``     nothing                     report draft pre-fill
 ``hl7``        nothing                     ORU^R01 results to the RIS
@@ -85,7 +85,8 @@ NEEDS: dict[Destination, Mode] = {
 #: computed on a user's explicit request from the patient's own answers, not from images: not gated.
 QUESTIONNAIRE_PREFIX = "breastgate.risk."
 
-#: PACS object kinds shown as optional overlays in assistive mode; every other kind needs integrated.
+#: PACS object kinds shown as optional overlays in assistive mode; every other kind needs integrated
+#: (a Key Object Selection, ``kos``, flags images in the PACS worklist views: integrated only).
 OVERLAY_KINDS = frozenset({"gsps"})
 
 

@@ -16,6 +16,7 @@ from breastgate.algorithms.base import Algorithm
 from breastgate.domain.errors import EngineUnavailableError
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, StudyRef
 from breastgate.results.gsps import GrayscaleSoftcopyPresentationState
+from breastgate.results.kos import KeyObjectSelectionDocument
 from breastgate.results.mammo_cad_sr import MammographyCADSR
 
 LOGGER = logging.getLogger(__name__)
@@ -67,7 +68,11 @@ def source_headers(study: StudyRef, sop_instance_uids: tuple[str, ...]) -> list[
 def build_outputs(study: StudyRef, algorithm: Algorithm, result: AlgorithmResult) -> list[OutputObject]:
     """DICOM objects for a result: a Mammography CAD SR for a density assessment or a lesion
     detector's findings (an empty CAD SR still says which detections ran), plus a GSPS with the
-    marks a reader is shown (findings at or above the operating point)."""
+    marks a reader is shown (findings at or above the operating point) and a Key Object Selection
+    flagging their images (frames, for tomosynthesis).
+
+    ``OutputObject.kind`` names the object for storage, governance and delivery: ``cad-sr``,
+    ``gsps``, ``kos`` (and ``sc``, ``report-sr`` for the study-level objects)."""
     if result.status != AlgorithmStatus.OK:
         return []
     if result.density is None and not result.findings and result.operating_threshold is None:
@@ -89,4 +94,8 @@ def build_outputs(study: StudyRef, algorithm: Algorithm, result: AlgorithmResult
             shown, headers, result.algorithm_id, result.algorithm_version
         ).dataset
         outputs.append(OutputObject("gsps", str(gsps.SOPInstanceUID), gsps))
+        kos = KeyObjectSelectionDocument(
+            shown, headers, result.algorithm_id, result.algorithm_version
+        ).dataset
+        outputs.append(OutputObject("kos", str(kos.SOPInstanceUID), kos))
     return outputs
