@@ -277,3 +277,47 @@ BENIGN_CALCIFICATION_TYPES: dict[str, Code] = {
     "skin": Code("129757003", "SCT", "Calcified skin of breast"),
     "suture": Code("129758008", "SCT", "Calcified suture material"),
 }
+
+
+# --- Imaging Measurement Report, PS3.16 TID 1500 / 1410 / 1419 (reference dicom-sr.md §3.1;
+# codes and meanings checked against pydicom 3.0's PS3.16 dictionaries) ---
+IMAGING_MEASUREMENT_REPORT = Code("126000", "DCM", "Imaging Measurement Report")  # CID 7021
+IMAGING_MEASUREMENTS = Code("126010", "DCM", "Imaging Measurements")
+MEASUREMENT_GROUP = Code("125007", "DCM", "Measurement Group")
+QUALITATIVE_EVALUATIONS = Code("C0034375", "UMLS", "Qualitative Evaluations")
+TRACKING_UNIQUE_IDENTIFIER = Code("112040", "DCM", "Tracking Unique Identifier")
+IMAGE_REGION = Code("111030", "DCM", "Image Region")
+IMAGE_LIBRARY_GROUP = Code("126200", "DCM", "Image Library Group")
+FINDING_SITE = Code("363698007", "SCT", "Finding Site")
+TOPOGRAPHICAL_MODIFIER = Code("106233006", "SCT", "Topographical modifier")
+COMMENT = Code("121106", "DCM", "Comment")
+# TID 1002 / 1004 observer context (CID 270 Observer Type)
+OBSERVER_TYPE = Code("121005", "DCM", "Observer Type")
+DEVICE = Code("121007", "DCM", "Device")
+DEVICE_OBSERVER_UID = Code("121012", "DCM", "Device Observer UID")
+DEVICE_OBSERVER_NAME = Code("121013", "DCM", "Device Observer Name")
+DEVICE_OBSERVER_MANUFACTURER = Code("121014", "DCM", "Device Observer Manufacturer")
+DEVICE_OBSERVER_MODEL_NAME = Code("121015", "DCM", "Device Observer Model Name")
+# CID 4 Anatomic Region / CID 6020 Quadrant Location, by results JSON location.quadrant
+BREAST = Code("76752008", "SCT", "Breast")
+QUADRANTS: dict[str, Code] = {
+    "UOQ": Code("76365002", "SCT", "Upper outer quadrant of breast"),
+    "UIQ": Code("77831004", "SCT", "Upper inner quadrant of breast"),
+    "LOQ": Code("33564002", "SCT", "Lower outer quadrant of breast"),
+    "LIQ": Code("19100000", "SCT", "Lower inner quadrant of breast"),
+}
+# CID 244 Laterality (TID 1419 row 3), by breast side
+LATERALITY_BY_SIDE: dict[str, Code] = {
+    "L": Code("7771000", "SCT", "Left"),
+    "R": Code("24028007", "SCT", "Right"),
+    "B": Code("51440002", "SCT", "Bilateral"),
+}
+# CID 6018 Clockface Location or Region, by results JSON location.clock (1-12)
+CLOCK_POSITIONS: dict[int, Code] = {
+    hour: Code(value, "SCT", f"{hour} o'clock position")
+    for hour, value in enumerate(
+        ("129772004", "129773009", "129774003", "129775002", "129776001", "129777005",
+         "129778000", "129779008", "129780006", "129781005", "129782003", "129783008"),
+        start=1,
+    )
+}  # fmt: skip

@@ -54,6 +54,7 @@ class Node:
     rel: str | None = None
     concept: Code | None = None
     code: Code | None = None
+    #: TEXT value, or the UID of a UIDREF item
     text: str | None = None
     num: float | None = None
     units: Code | None = None
@@ -128,6 +129,10 @@ def _encode_value(node: Node, ds: Dataset) -> None:
         ds.ConceptCodeSequence = Sequence([node.code.to_dataset()])
     elif node.vt == "TEXT":
         ds.TextValue = node.text or ""
+    elif node.vt == "UIDREF":
+        if not node.text:
+            raise EncodingError("UIDREF content item without a UID")
+        ds.UID = node.text
     elif node.vt == "NUM":
         if node.num is None or node.units is None:
             raise EncodingError("NUM content item without value or units")
@@ -188,6 +193,8 @@ def _decode_item(ds: Dataset, rel: str | None) -> Node:
         node.code = Code.from_dataset(ds.ConceptCodeSequence[0])
     elif vt == "TEXT":
         node.text = str(ds.get("TextValue", ""))
+    elif vt == "UIDREF":
+        node.text = str(ds.get("UID", ""))
     elif vt == "NUM" and ds.get("MeasuredValueSequence"):
         mv = ds.MeasuredValueSequence[0]
         node.num = float(mv.NumericValue)

@@ -158,13 +158,17 @@ class ImageLibraryEntry:
             rows_columns=(int(ds.Rows), int(ds.Columns)) if ds.get("Rows") and ds.get("Columns") else None,
         )
 
-    def to_node(self) -> Node:
-        """The IMAGE item with its HAS ACQ CONTEXT rows (each only when the source has it)."""
+    def to_node(self, sides: Mapping[str, Code] = c.SIDE_BY_LATERALITY) -> Node:
+        """The IMAGE item with its HAS ACQ CONTEXT rows (each only when the source has it).
+
+        ``sides`` codes Image Laterality: CID 6022 for TID 4020; TID 1602 (the TID 1600 library
+        entry, which shares these rows) wants CID 244 (:data:`codes.LATERALITY_BY_SIDE`).
+        """
         frames = (self.frame,) if self.frame is not None else ()
         img = Node("IMAGE", "CONTAINS", sop=(self.sop_class_uid, self.sop_instance_uid), frames=frames)
         acq = "HAS ACQ CONTEXT"
-        if self.laterality:
-            img.add(Node("CODE", acq, c.IMAGE_LATERALITY, code=c.SIDE_BY_LATERALITY[self.laterality]))
+        if self.laterality and self.laterality in sides:
+            img.add(Node("CODE", acq, c.IMAGE_LATERALITY, code=sides[self.laterality]))
         if self.view is not None:
             view = img.add(Node("CODE", acq, c.IMAGE_VIEW, code=self.view))
             for m in self.view_modifiers:

@@ -134,14 +134,16 @@ def _percent(score: float) -> float:
     return round(score * 100.0, 6)
 
 
-def _closed(points: Sequence[tuple[float, float]]) -> tuple[float, ...]:
+def closed_polyline(points: Sequence[tuple[float, float]]) -> tuple[float, ...]:
+    """Graphic Data of a closed POLYLINE (first point repeated last, PS3.3 C.18.6.1.2)."""
     pts = list(points)
     if pts[0] != pts[-1]:
         pts.append(pts[0])
     return tuple(v for p in pts for v in p)
 
 
-def _rectangle(bbox: tuple[float, float, float, float]) -> list[tuple[float, float]]:
+def bbox_rectangle(bbox: tuple[float, float, float, float]) -> list[tuple[float, float]]:
+    """Corners of a (c0, r0, c1, r1) box, clockwise from the top-left: a mark without outline."""
     c0, r0, c1, r1 = bbox
     return [(c0, r0), (c1, r0), (c1, r1), (c0, r1)]
 
@@ -264,8 +266,8 @@ class FindingEncoder:
         """TID 4021: Center POINT and closed Outline POLYLINE (the bbox rectangle without outline)."""
         center = node.add(Node("SCOORD", _HP, c.CENTER, graphic=("POINT", tuple(mark.point))))
         center.add(Node("IMAGE", "SELECTED FROM", ref=image))
-        ring = mark.outline if len(mark.outline) >= 3 else _rectangle(mark.bbox)
-        outline = node.add(Node("SCOORD", _HP, c.OUTLINE, graphic=("POLYLINE", _closed(ring))))
+        ring = mark.outline if len(mark.outline) >= 3 else bbox_rectangle(mark.bbox)
+        outline = node.add(Node("SCOORD", _HP, c.OUTLINE, graphic=("POLYLINE", closed_polyline(ring))))
         outline.add(Node("IMAGE", "SELECTED FROM", ref=image))
 
     def _diameter(self, node: Node, mark: Mark, image: Node, size: float | None) -> None:
@@ -338,7 +340,7 @@ def decode_mark(node: Node) -> Mark | None:
         bbox = (min(cols), min(rows), max(cols), max(rows))
     else:
         bbox = (point[0], point[1], point[0], point[1])
-    if list(ring) == _rectangle(bbox):
+    if list(ring) == bbox_rectangle(bbox):
         ring = ()  # the encoder's stand-in for "no outline"
     members = tuple(
         (float(m[0][0]), float(m[0][1]))

@@ -30,6 +30,10 @@ KNOWN_KINDS = frozenset(
         "report-sr-device",
         "sc",
         "sc-series",
+        "tid1500",
+        "tid1500-series",
+        "tid1500-device",
+        "tid1500-tracking",
     }
 )
 
