@@ -1,0 +1,404 @@
+"""Imaging Measurement Report (PS3.16 TID 1500) of a result's findings, in a Comprehensive SR.
+
+Some sites, and Sectra's own tooling, read the generic TID 1500 measurement report (the IHE AIR
+encoding of regions and measurements) rather than, or beside, the Mammography CAD SR.
+:class:`MeasurementReport` encodes the findings a reader is shown (score at or above the operating
+point, as the GSPS); ``from_dataset()`` reads one back. SOP class: Comprehensive SR
+(1.2.840.10008.5.1.4.1.1.88.33): marks are 2-D pixel coordinates, so SCOORD is enough. Placement as
+every breastgate output: same study, Patient and General Study copied, a new series, deterministic
+UIDs (kinds ``tid1500``, ``tid1500-series``, ``tid1500-device``, ``tid1500-tracking``).
+
+Content tree, as emitted (reference dicom-sr.md §3.1; rows as PixelMed's DicomSRValidator)::
+
+    CONTAINER (126000, DCM, "Imaging Measurement Report")       [TID 1500, template 1500/DCMR]
+     ├ HAS CONCEPT MOD CODE Language = en-US                      [TID 1204]
+     ├ HAS OBS CONTEXT CODE (121005) Observer Type = (121007, DCM, "Device")  [TID 1001/1002]
+     ├ HAS OBS CONTEXT UIDREF (121012) Device Observer UID, TEXT (121013) Name "breastgate",
+     │   (121014) Manufacturer, (121015) Model Name = algorithm id   [TID 1004]
+     ├ CONTAINS CONTAINER Image Library → Image Library Group → IMAGE per source image,
+     │   with the HAS ACQ CONTEXT rows TID 1602/1603 share with TID 4020, Image Laterality
+     │   from CID 244                                                [TID 1600/1601]
+     ├ CONTAINS CONTAINER (126010, DCM, "Imaging Measurements")
+     │   ├ HAS CONCEPT MOD TEXT Algorithm Name / Version / Parameters  [TID 4019]
+     │   └ CONTAINS CONTAINER (125007) Measurement Group per (finding, marked image)  [TID 1410]
+     │       ├ HAS OBS CONTEXT TEXT (112039) Tracking Identifier = Finding.id
+     │       ├ HAS OBS CONTEXT UIDREF (112040) Tracking Unique Identifier (one per finding)
+     │       ├ CONTAINS CODE (121071) Finding = CID 6054 (kinds without a code: row left out)
+     │       ├ CONTAINS SCOORD (111030) Image Region: closed POLYLINE (outline, else the bbox)
+     │       │   └ SELECTED FROM IMAGE (by value; Referenced Frame Number for DBT)
+     │       ├ HAS CONCEPT MOD CODE (363698007) Finding Site = quadrant (CID 6020) or Breast
+     │       │   ├ HAS CONCEPT MOD CODE (272741003) Laterality = CID 244 Left / Right  [TID 1419]
+     │       │   └ HAS CONCEPT MOD CODE (106233006) Topographical modifier = clock (CID 6018)
+     │       ├ CONTAINS NUM (81827009, SCT, "Diameter") mm (the mark's size, else the finding's)
+     │       └ CONTAINS NUM (111012, DCM, "Certainty of Finding") % (the mark's score)
+     └ CONTAINS CONTAINER (C0034375, UMLS, "Qualitative Evaluations")
+         └ CONTAINS TEXT (121106, DCM, "Comment") = "AI result (...) — not for diagnostic use."
+
+Choices:
+
+- One Measurement Group per marked image: TID 1410 is a planar ROI (one Image Region). The marks of
+  one finding (CC and MLO, or a volume and its synthesized view) share the Tracking Identifier and
+  Tracking Unique Identifier, which is what those rows are for (one lesion, several regions).
+- The score is a detection confidence, not a calibrated probability of malignancy, so it is
+  (111012, DCM, "Certainty of Finding"), as in the CAD SR, not (111047, DCM, "Probability of cancer").
+- Procedure reported (row 4, optional) is left out. CID 100 is a baseline (extensible) group, so
+  the CID 6050 mammogram code (36626-0, LN) is allowed, but the PixelMed validator we must pass
+  (the Debian jar, CID 100 of 2019) reports every code outside its list as an error, including
+  (43468-8, LN, "XR unspecified body region") of the current CID 100; the only X-ray-neutral code
+  it knows, (363679005, SCT, "Imaging procedure"), says nothing.
+- No Geometric purpose of region (row 3c): a closed POLYLINE is the region itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence as DicomSequence
+
+from breastgate.domain.errors import EncodingError, InvalidInputError
+from breastgate.domain.model import AlgorithmManifest, AlgorithmResult, Finding, Mark
+from breastgate.results import codes as c
+from breastgate.results.mammo_cad_sr import impression_text
+from breastgate.results.placement import (
+    attach_file_meta,
+    copy_patient_study,
+    creation_datetime,
+    evidence_item,
+)
+from breastgate.results.sr_content import Code, Node, decode_content, encode_content
+from breastgate.results.tid4000 import AlgorithmIdentification, ImageLibraryEntry
+from breastgate.results.tid4000_findings import (
+    THRESHOLD_PARAMETER,
+    bbox_rectangle,
+    closed_polyline,
+    threshold_from,
+)
+from breastgate.results.uids import derive_uid
+
+LOGGER = logging.getLogger(__name__)
+
+COMPREHENSIVE_SR_STORAGE = "1.2.840.10008.5.1.4.1.1.88.33"
+DEFAULT_SERIES_NUMBER = 9906
+DEVICE_OBSERVER_NAME = "breastgate"
+
+_CONTAINS, _HCM, _HOC = "CONTAINS", "HAS CONCEPT MOD", "HAS OBS CONTEXT"
+
+
+def shown_findings(result: AlgorithmResult) -> tuple[Finding, ...]:
+    """Findings at or above the operating point (all of them without one), as the GSPS shows."""
+    threshold = result.operating_threshold if result.operating_threshold is not None else 0.0
+    return tuple(f for f in result.findings if f.score >= threshold)
+
+
+def _percent(score: float) -> float:
+    if not 0.0 <= score <= 1.0:
+        raise EncodingError(f"score {score!r} outside 0..1")
+    return round(score * 100.0, 6)
+
+
+@dataclass(frozen=True)
+class DecodedGroup:
+    """One TID 1410 Measurement Group read back."""
+
+    tracking_identifier: str
+    tracking_uid: str
+    finding: Code | None
+    sop_instance_uid: str
+    frame: int | None
+    points: tuple[tuple[float, float], ...]
+    laterality: Code | None
+    finding_site: Code | None
+    certainty_percent: float | None
+    diameter_mm: float | None
+
+
+@dataclass(frozen=True)
+class DecodedMeasurementReport:
+    """What :meth:`MeasurementReport.from_dataset` returns."""
+
+    sop_instance_uid: str
+    series_instance_uid: str
+    study_instance_uid: str
+    algorithm_name: str
+    algorithm_version: str
+    operating_threshold: float | None
+    groups: tuple[DecodedGroup, ...]
+    comment: str
+
+
+class MeasurementReport:
+    """A TID 1500 Imaging Measurement Report of the shown findings of one :class:`AlgorithmResult`.
+
+    Parameters
+    ----------
+    sources
+        Headers of the study's images (pixel data not needed); all must share the result's study.
+        Marks on images without a header here are left out with a warning.
+    result
+        The result; its findings at or above the operating threshold are encoded.
+    manifest
+        Algorithm manifest (id, version, name, manufacturer).
+    created
+        Content Date/Time; default: the study date and time, so the output depends only on inputs.
+
+    Raises
+    ------
+    EncodingError
+        No shown finding has a mark on a source image, the manifest and result disagree, or the
+        sources span another study.
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[Dataset],
+        result: AlgorithmResult,
+        manifest: AlgorithmManifest,
+        *,
+        created: datetime | None = None,
+        series_number: int = DEFAULT_SERIES_NUMBER,
+        instance_number: int = 1,
+    ) -> None:
+        if not sources:
+            raise EncodingError("a TID 1500 report needs at least one source image")
+        if (manifest.id, manifest.version) != (result.algorithm_id, result.algorithm_version):
+            raise EncodingError("manifest and result name different algorithms or versions")
+        if {str(s.get("StudyInstanceUID", "")) for s in sources} != {result.study_instance_uid}:
+            raise EncodingError("source images do not all belong to the result's study")
+        threshold = result.operating_threshold
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
+            raise EncodingError(f"operating threshold {threshold!r} outside 0..1")
+        self.sources = tuple(sources)
+        self.result = result
+        self.manifest = manifest
+        self.series_number = series_number
+        self.instance_number = instance_number
+        self.creation_date, self.creation_time = creation_datetime(self.sources, created)
+        self._headers = {str(s.SOPInstanceUID): s for s in self.sources}
+        self.findings = shown_findings(result)
+        self.marks = self._marks()
+        if not self.marks:
+            raise EncodingError("no finding at the operating point has a mark on a source image")
+        study = result.study_instance_uid
+        algo, version = result.algorithm_id, result.algorithm_version
+        self.sop_instance_uid = derive_uid("tid1500", algo, version, [study, *sorted(self._headers)])
+        self.series_instance_uid = derive_uid("tid1500-series", algo, version, [study])
+        self.device_uid = derive_uid("tid1500-device", algo, version, [algo])
+        self.algorithm = AlgorithmIdentification(
+            algo,
+            version,
+            (
+                f"name={manifest.name}",
+                f"manufacturer={manifest.manufacturer}",
+                *([f"{THRESHOLD_PARAMETER}{threshold!r}"] if threshold is not None else []),
+            ),
+        )
+        # Build the tree now so a bad input fails here, not at write time.
+        self._tree = self._build()
+
+    @classmethod
+    def from_result(
+        cls,
+        result: AlgorithmResult,
+        manifest: AlgorithmManifest,
+        sources: Sequence[Dataset],
+        created: datetime | None = None,
+    ) -> MeasurementReport:
+        """Pipeline-friendly constructor, the shape of ``MammographyCADSR.from_result``."""
+        return cls(sources, result, manifest, created=created)
+
+    def tracking_uid(self, finding: Finding) -> str:
+        """Tracking Unique Identifier of a finding: the same for every build of the same result."""
+        return derive_uid(
+            "tid1500-tracking",
+            self.result.algorithm_id,
+            self.result.algorithm_version,
+            [self.result.study_instance_uid, f"finding={finding.id}", f"kind={finding.kind.value}"],
+        )
+
+    def _marks(self) -> tuple[tuple[int, Finding, Mark], ...]:
+        out = []
+        for number, finding in enumerate(self.findings, start=1):
+            for mark in finding.marks:
+                if mark.sop_instance_uid in self._headers:
+                    out.append((number, finding, mark))
+                else:
+                    LOGGER.warning("TID 1500: mark of finding %r on an image without a header", finding.id)
+        return tuple(out)
+
+    # ------------------------------------------------------------ content tree
+
+    def _build(self) -> Node:
+        root = Node("CONTAINER", concept=c.IMAGING_MEASUREMENT_REPORT, template="1500")
+        root.add(Node("CODE", _HCM, c.LANGUAGE, code=c.ENGLISH))
+        root.add(Node("CODE", _HOC, c.OBSERVER_TYPE, code=c.DEVICE))
+        root.add(Node("UIDREF", _HOC, c.DEVICE_OBSERVER_UID, text=self.device_uid))
+        root.add(Node("TEXT", _HOC, c.DEVICE_OBSERVER_NAME, text=DEVICE_OBSERVER_NAME))
+        root.add(Node("TEXT", _HOC, c.DEVICE_OBSERVER_MANUFACTURER, text=self.manifest.manufacturer))
+        root.add(Node("TEXT", _HOC, c.DEVICE_OBSERVER_MODEL_NAME, text=self.manifest.id))
+        library = root.add(Node("CONTAINER", _CONTAINS, c.IMAGE_LIBRARY))
+        group = library.add(Node("CONTAINER", _CONTAINS, c.IMAGE_LIBRARY_GROUP))
+        for src in self.sources:
+            group.add(ImageLibraryEntry.from_header(src).to_node(c.LATERALITY_BY_SIDE))
+        measurements = root.add(Node("CONTAINER", _CONTAINS, c.IMAGING_MEASUREMENTS))
+        self.algorithm.add_to(measurements, _HCM)
+        for number, finding, mark in self.marks:
+            measurements.add(self._group(number, finding, mark))
+        notes = root.add(Node("CONTAINER", _CONTAINS, c.QUALITATIVE_EVALUATIONS))
+        label = impression_text(self.result.algorithm_id, self.result.algorithm_version)
+        notes.add(Node("TEXT", _CONTAINS, c.COMMENT, text=label))
+        return root
+
+    def _group(self, number: int, finding: Finding, mark: Mark) -> Node:
+        """TID 1410 Planar ROI Measurements for one mark, with its TID 1419 rows."""
+        group = Node("CONTAINER", _CONTAINS, c.MEASUREMENT_GROUP, template="1410")
+        ident = finding.id or f"finding {number}"
+        group.add(Node("TEXT", _HOC, c.TRACKING_IDENTIFIER, text=ident))
+        group.add(Node("UIDREF", _HOC, c.TRACKING_UNIQUE_IDENTIFIER, text=self.tracking_uid(finding)))
+        kind = c.FINDING_BY_KIND.get(finding.kind.value)
+        if kind is not None:
+            group.add(Node("CODE", _CONTAINS, c.FINDING, code=kind))
+        else:
+            LOGGER.info("TID 1500: %s finding %r has no CID 6054 code (no Finding row)", finding.kind, ident)
+        group.add(self._region(mark))
+        group.add(_finding_site(finding))
+        size = mark.size_mm if mark.size_mm is not None else finding.size_mm
+        if size is not None:
+            group.add(Node("NUM", _CONTAINS, c.DIAMETER, num=round(size, 3), units=c.MILLIMETER))
+        certainty = _percent(mark.score)
+        group.add(Node("NUM", _CONTAINS, c.CERTAINTY_OF_FINDING, num=certainty, units=c.PERCENT))
+        return group
+
+    def _region(self, mark: Mark) -> Node:
+        """TID 1410 rows 5-6: the closed outline (else the bbox) SELECTED FROM its image and frame."""
+        ring = mark.outline if len(mark.outline) >= 3 else bbox_rectangle(mark.bbox)
+        region = Node("SCOORD", _CONTAINS, c.IMAGE_REGION, graphic=("POLYLINE", closed_polyline(ring)))
+        sop = (str(self._headers[mark.sop_instance_uid].SOPClassUID), mark.sop_instance_uid)
+        frames = (mark.frame,) if mark.frame is not None else ()
+        region.add(Node("IMAGE", "SELECTED FROM", sop=sop, frames=frames))
+        return region
+
+    # ------------------------------------------------------------ dataset
+
+    @property
+    def dataset(self) -> Dataset:
+        """Same as :meth:`to_dataset` (a new Dataset each time)."""
+        return self.to_dataset()
+
+    def to_dataset(self) -> Dataset:
+        """The complete SR instance with file meta (Explicit VR Little Endian)."""
+        ds = Dataset()
+        ds.SpecificCharacterSet = "ISO_IR 192"
+        ds.SOPClassUID = COMPREHENSIVE_SR_STORAGE
+        ds.SOPInstanceUID = self.sop_instance_uid
+        ds.InstanceCreationDate, ds.InstanceCreationTime = self.creation_date, self.creation_time
+        # Patient and General Study modules, copied (PS3.3 C.7.1.1, C.7.2.1)
+        copy_patient_study(self.sources[0], ds)
+        ds.StudyInstanceUID = self.result.study_instance_uid
+        # SR Document Series (C.17.1)
+        ds.Modality = "SR"
+        ds.SeriesInstanceUID = self.series_instance_uid
+        ds.SeriesNumber = self.series_number
+        ds.SeriesDescription = f"breastgate {self.manifest.id} TID 1500 - not for diagnostic use"[:64]
+        ds.SeriesDate, ds.SeriesTime = self.creation_date, self.creation_time
+        ds.ReferencedPerformedProcedureStepSequence = DicomSequence([])
+        # General Equipment (C.7.5.1)
+        ds.Manufacturer = "breastgate"
+        ds.ManufacturerModelName = self.manifest.id[:64]
+        ds.SoftwareVersions = self.manifest.version
+        # SR Document General (C.17.2)
+        ds.InstanceNumber = self.instance_number
+        ds.CompletionFlag = "COMPLETE"
+        ds.VerificationFlag = "UNVERIFIED"
+        ds.ContentDate, ds.ContentTime = self.creation_date, self.creation_time
+        ds.PerformedProcedureCodeSequence = DicomSequence([])
+        ds.CurrentRequestedProcedureEvidenceSequence = DicomSequence(
+            [evidence_item(self.sources, self.result.study_instance_uid)]
+        )
+        # SR Document Content (C.17.3), root template TID 1500
+        encode_content(self._tree, ds)
+        attach_file_meta(ds)
+        return ds
+
+    @staticmethod
+    def from_dataset(ds: Dataset) -> DecodedMeasurementReport:
+        """Decode a TID 1500 report written by this class (tolerant of extra content)."""
+        if str(ds.get("SOPClassUID", "")) != COMPREHENSIVE_SR_STORAGE:
+            raise InvalidInputError("not a Comprehensive SR")
+        root = decode_content(ds)
+        if not c.IMAGING_MEASUREMENT_REPORT.same(root.concept):
+            raise InvalidInputError("not an Imaging Measurement Report (TID 1500)")
+        measurements = root.first(c.IMAGING_MEASUREMENTS, "CONTAINER") or Node("CONTAINER")
+        algorithm = AlgorithmIdentification.from_node(measurements)
+        if algorithm is None:
+            raise InvalidInputError("TID 1500 report without Algorithm Identification (TID 4019)")
+        notes = root.first(c.QUALITATIVE_EVALUATIONS, "CONTAINER")
+        comment = notes.first(c.COMMENT, "TEXT") if notes is not None else None
+        return DecodedMeasurementReport(
+            sop_instance_uid=str(ds.SOPInstanceUID),
+            series_instance_uid=str(ds.SeriesInstanceUID),
+            study_instance_uid=str(ds.StudyInstanceUID),
+            algorithm_name=algorithm.name,
+            algorithm_version=algorithm.version,
+            operating_threshold=threshold_from(algorithm.parameters),
+            groups=tuple(
+                g
+                for g in map(_decode_group, measurements.find(c.MEASUREMENT_GROUP, "CONTAINER"))
+                if g is not None
+            ),
+            comment=(comment.text or "") if comment is not None else "",
+        )
+
+
+def _finding_site(finding: Finding) -> Node:
+    """TID 1419 rows 2-4: the quadrant (CID 6020) or Breast, its side (CID 244) and clock (CID 6018)."""
+    location = finding.location
+    quadrant = c.QUADRANTS.get(location.quadrant or "") if location is not None else None
+    site = Node("CODE", _HCM, c.FINDING_SITE, code=quadrant or c.BREAST)
+    site.add(Node("CODE", _HCM, c.LATERALITY, code=c.LATERALITY_BY_SIDE[finding.laterality]))
+    clock = c.CLOCK_POSITIONS.get(location.clock or 0) if location is not None else None
+    if clock is not None:
+        site.add(Node("CODE", _HCM, c.TOPOGRAPHICAL_MODIFIER, code=clock))
+    return site
+
+
+def _decode_group(group: Node) -> DecodedGroup | None:
+    region = group.first(c.IMAGE_REGION, "SCOORD")
+    image = next((ch for ch in region.children if ch.vt == "IMAGE"), None) if region else None
+    if region is None or region.graphic is None or image is None or image.sop is None:
+        LOGGER.warning("TID 1500: measurement group without an image region skipped")
+        return None
+    values = region.graphic[1]
+    points = tuple((float(values[i]), float(values[i + 1])) for i in range(0, len(values) - 1, 2))
+
+    def value(concept: Code, vt: str) -> Node | None:
+        return group.first(concept, vt)
+
+    site = value(c.FINDING_SITE, "CODE")
+    laterality = site.first(c.LATERALITY, "CODE") if site is not None else None
+    tracking, uid, finding = (
+        value(c.TRACKING_IDENTIFIER, "TEXT"),
+        value(c.TRACKING_UNIQUE_IDENTIFIER, "UIDREF"),
+        value(c.FINDING, "CODE"),
+    )
+    certainty, diameter = value(c.CERTAINTY_OF_FINDING, "NUM"), value(c.DIAMETER, "NUM")
+    return DecodedGroup(
+        tracking_identifier=(tracking.text or "") if tracking else "",
+        tracking_uid=(uid.text or "") if uid else "",
+        finding=finding.code if finding else None,
+        sop_instance_uid=image.sop[1],
+        frame=image.frames[0] if image.frames else None,
+        points=points,
+        laterality=laterality.code if laterality else None,
+        finding_site=site.code if site else None,
+        certainty_percent=certainty.num if certainty else None,
+        diameter_mm=diameter.num if diameter else None,
+    )
+
+
+def decode_measurement_report(ds: Dataset) -> DecodedMeasurementReport:
+    """Function form of :meth:`MeasurementReport.from_dataset`."""
+    return MeasurementReport.from_dataset(ds)
