@@ -143,8 +143,7 @@ def test_same_result_same_bytes_and_uids(study: tuple[list[Dataset], AlgorithmRe
     second = MeasurementReport.from_result(result, density_manifest(), list(reversed(headers)))
     assert first.sop_instance_uid == second.sop_instance_uid
     assert first.series_instance_uid == second.series_instance_uid
-    again = MeasurementReport.from_result(result, density_manifest(), headers)
-    assert _bytes(first.dataset) == _bytes(again.dataset)
+    assert _bytes(first.dataset) == _bytes(second.dataset)
     one = {g.tracking_uid for g in first.from_dataset(first.dataset).groups}
     two = {g.tracking_uid for g in second.from_dataset(second.dataset).groups}
     assert one == two and len(one) == 2

@@ -137,7 +137,8 @@ class MeasurementReport:
     ----------
     sources
         Headers of the study's images (pixel data not needed); all must share the result's study.
-        Marks on images without a header here are left out with a warning.
+        Marks on images without a header here are left out with a warning. Listed (Image Library,
+        evidence) by SOP Instance UID.
     result
         The result; its findings at or above the operating threshold are encoded.
     manifest
@@ -171,7 +172,8 @@ class MeasurementReport:
         threshold = result.operating_threshold
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise EncodingError(f"operating threshold {threshold!r} outside 0..1")
-        self.sources = tuple(sources)
+        # One order whatever the caller's, so the same inputs give the same bytes.
+        self.sources = tuple(sorted(sources, key=lambda s: str(s.SOPInstanceUID)))
         self.result = result
         self.manifest = manifest
         self.series_number = series_number
