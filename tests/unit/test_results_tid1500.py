@@ -97,7 +97,7 @@ def test_codes_of_a_group(study: tuple[list[Dataset], AlgorithmResult]) -> None:
     assert first.finding_site == c.BREAST and first.laterality == c.LATERALITY_BY_SIDE["R"]
     assert dbt.finding_site == c.QUADRANTS["UIQ"] and dbt.laterality == c.LATERALITY_BY_SIDE["L"]
     assert first.certainty_percent == pytest.approx(71.0) and dbt.certainty_percent == pytest.approx(90.0)
-    assert first.diameter_mm == 7.0 and dbt.diameter_mm == 9.5  # the finding's size, else the mark's
+    assert first.diameter_mm == 7.0 and dbt.diameter_mm == 9.5  # the mark's size, else the finding's
     root = decode_content(MeasurementReport(headers, result, density_manifest()).dataset)
     sites = [n for n in root.walk() if c.FINDING_SITE.same(n.concept)]
     assert sites[-1].first(c.TOPOGRAPHICAL_MODIFIER, "CODE").code == c.CLOCK_POSITIONS[2]  # type: ignore[union-attr]
@@ -180,5 +180,9 @@ def test_nothing_to_encode_raises(study: tuple[list[Dataset], AlgorithmResult]) 
         MeasurementReport(unmarked, result, density_manifest())
     with pytest.raises(EncodingError, match="different algorithms"):
         MeasurementReport(headers, result, replace(density_manifest(), version="9.9.9"))
+    calc, mass = shown_findings(result)
+    beyond = replace(mass, marks=(replace(mass.marks[0], frame=49),))  # the DBT header has 48 frames
+    with pytest.raises(EncodingError, match="frame 49 of 48"):
+        MeasurementReport(headers, replace(result, findings=(calc, beyond)), density_manifest())
     with pytest.raises(InvalidInputError):
         MeasurementReport.from_dataset(Dataset())

@@ -149,8 +149,8 @@ class MeasurementReport:
     Raises
     ------
     EncodingError
-        No shown finding has a mark on a source image, the manifest and result disagree, or the
-        sources span another study.
+        No shown finding has a mark on a source image, a mark's frame is out of range, the
+        manifest and result disagree, or the sources span another study.
     """
 
     def __init__(
@@ -225,10 +225,14 @@ class MeasurementReport:
         out = []
         for number, finding in enumerate(self.findings, start=1):
             for mark in finding.marks:
-                if mark.sop_instance_uid in self._headers:
-                    out.append((number, finding, mark))
-                else:
+                header = self._headers.get(mark.sop_instance_uid)
+                if header is None:
                     LOGGER.warning("TID 1500: mark of finding %r on an image without a header", finding.id)
+                    continue
+                frames = int(header.get("NumberOfFrames", 1) or 1)
+                if mark.frame is not None and not 1 <= mark.frame <= frames:
+                    raise EncodingError(f"mark of finding {finding.id!r} on frame {mark.frame} of {frames}")
+                out.append((number, finding, mark))
         return tuple(out)
 
     # ------------------------------------------------------------ content tree
