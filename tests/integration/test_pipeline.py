@@ -199,9 +199,10 @@ def test_all_algorithms_then_one_study_summary(tmp_path: Path) -> None:
 
 def test_each_pacs_node_gets_only_the_object_kinds_it_is_configured_for(tmp_path: Path) -> None:
     """BG_PACS_OBJECTS: a site that validated only GSPS display on one node gets GSPS (and the
-    SC) there, while the other node keeps every default kind."""
+    SC) there, while the other node asks for everything, the TID 1500 report included (built
+    only because a node wants it)."""
     viewer = "VIEWER@127.0.0.1:105"
-    objects = parse_pacs_objects("VIEWER=gsps,sc", [DicomNode.parse(PACS), DicomNode.parse(viewer)])
+    objects = parse_pacs_objects("VIEWER=gsps,sc;PACS=all", [DicomNode.parse(PACS), DicomNode.parse(viewer)])
     gateway = Gateway(
         tmp_path,
         algorithms=("breastgate.calcifications", "breastgate.density"),
@@ -218,15 +219,25 @@ def test_each_pacs_node_gets_only_the_object_kinds_it_is_configured_for(tmp_path
     with gateway.db.session() as s:
         items = outbox.list_items(s, study=study.study_instance_uid)
 
-    def kinds(destination: str) -> list[str]:
+    def classes(destination: str) -> list[str]:
         return sorted(
-            str(pydicom.dcmread(i.path, stop_before_pixels=True).Modality)
+            str(pydicom.dcmread(i.path, stop_before_pixels=True).SOPClassUID.name)
             for i in items
             if i.destination == destination
         )
 
-    assert kinds(viewer) == ["OT", "PR"]
-    assert "SR" in kinds(PACS) and "PR" in kinds(PACS) and "OT" in kinds(PACS)
+    assert classes(viewer) == [
+        "Grayscale Softcopy Presentation State Storage",
+        "Secondary Capture Image Storage",
+    ]
+    assert classes(PACS) == [
+        "Comprehensive SR Storage",  # TID 1500, calcifications
+        "Grayscale Softcopy Presentation State Storage",
+        "Key Object Selection Document Storage",
+        "Mammography CAD SR Storage",  # calcifications
+        "Mammography CAD SR Storage",  # density
+        "Secondary Capture Image Storage",
+    ]
 
 
 def test_webhooks_and_the_oru_carry_launch_references_not_launch_strings(tmp_path: Path) -> None:

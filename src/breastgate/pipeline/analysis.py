@@ -13,11 +13,12 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from breastgate.algorithms.base import Algorithm
-from breastgate.domain.errors import EngineUnavailableError
+from breastgate.domain.errors import EncodingError, EngineUnavailableError
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, StudyRef
 from breastgate.results.gsps import GrayscaleSoftcopyPresentationState
 from breastgate.results.kos import KeyObjectSelectionDocument
 from breastgate.results.mammo_cad_sr import MammographyCADSR
+from breastgate.results.tid1500 import MeasurementReport
 
 LOGGER = logging.getLogger(__name__)
 
@@ -65,14 +66,20 @@ def source_headers(study: StudyRef, sop_instance_uids: tuple[str, ...]) -> list[
     ]
 
 
-def build_outputs(study: StudyRef, algorithm: Algorithm, result: AlgorithmResult) -> list[OutputObject]:
+def build_outputs(
+    study: StudyRef, algorithm: Algorithm, result: AlgorithmResult, extra: frozenset[str] = frozenset()
+) -> list[OutputObject]:
     """DICOM objects for a result: a Mammography CAD SR for a density assessment or a lesion
     detector's findings (an empty CAD SR still says which detections ran), plus a GSPS with the
     marks a reader is shown (findings at or above the operating point) and a Key Object Selection
     flagging their images (frames, for tomosynthesis).
 
+    ``extra`` may ask for ``tid1500``: a TID 1500 measurement report of the shown findings too (a
+    PACS node wants it, ``BG_PACS_OBJECTS``); one that cannot be encoded is logged and left out,
+    never costing the result its other objects.
+
     ``OutputObject.kind`` names the object for storage, governance and delivery: ``cad-sr``,
-    ``gsps``, ``kos`` (and ``sc``, ``report-sr`` for the study-level objects)."""
+    ``gsps``, ``kos``, ``tid1500`` (and ``sc``, ``report-sr`` for the study-level objects)."""
     if result.status != AlgorithmStatus.OK:
         return []
     if result.density is None and not result.findings and result.operating_threshold is None:
@@ -98,4 +105,11 @@ def build_outputs(study: StudyRef, algorithm: Algorithm, result: AlgorithmResult
             shown, headers, result.algorithm_id, result.algorithm_version
         ).dataset
         outputs.append(OutputObject("kos", str(kos.SOPInstanceUID), kos))
+        if "tid1500" in extra:
+            try:
+                report = MeasurementReport.from_result(result, algorithm.manifest, headers).dataset
+            except EncodingError as exc:
+                LOGGER.warning("%s: no TID 1500 report: %s", result.algorithm_id, exc)
+            else:
+                outputs.append(OutputObject("tid1500", str(report.SOPInstanceUID), report))
     return outputs

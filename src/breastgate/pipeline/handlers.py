@@ -154,7 +154,7 @@ class JobRunner:
             raise JobError(f"study of job {job.id} is not indexed")
         algorithm = self._registry.get(job.algorithm_id)
         result = run_algorithm(algorithm, study)
-        outputs = build_outputs(study, algorithm, result)
+        outputs = build_outputs(study, algorithm, result, self._config.built_kinds)
         paths = [self._write(job.study_instance_uid, o) for o in outputs]
         payload = result_to_payload(result)
         with self._db.session() as session:
