@@ -131,7 +131,8 @@ def main() -> None:
                 "exam": {"examNo": "1", "accNo": accession, "studyUid": "", "date": ""},
             }
             with (
-                httpx.Client(base_url=gateway.url, auth=AUTH, timeout=30) as bg,
+                httpx.Client(base_url=gateway.url, auth=AUTH, timeout=30) as provider,
+                httpx.Client(base_url=gateway.url, timeout=30) as bg,
                 httpx.Client(base_url=pacs.url, timeout=30) as orthanc,
             ):
                 find = {"Level": "Study", "Query": {"AccessionNumber": accession}, "Expand": True}
@@ -139,7 +140,7 @@ def main() -> None:
                 rows = [
                     _row(
                         "breastgate Data Provider (PropValues)",
-                        _timed(lambda: bg.post("/v1/getstructureddata/", json=body), args.requests),
+                        _timed(lambda: provider.post("/v1/getstructureddata/", json=body), args.requests),
                     ),
                     _row(
                         "breastgate launch (fresh IDS7 string, JSON)",

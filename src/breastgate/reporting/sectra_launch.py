@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import logging
 import re
 from collections.abc import Mapping
@@ -127,6 +128,7 @@ def _secret(value: bytes | str | None) -> bytes:
     return secret
 
 
+@functools.lru_cache(maxsize=16)  # loading (and checking) an RSA key costs ~50 ms: once per key
 def _private_key(pem: bytes | None, password: bytes | None, what: str) -> RSAPrivateKey:
     if not pem:
         raise LaunchConfigurationError(f"pki mode needs {what}")
@@ -139,6 +141,7 @@ def _private_key(pem: bytes | None, password: bytes | None, what: str) -> RSAPri
     return key
 
 
+@functools.lru_cache(maxsize=16)
 def _certificate_key(pem: bytes | None, what: str) -> RSAPublicKey:
     if not pem:
         raise LaunchConfigurationError(f"pki mode needs {what}")
