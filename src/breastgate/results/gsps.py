@@ -42,7 +42,7 @@ from breastgate.results.gsps_graphics import (
     slice_marker,
     text_item,
 )
-from breastgate.results.placement import attach_file_meta, copy_patient_study, creation_datetime
+from breastgate.results.placement import attach_file_meta, creation_datetime, new_instance
 from breastgate.results.uids import derive_uid
 
 LOGGER = logging.getLogger(__name__)
@@ -384,24 +384,19 @@ class GrayscaleSoftcopyPresentationState:
 
     def to_dataset(self) -> Dataset:
         """The complete GSPS instance with file meta (Explicit VR Little Endian)."""
-        first = self.sources[0]
-        ds = Dataset()
-        ds.SpecificCharacterSet = "ISO_IR 192"
-        ds.SOPClassUID = GRAYSCALE_SOFTCOPY_PRESENTATION_STATE_STORAGE
-        ds.SOPInstanceUID = self.sop_instance_uid
-        ds.InstanceCreationDate, ds.InstanceCreationTime = self.creation_date, self.creation_time
-        copy_patient_study(first, ds)
-        # General Series + Presentation Series (C.7.3.1, C.11.9)
-        ds.Modality = "PR"
-        ds.SeriesInstanceUID = self.series_instance_uid
-        ds.SeriesNumber = self.series_number
-        ds.SeriesDescription = f"breastgate {self.algorithm_id} AI marks - not for diagnostic use"[:64]
-        ds.SeriesDate, ds.SeriesTime = self.creation_date, self.creation_time
+        ds = new_instance(
+            GRAYSCALE_SOFTCOPY_PRESENTATION_STATE_STORAGE,
+            self.sop_instance_uid,
+            self.sources[0],
+            created=(self.creation_date, self.creation_time),
+            modality="PR",  # General Series + Presentation Series (C.7.3.1, C.11.9)
+            series_instance_uid=self.series_instance_uid,
+            series_number=self.series_number,
+            series_description=f"breastgate {self.algorithm_id} AI marks - not for diagnostic use",
+            model_name=self.algorithm_id,
+            software_version=self.algorithm_version,
+        )
         ds.Laterality = series_laterality(self._by_uid[uid] for uid in self.referenced)
-        # General Equipment (C.7.5.1)
-        ds.Manufacturer = "breastgate"
-        ds.ManufacturerModelName = self.algorithm_id[:64]
-        ds.SoftwareVersions = self.algorithm_version[:64]
         # Presentation State Identification (C.11.10)
         ds.InstanceNumber = self.instance_number
         ds.ContentLabel = CONTENT_LABEL

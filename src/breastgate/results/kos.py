@@ -25,9 +25,9 @@ from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.model import Finding
 from breastgate.results.placement import (
     attach_file_meta,
-    copy_patient_study,
     creation_datetime,
     evidence_item,
+    new_instance,
 )
 from breastgate.results.sr_content import Code, Node, decode_content, encode_content
 from breastgate.results.uids import derive_uid
@@ -168,23 +168,19 @@ class KeyObjectSelectionDocument:
 
     def to_dataset(self) -> Dataset:
         """The complete KOS instance with file meta (Explicit VR Little Endian)."""
-        ds = Dataset()
-        ds.SpecificCharacterSet = "ISO_IR 192"
-        ds.SOPClassUID = KEY_OBJECT_SELECTION_DOCUMENT_STORAGE
-        ds.SOPInstanceUID = self.sop_instance_uid
-        ds.InstanceCreationDate, ds.InstanceCreationTime = self.content_date, self.content_time
-        copy_patient_study(self.sources[0], ds)
-        # Key Object Document Series (C.17.6.1)
-        ds.Modality = "KO"
-        ds.SeriesInstanceUID = self.series_instance_uid
-        ds.SeriesNumber = self.series_number
-        ds.SeriesDescription = f"breastgate {self.algorithm_id} key images - not for diagnostic use"[:64]
-        ds.SeriesDate, ds.SeriesTime = self.content_date, self.content_time
+        ds = new_instance(
+            KEY_OBJECT_SELECTION_DOCUMENT_STORAGE,
+            self.sop_instance_uid,
+            self.sources[0],
+            created=(self.content_date, self.content_time),
+            modality="KO",  # Key Object Document Series (C.17.6.1)
+            series_instance_uid=self.series_instance_uid,
+            series_number=self.series_number,
+            series_description=f"breastgate {self.algorithm_id} key images - not for diagnostic use",
+            model_name=self.algorithm_id,
+            software_version=self.algorithm_version,
+        )
         ds.ReferencedPerformedProcedureStepSequence = DicomSequence([])
-        # General Equipment (C.7.5.1)
-        ds.Manufacturer = "breastgate"
-        ds.ManufacturerModelName = self.algorithm_id[:64]
-        ds.SoftwareVersions = self.algorithm_version[:64]
         # Key Object Document (C.17.6.2)
         ds.InstanceNumber = self.instance_number
         ds.ContentDate, ds.ContentTime = self.content_date, self.content_time

@@ -30,7 +30,7 @@ from breastgate.domain.model import (
     Finding,
     FindingKind,
 )
-from breastgate.results.placement import attach_file_meta, copy_patient_study, evidence_item
+from breastgate.results.placement import attach_file_meta, evidence_item, new_instance
 from breastgate.results.sr_content import decode_content, encode_content
 from breastgate.results.tid4000 import (
     AlgorithmIdentification,
@@ -205,27 +205,20 @@ class MammographyCADSR:
 
     def to_dataset(self) -> Dataset:
         """The complete SR instance with file meta (Explicit VR Little Endian)."""
-        first = self.sources[0]
-        ds = Dataset()
-        ds.SpecificCharacterSet = "ISO_IR 192"
-        ds.SOPClassUID = MAMMOGRAPHY_CAD_SR_STORAGE
-        ds.SOPInstanceUID = self.sop_instance_uid
-        ds.InstanceCreationDate = self.created.strftime("%Y%m%d")
-        ds.InstanceCreationTime = self.created.strftime("%H%M%S")
-        # Patient and General Study modules, copied (PS3.3 C.7.1.1, C.7.2.1)
-        copy_patient_study(first, ds)
+        ds = new_instance(
+            MAMMOGRAPHY_CAD_SR_STORAGE,
+            self.sop_instance_uid,
+            self.sources[0],
+            created=(self.created.strftime("%Y%m%d"), self.created.strftime("%H%M%S")),
+            modality="SR",  # SR Document Series (C.17.1)
+            series_instance_uid=self.series_instance_uid,
+            series_number=self.series_number,
+            series_description=f"breastgate {self.manifest.id} CAD SR - not for diagnostic use",
+            model_name=self.manifest.id,
+            software_version=self.manifest.version,
+        )
         ds.StudyInstanceUID = self.result.study_instance_uid
-        # SR Document Series (C.17.1)
-        ds.Modality = "SR"
-        ds.SeriesInstanceUID = self.series_instance_uid
-        ds.SeriesNumber = self.series_number
-        ds.SeriesDescription = f"breastgate {self.manifest.id} CAD SR - not for diagnostic use"[:64]
-        ds.SeriesDate, ds.SeriesTime = ds.InstanceCreationDate, ds.InstanceCreationTime
         ds.ReferencedPerformedProcedureStepSequence = DicomSequence([])
-        # General Equipment (C.7.5.1)
-        ds.Manufacturer = "breastgate"
-        ds.ManufacturerModelName = self.manifest.id[:64]
-        ds.SoftwareVersions = self.manifest.version
         # SR Document General (C.17.2)
         ds.InstanceNumber = self.instance_number
         ds.CompletionFlag = "COMPLETE"

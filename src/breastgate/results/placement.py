@@ -55,6 +55,43 @@ def copy_patient_study(source: Dataset, target: Dataset) -> None:
     target.StudyInstanceUID = str(source.StudyInstanceUID)
 
 
+def new_instance(
+    sop_class_uid: str,
+    sop_instance_uid: str,
+    source: Dataset,
+    *,
+    created: tuple[str, str],
+    modality: str,
+    series_instance_uid: str,
+    series_number: int,
+    series_description: str,
+    model_name: str | None = None,
+    software_version: str | None = None,
+) -> Dataset:
+    """A result object's common start: SOP Common, Patient and General Study copied from
+    ``source``, a new series (General Series / SR Document Series / Presentation Series / Key
+    Object Document Series: modality, UID, number, description, date and time) and General
+    Equipment (Manufacturer ``breastgate``, model = algorithm id, software = its version).
+    ``created`` is (DA, TM) for instance creation and the series."""
+    ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.SOPClassUID = sop_class_uid
+    ds.SOPInstanceUID = sop_instance_uid
+    ds.InstanceCreationDate, ds.InstanceCreationTime = created
+    copy_patient_study(source, ds)
+    ds.Modality = modality
+    ds.SeriesInstanceUID = series_instance_uid
+    ds.SeriesNumber = series_number
+    ds.SeriesDescription = series_description[:64]
+    ds.SeriesDate, ds.SeriesTime = created
+    ds.Manufacturer = "breastgate"
+    if model_name is not None:
+        ds.ManufacturerModelName = model_name[:64]
+    if software_version is not None:
+        ds.SoftwareVersions = software_version[:64]
+    return ds
+
+
 def attach_file_meta(ds: Dataset) -> None:
     """Part 10 File Meta Information, Explicit VR Little Endian."""
     meta = FileMetaDataset()

@@ -41,7 +41,7 @@ from breastgate.domain.model import NOT_FOR_DIAGNOSTIC_USE, CaseAssessment, Find
 from breastgate.imaging.errors import ImagingError
 from breastgate.imaging.pixels import laterality_of, view_of
 from breastgate.results.gsps import KIND_STYLES, series_laterality
-from breastgate.results.placement import attach_file_meta, copy_patient_study, creation_datetime
+from breastgate.results.placement import attach_file_meta, creation_datetime, new_instance
 from breastgate.results.summary_tomo import (
     GridMap,
     MarkPlacement,
@@ -432,23 +432,23 @@ class SecondaryCaptureSummary:
 
     def to_dataset(self) -> Dataset:
         """The complete SC instance with file meta (Explicit VR Little Endian)."""
-        ds = Dataset()
-        ds.SpecificCharacterSet = "ISO_IR 192"
-        ds.SOPClassUID = SECONDARY_CAPTURE_IMAGE_STORAGE
-        ds.SOPInstanceUID = self.sop_instance_uid
-        ds.InstanceCreationDate, ds.InstanceCreationTime = self.creation_date, self.creation_time
-        copy_patient_study(self.sources[0], ds)
-        # General Series (C.7.3.1): OT, so MG hanging protocols do not take it for a mammogram
-        ds.Modality = "OT"
-        ds.SeriesInstanceUID = self.series_instance_uid
-        ds.SeriesNumber = self.series_number
-        ds.SeriesDescription = f"breastgate {self.algorithm_id} AI summary - not for diagnostic use"[:64]
-        ds.SeriesDate, ds.SeriesTime = self.creation_date, self.creation_time
+        ds = new_instance(
+            SECONDARY_CAPTURE_IMAGE_STORAGE,
+            self.sop_instance_uid,
+            self.sources[0],
+            created=(self.creation_date, self.creation_time),
+            # General Series (C.7.3.1): OT, so MG hanging protocols do not take it for a mammogram
+            modality="OT",
+            series_instance_uid=self.series_instance_uid,
+            series_number=self.series_number,
+            series_description=f"breastgate {self.algorithm_id} AI summary - not for diagnostic use",
+            model_name=self.algorithm_id,  # General Equipment, SC Equipment (C.7.5.1, C.8.6.1)
+            software_version=self.algorithm_version,
+        )
         ds.Laterality = series_laterality(
             src for src in self.sources if str(src.SOPInstanceUID) in self.tiles
         )
-        # General Equipment, SC Equipment (C.7.5.1, C.8.6.1)
-        ds.Manufacturer = "breastgate"
+        # SC Equipment (C.8.6.1)
         ds.ConversionType = "WSD"
         ds.SecondaryCaptureDeviceManufacturer = "breastgate"
         ds.SecondaryCaptureDeviceManufacturerModelName = self.algorithm_id[:64]

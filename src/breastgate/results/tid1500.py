@@ -65,9 +65,9 @@ from breastgate.results import codes as c
 from breastgate.results.mammo_cad_sr import impression_text
 from breastgate.results.placement import (
     attach_file_meta,
-    copy_patient_study,
     creation_datetime,
     evidence_item,
+    new_instance,
 )
 from breastgate.results.sr_content import Code, Node, decode_content, encode_content
 from breastgate.results.tid4000 import AlgorithmIdentification, ImageLibraryEntry
@@ -296,25 +296,20 @@ class MeasurementReport:
 
     def to_dataset(self) -> Dataset:
         """The complete SR instance with file meta (Explicit VR Little Endian)."""
-        ds = Dataset()
-        ds.SpecificCharacterSet = "ISO_IR 192"
-        ds.SOPClassUID = COMPREHENSIVE_SR_STORAGE
-        ds.SOPInstanceUID = self.sop_instance_uid
-        ds.InstanceCreationDate, ds.InstanceCreationTime = self.creation_date, self.creation_time
-        # Patient and General Study modules, copied (PS3.3 C.7.1.1, C.7.2.1)
-        copy_patient_study(self.sources[0], ds)
+        ds = new_instance(
+            COMPREHENSIVE_SR_STORAGE,
+            self.sop_instance_uid,
+            self.sources[0],
+            created=(self.creation_date, self.creation_time),
+            modality="SR",  # SR Document Series (C.17.1)
+            series_instance_uid=self.series_instance_uid,
+            series_number=self.series_number,
+            series_description=f"breastgate {self.manifest.id} TID 1500 - not for diagnostic use",
+            model_name=self.manifest.id,
+            software_version=self.manifest.version,
+        )
         ds.StudyInstanceUID = self.result.study_instance_uid
-        # SR Document Series (C.17.1)
-        ds.Modality = "SR"
-        ds.SeriesInstanceUID = self.series_instance_uid
-        ds.SeriesNumber = self.series_number
-        ds.SeriesDescription = f"breastgate {self.manifest.id} TID 1500 - not for diagnostic use"[:64]
-        ds.SeriesDate, ds.SeriesTime = self.creation_date, self.creation_time
         ds.ReferencedPerformedProcedureStepSequence = DicomSequence([])
-        # General Equipment (C.7.5.1)
-        ds.Manufacturer = "breastgate"
-        ds.ManufacturerModelName = self.manifest.id[:64]
-        ds.SoftwareVersions = self.manifest.version
         # SR Document General (C.17.2)
         ds.InstanceNumber = self.instance_number
         ds.CompletionFlag = "COMPLETE"
