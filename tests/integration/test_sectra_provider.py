@@ -39,6 +39,7 @@ class Processed:
     db_path: Path
     study_uid: str
     accession: str
+    patient_id: str
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,10 @@ def processed(tmp_path_factory: pytest.TempPathFactory) -> Processed:
     assert len(gateway.assembler.tick()) == len(ALGORITHMS)
     gateway.run_queued()
     gateway.db.dispose()
-    return Processed(home / "bg.db", study.study_instance_uid, str(study.datasets[0].AccessionNumber))
+    first = study.datasets[0]
+    return Processed(
+        home / "bg.db", study.study_instance_uid, str(first.AccessionNumber), str(first.PatientID)
+    )
 
 
 @pytest.fixture
@@ -109,7 +113,7 @@ def test_prop_values_by_accession_number_match_the_results(
     sectra = SectraHealthcareServer(url)
     results = httpx.get(f"{url}/api/studies/{processed.study_uid}/results", timeout=30).json()
     response = sectra.get_structured_data(
-        patient_ids=["PH0000041"],
+        patient_ids=["OTHER-ID", processed.patient_id.lower()],  # Sectra may list several ids
         login="jdoe",
         domain="HOSP",
         name="Doe",
@@ -268,3 +272,35 @@ def test_the_example_template_binds_values_of_a_processed_study(processed: Proce
     sectra = SectraHealthcareServer(url)
     values = _values(sectra.get_structured_data(login="jdoe", acc_no=processed.accession))
     assert bound and bound <= set(values)
+
+
+def test_an_exam_of_another_patient_than_the_request_names_is_refused(
+    processed: Processed, db: Database, url: str
+) -> None:
+    """Wrong-patient safety: the Healthcare Server names the patient open in IDS7; when the exam
+    found by accession number belongs to someone else, no values are served (500, no identifiers)."""
+    sectra = SectraHealthcareServer(url)
+    response = sectra.get_structured_data(patient_ids=["SOMEONE-ELSE"], acc_no=processed.accession)
+    assert response.status_code == 500
+    assert processed.patient_id not in response.text and processed.accession not in response.text
+    with db.session() as s:
+        assert not [e for e in audit.for_study(s, processed.study_uid) if e.actor.startswith("sectra:")]
+    # The same request without patient ids (some templates send none) is answered.
+    assert sectra.get_structured_data(acc_no=processed.accession).status_code == 200
+
+
+def test_the_patient_check_can_be_switched_off(processed: Processed, db: Database) -> None:
+    context = AppContext(
+        db=db,
+        version="test",
+        ae_title="BREASTGATE",
+        dicom_port=None,
+        workers_in_process=False,
+        initial_mode=Mode.INTEGRATED,
+        sectra_match_patient=False,
+    )
+    with serve(create_app(context)) as base:
+        response = SectraHealthcareServer(base).get_structured_data(
+            patient_ids=["SOMEONE-ELSE"], acc_no=processed.accession
+        )
+    assert response.status_code == 200

@@ -255,6 +255,7 @@ class Gateway:
             policy=self.core.policy,
             initial_mode=Mode(self.settings.initial_mode),
             sectra_provider=sectra_credentials(self.settings),
+            sectra_match_patient=self.settings.sectra_provider_match_patient,
             launch=sectra_launch_config(self.settings),
             public_url=self.settings.public_base_url,
             launch_needs_user=self.settings.env == "production",

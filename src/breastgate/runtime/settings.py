@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     sectra_provider_password: str = Field(
         default="", repr=False, description="HTTP Basic password of BG_SECTRA_PROVIDER_USER"
     )
+    sectra_provider_match_patient: bool = Field(
+        default=True,
+        description="refuse (HTTP 500) a Data Provider request whose patient ids do not include the "
+        "exam's patient: no AI values of another patient in a report",
+    )
     # Sectra URL launch
     public_url: str = Field(
         default="",

@@ -47,6 +47,8 @@ class AppContext:
     initial_mode: Mode = Mode.SILENT
     #: Credentials of the Sectra Data Provider endpoints (``/v1/...``); None leaves them open.
     sectra_provider: BasicCredentials | None = None
+    #: Refuse a Data Provider request naming other patients than the exam's.
+    sectra_match_patient: bool = True
     #: Sectra URL launch (keys and viewer prefixes); None: no launch links anywhere.
     launch: LaunchConfig | None = None
     #: breastgate's public URL (BG_PUBLIC_URL), for links read outside breastgate.

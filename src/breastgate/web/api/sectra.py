@@ -120,6 +120,23 @@ def find_study(session: Session, exam: SectraExam) -> tuple[str, str] | None:
     return next(((u, "order") for u in linked if u), None)
 
 
+def same_patient(session: Session, study_uid: str, ids: list[str]) -> bool:
+    """True when the request names no patient ids, or one of them is the exam's patient (its id on
+    the images, the RIS's current id after a merge, or a matched order's), compared without case
+    or surrounding blanks."""
+    wanted = {i.strip().upper() for i in ids if i and i.strip()}
+    if not wanted:
+        return True
+    study = studies.get_study_ref(session, study_uid)
+    patient = order_store.demographics_for_study(session, study_uid)
+    known = {
+        study.patient_id if study else None,
+        patient.patient_id if patient else None,
+        *(o.patient_id for o in order_store.orders_for_study(session, study_uid)),
+    }
+    return bool(wanted & {k.strip().upper() for k in known if k})
+
+
 def prop_values(
     session: Session, context: AppContext, study_uid: str
 ) -> tuple[dict[str, PropValue], list[AlgorithmResult]]:
@@ -155,6 +172,11 @@ def get_structured_data(
     if found is None:
         raise HTTPException(500, "Exam not found")
     study_uid, lookup = found
+    if context.sectra_match_patient and not same_patient(session, study_uid, body.patient.ids):
+        LOGGER.warning(
+            "Data Provider: the request's patient ids do not include the exam's patient (%s)", lookup
+        )
+        raise HTTPException(500, "The exam belongs to another patient than the request names")
     values, served = prop_values(session, context, study_uid)
     login = (body.user.login or "").strip()[:128] or "unknown"
     audit.append(
