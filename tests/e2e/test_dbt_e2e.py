@@ -1,7 +1,8 @@
 """Masses on tomosynthesis end to end: a DBT study (four Breast Tomosynthesis volumes and their
 synthesized 2-D views) with a mass in over DICOM; the CAD SR and GSPS back in the PACS (Orthanc)
 mark the mass on its volume, on a frame where it is in focus; the GSPS SCROLLBAR layer and the key
-images (KOS) cover exactly the frames the finding spans.
+images (KOS) cover exactly the frames the finding spans; the finding's launch link opens UniView at
+its volume and frame (Sectra URL launch, shared secret).
 
 Real processes: ``breastgate serve``, Orthanc, dcmtk ``storescu`` (``-R``: its default presentation
 contexts have no Breast Tomosynthesis entry), dciodvfy.
@@ -14,12 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pydicom
 import pytest
 
 from breastgate.phantoms import generate_dbt_study
 from breastgate.phantoms.dbt import dbt_file_name
 from breastgate.phantoms.lesions import LesionRequest
+from breastgate.reporting.sectra_launch import LaunchDecoderConfig, decode_launch
 from breastgate.results.gsps import SCROLL_LAYER, decode_gsps
 from breastgate.results.kos import KeyObjectSelectionDocument
 from breastgate.results.mammo_cad_sr import decode_cad_sr
@@ -34,11 +37,18 @@ SEED, CATEGORY, VENDOR, PIXEL = 21, "b", "profile-b-100um", 0.3
 MASS = LesionRequest("mass", shape="round", size_mm=18.0, contrast=1.0, laterality="R")
 BTO = "1.2.840.10008.5.1.4.1.1.13.1.3"
 SLACK = 2  # frames either side of the true range
+LAUNCH_SECRET = bytes(range(50, 82))
 
 
 @pytest.fixture
 def gateway_and_pacs(tmp_path: Path) -> Iterator[tuple[GatewayProcess, OrthancServer]]:
-    with gateway_with_pacs(tmp_path, BG_ALGORITHMS="breastgate.masses") as pair:
+    with gateway_with_pacs(
+        tmp_path,
+        BG_ALGORITHMS="breastgate.masses",
+        BG_SECTRA_LAUNCH_MODE="shared_secret",
+        BG_SECTRA_UNIVIEW_URL="https://pacs.example.org/uniview/#/apiLaunch",
+        BG_SECTRA_LAUNCH_SECRET=LAUNCH_SECRET.hex(),
+    ) as pair:
         yield pair
 
 
@@ -141,6 +151,22 @@ def test_mass_marked_on_its_tomosynthesis_volume_reaches_the_pacs(
     assert scroll == extents
     keyed = KeyObjectSelectionDocument.from_dataset(pydicom.dcmread(kos)).images
     assert {uid: set(frames) for uid, frames in keyed if uid in volumes} == extents
+    # A finding's launch link opens UniView at its volume and at the frame it was found on.
+    (finding, mark) = next(
+        (f, f["marks"][0])
+        for f in results["findings"]
+        if f["shown"] and f["marks"][0]["sop_instance_uid"] in volumes
+    )
+    launch = httpx.get(f"{gateway.url}{finding['launch']['uniview']}", timeout=30, follow_redirects=False)
+    assert launch.status_code == 307
+    opened = decode_launch(
+        LaunchDecoderConfig("shared_secret", secret=LAUNCH_SECRET), launch.headers["location"]
+    )
+    assert opened.parameters.sop_instance_uid == mark["sop_instance_uid"]
+    assert (
+        opened.parameters.frame_number == mark["frame"]
+        and opened.parameters.frame_number in extents[mark["sop_instance_uid"]]
+    )
     for finding in results["findings"]:  # DESIGN §4: patient_mm for 3-D modalities only
         on_volume = any(m["sop_instance_uid"] in volumes for m in finding["marks"])
         assert (finding["location"]["patient_mm"] is not None) == on_volume, finding["id"]
