@@ -34,7 +34,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: tests.support
 
-from tests.support.e2e import gateway_with_pacs
+from tests.support.e2e import gateway_with_pacs, write_study
 from tests.support.gateway import storescu, wait_for
 
 from bench._common import percentile
@@ -103,10 +103,7 @@ def main() -> None:
             vendor="profile-b-100um",
             lesions=[LesionRequest("calcification_cluster", shape="fine_pleomorphic")],
         )
-        files = []
-        for i, ds in enumerate(study.datasets):
-            files.append(folder / f"{i}.dcm")
-            ds.save_as(files[-1], enforce_file_format=True)
+        files = write_study(study, folder / "study")
         accession = str(study.datasets[0].AccessionNumber)
         uid = str(study.truth["study_instance_uid"])
         with gateway_with_pacs(

@@ -5,7 +5,6 @@ findings, algorithms) and the order's priority raised to urgent. Real ``breastga
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from pypdf import PdfReader
 from breastgate.phantoms import generate_mg_study
 from breastgate.phantoms.lesions import LesionRequest
 from tests.integration.test_mllp_delivery import Receiver
+from tests.support.e2e import write_study
 from tests.support.gateway import GatewayProcess, storescu, wait_for
 from tests.support.hl7_messages import ack_code, orm, send_mllp
 
@@ -36,13 +36,7 @@ def test_oru_and_priority_update_reach_the_ris(receivers: tuple[Receiver, Receiv
         vendor="profile-b-100um",
         lesions=[LesionRequest("calcification_cluster", shape="fine_pleomorphic", laterality="R")],
     )
-    folder = tmp_path / "study"
-    folder.mkdir()
-    files = []
-    for i, ds in enumerate(study.datasets):
-        files.append(folder / f"{i}.dcm")
-        ds.save_as(files[-1], enforce_file_format=True)
-    (folder / "truth.json").write_text(json.dumps(study.truth))
+    files = write_study(study, tmp_path / "study")
     first = study.datasets[0]
     spool = tmp_path / "letters"
     spool.mkdir()

@@ -10,7 +10,6 @@ the report values with a finding link that opens IDS7 at the finding's image."""
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,7 +23,7 @@ from breastgate.phantoms import generate_mg_study
 from breastgate.phantoms.lesions import LesionRequest
 from breastgate.reporting.sectra_launch import LaunchDecoderConfig, decode_launch
 from tests.integration.test_mllp_delivery import Receiver
-from tests.support.e2e import gateway_with_pacs
+from tests.support.e2e import gateway_with_pacs, write_study
 from tests.support.gateway import GatewayProcess, storescu, wait_for
 from tests.support.hl7_messages import ack_code, orm, send_mllp
 from tests.support.orthanc import OrthancServer
@@ -71,13 +70,7 @@ def test_a_sectra_site_gets_marks_report_values_launch_links_and_hl7_as_configur
         vendor="profile-b-100um",
         lesions=[LesionRequest("calcification_cluster", shape="fine_pleomorphic", laterality="L")],
     )
-    folder = tmp_path / "study"
-    folder.mkdir()
-    files = []
-    for i, ds in enumerate(study.datasets):
-        files.append(folder / f"{i}.dcm")
-        ds.save_as(files[-1], enforce_file_format=True)
-    (folder / "truth.json").write_text(json.dumps(study.truth))
+    files = write_study(study, tmp_path / "study")
     first = study.datasets[0]
     uid = str(study.truth["study_instance_uid"])
 

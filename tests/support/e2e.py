@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tests.support.gateway import GatewayProcess
 from tests.support.orthanc import OrthancServer
@@ -24,3 +26,15 @@ def gateway_with_pacs(folder: Path, **env: str) -> Iterator[tuple[GatewayProcess
     finally:
         gateway.stop()
         pacs.stop()
+
+
+def write_study(study: Any, folder: Path) -> list[Path]:
+    """Save a phantom study's datasets as ``folder``/0.dcm, 1.dcm… (created) with its ground truth
+    in ``truth.json``; returns the files, for storescu."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for i, ds in enumerate(study.datasets):
+        files.append(folder / f"{i}.dcm")
+        ds.save_as(files[-1], enforce_file_format=True)
+    (folder / "truth.json").write_text(json.dumps(study.truth))
+    return files
