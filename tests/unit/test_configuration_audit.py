@@ -62,3 +62,21 @@ def test_policy_and_engine_files_are_fingerprinted(db: Database, tmp_path: Path)
     engines.write_text("# a vendor engine was added\n")
     changed = record_configuration(db, snapshot(tmp_path, engines=str(engines)))
     assert list(changed) == ["engines_sha256"]
+
+
+def test_a_changed_hl7_profile_file_and_launch_secret_are_recorded_without_the_secret(
+    db: Database, tmp_path: Path
+) -> None:
+    profile = tmp_path / "hl7.toml"
+    profile.write_text('[profile]\nbase = "sectra"\n')
+    secret = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+    launch = {
+        "sectra_launch_mode": "shared_secret",
+        "sectra_ids7_url": "https://pacs/ids7/3pstart.aspx",
+        "sectra_launch_secret": secret,
+    }
+    record_configuration(db, snapshot(tmp_path, hl7_profile=str(profile), **launch))
+    profile.write_text('[profile]\nbase = "sectra"\nupdate_message = "omi"\n')
+    changed = record_configuration(db, snapshot(tmp_path, hl7_profile=str(profile), **launch))
+    assert list(changed) == ["hl7_profile_sha256"]
+    assert all(secret not in str(data) for data in events(db))

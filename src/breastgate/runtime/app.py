@@ -86,7 +86,7 @@ def configuration_snapshot(settings: Settings, policy: str) -> dict[str, object]
         k: (str(v) if isinstance(v, Path) else v) for k, v in settings.model_dump().items()
     }
     snapshot["triage_policy_in_force"] = policy
-    for key in ("triage_policy", "engines", "letter_template"):
+    for key in ("triage_policy", "engines", "letter_template", "hl7_profile", "sectra_launch_certificate"):
         path = Path(str(getattr(settings, key) or ""))
         if getattr(settings, key) and path.is_file():
             snapshot[f"{key}_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
