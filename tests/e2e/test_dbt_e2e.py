@@ -1,8 +1,8 @@
 """Masses on tomosynthesis end to end: a DBT study (four Breast Tomosynthesis volumes and their
 synthesized 2-D views) with a mass in over DICOM; the CAD SR and GSPS back in the PACS (Orthanc)
-mark the mass on its volume, on a frame where it is in focus; the GSPS SCROLLBAR layer and the key
-images (KOS) cover exactly the frames the finding spans; the finding's launch link opens UniView at
-its volume and frame (Sectra URL launch, shared secret).
+mark the mass on its volume, on a frame where it is in focus; the GSPS FINDING_SLICES layer and the
+key images (KOS) cover exactly the frames the finding spans, the SCROLLBAR every frame; the
+finding's launch link opens UniView at its volume and frame (Sectra URL launch, shared secret).
 
 Real processes: ``breastgate serve``, Orthanc, dcmtk ``storescu`` (``-R``: its default presentation
 contexts have no Breast Tomosynthesis entry), dciodvfy.
@@ -23,7 +23,7 @@ from breastgate.phantoms import generate_dbt_study
 from breastgate.phantoms.dbt import dbt_file_name
 from breastgate.phantoms.lesions import LesionRequest
 from breastgate.reporting.sectra_launch import LaunchDecoderConfig, decode_launch
-from breastgate.results.gsps import SCROLL_LAYER, decode_gsps
+from breastgate.results.gsps import SCROLL_LAYER, SLICE_LAYER, decode_gsps
 from breastgate.results.kos import KeyObjectSelectionDocument
 from breastgate.results.mammo_cad_sr import decode_cad_sr
 from tests.support.e2e import gateway_with_pacs
@@ -134,8 +134,9 @@ def test_mass_marked_on_its_tomosynthesis_volume_reaches_the_pacs(
     assert masses["status"] == "ok"
     frames = {(m["sop_instance_uid"], m.get("frame")) for f in results["findings"] for m in f["marks"]}
     assert any(uid in volumes and frame for uid, frame in frames)
-    # Every shown volume mark spans frames around its own; the GSPS SCROLLBAR layer marks exactly
-    # those frames, and the KOS flags exactly those frames as key images.
+    # Every shown volume mark spans frames around its own; the GSPS FINDING_SLICES layer marks
+    # exactly those frames (the SCROLLBAR every frame of the volume), and the KOS flags exactly
+    # those frames as key images.
     extents: dict[str, set[int]] = {}
     for finding in results["findings"]:
         for mark in finding["marks"]:
@@ -144,11 +145,15 @@ def test_mass_marked_on_its_tomosynthesis_volume_reaches_the_pacs(
                 assert first <= mark["frame"] <= last, finding["id"]
                 extents.setdefault(mark["sop_instance_uid"], set()).update(range(first, last + 1))
     assert extents, "no shown finding on a volume"
+    slices: dict[str, set[int]] = {}
     scroll: dict[str, set[int]] = {}
     for g in drawn:
-        if g.layer == SCROLL_LAYER and g.frame is not None:
-            scroll.setdefault(g.sop_instance_uid, set()).add(g.frame)
-    assert scroll == extents
+        if g.layer in (SLICE_LAYER, SCROLL_LAYER) and g.frame is not None:
+            (slices if g.layer == SLICE_LAYER else scroll).setdefault(g.sop_instance_uid, set()).add(g.frame)
+    assert slices == extents
+    counts = {str(v["sop_instance_uid"]): int(v["frames"]) for v in truth["volumes"]}
+    assert set(scroll) == set(extents)
+    assert all(scroll[uid] == set(range(1, counts[uid] + 1)) for uid in scroll)
     keyed = KeyObjectSelectionDocument.from_dataset(pydicom.dcmread(kos)).images
     assert {uid: set(frames) for uid, frames in keyed if uid in volumes} == extents
     # A finding's launch link opens UniView at its volume and at the frame it was found on.

@@ -1,5 +1,6 @@
-"""Key Object Selection (MG and DBT) and the GSPS SCROLLBAR layer of a tomosynthesis phantom checked
-by dciodvfy (dicom3tools): no errors; the per-slice markers cover exactly the finding's frames."""
+"""Key Object Selection (MG and DBT) and the GSPS per-slice layers of a tomosynthesis phantom checked
+by dciodvfy (dicom3tools): no errors; the FINDING_SLICES outlines cover exactly the finding's
+frames, the SCROLLBAR every frame of its volume."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from breastgate.domain.model import Finding, FindingKind, Mark
 from breastgate.phantoms import generate_dbt_study
 from breastgate.phantoms.lesions import LesionRequest
 from breastgate.phantoms.mg import generate_mg_study
-from breastgate.results.gsps import SCROLL_LAYER, GrayscaleSoftcopyPresentationState
+from breastgate.results.gsps import SCROLL_LAYER, SLICE_LAYER, GrayscaleSoftcopyPresentationState
 from breastgate.results.kos import KeyObjectSelectionDocument
 from tests.support.validators import dciodvfy, pixelmed_sr
 
@@ -76,7 +77,8 @@ def dbt(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         KeyObjectSelectionDocument([finding], headers, ALGO, VERSION).dataset,
         enforce_file_format=True,
     )
-    return {"paths": paths, "finding": finding}
+    counts = {str(h.SOPInstanceUID): int(h.get("NumberOfFrames", 1)) for h in headers}
+    return {"paths": paths, "finding": finding, "frames": counts}
 
 
 def test_dbt_gsps_with_scrollbar_dciodvfy_no_errors(dbt: dict[str, object]) -> None:
@@ -89,7 +91,7 @@ def test_dbt_gsps_with_scrollbar_dciodvfy_no_errors(dbt: dict[str, object]) -> N
     assert [w for w in report.output.splitlines() if w.startswith("Warning")] == [], report.output
 
 
-def test_scrollbar_annotations_cover_exactly_the_findings_frames(dbt: dict[str, object]) -> None:
+def test_slice_annotations_cover_exactly_the_findings_frames(dbt: dict[str, object]) -> None:
     paths, finding = dbt["paths"], dbt["finding"]
     assert isinstance(paths, dict) and isinstance(finding, Finding)
     expected = set()
@@ -97,8 +99,17 @@ def test_scrollbar_annotations_cover_exactly_the_findings_frames(dbt: dict[str, 
         assert mark.frames is not None
         expected |= {(mark.sop_instance_uid, f) for f in range(mark.frames[0], mark.frames[1] + 1)}
     decoded = GrayscaleSoftcopyPresentationState.from_dataset(dcmread(paths["gsps"]))
-    drawn = {(g.sop_instance_uid, g.frame) for g in decoded.graphics if g.layer == SCROLL_LAYER}
+    drawn = {(g.sop_instance_uid, g.frame) for g in decoded.graphics if g.layer == SLICE_LAYER}
     assert drawn == expected
+    # the scroll bar on every frame of each marked volume (Sectra pydicomutils' convention)
+    volumes = {m.sop_instance_uid for m in finding.marks}
+    scroll = {(g.sop_instance_uid, g.frame) for g in decoded.graphics if g.layer == SCROLL_LAYER}
+    assert {uid for uid, _ in scroll} == volumes
+    counts = dbt["frames"]
+    assert isinstance(counts, dict)
+    for uid in volumes:
+        assert counts[uid] > 1
+        assert {f for u, f in scroll if u == uid} == set(range(1, counts[uid] + 1))
     # the outline stays on the mark's own frame
     outlines = {(g.sop_instance_uid, g.frame) for g in decoded.graphics if g.layer == "MASS"}
     assert outlines == {(m.sop_instance_uid, m.frame) for m in finding.marks}

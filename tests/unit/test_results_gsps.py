@@ -20,6 +20,7 @@ from breastgate.results.gsps import (
     NOTICE,
     NOTICE_LAYER,
     SCROLL_LAYER,
+    SLICE_LAYER,
     DecodedGraphic,
     GrayscaleSoftcopyPresentationState,
     cielab,
@@ -171,24 +172,25 @@ def test_multi_frame_marks_reference_their_frames() -> None:
     ds = _round_trip(GrayscaleSoftcopyPresentationState(findings, [*headers, bto], ALGO, VERSION).dataset)
     graphics = decode_gsps(ds)
     assert _missing_marks(graphics, findings) == []
-    marks = {(g.frame, g.layer) for g in graphics if g.layer != SCROLL_LAYER}
+    marks = {(g.frame, g.layer) for g in graphics if g.layer not in (SCROLL_LAYER, SLICE_LAYER)}
     assert marks == {(12, "DISTORTION"), (30, "MASS")}
-    # marks without an extent: the scroll-bar marker on the mark's own frame only
-    assert {g.frame for g in graphics if g.layer == SCROLL_LAYER} == {12, 30}
+    # marks without an extent: the per-slice outline on the mark's own frame only; the scroll bar
+    # on every frame of the volume, so the image is referenced whole (no frame numbers)
+    assert {g.frame for g in graphics if g.layer == SLICE_LAYER} == {12, 30}
+    assert {g.frame for g in graphics if g.layer == SCROLL_LAYER} == set(range(1, 61))
     ref = ds.ReferencedSeriesSequence[0].ReferencedImageSequence[0]
-    assert ref.ReferencedSOPClassUID == BTO
-    assert [int(f) for f in ref.ReferencedFrameNumber] == [12, 30]
+    assert ref.ReferencedSOPClassUID == BTO and "ReferencedFrameNumber" not in ref
     for item in ds.GraphicAnnotationSequence:
-        frames = item.ReferencedImageSequence[0].ReferencedFrameNumber
+        image = item.ReferencedImageSequence[0]
         if item.GraphicLayer == NOTICE_LAYER:
-            assert [int(f) for f in frames] == [12, 30]
-        else:
-            assert int(frames) in (12, 30)
+            assert "ReferencedFrameNumber" not in image  # the notice on every frame
+        elif item.GraphicLayer != SCROLL_LAYER:
+            assert int(image.ReferencedFrameNumber) in (12, 30)
     decoded = GrayscaleSoftcopyPresentationState.from_dataset(ds)
     assert decoded.windows[uid] == (500.0, 1000.0)  # from the shared functional groups
 
 
-def test_scrollbar_layer_marks_every_frame_of_the_extent_and_no_other() -> None:
+def test_slice_layer_marks_every_frame_of_the_extent_and_no_other_scrollbar_every_frame() -> None:
     headers = _headers()
     bto = _bto_header(headers[0].StudyInstanceUID)
     uid = bto.SOPInstanceUID
@@ -196,29 +198,35 @@ def test_scrollbar_layer_marks_every_frame_of_the_extent_and_no_other() -> None:
     finding = Finding("m1", FindingKind.MASS, "L", 0.7, (mark,))
     ds = _round_trip(GrayscaleSoftcopyPresentationState([finding], [*headers, bto], ALGO, VERSION).dataset)
     decoded = GrayscaleSoftcopyPresentationState.from_dataset(ds)
-    scroll = [g for g in decoded.graphics if g.layer == SCROLL_LAYER]
-    assert {(g.sop_instance_uid, g.frame) for g in scroll} == {(uid, f) for f in range(10, 19)}
+    slices = [g for g in decoded.graphics if g.layer == SLICE_LAYER]
+    assert {(g.sop_instance_uid, g.frame) for g in slices} == {(uid, f) for f in range(10, 19)}
+    assert len(slices) == 9 and len({str(g.points) for g in slices}) == 1  # the same outline on each
     assert {g.frame for g in decoded.graphics if g.layer == "MASS"} == {14}  # the outline: its frame
-    assert len(scroll) == 3 * 9  # track, extent box and current-slice tick on each frame
+    scroll = [g for g in decoded.graphics if g.layer == SCROLL_LAYER]
+    assert {g.frame for g in scroll} == set(range(1, 61))  # Sectra's convention: every slice
+    assert len(scroll) == 3 * 60  # track, the finding's range box and the current-slice tick
     assert set(decoded.graphic_types) == {"POLYLINE"}
-    assert decoded.layers[SCROLL_LAYER][1] == cielab((255, 160, 0))
-    notice_frames = {t.frame for t in decoded.texts if t.layer == NOTICE_LAYER}
-    assert notice_frames == set(range(10, 19))  # every presented frame carries the notice
+    assert decoded.layers[SLICE_LAYER][1] == cielab((255, 160, 0))
+    assert decoded.layers[SCROLL_LAYER][1] == cielab((255, 255, 255))
+    assert {t.frame for t in decoded.texts if t.layer == NOTICE_LAYER} == {None}  # every frame
     ticks = [g.points for g in scroll if len(g.points) == 2 and g.points[0][1] == g.points[1][1]]
-    assert len({p[0][1] for p in ticks}) == 9  # the tick moves with the slice
+    assert len({p[0][1] for p in ticks}) == 60  # the tick moves with the slice
+    boxes = {str(g.points) for g in scroll if len(g.points) == 5}
+    assert len(boxes) == 1  # the finding's range, the same on every slice
     for g in scroll:
         assert all(0 <= c <= 1500 and 0 <= r <= 2000 for c, r in g.points)
     outside = replace(mark, frames=(55, 70))  # beyond the 60 frames: clipped
     ds = GrayscaleSoftcopyPresentationState(
         [replace(finding, marks=(replace(outside, frame=58),))], [*headers, bto], ALGO, VERSION
     ).dataset
-    frames = {g.frame for g in decode_gsps(ds) if g.layer == SCROLL_LAYER}
+    frames = {g.frame for g in decode_gsps(ds) if g.layer == SLICE_LAYER}
     assert frames == set(range(55, 61))
     mg = Mark(headers[0].SOPInstanceUID, (800, 1200), (700, 1100, 900, 1300), 0.6)
     ds = GrayscaleSoftcopyPresentationState(
         [Finding("m2", FindingKind.MASS, "R", 0.7, (mg,))], headers, ALGO, VERSION
     )
-    assert SCROLL_LAYER not in GrayscaleSoftcopyPresentationState.from_dataset(ds.dataset).layers
+    layers = GrayscaleSoftcopyPresentationState.from_dataset(ds.dataset).layers
+    assert SCROLL_LAYER not in layers and SLICE_LAYER not in layers
 
 
 def test_layers_texts_and_identification() -> None:

@@ -4,9 +4,12 @@
 one Graphic Layer per finding kind (``MASS``, ``CALC`` ...) with a recommended CIELab colour, per
 marked image (and frame, for multi-frame images) a closed POLYLINE for the outline (or the bounding
 box), small CIRCLEs for the calcifications of a cluster, a ``"Mass 0.87"`` text next to the mark and
-one not-for-diagnostic-use notice. On Breast Tomosynthesis volumes a ``SCROLLBAR`` layer (orange)
-adds a small scroll-bar marker on every frame the finding spans (``Mark.frames``) and on no other,
-so the finding shows while scrolling through its slices (Sectra pydicomutils' layer of that name).
+one not-for-diagnostic-use notice. On Breast Tomosynthesis volumes two per-slice layers make a
+finding visible while scrolling: ``FINDING_SLICES`` (orange) repeats the finding's outline on every
+frame it spans (``Mark.frames``) and on no other, and ``SCROLLBAR`` (white) follows Sectra
+pydicomutils' convention of that name (``examples/create_gsps_and_kos.py``): on every frame of the
+volume a scroll-bar track, a box over each finding's frame range and a tick at the current frame,
+so a reader on any slice sees where along the stack the findings lie.
 Placement follows DESIGN §4: same study (Patient and General Study copied from the images), a new
 series, deterministic UIDs. Sectra's own tooling writes marks
 the same way (reference/sectra.md §3.4): a GSPS that references the exact source images.
@@ -53,9 +56,11 @@ CONTENT_LABEL = "BG_AI_MARKS"
 #: Text written once on every referenced image (the default ``label``).
 NOTICE = "AI output – not for diagnostic use"
 NOTICE_LAYER = "AI_NOTICE"
-#: Per-slice layer of tomosynthesis findings: a scroll-bar marker on every frame a finding spans
-#: (Sectra pydicomutils names its slice-position layer the same, reference/sectra.md §1.2).
+#: Tomosynthesis: Sectra pydicomutils' scroll-bar layer (reference/sectra.md §1.2), on every frame
+#: of a volume with a shown finding: where along the stack the findings lie, and the current frame.
 SCROLL_LAYER = "SCROLLBAR"
+#: Tomosynthesis: the finding's outline again on every frame it spans, and on no other.
+SLICE_LAYER = "FINDING_SLICES"
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,8 @@ KIND_STYLES: Mapping[FindingKind, KindStyle] = {
     FindingKind.US_LESION: KindStyle("US_LESION", "Lesion", (0, 255, 128)),
 }
 _NOTICE_RGB = (255, 255, 255)
-_SCROLL_STYLE = KindStyle(SCROLL_LAYER, "Slice", (255, 160, 0))
+_SLICE_STYLE = KindStyle(SLICE_LAYER, "Slice", (255, 160, 0))
+_SCROLL_STYLE = KindStyle(SCROLL_LAYER, "Scroll bar", (255, 255, 255))
 
 
 def mark_label(finding: Finding) -> str:
@@ -302,6 +308,7 @@ class GrayscaleSoftcopyPresentationState:
 
     def _plan(self) -> list[_Annotation]:
         items: dict[tuple[str, tuple[int, ...], str], _Annotation] = {}
+        extents: dict[str, list[tuple[int, int]]] = {}  # volume → the shown findings' frame ranges
         for finding in self.findings:
             style = KIND_STYLES[finding.kind]
             for mark in finding.marks:
@@ -315,7 +322,11 @@ class GrayscaleSoftcopyPresentationState:
                 rows, cols = _size_of(src)
                 ann.graphics.extend(mark_graphics(mark, rows, cols))
                 ann.texts.append(mark_text(mark_label(finding), mark, rows, cols))
-                self._plan_slices(items, mark, src, finding)
+                extent = self._plan_slices(items, mark, src, finding)
+                if extent is not None:
+                    extents.setdefault(mark.sop_instance_uid, []).append(extent)
+        for uid, ranges in extents.items():
+            self._plan_scrollbar(items, uid, ranges)
         marked = list(items.values())
         # One notice per image, on every frame that carries a mark (all frames if any mark has none).
         frames_by_uid: dict[str, set[int] | None] = {}
@@ -326,6 +337,8 @@ class GrayscaleSoftcopyPresentationState:
             )
         for uid, frame_set in frames_by_uid.items():
             src = self._by_uid[uid]
+            if frame_set is not None and len(frame_set) == _frames_of(src) > 1:
+                frame_set = None  # every frame (the scroll bar): no frame numbers, as for all
             rows, cols = _size_of(src)
             notice = _Annotation(uid, tuple(sorted(frame_set or ())), NOTICE_LAYER)
             notice.texts.append(notice_text(self.label, rows, cols, _chest_wall_on_right(src)))
@@ -338,21 +351,42 @@ class GrayscaleSoftcopyPresentationState:
         mark: Mark,
         src: Dataset,
         finding: Finding,
-    ) -> None:
-        """The ``SCROLLBAR`` layer of a tomosynthesis mark: one marker on each frame of its extent."""
+    ) -> tuple[int, int] | None:
+        """The ``FINDING_SLICES`` layer of a tomosynthesis mark: its outline on each frame of its
+        extent; returns the extent (None: not a tomosynthesis volume or no extent)."""
         frames = _frames_of(src)
         extent = mark.frame_extent()
         if frames == 1 or extent is None or str(src.get("SOPClassUID", "")) != BREAST_TOMOSYNTHESIS:
-            return
+            return None
         first, last = max(1, extent[0]), min(frames, extent[1])
+        if first > last:
+            raise EncodingError(f"finding {finding.id}: frames {extent} outside 1..{frames}")
         if (first, last) != extent:
             LOGGER.warning("GSPS: finding %s spans frames %s, clipped to 1..%d", finding.id, extent, frames)
         rows, cols = _size_of(src)
-        right = _chest_wall_on_right(src)
+        outline = mark_graphics(mark, rows, cols)[:1]  # the closed outline (or bbox), no members
         for frame in range(first, last + 1):
-            key = (mark.sop_instance_uid, (frame,), SCROLL_LAYER)
-            ann = items.setdefault(key, _Annotation(mark.sop_instance_uid, (frame,), SCROLL_LAYER))
-            ann.graphics.extend(slice_marker(frame, (first, last), frames, rows, cols, right))
+            key = (mark.sop_instance_uid, (frame,), SLICE_LAYER)
+            ann = items.setdefault(key, _Annotation(mark.sop_instance_uid, (frame,), SLICE_LAYER))
+            ann.graphics.extend(outline)
+        return first, last
+
+    def _plan_scrollbar(
+        self,
+        items: dict[tuple[str, tuple[int, ...], str], _Annotation],
+        uid: str,
+        extents: list[tuple[int, int]],
+    ) -> None:
+        """The ``SCROLLBAR`` layer of a volume: on every frame, the track, the findings' ranges
+        and a tick at that frame (Sectra pydicomutils' convention)."""
+        src = self._by_uid[uid]
+        frames = _frames_of(src)
+        rows, cols = _size_of(src)
+        right = _chest_wall_on_right(src)
+        ranges = sorted(set(extents))
+        for frame in range(1, frames + 1):
+            ann = items.setdefault((uid, (frame,), SCROLL_LAYER), _Annotation(uid, (frame,), SCROLL_LAYER))
+            ann.graphics.extend(slice_marker(frame, ranges, frames, rows, cols, right))
 
     def _referenced(self) -> dict[str, tuple[int, ...]]:
         """Referenced images in source order, each with its frames (empty = all frames)."""
@@ -490,7 +524,12 @@ class GrayscaleSoftcopyPresentationState:
     def _layers(self) -> DicomSequence:
         used = {a.layer for a in self.annotations}
         items = []
-        styles = [*KIND_STYLES.values(), _SCROLL_STYLE, KindStyle(NOTICE_LAYER, "AI notice", _NOTICE_RGB)]
+        styles = [
+            *KIND_STYLES.values(),
+            _SLICE_STYLE,
+            _SCROLL_STYLE,
+            KindStyle(NOTICE_LAYER, "AI notice", _NOTICE_RGB),
+        ]
         for order, style in enumerate(styles, start=1):
             if style.layer not in used:
                 continue
@@ -502,8 +541,10 @@ class GrayscaleSoftcopyPresentationState:
             item.GraphicLayerDescription = f"{style.word} marks ({self.algorithm_id})"[:64]
             if style.layer == NOTICE_LAYER:
                 item.GraphicLayerDescription = "AI output notice"
+            elif style.layer == SLICE_LAYER:
+                item.GraphicLayerDescription = "Finding outline on every slice it spans"
             elif style.layer == SCROLL_LAYER:
-                item.GraphicLayerDescription = "Finding extent, slice by slice"
+                item.GraphicLayerDescription = "Where the findings lie along the stack"
             items.append(item)
         return DicomSequence(items)
 

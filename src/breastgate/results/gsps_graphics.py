@@ -6,6 +6,7 @@ Image pixel coordinates (column, row), origin at the top-left corner of the top-
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
@@ -94,14 +95,19 @@ def notice_text(text: str, rows: int, cols: int, chest_wall_right: bool) -> Text
 
 
 def slice_marker(
-    frame: int, extent: tuple[int, int], frames: int, rows: int, cols: int, chest_wall_right: bool
+    frame: int,
+    extents: Sequence[tuple[int, int]],
+    frames: int,
+    rows: int,
+    cols: int,
+    chest_wall_right: bool,
 ) -> list[Graphic]:
-    """A small scroll-bar marker for one slice of a finding's extent (Sectra's "SCROLLBAR" style).
+    """The scroll bar of one frame of a tomosynthesis volume (Sectra pydicomutils' "SCROLLBAR").
 
     On the side away from the chest wall: a vertical track standing for the whole volume (frame 1
-    at the top, the last frame at the bottom), a closed box over the finding's extent on it, and a
-    tick across the track at this ``frame``; so a reader scrolling sees where in the finding the
-    current slice lies. Three POLYLINEs.
+    at the top, the last frame at the bottom), a closed box over each finding's frame range on it,
+    and a tick across the track at this ``frame``; so a reader on any slice sees where along the
+    stack the findings lie and where the current slice is. POLYLINEs.
     """
     x = cols * (SCROLL_MARGIN if chest_wall_right else 1.0 - SCROLL_MARGIN)
     top, bottom = rows * SCROLL_TOP, rows * SCROLL_BOTTOM
@@ -110,16 +116,14 @@ def slice_marker(
     def y(f: int) -> float:
         return top if frames <= 1 else top + (bottom - top) * (f - 1) / (frames - 1)
 
-    first, last = y(extent[0]) - half / 2, y(extent[1]) + half / 2
-    box = ((x - half, first), (x + half, first), (x + half, last), (x - half, last), (x - half, first))
-    return [
-        Graphic("POLYLINE", tuple(clamp(p, rows, cols) for p in ((x, top), (x, bottom)))),
-        Graphic("POLYLINE", tuple(clamp(p, rows, cols) for p in box)),
-        Graphic(
-            "POLYLINE",
-            tuple(clamp(p, rows, cols) for p in ((x - 3 * half, y(frame)), (x + 3 * half, y(frame)))),
-        ),
-    ]
+    graphics = [Graphic("POLYLINE", tuple(clamp(p, rows, cols) for p in ((x, top), (x, bottom))))]
+    for extent in extents:
+        first, last = y(extent[0]) - half / 2, y(extent[1]) + half / 2
+        box = ((x - half, first), (x + half, first), (x + half, last), (x - half, last), (x - half, first))
+        graphics.append(Graphic("POLYLINE", tuple(clamp(p, rows, cols) for p in box)))
+    tick = ((x - 3 * half, y(frame)), (x + 3 * half, y(frame)))
+    graphics.append(Graphic("POLYLINE", tuple(clamp(p, rows, cols) for p in tick)))
+    return graphics
 
 
 def text_item(text: TextBox) -> Dataset:
