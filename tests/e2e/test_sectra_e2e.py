@@ -112,7 +112,11 @@ def test_a_sectra_site_gets_marks_report_values_launch_links_and_hl7_as_configur
         == 401
     )
     response = sectra.get_structured_data(
-        patient_ids=[first.PatientID], login="rad1", domain="HOSP", acc_no=first.AccessionNumber
+        patient_ids=[first.PatientID],
+        login="rad1",
+        domain="HOSP",
+        exam_no="SX-4610",
+        acc_no=first.AccessionNumber,
     )
     assert response.status_code == 200, response.text
     values = response.json()["PropValues"]
@@ -132,6 +136,7 @@ def test_a_sectra_site_gets_marks_report_values_launch_links_and_hl7_as_configur
     assert decoded.parameters.patient_id == first.PatientID
     assert decoded.parameters.accession_numbers == (first.AccessionNumber,)
     assert decoded.parameters.sop_instance_uid in key_images
+    assert decoded.parameters.examination_ids == ("SX-4610",)  # Sectra's exam number, from step 2
 
     # 4. HL7 as the sectra profile writes it: priority in OBR-27 of the ORU and OBX-8 on the triage
     # rows, launch references (not launch strings), the update's priority in ORC-7 and OBR-27.

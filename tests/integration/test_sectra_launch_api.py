@@ -20,9 +20,11 @@ from breastgate.reporting.sectra_launch import (
     LaunchConfig,
     LaunchDecoderConfig,
     LaunchExpiredError,
+    LaunchParameterError,
     decode_launch,
     ids7_launcher_url,
     uniview_url,
+    validate_example,
 )
 from breastgate.results.json import result_from_payload, result_to_payload
 from breastgate.store import audit, studies
@@ -264,3 +266,36 @@ def test_in_production_a_launch_needs_an_authenticated_user(
     with db.session() as s:
         events = [e for e in audit.for_study(s, processed.study_uid) if e.kind == AuditKind.PHI_ACCESSED]
     assert [e.actor for e in events] == ["user:dr.who"]
+
+
+def test_sectras_exam_number_from_the_data_provider_goes_into_image_launches(
+    processed: Processed,  # noqa: F811
+    db: Database,  # noqa: F811
+) -> None:
+    """The Healthcare Server names its own examination number when it asks for values; an image
+    launch then carries it (exam_id), which the SDK's example validation wants with a SOP UID."""
+    config, decoder = _config("shared_secret", {})
+    with _serve(db, config) as url:
+        finding = _finding_id(url, processed.study_uid)
+        params = {"study": processed.study_uid, "finding": finding, "format": "json"}
+        before = decode_launch(
+            decoder, httpx.get(f"{url}/api/launch/ids7", params=params, timeout=30).json()["url"]
+        )
+        assert before.parameters.examination_ids == ()
+        with pytest.raises(LaunchParameterError, match="examination id"):
+            validate_example(before.parameters)
+        served = SectraHealthcareServer(url).get_structured_data(
+            exam_no="EX-2026-77", acc_no=processed.accession
+        )
+        assert served.status_code == 200
+        after = decode_launch(
+            decoder, httpx.get(f"{url}/api/launch/ids7", params=params, timeout=30).json()["url"]
+        )
+    assert after.parameters.examination_ids == ("EX-2026-77",)
+    assert after.parameters.accession_numbers == (processed.accession,)
+    validate_example(after.parameters)  # passes now
+
+
+def _finding_id(url: str, study_uid: str) -> str:
+    body = httpx.get(f"{url}/api/studies/{study_uid}/results", timeout=30).json()
+    return str(body["findings"][0]["id"])

@@ -554,3 +554,14 @@ class DriftState(Base):
     ks_pvalue: Mapped[float | None] = mapped_column()
     checked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     alerted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class SectraExam(Base):
+    """Sectra's examination number of a study, as its Healthcare Server names it when it asks the
+    Data Provider for values (``exam.examNo``); image-level launch strings carry it (``exam_id``)."""
+
+    __tablename__ = "sectra_exam"
+
+    study_instance_uid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    exam_no: Mapped[str] = mapped_column(String(64))
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -56,7 +56,8 @@ def _finding(session: Session, context: ContextDep, study_uid: str, finding_id: 
 def launch_target(
     session: Session, context: ContextDep, study_uid: str, finding_id: str | None
 ) -> LaunchTarget:
-    """Patient, accession number and (for a finding) the image and frame of its first mark."""
+    """Patient, accession number, Sectra's exam number when its Healthcare Server has named one
+    (Data Provider calls), and for a finding the image and frame of its first mark."""
     study = studies.get_study_ref(session, study_uid)
     if study is None:
         raise HTTPException(404, "Study not found")
@@ -65,6 +66,7 @@ def launch_target(
     accession = study.accession_number or next(
         (o.accession_number for o in orders if o.accession_number), None
     )
+    exam_no = studies.sectra_exam_number(session, study_uid) if accession else None
     sop_uid, frame = None, None
     if finding_id:
         mark = _finding(session, context, study_uid, finding_id).marks[0]
@@ -76,6 +78,7 @@ def launch_target(
             accession_numbers=(accession,) if accession else (),
             sop_instance_uid=sop_uid,
             frame=frame,
+            examination_ids=(exam_no,) if exam_no else (),
         )
     except LaunchError as exc:
         raise HTTPException(409, f"The study cannot be launched: {exc}") from None

@@ -178,6 +178,8 @@ def get_structured_data(
         )
         raise HTTPException(500, "The exam belongs to another patient than the request names")
     values, served = prop_values(session, context, study_uid)
+    if body.exam.exam_no:  # Sectra's own exam number: image-level launch strings carry it
+        studies.remember_sectra_exam(session, study_uid, body.exam.exam_no)
     login = (body.user.login or "").strip()[:128] or "unknown"
     audit.append(
         session,
