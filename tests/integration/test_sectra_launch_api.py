@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from breastgate.domain.audit import AuditKind
-from breastgate.domain.governance import Mode, Role
+from breastgate.domain.governance import Role
 from breastgate.reporting.sectra_launch import (
     LaunchConfig,
     LaunchDecoderConfig,
@@ -31,9 +31,7 @@ from breastgate.store import audit, studies
 from breastgate.store import governance as governance_store
 from breastgate.store import results as result_store
 from breastgate.store.db import Database
-from breastgate.web.api.deps import AppContext
-from breastgate.web.app import create_app
-from tests.integration.test_sectra_provider import Processed, db, processed  # noqa: F401 - fixtures
+from tests.integration.test_sectra_provider import Processed, api_app, db, processed  # noqa: F401 - fixtures
 from tests.support.http_server import serve
 from tests.support.sectra_client import SectraHealthcareServer
 from tests.unit.test_sectra_launch import _cert, _key, _pem
@@ -75,17 +73,7 @@ def keys() -> dict[str, bytes]:
 
 
 def _serve(database: Database, launch: LaunchConfig | None, public_url: str = "") -> Any:
-    context = AppContext(
-        db=database,
-        version="test",
-        ae_title="BREASTGATE",
-        dicom_port=None,
-        workers_in_process=False,
-        initial_mode=Mode.INTEGRATED,
-        launch=launch,
-        public_url=public_url,
-    )
-    return serve(create_app(context))
+    return serve(api_app(database, launch=launch, public_url=public_url))
 
 
 @pytest.fixture(params=["shared_secret", "pki"])
@@ -245,17 +233,7 @@ def test_in_production_a_launch_needs_an_authenticated_user(
     with db.session() as s:
         token = "t0ken-for-dr-who"
         governance_store.add_user(s, "dr.who", Role.RADIOLOGIST.value, token, actor="test")
-    context = AppContext(
-        db=db,
-        version="test",
-        ae_title="BREASTGATE",
-        dicom_port=None,
-        workers_in_process=False,
-        initial_mode=Mode.INTEGRATED,
-        launch=config,
-        launch_needs_user=True,
-    )
-    with serve(create_app(context)) as url:
+    with serve(api_app(db, launch=config, launch_needs_user=True)) as url:
         params = {"study": processed.study_uid, "format": "json"}
         refused = httpx.get(f"{url}/api/launch/ids7", params=params, timeout=30)
         assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"

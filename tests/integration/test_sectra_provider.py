@@ -73,22 +73,25 @@ def db(processed: Processed, tmp_path: Path) -> Iterator[Database]:
     database.dispose()
 
 
-def _app(db: Database, credentials: BasicCredentials | None = None) -> Any:
-    context = AppContext(
-        db=db,
-        version="test",
-        ae_title="BREASTGATE",
-        dicom_port=None,
-        workers_in_process=False,
-        initial_mode=Mode.INTEGRATED,  # as the pipeline ran (Gateway default_mode)
-        sectra_provider=credentials,
+def api_app(db: Database, **context: Any) -> Any:
+    """The HTTP API over ``db`` as the pipeline ran it (integrated everywhere), with ``context``
+    fields of AppContext (credentials, launch, ...)."""
+    return create_app(
+        AppContext(
+            db=db,
+            version="test",
+            ae_title="BREASTGATE",
+            dicom_port=None,
+            workers_in_process=False,
+            initial_mode=Mode.INTEGRATED,  # as the pipeline ran (Gateway default_mode)
+            **context,
+        )
     )
-    return create_app(context)
 
 
 @pytest.fixture
 def url(db: Database) -> Iterator[str]:
-    with serve(_app(db)) as base:
+    with serve(api_app(db)) as base:
         yield base
 
 
@@ -223,7 +226,7 @@ def test_assistive_is_not_enough_for_report_prefill(processed: Processed, db: Da
 
 
 def test_basic_auth_when_configured(processed: Processed, db: Database) -> None:
-    with serve(_app(db, BasicCredentials("ids7", "s3cret-provider"))) as base:
+    with serve(api_app(db, sectra_provider=BasicCredentials("ids7", "s3cret-provider"))) as base:
         for auth in (None, ("ids7", "wrong"), ("other", "s3cret-provider")):
             sectra = SectraHealthcareServer(base, auth=auth)
             for response in (
@@ -290,16 +293,7 @@ def test_an_exam_of_another_patient_than_the_request_names_is_refused(
 
 
 def test_the_patient_check_can_be_switched_off(processed: Processed, db: Database) -> None:
-    context = AppContext(
-        db=db,
-        version="test",
-        ae_title="BREASTGATE",
-        dicom_port=None,
-        workers_in_process=False,
-        initial_mode=Mode.INTEGRATED,
-        sectra_match_patient=False,
-    )
-    with serve(create_app(context)) as base:
+    with serve(api_app(db, sectra_match_patient=False)) as base:
         response = SectraHealthcareServer(base).get_structured_data(
             patient_ids=["SOMEONE-ELSE"], acc_no=processed.accession
         )
