@@ -45,7 +45,7 @@ from breastgate.results.gsps_graphics import (
     slice_marker,
     text_item,
 )
-from breastgate.results.placement import attach_file_meta, creation_datetime, new_instance
+from breastgate.results.placement import attach_file_meta, creation_datetime, new_instance, one_study
 from breastgate.results.uids import derive_uid
 
 LOGGER = logging.getLogger(__name__)
@@ -258,9 +258,7 @@ class GrayscaleSoftcopyPresentationState:
     ) -> None:
         if not sources:
             raise EncodingError("a GSPS needs at least one source image")
-        studies = {str(s.get("StudyInstanceUID", "")) for s in sources}
-        if len(studies) != 1 or "" in studies:
-            raise EncodingError("source images do not all belong to one study")
+        study_instance_uid = one_study(sources)
         if not label.strip() or len(label) > 1024:
             raise EncodingError("the notice label must be 1..1024 characters (ST)")
         self.findings = tuple(findings)
@@ -270,7 +268,7 @@ class GrayscaleSoftcopyPresentationState:
         self.label = label
         self.series_number = series_number
         self.instance_number = instance_number
-        self.study_instance_uid = studies.pop()
+        self.study_instance_uid = study_instance_uid
         self.creation_date, self.creation_time = creation_datetime(self.sources, created)
         self._by_uid = {str(s.SOPInstanceUID): s for s in self.sources}
         self.annotations = self._plan()

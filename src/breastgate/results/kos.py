@@ -28,6 +28,7 @@ from breastgate.results.placement import (
     creation_datetime,
     evidence_item,
     new_instance,
+    one_study,
 )
 from breastgate.results.sr_content import Code, Node, decode_content, encode_content
 from breastgate.results.uids import derive_uid
@@ -101,16 +102,14 @@ class KeyObjectSelectionDocument:
     ) -> None:
         if not sources:
             raise EncodingError("a KOS needs at least one source image")
-        studies = {str(s.get("StudyInstanceUID", "")) for s in sources}
-        if len(studies) != 1 or "" in studies:
-            raise EncodingError("source images do not all belong to one study")
+        study_instance_uid = one_study(sources)
         self.findings = tuple(findings)
         self.sources = tuple(sources)
         self.algorithm_id = algorithm_id
         self.algorithm_version = algorithm_version
         self.series_number = series_number
         self.instance_number = instance_number
-        self.study_instance_uid = studies.pop()
+        self.study_instance_uid = study_instance_uid
         self.content_date, self.content_time = creation_datetime(self.sources, created)
         self._by_uid = {str(s.SOPInstanceUID): s for s in self.sources}
         self.key_images = self._plan()

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence as DicomSequence
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.model import (
@@ -30,7 +29,7 @@ from breastgate.domain.model import (
     Finding,
     FindingKind,
 )
-from breastgate.results.placement import attach_file_meta, evidence_item, new_instance
+from breastgate.results.placement import attach_file_meta, evidence_item, new_instance, sr_document_general
 from breastgate.results.sr_content import decode_content, encode_content
 from breastgate.results.tid4000 import (
     AlgorithmIdentification,
@@ -218,15 +217,7 @@ class MammographyCADSR:
             software_version=self.manifest.version,
         )
         ds.StudyInstanceUID = self.result.study_instance_uid
-        ds.ReferencedPerformedProcedureStepSequence = DicomSequence([])
-        # SR Document General (C.17.2)
-        ds.InstanceNumber = self.instance_number
-        ds.CompletionFlag = "COMPLETE"
-        ds.VerificationFlag = "UNVERIFIED"
-        ds.ContentDate = ds.InstanceCreationDate
-        ds.ContentTime = ds.InstanceCreationTime
-        ds.PerformedProcedureCodeSequence = DicomSequence([])
-        ds.CurrentRequestedProcedureEvidenceSequence = DicomSequence([self._evidence()])
+        sr_document_general(ds, self.instance_number, self._evidence())
         # SR Document Content (C.17.3), root template TID 4000
         encode_content(self._tree, ds)
 

@@ -12,7 +12,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
 
-from breastgate.domain.errors import InvalidInputError
+from breastgate.domain.errors import EncodingError, InvalidInputError
 
 __all__ = ["attach_file_meta", "copy_patient_study", "creation_datetime", "evidence_item"]
 
@@ -90,6 +90,26 @@ def new_instance(
     if software_version is not None:
         ds.SoftwareVersions = software_version[:64]
     return ds
+
+
+def one_study(sources: Sequence[Dataset]) -> str:
+    """The Study Instance UID all ``sources`` share; EncodingError when they do not (or lack one)."""
+    studies = {str(s.get("StudyInstanceUID", "")) for s in sources}
+    if len(studies) != 1 or "" in studies:
+        raise EncodingError("source images do not all belong to one study")
+    return studies.pop()
+
+
+def sr_document_general(ds: Dataset, instance_number: int, evidence: Dataset) -> None:
+    """An AI SR's Referenced PPS (SR Document Series, C.17.1) and SR Document General (C.17.2):
+    COMPLETE, UNVERIFIED, content dated as the instance, the source images as evidence."""
+    ds.ReferencedPerformedProcedureStepSequence = DicomSequence([])
+    ds.InstanceNumber = instance_number
+    ds.CompletionFlag = "COMPLETE"
+    ds.VerificationFlag = "UNVERIFIED"
+    ds.ContentDate, ds.ContentTime = ds.InstanceCreationDate, ds.InstanceCreationTime
+    ds.PerformedProcedureCodeSequence = DicomSequence([])
+    ds.CurrentRequestedProcedureEvidenceSequence = DicomSequence([evidence])
 
 
 def attach_file_meta(ds: Dataset) -> None:

@@ -57,7 +57,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence as DicomSequence
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.model import AlgorithmManifest, AlgorithmResult, Finding, Mark
@@ -68,6 +67,7 @@ from breastgate.results.placement import (
     creation_datetime,
     evidence_item,
     new_instance,
+    sr_document_general,
 )
 from breastgate.results.sr_content import Code, Node, decode_content, encode_content
 from breastgate.results.tid4000 import AlgorithmIdentification, ImageLibraryEntry
@@ -309,15 +309,8 @@ class MeasurementReport:
             software_version=self.manifest.version,
         )
         ds.StudyInstanceUID = self.result.study_instance_uid
-        ds.ReferencedPerformedProcedureStepSequence = DicomSequence([])
-        # SR Document General (C.17.2)
-        ds.InstanceNumber = self.instance_number
-        ds.CompletionFlag = "COMPLETE"
-        ds.VerificationFlag = "UNVERIFIED"
-        ds.ContentDate, ds.ContentTime = self.creation_date, self.creation_time
-        ds.PerformedProcedureCodeSequence = DicomSequence([])
-        ds.CurrentRequestedProcedureEvidenceSequence = DicomSequence(
-            [evidence_item(self.sources, self.result.study_instance_uid)]
+        sr_document_general(
+            ds, self.instance_number, evidence_item(self.sources, self.result.study_instance_uid)
         )
         # SR Document Content (C.17.3), root template TID 1500
         encode_content(self._tree, ds)
