@@ -34,8 +34,6 @@ from breastgate.store.orders import demographics_for_study, orders_for_study
 LOGGER = logging.getLogger(__name__)
 
 KIND = "hl7"
-#: Urgency of table 0027 priorities (lower is more urgent); P, T and C count as urgent.
-ORDER_RANK = {"S": 0, "A": 1, "P": 1, "T": 1, "C": 1, "R": 2}
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,7 @@ def raises_priority(ai_code: str, order_code: str | None) -> bool:
     only ever raises a priority: a routine AI result never demotes a STAT, ASAP, pre-operative or
     timing-critical order that the RIS or a clinician set. A site profile ranks its own codes
     (:meth:`Hl7Profile.raises`)."""
-    return ORDER_RANK.get(ai_code, 2) < ORDER_RANK.get(order_code or "R", 1)
+    return DEFAULT_PROFILE.rank(ai_code) < DEFAULT_PROFILE.rank(order_code)
 
 
 def _message_id(prefix: str, *parts: object) -> str:
