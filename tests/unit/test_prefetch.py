@@ -106,7 +106,8 @@ def test_status_mapping() -> None:
 
 # Queue ---------------------------------------------------------------------------------------------
 def _order(db: Database, message: str, *, prefetch_priors: bool = True) -> None:
-    (ack,) = [Hl7Service(db, prefetch_priors=prefetch_priors).handle(message.encode())]
+    service = Hl7Service(db, prefetch_priors=prefetch_priors, clock=lambda: T0)
+    (ack,) = [service.handle(message.encode())]
     assert ack_code(ack.decode())[0] == "AA", ack
 
 
@@ -146,7 +147,7 @@ def test_a_finished_pre_fetch_is_rearmed_only_when_the_question_changes(db: Data
 
 def test_claim_retry_and_fail_follow_the_lease(db: Database) -> None:
     _order(db, orm("C1", patient_id="P1", accession="A1", placer="O1"))
-    now = datetime.now(UTC)
+    now = T0 + timedelta(minutes=1)
     with db.session() as s:
         (entry,) = prefetch.claim_due(s, owner="a", now=now)
         assert prefetch.claim_due(s, owner="b", now=now) == []  # leased

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -125,6 +126,8 @@ class Hl7Service:
     With ``prefetch_priors``, an active order not yet matched to a study also owes a prior
     pre-fetch (``store.prefetch.owe``), in the order's own transaction; the pre-fetch itself runs
     later in a background worker (``delivery.prefetch_worker``), never in the MLLP round trip.
+
+    ``clock`` gives the time a message is applied at (orders, patients, pre-fetches); tests fix it.
     """
 
     def __init__(
@@ -135,8 +138,10 @@ class Hl7Service:
         processing_ids: frozenset[str] = frozenset({"P"}),
         max_frame_bytes: int = 1 << 20,
         prefetch_priors: bool = False,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.db = db
+        self._clock = clock or (lambda: datetime.now(UTC))
         self.prefetch_priors = prefetch_priors
         self.application = application
         self.processing_ids = processing_ids
@@ -199,17 +204,18 @@ class Hl7Service:
     def _write(self, session: Session, message: Hl7Message) -> str:
         """Apply one accepted message inside ``session`` (the committer's batch transaction)."""
         header = message.header
+        now = self._clock()
         parts: list[str] = []
         if message.merge is not None:
-            moved = merge_patients(session, message.merge)
+            moved = merge_patients(session, message.merge, now=now)
             parts.append(
                 f"merge: {moved.studies} studies, {moved.orders} orders moved, {moved.linked} matched"
             )
         elif message.patient is not None:
-            upsert_patient(session, message.patient)
+            upsert_patient(session, message.patient, now=now)
             parts.append("demographics")
         for order in message.orders:
-            outcome = record_order(session, order)
+            outcome = record_order(session, order, now=now)
             state = "new" if outcome.created else "updated"
             match = f", matched by {outcome.match_method}" if outcome.match_method else ""
             closed = "" if outcome.active else " (closed)"
@@ -220,6 +226,7 @@ class Hl7Service:
                     order_id=outcome.order_id,
                     patient_id=order.patient.patient_id,
                     before_date=order.scheduled_date,
+                    now=now,
                 )
                 parts.append("priors owed")
         for reported in message.outcomes:
