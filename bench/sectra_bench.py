@@ -38,9 +38,7 @@ from tests.support.e2e import gateway_with_pacs, write_study
 from tests.support.gateway import storescu, wait_for
 
 from bench._common import percentile
-from breastgate.phantoms import generate_mg_study
-from breastgate.phantoms.lesions import LesionRequest
-from breastgate.reporting.sectra_launch import (
+from breastgate.integrations.sectra.launch import (
     LaunchConfig,
     LaunchDecoderConfig,
     LaunchTarget,
@@ -48,6 +46,8 @@ from breastgate.reporting.sectra_launch import (
     ids7_launcher_url,
     launch_links,
 )
+from breastgate.phantoms import generate_mg_study
+from breastgate.phantoms.lesions import LesionRequest
 
 SECRET = bytes(range(32))
 AUTH = ("sectra-hs", "bench-password")

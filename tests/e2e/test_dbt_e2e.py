@@ -19,10 +19,10 @@ import httpx
 import pydicom
 import pytest
 
+from breastgate.integrations.sectra.launch import LaunchDecoderConfig, decode_launch
 from breastgate.phantoms import generate_dbt_study
 from breastgate.phantoms.dbt import dbt_file_name
 from breastgate.phantoms.lesions import LesionRequest
-from breastgate.reporting.sectra_launch import LaunchDecoderConfig, decode_launch
 from breastgate.results.gsps import SCROLL_LAYER, SLICE_LAYER, decode_gsps
 from breastgate.results.kos import KeyObjectSelectionDocument
 from breastgate.results.mammo_cad_sr import decode_cad_sr

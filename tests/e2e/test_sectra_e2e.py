@@ -19,9 +19,9 @@ import httpx
 import pydicom
 import pytest
 
+from breastgate.integrations.sectra.launch import LaunchDecoderConfig, decode_launch
 from breastgate.phantoms import generate_mg_study
 from breastgate.phantoms.lesions import LesionRequest
-from breastgate.reporting.sectra_launch import LaunchDecoderConfig, decode_launch
 from tests.integration.test_mllp_delivery import Receiver
 from tests.support.e2e import gateway_with_pacs, write_study
 from tests.support.gateway import GatewayProcess, storescu, wait_for

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from breastgate.hl7.mllp import frame
 from breastgate.ingest.messages import Hl7Service
-from breastgate.ingest.mllp import MllpServer, frame
+from breastgate.ingest.mllp import MllpServer
 from breastgate.store.db import Database
 from breastgate.store.migrate import upgrade
 from breastgate.store.tables import Hl7Message, ImagingOrder

@@ -12,8 +12,9 @@ import pytest
 from breastgate.delivery.mllp import MllpSender
 from breastgate.delivery.policy import RetryPolicy
 from breastgate.delivery.service import OutboxWorker
-from breastgate.domain.orders import AckCode, Hl7ErrorCode
-from breastgate.ingest.hl7 import Hl7Refused, build_ack, read_message
+from breastgate.hl7.ack import build_ack
+from breastgate.hl7.codec import Hl7Refused, read_message
+from breastgate.hl7.vocab import AckCode, Hl7ErrorCode
 from breastgate.ingest.mllp import MllpServer
 from breastgate.store import outbox
 from breastgate.store.db import Database

@@ -17,13 +17,13 @@ from breastgate.algorithms.registry import Registry
 from breastgate.domain.governance import Mode
 from breastgate.domain.model import DicomNode, JobState, parse_pacs_objects
 from breastgate.ingest.service import IngestService
+from breastgate.integrations.sectra.refs import LaunchRefs
 from breastgate.jobs import ledger
 from breastgate.phantoms import generate_mg_study
 from breastgate.phantoms.lesions import LesionRequest
 from breastgate.pipeline.assembly import StudyAssembler
 from breastgate.pipeline.handlers import JobRunner, RunnerConfig
 from breastgate.pipeline.hl7_out import Hl7Outbound
-from breastgate.reporting.launch_refs import LaunchRefs
 from breastgate.routing.rules import rules_from_manifests
 from breastgate.store import outbox, studies
 from breastgate.store import results as result_store

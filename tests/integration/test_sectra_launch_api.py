@@ -16,7 +16,7 @@ import pytest
 
 from breastgate.domain.audit import AuditKind
 from breastgate.domain.governance import Role
-from breastgate.reporting.sectra_launch import (
+from breastgate.integrations.sectra.launch import (
     LaunchConfig,
     LaunchDecoderConfig,
     LaunchExpiredError,

@@ -18,10 +18,10 @@ import pytest
 
 from breastgate.domain.governance import Destination, Mode
 from breastgate.domain.report import DRAFT_LABEL
+from breastgate.integrations.sectra.props import SCHEMA_UID, SCHEMA_VERSION, prop_keys
 from breastgate.phantoms import generate_mg_study
 from breastgate.phantoms.lesions import LesionRequest
 from breastgate.reporting.letters import DENSITY_SENTENCES
-from breastgate.reporting.sectra_props import SCHEMA_UID, SCHEMA_VERSION, prop_keys
 from breastgate.store import audit
 from breastgate.store import governance as governance_store
 from breastgate.store.db import Database

@@ -7,16 +7,16 @@ from typing import Any
 
 import pytest
 
-from breastgate.reporting import _bcrat_constants as C
-from breastgate.reporting import bcrat
-from breastgate.reporting.bcrat import (
+from breastgate.risk import _bcrat_constants as C
+from breastgate.risk import bcrat
+from breastgate.risk.bcrat import (
     AtypicalHyperplasia,
     BcratInputs,
     BcratRace,
     absolute_risk,
     validate,
 )
-from breastgate.reporting.errors import BcratInputError, RiskInputError
+from breastgate.risk.errors import BcratInputError, RiskInputError
 
 TOL_PCT = 1e-6  # percentage points
 

@@ -227,7 +227,7 @@ def test_updates_change_the_same_order_and_a_cancel_closes_it(db: Database) -> N
 def test_orders_written_by_the_sqlite_fast_path_read_back_through_the_orm(db: Database) -> None:
     from datetime import UTC, datetime
 
-    from breastgate.ingest.hl7 import read_message
+    from breastgate.hl7.codec import read_message
     from breastgate.store.orders import record_order
 
     order = read_message(_b(orm("F1", placer="PF1", accession="AF1"))).orders[0]

@@ -20,8 +20,8 @@ from breastgate.domain.model import (
     Triage,
 )
 from breastgate.domain.orders import PatientDemographics
-from breastgate.ingest.hl7 import read_message
-from breastgate.reporting.hl7_oru import StudyOrderRef, build_oru, build_priority_update
+from breastgate.hl7.codec import read_message
+from breastgate.hl7.oru import StudyOrderRef, build_oru, build_priority_update
 
 NOW = datetime(2026, 11, 29, 9, 30, tzinfo=UTC)
 REF = StudyOrderRef(

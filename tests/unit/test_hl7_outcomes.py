@@ -6,7 +6,7 @@ import hl7
 import pytest
 
 from breastgate.governance import outcomes
-from breastgate.ingest.hl7_results import overall_birads, pathology_outcome
+from breastgate.hl7.outcomes_in import overall_birads, pathology_outcome
 from breastgate.ingest.messages import Hl7Service
 from breastgate.store import audit
 from breastgate.store.db import Database

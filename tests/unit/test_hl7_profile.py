@@ -10,9 +10,9 @@ import pytest
 
 from breastgate.domain.errors import ConfigurationError
 from breastgate.domain.model import CaseAssessment, Priority
-from breastgate.ingest.hl7 import read_message
-from breastgate.reporting.hl7_oru import build_oru, build_priority_update
-from breastgate.reporting.hl7_profile import DEFAULT_PROFILE, SECTRA_PROFILE, Hl7Profile, load_profile
+from breastgate.hl7.codec import read_message
+from breastgate.hl7.oru import build_oru, build_priority_update
+from breastgate.hl7.profile import DEFAULT_PROFILE, SECTRA_PROFILE, Hl7Profile, load_profile
 from breastgate.runtime.settings import load_settings
 from tests.unit.test_hl7_oru import FINDING, NOW, REF, RESULTS, TRIAGE
 

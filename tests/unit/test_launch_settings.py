@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from breastgate.domain.errors import ConfigurationError
-from breastgate.reporting.launch_refs import LaunchRefs
+from breastgate.integrations.sectra.refs import LaunchRefs
 from breastgate.runtime.app import launch_references
 from breastgate.runtime.settings import load_settings, sectra_launch_config
 from tests.unit.test_sectra_launch import _cert, _key, _pem

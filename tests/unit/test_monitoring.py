@@ -31,11 +31,11 @@ from breastgate.domain.model import (
     FindingKind,
     Mark,
 )
+from breastgate.domain.outcomes import OutcomeRecord
 from breastgate.governance import outcomes
 from breastgate.governance.audit import verify_database
 from breastgate.governance.metrics import age_band
 from breastgate.governance.monitoring import algorithm_report, drift_report, version_counts
-from breastgate.governance.outcomes import OutcomeRecord
 from breastgate.pipeline.drift_watch import DriftWatch
 from breastgate.results.json import result_to_payload
 from breastgate.runtime.settings import load_settings

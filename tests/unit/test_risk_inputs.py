@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from breastgate.reporting.errors import RiskInputError
-from breastgate.reporting.risk_inputs import (
+from breastgate.risk.errors import RiskInputError
+from breastgate.risk.tyrer_cuzick import (
     Answer,
     FamilyMember,
     GeneResult,

@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from breastgate.reporting import _sectra_crypto as crypto
-from breastgate.reporting.sectra_launch import (
+from breastgate.integrations.sectra import _crypto as crypto
+from breastgate.integrations.sectra.launch import (
     IDS7_OPEN_IPV_WINDOW,
     Ids7WindowManagement,
     LaunchAuthenticationError,

@@ -1,4 +1,4 @@
-"""PropValues of the Sectra Data Provider (breastgate.reporting.sectra_props) and the example IDS7
+"""PropValues of the Sectra Data Provider (breastgate.integrations.sectra.props) and the example IDS7
 template that binds them (docs/integrations/sectra-breast-template.html)."""
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from breastgate.domain.model import (
     Triage,
 )
 from breastgate.domain.report import DRAFT_LABEL
-from breastgate.reporting.letters import DENSITY_SENTENCES
-from breastgate.reporting.sectra_props import (
+from breastgate.integrations.sectra.props import (
     FINDING_FIELDS,
     FINDING_SLOTS,
     STUDY_KEYS,
@@ -34,6 +33,7 @@ from breastgate.reporting.sectra_props import (
     build_prop_values,
     prop_keys,
 )
+from breastgate.reporting.letters import DENSITY_SENTENCES
 from breastgate.results.json import build_results
 
 TEMPLATE = Path(__file__).parents[2] / "docs" / "integrations" / "sectra-breast-template.html"

@@ -19,10 +19,13 @@ from breastgate.delivery.errors import (
     RejectedError,
     UnreadableObjectError,
 )
+from breastgate.hl7.ack import control_id_of, read_ack
+from breastgate.hl7.mllp import FrameReader, frame
 
 LOGGER = logging.getLogger(__name__)
 
-START, END = b"\x0b", b"\x1c\x0d"
+#: An ACK longer than this is not an ACK (the frame is dropped and the send retried).
+MAX_ACK_BYTES = 1 << 20
 
 
 def parse_destination(destination: str) -> tuple[str, int]:
@@ -40,16 +43,6 @@ def parse_destination(destination: str) -> tuple[str, int]:
     return host.strip("[]"), number
 
 
-def _field(segment: str, index: int) -> str:
-    parts = segment.split("|")
-    return parts[index] if len(parts) > index else ""
-
-
-def _control_id(message: str) -> str:
-    msh = message.split("\r", 1)[0]
-    return _field(msh, 9)  # MSH-10 (the field separator is MSH-1)
-
-
 class MllpSender:
     """Outbox sender for kind ``hl7``: the file holds one ER7 message (``\\r`` segment ends)."""
 
@@ -62,34 +55,32 @@ class MllpSender:
             message = path.read_bytes()
         except OSError as exc:
             raise UnreadableObjectError(f"cannot read {path.name}: {exc.strerror}") from None
-        control_id = _control_id(message.decode("utf-8", errors="replace"))
-        ack = self._exchange(host, port, message)
-        msa = next((s for s in ack.split("\r") if s.startswith("MSA|")), "")
-        code, acked = _field(msa, 1), _field(msa, 2)
-        if acked != control_id:
-            raise PeerUnavailableError(f"ACK names message {acked[:40]!r}, not {control_id!r}")
-        if code in ("AA", "CA"):
+        control_id = control_id_of(message.decode("utf-8", errors="replace"))
+        reply = read_ack(self._exchange(host, port, message))
+        if reply.control_id != control_id:
+            raise PeerUnavailableError(f"ACK names message {reply.control_id[:40]!r}, not {control_id!r}")
+        if reply.code in ("AA", "CA"):
             return
-        reason = _field(msa, 3)[:300] or "no reason given"
-        if code in ("AE", "CE"):
-            raise RejectedError(f"receiver answered {code}: {reason}")
-        if code in ("AR", "CR"):
-            raise PeerUnavailableError(f"receiver answered {code}: {reason}")
-        raise PeerUnavailableError(f"not an HL7 ACK (MSA-1 {code[:8]!r})")
+        reason = reply.reason[:300] or "no reason given"
+        if reply.code in ("AE", "CE"):
+            raise RejectedError(f"receiver answered {reply.code}: {reason}")
+        if reply.code in ("AR", "CR"):
+            raise PeerUnavailableError(f"receiver answered {reply.code}: {reason}")
+        raise PeerUnavailableError(f"not an HL7 ACK (MSA-1 {reply.code[:8]!r})")
 
     def _exchange(self, host: str, port: int, message: bytes) -> str:
+        reader = FrameReader(MAX_ACK_BYTES)
+        answers: list[bytes | None] = []
         try:
             with socket.create_connection((host, port), timeout=self.timeout) as sock:
-                sock.sendall(START + message + END)
-                buf = b""
-                while END not in buf and b"\x1c" not in buf[-1:]:
+                sock.sendall(frame(message))
+                while not answers:
                     chunk = sock.recv(65536)
                     if not chunk:
                         break
-                    buf += chunk
+                    answers = reader.feed(chunk)
         except OSError as exc:
             raise PeerUnavailableError(f"MLLP {host}:{port}: {exc.strerror or type(exc).__name__}") from None
-        start, end = buf.find(START), buf.find(b"\x1c")
-        if start < 0 or end < start:
+        if not answers or answers[0] is None:
             raise PeerUnavailableError(f"MLLP {host}:{port}: connection closed without an ACK")
-        return buf[start + 1 : end].decode("utf-8", errors="replace").replace("\n", "\r")
+        return answers[0].decode("utf-8", errors="replace")

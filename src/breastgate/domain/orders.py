@@ -1,6 +1,6 @@
 """Orders and patient demographics as the RIS sends them (HL7 v2 ORM/OMI/ADT), read into plain types.
 
-These are what :mod:`breastgate.ingest.hl7` extracts from a message and what the order store keeps.
+These are what :mod:`breastgate.hl7.codec` extracts from a message and what the order store keeps.
 Field names follow the HL7 or DICOM names they come from (snake case); dates are kept as the
 HL7/DICOM strings (``YYYYMMDD[HHMM[SS]]``) they arrived as, never re-interpreted in a time zone.
 """
@@ -9,44 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-
-
-class AckCode(StrEnum):
-    """MSA-1 acknowledgment codes (HL7 table 0008, original mode)."""
-
-    ACCEPT = "AA"  # accepted and stored
-    ERROR = "AE"  # understood, but its content is wrong: do not resend unchanged
-    REJECT = "AR"  # refused for its header (type, version, processing id) or our own failure: may resend
-
-
-class Hl7ErrorCode(StrEnum):
-    """ERR condition codes (HL7 table 0357) this gateway answers with."""
-
-    SEGMENT_SEQUENCE = "100"
-    REQUIRED_FIELD_MISSING = "101"
-    DATA_TYPE = "102"
-    TABLE_VALUE_NOT_FOUND = "103"
-    UNSUPPORTED_MESSAGE_TYPE = "200"
-    UNSUPPORTED_EVENT = "201"
-    UNSUPPORTED_PROCESSING_ID = "202"
-    UNSUPPORTED_VERSION = "203"
-    UNKNOWN_KEY = "204"
-    INTERNAL_ERROR = "207"
-
-
-#: Display names of :class:`Hl7ErrorCode` (table 0357), sent in ERR and MSA-3.
-HL7_ERROR_TEXT: dict[Hl7ErrorCode, str] = {
-    Hl7ErrorCode.SEGMENT_SEQUENCE: "Segment sequence error",
-    Hl7ErrorCode.REQUIRED_FIELD_MISSING: "Required field missing",
-    Hl7ErrorCode.DATA_TYPE: "Data type error",
-    Hl7ErrorCode.TABLE_VALUE_NOT_FOUND: "Table value not found",
-    Hl7ErrorCode.UNSUPPORTED_MESSAGE_TYPE: "Unsupported message type",
-    Hl7ErrorCode.UNSUPPORTED_EVENT: "Unsupported event code",
-    Hl7ErrorCode.UNSUPPORTED_PROCESSING_ID: "Unsupported processing id",
-    Hl7ErrorCode.UNSUPPORTED_VERSION: "Unsupported version id",
-    Hl7ErrorCode.UNKNOWN_KEY: "Unknown key identifier",
-    Hl7ErrorCode.INTERNAL_ERROR: "Application internal error",
-}
 
 
 class OrderControl(StrEnum):
@@ -72,16 +34,6 @@ ENDING_CONTROLS = frozenset(
         OrderControl.ORDER_DISCONTINUED,
     }
 )
-
-
-def escape_hl7(value: str, separators: str = "|^~\\&") -> str:
-    """HL7-escape text for one field or component (\\F\\ \\S\\ \\R\\ \\E\\ \\T\\); line ends become spaces."""
-    full = (separators + "|^~\\&"[len(separators) :])[:5]
-    fs, cs, rs, esc, ss = full[0], full[1], full[2], full[3], full[4]
-    out = value.replace(esc, f"{esc}E{esc}")
-    for char, code in ((fs, "F"), (cs, "S"), (rs, "R"), (ss, "T")):
-        out = out.replace(char, f"{esc}{code}{esc}")
-    return out.replace("\r", " ").replace("\n", " ")
 
 
 @dataclass(frozen=True)

@@ -23,17 +23,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from breastgate.domain.errors import StorageError
-from breastgate.domain.orders import AckCode, Hl7ErrorCode
 from breastgate.governance import outcomes as outcome_log
-from breastgate.ingest.hl7 import (
-    UNKNOWN_HEADER,
-    Hl7Header,
-    Hl7Message,
-    Hl7Refused,
-    build_ack,
-    decode,
-    read_message,
-)
+from breastgate.hl7.ack import build_ack
+from breastgate.hl7.codec import UNKNOWN_HEADER, Hl7Header, Hl7Message, Hl7Refused, decode, read_message
+from breastgate.hl7.vocab import AckCode, Hl7ErrorCode
 from breastgate.store import prefetch
 from breastgate.store.db import Database
 from breastgate.store.orders import MessageLogEntry, log_message, merge_patients, record_order, upsert_patient

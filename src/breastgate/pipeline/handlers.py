@@ -26,6 +26,7 @@ from breastgate.domain.governance import Destination, Mode
 from breastgate.domain.model import DEFAULT_PACS_OBJECTS, AlgorithmResult, Job, JobState, StudyRef
 from breastgate.governance import approvals
 from breastgate.governance.modes import ModeBook
+from breastgate.integrations.sectra.refs import LaunchRefs
 from breastgate.jobs import ledger
 from breastgate.pipeline.analysis import OutputObject, build_outputs, run_algorithm
 from breastgate.pipeline.events import enqueue_event
@@ -33,7 +34,6 @@ from breastgate.pipeline.hl7_out import Hl7Outbound, enqueue_hl7
 from breastgate.pipeline.report import DraftOutput, draft_report
 from breastgate.pipeline.reprioritise import rank
 from breastgate.pipeline.summary import StudySummary, shown_findings, summarise, summary_version
-from breastgate.reporting.launch_refs import LaunchRefs
 from breastgate.results.json import result_from_payload, result_to_payload
 from breastgate.store import audit, outbox, studies
 from breastgate.store import reports as report_store

@@ -19,14 +19,14 @@ from sqlalchemy.orm import Session
 
 from breastgate.domain.model import AlgorithmResult, StudyRef
 from breastgate.domain.orders import PatientDemographics
-from breastgate.pipeline.summary import StudySummary, shown_findings, summary_version
-from breastgate.reporting.hl7_oru import (
+from breastgate.hl7.oru import (
     MessageParties,
     StudyOrderRef,
     build_oru,
     build_priority_update,
 )
-from breastgate.reporting.hl7_profile import DEFAULT_PROFILE, Hl7Profile
+from breastgate.hl7.profile import DEFAULT_PROFILE, Hl7Profile
+from breastgate.pipeline.summary import StudySummary, shown_findings, summary_version
 from breastgate.store import outbox
 from breastgate.store.blobs import BlobStore
 from breastgate.store.orders import demographics_for_study, orders_for_study

@@ -1,1 +1,1 @@
-"""Reporting: report-draft wording, patient density letters (MQSA) and risk models (BCRAT)."""
+"""Report wording: the AI report draft (BI-RADS, findings, recommendation) and patient density letters."""

@@ -21,10 +21,13 @@ from breastgate.delivery.webhooks import WebhookSender
 from breastgate.domain.governance import Mode
 from breastgate.governance.configuration import record_configuration
 from breastgate.governance.registry import register_algorithms
+from breastgate.hl7.oru import MessageParties
+from breastgate.hl7.profile import load_profile
 from breastgate.ingest.messages import Hl7Service
 from breastgate.ingest.mllp import MllpServer
 from breastgate.ingest.scp import StorageSCP
 from breastgate.ingest.service import IngestService
+from breastgate.integrations.sectra.refs import LaunchRefs
 from breastgate.jobs.queue import JobQueue, make_huey
 from breastgate.jobs.sweeper import LeaseSweeper
 from breastgate.pipeline.assembly import StudyAssembler
@@ -34,9 +37,6 @@ from breastgate.pipeline.handlers import JobRunner, RunnerConfig
 from breastgate.pipeline.hl7_out import Hl7Outbound
 from breastgate.pipeline.letters import LetterConfig
 from breastgate.pipeline.reprioritise import reapply_policy
-from breastgate.reporting.hl7_oru import MessageParties
-from breastgate.reporting.hl7_profile import load_profile
-from breastgate.reporting.launch_refs import LaunchRefs
 from breastgate.reporting.letters import LetterTemplate, SiteLetterhead
 from breastgate.routing.rules import rules_from_manifests
 from breastgate.runtime.periodic import Periodic

@@ -21,8 +21,8 @@ from pydantic_settings import (
 
 from breastgate.domain.errors import ConfigurationError, InvalidInputError
 from breastgate.domain.model import DicomNode, parse_pacs_objects
-from breastgate.reporting.hl7_profile import load_profile
-from breastgate.reporting.sectra_launch import LaunchConfig
+from breastgate.hl7.profile import load_profile
+from breastgate.integrations.sectra.launch import LaunchConfig
 
 
 class Settings(BaseSettings):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from breastgate import __version__
-from breastgate.reporting.errors import RiskInputError
+from breastgate.risk.errors import RiskInputError
 from breastgate.web.api import compare, governance, launch, problems, risk, sectra
 from breastgate.web.api.deps import AppContext
 from breastgate.web.api.monitoring import router as monitoring_router

@@ -11,9 +11,9 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from breastgate.domain.governance import Mode, Role
+from breastgate.integrations.sectra.launch import LaunchConfig
+from breastgate.integrations.sectra.refs import LaunchRefs
 from breastgate.pipeline.letters import LetterConfig
-from breastgate.reporting.launch_refs import LaunchRefs
-from breastgate.reporting.sectra_launch import LaunchConfig
 from breastgate.store import governance as governance_store
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from breastgate.domain.audit import AuditKind
 from breastgate.domain.errors import InvalidInputError
 from breastgate.domain.governance import Destination, FeedbackAction, Mode, RejectReason, Role
+from breastgate.domain.outcomes import OutcomeRecord
 from breastgate.governance import approvals, feedback, outcomes
 from breastgate.governance.audit import verify_events
 from breastgate.store import audit as audit_store
@@ -257,9 +258,7 @@ class OutcomeBody(BaseModel):
 @router.post("/outcomes", status_code=201)
 def add_outcome(body: OutcomeBody, session: SessionDep, user: OutcomeWriter) -> dict[str, Any]:
     try:
-        outcome_id = outcomes.record(
-            session, outcomes.OutcomeRecord(**body.model_dump()), actor=_user_actor(user)
-        )
+        outcome_id = outcomes.record(session, OutcomeRecord(**body.model_dump()), actor=_user_actor(user))
     except InvalidInputError as exc:
         raise HTTPException(422, str(exc)) from None
     return {"id": outcome_id}

@@ -25,13 +25,13 @@ from breastgate.domain.audit import AuditKind
 from breastgate.domain.governance import Destination
 from breastgate.domain.model import Finding
 from breastgate.governance.modes import ModeBook
-from breastgate.reporting.launch_refs import VIEWERS
-from breastgate.reporting.sectra_launch import (
+from breastgate.integrations.sectra.launch import (
     SDK_VALIDITY_SECONDS,
     LaunchError,
     LaunchTarget,
     launch_links,
 )
+from breastgate.integrations.sectra.refs import VIEWERS
 from breastgate.results.json import result_from_payload
 from breastgate.store import audit, studies
 from breastgate.store import results as result_store

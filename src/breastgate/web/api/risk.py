@@ -1,9 +1,9 @@
 """``/api/risk``: breast-cancer risk from questionnaire answers.
 
 - ``POST /api/risk/bcrat``: NCI BCRAT (Gail model) 5-year and lifetime risk
-  (:mod:`breastgate.reporting.bcrat`, a port of CRAN BCRA 2.1.2).
+  (:mod:`breastgate.risk.bcrat`, a port of CRAN BCRA 2.1.2).
 - ``POST /api/risk/tyrer-cuzick-inputs``: Tyrer-Cuzick (IBIS) answers, checked and echoed, never
-  computed (:mod:`breastgate.reporting.risk_inputs`).
+  computed (:mod:`breastgate.risk.tyrer_cuzick`).
 
 With a ``study_instance_uid`` of a study the gateway holds, the outcome is stored as that study's
 result of algorithm ``breastgate.risk.bcrat`` / ``breastgate.risk.tyrer_cuzick_inputs`` (one row per
@@ -23,10 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, RiskEstimate
-from breastgate.reporting import bcrat
-from breastgate.reporting.bcrat import AtypicalHyperplasia, BcratInputs, BcratRace, BcratResult
-from breastgate.reporting.errors import BcratInputError, RiskInputError
-from breastgate.reporting.risk_inputs import (
+from breastgate.results.json import result_to_payload
+from breastgate.risk import bcrat
+from breastgate.risk.bcrat import AtypicalHyperplasia, BcratInputs, BcratRace, BcratResult
+from breastgate.risk.errors import BcratInputError, RiskInputError
+from breastgate.risk.tyrer_cuzick import (
     Answer,
     FamilyMember,
     GeneResult,
@@ -35,7 +36,6 @@ from breastgate.reporting.risk_inputs import (
     Relation,
     TyrerCuzickInputs,
 )
-from breastgate.results.json import result_to_payload
 from breastgate.store import results as result_store
 from breastgate.store import studies
 from breastgate.web.api.deps import SessionDep

@@ -30,7 +30,7 @@ from breastgate.domain.governance import Destination
 from breastgate.domain.model import AlgorithmResult
 from breastgate.governance import feedback
 from breastgate.governance.modes import ModeBook
-from breastgate.reporting.sectra_props import (
+from breastgate.integrations.sectra.props import (
     SCHEMA_UID,
     SCHEMA_VERSION,
     PropValue,

@@ -2,8 +2,8 @@
 
 The format is that of Sectra's public URL Launch SDK (``sectra-medical/SectraUrlLaunchSdk``, MIT):
 a plaintext *access string* (``pat_id=..&acc_no=..&sop_uid=..&frame_number=..&time=..``, see
-:mod:`breastgate.reporting._sectra_query`) encrypted either with a 32-byte shared secret or with
-certificates (PKI), see :mod:`breastgate.reporting._sectra_crypto` for the algorithms byte by byte.
+:mod:`breastgate.integrations.sectra._query`) encrypted either with a 32-byte shared secret or with
+certificates (PKI), see :mod:`breastgate.integrations.sectra._crypto` for the algorithms byte by byte.
 
 Launch strings expire: the shared-secret scheme signs a timestamp the Sectra system accepts for
 30 s only, and the ``time`` parameter dates PKI strings. Never store a launch URL (database,
@@ -36,8 +36,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
-from breastgate.reporting import _sectra_crypto as crypto
-from breastgate.reporting._sectra_query import (
+from breastgate.integrations.sectra import _crypto as crypto
+from breastgate.integrations.sectra._query import (
     IDS7_OPEN_IPV_WINDOW,
     Ids7WindowManagement,
     LaunchParameters,
@@ -50,7 +50,7 @@ from breastgate.reporting._sectra_query import (
     to_query_string,
     validate_example,
 )
-from breastgate.reporting.errors import (
+from breastgate.integrations.sectra.errors import (
     LaunchAuthenticationError,
     LaunchConfigurationError,
     LaunchError,

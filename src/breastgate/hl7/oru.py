@@ -43,8 +43,9 @@ from breastgate.domain.model import (
     Priority,
     Triage,
 )
-from breastgate.domain.orders import PatientDemographics, escape_hl7
-from breastgate.reporting.hl7_profile import DEFAULT_PROFILE, Hl7Profile
+from breastgate.domain.orders import PatientDemographics
+from breastgate.hl7.profile import DEFAULT_PROFILE, Hl7Profile
+from breastgate.hl7.vocab import escape_hl7
 from breastgate.reporting.letters import density_sentence
 
 CODING_SYSTEM = "99BG"

@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import TypeVar
 from urllib.parse import unquote_plus
 
-from breastgate.reporting.errors import LaunchParameterError
+from breastgate.integrations.sectra.errors import LaunchParameterError
 
 __all__ = [
     "IDS7_OPEN_IPV_WINDOW",

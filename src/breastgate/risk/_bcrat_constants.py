@@ -4,7 +4,7 @@ Source: CRAN package BCRA (``cran/BCRA``), ``R/relative.risk.R`` (log relative r
 ``R/absolute.risk.R`` (incidence, competing mortality, 1 − attributable risk), the code the NCI
 maintains for the online tool. Every value is copied digit for digit; the order of each 14-value
 table is the five-year age bands [20, 25), [25, 30), …, [85, 90). Race groups are BCRA's ``Race``
-codes 1-11 (see :class:`breastgate.reporting.bcrat.BcratRace`).
+codes 1-11 (see :class:`breastgate.risk.bcrat.BcratRace`).
 
 Nothing here is computed; a change to any value changes the tool's output (the unit tests pin it).
 """

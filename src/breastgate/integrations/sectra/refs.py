@@ -1,6 +1,6 @@
 """Stable references to viewer launches: breastgate's own ``/api/launch/{viewer}`` URLs.
 
-A Sectra launch string expires within seconds (:mod:`breastgate.reporting.sectra_launch`), so
+A Sectra launch string expires within seconds (:mod:`breastgate.integrations.sectra.launch`), so
 what breastgate stores or sends (results JSON, worklist, webhooks, the ORU, the IDS7 report
 template) is a reference to its launch endpoint, which makes a fresh launch string and redirects
 to it when someone clicks. The reference names only the study and the finding; the patient id
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
-from breastgate.reporting.sectra_launch import LaunchConfig
+from breastgate.integrations.sectra.launch import LaunchConfig
 
 #: Viewers breastgate can launch (what ``/api/launch/{viewer}`` accepts).
 VIEWERS = ("ids7", "uniview")

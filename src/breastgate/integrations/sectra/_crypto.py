@@ -54,8 +54,12 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from breastgate.reporting._sectra_query import dotnet_url_encode
-from breastgate.reporting.errors import LaunchAuthenticationError, LaunchConfigurationError, LaunchTokenError
+from breastgate.integrations.sectra._query import dotnet_url_encode
+from breastgate.integrations.sectra.errors import (
+    LaunchAuthenticationError,
+    LaunchConfigurationError,
+    LaunchTokenError,
+)
 
 Random = Callable[[int], bytes]
 

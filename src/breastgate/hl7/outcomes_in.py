@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import hl7
 
-from breastgate.governance.outcomes import OutcomeRecord
+from breastgate.domain.outcomes import OutcomeRecord
 
 BIRADS_HIERARCHY = ("6", "5", "4", "0", "3", "2", "1")
 _BIRADS_NAME = re.compile(r"BI-?RADS", re.IGNORECASE)

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-from breastgate.reporting.errors import RiskInputError
+from breastgate.risk.errors import RiskInputError
 
 __all__ = [
     "Answer",

@@ -3,7 +3,7 @@
 A line-by-line port of ``recode.check``, ``relative.risk`` and ``absolute.risk`` of the CRAN package
 BCRA 2.1.2 (the NCI-maintained R implementation of the online tool), so a report can quote the same
 5-year and lifetime (to age 90) risks as the tool, for the same inputs, and refuse the inputs the
-tool refuses. Constants are in :mod:`breastgate.reporting._bcrat_constants`.
+tool refuses. Constants are in :mod:`breastgate.risk._bcrat_constants`.
 
 Three steps, as in BCRA:
 
@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, TypeVar
 
-from breastgate.reporting import _bcrat_constants as C
-from breastgate.reporting.errors import BcratInputError
+from breastgate.risk import _bcrat_constants as C
+from breastgate.risk.errors import BcratInputError
 
 __all__ = [
     "MODEL",

@@ -23,23 +23,19 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import hl7
 
 from breastgate.domain.errors import InvalidInputError
 from breastgate.domain.orders import (
-    HL7_ERROR_TEXT,
-    AckCode,
-    Hl7ErrorCode,
     Order,
     OrderControl,
     PatientDemographics,
     PatientMerge,
-    escape_hl7,
 )
-from breastgate.governance.outcomes import OutcomeRecord
-from breastgate.ingest.hl7_results import read_oru
+from breastgate.domain.outcomes import OutcomeRecord
+from breastgate.hl7.outcomes_in import read_oru
+from breastgate.hl7.vocab import DEFAULT_SEPARATORS, VERSION, AckCode, Hl7ErrorCode
 
 #: (message code, trigger event) pairs the gateway takes.
 SUPPORTED: dict[str, frozenset[str]] = {
@@ -48,12 +44,10 @@ SUPPORTED: dict[str, frozenset[str]] = {
     "ADT": frozenset({"A01", "A04", "A08", "A40"}),
     "ORU": frozenset({"R01"}),
 }
-_VERSION = re.compile(r"^2\.[1-8](\.\d+)?$")
 _TS = re.compile(r"^\d{8}(\d{2}(\d{2}(\d{2}(\.\d{1,4})?)?)?)?([+-]\d{4})?$")
 _PRIORITY_WORDS = {"STAT": "S", "ASAP": "A", "URGENT": "A", "ROUTINE": "R", "PREOP": "P", "TIMING": "T"}
 _PRIORITY_CODES = frozenset({"S", "A", "R", "P", "T", "C"})
 _CONTROLS = frozenset(c.value for c in OrderControl)
-_DEFAULT_SEPARATORS = "|^~\\&"
 _READ_SEGMENTS = frozenset({"MSH", "PID", "MRG", "ORC", "OBR", "TQ1", "IPC", "ZDS"})
 
 
@@ -78,7 +72,7 @@ class Hl7Header:
 
 
 #: The header used to answer bytes that carry no readable MSH.
-UNKNOWN_HEADER = Hl7Header(_DEFAULT_SEPARATORS, "", "", "", "", "", "", "", "P", "2.5.1")
+UNKNOWN_HEADER = Hl7Header(DEFAULT_SEPARATORS, "", "", "", "", "", "", "", "P", "2.5.1")
 
 
 @dataclass(frozen=True)
@@ -141,7 +135,7 @@ def _repeats(segment: hl7.Segment, field_num: int) -> int:
 
 def _header(message: hl7.Message, text: str) -> Hl7Header:
     msh = message.segment("MSH")
-    separators = text[3:8] if len(text) >= 8 else _DEFAULT_SEPARATORS
+    separators = text[3:8] if len(text) >= 8 else DEFAULT_SEPARATORS
     code, trigger = _get(msh, 9, 1).upper(), _get(msh, 9, 2).upper()
     if "_" in code and not trigger:  # "ORM_O01" dialect
         code, trigger = code.split("_", 1)
@@ -185,7 +179,7 @@ def read_message(data: bytes, *, processing_ids: frozenset[str] = frozenset({"P"
             text,
         )
     version = header.version or "2.3"
-    if not _VERSION.match(version):
+    if not VERSION.match(version):
         raise Hl7Refused(
             AckCode.REJECT,
             Hl7ErrorCode.UNSUPPORTED_VERSION,
@@ -382,77 +376,3 @@ def _order(patient: PatientDemographics, group: dict[str, hl7.Segment], seq: int
         status=_get(orc, 5).upper()[:2] or None,
         reason=(_get(obr, 31, 2) or _get(obr, 31, 1))[:256] or None,
     )
-
-
-def build_ack(
-    header: Hl7Header,
-    ack: AckCode,
-    *,
-    control_id: str,
-    error: Hl7Refused | None = None,
-    application: str = "BREASTGATE",
-    now: datetime | None = None,
-) -> str:
-    """The ACK for ``header``: MSH (sender and receiver swapped), MSA, and ERR when refused.
-
-    ERR is written in the form of the message's version: ERR-1 (segment^sequence^field^code&text&
-    HL70357) before v2.5; ERR-2 location, ERR-3 code, ERR-4 severity and ERR-8 text from v2.5.
-    MSA-3 carries the reason in every version (deprecated, not removed, in v2.5).
-    """
-    seps = header.separators if len(header.separators) == 5 else _DEFAULT_SEPARATORS
-    fs, cs, ss = seps[0], seps[1], seps[4]
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
-    version = header.version if _VERSION.match(header.version or "") else "2.5.1"
-    trigger = header.trigger_event if re.fullmatch(r"[A-Z0-9]{3}", header.trigger_event or "") else ""
-    msh = fs.join(
-        [
-            "MSH",
-            seps[1:],
-            application,
-            escape_hl7(header.receiving_facility, seps),
-            escape_hl7(header.sending_application, seps),
-            escape_hl7(header.sending_facility, seps),
-            stamp,
-            "",
-            f"ACK{cs}{trigger}{cs}ACK" if trigger else "ACK",
-            control_id,
-            header.processing_id if header.processing_id in ("P", "D", "T") else "P",
-            version,
-        ]
-    )
-    reason = escape_hl7(error.reason, seps)[:200] if error is not None else ""
-    segments = [
-        msh,
-        fs.join(["MSA", ack.value, escape_hl7(header.control_id, seps)[:199]] + ([reason] if reason else [])),
-    ]
-    if error is not None:
-        code_text = HL7_ERROR_TEXT[error.code]
-        where = error.location or ("", 0, 0)
-        location = cs.join(
-            [where[0], str(where[1]) if where[1] else "", str(where[2]) if where[2] else ""]
-        ).rstrip(cs)
-        if version < "2.5":
-            err1 = (
-                cs.join([location, f"{error.code.value}{ss}{code_text}{ss}HL70357"])
-                if location
-                else (cs * 3 + f"{error.code.value}{ss}{code_text}{ss}HL70357")
-            )
-            segments.append(fs.join(["ERR", err1]))
-        else:
-            severity = "E"
-            segments.append(
-                fs.join(
-                    [
-                        "ERR",
-                        "",
-                        location,
-                        cs.join([error.code.value, code_text, "HL70357"]),
-                        severity,
-                        "",
-                        "",
-                        "",
-                        reason,
-                    ]
-                )
-            )
-    return "\r".join(segments) + "\r"

@@ -1,0 +1,1 @@
+"""Vendor integrations: everything specific to one vendor's products, one subpackage each."""
