@@ -95,8 +95,8 @@ def algorithms() -> None:
     from breastgate.algorithms.registry import Registry
     from breastgate.cli import _settings
     from breastgate.domain.governance import Mode
+    from breastgate.engines.config import load_engines
     from breastgate.governance.registry import register_algorithms
-    from breastgate.pipeline.engines import load_engines
     from breastgate.store import governance as store
 
     settings = _settings()

@@ -14,9 +14,9 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, RLELossless, SecondaryCaptureImageStorage, generate_uid
 
 from breastgate.delivery.dicom import CStoreSender, send_files
-from breastgate.delivery.errors import NoPresentationContextError, PeerUnavailableError
-from breastgate.delivery.policy import RetryPolicy
 from breastgate.delivery.service import OutboxWorker
+from breastgate.domain.errors import NoPresentationContextError, PeerUnavailableError
+from breastgate.jobs.retry import RetryPolicy
 from breastgate.store import outbox
 from breastgate.store.db import Database
 from breastgate.store.migrate import upgrade

@@ -14,13 +14,12 @@ from typing import Any
 
 import pytest
 
-from breastgate.algorithms.engines.dicom_node import DicomNodeEngine
 from breastgate.domain.errors import EngineUnavailableError
 from breastgate.domain.model import AlgorithmStatus, FindingKind, InstanceRef, StudyRef
+from breastgate.engines.dicom_node import DicomNodeEngine, make_dicom_engine
 from breastgate.phantoms import generate_mg_study
 from breastgate.phantoms.lesions import LesionRequest
 from breastgate.pipeline.analysis import run_algorithm
-from breastgate.pipeline.dicom_engine import make_dicom_engine
 from tests.support.ports import free_port
 from tests.support.validators import dciodvfy
 

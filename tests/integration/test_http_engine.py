@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 
 from breastgate.algorithms.base import Algorithm
-from breastgate.algorithms.engines._scores import ScoreScale
-from breastgate.algorithms.engines.http_engine import HttpEngine, HttpEngineConfig
 from breastgate.domain.errors import EngineUnavailableError
 from breastgate.domain.model import (
     AlgorithmManifest,
@@ -25,6 +23,8 @@ from breastgate.domain.model import (
     InstanceRef,
     StudyRef,
 )
+from breastgate.engines._scores import ScoreScale
+from breastgate.engines.http_engine import HttpEngine, HttpEngineConfig
 from breastgate.pipeline.analysis import build_outputs, run_algorithm
 from breastgate.results.json import build_results
 from tests.support.dicom_factory import MG_FOR_PRESENTATION, make_ct, make_screening_study, write

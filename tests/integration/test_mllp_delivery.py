@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from breastgate.delivery.mllp import MllpSender
-from breastgate.delivery.policy import RetryPolicy
 from breastgate.delivery.service import OutboxWorker
 from breastgate.hl7.ack import build_ack
 from breastgate.hl7.codec import Hl7Refused, read_message
 from breastgate.hl7.vocab import AckCode, Hl7ErrorCode
 from breastgate.ingest.mllp import MllpServer
+from breastgate.jobs.retry import RetryPolicy
 from breastgate.store import outbox
 from breastgate.store.db import Database
 from breastgate.store.outbox import OutboxState

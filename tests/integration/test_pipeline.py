@@ -21,9 +21,9 @@ from breastgate.integrations.sectra.refs import LaunchRefs
 from breastgate.jobs import ledger
 from breastgate.phantoms import generate_mg_study
 from breastgate.phantoms.lesions import LesionRequest
-from breastgate.pipeline.assembly import StudyAssembler
 from breastgate.pipeline.handlers import JobRunner, RunnerConfig
 from breastgate.pipeline.hl7_out import Hl7Outbound
+from breastgate.routing.assembly import StudyAssembler
 from breastgate.routing.rules import rules_from_manifests
 from breastgate.store import outbox, studies
 from breastgate.store import results as result_store

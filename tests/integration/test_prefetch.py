@@ -9,11 +9,12 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from breastgate.delivery.errors import PeerUnavailableError, RejectedError
-from breastgate.delivery.prefetch import PriorFetcher, StudyMatch
+from breastgate.domain.errors import PeerUnavailableError, RejectedError
 from breastgate.domain.model import DicomNode
 from breastgate.ingest.scp import StorageSCP
 from breastgate.ingest.service import IngestService
+from breastgate.routing.priors import StudyMatch
+from breastgate.routing.qr import PriorFetcher
 from breastgate.store import studies
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database

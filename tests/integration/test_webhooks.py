@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from breastgate.delivery.policy import RetryPolicy
 from breastgate.delivery.service import OutboxWorker
 from breastgate.delivery.webhooks import WebhookSender, verify_signature, webhook_body, webhook_key
+from breastgate.jobs.retry import RetryPolicy
 from breastgate.store import outbox
 from breastgate.store.db import Database
 from breastgate.store.outbox import OutboxState

@@ -1,4 +1,4 @@
-"""PS3.15 Basic Application Level Confidentiality Profile (breastgate.results.deid) on phantom images."""
+"""PS3.15 Basic Application Level Confidentiality Profile (breastgate.engines.deid) on phantom images."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from breastgate.domain.errors import InvalidInputError
+from breastgate.engines import deid
+from breastgate.engines.deid import BASIC_PROFILE, Action, Deidentifier, deidentified_uid, reidentify
 from breastgate.phantoms import generate_mg_study
-from breastgate.results import deid
-from breastgate.results.deid import BASIC_PROFILE, Action, Deidentifier, deidentified_uid, reidentify
 from tests.support.validators import dciodvfy
 
 SECRET = b"test-secret"

@@ -7,14 +7,14 @@ from typing import Any
 import pytest
 
 from breastgate.algorithms.base import Algorithm
-from breastgate.algorithms.engines.dicom_node import (
+from breastgate.domain.errors import ConfigurationError
+from breastgate.domain.model import AlgorithmStatus, InstanceRef, StudyRef
+from breastgate.engines.dicom_node import (
     BREAST_TOMOSYNTHESIS,
     MG_FOR_PRESENTATION,
     DicomEngineConfig,
+    make_dicom_engine,
 )
-from breastgate.domain.errors import ConfigurationError
-from breastgate.domain.model import AlgorithmStatus, InstanceRef, StudyRef
-from breastgate.pipeline.dicom_engine import make_dicom_engine
 
 BASE: dict[str, Any] = {
     "id": "vendor.cad",

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from breastgate.algorithms.base import Algorithm
-from breastgate.algorithms.engines.http_engine import HttpEngine
-from breastgate.algorithms.engines.onnx_runner import OnnxModelRunner
 from breastgate.domain.errors import ConfigurationError
 from breastgate.domain.model import NOT_FOR_DIAGNOSTIC_USE
-from breastgate.pipeline.engines import KINDS, load_engines
+from breastgate.engines.config import KINDS, load_engines
+from breastgate.engines.http_engine import HttpEngine
+from breastgate.engines.onnx_runner import OnnxModelRunner
 from tests.support.onnx_models import DETECTION_MANIFEST, detection_graph, model_folder
 
 HTTP = """

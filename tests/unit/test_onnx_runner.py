@@ -13,8 +13,8 @@ import pytest
 from pydicom.dataset import Dataset
 
 from breastgate.algorithms.base import Algorithm
-from breastgate.algorithms.engines.onnx_runner import OnnxModelRunner
 from breastgate.domain.model import AlgorithmStatus, FindingKind, InstanceRef, StudyRef
+from breastgate.engines.onnx_runner import OnnxModelRunner
 from breastgate.pipeline.analysis import build_outputs
 from breastgate.results.json import build_results
 from tests.support.dicom_factory import truncated_copy

@@ -12,16 +12,18 @@ from typing import Any
 import pytest
 
 from breastgate.delivery.dicom import CStoreSender, check_store_status, parse_node
-from breastgate.delivery.errors import (
+from breastgate.delivery.service import OutboxWorker
+from breastgate.domain.errors import (
+    GatewayError,
     InvalidDestinationError,
     PeerBusyError,
     PeerUnavailableError,
+    PermanentDeliveryError,
     RejectedError,
+    RetryableDeliveryError,
 )
-from breastgate.delivery.policy import RetryPolicy
-from breastgate.delivery.service import OutboxWorker
-from breastgate.domain.errors import GatewayError, PermanentDeliveryError, RetryableDeliveryError
 from breastgate.domain.model import DicomNode
+from breastgate.jobs.retry import RetryPolicy
 from breastgate.store import outbox
 from breastgate.store.db import Database
 from breastgate.store.migrate import upgrade

@@ -10,15 +10,17 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from breastgate.delivery.errors import PeerUnavailableError, RejectedError, RetryableDeliveryError
-from breastgate.delivery.prefetch import StudyMatch, _check_status, _match, select_priors
-from breastgate.delivery.prefetch_worker import PrefetchWorker
+from breastgate.dicomnet.status import check_query_status
+from breastgate.domain.errors import PeerUnavailableError, RejectedError, RetryableDeliveryError
 from breastgate.domain.model import DicomNode
 from breastgate.ingest.messages import Hl7Service
 from breastgate.ingest.service import IngestService
 from breastgate.jobs import ledger
 from breastgate.phantoms import generate_mg_study
-from breastgate.pipeline.assembly import StudyAssembler
+from breastgate.routing.assembly import StudyAssembler
+from breastgate.routing.prefetch import PrefetchWorker
+from breastgate.routing.priors import StudyMatch, select_priors
+from breastgate.routing.qr import _match
 from breastgate.routing.rules import Rule
 from breastgate.store import prefetch
 from breastgate.store.blobs import BlobStore
@@ -94,14 +96,14 @@ def test_c_find_identifiers_are_read_tolerantly() -> None:
 
 
 def test_status_mapping() -> None:
-    _check_status("C-MOVE", 0x0000, "x")
-    _check_status("C-MOVE", 0xB000, "x")  # partial: finished, logged
+    check_query_status("C-MOVE", 0x0000, "x")
+    check_query_status("C-MOVE", 0xB000, "x")  # partial: finished, logged
     with pytest.raises(RetryableDeliveryError):
-        _check_status("C-MOVE", 0xA701, "x")
+        check_query_status("C-MOVE", 0xA701, "x")
     with pytest.raises(RejectedError, match="destination unknown"):
-        _check_status("C-MOVE", 0xA801, "x")
+        check_query_status("C-MOVE", 0xA801, "x")
     with pytest.raises(RejectedError, match="unable to process"):
-        _check_status("C-FIND", 0xC001, "x")
+        check_query_status("C-FIND", 0xC001, "x")
 
 
 # Queue ---------------------------------------------------------------------------------------------

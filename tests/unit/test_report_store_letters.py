@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from breastgate.delivery.errors import InvalidDestinationError, PeerUnavailableError
 from breastgate.delivery.folder import FolderSender
-from breastgate.domain.errors import InvalidInputError
+from breastgate.domain.errors import InvalidDestinationError, InvalidInputError, PeerUnavailableError
 from breastgate.pipeline.letters import display_name
 from breastgate.store import reports, studies
 from breastgate.store.db import Database

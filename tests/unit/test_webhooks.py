@@ -13,13 +13,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from breastgate.delivery.errors import (
-    InvalidDestinationError,
-    PeerBusyError,
-    PeerUnavailableError,
-    RejectedError,
-    UnreadableObjectError,
-)
 from breastgate.delivery.webhooks import (
     WebhookSender,
     sign,
@@ -27,7 +20,15 @@ from breastgate.delivery.webhooks import (
     webhook_body,
     webhook_key,
 )
-from breastgate.domain.errors import ConfigurationError, EncodingError
+from breastgate.domain.errors import (
+    ConfigurationError,
+    EncodingError,
+    InvalidDestinationError,
+    PeerBusyError,
+    PeerUnavailableError,
+    RejectedError,
+    UnreadableObjectError,
+)
 from breastgate.runtime.settings import load_settings
 
 SECRET = "s" * 40

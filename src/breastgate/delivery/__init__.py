@@ -2,5 +2,5 @@
 
 Senders share one small protocol (:class:`~breastgate.delivery.service.Sender`) so a test can swap
 the real transport for a fake, as httpx swaps transports; failures are split into retryable and
-permanent ones in :mod:`breastgate.delivery.errors`.
+permanent ones in :mod:`breastgate.domain.errors`.
 """

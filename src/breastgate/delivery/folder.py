@@ -13,7 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
-from breastgate.delivery.errors import InvalidDestinationError, PeerUnavailableError, UnreadableObjectError
+from breastgate.domain.errors import InvalidDestinationError, PeerUnavailableError, UnreadableObjectError
 
 
 def parse_folder(destination: str) -> Path:

@@ -13,7 +13,7 @@ import logging
 import socket
 from pathlib import Path
 
-from breastgate.delivery.errors import (
+from breastgate.domain.errors import (
     InvalidDestinationError,
     PeerUnavailableError,
     RejectedError,

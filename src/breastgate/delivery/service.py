@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from breastgate.delivery.errors import PermanentDeliveryError, RetryableDeliveryError
-from breastgate.delivery.loop import PollingWorker
-from breastgate.delivery.policy import RetryPolicy
+from breastgate.domain.errors import PermanentDeliveryError, RetryableDeliveryError
+from breastgate.jobs.polling import PollingWorker
+from breastgate.jobs.retry import RetryPolicy
 from breastgate.store import outbox
 from breastgate.store.db import Database
 from breastgate.store.outbox import OutboxEntry

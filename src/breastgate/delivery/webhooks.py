@@ -47,14 +47,15 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from breastgate.delivery.errors import (
+from breastgate.domain.errors import (
+    ConfigurationError,
+    EncodingError,
     InvalidDestinationError,
     PeerBusyError,
     PeerUnavailableError,
     RejectedError,
     UnreadableObjectError,
 )
-from breastgate.domain.errors import ConfigurationError, EncodingError
 
 LOGGER = logging.getLogger(__name__)
 

@@ -6,7 +6,6 @@ Bound with dependencies injected, e.g. ``(evt.EVT_C_STORE, handle_store, [servic
 from __future__ import annotations
 
 import logging
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +31,3 @@ def handle_store(event: Any, service: IngestService) -> int:
 def handle_echo(event: Any) -> int:
     """EVT_C_ECHO: Verification (PS3.4 Annex A) always succeeds while the SCP runs."""
     return 0x0000
-
-
-def handle_conn_open(event: Any) -> None:
-    """EVT_CONN_OPEN: disable Nagle so each C-STORE response leaves at once (no delayed ACK wait)."""
-    sock = getattr(getattr(event.assoc.dul, "socket", None), "socket", None)
-    if sock is None:
-        return
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except OSError as exc:
-        LOGGER.debug("cannot set TCP_NODELAY: %s", exc)

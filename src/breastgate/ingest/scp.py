@@ -1,30 +1,23 @@
 """The DICOM Storage SCP (PS3.4 Annex B) and Verification SCP (Annex A).
 
-Received datasets stream to a temp file (pynetdicom chunked receive), which the handler
-commits into the blob store. For that commit to be an fsync + rename instead of a copy, the
-temp file must be on the store's filesystem. pynetdicom creates it with
-``tempfile.NamedTemporaryFile`` looked up in ``pynetdicom.dimse_messages`` and called in the
-association's DUL thread; :func:`_install_temp_router` replaces that one name with a factory
-that passes ``dir=<temp_dir of the SCP that owns the association>`` (found through the current
-DUL thread's association and its AE). Nothing else in the process changes its temp folder; an
-association of an AE that is not a StorageSCP gets pynetdicom's default behaviour.
+Received datasets stream to a temp file in ``temp_dir`` (chunked receive,
+:mod:`breastgate.dicomnet.receive`), which the handler commits into the blob store by fsync +
+rename.
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
-import threading
-import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pynetdicom
-from pynetdicom import AE, _config, evt
-from pynetdicom import dimse_messages as _dimse_messages
+from pynetdicom import AE, evt
 
+from breastgate.dicomnet.ae import set_nodelay
+from breastgate.dicomnet.receive import serve_into, stop_serving
 from breastgate.domain.errors import ConfigurationError
-from breastgate.ingest.handlers import handle_conn_open, handle_echo, handle_store
+from breastgate.ingest.handlers import handle_echo, handle_store
 from breastgate.ingest.service import IngestService
 
 LOGGER = logging.getLogger(__name__)
@@ -70,35 +63,6 @@ TRANSFER_SYNTAXES: tuple[str, ...] = (
     "1.2.840.10008.1.2.5",  # RLE Lossless
 )
 
-_TEMP_DIRS: dict[int, Path] = {}
-_TEMP_LOCK = threading.Lock()
-_STALE_TEMP_SECONDS = 3600.0
-
-
-def _temp_file_for_association(*args: Any, **kwargs: Any) -> IO[bytes]:
-    """``NamedTemporaryFile`` that lands in the owning StorageSCP's temp folder."""
-    assoc = getattr(threading.current_thread(), "assoc", None)
-    ae = getattr(assoc, "ae", None)
-    folder = _TEMP_DIRS.get(id(ae)) if ae is not None else None
-    if folder is not None and "dir" not in kwargs:
-        kwargs["dir"] = folder
-    return tempfile.NamedTemporaryFile(*args, **kwargs)  # pynetdicom closes it
-
-
-def _install_temp_router() -> None:
-    _dimse_messages.NamedTemporaryFile = _temp_file_for_association  # type: ignore[assignment,attr-defined]
-
-
-def _remove_stale_temp_files(folder: Path) -> None:
-    # Left behind by a crash mid-transfer; young ones may belong to another front end sharing the folder.
-    cutoff = time.time() - _STALE_TEMP_SECONDS
-    for path in folder.glob("tmp*.dcm"):
-        try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
-        except OSError:
-            continue
-
 
 class StorageSCP:
     """Accepts C-STORE and C-ECHO; stores through :class:`IngestService`."""
@@ -142,23 +106,17 @@ class StorageSCP:
         """Listen in background threads (``start_server(..., block=False)``)."""
         if self._server is not None:
             return
-        self.temp_dir.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temp_files(self.temp_dir)
-        _config.STORE_RECV_CHUNKED_DATASET = True
         ae = self._build_ae()
-        with _TEMP_LOCK:
-            _install_temp_router()
-            _TEMP_DIRS[id(ae)] = self.temp_dir
+        serve_into(ae, self.temp_dir)
         handlers: list[Any] = [
-            (evt.EVT_CONN_OPEN, handle_conn_open),
+            (evt.EVT_CONN_OPEN, set_nodelay),
             (evt.EVT_C_ECHO, handle_echo),
             (evt.EVT_C_STORE, handle_store, [self.service]),
         ]
         try:
             self._server = ae.start_server((self.host, self._port), block=False, evt_handlers=handlers)
         except OSError:
-            with _TEMP_LOCK:
-                _TEMP_DIRS.pop(id(ae), None)
+            stop_serving(ae)
             raise
         self._ae = ae
         LOGGER.info(
@@ -176,8 +134,7 @@ class StorageSCP:
         if self._server is None or self._ae is None:
             return
         self._server.shutdown()
-        with _TEMP_LOCK:
-            _TEMP_DIRS.pop(id(self._ae), None)
+        stop_serving(self._ae)
         self._ae.shutdown()
         self._server = self._ae = None
 

@@ -1,1 +1,1 @@
-"""Routing: declarative rules that pick the algorithms for a stable study."""
+"""Routing: study assembly (when a study is stable), rules → jobs, and priors (selection, C-FIND/C-MOVE, the pre-fetch worker)."""

@@ -13,12 +13,10 @@ from breastgate.algorithms.registry import Registry
 from breastgate.delivery.dicom import CStoreSender
 from breastgate.delivery.folder import FolderSender
 from breastgate.delivery.mllp import MllpSender
-from breastgate.delivery.policy import RetryPolicy
-from breastgate.delivery.prefetch import PriorFetcher
-from breastgate.delivery.prefetch_worker import PrefetchWorker
 from breastgate.delivery.service import OutboxWorker, Sender
 from breastgate.delivery.webhooks import WebhookSender
 from breastgate.domain.governance import Mode
+from breastgate.engines.config import load_engines
 from breastgate.governance.configuration import record_configuration
 from breastgate.governance.registry import register_algorithms
 from breastgate.hl7.oru import MessageParties
@@ -29,15 +27,17 @@ from breastgate.ingest.scp import StorageSCP
 from breastgate.ingest.service import IngestService
 from breastgate.integrations.sectra.refs import LaunchRefs
 from breastgate.jobs.queue import JobQueue, make_huey
+from breastgate.jobs.retry import RetryPolicy
 from breastgate.jobs.sweeper import LeaseSweeper
-from breastgate.pipeline.assembly import StudyAssembler
 from breastgate.pipeline.drift_watch import DriftWatch
-from breastgate.pipeline.engines import load_engines
 from breastgate.pipeline.handlers import JobRunner, RunnerConfig
 from breastgate.pipeline.hl7_out import Hl7Outbound
 from breastgate.pipeline.letters import LetterConfig
 from breastgate.pipeline.reprioritise import reapply_policy
 from breastgate.reporting.letters import LetterTemplate, SiteLetterhead
+from breastgate.routing.assembly import StudyAssembler
+from breastgate.routing.prefetch import PrefetchWorker
+from breastgate.routing.qr import PriorFetcher
 from breastgate.routing.rules import rules_from_manifests
 from breastgate.runtime.periodic import Periodic
 from breastgate.runtime.settings import Settings, sectra_launch_config

@@ -6,7 +6,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from breastgate.algorithms.engines._scores import ScoreScale
 from breastgate.domain.model import (
     AlgorithmStatus,
     BreastDensity,
@@ -18,6 +17,7 @@ from breastgate.domain.model import (
     InstanceRef,
     Mark,
 )
+from breastgate.engines._scores import ScoreScale
 
 #: How much of an engine's text goes into a message.
 MESSAGE_CHARS = 300

@@ -62,8 +62,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from breastgate.algorithms.base import Selection
-from breastgate.algorithms.engines._http_response import MESSAGE_CHARS, EngineResponseError, convert_response
-from breastgate.algorithms.engines._scores import ScoreScale
 from breastgate.domain.errors import ConfigurationError, EngineUnavailableError
 from breastgate.domain.model import (
     AlgorithmManifest,
@@ -73,6 +71,8 @@ from breastgate.domain.model import (
     InstanceRef,
     StudyRef,
 )
+from breastgate.engines._http_response import MESSAGE_CHARS, EngineResponseError, convert_response
+from breastgate.engines._scores import ScoreScale
 from breastgate.imaging.pixels import laterality_of, read_header, view_of
 
 LOGGER = logging.getLogger(__name__)

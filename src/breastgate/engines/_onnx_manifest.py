@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from breastgate.algorithms.engines._scores import ScoreScale
 from breastgate.domain.errors import ConfigurationError
 from breastgate.domain.model import NOT_FOR_DIAGNOSTIC_USE, AlgorithmManifest, FindingKind
+from breastgate.engines._scores import ScoreScale
 from breastgate.imaging.pixels import MG_FOR_PRESENTATION
 
 MANIFEST_FILE = "manifest.toml"

@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
-from breastgate.delivery.errors import PermanentDeliveryError, RetryableDeliveryError
-from breastgate.delivery.loop import PollingWorker
-from breastgate.delivery.policy import RetryPolicy
-from breastgate.delivery.prefetch import StudyMatch
+from breastgate.domain.errors import PermanentDeliveryError, RetryableDeliveryError
 from breastgate.domain.model import DicomNode
+from breastgate.jobs.polling import PollingWorker
+from breastgate.jobs.retry import RetryPolicy
+from breastgate.routing.priors import StudyMatch
 from breastgate.store import prefetch
 from breastgate.store.db import Database
 from breastgate.store.prefetch import FetchEntry
@@ -29,7 +29,7 @@ LOGGER = logging.getLogger(__name__)
 
 
 class Fetcher(Protocol):
-    """What the worker needs from :class:`~breastgate.delivery.prefetch.PriorFetcher` (a test seam)."""
+    """What the worker needs from :class:`~breastgate.routing.qr.PriorFetcher` (a test seam)."""
 
     def find_priors(
         self,

@@ -3,7 +3,7 @@
 ::
 
     [[engine]]
-    kind = "http"                               # a vendor service (breastgate.algorithms.engines.http_engine)
+    kind = "http"                               # a vendor service (breastgate.engines.http_engine)
     id = "acme.cloud"                           # vendor.name
     version = "3.2.0"
     name = "ACME cloud CAD"
@@ -31,7 +31,7 @@
     score_scale = [0, 100]
 
     [[engine]]
-    kind = "onnx"                               # a model run here (breastgate.algorithms.engines.onnx_runner)
+    kind = "onnx"                               # a model run here (breastgate.engines.onnx_runner)
     folder = "models/acme-mass"                 # model.onnx + manifest.toml; relative to this file
     threads = 1                                 # optional, onnxruntime intra-op threads
 
@@ -54,12 +54,12 @@ from pathlib import Path
 from typing import Any
 
 from breastgate.algorithms.base import Algorithm
-from breastgate.algorithms.engines._scores import ScoreScale
-from breastgate.algorithms.engines.http_engine import HttpEngine, HttpEngineConfig
-from breastgate.algorithms.engines.onnx_runner import OnnxModelRunner
 from breastgate.domain.errors import ConfigurationError
 from breastgate.domain.model import NOT_FOR_DIAGNOSTIC_USE, AlgorithmManifest
-from breastgate.pipeline.dicom_engine import make_dicom_engine
+from breastgate.engines._scores import ScoreScale
+from breastgate.engines.dicom_node import make_dicom_engine
+from breastgate.engines.http_engine import HttpEngine, HttpEngineConfig
+from breastgate.engines.onnx_runner import OnnxModelRunner
 
 LOGGER = logging.getLogger(__name__)
 

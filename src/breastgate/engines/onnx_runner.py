@@ -66,11 +66,6 @@ from PIL import Image
 
 from breastgate.algorithms._findings import select_mammograms
 from breastgate.algorithms.base import Selection
-from breastgate.algorithms.engines._onnx_manifest import (
-    CATEGORY_PERCENT,
-    OnnxModelSpec,
-    read_model_manifest,
-)
 from breastgate.domain.errors import ConfigurationError
 from breastgate.domain.model import (
     AlgorithmManifest,
@@ -83,6 +78,11 @@ from breastgate.domain.model import (
     InstanceRef,
     Mark,
     StudyRef,
+)
+from breastgate.engines._onnx_manifest import (
+    CATEGORY_PERCENT,
+    OnnxModelSpec,
+    read_model_manifest,
 )
 from breastgate.imaging.errors import ImagingError
 from breastgate.imaging.pixels import MG_FOR_PRESENTATION, MammoImage, load_mammogram, read_header, view_of
