@@ -60,6 +60,23 @@ def test_expired_lease_is_requeued_and_reclaimed(db: Database) -> None:
         assert not ledger.complete(s, job_id, "dead-worker")
 
 
+def test_a_late_outcome_is_not_recorded_over_a_new_lease(db: Database) -> None:
+    t0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    with db.session() as s:
+        job_id = ledger.schedule(s, STUDY, "a.b", 1)
+        assert ledger.claim(s, job_id, "w1", 60, now=t0) is not None
+        assert ledger.renew(s, job_id, "w1", 60, now=t0 + timedelta(seconds=30))
+        assert ledger.claim(s, job_id, "w2", 60, now=t0 + timedelta(seconds=89)) is None  # renewed
+        job = ledger.claim(s, job_id, "w2", 60, now=t0 + timedelta(seconds=90))  # expired at 90 s
+        assert job is not None and job.lease_owner == "w2" and job.attempts == 2
+        assert job.lease_expires_at == t0 + timedelta(seconds=150)
+        assert ledger.fail(s, job_id, "w1", "late", max_attempts=1, now=t0 + timedelta(seconds=91)) is None
+        assert not ledger.renew(s, job_id, "w1", 60, now=t0 + timedelta(seconds=91))
+        assert ledger.complete(s, job_id, "w2", now=t0 + timedelta(seconds=100))
+        job = ledger.get(s, job_id)
+    assert job is not None and job.state == JobState.DONE and job.last_error is None
+
+
 def test_failures_requeue_until_max_attempts(db: Database) -> None:
     with db.session() as s:
         job_id = ledger.schedule(s, STUDY, "a.b", 1)

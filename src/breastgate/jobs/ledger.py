@@ -2,22 +2,30 @@
 
 Rules (DESIGN §5): a job is in the ledger before it is queued; a worker claims it with a lease;
 a job whose lease expired (worker died) is re-queued by the sweeper, so every job completes at
-least once. Claims are conditional UPDATEs, so two workers never run the same lease.
+least once. The lease rules are :class:`~breastgate.store.leases.LeasedQueue`'s: claims are
+conditional UPDATEs, so two workers never run the same lease, and only the lease holder records
+an outcome. A claim moves ``queued -> running`` and counts an attempt.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from breastgate.domain.model import Job, JobState
 from breastgate.store import tables as t
+from breastgate.store.leases import LeasedQueue, error_text, opt_utc, utc_now
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+_QUEUE = LeasedQueue(
+    t.Job,
+    ready=JobState.QUEUED.value,
+    leased=JobState.RUNNING.value,
+    touched="updated_at",
+    attempt_on="claim",
+)
+_EXPIRED_ERROR = "lease expired (worker stopped mid-job); re-queued"
 
 
 def _to_domain(row: t.Job) -> Job:
@@ -30,7 +38,7 @@ def _to_domain(row: t.Job) -> Job:
         generation=row.generation,
         last_error=row.last_error,
         lease_owner=row.lease_owner,
-        lease_expires_at=row.lease_expires_at,
+        lease_expires_at=opt_utc(row.lease_expires_at),
     )
 
 
@@ -44,7 +52,7 @@ def schedule(session: Session, study_instance_uid: str, algorithm_id: str, gener
             t.Job.study_instance_uid == study_instance_uid, t.Job.algorithm_id == algorithm_id
         )
     ).one_or_none()
-    now = _now()
+    now = utc_now()
     if row is None:
         row = t.Job(
             study_instance_uid=study_instance_uid,
@@ -70,7 +78,8 @@ def schedule(session: Session, study_instance_uid: str, algorithm_id: str, gener
 
 
 def get(session: Session, job_id: int) -> Job | None:
-    row = session.get(t.Job, job_id)
+    """One job by id, fresh from the database."""
+    row = session.get(t.Job, job_id, populate_existing=True)
     return _to_domain(row) if row is not None else None
 
 
@@ -78,129 +87,69 @@ def claim(
     session: Session, job_id: int, owner: str, lease_seconds: float, now: datetime | None = None
 ) -> Job | None:
     """Take the lease of a queued job (or of a running one whose lease expired). None if not claimable."""
-    now = now or _now()
-    result = session.execute(
-        update(t.Job)
-        .where(
-            t.Job.id == job_id,
-            or_(
-                t.Job.state == JobState.QUEUED.value,
-                and_(t.Job.state == JobState.RUNNING.value, t.Job.lease_expires_at < now),
-            ),
-        )
-        .values(
-            state=JobState.RUNNING.value,
-            lease_owner=owner,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
-            attempts=t.Job.attempts + 1,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not _QUEUE.try_lease(session, job_id, owner=owner, now=utc_now(now), lease_seconds=lease_seconds):
         return None
-    row = session.get(t.Job, job_id, populate_existing=True)
-    return _to_domain(row) if row is not None else None
+    return get(session, job_id)
 
 
-def renew(session: Session, job_id: int, owner: str, lease_seconds: float) -> bool:
+def renew(
+    session: Session, job_id: int, owner: str, lease_seconds: float, *, now: datetime | None = None
+) -> bool:
     """Extend the lease while the job runs; False if the lease was lost."""
-    now = _now()
-    result = session.execute(
-        update(t.Job)
-        .where(t.Job.id == job_id, t.Job.lease_owner == owner, t.Job.state == JobState.RUNNING.value)
-        .values(lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return _QUEUE.renew(session, job_id, owner=owner, now=utc_now(now), lease_seconds=lease_seconds)
 
 
-def complete(session: Session, job_id: int, owner: str) -> bool:
+def complete(session: Session, job_id: int, owner: str, *, now: datetime | None = None) -> bool:
     """Mark done; only the lease holder may. False if the lease was lost meanwhile."""
-    now = _now()
-    result = session.execute(
-        update(t.Job)
-        .where(t.Job.id == job_id, t.Job.lease_owner == owner, t.Job.state == JobState.RUNNING.value)
-        .values(
-            state=JobState.DONE.value,
-            lease_owner=None,
-            lease_expires_at=None,
-            last_error=None,
-            finished_at=now,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    at = utc_now(now)
+    return _QUEUE.finish(
+        session, job_id, owner=owner, now=at, state=JobState.DONE.value, last_error=None, finished_at=at
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def fail(session: Session, job_id: int, owner: str, error: str, max_attempts: int) -> JobState | None:
-    """Record a failed attempt: back to queued while attempts remain, else failed."""
-    row = session.get(t.Job, job_id, populate_existing=True)
-    if row is None or row.lease_owner != owner or row.state != JobState.RUNNING.value:
+def fail(
+    session: Session,
+    job_id: int,
+    owner: str,
+    error: str,
+    max_attempts: int,
+    *,
+    now: datetime | None = None,
+) -> JobState | None:
+    """Record a failed attempt: back to queued while attempts remain, else failed.
+
+    Only the lease holder may (one conditional UPDATE). Returns the new state, or None when the
+    lease was lost (nothing recorded).
+    """
+    at = utc_now(now)
+    spent = t.Job.attempts >= max_attempts
+    failed = _QUEUE.finish(
+        session,
+        job_id,
+        owner=owner,
+        now=at,
+        state=case((spent, JobState.FAILED.value), else_=JobState.QUEUED.value),
+        finished_at=case((spent, at), else_=t.Job.finished_at),
+        last_error=error_text(error),
+    )
+    if not failed:
         return None
-    now = _now()
-    row.last_error = error[:2000]
-    row.lease_owner = None
-    row.lease_expires_at = None
-    row.updated_at = now
-    if row.attempts >= max_attempts:
-        row.state = JobState.FAILED.value
-        row.finished_at = now
-    else:
-        row.state = JobState.QUEUED.value
-    session.flush()
-    return JobState(row.state)
+    return JobState(session.scalars(select(t.Job.state).where(t.Job.id == job_id)).one())
 
 
 def requeue_expired(session: Session, now: datetime | None = None) -> list[int]:
     """Running jobs whose lease expired (their worker died): back to queued. Returns their ids."""
-    now = now or _now()
-    ids = list(
-        session.scalars(
-            select(t.Job.id).where(t.Job.state == JobState.RUNNING.value, t.Job.lease_expires_at < now)
-        )
-    )
-    if ids:
-        session.execute(
-            update(t.Job)
-            .where(
-                t.Job.id.in_(ids),
-                t.Job.state == JobState.RUNNING.value,
-                t.Job.lease_expires_at < now,
-            )
-            .values(
-                state=JobState.QUEUED.value,
-                lease_owner=None,
-                lease_expires_at=None,
-                last_error="lease expired (worker stopped mid-job); re-queued",
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
-    return ids
+    return _QUEUE.sweep_expired(session, now=utc_now(now), last_error=_EXPIRED_ERROR)
 
 
 def queued_older_than(session: Session, seconds: float, now: datetime | None = None) -> list[int]:
     """Queued jobs untouched for a while (their queue message may be lost): to enqueue again."""
-    now = now or _now()
-    cutoff = now - timedelta(seconds=seconds)
-    ids = list(
-        session.scalars(
-            select(t.Job.id).where(t.Job.state == JobState.QUEUED.value, t.Job.updated_at < cutoff)
-        )
-    )
-    if ids:
-        session.execute(
-            update(t.Job)
-            .where(t.Job.id.in_(ids))
-            .values(updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    return ids
+    at = utc_now(now)
+    return _QUEUE.touch_stale(session, before=at - timedelta(seconds=seconds), now=at)
 
 
 def list_for_study(session: Session, study_instance_uid: str) -> list[Job]:
+    """The study's jobs, oldest first."""
     rows = session.scalars(
         select(t.Job).where(t.Job.study_instance_uid == study_instance_uid).order_by(t.Job.id)
     )
@@ -208,7 +157,5 @@ def list_for_study(session: Session, study_instance_uid: str) -> list[Job]:
 
 
 def counts(session: Session) -> dict[str, int]:
-    from sqlalchemy import func
-
-    rows = session.execute(select(t.Job.state, func.count()).group_by(t.Job.state))
-    return {state: int(n) for state, n in rows}
+    """Number of jobs per state (states without jobs are absent)."""
+    return _QUEUE.counts(session)

@@ -15,21 +15,20 @@ All functions take a SQLAlchemy :class:`~sqlalchemy.orm.Session` and leave commi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from breastgate.domain.audit import AuditKind
 from breastgate.store import audit
+from breastgate.store.leases import MAX_ERROR_CHARS as MAX_ERROR_CHARS
+from breastgate.store.leases import LeasedQueue, as_utc, error_text, opt_utc, rowcount, utc_now
 from breastgate.store.tables import OutboxItem
-
-MAX_ERROR_CHARS = 2000
 
 
 class OutboxState(StrEnum):
@@ -62,17 +61,8 @@ class OutboxEntry:
     sent_at: datetime | None
 
 
-def _utc(value: datetime) -> datetime:
-    """Aware UTC datetime (SQLite hands back naive values, stored as UTC)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _opt_utc(value: datetime | None) -> datetime | None:
-    return None if value is None else _utc(value)
-
-
-def _now(now: datetime | None) -> datetime:
-    return datetime.now(UTC) if now is None else _utc(now)
+_QUEUE = LeasedQueue(OutboxItem, ready=OutboxState.PENDING.value, due="next_attempt_at")
+"""Rows stay ``pending`` while leased; an attempt counts when its outcome is recorded."""
 
 
 def _entry(row: OutboxItem) -> OutboxEntry:
@@ -85,17 +75,13 @@ def _entry(row: OutboxItem) -> OutboxEntry:
         path=row.path,
         state=OutboxState(row.state),
         attempts=row.attempts,
-        next_attempt_at=_utc(row.next_attempt_at),
+        next_attempt_at=as_utc(row.next_attempt_at),
         last_error=row.last_error,
         lease_owner=row.lease_owner,
-        lease_expires_at=_opt_utc(row.lease_expires_at),
-        created_at=_utc(row.created_at),
-        sent_at=_opt_utc(row.sent_at),
+        lease_expires_at=opt_utc(row.lease_expires_at),
+        created_at=as_utc(row.created_at),
+        sent_at=opt_utc(row.sent_at),
     )
-
-
-def _error_text(error: str) -> str:
-    return error if len(error) <= MAX_ERROR_CHARS else error[: MAX_ERROR_CHARS - 3] + "..."
 
 
 def enqueue(
@@ -118,7 +104,7 @@ def enqueue(
         ``True`` when a new row was added or a ``failed`` row was put back to ``pending``;
         ``False`` when the object is already pending or sent (left alone: delivered once).
     """
-    at = _now(now)
+    at = utc_now(now)
     values = {
         "destination": destination,
         "kind": kind,
@@ -151,7 +137,7 @@ def enqueue(
         )
         .execution_options(synchronize_session=False)
     )
-    return _rowcount(reset) == 1
+    return rowcount(reset) == 1
 
 
 def _insert_if_absent(session: Session, values: dict[str, object]) -> bool:
@@ -164,7 +150,7 @@ def _insert_if_absent(session: Session, values: dict[str, object]) -> bool:
             .values(**values)
             .on_conflict_do_nothing(index_elements=["destination", "sop_instance_uid"])
         )
-        return _rowcount(session.execute(stmt)) == 1
+        return rowcount(session.execute(stmt)) == 1
     exists = session.scalar(
         select(OutboxItem.id).where(
             OutboxItem.destination == values["destination"],
@@ -181,10 +167,6 @@ def _insert_if_absent(session: Session, values: dict[str, object]) -> bool:
     return True
 
 
-def _rowcount(result: object) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
 def claim_due(
     session: Session,
     *,
@@ -196,34 +178,11 @@ def claim_due(
     """Lease up to ``limit`` pending rows that are due and not leased by a live worker.
 
     Each row is taken with a conditional UPDATE (``... WHERE lease is free``), so when two
-    claimers race for a row exactly one UPDATE matches it.
+    claimers race for a row exactly one UPDATE matches it (:meth:`LeasedQueue.claim_due`).
     """
-    at = _now(now)
-    candidates = session.scalars(
-        select(OutboxItem.id)
-        .where(_claimable(at))
-        .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
-        .limit(limit)
-    ).all()
-    claimed = [
-        item_id
-        for item_id in candidates
-        if try_lease(session, item_id, owner=owner, now=at, lease_seconds=lease_seconds)
-    ]
-    if not claimed:
-        return []
-    rows = session.scalars(
-        select(OutboxItem)
-        .where(OutboxItem.id.in_(claimed))
-        .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
-        .execution_options(populate_existing=True)
-    ).all()
-    return [_entry(row) for row in rows]
-
-
-def _claimable(at: datetime) -> ColumnElement[bool]:
-    free = or_(OutboxItem.lease_expires_at.is_(None), OutboxItem.lease_expires_at <= at)
-    return and_(OutboxItem.state == OutboxState.PENDING.value, OutboxItem.next_attempt_at <= at, free)
+    at = utc_now(now)
+    claimed = _QUEUE.claim_due(session, owner=owner, now=at, lease_seconds=lease_seconds, limit=limit)
+    return [_entry(row) for row in _QUEUE.load(session, claimed)]
 
 
 def try_lease(session: Session, item_id: int, *, owner: str, now: datetime, lease_seconds: float) -> bool:
@@ -231,43 +190,16 @@ def try_lease(session: Session, item_id: int, *, owner: str, now: datetime, leas
 
     ``False`` when another claimer got there first, whatever this caller read before.
     """
-    at = _utc(now)
-    result = session.execute(
-        update(OutboxItem)
-        .where(OutboxItem.id == item_id, _claimable(at))
-        .values(lease_owner=owner, lease_expires_at=at + timedelta(seconds=lease_seconds))
-        .execution_options(synchronize_session=False)
-    )
-    return _rowcount(result) == 1
-
-
-def _owned(item_id: int, owner: str | None) -> list[ColumnElement[bool]]:
-    clauses: list[ColumnElement[bool]] = [
-        OutboxItem.id == item_id,
-        OutboxItem.state == OutboxState.PENDING.value,
-    ]
-    if owner is not None:
-        clauses.append(OutboxItem.lease_owner == owner)
-    return clauses
+    return _QUEUE.try_lease(session, item_id, owner=owner, now=now, lease_seconds=lease_seconds)
 
 
 def mark_sent(session: Session, item_id: int, *, now: datetime | None = None) -> bool:
     """Record a delivery, and its audit event in the same transaction. Not conditional on the
     lease: the peer has the object either way."""
-    result = session.execute(
-        update(OutboxItem)
-        .where(OutboxItem.id == item_id, OutboxItem.state == OutboxState.PENDING.value)
-        .values(
-            state=OutboxState.SENT.value,
-            attempts=OutboxItem.attempts + 1,
-            sent_at=_now(now),
-            last_error=None,
-            lease_owner=None,
-            lease_expires_at=None,
-        )
-        .execution_options(synchronize_session=False)
+    sent = _QUEUE.finish(
+        session, item_id, owner=None, state=OutboxState.SENT.value, sent_at=utc_now(now), last_error=None
     )
-    if _rowcount(result) != 1:
+    if not sent:
         return False
     row = session.execute(
         select(
@@ -307,30 +239,25 @@ def redact_destination(destination: str) -> str:
 
 def release_held(session: Session, study_instance_uid: str) -> int:
     """Approved: every held row of the study becomes pending (due now). Returns how many."""
-    result = session.execute(
-        update(OutboxItem)
-        .where(
-            OutboxItem.study_instance_uid == study_instance_uid,
-            OutboxItem.state == OutboxState.HELD.value,
-        )
-        .values(state=OutboxState.PENDING.value, next_attempt_at=datetime.now(UTC))
-        .execution_options(synchronize_session=False)
-    )
-    return _rowcount(result)
+    return _move_held(session, study_instance_uid, state=OutboxState.PENDING.value, next_attempt_at=utc_now())
 
 
 def withhold_held(session: Session, study_instance_uid: str) -> int:
     """Withheld: every held row of the study is never sent. Returns how many."""
+    return _move_held(session, study_instance_uid, state=OutboxState.WITHHELD.value)
+
+
+def _move_held(session: Session, study_instance_uid: str, **values: object) -> int:
     result = session.execute(
         update(OutboxItem)
         .where(
             OutboxItem.study_instance_uid == study_instance_uid,
             OutboxItem.state == OutboxState.HELD.value,
         )
-        .values(state=OutboxState.WITHHELD.value)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return _rowcount(result)
+    return rowcount(result)
 
 
 def mark_retry(
@@ -345,36 +272,19 @@ def mark_retry(
 
     With ``owner``, only the lease holder may record (``False`` if the lease was lost).
     """
-    result = session.execute(
-        update(OutboxItem)
-        .where(*_owned(item_id, owner))
-        .values(
-            attempts=OutboxItem.attempts + 1,
-            next_attempt_at=_utc(next_attempt_at),
-            last_error=_error_text(error),
-            lease_owner=None,
-            lease_expires_at=None,
-        )
-        .execution_options(synchronize_session=False)
+    return _QUEUE.finish(
+        session, item_id, owner=owner, next_attempt_at=as_utc(next_attempt_at), last_error=error_text(error)
     )
-    return _rowcount(result) == 1
 
 
 def mark_failed(session: Session, item_id: int, *, error: str, owner: str | None = None) -> bool:
-    """Record a permanent failure (state ``failed``, visible to operators); releases the lease."""
-    result = session.execute(
-        update(OutboxItem)
-        .where(*_owned(item_id, owner))
-        .values(
-            state=OutboxState.FAILED.value,
-            attempts=OutboxItem.attempts + 1,
-            last_error=_error_text(error),
-            lease_owner=None,
-            lease_expires_at=None,
-        )
-        .execution_options(synchronize_session=False)
+    """Record a permanent failure (state ``failed``, visible to operators); releases the lease.
+
+    With ``owner``, only the lease holder may record (``False`` if the lease was lost).
+    """
+    return _QUEUE.finish(
+        session, item_id, owner=owner, state=OutboxState.FAILED.value, last_error=error_text(error)
     )
-    return _rowcount(result) == 1
 
 
 def get(session: Session, item_id: int) -> OutboxEntry | None:
@@ -403,9 +313,4 @@ def list_items(
 
 def counts(session: Session) -> dict[str, int]:
     """Number of rows per state; every state is present (0 when none)."""
-    result = {state.value: 0 for state in OutboxState}
-    for state, count in session.execute(
-        select(OutboxItem.state, func.count()).group_by(OutboxItem.state)
-    ).all():
-        result[str(state)] = int(count)
-    return result
+    return _QUEUE.counts(session, [state.value for state in OutboxState])

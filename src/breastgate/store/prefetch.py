@@ -13,19 +13,19 @@ from __future__ import annotations
 import functools
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, case, func, or_, select, update
+from sqlalchemy import Table, and_, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from breastgate.domain.errors import ConfigurationError
+from breastgate.store.leases import MAX_ERROR_CHARS as MAX_ERROR_CHARS
+from breastgate.store.leases import LeasedQueue, as_utc, error_text, utc_now
 from breastgate.store.tables import ImagingOrder, PriorFetch, PriorStudy, Study
 
-MAX_ERROR_CHARS = 2000
 _FETCH = cast(Table, PriorFetch.__table__)
 
 
@@ -55,12 +55,8 @@ class FetchEntry:
     requested_study_uid: str | None = None
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _now(now: datetime | None) -> datetime:
-    return datetime.now(UTC) if now is None else _utc(now)
+_QUEUE = LeasedQueue(PriorFetch, ready=FetchState.PENDING.value, due="next_attempt_at")
+"""Rows stay ``pending`` while leased; an attempt counts when its outcome is recorded."""
 
 
 def _entry(row: PriorFetch, order: ImagingOrder | None = None) -> FetchEntry:
@@ -73,17 +69,13 @@ def _entry(row: PriorFetch, order: ImagingOrder | None = None) -> FetchEntry:
         before_date=row.before_date,
         state=FetchState(row.state),
         attempts=row.attempts,
-        next_attempt_at=_utc(row.next_attempt_at),
+        next_attempt_at=as_utc(row.next_attempt_at),
         last_error=row.last_error,
         studies_found=row.studies_found,
         studies_moved=row.studies_moved,
         accession_number=order.accession_number if order is not None else None,
         requested_study_uid=order.requested_study_uid if order is not None else None,
     )
-
-
-def _rowcount(result: object) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 @functools.cache
@@ -119,7 +111,7 @@ def owe(
     dialect = str(session.get_bind().dialect.name)
     if dialect not in ("sqlite", "postgresql"):
         raise ConfigurationError(f"prior pre-fetch needs SQLite or PostgreSQL (DESIGN §3), not {dialect}")
-    at = _now(now)
+    at = utc_now(now)
     session.connection().execute(
         _owe_upsert(dialect),
         {
@@ -136,115 +128,47 @@ def owe(
     )
 
 
-def _claimable(at: datetime) -> ColumnElement[bool]:
-    free = or_(PriorFetch.lease_expires_at.is_(None), PriorFetch.lease_expires_at <= at)
-    return and_(PriorFetch.state == FetchState.PENDING.value, PriorFetch.next_attempt_at <= at, free)
-
-
 def claim_due(
     session: Session, *, owner: str, now: datetime | None = None, lease_seconds: float = 600.0, limit: int = 4
 ) -> list[FetchEntry]:
     """Lease up to ``limit`` due pending rows (a conditional UPDATE each: two claimers never share one)."""
-    at = _now(now)
-    ids = session.scalars(
-        select(PriorFetch.id)
-        .where(_claimable(at))
-        .order_by(PriorFetch.next_attempt_at, PriorFetch.id)
-        .limit(limit)
-    ).all()
-    claimed = [
-        fetch_id
-        for fetch_id in ids
-        if _rowcount(
-            session.execute(
-                update(PriorFetch)
-                .where(PriorFetch.id == fetch_id, _claimable(at))
-                .values(lease_owner=owner, lease_expires_at=at + timedelta(seconds=lease_seconds))
-                .execution_options(synchronize_session=False)
-            )
-        )
-        == 1
-    ]
-    if not claimed:
-        return []
-    rows = session.scalars(
-        select(PriorFetch)
-        .where(PriorFetch.id.in_(claimed))
-        .order_by(PriorFetch.next_attempt_at, PriorFetch.id)
-        .execution_options(populate_existing=True)
-    ).all()
-    return [_entry(r, session.get(ImagingOrder, r.order_id)) for r in rows]
-
-
-def _owned(fetch_id: int, owner: str) -> list[ColumnElement[bool]]:
-    return [
-        PriorFetch.id == fetch_id,
-        PriorFetch.state == FetchState.PENDING.value,
-        PriorFetch.lease_owner == owner,
-    ]
-
-
-def _error(error: str) -> str:
-    return error if len(error) <= MAX_ERROR_CHARS else error[: MAX_ERROR_CHARS - 3] + "..."
+    at = utc_now(now)
+    claimed = _QUEUE.claim_due(session, owner=owner, now=at, lease_seconds=lease_seconds, limit=limit)
+    return [_entry(r, session.get(ImagingOrder, r.order_id)) for r in _QUEUE.load(session, claimed)]
 
 
 def mark_done(
     session: Session, fetch_id: int, *, owner: str, found: int, moved: int, now: datetime | None = None
 ) -> bool:
     """Record a finished pre-fetch (``found`` priors selected, ``moved`` retrieved); releases the lease."""
-    result = session.execute(
-        update(PriorFetch)
-        .where(*_owned(fetch_id, owner))
-        .values(
-            state=FetchState.DONE.value,
-            attempts=PriorFetch.attempts + 1,
-            studies_found=found,
-            studies_moved=moved,
-            last_error=None,
-            done_at=_now(now),
-            lease_owner=None,
-            lease_expires_at=None,
-        )
-        .execution_options(synchronize_session=False)
+    return _QUEUE.finish(
+        session,
+        fetch_id,
+        owner=owner,
+        state=FetchState.DONE.value,
+        studies_found=found,
+        studies_moved=moved,
+        last_error=None,
+        done_at=utc_now(now),
     )
-    return _rowcount(result) == 1
 
 
 def mark_retry(session: Session, fetch_id: int, *, owner: str, error: str, next_attempt_at: datetime) -> bool:
-    """Record a retryable failure and when to try again; releases the lease."""
-    result = session.execute(
-        update(PriorFetch)
-        .where(*_owned(fetch_id, owner))
-        .values(
-            attempts=PriorFetch.attempts + 1,
-            next_attempt_at=_utc(next_attempt_at),
-            last_error=_error(error),
-            lease_owner=None,
-            lease_expires_at=None,
-        )
-        .execution_options(synchronize_session=False)
+    """Record a retryable failure and when to try again; releases the lease (only its holder may)."""
+    return _QUEUE.finish(
+        session, fetch_id, owner=owner, next_attempt_at=as_utc(next_attempt_at), last_error=error_text(error)
     )
-    return _rowcount(result) == 1
 
 
 def mark_failed(session: Session, fetch_id: int, *, owner: str, error: str) -> bool:
-    """Record a permanent failure (state ``failed`` with the reason); releases the lease."""
-    result = session.execute(
-        update(PriorFetch)
-        .where(*_owned(fetch_id, owner))
-        .values(
-            state=FetchState.FAILED.value,
-            attempts=PriorFetch.attempts + 1,
-            last_error=_error(error),
-            lease_owner=None,
-            lease_expires_at=None,
-        )
-        .execution_options(synchronize_session=False)
+    """Record a permanent failure (state ``failed``, with the reason); releases the lease (holder only)."""
+    return _QUEUE.finish(
+        session, fetch_id, owner=owner, state=FetchState.FAILED.value, last_error=error_text(error)
     )
-    return _rowcount(result) == 1
 
 
 def get(session: Session, fetch_id: int) -> FetchEntry | None:
+    """One row by id."""
     row = session.get(PriorFetch, fetch_id, populate_existing=True)
     return None if row is None else _entry(row)
 
@@ -259,12 +183,7 @@ def for_order(session: Session, order_id: int) -> FetchEntry | None:
 
 def counts(session: Session) -> dict[str, int]:
     """Rows per state; every state present (0 when none)."""
-    out = {state.value: 0 for state in FetchState}
-    for state, count in session.execute(
-        select(PriorFetch.state, func.count()).group_by(PriorFetch.state)
-    ).all():
-        out[str(state)] = int(count)
-    return out
+    return _QUEUE.counts(session, [state.value for state in FetchState])
 
 
 # Prior studies ---------------------------------------------------------------------------------
@@ -288,7 +207,7 @@ def flag_priors(
     session: Session, fetch_id: int, studies: Iterable[tuple[str, str | None]], *, now: datetime | None = None
 ) -> None:
     """Flag (study uid, study date) pairs as priors of ``fetch_id``, before they are retrieved."""
-    at = _now(now)
+    at = utc_now(now)
     for uid, study_date in studies:
         row = session.get(PriorStudy, uid)
         if row is None:
@@ -305,7 +224,7 @@ def mark_retrieved(session: Session, study_uid: str, *, now: datetime | None = N
     session.execute(
         update(PriorStudy)
         .where(PriorStudy.study_instance_uid == study_uid)
-        .values(state="retrieved", retrieved_at=_now(now))
+        .values(state="retrieved", retrieved_at=utc_now(now))
         .execution_options(synchronize_session=False)
     )
 
