@@ -8,11 +8,12 @@ from pathlib import Path
 import pydicom
 
 from breastgate.domain.governance import Destination, Mode
+from breastgate.domain.outputs import MllpEndpoint
 from breastgate.governance import approvals
 from breastgate.governance.audit import verify_database
 from breastgate.phantoms import generate_mg_study
 from breastgate.phantoms.lesions import LesionRequest
-from breastgate.pipeline.hl7_out import Hl7Outbound
+from breastgate.pipeline.publish.hl7 import Hl7Outbound
 from breastgate.store import audit, outbox
 from breastgate.store import governance as governance_store
 from breastgate.store import reports as report_store
@@ -20,7 +21,7 @@ from breastgate.store import worklist as worklist_store
 from tests.integration.test_pipeline import Gateway
 
 ALGORITHMS = ("breastgate.density", "breastgate.calcifications")
-RIS = "mllp://127.0.0.1:9"
+RIS = MllpEndpoint.parse("mllp://127.0.0.1:9")
 
 
 def run_study(gateway: Gateway, seed: int) -> str:
@@ -78,7 +79,7 @@ def test_integrated_everywhere(tmp_path: Path) -> None:
         assert worklist_store.get_item(s, uid) is not None
         assert report_store.get_report(s, uid) is not None
     assert modalities(items) == ["KO", "OT", "PR", "SR", "SR"]  # KO: the GSPS's key images
-    assert [i.destination for i in items if i.kind == "hl7"] == [RIS]
+    assert [i.destination for i in items if i.kind == "hl7"] == [str(RIS)]
 
 
 def test_mixed_modes_per_destination(tmp_path: Path) -> None:

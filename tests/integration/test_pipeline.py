@@ -15,14 +15,15 @@ import pytest
 
 from breastgate.algorithms.registry import Registry
 from breastgate.domain.governance import Mode
-from breastgate.domain.model import DicomNode, JobState, parse_pacs_objects
+from breastgate.domain.model import DicomNode, JobState
+from breastgate.domain.outputs import MllpEndpoint, parse_pacs_objects
 from breastgate.ingest.service import IngestService
 from breastgate.integrations.sectra.refs import LaunchRefs
 from breastgate.jobs import ledger
 from breastgate.phantoms import generate_mg_study
 from breastgate.phantoms.lesions import LesionRequest
 from breastgate.pipeline.handlers import JobRunner, RunnerConfig
-from breastgate.pipeline.hl7_out import Hl7Outbound
+from breastgate.pipeline.publish.hl7 import Hl7Outbound
 from breastgate.routing.assembly import StudyAssembler
 from breastgate.routing.rules import rules_from_manifests
 from breastgate.store import outbox, studies
@@ -248,7 +249,7 @@ def test_webhooks_and_the_oru_carry_launch_references_not_launch_strings(tmp_pat
         tmp_path,
         algorithms=("breastgate.calcifications",),
         webhooks=["http://127.0.0.1:9/hook"],
-        hl7=Hl7Outbound(results_to=["mllp://127.0.0.1:9"]),
+        hl7=Hl7Outbound(results_to=[MllpEndpoint.parse("mllp://127.0.0.1:9")]),
         launch=LaunchRefs(("ids7", "uniview"), public),
     )
     study = generate_mg_study(

@@ -16,6 +16,7 @@ import pytest
 
 from breastgate.domain.audit import AuditKind
 from breastgate.domain.governance import Role
+from breastgate.domain.payload import result_from_payload, result_to_payload
 from breastgate.integrations.sectra.launch import (
     LaunchConfig,
     LaunchDecoderConfig,
@@ -26,7 +27,6 @@ from breastgate.integrations.sectra.launch import (
     uniview_url,
     validate_example,
 )
-from breastgate.results.json import result_from_payload, result_to_payload
 from breastgate.store import audit, studies
 from breastgate.store import governance as governance_store
 from breastgate.store import results as result_store

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from breastgate.domain.audit import AuditKind
 from breastgate.domain.governance import Destination, Mode
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, Finding, FindingKind, Mark, RiskEstimate
+from breastgate.domain.payload import result_to_payload
 from breastgate.governance import approvals
 from breastgate.governance.audit import verify_database
-from breastgate.results.json import result_to_payload
 from breastgate.store import audit, outbox, studies
 from breastgate.store import governance as governance_store
 from breastgate.store import results as result_store

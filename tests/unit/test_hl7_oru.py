@@ -128,6 +128,6 @@ def test_priority_update_needs_an_order_and_a_known_style() -> None:
      ("R", "A", False), ("A", "A", False), ("A", "S", False), ("R", "P", False), ("A", "T", False)],
 )  # fmt: skip
 def test_the_ai_only_ever_raises_an_order_priority(ai: str, order: str | None, expected: bool) -> None:
-    from breastgate.pipeline.hl7_out import raises_priority
+    from breastgate.pipeline.publish.hl7 import raises_priority
 
     assert raises_priority(ai, order) is expected

@@ -32,12 +32,12 @@ from breastgate.domain.model import (
     Mark,
 )
 from breastgate.domain.outcomes import OutcomeRecord
+from breastgate.domain.payload import result_to_payload
 from breastgate.governance import outcomes
 from breastgate.governance.audit import verify_database
 from breastgate.governance.metrics import age_band
 from breastgate.governance.monitoring import algorithm_report, drift_report, version_counts
 from breastgate.pipeline.drift_watch import DriftWatch
-from breastgate.results.json import result_to_payload
 from breastgate.runtime.settings import load_settings
 from breastgate.store import governance as governance_store
 from breastgate.store import results as result_store

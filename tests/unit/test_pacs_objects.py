@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from breastgate.domain.errors import ConfigurationError, InvalidInputError
-from breastgate.domain.model import DEFAULT_PACS_OBJECTS, PACS_OBJECT_KINDS, DicomNode, parse_pacs_objects
+from breastgate.domain.model import DicomNode
+from breastgate.domain.outputs import DEFAULT_PACS_OBJECTS, PACS_OBJECT_KINDS, parse_pacs_objects
 from breastgate.runtime.settings import load_settings
 
 NODES = [DicomNode.parse("SECTRA@10.0.0.5:104"), DicomNode.parse("ORTHANC@127.0.0.1:4242")]

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from breastgate.domain.errors import ConfigurationError
+from breastgate.domain.governance import Mode
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, Finding, FindingKind, Mark
+from breastgate.domain.payload import result_to_payload
 from breastgate.pipeline.reprioritise import reapply_policy
-from breastgate.results.json import result_to_payload
 from breastgate.store import results as result_store
 from breastgate.store import studies
 from breastgate.store import worklist as wl
@@ -83,8 +84,9 @@ def test_open_entries_are_re_ranked_under_a_new_policy(tmp_path: Path) -> None:
     path = tmp_path / "policy.toml"
     path.write_text(SITE)
     site = load_policy(path)
-    assert reapply_policy(db, site) == 1  # suspicion 40 ≥ 30: urgent under the site's policy
-    assert reapply_policy(db, site) == 0  # already under it
+    # The version is integrated at the worklist (as it was when the entry was first ranked).
+    assert reapply_policy(db, site, Mode.INTEGRATED) == 1  # suspicion 40 ≥ 30: urgent under the site's policy
+    assert reapply_policy(db, site, Mode.INTEGRATED) == 0  # already under it
     with db.session() as s:
         item = wl.get_item(s, uid)
         changes = wl.changes(s, uid)
@@ -95,3 +97,49 @@ def test_open_entries_are_re_ranked_under_a_new_policy(tmp_path: Path) -> None:
     ]
     assert changes[1].reason == "policy changed from breastgate.triage@1.0.0 to site.triage@2.0.0"
     db.dispose()
+
+
+def _ranked_study(folder: Path, score: float) -> tuple[Database, str]:
+    """A database with one study on the worklist (routine, default policy) and a calcification
+    result of version 9.9.9 (no recorded mode) scoring ``score``."""
+    folder.mkdir()
+    url = f"sqlite:///{folder / 'bg.db'}"
+    upgrade(url)
+    db = Database(url)
+    uid = "1.2.3.5"
+    mark = Mark("1.2.3.5.1", (10.0, 10.0), (0.0, 0.0, 20.0, 20.0), score)
+    result = AlgorithmResult(
+        "breastgate.calcifications", "9.9.9", uid, AlgorithmStatus.OK, operating_threshold=0.5,
+        findings=(Finding("f1", FindingKind.CALCIFICATION_CLUSTER, "L", score, (mark,)),),
+    )  # fmt: skip
+    with db.session() as s:
+        studies.record_instance(
+            s,
+            studies.InstanceInfo(
+                study_instance_uid=uid, series_instance_uid=uid + ".1", sop_instance_uid=uid + ".1.1",
+                sop_class_uid="1.2.840.10008.5.1.4.1.1.1.2", path="/x.dcm", modality="MG",
+            ),
+        )  # fmt: skip
+        result_store.save(
+            s, study_instance_uid=uid, algorithm_id=result.algorithm_id, algorithm_version="9.9.9",
+            status="ok", generation=1, payload=result_to_payload(result),
+        )  # fmt: skip
+        wl.apply_triage(
+            s, uid, priority="routine", score=0, flags=(), policy=DEFAULT_POLICY.name, queue="radiologist"
+        )
+    return db, uid
+
+
+@pytest.mark.parametrize(("mode", "priority"), [(Mode.SILENT, "routine"), (Mode.INTEGRATED, "urgent")])
+def test_a_re_rank_reads_only_results_the_gate_lets_reach_the_worklist(
+    tmp_path: Path, mode: Mode, priority: str
+) -> None:
+    """A version silent at the worklist never ranks a study, not even when the policy changes."""
+    db, uid = _ranked_study(tmp_path / "db", 0.9)
+    path = tmp_path / "policy.toml"
+    path.write_text(SITE)
+    site = load_policy(path)
+    assert reapply_policy(db, site, mode) == (priority != "routine")
+    with db.session() as s:
+        item = wl.get_item(s, uid)
+    assert item is not None and (item.priority, item.policy) == (priority, site.name)

@@ -9,13 +9,13 @@ import pytest
 
 from breastgate.domain.errors import InvalidInputError
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, FindingLocation, RiskEstimate
-from breastgate.results.json import (
-    build_results,
+from breastgate.domain.payload import (
     finding_from_json,
     finding_to_json,
     result_from_payload,
     result_to_payload,
 )
+from breastgate.results.json import build_results
 from tests.support.mg_headers import density_result, four_view_study
 from tests.unit.test_results_cad_sr import findings_study
 

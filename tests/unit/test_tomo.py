@@ -20,12 +20,12 @@ from breastgate.algorithms._findings import Candidate
 from breastgate.algorithms.calcifications import CalcificationAlgorithm
 from breastgate.algorithms.masses import MassAlgorithm, find_masses
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, FindingKind, Mark, StudyRef
+from breastgate.domain.payload import finding_from_json, finding_to_json
 from breastgate.imaging.pixels import BREAST_TOMOSYNTHESIS
 from breastgate.phantoms import PhantomStudy, generate_dbt_study
 from breastgate.phantoms.dbt_headers import orientation, patient_point
 from breastgate.phantoms.lesions import LesionRequest
 from breastgate.phantoms.tomo import TomoGeometry
-from breastgate.results.json import finding_from_json, finding_to_json
 from tests.unit.test_findings import inside, run, study_ref
 
 SEED, CATEGORY, VENDOR, PIXEL = 21, "b", "profile-b-100um", 0.3

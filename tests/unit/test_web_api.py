@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from breastgate.domain.governance import Mode
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, BreastDensity, DensityAssessment
+from breastgate.domain.payload import result_to_payload
 from breastgate.jobs import ledger
-from breastgate.results.json import result_to_payload
 from breastgate.store import results as result_store
 from breastgate.store import studies
 from breastgate.store.db import Database

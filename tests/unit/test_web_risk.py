@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from breastgate.domain.governance import Mode
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, DensityAssessment
-from breastgate.results.json import result_to_payload
+from breastgate.domain.payload import result_to_payload
 from breastgate.risk import bcrat
 from breastgate.risk.tyrer_cuzick import RULE_CONSISTENCY, RULE_RANGE
 from breastgate.store import results as result_store

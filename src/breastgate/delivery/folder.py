@@ -13,21 +13,16 @@ import os
 import shutil
 from pathlib import Path
 
-from breastgate.domain.errors import InvalidDestinationError, PeerUnavailableError, UnreadableObjectError
-
-
-def parse_folder(destination: str) -> Path:
-    """``dir:/absolute/path`` → the folder."""
-    if not destination.startswith("dir:") or not Path(destination[4:]).is_absolute():
-        raise InvalidDestinationError(f"not a folder destination dir:/absolute/path: {destination!r}")
-    return Path(destination[4:])
+from breastgate.domain.errors import PeerUnavailableError, UnreadableObjectError
+from breastgate.domain.outputs import SpoolFolder
 
 
 class FolderSender:
     """Outbox sender for files dropped into a folder (kind ``letter``)."""
 
-    def send(self, destination: str, path: Path) -> None:
-        folder = parse_folder(destination)
+    def send(self, destination: SpoolFolder | str, path: Path) -> None:
+        spool = destination if isinstance(destination, SpoolFolder) else SpoolFolder.parse(destination)
+        folder = Path(spool.path)
         if not path.is_file():
             raise UnreadableObjectError(f"{path.name} is missing")
         if not folder.is_dir():

@@ -14,11 +14,11 @@ import socket
 from pathlib import Path
 
 from breastgate.domain.errors import (
-    InvalidDestinationError,
     PeerUnavailableError,
     RejectedError,
     UnreadableObjectError,
 )
+from breastgate.domain.outputs import MllpEndpoint
 from breastgate.hl7.ack import control_id_of, read_ack
 from breastgate.hl7.mllp import FrameReader, frame
 
@@ -28,29 +28,15 @@ LOGGER = logging.getLogger(__name__)
 MAX_ACK_BYTES = 1 << 20
 
 
-def parse_destination(destination: str) -> tuple[str, int]:
-    """``mllp://HOST:PORT`` or ``HOST:PORT`` → (host, port)."""
-    text = destination.strip()
-    if text.startswith("mllp://"):
-        text = text[len("mllp://") :]
-    host, _, port = text.rpartition(":")
-    try:
-        number = int(port)
-    except ValueError:
-        raise InvalidDestinationError(f"not an MLLP destination mllp://HOST:PORT: {destination!r}") from None
-    if not host or not 0 < number < 65536:
-        raise InvalidDestinationError(f"not an MLLP destination mllp://HOST:PORT: {destination!r}")
-    return host.strip("[]"), number
-
-
 class MllpSender:
     """Outbox sender for kind ``hl7``: the file holds one ER7 message (``\\r`` segment ends)."""
 
     def __init__(self, *, timeout: float = 15.0) -> None:
         self.timeout = timeout
 
-    def send(self, destination: str, path: Path) -> None:
-        host, port = parse_destination(destination)
+    def send(self, destination: MllpEndpoint | str, path: Path) -> None:
+        endpoint = destination if isinstance(destination, MllpEndpoint) else MllpEndpoint.parse(destination)
+        host, port = endpoint.host, endpoint.port
         try:
             message = path.read_bytes()
         except OSError as exc:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from breastgate.domain.errors import PermanentDeliveryError, RetryableDeliveryError
+from breastgate.domain.outputs import Endpoint, SenderKind, parse_endpoint
 from breastgate.jobs.polling import PollingWorker
 from breastgate.jobs.retry import RetryPolicy
 from breastgate.store import outbox
@@ -23,16 +24,19 @@ from breastgate.store.outbox import OutboxEntry
 
 LOGGER = logging.getLogger(__name__)
 
+SENDER_KINDS = frozenset(k.value for k in SenderKind)
+
 
 class Sender(Protocol):
-    """Delivers one object to one destination or raises a ``DeliveryError``.
+    """Delivers one object to one endpoint or raises a ``DeliveryError``.
 
     Raise :class:`~breastgate.domain.errors.RetryableDeliveryError` for failures that may pass and
     :class:`~breastgate.domain.errors.PermanentDeliveryError` for refusals; anything else is
-    treated as retryable.
+    treated as retryable. The endpoint is of the sender's kind
+    (:func:`~breastgate.domain.outputs.parse_endpoint`).
     """
 
-    def send(self, destination: str, path: Path) -> None: ...
+    def send(self, destination: Any, path: Path) -> None: ...
 
 
 class OutboxWorker(PollingWorker):
@@ -43,7 +47,10 @@ class OutboxWorker(PollingWorker):
     db
         The gateway database.
     senders
-        Sender per outbox ``kind`` (e.g. ``{"dicom": CStoreSender(...)}``).
+        Sender per outbox ``kind`` (e.g. ``{SenderKind.DICOM: CStoreSender(...)}``).
+    endpoints
+        The configured endpoints by their canonical text (the outbox row's ``destination``), parsed
+        once at start-up; a row naming another endpoint (configured before a change) is parsed.
     policy
         Backoff between attempts.
     owner_id
@@ -57,15 +64,17 @@ class OutboxWorker(PollingWorker):
     def __init__(
         self,
         db: Database,
-        senders: Mapping[str, Sender],
+        senders: Mapping[SenderKind, Sender],
         policy: RetryPolicy | None = None,
         owner_id: str | None = None,
         lease_seconds: float = 300.0,
         *,
         batch: int = 16,
+        endpoints: Iterable[Endpoint] = (),
     ) -> None:
         self.db = db
         self.senders = dict(senders)
+        self.endpoints = {str(e): e for e in endpoints}
         self.policy = policy or RetryPolicy()
         self.owner_id = owner_id or f"outbox-{uuid.uuid4().hex[:12]}"
         self.lease_seconds = lease_seconds
@@ -96,11 +105,11 @@ class OutboxWorker(PollingWorker):
         return now if now is not None else datetime.now(UTC)
 
     def _deliver(self, entry: OutboxEntry, now: datetime | None) -> None:
-        sender = self.senders.get(entry.kind)
+        sender = self.senders.get(SenderKind(entry.kind)) if entry.kind in SENDER_KINDS else None
         try:
             if sender is None:
                 raise PermanentDeliveryError(f"no sender configured for kind {entry.kind!r}")
-            sender.send(entry.destination, Path(entry.path))
+            sender.send(self._endpoint(entry), Path(entry.path))
         except PermanentDeliveryError as exc:
             self._record_failed(entry, f"{type(exc).__name__}: {exc}")
         except RetryableDeliveryError as exc:
@@ -118,6 +127,10 @@ class OutboxWorker(PollingWorker):
                 outbox.redact_destination(entry.destination),
                 entry.attempts + 1,
             )
+
+    def _endpoint(self, entry: OutboxEntry) -> Endpoint:
+        known = self.endpoints.get(entry.destination)
+        return known if known is not None else parse_endpoint(SenderKind(entry.kind), entry.destination)
 
     def _record_retry(self, entry: OutboxEntry, error: str, now: datetime | None) -> None:
         attempts = entry.attempts + 1

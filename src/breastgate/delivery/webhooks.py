@@ -56,10 +56,10 @@ from breastgate.domain.errors import (
     RejectedError,
     UnreadableObjectError,
 )
+from breastgate.domain.outputs import HttpEndpoint
 
 LOGGER = logging.getLogger(__name__)
 
-KIND = "webhook"
 SCHEMA = "breastgate.webhook/1"
 SIGNATURE_PREFIX = "sha256="
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
@@ -138,20 +138,6 @@ def verify_signature(
 
 
 # Sender --------------------------------------------------------------------------------------
-def parse_destination(destination: str) -> str:
-    """The URL itself when it is ``http://`` or ``https://`` with a host."""
-    url = destination.strip()
-    try:
-        parts = urlsplit(url)
-        scheme, host = parts.scheme, parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        raise InvalidDestinationError("not an http(s) URL (malformed host or port)") from None
-    if scheme not in ("http", "https") or not host:
-        raise InvalidDestinationError(f"not an http(s) URL with a host (scheme {scheme or 'none'!r})")
-    return url
-
-
 def _host(url: str) -> str:
     return urlsplit(url).hostname or "?"
 
@@ -195,8 +181,8 @@ class WebhookSender:
     def __repr__(self) -> str:  # never show the secret
         return f"WebhookSender(timeout={self.timeout})"
 
-    def send(self, destination: str, path: Path) -> None:
-        url = parse_destination(destination)
+    def send(self, destination: HttpEndpoint | str, path: Path) -> None:
+        url = (destination if isinstance(destination, HttpEndpoint) else HttpEndpoint.parse(destination)).url
         key = path.stem
         if not _KEY.fullmatch(key):
             raise UnreadableObjectError(f"webhook file name is not <key>.json: {path.name[:80]!r}")

@@ -22,6 +22,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from breastgate.domain.errors import InvalidInputError
+from breastgate.domain.outputs import OutputKind
 
 
 class Mode(StrEnum):
@@ -87,7 +88,7 @@ QUESTIONNAIRE_PREFIX = "breastgate.risk."
 
 #: PACS object kinds shown as optional overlays in assistive mode; every other kind needs integrated
 #: (a Key Object Selection, ``kos``, flags images in the PACS worklist views: integrated only).
-OVERLAY_KINDS = frozenset({"gsps"})
+OVERLAY_KINDS: frozenset[OutputKind] = frozenset({OutputKind.GSPS})
 
 
 class Role(StrEnum):

@@ -5,7 +5,7 @@ Frozen dataclasses, stdlib only. Field names follow DICOM keywords in snake_case
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -47,42 +47,6 @@ class DicomNode:
 
     def __str__(self) -> str:
         return f"{self.ae_title}@{self.host}:{self.port}"
-
-
-#: DICOM result object kinds a PACS node may receive (``BG_PACS_OBJECTS``): Mammography CAD SR,
-#: GSPS overlays, the summary Secondary Capture, Key Object Selection, TID 1500 measurement report.
-PACS_OBJECT_KINDS: tuple[str, ...] = ("cad-sr", "gsps", "sc", "kos", "tid1500")
-#: What a node receives when ``BG_PACS_OBJECTS`` does not name it (TID 1500 only on request).
-DEFAULT_PACS_OBJECTS: frozenset[str] = frozenset({"cad-sr", "gsps", "sc", "kos"})
-
-
-def parse_pacs_objects(text: str, nodes: Sequence[DicomNode]) -> dict[str, frozenset[str]]:
-    """``NODE=kind,kind;NODE=all`` → {str(node): kinds}. NODE is a node of ``nodes`` by its AE
-    title or as ``AE@HOST:PORT``; ``all`` is every kind, ``none`` nothing. Nodes not named get
-    :data:`DEFAULT_PACS_OBJECTS`. An unknown node or kind raises InvalidInputError."""
-    out = {str(n): DEFAULT_PACS_OBJECTS for n in nodes}
-    for entry in (e.strip() for e in text.split(";")):
-        if not entry:
-            continue
-        name, sep, kinds_text = entry.partition("=")
-        matches = [n for n in nodes if name.strip() in (n.ae_title, str(n))]
-        if not sep or not matches:
-            known = ", ".join(n.ae_title for n in nodes) or "none configured"
-            raise InvalidInputError(f"{entry!r}: not NODE=kinds for a BG_PACS node ({known})")
-        kinds: set[str] = set()
-        for kind in (k.strip().lower() for k in kinds_text.split(",") if k.strip()):
-            if kind == "all":
-                kinds.update(PACS_OBJECT_KINDS)
-            elif kind == "none":
-                continue
-            elif kind in PACS_OBJECT_KINDS:
-                kinds.add(kind)
-            else:
-                expected = ", ".join(PACS_OBJECT_KINDS)
-                raise InvalidInputError(f"{entry!r}: unknown object kind {kind!r} ({expected}, all, none)")
-        for node in matches:
-            out[str(node)] = frozenset(kinds)
-    return out
 
 
 class PresentationIntent(StrEnum):

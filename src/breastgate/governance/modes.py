@@ -15,6 +15,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy.orm import Session
 
 from breastgate.domain.governance import NEEDS, OVERLAY_KINDS, QUESTIONNAIRE_PREFIX, Destination, Mode
+from breastgate.domain.outputs import OutputKind
 from breastgate.store import governance as store
 
 
@@ -58,7 +59,9 @@ class ModeBook:
     def mode(self, algorithm_id: str, version: str, destination: Destination) -> Mode:
         return self.modes.get((algorithm_id, version, destination.value), self.default)
 
-    def allows(self, algorithm_id: str, version: str, destination: Destination, kind: str = "") -> bool:
+    def allows(
+        self, algorithm_id: str, version: str, destination: Destination, kind: OutputKind | str = ""
+    ) -> bool:
         """Whether results of the version reach the destination (for ``pacs``, an object ``kind``:
         overlays need assistive, everything else integrated)."""
         need = NEEDS[destination]
@@ -69,7 +72,7 @@ class ModeBook:
     def needs_approval(self, algorithm_id: str, version: str, destination: Destination) -> bool:
         return (algorithm_id, version, destination.value) in self.approvals
 
-    def select(self, results: Iterable[R], destination: Destination, kind: str = "") -> list[R]:
+    def select(self, results: Iterable[R], destination: Destination, kind: OutputKind | str = "") -> list[R]:
         """The results that reach ``destination``. A questionnaire risk model's result
         (``breastgate.risk.*``, stored by ``POST /api/risk/...`` on a user's explicit request from
         the patient's own answers) is not image AI and is not gated."""

@@ -29,8 +29,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from breastgate.domain.audit import AuditKind
+from breastgate.domain.outputs import HttpEndpoint
 from breastgate.governance.monitoring import drift_report
-from breastgate.pipeline.events import enqueue_event
+from breastgate.pipeline.publish.base import ResultFiles
+from breastgate.pipeline.publish.webhooks import enqueue_event
 from breastgate.store import audit
 from breastgate.store import governance as governance_store
 from breastgate.store import tables as t
@@ -65,7 +67,7 @@ class DriftWatch:
         blobs: BlobStore | None = None,
         *,
         results_path: Path | None = None,
-        webhooks: Sequence[str] = (),
+        webhooks: Sequence[HttpEndpoint] = (),
         baseline_days: float = 30.0,
         current_days: float = 7.0,
     ) -> None:
@@ -153,7 +155,7 @@ class DriftWatch:
         key = None
         if self._webhooks and self._blobs is not None and self._results_path is not None:
             key = enqueue_event(
-                session, self._blobs, self._results_path / "drift", self._webhooks, EVENT, data,
-                study_uid="", key_parts=(algorithm_id, version, device, number), now=now,
+                session, ResultFiles(self._blobs, self._results_path), self._webhooks, EVENT, data,
+                study_uid="", key_parts=(algorithm_id, version, device, number), now=now, subfolder="drift",
             )  # fmt: skip
         return DriftAlert(algorithm_id, version, device, number, check["psi"], check["ks_pvalue"], key)

@@ -19,8 +19,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from breastgate.domain.outputs import SenderKind, SpoolFolder
+from breastgate.pipeline.publish.base import ResultFiles, owe
 from breastgate.reporting.letters import LetterTemplate, SiteLetterhead, render_letter_pdf
-from breastgate.store import outbox
 from breastgate.store.blobs import BlobStore
 from breastgate.store.orders import demographics_for_study
 from breastgate.store.reports import ReportRecord
@@ -28,14 +29,12 @@ from breastgate.store.studies import get_study_date
 
 LOGGER = logging.getLogger(__name__)
 
-KIND = "letter"
-
 
 @dataclass(frozen=True)
 class LetterConfig:
     """Where letters go (``dir:/path`` each) and how they look."""
 
-    to: Sequence[str]
+    to: Sequence[SpoolFolder]
     letterhead: SiteLetterhead
     template: LetterTemplate | None = None
 
@@ -73,16 +72,7 @@ def queue_letter(
         template=config.template,
     )
     key = "letter-" + hashlib.sha1(f"{uid}|{record.generation}|{density}".encode()).hexdigest()[:40]
-    path = results_path / uid / f"{key}.pdf"
-    blobs.write_bytes(path, pdf)
-    for destination in config.to:
-        outbox.enqueue(
-            session,
-            destination=destination,
-            kind=KIND,
-            sop_instance_uid=key,
-            study_instance_uid=uid,
-            path=str(path),
-        )
+    path = ResultFiles(blobs, results_path).file(uid, f"{key}.pdf", pdf)
+    owe(session, kind=SenderKind.LETTER, key=key, study_uid=uid, path=path, destinations=config.to)
     LOGGER.info("study %s: density letter (%s) owed to %d destination(s)", uid, density, len(config.to))
     return key

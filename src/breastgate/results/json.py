@@ -1,14 +1,14 @@
-"""Results JSON ``breastgate.results/1`` (DESIGN §4) and the per-algorithm payload stored in the database.
+"""Results JSON ``breastgate.results/1`` (DESIGN §4): the document of one study.
 
 Field meanings are fixed by DESIGN §4; fields added here: ``images[]`` (per-image outcomes),
 ``label`` (not-for-diagnostic-use text), ``generated_by``, and in ``risk`` the ``algorithm`` that made
-the estimate and the ``average_*`` figures of the model's "average" woman.
+the estimate and the ``average_*`` figures of the model's "average" woman. Findings, marks and
+quality checks are encoded by :mod:`breastgate.domain.payload`, as in the stored payload.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from breastgate.domain.errors import InvalidInputError
@@ -16,70 +16,12 @@ from breastgate.domain.model import (
     NOT_FOR_DIAGNOSTIC_USE,
     AlgorithmResult,
     AlgorithmStatus,
-    BreastDensity,
     CaseAssessment,
-    DensityAssessment,
-    Finding,
-    FindingKind,
-    FindingLocation,
-    ImageOutcome,
-    Mark,
-    QualityCheck,
-    RiskEstimate,
     Triage,
 )
-
-LOGGER = logging.getLogger(__name__)
+from breastgate.domain.payload import density_json, finding_to_json, image_json, quality_to_json, risk_json
 
 SCHEMA = "breastgate.results/1"
-PAYLOAD_SCHEMA = "breastgate.algorithm-result/1"
-
-
-def _density_json(density: DensityAssessment) -> dict[str, Any]:
-    return {
-        "category": density.category,
-        "percent_dense": density.percent_dense,
-        "per_breast": {
-            side: {
-                "category": b.category,
-                "percent_dense": b.percent_dense,
-                "sop_instance_uids": list(b.sop_instance_uids),
-            }
-            for side, b in sorted(density.per_breast.items())
-        },
-    }
-
-
-def _risk_json(risk: RiskEstimate) -> dict[str, Any]:
-    return {
-        "model": risk.model,
-        "five_year_pct": risk.five_year_pct,
-        "lifetime_pct": risk.lifetime_pct,
-        "average_five_year_pct": risk.average_five_year_pct,
-        "average_lifetime_pct": risk.average_lifetime_pct,
-    }
-
-
-def _risk_from(data: Mapping[str, Any]) -> RiskEstimate:
-    return RiskEstimate(
-        model=str(data["model"]),
-        five_year_pct=_opt_float(data.get("five_year_pct")),
-        lifetime_pct=_opt_float(data.get("lifetime_pct")),
-        average_five_year_pct=_opt_float(data.get("average_five_year_pct")),
-        average_lifetime_pct=_opt_float(data.get("average_lifetime_pct")),
-    )
-
-
-def _image_json(algorithm_id: str, image: ImageOutcome) -> dict[str, Any]:
-    return {
-        "sop_instance_uid": image.sop_instance_uid,
-        "algorithm": algorithm_id,
-        "status": str(image.status),
-        "message": image.message,
-        "laterality": image.laterality,
-        "view": image.view,
-        "measurements": dict(image.measurements),
-    }
 
 
 def build_results(
@@ -132,7 +74,7 @@ def build_results(
             }
             for r in results
         ],
-        "density": _density_json(density) if density is not None else None,
+        "density": density_json(density) if density is not None else None,
         "findings": findings,
         "assessment": None
         if assessment is None
@@ -151,235 +93,6 @@ def build_results(
             "reasons": list(triage.reasons),
         },
         "quality": quality,
-        "risk": None if risk is None else {**_risk_json(risk[1]), "algorithm": risk[0]},
-        "images": [_image_json(r.algorithm_id, i) for r in results for i in r.images],
+        "risk": None if risk is None else {**risk_json(risk[1]), "algorithm": risk[0]},
+        "images": [image_json(r.algorithm_id, i) for r in results for i in r.images],
     }
-
-
-def _pair(values: Sequence[Any]) -> tuple[float, float]:
-    if len(values) != 2:
-        raise ValueError(f"expected [col, row], got {values!r}")
-    return float(values[0]), float(values[1])
-
-
-def _opt_float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def _opt_xyz(values: Sequence[Any] | None) -> tuple[float, float, float] | None:
-    if values is None:
-        return None
-    if len(values) != 3:
-        raise ValueError(f"patient_mm needs 3 numbers, got {values!r}")
-    return float(values[0]), float(values[1]), float(values[2])
-
-
-def _mark_json(mark: Mark) -> dict[str, Any]:
-    return {
-        "sop_instance_uid": mark.sop_instance_uid,
-        "frame": mark.frame,
-        "view": mark.view,
-        "point": list(mark.point),
-        "bbox": list(mark.bbox),
-        "outline": [list(p) for p in mark.outline],
-        "members": [list(p) for p in mark.members],
-        "score": mark.score,
-        "laterality": mark.laterality,
-        "sop_class_uid": mark.sop_class_uid,
-        "size_mm": mark.size_mm,
-        "patient_mm": list(mark.patient_mm) if mark.patient_mm is not None else None,
-        "frames": list(mark.frames) if mark.frames is not None else None,
-    }
-
-
-def _mark_from(data: Mapping[str, Any]) -> Mark:
-    bbox = tuple(float(v) for v in data["bbox"])
-    if len(bbox) != 4:
-        raise ValueError(f"bbox needs 4 numbers, got {bbox!r}")
-    frame = data.get("frame")
-    return Mark(
-        sop_instance_uid=str(data["sop_instance_uid"]),
-        point=_pair(data["point"]),
-        bbox=(bbox[0], bbox[1], bbox[2], bbox[3]),
-        score=float(data["score"]),
-        laterality=data.get("laterality"),
-        view=data.get("view"),
-        frame=None if frame is None else int(frame),
-        sop_class_uid=str(data.get("sop_class_uid") or ""),
-        outline=tuple(_pair(p) for p in data.get("outline") or ()),
-        members=tuple(_pair(p) for p in data.get("members") or ()),
-        size_mm=_opt_float(data.get("size_mm")),
-        patient_mm=_opt_xyz(data.get("patient_mm")),
-        frames=_opt_frames(data.get("frames")),
-    )
-
-
-def _opt_frames(values: Sequence[Any] | None) -> tuple[int, int] | None:
-    if values is None:
-        return None
-    if len(values) != 2:
-        raise ValueError(f"frames needs [first, last], got {values!r}")
-    return int(values[0]), int(values[1])
-
-
-def _attribute(value: Any) -> str | float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
-
-
-def finding_to_json(finding: Finding) -> dict[str, Any]:
-    """JSON-safe dict of a finding shaped as DESIGN §4 ``findings[]`` (inverse: :func:`finding_from_json`)."""
-    loc = finding.location
-    return {
-        "id": finding.id,
-        "kind": str(finding.kind),
-        "laterality": finding.laterality,
-        "score": finding.score,
-        "size_mm": finding.size_mm,
-        "location": None
-        if loc is None
-        else {
-            "clock": loc.clock,
-            "quadrant": loc.quadrant,
-            "depth": loc.depth,
-            "distance_from_nipple_mm": loc.distance_from_nipple_mm,
-            "patient_mm": list(loc.patient_mm) if loc.patient_mm is not None else None,
-        },
-        "marks": [_mark_json(m) for m in finding.marks],
-        "attributes": dict(finding.attributes),
-        "correlated_with": list(finding.correlated_with),
-    }
-
-
-def finding_from_json(data: Mapping[str, Any]) -> Finding:
-    """Rebuild a :class:`Finding` from :func:`finding_to_json` output; InvalidInputError when malformed."""
-    try:
-        loc = data.get("location")
-        location = None
-        if loc:
-            clock = loc.get("clock")
-            location = FindingLocation(
-                clock=None if clock is None else int(clock),
-                quadrant=loc.get("quadrant"),
-                depth=loc.get("depth"),
-                distance_from_nipple_mm=_opt_float(loc.get("distance_from_nipple_mm")),
-                patient_mm=_opt_xyz(loc.get("patient_mm")),
-            )
-        return Finding(
-            id=str(data["id"]),
-            kind=FindingKind(data["kind"]),
-            laterality=str(data["laterality"]),
-            score=float(data["score"]),
-            marks=tuple(_mark_from(m) for m in data["marks"]),
-            size_mm=_opt_float(data.get("size_mm")),
-            location=location,
-            attributes={str(k): _attribute(v) for k, v in (data.get("attributes") or {}).items()},
-            correlated_with=tuple(str(i) for i in data.get("correlated_with") or ()),
-        )
-    except (KeyError, ValueError, TypeError, AttributeError) as exc:
-        raise InvalidInputError(f"finding cannot be read: {exc!r}") from exc
-
-
-def quality_to_json(check: QualityCheck) -> dict[str, Any]:
-    """JSON-safe dict of one quality check (inverse: :func:`quality_from_json`)."""
-    return {
-        "name": check.name,
-        "passed": check.passed,
-        "reason": check.reason,
-        "sop_instance_uid": check.sop_instance_uid,
-        "laterality": check.laterality,
-        "view": check.view,
-        "value": check.value,
-        "unit": check.unit,
-    }
-
-
-def quality_from_json(data: Mapping[str, Any]) -> QualityCheck:
-    """Rebuild a :class:`QualityCheck` from :func:`quality_to_json` output."""
-    try:
-        return QualityCheck(
-            name=str(data["name"]),
-            passed=bool(data["passed"]),
-            reason=str(data.get("reason") or ""),
-            sop_instance_uid=data.get("sop_instance_uid"),
-            laterality=data.get("laterality"),
-            view=data.get("view"),
-            value=_opt_float(data.get("value")),
-            unit=str(data.get("unit") or ""),
-        )
-    except (KeyError, ValueError, TypeError) as exc:
-        raise InvalidInputError(f"quality check cannot be read: {exc!r}") from exc
-
-
-def result_to_payload(result: AlgorithmResult) -> dict[str, Any]:
-    """JSON-safe dict of an :class:`AlgorithmResult` (inverse: :func:`result_from_payload`)."""
-    return {
-        "schema": PAYLOAD_SCHEMA,
-        "algorithm_id": result.algorithm_id,
-        "algorithm_version": result.algorithm_version,
-        "study_instance_uid": result.study_instance_uid,
-        "status": str(result.status),
-        "message": result.message,
-        "images": [
-            {
-                "sop_instance_uid": i.sop_instance_uid,
-                "status": str(i.status),
-                "message": i.message,
-                "laterality": i.laterality,
-                "view": i.view,
-                "measurements": dict(i.measurements),
-            }
-            for i in result.images
-        ],
-        "density": _density_json(result.density) if result.density is not None else None,
-        "findings": [finding_to_json(f) for f in result.findings],
-        "quality": [quality_to_json(q) for q in result.quality],
-        "operating_threshold": result.operating_threshold,
-        "risk": _risk_json(result.risk) if result.risk is not None else None,
-    }
-
-
-def _density_from(data: Mapping[str, Any]) -> DensityAssessment:
-    per_breast = {
-        side: BreastDensity(
-            side,
-            str(b["category"]),
-            float(b["percent_dense"]),
-            tuple(str(u) for u in b.get("sop_instance_uids", ())),
-        )
-        for side, b in data.get("per_breast", {}).items()
-    }
-    return DensityAssessment(str(data["category"]), float(data["percent_dense"]), per_breast)
-
-
-def result_from_payload(payload: Mapping[str, Any]) -> AlgorithmResult:
-    """Rebuild an :class:`AlgorithmResult` from :func:`result_to_payload` output."""
-    try:
-        images = tuple(
-            ImageOutcome(
-                sop_instance_uid=str(i["sop_instance_uid"]),
-                status=AlgorithmStatus(i["status"]),
-                message=str(i.get("message", "")),
-                laterality=i.get("laterality"),
-                view=i.get("view"),
-                measurements={str(k): float(v) for k, v in (i.get("measurements") or {}).items()},
-            )
-            for i in payload.get("images", ())
-        )
-        density = payload.get("density")
-        threshold = payload.get("operating_threshold")
-        risk = payload.get("risk")
-        return AlgorithmResult(
-            algorithm_id=str(payload["algorithm_id"]),
-            algorithm_version=str(payload["algorithm_version"]),
-            study_instance_uid=str(payload["study_instance_uid"]),
-            status=AlgorithmStatus(payload["status"]),
-            message=str(payload.get("message", "")),
-            images=images,
-            density=_density_from(density) if density else None,
-            findings=tuple(finding_from_json(f) for f in payload.get("findings") or ()),
-            quality=tuple(quality_from_json(q) for q in payload.get("quality") or ()),
-            operating_threshold=None if threshold is None else float(threshold),
-            risk=_risk_from(risk) if risk else None,
-        )
-    except (KeyError, ValueError, TypeError) as exc:
-        raise InvalidInputError(f"stored algorithm result cannot be read: {exc}") from exc

@@ -16,6 +16,7 @@ from breastgate.delivery.mllp import MllpSender
 from breastgate.delivery.service import OutboxWorker, Sender
 from breastgate.delivery.webhooks import WebhookSender
 from breastgate.domain.governance import Mode
+from breastgate.domain.outputs import Endpoint, HttpEndpoint, MllpEndpoint, SenderKind, SpoolFolder
 from breastgate.engines.config import load_engines
 from breastgate.governance.configuration import record_configuration
 from breastgate.governance.registry import register_algorithms
@@ -31,8 +32,8 @@ from breastgate.jobs.retry import RetryPolicy
 from breastgate.jobs.sweeper import LeaseSweeper
 from breastgate.pipeline.drift_watch import DriftWatch
 from breastgate.pipeline.handlers import JobRunner, RunnerConfig
-from breastgate.pipeline.hl7_out import Hl7Outbound
 from breastgate.pipeline.letters import LetterConfig
+from breastgate.pipeline.publish.hl7 import Hl7Outbound
 from breastgate.pipeline.reprioritise import reapply_policy
 from breastgate.reporting.letters import LetterTemplate, SiteLetterhead
 from breastgate.routing.assembly import StudyAssembler
@@ -62,7 +63,7 @@ def letter_config(settings: Settings) -> LetterConfig | None:
         logo_path=Path(settings.site_logo) if settings.site_logo else None,
     )
     template = LetterTemplate.from_file(settings.letter_template) if settings.letter_template else None
-    return LetterConfig(destinations, letterhead, template)
+    return LetterConfig([SpoolFolder.parse(d) for d in destinations], letterhead, template)
 
 
 def launch_references(settings: Settings) -> LaunchRefs | None:
@@ -91,6 +92,22 @@ def configuration_snapshot(settings: Settings, policy: str) -> dict[str, object]
         if getattr(settings, key) and path.is_file():
             snapshot[f"{key}_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
     return snapshot
+
+
+def webhook_endpoints(settings: Settings) -> list[HttpEndpoint]:
+    """BG_WEBHOOKS as typed endpoints."""
+    return [HttpEndpoint.parse(u) for u in settings.webhook_destinations]
+
+
+def configured_endpoints(settings: Settings, letters: LetterConfig | None) -> list[Endpoint]:
+    """Every endpoint the outbox may deliver to, parsed once (the outbox worker looks rows up here)."""
+    hl7 = [*settings.hl7_results_destinations, *settings.hl7_priority_destinations]
+    return [
+        *settings.pacs_nodes,
+        *(MllpEndpoint.parse(d) for d in hl7),
+        *webhook_endpoints(settings),
+        *(letters.to if letters is not None else ()),
+    ]
 
 
 def owner_id(role: str) -> str:
@@ -143,15 +160,15 @@ class Core:
                 objects=settings.pacs_object_kinds,
                 lease_seconds=settings.job_lease_seconds,
                 max_attempts=settings.job_max_attempts,
-                webhooks=settings.webhook_destinations,
+                webhooks=webhook_endpoints(settings),
                 launch=launch_references(settings),
                 policy=self.policy,
                 default_mode=Mode(settings.initial_mode),
                 retry_base_seconds=settings.job_retry_base_seconds,
                 retry_max_seconds=settings.job_retry_max_seconds,
                 hl7=Hl7Outbound(
-                    results_to=settings.hl7_results_destinations,
-                    priority_to=settings.hl7_priority_destinations,
+                    results_to=[MllpEndpoint.parse(d) for d in settings.hl7_results_destinations],
+                    priority_to=[MllpEndpoint.parse(d) for d in settings.hl7_priority_destinations],
                     priority_style=settings.hl7_priority_style,
                     profile=load_profile(settings.hl7_profile),
                     parties=MessageParties(
@@ -213,28 +230,29 @@ class Gateway:
             port=settings.hl7_port,
             max_frame_bytes=self.hl7.max_frame_bytes,
         )
-        senders: dict[str, Sender] = {
-            "dicom": CStoreSender(calling_ae=settings.ae_title),
-            "hl7": MllpSender(),
-            "letter": FolderSender(),
+        senders: dict[SenderKind, Sender] = {
+            SenderKind.DICOM: CStoreSender(calling_ae=settings.ae_title),
+            SenderKind.HL7: MllpSender(),
+            SenderKind.LETTER: FolderSender(),
         }
         if settings.webhook_secret:  # load_settings refuses webhooks without one
-            senders["webhook"] = WebhookSender(
+            senders[SenderKind.WEBHOOK] = WebhookSender(
                 secret=settings.webhook_secret, timeout=settings.webhook_timeout_seconds
             )
+        self.letters = letter_config(settings)
         self.outbox = OutboxWorker(
             self.core.db,
             senders,
             RetryPolicy(settings.delivery_retry_base_seconds, settings.delivery_retry_max_seconds),
             owner_id=owner_id("outbox"),
+            endpoints=configured_endpoints(settings, self.letters),
         )
-        self.letters = letter_config(settings)
         self.ticker = Periodic(
             "assembly", settings.sweep_interval_seconds, [self.assembler.tick, self.sweeper.tick]
         )
         self.drift = DriftWatch(
             self.core.db, self.core.blobs, results_path=settings.results_path,
-            webhooks=settings.webhook_destinations, baseline_days=settings.drift_baseline_days,
+            webhooks=webhook_endpoints(settings), baseline_days=settings.drift_baseline_days,
             current_days=settings.drift_current_days,
         )  # fmt: skip
         seconds = settings.drift_check_seconds
@@ -251,7 +269,7 @@ class Gateway:
             letters=self.letters,
             blobs=self.core.blobs,
             results_path=self.settings.results_path,
-            webhooks=tuple(self.settings.webhook_destinations),
+            webhooks=tuple(webhook_endpoints(self.settings)),
             policy=self.core.policy,
             initial_mode=Mode(self.settings.initial_mode),
             sectra_provider=sectra_credentials(self.settings),
@@ -262,7 +280,7 @@ class Gateway:
         )
 
     def start(self) -> None:
-        changed = reapply_policy(self.core.db, self.core.policy)
+        changed = reapply_policy(self.core.db, self.core.policy, Mode(self.settings.initial_mode))
         if changed:
             LOGGER.info("worklist: %d open studies re-ranked under %s", changed, self.core.policy.name)
         self.scp.start()

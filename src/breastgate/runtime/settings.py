@@ -20,7 +20,8 @@ from pydantic_settings import (
 )
 
 from breastgate.domain.errors import ConfigurationError, InvalidInputError
-from breastgate.domain.model import DicomNode, parse_pacs_objects
+from breastgate.domain.model import DicomNode
+from breastgate.domain.outputs import OutputKind, parse_pacs_objects
 from breastgate.hl7.profile import load_profile
 from breastgate.integrations.sectra.launch import LaunchConfig
 
@@ -219,7 +220,7 @@ class Settings(BaseSettings):
             raise ConfigurationError(f"BG_PACS: {exc}") from None
 
     @property
-    def pacs_object_kinds(self) -> dict[str, frozenset[str]]:
+    def pacs_object_kinds(self) -> dict[str, frozenset[OutputKind]]:
         """BG_PACS_OBJECTS parsed per BG_PACS node; an unknown node or kind is a ConfigurationError."""
         try:
             return parse_pacs_objects(self.pacs_objects, self.pacs_nodes)

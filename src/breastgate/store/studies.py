@@ -20,7 +20,7 @@ from breastgate.domain.model import (
     StudyRef,
     StudyState,
 )
-from breastgate.store.tables import Instance, SectraExam, Study
+from breastgate.store.tables import Instance, Study
 
 LOGGER = logging.getLogger(__name__)
 
@@ -310,21 +310,3 @@ def study_for_accession(session: Session, accession_number: str) -> str | None:
         .order_by(Study.last_received_at.desc(), Study.study_instance_uid)
         .limit(1)
     )
-
-
-def remember_sectra_exam(session: Session, study_instance_uid: str, exam_no: str) -> None:
-    """Keep Sectra's examination number of a study (the latest its Healthcare Server named)."""
-    exam_no = exam_no.strip()[:64]
-    if not exam_no:
-        return
-    row = session.get(SectraExam, study_instance_uid)
-    if row is None:
-        session.add(SectraExam(study_instance_uid=study_instance_uid, exam_no=exam_no))
-    elif row.exam_no != exam_no:
-        row.exam_no, row.seen_at = exam_no, datetime.now(UTC)
-
-
-def sectra_exam_number(session: Session, study_instance_uid: str) -> str | None:
-    """Sectra's examination number of a study, when its Healthcare Server has named one."""
-    row = session.get(SectraExam, study_instance_uid)
-    return row.exam_no if row is not None else None

@@ -11,6 +11,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from breastgate.domain.governance import Mode, Role
+from breastgate.domain.outputs import HttpEndpoint
 from breastgate.integrations.sectra.launch import LaunchConfig
 from breastgate.integrations.sectra.refs import LaunchRefs
 from breastgate.pipeline.letters import LetterConfig
@@ -41,7 +42,7 @@ class AppContext:
     letters: LetterConfig | None = None
     blobs: BlobStore | None = None
     results_path: Path | None = None
-    webhooks: tuple[str, ...] = ()
+    webhooks: tuple[HttpEndpoint, ...] = ()
     policy: TriagePolicy = DEFAULT_POLICY
     #: Mode of an algorithm version with no recorded mode (new versions start silent).
     initial_mode: Mode = Mode.SILENT

@@ -19,69 +19,21 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.orm import Session
 
 from breastgate.domain.audit import AuditKind
-from breastgate.domain.governance import Destination
-from breastgate.domain.model import Finding
-from breastgate.governance.modes import ModeBook
+from breastgate.integrations.sectra import provider
 from breastgate.integrations.sectra.launch import (
     SDK_VALIDITY_SECONDS,
     LaunchError,
-    LaunchTarget,
     launch_links,
 )
 from breastgate.integrations.sectra.refs import VIEWERS
-from breastgate.results.json import result_from_payload
-from breastgate.store import audit, studies
-from breastgate.store import results as result_store
-from breastgate.store.orders import demographics_for_study, orders_for_study
+from breastgate.store import audit
 from breastgate.web.api.deps import ContextDep, OptionalUser, SessionDep, actor
 
 LOGGER = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/launch", tags=["launch"])
-
-
-def _finding(session: Session, context: ContextDep, study_uid: str, finding_id: str) -> Finding:
-    stored = [result_from_payload(s.payload) for s in result_store.for_study(session, study_uid)]
-    shown = ModeBook.load(session, context.initial_mode).select(stored, Destination.API)
-    for result in shown:
-        for finding in result.findings:
-            if finding.id == finding_id and finding.marks:
-                return finding
-    raise HTTPException(404, "No such finding is shown for this study")
-
-
-def launch_target(
-    session: Session, context: ContextDep, study_uid: str, finding_id: str | None
-) -> LaunchTarget:
-    """Patient, accession number, Sectra's exam number when its Healthcare Server has named one
-    (Data Provider calls), and for a finding the image and frame of its first mark."""
-    study = studies.get_study_ref(session, study_uid)
-    if study is None:
-        raise HTTPException(404, "Study not found")
-    patient = demographics_for_study(session, study_uid)
-    orders = orders_for_study(session, study_uid)
-    accession = study.accession_number or next(
-        (o.accession_number for o in orders if o.accession_number), None
-    )
-    exam_no = studies.sectra_exam_number(session, study_uid) if accession else None
-    sop_uid, frame = None, None
-    if finding_id:
-        mark = _finding(session, context, study_uid, finding_id).marks[0]
-        sop_uid, frame = mark.sop_instance_uid, mark.frame
-    try:
-        return LaunchTarget(
-            patient_id=(patient.patient_id if patient else None) or study.patient_id or "",
-            issuer=patient.issuer if patient else None,
-            accession_numbers=(accession,) if accession else (),
-            sop_instance_uid=sop_uid,
-            frame=frame,
-            examination_ids=(exam_no,) if exam_no else (),
-        )
-    except LaunchError as exc:
-        raise HTTPException(409, f"The study cannot be launched: {exc}") from None
 
 
 @router.get("/{viewer}", response_model=None)
@@ -105,7 +57,12 @@ def launch(
         )
     if viewer not in VIEWERS or not (config.ids7_url if viewer == "ids7" else config.uniview_url):
         raise HTTPException(404, f"Viewer {viewer!r} is not configured")
-    target = launch_target(session, context, study, finding)
+    try:
+        target = provider.launch_target(session, study, finding, context.initial_mode)
+    except provider.NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except LaunchError as exc:
+        raise HTTPException(409, f"The study cannot be launched: {exc}") from None
     only = replace(config, uniview_url=None) if viewer == "ids7" else replace(config, ids7_url=None)
     url = launch_links(only, target)[viewer]
     audit.append(

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, RiskEstimate
-from breastgate.results.json import result_to_payload
+from breastgate.domain.payload import result_to_payload
 from breastgate.risk import bcrat
 from breastgate.risk.bcrat import AtypicalHyperplasia, BcratInputs, BcratRace, BcratResult
 from breastgate.risk.errors import BcratInputError, RiskInputError

@@ -13,15 +13,15 @@ from breastgate.domain.audit import AuditKind
 from breastgate.domain.errors import InvalidInputError
 from breastgate.domain.governance import Destination, Role
 from breastgate.governance import feedback
-from breastgate.governance.modes import ModeBook
+from breastgate.governance.gate import StudyResults
 from breastgate.jobs import ledger
-from breastgate.pipeline.events import enqueue_event
 from breastgate.pipeline.letters import queue_letter
-from breastgate.results.json import build_results, result_from_payload
+from breastgate.pipeline.publish.base import ResultFiles
+from breastgate.pipeline.publish.webhooks import enqueue_event
+from breastgate.results.json import build_results
 from breastgate.store import audit, outbox, prefetch, studies
 from breastgate.store import orders as order_store
 from breastgate.store import reports as report_store
-from breastgate.store import results as result_store
 from breastgate.store import worklist as worklist_store
 from breastgate.web.api.deps import ContextDep, OptionalUser, SessionDep, actor
 from breastgate.worklist.policy import triage
@@ -84,25 +84,16 @@ def study_results(
         raise HTTPException(404, "Study not found")
     if include_silent and (user is None or user.role not in (Role.AI_ADMIN, Role.AUDITOR)):
         raise HTTPException(403, "Silent results are for the roles ai_admin and auditor")
-    stored = [result_from_payload(s.payload) for s in result_store.for_study(session, study_instance_uid)]
-    book = ModeBook.load(session, context.initial_mode)
-    results = stored if include_silent else book.select(stored, Destination.API)
+    study = StudyResults.load(session, study_instance_uid, context.initial_mode)
+    gated = study.at(Destination.API)
+    results = study.stored if include_silent else gated.results
     assessment, decision = triage(results, context.policy)
     body = build_results(study_instance_uid, results, assessment, decision)
     feedback.attach(body, feedback.for_study(session, study_instance_uid))
     refs = context.launch_refs()
     if refs is not None:
         refs.attach(body)
-    body["governance"] = {
-        "hidden": len(stored) - len(results),
-        "modes": {
-            f"{r.algorithm_id}@{r.algorithm_version}": {
-                d.value: book.mode(r.algorithm_id, r.algorithm_version, d).value for d in Destination
-            }
-            for r in stored
-            if include_silent or r in results
-        },
-    }
+    body["governance"] = {"hidden": len(study.stored) - len(results), "modes": study.modes(results)}
     audit.append(
         session,
         AuditKind.RESULT_VIEWED,
@@ -243,16 +234,9 @@ def confirm_report(
         }
         uid = record.study_instance_uid
         parts = (uid, record.generation, record.confirmed_birads, record.confirmed_density)
-        folder = context.results_path / uid
+        files = ResultFiles(context.blobs, context.results_path)
         enqueue_event(
-            session,
-            context.blobs,
-            folder,
-            context.webhooks,
-            "report.confirmed",
-            data,
-            study_uid=uid,
-            key_parts=parts,
+            session, files, context.webhooks, "report.confirmed", data, study_uid=uid, key_parts=parts
         )
     return {**_report(record), "letter": letter}
 

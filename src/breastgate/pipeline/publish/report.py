@@ -1,11 +1,10 @@
-"""The report draft of a finished study: text, structured draft and Breast Imaging Report SR.
+"""The report draft (destination ``report``): text, structured draft and Breast Imaging Report SR.
 
-Made by the study summary step from the stored results (``breastgate.reporting.draft``), stored
-with the study (``store.reports``) and sent as text in the ORU. The SR (TID 4200, PARTIAL /
-UNVERIFIED) is written beside the other results but not sent to the PACS: a draft enters the
-permanent record only once a radiologist confirms it, and which objects go where per mode is the
-governance issue's switch. Drafting never fails the job: a failure is logged and the study keeps
-its other results.
+Made from the results integrated at ``report`` (``breastgate.reporting.draft``), stored with the
+study (``store.reports``) and sent as text in the ORU. The SR (TID 4200, PARTIAL / UNVERIFIED) is
+written beside the other results but not sent to the PACS: a draft enters the permanent record
+only once a radiologist confirms it. Drafting never fails the job: a failure is logged and the
+study keeps its other results.
 """
 
 from __future__ import annotations
@@ -21,19 +20,24 @@ from typing import Any
 import pydicom
 from pydicom import Dataset
 
+from breastgate.domain.governance import Destination
 from breastgate.domain.model import AlgorithmResult, StudyRef
+from breastgate.domain.outputs import OutputKind
 from breastgate.domain.report import ReportDraft
+from breastgate.pipeline.analysis import OutputObject
+from breastgate.pipeline.publish.base import ResultFiles, StudyStep
 from breastgate.pipeline.summary import StudySummary
 from breastgate.reporting.draft import build_draft, render_text
 from breastgate.results.breast_report_sr import BreastImagingReportSR
 from breastgate.results.json import build_results
+from breastgate.store import reports as report_store
 
 LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class DraftOutput:
-    """What the summary step stores and sends for the report."""
+    """What the report step stores and sends."""
 
     draft: ReportDraft
     text: str
@@ -74,3 +78,37 @@ def draft_report(
         except Exception:
             LOGGER.exception("study %s: report SR not written", study.study_instance_uid)
     return DraftOutput(draft, text, sr)
+
+
+class ReportPublisher:
+    """Drafts the report, writes its SR beside the results (not sent: a draft) and stores both."""
+
+    destination = Destination.REPORT
+
+    def __init__(self, files: ResultFiles) -> None:
+        self.files = files
+
+    def publish(self, step: StudyStep) -> None:
+        gated = step.results.at(self.destination)
+        summary = step.summary(gated, render=False)
+        if summary is None:
+            return
+        report = draft_report(step.study, gated.results, summary)
+        if report is None:
+            return
+        sr_path = None
+        if report.sr is not None:
+            output = OutputObject(OutputKind.REPORT_SR, str(report.sr.SOPInstanceUID), report.sr)
+            sr_path = str(self.files.dicom(step.uid, output))
+        draft = report.draft
+        report_store.save_draft(
+            step.session,
+            step.uid,
+            generation=step.generation,
+            birads=draft.birads,
+            density=draft.composition_category,
+            text=report.text,
+            draft_json=report.draft_json(),
+            sr_path=sr_path,
+        )
+        step.report = report
