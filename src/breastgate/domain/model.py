@@ -56,19 +56,18 @@ PACS_OBJECT_KINDS: tuple[str, ...] = ("cad-sr", "gsps", "sc", "kos", "tid1500")
 DEFAULT_PACS_OBJECTS: frozenset[str] = frozenset({"cad-sr", "gsps", "sc", "kos"})
 
 
-def parse_pacs_objects(text: str, nodes: Sequence[DicomNode]) -> dict[str, frozenset[str]]:
-    """``NODE=kind,kind;NODE=all`` → {str(node): kinds}. NODE is a node of ``nodes`` by its AE
-    title or as ``AE@HOST:PORT``; ``all`` is every kind, ``none`` nothing. Nodes not named get
-    :data:`DEFAULT_PACS_OBJECTS`. An unknown node or kind raises InvalidInputError."""
-    out = {str(n): DEFAULT_PACS_OBJECTS for n in nodes}
+def parse_object_switches(text: str) -> dict[str, frozenset[str]]:
+    """``NODE=kind,kind;NODE=all`` → {NODE: kinds}, NODE as written (an AE title or
+    ``AE@HOST:PORT``, resolved by :func:`pacs_objects_for`); ``all`` is every kind, ``none`` (or
+    nothing) no kind. A later entry for the same NODE wins. A malformed entry or an unknown kind
+    raises InvalidInputError."""
+    out: dict[str, frozenset[str]] = {}
     for entry in (e.strip() for e in text.split(";")):
         if not entry:
             continue
         name, sep, kinds_text = entry.partition("=")
-        matches = [n for n in nodes if name.strip() in (n.ae_title, str(n))]
-        if not sep or not matches:
-            known = ", ".join(n.ae_title for n in nodes) or "none configured"
-            raise InvalidInputError(f"{entry!r}: not NODE=kinds for a BG_PACS node ({known})")
+        if not sep or not name.strip():
+            raise InvalidInputError(f"{entry!r}: not NODE=kinds (NODE an AE title or AE@HOST:PORT)")
         kinds: set[str] = set()
         for kind in (k.strip().lower() for k in kinds_text.split(",") if k.strip()):
             if kind == "all":
@@ -80,9 +79,33 @@ def parse_pacs_objects(text: str, nodes: Sequence[DicomNode]) -> dict[str, froze
             else:
                 expected = ", ".join(PACS_OBJECT_KINDS)
                 raise InvalidInputError(f"{entry!r}: unknown object kind {kind!r} ({expected}, all, none)")
-        for node in matches:
-            out[str(node)] = frozenset(kinds)
+        out.pop(name.strip(), None)  # the later entry wins, in its own place
+        out[name.strip()] = frozenset(kinds)
     return out
+
+
+def pacs_objects_for(
+    switches: Mapping[str, frozenset[str]], nodes: Sequence[DicomNode]
+) -> dict[str, frozenset[str]]:
+    """{str(node): kinds} for every node of ``nodes``: the kinds ``switches`` gives it (by its AE
+    title or as ``AE@HOST:PORT``, later switches winning), else :data:`DEFAULT_PACS_OBJECTS`. A switch
+    naming no node raises InvalidInputError."""
+    out = {str(n): DEFAULT_PACS_OBJECTS for n in nodes}
+    for name, kinds in switches.items():
+        matches = [n for n in nodes if name in (n.ae_title, str(n))]
+        if not matches:
+            known = ", ".join(n.ae_title for n in nodes) or "none configured"
+            raise InvalidInputError(f"{name!r} is not a BG_PACS node ({known})")
+        for node in matches:
+            out[str(node)] = kinds
+    return out
+
+
+def parse_pacs_objects(text: str, nodes: Sequence[DicomNode]) -> dict[str, frozenset[str]]:
+    """``NODE=kind,kind;NODE=all`` → {str(node): kinds} for every node of ``nodes``
+    (:func:`parse_object_switches`, then :func:`pacs_objects_for`). Nodes not named get
+    :data:`DEFAULT_PACS_OBJECTS`. An unknown node or kind raises InvalidInputError."""
+    return pacs_objects_for(parse_object_switches(text), nodes)
 
 
 class PresentationIntent(StrEnum):
