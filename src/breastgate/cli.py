@@ -63,7 +63,7 @@ def serve(
     typer.echo(f"  database    {_redact(settings.effective_database_url)}")
     typer.echo(f"  queue       {_redact(settings.effective_queue_url)}")
     typer.echo(f"  workers     {workers}")
-    typer.echo(f"  deliver to  {', '.join(str(n) for n in settings.pacs_nodes) or '(no BG_PACS set)'}")
+    typer.echo(f"  deliver to  {', '.join(str(n) for n in settings.pacs) or '(no BG_PACS set)'}")
     sys.stdout.flush()
     try:
         uvicorn.run(

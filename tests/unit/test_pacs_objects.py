@@ -56,4 +56,4 @@ def test_settings_refuse_a_bad_switch_at_start_up() -> None:
     with pytest.raises(ConfigurationError, match="BG_PACS_OBJECTS"):
         load_settings(pacs="SECTRA@10.0.0.5:104", pacs_objects="SECTRA=srs")
     settings = load_settings(pacs="SECTRA@10.0.0.5:104", pacs_objects="SECTRA=gsps,sc")
-    assert settings.pacs_object_kinds == {"SECTRA@10.0.0.5:104": {"gsps", "sc"}}
+    assert settings.pacs_objects == {"SECTRA@10.0.0.5:104": {"gsps", "sc"}}
