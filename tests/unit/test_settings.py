@@ -220,3 +220,43 @@ def test_a_malformed_toml_file_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_
         ConfigurationError, match=r"breastgate\.toml: not valid TOML: Invalid value \(at line 1"
     ):
         load_settings()
+
+
+# Unknown names are refused (DESIGN §4) ---------------------------------------------------------
+def test_an_unknown_bg_variable_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BG_ALLOWED_CALLING_AE", "SECTRA")
+    monkeypatch.setenv("BG_SOMETHING", "x")
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings(env="production")
+    assert str(refused.value) == (
+        "BG_ALLOWED_CALLING_AE: unknown variable, not a setting (did you mean 'BG_ALLOWED_CALLING_AES'?); "
+        "BG_SOMETHING: unknown variable, not a setting"
+    )  # reported before production's refusal, which it would explain
+
+
+def test_an_unknown_toml_key_or_override_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    toml = tmp_path / "breastgate.toml"
+    toml.write_text('ae_title = "BG"\npac = "PACS@10.0.0.5:104"\n')
+    monkeypatch.setenv("BG_CONFIG", str(toml))
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+    assert str(refused.value) == f"{toml}: unknown setting 'pac' (did you mean 'pacs'?)"
+    toml.write_text('ae_title = "BG"\n')
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings(stable_second=3)
+    assert str(refused.value) == "override: unknown setting 'stable_second' (did you mean 'stable_seconds'?)"
+
+
+def test_variables_an_engines_file_names_are_not_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    engines = tmp_path / "engines.toml"
+    engines.write_text('[[engine]]\nkind = "dicom"\nid = "vendor.cad"\nsecret_env = "BG_DEID_SECRET"\n')
+    monkeypatch.setenv("BG_DEID_SECRET", "k" * 32)
+    with pytest.raises(ConfigurationError, match=r"^BG_DEID_SECRET: unknown variable, not a setting$"):
+        load_settings()
+    monkeypatch.setenv("BG_ENGINES", str(engines))
+    assert load_settings().engines == str(engines)
+    monkeypatch.setenv("BG_ENGINES", str(tmp_path / "absent.toml"))
+    with pytest.raises(ConfigurationError, match=r"absent\.toml: engines file not found"):
+        load_settings()

@@ -40,8 +40,11 @@ from breastgate.runtime.setting_values import (
     ProcessingIds,
     WebhookUrls,
 )
-from breastgate.runtime.settings_errors import error_line
+from breastgate.runtime.settings_errors import did_you_mean, env_name, error_line
 
+#: BG_* variables that are not settings: BG_CONFIG names the TOML file the settings are read from.
+#: Variables an engines file (BG_ENGINES) names for its tokens and secrets are not settings either.
+NON_SETTING_VARIABLES = frozenset({"BG_CONFIG"})
 MIN_PRODUCTION_SECRET = 32
 _T = TypeVar("_T")
 
@@ -54,8 +57,10 @@ def config_file() -> Path:
 class Settings(BaseSettings):
     """Every setting of the gateway. Names are the contract in DESIGN.md §4."""
 
-    # Inputs stay out of pydantic's messages: a value may be a secret.
-    model_config = SettingsConfigDict(env_prefix="BG_", extra="ignore", hide_input_in_errors=True)
+    # extra="forbid": an unknown TOML key (or override) is refused; unknown BG_* variables are
+    # refused by _no_unknown_variables (pydantic-settings does not report them). Inputs stay out
+    # of pydantic's messages: a value may be a secret.
+    model_config = SettingsConfigDict(env_prefix="BG_", extra="forbid", hide_input_in_errors=True)
 
     env: Literal["development", "production"] = "development"
     home: Path = Path("./var")
@@ -224,6 +229,27 @@ class Settings(BaseSettings):
 
     # Checks of several settings, of the files they name, and production's refusals --------------
     @model_validator(mode="after")
+    def _no_unknown_variables(self) -> Self:
+        """An unknown BG_* variable is refused, not ignored: it is most likely a misspelt setting."""
+        known = {env_name(name) for name in type(self).model_fields}
+        unknown = [
+            name
+            for name in sorted(os.environ)
+            if name.upper().startswith("BG_") and name.upper() not in known | NON_SETTING_VARIABLES
+        ]
+        if unknown and self.engines:
+            named = _refused(lambda: _engine_variables(Path(self.engines)))
+            unknown = [name for name in unknown if name not in named]
+        if unknown:
+            raise ValueError(
+                "; ".join(
+                    f"{name}: unknown variable, not a setting{did_you_mean(name.upper(), known)}"
+                    for name in unknown
+                )
+            )
+        return self
+
+    @model_validator(mode="after")
     def _pacs_objects_name_pacs_nodes(self) -> Self:
         """BG_PACS_OBJECTS as written → the object kinds of every BG_PACS node."""
         try:
@@ -317,6 +343,13 @@ def _refused(check: Callable[[], _T]) -> _T:
         return check()
     except ConfigurationError as exc:
         raise ValueError(str(exc)) from None
+
+
+def _engine_variables(path: Path) -> frozenset[str]:
+    """The variables the engines file names for its tokens and secrets."""
+    from breastgate.pipeline.engines import environment_names  # only when a BG_* variable is unknown
+
+    return environment_names(path)
 
 
 def _check_sectra_provider(settings: Settings) -> None:

@@ -33,7 +33,7 @@ def env_name(field: str) -> str:
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """`` (did you mean 'X'?)`` for the closest known name, or nothing."""
-    close = difflib.get_close_matches(name, list(known), n=1)
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.8)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
