@@ -257,6 +257,10 @@ def test_variables_an_engines_file_names_are_not_settings(
         load_settings()
     monkeypatch.setenv("BG_ENGINES", str(engines))
     assert load_settings().engines == str(engines)
+    engines.write_text('[[engine]]\nkind = "dicom"\nid = "vendor.cad"\nsecret_env = "BG_OTHER_SECRET"\n')
+    with pytest.raises(ConfigurationError) as refused:  # e.g. left over when an engine was removed
+        load_settings()
+    assert str(refused.value) == "BG_DEID_SECRET: unknown variable, not a setting nor named by BG_ENGINES"
     monkeypatch.setenv("BG_ENGINES", str(tmp_path / "absent.toml"))
     with pytest.raises(ConfigurationError, match=r"absent\.toml: engines file not found"):
         load_settings()

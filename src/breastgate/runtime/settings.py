@@ -237,13 +237,15 @@ class Settings(BaseSettings):
             for name in sorted(os.environ)
             if name.upper().startswith("BG_") and name.upper() not in known | NON_SETTING_VARIABLES
         ]
+        nor = ""
         if unknown and self.engines:
             named = _refused(lambda: _engine_variables(Path(self.engines)))
             unknown = [name for name in unknown if name not in named]
+            nor = " nor named by BG_ENGINES"
         if unknown:
             raise ValueError(
                 "; ".join(
-                    f"{name}: unknown variable, not a setting{did_you_mean(name.upper(), known)}"
+                    f"{name}: unknown variable, not a setting{nor}{did_you_mean(name.upper(), known)}"
                     for name in unknown
                 )
             )
