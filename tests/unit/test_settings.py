@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from pydantic_settings import TomlConfigSettingsSource
 
 from breastgate.domain.errors import ConfigurationError
 from breastgate.domain.model import DEFAULT_PACS_OBJECTS, DicomNode
@@ -220,6 +221,19 @@ def test_a_malformed_toml_file_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_
         ConfigurationError, match=r"breastgate\.toml: not valid TOML: Invalid value \(at line 1"
     ):
         load_settings()
+    toml.write_bytes(b'ae_title = "\xff"\n')
+    with pytest.raises(
+        ConfigurationError, match=r"breastgate\.toml: not valid TOML: 'utf-8' codec can't decode"
+    ):
+        load_settings()
+
+    def unreadable(self: TomlConfigSettingsSource, path: Path) -> dict[str, object]:
+        raise PermissionError(13, "Permission denied", str(path))  # as for another user's file
+
+    monkeypatch.setattr(TomlConfigSettingsSource, "_read_file", unreadable)
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+    assert str(refused.value) == f"{toml}: cannot be read: Permission denied"
 
 
 # Unknown names are refused (DESIGN §4) ---------------------------------------------------------

@@ -422,7 +422,7 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         line = error_line(exc, Settings.model_fields, source=str(config_file()), overrides=overrides)
         raise ConfigurationError(line) from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"{config_file()}: not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigurationError(f"{config_file()}: cannot be read: {exc.strerror}") from None
+    except OSError as exc:  # the TOML file is there but cannot be read (a folder, no permission)
+        raise ConfigurationError(f"{exc.filename or config_file()}: cannot be read: {exc.strerror}") from None
