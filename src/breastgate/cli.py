@@ -33,10 +33,16 @@ LOGGER = logging.getLogger("breastgate.cli")
 
 
 def _settings() -> Settings:
+    """The settings; a refusal is one line on stderr (DESIGN §4) and exit code 2."""
+    from breastgate.domain.errors import ConfigurationError
     from breastgate.runtime.logs import configure
     from breastgate.runtime.settings import load_settings
 
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ConfigurationError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     configure(settings.log_level)
     return settings
 
@@ -63,7 +69,7 @@ def serve(
     typer.echo(f"  database    {_redact(settings.effective_database_url)}")
     typer.echo(f"  queue       {_redact(settings.effective_queue_url)}")
     typer.echo(f"  workers     {workers}")
-    typer.echo(f"  deliver to  {', '.join(str(n) for n in settings.pacs_nodes) or '(no BG_PACS set)'}")
+    typer.echo(f"  deliver to  {', '.join(str(n) for n in settings.pacs) or '(no BG_PACS set)'}")
     sys.stdout.flush()
     try:
         uvicorn.run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -14,8 +15,15 @@ from tests.support.gateway import BREASTGATE
 pytestmark = pytest.mark.slow
 
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {"BG_HOME": str(cwd / "var"), "BG_CONFIG": str(cwd / "none.toml"), "PATH": "/usr/bin:/bin"}
+def run(*args: str, cwd: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        "BG_HOME": str(cwd / "var"),
+        "BG_CONFIG": str(cwd / "none.toml"),
+        "PATH": "/usr/bin:/bin",
+        **settings,
+    }
+    if "PYTHONPATH" in os.environ:  # the code under test, when it is not the installed one
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return subprocess.run([BREASTGATE, *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
 
 
@@ -88,3 +96,28 @@ def test_phantom_refuses_kinds_that_do_not_exist_yet(tmp_path: Path) -> None:
     done = run("phantom", "--out", "x", "--kind", "mr", cwd=tmp_path)
     assert done.returncode == 2
     assert "mr" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("settings", "line"),
+    [
+        (
+            {"BG_PACS": "PACS@pacs.example.org"},
+            "BG_PACS: not a DICOM node AE@HOST:PORT: 'PACS@pacs.example.org'",
+        ),
+        (
+            {"BG_ENV": "production"},
+            "BG_ENV=production requires BG_ALLOWED_CALLING_AES (the open DICOM port is for embedded use)",
+        ),
+        (
+            {"BG_STABLE_SECOND": "3"},
+            "BG_STABLE_SECOND: unknown variable, not a setting (did you mean 'BG_STABLE_SECONDS'?)",
+        ),
+    ],
+)
+def test_a_bad_setting_stops_a_command_with_one_line(
+    tmp_path: Path, settings: dict[str, str], line: str
+) -> None:
+    done = run("db", "upgrade", cwd=tmp_path, **settings)
+    assert (done.returncode, done.stderr, done.stdout) == (2, f"error: {line}\n", "")
+    assert not (tmp_path / "var").exists()  # nothing was done

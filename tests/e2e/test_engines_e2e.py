@@ -150,9 +150,10 @@ def engine_gateway(
         "PYTHONPATH": os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p),
         "BG_ENGINES": str(path),
         "BG_ALGORITHMS": algorithms,
-        SECRET_ENV: SECRET,
         **env,
     }
+    if SECRET_ENV in engines:  # a BG_* variable the engines file does not name is refused
+        settings[SECRET_ENV] = SECRET
     with gateway_with_pacs(folder, **settings) as (gateway, pacs):
         pacs.start()
         yield gateway, pacs

@@ -9,7 +9,7 @@ import pytest
 from breastgate.algorithms.base import Algorithm
 from breastgate.domain.errors import ConfigurationError
 from breastgate.domain.model import NOT_FOR_DIAGNOSTIC_USE
-from breastgate.engines.config import KINDS, load_engines
+from breastgate.engines.config import KINDS, environment_names, load_engines
 from breastgate.engines.http_engine import HttpEngine
 from breastgate.engines.onnx_runner import OnnxModelRunner
 from tests.support.onnx_models import DETECTION_MANIFEST, detection_graph, model_folder
@@ -150,6 +150,14 @@ def test_bad_config(tmp_path: Path, text: str, expected: str) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="engines file not found"):
         load_engines(tmp_path / "nope.toml")
+
+
+def test_the_variables_an_engines_file_names(tmp_path: Path) -> None:
+    dicom = '[[engine]]\nkind = "dicom"\nid = "vendor.cad"\nsecret_env = " BG_DEID_SECRET "\n'
+    assert environment_names(write(tmp_path, HTTP + dicom + ONNX)) == {"ACME_TOKEN", "BG_DEID_SECRET"}
+    assert environment_names(write(tmp_path, MINIMAL_HTTP)) == frozenset()
+    with pytest.raises(ConfigurationError, match="engines file not found"):
+        environment_names(tmp_path / "nope.toml")
 
 
 def test_kinds_are_a_table() -> None:

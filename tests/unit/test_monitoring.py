@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 from alembic import command
 from fastapi.testclient import TestClient
-from pydantic import ValidationError
 from sklearn.metrics import cohen_kappa_score, roc_auc_score
 from sqlalchemy import func, inspect, select
 
 from breastgate.domain.audit import AuditKind
+from breastgate.domain.errors import ConfigurationError
 from breastgate.domain.governance import Mode
 from breastgate.domain.model import (
     AlgorithmResult,
@@ -483,8 +483,9 @@ def test_drift_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     s = load_settings()
     assert (s.drift_check_seconds, s.drift_current_days) == (0.0, 14.0)
     monkeypatch.setenv("BG_DRIFT_BASELINE_DAYS", "0")
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigurationError) as refused:
         load_settings()
+    assert str(refused.value) == "BG_DRIFT_BASELINE_DAYS: '0': expected greater than 0"
 
 
 def test_gateway_wires_the_drift_check(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

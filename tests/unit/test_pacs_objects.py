@@ -6,7 +6,13 @@ import pytest
 
 from breastgate.domain.errors import ConfigurationError, InvalidInputError
 from breastgate.domain.model import DicomNode
-from breastgate.domain.outputs import DEFAULT_PACS_OBJECTS, PACS_OBJECT_KINDS, parse_pacs_objects
+from breastgate.domain.outputs import (
+    DEFAULT_PACS_OBJECTS,
+    PACS_OBJECT_KINDS,
+    pacs_objects_for,
+    parse_object_switches,
+    parse_pacs_objects,
+)
 from breastgate.runtime.settings import load_settings
 
 NODES = [DicomNode.parse("SECTRA@10.0.0.5:104"), DicomNode.parse("ORTHANC@127.0.0.1:4242")]
@@ -28,8 +34,9 @@ def test_nodes_by_ae_title_or_full_address_with_all_and_none() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("PACS=gsps", "not NODE=kinds for a BG_PACS node (SECTRA, ORTHANC)"),
-        ("SECTRA", "not NODE=kinds"),
+        ("PACS=gsps", "'PACS' is not a BG_PACS node (SECTRA, ORTHANC)"),
+        ("SECTRA", "'SECTRA': not NODE=kinds"),
+        ("=gsps", "'=gsps': not NODE=kinds"),
         ("SECTRA=gsps,overlay", "unknown object kind 'overlay'"),
     ],
 )
@@ -38,8 +45,15 @@ def test_unknown_node_or_kind_is_refused(text: str, message: str) -> None:
         parse_pacs_objects(text, NODES)
 
 
+def test_the_last_switch_of_a_node_wins_whatever_its_name() -> None:
+    switches = parse_object_switches("SECTRA=gsps; SECTRA@10.0.0.5:104=sc; SECTRA=kos")
+    assert switches == {"SECTRA@10.0.0.5:104": {"sc"}, "SECTRA": {"kos"}}
+    assert pacs_objects_for(switches, NODES)["SECTRA@10.0.0.5:104"] == {"kos"}
+    assert parse_pacs_objects("SECTRA=", NODES)["SECTRA@10.0.0.5:104"] == frozenset()
+
+
 def test_settings_refuse_a_bad_switch_at_start_up() -> None:
     with pytest.raises(ConfigurationError, match="BG_PACS_OBJECTS"):
         load_settings(pacs="SECTRA@10.0.0.5:104", pacs_objects="SECTRA=srs")
     settings = load_settings(pacs="SECTRA@10.0.0.5:104", pacs_objects="SECTRA=gsps,sc")
-    assert settings.pacs_object_kinds == {"SECTRA@10.0.0.5:104": {"gsps", "sc"}}
+    assert settings.pacs_objects == {"SECTRA@10.0.0.5:104": {"gsps", "sc"}}

@@ -240,13 +240,13 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyP
 
 def test_no_webhooks_by_default(clean_env: pytest.MonkeyPatch) -> None:
     s = load_settings()
-    assert s.webhook_destinations == [] and s.webhook_secret == "" and s.webhook_timeout_seconds == 10.0
+    assert s.webhooks == () and s.webhook_secret == "" and s.webhook_timeout_seconds == 10.0
 
 
 def test_webhooks_are_parsed_and_validated(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("BG_WEBHOOK_SECRET", "dev")
     clean_env.setenv("BG_WEBHOOKS", " https://a.example.org/hook , http://10.0.0.5:8000/in?t=1 ,")
-    assert load_settings().webhook_destinations == [
+    assert [str(w) for w in load_settings().webhooks] == [
         "https://a.example.org/hook",
         "http://10.0.0.5:8000/in?t=1",
     ]
@@ -263,13 +263,13 @@ def test_development_refuses_webhooks_without_a_secret(clean_env: pytest.MonkeyP
         with pytest.raises(ConfigurationError, match="BG_WEBHOOKS is set but BG_WEBHOOK_SECRET is empty"):
             load_settings()
     clean_env.setenv("BG_WEBHOOK_SECRET", "short-is-fine-in-development")
-    assert load_settings().webhook_destinations == ["https://a.example.org/hook"]
+    assert [str(w) for w in load_settings().webhooks] == ["https://a.example.org/hook"]
 
 
 def test_production_refuses_a_missing_or_short_secret(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("BG_ENV", "production")
     clean_env.setenv("BG_ALLOWED_CALLING_AES", "SECTRA")
-    assert load_settings().webhook_destinations == []  # no webhooks, no secret needed
+    assert load_settings().webhooks == ()  # no webhooks, no secret needed
     clean_env.setenv("BG_WEBHOOKS", "https://a.example.org/hook")
     for secret in ("", "x" * 31):
         clean_env.setenv("BG_WEBHOOK_SECRET", secret)
@@ -277,7 +277,7 @@ def test_production_refuses_a_missing_or_short_secret(clean_env: pytest.MonkeyPa
             load_settings()
         assert secret == "" or secret not in str(caught.value)
     clean_env.setenv("BG_WEBHOOK_SECRET", "x" * 32)
-    assert load_settings().webhook_destinations == ["https://a.example.org/hook"]
+    assert [str(w) for w in load_settings().webhooks] == ["https://a.example.org/hook"]
 
 
 def test_the_secret_is_not_in_the_settings_repr(clean_env: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,7 @@ and :class:`SpoolFolder` ``dir:/absolute/path``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePath
@@ -55,19 +55,18 @@ DEFAULT_PACS_OBJECTS: frozenset[OutputKind] = frozenset(
 )
 
 
-def parse_pacs_objects(text: str, nodes: Sequence[DicomNode]) -> dict[str, frozenset[OutputKind]]:
-    """``NODE=kind,kind;NODE=all`` → {str(node): kinds}. NODE is a node of ``nodes`` by its AE
-    title or as ``AE@HOST:PORT``; ``all`` is every kind, ``none`` nothing. Nodes not named get
-    :data:`DEFAULT_PACS_OBJECTS`. An unknown node or kind raises InvalidInputError."""
-    out = {str(n): DEFAULT_PACS_OBJECTS for n in nodes}
+def parse_object_switches(text: str) -> dict[str, frozenset[OutputKind]]:
+    """``NODE=kind,kind;NODE=all`` → {NODE: kinds}, NODE as written (an AE title or
+    ``AE@HOST:PORT``, resolved by :func:`pacs_objects_for`); ``all`` is every kind, ``none`` (or
+    nothing) no kind. A later entry for the same NODE wins. A malformed entry or an unknown kind
+    raises InvalidInputError."""
+    out: dict[str, frozenset[OutputKind]] = {}
     for entry in (e.strip() for e in text.split(";")):
         if not entry:
             continue
         name, sep, kinds_text = entry.partition("=")
-        matches = [n for n in nodes if name.strip() in (n.ae_title, str(n))]
-        if not sep or not matches:
-            known = ", ".join(n.ae_title for n in nodes) or "none configured"
-            raise InvalidInputError(f"{entry!r}: not NODE=kinds for a BG_PACS node ({known})")
+        if not sep or not name.strip():
+            raise InvalidInputError(f"{entry!r}: not NODE=kinds (NODE an AE title or AE@HOST:PORT)")
         kinds: set[OutputKind] = set()
         for kind in (k.strip().lower() for k in kinds_text.split(",") if k.strip()):
             if kind == "all":
@@ -79,9 +78,33 @@ def parse_pacs_objects(text: str, nodes: Sequence[DicomNode]) -> dict[str, froze
             else:
                 expected = ", ".join(PACS_OBJECT_KINDS)
                 raise InvalidInputError(f"{entry!r}: unknown object kind {kind!r} ({expected}, all, none)")
-        for node in matches:
-            out[str(node)] = frozenset(kinds)
+        out.pop(name.strip(), None)  # the later entry wins, in its own place
+        out[name.strip()] = frozenset(kinds)
     return out
+
+
+def pacs_objects_for(
+    switches: Mapping[str, frozenset[OutputKind]], nodes: Sequence[DicomNode]
+) -> dict[str, frozenset[OutputKind]]:
+    """{str(node): kinds} for every node of ``nodes``: the kinds ``switches`` gives it (by its AE
+    title or as ``AE@HOST:PORT``, later switches winning), else :data:`DEFAULT_PACS_OBJECTS`. A switch
+    naming no node raises InvalidInputError."""
+    out = {str(n): DEFAULT_PACS_OBJECTS for n in nodes}
+    for name, kinds in switches.items():
+        matches = [n for n in nodes if name in (n.ae_title, str(n))]
+        if not matches:
+            known = ", ".join(n.ae_title for n in nodes) or "none configured"
+            raise InvalidInputError(f"{name!r} is not a BG_PACS node ({known})")
+        for node in matches:
+            out[str(node)] = kinds
+    return out
+
+
+def parse_pacs_objects(text: str, nodes: Sequence[DicomNode]) -> dict[str, frozenset[OutputKind]]:
+    """``NODE=kind,kind;NODE=all`` → {str(node): kinds} for every node of ``nodes``
+    (:func:`parse_object_switches`, then :func:`pacs_objects_for`). Nodes not named get
+    :data:`DEFAULT_PACS_OBJECTS`. An unknown node or kind raises InvalidInputError."""
+    return pacs_objects_for(parse_object_switches(text), nodes)
 
 
 @dataclass(frozen=True)

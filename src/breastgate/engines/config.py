@@ -231,16 +231,8 @@ def _build(table: Any, context: EngineContext) -> Algorithm:
     return kind.build(table, context)
 
 
-def load_engines(path: Path, environ: Mapping[str, str] | None = None) -> list[Algorithm]:
-    """The engines configured in ``path`` (``[[engine]]`` tables), in file order.
-
-    ``environ`` (default ``os.environ``) supplies the tokens named by ``token_env``.
-
-    Raises
-    ------
-    ConfigurationError
-        The file cannot be read, or an engine's table is wrong (the message names which and why).
-    """
+def _read_tables(path: Path) -> list[Any]:
+    """The ``[[engine]]`` tables of the file; ConfigurationError when it cannot be read."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -253,6 +245,42 @@ def load_engines(path: Path, environ: Mapping[str, str] | None = None) -> list[A
     tables = data.get("engine", [])
     if not isinstance(tables, list):
         raise ConfigurationError(f"{path}: engine must be an array of tables ([[engine]])")
+    return tables
+
+
+#: The keys whose value is the NAME of an environment variable (a token, a secret).
+ENVIRONMENT_KEYS = ("token_env", "secret_env")
+
+
+def environment_names(path: Path) -> frozenset[str]:
+    """The environment variables the engines file names (``token_env``, ``secret_env``): they are
+    the site's, not settings, even when they start with ``BG_``.
+
+    Raises
+    ------
+    ConfigurationError
+        The file cannot be read.
+    """
+    return frozenset(
+        table[key].strip()
+        for table in _read_tables(path)
+        if isinstance(table, dict)
+        for key in ENVIRONMENT_KEYS
+        if isinstance(table.get(key), str)
+    )
+
+
+def load_engines(path: Path, environ: Mapping[str, str] | None = None) -> list[Algorithm]:
+    """The engines configured in ``path`` (``[[engine]]`` tables), in file order.
+
+    ``environ`` (default ``os.environ``) supplies the tokens named by ``token_env``.
+
+    Raises
+    ------
+    ConfigurationError
+        The file cannot be read, or an engine's table is wrong (the message names which and why).
+    """
+    tables = _read_tables(path)
     context = EngineContext(path.resolve().parent, os.environ if environ is None else environ)
     engines: list[Algorithm] = []
     seen: dict[str, int] = {}

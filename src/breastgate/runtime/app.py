@@ -16,7 +16,7 @@ from breastgate.delivery.mllp import MllpSender
 from breastgate.delivery.service import OutboxWorker, Sender
 from breastgate.delivery.webhooks import WebhookSender
 from breastgate.domain.governance import Mode
-from breastgate.domain.outputs import Endpoint, HttpEndpoint, MllpEndpoint, SenderKind, SpoolFolder
+from breastgate.domain.outputs import Endpoint, SenderKind
 from breastgate.engines.config import load_engines
 from breastgate.governance.configuration import record_configuration
 from breastgate.governance.registry import register_algorithms
@@ -53,8 +53,7 @@ LOGGER = logging.getLogger(__name__)
 
 def letter_config(settings: Settings) -> LetterConfig | None:
     """Patient letters: where they go and the site's letterhead (None when no folder is set)."""
-    destinations = settings.letter_destinations
-    if not destinations:
+    if not settings.letters_to:
         return None
     letterhead = SiteLetterhead(
         site_name=settings.site_name,
@@ -63,15 +62,15 @@ def letter_config(settings: Settings) -> LetterConfig | None:
         logo_path=Path(settings.site_logo) if settings.site_logo else None,
     )
     template = LetterTemplate.from_file(settings.letter_template) if settings.letter_template else None
-    return LetterConfig([SpoolFolder.parse(d) for d in destinations], letterhead, template)
+    return LetterConfig(settings.letters_to, letterhead, template)
 
 
 def launch_references(settings: Settings) -> LaunchRefs | None:
     """Absolute launch references for webhooks and the ORU: need Sectra launch and BG_PUBLIC_URL."""
     config = sectra_launch_config(settings)
-    if config is None or not settings.public_base_url:
+    if config is None or not settings.public_url:
         return None
-    return LaunchRefs.of(config, settings.public_base_url)
+    return LaunchRefs.of(config, settings.public_url)
 
 
 def sectra_credentials(settings: Settings) -> BasicCredentials | None:
@@ -81,8 +80,9 @@ def sectra_credentials(settings: Settings) -> BasicCredentials | None:
 
 
 def configuration_snapshot(settings: Settings, policy: str) -> dict[str, object]:
-    """The effective configuration as audited: every setting (secrets redacted by the recorder),
-    the triage policy in force, and digests of the files read at start-up."""
+    """The effective configuration as audited: every setting (secrets redacted by the recorder; list
+    settings as the text an operator writes, :mod:`breastgate.runtime.setting_values`), the triage
+    policy in force, and digests of the files read at start-up."""
     snapshot: dict[str, object] = {
         k: (str(v) if isinstance(v, Path) else v) for k, v in settings.model_dump().items()
     }
@@ -94,18 +94,13 @@ def configuration_snapshot(settings: Settings, policy: str) -> dict[str, object]
     return snapshot
 
 
-def webhook_endpoints(settings: Settings) -> list[HttpEndpoint]:
-    """BG_WEBHOOKS as typed endpoints."""
-    return [HttpEndpoint.parse(u) for u in settings.webhook_destinations]
-
-
 def configured_endpoints(settings: Settings, letters: LetterConfig | None) -> list[Endpoint]:
     """Every endpoint the outbox may deliver to, parsed once (the outbox worker looks rows up here)."""
-    hl7 = [*settings.hl7_results_destinations, *settings.hl7_priority_destinations]
     return [
-        *settings.pacs_nodes,
-        *(MllpEndpoint.parse(d) for d in hl7),
-        *webhook_endpoints(settings),
+        *settings.pacs,
+        *settings.hl7_results_to,
+        *settings.hl7_priority_to,
+        *settings.webhooks,
         *(letters.to if letters is not None else ()),
     ]
 
@@ -119,13 +114,12 @@ def prefetch_worker(settings: Settings, db: Database) -> PrefetchWorker | None:
     """The prior pre-fetch worker: priors come from the first BG_PACS node to our own AE title.
 
     None (no pre-fetch owed, none run) when ``BG_PRIOR_COUNT`` is 0 or there is no PACS."""
-    nodes = settings.pacs_nodes
-    if settings.prior_count <= 0 or not nodes:
+    if settings.prior_count <= 0 or not settings.pacs:
         return None
     return PrefetchWorker(
         db,
         PriorFetcher(calling_ae=settings.ae_title),
-        nodes[0],
+        settings.pacs[0],
         settings.ae_title,
         count=settings.prior_count,
         policy=RetryPolicy(settings.delivery_retry_base_seconds, settings.delivery_retry_max_seconds),
@@ -156,19 +150,19 @@ class Core:
             self.blobs,
             RunnerConfig(
                 results_path=settings.results_path,
-                destinations=[str(n) for n in settings.pacs_nodes],
-                objects=settings.pacs_object_kinds,
+                destinations=settings.pacs,
+                objects=settings.pacs_objects,
                 lease_seconds=settings.job_lease_seconds,
                 max_attempts=settings.job_max_attempts,
-                webhooks=webhook_endpoints(settings),
+                webhooks=settings.webhooks,
                 launch=launch_references(settings),
                 policy=self.policy,
                 default_mode=Mode(settings.initial_mode),
                 retry_base_seconds=settings.job_retry_base_seconds,
                 retry_max_seconds=settings.job_retry_max_seconds,
                 hl7=Hl7Outbound(
-                    results_to=[MllpEndpoint.parse(d) for d in settings.hl7_results_destinations],
-                    priority_to=[MllpEndpoint.parse(d) for d in settings.hl7_priority_destinations],
+                    results_to=settings.hl7_results_to,
+                    priority_to=settings.hl7_priority_to,
                     priority_style=settings.hl7_priority_style,
                     profile=load_profile(settings.hl7_profile),
                     parties=MessageParties(
@@ -203,7 +197,7 @@ class Gateway:
         self.core = Core(settings, "serve")
         self.workers_in_process = workers_in_process and settings.workers > 0
         manifests = [a.manifest for a in self.core.registry.all()]
-        rules = rules_from_manifests(manifests, settings.algorithm_ids)
+        rules = rules_from_manifests(manifests, settings.algorithms)
         self.assembler = StudyAssembler(self.core.db, rules, settings.stable_seconds, self.core.queue.enqueue)
         self.sweeper = LeaseSweeper(self.core.db, self.core.queue.enqueue)
         self.ingest = IngestService(self.core.db, self.core.blobs)
@@ -212,7 +206,7 @@ class Gateway:
             ae_title=settings.ae_title,
             host=settings.dicom_host,
             port=settings.dicom_port,
-            allowed_calling_aes=settings.calling_ae_allow_list,
+            allowed_calling_aes=settings.allowed_calling_aes,
             max_pdu=settings.dicom_max_pdu,
             temp_dir=settings.home_path / "tmp",
         )
@@ -220,7 +214,7 @@ class Gateway:
         self.hl7 = Hl7Service(
             self.core.db,
             application=settings.ae_title,
-            processing_ids=settings.hl7_processing_id_set,
+            processing_ids=settings.hl7_processing_ids,
             prefetch_priors=self.prefetch is not None,
         )
         self.mllp = MllpServer(
@@ -252,7 +246,7 @@ class Gateway:
         )
         self.drift = DriftWatch(
             self.core.db, self.core.blobs, results_path=settings.results_path,
-            webhooks=webhook_endpoints(settings), baseline_days=settings.drift_baseline_days,
+            webhooks=settings.webhooks, baseline_days=settings.drift_baseline_days,
             current_days=settings.drift_current_days,
         )  # fmt: skip
         seconds = settings.drift_check_seconds
@@ -269,13 +263,13 @@ class Gateway:
             letters=self.letters,
             blobs=self.core.blobs,
             results_path=self.settings.results_path,
-            webhooks=tuple(webhook_endpoints(self.settings)),
+            webhooks=self.settings.webhooks,
             policy=self.core.policy,
             initial_mode=Mode(self.settings.initial_mode),
             sectra_provider=sectra_credentials(self.settings),
             sectra_match_patient=self.settings.sectra_provider_match_patient,
             launch=sectra_launch_config(self.settings),
-            public_url=self.settings.public_base_url,
+            public_url=self.settings.public_url,
             launch_needs_user=self.settings.env == "production",
         )
 

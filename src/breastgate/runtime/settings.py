@@ -2,16 +2,22 @@
 
 Built once at start-up by :func:`load_settings` and passed down; nothing reads settings at
 import time. See README "Configuration" for every name.
+
+A Settings object is valid once built: list settings are typed values parsed by validators
+(:mod:`breastgate.runtime.setting_values`), and the checks that involve several settings, the
+files they name and production's refusals are model validators. :func:`load_settings` turns a
+refusal into a ConfigurationError of one line (:mod:`breastgate.runtime.settings_errors`).
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
-from urllib.parse import urlsplit
+from typing import Literal, Self, TypeVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,16 +26,41 @@ from pydantic_settings import (
 )
 
 from breastgate.domain.errors import ConfigurationError, InvalidInputError
-from breastgate.domain.model import DicomNode
-from breastgate.domain.outputs import OutputKind, parse_pacs_objects
+from breastgate.domain.outputs import pacs_objects_for
 from breastgate.hl7.profile import load_profile
 from breastgate.integrations.sectra.launch import LaunchConfig
+from breastgate.runtime.setting_values import (
+    AeTitles,
+    AlgorithmIds,
+    BaseUrl,
+    FolderDestinations,
+    MllpDestinations,
+    PacsNodes,
+    PacsObjects,
+    ProcessingIds,
+    WebhookUrls,
+)
+from breastgate.runtime.settings_errors import did_you_mean, env_name, error_line
+
+#: BG_* variables that are not settings: BG_CONFIG names the TOML file the settings are read from.
+#: Variables an engines file (BG_ENGINES) names for its tokens and secrets are not settings either.
+NON_SETTING_VARIABLES = frozenset({"BG_CONFIG"})
+MIN_PRODUCTION_SECRET = 32
+_T = TypeVar("_T")
+
+
+def config_file() -> Path:
+    """The TOML file: ``BG_CONFIG``, else ``breastgate.toml`` in the working directory (may be absent)."""
+    return Path(os.environ.get("BG_CONFIG", "breastgate.toml"))
 
 
 class Settings(BaseSettings):
     """Every setting of the gateway. Names are the contract in DESIGN.md §4."""
 
-    model_config = SettingsConfigDict(env_prefix="BG_", extra="ignore")
+    # extra="forbid": an unknown TOML key (or override) is refused; unknown BG_* variables are
+    # refused by _no_unknown_variables (pydantic-settings does not report them). Inputs stay out
+    # of pydantic's messages: a value may be a secret.
+    model_config = SettingsConfigDict(env_prefix="BG_", extra="forbid", hide_input_in_errors=True)
 
     env: Literal["development", "production"] = "development"
     home: Path = Path("./var")
@@ -40,11 +71,11 @@ class Settings(BaseSettings):
     http_port: int = 8080
     hl7_host: str = "0.0.0.0"
     hl7_port: int = 2575
-    hl7_results_to: str = Field(
-        default="", description="comma-separated mllp://HOST:PORT receiving ORU^R01 results (RIS, reporting)"
+    hl7_results_to: MllpDestinations = Field(
+        default=(), description="comma-separated mllp://HOST:PORT receiving ORU^R01 results (RIS, reporting)"
     )
-    hl7_priority_to: str = Field(
-        default="", description="comma-separated mllp://HOST:PORT receiving order priority updates (RIS)"
+    hl7_priority_to: MllpDestinations = Field(
+        default=(), description="comma-separated mllp://HOST:PORT receiving order priority updates (RIS)"
     )
     hl7_priority_style: Literal["", "orm", "omi"] = Field(
         default="", description="orm | omi: overrides the HL7 profile's priority update message"
@@ -59,8 +90,8 @@ class Settings(BaseSettings):
     triage_policy: str = Field(
         default="", description="a site's triage policy (TOML: id, version, thresholds, triage_algorithms)"
     )
-    letters_to: str = Field(
-        default="",
+    letters_to: FolderDestinations = Field(
+        default=(),
         description="comma-separated dir:/absolute/path spool folders receiving patient letters (PDF)",
     )
     site_name: str = ""
@@ -68,20 +99,25 @@ class Settings(BaseSettings):
     site_phone: str = ""
     site_logo: str = ""
     letter_template: str = Field(default="", description="a site's own letter template (HTML, $placeholders)")
-    hl7_processing_ids: str = Field(
-        default="P",
+    hl7_processing_ids: ProcessingIds = Field(
+        default=frozenset({"P"}),
         description="comma-separated MSH-11 processing ids accepted (P production, T training, D debug)",
     )
     database_url: str = ""
     queue_url: str = ""
-    pacs: str = ""
-    pacs_objects: str = Field(
-        default="",
+    pacs: PacsNodes = Field(
+        default=(),
+        description="comma-separated AE@HOST:PORT receiving results; the first is asked for priors",
+    )
+    pacs_objects: PacsObjects = Field(
+        default_factory=dict,
         description="which result objects each BG_PACS node receives: NODE=kind,kind;NODE=all "
         "(kinds cad-sr, gsps, sc, kos, tid1500; NODE is the AE title or AE@HOST:PORT); "
         "a node not named gets cad-sr, gsps, sc, kos",
     )
-    allowed_calling_aes: str = ""
+    allowed_calling_aes: AeTitles = Field(
+        default=frozenset(), description="comma-separated calling AE titles allowed; empty = open"
+    )
     stable_seconds: float = 10.0
     workers: int = 2
     job_lease_seconds: float = 120.0
@@ -95,10 +131,12 @@ class Settings(BaseSettings):
     delivery_retry_max_seconds: float = 300.0
     dicom_max_pdu: int = 0
     log_level: str = "INFO"
-    algorithms: str = Field(
-        default="", description="comma-separated algorithm ids to run; empty = all registered"
+    algorithms: AlgorithmIds = Field(
+        default=(), description="comma-separated algorithm ids to run; empty = all registered"
     )
-    webhooks: str = Field(default="", description="comma-separated http(s) URLs receiving JSON events")
+    webhooks: WebhookUrls = Field(
+        default=(), description="comma-separated http(s) URLs receiving JSON events"
+    )
     webhook_secret: str = Field(
         default="", repr=False, description="shared HMAC-SHA256 secret signing every webhook"
     )
@@ -142,10 +180,10 @@ class Settings(BaseSettings):
         "exam's patient: no AI values of another patient in a report",
     )
     # Sectra URL launch
-    public_url: str = Field(
+    public_url: BaseUrl = Field(
         default="",
-        description="breastgate's URL as others reach it (http(s)://HOST:PORT); launch links in "
-        "webhooks and HL7 results need it",
+        description="breastgate's URL as others reach it (http(s)://HOST:PORT), kept without a "
+        "trailing slash; launch links in webhooks and HL7 results need it",
     )
     sectra_launch_mode: Literal["", "shared_secret", "pki"] = Field(
         default="", description="Sectra URL launch: shared_secret or pki; empty = no launch links"
@@ -171,7 +209,7 @@ class Settings(BaseSettings):
     @classmethod
     def _ae_title(cls, value: str) -> str:
         if not value or len(value) > 16:
-            raise ValueError("AE title must be 1-16 characters")
+            raise ValueError(f"not an AE title of 1-16 characters: {value!r}")
         return value
 
     @classmethod
@@ -183,12 +221,101 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = Path(os.environ.get("BG_CONFIG", "breastgate.toml"))
         return (
             init_settings,
             env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+            TomlConfigSettingsSource(settings_cls, toml_file=config_file()),
         )
+
+    # Checks of several settings, of the files they name, and production's refusals --------------
+    @model_validator(mode="after")
+    def _no_unknown_variables(self) -> Self:
+        """An unknown BG_* variable is refused, not ignored: it is most likely a misspelt setting."""
+        known = {env_name(name) for name in type(self).model_fields}
+        unknown = [
+            name
+            for name in sorted(os.environ)
+            if name.upper().startswith("BG_") and name.upper() not in known | NON_SETTING_VARIABLES
+        ]
+        nor = ""
+        if unknown and self.engines:
+            named = _refused(lambda: _engine_variables(Path(self.engines)))
+            unknown = [name for name in unknown if name not in named]
+            nor = " nor named by BG_ENGINES"
+        if unknown:
+            raise ValueError(
+                "; ".join(
+                    f"{name}: unknown variable, not a setting{nor}{did_you_mean(name.upper(), known)}"
+                    for name in unknown
+                )
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _pacs_objects_name_pacs_nodes(self) -> Self:
+        """BG_PACS_OBJECTS as written → the object kinds of every BG_PACS node."""
+        try:
+            self.pacs_objects = pacs_objects_for(self.pacs_objects, self.pacs)
+        except InvalidInputError as exc:
+            raise ValueError(f"BG_PACS_OBJECTS: {exc}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _letters_need_a_site_name(self) -> Self:
+        if self.letters_to and not self.site_name.strip():
+            raise ValueError("BG_LETTERS_TO needs BG_SITE_NAME (the letterhead of patient letters)")
+        return self
+
+    @model_validator(mode="after")
+    def _hl7_profile_loads(self) -> Self:
+        _refused(lambda: load_profile(self.hl7_profile))
+        return self
+
+    @model_validator(mode="after")
+    def _sectra_launch_is_usable(self) -> Self:
+        """Bad keys or a missing secret or viewer refuse the start (the files are read here)."""
+        _refused(lambda: sectra_launch_config(self))
+        return self
+
+    @model_validator(mode="after")
+    def _webhooks_are_signed(self) -> Self:
+        """Webhooks are always signed: refuse to start them without a secret (none is generated)."""
+        if not self.webhooks:
+            return self
+        secret = self.webhook_secret.strip()
+        if self.env == "production" and len(secret) < MIN_PRODUCTION_SECRET:
+            raise ValueError(
+                "BG_ENV=production with BG_WEBHOOKS requires BG_WEBHOOK_SECRET of at least "
+                f"{MIN_PRODUCTION_SECRET} characters (secrets are never defaulted in production)"
+            )
+        if not secret:
+            raise ValueError(
+                "BG_WEBHOOKS is set but BG_WEBHOOK_SECRET is empty: webhooks are signed with a shared "
+                "secret and none is generated; set BG_WEBHOOK_SECRET or unset BG_WEBHOOKS"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _sectra_provider_is_protected(self) -> Self:
+        _refused(lambda: _check_sectra_provider(self))
+        return self
+
+    @model_validator(mode="after")
+    def _production_names_calling_aes(self) -> Self:
+        if self.env == "production" and not self.allowed_calling_aes:
+            raise ValueError(
+                "BG_ENV=production requires BG_ALLOWED_CALLING_AES (the open DICOM port is for embedded use)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _production_starts_silent(self) -> Self:
+        if self.env == "production" and self.initial_mode != "silent":
+            raise ValueError(
+                "BG_ENV=production requires BG_INITIAL_MODE=silent: new algorithm versions start silent "
+                "and are promoted by an AI administrator (`breastgate mode set`, audited)"
+            )
+        return self
 
     # Derived values -------------------------------------------------------------------------
     @property
@@ -211,118 +338,20 @@ class Settings(BaseSettings):
     def effective_queue_url(self) -> str:
         return self.queue_url or f"sqlite:///{self.home_path / 'queue.db'}"
 
-    @property
-    def pacs_nodes(self) -> list[DicomNode]:
-        """BG_PACS parsed; a malformed entry is a ConfigurationError."""
-        try:
-            return [DicomNode.parse(p) for p in self.pacs.split(",") if p.strip()]
-        except InvalidInputError as exc:
-            raise ConfigurationError(f"BG_PACS: {exc}") from None
 
-    @property
-    def pacs_object_kinds(self) -> dict[str, frozenset[OutputKind]]:
-        """BG_PACS_OBJECTS parsed per BG_PACS node; an unknown node or kind is a ConfigurationError."""
-        try:
-            return parse_pacs_objects(self.pacs_objects, self.pacs_nodes)
-        except InvalidInputError as exc:
-            raise ConfigurationError(f"BG_PACS_OBJECTS: {exc}") from None
-
-    @property
-    def public_base_url(self) -> str:
-        """BG_PUBLIC_URL without a trailing slash; a malformed one is a ConfigurationError."""
-        if not self.public_url.strip():
-            return ""
-        (url,) = _url_list(self.public_url, "BG_PUBLIC_URL")
-        return url.rstrip("/")
-
-    @property
-    def calling_ae_allow_list(self) -> frozenset[str]:
-        """Empty means open (the embedded default)."""
-        return frozenset(a.strip() for a in self.allowed_calling_aes.split(",") if a.strip())
-
-    @property
-    def hl7_results_destinations(self) -> list[str]:
-        return _mllp_list(self.hl7_results_to, "BG_HL7_RESULTS_TO")
-
-    @property
-    def hl7_priority_destinations(self) -> list[str]:
-        return _mllp_list(self.hl7_priority_to, "BG_HL7_PRIORITY_TO")
-
-    @property
-    def letter_destinations(self) -> list[str]:
-        """``dir:/absolute/path`` entries; letters need a site name for their letterhead."""
-        out = [d.strip() for d in self.letters_to.split(",") if d.strip()]
-        for item in out:
-            if not item.startswith("dir:") or not Path(item[4:]).is_absolute():
-                raise ConfigurationError(f"BG_LETTERS_TO: not dir:/absolute/path: {item!r}")
-        if out and not self.site_name.strip():
-            raise ConfigurationError("BG_LETTERS_TO needs BG_SITE_NAME (the letterhead of patient letters)")
-        return out
-
-    @property
-    def hl7_processing_id_set(self) -> frozenset[str]:
-        return frozenset(p.strip().upper() for p in self.hl7_processing_ids.split(",") if p.strip())
-
-    @property
-    def algorithm_ids(self) -> list[str]:
-        return [a.strip() for a in self.algorithms.split(",") if a.strip()]
-
-    @property
-    def webhook_destinations(self) -> list[str]:
-        """BG_WEBHOOKS parsed; an entry that is not an http(s) URL with a host is a ConfigurationError."""
-        return _url_list(self.webhooks, "BG_WEBHOOKS")
+def _refused(check: Callable[[], _T]) -> _T:
+    """``check()``, its ConfigurationError raised as the ValueError pydantic reports."""
+    try:
+        return check()
+    except ConfigurationError as exc:
+        raise ValueError(str(exc)) from None
 
 
-def _mllp_list(value: str, name: str) -> list[str]:
-    """``mllp://HOST:PORT`` entries (``HOST:PORT`` accepted), normalised; a malformed one is a
-    ConfigurationError."""
-    out = []
-    for item in (v.strip() for v in value.split(",")):
-        if not item:
-            continue
-        text = item[len("mllp://") :] if item.startswith("mllp://") else item
-        host, _, port = text.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ConfigurationError(f"{name}: not mllp://HOST:PORT: {item!r}")
-        out.append(f"mllp://{host}:{int(port)}")
-    return out
+def _engine_variables(path: Path) -> frozenset[str]:
+    """The variables the engines file names for its tokens and secrets."""
+    from breastgate.engines.config import environment_names  # only when a BG_* variable is unknown
 
-
-def _url_list(value: str, name: str) -> list[str]:
-    """``http(s)://HOST[:PORT]/...`` entries; the error names the entry's position, not the URL
-    (a webhook URL may carry a token)."""
-    out = []
-    for number, item in enumerate((v.strip() for v in value.split(",") if v.strip()), start=1):
-        try:
-            parts = urlsplit(item)
-            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-            parts.port  # noqa: B018 - raises ValueError on a bad port
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ConfigurationError(f"{name}: entry {number} is not an http(s) URL with a host")
-        out.append(item)
-    return out
-
-
-MIN_PRODUCTION_SECRET = 32
-
-
-def _check_webhooks(settings: Settings) -> None:
-    """Webhooks are always signed: refuse to start them without a secret (none is generated)."""
-    if not settings.webhook_destinations:
-        return
-    secret = settings.webhook_secret.strip()
-    if settings.env == "production" and len(secret) < MIN_PRODUCTION_SECRET:
-        raise ConfigurationError(
-            "BG_ENV=production with BG_WEBHOOKS requires BG_WEBHOOK_SECRET of at least "
-            f"{MIN_PRODUCTION_SECRET} characters (secrets are never defaulted in production)"
-        )
-    if not secret:
-        raise ConfigurationError(
-            "BG_WEBHOOKS is set but BG_WEBHOOK_SECRET is empty: webhooks are signed with a shared "
-            "secret and none is generated; set BG_WEBHOOK_SECRET or unset BG_WEBHOOKS"
-        )
+    return environment_names(path)
 
 
 def _check_sectra_provider(settings: Settings) -> None:
@@ -380,25 +409,20 @@ def sectra_launch_config(settings: Settings) -> LaunchConfig | None:
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Build the settings once; refuse unsafe production settings."""
-    settings = Settings(**overrides)  # type: ignore[arg-type]
-    settings.pacs_nodes  # noqa: B018 - parse early so a bad BG_PACS fails at start-up
-    settings.pacs_object_kinds  # noqa: B018 - and a bad BG_PACS_OBJECTS
-    settings.hl7_results_destinations  # noqa: B018 - and a bad HL7 destination
-    settings.hl7_priority_destinations  # noqa: B018
-    settings.letter_destinations  # noqa: B018
-    load_profile(settings.hl7_profile)  # a bad HL7 profile fails at start-up
-    settings.public_base_url  # noqa: B018
-    sectra_launch_config(settings)  # bad keys or a missing secret fail at start-up
-    _check_webhooks(settings)
-    _check_sectra_provider(settings)
-    if settings.env == "production" and not settings.calling_ae_allow_list:
-        raise ConfigurationError(
-            "BG_ENV=production requires BG_ALLOWED_CALLING_AES (the open DICOM port is for embedded use)"
-        )
-    if settings.env == "production" and settings.initial_mode != "silent":
-        raise ConfigurationError(
-            "BG_ENV=production requires BG_INITIAL_MODE=silent: new algorithm versions start silent "
-            "and are promoted by an AI administrator (`breastgate mode set`, audited)"
-        )
-    return settings
+    """Build the settings once, from ``overrides``, ``BG_*`` variables and the TOML file.
+
+    Raises
+    ------
+    ConfigurationError
+        A setting cannot be parsed, is unknown, or is refused (production's checks): one line
+        naming the setting, the value (unless secret) and the expected form.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        line = error_line(exc, Settings.model_fields, source=str(config_file()), overrides=overrides)
+        raise ConfigurationError(line) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"{config_file()}: not valid TOML: {exc}") from None
+    except OSError as exc:  # the TOML file is there but cannot be read (a folder, no permission)
+        raise ConfigurationError(f"{exc.filename or config_file()}: cannot be read: {exc.strerror}") from None
