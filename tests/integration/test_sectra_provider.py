@@ -16,16 +16,17 @@ from typing import Any
 import httpx
 import pytest
 
+from breastgate.domain.density import DENSITY_SENTENCES
 from breastgate.domain.governance import Destination, Mode
 from breastgate.domain.report import DRAFT_LABEL
+from breastgate.integrations.sectra.config import BasicCredentials, SectraConfig
 from breastgate.integrations.sectra.props import SCHEMA_UID, SCHEMA_VERSION, prop_keys
 from breastgate.phantoms import generate_mg_study
 from breastgate.phantoms.lesions import LesionRequest
-from breastgate.reporting.letters import DENSITY_SENTENCES
 from breastgate.store import audit
 from breastgate.store import governance as governance_store
 from breastgate.store.db import Database
-from breastgate.web.api.deps import AppContext, BasicCredentials
+from breastgate.web.api.deps import AppContext
 from breastgate.web.app import create_app
 from tests.integration.test_pipeline import Gateway
 from tests.support.http_server import serve
@@ -73,9 +74,9 @@ def db(processed: Processed, tmp_path: Path) -> Iterator[Database]:
     database.dispose()
 
 
-def api_app(db: Database, **context: Any) -> Any:
-    """The HTTP API over ``db`` as the pipeline ran it (integrated everywhere), with ``context``
-    fields of AppContext (credentials, launch, ...)."""
+def api_app(db: Database, **sectra: Any) -> Any:
+    """The HTTP API over ``db`` as the pipeline ran it (integrated everywhere), with ``sectra``
+    fields of SectraConfig (provider credentials, match_patient, launch, public_url, ...)."""
     return create_app(
         AppContext(
             db=db,
@@ -84,7 +85,7 @@ def api_app(db: Database, **context: Any) -> Any:
             dicom_port=None,
             workers_in_process=False,
             initial_mode=Mode.INTEGRATED,  # as the pipeline ran (Gateway default_mode)
-            **context,
+            sectra=SectraConfig(**sectra),
         )
     )
 
@@ -226,7 +227,7 @@ def test_assistive_is_not_enough_for_report_prefill(processed: Processed, db: Da
 
 
 def test_basic_auth_when_configured(processed: Processed, db: Database) -> None:
-    with serve(api_app(db, sectra_provider=BasicCredentials("ids7", "s3cret-provider"))) as base:
+    with serve(api_app(db, provider=BasicCredentials("ids7", "s3cret-provider"))) as base:
         for auth in (None, ("ids7", "wrong"), ("other", "s3cret-provider")):
             sectra = SectraHealthcareServer(base, auth=auth)
             for response in (
@@ -293,7 +294,7 @@ def test_an_exam_of_another_patient_than_the_request_names_is_refused(
 
 
 def test_the_patient_check_can_be_switched_off(processed: Processed, db: Database) -> None:
-    with serve(api_app(db, sectra_match_patient=False)) as base:
+    with serve(api_app(db, match_patient=False)) as base:
         response = SectraHealthcareServer(base).get_structured_data(
             patient_ids=["SOMEONE-ELSE"], acc_no=processed.accession
         )

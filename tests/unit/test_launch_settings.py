@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from breastgate.domain.errors import ConfigurationError
+from breastgate.integrations.sectra.config import SectraConfig, launch_config
 from breastgate.integrations.sectra.refs import LaunchRefs
-from breastgate.runtime.app import launch_references
-from breastgate.runtime.settings import load_settings, sectra_launch_config
+from breastgate.runtime.settings import load_settings
 from tests.unit.test_sectra_launch import _cert, _key, _pem
 
 SECRET = base64.b64encode(bytes(range(32))).decode()
@@ -42,11 +42,13 @@ def test_incomplete_launch_settings_stop_the_start(
 
 
 def test_no_mode_no_links_and_references_need_a_public_url(tmp_path: Path) -> None:
-    assert sectra_launch_config(load_settings(home=tmp_path)) is None
+    assert launch_config(load_settings(home=tmp_path)) is None
     settings = load_settings(
         home=tmp_path, sectra_launch_mode="shared_secret", sectra_ids7_url=IDS7, sectra_launch_secret=SECRET
     )
-    assert launch_references(settings) is None  # webhooks and the ORU need absolute links
+    assert (
+        SectraConfig.from_settings(settings).launch_refs(absolute=True) is None
+    )  # webhooks and the ORU need absolute links
     settings = load_settings(
         home=tmp_path,
         sectra_launch_mode="shared_secret",
@@ -54,15 +56,17 @@ def test_no_mode_no_links_and_references_need_a_public_url(tmp_path: Path) -> No
         sectra_launch_secret=SECRET,
         public_url="https://bg.example.org:8443/",
     )
-    assert launch_references(settings) == LaunchRefs(("ids7",), "https://bg.example.org:8443")
-    assert SECRET not in repr(settings) and SECRET not in repr(sectra_launch_config(settings))
+    assert SectraConfig.from_settings(settings).launch_refs(absolute=True) == LaunchRefs(
+        ("ids7",), "https://bg.example.org:8443"
+    )
+    assert SECRET not in repr(settings) and SECRET not in repr(launch_config(settings))
 
 
 def test_pki_reads_our_key_and_sectra_certificate_from_files(tmp_path: Path) -> None:
     ours, system = _key(), _key()
     (tmp_path / "ours.pem").write_bytes(_pem(ours))
     (tmp_path / "sectra.pem").write_bytes(_cert(system, "Sectra URL launch"))
-    config = sectra_launch_config(
+    config = launch_config(
         load_settings(
             home=tmp_path,
             sectra_launch_mode="pki",

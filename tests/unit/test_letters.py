@@ -15,13 +15,12 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from breastgate.domain.errors import GatewayError
-from breastgate.reporting.errors import LetterTemplateError, UnknownDensityCategoryError
+from breastgate.domain.density import density_sentence, is_dense
+from breastgate.domain.errors import GatewayError, UnknownDensityCategoryError
+from breastgate.reporting.errors import LetterTemplateError
 from breastgate.reporting.letters import (
     LetterTemplate,
     SiteLetterhead,
-    density_sentence,
-    is_dense,
     lay_summary,
     render_letter_html,
     render_letter_pdf,

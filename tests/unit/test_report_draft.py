@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from breastgate.domain.density import DENSITY_SENTENCES
 from breastgate.domain.errors import InvalidInputError
 from breastgate.domain.model import (
     AlgorithmResult,
@@ -21,7 +22,6 @@ from breastgate.domain.model import (
 )
 from breastgate.domain.report import DRAFT_LABEL, Change, ReportDraft, ReportStatus
 from breastgate.reporting.draft import NO_PRIORS, RULES_VERSION, build_draft, render_text
-from breastgate.reporting.letters import DENSITY_SENTENCES
 from breastgate.results.json import build_results
 from tests.support.mg_headers import density_result, four_view_study
 

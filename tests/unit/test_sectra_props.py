@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from breastgate.domain.density import DENSITY_SENTENCES
 from breastgate.domain.model import (
     AlgorithmResult,
     AlgorithmStatus,
@@ -33,7 +34,6 @@ from breastgate.integrations.sectra.props import (
     build_prop_values,
     prop_keys,
 )
-from breastgate.reporting.letters import DENSITY_SENTENCES
 from breastgate.results.json import build_results
 
 TEMPLATE = Path(__file__).parents[2] / "docs" / "integrations" / "sectra-breast-template.html"

@@ -66,7 +66,10 @@ def test_production_refuses_an_open_dicom_port(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_sectra_provider_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    from breastgate.runtime.app import sectra_credentials
+    from breastgate.integrations.sectra.config import SectraConfig
+
+    def sectra_credentials(settings: object) -> object:
+        return SectraConfig.from_settings(settings).provider  # type: ignore[arg-type]
 
     assert sectra_credentials(load_settings()) is None  # open by default
     monkeypatch.setenv("BG_SECTRA_PROVIDER_PASSWORD", "pw")

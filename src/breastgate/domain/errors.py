@@ -5,7 +5,8 @@
     GatewayError
     ├── ConfigurationError
     ├── InvalidInputError          bad data from outside (DICOM, HL7, HTTP)
-    │   └── MissingAttributeError
+    │   ├── MissingAttributeError
+    │   └── UnknownDensityCategoryError  not a BI-RADS 5th edition density a-d (also a ValueError)
     ├── StorageError               disk full, I/O error
     ├── JobError
     │   └── LeaseLostError
@@ -46,6 +47,10 @@ class InvalidInputError(GatewayError):
 
 class MissingAttributeError(InvalidInputError):
     """A required DICOM attribute is absent or empty."""
+
+
+class UnknownDensityCategoryError(InvalidInputError, ValueError):
+    """The density category is not one of the BI-RADS 5th edition letters a, b, c, d."""
 
 
 class StorageError(GatewayError):

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from breastgate.domain.density import density_sentence
 from breastgate.domain.model import (
     NOT_FOR_DIAGNOSTIC_USE,
     AlgorithmResult,
@@ -46,7 +47,6 @@ from breastgate.domain.model import (
 from breastgate.domain.orders import PatientDemographics
 from breastgate.hl7.profile import DEFAULT_PROFILE, Hl7Profile
 from breastgate.hl7.vocab import escape_hl7
-from breastgate.reporting.letters import density_sentence
 
 CODING_SYSTEM = "99BG"
 #: Table 0027 priority codes for the worklist priorities.

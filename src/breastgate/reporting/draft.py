@@ -66,6 +66,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from breastgate.domain.density import density_sentence
 from breastgate.domain.errors import InvalidInputError
 from breastgate.domain.model import FindingKind
 from breastgate.domain.report import (
@@ -76,7 +77,6 @@ from breastgate.domain.report import (
     ReportDraft,
     ReportStatus,
 )
-from breastgate.reporting.letters import density_sentence
 
 __all__ = [
     "CATEGORY_NAMES",

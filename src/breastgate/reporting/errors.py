@@ -3,8 +3,6 @@
 ::
 
     GatewayError
-    ├── InvalidInputError (domain)
-    │   └── UnknownDensityCategoryError          (also a ValueError)
     └── ConfigurationError
         ├── LetterTemplateError                  (also a ValueError)
         └── PdfRenderingUnavailableError
@@ -12,13 +10,9 @@
 
 from __future__ import annotations
 
-from breastgate.domain.errors import ConfigurationError, InvalidInputError
+from breastgate.domain.errors import ConfigurationError
 
-__all__ = ["LetterTemplateError", "PdfRenderingUnavailableError", "UnknownDensityCategoryError"]
-
-
-class UnknownDensityCategoryError(InvalidInputError, ValueError):
-    """The density category is not one of the BI-RADS 5th edition letters a, b, c, d."""
+__all__ = ["LetterTemplateError", "PdfRenderingUnavailableError"]
 
 
 class LetterTemplateError(ConfigurationError, ValueError):

@@ -28,25 +28,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from types import MappingProxyType, ModuleType
+from types import ModuleType
 
-from breastgate.reporting.errors import (
-    LetterTemplateError,
-    PdfRenderingUnavailableError,
-    UnknownDensityCategoryError,
-)
+from breastgate.domain.density import is_dense
+from breastgate.reporting.errors import LetterTemplateError, PdfRenderingUnavailableError
 
 LOGGER = logging.getLogger(__name__)
-
-#: 21 CFR 900.12(c)(1)(vi): the report's overall assessment of breast density, BI-RADS 5th edition.
-DENSITY_SENTENCES: Mapping[str, str] = MappingProxyType(
-    {
-        "a": "The breasts are almost entirely fatty.",
-        "b": "There are scattered areas of fibroglandular density.",
-        "c": "The breasts are heterogeneously dense, which may obscure small masses.",
-        "d": "The breasts are extremely dense, which lowers the sensitivity of mammography.",
-    }
-)
 
 #: 21 CFR 900.12(c)(2)(iii): lay summary when the report says "almost entirely fatty" or
 #: "scattered areas of fibroglandular density".
@@ -124,38 +111,6 @@ DEFAULT_TEMPLATE_SOURCE = """\
 </body>
 </html>
 """
-
-
-def _normalise_category(category: object) -> str:
-    """Return ``a``-``d`` for a BI-RADS 5th edition category given in either case."""
-    if isinstance(category, str):
-        key = category.strip().lower()
-        if key in DENSITY_SENTENCES:
-            return key
-    shown = repr(category)[:20]
-    raise UnknownDensityCategoryError(
-        f"unknown breast density category {shown}: expected a BI-RADS 5th edition category "
-        "'a', 'b', 'c' or 'd'"
-    )
-
-
-def density_sentence(category: str) -> str:
-    """Return the report's density sentence for a BI-RADS 5th edition category.
-
-    21 CFR 900.12(c)(1)(vi) fixes the four phrasings; case and surrounding blanks of
-    ``category`` are ignored.
-
-    Raises
-    ------
-    UnknownDensityCategoryError
-        (a ``ValueError``) for anything but ``a``, ``b``, ``c``, ``d``.
-    """
-    return DENSITY_SENTENCES[_normalise_category(category)]
-
-
-def is_dense(category: str) -> bool:
-    """Whether the category counts as dense under MQSA: heterogeneously (c) or extremely (d) dense."""
-    return _normalise_category(category) in ("c", "d")
 
 
 def lay_summary(category: str) -> str:

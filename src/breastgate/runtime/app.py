@@ -26,7 +26,7 @@ from breastgate.ingest.messages import Hl7Service
 from breastgate.ingest.mllp import MllpServer
 from breastgate.ingest.scp import StorageSCP
 from breastgate.ingest.service import IngestService
-from breastgate.integrations.sectra.refs import LaunchRefs
+from breastgate.integrations.sectra.config import SectraConfig
 from breastgate.jobs.queue import JobQueue, make_huey
 from breastgate.jobs.retry import RetryPolicy
 from breastgate.jobs.sweeper import LeaseSweeper
@@ -41,11 +41,11 @@ from breastgate.routing.prefetch import PrefetchWorker
 from breastgate.routing.qr import PriorFetcher
 from breastgate.routing.rules import rules_from_manifests
 from breastgate.runtime.periodic import Periodic
-from breastgate.runtime.settings import Settings, sectra_launch_config
+from breastgate.runtime.settings import Settings
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
 from breastgate.store.migrate import upgrade
-from breastgate.web.api.deps import AppContext, BasicCredentials
+from breastgate.web.api.deps import AppContext
 from breastgate.worklist.policy import DEFAULT_POLICY, load_policy
 
 LOGGER = logging.getLogger(__name__)
@@ -63,20 +63,6 @@ def letter_config(settings: Settings) -> LetterConfig | None:
     )
     template = LetterTemplate.from_file(settings.letter_template) if settings.letter_template else None
     return LetterConfig(settings.letters_to, letterhead, template)
-
-
-def launch_references(settings: Settings) -> LaunchRefs | None:
-    """Absolute launch references for webhooks and the ORU: need Sectra launch and BG_PUBLIC_URL."""
-    config = sectra_launch_config(settings)
-    if config is None or not settings.public_url:
-        return None
-    return LaunchRefs.of(config, settings.public_url)
-
-
-def sectra_credentials(settings: Settings) -> BasicCredentials | None:
-    """Basic credentials of the Sectra Data Provider endpoints, None when no user is set."""
-    user = settings.sectra_provider_user.strip()
-    return BasicCredentials(user, settings.sectra_provider_password) if user else None
 
 
 def configuration_snapshot(settings: Settings, policy: str) -> dict[str, object]:
@@ -140,6 +126,7 @@ class Core:
         self.db = Database(settings.effective_database_url)
         self.blobs = BlobStore(settings.store_path)
         self.registry = Registry.from_entry_points()
+        self.sectra = SectraConfig.from_settings(settings)
         if settings.engines:
             for engine in load_engines(Path(settings.engines)):
                 self.registry.add(engine)
@@ -155,7 +142,7 @@ class Core:
                 lease_seconds=settings.job_lease_seconds,
                 max_attempts=settings.job_max_attempts,
                 webhooks=settings.webhooks,
-                launch=launch_references(settings),
+                launch=self.sectra.launch_refs(absolute=True),
                 policy=self.policy,
                 default_mode=Mode(settings.initial_mode),
                 retry_base_seconds=settings.job_retry_base_seconds,
@@ -266,11 +253,7 @@ class Gateway:
             webhooks=self.settings.webhooks,
             policy=self.core.policy,
             initial_mode=Mode(self.settings.initial_mode),
-            sectra_provider=sectra_credentials(self.settings),
-            sectra_match_patient=self.settings.sectra_provider_match_patient,
-            launch=sectra_launch_config(self.settings),
-            public_url=self.settings.public_url,
-            launch_needs_user=self.settings.env == "production",
+            sectra=self.core.sectra,
         )
 
     def start(self) -> None:

@@ -28,7 +28,7 @@ from pydantic_settings import (
 from breastgate.domain.errors import ConfigurationError, InvalidInputError
 from breastgate.domain.outputs import pacs_objects_for
 from breastgate.hl7.profile import load_profile
-from breastgate.integrations.sectra.launch import LaunchConfig
+from breastgate.integrations.sectra.config import SectraConfig
 from breastgate.runtime.setting_values import (
     AeTitles,
     AlgorithmIds,
@@ -272,9 +272,9 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _sectra_launch_is_usable(self) -> Self:
+    def _sectra_is_usable(self) -> Self:
         """Bad keys or a missing secret or viewer refuse the start (the files are read here)."""
-        _refused(lambda: sectra_launch_config(self))
+        _refused(lambda: SectraConfig.from_settings(self))
         return self
 
     @model_validator(mode="after")
@@ -293,11 +293,6 @@ class Settings(BaseSettings):
                 "BG_WEBHOOKS is set but BG_WEBHOOK_SECRET is empty: webhooks are signed with a shared "
                 "secret and none is generated; set BG_WEBHOOK_SECRET or unset BG_WEBHOOKS"
             )
-        return self
-
-    @model_validator(mode="after")
-    def _sectra_provider_is_protected(self) -> Self:
-        _refused(lambda: _check_sectra_provider(self))
         return self
 
     @model_validator(mode="after")
@@ -352,60 +347,6 @@ def _engine_variables(path: Path) -> frozenset[str]:
     from breastgate.engines.config import environment_names  # only when a BG_* variable is unknown
 
     return environment_names(path)
-
-
-def _check_sectra_provider(settings: Settings) -> None:
-    """A password without a user would look like protection and give none; production refuses a
-    user with an empty password."""
-    user, password = settings.sectra_provider_user.strip(), settings.sectra_provider_password
-    if password and not user:
-        raise ConfigurationError(
-            "BG_SECTRA_PROVIDER_PASSWORD is set but BG_SECTRA_PROVIDER_USER is empty: set both or neither"
-        )
-    if settings.env == "production" and user and not password:
-        raise ConfigurationError(
-            "BG_ENV=production with BG_SECTRA_PROVIDER_USER requires BG_SECTRA_PROVIDER_PASSWORD "
-            "(secrets are never defaulted in production)"
-        )
-
-
-def sectra_launch_config(settings: Settings) -> LaunchConfig | None:
-    """The Sectra URL launch configuration; None when BG_SECTRA_LAUNCH_MODE is empty.
-
-    Raises ConfigurationError for a missing or malformed secret, key or certificate, or no viewer."""
-    mode = settings.sectra_launch_mode
-    if not mode:
-        return None
-    ids7, uniview = settings.sectra_ids7_url.strip() or None, settings.sectra_uniview_url.strip() or None
-    if not (ids7 or uniview):
-        raise ConfigurationError(
-            "BG_SECTRA_LAUNCH_MODE needs BG_SECTRA_IDS7_URL or BG_SECTRA_UNIVIEW_URL (the viewer to open)"
-        )
-    if mode == "shared_secret":
-        if not settings.sectra_launch_secret.strip():
-            raise ConfigurationError(
-                "BG_SECTRA_LAUNCH_MODE=shared_secret needs BG_SECTRA_LAUNCH_SECRET "
-                "(the 32-byte key agreed with Sectra; none is generated)"
-            )
-        return LaunchConfig(mode, ids7, uniview, secret=settings.sectra_launch_secret.strip())
-
-    def read(path: str, name: str) -> bytes:
-        if not path.strip():
-            raise ConfigurationError(f"BG_SECTRA_LAUNCH_MODE=pki needs {name}")
-        try:
-            return Path(path).read_bytes()
-        except OSError as exc:
-            raise ConfigurationError(f"{name}: cannot read {Path(path).name}: {exc.strerror}") from None
-
-    password = settings.sectra_launch_key_password.encode() or None
-    return LaunchConfig(
-        mode,
-        ids7,
-        uniview,
-        signing_key_pem=read(settings.sectra_launch_key, "BG_SECTRA_LAUNCH_KEY"),
-        system_certificate_pem=read(settings.sectra_launch_certificate, "BG_SECTRA_LAUNCH_CERTIFICATE"),
-        signing_key_password=password,
-    )
 
 
 def load_settings(**overrides: object) -> Settings:

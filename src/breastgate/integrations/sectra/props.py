@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from breastgate.domain.density import DENSITY_SENTENCES
 from breastgate.domain.report import DRAFT_LABEL, DraftFinding
 from breastgate.reporting.draft import CATEGORY_NAMES, RECOMMENDATIONS, build_draft
-from breastgate.reporting.letters import DENSITY_SENTENCES
 
 __all__ = [
     "FINDING_FIELDS",

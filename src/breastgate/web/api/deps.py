@@ -12,21 +12,13 @@ from sqlalchemy.orm import Session
 
 from breastgate.domain.governance import Mode, Role
 from breastgate.domain.outputs import HttpEndpoint
-from breastgate.integrations.sectra.launch import LaunchConfig
+from breastgate.integrations.sectra.config import SectraConfig
 from breastgate.integrations.sectra.refs import LaunchRefs
 from breastgate.pipeline.letters import LetterConfig
 from breastgate.store import governance as governance_store
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
 from breastgate.worklist.policy import DEFAULT_POLICY, TriagePolicy
-
-
-@dataclass(frozen=True)
-class BasicCredentials:
-    """HTTP Basic credentials a caller must present (RFC 7617)."""
-
-    user: str
-    password: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -46,23 +38,12 @@ class AppContext:
     policy: TriagePolicy = DEFAULT_POLICY
     #: Mode of an algorithm version with no recorded mode (new versions start silent).
     initial_mode: Mode = Mode.SILENT
-    #: Credentials of the Sectra Data Provider endpoints (``/v1/...``); None leaves them open.
-    sectra_provider: BasicCredentials | None = None
-    #: Refuse a Data Provider request naming other patients than the exam's.
-    sectra_match_patient: bool = True
-    #: Sectra URL launch (keys and viewer prefixes); None: no launch links anywhere.
-    launch: LaunchConfig | None = None
-    #: breastgate's public URL (BG_PUBLIC_URL), for links read outside breastgate.
-    public_url: str = ""
-    #: Launch strings only for an authenticated user (Sectra's SDK guidance; BG_ENV=production).
-    launch_needs_user: bool = False
+    #: Sectra: Data Provider protection and URL launch (default: all off).
+    sectra: SectraConfig = field(default_factory=SectraConfig)
 
     def launch_refs(self, absolute: bool = False) -> LaunchRefs | None:
-        """References to the launch endpoint for the configured viewers; ``absolute`` ones need
-        BG_PUBLIC_URL (None without it)."""
-        if self.launch is None or (absolute and not self.public_url):
-            return None
-        return LaunchRefs.of(self.launch, self.public_url)
+        """References to the launch endpoint (:meth:`SectraConfig.launch_refs`)."""
+        return self.sectra.launch_refs(absolute)
 
 
 def get_context(request: Request) -> AppContext:

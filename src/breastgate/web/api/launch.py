@@ -48,10 +48,10 @@ def launch(
     format: Literal["redirect", "json"] = Query("redirect"),
 ) -> Response:
     """Redirect to a freshly made launch URL of ``viewer`` (ids7 | uniview) at the study or finding."""
-    config = context.launch
+    config = context.sectra.launch
     if config is None:
         raise HTTPException(404, "Sectra URL launch is not configured (BG_SECTRA_LAUNCH_MODE)")
-    if context.launch_needs_user and user is None:
+    if context.sectra.launch_needs_user and user is None:
         raise HTTPException(
             401, "A launch string is made for an authenticated user only", {"WWW-Authenticate": "Bearer"}
         )

@@ -39,7 +39,7 @@ _CHALLENGE = {"WWW-Authenticate": f'Basic realm="{PROVIDER_NAME}", charset="UTF-
 
 def require_credentials(request: Request, context: ContextDep) -> None:
     """401 unless the request carries the configured Basic credentials (none configured: open)."""
-    expected = context.sectra_provider
+    expected = context.sectra.provider
     if expected is None:
         return
     scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
@@ -100,7 +100,7 @@ def get_structured_data(
     if found is None:
         raise HTTPException(500, "Exam not found")
     study_uid, lookup = found
-    if context.sectra_match_patient and not provider.same_patient(session, study_uid, body.patient.ids):
+    if context.sectra.match_patient and not provider.same_patient(session, study_uid, body.patient.ids):
         LOGGER.warning(
             "Data Provider: the request's patient ids do not include the exam's patient (%s)", lookup
         )
