@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +42,18 @@ LESIONS = (
 
 
 @pytest.fixture(scope="module")
-def study() -> PhantomStudy:
-    return generate_dbt_study(SEED, category=CATEGORY, vendor=VENDOR, pixel_mm=PIXEL, lesions=LESIONS)
+def study() -> Iterator[PhantomStudy]:
+    with generate_dbt_study(SEED, category=CATEGORY, vendor=VENDOR, pixel_mm=PIXEL, lesions=LESIONS) as study:
+        yield study
 
 
 @pytest.fixture(scope="module")
-def plain() -> PhantomStudy:
+def plain() -> Iterator[PhantomStudy]:
     """The same study without lesions (and without synthesized views)."""
-    return generate_dbt_study(SEED, category=CATEGORY, vendor=VENDOR, pixel_mm=PIXEL, synthesized_2d=False)
+    with generate_dbt_study(
+        SEED, category=CATEGORY, vendor=VENDOR, pixel_mm=PIXEL, synthesized_2d=False
+    ) as study:
+        yield study
 
 
 def _digest(study: PhantomStudy) -> list[str]:
@@ -74,10 +79,10 @@ def _views(study: PhantomStudy, kind: str, image: str) -> list[tuple[dict[str, A
 
 
 def test_same_seed_same_pixels_uids_and_truth(study: PhantomStudy) -> None:
-    again = generate_dbt_study(SEED, category=CATEGORY, vendor=VENDOR, pixel_mm=PIXEL, lesions=LESIONS)
-    assert _digest(again) == _digest(study)
-    assert [ds.SOPInstanceUID for ds in again.datasets] == [ds.SOPInstanceUID for ds in study.datasets]
-    assert again.truth == study.truth
+    with generate_dbt_study(SEED, category=CATEGORY, vendor=VENDOR, pixel_mm=PIXEL, lesions=LESIONS) as again:
+        assert _digest(again) == _digest(study)
+        assert [ds.SOPInstanceUID for ds in again.datasets] == [ds.SOPInstanceUID for ds in study.datasets]
+        assert again.truth == study.truth
     other = generate_dbt_study(SEED + 1, category=CATEGORY, vendor=VENDOR, pixel_mm=1.0, synthesized_2d=False)
     assert not _uids(other) & _uids(study)
 
@@ -420,11 +425,15 @@ def test_large_volumes_are_spooled_not_held_in_memory(
 ) -> None:
     monkeypatch.setattr(dbt_module, "IN_MEMORY_BYTES", 0)
     spooled = generate_dbt_study(SEED, category=CATEGORY, vendor=VENDOR, pixel_mm=PIXEL, lesions=LESIONS)
-    element = spooled.datasets[1]["PixelData"]
-    assert element.is_buffered
-    path = tmp_path / "L_CC_DBT.dcm"
-    spooled.datasets[1].save_as(path, enforce_file_format=True)
-    assert pydicom.dcmread(path).PixelData == study.datasets[1].PixelData
+    try:
+        element = spooled.datasets[1]["PixelData"]
+        assert element.is_buffered
+        path = tmp_path / "L_CC_DBT.dcm"
+        spooled.datasets[1].save_as(path, enforce_file_format=True)
+        assert pydicom.dcmread(path).PixelData == study.datasets[1].PixelData
+    finally:
+        spooled.close()
+    assert element.value.closed
 
 
 def test_write_phantoms_dbt_layout(tmp_path: Path) -> None:
@@ -455,14 +464,18 @@ DEFECT_PIXEL = 1.0
 
 
 @pytest.fixture(scope="module")
-def distracted() -> PhantomStudy:
-    return generate_dbt_study(DSEED, category=CATEGORY, vendor=VENDOR, pixel_mm=DPIXEL, distractors=True)
+def distracted() -> Iterator[PhantomStudy]:
+    with generate_dbt_study(
+        DSEED, category=CATEGORY, vendor=VENDOR, pixel_mm=DPIXEL, distractors=True
+    ) as study:
+        yield study
 
 
 @pytest.fixture(scope="module")
-def undistracted() -> PhantomStudy:
+def undistracted() -> Iterator[PhantomStudy]:
     """The same study without distractors: identical pixels away from them."""
-    return generate_dbt_study(DSEED, category=CATEGORY, vendor=VENDOR, pixel_mm=DPIXEL)
+    with generate_dbt_study(DSEED, category=CATEGORY, vendor=VENDOR, pixel_mm=DPIXEL) as study:
+        yield study
 
 
 def _pixels(study: PhantomStudy) -> dict[str, np.ndarray]:
@@ -589,10 +602,10 @@ def test_distractors_visible_in_the_synthesized_view(
 
 
 def test_default_is_without_distractors_and_defects(undistracted: PhantomStudy) -> None:
-    explicit = generate_dbt_study(
+    with generate_dbt_study(
         DSEED, category=CATEGORY, vendor=VENDOR, pixel_mm=DPIXEL, distractors=False, defects=None
-    )
-    assert _digest(explicit) == _digest(undistracted) and explicit.truth == undistracted.truth
+    ) as explicit:
+        assert _digest(explicit) == _digest(undistracted) and explicit.truth == undistracted.truth
     assert undistracted.truth["positioning"]["defects"] == []
 
 

@@ -7,6 +7,7 @@ import itertools
 import json
 import math
 import tracemalloc
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,9 @@ PATIENT_MM_TOLERANCE = math.hypot(IN_PLANE_MM, DEPTH_MM)
 
 
 @pytest.fixture(scope="module")
-def mass_study() -> PhantomStudy:
-    return generate_dbt_study(SEED, category=CATEGORY, vendor=VENDOR, pixel_mm=PIXEL, lesions=[MASS])
+def mass_study() -> Iterator[PhantomStudy]:
+    with generate_dbt_study(SEED, category=CATEGORY, vendor=VENDOR, pixel_mm=PIXEL, lesions=[MASS]) as study:
+        yield study
 
 
 @pytest.fixture(scope="module")
@@ -298,10 +300,10 @@ def test_volume_is_streamed_in_little_memory(mass_study: PhantomStudy, mass_ref:
 
 @pytest.mark.slow
 def test_normal_volumes_get_few_marks(tmp_path: Path) -> None:
-    study = generate_dbt_study(
+    with generate_dbt_study(
         SEED + 1, category=CATEGORY, vendor=VENDOR, pixel_mm=PIXEL, synthesized_2d=False
-    )
-    result = run(MassAlgorithm(), study_ref(study, tmp_path))
+    ) as study:
+        result = run(MassAlgorithm(), study_ref(study, tmp_path))
     assert result.status == AlgorithmStatus.OK
     assert {o.status for o in result.images} == {AlgorithmStatus.OK}
     for uid, volume in _volumes(study).items():

@@ -268,9 +268,7 @@ def write_dbt_phantoms(out_dir: Path, count: int, seed: int, pixel_mm: float | N
         folder.mkdir(parents=True, exist_ok=True)
         for ds in study.datasets:
             ds.save_as(folder / dbt_file_name(ds), enforce_file_format=True)
-            element = ds["PixelData"]
-            if element.is_buffered:
-                element.value.close()  # free the spooled volume now, not at garbage collection
+        study.close()
         (folder / "truth.json").write_text(json.dumps(study.truth, indent=2) + "\n", encoding="utf-8")
         folders.append(folder)
     LOGGER.info("wrote %d DBT phantom studies to %s", count, out_dir)

@@ -66,6 +66,19 @@ class PhantomStudy:
     datasets: list[pydicom.Dataset]
     truth: dict[str, Any] = field(default_factory=dict)
 
+    def __enter__(self) -> PhantomStudy:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the temporary files holding large volumes' Pixel Data (spooled DBT), now rather
+        than at garbage collection."""
+        for ds in self.datasets:
+            if "PixelData" in ds and ds["PixelData"].is_buffered:
+                ds["PixelData"].value.close()
+
 
 @dataclass(frozen=True)
 class ImageIds:
