@@ -27,7 +27,7 @@ from breastgate.domain.errors import (
     InvalidInputError,
     UnreadableObjectError,
 )
-from breastgate.domain.model import DicomNode
+from breastgate.domain.model import DicomNode, is_ae_title
 
 LOGGER = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class CStoreSender:
         dimse_timeout: float = 120.0,
         network_timeout: float = 60.0,
     ) -> None:
-        if not calling_ae or len(calling_ae) > 16:
+        if not is_ae_title(calling_ae):
             raise ValueError("AE title must be 1-16 characters")
         self.calling_ae = calling_ae
         self.max_pdu = max_pdu

@@ -17,7 +17,7 @@ from pydicom.uid import UID
 from pynetdicom import AE, evt
 
 from breastgate.domain.errors import NoPresentationContextError, PeerUnavailableError
-from breastgate.domain.model import DicomNode
+from breastgate.domain.model import DicomNode, is_ae_title
 
 LOGGER = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class Timeouts:
 
 def client_ae(calling_ae: str, timeouts: Timeouts = Timeouts()) -> ClosingAE:
     """A requestor AE with our AE title and timeouts; the caller adds its requested contexts."""
-    if not calling_ae or len(calling_ae) > 16:
+    if not is_ae_title(calling_ae):
         raise ValueError("AE title must be 1-16 characters")
     ae = ClosingAE(ae_title=calling_ae)
     ae.connection_timeout = timeouts.connect

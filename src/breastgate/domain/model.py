@@ -24,6 +24,11 @@ NOT_FOR_DIAGNOSTIC_USE = (
 )
 
 
+def is_ae_title(value: str) -> bool:
+    """An Application Entity title: 1 to 16 characters (PS3.5 Table 6.2-1, VR AE), not all blanks."""
+    return bool(value.strip()) and len(value) <= 16
+
+
 @dataclass(frozen=True)
 class DicomNode:
     """A DICOM peer ``AE@HOST:PORT`` (the format of ``BG_PACS`` and ``demo --to``)."""
@@ -41,7 +46,7 @@ class DicomNode:
             node = cls(ae.strip(), host.strip().strip("[]"), int(port))
         except ValueError:
             raise InvalidInputError(f"not a DICOM node AE@HOST:PORT: {text!r}") from None
-        if not node.ae_title or len(node.ae_title) > 16 or not node.host or not 0 < node.port < 65536:
+        if not is_ae_title(node.ae_title) or not node.host or not 0 < node.port < 65536:
             raise InvalidInputError(f"not a DICOM node AE@HOST:PORT: {text!r}")
         return node
 

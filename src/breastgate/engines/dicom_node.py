@@ -57,6 +57,7 @@ from breastgate.domain.model import (
     InstanceRef,
     PresentationIntent,
     StudyRef,
+    is_ae_title,
 )
 from breastgate.engines.deid import Deidentifier, reidentify
 from breastgate.engines.dicom_return import MAMMOGRAPHY_CAD_SR, VERIFICATION, ReturnListener, wait
@@ -123,7 +124,7 @@ class DicomEngineConfig:
         if not hi > lo or out.timeout_seconds <= 0 or not 0 < out.return_port < 65536:
             raise ConfigurationError("DICOM engine: score_scale needs lo < hi, a positive timeout, a port")
         for ae in (out.return_ae, out.calling_ae):
-            if not ae or len(ae) > 16:
+            if not is_ae_title(ae):
                 raise ConfigurationError(f"DICOM engine: AE title {ae!r} must be 1-16 characters")
         return out
 

@@ -17,6 +17,7 @@ from pynetdicom import AE, evt
 from breastgate.dicomnet.ae import set_nodelay
 from breastgate.dicomnet.receive import serve_into, stop_serving
 from breastgate.domain.errors import ConfigurationError
+from breastgate.domain.model import is_ae_title
 from breastgate.ingest.handlers import handle_echo, handle_store
 from breastgate.ingest.service import IngestService
 
@@ -78,7 +79,7 @@ class StorageSCP:
         max_pdu: int = 0,
         temp_dir: Path,
     ) -> None:
-        if not ae_title or len(ae_title) > 16:
+        if not is_ae_title(ae_title):
             raise ConfigurationError("AE title must be 1-16 characters")
         if max_pdu < 0:
             raise ConfigurationError("max PDU must be 0 (unlimited) or positive")

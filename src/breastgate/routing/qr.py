@@ -19,7 +19,7 @@ from pydicom.uid import UID
 from breastgate.dicomnet.ae import ClosingAE, Timeouts, associate, client_ae, release
 from breastgate.dicomnet.status import MOVE_PARTIAL, PENDING, check_query_status
 from breastgate.domain.errors import PeerUnavailableError
-from breastgate.domain.model import DicomNode
+from breastgate.domain.model import DicomNode, is_ae_title
 from breastgate.routing.priors import StudyMatch, select_priors
 
 LOGGER = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class PriorFetcher:
         dimse_timeout: float = 300.0,
         network_timeout: float = 300.0,
     ) -> None:
-        if not calling_ae or len(calling_ae) > 16:
+        if not is_ae_title(calling_ae):
             raise ValueError("AE title must be 1-16 characters")
         self.calling_ae = calling_ae
         self.timeouts = Timeouts(connect_timeout, acse_timeout, dimse_timeout, network_timeout)

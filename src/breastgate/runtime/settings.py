@@ -26,6 +26,7 @@ from pydantic_settings import (
 )
 
 from breastgate.domain.errors import ConfigurationError, InvalidInputError
+from breastgate.domain.model import is_ae_title
 from breastgate.domain.outputs import pacs_objects_for
 from breastgate.hl7.profile import load_profile
 from breastgate.integrations.sectra.config import SectraConfig
@@ -208,7 +209,7 @@ class Settings(BaseSettings):
     @field_validator("ae_title")
     @classmethod
     def _ae_title(cls, value: str) -> str:
-        if not value or len(value) > 16:
+        if not is_ae_title(value):
             raise ValueError(f"not an AE title of 1-16 characters: {value!r}")
         return value
 
