@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from highdicom.sr import CodedConcept
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
@@ -30,6 +31,10 @@ class Code(NamedTuple):
     def same(self, other: Code | None) -> bool:
         """Compare by value and scheme only (meanings vary between editions)."""
         return other is not None and (self.value, self.scheme) == (other.value, other.scheme)
+
+    def coded(self) -> CodedConcept:
+        """As a highdicom coded concept, for its content items (PS3.3 Table 8.8-1)."""
+        return CodedConcept(self.value, self.scheme, self.meaning)
 
     def to_dataset(self) -> Dataset:
         """Encode as a Code Sequence item (PS3.3 Table 8.8-1)."""
