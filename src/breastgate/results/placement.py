@@ -13,7 +13,8 @@ Two helpers exist for highdicom's SOP class constructors (KOS, SC, TID 1500 and 
 - :func:`pin_creation`: highdicom stamps the wall clock (``datetime.now()``) into Instance Creation
   Date/Time, Contribution DateTime of its Contributing Equipment item, Presentation Creation and
   Date/Time of Secondary Capture; breastgate writes the deterministic creation date and time there
-  (DESIGN §4: the same inputs give the same object).
+  (DESIGN §4: the same inputs give the same object), and into Content and Series Date/Time as text
+  (highdicom holds them as date and time objects, which compare unequal to the text of a header).
 """
 
 from __future__ import annotations
@@ -103,16 +104,18 @@ def header_view(image: Dataset) -> Dataset:
 
 
 def pin_creation(ds: Dataset, created: tuple[str, str]) -> None:
-    """Overwrite highdicom's wall-clock stamps with ``created`` (DA, TM): Instance Creation
-    (C.12.1), Contribution DateTime (C.12.1.1.6), Presentation Creation (C.11.10) and Date/Time
-    of Secondary Capture (C.8.6.2), where present."""
+    """Write ``created`` (DA, TM) where highdicom stamps the wall clock: Instance Creation (C.12.1),
+    Contribution DateTime (C.12.1.1.6), Presentation Creation (C.11.10), Date/Time of Secondary
+    Capture (C.8.6.2); and, as text like every output's, Content and Series Date/Time (C.7.3.1)."""
     date, time = created
     ds.InstanceCreationDate, ds.InstanceCreationTime = date, time
     for item in ds.get("ContributingEquipmentSequence", []):
         if "ContributionDateTime" in item:
             item.ContributionDateTime = date + time
-    if "PresentationCreationDate" in ds:
-        ds.PresentationCreationDate, ds.PresentationCreationTime = date, time
+    for prefix in ("Content", "Series", "PresentationCreation"):
+        if f"{prefix}Date" in ds:
+            setattr(ds, f"{prefix}Date", date)
+            setattr(ds, f"{prefix}Time", time)
     if "DateOfSecondaryCapture" in ds:
         ds.DateOfSecondaryCapture, ds.TimeOfSecondaryCapture = date, time
 
