@@ -8,11 +8,19 @@ Referenced Content Item Identifier (0040,DB73) and writes the Content Sequence i
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from highdicom.sr import CodedConcept
+from highdicom.sr import (
+    CodeContentItem,
+    CodedConcept,
+    ContainerContentItem,
+    ContentItem,
+    ContentSequence,
+    NumContentItem,
+    TextContentItem,
+)
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
@@ -94,6 +102,56 @@ class Node:
         yield self
         for c in self.children:
             yield from c.walk()
+
+
+def code_item(concept: Code, value: Code, rel: str | None) -> CodeContentItem:
+    """A CODE content item (PS3.3 C.17.3.2.1) built by highdicom."""
+    return CodeContentItem(concept.coded(), value.coded(), rel)
+
+
+def text_item(concept: Code, text: str, rel: str | None) -> TextContentItem:
+    """A TEXT content item built by highdicom."""
+    return TextContentItem(concept.coded(), text, rel)
+
+
+def number(value: float) -> int | float:
+    """A NUM value for highdicom: a whole number as an integer (highdicom adds a Floating Point
+    Value (0040,A161) to every float; PS3.3 Table C.18.1-1 needs none for a whole number)."""
+    value = float(value)
+    return int(value) if value.is_integer() else value
+
+
+def plain_numbers(item: Dataset) -> None:
+    """Write every Numeric Value in ``item``'s tree as the shortest DS that holds it (``"36"``), as
+    breastgate's SRs always have; highdicom writes Python's float text (``"36.0"``)."""
+    for measured in item.get("MeasuredValueSequence", []):
+        measured.NumericValue = _format_ds(float(measured.NumericValue))
+    for child in item.get("ContentSequence", []):
+        plain_numbers(child)
+
+
+def num_item(concept: Code, value: float, units: Code, rel: str | None) -> NumContentItem:
+    """A NUM content item built by highdicom (value as :func:`number`)."""
+    return NumContentItem(concept.coded(), number(value), units.coded(), relationship_type=rel)
+
+
+def container_item(
+    concept: Code, rel: str | None, children: Iterable[ContentItem] = (), template: str | None = None
+) -> ContainerContentItem:
+    """A CONTAINER content item (continuity SEPARATE) holding ``children``, built by highdicom."""
+    item = ContainerContentItem(concept.coded(), False, template, rel)
+    add(item, *children)
+    return item
+
+
+def add(parent: ContentItem, *children: ContentItem) -> None:
+    """Append ``children`` to ``parent``'s Content Sequence (created when absent)."""
+    if not children:
+        return
+    if "ContentSequence" not in parent:
+        parent.ContentSequence = ContentSequence()
+    for child in children:
+        parent.ContentSequence.append(child)
 
 
 def _format_ds(value: float) -> str:

@@ -49,6 +49,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from highdicom.sr import ContentItem, DateContentItem, ImageContentItem, TimeContentItem
 from pydicom.dataset import Dataset
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
@@ -60,7 +61,7 @@ from breastgate.domain.model import (
     QualityCheck,
 )
 from breastgate.results import codes as c
-from breastgate.results.sr_content import Code, Node
+from breastgate.results.sr_content import Code, Node, add, code_item, num_item, text_item
 from breastgate.results.tid4000_findings import (
     FindingEncoder,
     ImageKey,
@@ -73,6 +74,9 @@ from breastgate.results.tid4000_findings import (
 
 LOGGER = logging.getLogger(__name__)
 
+#: Concept name highdicom requires on an IMAGE item (its own library entries use it too).
+SOURCE = Code("260753009", "SCT", "Source")
+_CONTAINS, _ACQ = "CONTAINS", "HAS ACQ CONTEXT"
 _SIDE_NAMES = {"L": "Left breast", "R": "Right breast", "B": "Both breasts"}
 
 
@@ -190,6 +194,51 @@ class ImageLibraryEntry:
             img.add(Node("NUM", acq, c.VERTICAL_PIXEL_SPACING, num=self.spacing_mm[0], units=c.MILLIMETER))
         if self.primary_angle is not None:
             img.add(Node("NUM", acq, c.POSITIONER_PRIMARY_ANGLE, num=self.primary_angle, units=c.DEGREE))
+        return img
+
+    def to_item(self, sides: Mapping[str, Code] = c.SIDE_BY_LATERALITY) -> ImageContentItem:
+        """The IMAGE item built by highdicom with its HAS ACQ CONTEXT rows (each only when the
+        source has it; a date or time highdicom cannot parse is left out with a warning).
+
+        ``sides`` codes Image Laterality: CID 6022 for TID 4020; TID 1602 (the TID 1600 library
+        entry, which shares these rows) wants CID 244 (:data:`codes.LATERALITY_BY_SIDE`).
+        """
+        frames = [self.frame] if self.frame is not None else None
+        img = ImageContentItem(
+            SOURCE.coded(), self.sop_class_uid, self.sop_instance_uid, frames, None, _CONTAINS
+        )
+        rows: list[ContentItem] = []
+        if self.laterality and self.laterality in sides:
+            rows.append(code_item(c.IMAGE_LATERALITY, sides[self.laterality], _ACQ))
+        if self.view is not None:
+            view = code_item(c.IMAGE_VIEW, self.view, _ACQ)
+            add(view, *(code_item(c.IMAGE_VIEW_MODIFIER, m, "HAS CONCEPT MOD") for m in self.view_modifiers))
+            rows.append(view)
+        if self.orientation:
+            rows.append(text_item(c.PATIENT_ORIENTATION_ROW, self.orientation[0], _ACQ))
+            rows.append(text_item(c.PATIENT_ORIENTATION_COLUMN, self.orientation[1], _ACQ))
+        for kind, concept, value in (
+            (DateContentItem, c.STUDY_DATE, self.study_date),
+            (TimeContentItem, c.STUDY_TIME, self.study_time),
+            (DateContentItem, c.CONTENT_DATE, self.content_date),
+            (TimeContentItem, c.CONTENT_TIME, self.content_time),
+        ):
+            try:
+                rows.extend([kind(concept.coded(), value, _ACQ)] if value else [])
+            except ValueError:
+                LOGGER.warning(
+                    "image %s: %s %r left out of its library entry",
+                    self.sop_instance_uid,
+                    concept.meaning,
+                    value,
+                )
+        if self.spacing_mm:
+            # Pixel Spacing is row spacing (vertical) \ column spacing (horizontal), PS3.3 10.7.1.3
+            rows.append(num_item(c.HORIZONTAL_PIXEL_SPACING, self.spacing_mm[1], c.MILLIMETER, _ACQ))
+            rows.append(num_item(c.VERTICAL_PIXEL_SPACING, self.spacing_mm[0], c.MILLIMETER, _ACQ))
+        if self.primary_angle is not None:
+            rows.append(num_item(c.POSITIONER_PRIMARY_ANGLE, self.primary_angle, c.DEGREE, _ACQ))
+        add(img, *rows)
         return img
 
 
