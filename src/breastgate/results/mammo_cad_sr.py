@@ -9,6 +9,11 @@ writes the object, ``from_dataset()`` reads one back. Placement follows DESIGN Â
 deterministic UID, Current Requested Procedure Evidence Sequence listing every source image.
 The content tree (TID 4000) and the reasons for its shape are in :mod:`breastgate.results.tid4000`
 (density, summaries) and :mod:`breastgate.results.tid4000_findings` (findings, quality).
+
+The template is ours (highdicom has no TID 4000), built from highdicom content items; so is the SOP
+instance, not a highdicom SR document: highdicom has no Mammography CAD SR class, and its SR
+classes re-parse the content tree and refuse the by-reference items TID 4000 needs (see
+:class:`~breastgate.results.sr_content.ContentReference`).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from breastgate.domain.model import (
     FindingKind,
 )
 from breastgate.results.placement import attach_file_meta, evidence_item, new_instance, sr_document_general
-from breastgate.results.sr_content import decode_content, encode_content
+from breastgate.results.sr_content import decode_content
 from breastgate.results.tid4000 import (
     AlgorithmIdentification,
     DensityContent,
@@ -218,9 +223,9 @@ class MammographyCADSR:
         )
         ds.StudyInstanceUID = self.result.study_instance_uid
         sr_document_general(ds, self.instance_number, self._evidence())
-        # SR Document Content (C.17.3), root template TID 4000
-        encode_content(self._tree, ds)
-
+        # SR Document Content (C.17.3), root template TID 4000: a new tree, its items this dataset's
+        for element in build_tree(self.content, self.entries):
+            ds[element.tag] = element
         attach_file_meta(ds)
         return ds
 

@@ -8,10 +8,11 @@ Referenced Content Item Identifier (0040,DB73) and writes the Content Sequence i
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import numpy as np
 from highdicom.sr import (
     CodeContentItem,
     CodedConcept,
@@ -19,10 +20,12 @@ from highdicom.sr import (
     ContentItem,
     ContentSequence,
     NumContentItem,
+    RelationshipTypeValues,
+    ScoordContentItem,
     TextContentItem,
 )
 from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
+from pydicom.sequence import Sequence as DicomSequence
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
 
@@ -154,6 +157,58 @@ def add(parent: ContentItem, *children: ContentItem) -> None:
         parent.ContentSequence.append(child)
 
 
+def scoord_item(concept: Code, graphic_type: str, values: Sequence[float], rel: str) -> ScoordContentItem:
+    """A SCOORD content item (PS3.3 C.18.6) built by highdicom from flat (column, row) values."""
+    points = np.array(values, dtype=float).reshape(-1, 2)
+    return ScoordContentItem(concept.coded(), graphic_type, points, relationship_type=rel)
+
+
+class ContentReference(ContentItem):
+    """A by-reference relationship to ``target`` (PS3.3 C.17.3.2.4): Relationship Type and, once
+    :func:`number_references` has run on the tree, Referenced Content Item Identifier (0040,DB73).
+
+    Ours because highdicom (0.28) has none: its content items all carry a value type and a concept
+    name, and its SR documents re-parse their content tree, refusing an item without them. The
+    Mammography CAD SR needs these links (TID 4021 R-SELECTED FROM, TID 4015-4018 R-HAS PROPERTIES,
+    density R-INFERRED FROM), so it is written without highdicom's SR document class.
+    """
+
+    def __init__(self, relationship_type: str, target: ContentItem) -> None:
+        Dataset.__init__(self)  # no value type and no concept name: not ContentItem.__init__
+        self.RelationshipType = RelationshipTypeValues(relationship_type).value
+        self._target = target
+
+    @property
+    def target(self) -> ContentItem:
+        """The content item this one refers to."""
+        return self._target
+
+    @property
+    def name(self) -> CodedConcept:
+        """The target's concept name (highdicom's Content Sequence indexes its items by name)."""
+        return self._target.name
+
+
+def number_references(root: ContentItem) -> None:
+    """Give every :class:`ContentReference` below ``root`` the 1-based position list of its
+    target, counted from the root (PS3.3 C.17.3.2.5)."""
+    positions: dict[int, list[int]] = {}
+    references: list[ContentReference] = []
+
+    def visit(item: Dataset, position: list[int]) -> None:
+        positions[id(item)] = position
+        if isinstance(item, ContentReference):
+            references.append(item)
+        for index, child in enumerate(item.get("ContentSequence", []), start=1):
+            visit(child, [*position, index])
+
+    visit(root, [1])
+    for reference in references:
+        if id(reference.target) not in positions:
+            raise EncodingError("by-reference target is not in the content tree")
+        reference.add_new("ReferencedContentItemIdentifier", "UL", positions[id(reference.target)])
+
+
 def _format_ds(value: float) -> str:
     """The most precise DS string of at most 16 characters (PS3.5 6.2)."""
     for digits in range(15, 0, -1):
@@ -178,18 +233,18 @@ def _positions(root: Node) -> dict[int, tuple[int, ...]]:
 def _encode_value(node: Node, ds: Dataset) -> None:
     ds.ValueType = node.vt
     if node.concept is not None:
-        ds.ConceptNameCodeSequence = Sequence([node.concept.to_dataset()])
+        ds.ConceptNameCodeSequence = DicomSequence([node.concept.to_dataset()])
     if node.vt == "CONTAINER":
         ds.ContinuityOfContent = "SEPARATE"
         if node.template:
             tpl = Dataset()
             tpl.MappingResource = "DCMR"
             tpl.TemplateIdentifier = node.template
-            ds.ContentTemplateSequence = Sequence([tpl])
+            ds.ContentTemplateSequence = DicomSequence([tpl])
     elif node.vt == "CODE":
         if node.code is None:
             raise EncodingError("CODE content item without a value")
-        ds.ConceptCodeSequence = Sequence([node.code.to_dataset()])
+        ds.ConceptCodeSequence = DicomSequence([node.code.to_dataset()])
     elif node.vt == "TEXT":
         ds.TextValue = node.text or ""
     elif node.vt == "UIDREF":
@@ -201,8 +256,8 @@ def _encode_value(node: Node, ds: Dataset) -> None:
             raise EncodingError("NUM content item without value or units")
         mv = Dataset()
         mv.NumericValue = _format_ds(node.num)
-        mv.MeasurementUnitsCodeSequence = Sequence([node.units.to_dataset()])
-        ds.MeasuredValueSequence = Sequence([mv])
+        mv.MeasurementUnitsCodeSequence = DicomSequence([node.units.to_dataset()])
+        ds.MeasuredValueSequence = DicomSequence([mv])
     elif node.vt == "IMAGE":
         if node.sop is None:
             raise EncodingError("IMAGE content item without a reference")
@@ -210,7 +265,7 @@ def _encode_value(node: Node, ds: Dataset) -> None:
         ref.ReferencedSOPClassUID, ref.ReferencedSOPInstanceUID = node.sop
         if node.frames:
             ref.ReferencedFrameNumber = list(node.frames)
-        ds.ReferencedSOPSequence = Sequence([ref])
+        ds.ReferencedSOPSequence = DicomSequence([ref])
     elif node.vt == "SCOORD":
         if node.graphic is None:
             raise EncodingError("SCOORD content item without graphic data")
@@ -226,7 +281,7 @@ def encode_content(root: Node, ds: Dataset) -> None:
     """Write ``root`` as the document content (SR Document Content module) into ``ds``."""
     pos = _positions(root)
 
-    def items(node: Node) -> Sequence:
+    def items(node: Node) -> DicomSequence:
         seq = []
         for child in node.children:
             item = Dataset()
@@ -242,7 +297,7 @@ def encode_content(root: Node, ds: Dataset) -> None:
                 if child.children:
                     item.ContentSequence = items(child)
             seq.append(item)
-        return Sequence(seq)
+        return DicomSequence(seq)
 
     _encode_value(root, ds)
     ds.ContentSequence = items(root)

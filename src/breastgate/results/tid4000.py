@@ -41,6 +41,12 @@ study/breast NUMs (permitted by A.35.5-2 row 6; PixelMed only warns "not in temp
 spelled out in the Impression Description, the item a workstation shows as the CAD summary text.
 Decoding relies on the order written here: study NUM first, then breast NUMs (both with a
 category), then image NUMs (without).
+
+Built from highdicom content items (``CodeContentItem``, ``NumContentItem``, ``TextContentItem``,
+``ImageContentItem``, ``ScoordContentItem``, ``ContainerContentItem``); the by-reference links are
+ours (:class:`~breastgate.results.sr_content.ContentReference`), numbered once the tree is whole.
+highdicom requires a concept name on every IMAGE item; the Image Library entries lose it again once
+the tree is built, as TID 4020 row 1 and the PS3.17 Annex E examples have none.
 """
 
 from __future__ import annotations
@@ -49,7 +55,16 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from highdicom.sr import ContentItem, DateContentItem, ImageContentItem, TimeContentItem
+from highdicom.sr import (
+    CodeContentItem,
+    ContainerContentItem,
+    ContentItem,
+    DateContentItem,
+    ImageContentItem,
+    NumContentItem,
+    TextContentItem,
+    TimeContentItem,
+)
 from pydicom.dataset import Dataset
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
@@ -61,10 +76,20 @@ from breastgate.domain.model import (
     QualityCheck,
 )
 from breastgate.results import codes as c
-from breastgate.results.sr_content import Code, Node, add, code_item, num_item, text_item
+from breastgate.results.sr_content import (
+    Code,
+    ContentReference,
+    Node,
+    add,
+    code_item,
+    container_item,
+    num_item,
+    number_references,
+    plain_numbers,
+    text_item,
+)
 from breastgate.results.tid4000_findings import (
     FindingEncoder,
-    ImageKey,
     decode_findings,
     detection_code,
     kind_of,
@@ -92,12 +117,14 @@ class AlgorithmIdentification:
         if not self.name or not self.version:
             raise EncodingError("TID 4019 needs an algorithm name and version")
 
-    def add_to(self, parent: Node, rel: str = "HAS PROPERTIES") -> None:
-        """Append the TID 4019 items to ``parent``."""
-        parent.add(Node("TEXT", rel, c.ALGORITHM_NAME, text=self.name))
-        parent.add(Node("TEXT", rel, c.ALGORITHM_VERSION, text=self.version))
-        for p in self.parameters:
-            parent.add(Node("TEXT", rel, c.ALGORITHM_PARAMETERS, text=p))
+    def items(self, rel: str = "HAS PROPERTIES") -> list[TextContentItem]:
+        """The TID 4019 rows as highdicom TEXT items, HAS PROPERTIES as the CAD templates include
+        them (highdicom's ``AlgorithmIdentification`` is HAS CONCEPT MOD only, as TID 1500 wants)."""
+        return [
+            text_item(c.ALGORITHM_NAME, self.name, rel),
+            text_item(c.ALGORITHM_VERSION, self.version, rel),
+            *(text_item(c.ALGORITHM_PARAMETERS, p, rel) for p in self.parameters),
+        ]
 
     @classmethod
     def from_node(cls, node: Node) -> AlgorithmIdentification | None:
@@ -161,40 +188,6 @@ class ImageLibraryEntry:
             primary_angle=float(angle) if angle not in (None, "") else None,
             rows_columns=(int(ds.Rows), int(ds.Columns)) if ds.get("Rows") and ds.get("Columns") else None,
         )
-
-    def to_node(self, sides: Mapping[str, Code] = c.SIDE_BY_LATERALITY) -> Node:
-        """The IMAGE item with its HAS ACQ CONTEXT rows (each only when the source has it).
-
-        ``sides`` codes Image Laterality: CID 6022 for TID 4020; TID 1602 (the TID 1600 library
-        entry, which shares these rows) wants CID 244 (:data:`codes.LATERALITY_BY_SIDE`).
-        """
-        frames = (self.frame,) if self.frame is not None else ()
-        img = Node("IMAGE", "CONTAINS", sop=(self.sop_class_uid, self.sop_instance_uid), frames=frames)
-        acq = "HAS ACQ CONTEXT"
-        if self.laterality and self.laterality in sides:
-            img.add(Node("CODE", acq, c.IMAGE_LATERALITY, code=sides[self.laterality]))
-        if self.view is not None:
-            view = img.add(Node("CODE", acq, c.IMAGE_VIEW, code=self.view))
-            for m in self.view_modifiers:
-                view.add(Node("CODE", "HAS CONCEPT MOD", c.IMAGE_VIEW_MODIFIER, code=m))
-        if self.orientation:
-            img.add(Node("TEXT", acq, c.PATIENT_ORIENTATION_ROW, text=self.orientation[0]))
-            img.add(Node("TEXT", acq, c.PATIENT_ORIENTATION_COLUMN, text=self.orientation[1]))
-        for vt, concept, value in (
-            ("DATE", c.STUDY_DATE, self.study_date),
-            ("TIME", c.STUDY_TIME, self.study_time),
-            ("DATE", c.CONTENT_DATE, self.content_date),
-            ("TIME", c.CONTENT_TIME, self.content_time),
-        ):
-            if value:
-                img.add(Node(vt, acq, concept, text=value))
-        if self.spacing_mm:
-            # Pixel Spacing is row spacing (vertical) \ column spacing (horizontal), PS3.3 10.7.1.3
-            img.add(Node("NUM", acq, c.HORIZONTAL_PIXEL_SPACING, num=self.spacing_mm[1], units=c.MILLIMETER))
-            img.add(Node("NUM", acq, c.VERTICAL_PIXEL_SPACING, num=self.spacing_mm[0], units=c.MILLIMETER))
-        if self.primary_angle is not None:
-            img.add(Node("NUM", acq, c.POSITIONER_PRIMARY_ANGLE, num=self.primary_angle, units=c.DEGREE))
-        return img
 
     def to_item(self, sides: Mapping[str, Code] = c.SIDE_BY_LATERALITY) -> ImageContentItem:
         """The IMAGE item built by highdicom with its HAS ACQ CONTEXT rows (each only when the
@@ -273,7 +266,7 @@ class DensityContent:
     density_analysis: bool = True
 
 
-def _density_num(side: str, percent: float, category: str | None = None) -> Node:
+def _density_num(side: str, percent: float, category: str | None = None) -> NumContentItem:
     """TID 4002 rows 12-13: NUM (112191, DCM, "Breast tissue density") in % with its Laterality.
 
     With ``category``, the NUM also carries HAS PROPERTIES CODE (129715009, SCT, "Breast composition")
@@ -281,13 +274,12 @@ def _density_num(side: str, percent: float, category: str | None = None) -> Node
     """
     if not 0.0 <= percent <= 100.0:
         raise EncodingError(f"percent density {percent!r} outside 0-100")
-    num = Node("NUM", "HAS PROPERTIES", c.BREAST_TISSUE_DENSITY, num=percent, units=c.PERCENT)
-    num.add(Node("CODE", "HAS CONCEPT MOD", c.LATERALITY, code=c.SIDE_BY_LATERALITY[side]))
+    num = num_item(c.BREAST_TISSUE_DENSITY, percent, c.PERCENT, "HAS PROPERTIES")
+    add(num, code_item(c.LATERALITY, c.SIDE_BY_LATERALITY[side], "HAS CONCEPT MOD"))
     if category is not None:
         if category not in c.COMPOSITION_BY_CATEGORY:
             raise EncodingError(f"breast composition category {category!r} is not one of a-d")
-        code = c.COMPOSITION_BY_CATEGORY[category]
-        num.add(Node("CODE", "HAS PROPERTIES", c.BREAST_COMPOSITION, code=code))
+        add(num, code_item(c.BREAST_COMPOSITION, c.COMPOSITION_BY_CATEGORY[category], "HAS PROPERTIES"))
     return num
 
 
@@ -352,71 +344,80 @@ def _summary(ok: Sequence[str], bad: Sequence[str], found: bool) -> Code:
     return c.ALL_SUCCEEDED_WITH_FINDINGS if found else c.NONE_SUCCEEDED
 
 
-def build_tree(content: DensityContent, entries: Sequence[ImageLibraryEntry]) -> Node:
-    """Build the TID 4000 content tree."""
+def build_tree(content: DensityContent, entries: Sequence[ImageLibraryEntry]) -> ContainerContentItem:
+    """Build the TID 4000 content tree of highdicom content items, by-reference links numbered."""
     algo = content.algorithm
-    root = Node("CONTAINER", concept=c.MAMMO_CAD_REPORT, template="4000")
-    root.add(Node("CODE", "HAS CONCEPT MOD", c.LANGUAGE, code=c.ENGLISH))
-    library = root.add(Node("CONTAINER", "CONTAINS", c.IMAGE_LIBRARY))
-    all_entries = _library(entries, content.findings)
-    nodes: dict[ImageKey, Node] = {
-        (e.sop_instance_uid, e.frame): library.add(e.to_node()) for e in all_entries
-    }
-    images = {uid: node for (uid, frame), node in nodes.items() if frame is None}
+    items = {(e.sop_instance_uid, e.frame): e.to_item() for e in _library(entries, content.findings)}
+    images = {uid: item for (uid, frame), item in items.items() if frame is None}
     if not images:
         raise EncodingError("TID 4000 needs at least one Image Library entry")
-
     ok = [u for u in content.succeeded if u in images]
     bad = [u for u in content.failed if u in images]
     dens = content.density
     poor = [q for q in content.quality if not q.passed and q.sop_instance_uid in images]
-    cad = root.add(
-        Node("CODE", "CONTAINS", c.CAD_SUMMARY, code=_summary(ok, bad, bool(dens or content.findings)))
-    )
     lines = [content.impression]
     if dens is not None:
         _check_density(dens)
         lines += _density_lines(dens)
     lines += [f"Image quality: {q.name} not met ({q.reason or 'no reason given'})" for q in poor]
-    cad.add(Node("TEXT", "HAS PROPERTIES", c.IMPRESSION_DESCRIPTION, text="\n".join(lines)))
-    algo.add_to(cad)
+    rows: list[ContentItem] = [text_item(c.IMPRESSION_DESCRIPTION, "\n".join(lines), "HAS PROPERTIES")]
+    rows.extend(algo.items())
     if dens is not None:
-        _add_density_nums(cad, dens, content, entries, images)
-    encoder = FindingEncoder(algo, content.operating_threshold, nodes)
-    for finding in content.findings:
-        cad.add(encoder.impression(finding))
-    _add_detections(root, content, ok, bad, images)
-    _add_analyses(root, content, ok, bad, images)
+        rows.extend(_density_nums(dens, content, entries, images))
+    encoder = FindingEncoder(algo, content.operating_threshold, items)
+    rows.extend(encoder.impression(finding) for finding in content.findings)
+    cad = code_item(c.CAD_SUMMARY, _summary(ok, bad, bool(dens or content.findings)), "CONTAINS")
+    add(cad, *rows)
+    root = container_item(
+        c.MAMMO_CAD_REPORT,
+        None,
+        [
+            code_item(c.LANGUAGE, c.ENGLISH, "HAS CONCEPT MOD"),
+            container_item(c.IMAGE_LIBRARY, "CONTAINS", list(items.values())),
+            cad,
+            _detections(content, ok, bad, images),
+            _analyses(content, ok, bad, images),
+        ],
+        template="4000",
+    )
+    plain_numbers(root)
+    number_references(root)
+    for entry in items.values():  # TID 4020 row 1: an IMAGE without concept name (PS3.17 Annex E)
+        del entry.ConceptNameCodeSequence
     return root
 
 
-def _add_detections(
-    root: Node, content: DensityContent, ok: Sequence[str], bad: Sequence[str], images: Mapping[str, Node]
-) -> None:
+def _detections(
+    content: DensityContent, ok: Sequence[str], bad: Sequence[str], images: Mapping[str, ContentItem]
+) -> CodeContentItem:
     """TID 4000 rows 6-7: one Detection Performed per lesion kind (TID 4015/4017/4023)."""
     kinds = content.detection_kinds
     # Density alone is not a detection: TID 4000 row 7 is absent when row 6 is Not Attempted.
     status = _status(ok, bad) if kinds else c.NOT_ATTEMPTED
-    summary = root.add(Node("CODE", "CONTAINS", c.SUMMARY_OF_DETECTIONS, code=status))
+    summary = code_item(c.SUMMARY_OF_DETECTIONS, status, "CONTAINS")
     if status == c.NOT_ATTEMPTED:
-        return
+        return summary
     for container, uids in ((c.SUCCESSFUL_DETECTIONS, ok), (c.FAILED_DETECTIONS, bad)):
         if not uids:
             continue
-        box = summary.add(Node("CONTAINER", "INFERRED FROM", container))
+        performed = []
         for kind in kinds:
-            performed = box.add(Node("CODE", "CONTAINS", c.DETECTION_PERFORMED, code=detection_code(kind)))
-            content.algorithm.add_to(performed)
-            for uid in uids:
-                performed.add(Node("IMAGE", "HAS PROPERTIES", ref=images[uid]))
+            item = code_item(c.DETECTION_PERFORMED, detection_code(kind), "CONTAINS")
+            add(
+                item,
+                *content.algorithm.items(),
+                *(ContentReference("HAS PROPERTIES", images[u]) for u in uids),
+            )
             if container == c.SUCCESSFUL_DETECTIONS:
-                for node in operating_points(content.operating_threshold):
-                    performed.add(node)
+                add(item, *operating_points(content.operating_threshold))
+            performed.append(item)
+        add(summary, container_item(container, "INFERRED FROM", performed))
+    return summary
 
 
-def _add_analyses(
-    root: Node, content: DensityContent, ok: Sequence[str], bad: Sequence[str], images: Mapping[str, Node]
-) -> None:
+def _analyses(
+    content: DensityContent, ok: Sequence[str], bad: Sequence[str], images: Mapping[str, ContentItem]
+) -> CodeContentItem:
     """TID 4000 rows 8-9 (TID 4016/4018): composition, cross-view correlation, image quality."""
     analyses: list[tuple[Code, list[str], list[str]]] = []
     if content.density_analysis:
@@ -434,19 +435,23 @@ def _add_analyses(
         analyses.append((c.IMAGE_QUALITY_ANALYSIS, [u for u in images if u in checked], []))
     all_ok = [u for _, good, _ in analyses for u in good]
     all_bad = [u for _, _, failed in analyses for u in failed]
-    summary = root.add(Node("CODE", "CONTAINS", c.SUMMARY_OF_ANALYSES, code=_status(all_ok, all_bad)))
+    summary = code_item(c.SUMMARY_OF_ANALYSES, _status(all_ok, all_bad), "CONTAINS")
     for container, rows in (
         (c.SUCCESSFUL_ANALYSES, [(code, good) for code, good, _ in analyses if good]),
         (c.FAILED_ANALYSES, [(code, failed) for code, _, failed in analyses if failed]),
     ):
-        if not rows:
-            continue
-        box = summary.add(Node("CONTAINER", "INFERRED FROM", container))
+        performed = []
         for code, uids in rows:
-            performed = box.add(Node("CODE", "CONTAINS", c.ANALYSIS_PERFORMED, code=code))
-            content.algorithm.add_to(performed)
-            for uid in uids:
-                performed.add(Node("IMAGE", "HAS PROPERTIES", ref=images[uid]))
+            item = code_item(c.ANALYSIS_PERFORMED, code, "CONTAINS")
+            add(
+                item,
+                *content.algorithm.items(),
+                *(ContentReference("HAS PROPERTIES", images[u]) for u in uids),
+            )
+            performed.append(item)
+        if performed:
+            add(summary, container_item(container, "INFERRED FROM", performed))
+    return summary
 
 
 def _study_side(dens: DensityAssessment) -> str:
@@ -463,31 +468,33 @@ def _density_lines(dens: DensityAssessment) -> list[str]:
     return lines
 
 
-def _add_density_nums(
-    cad: Node,
+def _density_nums(
     dens: DensityAssessment,
     content: DensityContent,
     entries: Sequence[ImageLibraryEntry],
-    images: Mapping[str, Node],
-) -> None:
+    images: Mapping[str, ContentItem],
+) -> list[NumContentItem]:
     """Study NUM, one NUM per breast (R-INFERRED FROM its images), then one NUM per image."""
     by_uid = {e.sop_instance_uid: e for e in entries}
-    cad.add(_density_num(_study_side(dens), dens.percent_dense, dens.category))
+    nums = [_density_num(_study_side(dens), dens.percent_dense, dens.category)]
     for side in ("R", "L"):
         breast = dens.per_breast.get(side)
         if breast is None:
             continue
-        num = cad.add(_density_num(side, breast.percent_dense, breast.category))
+        num = _density_num(side, breast.percent_dense, breast.category)
         for uid in breast.sop_instance_uids:
             if uid not in images:
                 raise EncodingError(f"breast density references image {uid} that is not in the library")
-            num.add(Node("IMAGE", "INFERRED FROM", ref=images[uid]))
+            add(num, ContentReference("INFERRED FROM", images[uid]))
+        nums.append(num)
     for uid, (_, percent) in content.image_density.items():
         entry = by_uid.get(uid)
         if percent is None or entry is None:
             continue
-        num = cad.add(_density_num(entry.laterality or "B", percent))
-        num.add(Node("IMAGE", "INFERRED FROM", ref=images[uid]))
+        num = _density_num(entry.laterality or "B", percent)
+        add(num, ContentReference("INFERRED FROM", images[uid]))
+        nums.append(num)
+    return nums
 
 
 def _side(node: Node) -> str | None:
