@@ -78,12 +78,11 @@ from datetime import datetime
 from highdicom.sr import CodeContentItem, ContainerContentItem, ContentItem, EnhancedSR
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import ExplicitVRLittleEndian
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.report import DraftFinding, ReportDraft
 from breastgate.results import codes as c
-from breastgate.results.placement import copy_patient_study, creation_datetime, header_view, pin_creation
+from breastgate.results.placement import creation_datetime, finish_instance, header_view, highdicom_fields
 from breastgate.results.sr_content import (
     Code,
     Node,
@@ -329,29 +328,18 @@ class BreastImagingReportSR:
 
     def to_dataset(self) -> Dataset:
         """The complete SR instance with file meta (Explicit VR Little Endian)."""
-        ds = EnhancedSR(
+        created = (self.content_date, self.content_time)
+        description = "breastgate AI report draft - not for diagnostic use"
+        ds = EnhancedSR(  # SR Document General (C.17.2): a draft, not complete, final nor verified
             evidence=[header_view(src) for src in self.sources],
             content=self._tree,
             series_instance_uid=self.series_instance_uid,
             series_number=self.series_number,
             sop_instance_uid=self.sop_instance_uid,
             instance_number=self.instance_number,
-            manufacturer="breastgate",
-            is_complete=False,  # SR Document General (C.17.2): a draft, neither complete,
-            is_final=False,  # final
-            is_verified=False,  # nor verified
-            transfer_syntax_uid=ExplicitVRLittleEndian,
-            specific_character_set="ISO_IR 192",
-            series_description="breastgate AI report draft - not for diagnostic use",
-            manufacturer_model_name=DRAFTER_ID,
-            software_versions=self.draft.rules_version,
-            content_date=self.content_date,
-            content_time=self.content_time,
-            series_date=self.content_date,
-            series_time=self.content_time,
+            **highdicom_fields(created, description, DRAFTER_ID, self.draft.rules_version),
         )
-        copy_patient_study(self.sources[0], ds)  # PS3.3 C.7.1.1, C.7.2.1
-        pin_creation(ds, (self.content_date, self.content_time))
+        finish_instance(ds, self.sources[0], created)  # PS3.3 C.7.1.1, C.7.2.1
         ds.CompletionFlagDescription = "AI-generated draft awaiting radiologist review"
         ds.AuthorObserverSequence = DicomSequence([self._author()])
         return ds

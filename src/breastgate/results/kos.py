@@ -36,16 +36,15 @@ from highdicom.sr import (
     TextContentItem,
 )
 from pydicom.dataset import Dataset
-from pydicom.uid import ExplicitVRLittleEndian
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.model import Finding
 from breastgate.results.placement import (
-    copy_patient_study,
     creation_datetime,
+    finish_instance,
     header_view,
+    highdicom_fields,
     one_study,
-    pin_creation,
 )
 from breastgate.results.sr_content import Code, decode_content
 from breastgate.results.uids import derive_uid
@@ -190,6 +189,7 @@ class KeyObjectSelectionDocument:
     def to_dataset(self) -> Dataset:
         """The complete KOS instance with file meta (Explicit VR Little Endian)."""
         created = (self.content_date, self.content_time)
+        description = f"breastgate {self.algorithm_id} key images - not for diagnostic use"
         ds = HdKeyObjectSelectionDocument(
             evidence=[header_view(self._by_uid[uid]) for uid in self.key_images],
             content=self._content(),
@@ -197,19 +197,9 @@ class KeyObjectSelectionDocument:
             series_number=self.series_number,
             sop_instance_uid=self.sop_instance_uid,
             instance_number=self.instance_number,
-            manufacturer="breastgate",
-            transfer_syntax_uid=ExplicitVRLittleEndian,
-            specific_character_set="ISO_IR 192",
-            series_description=f"breastgate {self.algorithm_id} key images - not for diagnostic use"[:64],
-            manufacturer_model_name=self.algorithm_id[:64],
-            software_versions=self.algorithm_version[:64],
-            content_date=self.content_date,
-            content_time=self.content_time,
-            series_date=self.content_date,
-            series_time=self.content_time,
+            **highdicom_fields(created, description, self.algorithm_id, self.algorithm_version),
         )
-        copy_patient_study(self.sources[0], ds)
-        pin_creation(ds, created)
+        finish_instance(ds, self.sources[0], created)
         for item in ds.ContentSequence:
             if item.ValueType == "IMAGE":
                 del item.ConceptNameCodeSequence  # TID 2010 row 8: no purpose of reference

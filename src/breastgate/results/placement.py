@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from copy import deepcopy
 from datetime import datetime
+from typing import Any
 
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
@@ -34,7 +35,9 @@ __all__ = [
     "copy_patient_study",
     "creation_datetime",
     "evidence_item",
+    "finish_instance",
     "header_view",
+    "highdicom_fields",
     "pin_creation",
 ]
 
@@ -118,6 +121,33 @@ def pin_creation(ds: Dataset, created: tuple[str, str]) -> None:
             setattr(ds, f"{prefix}Time", time)
     if "DateOfSecondaryCapture" in ds:
         ds.DateOfSecondaryCapture, ds.TimeOfSecondaryCapture = date, time
+
+
+def highdicom_fields(created: tuple[str, str], description: str, model: str, version: str) -> dict[str, Any]:
+    """The keyword arguments every highdicom constructor here is given alike: General Equipment
+    (manufacturer breastgate, model = the algorithm, software = its version), the series
+    description, UTF-8, Explicit VR Little Endian, Content and Series Date/Time = ``created``."""
+    date, time = created
+    return {
+        "manufacturer": "breastgate",
+        "manufacturer_model_name": model[:64],
+        "software_versions": version[:64],
+        "series_description": description[:64],
+        "specific_character_set": "ISO_IR 192",
+        "transfer_syntax_uid": ExplicitVRLittleEndian,
+        "content_date": date,
+        "content_time": time,
+        "series_date": date,
+        "series_time": time,
+    }
+
+
+def finish_instance(ds: Dataset, source: Dataset, created: tuple[str, str]) -> None:
+    """Make an instance highdicom built one of ours: Patient and General Study copied from
+    ``source`` (:func:`copy_patient_study`) and highdicom's wall-clock stamps pinned
+    (:func:`pin_creation`)."""
+    copy_patient_study(source, ds)
+    pin_creation(ds, created)
 
 
 def new_instance(

@@ -1,8 +1,14 @@
-"""A small, typed model of an SR content tree with by-reference links (PS3.3 C.17.3).
+"""SR content (PS3.3 C.17.3): coded concepts, writing with highdicom's content items, and reading.
 
-Nodes are built top-down; :func:`encode_content` assigns the 1-based position lists used by
-Referenced Content Item Identifier (0040,DB73) and writes the Content Sequence items;
-:func:`decode_content` reads a tree back, resolving by-reference links to their target nodes.
+Writing: the SR encoders build their trees from highdicom content items; the helpers here
+(:func:`code_item`, :func:`num_item`, :func:`container_item` ...) take breastgate's :class:`Code`.
+highdicom has no by-reference content item: :class:`ContentReference` is ours, and
+:func:`number_references` gives each the position of its target (Referenced Content Item
+Identifier (0040,DB73)) once the tree is whole. :func:`plain_numbers` keeps Numeric Values in the
+DS text breastgate has always written.
+
+Reading: :func:`decode_content` reads any SR tree into :class:`Node` items, tolerantly, resolving
+by-reference links to their targets; the decoders of every SR breastgate writes or reads use it.
 """
 
 from __future__ import annotations
@@ -25,7 +31,6 @@ from highdicom.sr import (
     TextContentItem,
 )
 from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence as DicomSequence
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
 
@@ -47,14 +52,6 @@ class Code(NamedTuple):
         """As a highdicom coded concept, for its content items (PS3.3 Table 8.8-1)."""
         return CodedConcept(self.value, self.scheme, self.meaning)
 
-    def to_dataset(self) -> Dataset:
-        """Encode as a Code Sequence item (PS3.3 Table 8.8-1)."""
-        ds = Dataset()
-        ds.CodeValue = self.value
-        ds.CodingSchemeDesignator = self.scheme
-        ds.CodeMeaning = self.meaning
-        return ds
-
     @classmethod
     def from_dataset(cls, ds: Dataset) -> Code:
         """Decode a Code Sequence item (Long/URN Code Value tolerated)."""
@@ -64,7 +61,7 @@ class Code(NamedTuple):
 
 @dataclass(eq=False)
 class Node:
-    """One content item. ``ref`` set means a by-reference relationship to that node."""
+    """One content item as read. ``ref`` set means a by-reference relationship to that node."""
 
     vt: str
     rel: str | None = None
@@ -81,11 +78,6 @@ class Node:
     ref: Node | None = None
     template: str | None = None
     children: list[Node] = field(default_factory=list)
-
-    def add(self, child: Node) -> Node:
-        """Append a child and return it (for chaining)."""
-        self.children.append(child)
-        return child
 
     def find(self, concept: Code, vt: str | None = None) -> list[Node]:
         """Direct children with this concept name (and value type)."""
@@ -216,91 +208,6 @@ def _format_ds(value: float) -> str:
         if len(text) <= 16:
             return text
     raise EncodingError(f"numeric value {value!r} does not fit DS")
-
-
-def _positions(root: Node) -> dict[int, tuple[int, ...]]:
-    out: dict[int, tuple[int, ...]] = {}
-
-    def visit(node: Node, pos: tuple[int, ...]) -> None:
-        out[id(node)] = pos
-        for i, c in enumerate(node.children, start=1):
-            visit(c, (*pos, i))
-
-    visit(root, (1,))
-    return out
-
-
-def _encode_value(node: Node, ds: Dataset) -> None:
-    ds.ValueType = node.vt
-    if node.concept is not None:
-        ds.ConceptNameCodeSequence = DicomSequence([node.concept.to_dataset()])
-    if node.vt == "CONTAINER":
-        ds.ContinuityOfContent = "SEPARATE"
-        if node.template:
-            tpl = Dataset()
-            tpl.MappingResource = "DCMR"
-            tpl.TemplateIdentifier = node.template
-            ds.ContentTemplateSequence = DicomSequence([tpl])
-    elif node.vt == "CODE":
-        if node.code is None:
-            raise EncodingError("CODE content item without a value")
-        ds.ConceptCodeSequence = DicomSequence([node.code.to_dataset()])
-    elif node.vt == "TEXT":
-        ds.TextValue = node.text or ""
-    elif node.vt == "UIDREF":
-        if not node.text:
-            raise EncodingError("UIDREF content item without a UID")
-        ds.UID = node.text
-    elif node.vt == "NUM":
-        if node.num is None or node.units is None:
-            raise EncodingError("NUM content item without value or units")
-        mv = Dataset()
-        mv.NumericValue = _format_ds(node.num)
-        mv.MeasurementUnitsCodeSequence = DicomSequence([node.units.to_dataset()])
-        ds.MeasuredValueSequence = DicomSequence([mv])
-    elif node.vt == "IMAGE":
-        if node.sop is None:
-            raise EncodingError("IMAGE content item without a reference")
-        ref = Dataset()
-        ref.ReferencedSOPClassUID, ref.ReferencedSOPInstanceUID = node.sop
-        if node.frames:
-            ref.ReferencedFrameNumber = list(node.frames)
-        ds.ReferencedSOPSequence = DicomSequence([ref])
-    elif node.vt == "SCOORD":
-        if node.graphic is None:
-            raise EncodingError("SCOORD content item without graphic data")
-        ds.GraphicType = node.graphic[0]
-        ds.GraphicData = [float(v) for v in node.graphic[1]]
-    elif node.vt in ("DATE", "TIME"):
-        setattr(ds, "Date" if node.vt == "DATE" else "Time", node.text or "")
-    else:
-        raise EncodingError(f"value type {node.vt} not supported by this encoder")
-
-
-def encode_content(root: Node, ds: Dataset) -> None:
-    """Write ``root`` as the document content (SR Document Content module) into ``ds``."""
-    pos = _positions(root)
-
-    def items(node: Node) -> DicomSequence:
-        seq = []
-        for child in node.children:
-            item = Dataset()
-            if child.rel is None:
-                raise EncodingError("child content item without a relationship type")
-            item.RelationshipType = child.rel
-            if child.ref is not None:
-                if id(child.ref) not in pos:
-                    raise EncodingError("by-reference target is not in the content tree")
-                item.ReferencedContentItemIdentifier = list(pos[id(child.ref)])
-            else:
-                _encode_value(child, item)
-                if child.children:
-                    item.ContentSequence = items(child)
-            seq.append(item)
-        return DicomSequence(seq)
-
-    _encode_value(root, ds)
-    ds.ContentSequence = items(root)
 
 
 def _decode_item(ds: Dataset, rel: str | None) -> Node:

@@ -52,7 +52,7 @@ from breastgate.domain.model import NOT_FOR_DIAGNOSTIC_USE, CaseAssessment, Find
 from breastgate.imaging.errors import ImagingError
 from breastgate.imaging.pixels import laterality_of, view_of
 from breastgate.results.gsps import KIND_STYLES, series_laterality
-from breastgate.results.placement import copy_patient_study, creation_datetime, pin_creation
+from breastgate.results.placement import creation_datetime, finish_instance, highdicom_fields
 from breastgate.results.summary_tomo import (
     GridMap,
     MarkPlacement,
@@ -444,6 +444,8 @@ class SecondaryCaptureSummary:
     def to_dataset(self) -> Dataset:
         """The complete SC instance with file meta (Explicit VR Little Endian)."""
         shown = [src for src in self.sources if str(src.SOPInstanceUID) in self.tiles]
+        created = (self.creation_date, self.creation_time)
+        description = f"breastgate {self.algorithm_id} AI summary - not for diagnostic use"
         ds = SCImage(
             pixel_array=self.pixels,  # Image Pixel (C.7.6.3): RGB 8-bit, colour-by-pixel
             photometric_interpretation="RGB",
@@ -454,19 +456,10 @@ class SecondaryCaptureSummary:
             series_number=self.series_number,
             sop_instance_uid=self.sop_instance_uid,
             instance_number=self.instance_number,
-            manufacturer="breastgate",
             patient_orientation=("L", "F"),  # required by highdicom, emptied below
-            specific_character_set="ISO_IR 192",
-            series_description=f"breastgate {self.algorithm_id} AI summary - not for diagnostic use"[:64],
-            manufacturer_model_name=self.algorithm_id[:64],  # General Equipment, SC Equipment
-            software_versions=self.algorithm_version[:64],
-            content_date=self.creation_date,
-            content_time=self.creation_time,
-            series_date=self.creation_date,
-            series_time=self.creation_time,
+            **highdicom_fields(created, description, self.algorithm_id, self.algorithm_version),
         )
-        copy_patient_study(self.sources[0], ds)
-        pin_creation(ds, (self.creation_date, self.creation_time))
+        finish_instance(ds, self.sources[0], created)
         # General Series (C.7.3.1): Laterality R or L for one breast, empty for both (Type 2C)
         ds.Laterality = series_laterality(shown)
         # General Image (C.7.6.1): a montage of both breasts has no one orientation (Type 2C, empty)

@@ -70,13 +70,12 @@ from datetime import datetime
 import highdicom.sr as hd
 import numpy as np
 from pydicom.dataset import Dataset
-from pydicom.uid import ExplicitVRLittleEndian
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.model import AlgorithmManifest, AlgorithmResult, Finding, Mark
 from breastgate.results import codes as c
 from breastgate.results.mammo_cad_sr import impression_text
-from breastgate.results.placement import copy_patient_study, creation_datetime, header_view, pin_creation
+from breastgate.results.placement import creation_datetime, finish_instance, header_view, highdicom_fields
 from breastgate.results.sr_content import (
     Code,
     Node,
@@ -324,6 +323,7 @@ class MeasurementReport:
     def to_dataset(self) -> Dataset:
         """The complete SR instance with file meta (Explicit VR Little Endian)."""
         created = (self.creation_date, self.creation_time)
+        description = f"breastgate {self.manifest.id} TID 1500 - not for diagnostic use"
         ds = hd.ComprehensiveSR(
             evidence=[header_view(src) for src in self.sources],
             content=self._tree[0],
@@ -331,20 +331,10 @@ class MeasurementReport:
             series_number=self.series_number,
             sop_instance_uid=self.sop_instance_uid,
             instance_number=self.instance_number,
-            manufacturer="breastgate",
             is_complete=True,
-            transfer_syntax_uid=ExplicitVRLittleEndian,
-            specific_character_set="ISO_IR 192",
-            series_description=f"breastgate {self.manifest.id} TID 1500 - not for diagnostic use"[:64],
-            manufacturer_model_name=self.manifest.id[:64],
-            software_versions=self.manifest.version[:64],
-            content_date=self.creation_date,
-            content_time=self.creation_time,
-            series_date=self.creation_date,
-            series_time=self.creation_time,
+            **highdicom_fields(created, description, self.manifest.id, self.manifest.version),
         )
-        copy_patient_study(self.sources[0], ds)
-        pin_creation(ds, created)
+        finish_instance(ds, self.sources[0], created)
         return ds
 
     @staticmethod
