@@ -39,8 +39,8 @@ each breast, each image), which both validators accept and any SR viewer shows a
 density = N %" with its laterality; the BI-RADS a-d category is a coded HAS PROPERTIES child of the
 study/breast NUMs (permitted by A.35.5-2 row 6; PixelMed only warns "not in template") and is also
 spelled out in the Impression Description, the item a workstation shows as the CAD summary text.
-Decoding relies on the order written here: study NUM first, then breast NUMs (both with a
-category), then image NUMs (without).
+Decoding (:func:`~.mammo_cad_sr.decode_tree`) relies on the order written here: study NUM first,
+then breast NUMs (both with a category), then image NUMs (without).
 
 Built from highdicom content items (``CodeContentItem``, ``NumContentItem``, ``TextContentItem``,
 ``ImageContentItem``, ``ScoordContentItem``, ``ContainerContentItem``); the by-reference links are
@@ -69,7 +69,6 @@ from pydicom.dataset import Dataset
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.model import (
-    BreastDensity,
     DensityAssessment,
     Finding,
     FindingKind,
@@ -90,11 +89,8 @@ from breastgate.results.sr_content import (
 )
 from breastgate.results.tid4000_findings import (
     FindingEncoder,
-    decode_findings,
     detection_code,
-    kind_of,
     operating_points,
-    threshold_from,
 )
 
 LOGGER = logging.getLogger(__name__)
@@ -495,83 +491,3 @@ def _density_nums(
         add(num, ContentReference("INFERRED FROM", images[uid]))
         nums.append(num)
     return nums
-
-
-def _side(node: Node) -> str | None:
-    lat = node.first(c.LATERALITY, "CODE")
-    return c.laterality_of(lat.code) if lat is not None and lat.code is not None else None
-
-
-def _category(node: Node) -> str | None:
-    code = node.first(c.BREAST_COMPOSITION, "CODE")
-    return c.category_of(code.code) if code is not None and code.code is not None else None
-
-
-def _image_refs(node: Node) -> tuple[str, ...]:
-    return tuple(ch.ref.sop[1] for ch in node.children if ch.ref is not None and ch.ref.sop is not None)
-
-
-def decode_tree(root: Node) -> DensityContent:
-    """Read back what :func:`build_tree` wrote (tolerant of extra items)."""
-    if not c.MAMMO_CAD_REPORT.same(root.concept):
-        raise InvalidInputError("not a TID 4000 Mammography CAD Report")
-    library = root.first(c.IMAGE_LIBRARY, "CONTAINER")
-    lib = tuple(n.sop for n in (library.children if library else []) if n.sop is not None and not n.frames)
-    cad = root.first(c.CAD_SUMMARY, "CODE")
-    if cad is None:
-        raise InvalidInputError("CAD Processing and Findings Summary missing")
-    algo = AlgorithmIdentification.from_node(cad)
-    if algo is None:
-        raise InvalidInputError("Algorithm Identification missing from the CAD summary")
-    impression = cad.first(c.IMPRESSION_DESCRIPTION, "TEXT")
-
-    # Written in order: the study NUM, one NUM per breast (both with a category), then image NUMs.
-    nums = cad.find(c.BREAST_TISSUE_DENSITY, "NUM")
-    levels = [(n, _category(n)) for n in nums if _category(n) is not None]
-    density = None
-    image_density: dict[str, tuple[str, float | None]] = {}
-    if levels:
-        study_num, study_category = levels[0]
-        per_breast: dict[str, BreastDensity] = {}
-        for num, category in levels[1:]:
-            side = _side(num)
-            if side in ("L", "R") and category is not None:
-                per_breast[side] = BreastDensity(side, category, num.num or 0.0, _image_refs(num))
-        density = DensityAssessment(study_category or "", study_num.num or 0.0, per_breast)
-        for num in nums:
-            if _category(num) is not None:
-                continue
-            breast = per_breast.get(_side(num) or "")
-            for uid in _image_refs(num):
-                image_density[uid] = (breast.category if breast else density.category, num.num)
-
-    succeeded: list[str] = []
-    failed: list[str] = []
-    detections = root.first(c.SUMMARY_OF_DETECTIONS, "CODE")
-    analyses = root.first(c.SUMMARY_OF_ANALYSES, "CODE")
-    kinds: list[FindingKind] = []
-    for parent, container, item, bucket in (
-        (detections, c.SUCCESSFUL_DETECTIONS, c.DETECTION_PERFORMED, succeeded),
-        (detections, c.FAILED_DETECTIONS, c.DETECTION_PERFORMED, failed),
-        (analyses, c.SUCCESSFUL_ANALYSES, c.ANALYSIS_PERFORMED, succeeded),
-        (analyses, c.FAILED_ANALYSES, c.ANALYSIS_PERFORMED, failed),
-    ):
-        box = parent.first(container, "CONTAINER") if parent else None
-        for performed in box.find(item, "CODE") if box else []:
-            kind = kind_of(performed.code) if item == c.DETECTION_PERFORMED else None
-            if kind is not None and kind not in kinds:
-                kinds.append(kind)
-            refs = (ch.ref.sop[1] for ch in performed.children if ch.ref is not None and ch.ref.sop)
-            bucket.extend(u for u in refs if u not in bucket)
-    return DensityContent(
-        algorithm=algo,
-        density=density,
-        image_density=image_density,
-        succeeded=tuple(succeeded),
-        failed=tuple(failed),
-        impression=(impression.text or "") if impression else "",
-        library=lib,
-        findings=decode_findings(cad),
-        operating_threshold=threshold_from(algo.parameters),
-        detection_kinds=tuple(kinds),
-    )
