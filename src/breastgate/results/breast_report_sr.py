@@ -82,7 +82,13 @@ from pydicom.sequence import Sequence as DicomSequence
 from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.report import DraftFinding, ReportDraft
 from breastgate.results import codes as c
-from breastgate.results.placement import creation_datetime, finish_instance, header_view, highdicom_fields
+from breastgate.results.placement import (
+    creation_datetime,
+    finish_instance,
+    header_view,
+    highdicom_fields,
+    highdicom_refusal,
+)
 from breastgate.results.sr_content import (
     Code,
     Node,
@@ -324,21 +330,23 @@ class BreastImagingReportSR:
         )
         self.procedures = procedures_of(self.sources)
         # Build the tree now so a bad input fails here, not at write time.
-        self._tree = build_tree(draft, self.procedures)
+        with highdicom_refusal("TID 4200 content"):
+            self._tree = build_tree(draft, self.procedures)
 
     def to_dataset(self) -> Dataset:
         """The complete SR instance with file meta (Explicit VR Little Endian)."""
         created = (self.content_date, self.content_time)
         description = "breastgate AI report draft - not for diagnostic use"
-        ds = EnhancedSR(  # SR Document General (C.17.2): a draft, not complete, final nor verified
-            evidence=[header_view(src) for src in self.sources],
-            content=self._tree,
-            series_instance_uid=self.series_instance_uid,
-            series_number=self.series_number,
-            sop_instance_uid=self.sop_instance_uid,
-            instance_number=self.instance_number,
-            **highdicom_fields(created, description, DRAFTER_ID, self.draft.rules_version),
-        )
+        with highdicom_refusal("report SR"):  # SR Document General (C.17.2): a draft, not
+            ds = EnhancedSR(  # complete, final nor verified
+                evidence=[header_view(src) for src in self.sources],
+                content=self._tree,
+                series_instance_uid=self.series_instance_uid,
+                series_number=self.series_number,
+                sop_instance_uid=self.sop_instance_uid,
+                instance_number=self.instance_number,
+                **highdicom_fields(created, description, DRAFTER_ID, self.draft.rules_version),
+            )
         finish_instance(ds, self.sources[0], created)  # PS3.3 C.7.1.1, C.7.2.1
         ds.CompletionFlagDescription = "AI-generated draft awaiting radiologist review"
         ds.AuthorObserverSequence = DicomSequence([self._author()])

@@ -73,7 +73,13 @@ from breastgate.results.gsps_graphics import (
     size_of,
     text_object,
 )
-from breastgate.results.placement import attach_file_meta, creation_datetime, new_instance, one_study
+from breastgate.results.placement import (
+    attach_file_meta,
+    creation_datetime,
+    highdicom_refusal,
+    new_instance,
+    one_study,
+)
 from breastgate.results.uids import derive_uid
 
 __all__ = [
@@ -246,10 +252,8 @@ class GrayscaleSoftcopyPresentationState:
         if not self.annotations:
             raise EncodingError("no mark lands on a For Presentation source image: nothing to present")
         self._photometric()  # fail now, not at write time
-        try:  # highdicom checks every graphic against its image: fail now, not at write time
+        with highdicom_refusal("GSPS graphics"):  # checked against each image: fail now
             self._content = self._graphics()
-        except (TypeError, ValueError) as exc:
-            raise EncodingError(f"GSPS graphics rejected: {exc}") from exc
         inputs = [self.study_instance_uid, *sorted(self._by_uid)]
         self.sop_instance_uid = derive_uid("gsps", algorithm_id, algorithm_version, inputs)
         self.series_instance_uid = derive_uid(

@@ -44,6 +44,7 @@ from breastgate.results.placement import (
     finish_instance,
     header_view,
     highdicom_fields,
+    highdicom_refusal,
     one_study,
 )
 from breastgate.results.sr_content import Code, decode_content
@@ -190,15 +191,16 @@ class KeyObjectSelectionDocument:
         """The complete KOS instance with file meta (Explicit VR Little Endian)."""
         created = (self.content_date, self.content_time)
         description = f"breastgate {self.algorithm_id} key images - not for diagnostic use"
-        ds = HdKeyObjectSelectionDocument(
-            evidence=[header_view(self._by_uid[uid]) for uid in self.key_images],
-            content=self._content(),
-            series_instance_uid=self.series_instance_uid,
-            series_number=self.series_number,
-            sop_instance_uid=self.sop_instance_uid,
-            instance_number=self.instance_number,
-            **highdicom_fields(created, description, self.algorithm_id, self.algorithm_version),
-        )
+        with highdicom_refusal("KOS"):
+            ds = HdKeyObjectSelectionDocument(
+                evidence=[header_view(self._by_uid[uid]) for uid in self.key_images],
+                content=self._content(),
+                series_instance_uid=self.series_instance_uid,
+                series_number=self.series_number,
+                sop_instance_uid=self.sop_instance_uid,
+                instance_number=self.instance_number,
+                **highdicom_fields(created, description, self.algorithm_id, self.algorithm_version),
+            )
         finish_instance(ds, self.sources[0], created)
         for item in ds.ContentSequence:
             if item.ValueType == "IMAGE":

@@ -36,7 +36,13 @@ from breastgate.domain.model import (
     FindingKind,
 )
 from breastgate.results import codes as c
-from breastgate.results.placement import attach_file_meta, evidence_item, new_instance, sr_document_general
+from breastgate.results.placement import (
+    attach_file_meta,
+    evidence_item,
+    highdicom_refusal,
+    new_instance,
+    sr_document_general,
+)
 from breastgate.results.sr_content import Node, decode_content
 from breastgate.results.tid4000 import (
     AlgorithmIdentification,
@@ -179,7 +185,8 @@ class MammographyCADSR:
             density_analysis=result.density is not None or not kinds,
         )
         # Build the tree now so a bad input fails here, not at write time.
-        self._tree = build_tree(self.content, self.entries)
+        with highdicom_refusal("TID 4000 content"):
+            self._tree = build_tree(self.content, self.entries)
 
     @classmethod
     def from_result(

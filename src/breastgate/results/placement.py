@@ -19,7 +19,8 @@ Two helpers exist for highdicom's SOP class constructors (KOS, SC, TID 1500 and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from copy import deepcopy
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,7 @@ __all__ = [
     "finish_instance",
     "header_view",
     "highdicom_fields",
+    "highdicom_refusal",
     "pin_creation",
 ]
 
@@ -140,6 +142,16 @@ def highdicom_fields(created: tuple[str, str], description: str, model: str, ver
         "series_date": date,
         "series_time": time,
     }
+
+
+@contextmanager
+def highdicom_refusal(what: str) -> Iterator[None]:
+    """Raise highdicom's refusal of a value (TypeError, ValueError) as EncodingError, the error
+    every encoder here documents."""
+    try:
+        yield
+    except (TypeError, ValueError) as exc:
+        raise EncodingError(f"{what} rejected: {exc}") from exc
 
 
 def finish_instance(ds: Dataset, source: Dataset, created: tuple[str, str]) -> None:

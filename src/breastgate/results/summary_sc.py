@@ -52,7 +52,12 @@ from breastgate.domain.model import NOT_FOR_DIAGNOSTIC_USE, CaseAssessment, Find
 from breastgate.imaging.errors import ImagingError
 from breastgate.imaging.pixels import laterality_of, view_of
 from breastgate.results.gsps import KIND_STYLES, series_laterality
-from breastgate.results.placement import creation_datetime, finish_instance, highdicom_fields
+from breastgate.results.placement import (
+    creation_datetime,
+    finish_instance,
+    highdicom_fields,
+    highdicom_refusal,
+)
 from breastgate.results.summary_tomo import (
     GridMap,
     MarkPlacement,
@@ -446,19 +451,20 @@ class SecondaryCaptureSummary:
         shown = [src for src in self.sources if str(src.SOPInstanceUID) in self.tiles]
         created = (self.creation_date, self.creation_time)
         description = f"breastgate {self.algorithm_id} AI summary - not for diagnostic use"
-        ds = SCImage(
-            pixel_array=self.pixels,  # Image Pixel (C.7.6.3): RGB 8-bit, colour-by-pixel
-            photometric_interpretation="RGB",
-            bits_allocated=8,
-            coordinate_system="PATIENT",
-            study_instance_uid=self.study_instance_uid,
-            series_instance_uid=self.series_instance_uid,
-            series_number=self.series_number,
-            sop_instance_uid=self.sop_instance_uid,
-            instance_number=self.instance_number,
-            patient_orientation=("L", "F"),  # required by highdicom, emptied below
-            **highdicom_fields(created, description, self.algorithm_id, self.algorithm_version),
-        )
+        with highdicom_refusal("SC summary"):
+            ds = SCImage(
+                pixel_array=self.pixels,  # Image Pixel (C.7.6.3): RGB 8-bit, colour-by-pixel
+                photometric_interpretation="RGB",
+                bits_allocated=8,
+                coordinate_system="PATIENT",
+                study_instance_uid=self.study_instance_uid,
+                series_instance_uid=self.series_instance_uid,
+                series_number=self.series_number,
+                sop_instance_uid=self.sop_instance_uid,
+                instance_number=self.instance_number,
+                patient_orientation=("L", "F"),  # required by highdicom, emptied below
+                **highdicom_fields(created, description, self.algorithm_id, self.algorithm_version),
+            )
         finish_instance(ds, self.sources[0], created)
         # General Series (C.7.3.1): Laterality R or L for one breast, empty for both (Type 2C)
         ds.Laterality = series_laterality(shown)

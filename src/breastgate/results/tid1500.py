@@ -75,7 +75,13 @@ from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.model import AlgorithmManifest, AlgorithmResult, Finding, Mark
 from breastgate.results import codes as c
 from breastgate.results.mammo_cad_sr import impression_text
-from breastgate.results.placement import creation_datetime, finish_instance, header_view, highdicom_fields
+from breastgate.results.placement import (
+    creation_datetime,
+    finish_instance,
+    header_view,
+    highdicom_fields,
+    highdicom_refusal,
+)
 from breastgate.results.sr_content import (
     Code,
     Node,
@@ -214,7 +220,8 @@ class MeasurementReport:
             ),
         )
         # Build the tree now so a bad input fails here, not at write time.
-        self._tree = self._build()
+        with highdicom_refusal("TID 1500 content"):
+            self._tree = self._build()
 
     @classmethod
     def from_result(
@@ -324,16 +331,17 @@ class MeasurementReport:
         """The complete SR instance with file meta (Explicit VR Little Endian)."""
         created = (self.creation_date, self.creation_time)
         description = f"breastgate {self.manifest.id} TID 1500 - not for diagnostic use"
-        ds = hd.ComprehensiveSR(
-            evidence=[header_view(src) for src in self.sources],
-            content=self._tree[0],
-            series_instance_uid=self.series_instance_uid,
-            series_number=self.series_number,
-            sop_instance_uid=self.sop_instance_uid,
-            instance_number=self.instance_number,
-            is_complete=True,
-            **highdicom_fields(created, description, self.manifest.id, self.manifest.version),
-        )
+        with highdicom_refusal("TID 1500 document"):
+            ds = hd.ComprehensiveSR(
+                evidence=[header_view(src) for src in self.sources],
+                content=self._tree[0],
+                series_instance_uid=self.series_instance_uid,
+                series_number=self.series_number,
+                sop_instance_uid=self.sop_instance_uid,
+                instance_number=self.instance_number,
+                is_complete=True,
+                **highdicom_fields(created, description, self.manifest.id, self.manifest.version),
+            )
         finish_instance(ds, self.sources[0], created)
         return ds
 
