@@ -7,7 +7,7 @@ from highdicom.sr import CodedConcept
 from pydicom.dataset import Dataset
 from pydicom.valuerep import DA, TM
 
-from breastgate.domain.errors import EncodingError
+from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.results.placement import header_view, highdicom_refusal, pin_creation
 from tests.support.mg_headers import four_view_study
 
@@ -21,6 +21,9 @@ def test_header_view_keeps_references_and_empties_the_patient() -> None:
         assert view[kw].value == header[kw].value, kw
     assert (view.PatientName, view.PatientSex, view.StudyDate, view.AccessionNumber) == ("", "", "", "")
     assert "ViewCodeSequence" not in view and "PatientOrientation" not in view
+    del header.SeriesInstanceUID
+    with pytest.raises(InvalidInputError):
+        header_view(header)
 
 
 def test_pin_creation_overwrites_every_clock_stamp() -> None:

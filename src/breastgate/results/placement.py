@@ -99,6 +99,8 @@ def header_view(image: Dataset) -> Dataset:
     """What highdicom's constructors are given of a source ``image`` (see the module docstring):
     its UIDs, size and frame count, and the Type 2 Patient and General Study attributes empty
     (PS3.3 C.7.1.1, C.7.2.1); the encoder then copies them with :func:`copy_patient_study`."""
+    if not image.get("SeriesInstanceUID") or not image.get("SOPInstanceUID"):
+        raise InvalidInputError("source image lacks Series or SOP Instance UID")
     view = Dataset()
     for kw in sorted(_TYPE2):
         setattr(view, kw, "")
