@@ -405,3 +405,20 @@ def test_images_of_different_sizes_share_one_gsps() -> None:
         hd.pr.GrayscaleSoftcopyPresentationState(
             [headers[0], bto], "1.2.3.4", 1, "1.2.3.5", 1, "breastgate", ALGO, VERSION, "1", "BG_AI_MARKS"
         )
+
+
+def test_labels_stay_inside_the_image() -> None:
+    """A mark whose box reaches past the image still gets a label inside it (PIXEL units,
+    PS3.3 C.10.5.1.2; highdicom refuses anything outside)."""
+    headers = _headers()
+    low = Mark(headers[0].SOPInstanceUID, (1000, 3300), (900, 3390, 1100, 3500), 0.7)
+    ds = GrayscaleSoftcopyPresentationState(
+        [Finding("low", FindingKind.MASS, "R", 0.7, (low,))], headers, ALGO, VERSION
+    ).dataset
+    boxes = [
+        (*t.BoundingBoxTopLeftHandCorner, *t.BoundingBoxBottomRightHandCorner)
+        for item in ds.GraphicAnnotationSequence
+        for t in item.get("TextObjectSequence", [])
+    ]
+    assert len(boxes) == 2  # the label and the notice
+    assert all(0 <= c0 < c1 <= 2560 and 0 <= r0 < r1 <= 3328 for c0, r0, c1, r1 in boxes)

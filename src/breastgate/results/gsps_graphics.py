@@ -163,8 +163,8 @@ def mark_text(text: str, mark: Mark, rows: int, cols: int) -> TextBox:
     else:
         top, anchor = min(r1 + gap, rows - height), ((c0 + c1) / 2, r1)
     left = min(max(c0, 0.0), cols - width)
-    top = max(top, 0.0)
-    return TextBox(text, (left, top), (left + width, top + height), clamp(anchor, rows, cols))
+    top = min(max(top, 0.0), max(rows - height, 0.0))  # inside the image, as PIXEL units must be
+    return TextBox(text, (left, top), (left + width, min(top + height, rows)), clamp(anchor, rows, cols))
 
 
 def notice_text(text: str, rows: int, cols: int, chest_wall_right: bool) -> TextBox:
