@@ -1,14 +1,11 @@
 """Grayscale Softcopy Presentation State Storage (PS3.3 A.33.1, SOP Class 1.2.840.10008.5.1.4.1.1.11.1).
 
 :class:`GrayscaleSoftcopyPresentationState` draws AI marks over the source For Presentation images
-(what goes where, tomosynthesis slice and scroll-bar layers included: :mod:`.gsps_graphics`).
-Placement follows DESIGN §4: same study (Patient and General Study copied from the images), a new
-series, deterministic UIDs. Sectra's own tooling writes marks
-the same way (reference/sectra.md §3.4): a GSPS that references the exact source images.
-
-Coordinates are DICOM image coordinates (column, row), origin at the top-left corner of the
-top-left pixel: the same in the domain :class:`~breastgate.domain.model.Mark`, in SR SCOORD and in
-GSPS PIXEL units (PS3.3 C.10.5.1.2), so they are written unchanged.
+(what goes where, tomosynthesis slice and scroll-bar layers included: :mod:`.gsps_graphics`) in
+image coordinates (column, row), as in the domain :class:`~breastgate.domain.model.Mark` and SR
+SCOORD: GSPS PIXEL units (PS3.3 C.10.5.1.2), written unchanged. Placement follows DESIGN §4: same
+study (Patient and General Study copied), a new series, deterministic UIDs; Sectra's own tooling
+writes marks the same way (reference/sectra.md §3.4), referencing the exact source images.
 
 Written with highdicom's presentation-state content (PS3.3 C.10.5, C.10.7, C.11.8): one
 :class:`highdicom.pr.GraphicLayer` per layer, a :class:`highdicom.pr.GraphicGroup` per finding (its
@@ -19,13 +16,13 @@ outline, circles, label and per-slice outlines move and hide together), a
 :class:`highdicom.pr.SoftcopyVOILUTTransformation`, Modality and Presentation LUT as
 :class:`highdicom.ModalityLUTTransformation` and :class:`highdicom.PresentationLUTTransformation`.
 The SOP instance around them is ours, not :class:`highdicom.pr.GrayscaleSoftcopyPresentationState`,
-whose constructor (highdicom 0.28.2; deliberate since highdicom PR #139) cannot write
-this object: it refuses referenced images of different Rows/Columns (a mammogram's views may come
-from different detector formats, a tomosynthesis volume and its synthesized view have different
-grids; PS3.3 A.33.1 allows it), and refuses more than one referenced image when one is multi-frame
-unless given a Modality LUT (the DBT GSPS references both volumes, which have none at the top
-level); it also writes the Presentation State Relationship without Referenced Frame Number and one
-Displayed Area for all images, sized by the first. Also ours:
+whose constructor (highdicom 0.28.2; deliberate since highdicom PR #139) cannot write this object:
+it refuses referenced images of different Rows/Columns (a mammogram's views may come from
+different detector formats, a tomosynthesis volume and its synthesized view have different grids;
+PS3.3 A.33.1 allows it), and more than one referenced image when one is multi-frame unless given a
+Modality LUT (the DBT GSPS references both volumes, which have none at the top level); it also
+writes the Presentation State Relationship without Referenced Frame Number and one Displayed Area
+for all images, sized by the first. Also ours:
 
 - the Displayed Area items (C.10.4), one per image and frames, with the pixel aspect ratio of its
   spacing (highdicom has no public builder for them);
