@@ -138,6 +138,7 @@ def test_dsrdump_renders_the_tree(built: dict[str, Built]) -> None:
     assert '<has obs context CODE:(,,"Observer Type")=(121007,DCM,"Device")>' in text
     assert '<contains CODE:(,,"Finding")=(129788004,SCT,"Mammographic breast mass")>' in text
     frame = next(m.frame for f in shown_findings(built["dbt_masses"].result) for m in f.marks if m.frame)
-    assert f"<selected from IMAGE:=(BT image,,{frame})>" in text
+    # highdicom names the SELECTED FROM image (260753009, SCT, "Source"), which PixelMed accepts
+    assert f'<selected from IMAGE:(,,"Source")=(BT image,,{frame})>' in text
     calc = dsrdump(built["mg_calcifications"].path)
     assert '=(129769006,SCT,"Calcification Cluster")' in calc

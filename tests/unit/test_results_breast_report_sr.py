@@ -79,3 +79,17 @@ def test_procedure_follows_modality_and_sides() -> None:
     mr = Dataset()
     mr.Modality, mr.ImageLaterality = "MR", "R"
     assert [(p.code.value, p.laterality) for p in procedures_of([mr])] == [("241615005", "R")]
+
+
+def test_same_draft_same_bytes_dated_by_the_study() -> None:
+    """highdicom's wall-clock stamps are pinned to the study date and time."""
+    headers, sr = _draft_and_headers()
+    first, second = BytesIO(), BytesIO()
+    dcmwrite(first, sr.to_dataset(), enforce_file_format=True)
+    dcmwrite(second, BreastImagingReportSR(headers, sr.draft).to_dataset(), enforce_file_format=True)
+    assert first.getvalue() == second.getvalue()
+    ds = dcmread(BytesIO(first.getvalue()))
+    study = headers[0].StudyDate + headers[0].StudyTime
+    assert ds.InstanceCreationDate + ds.InstanceCreationTime == study
+    assert [item.ContributionDateTime for item in ds.ContributingEquipmentSequence] == [study]
+    assert ds.AuthorObserverSequence[0].ObserverType == "DEV" and ds.PreliminaryFlag == "PRELIMINARY"

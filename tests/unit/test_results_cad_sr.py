@@ -373,6 +373,28 @@ def test_findings_tree_shape() -> None:
     assert "Image quality: pectoral_muscle_to_pnl not met (pectoral muscle ends above the PNL)" in impression  # type: ignore[operator]
 
 
+def test_by_reference_links_point_at_image_library_entries() -> None:
+    """The by-reference items (ours: highdicom has none) carry only Relationship Type and the
+    position of an Image Library IMAGE (PS3.3 C.17.3.2.5); library IMAGEs have no concept name."""
+    headers, result = findings_study()
+    back, _ = _encode_findings(result, headers)
+    library = next(i for i in back.ContentSequence if i.get("ValueType") == "CONTAINER")
+    assert all("ConceptNameCodeSequence" not in entry for entry in library.ContentSequence)
+    positions = {(2, n) for n in range(1, len(library.ContentSequence) + 1)}
+
+    def references(item: Dataset) -> list[Dataset]:
+        found = [item] if "ReferencedContentItemIdentifier" in item else []
+        return found + [r for child in item.get("ContentSequence", []) for r in references(child)]
+
+    links = references(back)
+    assert len(links) > 20
+    for link in links:
+        assert set(link.keys()) == {0x0040A010, 0x0040DB73}  # Relationship Type, the identifier
+        target = list(link.ReferencedContentItemIdentifier)
+        assert target[0] == 1 and tuple(target[1:]) in positions
+        assert link.RelationshipType in ("SELECTED FROM", "HAS PROPERTIES", "INFERRED FROM")
+
+
 def test_without_threshold_every_mark_is_required() -> None:
     headers, result = findings_study()
     back, decoded = _encode_findings(replace(result, operating_threshold=None), headers)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from io import BytesIO
 
+import highdicom as hd
 import pytest
 from pydicom import dcmread, dcmwrite
 from pydicom.dataset import Dataset
@@ -44,6 +45,7 @@ def _headers() -> list[Dataset]:
     headers = four_view_study()
     for h in headers:
         h.WindowCenter, h.WindowWidth = ["2100", "2300"], ["3000", "2500"]
+        h.WindowCenterWidthExplanation = ["NORMAL", "HARDER"]
         h.PhotometricInterpretation = "MONOCHROME2"
     return headers
 
@@ -269,6 +271,7 @@ def test_presentation_modules_follow_the_images() -> None:
         assert list(area.PresentationPixelAspectRatio) == [1, 1]
     decoded = GrayscaleSoftcopyPresentationState.from_dataset(ds)
     assert set(decoded.windows.values()) == {(2100.0, 3000.0)}  # the first window of each image
+    assert {item.WindowCenterWidthExplanation for item in ds.SoftcopyVOILUTSequence} == {"NORMAL"}
     for h in headers:
         h.PhotometricInterpretation = "MONOCHROME1"
     inverse = GrayscaleSoftcopyPresentationState(_findings(headers), headers, ALGO, VERSION).dataset
@@ -344,3 +347,78 @@ def test_cielab_encoding() -> None:
     assert cielab((0, 0, 0)) == [0, 32896, 32896]
     red = cielab((255, 0, 0))
     assert red[1] > 50000  # strongly positive a*
+
+
+def test_each_finding_is_one_graphic_group() -> None:
+    """Graphic Group module (C.10.5.1.1): a finding's outline, circles, label and per-slice outlines
+    share its group; the scroll bar and the notice belong to no finding."""
+    headers = _headers()
+    bto = _bto_header(headers[0].StudyInstanceUID)
+    findings = _findings(headers)
+    volume = Mark(bto.SOPInstanceUID, (800, 1200), (700, 1100, 900, 1300), 0.6, frame=14, frames=(12, 16))
+    findings.append(Finding("d1", FindingKind.MASS, "L", 0.7, (volume,)))
+    ds = _round_trip(GrayscaleSoftcopyPresentationState(findings, [*headers, bto], ALGO, VERSION).dataset)
+    groups = {
+        g.GraphicGroupID: (g.GraphicGroupLabel, g.GraphicGroupDescription) for g in ds.GraphicGroupSequence
+    }
+    assert groups == {1: ("f1", "Mass 0.87"), 2: ("f2", "Calc 0.42"), 3: ("d1", "Mass 0.70")}
+    members: dict[int, set[str]] = {}
+    for item in ds.GraphicAnnotationSequence:
+        uid = item.ReferencedImageSequence[0].ReferencedSOPInstanceUID
+        objects = [*item.get("GraphicObjectSequence", []), *item.get("TextObjectSequence", [])]
+        for obj in objects:
+            if item.GraphicLayer in (SCROLL_LAYER, NOTICE_LAYER):
+                assert "GraphicGroupID" not in obj
+            else:
+                members.setdefault(obj.GraphicGroupID, set()).add(f"{uid}/{item.GraphicLayer}")
+    rcc, lcc, rmlo, _ = (h.SOPInstanceUID for h in headers)
+    assert members == {
+        1: {f"{rcc}/MASS", f"{rmlo}/MASS"},
+        2: {f"{lcc}/CALC"},
+        3: {f"{bto.SOPInstanceUID}/MASS", f"{bto.SOPInstanceUID}/{SLICE_LAYER}"},
+    }
+
+
+def test_images_of_different_sizes_share_one_gsps() -> None:
+    """A mammogram and a tomosynthesis volume of another size in one GSPS, each with its own
+    Displayed Area; highdicom's GrayscaleSoftcopyPresentationState refuses that (the reason the
+    SOP instance is ours, see the gsps module docstring): if it stops refusing, reconsider."""
+    headers = _headers()
+    bto = _bto_header(headers[0].StudyInstanceUID)
+    mg = Mark(headers[0].SOPInstanceUID, (800, 1200), (700, 1100, 900, 1300), 0.8)
+    dbt = Mark(bto.SOPInstanceUID, (500, 600), (400, 500, 600, 700), 0.9, frame=30)
+    findings = [
+        Finding("m", FindingKind.MASS, "R", 0.8, (mg,)),
+        Finding("d", FindingKind.MASS, "L", 0.9, (dbt,)),
+    ]
+    ds = _round_trip(GrayscaleSoftcopyPresentationState(findings, [*headers, bto], ALGO, VERSION).dataset)
+    areas = {
+        a.ReferencedImageSequence[0].ReferencedSOPInstanceUID: list(a.DisplayedAreaBottomRightHandCorner)
+        for a in ds.DisplayedAreaSelectionSequence
+    }
+    assert areas == {headers[0].SOPInstanceUID: [2560, 3328], bto.SOPInstanceUID: [1500, 2000]}
+    assert _missing_marks(decode_gsps(ds), findings) == []
+    for h in (headers[0], bto):
+        h.SamplesPerPixel, h.PatientBirthDate, h.PatientSex = 1, "", ""
+        h.AccessionNumber, h.StudyID = "", ""
+    with pytest.raises(ValueError, match="same dimensions"):
+        hd.pr.GrayscaleSoftcopyPresentationState(
+            [headers[0], bto], "1.2.3.4", 1, "1.2.3.5", 1, "breastgate", ALGO, VERSION, "1", "BG_AI_MARKS"
+        )
+
+
+def test_labels_stay_inside_the_image() -> None:
+    """A mark whose box reaches past the image still gets a label inside it (PIXEL units,
+    PS3.3 C.10.5.1.2; highdicom refuses anything outside)."""
+    headers = _headers()
+    low = Mark(headers[0].SOPInstanceUID, (1000, 3300), (900, 3390, 1100, 3500), 0.7)
+    ds = GrayscaleSoftcopyPresentationState(
+        [Finding("low", FindingKind.MASS, "R", 0.7, (low,))], headers, ALGO, VERSION
+    ).dataset
+    boxes = [
+        (*t.BoundingBoxTopLeftHandCorner, *t.BoundingBoxBottomRightHandCorner)
+        for item in ds.GraphicAnnotationSequence
+        for t in item.get("TextObjectSequence", [])
+    ]
+    assert len(boxes) == 2  # the label and the notice
+    assert all(0 <= c0 < c1 <= 2560 and 0 <= r0 < r1 <= 3328 for c0, r0, c1, r1 in boxes)

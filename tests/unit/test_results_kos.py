@@ -121,3 +121,17 @@ def test_unusable_marks_are_left_out_and_bad_inputs_rejected() -> None:
         )
     with pytest.raises(InvalidInputError):
         KeyObjectSelectionDocument.from_dataset(headers[0])
+
+
+def test_dates_come_from_the_study_and_image_items_have_no_concept_name() -> None:
+    """highdicom stamps the wall clock and names IMAGE items; neither may reach the document."""
+    headers = four_view_study()
+    src = headers[0]
+    ds = _round_trip(KeyObjectSelectionDocument([_mass(src.SOPInstanceUID)], headers, ALGO, VERSION).dataset)
+    assert (ds.InstanceCreationDate, ds.InstanceCreationTime) == (src.StudyDate, src.StudyTime)
+    assert (ds.ContentDate, ds.ContentTime) == (src.StudyDate, src.StudyTime)
+    assert [item.ContributionDateTime for item in ds.ContributingEquipmentSequence] == [
+        src.StudyDate + src.StudyTime
+    ]
+    images = [item for item in ds.ContentSequence if item.ValueType == "IMAGE"]
+    assert images and all("ConceptNameCodeSequence" not in item for item in images)  # TID 2010 row 8

@@ -196,6 +196,16 @@ def test_output_is_deterministic_and_uids_follow_inputs() -> None:
     assert np.array_equal(a.pixels, b.pixels)
     assert (a.sop_instance_uid, a.series_instance_uid) == (b.sop_instance_uid, b.series_instance_uid)
     assert a.dataset.ContentDate == images[0][0].StudyDate
+    first, second = BytesIO(), BytesIO()
+    dcmwrite(first, a.dataset, enforce_file_format=True)
+    dcmwrite(second, b.dataset, enforce_file_format=True)
+    assert first.getvalue() == second.getvalue()
+    ds = _round_trip(a.dataset)  # highdicom's wall-clock stamps pinned to the study, its choices ours
+    study = images[0][0].StudyDate + images[0][0].StudyTime
+    assert ds.InstanceCreationDate + ds.InstanceCreationTime == study
+    assert ds.DateOfSecondaryCapture + ds.TimeOfSecondaryCapture == study
+    assert [e.ContributionDateTime for e in ds.ContributingEquipmentSequence] == [study]
+    assert (ds.PatientOrientation, ds.ConversionType, ds.Laterality) == ("", "WSD", "")
     other = SecondaryCaptureSummary(images, findings, None, None, ALGO, "2.0.0")
     assert other.sop_instance_uid != a.sop_instance_uid
     fewer = _build(images[:3], findings)

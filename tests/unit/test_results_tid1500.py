@@ -186,3 +186,29 @@ def test_nothing_to_encode_raises(study: tuple[list[Dataset], AlgorithmResult]) 
         MeasurementReport(headers, replace(result, findings=(calc, beyond)), density_manifest())
     with pytest.raises(InvalidInputError):
         MeasurementReport.from_dataset(Dataset())
+
+
+def test_algorithm_identification_is_read_from_the_groups_or_the_container(
+    study: tuple[list[Dataset], AlgorithmResult],
+) -> None:
+    """highdicom writes TID 4019 in each TID 1410 group; reports written before carry it once on
+    the Imaging Measurements container. Both decode the same."""
+    headers, result = study
+    ds = MeasurementReport(headers, result, density_manifest()).dataset
+    decoded = MeasurementReport.from_dataset(ds)
+    assert (decoded.algorithm_name, decoded.operating_threshold) == (result.algorithm_id, 0.5)
+    container = next(
+        item for item in ds.ContentSequence if item.ConceptNameCodeSequence[0].CodeValue == "126010"
+    )
+    moved = None
+    for group in container.ContentSequence:
+        algorithm = [
+            i for i in group.ContentSequence if i.ConceptNameCodeSequence[0].CodeValue.startswith("11100")
+        ]
+        assert [i.ConceptNameCodeSequence[0].CodeValue for i in algorithm][:2] == ["111001", "111003"]
+        group.ContentSequence = [i for i in group.ContentSequence if i not in algorithm]
+        moved = moved or algorithm
+    assert moved is not None
+    container.ContentSequence = [*moved, *container.ContentSequence]
+    old = MeasurementReport.from_dataset(dcmread(BytesIO(_bytes(ds))))
+    assert old == decoded

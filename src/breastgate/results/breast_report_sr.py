@@ -7,9 +7,15 @@ mapping in the pipeline would be two shapes to keep in step (see :mod:`breastgat
 
 SOP class: Enhanced SR (1.2.840.10008.5.1.4.1.1.88.22); the content needs CODE, TEXT, NUM and no
 SCOORD or by-reference items, and TID 4200 is a root template of Enhanced and Comprehensive SR
-(reference dicom-sr.md §2). Placement as every breastgate output: same study, Patient and General
-Study modules copied from the images, a new series, deterministic UIDs (kind ``report-sr``), and
-Current Requested Procedure Evidence listing the images. Draft state: Completion Flag PARTIAL,
+(reference dicom-sr.md §2). Written by :class:`highdicom.sr.EnhancedSR`; the template is ours
+(highdicom has none for TID 4200), its content items highdicom's. Added after highdicom: the
+Patient and General Study modules as every output copies them, the creation date and time pinned
+(:func:`~.placement.pin_creation`), Completion Flag Description and the Author Observer Sequence,
+which highdicom's SR constructor does not take.
+
+Placement as every breastgate output: same study, Patient and General Study modules copied from
+the images, a new series, deterministic UIDs (kind ``report-sr``), and Current Requested
+Procedure Evidence listing the images. Draft state: Completion Flag PARTIAL,
 Verification Flag UNVERIFIED, Preliminary Flag PRELIMINARY; the AI origin is in the Series
 Description, the Author Observer Sequence (a device: breastgate) and the narrative's first
 Impression text, the draft label.
@@ -69,6 +75,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from highdicom.sr import CodeContentItem, ContainerContentItem, ContentItem, EnhancedSR
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 
@@ -76,12 +83,23 @@ from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.report import DraftFinding, ReportDraft
 from breastgate.results import codes as c
 from breastgate.results.placement import (
-    attach_file_meta,
-    copy_patient_study,
     creation_datetime,
-    evidence_item,
+    finish_instance,
+    header_view,
+    highdicom_fields,
+    highdicom_refusal,
 )
-from breastgate.results.sr_content import Code, Node, decode_content, encode_content
+from breastgate.results.sr_content import (
+    Code,
+    Node,
+    add,
+    code_item,
+    container_item,
+    decode_content,
+    num_item,
+    plain_numbers,
+    text_item,
+)
 from breastgate.results.uids import derive_uid
 
 LOGGER = logging.getLogger(__name__)
@@ -111,11 +129,11 @@ class Procedure:
     code: Code
     laterality: str
 
-    def node(self) -> Node:
+    def item(self) -> CodeContentItem:
         """The Procedure reported CODE with its Laterality modifier (relationship CONTAINS)."""
-        node = Node("CODE", _CONTAINS, c.PROCEDURE_REPORTED, code=self.code)
-        node.add(Node("CODE", _HCM, c.LATERALITY, code=c.SIDE_BY_LATERALITY[self.laterality]))
-        return node
+        item = code_item(c.PROCEDURE_REPORTED, self.code, _CONTAINS)
+        add(item, code_item(c.LATERALITY, c.SIDE_BY_LATERALITY[self.laterality], _HCM))
+        return item
 
 
 def procedures_of(sources: Sequence[Dataset]) -> tuple[Procedure, ...]:
@@ -136,20 +154,16 @@ def procedures_of(sources: Sequence[Dataset]) -> tuple[Procedure, ...]:
     return tuple(out)
 
 
-def _section(narrative: Node, heading: Code, element: Code, lines: Sequence[str]) -> None:
+def _section(heading: Code, element: Code, lines: Sequence[str]) -> list[ContainerContentItem]:
     """TID 4202 rows 2 and 4: a section heading CONTAINER with its one TEXT, lines CR LF separated."""
-    if lines:
-        section = narrative.add(Node("CONTAINER", _CONTAINS, heading))
-        section.add(Node("TEXT", _CONTAINS, element, text=LINE_BREAK.join(lines)))
+    if not lines:
+        return []
+    return [container_item(heading, _CONTAINS, [text_item(element, LINE_BREAK.join(lines), _CONTAINS)])]
 
 
-def _narrative(draft: ReportDraft) -> Node:
-    narrative = Node("CONTAINER", _CONTAINS, c.NARRATIVE_SUMMARY)
-    _section(narrative, c.BREAST_COMPOSITION, c.BREAST_COMPOSITION, [draft.composition])
+def _narrative(draft: ReportDraft) -> ContainerContentItem:
     findings = [f"{f.number}. {f.sentence}" for f in draft.findings]
     none = "No findings at the AI operating point." if draft.birads is not None else "Not assessed by AI."
-    _section(narrative, c.SECTION_FINDINGS, c.FINDING, findings or [none])
-    _section(narrative, c.COMPARISON_TO_PREVIOUS, c.COMPARISON_TO_PREVIOUS, draft.comparison)
     algorithms = "; ".join(f"{a.id} {a.version} ({a.status})" for a in draft.algorithms)
     impressions = [
         f"{draft.label}. Status: {draft.status.value}.",
@@ -157,77 +171,88 @@ def _narrative(draft: ReportDraft) -> Node:
         *([f"Algorithms: {algorithms}."] if algorithms else []),
         f"Report draft rules {DRAFTER_ID} {draft.rules_version}, rule {draft.rule}.",
     ]
-    _section(narrative, c.SECTION_IMPRESSIONS, c.IMPRESSION, impressions)
-    _section(narrative, c.SECTION_RECOMMENDATIONS, c.RECOMMENDATION, [draft.recommendation])
-    return narrative
+    sections = [
+        *_section(c.BREAST_COMPOSITION, c.BREAST_COMPOSITION, [draft.composition]),
+        *_section(c.SECTION_FINDINGS, c.FINDING, findings or [none]),
+        *_section(c.COMPARISON_TO_PREVIOUS, c.COMPARISON_TO_PREVIOUS, draft.comparison),
+        *_section(c.SECTION_IMPRESSIONS, c.IMPRESSION, impressions),
+        *_section(c.SECTION_RECOMMENDATIONS, c.RECOMMENDATION, [draft.recommendation]),
+    ]
+    return container_item(c.NARRATIVE_SUMMARY, _CONTAINS, sections)
 
 
-def _composition(draft: ReportDraft) -> Node | None:
+def _composition(draft: ReportDraft) -> ContainerContentItem | None:
     """TID 4205 rows 1, 3-6, both breasts (the draft's category is per study)."""
     if draft.composition_category is None:
         return None
-    node = Node("CONTAINER", _CONTAINS, c.BREAST_COMPOSITION)
-    code = c.COMPOSITION_BY_CATEGORY[draft.composition_category]
-    item = node.add(Node("CODE", _CONTAINS, c.BREAST_COMPOSITION, code=code))
-    item.add(Node("CODE", _HCM, c.LATERALITY, code=_BOTH))
+    code = code_item(c.BREAST_COMPOSITION, c.COMPOSITION_BY_CATEGORY[draft.composition_category], _CONTAINS)
+    add(code, code_item(c.LATERALITY, _BOTH, _HCM))
+    rows: list[ContentItem] = [code]
     if draft.percent_dense is not None:
         percent = round(draft.percent_dense, 1)
-        pct = node.add(Node("NUM", _CONTAINS, c.PERCENT_FIBROGLANDULAR, num=percent, units=c.PERCENT))
-        pct.add(Node("CODE", _HCM, c.LATERALITY, code=_BOTH))
-    return node
+        pct = num_item(c.PERCENT_FIBROGLANDULAR, percent, c.PERCENT, _CONTAINS)
+        add(pct, code_item(c.LATERALITY, _BOTH, _HCM))
+        rows.append(pct)
+    return container_item(c.BREAST_COMPOSITION, _CONTAINS, rows)
 
 
-def _finding(finding: DraftFinding) -> Node | None:
+def _finding(finding: DraftFinding) -> CodeContentItem | None:
     """TID 4206 row 4 and the rows the finding has facts for; None for kinds without a code."""
     kind = c.FINDING_BY_KIND.get(str(finding.kind))
     if kind is None:
         LOGGER.info("report SR: %s finding %d kept in the narrative only", finding.kind, finding.number)
         return None
-    node = Node("CODE", _CONTAINS, c.FINDING, code=kind)
-    node.add(Node("CODE", _HCM, c.LATERALITY, code=c.SIDE_BY_LATERALITY[finding.laterality]))
+    item = code_item(c.FINDING, kind, _CONTAINS)
+    rows: list[ContentItem] = [code_item(c.LATERALITY, c.SIDE_BY_LATERALITY[finding.laterality], _HCM)]
     if finding.size_mm is not None:
-        node.add(Node("NUM", _HP, c.DIAMETER, num=round(finding.size_mm, 1), units=c.MILLIMETER))
+        rows.append(num_item(c.DIAMETER, round(finding.size_mm, 1), c.MILLIMETER, _HP))
     for key, concept, table in _DESCRIPTOR_ROWS:
         value = table.get(finding.descriptors.get(key, ""))
         if value is not None:
-            node.add(Node("CODE", _HP, concept, code=value))
+            rows.append(code_item(concept, value, _HP))
     if finding.change is not None:
-        node.add(Node("CODE", _HP, c.CHANGE_SINCE_LAST_MAMMOGRAM, code=c.CHANGES[finding.change.value]))
-    return node
+        rows.append(code_item(c.CHANGE_SINCE_LAST_MAMMOGRAM, c.CHANGES[finding.change.value], _HP))
+    add(item, *rows)
+    return item
 
 
-def _overall_assessment(draft: ReportDraft) -> Node | None:
+def _overall_assessment(draft: ReportDraft) -> ContainerContentItem | None:
     """TID 4208 row 8 with TID 4203 rows 1-2."""
     if draft.birads is None:
         return None
-    node = Node("CONTAINER", _CONTAINS, c.OVERALL_ASSESSMENT)
-    node.add(Node("CODE", _CONTAINS, c.ASSESSMENT_CATEGORY, code=c.BIRADS_BY_CATEGORY[draft.birads]))
     follow_up = c.ADDITIONAL_PROJECTIONS if draft.birads == "0" else c.NORMAL_INTERVAL_FOLLOW_UP
-    node.add(Node("CODE", _CONTAINS, c.RECOMMENDED_FOLLOW_UP, code=follow_up))
-    return node
+    rows = [
+        code_item(c.ASSESSMENT_CATEGORY, c.BIRADS_BY_CATEGORY[draft.birads], _CONTAINS),
+        code_item(c.RECOMMENDED_FOLLOW_UP, follow_up, _CONTAINS),
+    ]
+    return container_item(c.OVERALL_ASSESSMENT, _CONTAINS, rows)
 
 
-def build_tree(draft: ReportDraft, procedures: Sequence[Procedure]) -> Node:
-    """The TID 4200 content tree of a draft (see the module docstring)."""
+def build_tree(draft: ReportDraft, procedures: Sequence[Procedure]) -> ContainerContentItem:
+    """The TID 4200 content tree of a draft (see the module docstring), of highdicom content items."""
     if not procedures:
         raise EncodingError("TID 4201 needs at least one procedure reported")
-    root = Node("CONTAINER", None, c.BREAST_IMAGING_REPORT, template="4200")
-    root.add(Node("CODE", _HCM, c.LANGUAGE, code=c.ENGLISH))
-    root.add(_narrative(draft))
-    supplementary = root.add(Node("CONTAINER", _CONTAINS, c.SUPPLEMENTARY_DATA))
-    for procedure in procedures:
-        supplementary.add(procedure.node())
+    supplementary: list[ContentItem] = [p.item() for p in procedures]
     composition = _composition(draft)
     if composition is not None:
-        supplementary.add(composition)
+        supplementary.append(composition)
     coded = [n for n in (_finding(f) for f in draft.findings) if n is not None]
     if coded:
-        section = supplementary.add(Node("CONTAINER", _CONTAINS, c.FINDINGS))
-        section.add(procedures[0].node())
-        section.children.extend(coded)
+        supplementary.append(container_item(c.FINDINGS, _CONTAINS, [procedures[0].item(), *coded]))
     assessment = _overall_assessment(draft)
     if assessment is not None:
-        supplementary.add(assessment)
+        supplementary.append(assessment)
+    root = container_item(
+        c.BREAST_IMAGING_REPORT,
+        None,
+        [
+            code_item(c.LANGUAGE, c.ENGLISH, _HCM),
+            _narrative(draft),
+            container_item(c.SUPPLEMENTARY_DATA, _CONTAINS, supplementary),
+        ],
+        template="4200",
+    )
+    plain_numbers(root)
     return root
 
 
@@ -305,42 +330,26 @@ class BreastImagingReportSR:
         )
         self.procedures = procedures_of(self.sources)
         # Build the tree now so a bad input fails here, not at write time.
-        self._tree = build_tree(draft, self.procedures)
+        with highdicom_refusal("TID 4200 content"):
+            self._tree = build_tree(draft, self.procedures)
 
     def to_dataset(self) -> Dataset:
         """The complete SR instance with file meta (Explicit VR Little Endian)."""
-        ds = Dataset()
-        ds.SpecificCharacterSet = "ISO_IR 192"
-        ds.SOPClassUID = ENHANCED_SR_STORAGE
-        ds.SOPInstanceUID = self.sop_instance_uid
-        ds.InstanceCreationDate, ds.InstanceCreationTime = self.content_date, self.content_time
-        copy_patient_study(self.sources[0], ds)  # PS3.3 C.7.1.1, C.7.2.1
-        ds.StudyInstanceUID = self.draft.study_instance_uid
-        # SR Document Series (C.17.1)
-        ds.Modality = "SR"
-        ds.SeriesInstanceUID = self.series_instance_uid
-        ds.SeriesNumber = self.series_number
-        ds.SeriesDescription = "breastgate AI report draft - not for diagnostic use"
-        ds.SeriesDate, ds.SeriesTime = self.content_date, self.content_time
-        ds.ReferencedPerformedProcedureStepSequence = DicomSequence([])
-        # General Equipment (C.7.5.1)
-        ds.Manufacturer = "breastgate"
-        ds.ManufacturerModelName = DRAFTER_ID
-        ds.SoftwareVersions = self.draft.rules_version
-        # SR Document General (C.17.2): a draft, neither complete nor verified
-        ds.InstanceNumber = self.instance_number
-        ds.CompletionFlag = "PARTIAL"
+        created = (self.content_date, self.content_time)
+        description = "breastgate AI report draft - not for diagnostic use"
+        with highdicom_refusal("report SR"):  # SR Document General (C.17.2): a draft, not
+            ds = EnhancedSR(  # complete, final nor verified
+                evidence=[header_view(src) for src in self.sources],
+                content=self._tree,
+                series_instance_uid=self.series_instance_uid,
+                series_number=self.series_number,
+                sop_instance_uid=self.sop_instance_uid,
+                instance_number=self.instance_number,
+                **highdicom_fields(created, description, DRAFTER_ID, self.draft.rules_version),
+            )
+        finish_instance(ds, self.sources[0], created)  # PS3.3 C.7.1.1, C.7.2.1
         ds.CompletionFlagDescription = "AI-generated draft awaiting radiologist review"
-        ds.VerificationFlag = "UNVERIFIED"
-        ds.PreliminaryFlag = "PRELIMINARY"
-        ds.ContentDate, ds.ContentTime = self.content_date, self.content_time
         ds.AuthorObserverSequence = DicomSequence([self._author()])
-        ds.PerformedProcedureCodeSequence = DicomSequence([])
-        ds.CurrentRequestedProcedureEvidenceSequence = DicomSequence(
-            [evidence_item(self.sources, self.draft.study_instance_uid)]
-        )
-        encode_content(self._tree, ds)  # SR Document Content (C.17.3), root TID 4200
-        attach_file_meta(ds)
         return ds
 
     def _author(self) -> Dataset:

@@ -35,8 +35,8 @@ from pydicom.dataset import Dataset
 from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.model import DensityAssessment, Finding, FindingKind, Mark, Point
 from breastgate.results import codes as c
+from breastgate.results.mammo_cad_sr import decode_tree
 from breastgate.results.sr_content import Code, Node, decode_content
-from breastgate.results.tid4000 import decode_tree
 
 LOGGER = logging.getLogger(__name__)
 

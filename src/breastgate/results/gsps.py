@@ -1,52 +1,103 @@
 """Grayscale Softcopy Presentation State Storage (PS3.3 A.33.1, SOP Class 1.2.840.10008.5.1.4.1.1.11.1).
 
-:class:`GrayscaleSoftcopyPresentationState` draws AI marks over the source For Presentation images:
-one Graphic Layer per finding kind (``MASS``, ``CALC`` ...) with a recommended CIELab colour, per
-marked image (and frame, for multi-frame images) a closed POLYLINE for the outline (or the bounding
-box), small CIRCLEs for the calcifications of a cluster, a ``"Mass 0.87"`` text next to the mark and
-one not-for-diagnostic-use notice. On Breast Tomosynthesis volumes two per-slice layers make a
-finding visible while scrolling: ``FINDING_SLICES`` (orange) repeats the finding's outline on every
-frame it spans (``Mark.frames``) and on no other, and ``SCROLLBAR`` (white) follows Sectra
-pydicomutils' convention of that name (``examples/create_gsps_and_kos.py``): on every frame of the
-volume a scroll-bar track, a box over each finding's frame range and a tick at the current frame,
-so a reader on any slice sees where along the stack the findings lie.
-Placement follows DESIGN §4: same study (Patient and General Study copied from the images), a new
-series, deterministic UIDs. Sectra's own tooling writes marks
-the same way (reference/sectra.md §3.4): a GSPS that references the exact source images.
+:class:`GrayscaleSoftcopyPresentationState` draws AI marks over the source For Presentation images
+(what goes where, tomosynthesis slice and scroll-bar layers included: :mod:`.gsps_graphics`) in
+image coordinates (column, row), as in the domain :class:`~breastgate.domain.model.Mark` and SR
+SCOORD: GSPS PIXEL units (PS3.3 C.10.5.1.2), written unchanged. Placement follows DESIGN §4: same
+study (Patient and General Study copied), a new series, deterministic UIDs; Sectra's own tooling
+writes marks the same way (reference/sectra.md §3.4), referencing the exact source images.
 
-Coordinates are DICOM image coordinates (column, row), origin at the top-left corner of the
-top-left pixel: the same in the domain :class:`~breastgate.domain.model.Mark`, in SR SCOORD and in
-GSPS PIXEL units (PS3.3 C.10.5.1.2), so they are written unchanged.
+Written with highdicom's presentation-state content (PS3.3 C.10.5, C.10.7, C.11.8): one
+:class:`highdicom.pr.GraphicLayer` per layer, a :class:`highdicom.pr.GraphicGroup` per finding (its
+outline, circles, label and per-slice outlines move and hide together), a
+:class:`highdicom.pr.GraphicAnnotation` of :class:`highdicom.pr.GraphicObject` and
+:class:`highdicom.pr.TextObject` per (image, frames, layer), image references as
+:class:`highdicom.ReferencedImageSequence`, the window as
+:class:`highdicom.pr.SoftcopyVOILUTTransformation`, Modality and Presentation LUT as
+:class:`highdicom.ModalityLUTTransformation` and :class:`highdicom.PresentationLUTTransformation`.
+The SOP instance around them is ours, not :class:`highdicom.pr.GrayscaleSoftcopyPresentationState`,
+whose constructor (highdicom 0.28.2; deliberate since highdicom PR #139) cannot write this object:
+it refuses referenced images of different Rows/Columns (a mammogram's views may come from
+different detector formats, a tomosynthesis volume and its synthesized view have different grids;
+PS3.3 A.33.1 allows it), and more than one referenced image when one is multi-frame unless given a
+Modality LUT (the DBT GSPS references both volumes, which have none at the top level); it also
+writes the Presentation State Relationship without Referenced Frame Number and one Displayed Area
+for all images, sized by the first. Also ours:
+
+- the Displayed Area items (C.10.4), one per image and frames, with the pixel aspect ratio of its
+  spacing (highdicom has no public builder for them);
+- the layer colours: PS3.3 C.10.7.1.1 wants CIELab in the ICC PCS (D50 illuminant), while
+  ``CIELabColor.from_rgb`` converts with the D65 white point, so :func:`cielab` computes the value
+  and highdicom gets it with ``CIELabColor.from_dicom_value``; Recommended Display Grayscale Value
+  (white), which :class:`~highdicom.pr.GraphicLayer` does not take, is added to each layer;
+- a source VOI LUT Sequence is copied as it is: ``highdicom.VOILUT`` re-encodes LUT Data with 8 or
+  16 bits per entry from a numpy dtype (a 12-bit LUT would change meaning) and refuses negative
+  first mapped values.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from copy import deepcopy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from highdicom import ModalityLUTTransformation, PresentationLUTTransformation, ReferencedImageSequence
+from highdicom.color import CIELabColor
+from highdicom.pr import GraphicAnnotation, GraphicGroup, GraphicLayer, SoftcopyVOILUTTransformation
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
-from breastgate.domain.model import Finding, FindingKind, Mark
-from breastgate.imaging.pixels import BREAST_TOMOSYNTHESIS, laterality_of, spacing_of
+from breastgate.domain.model import Finding
+from breastgate.imaging.pixels import laterality_of, spacing_of
 from breastgate.results.gsps_graphics import (
-    Graphic,
-    TextBox,
-    graphic_item,
-    mark_graphics,
-    mark_text,
-    notice_text,
-    slice_marker,
-    text_item,
+    KIND_STYLES,
+    NOTICE_LAYER,
+    NOTICE_STYLE,
+    SCROLL_LAYER,
+    SCROLL_STYLE,
+    SLICE_LAYER,
+    SLICE_STYLE,
+    GraphicPlan,
+    KindStyle,
+    cielab,
+    graphic_object,
+    mark_label,
+    size_of,
+    text_object,
 )
-from breastgate.results.placement import attach_file_meta, creation_datetime, new_instance, one_study
+from breastgate.results.placement import (
+    attach_file_meta,
+    creation_datetime,
+    highdicom_refusal,
+    new_instance,
+    one_study,
+)
 from breastgate.results.uids import derive_uid
+
+__all__ = [
+    "CONTENT_LABEL",
+    "DEFAULT_SERIES_NUMBER",
+    "GRAYSCALE_SOFTCOPY_PRESENTATION_STATE_STORAGE",
+    "KIND_STYLES",
+    "NOTICE",
+    "NOTICE_LAYER",
+    "SCROLL_LAYER",
+    "SLICE_LAYER",
+    "DecodedGSPS",
+    "DecodedGraphic",
+    "DecodedText",
+    "GrayscaleSoftcopyPresentationState",
+    "KindStyle",
+    "cielab",
+    "decode_gsps",
+    "mark_label",
+    "series_laterality",
+]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -55,56 +106,6 @@ DEFAULT_SERIES_NUMBER = 9902
 CONTENT_LABEL = "BG_AI_MARKS"
 #: Text written once on every referenced image (the default ``label``).
 NOTICE = "AI output – not for diagnostic use"
-NOTICE_LAYER = "AI_NOTICE"
-#: Tomosynthesis: Sectra pydicomutils' scroll-bar layer (reference/sectra.md §1.2), on every frame
-#: of a volume with a shown finding: where along the stack the findings lie, and the current frame.
-SCROLL_LAYER = "SCROLLBAR"
-#: Tomosynthesis: the finding's outline again on every frame it spans, and on no other.
-SLICE_LAYER = "FINDING_SLICES"
-
-
-@dataclass(frozen=True)
-class KindStyle:
-    """How one finding kind is drawn: GSPS layer name (CS, ≤ 16), label word and sRGB colour."""
-
-    layer: str
-    word: str
-    rgb: tuple[int, int, int]
-
-
-KIND_STYLES: Mapping[FindingKind, KindStyle] = {
-    FindingKind.MASS: KindStyle("MASS", "Mass", (255, 64, 64)),
-    FindingKind.CALCIFICATION_CLUSTER: KindStyle("CALC", "Calc", (255, 220, 0)),
-    FindingKind.ARCHITECTURAL_DISTORTION: KindStyle("DISTORTION", "Distortion", (255, 0, 255)),
-    FindingKind.ASYMMETRY: KindStyle("ASYMMETRY", "Asymmetry", (0, 200, 255)),
-    FindingKind.ENHANCING_LESION: KindStyle("ENHANCEMENT", "Enhancement", (255, 140, 0)),
-    FindingKind.US_LESION: KindStyle("US_LESION", "Lesion", (0, 255, 128)),
-}
-_NOTICE_RGB = (255, 255, 255)
-_SLICE_STYLE = KindStyle(SLICE_LAYER, "Slice", (255, 160, 0))
-_SCROLL_STYLE = KindStyle(SCROLL_LAYER, "Scroll bar", (255, 255, 255))
-
-
-def mark_label(finding: Finding) -> str:
-    """The text shown next to every mark of a finding, e.g. ``"Mass 0.87"`` (the finding's score)."""
-    return f"{KIND_STYLES[finding.kind].word} {finding.score:.2f}"
-
-
-def cielab(rgb: tuple[int, int, int]) -> list[int]:
-    """sRGB → DICOM CIELab (PS3.3 C.10.7.1.1: D50 PCS, L* 0..100 and a*, b* -128..127 scaled to 0..65535)."""
-    lin = [(c / 255) / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
-    # sRGB → XYZ, Bradford-adapted to D50 (the ICC profile connection space).
-    x = 0.4360747 * lin[0] + 0.3850649 * lin[1] + 0.1430804 * lin[2]
-    y = 0.2225045 * lin[0] + 0.7168786 * lin[1] + 0.0606169 * lin[2]
-    z = 0.0139322 * lin[0] + 0.0971045 * lin[1] + 0.7141733 * lin[2]
-
-    def f(t: float) -> float:
-        return t ** (1 / 3) if t > (6 / 29) ** 3 else t / (3 * (6 / 29) ** 2) + 4 / 29
-
-    fx, fy, fz = f(x / 0.9642), f(y / 1.0), f(z / 0.8249)
-    lab = (116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz))
-    scaled = (lab[0] * 65535 / 100, (lab[1] + 128) * 65535 / 255, (lab[2] + 128) * 65535 / 255)
-    return [min(65535, max(0, round(v))) for v in scaled]
 
 
 def series_laterality(images: Iterable[Dataset]) -> str:
@@ -151,42 +152,9 @@ class DecodedGSPS:
     windows: dict[str, tuple[float, float]]
 
 
-@dataclass
-class _Annotation:
-    """One Graphic Annotation Sequence item: one image (frames), one layer."""
-
-    sop_instance_uid: str
-    frames: tuple[int, ...]
-    layer: str
-    graphics: list[Graphic] = field(default_factory=list)
-    texts: list[TextBox] = field(default_factory=list)
-
-
-def _frames_of(ds: Dataset) -> int:
-    try:
-        return max(1, int(ds.get("NumberOfFrames", 1) or 1))
-    except (TypeError, ValueError):
-        return 1
-
-
-def _size_of(ds: Dataset) -> tuple[int, int]:
-    try:
-        rows, cols = int(ds.Rows), int(ds.Columns)
-    except (AttributeError, TypeError, ValueError):
-        raise EncodingError(f"source image {ds.get('SOPInstanceUID', '?')} lacks Rows/Columns") from None
-    if rows < 1 or cols < 1:
-        raise EncodingError(f"source image {ds.SOPInstanceUID} has no pixels ({rows}x{cols})")
-    return rows, cols
-
-
-def _chest_wall_on_right(ds: Dataset) -> bool:
-    """Patient Orientation's column direction: P means the columns run toward the chest wall."""
-    orientation = ds.get("PatientOrientation") or []
-    return len(orientation) > 0 and str(orientation[0]).strip().upper().startswith("P")
-
-
-def _window_of(ds: Dataset, frame: int | None) -> Dataset | None:
-    """The image's first window (or VOI LUT) as a Softcopy VOI LUT item body, else None."""
+def _voi_of(ds: Dataset, frame: int | None, refs: ReferencedImageSequence) -> Dataset | None:
+    """The image's first window as a Softcopy VOI LUT item (C.11.8) applying to ``refs``, else its
+    first VOI LUT Sequence item copied as it is (see the module docstring), else None."""
     holders = [ds]
     for seq in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
         groups = ds.get(seq) or []
@@ -195,23 +163,28 @@ def _window_of(ds: Dataset, frame: int | None) -> Dataset | None:
             holders.extend(groups[index].get("FrameVOILUTSequence") or [])
     for holder in holders:
         centre, width = holder.get("WindowCenter"), holder.get("WindowWidth")
-        if centre is not None and width is not None and str(centre) != "" and str(width) != "":
-            item = Dataset()
-            item.WindowCenter = _first(centre)
-            item.WindowWidth = _first(width)
-            explanation = holder.get("WindowCenterWidthExplanation")
-            if explanation:
-                item.WindowCenterWidthExplanation = str(_first(explanation))[:64]
-            function = str(holder.get("VOILUTFunction", "") or "")
-            if function in ("LINEAR", "LINEAR_EXACT", "SIGMOID"):
-                item.VOILUTFunction = function
-            return item
+        if centre is None or width is None or str(centre) == "" or str(width) == "":
+            continue
+        explanation = holder.get("WindowCenterWidthExplanation")
+        function = str(holder.get("VOILUTFunction", "") or "")
+        try:  # one-element lists: highdicom 0.28.2 turns a str explanation into its characters
+            return SoftcopyVOILUTTransformation(
+                window_center=[float(_first(centre))],
+                window_width=[float(_first(width))],
+                window_explanation=[str(_first(explanation))[:64]] if explanation else None,
+                voi_lut_function=function if function in ("LINEAR", "LINEAR_EXACT", "SIGMOID") else None,
+                referenced_images=refs,
+            )
+        except (TypeError, ValueError) as exc:  # a window PS3.3 C.11.2.1.2 does not allow
+            LOGGER.warning("GSPS: window of image %s left out: %s", ds.get("SOPInstanceUID"), exc)
+            return None
     luts = ds.get("VOILUTSequence") or []
-    if luts:
-        item = Dataset()
-        item.VOILUTSequence = DicomSequence([deepcopy(luts[0])])
-        return item
-    return None
+    if not luts:
+        return None
+    item = Dataset()
+    item.ReferencedImageSequence = refs
+    item.VOILUTSequence = DicomSequence([deepcopy(luts[0])])
+    return item
 
 
 def _first(value: Any) -> Any:
@@ -271,128 +244,18 @@ class GrayscaleSoftcopyPresentationState:
         self.study_instance_uid = study_instance_uid
         self.creation_date, self.creation_time = creation_datetime(self.sources, created)
         self._by_uid = {str(s.SOPInstanceUID): s for s in self.sources}
-        self.annotations = self._plan()
+        plan = GraphicPlan(self.findings, self._by_uid, label)
+        self.groups, self.annotations, self.referenced = plan.groups, plan.annotations, plan.referenced
         if not self.annotations:
             raise EncodingError("no mark lands on a For Presentation source image: nothing to present")
-        self.referenced = self._referenced()
         self._photometric()  # fail now, not at write time
+        with highdicom_refusal("GSPS graphics"):  # checked against each image: fail now
+            self._content = self._graphics()
         inputs = [self.study_instance_uid, *sorted(self._by_uid)]
         self.sop_instance_uid = derive_uid("gsps", algorithm_id, algorithm_version, inputs)
         self.series_instance_uid = derive_uid(
             "gsps-series", algorithm_id, algorithm_version, [self.study_instance_uid]
         )
-
-    # ---- planning: which image/frame gets which graphics -------------------------------------
-
-    def _usable(self, mark: Mark, finding: Finding) -> Dataset | None:
-        src = self._by_uid.get(mark.sop_instance_uid)
-        if src is None:
-            LOGGER.warning("GSPS: finding %s has a mark on an image without a source header", finding.id)
-            return None
-        if str(src.get("PresentationIntentType", "")).upper() == "FOR PROCESSING":
-            LOGGER.warning("GSPS: finding %s marks a For Processing image; left out", finding.id)
-            return None
-        return src
-
-    def _frame(self, mark: Mark, src: Dataset, finding: Finding) -> int | None:
-        frames = _frames_of(src)
-        if frames == 1:
-            if mark.frame not in (None, 1):
-                raise EncodingError(f"finding {finding.id}: frame {mark.frame} on a single-frame image")
-            return None
-        if mark.frame is not None and not 1 <= mark.frame <= frames:
-            raise EncodingError(f"finding {finding.id}: frame {mark.frame} outside 1..{frames}")
-        return mark.frame
-
-    def _plan(self) -> list[_Annotation]:
-        items: dict[tuple[str, tuple[int, ...], str], _Annotation] = {}
-        extents: dict[str, list[tuple[int, int]]] = {}  # volume → the shown findings' frame ranges
-        for finding in self.findings:
-            style = KIND_STYLES[finding.kind]
-            for mark in finding.marks:
-                src = self._usable(mark, finding)
-                if src is None:
-                    continue
-                frame = self._frame(mark, src, finding)
-                frames = () if frame is None else (frame,)
-                key = (mark.sop_instance_uid, frames, style.layer)
-                ann = items.setdefault(key, _Annotation(mark.sop_instance_uid, frames, style.layer))
-                rows, cols = _size_of(src)
-                ann.graphics.extend(mark_graphics(mark, rows, cols))
-                ann.texts.append(mark_text(mark_label(finding), mark, rows, cols))
-                extent = self._plan_slices(items, mark, src, finding)
-                if extent is not None:
-                    extents.setdefault(mark.sop_instance_uid, []).append(extent)
-        for uid, ranges in extents.items():
-            self._plan_scrollbar(items, uid, ranges)
-        marked = list(items.values())
-        # One notice per image, on every frame that carries a mark (all frames if any mark has none).
-        frames_by_uid: dict[str, set[int] | None] = {}
-        for ann in marked:
-            current = frames_by_uid.get(ann.sop_instance_uid, set())
-            frames_by_uid[ann.sop_instance_uid] = (
-                None if current is None or not ann.frames else current | set(ann.frames)
-            )
-        for uid, frame_set in frames_by_uid.items():
-            src = self._by_uid[uid]
-            if frame_set is not None and len(frame_set) == _frames_of(src) > 1:
-                frame_set = None  # every frame (the scroll bar): no frame numbers, as for all
-            rows, cols = _size_of(src)
-            notice = _Annotation(uid, tuple(sorted(frame_set or ())), NOTICE_LAYER)
-            notice.texts.append(notice_text(self.label, rows, cols, _chest_wall_on_right(src)))
-            marked.append(notice)
-        return marked
-
-    def _plan_slices(
-        self,
-        items: dict[tuple[str, tuple[int, ...], str], _Annotation],
-        mark: Mark,
-        src: Dataset,
-        finding: Finding,
-    ) -> tuple[int, int] | None:
-        """The ``FINDING_SLICES`` layer of a tomosynthesis mark: its outline on each frame of its
-        extent; returns the extent (None: not a tomosynthesis volume or no extent)."""
-        frames = _frames_of(src)
-        extent = mark.frame_extent()
-        if frames == 1 or extent is None or str(src.get("SOPClassUID", "")) != BREAST_TOMOSYNTHESIS:
-            return None
-        first, last = max(1, extent[0]), min(frames, extent[1])
-        if first > last:
-            raise EncodingError(f"finding {finding.id}: frames {extent} outside 1..{frames}")
-        if (first, last) != extent:
-            LOGGER.warning("GSPS: finding %s spans frames %s, clipped to 1..%d", finding.id, extent, frames)
-        rows, cols = _size_of(src)
-        outline = mark_graphics(mark, rows, cols)[:1]  # the closed outline (or bbox), no members
-        for frame in range(first, last + 1):
-            key = (mark.sop_instance_uid, (frame,), SLICE_LAYER)
-            ann = items.setdefault(key, _Annotation(mark.sop_instance_uid, (frame,), SLICE_LAYER))
-            ann.graphics.extend(outline)
-        return first, last
-
-    def _plan_scrollbar(
-        self,
-        items: dict[tuple[str, tuple[int, ...], str], _Annotation],
-        uid: str,
-        extents: list[tuple[int, int]],
-    ) -> None:
-        """The ``SCROLLBAR`` layer of a volume: on every frame, the track, the findings' ranges
-        and a tick at that frame (Sectra pydicomutils' convention)."""
-        src = self._by_uid[uid]
-        frames = _frames_of(src)
-        rows, cols = _size_of(src)
-        right = _chest_wall_on_right(src)
-        ranges = sorted(set(extents))
-        for frame in range(1, frames + 1):
-            ann = items.setdefault((uid, (frame,), SCROLL_LAYER), _Annotation(uid, (frame,), SCROLL_LAYER))
-            ann.graphics.extend(slice_marker(frame, ranges, frames, rows, cols, right))
-
-    def _referenced(self) -> dict[str, tuple[int, ...]]:
-        """Referenced images in source order, each with its frames (empty = all frames)."""
-        frames: dict[str, tuple[int, ...]] = {}
-        for ann in self.annotations:
-            if ann.layer == NOTICE_LAYER:
-                frames[ann.sop_instance_uid] = ann.frames
-        return {uid: frames[uid] for uid in self._by_uid if uid in frames}
 
     def _photometric(self) -> str:
         kinds = {
@@ -407,7 +270,49 @@ class GrayscaleSoftcopyPresentationState:
             )
         return "IDENTITY"
 
-    # ---- writing -------------------------------------------------------------------------------
+    # ---- writing: highdicom presentation-state content in our SOP instance -------------------
+
+    def _graphics(self) -> tuple[list[GraphicGroup], list[GraphicLayer], list[GraphicAnnotation]]:
+        """Graphic Group, Graphic Layer and Graphic Annotation items (C.10.5, C.10.7)."""
+        groups = {
+            gid: GraphicGroup(gid, (finding.id or f"finding {gid}")[:64], mark_label(finding))
+            for gid, finding in self.groups.items()
+        }
+        layers = self._layers()
+        annotations = []
+        for ann in self.annotations:
+            src = self._by_uid[ann.sop_instance_uid]
+            frames = None if not ann.frames else (ann.frames[0] if len(ann.frames) == 1 else list(ann.frames))
+            annotations.append(
+                GraphicAnnotation(
+                    [src],
+                    layers[ann.layer],
+                    referenced_frame_number=frames,
+                    graphic_objects=[graphic_object(g, groups) for g in ann.graphics] or None,
+                    text_objects=[text_object(t, groups) for t in ann.texts] or None,
+                )
+            )
+        return list(groups.values()), list(layers.values()), annotations
+
+    def _layers(self) -> dict[str, GraphicLayer]:
+        """One layer per kind drawn, then the slice, scroll-bar and notice layers (C.10.7)."""
+        used = {a.layer for a in self.annotations}
+        styles = [*KIND_STYLES.values(), SLICE_STYLE, SCROLL_STYLE, NOTICE_STYLE]
+        described = {
+            NOTICE_LAYER: "AI output notice",
+            SLICE_LAYER: "Finding outline on every slice it spans",
+            SCROLL_LAYER: "Where the findings lie along the stack",
+        }
+        layers = {}
+        for order, style in enumerate(styles, start=1):
+            if style.layer not in used:
+                continue
+            description = described.get(style.layer, f"{style.word} marks ({self.algorithm_id})"[:64])
+            colour = CIELabColor.from_dicom_value(cielab(style.rgb))
+            layer = GraphicLayer(style.layer, order, description, colour)
+            layer.GraphicLayerRecommendedDisplayGrayscaleValue = 0xFFFF
+            layers[style.layer] = layer
+        return layers
 
     @property
     def dataset(self) -> Dataset:
@@ -435,32 +340,32 @@ class GrayscaleSoftcopyPresentationState:
         ds.ContentDescription = f"AI marks {self.algorithm_id} {self.algorithm_version}"[:64]
         ds.PresentationCreationDate, ds.PresentationCreationTime = self.creation_date, self.creation_time
         ds.ContentCreatorName = "breastgate^AI"
-        # Presentation State Relationship (C.11.11)
+        # Presentation State Relationship (C.11.11), Modality LUT (C.11.1)
         ds.ReferencedSeriesSequence = self._referenced_series()
         self._modality_lut(ds)
         # Displayed Area (C.10.4): whole image, scaled to fit
         ds.DisplayedAreaSelectionSequence = DicomSequence(
             [self._displayed_area(uid, frames) for uid, frames in self.referenced.items()]
         )
-        # Graphic Annotation and Graphic Layer (C.10.5, C.10.7)
-        ds.GraphicAnnotationSequence = DicomSequence([self._annotation(a) for a in self.annotations])
-        ds.GraphicLayerSequence = self._layers()
+        # Graphic Group, Graphic Annotation and Graphic Layer (C.10.5, C.10.7)
+        groups, layers, annotations = deepcopy(self._content)
+        if groups:
+            ds.GraphicGroupSequence = DicomSequence(groups)
+        ds.GraphicAnnotationSequence = DicomSequence(annotations)
+        ds.GraphicLayerSequence = DicomSequence(layers)
         # Softcopy VOI LUT (C.11.8): the image's own first window
         voi = self._voi_items()
         if voi:
             ds.SoftcopyVOILUTSequence = DicomSequence(voi)
         # Softcopy Presentation LUT (C.11.6)
-        ds.PresentationLUTShape = self._photometric()
+        ds.update(PresentationLUTTransformation(presentation_lut_shape=self._photometric()))
         attach_file_meta(ds)
         return ds
 
-    def _image_ref(self, uid: str, frames: tuple[int, ...]) -> Dataset:
-        ref = Dataset()
-        ref.ReferencedSOPClassUID = str(self._by_uid[uid].SOPClassUID)
-        ref.ReferencedSOPInstanceUID = uid
-        if frames:
-            ref.ReferencedFrameNumber = list(frames) if len(frames) > 1 else frames[0]
-        return ref
+    def _image_ref(self, uid: str, frames: tuple[int, ...]) -> ReferencedImageSequence:
+        """Image SOP Instance Reference (C.10.3) of one image, with its frames when it has some."""
+        number = None if not frames else (frames[0] if len(frames) == 1 else list(frames))
+        return ReferencedImageSequence([self._by_uid[uid]], referenced_frame_number=number)
 
     def _referenced_series(self) -> DicomSequence:
         by_series: dict[str, list[Dataset]] = {}
@@ -468,7 +373,7 @@ class GrayscaleSoftcopyPresentationState:
             series = str(self._by_uid[uid].get("SeriesInstanceUID", ""))
             if not series:
                 raise InvalidInputError(f"source image {uid} lacks Series Instance UID")
-            by_series.setdefault(series, []).append(self._image_ref(uid, frames))
+            by_series.setdefault(series, []).extend(self._image_ref(uid, frames))
         items = []
         for series_uid, refs in by_series.items():
             item = Dataset()
@@ -478,7 +383,7 @@ class GrayscaleSoftcopyPresentationState:
         return DicomSequence(items)
 
     def _modality_lut(self, ds: Dataset) -> None:
-        """Copy Rescale Slope/Intercept/Type when every referenced image has the same (C.11.1)."""
+        """Rescale Slope/Intercept/Type when every referenced image has the same (C.11.1)."""
         values = {
             (
                 str(self._by_uid[uid].get("RescaleSlope", "")),
@@ -492,13 +397,13 @@ class GrayscaleSoftcopyPresentationState:
             return
         slope, intercept, kind = values.pop()
         if slope and intercept:
-            ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = intercept, slope, kind
+            ds.update(ModalityLUTTransformation(float(intercept), float(slope), kind))
 
     def _displayed_area(self, uid: str, frames: tuple[int, ...]) -> Dataset:
         src = self._by_uid[uid]
-        rows, cols = _size_of(src)
+        rows, cols = size_of(src)
         item = Dataset()
-        item.ReferencedImageSequence = DicomSequence([self._image_ref(uid, frames)])
+        item.ReferencedImageSequence = self._image_ref(uid, frames)
         item.DisplayedAreaTopLeftHandCorner = [1, 1]
         item.DisplayedAreaBottomRightHandCorner = [cols, rows]
         item.PresentationSizeMode = "SCALE TO FIT"
@@ -509,51 +414,13 @@ class GrayscaleSoftcopyPresentationState:
             item.PresentationPixelAspectRatio = [round(spacing[0] * 10000), round(spacing[1] * 10000)]
         return item
 
-    def _annotation(self, ann: _Annotation) -> Dataset:
-        item = Dataset()
-        item.ReferencedImageSequence = DicomSequence([self._image_ref(ann.sop_instance_uid, ann.frames)])
-        item.GraphicLayer = ann.layer
-        if ann.texts:
-            item.TextObjectSequence = DicomSequence([text_item(t) for t in ann.texts])
-        if ann.graphics:
-            item.GraphicObjectSequence = DicomSequence([graphic_item(g) for g in ann.graphics])
-        return item
-
-    def _layers(self) -> DicomSequence:
-        used = {a.layer for a in self.annotations}
-        items = []
-        styles = [
-            *KIND_STYLES.values(),
-            _SLICE_STYLE,
-            _SCROLL_STYLE,
-            KindStyle(NOTICE_LAYER, "AI notice", _NOTICE_RGB),
-        ]
-        for order, style in enumerate(styles, start=1):
-            if style.layer not in used:
-                continue
-            item = Dataset()
-            item.GraphicLayer = style.layer
-            item.GraphicLayerOrder = order
-            item.GraphicLayerRecommendedDisplayGrayscaleValue = 0xFFFF
-            item.GraphicLayerRecommendedDisplayCIELabValue = cielab(style.rgb)
-            item.GraphicLayerDescription = f"{style.word} marks ({self.algorithm_id})"[:64]
-            if style.layer == NOTICE_LAYER:
-                item.GraphicLayerDescription = "AI output notice"
-            elif style.layer == SLICE_LAYER:
-                item.GraphicLayerDescription = "Finding outline on every slice it spans"
-            elif style.layer == SCROLL_LAYER:
-                item.GraphicLayerDescription = "Where the findings lie along the stack"
-            items.append(item)
-        return DicomSequence(items)
-
     def _voi_items(self) -> list[Dataset]:
         items = []
         for uid, frames in self.referenced.items():
-            item = _window_of(self._by_uid[uid], frames[0] if frames else None)
+            item = _voi_of(self._by_uid[uid], frames[0] if frames else None, self._image_ref(uid, frames))
             if item is None:
                 LOGGER.warning("GSPS: image %s has no window or VOI LUT; shown without VOI", uid)
                 continue
-            item.ReferencedImageSequence = DicomSequence([self._image_ref(uid, frames)])
             items.append(item)
         return items
 

@@ -9,6 +9,14 @@ multi-frame images (the frames the findings span). Placement follows DESIGN §4:
 (Patient and General Study copied), a new series, deterministic UIDs, and the Current Requested
 Procedure Evidence Sequence listing the key images. Sectra's own tooling writes KOS this way,
 frame-level included (reference/sectra.md §1.2).
+
+Written by :class:`highdicom.ko.KeyObjectSelectionDocument` from highdicom content items.
+highdicom's :class:`highdicom.ko.KeyObjectSelection` constructor references whole instances
+only, so the TID 2010 tree is built here from :class:`highdicom.sr.ImageContentItem` (which takes
+frame numbers) and handed over with ``KeyObjectSelection.from_sequence``. highdicom names every
+IMAGE item (260753009, SCT, "Source") (its content items require a concept name, and its parser
+adds that one where none is); TID 2010 row 8 forbids a purpose of reference on IMAGE (PixelMed's
+DicomSRValidator reports it as an error), so the written document's IMAGE items lose it again.
 """
 
 from __future__ import annotations
@@ -18,19 +26,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from highdicom.ko import KeyObjectSelection
+from highdicom.ko import KeyObjectSelectionDocument as HdKeyObjectSelectionDocument
+from highdicom.sr import (
+    ContainerContentItem,
+    ContentItem,
+    ContentSequence,
+    ImageContentItem,
+    TextContentItem,
+)
 from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence as DicomSequence
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.model import Finding
 from breastgate.results.placement import (
-    attach_file_meta,
     creation_datetime,
-    evidence_item,
-    new_instance,
+    finish_instance,
+    header_view,
+    highdicom_fields,
+    highdicom_refusal,
     one_study,
 )
-from breastgate.results.sr_content import Code, Node, decode_content, encode_content
+from breastgate.results.sr_content import Code, decode_content
 from breastgate.results.uids import derive_uid
 
 LOGGER = logging.getLogger(__name__)
@@ -40,6 +57,8 @@ DEFAULT_SERIES_NUMBER = 9905
 #: Document title (CID 7010) and the description item of TID 2010.
 OF_INTEREST = Code("113000", "DCM", "Of Interest")
 KEY_OBJECT_DESCRIPTION = Code("113012", "DCM", "Key Object Description")
+#: The concept name highdicom requires on IMAGE items; removed from the document (TID 2010 row 8).
+SOURCE = Code("260753009", "SCT", "Source")
 
 
 def description_text(algorithm_id: str, version: str, count: int) -> str:
@@ -150,15 +169,18 @@ class KeyObjectSelectionDocument:
                 chosen.update(range(first, last + 1))
         return {uid: tuple(sorted(frames[uid])) for uid in self._by_uid if uid in frames}
 
-    def _tree(self) -> Node:
-        root = Node("CONTAINER", concept=OF_INTEREST, template="2010")
+    def _content(self) -> KeyObjectSelection:
+        """The TID 2010 tree: title, description, one IMAGE per key image (its frames for DBT)."""
+        root = ContainerContentItem(OF_INTEREST.coded(), is_content_continuous=False, template_id="2010")
         count = len({f.id for f in self.findings})
         text = description_text(self.algorithm_id, self.algorithm_version, count)
-        root.add(Node("TEXT", "CONTAINS", KEY_OBJECT_DESCRIPTION, text=text))
+        items: list[ContentItem] = [TextContentItem(KEY_OBJECT_DESCRIPTION.coded(), text, "CONTAINS")]
         for uid, frames in self.key_images.items():
-            sop = (str(self._by_uid[uid].SOPClassUID), uid)
-            root.add(Node("IMAGE", "CONTAINS", sop=sop, frames=frames))
-        return root
+            sop_class = str(self._by_uid[uid].SOPClassUID)
+            image = ImageContentItem(SOURCE.coded(), sop_class, uid, list(frames) or None, None, "CONTAINS")
+            items.append(image)
+        root.ContentSequence = ContentSequence(items)
+        return KeyObjectSelection.from_sequence([root])
 
     @property
     def dataset(self) -> Dataset:
@@ -167,29 +189,22 @@ class KeyObjectSelectionDocument:
 
     def to_dataset(self) -> Dataset:
         """The complete KOS instance with file meta (Explicit VR Little Endian)."""
-        ds = new_instance(
-            KEY_OBJECT_SELECTION_DOCUMENT_STORAGE,
-            self.sop_instance_uid,
-            self.sources[0],
-            created=(self.content_date, self.content_time),
-            modality="KO",  # Key Object Document Series (C.17.6.1)
-            series_instance_uid=self.series_instance_uid,
-            series_number=self.series_number,
-            series_description=f"breastgate {self.algorithm_id} key images - not for diagnostic use",
-            model_name=self.algorithm_id,
-            software_version=self.algorithm_version,
-        )
-        ds.ReferencedPerformedProcedureStepSequence = DicomSequence([])
-        # Key Object Document (C.17.6.2)
-        ds.InstanceNumber = self.instance_number
-        ds.ContentDate, ds.ContentTime = self.content_date, self.content_time
-        keys = [self._by_uid[uid] for uid in self.key_images]
-        ds.CurrentRequestedProcedureEvidenceSequence = DicomSequence(
-            [evidence_item(keys, self.study_instance_uid)]
-        )
-        # SR Document Content (C.17.3), root template TID 2010
-        encode_content(self._tree(), ds)
-        attach_file_meta(ds)
+        created = (self.content_date, self.content_time)
+        description = f"breastgate {self.algorithm_id} key images - not for diagnostic use"
+        with highdicom_refusal("KOS"):
+            ds = HdKeyObjectSelectionDocument(
+                evidence=[header_view(self._by_uid[uid]) for uid in self.key_images],
+                content=self._content(),
+                series_instance_uid=self.series_instance_uid,
+                series_number=self.series_number,
+                sop_instance_uid=self.sop_instance_uid,
+                instance_number=self.instance_number,
+                **highdicom_fields(created, description, self.algorithm_id, self.algorithm_version),
+            )
+        finish_instance(ds, self.sources[0], created)
+        for item in ds.ContentSequence:
+            if item.ValueType == "IMAGE":
+                del item.ConceptNameCodeSequence  # TID 2010 row 8: no purpose of reference
         return ds
 
     @staticmethod

@@ -9,6 +9,11 @@ writes the object, ``from_dataset()`` reads one back. Placement follows DESIGN Â
 deterministic UID, Current Requested Procedure Evidence Sequence listing every source image.
 The content tree (TID 4000) and the reasons for its shape are in :mod:`breastgate.results.tid4000`
 (density, summaries) and :mod:`breastgate.results.tid4000_findings` (findings, quality).
+
+The template is ours (highdicom has no TID 4000), built from highdicom content items; so is the SOP
+instance, not a highdicom SR document: highdicom has no Mammography CAD SR class, and its SR
+classes re-parse the content tree and refuse the by-reference items TID 4000 needs (see
+:class:`~breastgate.results.sr_content.ContentReference`).
 """
 
 from __future__ import annotations
@@ -25,20 +30,33 @@ from breastgate.domain.model import (
     AlgorithmManifest,
     AlgorithmResult,
     AlgorithmStatus,
+    BreastDensity,
     DensityAssessment,
     Finding,
     FindingKind,
 )
-from breastgate.results.placement import attach_file_meta, evidence_item, new_instance, sr_document_general
-from breastgate.results.sr_content import decode_content, encode_content
+from breastgate.results import codes as c
+from breastgate.results.placement import (
+    attach_file_meta,
+    evidence_item,
+    highdicom_refusal,
+    new_instance,
+    sr_document_general,
+)
+from breastgate.results.sr_content import Node, decode_content
 from breastgate.results.tid4000 import (
     AlgorithmIdentification,
     DensityContent,
     ImageLibraryEntry,
     build_tree,
-    decode_tree,
 )
-from breastgate.results.tid4000_findings import THRESHOLD_PARAMETER, encodable
+from breastgate.results.tid4000_findings import (
+    THRESHOLD_PARAMETER,
+    decode_findings,
+    encodable,
+    kind_of,
+    threshold_from,
+)
 from breastgate.results.uids import derive_uid
 
 LOGGER = logging.getLogger(__name__)
@@ -167,7 +185,8 @@ class MammographyCADSR:
             density_analysis=result.density is not None or not kinds,
         )
         # Build the tree now so a bad input fails here, not at write time.
-        self._tree = build_tree(self.content, self.entries)
+        with highdicom_refusal("TID 4000 content"):
+            self._tree = build_tree(self.content, self.entries)
 
     @classmethod
     def from_result(
@@ -218,9 +237,9 @@ class MammographyCADSR:
         )
         ds.StudyInstanceUID = self.result.study_instance_uid
         sr_document_general(ds, self.instance_number, self._evidence())
-        # SR Document Content (C.17.3), root template TID 4000
-        encode_content(self._tree, ds)
-
+        # SR Document Content (C.17.3), root template TID 4000: a new tree, its items this dataset's
+        for element in build_tree(self.content, self.entries):
+            ds[element.tag] = element
         attach_file_meta(ds)
         return ds
 
@@ -257,6 +276,86 @@ class MammographyCADSR:
             operating_threshold=content.operating_threshold,
             detection_kinds=content.detection_kinds,
         )
+
+
+def _side(node: Node) -> str | None:
+    lat = node.first(c.LATERALITY, "CODE")
+    return c.laterality_of(lat.code) if lat is not None and lat.code is not None else None
+
+
+def _category(node: Node) -> str | None:
+    code = node.first(c.BREAST_COMPOSITION, "CODE")
+    return c.category_of(code.code) if code is not None and code.code is not None else None
+
+
+def _image_refs(node: Node) -> tuple[str, ...]:
+    return tuple(ch.ref.sop[1] for ch in node.children if ch.ref is not None and ch.ref.sop is not None)
+
+
+def decode_tree(root: Node) -> DensityContent:
+    """Read back what :func:`~.tid4000.build_tree` wrote (tolerant of extra items)."""
+    if not c.MAMMO_CAD_REPORT.same(root.concept):
+        raise InvalidInputError("not a TID 4000 Mammography CAD Report")
+    library = root.first(c.IMAGE_LIBRARY, "CONTAINER")
+    lib = tuple(n.sop for n in (library.children if library else []) if n.sop is not None and not n.frames)
+    cad = root.first(c.CAD_SUMMARY, "CODE")
+    if cad is None:
+        raise InvalidInputError("CAD Processing and Findings Summary missing")
+    algo = AlgorithmIdentification.from_node(cad)
+    if algo is None:
+        raise InvalidInputError("Algorithm Identification missing from the CAD summary")
+    impression = cad.first(c.IMPRESSION_DESCRIPTION, "TEXT")
+
+    # Written in order: the study NUM, one NUM per breast (both with a category), then image NUMs.
+    nums = cad.find(c.BREAST_TISSUE_DENSITY, "NUM")
+    levels = [(n, _category(n)) for n in nums if _category(n) is not None]
+    density = None
+    image_density: dict[str, tuple[str, float | None]] = {}
+    if levels:
+        study_num, study_category = levels[0]
+        per_breast: dict[str, BreastDensity] = {}
+        for num, category in levels[1:]:
+            side = _side(num)
+            if side in ("L", "R") and category is not None:
+                per_breast[side] = BreastDensity(side, category, num.num or 0.0, _image_refs(num))
+        density = DensityAssessment(study_category or "", study_num.num or 0.0, per_breast)
+        for num in nums:
+            if _category(num) is not None:
+                continue
+            breast = per_breast.get(_side(num) or "")
+            for uid in _image_refs(num):
+                image_density[uid] = (breast.category if breast else density.category, num.num)
+
+    succeeded: list[str] = []
+    failed: list[str] = []
+    detections = root.first(c.SUMMARY_OF_DETECTIONS, "CODE")
+    analyses = root.first(c.SUMMARY_OF_ANALYSES, "CODE")
+    kinds: list[FindingKind] = []
+    for parent, container, item, bucket in (
+        (detections, c.SUCCESSFUL_DETECTIONS, c.DETECTION_PERFORMED, succeeded),
+        (detections, c.FAILED_DETECTIONS, c.DETECTION_PERFORMED, failed),
+        (analyses, c.SUCCESSFUL_ANALYSES, c.ANALYSIS_PERFORMED, succeeded),
+        (analyses, c.FAILED_ANALYSES, c.ANALYSIS_PERFORMED, failed),
+    ):
+        box = parent.first(container, "CONTAINER") if parent else None
+        for performed in box.find(item, "CODE") if box else []:
+            kind = kind_of(performed.code) if item == c.DETECTION_PERFORMED else None
+            if kind is not None and kind not in kinds:
+                kinds.append(kind)
+            refs = (ch.ref.sop[1] for ch in performed.children if ch.ref is not None and ch.ref.sop)
+            bucket.extend(u for u in refs if u not in bucket)
+    return DensityContent(
+        algorithm=algo,
+        density=density,
+        image_density=image_density,
+        succeeded=tuple(succeeded),
+        failed=tuple(failed),
+        impression=(impression.text or "") if impression else "",
+        library=lib,
+        findings=decode_findings(cad),
+        operating_threshold=threshold_from(algo.parameters),
+        detection_kinds=tuple(kinds),
+    )
 
 
 def decode_cad_sr(ds: Dataset) -> DecodedCADSR:

@@ -1,19 +1,36 @@
-"""A small, typed model of an SR content tree with by-reference links (PS3.3 C.17.3).
+"""SR content (PS3.3 C.17.3): coded concepts, writing with highdicom's content items, and reading.
 
-Nodes are built top-down; :func:`encode_content` assigns the 1-based position lists used by
-Referenced Content Item Identifier (0040,DB73) and writes the Content Sequence items;
-:func:`decode_content` reads a tree back, resolving by-reference links to their target nodes.
+Writing: the SR encoders build their trees from highdicom content items; the helpers here
+(:func:`code_item`, :func:`num_item`, :func:`container_item` ...) take breastgate's :class:`Code`.
+highdicom has no by-reference content item: :class:`ContentReference` is ours, and
+:func:`number_references` gives each the position of its target (Referenced Content Item
+Identifier (0040,DB73)) once the tree is whole. :func:`plain_numbers` keeps Numeric Values in the
+DS text breastgate has always written.
+
+Reading: :func:`decode_content` reads any SR tree into :class:`Node` items, tolerantly, resolving
+by-reference links to their targets; the decoders of every SR breastgate writes or reads use it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import numpy as np
+from highdicom.sr import (
+    CodeContentItem,
+    CodedConcept,
+    ContainerContentItem,
+    ContentItem,
+    ContentSequence,
+    NumContentItem,
+    RelationshipTypeValues,
+    ScoordContentItem,
+    TextContentItem,
+)
 from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
 
@@ -31,13 +48,9 @@ class Code(NamedTuple):
         """Compare by value and scheme only (meanings vary between editions)."""
         return other is not None and (self.value, self.scheme) == (other.value, other.scheme)
 
-    def to_dataset(self) -> Dataset:
-        """Encode as a Code Sequence item (PS3.3 Table 8.8-1)."""
-        ds = Dataset()
-        ds.CodeValue = self.value
-        ds.CodingSchemeDesignator = self.scheme
-        ds.CodeMeaning = self.meaning
-        return ds
+    def coded(self) -> CodedConcept:
+        """As a highdicom coded concept, for its content items (PS3.3 Table 8.8-1)."""
+        return CodedConcept(self.value, self.scheme, self.meaning)
 
     @classmethod
     def from_dataset(cls, ds: Dataset) -> Code:
@@ -48,7 +61,7 @@ class Code(NamedTuple):
 
 @dataclass(eq=False)
 class Node:
-    """One content item. ``ref`` set means a by-reference relationship to that node."""
+    """One content item as read. ``ref`` set means a by-reference relationship to that node."""
 
     vt: str
     rel: str | None = None
@@ -65,11 +78,6 @@ class Node:
     ref: Node | None = None
     template: str | None = None
     children: list[Node] = field(default_factory=list)
-
-    def add(self, child: Node) -> Node:
-        """Append a child and return it (for chaining)."""
-        self.children.append(child)
-        return child
 
     def find(self, concept: Code, vt: str | None = None) -> list[Node]:
         """Direct children with this concept name (and value type)."""
@@ -91,6 +99,108 @@ class Node:
             yield from c.walk()
 
 
+def code_item(concept: Code, value: Code, rel: str | None) -> CodeContentItem:
+    """A CODE content item (PS3.3 C.17.3.2.1) built by highdicom."""
+    return CodeContentItem(concept.coded(), value.coded(), rel)
+
+
+def text_item(concept: Code, text: str, rel: str | None) -> TextContentItem:
+    """A TEXT content item built by highdicom."""
+    return TextContentItem(concept.coded(), text, rel)
+
+
+def number(value: float) -> int | float:
+    """A NUM value for highdicom: a whole number as an integer (highdicom adds a Floating Point
+    Value (0040,A161) to every float; PS3.3 Table C.18.1-1 needs none for a whole number)."""
+    value = float(value)
+    return int(value) if value.is_integer() else value
+
+
+def plain_numbers(item: Dataset) -> None:
+    """Write every Numeric Value in ``item``'s tree as the shortest DS that holds it (``"36"``), as
+    breastgate's SRs always have; highdicom writes Python's float text (``"36.0"``)."""
+    for measured in item.get("MeasuredValueSequence", []):
+        measured.NumericValue = _format_ds(float(measured.NumericValue))
+    for child in item.get("ContentSequence", []):
+        plain_numbers(child)
+
+
+def num_item(concept: Code, value: float, units: Code, rel: str | None) -> NumContentItem:
+    """A NUM content item built by highdicom (value as :func:`number`)."""
+    return NumContentItem(concept.coded(), number(value), units.coded(), relationship_type=rel)
+
+
+def container_item(
+    concept: Code, rel: str | None, children: Iterable[ContentItem] = (), template: str | None = None
+) -> ContainerContentItem:
+    """A CONTAINER content item (continuity SEPARATE) holding ``children``, built by highdicom."""
+    item = ContainerContentItem(concept.coded(), False, template, rel)
+    add(item, *children)
+    return item
+
+
+def add(parent: ContentItem, *children: ContentItem) -> None:
+    """Append ``children`` to ``parent``'s Content Sequence (created when absent)."""
+    if not children:
+        return
+    if "ContentSequence" not in parent:
+        parent.ContentSequence = ContentSequence()
+    for child in children:
+        parent.ContentSequence.append(child)
+
+
+def scoord_item(concept: Code, graphic_type: str, values: Sequence[float], rel: str) -> ScoordContentItem:
+    """A SCOORD content item (PS3.3 C.18.6) built by highdicom from flat (column, row) values."""
+    points = np.array(values, dtype=float).reshape(-1, 2)
+    return ScoordContentItem(concept.coded(), graphic_type, points, relationship_type=rel)
+
+
+class ContentReference(ContentItem):
+    """A by-reference relationship to ``target`` (PS3.3 C.17.3.2.4): Relationship Type and, once
+    :func:`number_references` has run on the tree, Referenced Content Item Identifier (0040,DB73).
+
+    Ours because highdicom (0.28) has none: its content items all carry a value type and a concept
+    name, and its SR documents re-parse their content tree, refusing an item without them. The
+    Mammography CAD SR needs these links (TID 4021 R-SELECTED FROM, TID 4015-4018 R-HAS PROPERTIES,
+    density R-INFERRED FROM), so it is written without highdicom's SR document class.
+    """
+
+    def __init__(self, relationship_type: str, target: ContentItem) -> None:
+        Dataset.__init__(self)  # no value type and no concept name: not ContentItem.__init__
+        self.RelationshipType = RelationshipTypeValues(relationship_type).value
+        self._target = target
+
+    @property
+    def target(self) -> ContentItem:
+        """The content item this one refers to."""
+        return self._target
+
+    @property
+    def name(self) -> CodedConcept:
+        """The target's concept name (highdicom's Content Sequence indexes its items by name)."""
+        return self._target.name
+
+
+def number_references(root: ContentItem) -> None:
+    """Give every :class:`ContentReference` below ``root`` the 1-based position list of its
+    target, counted from the root (PS3.3 C.17.3.2.5)."""
+    positions: dict[int, list[int]] = {}
+    references: list[ContentReference] = []
+
+    def visit(item: Dataset, position: list[int]) -> None:
+        positions[id(item)] = position
+        if isinstance(item, ContentReference):
+            references.append(item)
+        for index, child in enumerate(item.get("ContentSequence", []), start=1):
+            visit(child, [*position, index])
+
+    visit(root, [1])
+    for reference in references:
+        if id(reference.target) not in positions:
+            raise EncodingError("by-reference target is not in the content tree")
+        reference.add_new("ReferencedContentItemIdentifier", "UL", positions[id(reference.target)])
+
+
 def _format_ds(value: float) -> str:
     """The most precise DS string of at most 16 characters (PS3.5 6.2)."""
     for digits in range(15, 0, -1):
@@ -98,91 +208,6 @@ def _format_ds(value: float) -> str:
         if len(text) <= 16:
             return text
     raise EncodingError(f"numeric value {value!r} does not fit DS")
-
-
-def _positions(root: Node) -> dict[int, tuple[int, ...]]:
-    out: dict[int, tuple[int, ...]] = {}
-
-    def visit(node: Node, pos: tuple[int, ...]) -> None:
-        out[id(node)] = pos
-        for i, c in enumerate(node.children, start=1):
-            visit(c, (*pos, i))
-
-    visit(root, (1,))
-    return out
-
-
-def _encode_value(node: Node, ds: Dataset) -> None:
-    ds.ValueType = node.vt
-    if node.concept is not None:
-        ds.ConceptNameCodeSequence = Sequence([node.concept.to_dataset()])
-    if node.vt == "CONTAINER":
-        ds.ContinuityOfContent = "SEPARATE"
-        if node.template:
-            tpl = Dataset()
-            tpl.MappingResource = "DCMR"
-            tpl.TemplateIdentifier = node.template
-            ds.ContentTemplateSequence = Sequence([tpl])
-    elif node.vt == "CODE":
-        if node.code is None:
-            raise EncodingError("CODE content item without a value")
-        ds.ConceptCodeSequence = Sequence([node.code.to_dataset()])
-    elif node.vt == "TEXT":
-        ds.TextValue = node.text or ""
-    elif node.vt == "UIDREF":
-        if not node.text:
-            raise EncodingError("UIDREF content item without a UID")
-        ds.UID = node.text
-    elif node.vt == "NUM":
-        if node.num is None or node.units is None:
-            raise EncodingError("NUM content item without value or units")
-        mv = Dataset()
-        mv.NumericValue = _format_ds(node.num)
-        mv.MeasurementUnitsCodeSequence = Sequence([node.units.to_dataset()])
-        ds.MeasuredValueSequence = Sequence([mv])
-    elif node.vt == "IMAGE":
-        if node.sop is None:
-            raise EncodingError("IMAGE content item without a reference")
-        ref = Dataset()
-        ref.ReferencedSOPClassUID, ref.ReferencedSOPInstanceUID = node.sop
-        if node.frames:
-            ref.ReferencedFrameNumber = list(node.frames)
-        ds.ReferencedSOPSequence = Sequence([ref])
-    elif node.vt == "SCOORD":
-        if node.graphic is None:
-            raise EncodingError("SCOORD content item without graphic data")
-        ds.GraphicType = node.graphic[0]
-        ds.GraphicData = [float(v) for v in node.graphic[1]]
-    elif node.vt in ("DATE", "TIME"):
-        setattr(ds, "Date" if node.vt == "DATE" else "Time", node.text or "")
-    else:
-        raise EncodingError(f"value type {node.vt} not supported by this encoder")
-
-
-def encode_content(root: Node, ds: Dataset) -> None:
-    """Write ``root`` as the document content (SR Document Content module) into ``ds``."""
-    pos = _positions(root)
-
-    def items(node: Node) -> Sequence:
-        seq = []
-        for child in node.children:
-            item = Dataset()
-            if child.rel is None:
-                raise EncodingError("child content item without a relationship type")
-            item.RelationshipType = child.rel
-            if child.ref is not None:
-                if id(child.ref) not in pos:
-                    raise EncodingError("by-reference target is not in the content tree")
-                item.ReferencedContentItemIdentifier = list(pos[id(child.ref)])
-            else:
-                _encode_value(child, item)
-                if child.children:
-                    item.ContentSequence = items(child)
-            seq.append(item)
-        return Sequence(seq)
-
-    _encode_value(root, ds)
-    ds.ContentSequence = items(root)
 
 
 def _decode_item(ds: Dataset, rel: str | None) -> Node:

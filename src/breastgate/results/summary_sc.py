@@ -9,6 +9,15 @@ not-for-diagnostic-use notice, the suspicion score, priority and flags, and the 
 at the bottom. Burned In Annotation is YES. Placement follows DESIGN §4: same study, new series,
 deterministic UIDs.
 
+The instance is a :class:`highdicom.sc.SCImage` (the montage rendering is ours); after it is built,
+breastgate copies the Patient and General Study modules as for every output, pins highdicom's
+wall-clock stamps to the study's date and time (:func:`~.placement.pin_creation`) and sets what
+highdicom decides otherwise: Patient Orientation empty (highdicom requires a value for a PATIENT
+image, but the montage shows both breasts mirrored: no one orientation holds, and PS3.3 C.7.6.1
+allows it empty), Laterality empty for both breasts (highdicom takes R or L only), Conversion Type
+WSD (the montage is rendered at a workstation; highdicom writes DI) and Image Type
+DERIVED\\SECONDARY.
+
 Tomosynthesis studies (:mod:`breastgate.results.summary_tomo`): a synthesized 2-D view also shows
 the marks of findings on the volume it was synthesized from, mapped onto its grid and labelled
 with their frame (``"Mass 0.65 DBT f23"``). A volume finding and a finding on the synthesized view
@@ -31,6 +40,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from highdicom import ReferencedImageSequence
+from highdicom.sc import SCImage
 from PIL import Image, ImageDraw, ImageFont
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
@@ -41,7 +52,12 @@ from breastgate.domain.model import NOT_FOR_DIAGNOSTIC_USE, CaseAssessment, Find
 from breastgate.imaging.errors import ImagingError
 from breastgate.imaging.pixels import laterality_of, view_of
 from breastgate.results.gsps import KIND_STYLES, series_laterality
-from breastgate.results.placement import attach_file_meta, creation_datetime, new_instance
+from breastgate.results.placement import (
+    creation_datetime,
+    finish_instance,
+    highdicom_fields,
+    highdicom_refusal,
+)
 from breastgate.results.summary_tomo import (
     GridMap,
     MarkPlacement,
@@ -432,63 +448,50 @@ class SecondaryCaptureSummary:
 
     def to_dataset(self) -> Dataset:
         """The complete SC instance with file meta (Explicit VR Little Endian)."""
-        ds = new_instance(
-            SECONDARY_CAPTURE_IMAGE_STORAGE,
-            self.sop_instance_uid,
-            self.sources[0],
-            created=(self.creation_date, self.creation_time),
-            # General Series (C.7.3.1): OT, so MG hanging protocols do not take it for a mammogram
-            modality="OT",
-            series_instance_uid=self.series_instance_uid,
-            series_number=self.series_number,
-            series_description=f"breastgate {self.algorithm_id} AI summary - not for diagnostic use",
-            model_name=self.algorithm_id,  # General Equipment, SC Equipment (C.7.5.1, C.8.6.1)
-            software_version=self.algorithm_version,
-        )
-        ds.Laterality = series_laterality(
-            src for src in self.sources if str(src.SOPInstanceUID) in self.tiles
-        )
-        # SC Equipment (C.8.6.1)
+        shown = [src for src in self.sources if str(src.SOPInstanceUID) in self.tiles]
+        created = (self.creation_date, self.creation_time)
+        description = f"breastgate {self.algorithm_id} AI summary - not for diagnostic use"
+        with highdicom_refusal("SC summary"):
+            ds = SCImage(
+                pixel_array=self.pixels,  # Image Pixel (C.7.6.3): RGB 8-bit, colour-by-pixel
+                photometric_interpretation="RGB",
+                bits_allocated=8,
+                coordinate_system="PATIENT",
+                study_instance_uid=self.study_instance_uid,
+                series_instance_uid=self.series_instance_uid,
+                series_number=self.series_number,
+                sop_instance_uid=self.sop_instance_uid,
+                instance_number=self.instance_number,
+                patient_orientation=("L", "F"),  # required by highdicom, emptied below
+                **highdicom_fields(created, description, self.algorithm_id, self.algorithm_version),
+            )
+        finish_instance(ds, self.sources[0], created)
+        # General Series (C.7.3.1): Laterality R or L for one breast, empty for both (Type 2C)
+        ds.Laterality = series_laterality(shown)
+        # General Image (C.7.6.1): a montage of both breasts has no one orientation (Type 2C, empty)
+        ds["PatientOrientation"].value = ""
+        # SC Equipment (C.8.6.1): rendered here, at a workstation
         ds.ConversionType = "WSD"
         ds.SecondaryCaptureDeviceManufacturer = "breastgate"
         ds.SecondaryCaptureDeviceManufacturerModelName = self.algorithm_id[:64]
         ds.SecondaryCaptureDeviceSoftwareVersions = self.algorithm_version[:64]
         # General Image (C.7.6.1), SC Image (C.8.6.2)
-        ds.InstanceNumber = self.instance_number
-        ds.PatientOrientation = ""
-        ds.ContentDate, ds.ContentTime = self.creation_date, self.creation_time
-        ds.DateOfSecondaryCapture, ds.TimeOfSecondaryCapture = self.creation_date, self.creation_time
         ds.ImageType = ["DERIVED", "SECONDARY"]
-        ds.DerivationDescription = "2x2 montage of the screening views, downsampled, AI marks burned in"
+        derivation = "2x2 montage of the screening views, downsampled, AI marks burned in"
         if any(t.frame is not None for t in self.tiles.values()):
-            ds.DerivationDescription += "; tomosynthesis slice where a view has no 2-D image"
-        shown = [src for src in self.sources if str(src.SOPInstanceUID) in self.tiles]
+            derivation += "; tomosynthesis slice where a view has no 2-D image"
+        ds.DerivationDescription = derivation
         ds.SourceImageSequence = DicomSequence(
             [self._source_ref(src, self.tiles[str(src.SOPInstanceUID)].frame) for src in shown]
         )
         ds.ImageComments = self.header
         ds.BurnedInAnnotation = "YES"
-        # Image Pixel (C.7.6.3): RGB 8-bit, colour-by-pixel
-        rows, cols, _ = self.pixels.shape
-        ds.SamplesPerPixel = 3
-        ds.PhotometricInterpretation = "RGB"
-        ds.PlanarConfiguration = 0
-        ds.Rows, ds.Columns = rows, cols
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
-        ds.PixelRepresentation = 0
-        ds.PixelData = self.pixels.tobytes()
-        attach_file_meta(ds)
         return ds
 
     @staticmethod
     def _source_ref(src: Dataset, frame: int | None = None) -> Dataset:
         """Image SOP Instance Reference (PS3.3 C.10.3), with the frame shown of a multi-frame image."""
-        ref = Dataset()
-        ref.ReferencedSOPClassUID = str(src.SOPClassUID)
-        ref.ReferencedSOPInstanceUID = str(src.SOPInstanceUID)
-        if frame is not None:
-            ref.ReferencedFrameNumber = frame
-        return ref
+        return ReferencedImageSequence([src], referenced_frame_number=frame)[0]
 
     @staticmethod
     def from_dataset(ds: Dataset) -> DecodedSummary:

@@ -8,7 +8,12 @@ point, as the GSPS); ``from_dataset()`` reads one back. SOP class: Comprehensive
 every breastgate output: same study, Patient and General Study copied, a new series, deterministic
 UIDs (kinds ``tid1500``, ``tid1500-series``, ``tid1500-device``, ``tid1500-tracking``).
 
-Content tree, as emitted (reference dicom-sr.md §3.1; rows as PixelMed's DicomSRValidator)::
+Built with highdicom: :class:`highdicom.sr.ComprehensiveSR` around a
+:class:`highdicom.sr.MeasurementReport` of
+:class:`highdicom.sr.PlanarROIMeasurementsAndQualitativeEvaluations` groups (``ImageRegion``,
+``FindingSite``, ``Measurement``, ``TrackingIdentifier``, ``AlgorithmIdentification``), observer
+context from ``ObserverContext`` / ``DeviceObserverIdentifyingAttributes``. Content tree, as
+emitted (reference dicom-sr.md §3.1; rows as PixelMed's DicomSRValidator)::
 
     CONTAINER (126000, DCM, "Imaging Measurement Report")       [TID 1500, template 1500/DCMR]
      ├ HAS CONCEPT MOD CODE Language = en-US                      [TID 1204]
@@ -19,18 +24,18 @@ Content tree, as emitted (reference dicom-sr.md §3.1; rows as PixelMed's DicomS
      │   with the HAS ACQ CONTEXT rows TID 1602/1603 share with TID 4020, Image Laterality
      │   from CID 244                                                [TID 1600/1601]
      ├ CONTAINS CONTAINER (126010, DCM, "Imaging Measurements")
-     │   ├ HAS CONCEPT MOD TEXT Algorithm Name / Version / Parameters  [TID 4019]
      │   └ CONTAINS CONTAINER (125007) Measurement Group per (finding, marked image)  [TID 1410]
      │       ├ HAS OBS CONTEXT TEXT (112039) Tracking Identifier = Finding.id
      │       ├ HAS OBS CONTEXT UIDREF (112040) Tracking Unique Identifier (one per finding)
      │       ├ CONTAINS CODE (121071) Finding = CID 6054 (kinds without a code: row left out)
-     │       ├ CONTAINS SCOORD (111030) Image Region: closed POLYLINE (outline, else the bbox)
-     │       │   └ SELECTED FROM IMAGE (by value; Referenced Frame Number for DBT)
      │       ├ HAS CONCEPT MOD CODE (363698007) Finding Site = quadrant (CID 6020) or Breast
      │       │   ├ HAS CONCEPT MOD CODE (272741003) Laterality = CID 244 Left / Right  [TID 1419]
      │       │   └ HAS CONCEPT MOD CODE (106233006) Topographical modifier = clock (CID 6018)
+     │       ├ HAS CONCEPT MOD TEXT Algorithm Name / Version / Parameters  [TID 4019]
      │       ├ CONTAINS NUM (81827009, SCT, "Diameter") mm (the mark's size, else the finding's)
-     │       └ CONTAINS NUM (111012, DCM, "Certainty of Finding") % (the mark's score)
+     │       ├ CONTAINS NUM (111012, DCM, "Certainty of Finding") % (the mark's score)
+     │       └ CONTAINS SCOORD (111030) Image Region: closed POLYLINE (outline, else the bbox)
+     │           └ SELECTED FROM IMAGE (by value; Referenced Frame Number for DBT)
      └ CONTAINS CONTAINER (C0034375, UMLS, "Qualitative Evaluations")
          └ CONTAINS TEXT (121106, DCM, "Comment") = "AI result (...) — not for diagnostic use."
 
@@ -47,6 +52,12 @@ Choices:
   (43468-8, LN, "XR unspecified body region") of the current CID 100; the only X-ray-neutral code
   it knows, (363679005, SCT, "Imaging procedure"), says nothing.
 - No Geometric purpose of region (row 3c): a closed POLYLINE is the region itself.
+- Ours, not highdicom's: the Image Library (highdicom's ``ImageLibrary`` requires Patient
+  Orientation and Imager Pixel Spacing on every projection image, which tomosynthesis volumes
+  carry in functional groups only, and writes no laterality or view), inserted before the
+  measurements; the Qualitative Evaluations container (``MeasurementReport`` takes imaging
+  measurements only), appended. Earlier reports carried TID 4019 once, on the Imaging Measurements
+  container; highdicom puts it in each group (TID 1410 row 8); the decoder reads either.
 """
 
 from __future__ import annotations
@@ -56,6 +67,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import highdicom.sr as hd
+import numpy as np
 from pydicom.dataset import Dataset
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
@@ -63,13 +76,21 @@ from breastgate.domain.model import AlgorithmManifest, AlgorithmResult, Finding,
 from breastgate.results import codes as c
 from breastgate.results.mammo_cad_sr import impression_text
 from breastgate.results.placement import (
-    attach_file_meta,
     creation_datetime,
-    evidence_item,
-    new_instance,
-    sr_document_general,
+    finish_instance,
+    header_view,
+    highdicom_fields,
+    highdicom_refusal,
 )
-from breastgate.results.sr_content import Code, Node, decode_content, encode_content
+from breastgate.results.sr_content import (
+    Code,
+    Node,
+    container_item,
+    decode_content,
+    number,
+    plain_numbers,
+    text_item,
+)
 from breastgate.results.tid4000 import AlgorithmIdentification, ImageLibraryEntry
 from breastgate.results.tid4000_findings import (
     THRESHOLD_PARAMETER,
@@ -85,7 +106,7 @@ COMPREHENSIVE_SR_STORAGE = "1.2.840.10008.5.1.4.1.1.88.33"
 DEFAULT_SERIES_NUMBER = 9906
 DEVICE_OBSERVER_NAME = "breastgate"
 
-_CONTAINS, _HCM, _HOC = "CONTAINS", "HAS CONCEPT MOD", "HAS OBS CONTEXT"
+_CONTAINS = "CONTAINS"
 
 
 def shown_findings(result: AlgorithmResult) -> tuple[Finding, ...]:
@@ -199,7 +220,8 @@ class MeasurementReport:
             ),
         )
         # Build the tree now so a bad input fails here, not at write time.
-        self._tree = self._build()
+        with highdicom_refusal("TID 1500 content"):
+            self._tree = self._build()
 
     @classmethod
     def from_result(
@@ -223,7 +245,7 @@ class MeasurementReport:
 
     def _marks(self) -> tuple[tuple[int, Finding, Mark], ...]:
         out = []
-        for number, finding in enumerate(self.findings, start=1):
+        for ordinal, finding in enumerate(self.findings, start=1):
             for mark in finding.marks:
                 header = self._headers.get(mark.sop_instance_uid)
                 if header is None:
@@ -232,60 +254,71 @@ class MeasurementReport:
                 frames = int(header.get("NumberOfFrames", 1) or 1)
                 if mark.frame is not None and not 1 <= mark.frame <= frames:
                     raise EncodingError(f"mark of finding {finding.id!r} on frame {mark.frame} of {frames}")
-                out.append((number, finding, mark))
+                out.append((ordinal, finding, mark))
         return tuple(out)
 
     # ------------------------------------------------------------ content tree
 
-    def _build(self) -> Node:
-        root = Node("CONTAINER", concept=c.IMAGING_MEASUREMENT_REPORT, template="1500")
-        root.add(Node("CODE", _HCM, c.LANGUAGE, code=c.ENGLISH))
-        root.add(Node("CODE", _HOC, c.OBSERVER_TYPE, code=c.DEVICE))
-        root.add(Node("UIDREF", _HOC, c.DEVICE_OBSERVER_UID, text=self.device_uid))
-        root.add(Node("TEXT", _HOC, c.DEVICE_OBSERVER_NAME, text=DEVICE_OBSERVER_NAME))
-        root.add(Node("TEXT", _HOC, c.DEVICE_OBSERVER_MANUFACTURER, text=self.manifest.manufacturer))
-        root.add(Node("TEXT", _HOC, c.DEVICE_OBSERVER_MODEL_NAME, text=self.manifest.id))
-        library = root.add(Node("CONTAINER", _CONTAINS, c.IMAGE_LIBRARY))
-        group = library.add(Node("CONTAINER", _CONTAINS, c.IMAGE_LIBRARY_GROUP))
-        for src in self.sources:
-            group.add(ImageLibraryEntry.from_header(src).to_node(c.LATERALITY_BY_SIDE))
-        measurements = root.add(Node("CONTAINER", _CONTAINS, c.IMAGING_MEASUREMENTS))
-        self.algorithm.add_to(measurements, _HCM)
-        for number, finding, mark in self.marks:
-            measurements.add(self._group(number, finding, mark))
-        notes = root.add(Node("CONTAINER", _CONTAINS, c.QUALITATIVE_EVALUATIONS))
+    def _build(self) -> hd.MeasurementReport:
+        device = hd.DeviceObserverIdentifyingAttributes(
+            uid=self.device_uid,
+            name=DEVICE_OBSERVER_NAME,
+            manufacturer_name=self.manifest.manufacturer,
+            model_name=self.manifest.id,
+        )
+        observer = hd.ObserverContext(observer_type=c.DEVICE.coded(), observer_identifying_attributes=device)
+        algorithm = hd.AlgorithmIdentification(
+            self.algorithm.name, self.algorithm.version, self.algorithm.parameters
+        )
+        report = hd.MeasurementReport(
+            observation_context=hd.ObservationContext(observer_device_context=observer),
+            procedure_reported=[],  # row 4 left out, see the module docstring
+            imaging_measurements=[self._group(n, f, m, algorithm) for n, f, m in self.marks],
+            title=c.IMAGING_MEASUREMENT_REPORT.coded(),
+            language_of_content_item_and_descendants=hd.LanguageOfContentItemAndDescendants(
+                c.ENGLISH.coded()
+            ),
+        )
+        entries = [ImageLibraryEntry.from_header(src).to_item(c.LATERALITY_BY_SIDE) for src in self.sources]
+        library = container_item(
+            c.IMAGE_LIBRARY, _CONTAINS, [container_item(c.IMAGE_LIBRARY_GROUP, _CONTAINS, entries)]
+        )
+        root = report[0].ContentSequence
+        root.insert(len(root) - 1, library)  # before Imaging Measurements (TID 1500 rows 5-6)
         label = impression_text(self.result.algorithm_id, self.result.algorithm_version)
-        notes.add(Node("TEXT", _CONTAINS, c.COMMENT, text=label))
-        return root
+        comment = text_item(c.COMMENT, label, _CONTAINS)
+        root.append(container_item(c.QUALITATIVE_EVALUATIONS, _CONTAINS, [comment]))
+        plain_numbers(report[0])
+        return report
 
-    def _group(self, number: int, finding: Finding, mark: Mark) -> Node:
+    def _group(
+        self, ordinal: int, finding: Finding, mark: Mark, algorithm: hd.AlgorithmIdentification
+    ) -> hd.PlanarROIMeasurementsAndQualitativeEvaluations:
         """TID 1410 Planar ROI Measurements for one mark, with its TID 1419 rows."""
-        group = Node("CONTAINER", _CONTAINS, c.MEASUREMENT_GROUP, template="1410")
-        ident = finding.id or f"finding {number}"
-        group.add(Node("TEXT", _HOC, c.TRACKING_IDENTIFIER, text=ident))
-        group.add(Node("UIDREF", _HOC, c.TRACKING_UNIQUE_IDENTIFIER, text=self.tracking_uid(finding)))
+        ident = finding.id or f"finding {ordinal}"
         kind = c.FINDING_BY_KIND.get(finding.kind.value)
-        if kind is not None:
-            group.add(Node("CODE", _CONTAINS, c.FINDING, code=kind))
-        else:
+        if kind is None:
             LOGGER.info("TID 1500: %s finding %r has no CID 6054 code (no Finding row)", finding.kind, ident)
-        group.add(self._region(mark))
-        group.add(_finding_site(finding))
         size = mark.size_mm if mark.size_mm is not None else finding.size_mm
-        if size is not None:
-            group.add(Node("NUM", _CONTAINS, c.DIAMETER, num=round(size, 3), units=c.MILLIMETER))
-        certainty = _percent(mark.score)
-        group.add(Node("NUM", _CONTAINS, c.CERTAINTY_OF_FINDING, num=certainty, units=c.PERCENT))
-        return group
+        measurements = [] if size is None else [_measurement(c.DIAMETER, round(size, 3), c.MILLIMETER)]
+        measurements.append(_measurement(c.CERTAINTY_OF_FINDING, _percent(mark.score), c.PERCENT))
+        return hd.PlanarROIMeasurementsAndQualitativeEvaluations(
+            tracking_identifier=hd.TrackingIdentifier(uid=self.tracking_uid(finding), identifier=ident),
+            referenced_region=self._region(mark),
+            finding_type=kind.coded() if kind is not None else None,
+            algorithm_id=algorithm,
+            finding_sites=[_finding_site(finding)],
+            measurements=measurements,
+        )
 
-    def _region(self, mark: Mark) -> Node:
+    def _region(self, mark: Mark) -> hd.ImageRegion:
         """TID 1410 rows 5-6: the closed outline (else the bbox) SELECTED FROM its image and frame."""
         ring = mark.outline if len(mark.outline) >= 3 else bbox_rectangle(mark.bbox)
-        region = Node("SCOORD", _CONTAINS, c.IMAGE_REGION, graphic=("POLYLINE", closed_polyline(ring)))
-        sop = (str(self._headers[mark.sop_instance_uid].SOPClassUID), mark.sop_instance_uid)
-        frames = (mark.frame,) if mark.frame is not None else ()
-        region.add(Node("IMAGE", "SELECTED FROM", sop=sop, frames=frames))
-        return region
+        points = np.array(closed_polyline(ring), dtype=float).reshape(-1, 2)
+        sop_class = str(self._headers[mark.sop_instance_uid].SOPClassUID)
+        frames = [mark.frame] if mark.frame is not None else None
+        source = hd.SourceImageForRegion(sop_class, mark.sop_instance_uid, frames)
+        return hd.ImageRegion("POLYLINE", points, source)
 
     # ------------------------------------------------------------ dataset
 
@@ -296,25 +329,20 @@ class MeasurementReport:
 
     def to_dataset(self) -> Dataset:
         """The complete SR instance with file meta (Explicit VR Little Endian)."""
-        ds = new_instance(
-            COMPREHENSIVE_SR_STORAGE,
-            self.sop_instance_uid,
-            self.sources[0],
-            created=(self.creation_date, self.creation_time),
-            modality="SR",  # SR Document Series (C.17.1)
-            series_instance_uid=self.series_instance_uid,
-            series_number=self.series_number,
-            series_description=f"breastgate {self.manifest.id} TID 1500 - not for diagnostic use",
-            model_name=self.manifest.id,
-            software_version=self.manifest.version,
-        )
-        ds.StudyInstanceUID = self.result.study_instance_uid
-        sr_document_general(
-            ds, self.instance_number, evidence_item(self.sources, self.result.study_instance_uid)
-        )
-        # SR Document Content (C.17.3), root template TID 1500
-        encode_content(self._tree, ds)
-        attach_file_meta(ds)
+        created = (self.creation_date, self.creation_time)
+        description = f"breastgate {self.manifest.id} TID 1500 - not for diagnostic use"
+        with highdicom_refusal("TID 1500 document"):
+            ds = hd.ComprehensiveSR(
+                evidence=[header_view(src) for src in self.sources],
+                content=self._tree[0],
+                series_instance_uid=self.series_instance_uid,
+                series_number=self.series_number,
+                sop_instance_uid=self.sop_instance_uid,
+                instance_number=self.instance_number,
+                is_complete=True,
+                **highdicom_fields(created, description, self.manifest.id, self.manifest.version),
+            )
+        finish_instance(ds, self.sources[0], created)
         return ds
 
     @staticmethod
@@ -326,7 +354,11 @@ class MeasurementReport:
         if not c.IMAGING_MEASUREMENT_REPORT.same(root.concept):
             raise InvalidInputError("not an Imaging Measurement Report (TID 1500)")
         measurements = root.first(c.IMAGING_MEASUREMENTS, "CONTAINER") or Node("CONTAINER")
-        algorithm = AlgorithmIdentification.from_node(measurements)
+        groups = measurements.find(c.MEASUREMENT_GROUP, "CONTAINER")
+        algorithm = next(
+            (a for a in map(AlgorithmIdentification.from_node, [measurements, *groups]) if a is not None),
+            None,
+        )
         if algorithm is None:
             raise InvalidInputError("TID 1500 report without Algorithm Identification (TID 4019)")
         notes = root.first(c.QUALITATIVE_EVALUATIONS, "CONTAINER")
@@ -338,25 +370,26 @@ class MeasurementReport:
             algorithm_name=algorithm.name,
             algorithm_version=algorithm.version,
             operating_threshold=threshold_from(algorithm.parameters),
-            groups=tuple(
-                g
-                for g in map(_decode_group, measurements.find(c.MEASUREMENT_GROUP, "CONTAINER"))
-                if g is not None
-            ),
+            groups=tuple(g for g in map(_decode_group, groups) if g is not None),
             comment=(comment.text or "") if comment is not None else "",
         )
 
 
-def _finding_site(finding: Finding) -> Node:
+def _finding_site(finding: Finding) -> hd.FindingSite:
     """TID 1419 rows 2-4: the quadrant (CID 6020) or Breast, its side (CID 244) and clock (CID 6018)."""
     location = finding.location
     quadrant = c.QUADRANTS.get(location.quadrant or "") if location is not None else None
-    site = Node("CODE", _HCM, c.FINDING_SITE, code=quadrant or c.BREAST)
-    site.add(Node("CODE", _HCM, c.LATERALITY, code=c.LATERALITY_BY_SIDE[finding.laterality]))
     clock = c.CLOCK_POSITIONS.get(location.clock or 0) if location is not None else None
-    if clock is not None:
-        site.add(Node("CODE", _HCM, c.TOPOGRAPHICAL_MODIFIER, code=clock))
-    return site
+    return hd.FindingSite(
+        (quadrant or c.BREAST).coded(),
+        laterality=c.LATERALITY_BY_SIDE[finding.laterality].coded(),
+        topographical_modifier=clock.coded() if clock is not None else None,
+    )
+
+
+def _measurement(concept: Code, value: float, units: Code) -> hd.Measurement:
+    """TID 300 Measurement: a NUM (CONTAINS) and nothing else."""
+    return hd.Measurement(concept.coded(), number(value), units.coded())
 
 
 def _decode_group(group: Node) -> DecodedGroup | None:

@@ -39,8 +39,14 @@ each breast, each image), which both validators accept and any SR viewer shows a
 density = N %" with its laterality; the BI-RADS a-d category is a coded HAS PROPERTIES child of the
 study/breast NUMs (permitted by A.35.5-2 row 6; PixelMed only warns "not in template") and is also
 spelled out in the Impression Description, the item a workstation shows as the CAD summary text.
-Decoding relies on the order written here: study NUM first, then breast NUMs (both with a
-category), then image NUMs (without).
+Decoding (:func:`~.mammo_cad_sr.decode_tree`) relies on the order written here: study NUM first,
+then breast NUMs (both with a category), then image NUMs (without).
+
+Built from highdicom content items (``CodeContentItem``, ``NumContentItem``, ``TextContentItem``,
+``ImageContentItem``, ``ScoordContentItem``, ``ContainerContentItem``); the by-reference links are
+ours (:class:`~breastgate.results.sr_content.ContentReference`), numbered once the tree is whole.
+highdicom requires a concept name on every IMAGE item; the Image Library entries lose it again once
+the tree is built, as TID 4020 row 1 and the PS3.17 Annex E examples have none.
 """
 
 from __future__ import annotations
@@ -49,30 +55,49 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from highdicom.sr import (
+    CodeContentItem,
+    ContainerContentItem,
+    ContentItem,
+    DateContentItem,
+    ImageContentItem,
+    NumContentItem,
+    TextContentItem,
+    TimeContentItem,
+)
 from pydicom.dataset import Dataset
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.model import (
-    BreastDensity,
     DensityAssessment,
     Finding,
     FindingKind,
     QualityCheck,
 )
 from breastgate.results import codes as c
-from breastgate.results.sr_content import Code, Node
+from breastgate.results.sr_content import (
+    Code,
+    ContentReference,
+    Node,
+    add,
+    code_item,
+    container_item,
+    num_item,
+    number_references,
+    plain_numbers,
+    text_item,
+)
 from breastgate.results.tid4000_findings import (
     FindingEncoder,
-    ImageKey,
-    decode_findings,
     detection_code,
-    kind_of,
     operating_points,
-    threshold_from,
 )
 
 LOGGER = logging.getLogger(__name__)
 
+#: Concept name highdicom requires on an IMAGE item (its own library entries use it too).
+SOURCE = Code("260753009", "SCT", "Source")
+_CONTAINS, _ACQ = "CONTAINS", "HAS ACQ CONTEXT"
 _SIDE_NAMES = {"L": "Left breast", "R": "Right breast", "B": "Both breasts"}
 
 
@@ -88,12 +113,14 @@ class AlgorithmIdentification:
         if not self.name or not self.version:
             raise EncodingError("TID 4019 needs an algorithm name and version")
 
-    def add_to(self, parent: Node, rel: str = "HAS PROPERTIES") -> None:
-        """Append the TID 4019 items to ``parent``."""
-        parent.add(Node("TEXT", rel, c.ALGORITHM_NAME, text=self.name))
-        parent.add(Node("TEXT", rel, c.ALGORITHM_VERSION, text=self.version))
-        for p in self.parameters:
-            parent.add(Node("TEXT", rel, c.ALGORITHM_PARAMETERS, text=p))
+    def items(self, rel: str = "HAS PROPERTIES") -> list[TextContentItem]:
+        """The TID 4019 rows as highdicom TEXT items, HAS PROPERTIES as the CAD templates include
+        them (highdicom's ``AlgorithmIdentification`` is HAS CONCEPT MOD only, as TID 1500 wants)."""
+        return [
+            text_item(c.ALGORITHM_NAME, self.name, rel),
+            text_item(c.ALGORITHM_VERSION, self.version, rel),
+            *(text_item(c.ALGORITHM_PARAMETERS, p, rel) for p in self.parameters),
+        ]
 
     @classmethod
     def from_node(cls, node: Node) -> AlgorithmIdentification | None:
@@ -158,38 +185,49 @@ class ImageLibraryEntry:
             rows_columns=(int(ds.Rows), int(ds.Columns)) if ds.get("Rows") and ds.get("Columns") else None,
         )
 
-    def to_node(self, sides: Mapping[str, Code] = c.SIDE_BY_LATERALITY) -> Node:
-        """The IMAGE item with its HAS ACQ CONTEXT rows (each only when the source has it).
+    def to_item(self, sides: Mapping[str, Code] = c.SIDE_BY_LATERALITY) -> ImageContentItem:
+        """The IMAGE item built by highdicom with its HAS ACQ CONTEXT rows (each only when the
+        source has it; a date or time highdicom cannot parse is left out with a warning).
 
         ``sides`` codes Image Laterality: CID 6022 for TID 4020; TID 1602 (the TID 1600 library
         entry, which shares these rows) wants CID 244 (:data:`codes.LATERALITY_BY_SIDE`).
         """
-        frames = (self.frame,) if self.frame is not None else ()
-        img = Node("IMAGE", "CONTAINS", sop=(self.sop_class_uid, self.sop_instance_uid), frames=frames)
-        acq = "HAS ACQ CONTEXT"
+        frames = [self.frame] if self.frame is not None else None
+        img = ImageContentItem(
+            SOURCE.coded(), self.sop_class_uid, self.sop_instance_uid, frames, None, _CONTAINS
+        )
+        rows: list[ContentItem] = []
         if self.laterality and self.laterality in sides:
-            img.add(Node("CODE", acq, c.IMAGE_LATERALITY, code=sides[self.laterality]))
+            rows.append(code_item(c.IMAGE_LATERALITY, sides[self.laterality], _ACQ))
         if self.view is not None:
-            view = img.add(Node("CODE", acq, c.IMAGE_VIEW, code=self.view))
-            for m in self.view_modifiers:
-                view.add(Node("CODE", "HAS CONCEPT MOD", c.IMAGE_VIEW_MODIFIER, code=m))
+            view = code_item(c.IMAGE_VIEW, self.view, _ACQ)
+            add(view, *(code_item(c.IMAGE_VIEW_MODIFIER, m, "HAS CONCEPT MOD") for m in self.view_modifiers))
+            rows.append(view)
         if self.orientation:
-            img.add(Node("TEXT", acq, c.PATIENT_ORIENTATION_ROW, text=self.orientation[0]))
-            img.add(Node("TEXT", acq, c.PATIENT_ORIENTATION_COLUMN, text=self.orientation[1]))
-        for vt, concept, value in (
-            ("DATE", c.STUDY_DATE, self.study_date),
-            ("TIME", c.STUDY_TIME, self.study_time),
-            ("DATE", c.CONTENT_DATE, self.content_date),
-            ("TIME", c.CONTENT_TIME, self.content_time),
+            rows.append(text_item(c.PATIENT_ORIENTATION_ROW, self.orientation[0], _ACQ))
+            rows.append(text_item(c.PATIENT_ORIENTATION_COLUMN, self.orientation[1], _ACQ))
+        for kind, concept, value in (
+            (DateContentItem, c.STUDY_DATE, self.study_date),
+            (TimeContentItem, c.STUDY_TIME, self.study_time),
+            (DateContentItem, c.CONTENT_DATE, self.content_date),
+            (TimeContentItem, c.CONTENT_TIME, self.content_time),
         ):
-            if value:
-                img.add(Node(vt, acq, concept, text=value))
+            try:
+                rows.extend([kind(concept.coded(), value, _ACQ)] if value else [])
+            except ValueError:
+                LOGGER.warning(
+                    "image %s: %s %r left out of its library entry",
+                    self.sop_instance_uid,
+                    concept.meaning,
+                    value,
+                )
         if self.spacing_mm:
             # Pixel Spacing is row spacing (vertical) \ column spacing (horizontal), PS3.3 10.7.1.3
-            img.add(Node("NUM", acq, c.HORIZONTAL_PIXEL_SPACING, num=self.spacing_mm[1], units=c.MILLIMETER))
-            img.add(Node("NUM", acq, c.VERTICAL_PIXEL_SPACING, num=self.spacing_mm[0], units=c.MILLIMETER))
+            rows.append(num_item(c.HORIZONTAL_PIXEL_SPACING, self.spacing_mm[1], c.MILLIMETER, _ACQ))
+            rows.append(num_item(c.VERTICAL_PIXEL_SPACING, self.spacing_mm[0], c.MILLIMETER, _ACQ))
         if self.primary_angle is not None:
-            img.add(Node("NUM", acq, c.POSITIONER_PRIMARY_ANGLE, num=self.primary_angle, units=c.DEGREE))
+            rows.append(num_item(c.POSITIONER_PRIMARY_ANGLE, self.primary_angle, c.DEGREE, _ACQ))
+        add(img, *rows)
         return img
 
 
@@ -224,7 +262,7 @@ class DensityContent:
     density_analysis: bool = True
 
 
-def _density_num(side: str, percent: float, category: str | None = None) -> Node:
+def _density_num(side: str, percent: float, category: str | None = None) -> NumContentItem:
     """TID 4002 rows 12-13: NUM (112191, DCM, "Breast tissue density") in % with its Laterality.
 
     With ``category``, the NUM also carries HAS PROPERTIES CODE (129715009, SCT, "Breast composition")
@@ -232,13 +270,12 @@ def _density_num(side: str, percent: float, category: str | None = None) -> Node
     """
     if not 0.0 <= percent <= 100.0:
         raise EncodingError(f"percent density {percent!r} outside 0-100")
-    num = Node("NUM", "HAS PROPERTIES", c.BREAST_TISSUE_DENSITY, num=percent, units=c.PERCENT)
-    num.add(Node("CODE", "HAS CONCEPT MOD", c.LATERALITY, code=c.SIDE_BY_LATERALITY[side]))
+    num = num_item(c.BREAST_TISSUE_DENSITY, percent, c.PERCENT, "HAS PROPERTIES")
+    add(num, code_item(c.LATERALITY, c.SIDE_BY_LATERALITY[side], "HAS CONCEPT MOD"))
     if category is not None:
         if category not in c.COMPOSITION_BY_CATEGORY:
             raise EncodingError(f"breast composition category {category!r} is not one of a-d")
-        code = c.COMPOSITION_BY_CATEGORY[category]
-        num.add(Node("CODE", "HAS PROPERTIES", c.BREAST_COMPOSITION, code=code))
+        add(num, code_item(c.BREAST_COMPOSITION, c.COMPOSITION_BY_CATEGORY[category], "HAS PROPERTIES"))
     return num
 
 
@@ -303,71 +340,80 @@ def _summary(ok: Sequence[str], bad: Sequence[str], found: bool) -> Code:
     return c.ALL_SUCCEEDED_WITH_FINDINGS if found else c.NONE_SUCCEEDED
 
 
-def build_tree(content: DensityContent, entries: Sequence[ImageLibraryEntry]) -> Node:
-    """Build the TID 4000 content tree."""
+def build_tree(content: DensityContent, entries: Sequence[ImageLibraryEntry]) -> ContainerContentItem:
+    """Build the TID 4000 content tree of highdicom content items, by-reference links numbered."""
     algo = content.algorithm
-    root = Node("CONTAINER", concept=c.MAMMO_CAD_REPORT, template="4000")
-    root.add(Node("CODE", "HAS CONCEPT MOD", c.LANGUAGE, code=c.ENGLISH))
-    library = root.add(Node("CONTAINER", "CONTAINS", c.IMAGE_LIBRARY))
-    all_entries = _library(entries, content.findings)
-    nodes: dict[ImageKey, Node] = {
-        (e.sop_instance_uid, e.frame): library.add(e.to_node()) for e in all_entries
-    }
-    images = {uid: node for (uid, frame), node in nodes.items() if frame is None}
+    items = {(e.sop_instance_uid, e.frame): e.to_item() for e in _library(entries, content.findings)}
+    images = {uid: item for (uid, frame), item in items.items() if frame is None}
     if not images:
         raise EncodingError("TID 4000 needs at least one Image Library entry")
-
     ok = [u for u in content.succeeded if u in images]
     bad = [u for u in content.failed if u in images]
     dens = content.density
     poor = [q for q in content.quality if not q.passed and q.sop_instance_uid in images]
-    cad = root.add(
-        Node("CODE", "CONTAINS", c.CAD_SUMMARY, code=_summary(ok, bad, bool(dens or content.findings)))
-    )
     lines = [content.impression]
     if dens is not None:
         _check_density(dens)
         lines += _density_lines(dens)
     lines += [f"Image quality: {q.name} not met ({q.reason or 'no reason given'})" for q in poor]
-    cad.add(Node("TEXT", "HAS PROPERTIES", c.IMPRESSION_DESCRIPTION, text="\n".join(lines)))
-    algo.add_to(cad)
+    rows: list[ContentItem] = [text_item(c.IMPRESSION_DESCRIPTION, "\n".join(lines), "HAS PROPERTIES")]
+    rows.extend(algo.items())
     if dens is not None:
-        _add_density_nums(cad, dens, content, entries, images)
-    encoder = FindingEncoder(algo, content.operating_threshold, nodes)
-    for finding in content.findings:
-        cad.add(encoder.impression(finding))
-    _add_detections(root, content, ok, bad, images)
-    _add_analyses(root, content, ok, bad, images)
+        rows.extend(_density_nums(dens, content, entries, images))
+    encoder = FindingEncoder(algo, content.operating_threshold, items)
+    rows.extend(encoder.impression(finding) for finding in content.findings)
+    cad = code_item(c.CAD_SUMMARY, _summary(ok, bad, bool(dens or content.findings)), "CONTAINS")
+    add(cad, *rows)
+    root = container_item(
+        c.MAMMO_CAD_REPORT,
+        None,
+        [
+            code_item(c.LANGUAGE, c.ENGLISH, "HAS CONCEPT MOD"),
+            container_item(c.IMAGE_LIBRARY, "CONTAINS", list(items.values())),
+            cad,
+            _detections(content, ok, bad, images),
+            _analyses(content, ok, bad, images),
+        ],
+        template="4000",
+    )
+    plain_numbers(root)
+    number_references(root)
+    for entry in items.values():  # TID 4020 row 1: an IMAGE without concept name (PS3.17 Annex E)
+        del entry.ConceptNameCodeSequence
     return root
 
 
-def _add_detections(
-    root: Node, content: DensityContent, ok: Sequence[str], bad: Sequence[str], images: Mapping[str, Node]
-) -> None:
+def _detections(
+    content: DensityContent, ok: Sequence[str], bad: Sequence[str], images: Mapping[str, ContentItem]
+) -> CodeContentItem:
     """TID 4000 rows 6-7: one Detection Performed per lesion kind (TID 4015/4017/4023)."""
     kinds = content.detection_kinds
     # Density alone is not a detection: TID 4000 row 7 is absent when row 6 is Not Attempted.
     status = _status(ok, bad) if kinds else c.NOT_ATTEMPTED
-    summary = root.add(Node("CODE", "CONTAINS", c.SUMMARY_OF_DETECTIONS, code=status))
+    summary = code_item(c.SUMMARY_OF_DETECTIONS, status, "CONTAINS")
     if status == c.NOT_ATTEMPTED:
-        return
+        return summary
     for container, uids in ((c.SUCCESSFUL_DETECTIONS, ok), (c.FAILED_DETECTIONS, bad)):
         if not uids:
             continue
-        box = summary.add(Node("CONTAINER", "INFERRED FROM", container))
+        performed = []
         for kind in kinds:
-            performed = box.add(Node("CODE", "CONTAINS", c.DETECTION_PERFORMED, code=detection_code(kind)))
-            content.algorithm.add_to(performed)
-            for uid in uids:
-                performed.add(Node("IMAGE", "HAS PROPERTIES", ref=images[uid]))
+            item = code_item(c.DETECTION_PERFORMED, detection_code(kind), "CONTAINS")
+            add(
+                item,
+                *content.algorithm.items(),
+                *(ContentReference("HAS PROPERTIES", images[u]) for u in uids),
+            )
             if container == c.SUCCESSFUL_DETECTIONS:
-                for node in operating_points(content.operating_threshold):
-                    performed.add(node)
+                add(item, *operating_points(content.operating_threshold))
+            performed.append(item)
+        add(summary, container_item(container, "INFERRED FROM", performed))
+    return summary
 
 
-def _add_analyses(
-    root: Node, content: DensityContent, ok: Sequence[str], bad: Sequence[str], images: Mapping[str, Node]
-) -> None:
+def _analyses(
+    content: DensityContent, ok: Sequence[str], bad: Sequence[str], images: Mapping[str, ContentItem]
+) -> CodeContentItem:
     """TID 4000 rows 8-9 (TID 4016/4018): composition, cross-view correlation, image quality."""
     analyses: list[tuple[Code, list[str], list[str]]] = []
     if content.density_analysis:
@@ -385,19 +431,23 @@ def _add_analyses(
         analyses.append((c.IMAGE_QUALITY_ANALYSIS, [u for u in images if u in checked], []))
     all_ok = [u for _, good, _ in analyses for u in good]
     all_bad = [u for _, _, failed in analyses for u in failed]
-    summary = root.add(Node("CODE", "CONTAINS", c.SUMMARY_OF_ANALYSES, code=_status(all_ok, all_bad)))
+    summary = code_item(c.SUMMARY_OF_ANALYSES, _status(all_ok, all_bad), "CONTAINS")
     for container, rows in (
         (c.SUCCESSFUL_ANALYSES, [(code, good) for code, good, _ in analyses if good]),
         (c.FAILED_ANALYSES, [(code, failed) for code, _, failed in analyses if failed]),
     ):
-        if not rows:
-            continue
-        box = summary.add(Node("CONTAINER", "INFERRED FROM", container))
+        performed = []
         for code, uids in rows:
-            performed = box.add(Node("CODE", "CONTAINS", c.ANALYSIS_PERFORMED, code=code))
-            content.algorithm.add_to(performed)
-            for uid in uids:
-                performed.add(Node("IMAGE", "HAS PROPERTIES", ref=images[uid]))
+            item = code_item(c.ANALYSIS_PERFORMED, code, "CONTAINS")
+            add(
+                item,
+                *content.algorithm.items(),
+                *(ContentReference("HAS PROPERTIES", images[u]) for u in uids),
+            )
+            performed.append(item)
+        if performed:
+            add(summary, container_item(container, "INFERRED FROM", performed))
+    return summary
 
 
 def _study_side(dens: DensityAssessment) -> str:
@@ -414,108 +464,30 @@ def _density_lines(dens: DensityAssessment) -> list[str]:
     return lines
 
 
-def _add_density_nums(
-    cad: Node,
+def _density_nums(
     dens: DensityAssessment,
     content: DensityContent,
     entries: Sequence[ImageLibraryEntry],
-    images: Mapping[str, Node],
-) -> None:
+    images: Mapping[str, ContentItem],
+) -> list[NumContentItem]:
     """Study NUM, one NUM per breast (R-INFERRED FROM its images), then one NUM per image."""
     by_uid = {e.sop_instance_uid: e for e in entries}
-    cad.add(_density_num(_study_side(dens), dens.percent_dense, dens.category))
+    nums = [_density_num(_study_side(dens), dens.percent_dense, dens.category)]
     for side in ("R", "L"):
         breast = dens.per_breast.get(side)
         if breast is None:
             continue
-        num = cad.add(_density_num(side, breast.percent_dense, breast.category))
+        num = _density_num(side, breast.percent_dense, breast.category)
         for uid in breast.sop_instance_uids:
             if uid not in images:
                 raise EncodingError(f"breast density references image {uid} that is not in the library")
-            num.add(Node("IMAGE", "INFERRED FROM", ref=images[uid]))
+            add(num, ContentReference("INFERRED FROM", images[uid]))
+        nums.append(num)
     for uid, (_, percent) in content.image_density.items():
         entry = by_uid.get(uid)
         if percent is None or entry is None:
             continue
-        num = cad.add(_density_num(entry.laterality or "B", percent))
-        num.add(Node("IMAGE", "INFERRED FROM", ref=images[uid]))
-
-
-def _side(node: Node) -> str | None:
-    lat = node.first(c.LATERALITY, "CODE")
-    return c.laterality_of(lat.code) if lat is not None and lat.code is not None else None
-
-
-def _category(node: Node) -> str | None:
-    code = node.first(c.BREAST_COMPOSITION, "CODE")
-    return c.category_of(code.code) if code is not None and code.code is not None else None
-
-
-def _image_refs(node: Node) -> tuple[str, ...]:
-    return tuple(ch.ref.sop[1] for ch in node.children if ch.ref is not None and ch.ref.sop is not None)
-
-
-def decode_tree(root: Node) -> DensityContent:
-    """Read back what :func:`build_tree` wrote (tolerant of extra items)."""
-    if not c.MAMMO_CAD_REPORT.same(root.concept):
-        raise InvalidInputError("not a TID 4000 Mammography CAD Report")
-    library = root.first(c.IMAGE_LIBRARY, "CONTAINER")
-    lib = tuple(n.sop for n in (library.children if library else []) if n.sop is not None and not n.frames)
-    cad = root.first(c.CAD_SUMMARY, "CODE")
-    if cad is None:
-        raise InvalidInputError("CAD Processing and Findings Summary missing")
-    algo = AlgorithmIdentification.from_node(cad)
-    if algo is None:
-        raise InvalidInputError("Algorithm Identification missing from the CAD summary")
-    impression = cad.first(c.IMPRESSION_DESCRIPTION, "TEXT")
-
-    # Written in order: the study NUM, one NUM per breast (both with a category), then image NUMs.
-    nums = cad.find(c.BREAST_TISSUE_DENSITY, "NUM")
-    levels = [(n, _category(n)) for n in nums if _category(n) is not None]
-    density = None
-    image_density: dict[str, tuple[str, float | None]] = {}
-    if levels:
-        study_num, study_category = levels[0]
-        per_breast: dict[str, BreastDensity] = {}
-        for num, category in levels[1:]:
-            side = _side(num)
-            if side in ("L", "R") and category is not None:
-                per_breast[side] = BreastDensity(side, category, num.num or 0.0, _image_refs(num))
-        density = DensityAssessment(study_category or "", study_num.num or 0.0, per_breast)
-        for num in nums:
-            if _category(num) is not None:
-                continue
-            breast = per_breast.get(_side(num) or "")
-            for uid in _image_refs(num):
-                image_density[uid] = (breast.category if breast else density.category, num.num)
-
-    succeeded: list[str] = []
-    failed: list[str] = []
-    detections = root.first(c.SUMMARY_OF_DETECTIONS, "CODE")
-    analyses = root.first(c.SUMMARY_OF_ANALYSES, "CODE")
-    kinds: list[FindingKind] = []
-    for parent, container, item, bucket in (
-        (detections, c.SUCCESSFUL_DETECTIONS, c.DETECTION_PERFORMED, succeeded),
-        (detections, c.FAILED_DETECTIONS, c.DETECTION_PERFORMED, failed),
-        (analyses, c.SUCCESSFUL_ANALYSES, c.ANALYSIS_PERFORMED, succeeded),
-        (analyses, c.FAILED_ANALYSES, c.ANALYSIS_PERFORMED, failed),
-    ):
-        box = parent.first(container, "CONTAINER") if parent else None
-        for performed in box.find(item, "CODE") if box else []:
-            kind = kind_of(performed.code) if item == c.DETECTION_PERFORMED else None
-            if kind is not None and kind not in kinds:
-                kinds.append(kind)
-            refs = (ch.ref.sop[1] for ch in performed.children if ch.ref is not None and ch.ref.sop)
-            bucket.extend(u for u in refs if u not in bucket)
-    return DensityContent(
-        algorithm=algo,
-        density=density,
-        image_density=image_density,
-        succeeded=tuple(succeeded),
-        failed=tuple(failed),
-        impression=(impression.text or "") if impression else "",
-        library=lib,
-        findings=decode_findings(cad),
-        operating_threshold=threshold_from(algo.parameters),
-        detection_kinds=tuple(kinds),
-    )
+        num = _density_num(entry.laterality or "B", percent)
+        add(num, ContentReference("INFERRED FROM", images[uid]))
+        nums.append(num)
+    return nums

@@ -63,10 +63,22 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from highdicom.sr import CodeContentItem, ContainerContentItem, ContentItem, ImageContentItem, NumContentItem
+
 from breastgate.domain.errors import EncodingError
 from breastgate.domain.model import Finding, FindingKind, Mark
 from breastgate.results import codes as c
-from breastgate.results.sr_content import Code, Node
+from breastgate.results.sr_content import (
+    Code,
+    ContentReference,
+    Node,
+    add,
+    code_item,
+    container_item,
+    num_item,
+    scoord_item,
+    text_item,
+)
 
 if TYPE_CHECKING:
     from breastgate.results.tid4000 import AlgorithmIdentification
@@ -118,13 +130,13 @@ def rendering_intent(score: float, threshold: float | None) -> Code:
     return c.PRESENTATION_REQUIRED if threshold is None or score >= threshold else c.PRESENTATION_OPTIONAL
 
 
-def operating_points(threshold: float | None) -> list[Node]:
+def operating_points(threshold: float | None) -> list[NumContentItem]:
     """TID 4023 rows 1-2 for one threshold: Maximum CAD Operating Point 1, Recommended 0."""
     if threshold is None:
         return []
     return [
-        Node("NUM", _HP, c.MAXIMUM_CAD_OPERATING_POINT, num=1, units=c.ARBITRARY_UNIT),
-        Node("NUM", _HP, c.RECOMMENDED_CAD_OPERATING_POINT, num=0, units=c.RANGE_0_N),
+        num_item(c.MAXIMUM_CAD_OPERATING_POINT, 1, c.ARBITRARY_UNIT, _HP),
+        num_item(c.RECOMMENDED_CAD_OPERATING_POINT, 0, c.RANGE_0_N, _HP),
     ]
 
 
@@ -149,7 +161,7 @@ def bbox_rectangle(bbox: tuple[float, float, float, float]) -> list[tuple[float,
 
 
 class FindingEncoder:
-    """Builds the TID 4003 sub-trees of one result.
+    """Builds the TID 4003 sub-trees of one result from highdicom content items.
 
     Parameters
     ----------
@@ -158,98 +170,99 @@ class FindingEncoder:
     threshold
         The result's operating threshold (0-1) or None.
     images
-        Image Library IMAGE nodes by (SOP Instance UID, frame); every mark's key must be present.
+        Image Library IMAGE items by (SOP Instance UID, frame); every mark's key must be present.
     """
 
     def __init__(
         self,
         algorithm: AlgorithmIdentification,
         threshold: float | None,
-        images: Mapping[ImageKey, Node],
+        images: Mapping[ImageKey, ImageContentItem],
     ) -> None:
         self.algorithm = algorithm
         self.threshold = threshold
         self.images = images
 
-    def _image(self, mark: Mark) -> Node:
-        node = self.images.get((mark.sop_instance_uid, mark.frame))
-        if node is None:
+    def _image(self, mark: Mark) -> ImageContentItem:
+        item = self.images.get((mark.sop_instance_uid, mark.frame))
+        if item is None:
             raise EncodingError(f"mark on image {mark.sop_instance_uid} that is not in the library")
-        return node
+        return item
 
-    def _intent(self, parent: Node, intent: Code) -> None:
-        node = parent.add(Node("CODE", _CM, c.RENDERING_INTENT, code=intent))
+    def _intent(self, intent: Code) -> CodeContentItem:
+        item = code_item(c.RENDERING_INTENT, intent, _CM)
         if intent == c.PRESENTATION_OPTIONAL and self.threshold is not None:
-            node.add(Node("NUM", _HP, c.CAD_OPERATING_POINT, num=1, units=c.RANGE_1_N))
+            add(item, num_item(c.CAD_OPERATING_POINT, 1, c.RANGE_1_N, _HP))
+        return item
 
-    def impression(self, finding: Finding) -> Node:
+    def impression(self, finding: Finding) -> ContainerContentItem:
         """TID 4003 for one finding: a Composite Feature, or the Single Image Finding(s)."""
         detection_code(finding.kind)
-        container = Node("CONTAINER", _IF, c.INDIVIDUAL_IMPRESSION)
-        container.add(
-            Node("CODE", _CM, c.RENDERING_INTENT, code=rendering_intent(finding.score, self.threshold))
-        )
+        rows: list[ContentItem] = [
+            code_item(c.RENDERING_INTENT, rendering_intent(finding.score, self.threshold), _CM)
+        ]
         images = {(m.sop_instance_uid, m.frame) for m in finding.marks}
         if len(images) >= 2:
-            container.add(self._composite(finding))
+            rows.append(self._composite(finding))
         else:
-            for mark in finding.marks:
-                container.add(self._single(finding, mark, "CONTAINS", alone=True))
-        return container
+            rows.extend(self._single(finding, mark, "CONTAINS", alone=True) for mark in finding.marks)
+        return container_item(c.INDIVIDUAL_IMPRESSION, _IF, rows)
 
-    def _composite(self, finding: Finding) -> Node:
-        node = Node("CODE", "CONTAINS", c.COMPOSITE_FEATURE, code=COMPOSITE_CODE[finding.kind])
-        node.add(Node("CODE", _CM, c.RENDERING_INTENT, code=rendering_intent(finding.score, self.threshold)))
+    def _composite(self, finding: Finding) -> CodeContentItem:
+        item = code_item(c.COMPOSITE_FEATURE, COMPOSITE_CODE[finding.kind], "CONTAINS")
+        rows: list[ContentItem] = [
+            code_item(c.RENDERING_INTENT, rendering_intent(finding.score, self.threshold), _CM)
+        ]
         if finding.id:
-            node.add(Node("TEXT", "HAS OBS CONTEXT", c.TRACKING_IDENTIFIER, text=finding.id))
-        node.add(Node("CODE", _HP, c.COMPOSITE_TYPE, code=c.RELATED_SPATIALLY))
-        node.add(Node("CODE", _HP, c.SCOPE_OF_FEATURE, code=c.MULTIPLE_IMAGES))
-        self.algorithm.add_to(node)
-        node.add(Node("NUM", _HP, c.CERTAINTY_OF_FEATURE, num=_percent(finding.score), units=c.PERCENT))
+            rows.append(text_item(c.TRACKING_IDENTIFIER, finding.id, "HAS OBS CONTEXT"))
+        rows.append(code_item(c.COMPOSITE_TYPE, c.RELATED_SPATIALLY, _HP))
+        rows.append(code_item(c.SCOPE_OF_FEATURE, c.MULTIPLE_IMAGES, _HP))
+        rows.extend(self.algorithm.items())
+        rows.append(num_item(c.CERTAINTY_OF_FEATURE, _percent(finding.score), c.PERCENT, _HP))
         if finding.size_mm is not None:
-            node.add(Node("NUM", _HP, c.DIAMETER, num=finding.size_mm, units=c.MILLIMETER))
-        for mark in finding.marks:
-            node.add(self._single(finding, mark, _IF))
-        return node
+            rows.append(num_item(c.DIAMETER, finding.size_mm, c.MILLIMETER, _HP))
+        rows.extend(self._single(finding, mark, _IF) for mark in finding.marks)
+        add(item, *rows)
+        return item
 
-    def _single(self, finding: Finding, mark: Mark, rel: str, *, alone: bool = False) -> Node:
+    def _single(self, finding: Finding, mark: Mark, rel: str, *, alone: bool = False) -> CodeContentItem:
         image = self._image(mark)
-        node = Node("CODE", rel, c.SINGLE_IMAGE_FINDING, code=SINGLE_IMAGE_CODE[finding.kind])
-        self._intent(node, rendering_intent(mark.score, self.threshold))
+        item = code_item(c.SINGLE_IMAGE_FINDING, SINGLE_IMAGE_CODE[finding.kind], rel)
+        rows: list[ContentItem] = [self._intent(rendering_intent(mark.score, self.threshold))]
         if alone and finding.id:
-            node.add(Node("TEXT", "HAS OBS CONTEXT", c.TRACKING_IDENTIFIER, text=finding.id))
-        self.algorithm.add_to(node)
-        node.add(Node("NUM", _HP, c.CERTAINTY_OF_FINDING, num=_percent(mark.score), units=c.PERCENT))
-        self._geometry(node, mark, image)
+            rows.append(text_item(c.TRACKING_IDENTIFIER, finding.id, "HAS OBS CONTEXT"))
+        rows.extend(self.algorithm.items())
+        rows.append(num_item(c.CERTAINTY_OF_FINDING, _percent(mark.score), c.PERCENT, _HP))
+        rows.extend(self._geometry(mark, image))
         size = mark.size_mm if mark.size_mm is not None else (finding.size_mm if alone else None)
-        coded = self._coded_rows(node, finding, mark)
-        if not coded:
+        coded, described = self._coded_rows(finding, mark)
+        rows.extend(coded)
+        if not described:
             # PixelMed reads "at least one of" TID 4010/4011 rows as "one of": size only alone.
-            self._diameter(node, mark, image, size)
+            rows.extend(self._diameter(mark, image, size))
             if size is None and finding.kind == FindingKind.MASS:
                 LOGGER.warning("CAD SR: mass mark without size, shape or margin (TID 4011 rows absent)")
         calc_type = c.CALCIFICATION_TYPES.get(str(finding.attributes.get("calcification_type", "")))
         for member in mark.members if finding.kind == FindingKind.CALCIFICATION_CLUSTER else ():
-            node.add(self._member(member, image, calc_type or c.MICROCALCIFICATION))
-        return node
+            rows.append(self._member(member, image, calc_type or c.MICROCALCIFICATION))
+        add(item, *rows)
+        return item
 
     @staticmethod
-    def _coded_rows(node: Node, finding: Finding, mark: Mark) -> bool:
-        """TID 4010 rows 1-3 (cluster) or TID 4011 rows 2-3 (mass) from the mark and attributes."""
+    def _coded_rows(finding: Finding, mark: Mark) -> tuple[list[ContentItem], bool]:
+        """TID 4010 rows 1-3 (cluster) or TID 4011 rows 2-3 (mass) from the mark and attributes,
+        and whether they describe the finding (a coded row or a member count)."""
         attrs = finding.attributes
+        out: list[ContentItem] = []
         rows: list[tuple[Code, Code | None]] = []
         if finding.kind == FindingKind.CALCIFICATION_CLUSTER:
             if mark.members:
                 count = float(len(mark.members))
-                node.add(Node("NUM", _HP, c.NUMBER_OF_CALCIFICATIONS, num=count, units=c.NO_UNITS))
+                out.append(num_item(c.NUMBER_OF_CALCIFICATIONS, count, c.NO_UNITS, _HP))
             calc_type = c.CALCIFICATION_TYPES.get(str(attrs.get("calcification_type", "")))
             rows.append((c.CALCIFICATION_TYPE, calc_type))
-            rows.append(
-                (
-                    c.CALCIFICATION_DISTRIBUTION,
-                    c.CALCIFICATION_DISTRIBUTIONS.get(str(attrs.get("distribution", ""))),
-                )
-            )
+            distribution = c.CALCIFICATION_DISTRIBUTIONS.get(str(attrs.get("distribution", "")))
+            rows.append((c.CALCIFICATION_DISTRIBUTION, distribution))
         elif finding.kind == FindingKind.MASS:
             rows.append((c.SHAPE, c.SHAPES.get(str(attrs.get("shape", "")))))
             rows.append((c.MARGINS, c.MARGIN_TYPES.get(str(attrs.get("margin", attrs.get("shape", ""))))))
@@ -258,38 +271,49 @@ class FindingEncoder:
             present or mark.members or mark.size_mm
         ):
             present = [(c.CALCIFICATION_TYPE, c.MICROCALCIFICATION)]  # TID 4010 needs one row
-        for concept, code in present:
-            node.add(Node("CODE", _HP, concept, code=code))
-        return bool(present) or bool(mark.members)
+        out.extend(code_item(concept, code, _HP) for concept, code in present)
+        return out, bool(present) or bool(mark.members)
 
-    def _geometry(self, node: Node, mark: Mark, image: Node) -> None:
-        """TID 4021: Center POINT and closed Outline POLYLINE (the bbox rectangle without outline)."""
-        center = node.add(Node("SCOORD", _HP, c.CENTER, graphic=("POINT", tuple(mark.point))))
-        center.add(Node("IMAGE", "SELECTED FROM", ref=image))
+    @staticmethod
+    def _geometry(mark: Mark, image: ImageContentItem) -> list[ContentItem]:
+        """TID 4021: Center POINT and closed Outline POLYLINE (the bbox rectangle without outline),
+        each R-SELECTED FROM its Image Library entry."""
+        center = scoord_item(c.CENTER, "POINT", mark.point, _HP)
         ring = mark.outline if len(mark.outline) >= 3 else bbox_rectangle(mark.bbox)
-        outline = node.add(Node("SCOORD", _HP, c.OUTLINE, graphic=("POLYLINE", closed_polyline(ring))))
-        outline.add(Node("IMAGE", "SELECTED FROM", ref=image))
+        outline = scoord_item(c.OUTLINE, "POLYLINE", closed_polyline(ring), _HP)
+        for item in (center, outline):
+            add(item, ContentReference("SELECTED FROM", image))
+        return [center, outline]
 
-    def _diameter(self, node: Node, mark: Mark, image: Node, size: float | None) -> None:
+    @staticmethod
+    def _diameter(mark: Mark, image: ImageContentItem, size: float | None) -> list[ContentItem]:
         """TID 1400 Diameter with its Path: the longer bbox axis through the centre."""
         if size is None:
-            return
+            return []
         c0, r0, c1, r1 = mark.bbox
         col, row = mark.point
         path = (c0, row, c1, row) if c1 - c0 >= r1 - r0 else (col, r0, col, r1)
-        num = node.add(Node("NUM", _HP, c.DIAMETER, num=size, units=c.MILLIMETER))
-        scoord = num.add(Node("SCOORD", _IF, c.PATH, graphic=("POLYLINE", path)))
-        scoord.add(Node("IMAGE", "SELECTED FROM", ref=image))
+        scoord = scoord_item(c.PATH, "POLYLINE", path, _IF)
+        add(scoord, ContentReference("SELECTED FROM", image))
+        num = num_item(c.DIAMETER, size, c.MILLIMETER, _HP)
+        add(num, scoord)
+        return [num]
 
-    def _member(self, point: tuple[float, float], image: Node, calc_type: Code) -> Node:
+    def _member(
+        self, point: tuple[float, float], image: ImageContentItem, calc_type: Code
+    ) -> CodeContentItem:
         """TID 4006 row 25: an Individual Calcification of a cluster (TID 4009 Calcification Type)."""
-        node = Node("CODE", _IF, c.SINGLE_IMAGE_FINDING, code=c.INDIVIDUAL_CALCIFICATION)
-        self._intent(node, c.PRESENTATION_OPTIONAL)
-        self.algorithm.add_to(node)
-        center = node.add(Node("SCOORD", _HP, c.CENTER, graphic=("POINT", tuple(point))))
-        center.add(Node("IMAGE", "SELECTED FROM", ref=image))
-        node.add(Node("CODE", _HP, c.CALCIFICATION_TYPE, code=calc_type))
-        return node
+        item = code_item(c.SINGLE_IMAGE_FINDING, c.INDIVIDUAL_CALCIFICATION, _IF)
+        center = scoord_item(c.CENTER, "POINT", point, _HP)
+        add(center, ContentReference("SELECTED FROM", image))
+        add(
+            item,
+            self._intent(c.PRESENTATION_OPTIONAL),
+            *self.algorithm.items(),
+            center,
+            code_item(c.CALCIFICATION_TYPE, calc_type, _HP),
+        )
+        return item
 
 
 # ---------------------------------------------------------------- decoding
