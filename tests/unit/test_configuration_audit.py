@@ -55,6 +55,25 @@ def test_secrets_and_credentials_never_enter_the_trail(db: Database, tmp_path: P
     assert configuration["database_url"] == "postgresql+psycopg://***@db.example:5432/bg"
 
 
+def test_tokens_in_webhook_urls_never_enter_the_trail(db: Database, tmp_path: Path) -> None:
+    record_configuration(
+        db,
+        snapshot(
+            tmp_path,
+            webhook_secret="x" * 40,
+            webhooks="https://a.example.org/in?token=t0p-s3cret,https://user:pw@b.example.org/hook#k=v",
+        ),
+    )
+    (data,) = events(db)
+    text = str(data)
+    assert "t0p-s3cret" not in text and "pw@" not in text and "k=v" not in text
+    configuration = data["configuration"]
+    assert isinstance(configuration, dict)
+    assert configuration["webhooks"] == (
+        "https://a.example.org/in?(redacted),https://***@b.example.org/hook?(redacted)"
+    )
+
+
 def test_policy_and_engine_files_are_fingerprinted(db: Database, tmp_path: Path) -> None:
     engines = tmp_path / "engines.toml"
     engines.write_text("# none yet\n")

@@ -3,13 +3,16 @@
 At start-up every process records a snapshot of its effective configuration (settings without
 secrets, the triage policy's id@version, digests of the files it reads); when it differs from the
 last one recorded, a ``configuration.changed`` event lists what changed, old and new. Secrets never
-enter the trail: a setting named like a secret is replaced by whether it is set.
+enter the trail: a setting named like a secret is replaced by whether it is set, and every URL in a
+setting (one, or a comma-separated list) loses its credentials and its query string, where webhook
+receivers often take a token.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,15 +26,30 @@ from breastgate.store.tables import AuditEventRow
 SECRET_WORDS = ("secret", "password", "token")
 
 
+_URL = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<auth>[^/@,\s]*@)?(?P<rest>[^?#,\s]*)(?P<tail>[?#][^,\s]*)?"
+)
+
+
+def _redact_urls(text: str) -> str:
+    """Credentials (``user:password@``) and query strings or fragments taken out of every URL."""
+
+    def clean(match: re.Match[str]) -> str:
+        auth = "***@" if match.group("auth") else ""
+        tail = "?(redacted)" if match.group("tail") else ""
+        return f"{match.group('scheme')}{auth}{match.group('rest')}{tail}"
+
+    return _URL.sub(clean, text)
+
+
 def redact(snapshot: Mapping[str, Any]) -> dict[str, Any]:
-    """Secrets replaced by "(set)" / "(unset)"; credentials dropped from URLs."""
+    """Secrets replaced by "(set)" / "(unset)"; credentials and query strings dropped from URLs."""
     out: dict[str, Any] = {}
     for key, value in snapshot.items():
         if any(word in key.lower() for word in SECRET_WORDS):
             out[key] = "(set)" if value else "(unset)"
-        elif isinstance(value, str) and "://" in value and "@" in value.split("://", 1)[1].split("/", 1)[0]:
-            scheme, rest = value.split("://", 1)
-            out[key] = f"{scheme}://***@{rest.split('@', 1)[1]}"
+        elif isinstance(value, str) and "://" in value:
+            out[key] = _redact_urls(value)
         else:
             out[key] = value
     return out
