@@ -50,10 +50,12 @@ def list_studies(
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     rows = studies.list_studies(session, limit=limit, offset=offset)
-    priors = prefetch.prior_uids(session, [r.study_instance_uid for r in rows])
+    uids = [r.study_instance_uid for r in rows]
+    priors = prefetch.prior_uids(session, uids)
+    jobs = ledger.list_for_studies(session, uids)  # one query for the page, not one per study
     items = []
     for row in rows:
-        item = row if isinstance(row, dict) else _as_dict(row)
+        item = _as_dict(row)
         uid = item["study_instance_uid"]
         item["prior"] = uid in priors  # retrieved from the PACS for comparison; not analysed
         item["jobs"] = [
@@ -63,7 +65,7 @@ def list_studies(
                 "attempts": j.attempts,
                 "last_error": j.last_error,
             }
-            for j in ledger.list_for_study(session, uid)
+            for j in jobs[uid]
         ]
         items.append(item)
     return {"items": items, "limit": limit, "offset": offset}
