@@ -1,4 +1,4 @@
-"""``/api``: health, studies, results (DESIGN §4)."""
+"""``/api``: health, studies, results (DESIGN §4), orders and report drafts."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from breastgate.results.json import build_results
 from breastgate.store import audit, outbox, prefetch, studies
 from breastgate.store import orders as order_store
 from breastgate.store import reports as report_store
-from breastgate.store import worklist as worklist_store
 from breastgate.web.api.deps import ContextDep, OptionalUser, SessionDep, actor
+from breastgate.web.api.rows import as_dict
 from breastgate.worklist.policy import triage
 
 router = APIRouter(prefix="/api")
@@ -55,7 +55,7 @@ def list_studies(
     jobs = ledger.list_for_studies(session, uids)  # one query for the page, not one per study
     items = []
     for row in rows:
-        item = _as_dict(row)
+        item = as_dict(row)
         uid = item["study_instance_uid"]
         item["prior"] = uid in priors  # retrieved from the PACS for comparison; not analysed
         item["jobs"] = [
@@ -117,7 +117,7 @@ def study_orders(
     They carry patient identifiers: every read is audited as PHI access."""
     if studies.get_study_ref(session, study_instance_uid) is None:
         raise HTTPException(404, "Study not found")
-    items = [_as_dict(o) for o in order_store.orders_for_study(session, study_instance_uid)]
+    items = [as_dict(o) for o in order_store.orders_for_study(session, study_instance_uid)]
     _phi_read(session, user, request, "orders of a study", len(items), study_instance_uid)
     return {"items": items}
 
@@ -154,7 +154,7 @@ def list_orders(
         session, accession_number=accession_number, patient_id=patient_id, limit=limit
     )
     _phi_read(session, user, request, "order search", len(rows))
-    return {"items": [_as_dict(o) for o in rows]}
+    return {"items": [as_dict(o) for o in rows]}
 
 
 class Confirmation(BaseModel):
@@ -168,7 +168,7 @@ class Confirmation(BaseModel):
 
 
 def _report(record: report_store.ReportRecord) -> dict[str, Any]:
-    data = _as_dict(record)
+    data = as_dict(record)
     data["draft"] = json.loads(record.draft)
     data.pop("sr_path", None)
     data["draft_sr"] = record.sr_path is not None
@@ -241,66 +241,3 @@ def confirm_report(
             session, files, context.webhooks, "report.confirmed", data, study_uid=uid, key_parts=parts
         )
     return {**_report(record), "letter": letter}
-
-
-class StatusChange(BaseModel):
-    """Body of ``PUT /api/worklist/{study}/status``."""
-
-    status: Literal["scheduled", "in_progress", "completed", "canceled"]
-
-
-@router.get("/worklist")
-def worklist(
-    session: SessionDep,
-    context: ContextDep,
-    flag: str | None = Query(None, max_length=64),
-    modality: str | None = Query(None, max_length=16),
-    status: str | None = Query(None, max_length=16),
-    queue: str | None = Query(None, max_length=16),
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
-) -> dict[str, Any]:
-    """The reading worklist: priority (stat, urgent, routine) then age; filters by flag, modality,
-    status (scheduled, in_progress, completed, canceled) and queue (radiologist, technologist)."""
-    rows = worklist_store.list_worklist(
-        session, flag=flag, modality=modality, status=status, queue=queue, limit=limit, offset=offset
-    )
-    refs = context.launch_refs()
-    items = [_as_dict(r) for r in rows]
-    if refs is not None:
-        for item in items:
-            item["launch"] = refs.study(str(item["study_instance_uid"]))
-    return {"items": items, "limit": limit, "offset": offset}
-
-
-@router.get("/worklist/{study_instance_uid}")
-def worklist_item(study_instance_uid: str, session: SessionDep, context: ContextDep) -> dict[str, Any]:
-    """One worklist entry and every change of its priority or flags, with the policy that made it."""
-    item = worklist_store.get_item(session, study_instance_uid)
-    if item is None:
-        raise HTTPException(404, "Study is not on the worklist")
-    refs = context.launch_refs()
-    return {
-        **_as_dict(item),
-        **({"launch": refs.study(study_instance_uid)} if refs is not None else {}),
-        "changes": [_as_dict(c) for c in worklist_store.changes(session, study_instance_uid)],
-    }
-
-
-@router.put("/worklist/{study_instance_uid}/status")
-def worklist_status(study_instance_uid: str, body: StatusChange, session: SessionDep) -> dict[str, Any]:
-    """Move a study along scheduled → in_progress → completed (or canceled)."""
-    try:
-        item = worklist_store.set_status(session, study_instance_uid, body.status)
-    except LookupError:
-        raise HTTPException(404, "Study is not on the worklist") from None
-    except InvalidInputError as exc:
-        raise HTTPException(409, str(exc)) from None
-    return _as_dict(item)
-
-
-def _as_dict(row: object) -> dict[str, Any]:
-    from dataclasses import asdict, is_dataclass
-
-    data = asdict(row) if is_dataclass(row) and not isinstance(row, type) else dict(vars(row))
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
