@@ -33,6 +33,10 @@ from breastgate.store.migrate import upgrade
 from breastgate.web.api.deps import AppContext
 from breastgate.web.app import create_app
 from breastgate.worklist.ups import GLOBAL_SUBSCRIPTION
+from tests.support.responses import same_bodies_fixture  # noqa: F401 - fixture
+
+#: Every typed JSON answer is the body the route built (tests.support.responses).
+pytestmark = pytest.mark.usefixtures("same_bodies")
 
 STUDY = "1.2.826.0.1.3680043.8.498.71"
 ALG, VER = "vendor.cad", "2.0"
@@ -101,8 +105,8 @@ def _seed(db: Database) -> None:
             governance_store.add_user(s, f"{role}-user", role, token, actor="test")
 
 
-@pytest.fixture
-def api(tmp_path: Path) -> Api:
+@pytest.fixture(name="api")
+def api_fixture(tmp_path: Path) -> Api:
     url = f"sqlite:///{tmp_path / 'bg.db'}"
     upgrade(url)
     db = Database(url)

@@ -26,6 +26,10 @@ from breastgate.store.migrate import upgrade
 from breastgate.store.orders import record_order
 from breastgate.web.api.deps import AppContext
 from breastgate.web.app import create_app
+from tests.support.responses import same_bodies_fixture  # noqa: F401 - fixture
+
+#: Every typed JSON answer is the body the route built (tests.support.responses).
+pytestmark = pytest.mark.usefixtures("same_bodies")
 
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 ALGORITHMS = ("breastgate.density", "breastgate.masses")

@@ -43,6 +43,7 @@ from breastgate.store import audit, studies
 from breastgate.store import results as result_store
 from breastgate.web.api.deps import OptionalUser, SessionDep, actor
 from breastgate.web.api.problems import PROBLEM
+from breastgate.web.api.schemas.risk import BcratRisk, TyrerCuzickInputsEcho
 
 __all__ = ["BCRAT_ID", "BCRAT_VERSION", "TC_INPUTS_ID", "TC_INPUTS_VERSION", "input_problem", "router"]
 
@@ -213,7 +214,7 @@ def _store(session: Session, uid: str, result: AlgorithmResult, extra: dict[str,
     )
 
 
-@router.post("/bcrat")
+@router.post("/bcrat", response_model=BcratRisk, response_model_exclude_unset=True)
 def bcrat_risk(
     body: BcratRequest, session: SessionDep, user: OptionalUser, request: Request
 ) -> dict[str, Any]:
@@ -242,7 +243,7 @@ def _tc_json(inputs: TyrerCuzickInputs) -> dict[str, Any]:
     return {k: (str(v) if hasattr(v, "value") else v) for k, v in data.items()}
 
 
-@router.post("/tyrer-cuzick-inputs")
+@router.post("/tyrer-cuzick-inputs", response_model=TyrerCuzickInputsEcho, response_model_exclude_unset=True)
 def tyrer_cuzick_inputs(
     body: TyrerCuzickRequest, session: SessionDep, user: OptionalUser, request: Request
 ) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from breastgate.domain.audit import AuditKind
 from breastgate.domain.errors import InvalidInputError
@@ -22,14 +23,16 @@ from breastgate.results.json import build_results
 from breastgate.store import audit, outbox, prefetch, studies
 from breastgate.store import orders as order_store
 from breastgate.store import reports as report_store
-from breastgate.web.api.deps import ContextDep, OptionalUser, SessionDep, actor
+from breastgate.web.api.deps import AppContext, ContextDep, OptionalUser, SessionDep, actor
 from breastgate.web.api.rows import as_dict
+from breastgate.web.api.schemas.gateway import ConfirmedReport, Health, OrderList, Report, StudyPage
+from breastgate.web.api.schemas.results import ResultsDocument
 from breastgate.worklist.policy import triage
 
 router = APIRouter(prefix="/api")
 
 
-@router.get("/health")
+@router.get("/health", response_model=Health, response_model_exclude_unset=True)
 def health(context: ContextDep, session: SessionDep) -> dict[str, Any]:
     session.execute(text("SELECT 1"))
     return {
@@ -43,7 +46,7 @@ def health(context: ContextDep, session: SessionDep) -> dict[str, Any]:
     }
 
 
-@router.get("/studies")
+@router.get("/studies", response_model=StudyPage, response_model_exclude_unset=True)
 def list_studies(
     session: SessionDep,
     limit: int = Query(100, ge=1, le=1000),
@@ -71,7 +74,11 @@ def list_studies(
     return {"items": items, "limit": limit, "offset": offset}
 
 
-@router.get("/studies/{study_instance_uid}/results")
+@router.get(
+    "/studies/{study_instance_uid}/results",
+    response_model=ResultsDocument,
+    response_model_exclude_unset=True,
+)
 def study_results(
     study_instance_uid: str,
     session: SessionDep,
@@ -109,7 +116,9 @@ def study_results(
     return body
 
 
-@router.get("/studies/{study_instance_uid}/orders")
+@router.get(
+    "/studies/{study_instance_uid}/orders", response_model=OrderList, response_model_exclude_unset=True
+)
 def study_orders(
     study_instance_uid: str, session: SessionDep, user: OptionalUser, request: Request
 ) -> dict[str, Any]:
@@ -140,7 +149,7 @@ def _phi_read(
     )
 
 
-@router.get("/orders")
+@router.get("/orders", response_model=OrderList, response_model_exclude_unset=True)
 def list_orders(
     session: SessionDep,
     user: OptionalUser,
@@ -175,7 +184,7 @@ def _report(record: report_store.ReportRecord) -> dict[str, Any]:
     return data
 
 
-@router.get("/studies/{study_instance_uid}/report")
+@router.get("/studies/{study_instance_uid}/report", response_model=Report, response_model_exclude_unset=True)
 def study_report(study_instance_uid: str, session: SessionDep) -> dict[str, Any]:
     """The AI report draft (structured and as text) and whether a radiologist has confirmed it."""
     record = report_store.get_report(session, study_instance_uid)
@@ -184,7 +193,11 @@ def study_report(study_instance_uid: str, session: SessionDep) -> dict[str, Any]
     return _report(record)
 
 
-@router.post("/studies/{study_instance_uid}/report/confirm")
+@router.post(
+    "/studies/{study_instance_uid}/report/confirm",
+    response_model=ConfirmedReport,
+    response_model_exclude_unset=True,
+)
 def confirm_report(
     study_instance_uid: str,
     body: Confirmation,
@@ -222,6 +235,15 @@ def confirm_report(
             "ai_density": record.density,
         },
     )
+    letter = _letter_and_webhooks(session, context, record)
+    return {**_report(record), "letter": letter}
+
+
+def _letter_and_webhooks(
+    session: Session, context: AppContext, record: report_store.ReportRecord
+) -> str | None:
+    """Owe the confirmed report's MQSA density letter (when letters are set up) and its
+    ``report.confirmed`` webhooks; returns the letter's outbox key, or None."""
     letter = None
     if context.blobs is not None and context.results_path is not None:
         if context.letters is not None:
@@ -240,4 +262,4 @@ def confirm_report(
         enqueue_event(
             session, files, context.webhooks, "report.confirmed", data, study_uid=uid, key_parts=parts
         )
-    return {**_report(record), "letter": letter}
+    return letter

@@ -19,6 +19,7 @@ from breastgate.store import audit
 from breastgate.store import worklist as worklist_store
 from breastgate.web.api.deps import ContextDep, OptionalUser, SessionDep, actor
 from breastgate.web.api.rows import as_dict
+from breastgate.web.api.schemas.gateway import WorklistEntry, WorklistEntryWithChanges, WorklistPage
 
 router = APIRouter(prefix="/api")
 
@@ -64,7 +65,7 @@ class StatusChange(BaseModel):
     status: Literal["scheduled", "in_progress", "completed", "canceled"]
 
 
-@router.get("/worklist")
+@router.get("/worklist", response_model=WorklistPage, response_model_exclude_unset=True)
 def worklist(
     session: SessionDep,
     context: ContextDep,
@@ -88,7 +89,11 @@ def worklist(
     return {"items": items, "limit": limit, "offset": offset}
 
 
-@router.get("/worklist/{study_instance_uid}")
+@router.get(
+    "/worklist/{study_instance_uid}",
+    response_model=WorklistEntryWithChanges,
+    response_model_exclude_unset=True,
+)
 def worklist_item(study_instance_uid: str, session: SessionDep, context: ContextDep) -> dict[str, Any]:
     """One worklist entry and every change of its priority or flags, with the policy that made it."""
     item = worklist_store.get_item(session, study_instance_uid)
@@ -102,7 +107,9 @@ def worklist_item(study_instance_uid: str, session: SessionDep, context: Context
     }
 
 
-@router.put("/worklist/{study_instance_uid}/status")
+@router.put(
+    "/worklist/{study_instance_uid}/status", response_model=WorklistEntry, response_model_exclude_unset=True
+)
 def worklist_status(
     study_instance_uid: str, body: StatusChange, session: SessionDep, user: OptionalUser, request: Request
 ) -> dict[str, Any]:
