@@ -34,7 +34,19 @@ pytestmark = pytest.mark.usefixtures("same_bodies")
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 ALGORITHMS = ("breastgate.density", "breastgate.masses")
 #: List routes that return a page of rows (DICOM JSON search included).
-PAGES = ("/api/studies", "/api/worklist", "/api/orders")
+PAGES = (
+    "/api/studies",
+    "/api/worklist",
+    "/api/orders",
+    pytest.param(
+        "/ups-rs/workitems",
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="worklist.ups.workitem() reads each row's patient and orders (3 statements a row): "
+            "outside this change's packages; passing here means it was fixed, so drop the mark",
+        ),
+    ),
+)
 
 
 def _seed(db: Database, count: int) -> None:
@@ -98,11 +110,16 @@ def _statements(tmp_path: Path, count: int, path: str) -> tuple[int, Any]:
         db.dispose()
 
 
+def _rows(body: Any) -> list[Any]:
+    rows: list[Any] = body if isinstance(body, list) else body["items"]  # UPS-RS: a DICOM JSON array
+    return rows
+
+
 @pytest.mark.parametrize("path", PAGES)
 def test_a_page_of_50_runs_as_many_statements_as_a_page_of_1(tmp_path: Path, path: str) -> None:
     one, body_one = _statements(tmp_path, 1, path)
     fifty, body_fifty = _statements(tmp_path, 50, path)
-    assert (len(body_one["items"]), len(body_fifty["items"])) == (1, 50)  # the pages are what we think
+    assert (len(_rows(body_one)), len(_rows(body_fifty))) == (1, 50)  # the pages are what we think
     assert fifty == one, f"{path}: {one} statements for 1 row, {fifty} for 50"
 
 
