@@ -33,8 +33,12 @@ from breastgate.store import results as result_store
 from breastgate.store.db import Database
 from tests.integration.test_sectra_provider import Processed, api_app, db, processed  # noqa: F401 - fixtures
 from tests.support.http_server import serve
+from tests.support.responses import same_bodies_fixture  # noqa: F401 - fixture
 from tests.support.sectra_client import SectraHealthcareServer
 from tests.unit.test_sectra_launch import _cert, _key, _pem
+
+#: Every typed JSON answer is the body the route built (tests.support.responses).
+pytestmark = pytest.mark.usefixtures("same_bodies")
 
 SECRET = bytes(range(7, 39))
 HOST = "pacs.example.org"

@@ -30,7 +30,11 @@ from breastgate.web.api.deps import AppContext
 from breastgate.web.app import create_app
 from tests.integration.test_pipeline import Gateway
 from tests.support.http_server import serve
+from tests.support.responses import same_bodies_fixture  # noqa: F401 - fixture
 from tests.support.sectra_client import SectraHealthcareServer
+
+#: Every typed JSON answer is the body the route built (tests.support.responses).
+pytestmark = pytest.mark.usefixtures("same_bodies")
 
 ALGORITHMS = ("breastgate.density", "breastgate.calcifications", "breastgate.positioning")
 

@@ -31,7 +31,11 @@ from breastgate.store.migrate import upgrade
 from breastgate.web.api.deps import AppContext
 from breastgate.web.app import create_app
 from tests.support.gateway import BREASTGATE
+from tests.support.responses import same_bodies_fixture  # noqa: F401 - fixture
 from tests.unit.test_result_history import add_study
+
+#: Every typed JSON answer is the body the route built (tests.support.responses).
+pytestmark = pytest.mark.usefixtures("same_bodies")
 
 MASSES, DENSITY = "breastgate.masses", "breastgate.density"
 A, B = VersionRef(MASSES, "1.0.0"), VersionRef(MASSES, "2.0.0")

@@ -112,6 +112,20 @@ def test_running_job_of_a_reopened_study_cannot_complete(db: Database) -> None:
         assert not ledger.complete(s, job_id, "w")
 
 
+def test_jobs_of_a_page_of_studies_in_one_call(db: Database) -> None:
+    with db.session() as s:
+        s.add(t.Study(study_instance_uid="1.2.3.5"))
+        first = ledger.schedule(s, STUDY, "breastgate.masses", 1)
+        second = ledger.schedule(s, STUDY, "breastgate.density", 1)
+        ledger.claim(s, second, "w", 60)
+    with db.session() as s:
+        jobs = ledger.list_for_studies(s, [STUDY, "1.2.3.5"])
+        assert jobs == {STUDY: ledger.list_for_study(s, STUDY), "1.2.3.5": []}
+        states = [(j.id, j.state) for j in jobs[STUDY]]
+        assert states == [(first, JobState.QUEUED), (second, JobState.RUNNING)]
+        assert ledger.list_for_studies(s, []) == {}
+
+
 def test_sweeper_requeues_expired_leases_onto_the_queue(db: Database) -> None:
     with db.session() as s:
         job_id = ledger.schedule(s, STUDY, "a.b", 1)

@@ -48,6 +48,10 @@ from breastgate.store.migrate import alembic_config
 from breastgate.store.studies import InstanceInfo, record_instance
 from breastgate.web.api.deps import AppContext
 from breastgate.web.app import create_app
+from tests.support.responses import same_bodies_fixture  # noqa: F401 - fixture
+
+#: Every typed JSON answer is the body the route built (tests.support.responses).
+pytestmark = pytest.mark.usefixtures("same_bodies")
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 MG = "1.2.840.10008.5.1.4.1.1.1.2"

@@ -16,6 +16,10 @@ from breastgate.store.db import Database
 from breastgate.web.api.deps import AppContext
 from breastgate.web.app import create_app
 from breastgate.worklist.ups import GLOBAL_SUBSCRIPTION
+from tests.support.responses import same_bodies_fixture  # noqa: F401 - fixture
+
+#: Every typed JSON answer is the body the route built (tests.support.responses).
+pytestmark = pytest.mark.usefixtures("same_bodies")
 
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 POLICY = "breastgate.triage@1.0.0"

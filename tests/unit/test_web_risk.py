@@ -20,7 +20,11 @@ from breastgate.store.migrate import upgrade
 from breastgate.web.api.deps import AppContext
 from breastgate.web.api.risk import RACE_NAMES
 from breastgate.web.app import create_app
+from tests.support.responses import same_bodies_fixture  # noqa: F401 - fixture
 from tests.unit.test_bcrat import OTHER_RACES, REFERENCE, TOL_PCT
+
+#: Every typed JSON answer is the body the route built (tests.support.responses).
+pytestmark = pytest.mark.usefixtures("same_bodies")
 
 STUDY = "1.2.826.0.1.3680043.8.498.7"
 PROBLEM = "application/problem+json"

@@ -42,6 +42,11 @@ class AuditKind(StrEnum):
     USER_CHANGED = "user.changed"
     DRIFT_ALERT = "drift.alert"
     AUDIT_READ = "audit.read"
+    # Added later; the chain hashes these strings, so kinds are added, never renamed.
+    WORKLIST_STATUS_CHANGED = "worklist.status_changed"
+    UPS_SUBSCRIBED = "ups.subscribed"
+    UPS_UNSUBSCRIBED = "ups.unsubscribed"
+    RISK_RECORDED = "risk.recorded"
 
 
 @dataclass(frozen=True)

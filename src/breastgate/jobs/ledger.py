@@ -9,6 +9,7 @@ an outcome. A claim moves ``queued -> running`` and counts an attempt.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, select
@@ -154,6 +155,18 @@ def list_for_study(session: Session, study_instance_uid: str) -> list[Job]:
         select(t.Job).where(t.Job.study_instance_uid == study_instance_uid).order_by(t.Job.id)
     )
     return [_to_domain(r) for r in rows]
+
+
+def list_for_studies(session: Session, study_instance_uids: Collection[str]) -> dict[str, list[Job]]:
+    """:func:`list_for_study` for a page of studies in one query: every given UID is a key (its
+    jobs oldest first, an empty list when it has none)."""
+    jobs: dict[str, list[Job]] = {uid: [] for uid in study_instance_uids}
+    if not jobs:
+        return jobs
+    rows = session.scalars(select(t.Job).where(t.Job.study_instance_uid.in_(list(jobs))).order_by(t.Job.id))
+    for row in rows:
+        jobs[row.study_instance_uid].append(_to_domain(row))
+    return jobs
 
 
 def counts(session: Session) -> dict[str, int]:

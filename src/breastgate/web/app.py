@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from breastgate import __version__
 from breastgate.risk.errors import RiskInputError
-from breastgate.web.api import compare, governance, launch, problems, risk, sectra
+from breastgate.web.api import compare, governance, launch, problems, risk, sectra, worklist
 from breastgate.web.api.deps import AppContext
 from breastgate.web.api.monitoring import router as monitoring_router
 from breastgate.web.api.routes import router
@@ -23,6 +23,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.state.context = context
     problems.install(app)
     app.include_router(router)
+    app.include_router(worklist.router)
     app.include_router(ups_router)
     app.include_router(governance.router)
     app.include_router(risk.router)

@@ -16,6 +16,7 @@ from breastgate.domain.errors import InvalidInputError
 from breastgate.domain.governance import Role
 from breastgate.governance.compare import VersionRef, compare_versions
 from breastgate.web.api.deps import RequireRole, SessionDep
+from breastgate.web.api.schemas.monitoring import Comparison
 
 __all__ = ["router"]
 
@@ -27,7 +28,7 @@ router = APIRouter(
 _SPEC = "ALGORITHM_ID@VERSION, e.g. breastgate.masses@1.0.0"
 
 
-@router.get("/algorithms/compare")
+@router.get("/algorithms/compare", response_model=Comparison, response_model_exclude_unset=True)
 def compare(
     session: SessionDep,
     a: str = Query(..., min_length=3, max_length=128, description=f"Version A: {_SPEC}"),

@@ -77,6 +77,22 @@ def get_optional_user(request: Request, session: SessionDep) -> governance_store
 OptionalUser = Annotated[governance_store.User | None, Depends(get_optional_user)]
 
 
+def get_token_user(request: Request, session: SessionDep) -> governance_store.User | None:
+    """The user of a valid ``Authorization: Bearer <token>``, else None (never a 401).
+
+    For protocol routes (UPS-RS) that take no token but audit who called: their clients may carry
+    another authorization scheme (a proxy's Basic credentials), which is none of breastgate's
+    business there; only a known token names a user in the audit trail.
+    """
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return governance_store.user_for_token(session, token.strip())
+
+
+TokenUser = Annotated[governance_store.User | None, Depends(get_token_user)]
+
+
 def get_current_user(user: OptionalUser) -> governance_store.User:
     if user is None:
         raise HTTPException(401, "This action needs an API token", {"WWW-Authenticate": "Bearer"})

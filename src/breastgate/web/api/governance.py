@@ -21,6 +21,18 @@ from breastgate.store import audit as audit_store
 from breastgate.store import governance as governance_store
 from breastgate.store import studies
 from breastgate.web.api.deps import RequireRole, SessionDep, actor
+from breastgate.web.api.schemas.governance import (
+    AlgorithmList,
+    Approval,
+    AuditEvents,
+    AuditVerification,
+    Feedback,
+    FeedbackList,
+    ModeSettings,
+    OutcomeCreated,
+    OutcomesImported,
+    StudyOutcomes,
+)
 
 router = APIRouter(prefix="/api")
 
@@ -38,7 +50,7 @@ def _user_actor(user: governance_store.User) -> str:
 
 
 # Registry and modes --------------------------------------------------------------------------
-@router.get("/algorithms")
+@router.get("/algorithms", response_model=AlgorithmList, response_model_exclude_unset=True)
 def algorithms(session: SessionDep) -> dict[str, Any]:
     """Every algorithm version the gateway has registered: manifest, availability, modes."""
     modes: dict[tuple[str, str], dict[str, Any]] = {}
@@ -76,7 +88,11 @@ class ModeChange(BaseModel):
     approval_required: bool | None = None
 
 
-@router.put("/algorithms/{algorithm_id}/versions/{version}/modes/{destination}")
+@router.put(
+    "/algorithms/{algorithm_id}/versions/{version}/modes/{destination}",
+    response_model=ModeSettings,
+    response_model_exclude_unset=True,
+)
 def change_mode(
     algorithm_id: str,
     version: str,
@@ -161,7 +177,12 @@ def _feedback_json(item: feedback.Feedback) -> dict[str, Any]:
     }
 
 
-@router.post("/studies/{study_instance_uid}/findings/{finding_id}/feedback", status_code=201)
+@router.post(
+    "/studies/{study_instance_uid}/findings/{finding_id}/feedback",
+    status_code=201,
+    response_model=Feedback,
+    response_model_exclude_unset=True,
+)
 def give_feedback(
     study_instance_uid: str,
     finding_id: str,
@@ -192,7 +213,9 @@ def give_feedback(
     return _feedback_json(item)
 
 
-@router.get("/studies/{study_instance_uid}/feedback")
+@router.get(
+    "/studies/{study_instance_uid}/feedback", response_model=FeedbackList, response_model_exclude_unset=True
+)
 def study_feedback(study_instance_uid: str, session: SessionDep) -> dict[str, Any]:
     return {"items": [_feedback_json(f) for f in feedback.for_study(session, study_instance_uid)]}
 
@@ -211,7 +234,9 @@ def _approval_json(item: approvals.Approval | None) -> dict[str, Any]:
     }
 
 
-@router.get("/studies/{study_instance_uid}/approval")
+@router.get(
+    "/studies/{study_instance_uid}/approval", response_model=Approval, response_model_exclude_unset=True
+)
 def study_approval(study_instance_uid: str, session: SessionDep) -> dict[str, Any]:
     """Whether the study's results wait for a radiologist before entering the permanent record."""
     return _approval_json(approvals.latest(session, study_instance_uid))
@@ -222,7 +247,9 @@ class ApprovalBody(BaseModel):
     reason: str = Field(default="", max_length=2000)
 
 
-@router.post("/studies/{study_instance_uid}/approval")
+@router.post(
+    "/studies/{study_instance_uid}/approval", response_model=Approval, response_model_exclude_unset=True
+)
 def decide_approval(
     study_instance_uid: str, body: ApprovalBody, session: SessionDep, user: Radiologist
 ) -> dict[str, Any]:
@@ -255,7 +282,7 @@ class OutcomeBody(BaseModel):
     reported_at: str | None = Field(default=None, max_length=26)
 
 
-@router.post("/outcomes", status_code=201)
+@router.post("/outcomes", status_code=201, response_model=OutcomeCreated, response_model_exclude_unset=True)
 def add_outcome(body: OutcomeBody, session: SessionDep, user: OutcomeWriter) -> dict[str, Any]:
     try:
         outcome_id = outcomes.record(session, OutcomeRecord(**body.model_dump()), actor=_user_actor(user))
@@ -264,7 +291,9 @@ def add_outcome(body: OutcomeBody, session: SessionDep, user: OutcomeWriter) -> 
     return {"id": outcome_id}
 
 
-@router.post("/outcomes/csv", status_code=201)
+@router.post(
+    "/outcomes/csv", status_code=201, response_model=OutcomesImported, response_model_exclude_unset=True
+)
 async def import_outcomes(request: Request, session: SessionDep, user: AiAdmin) -> dict[str, Any]:
     """Historical outcomes as CSV (``text/csv`` body; columns in docs/governance.md)."""
     raw = await request.body()
@@ -277,7 +306,9 @@ async def import_outcomes(request: Request, session: SessionDep, user: AiAdmin) 
     return {"imported": count}
 
 
-@router.get("/studies/{study_instance_uid}/outcomes")
+@router.get(
+    "/studies/{study_instance_uid}/outcomes", response_model=StudyOutcomes, response_model_exclude_unset=True
+)
 def study_outcomes(study_instance_uid: str, session: SessionDep, user: OutcomeReader) -> dict[str, Any]:
     ref = studies.get_study_ref(session, study_instance_uid)
     accession = ref.accession_number if ref is not None else None
@@ -290,7 +321,7 @@ def study_outcomes(study_instance_uid: str, session: SessionDep, user: OutcomeRe
 
 
 # Audit ---------------------------------------------------------------------------------------
-@router.get("/audit")
+@router.get("/audit", response_model=AuditEvents, response_model_exclude_unset=True)
 def audit_events(
     session: SessionDep,
     user: Auditor,
@@ -318,7 +349,7 @@ def audit_events(
     return {"items": [e.as_dict() for e in events]}
 
 
-@router.get("/audit/verify")
+@router.get("/audit/verify", response_model=AuditVerification, response_model_exclude_unset=True)
 def audit_verify(session: SessionDep, user: Auditor) -> dict[str, Any]:
     """Verify the whole chain against its head (may take a while on millions of events)."""
     head_seq, head_hash = audit_store.head(session)

@@ -30,13 +30,21 @@ from breastgate.integrations.sectra.launch import (
 from breastgate.integrations.sectra.refs import VIEWERS
 from breastgate.store import audit
 from breastgate.web.api.deps import ContextDep, OptionalUser, SessionDep, actor
+from breastgate.web.api.schemas.risk import LaunchLink
 
 LOGGER = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/launch", tags=["launch"])
 
 
-@router.get("/{viewer}", response_model=None)
+@router.get(
+    "/{viewer}",
+    response_model=None,
+    responses={
+        200: {"model": LaunchLink, "description": "``format=json``: the launch URL"},
+        307: {"description": "Redirect to the viewer's freshly made launch URL (``format=redirect``)"},
+    },
+)
 def launch(
     viewer: str,
     session: SessionDep,

@@ -10,6 +10,7 @@ from pydantic import Field
 from breastgate.domain.governance import Role
 from breastgate.governance import monitoring
 from breastgate.web.api.deps import RequireRole, SessionDep
+from breastgate.web.api.schemas.monitoring import DriftReport, MonitoredVersions, MonitoringReport
 
 #: Monitoring is for the AI committee: roles ai_admin and auditor.
 router = APIRouter(
@@ -28,13 +29,17 @@ def _known(session: SessionDep, algorithm_id: str, version: str) -> None:
         raise HTTPException(404, f"No algorithm version {algorithm_id} {version}")
 
 
-@router.get("/algorithms")
+@router.get("/algorithms", response_model=MonitoredVersions, response_model_exclude_unset=True)
 def algorithms(session: SessionDep) -> dict[str, Any]:
     """Every algorithm version the gateway registered or holds results of, with counts per status."""
     return {"versions": monitoring.version_counts(session)}
 
 
-@router.get("/algorithms/{algorithm_id}/versions/{version}")
+@router.get(
+    "/algorithms/{algorithm_id}/versions/{version}",
+    response_model=MonitoringReport,
+    response_model_exclude_unset=True,
+)
 def algorithm_report(
     session: SessionDep,
     algorithm_id: str,
@@ -50,7 +55,11 @@ def algorithm_report(
     )
 
 
-@router.get("/algorithms/{algorithm_id}/versions/{version}/drift")
+@router.get(
+    "/algorithms/{algorithm_id}/versions/{version}/drift",
+    response_model=DriftReport,
+    response_model_exclude_unset=True,
+)
 def drift_report(
     session: SessionDep,
     algorithm_id: str,

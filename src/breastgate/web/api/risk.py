@@ -8,12 +8,14 @@
 With a ``study_instance_uid`` of a study the gateway holds, the outcome is stored as that study's
 result of algorithm ``breastgate.risk.bcrat`` / ``breastgate.risk.tyrer_cuzick_inputs`` (one row per
 study and algorithm: a later answer replaces the earlier one), so the study's results document shows
-the BCRAT figures in ``risk`` (DESIGN §4). Inputs a model rejects are a 422 problem+json whose
+the BCRAT figures in ``risk`` (DESIGN §4); storing is audited (``risk.recorded``, with the user of the
+Bearer token or the anonymous client). Inputs a model rejects are a 422 problem+json whose
 ``field`` and ``rule`` name the answer and the rule (BCRA ``recode.check`` or breastgate's own).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict
 from typing import Any
 
@@ -22,6 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from breastgate.domain.audit import AuditKind, canonical_data
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, RiskEstimate
 from breastgate.domain.payload import result_to_payload
 from breastgate.risk import bcrat
@@ -36,10 +39,11 @@ from breastgate.risk.tyrer_cuzick import (
     Relation,
     TyrerCuzickInputs,
 )
+from breastgate.store import audit, studies
 from breastgate.store import results as result_store
-from breastgate.store import studies
-from breastgate.web.api.deps import SessionDep
+from breastgate.web.api.deps import OptionalUser, SessionDep, actor
 from breastgate.web.api.problems import PROBLEM
+from breastgate.web.api.schemas.risk import BcratRisk, TyrerCuzickInputsEcho
 
 __all__ = ["BCRAT_ID", "BCRAT_VERSION", "TC_INPUTS_ID", "TC_INPUTS_VERSION", "input_problem", "router"]
 
@@ -178,11 +182,13 @@ def _bcrat_response(result: BcratResult, inputs: BcratInputs) -> dict[str, Any]:
     }
 
 
-def _store(session: Session, uid: str, result: AlgorithmResult, extra: dict[str, Any]) -> None:
-    """Store ``result`` (plus ``extra`` keys, kept for audit) as the study's result of its algorithm."""
+def _store(session: Session, uid: str, result: AlgorithmResult, extra: dict[str, Any], who: str) -> None:
+    """Store ``result`` (plus ``extra`` keys, kept for audit) as the study's result of its algorithm,
+    and audit it (``risk.recorded``: who, which model, a digest of what was stored; no answers)."""
     study = studies.get_study_ref(session, uid)
     if study is None:
         raise HTTPException(404, "Study not found")
+    payload = {**result_to_payload(result), **extra}
     result_store.save(
         session,
         study_instance_uid=uid,
@@ -190,12 +196,28 @@ def _store(session: Session, uid: str, result: AlgorithmResult, extra: dict[str,
         algorithm_version=result.algorithm_version,
         status=result.status.value,
         generation=study.generation,
-        payload={**result_to_payload(result), **extra},
+        payload=payload,
+    )
+    audit.append(
+        session,
+        AuditKind.RISK_RECORDED,
+        actor=who,
+        study_instance_uid=uid,
+        subject=f"{result.algorithm_id}@{result.algorithm_version}",
+        data={
+            "algorithm_id": result.algorithm_id,
+            "version": result.algorithm_version,
+            "status": result.status.value,
+            "generation": study.generation,
+            "output_digest": hashlib.sha256(canonical_data(payload).encode("utf-8")).hexdigest(),
+        },
     )
 
 
-@router.post("/bcrat")
-def bcrat_risk(body: BcratRequest, session: SessionDep) -> dict[str, Any]:
+@router.post("/bcrat", response_model=BcratRisk, response_model_exclude_unset=True)
+def bcrat_risk(
+    body: BcratRequest, session: SessionDep, user: OptionalUser, request: Request
+) -> dict[str, Any]:
     """5-year and lifetime (to 90) risk of invasive breast cancer by the NCI BCRAT (Gail model),
     with the "average" woman's figures and every recoding the tool applied to the answers."""
     inputs = body.to_inputs()
@@ -211,7 +233,7 @@ def bcrat_risk(body: BcratRequest, session: SessionDep) -> dict[str, Any]:
             average_lifetime_pct=result.average_lifetime_pct,
         )
         stored = AlgorithmResult(BCRAT_ID, BCRAT_VERSION, uid, AlgorithmStatus.OK, risk=estimate)
-        _store(session, uid, stored, {"bcrat": response})
+        _store(session, uid, stored, {"bcrat": response}, actor(user, request))
     return {**response, "study_instance_uid": uid, "stored": uid is not None}
 
 
@@ -221,8 +243,10 @@ def _tc_json(inputs: TyrerCuzickInputs) -> dict[str, Any]:
     return {k: (str(v) if hasattr(v, "value") else v) for k, v in data.items()}
 
 
-@router.post("/tyrer-cuzick-inputs")
-def tyrer_cuzick_inputs(body: TyrerCuzickRequest, session: SessionDep) -> dict[str, Any]:
+@router.post("/tyrer-cuzick-inputs", response_model=TyrerCuzickInputsEcho, response_model_exclude_unset=True)
+def tyrer_cuzick_inputs(
+    body: TyrerCuzickRequest, session: SessionDep, user: OptionalUser, request: Request
+) -> dict[str, Any]:
     """Check and echo the IBIS (Tyrer-Cuzick) answers; no risk is computed."""
     inputs = _tc_json(body.to_inputs())
     response: dict[str, Any] = {
@@ -238,7 +262,7 @@ def tyrer_cuzick_inputs(body: TyrerCuzickRequest, session: SessionDep) -> dict[s
         stored = AlgorithmResult(
             TC_INPUTS_ID, TC_INPUTS_VERSION, uid, AlgorithmStatus.SKIPPED, TC_NOT_COMPUTED
         )
-        _store(session, uid, stored, {"tyrer_cuzick_inputs": inputs})
+        _store(session, uid, stored, {"tyrer_cuzick_inputs": inputs}, actor(user, request))
     return {**response, "study_instance_uid": uid, "stored": uid is not None}
 
 

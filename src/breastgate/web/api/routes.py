@@ -1,4 +1,4 @@
-"""``/api``: health, studies, results (DESIGN §4)."""
+"""``/api``: health, studies, results (DESIGN §4), orders and report drafts."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from breastgate.domain.audit import AuditKind
 from breastgate.domain.errors import InvalidInputError
@@ -22,14 +23,16 @@ from breastgate.results.json import build_results
 from breastgate.store import audit, outbox, prefetch, studies
 from breastgate.store import orders as order_store
 from breastgate.store import reports as report_store
-from breastgate.store import worklist as worklist_store
-from breastgate.web.api.deps import ContextDep, OptionalUser, SessionDep, actor
+from breastgate.web.api.deps import AppContext, ContextDep, OptionalUser, SessionDep, actor
+from breastgate.web.api.rows import as_dict
+from breastgate.web.api.schemas.gateway import ConfirmedReport, Health, OrderList, Report, StudyPage
+from breastgate.web.api.schemas.results import ResultsDocument
 from breastgate.worklist.policy import triage
 
 router = APIRouter(prefix="/api")
 
 
-@router.get("/health")
+@router.get("/health", response_model=Health, response_model_exclude_unset=True)
 def health(context: ContextDep, session: SessionDep) -> dict[str, Any]:
     session.execute(text("SELECT 1"))
     return {
@@ -43,17 +46,19 @@ def health(context: ContextDep, session: SessionDep) -> dict[str, Any]:
     }
 
 
-@router.get("/studies")
+@router.get("/studies", response_model=StudyPage, response_model_exclude_unset=True)
 def list_studies(
     session: SessionDep,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     rows = studies.list_studies(session, limit=limit, offset=offset)
-    priors = prefetch.prior_uids(session, [r.study_instance_uid for r in rows])
+    uids = [r.study_instance_uid for r in rows]
+    priors = prefetch.prior_uids(session, uids)
+    jobs = ledger.list_for_studies(session, uids)  # one query for the page, not one per study
     items = []
     for row in rows:
-        item = row if isinstance(row, dict) else _as_dict(row)
+        item = as_dict(row)
         uid = item["study_instance_uid"]
         item["prior"] = uid in priors  # retrieved from the PACS for comparison; not analysed
         item["jobs"] = [
@@ -63,13 +68,17 @@ def list_studies(
                 "attempts": j.attempts,
                 "last_error": j.last_error,
             }
-            for j in ledger.list_for_study(session, uid)
+            for j in jobs[uid]
         ]
         items.append(item)
     return {"items": items, "limit": limit, "offset": offset}
 
 
-@router.get("/studies/{study_instance_uid}/results")
+@router.get(
+    "/studies/{study_instance_uid}/results",
+    response_model=ResultsDocument,
+    response_model_exclude_unset=True,
+)
 def study_results(
     study_instance_uid: str,
     session: SessionDep,
@@ -107,7 +116,9 @@ def study_results(
     return body
 
 
-@router.get("/studies/{study_instance_uid}/orders")
+@router.get(
+    "/studies/{study_instance_uid}/orders", response_model=OrderList, response_model_exclude_unset=True
+)
 def study_orders(
     study_instance_uid: str, session: SessionDep, user: OptionalUser, request: Request
 ) -> dict[str, Any]:
@@ -115,7 +126,7 @@ def study_orders(
     They carry patient identifiers: every read is audited as PHI access."""
     if studies.get_study_ref(session, study_instance_uid) is None:
         raise HTTPException(404, "Study not found")
-    items = [_as_dict(o) for o in order_store.orders_for_study(session, study_instance_uid)]
+    items = [as_dict(o) for o in order_store.orders_for_study(session, study_instance_uid)]
     _phi_read(session, user, request, "orders of a study", len(items), study_instance_uid)
     return {"items": items}
 
@@ -138,7 +149,7 @@ def _phi_read(
     )
 
 
-@router.get("/orders")
+@router.get("/orders", response_model=OrderList, response_model_exclude_unset=True)
 def list_orders(
     session: SessionDep,
     user: OptionalUser,
@@ -152,7 +163,7 @@ def list_orders(
         session, accession_number=accession_number, patient_id=patient_id, limit=limit
     )
     _phi_read(session, user, request, "order search", len(rows))
-    return {"items": [_as_dict(o) for o in rows]}
+    return {"items": [as_dict(o) for o in rows]}
 
 
 class Confirmation(BaseModel):
@@ -166,14 +177,14 @@ class Confirmation(BaseModel):
 
 
 def _report(record: report_store.ReportRecord) -> dict[str, Any]:
-    data = _as_dict(record)
+    data = as_dict(record)
     data["draft"] = json.loads(record.draft)
     data.pop("sr_path", None)
     data["draft_sr"] = record.sr_path is not None
     return data
 
 
-@router.get("/studies/{study_instance_uid}/report")
+@router.get("/studies/{study_instance_uid}/report", response_model=Report, response_model_exclude_unset=True)
 def study_report(study_instance_uid: str, session: SessionDep) -> dict[str, Any]:
     """The AI report draft (structured and as text) and whether a radiologist has confirmed it."""
     record = report_store.get_report(session, study_instance_uid)
@@ -182,7 +193,11 @@ def study_report(study_instance_uid: str, session: SessionDep) -> dict[str, Any]
     return _report(record)
 
 
-@router.post("/studies/{study_instance_uid}/report/confirm")
+@router.post(
+    "/studies/{study_instance_uid}/report/confirm",
+    response_model=ConfirmedReport,
+    response_model_exclude_unset=True,
+)
 def confirm_report(
     study_instance_uid: str,
     body: Confirmation,
@@ -220,6 +235,15 @@ def confirm_report(
             "ai_density": record.density,
         },
     )
+    letter = _letter_and_webhooks(session, context, record)
+    return {**_report(record), "letter": letter}
+
+
+def _letter_and_webhooks(
+    session: Session, context: AppContext, record: report_store.ReportRecord
+) -> str | None:
+    """Owe the confirmed report's MQSA density letter (when letters are set up) and its
+    ``report.confirmed`` webhooks; returns the letter's outbox key, or None."""
     letter = None
     if context.blobs is not None and context.results_path is not None:
         if context.letters is not None:
@@ -238,67 +262,4 @@ def confirm_report(
         enqueue_event(
             session, files, context.webhooks, "report.confirmed", data, study_uid=uid, key_parts=parts
         )
-    return {**_report(record), "letter": letter}
-
-
-class StatusChange(BaseModel):
-    """Body of ``PUT /api/worklist/{study}/status``."""
-
-    status: Literal["scheduled", "in_progress", "completed", "canceled"]
-
-
-@router.get("/worklist")
-def worklist(
-    session: SessionDep,
-    context: ContextDep,
-    flag: str | None = Query(None, max_length=64),
-    modality: str | None = Query(None, max_length=16),
-    status: str | None = Query(None, max_length=16),
-    queue: str | None = Query(None, max_length=16),
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
-) -> dict[str, Any]:
-    """The reading worklist: priority (stat, urgent, routine) then age; filters by flag, modality,
-    status (scheduled, in_progress, completed, canceled) and queue (radiologist, technologist)."""
-    rows = worklist_store.list_worklist(
-        session, flag=flag, modality=modality, status=status, queue=queue, limit=limit, offset=offset
-    )
-    refs = context.launch_refs()
-    items = [_as_dict(r) for r in rows]
-    if refs is not None:
-        for item in items:
-            item["launch"] = refs.study(str(item["study_instance_uid"]))
-    return {"items": items, "limit": limit, "offset": offset}
-
-
-@router.get("/worklist/{study_instance_uid}")
-def worklist_item(study_instance_uid: str, session: SessionDep, context: ContextDep) -> dict[str, Any]:
-    """One worklist entry and every change of its priority or flags, with the policy that made it."""
-    item = worklist_store.get_item(session, study_instance_uid)
-    if item is None:
-        raise HTTPException(404, "Study is not on the worklist")
-    refs = context.launch_refs()
-    return {
-        **_as_dict(item),
-        **({"launch": refs.study(study_instance_uid)} if refs is not None else {}),
-        "changes": [_as_dict(c) for c in worklist_store.changes(session, study_instance_uid)],
-    }
-
-
-@router.put("/worklist/{study_instance_uid}/status")
-def worklist_status(study_instance_uid: str, body: StatusChange, session: SessionDep) -> dict[str, Any]:
-    """Move a study along scheduled → in_progress → completed (or canceled)."""
-    try:
-        item = worklist_store.set_status(session, study_instance_uid, body.status)
-    except LookupError:
-        raise HTTPException(404, "Study is not on the worklist") from None
-    except InvalidInputError as exc:
-        raise HTTPException(409, str(exc)) from None
-    return _as_dict(item)
-
-
-def _as_dict(row: object) -> dict[str, Any]:
-    from dataclasses import asdict, is_dataclass
-
-    data = asdict(row) if is_dataclass(row) and not isinstance(row, type) else dict(vars(row))
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
+    return letter

@@ -30,6 +30,7 @@ from breastgate.integrations.sectra import provider
 from breastgate.integrations.sectra.props import SCHEMA_UID, SCHEMA_VERSION
 from breastgate.store import audit
 from breastgate.web.api.deps import ContextDep, SessionDep
+from breastgate.web.api.schemas.risk import SectraCompatibility, StructuredData
 
 LOGGER = logging.getLogger(__name__)
 
@@ -90,8 +91,13 @@ def compatibility() -> dict[str, Any]:
     return {"Uid": SCHEMA_UID, "Version": SCHEMA_VERSION}
 
 
-@router.post("/getstructureddata/")
-@router.post("/getstructureddata", include_in_schema=False)
+@router.post("/getstructureddata/", response_model=StructuredData, response_model_exclude_unset=True)
+@router.post(
+    "/getstructureddata",
+    include_in_schema=False,
+    response_model=StructuredData,
+    response_model_exclude_unset=True,
+)
 def get_structured_data(
     body: StructuredDataRequest, session: SessionDep, context: ContextDep
 ) -> dict[str, Any]:
@@ -131,7 +137,9 @@ def get_structured_data(
     return {"Compatibility": compatibility(), "PropValues": values}
 
 
-@router.get("/getStructuredDataCompability")
+@router.get(
+    "/getStructuredDataCompability", response_model=SectraCompatibility, response_model_exclude_unset=True
+)
 def get_compatibility() -> dict[str, Any]:
     """The provider's schema identity (``Uid``, ``Version``), as templates may require it."""
     return compatibility()

@@ -29,10 +29,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
 
+from breastgate.domain.audit import AuditKind
 from breastgate.domain.errors import InvalidInputError
+from breastgate.store import audit
 from breastgate.store import ups as ups_store
 from breastgate.store import worklist as worklist_store
-from breastgate.web.api.deps import AppContext, SessionDep
+from breastgate.web.api.deps import AppContext, SessionDep, TokenUser, actor
+from breastgate.web.api.worklist import record_status_change
 from breastgate.worklist.ups import (
     FILTERED_GLOBAL_SUBSCRIPTION,
     GLOBAL_SUBSCRIPTION,
@@ -103,14 +106,16 @@ def _attribute(body: Any, tag: str) -> str | None:
 
 
 @router.put("/workitems/{uid}/state")
-def change_state(uid: str, session: SessionDep, body: Annotated[Any, Body()] = None) -> Response:
+def change_state(
+    uid: str, session: SessionDep, user: TokenUser, request: Request, body: Annotated[Any, Body()] = None
+) -> Response:
     """Claim (→ IN PROGRESS, with a new Transaction UID), complete or cancel, or give back."""
     item = _item(session, uid)
     state, transaction = _attribute(body, "00741000"), _attribute(body, "00081195")
     if state is None or state not in STATE_BY_UPS:
         raise HTTPException(400, "the body needs Procedure Step State (0074,1000)")
     try:
-        worklist_store.set_status(
+        after = worklist_store.set_status(
             session,
             item.study_instance_uid,
             STATE_BY_UPS[state],
@@ -119,24 +124,26 @@ def change_state(uid: str, session: SessionDep, body: Annotated[Any, Body()] = N
         )
     except InvalidInputError as exc:
         raise HTTPException(409, str(exc)) from None
+    record_status_change(session, actor(user, request), item, after, via="ups-rs")
     return Response(status_code=200)
 
 
 @router.post("/workitems/{uid}/cancelrequest")
-def cancel_request(uid: str, session: SessionDep) -> Response:
+def cancel_request(uid: str, session: SessionDep, user: TokenUser, request: Request) -> Response:
     """A SCHEDULED workitem nobody claimed is canceled at once; a claimed one is its performer's."""
     item = _item(session, uid)
     if item.status != "scheduled":
         raise HTTPException(409, f"the workitem is {item.status}; only a scheduled one can be canceled here")
-    worklist_store.set_status(session, item.study_instance_uid, "canceled")
+    after = worklist_store.set_status(session, item.study_instance_uid, "canceled")
+    record_status_change(session, actor(user, request), item, after, via="ups-rs cancelrequest")
     return Response(status_code=202)
 
 
-def _subscription_target(session: Any, uid: str) -> str:
+def _subscription_target(session: Any, uid: str) -> tuple[str, str | None]:
+    """The subscription's workitem (``GLOBAL`` for all) and the study it is about (None for all)."""
     if uid in (GLOBAL_SUBSCRIPTION, FILTERED_GLOBAL_SUBSCRIPTION):
-        return ups_store.GLOBAL
-    _item(session, uid)
-    return uid
+        return ups_store.GLOBAL, None
+    return uid, _item(session, uid).study_instance_uid
 
 
 def _ae(ae_title: str) -> str:
@@ -145,19 +152,50 @@ def _ae(ae_title: str) -> str:
     return ae_title
 
 
+def _audit_subscription(
+    session: Any, kind: AuditKind, who: str, ae_title: str, uid: str, study_uid: str | None, **data: Any
+) -> None:
+    """``uid`` as the client named it: a workitem, or the well-known UID of a global subscription."""
+    audit.append(
+        session,
+        kind,
+        actor=who,
+        study_instance_uid=study_uid,
+        subject=ae_title,
+        data={"ae_title": ae_title, "workitem_uid": uid, **data},
+    )
+
+
 @router.post("/workitems/{uid}/subscribers/{ae_title}")
-def subscribe(uid: str, ae_title: str, session: SessionDep, deletionlock: bool = False) -> Response:
-    ups_store.subscribe(
-        session, _ae(ae_title), _subscription_target(session, uid), deletion_lock=deletionlock
+def subscribe(
+    uid: str,
+    ae_title: str,
+    session: SessionDep,
+    user: TokenUser,
+    request: Request,
+    deletionlock: bool = False,
+) -> Response:
+    """Subscribe ``ae_title`` to one workitem or (global UIDs) to all; audited."""
+    ae = _ae(ae_title)
+    target, study_uid = _subscription_target(session, uid)
+    ups_store.subscribe(session, ae, target, deletion_lock=deletionlock)
+    who = actor(user, request)
+    _audit_subscription(
+        session, AuditKind.UPS_SUBSCRIBED, who, ae, uid, study_uid, deletion_lock=deletionlock
     )
     return Response(status_code=201)
 
 
 @router.delete("/workitems/{uid}/subscribers/{ae_title}")
-def unsubscribe(uid: str, ae_title: str, session: SessionDep) -> Response:
+def unsubscribe(uid: str, ae_title: str, session: SessionDep, user: TokenUser, request: Request) -> Response:
+    """Remove a subscription (404 when there is none); audited."""
+    ae = _ae(ae_title)
     target = ups_store.GLOBAL if uid in (GLOBAL_SUBSCRIPTION, FILTERED_GLOBAL_SUBSCRIPTION) else uid
-    if not ups_store.unsubscribe(session, _ae(ae_title), target):
+    if not ups_store.unsubscribe(session, ae, target):
         raise HTTPException(404, "No such subscription")
+    found = worklist_store.by_workitem(session, target) if target != ups_store.GLOBAL else None
+    study_uid = found.study_instance_uid if found is not None else None
+    _audit_subscription(session, AuditKind.UPS_UNSUBSCRIBED, actor(user, request), ae, uid, study_uid)
     return Response(status_code=200)
 
 
