@@ -38,14 +38,7 @@ PAGES = (
     "/api/studies",
     "/api/worklist",
     "/api/orders",
-    pytest.param(
-        "/ups-rs/workitems",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="worklist.ups.workitem() reads each row's patient and orders (3 statements a row): "
-            "outside this change's packages; passing here means it was fixed, so drop the mark",
-        ),
-    ),
+    "/ups-rs/workitems",
 )
 
 

@@ -353,9 +353,10 @@ def compare_versions(
     outputs_b = outputs_of(_manifest_outputs(session, b), results_b.values())
     common = result_store.common_ok_studies(session, _key(a), _key(b))
     accessions = studies.accession_numbers(session, common)
+    known = outcomes.for_studies(session, {uid: accessions.get(uid) for uid in common})
     pairs = []
     for uid in common:
-        truth = outcomes.truth_of(outcomes.for_study(session, uid, accessions.get(uid)))
+        truth = outcomes.truth_of(known[uid])
         pa, pb = results_a[uid], results_b[uid]
         pairs.append(
             StudyPair(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -47,6 +48,10 @@ _LINK_ORDER = (
     .values(study_instance_uid=bindparam("uid"), match_method=bindparam("method"), matched_at=bindparam("at"))
 )
 _LOG_MESSAGE = insert(_MESSAGE).returning(_MESSAGE.c.id)
+
+
+#: IN-list size per query (SQLite allows 32 766 bound parameters; PostgreSQL more).
+_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -417,6 +422,21 @@ def orders_for_study(session: Session, study_uid: str) -> list[OrderInfo]:
     return [_info(r) for r in rows]
 
 
+def orders_for_studies(session: Session, study_uids: Collection[str]) -> dict[str, list[OrderInfo]]:
+    """:func:`orders_for_study` of many studies in one query (studies without orders are absent)."""
+    out: dict[str, list[OrderInfo]] = {}
+    uids = sorted(set(study_uids))
+    for start in range(0, len(uids), _CHUNK):
+        rows = session.scalars(
+            select(ImagingOrder)
+            .where(ImagingOrder.study_instance_uid.in_(uids[start : start + _CHUNK]))
+            .order_by(ImagingOrder.id)
+        )
+        for row in rows:
+            out.setdefault(str(row.study_instance_uid), []).append(_info(row))
+    return out
+
+
 def find_orders(
     session: Session, *, accession_number: str | None = None, patient_id: str | None = None, limit: int = 100
 ) -> list[OrderInfo]:
@@ -471,6 +491,18 @@ def log_message(session: Session, entry: MessageLogEntry, *, now: datetime | Non
     return int(row.id)
 
 
+def _demographics(study: Study, row: Patient | None) -> PatientDemographics:
+    if row is None:
+        return PatientDemographics(patient_id=study.patient_id or "", name=study.patient_name)
+    return PatientDemographics(
+        patient_id=row.patient_id,
+        issuer=row.issuer,
+        name=row.name or study.patient_name,
+        birth_date=row.birth_date,
+        sex=row.sex,
+    )
+
+
 def demographics_for_study(session: Session, study_uid: str) -> PatientDemographics | None:
     """The patient of a study: the RIS's demographics when known, else what the images carry."""
     study = session.get(Study, study_uid)
@@ -479,12 +511,38 @@ def demographics_for_study(session: Session, study_uid: str) -> PatientDemograph
     row = session.get(Patient, study.patient_id)
     if row is not None and row.merged_into:  # a retired id: follow the merge
         row = session.get(Patient, row.merged_into) or row
-    if row is None:
-        return PatientDemographics(patient_id=study.patient_id, name=study.patient_name)
-    return PatientDemographics(
-        patient_id=row.patient_id,
-        issuer=row.issuer,
-        name=row.name or study.patient_name,
-        birth_date=row.birth_date,
-        sex=row.sex,
-    )
+    return _demographics(study, row)
+
+
+def demographics_for_studies(session: Session, study_uids: Collection[str]) -> dict[str, PatientDemographics]:
+    """:func:`demographics_for_study` of many studies in three queries (studies, patients, the
+    patients merged into); studies without a patient id are absent."""
+    uids = sorted(set(study_uids))
+    studies = [
+        s
+        for start in range(0, len(uids), _CHUNK)
+        for s in session.scalars(
+            select(Study).where(Study.study_instance_uid.in_(uids[start : start + _CHUNK]))
+        )
+        if s.patient_id
+    ]
+    patients = _patients(session, {str(s.patient_id) for s in studies})
+    survivors = _patients(session, {str(p.merged_into) for p in patients.values() if p.merged_into})
+    out = {}
+    for study in studies:
+        row = patients.get(str(study.patient_id))
+        if row is not None and row.merged_into:  # a retired id: follow the merge
+            row = survivors.get(str(row.merged_into)) or row
+        out[study.study_instance_uid] = _demographics(study, row)
+    return out
+
+
+def _patients(session: Session, ids: Collection[str]) -> dict[str, Patient]:
+    wanted = sorted(ids)
+    return {
+        p.patient_id: p
+        for start in range(0, len(wanted), _CHUNK)
+        for p in session.scalars(
+            select(Patient).where(Patient.patient_id.in_(wanted[start : start + _CHUNK]))
+        )
+    }

@@ -9,13 +9,14 @@ Transaction UID is never returned (PS3.4 CC.2.5.1.3).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from breastgate.store.orders import demographics_for_study, orders_for_study
+from breastgate.domain.orders import PatientDemographics
+from breastgate.store.orders import OrderInfo, demographics_for_studies, orders_for_studies
 from breastgate.store.worklist import UPS_PRIORITY, UPS_STATE, WorklistItem
 
 UPS_PUSH_SOP_CLASS = "1.2.840.10008.5.1.4.34.6.1"
@@ -49,8 +50,27 @@ def _code(value: str, meaning: str) -> dict[str, Any]:
 
 def workitem(session: Session, item: WorklistItem) -> dict[str, Any]:
     """The workitem of one worklist entry, as a DICOM JSON object."""
-    patient = demographics_for_study(session, item.study_instance_uid)
-    order = next(iter(orders_for_study(session, item.study_instance_uid)), None)
+    (found,) = workitems(session, [item])
+    return found
+
+
+def workitems(session: Session, items: Sequence[WorklistItem]) -> list[dict[str, Any]]:
+    """The workitems of worklist entries, in their order (the patients and orders of all of them
+    read in one go, not per entry)."""
+    uids = [i.study_instance_uid for i in items]
+    patients = demographics_for_studies(session, uids)
+    orders = orders_for_studies(session, uids)
+    return [
+        _workitem(
+            i, patients.get(i.study_instance_uid), next(iter(orders.get(i.study_instance_uid, ())), None)
+        )
+        for i in items
+    ]
+
+
+def _workitem(
+    item: WorklistItem, patient: PatientDemographics | None, order: OrderInfo | None
+) -> dict[str, Any]:
     flags = ", ".join(item.flags) or "none"
     label = f"Read {item.modality or 'MG'} study: AI {item.priority} (score {item.score:.1f}; {flags})"
     request: dict[str, Any] = {

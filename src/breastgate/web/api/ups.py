@@ -43,6 +43,7 @@ from breastgate.worklist.ups import (
     STATE_BY_UPS,
     matches,
     workitem,
+    workitems,
 )
 
 router = APIRouter(prefix="/ups-rs")
@@ -79,7 +80,7 @@ def search(
     if state and status is None:
         return Response(status_code=204)
     rows = worklist_store.list_worklist(session, status=status, limit=10_000)
-    found = [w for w in (workitem(session, r) for r in rows if r.workitem_uid) if matches(w, query)]
+    found = [w for w in workitems(session, [r for r in rows if r.workitem_uid]) if matches(w, query)]
     page = found[offset : offset + limit]
     return _dicom_json(page) if page else Response(status_code=204)
 
