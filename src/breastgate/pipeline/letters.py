@@ -23,7 +23,7 @@ from breastgate.domain.outputs import SenderKind, SpoolFolder
 from breastgate.pipeline.publish.base import ResultFiles, owe
 from breastgate.reporting.letters import LetterTemplate, SiteLetterhead, render_letter_pdf
 from breastgate.store.blobs import BlobStore
-from breastgate.store.orders import demographics_for_study
+from breastgate.store.patients import demographics_for_study
 from breastgate.store.reports import ReportRecord
 from breastgate.store.studies import get_study_date
 

@@ -449,11 +449,6 @@ def find_orders(
     return [_info(r) for r in session.scalars(query).all()]
 
 
-def get_patient(session: Session, patient_id: str) -> Patient | None:
-    """The patient row (``merged_into`` tells whether the id was retired by a merge)."""
-    return session.get(Patient, patient_id)
-
-
 @dataclass(frozen=True)
 class MessageLogEntry:
     """One received HL7 message and its answer (what :func:`log_message` writes)."""
@@ -489,60 +484,3 @@ def log_message(session: Session, entry: MessageLogEntry, *, now: datetime | Non
     }
     (row,) = _run(session, _LOG_MESSAGE, params)
     return int(row.id)
-
-
-def _demographics(study: Study, row: Patient | None) -> PatientDemographics:
-    if row is None:
-        return PatientDemographics(patient_id=study.patient_id or "", name=study.patient_name)
-    return PatientDemographics(
-        patient_id=row.patient_id,
-        issuer=row.issuer,
-        name=row.name or study.patient_name,
-        birth_date=row.birth_date,
-        sex=row.sex,
-    )
-
-
-def demographics_for_study(session: Session, study_uid: str) -> PatientDemographics | None:
-    """The patient of a study: the RIS's demographics when known, else what the images carry."""
-    study = session.get(Study, study_uid)
-    if study is None or not study.patient_id:
-        return None
-    row = session.get(Patient, study.patient_id)
-    if row is not None and row.merged_into:  # a retired id: follow the merge
-        row = session.get(Patient, row.merged_into) or row
-    return _demographics(study, row)
-
-
-def demographics_for_studies(session: Session, study_uids: Collection[str]) -> dict[str, PatientDemographics]:
-    """:func:`demographics_for_study` of many studies in three queries (studies, patients, the
-    patients merged into); studies without a patient id are absent."""
-    uids = sorted(set(study_uids))
-    studies = [
-        s
-        for start in range(0, len(uids), _CHUNK)
-        for s in session.scalars(
-            select(Study).where(Study.study_instance_uid.in_(uids[start : start + _CHUNK]))
-        )
-        if s.patient_id
-    ]
-    patients = _patients(session, {str(s.patient_id) for s in studies})
-    survivors = _patients(session, {str(p.merged_into) for p in patients.values() if p.merged_into})
-    out = {}
-    for study in studies:
-        row = patients.get(str(study.patient_id))
-        if row is not None and row.merged_into:  # a retired id: follow the merge
-            row = survivors.get(str(row.merged_into)) or row
-        out[study.study_instance_uid] = _demographics(study, row)
-    return out
-
-
-def _patients(session: Session, ids: Collection[str]) -> dict[str, Patient]:
-    wanted = sorted(ids)
-    return {
-        p.patient_id: p
-        for start in range(0, len(wanted), _CHUNK)
-        for p in session.scalars(
-            select(Patient).where(Patient.patient_id.in_(wanted[start : start + _CHUNK]))
-        )
-    }

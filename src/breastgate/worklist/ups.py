@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from breastgate.domain.orders import PatientDemographics
-from breastgate.store.orders import OrderInfo, demographics_for_studies, orders_for_studies
+from breastgate.store.orders import OrderInfo, orders_for_studies
+from breastgate.store.patients import demographics_for_studies
 from breastgate.store.worklist import UPS_PRIORITY, UPS_STATE, WorklistItem
 
 UPS_PUSH_SOP_CLASS = "1.2.840.10008.5.1.4.34.6.1"

@@ -20,6 +20,7 @@ from breastgate.integrations.sectra.props import PropValue, ReportState, build_p
 from breastgate.integrations.sectra.refs import LaunchRefs
 from breastgate.results.json import build_results
 from breastgate.store import orders as order_store
+from breastgate.store import patients as patient_store
 from breastgate.store import reports as report_store
 from breastgate.store import studies
 from breastgate.store.tables import SectraExam
@@ -56,7 +57,7 @@ def same_patient(session: Session, study_uid: str, ids: list[str]) -> bool:
     if not wanted:
         return True
     study = studies.get_study_ref(session, study_uid)
-    patient = order_store.demographics_for_study(session, study_uid)
+    patient = patient_store.demographics_for_study(session, study_uid)
     known = {
         study.patient_id if study else None,
         patient.patient_id if patient else None,
@@ -130,7 +131,7 @@ def launch_target(
     study = studies.get_study_ref(session, study_uid)
     if study is None:
         raise NotFoundError("Study not found")
-    patient = order_store.demographics_for_study(session, study_uid)
+    patient = patient_store.demographics_for_study(session, study_uid)
     orders = order_store.orders_for_study(session, study_uid)
     accession = study.accession_number or next(
         (o.accession_number for o in orders if o.accession_number), None

@@ -22,7 +22,8 @@ from breastgate.hl7.profile import DEFAULT_PROFILE, Hl7Profile
 from breastgate.integrations.sectra.refs import LaunchRefs
 from breastgate.pipeline.publish.base import ResultFiles, StudyStep, owe
 from breastgate.pipeline.summary import StudySummary, shown_findings, summary_version
-from breastgate.store.orders import OrderInfo, demographics_for_study, orders_for_study
+from breastgate.store.orders import OrderInfo, orders_for_study
+from breastgate.store.patients import demographics_for_study
 
 LOGGER = logging.getLogger(__name__)
 
