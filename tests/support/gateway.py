@@ -56,8 +56,8 @@ class GatewayProcess:
         return f"http://127.0.0.1:{self.http_port}"
 
     def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen[bytes]:
-        log = open(self.home / log_name, "ab")  # noqa: SIM115 - closed with the process
-        return subprocess.Popen([BREASTGATE, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        with open(self.home / log_name, "ab") as log:  # the child keeps its own copy of the descriptor
+            return subprocess.Popen([BREASTGATE, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def start(self, *args: str, timeout: float = 60) -> None:
         self.serve_proc = self._spawn(["serve", *args], "serve.log")
