@@ -121,3 +121,24 @@ def test_a_bad_setting_stops_a_command_with_one_line(
     done = run("db", "upgrade", cwd=tmp_path, **settings)
     assert (done.returncode, done.stderr, done.stdout) == (2, f"error: {line}\n", "")
     assert not (tmp_path / "var").exists()  # nothing was done
+
+
+def test_python_dash_m_is_the_same_command_line(tmp_path: Path) -> None:
+    """``python -m breastgate`` runs the CLI: same commands, same one-line refusal of a bad setting."""
+    python = str(Path(BREASTGATE).with_name("python"))
+    env = {
+        "BG_HOME": str(tmp_path / "var"),
+        "BG_CONFIG": str(tmp_path / "none.toml"),
+        "PATH": "/usr/bin:/bin",
+    }
+    if "PYTHONPATH" in os.environ:
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    helped = subprocess.run([python, "-m", "breastgate", "--help"], capture_output=True, text=True, env=env)
+    assert helped.returncode == 0 and "analyze" in helped.stdout and "serve" in helped.stdout
+    refused = subprocess.run(
+        [python, "-m", "breastgate", "algorithms"],
+        capture_output=True,
+        text=True,
+        env={**env, "BG_PACS": "nonsense"},
+    )
+    assert refused.returncode == 2 and refused.stderr.strip().startswith("error: BG_PACS:"), refused.stderr
