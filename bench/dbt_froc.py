@@ -54,7 +54,7 @@ def one_study(args: tuple[int, int, float]) -> dict[str, Any]:
     study = generate_dbt_study(
         seed + i, category=category, vendor=vendor, lesions=requests, pixel_mm=pixel_mm, synthesized_2d=False
     )
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, study:
         ref = save_study(study.datasets, folder, file_name=dbt_file_name)
         algorithm = MassAlgorithm()
         result = algorithm.run(algorithm.select(ref))
@@ -175,13 +175,11 @@ def _write_speed_volume(folder: Path) -> Any:
     from breastgate.phantoms import generate_dbt_study
     from breastgate.phantoms.dbt import dbt_file_name
 
-    study = generate_dbt_study(SPEED_SEED, category=SPEED_CATEGORY, vendor=SPEED_VENDOR, synthesized_2d=False)
-    volume = study.datasets[0]  # R CC
-    (ref,) = save_study([volume], folder, file_name=dbt_file_name).instances
-    for ds in study.datasets[1:]:
-        element = ds["PixelData"]
-        if element.is_buffered:
-            element.value.close()
+    with generate_dbt_study(
+        SPEED_SEED, category=SPEED_CATEGORY, vendor=SPEED_VENDOR, synthesized_2d=False
+    ) as study:
+        volume = study.datasets[0]  # R CC
+        (ref,) = save_study([volume], folder, file_name=dbt_file_name).instances
     return ref
 
 

@@ -53,13 +53,13 @@ def gateway_and_pacs(tmp_path: Path) -> Iterator[tuple[GatewayProcess, OrthancSe
 
 
 def _write(folder: Path) -> tuple[list[Path], dict[str, Any]]:
-    study = generate_dbt_study(SEED, category=CATEGORY, vendor=VENDOR, pixel_mm=PIXEL, lesions=[MASS])
     folder.mkdir(parents=True)
     paths = []
-    for ds in study.datasets:
-        path = folder / dbt_file_name(ds)
-        ds.save_as(path, enforce_file_format=True)
-        paths.append(path)
+    with generate_dbt_study(SEED, category=CATEGORY, vendor=VENDOR, pixel_mm=PIXEL, lesions=[MASS]) as study:
+        for ds in study.datasets:
+            path = folder / dbt_file_name(ds)
+            ds.save_as(path, enforce_file_format=True)
+            paths.append(path)
     (folder / "truth.json").write_text(json.dumps(study.truth))
     return paths, study.truth
 
