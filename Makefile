@@ -61,7 +61,7 @@ typecheck: install-test
 
 ## Install what the tests need (Python deps, test peers), then lint, type check and run the whole suite.
 test: install-test peers lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 bench: install-test peers
 	$(BIN)/python bench/density_accuracy.py --count 200 --seed 1000 --workers 2
