@@ -28,6 +28,6 @@ if _DAYS:
     _REAL_CLOCK = [
         "_pytest", "pytest", "pluggy", "threading", "queue", "selectors", "asyncio", "concurrent",
         "socketserver", "subprocess", "sqlalchemy.pool", "huey", "uvicorn", "anyio", "httpx", "httpx2",
-        "httpcore", "httpcore2", "pynetdicom",
+        "httpcore", "httpcore2", "pynetdicom", "websockets",
     ]  # fmt: skip
     freezegun.freeze_time(_START, tick=True, ignore=_REAL_CLOCK).start()
