@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 from breastgate.domain.errors import ConfigurationError
 from breastgate.domain.governance import Mode
@@ -54,6 +55,17 @@ def test_bad_policies_are_refused(tmp_path: Path, text: str, message: str) -> No
         load_policy(path)
 
 
+def _record_study(session: Session, uid: str) -> None:
+    """One indexed mammogram of study ``uid`` (results and worklist rows refer to the study)."""
+    studies.record_instance(
+        session,
+        studies.InstanceInfo(
+            study_instance_uid=uid, series_instance_uid=uid + ".1", sop_instance_uid=uid + ".1.1",
+            sop_class_uid="1.2.840.10008.5.1.4.1.1.1.2", path="/x.dcm", modality="MG",
+        ),
+    )  # fmt: skip
+
+
 def test_open_entries_are_re_ranked_under_a_new_policy(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'bg.db'}"
     upgrade(url)
@@ -65,13 +77,7 @@ def test_open_entries_are_re_ranked_under_a_new_policy(tmp_path: Path) -> None:
         findings=(Finding("f1", FindingKind.CALCIFICATION_CLUSTER, "L", 0.4, (mark,)),),
     )  # fmt: skip
     with db.session() as s:
-        studies.record_instance(
-            s,
-            studies.InstanceInfo(
-                study_instance_uid=uid, series_instance_uid=uid + ".1", sop_instance_uid=uid + ".1.1",
-                sop_class_uid="1.2.840.10008.5.1.4.1.1.1.2", path="/x.dcm", modality="MG",
-            ),
-        )  # fmt: skip
+        _record_study(s, uid)
         result_store.save(
             s, study_instance_uid=uid, algorithm_id=result.algorithm_id, algorithm_version="1.1.0",
             status="ok", generation=1, payload=result_to_payload(result),
@@ -113,13 +119,7 @@ def _ranked_study(folder: Path, score: float) -> tuple[Database, str]:
         findings=(Finding("f1", FindingKind.CALCIFICATION_CLUSTER, "L", score, (mark,)),),
     )  # fmt: skip
     with db.session() as s:
-        studies.record_instance(
-            s,
-            studies.InstanceInfo(
-                study_instance_uid=uid, series_instance_uid=uid + ".1", sop_instance_uid=uid + ".1.1",
-                sop_class_uid="1.2.840.10008.5.1.4.1.1.1.2", path="/x.dcm", modality="MG",
-            ),
-        )  # fmt: skip
+        _record_study(s, uid)
         result_store.save(
             s, study_instance_uid=uid, algorithm_id=result.algorithm_id, algorithm_version="9.9.9",
             status="ok", generation=1, payload=result_to_payload(result),
