@@ -1,4 +1,4 @@
-"""Shared bits of the real-mammogram benchmarks: mini-MIAS labels, folds by woman, DICOM as a digitiser sends it.
+"""Real-mammogram benchmarks' shared bits: mini-MIAS labels, folds by woman, film as DICOM.
 
 mini-MIAS (Suckling et al. 1994) is digitised film: 1024 × 1024, 8 bits, 200 µm pixels, MLO views,
 one breast per image, reference numbers in left/right pairs of one woman (mdb001 right and mdb002
@@ -102,9 +102,7 @@ def read_cases(folder: Path) -> list[Case]:
             centre = (float(row["x"]), float(row["y_from_top"])) if row["x"] else None
             radius = float(row["radius"]) if row["radius"] else None
             entry["lesions"].append(Lesion(row["abn_class"], row["severity"], centre, radius))
-    return [
-        Case(refnum, e["side"], e["tissue"], tuple(e["lesions"])) for refnum, e in sorted(rows.items())
-    ]
+    return [Case(refnum, e["side"], e["tissue"], tuple(e["lesions"])) for refnum, e in sorted(rows.items())]
 
 
 def image_path(folder: Path, refnum: str) -> Path:
@@ -207,7 +205,9 @@ def auc(positives: Sequence[float], negatives: Sequence[float]) -> float:
     return float(((p > n) + 0.5 * (p == n)).mean())
 
 
-def auc_ci(positives: Sequence[float], negatives: Sequence[float], z: float = 1.96) -> tuple[float, float, float]:
+def auc_ci(
+    positives: Sequence[float], negatives: Sequence[float], z: float = 1.96
+) -> tuple[float, float, float]:
     """AUC and its 95 % interval (Hanley & McNeil 1982 standard error), clipped to 0-1."""
     a = auc(positives, negatives)
     n1, n2 = len(positives), len(negatives)
@@ -261,7 +261,7 @@ def froc(
     false_scores.sort(reverse=True)
     out: dict[float, tuple[int, int, float]] = {}
     for rate in fp_rates:
-        allowed = int(math.floor(rate * len(images) + 1e-9))
+        allowed = math.floor(rate * len(images) + 1e-9)
         # threshold: just above the (allowed+1)-th highest false score
         threshold = false_scores[allowed] if allowed < len(false_scores) else -math.inf
         hits = sum(1 for s in hit_scores.values() if s > threshold)
@@ -269,7 +269,9 @@ def froc(
     return out
 
 
-def sensitivity_at(images: Sequence[Marked], classes: Sequence[str], threshold: float) -> tuple[int, int, float]:
+def sensitivity_at(
+    images: Sequence[Marked], classes: Sequence[str], threshold: float
+) -> tuple[int, int, float]:
     """(hits, lesions, false marks per image) with marks shown at or above ``threshold``."""
     lesions = hits = false = 0
     for im in images:

@@ -56,6 +56,32 @@ def run_algorithm(algorithm: Algorithm, study: StudyRef) -> AlgorithmResult:
     return result
 
 
+def analyse(
+    algorithm: Algorithm, study: StudyRef, extra: frozenset[str] = frozenset()
+) -> tuple[AlgorithmResult, list[OutputObject]]:
+    """Run one algorithm and encode its result: the result and its DICOM objects.
+
+    A result whose objects cannot be encoded (an out-of-range value, an algorithm bug the encoder
+    catches) comes back ``failed`` with the reason and no objects, so one algorithm's failure costs
+    neither the study's other algorithms nor the other studies of a batch (gateway and offline
+    alike). Engine unavailability still raises, so the job is retried.
+    """
+    result = run_algorithm(algorithm, study)
+    try:
+        return result, build_outputs(study, algorithm, result, extra)
+    except Exception as exc:  # encoding is part of the algorithm's result: report it, go on
+        LOGGER.exception("results of %s could not be encoded", algorithm.manifest.id)
+        failed = replace(
+            result,
+            status=AlgorithmStatus.FAILED,
+            message=f"results could not be encoded: {type(exc).__name__}: {exc}",
+            findings=(),
+            density=None,
+            quality=(),
+        )
+        return failed, []
+
+
 def source_headers(study: StudyRef, sop_instance_uids: tuple[str, ...]) -> list[Dataset]:
     """Headers (no pixel data) of the given instances, read from the stored files."""
     wanted = set(sop_instance_uids)

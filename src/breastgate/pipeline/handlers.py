@@ -32,7 +32,7 @@ from breastgate.governance.modes import ModeBook
 from breastgate.integrations.sectra.refs import LaunchRefs
 from breastgate.jobs import ledger
 from breastgate.jobs.retry import RetryPolicy
-from breastgate.pipeline.analysis import OutputObject, build_outputs, run_algorithm
+from breastgate.pipeline.analysis import OutputObject, analyse
 from breastgate.pipeline.publish.base import Publisher, ResultFiles, StudyStep
 from breastgate.pipeline.publish.hl7 import Hl7Outbound, Hl7Publisher
 from breastgate.pipeline.publish.pacs import PacsPublisher
@@ -165,8 +165,7 @@ class JobRunner:
         if study is None:
             raise JobError(f"study of job {job.id} is not indexed")
         algorithm = self._registry.get(job.algorithm_id)
-        result = run_algorithm(algorithm, study)
-        outputs = build_outputs(study, algorithm, result, self._pacs.built_kinds)
+        result, outputs = analyse(algorithm, study, self._pacs.built_kinds)
         paths = [self._files.dicom(job.study_instance_uid, o) for o in outputs]
         with self._db.session() as session:
             payload = self._store(session, job, result)

@@ -22,7 +22,7 @@ from breastgate.algorithms.registry import Registry
 from breastgate.domain.errors import InvalidInputError
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, InstanceRef, StudyRef
 from breastgate.ingest.headers import header_from_dataset
-from breastgate.pipeline.analysis import build_outputs, run_algorithm
+from breastgate.pipeline.analysis import OutputObject, analyse
 from breastgate.pipeline.summary import summarise
 from breastgate.results.json import build_results
 from breastgate.routing.rules import Rule, route, rules_from_manifests
@@ -72,21 +72,24 @@ def collect_studies(source: Path) -> tuple[list[StudyRef], int]:
 
 def run_study(study: StudyRef, registry: Registry, rules: list[Rule]) -> list[AlgorithmResult]:
     """Run the algorithms the rules route ``study`` to (in routing order); write nothing."""
-    return [run_algorithm(registry.get(algorithm_id), study) for algorithm_id in route(study, rules)]
+    return [result for result, _ in _analysed(study, registry, rules)]
+
+
+def _analysed(
+    study: StudyRef, registry: Registry, rules: list[Rule]
+) -> list[tuple[AlgorithmResult, list[OutputObject]]]:
+    """Each routed algorithm's result and objects; one that fails is reported failed, the rest go on."""
+    return [analyse(registry.get(algorithm_id), study) for algorithm_id in route(study, rules)]
 
 
 def analyze_study(study: StudyRef, registry: Registry, rules: list[Rule], out: Path) -> list[AlgorithmResult]:
     """Run the routed algorithms on one study; write results.json and the DICOM outputs."""
     folder = out / study.study_instance_uid
     folder.mkdir(parents=True, exist_ok=True)
-    results = run_study(study, registry, rules)
-    for result in results:
-        for output in build_outputs(study, registry.get(result.algorithm_id), result):
-            buffer = BytesIO()
-            dcmwrite(buffer, output.dataset, enforce_file_format=True)
-            (folder / f"{output.kind}-{output.sop_instance_uid}.dcm").write_bytes(buffer.getvalue())
+    analysed = _analysed(study, registry, rules)
+    results = [result for result, _ in analysed]
     summary = summarise(study, results)
-    for output in summary.outputs:
+    for output in [o for _, objects in analysed for o in objects] + list(summary.outputs):
         buffer = BytesIO()
         dcmwrite(buffer, output.dataset, enforce_file_format=True)
         (folder / f"{output.kind}-{output.sop_instance_uid}.dcm").write_bytes(buffer.getvalue())
@@ -103,7 +106,13 @@ def analyze_folder(source: Path, out: Path, registry: Registry | None = None) ->
     report = AnalysisReport(unreadable_files=unreadable)
     for study in studies:
         report.studies.append(study.study_instance_uid)
-        results = analyze_study(study, registry, rules, out)
+        try:
+            results = analyze_study(study, registry, rules, out)
+        except Exception as exc:  # one study's failure never stops the batch
+            LOGGER.exception("study could not be analysed")
+            report.failed += 1
+            report.lines.append(f"{study.study_instance_uid}: failed: {type(exc).__name__}: {exc}")
+            continue
         statuses = ", ".join(f"{r.algorithm_id} {r.status.value}" for r in results) or "no algorithm applies"
         summary = next((f"density {r.density.category}" for r in results if r.density is not None), "")
         report.lines.append(f"{study.study_instance_uid}: {statuses}{'; ' + summary if summary else ''}")
