@@ -28,7 +28,7 @@ def test_results_shape() -> None:
     assert doc["schema"] == "breastgate.results/1"
     assert doc["study_instance_uid"] == result.study_instance_uid
     assert doc["algorithms"] == [
-        {"id": "breastgate.density", "version": "1.0.0", "status": "ok", "message": ""}
+        {"id": "breastgate.density", "version": "1.0.0", "status": "ok", "message": "", "model_card": None}
     ]
     assert doc["density"]["category"] == "c"
     assert set(doc["density"]["per_breast"]) == {"L", "R"}

@@ -103,7 +103,7 @@ def test_results_follow_the_contract(client: TestClient) -> None:
     assert body["density"]["category"] == "c"
     assert body["density"]["per_breast"]["L"]["percent_dense"] == 47.0
     assert body["algorithms"] == [
-        {"id": "breastgate.density", "version": "1.0.0", "status": "ok", "message": ""}
+        {"id": "breastgate.density", "version": "1.0.0", "status": "ok", "message": "", "model_card": None}
     ]
     assert body["findings"] == []
 

@@ -146,6 +146,9 @@ class AlgorithmManifest:
     outputs: tuple[str, ...] = ()
     manufacturer: str = "breastgate"
     label: str = NOT_FOR_DIAGNOSTIC_USE
+    #: The model card that documents this version: ``<path in the repository>@<card version>``
+    #: (intended use, data, measured figures, failure modes); named in the CAD SR and results JSON.
+    model_card: str = ""
 
 
 class AlgorithmStatus(StrEnum):
@@ -369,6 +372,8 @@ class AlgorithmResult:
     operating_threshold: float | None = None
     #: A risk model's estimate (study-level, from questionnaire answers rather than images).
     risk: RiskEstimate | None = None
+    #: The manifest's model card (``path@version``) at the time of the run; empty when it has none.
+    model_card: str = ""
 
     @property
     def input_sop_instance_uids(self) -> tuple[str, ...]:

@@ -255,6 +255,7 @@ def result_to_payload(result: AlgorithmResult) -> dict[str, Any]:
         "quality": [quality_to_json(q) for q in result.quality],
         "operating_threshold": result.operating_threshold,
         "risk": risk_json(result.risk) if result.risk is not None else None,
+        **({"model_card": result.model_card} if result.model_card else {}),
     }
 
 
@@ -300,6 +301,7 @@ def result_from_payload(payload: Mapping[str, Any]) -> AlgorithmResult:
             quality=tuple(quality_from_json(q) for q in payload.get("quality") or ()),
             operating_threshold=None if threshold is None else float(threshold),
             risk=_risk_from(risk) if risk else None,
+            model_card=str(payload.get("model_card") or ""),
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise InvalidInputError(f"stored algorithm result cannot be read: {exc}") from exc

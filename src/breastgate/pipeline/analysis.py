@@ -48,7 +48,10 @@ def run_algorithm(algorithm: Algorithm, study: StudyRef) -> AlgorithmResult:
             study_instance_uid=study.study_instance_uid,
             status=AlgorithmStatus.FAILED,
             message=f"{type(exc).__name__}: {exc}",
+            model_card=manifest.model_card,
         )
+    if manifest.model_card and not result.model_card:
+        result = replace(result, model_card=manifest.model_card)
     known = {i.sop_instance_uid for i in result.images}
     missing = tuple(s for s in selection.skipped if s.sop_instance_uid not in known)
     if missing:

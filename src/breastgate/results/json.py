@@ -71,6 +71,7 @@ def build_results(
                 "version": r.algorithm_version,
                 "status": str(r.status),
                 "message": r.message,
+                "model_card": r.model_card or None,
             }
             for r in results
         ],

@@ -51,6 +51,7 @@ from breastgate.results.tid4000 import (
     build_tree,
 )
 from breastgate.results.tid4000_findings import (
+    MODEL_CARD_PARAMETER,
     THRESHOLD_PARAMETER,
     decode_findings,
     encodable,
@@ -170,6 +171,7 @@ class MammographyCADSR:
                 (
                     f"name={manifest.name}",
                     f"manufacturer={manifest.manufacturer}",
+                    *([f"{MODEL_CARD_PARAMETER}{manifest.model_card}"] if manifest.model_card else []),
                     *([f"{THRESHOLD_PARAMETER}{threshold!r}"] if threshold is not None else []),
                 ),
             ),

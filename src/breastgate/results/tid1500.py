@@ -93,6 +93,7 @@ from breastgate.results.sr_content import (
 )
 from breastgate.results.tid4000 import AlgorithmIdentification, ImageLibraryEntry
 from breastgate.results.tid4000_findings import (
+    MODEL_CARD_PARAMETER,
     THRESHOLD_PARAMETER,
     bbox_rectangle,
     closed_polyline,
@@ -216,6 +217,7 @@ class MeasurementReport:
             (
                 f"name={manifest.name}",
                 f"manufacturer={manifest.manufacturer}",
+                *([f"{MODEL_CARD_PARAMETER}{manifest.model_card}"] if manifest.model_card else []),
                 *([f"{THRESHOLD_PARAMETER}{threshold!r}"] if threshold is not None else []),
             ),
         )

@@ -101,6 +101,8 @@ COMPOSITE_CODE: dict[FindingKind, Code] = {
     FindingKind.ARCHITECTURAL_DISTORTION: c.ARCHITECTURAL_DISTORTION,
 }
 THRESHOLD_PARAMETER = "operating_threshold="
+#: TID 4019 Algorithm Parameters entry naming the model card of the algorithm version (``path@version``).
+MODEL_CARD_PARAMETER = "model_card="
 _HP, _CM, _IF = "HAS PROPERTIES", "HAS CONCEPT MOD", "INFERRED FROM"
 
 

@@ -51,6 +51,9 @@ class ResultsAlgorithm(Schema):
     version: str
     status: AlgorithmStatus
     message: str = Field(description="Why it failed or skipped; empty when ok")
+    model_card: str | None = Field(
+        default=None, description="The version's model card, path@version (docs/algorithms/); null if none"
+    )
 
 
 class BreastDensity(Schema):
