@@ -176,8 +176,20 @@ class Described:
     features: dict[str, float]
 
 
-def _prepare(ctx: ImageContext) -> tuple[list[tuple[float, int, int, float, float, float]], Maps | None]:
-    """Peaks of the convergence × contrast map (score, row, col, CI, z, R) and the feature maps."""
+@dataclass(frozen=True)
+class _Where:
+    """Per-image maps of where a candidate lies (working grid): skin and muscle distance, edges."""
+
+    skin_mm: FloatArray
+    pectoral_mm: FloatArray
+    edge: FloatArray  # gradient magnitude of the fine image per mm, in units of the texture σ
+    level: FloatArray  # working image scaled so that the breast's 1st-99th percentiles map to 0-1
+
+
+def _prepare(
+    ctx: ImageContext,
+) -> tuple[list[tuple[float, int, int, float, float, float]], Maps | None, _Where | None]:
+    """Peaks of the convergence × contrast map (score, row, col, CI, z, R), feature and place maps."""
     g = ctx.geometry
     px = ctx.px_mm * g.factor
     image = g.image.astype(np.float32)
@@ -187,7 +199,7 @@ def _prepare(ctx: ImageContext) -> tuple[list[tuple[float, int, int, float, floa
     tissue = breast & ~g.pectoral
     inner = tissue & (skin > SKIN_MM)
     if inner.sum() < 100:
-        return [], None
+        return [], None, None
     tissue_w = tissue.astype(np.float32)
     best = np.zeros(image.shape, np.float32)
     best_ci = np.zeros_like(best)
@@ -239,22 +251,52 @@ def _prepare(ctx: ImageContext) -> tuple[list[tuple[float, int, int, float, floa
     band = smooth - ndi.gaussian_filter(image, TEXTURE_MM / px)
     values = band[inner]
     texture_sigma = 1.4826 * float(np.median(np.abs(values - np.median(values)))) or 1.0
-    return scored, make_maps(image, breast, tissue, texture_sigma, px)
+    maps = make_maps(image, breast, tissue, texture_sigma, px)
+    gy, gx = np.gradient(maps.fine)
+    lo, hi = (float(v) for v in np.percentile(image[tissue], (1.0, 99.0)))
+    where = _Where(
+        skin_mm=skin.astype(np.float32),
+        pectoral_mm=(ndi.distance_transform_edt(~g.pectoral) * px).astype(np.float32),
+        edge=(np.hypot(gx, gy) / (px * texture_sigma)).astype(np.float32),
+        level=((image - lo) / max(hi - lo, 1e-6)).astype(np.float32),
+    )
+    return scored, maps, where
 
 
-def describe(ctx: ImageContext) -> tuple[list[Described], Maps | None]:
-    """Up to ``MAX_CANDIDATES`` non-overlapping peaks with their features, strongest peak first."""
-    scored, maps = _prepare(ctx)
-    if maps is None:
+def _place(where: _Where, r: int, c: int, radius: float) -> dict[str, float]:
+    """Where the candidate lies: distance to the skin line and the muscle, edges and level around it."""
+    half = math.ceil(1.5 * radius)
+    rows, cols = where.edge.shape
+    r0, r1, c0, c1 = max(r - half, 0), min(r + half + 1, rows), max(c - half, 0), min(c + half + 1, cols)
+    yy, xx = np.mgrid[r0:r1, c0:c1]
+    disc = np.hypot(yy - r, xx - c) <= 1.5 * radius
+    edge = where.edge[r0:r1, c0:c1][disc]
+    level = where.level[r0:r1, c0:c1][disc]
+    return {
+        "skin_mm": float(where.skin_mm[r, c]),
+        "pectoral_mm": float(where.pectoral_mm[r, c]),
+        "edge_max": float(np.quantile(edge, 0.95)) if edge.size else 0.0,
+        "level_max": float(level.max()) if level.size else 0.0,
+    }
+
+def describe(ctx: ImageContext, limit: int = MAX_CANDIDATES) -> tuple[list[Described], Maps | None]:
+    """Up to ``limit`` non-overlapping peaks with their features, strongest peak first.
+
+    The peaks are taken greedily in order of strength, so the first n of a longer list are
+    exactly what a smaller ``limit`` = n gives.
+    """
+    scored, maps, where = _prepare(ctx)
+    if maps is None or where is None:
         return [], None
     out: list[Described] = []
-    for _, r, c, ci, z, radius in scored:
-        if len(out) >= MAX_CANDIDATES:
+    for peak, r, c, ci, z, radius in scored:
+        if len(out) >= limit:
             break
         if any(math.hypot(r - d.row, c - d.col) < max(radius, d.radius) for d in out):
             continue
         values, _ = features(maps, r, c, radius)
-        values.update(convergence=ci, contrast_z=z, radius_mm=radius * maps.px_mm)
+        values.update(convergence=ci, contrast_z=z, radius_mm=radius * maps.px_mm, peak=peak)
+        values.update(_place(where, r, c, radius))
         out.append(Described(r, c, radius, values))
     return out, maps
 
