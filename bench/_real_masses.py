@@ -6,16 +6,18 @@ Interface used by ``bench/real_mias.py``:
   candidate of a longer pool (``POOL``) from :func:`breastgate.algorithms.masses.describe` with
   its features and its point in original pixel coordinates. ``describe`` takes peaks greedily in
   order of strength, so the first ``MAX_CANDIDATES`` of the pool are exactly the algorithm's.
-- :func:`fit` fits the logistic mass model on the given records (training folds): every candidate
-  whose centre lies inside a labelled mass circle (CIRC, SPIC, MISC) is a positive, every
-  candidate outside all labelled findings a negative; candidates inside another kind of finding
-  (calcification, distortion, asymmetry) are left out, as the FROC neither counts them hits nor
-  false marks. Positives are weighted so that each mass weighs as much in total as
-  ``POSITIVE_WEIGHT`` candidates whatever its size (a 40 mm mass holds many candidates). Features
-  are log-transformed where listed, clipped to their 1st-99th training percentiles, standardised;
-  L2-regularised logistic regression by Newton iterations (as ``bench/mass_model_fit.py``). The
-  operating threshold is the score at which the training images show ``TARGET_FP`` false marks per
-  image (at most ``MAX_PER_IMAGE`` marks per image).
+- :func:`fit` adapts the phantom-fitted logistic model (:data:`PHANTOM`) to film on the given
+  records (training folds), over the first ``MAX_CANDIDATES`` candidates of each image: every
+  candidate whose centre lies inside a labelled mass circle (CIRC, SPIC, MISC) is a positive,
+  every candidate outside all labelled findings a negative; candidates inside another kind of
+  finding (calcification, distortion, asymmetry), and all candidates of an image whose mass has no
+  labelled place (mdb059), are left out. Positives are weighted so that each mass weighs
+  ``POSITIVE_WEIGHT`` candidates in total whatever its size (a 40 mm mass holds many candidates).
+  The features keep the phantom model's log transform, clipping and standardisation; the weights
+  are fitted by Newton iterations with an L2 penalty ``L2`` pulling them towards the phantom
+  weights (28 film masses are too few to fit ten weights from scratch: that was worse out of
+  fold), the bias is free. The operating threshold is the lowest score at which the training
+  images show at most ``TARGET_FP`` false marks per image (at most ``MAX_PER_IMAGE`` per image).
 - :func:`apply` re-scores one record with a fitted model: the marks the algorithm would show.
 - :func:`literal` prints the ``MODEL``/``THRESHOLD`` literal pasted into ``masses.py``.
 """
@@ -33,7 +35,8 @@ from breastgate.algorithms._mass_features import MassModel
 
 POOL = 40
 #: The phantom-fitted model of breastgate.masses 1.1.0 (``bench/mass_model_fit.py --count 240
-#: --seed 1000``): the base score that the real-film model adjusts when ``STACK``.
+#: --seed 1000``): its clipping and standardisation are kept and its weights are the prior the
+#: film fit shrinks towards.
 PHANTOM = MassModel(
     features=(
         "convergence",
@@ -55,33 +58,15 @@ PHANTOM = MassModel(
     weights=(-0.52202, 0.22107, 0.23106, -0.084738, 1.5846, -0.4206, 1.0446, -1.5276, -0.76784, 1.0035),
     bias=-5.0218,
 )
-STACK = True
-#: The model's features: the shape and texture features of the phantom model plus where the
-#: candidate lies (skin, muscle), how sharp its edges are (film labels) and its peak strength.
-ALL_FEATURES: tuple[str, ...] = (
-    "convergence",
-    "contrast_z",
-    "drop_tex",
-    "sector_min_tex",
-    "dome_r2",
-    "res6",
-    "cor_q25",
-    "in_tex_A",
-    "ring_var_A",
-    "brightness_pct",
-    "radius_mm",
-    "peak",
-    "skin_mm",
-    "pectoral_mm",
-    "edge_max",
-    "level_max",
-)
-FEATURES: tuple[str, ...] = ("radius_mm", "peak", "skin_mm", "pectoral_mm", "edge_max", "level_max")
-LOG = frozenset({"drop_tex", "in_tex_A", "ring_var_A", "sector_min_tex", "skin_mm", "pectoral_mm", "edge_max"})
-L2 = 1.0
+#: Extra candidate features beside the phantom model's, fitted from a zero prior. None is used:
+#: the placement features tried (radius, peak strength, distance to skin and muscle, edge
+#: sharpness, level) did not raise the cross-validated FROC (see masses.py's docstring).
+EXTRA: tuple[str, ...] = ()
+LOG = frozenset({"drop_tex", "in_tex_A", "ring_var_A", "sector_min_tex"})
+L2 = 10.0
 POSITIVE_WEIGHT = 3.0
 TARGET_FP = 0.5
-MAX_CANDIDATES = 12
+MAX_CANDIDATES = 30
 MAX_PER_IMAGE = 4
 
 
@@ -138,25 +123,23 @@ def _transform(values: dict[str, float], features: tuple[str, ...], log: frozens
     return out
 
 
-def _newton(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float) -> np.ndarray:
-    """Weights (bias first) of the L2-regularised weighted logistic regression on standardised x."""
+def _newton(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float, prior: np.ndarray) -> np.ndarray:
+    """Weights (bias first) of the weighted logistic regression on standardised x, L2 towards ``prior``."""
     z = np.hstack([np.ones((len(x), 1)), x])
-    beta = np.zeros(z.shape[1])
+    beta = prior.astype(float).copy()
     ridge = l2 * np.eye(len(beta))
-    ridge[0, 0] = 0.0
+    ridge[0, 0] = 0.0  # the bias is free: the base rate of film candidates is not the phantoms'
     for _ in range(60):
         p = 1.0 / (1.0 + np.exp(-np.clip(z @ beta, -50, 50)))
         hessian = z.T @ (z * (w * p * (1 - p))[:, None]) + ridge
-        step = np.linalg.solve(hessian, z.T @ (w * (p - y)) + ridge @ beta)
+        step = np.linalg.solve(hessian, z.T @ (w * (p - y)) + ridge @ (beta - prior))
         beta -= step
         if np.abs(step).max() < 1e-8:
             break
     return beta
 
 
-def _score(model: dict[str, Any], values: dict[str, float]) -> float:
-    from breastgate.algorithms._mass_features import MassModel
-
+def _mass_model(model: dict[str, Any]) -> MassModel:
     return MassModel(
         features=tuple(model["features"]),
         log=frozenset(model["log"]),
@@ -166,29 +149,24 @@ def _score(model: dict[str, Any], values: dict[str, float]) -> float:
         scale=tuple(model["scale"]),
         weights=tuple(model["weights"]),
         bias=model["bias"],
-    ).score(values)
+    )
 
 
 def _marks(model: dict[str, Any], record: dict[str, Any]) -> list[tuple[tuple[float, float], float]]:
+    scorer = _mass_model(model)
     pool = record["candidates"][: model["max_candidates"]]
+    # ranked by the exact score, reported rounded to 4 decimals, as masses.find_masses does
     scored = sorted(
-        ((round(_score(model, c["features"]), 4), i, c) for i, c in enumerate(pool)), key=lambda t: (-t[0], t[1])
+        ((scorer.score(c["features"]), i, c) for i, c in enumerate(pool)), key=lambda t: (-t[0], t[1])
     )
-    return [((c["point"][0], c["point"][1]), s) for s, _, c in scored[: model["max_per_image"]]]
-
-
-def _phantom_logit(values: dict[str, float]) -> float:
-    p = min(max(PHANTOM.score(values), 1e-12), 1 - 1e-12)
-    return math.log(p / (1 - p))
+    return [((c["point"][0], c["point"][1]), round(s, 4)) for s, _, c in scored[: model["max_per_image"]]]
 
 
 def fit(
     records: dict[str, dict[str, Any]],
     cases: dict[str, Case],
     *,
-    stack: bool = STACK,
-    features: tuple[str, ...] = FEATURES,
-    log: frozenset[str] = LOG,
+    extra: tuple[str, ...] = EXTRA,
     l2: float = L2,
     positive_weight: float = POSITIVE_WEIGHT,
     target_fp: float = TARGET_FP,
@@ -196,7 +174,7 @@ def fit(
     max_per_image: int = MAX_PER_IMAGE,
 ) -> dict[str, Any]:
     """The mass model and its operating threshold fitted on ``records`` (see the module docstring)."""
-    rows, ys, lesion_of = [], [], []
+    base, more, ys, lesion_of = [], [], [], []
     for refnum, record in sorted(records.items()):
         case = cases[refnum]
         masses = [les for les in case.of(MASS_CLASSES) if les.centre]
@@ -205,50 +183,44 @@ def fit(
             y = label(case, point)
             if y is None:
                 continue
-            row = _transform(cand["features"], features, log)
-            if stack:
-                row = [_phantom_logit(cand["features"]), *row]
-            rows.append(row)
+            base.append(PHANTOM.transform(cand["features"]))
+            more.append(_transform(cand["features"], extra, LOG))
             ys.append(y)
             lesion_of.append(
                 (refnum, next(k for k, les in enumerate(masses) if les.contains(point))) if y else None
             )
-    x = np.asarray(rows, float)
     y = np.asarray(ys, float)
     counts: dict[Any, int] = {}
     for key in lesion_of:
         if key is not None:
             counts[key] = counts.get(key, 0) + 1
     weight = np.array([1.0 if key is None else positive_weight / counts[key] for key in lesion_of])
-    low, high = np.quantile(x, 0.01, axis=0), np.quantile(x, 0.99, axis=0)
-    if stack:  # the phantom logit is not clipped
-        low[0], high[0] = -np.inf, np.inf
-    x = np.clip(x, low, high)
-    mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-9
-    beta = _newton((x - mu) / sd, y, weight, l2)
-    names, logs = list(features), set(log)
-    lows, highs, means, scales = list(low), list(high), list(mu), list(sd)
-    weights, bias = list(beta[1:]), float(beta[0])
-    if stack:
-        # a·logit_phantom + the rest is one logistic model over both feature lists: fold it in
-        a = float(beta[1]) / float(sd[0])
-        bias += -a * float(mu[0]) + a * PHANTOM.bias
-        names = list(PHANTOM.features) + names
-        logs |= set(PHANTOM.log)
-        lows = list(PHANTOM.low) + lows[1:]
-        highs = list(PHANTOM.high) + highs[1:]
-        means = list(PHANTOM.mean) + means[1:]
-        scales = list(PHANTOM.scale) + scales[1:]
-        weights = [a * w for w in PHANTOM.weights] + weights[1:]
+    # the phantom features keep the phantom model's clipping and standardisation (the prior's scale)
+    b_low, b_high = np.array(PHANTOM.low), np.array(PHANTOM.high)
+    b_mean, b_scale = np.array(PHANTOM.mean), np.array(PHANTOM.scale)
+    xb = (np.clip(np.asarray(base, float), b_low, b_high) - b_mean) / b_scale
+    xm = np.asarray(more, float).reshape(len(ys), len(extra))
+    if extra:
+        m_low, m_high = np.quantile(xm, 0.01, axis=0), np.quantile(xm, 0.99, axis=0)
+        xm = np.clip(xm, m_low, m_high)
+        m_mean, m_scale = xm.mean(axis=0), xm.std(axis=0) + 1e-9
+        xm = (xm - m_mean) / m_scale
+    else:
+        m_low = m_high = m_mean = m_scale = np.zeros(0)
+    prior = np.concatenate([[PHANTOM.bias], PHANTOM.weights, np.zeros(len(extra))])
+    beta = _newton(np.hstack([xb, xm]), y, weight, l2, prior)
+    # parameters rounded to the 5 significant digits that literal() prints: the shipped literal is
+    # then exactly this model
+    beta = np.array([float(f"{v:.5g}") for v in beta])
     model: dict[str, Any] = {
-        "features": names,
-        "log": sorted(logs),
-        "low": [float(v) for v in lows],
-        "high": [float(v) for v in highs],
-        "mean": [float(v) for v in means],
-        "scale": [float(v) for v in scales],
-        "weights": [float(v) for v in weights],
-        "bias": bias,
+        "features": [*PHANTOM.features, *extra],
+        "log": sorted(set(PHANTOM.log) | (set(extra) & LOG)),
+        "low": [float(f"{v:.5g}") for v in (*b_low, *m_low)],
+        "high": [float(f"{v:.5g}") for v in (*b_high, *m_high)],
+        "mean": [float(f"{v:.5g}") for v in (*b_mean, *m_mean)],
+        "scale": [float(f"{v:.5g}") for v in (*b_scale, *m_scale)],
+        "weights": [float(v) for v in beta[1:]],
+        "bias": float(beta[0]),
         "max_candidates": max_candidates,
         "max_per_image": max_per_image,
         "target_fp": target_fp,
@@ -258,7 +230,9 @@ def fit(
     return model
 
 
-def _threshold(model: dict[str, Any], records: dict[str, dict[str, Any]], cases: dict[str, Case], rate: float) -> float:
+def _threshold(
+    model: dict[str, Any], records: dict[str, dict[str, Any]], cases: dict[str, Case], rate: float
+) -> float:
     """The lowest score at which the images show at most ``rate`` false marks per image."""
     false = []
     for refnum, record in records.items():
@@ -266,7 +240,7 @@ def _threshold(model: dict[str, Any], records: dict[str, dict[str, Any]], cases:
             if label(cases[refnum], point) == 0:
                 false.append(score)
     false.sort(reverse=True)
-    allowed = int(math.floor(rate * len(records) + 1e-9))
+    allowed = math.floor(rate * len(records) + 1e-9)
     if allowed >= len(false):
         return 0.0
     # just above the (allowed+1)-th highest false score (scores are rounded to 4 decimals)
@@ -297,7 +271,7 @@ def literal(model: dict[str, Any]) -> str:
         "    features=(",
         *[f'        "{name}",' for name in model["features"]],
         "    ),",
-        f"    log=frozenset({set(model['log'])!r}),",
+        "    log=frozenset({" + ", ".join(f'"{name}"' for name in model["log"]) + "}),",
         f"    low={tup(model['low'])},",
         f"    high={tup(model['high'])},",
         f"    mean={tup(model['mean'])},",
