@@ -104,6 +104,18 @@ def category_of(percent_dense: float) -> str:
     return "a"
 
 
+def percent_of(dense_pixels: int, tissue_pixels: int) -> float:
+    """PD% from pixel counts (dense pixels within the tissue over tissue pixels), clamped to 0-100.
+
+    Counting pixels rather than dividing two areas in cm² keeps an all-dense breast at exactly 100
+    (a ratio of products of floats can come out as 100.00000000000001, which a DICOM SR encoder
+    rightly rejects as outside 0-100).
+    """
+    if tissue_pixels <= 0:
+        return 0.0
+    return min(100.0, max(0.0, 100.0 * dense_pixels / tissue_pixels))
+
+
 def measure_image(
     path: str, method: str = DEFAULT_METHOD, reference: Any = None
 ) -> tuple[dict[str, float], Any]:
@@ -126,9 +138,10 @@ def measure_image(
     px_mm = min(image.spacing_mm) * geometry.factor
     extra = {} if reference is None else {"reference": reference}
     segmentation = segmenter(method)(geometry.image, geometry.breast, tissue, px_mm, **extra)
-    dense_cm2 = geometry.area_mm2(segmentation.dense) / 100.0
+    dense = segmentation.dense & tissue  # a segmenter's mask is not trusted to stay inside the tissue
+    dense_cm2 = geometry.area_mm2(dense) / 100.0
     measurements = {
-        "percent_dense": 100.0 * dense_cm2 / breast_cm2,
+        "percent_dense": percent_of(int(np.count_nonzero(dense)), int(np.count_nonzero(tissue))),
         "breast_area_cm2": breast_cm2,
         "dense_area_cm2": dense_cm2,
         "pectoral_area_cm2": geometry.area_mm2(geometry.pectoral) / 100.0,
