@@ -35,7 +35,7 @@ def test_protocol_and_manifest() -> None:
     algorithm = DensityAlgorithm()
     assert isinstance(algorithm, Algorithm)
     assert algorithm.manifest.id == "breastgate.density"
-    assert algorithm.manifest.version == "1.1.0"
+    assert algorithm.manifest.version == "1.2.0"
     assert algorithm.is_available() == (True, "")
 
 
