@@ -40,9 +40,9 @@ c|d cannot be fitted on MIAS's three classes and stay at 10 and 65. FFDM phantom
 
 Remaining film errors: 6 fatty films read c/d (3 of them are among the 10 films, 4 F and 2 D, where
 no pectoral muscle is found, so the interior's 90th percentile stands in for the glandular level and
-on a fatty film is fat texture; one, mdb313, has a wrong muscle line darker than the breast) and 11
-dense films read b (their glandular tissue is far darker than their muscle, so the cut at 40 % of
-the fat-to-muscle gap misses it).
+on a fatty film is fat texture; one, mdb313, has a wrong muscle line darker than the breast) and 9
+dense films read b (11 out of fold; their glandular tissue is far darker than their muscle, so the
+cut at 40 % of the fat-to-muscle gap misses it).
 """
 
 from __future__ import annotations
