@@ -26,7 +26,7 @@ from bench._mias import CALC_CLASSES, Case, Marked, froc
 #: L2 penalty (inverse strength) of the logistic regression, fixed beforehand (not tuned on CV).
 C = 1.0
 #: False marks per image the operating threshold allows on the training images.
-OPERATING_FP = 0.1
+OPERATING_FP = 0.2
 
 
 def extract(study: Any, case: Case) -> dict[str, Any]:

@@ -52,8 +52,24 @@ def test_cluster_score_grows_with_evidence() -> None:
     from breastgate.algorithms.calcifications import MODEL, score_cluster
 
     assert all(w > 0 for w in MODEL.weights)
-    faint = {"log_count": 1.1, "log_strong": 0.0, "top3_snr": 5.0, "log_excess": 1.2, "skin_mm": 30.0}
-    florid = {"log_count": 2.5, "log_strong": 2.5, "top3_snr": 10.0, "log_excess": 2.8, "skin_mm": 30.0}
+    faint = {
+        "core_score": 0.0,
+        "log_count": 1.1,
+        "log_strong": 0.0,
+        "top3_snr": 5.0,
+        "log_excess": 1.2,
+        "skin_mm": 30.0,
+    }
+    florid = {
+        "core_score": 0.0,
+        "log_count": 2.5,
+        "log_strong": 2.5,
+        "top3_snr": 10.0,
+        "log_excess": 2.8,
+        "skin_mm": 30.0,
+    }
     at_edge = {**florid, "skin_mm": 4.0}
     assert score_cluster(faint) < MODEL.threshold < score_cluster(florid)
     assert score_cluster(at_edge) < score_cluster(florid)
+    # A core of strong calcifications keeps its rule-based score whatever the model says.
+    assert score_cluster({**at_edge, "core_score": 0.9}) == 0.9
