@@ -131,6 +131,7 @@ MANIFEST = AlgorithmManifest(
     sop_class_uids=(MG_FOR_PRESENTATION, MG_FOR_PROCESSING),
     views=("CC", "MLO", "ML", "LM", "XCCL", "LMO", "SIO", "FB"),
     outputs=("findings", "calcification_cluster"),
+    model_card="docs/algorithms/breastgate.calcifications.md@1.0",
 )
 
 FloatArray = npt.NDArray[np.float32]

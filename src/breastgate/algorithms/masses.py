@@ -155,6 +155,7 @@ MANIFEST = AlgorithmManifest(
     sop_class_uids=(MG_FOR_PRESENTATION, MG_FOR_PROCESSING, BREAST_TOMOSYNTHESIS),
     views=("CC", "MLO", "ML", "LM", "XCCL", "LMO", "SIO", "FB"),
     outputs=("findings", "mass"),
+    model_card="docs/algorithms/breastgate.masses.md@1.0",
 )
 
 
