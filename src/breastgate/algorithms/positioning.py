@@ -32,6 +32,8 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from breastgate.algorithms.base import Selection
 from breastgate.domain.model import (
     SCREENING_VIEWS,
@@ -144,7 +146,9 @@ def measure_view(image: MammoImage) -> ViewPositioning:
     nipple = find_nipple(geometry.breast, px_mm)
     if nipple is None:
         raise ImagingError("no skin line found; the breast outline is not visible")
-    pnl, gap = posterior_nipple_line(nipple.point, line if view == "MLO" else None, px_mm)
+    # Chest wall: the breast's first column (film can sit inside an unexposed margin of the scan).
+    wall_col = float(np.flatnonzero(geometry.breast.any(axis=0))[0]) - 0.5
+    pnl, gap = posterior_nipple_line(nipple.point, line if view == "MLO" else None, px_mm, wall_col)
     col, row = nipple.point
     if geometry.flipped:
         col = geometry.image.shape[1] - 1 - col

@@ -139,7 +139,7 @@ def pectoral_angle_deg(line: tuple[float, float]) -> float:
 
 
 def posterior_nipple_line(
-    nipple: tuple[float, float], line: tuple[float, float] | None, px_mm: float
+    nipple: tuple[float, float], line: tuple[float, float] | None, px_mm: float, wall_col: float = -0.5
 ) -> tuple[float, float | None]:
     """PNL length (mm) and how far (mm) above the PNL the pectoral muscle ends (reference §5).
 
@@ -147,15 +147,16 @@ def posterior_nipple_line(
     the muscle if needed), and the distance along the line from the muscle's inferior end (where it
     meets the chest-wall edge of the image) down to the PNL's foot: > 0 when the muscle ends above
     the PNL. Without one (CC): the distance from the nipple to the chest-wall edge, and None.
-    Working pixel coordinates (column, row), chest wall on the left at column -0.5.
+    Working pixel coordinates (column, row), chest wall on the left at column ``wall_col``: -0.5 on a
+    detector image; on digitised film the breast may start some columns inside the scan's unexposed
+    margin (mini-MIAS: up to 90 working pixels), and the chest wall is then that column's edge.
     """
     col, row = nipple
     if line is None:
-        return (col + 0.5) * px_mm, None
+        return (col - wall_col) * px_mm, None
     theta, rho = line
     cos_t, sin_t = math.cos(theta), math.sin(theta)
     pnl = (col * cos_t + row * sin_t - rho) * px_mm
-    wall_col = -0.5
     wall_row = (rho - wall_col * cos_t) / max(sin_t, 1e-6)
     gap = ((col - wall_col) * -sin_t + (row - wall_row) * cos_t) * px_mm
     return pnl, gap
