@@ -35,12 +35,12 @@ def test_protocol_and_manifest() -> None:
     algorithm = DensityAlgorithm()
     assert isinstance(algorithm, Algorithm)
     assert algorithm.manifest.id == "breastgate.density"
-    assert algorithm.manifest.version == "1.2.0"
+    assert algorithm.manifest.version == "1.3.0"
     assert algorithm.is_available() == (True, "")
 
 
 def test_category_thresholds() -> None:
-    assert [category_of(v) for v in (0, 9.99, 10, 32.9, 33, 64.9, 65, 100)] == list("aabbccdd")
+    assert [category_of(v) for v in (0, 9.99, 10, 30.5, 30.6, 64.9, 65, 100)] == list("aabbccdd")
 
 
 def test_skip_reasons(tmp_path: Path) -> None:

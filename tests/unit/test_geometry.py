@@ -170,3 +170,34 @@ def test_nipple_is_not_where_the_breast_leaves_the_image() -> None:
     assert nipple.in_profile
     assert nipple.point[0] >= 150 and abs(nipple.point[1] - 220) <= 6
     assert 1.8 <= nipple.protrusion_mm <= 15.0
+
+
+@pytest.mark.parametrize(("seed", "category"), [(1, "a"), (2, "b")])
+def test_muscle_found_on_film_inside_an_unexposed_margin(seed: int, category: str) -> None:
+    """Digitised film: the breast starts inside a black margin of the scan (mini-MIAS: 35-60 mm).
+
+    The pectoral edge must be judged from the breast's own chest-wall column, not the image's.
+    """
+    image, rendered = phantom_image(seed, category, "profile-b-100um", "L", "MLO")
+    margin = image.pixels.shape[1] // 5
+    pixels = np.pad(image.pixels, ((0, 0), (margin, 0)), constant_values=float(image.pixels.min()))
+    film = MammoImage(
+        pixels,
+        image.spacing_mm,
+        image.laterality,
+        image.view,
+        image.photometric,
+        image.patient_orientation,
+        "",
+        "1.2.3",
+        "",
+    )
+    geometry = analyse_breast(film)
+    assert not geometry.flipped
+    shape = geometry.breast.shape
+    # The truth lives on the generator's grid: pad it by the same fraction of its width.
+    grid = rendered.pectoral_mask
+    truth = np.pad(grid, ((0, 0), (round(margin * grid.shape[1] / image.pixels.shape[1]), 0)))
+    muscle = _truth(truth, pixels.shape, False, geometry.factor, shape)
+    assert geometry.pectoral_line is not None
+    assert dice(geometry.pectoral, muscle) >= 0.85
