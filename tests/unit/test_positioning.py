@@ -98,7 +98,7 @@ def failing(result: AlgorithmResult) -> list[str]:
 def test_protocol_manifest_and_shared_rules() -> None:
     algorithm = PositioningAlgorithm()
     assert isinstance(algorithm, Algorithm)
-    assert (algorithm.manifest.id, algorithm.manifest.version) == ("breastgate.positioning", "1.0.0")
+    assert (algorithm.manifest.id, algorithm.manifest.version) == ("breastgate.positioning", "1.1.0")
     assert algorithm.manifest.outputs == ("quality",)
     assert algorithm.is_available() == (True, "")
     # The phantom truth and the algorithm apply the same limits.

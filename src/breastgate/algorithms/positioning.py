@@ -78,7 +78,7 @@ _NIPPLE_ADVICE = "turn the breast so the nipple points forward at the skin line.
 
 MANIFEST = AlgorithmManifest(
     id="breastgate.positioning",
-    version="1.0.0",
+    version="1.1.0",
     name="Mammography positioning QA (PNL, pectoral muscle, nipple, views)",
     intended_use=(
         "Positioning quality checks of For Presentation screening mammograms (CC and MLO): pectoral "
@@ -89,7 +89,7 @@ MANIFEST = AlgorithmManifest(
     sop_class_uids=(MG_FOR_PRESENTATION,),
     views=_VIEWS,
     outputs=("quality",),
-    model_card="docs/algorithms/breastgate.positioning.md@1.0",
+    model_card="docs/algorithms/breastgate.positioning.md@1.1",
 )
 
 
