@@ -202,9 +202,13 @@ def test_stored_with_the_study_shows_in_the_results_document(client: TestClient)
         "average_lifetime_pct": answer["average_lifetime_pct"],
         "algorithm": "breastgate.risk.bcrat",
     }
-    assert {"id": "breastgate.risk.bcrat", "version": "1.0.0", "status": "ok", "message": "", "model_card": None} in doc[
-        "algorithms"
-    ]
+    assert {
+        "id": "breastgate.risk.bcrat",
+        "version": "1.0.0",
+        "status": "ok",
+        "message": "",
+        "model_card": None,
+    } in doc["algorithms"]
     assert doc["density"]["category"] == "b"  # the images' results are untouched
     assert doc["triage"]["flags"] == []
 
