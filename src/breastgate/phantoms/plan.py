@@ -13,7 +13,11 @@ from breastgate.phantoms.errors import PhantomError
 from breastgate.phantoms.positioning import DEFECTS, outline_xy, pectoral_gap_mm, pnl_mm
 from breastgate.phantoms.profiles import CATEGORIES, DENSITY_BANDS, VENDOR_PROFILES, VendorProfile
 
-__all__ = ["VIEWS", "StudyPlan", "plan_study"]
+__all__ = ["REALISM", "VIEWS", "StudyPlan", "plan_study"]
+
+#: Tissue models: "legacy" (the original clean texture; tests' fixed seeds) and "film" (calibrated
+#: against real mammograms, see :func:`_film`).
+REALISM: tuple[str, ...] = ("legacy", "film")
 
 # Order of the four images of a screening study.
 VIEWS: tuple[tuple[str, str], ...] = (("R", "CC"), ("L", "CC"), ("R", "MLO"), ("L", "MLO"))
@@ -83,7 +87,11 @@ def _fractions(rng: np.random.Generator, category: str) -> dict[tuple[str, str],
 
 
 def plan_study(
-    seed: int, category: str | None = None, vendor: str | None = None, defects: Iterable[str] | None = None
+    seed: int,
+    category: str | None = None,
+    vendor: str | None = None,
+    defects: Iterable[str] | None = None,
+    realism: str = "legacy",
 ) -> StudyPlan:
     """Draw every random parameter of a 4-view study from ``seed``.
 
@@ -96,6 +104,8 @@ def plan_study(
     unknown = sorted(set(wanted or ()) - set(DEFECTS))
     if unknown:
         raise PhantomError(f"unknown positioning defect(s) {unknown}; expected some of {list(DEFECTS)}")
+    if realism not in REALISM:
+        raise PhantomError(f"unknown realism {realism!r}; expected one of {list(REALISM)}")
     if category is not None and category not in DENSITY_BANDS:
         raise PhantomError(f"unknown density category {category!r}; expected one of {sorted(DENSITY_BANDS)}")
     if vendor is not None and vendor not in VENDOR_PROFILES:
@@ -142,7 +152,8 @@ def plan_study(
     force = {lat: float(rng.uniform(60, 140)) for lat in ("R", "L")}
     age = int(rng.integers(40, 75))
     plan = StudyPlan(seed, cat, profile, tuple(specs), thickness, force, age)
-    return plan if wanted is None else _positioned(plan, wanted)
+    plan = plan if wanted is None else _positioned(plan, wanted)
+    return plan if realism == "legacy" else _film(plan)
 
 
 # Well-positioned geometry and defects (algorithms.md §5), from their own random stream.
@@ -264,3 +275,44 @@ def _with_pnl(spec: ViewSpec, target_mm: float, lo: float, hi: float) -> ViewSpe
         else:
             hi = mid
     return replace(spec, shape=replace(spec.shape, depth_mm=0.5 * (lo + hi)))
+
+
+FILM: dict[str, float] = {
+    "fine_amplitude": 0.035,
+    "fine_beta": 2.2,
+    "edge_softness": 0.2,
+    "beta_shift": 0.0,
+    "pd_sd": 0.0,
+    "contrast_scale": 1.0,
+    "stretch": 1.0,
+    "dense_mottle": 0.1,
+}
+
+
+def _film(plan: StudyPlan) -> StudyPlan:
+    """The plan with tissue calibrated against real mammograms."""
+    rng = np.random.default_rng(np.random.SeedSequence([plan.seed, 0xB2EA57, 0xF11A]))
+    k = FILM
+    lo, hi = DENSITY_BANDS[plan.category]
+    centre = 0.5 * (lo + hi) + k["pd_sd"] * float(rng.standard_normal())
+    views = []
+    for spec in plan.views:
+        pd = centre + k["pd_sd"] * 0.15 * float(rng.standard_normal())
+        frac = spec.target_fraction if k["pd_sd"] == 0 else float(np.clip(pd, 1.0, 95.0)) / 100.0
+        views.append(
+            replace(
+                spec,
+                target_fraction=frac,
+                beta=spec.beta + k["beta_shift"],
+                fine_amplitude=k["fine_amplitude"],
+                fine_beta=k["fine_beta"],
+                edge_softness=k["edge_softness"],
+                stretch=k["stretch"],
+                dense_mottle=k["dense_mottle"],
+                dense_contrast=spec.dense_contrast * k["contrast_scale"],
+            )
+        )
+    profile = plan.profile
+    if k.get("noise_shift_add", 0):
+        profile = replace(profile, noise_shift=profile.noise_shift + int(k["noise_shift_add"]))
+    return replace(plan, views=tuple(views), profile=profile)
