@@ -35,7 +35,7 @@ def test_protocol_and_manifest() -> None:
     algorithm = DensityAlgorithm()
     assert isinstance(algorithm, Algorithm)
     assert algorithm.manifest.id == "breastgate.density"
-    assert algorithm.manifest.version == "1.1.0"
+    assert algorithm.manifest.version == "1.2.0"
     assert algorithm.is_available() == (True, "")
 
 
@@ -120,3 +120,37 @@ def test_categories_on_phantoms_of_both_profiles(tmp_path: Path) -> None:
     assert exact >= 13, exact
     # A CC view takes the gland reference of its breast's MLO view when the MLO shows the muscle.
     assert 24 <= shared <= 32, shared
+
+
+def test_all_dense_breast_is_exactly_100_percent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A segmenter that calls everything dense (even pixels outside the tissue mask, as a careless
+    one may) gives PD% exactly 100: counted within the tissue and clamped, never 100.00000000000001
+    (which the TID 4000 encoder rejects)."""
+    from dataclasses import dataclass
+
+    from breastgate.algorithms import density
+
+    @dataclass
+    class AllDense:
+        dense: np.ndarray
+
+    def everything(image: np.ndarray, *args: object, **kwargs: object) -> AllDense:
+        return AllDense(np.ones(image.shape, dtype=bool))
+
+    monkeypatch.setattr(density, "segmenter", lambda method="ref": everything)
+    path = save(make_mg(synthetic_breast()), tmp_path / "0.dcm")
+    measurements, _ = density.measure_image(path)
+    assert measurements["percent_dense"] == 100.0
+    assert measurements["dense_area_cm2"] == pytest.approx(measurements["breast_area_cm2"])
+    result = run(study_of([make_mg(synthetic_breast())], tmp_path))
+    assert result.density is not None and result.density.percent_dense == 100.0
+    assert result.density.category == "d"
+
+
+def test_percent_of_counts_and_clamps() -> None:
+    from breastgate.algorithms.density import percent_of
+
+    assert percent_of(0, 0) == 0.0
+    assert percent_of(7, 7) == 100.0
+    assert percent_of(8, 7) == 100.0
+    assert percent_of(1, 3) == pytest.approx(100 / 3)

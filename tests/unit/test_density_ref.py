@@ -153,3 +153,37 @@ def test_shared_contrast_sets_the_cut_on_a_view_without_muscle() -> None:
     assert abs(shared.gland_level - shared.fat_level - offered.contrast * shared.fat_spread) < 1e-3
     truth = 100.0 * float(blob.sum()) / float(breast.sum())
     assert abs(_pd(shared, breast) - truth) < 4.0
+
+
+def _film_image(distance: npt.NDArray[np.float32], seed: int = 0) -> npt.NDArray[np.float32]:
+    """A fatty breast on digitised film: the fall-off passes through the film's toe, so it is
+    S-shaped, steepest ~14 mm inside the skin line and reaching fat's level only ~30 mm in
+    (mini-MIAS: the 5th-percentile ring profile rises over 20-35 mm, its slope peaking at 10-20 mm)."""
+    rng = np.random.default_rng(seed)
+    level = 1.0 / (1.0 + np.exp(-(distance - 14.0) / 3.0))
+    image = FAT - FALLOFF * (1.0 - level)
+    noisy: npt.NDArray[np.float32] = (image + rng.normal(0.0, 15.0, distance.shape)).astype(np.float32)
+    return noisy
+
+
+def test_fatty_disc_with_film_toe_falloff_is_almost_not_dense() -> None:
+    """The steepest fall-off lies beyond SKIN_EDGE_MM: it is followed there (film's toe), the knee is
+    the slope's end, not the first ring where the toe's slope is still growing."""
+    breast, distance = _disc()
+    image = _film_image(distance)
+    corrected, knee = ref.correct_falloff(image, breast, distance)
+    assert knee >= 20.0
+    near = breast & (distance > 2.0) & (distance < 6.0)
+    deep = breast & (distance > 35.0)
+    assert float(np.median(image[deep]) - np.median(image[near])) > 500.0
+    assert abs(float(np.median(corrected[deep]) - np.median(corrected[near]))) < 40.0
+
+
+def test_ffdm_falloff_keeps_the_rise_rule() -> None:
+    """A fall-off steepest at the skin line (FFDM) is not a toe: a deeper rise of the baseline (dense
+    tissue reaching the ring's low tail) still ends the fat profile early."""
+    breast, distance = _disc()
+    dense = breast & (distance > 18.0)
+    image = _image(distance, dense)
+    _, _, knee = ref.fat_baseline(image, breast, distance)
+    assert knee < 20.0

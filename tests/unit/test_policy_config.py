@@ -27,15 +27,20 @@ recall_threshold = 40.5
 flag_dense = false
 triage_algorithms = ["breastgate.calcifications", "breastgate.masses"]
 """
+EVIDENCE = """
+case_score = "operating_point_odds"
+justification = ["masses: 0.81 at one false mark per image on site images"]
+"""
 
 
 def test_a_site_policy_loads_with_its_version(tmp_path: Path) -> None:
     path = tmp_path / "policy.toml"
-    path.write_text(SITE)
+    path.write_text(SITE + EVIDENCE)
     policy = load_policy(path)
     assert policy.name == "site.triage@2.0.0"
     assert (policy.suspicious_threshold, policy.recall_threshold, policy.flag_dense) == (30.0, 40.5, False)
     assert policy.triage_algorithms == frozenset({"breastgate.calcifications", "breastgate.masses"})
+    assert policy.case_score == "operating_point_odds" and policy.justification[0].startswith("masses")
 
 
 @pytest.mark.parametrize(
@@ -46,6 +51,8 @@ def test_a_site_policy_loads_with_its_version(tmp_path: Path) -> None:
         (SITE.replace("30", "130"), "outside 0-100"),
         (SITE.replace("false", '"no"'), "flag_dense must be bool"),
         ("id = \n", "triage policy"),
+        (SITE + 'case_score = "mean"\n', "case_score must be one of"),
+        (SITE + "justification = [1]\n", "justification must be list"),
     ],
 )
 def test_bad_policies_are_refused(tmp_path: Path, text: str, message: str) -> None:

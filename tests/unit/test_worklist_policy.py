@@ -14,7 +14,7 @@ from breastgate.domain.model import (
     Priority,
     QualityCheck,
 )
-from breastgate.worklist.policy import DEFAULT_POLICY, TriagePolicy, triage
+from breastgate.worklist.policy import DEFAULT_POLICY, TriagePolicy, case_score, triage
 
 UID = "1.2.3"
 
@@ -85,3 +85,27 @@ def test_failed_results_do_not_count() -> None:
     failed = replace(lesion_result("breastgate.calcifications", 0.99), status=AlgorithmStatus.FAILED)
     assessment, decision = triage([failed])
     assert assessment is None and decision.flags == ()
+
+
+def test_operating_point_odds_put_every_detector_s_operating_point_at_50() -> None:
+    rule = TriagePolicy(
+        version="odds",
+        case_score="operating_point_odds",
+        triage_algorithms=frozenset({"breastgate.calcifications", "breastgate.masses"}),
+    )
+    # A mass at its operating point 0.1 and a calcification cluster just under its 0.6.
+    masses = lesion_result("breastgate.masses", 0.1, threshold=0.1)
+    calcs = lesion_result("breastgate.calcifications", 0.55, threshold=0.6)
+    assessment, decision = triage([masses, calcs], rule)
+    assert assessment is not None and assessment.suspicion_score == 50.0 and assessment.birads == "0"
+    assert decision.priority == Priority.URGENT
+    # The raw rule would have let the weaker calcification score decide.
+    raw, _ = triage([masses, calcs], replace(rule, case_score="highest_score"))
+    assert raw is not None and raw.suspicion_score == 55.0
+
+
+def test_operating_point_odds_keep_each_detector_s_order() -> None:
+    scores = [0.01, 0.05, 0.1, 0.3, 0.9]
+    mapped = [case_score(s, 0.1, "operating_point_odds") for s in scores]
+    assert mapped == sorted(mapped) and abs(mapped[2] - 0.5) < 1e-9
+    assert abs(case_score(0.3, 0.5, "operating_point_odds") - 0.3) < 1e-9

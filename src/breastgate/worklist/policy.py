@@ -31,6 +31,7 @@ No lesion algorithm ran → no assessment.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -69,6 +70,12 @@ class TriagePolicy:
     stat_threshold: float | None = None
     flag_dense: bool = True
     triage_algorithms: frozenset[str] = frozenset({"breastgate.calcifications"})
+    #: How a finding's score becomes the case score: ``highest_score`` (1.0.0: the raw score) or
+    #: ``operating_point_odds`` (the score's odds relative to its algorithm's operating point, so
+    #: every algorithm's operating point is suspicion 50 and scores of different detectors compare).
+    case_score: str = "highest_score"
+    #: The measured figures that justified each algorithm in ``triage_algorithms`` (free text).
+    justification: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -92,7 +99,12 @@ def assess(
     ]
     if not lesion_results:
         return None
-    scores = [f.score for r in lesion_results for f in r.findings if f.kind in LESION_KINDS]
+    scores = [
+        case_score(f.score, r.operating_threshold, policy.case_score)
+        for r in lesion_results
+        for f in r.findings
+        if f.kind in LESION_KINDS
+    ]
     suspicion = round(100.0 * max(scores, default=0.0), 1)
     above = any(
         f.score >= (r.operating_threshold if r.operating_threshold is not None else 0.5)
@@ -109,6 +121,25 @@ def assess(
     return CaseAssessment(
         suspicion, "1", "No AI finding at its operating point; routine screening interval (draft)."
     )
+
+
+CASE_SCORES = ("highest_score", "operating_point_odds")
+
+
+def case_score(score: float, threshold: float | None, rule: str) -> float:
+    """A finding's contribution to the case score (0-1) under ``rule`` (see :class:`TriagePolicy`).
+
+    ``operating_point_odds``: σ(logit(score) − logit(threshold)), so a finding exactly at its
+    algorithm's operating point scores 0.5; monotone in the score, so one detector's ranking (its
+    case AUC) is unchanged, while findings of detectors with different score scales compare.
+    """
+    if rule == "highest_score" or threshold is None:
+        return score
+    eps = 1e-6
+    s = min(max(score, eps), 1.0 - eps)
+    t = min(max(threshold, eps), 1.0 - eps)
+    logit = math.log(s / (1.0 - s)) - math.log(t / (1.0 - t))
+    return 1.0 / (1.0 + math.exp(-logit))
 
 
 def triage(
@@ -162,6 +193,8 @@ _POLICY_KEYS = {
     "stat_threshold": float,
     "flag_dense": bool,
     "triage_algorithms": list,
+    "case_score": str,
+    "justification": list,
 }
 
 
@@ -189,10 +222,14 @@ def load_policy(path: Path) -> TriagePolicy:
             if not 0.0 <= float(value) <= 100.0:
                 raise ConfigurationError(f"triage policy {path}: {key} {value} outside 0-100")
             values[key] = float(value)
+        elif key == "justification" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+            values[key] = tuple(value)
         elif kind is list and isinstance(value, list) and all(isinstance(v, str) for v in value):
             values[key] = frozenset(value)
         elif kind in (str, bool) and isinstance(value, kind):
             values[key] = value
         else:
             raise ConfigurationError(f"triage policy {path}: {key} must be {kind.__name__}")
+    if values.get("case_score", "highest_score") not in CASE_SCORES:
+        raise ConfigurationError(f"triage policy {path}: case_score must be one of {', '.join(CASE_SCORES)}")
     return TriagePolicy(**values)  # type: ignore[arg-type]
