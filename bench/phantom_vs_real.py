@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import json
 import math
 import statistics
@@ -52,7 +53,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the repo root: bench._common, bench._mias
-from bench._common import save_study
+from bench._common import save_study  # noqa: E402
 
 SCALE_MM = 0.2
 INSET_MM = 8.0
@@ -68,7 +69,8 @@ def _source_hash(*parts: str) -> str:
     for part in parts:
         for path in sorted((ROOT / "src" / "breastgate" / part).rglob("*.py")):
             digest.update(path.read_bytes())
-    digest.update(Path(__file__).read_bytes())
+    for measure in (_resample, texture_stats, run_image):  # what the records hold, not how they are shown
+        digest.update(inspect.getsource(measure).encode())
     return digest.hexdigest()[:12]
 
 
@@ -81,7 +83,9 @@ def _resample(pixels: np.ndarray, spacing_mm: float) -> tuple[np.ndarray, float]
     if factor == 1:
         return pixels.astype(np.float64), spacing_mm
     h, w = (pixels.shape[0] // factor) * factor, (pixels.shape[1] // factor) * factor
-    out = pixels[:h, :w].astype(np.float64).reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3))
+    out = (
+        pixels[:h, :w].astype(np.float64).reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3))
+    )
     return out, spacing_mm * factor
 
 
@@ -207,13 +211,17 @@ def phantom_records(
     vendors = sorted(VENDOR_PROFILES)
     for i in range(count):
         category, vendor = "abcd"[i % 4], vendors[(i // 4) % 2]
-        study = generate_mg_study(seed + i, category=category, vendor=vendor, distractors=True, realism=realism)
+        study = generate_mg_study(
+            seed + i, category=category, vendor=vendor, distractors=True, realism=realism
+        )
         for ds in study.datasets:
             with tempfile.TemporaryDirectory() as folder:
                 ref = save_study([ds], folder, views=True)
                 record = run_image(ref, detectors)
             view = str(ds.ViewPosition)
-            records.append({"id": f"{seed + i}-{ds.ImageLaterality}{view}", "class": category, "view": view, **record})
+            records.append(
+                {"id": f"{seed + i}-{ds.ImageLaterality}{view}", "class": category, "view": view, **record}
+            )
         print(f"  phantom {seed + i} {category} {vendor}", file=sys.stderr)
     cache.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(records))
@@ -253,7 +261,9 @@ def figures(records: list[dict[str, Any]], detectors: bool) -> dict[str, float]:
     classes = sorted({r["class"] for r in records})
     within = []
     for cls in classes:
-        values = [r["percent_dense"] for r in records if r["class"] == cls and not math.isnan(r["percent_dense"])]
+        values = [
+            r["percent_dense"] for r in records if r["class"] == cls and not math.isnan(r["percent_dense"])
+        ]
         out[f"PD median [{cls}]"] = statistics.median(values)
         out[f"PD SD [{cls}]"] = _sd(values)
         within.append(_sd(values))
@@ -283,8 +293,10 @@ def main() -> None:
         "phantom": figures(phantom, detectors),
         "phantom MLO": figures([r for r in phantom if r["view"] == "MLO"], detectors),
     }
-    print(f"realism={args.realism}: {len(real)} real normal images (mini-MIAS) vs {len(phantom)} phantom "
-          f"images ({args.count} normal studies, seed {args.seed}); wall {time.perf_counter() - started:.0f} s")
+    print(
+        f"realism={args.realism}: {len(real)} real normal images (mini-MIAS) vs {len(phantom)} phantom "
+        f"images ({args.count} normal studies, seed {args.seed}); wall {time.perf_counter() - started:.0f} s"
+    )
     print(f"{'figure':38s} {'real':>9s} {'phantom':>9s} {'ph. MLO':>9s} {'ratio':>7s}")
     names = list(dict.fromkeys(k for col in columns.values() for k in col))
     for name in names:
@@ -293,6 +305,25 @@ def main() -> None:
         mlo_v = columns["phantom MLO"].get(name, math.nan)
         ratio = ph_v / real_v if real_v and not math.isnan(real_v) else math.nan
         print(f"{name:38s} {real_v:9.3f} {ph_v:9.3f} {mlo_v:9.3f} {ratio:7.2f}")
+    # How much the real figures themselves move from one fifth of the women to another (folds by
+    # woman, bench._mias): a phantom figure inside that range is as close as the sample can tell.
+    from bench._mias import folds_by_woman, read_cases
+
+    folds = folds_by_woman(read_cases(args.mias), 5)
+    per_fold = [figures([r for r in real if folds[r["id"]] == k], detectors) for k in range(5)]
+    print("\nreal figure per held-out fifth of the women (min-max over 5 folds by woman):")
+    for name in (
+        "masses false marks/image",
+        "calcifications false marks/image",
+        "PD SD (all)",
+        "PD SD within class (mean)",
+        "beta median",
+        "calc_clutter median",
+        "mass_clutter median",
+    ):
+        values = [f[name] for f in per_fold if name in f and not math.isnan(f[name])]
+        if values:
+            print(f"  {name:38s} {min(values):7.3f} - {max(values):7.3f}")
     if args.json:
         args.json.write_text(json.dumps(columns, indent=2) + "\n")
 

@@ -72,17 +72,12 @@ class ViewSpec:
     nipple_shift: tuple[float, float] = (0.0, 0.0)
     #: Extra level of the pectoral muscle over fat, in units of ``dense_contrast``.
     pectoral_contrast: float = 0.85
-    #: Tissue model knobs (defaults: the legacy texture; ``plan.REALISM`` "film" sets them from the
-    #: calibration against real mammograms, see :func:`breastgate.phantoms.plan._film`).
-    #: Amplitude (fraction of full scale) and exponent of the fine power-law mottle over all tissue.
-    fine_amplitude: float = 0.035
-    fine_beta: float = 2.2
-    #: Width of the fat/dense transition in units of the dense field's SD (logistic scale).
+    #: Width of the fat-to-dense transition of the display level, in SDs of the dense field (the
+    #: logistic's scale). 0.2 (legacy) gives nearly binary glandular islands with sharp edges;
+    #: ``realism="film"`` (:func:`breastgate.phantoms.plan._film`) widens it to 0.6, calibrated
+    #: against real mammograms: the projection through 35-65 mm of compressed tissue mixes fat and
+    #: gland along each ray, so dense tissue fades into fat instead of ending in a step.
     edge_softness: float = 0.2
-    #: Relative modulation of the dense tissue's level by the fine field (fat interleaved in it).
-    dense_mottle: float = 0.1
-    #: Elongation of the texture along the nipple axis (1 = isotropic).
-    stretch: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -114,20 +109,16 @@ class RenderedView:
         return self.tissue_pixels * (self.working_spacing_mm / 10.0) ** 2
 
 
-def power_law_noise(
-    shape: tuple[int, int], beta: float, rng: np.random.Generator, stretch: float = 1.0
-) -> FloatArray:
+def power_law_noise(shape: tuple[int, int], beta: float, rng: np.random.Generator) -> FloatArray:
     """Zero-mean, unit-variance 2D noise with power spectrum ∝ |f|^-β (algorithms.md §6.2).
 
     White Gaussian noise → FFT → multiply by |f|^(-β/2), f = 0 set to 0 → inverse FFT → normalise.
-    ``stretch`` > 1 measures frequency as hypot(f_y, stretch·f_x): structures ``stretch`` times
-    longer along the columns (the nipple axis) than across them, as ducts and ligaments run.
     """
     white = rng.standard_normal(shape).astype(np.float32)
     spectrum = np.fft.rfft2(white)
     fy = np.fft.fftfreq(shape[0]).astype(np.float32)[:, None]
     fx = np.fft.rfftfreq(shape[1]).astype(np.float32)[None, :]
-    freq = np.hypot(fy, fx) if stretch == 1.0 else np.hypot(fy, np.float32(stretch) * fx)
+    freq = np.hypot(fy, fx)
     freq[0, 0] = 1.0
     filt = freq ** (-beta / 2.0)
     filt[0, 0] = 0.0
@@ -307,7 +298,7 @@ def _levels(spec: ViewSpec, profile: VendorProfile, rng: np.random.Generator) ->
     y, x, breast, (tip_x, tip_y), dist, pect_coord, pectoral = _geometry(spec, profile)
     tissue = breast & ~pectoral
 
-    texture = power_law_noise((h, w), spec.beta, rng, spec.stretch)
+    texture = power_law_noise((h, w), spec.beta, rng)
     field = _dense_field(spec, x, y, dist, texture)
     thr = _threshold(field, tissue, spec.target_fraction)
     dense = tissue & (field > thr)
@@ -317,12 +308,8 @@ def _levels(spec: ViewSpec, profile: VendorProfile, rng: np.random.Generator) ->
     z = (field - thr) / spread
     soft = special.expit(z / spec.edge_softness)
     core = np.clip(z / 2.0, 0.0, 1.0)
-    fine = power_law_noise((h, w), spec.fine_beta, rng, spec.stretch)
-    level = (
-        spec.fat_level
-        + spec.fine_amplitude * fine
-        + spec.dense_contrast * soft * (0.6 + 0.8 * core + spec.dense_mottle * fine)
-    )
+    fine = power_law_noise((h, w), 2.2, rng)
+    level = spec.fat_level + 0.035 * fine + spec.dense_contrast * soft * (0.6 + 0.8 * core + 0.1 * fine)
     grad = np.exp(-np.hypot(x, y) / (0.8 * (spec.pectoral[0] if spec.pectoral else 1.0)))
     pect_level = spec.fat_level + spec.pectoral_contrast * spec.dense_contrast + 0.06 * grad + 0.03 * fine
     pect_w = special.expit(pect_coord * 60.0)

@@ -277,42 +277,26 @@ def _with_pnl(spec: ViewSpec, target_mm: float, lo: float, hi: float) -> ViewSpe
     return replace(spec, shape=replace(spec.shape, depth_mm=0.5 * (lo + hi)))
 
 
-FILM: dict[str, float] = {
-    "fine_amplitude": 0.035,
-    "fine_beta": 2.2,
-    "edge_softness": 0.2,
-    "beta_shift": 0.0,
-    "pd_sd": 0.0,
-    "contrast_scale": 1.0,
-    "stretch": 1.0,
-    "dense_mottle": 0.1,
-}
+#: ``realism="film"``: the fat-to-dense transition width (ViewSpec.edge_softness, legacy 0.2).
+FILM_EDGE_SOFTNESS = 0.6
 
 
 def _film(plan: StudyPlan) -> StudyPlan:
-    """The plan with tissue calibrated against real mammograms."""
-    rng = np.random.default_rng(np.random.SeedSequence([plan.seed, 0xB2EA57, 0xF11A]))
-    k = FILM
-    lo, hi = DENSITY_BANDS[plan.category]
-    centre = 0.5 * (lo + hi) + k["pd_sd"] * float(rng.standard_normal())
-    views = []
-    for spec in plan.views:
-        pd = centre + k["pd_sd"] * 0.15 * float(rng.standard_normal())
-        frac = spec.target_fraction if k["pd_sd"] == 0 else float(np.clip(pd, 1.0, 95.0)) / 100.0
-        views.append(
-            replace(
-                spec,
-                target_fraction=frac,
-                beta=spec.beta + k["beta_shift"],
-                fine_amplitude=k["fine_amplitude"],
-                fine_beta=k["fine_beta"],
-                edge_softness=k["edge_softness"],
-                stretch=k["stretch"],
-                dense_mottle=k["dense_mottle"],
-                dense_contrast=spec.dense_contrast * k["contrast_scale"],
-            )
-        )
-    profile = plan.profile
-    if k.get("noise_shift_add", 0):
-        profile = replace(profile, noise_shift=profile.noise_shift + int(k["noise_shift_add"]))
-    return replace(plan, views=tuple(views), profile=profile)
+    """The plan with its tissue calibrated against real mammograms (``bench/phantom_vs_real.py``).
+
+    Only the width of the fat-to-dense transition changes (:attr:`ViewSpec.edge_softness` 0.2 →
+    :data:`FILM_EDGE_SOFTNESS`); every random draw, hence outline, texture field, dense mask and
+    truth, is the legacy plan's. Why and from what: on the 105 normal mini-MIAS films (digitised
+    film, MLO) the shipped detectors and density measure give 0.50 mass false marks per image at the
+    operating point and a within-class percent-dense SD of 15.6 (MIAS F/G/D); legacy phantoms gave
+    0.84 (×1.70) and 10.2 (×0.66): their nearly binary glandular islands with sharp edges are too
+    mass-like, and too easy to segment. Widths 0.45, 0.6 and 0.8 were tried on tuning seeds
+    7100-7107 (32 images): 0.63 / 0.44 / 0.31 mass false marks per image and within-class PD SD
+    16.0 / 18.5 / 19.4; 0.6 was chosen as the one nearest the film on both, and the figures were
+    then measured on other seeds (7000-7015, reported in the module docstring of the bench). Other
+    knobs tried and dropped (tuning seeds): a β = 3.2 continuous background mottle (matches the
+    film's calcification-scale clutter and PD spread but raises the mass false marks to 1.3-1.6),
+    texture elongated 2.5× along the nipple axis (raises them to 1.1), and stronger mottle inside
+    dense tissue (raises them to 1.8 and the calcification false marks to 3.2 per image).
+    """
+    return replace(plan, views=tuple(replace(spec, edge_softness=FILM_EDGE_SOFTNESS) for spec in plan.views))
