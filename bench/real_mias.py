@@ -56,9 +56,14 @@ from bench._mias import (
     sensitivity_at,
     wilson,
 )
+from breastgate.worklist.policy import DEFAULT_POLICY, case_score
 
 FP_RATES = (0.25, 0.5, 1.0, 2.0)
-MODULES: dict[str, Any] = {"mass": _real_masses, "calcification": _real_calcifications, "density": _real_density}
+MODULES: dict[str, Any] = {
+    "mass": _real_masses,
+    "calcification": _real_calcifications,
+    "density": _real_density,
+}
 CLASSES = {"mass": MASS_CLASSES, "calcification": CALC_CLASSES}
 #: Source files whose change invalidates cached records.
 SOURCES = (
@@ -83,7 +88,9 @@ def fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def extract_all(folder: Path, cases: Sequence[Case], cache: Path | None) -> dict[str, dict[str, dict[str, Any]]]:
+def extract_all(
+    folder: Path, cases: Sequence[Case], cache: Path | None
+) -> dict[str, dict[str, dict[str, Any]]]:
     """kind → refnum → record, plus ``positioning``; cached per code fingerprint when asked."""
     stamp = fingerprint()
     target = cache / f"records-{stamp}.json" if cache else None
@@ -128,11 +135,22 @@ def out_of_fold(
     return outputs, models
 
 
+def _threshold(model: Any) -> float:
+    """The operating point a detector's fitted model carries (a dict from the bench modules)."""
+    return float(model["threshold"] if isinstance(model, dict) else model.threshold)
+
+
+def _cuts(model: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.1f}" for k, v in model.items())
+
+
 def _fmt(p: tuple[float, float, float]) -> str:
     return f"{p[0]:.2f} [{p[1]:.2f}–{p[2]:.2f}]"
 
 
-def froc_lines(title: str, images: list[Marked], classes: Sequence[str], subsets: dict[str, Sequence[str]]) -> list[str]:
+def froc_lines(
+    title: str, images: list[Marked], classes: Sequence[str], subsets: dict[str, Sequence[str]]
+) -> list[str]:
     lines = [title]
     for name, group in {"all": classes, **subsets}.items():
         curve = froc(images, group, FP_RATES)
@@ -143,7 +161,9 @@ def froc_lines(title: str, images: list[Marked], classes: Sequence[str], subsets
     return lines
 
 
-def case_auc(scores: dict[str, float], cases: dict[str, Case], classes: Sequence[str]) -> tuple[float, float, float]:
+def case_auc(
+    scores: dict[str, float], cases: dict[str, Case], classes: Sequence[str]
+) -> tuple[float, float, float]:
     """AUC of an image score: images with a lesion of ``classes`` vs normal images."""
     positives = [s for r, s in scores.items() if cases[r].of(classes)]
     negatives = [s for r, s in scores.items() if cases[r].normal]
@@ -162,32 +182,39 @@ def detector_report(
     shipped = [
         Marked(cases[r], tuple((tuple(p), s) for p, s in records[r]["marks"])) for r in sorted(records)
     ]
-    lines = froc_lines(f"{kind} FROC, out-of-fold (sensitivity at false marks per image):", oof, classes, subsets)
+    lines = froc_lines(
+        f"{kind} FROC, out-of-fold (sensitivity at false marks per image):", oof, classes, subsets
+    )
     # The operating point each fold's model chose on its training folds, measured on the held-out fold.
     hits = total = 0
     false = 0.0
     for fold, model in enumerate(models):
         held = [m for m in oof if folds[m.case.refnum] == fold]
-        h, t, fp = sensitivity_at(held, classes, module.threshold(model))
+        h, t, fp = sensitivity_at(held, classes, _threshold(model))
         hits, total, false = hits + h, total + t, false + fp * len(held)
-    thresholds = ", ".join(f"{module.threshold(m):.3g}" for m in models)
+    thresholds = ", ".join(f"{_threshold(m):.3g}" for m in models)
     lines.append(
         f"  at each training fold's operating point ({thresholds}): sensitivity {hits}/{total} = "
         f"{_fmt(wilson(hits, total))}, {false / len(oof):.2f} false marks per image"
     )
     best_oof = {m.case.refnum: max((s for _, s in m.marks), default=0.0) for m in oof}
     best_shipped = {m.case.refnum: max((s for _, s in m.marks), default=0.0) for m in shipped}
-    lines.append(f"  case AUC ({kind} images vs normal), out-of-fold: {_fmt(case_auc(best_oof, cases, classes))}")
     threshold = records[next(iter(records))]["operating_threshold"]
-    h, t, fp = sensitivity_at(shipped, classes, threshold)
-    lines.extend(
-        froc_lines("  shipped (in-sample on the calibration half):", shipped, classes, {})[1:]
-        + [
-            f"  shipped at its operating point {threshold:.3g}: {h}/{t} = {_fmt(wilson(h, t))}, "
-            f"{fp:.2f} false marks per image; case AUC {_fmt(case_auc(best_shipped, cases, classes))}"
-        ]
+    # The case score's share: the policy's rule, with the operating point the image's model used.
+    rule = DEFAULT_POLICY.case_score
+    case_oof = {r: case_score(v, _threshold(models[folds[r]]), rule) for r, v in best_oof.items()}
+    case_shipped = {r: case_score(v, threshold, rule) for r, v in best_shipped.items()}
+    lines.append(
+        f"  case AUC ({kind} images vs normal), out-of-fold: {_fmt(case_auc(best_oof, cases, classes))}"
     )
-    return lines, best_oof, best_shipped
+    h, t, fp = sensitivity_at(shipped, classes, threshold)
+    title = f"  {kind} FROC, shipped (parameters fitted on the calibration half: in-sample there):"
+    lines.extend(froc_lines(title, shipped, classes, {}))
+    lines.append(
+        f"  shipped at its operating point {threshold:.3g}: {h}/{t} = {_fmt(wilson(h, t))}, "
+        f"{fp:.2f} false marks per image; case AUC {_fmt(case_auc(best_shipped, cases, classes))}"
+    )
+    return lines, case_oof, case_shipped
 
 
 def density_report(
@@ -211,7 +238,8 @@ def density_report(
             lines.append(f"  MIAS {tissue}: " + " ".join(f"{c} {row.get(c, 0):3d}" for c in "abcd"))
         lines.append(
             f"  AUC of percent dense, D vs F: {_fmt(auc_ci(d_pd, f_pd))}; dense (c/d) vs fatty (a/b) "
-            f"accuracy on D and F: {right}/{len(d_pd) + len(f_pd)} = {_fmt(wilson(right, len(d_pd) + len(f_pd)))}"
+            f"accuracy on D and F: {right}/{len(d_pd) + len(f_pd)} = "
+            f"{_fmt(wilson(right, len(d_pd) + len(f_pd)))}"
         )
         for tissue in ("F", "G", "D"):
             values = [float(o["percent_dense"]) for r, o in got.items() if cases[r].tissue == tissue]
@@ -220,7 +248,7 @@ def density_report(
                     f"  percent dense, MIAS {tissue}: median {statistics.median(values):.1f}, "
                     f"SD {statistics.stdev(values):.1f} ({len(values)} images)"
                 )
-    lines.append("  cut-offs per training fold: " + "; ".join(module.describe(m) for m in models))
+    lines.append("  cut-offs per training fold: " + "; ".join(_cuts(m) for m in models))
     return lines
 
 
@@ -230,23 +258,27 @@ def phantom_lines(count: int, seed: int) -> list[str]:
     from bench.findings_froc import combined_auc, evaluate, one_study
 
     rows = [one_study((seed, i, ("calc", "mass"), "mg")) for i in range(count)]
-    lines = [f"phantoms (breastgate.phantoms, {count} FFDM studies of 4 views, seeds {seed}+, shipped algorithms):"]
+    lines = [
+        f"phantoms (breastgate.phantoms, {count} FFDM studies of 4 views, seeds {seed}+, shipped algorithms):"
+    ]
     for kind, name in (("mass", "mass"), ("calc", "calcification")):
         threshold = next(r[f"{kind}_threshold"] for r in rows)
         at = evaluate(rows, kind, threshold)
         normal = evaluate([r for r in rows if r["content"] == "normal"], kind, threshold)
+        seconds = statistics.mean(r[f"{kind}_seconds"] for r in rows) / 4
         lines.append(
-            f"  {name}: sensitivity {at['sensitivity']:.2f} at {at['fp_per_image']:.2f} false marks per image "
-            f"(normal studies only: {normal['fp_per_image']:.2f}) at {threshold:.3g}; case AUC "
-            f"{phantom_auc(rows, kind):.2f}; {statistics.mean(r[f'{kind}_seconds'] for r in rows) / 4:.2f} s per image"
+            f"  {name}: sensitivity {at['sensitivity']:.2f} at {at['fp_per_image']:.2f} false marks per "
+            f"image (normal studies only: {normal['fp_per_image']:.2f}) at {threshold:.3g}; case AUC "
+            f"{phantom_auc(rows, kind):.2f}; {seconds:.2f} s per image"
         )
-    lines.append(f"  case AUC (any lesion vs normal, highest finding score): {combined_auc(rows, ('calc', 'mass')):.2f}")
+    combined = combined_auc(rows, ("calc", "mass"))
+    lines.append(f"  case AUC (any lesion vs normal, highest raw finding score): {combined:.2f}")
     from bench.density_accuracy import one_study as density_study
 
     spread: dict[str, list[float]] = {}
     for i in range(count):
         category = "abcd"[i % 4]
-        _, got, _, pd, _ = density_study((seed + 100 + i, category, None, "ref"))
+        _, _, _, pd, _ = density_study((seed + 100 + i, category, None, "ref"))
         spread.setdefault(category, []).append(pd)
     lines.append(
         "  percent dense by true category: "
@@ -285,8 +317,11 @@ def main(argv: list[str] | None = None) -> int:
     folds = folds_by_woman(cases_list, args.folds)
     print(
         f"{len(cases)} images of {len({c.woman for c in cases_list})} women; {args.folds} folds by woman; "
-        f"contents: " + ", ".join(f"{k} {sum(1 for c in cases_list if c.content == k)}" for k in
-                                  ("mass", "calcification", "other", "normal"))
+        f"contents: "
+        + ", ".join(
+            f"{k} {sum(1 for c in cases_list if c.content == k)}"
+            for k in ("mass", "calcification", "other", "normal")
+        )
     )
     records = extract_all(args.mias, cases_list, args.cache)
     lines: list[str] = []
@@ -300,15 +335,17 @@ def main(argv: list[str] | None = None) -> int:
     for label, source in (("out-of-fold", best), ("shipped (in-sample)", shipped_best)):
         score = {r: max(source["mass"][r], source["calcification"][r]) for r in cases}
         lines.append(
-            f"case suspicion score (highest finding score, mass or calcification images vs normal), {label}: "
-            f"AUC {_fmt(case_auc(score, cases, lesion_classes))}"
+            f"case suspicion score ({DEFAULT_POLICY.name}: {DEFAULT_POLICY.case_score}), mass or "
+            f"calcification images vs normal, {label}: AUC {_fmt(case_auc(score, cases, lesion_classes))}"
         )
     checks: dict[str, int] = {}
     for record in records["positioning"].values():
         for name, passed in record["checks"].items():
             key = f"{name} {'pass' if passed else 'fail'}"
             checks[key] = checks.get(key, 0) + 1
-    lines.append("positioning checks (single MLO views): " + ", ".join(f"{k} {v}" for k, v in sorted(checks.items())))
+    lines.append(
+        "positioning checks (single MLO views): " + ", ".join(f"{k} {v}" for k, v in sorted(checks.items()))
+    )
     lines.extend(timing_lines(records))
     if args.phantoms:
         lines.extend(phantom_lines(args.phantoms, args.seed))

@@ -14,6 +14,7 @@ from websockets.sync.client import connect
 
 from breastgate.phantoms import generate_mg_study
 from breastgate.phantoms.lesions import LesionRequest
+from breastgate.worklist.policy import DEFAULT_POLICY
 from tests.integration.test_webhooks import SECRET, Receiver, _verified
 from tests.support.gateway import GatewayProcess, storescu, wait_for
 
@@ -70,7 +71,7 @@ def test_a_suspicious_study_rises_above_earlier_normals(tmp_path: Path) -> None:
     assert [i["study_instance_uid"] for i in items] == [uid3, uid1, uid2]
     assert [i["priority"] for i in items] == ["urgent", "routine", "routine"]
     assert "suspicious_finding" in items[0]["flags"] and items[0]["score"] >= 50
-    assert all(i["policy"] == "breastgate.triage@1.0.0" and i["status"] == "scheduled" for i in items)
+    assert all(i["policy"] == DEFAULT_POLICY.name and i["status"] == "scheduled" for i in items)
     assert [i["study_instance_uid"] for i in urgent] == [uid3]
     # Webhooks: every study's results and its arrival on the worklist, signed with the shared secret.
     events = [(r.headers["x-breastgate-event"], json.loads(r.body)) for r in hooks.received]

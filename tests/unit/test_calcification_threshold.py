@@ -37,3 +37,39 @@ def test_threshold_lets_through_the_allowed_number_of_dark_spots() -> None:
     assert level == np.float32(5.8)
     depths = [6.2, 6.0, 5.8, 5.6, 5.4]
     assert sum(d > level for d in depths) == 2
+
+
+def test_kernels_stay_representable_and_apart_on_coarse_pixels() -> None:
+    from breastgate.algorithms.calcifications import _scales
+
+    for px in (0.05, 0.1, 0.2, 0.5, 1.0):
+        signal, background = _scales(px)
+        assert signal >= 0.5 and background >= 1.5 * signal - 1e-9
+    assert np.allclose(_scales(0.05), (1.0, 3.0))  # fine pixels: the mm scales themselves
+
+
+def test_cluster_score_grows_with_evidence() -> None:
+    from breastgate.algorithms.calcifications import MODEL, score_cluster
+
+    assert all(w > 0 for w in MODEL.weights)
+    faint = {
+        "core_score": 0.0,
+        "log_count": 1.1,
+        "log_strong": 0.0,
+        "top3_snr": 5.0,
+        "log_excess": 1.2,
+        "skin_mm": 30.0,
+    }
+    florid = {
+        "core_score": 0.0,
+        "log_count": 2.5,
+        "log_strong": 2.5,
+        "top3_snr": 10.0,
+        "log_excess": 2.8,
+        "skin_mm": 30.0,
+    }
+    at_edge = {**florid, "skin_mm": 4.0}
+    assert score_cluster(faint) < MODEL.threshold < score_cluster(florid)
+    assert score_cluster(at_edge) < score_cluster(florid)
+    # A core of strong calcifications keeps its rule-based score whatever the model says.
+    assert score_cluster({**at_edge, "core_score": 0.9}) == 0.9

@@ -108,7 +108,7 @@ def test_open_entries_are_re_ranked_under_a_new_policy(tmp_path: Path) -> None:
         ("routine", DEFAULT_POLICY.name),
         ("urgent", "site.triage@2.0.0"),
     ]
-    assert changes[1].reason == "policy changed from breastgate.triage@1.0.0 to site.triage@2.0.0"
+    assert changes[1].reason == f"policy changed from {DEFAULT_POLICY.name} to site.triage@2.0.0"
     db.dispose()
 
 

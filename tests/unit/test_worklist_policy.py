@@ -40,7 +40,7 @@ def test_suspicious_finding_makes_the_study_urgent() -> None:
     assert assessment is not None and assessment.suspicion_score == 93.0 and assessment.birads == "0"
     assert decision.priority == Priority.URGENT
     assert decision.flags == ("suspicious_finding", "birads_0_suspected")
-    assert decision.policy == "breastgate.triage@1.0.0"
+    assert decision.policy == "breastgate.triage@1.1.0"
 
 
 def test_nothing_at_the_operating_point_is_routine() -> None:
@@ -50,12 +50,22 @@ def test_nothing_at_the_operating_point_is_routine() -> None:
 
 
 def test_only_listed_algorithms_drive_triage() -> None:
-    masses = lesion_result("breastgate.masses", 0.99)
-    assessment, decision = triage([masses])
+    vendor = lesion_result("vendor.cad", 0.99)
+    assessment, decision = triage([vendor])
     assert assessment is None and decision.priority == Priority.ROUTINE and decision.flags == ()
-    site = TriagePolicy(version="site-1", triage_algorithms=frozenset({"breastgate.masses"}))
-    _, decision = triage([masses], site)
+    site = TriagePolicy(version="site-1", triage_algorithms=frozenset({"vendor.cad"}))
+    _, decision = triage([vendor], site)
     assert decision.priority == Priority.URGENT and decision.policy == "breastgate.triage@site-1"
+
+
+def test_policy_1_1_lets_masses_drive_triage_and_names_the_figures() -> None:
+    masses = lesion_result("breastgate.masses", 0.2, threshold=0.1263)
+    assessment, decision = triage([masses])
+    assert assessment is not None and assessment.birads == "0" and decision.priority == Priority.URGENT
+    assert DEFAULT_POLICY.version == "1.1.0" and DEFAULT_POLICY.case_score == "operating_point_odds"
+    assert any(j.startswith("breastgate.masses") for j in DEFAULT_POLICY.justification)
+    old = TriagePolicy(version="1.0.0", triage_algorithms=frozenset({"breastgate.calcifications"}))
+    assert triage([masses], old)[0] is None
 
 
 def test_dense_and_positioning_flags_and_stat() -> None:

@@ -118,6 +118,7 @@ MANIFEST = AlgorithmManifest(
     sop_class_uids=(MG_FOR_PRESENTATION, MG_FOR_PROCESSING),
     views=("CC", "MLO", "ML", "LM", "XCCL", "LMO", "SIO", "FB", "CCID"),
     outputs=("density",),
+    model_card="docs/algorithms/breastgate.density.md@1.0",
 )
 
 

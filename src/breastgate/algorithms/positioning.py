@@ -87,6 +87,7 @@ MANIFEST = AlgorithmManifest(
     sop_class_uids=(MG_FOR_PRESENTATION,),
     views=_VIEWS,
     outputs=("quality",),
+    model_card="docs/algorithms/breastgate.positioning.md@1.0",
 )
 
 
