@@ -29,6 +29,27 @@ Printed, real | phantom (all views) | phantom MLO | ratio phantom/real:
       (5th-95th percentile of the image smoothed at 1 mm there), so display units (8-bit film, 12-
       or 14-bit FFDM) cancel.
 
+Measured (masses 1.2.0, calcifications 2.0.0, density as merged; 105 real normal images against
+16 normal phantom studies, seeds 7000-7015, 64 images; ratio phantom/real):
+
+=====================================  =====  ==============  ============
+figure                                 real   legacy          film
+=====================================  =====  ==============  ============
+masses false marks/image at 0.126      0.495  0.844 (1.70)    0.375 (0.76)
+PD SD within class (a-d vs F/G/D)      15.6   10.2 (0.66)     14.6 (0.94)
+PD SD, all images                      22.3   26.2 (1.17)     25.7 (1.15)
+calcifications false marks/image       0.181  0.016 (0.09)    0.016 (0.09)
+β (0.15-0.8 cycles/mm)                 3.06   2.36 (0.77)     2.30 (0.75)
+calcification-scale clutter            0.017  0.038 (2.26)    0.043 (2.56)
+mass-scale clutter                     0.045  0.060 (1.33)    0.061 (1.35)
+=====================================  =====  ==============  ============
+
+The real figures themselves move from one fifth of the women to another (5 folds by woman):
+masses 0.26-0.85 false marks per image, within-class PD SD 10.1-17.8, calcifications 0.05-0.32.
+``realism="film"`` meets ±30 % on the mass false marks and the density spread; the calcification
+false marks and the texture statistics are not matched (module docstring of
+``breastgate.phantoms.plan._film`` says what was tried).
+
 Results are cached per input (``--cache``, default ``/tmp/phantom-cal-cache``) keyed by a hash of
 the algorithm, imaging and phantom sources, so re-running after a generator change re-runs only the
 phantom side. The mini-MIAS images stay where they lie (research licence); nothing is written into
