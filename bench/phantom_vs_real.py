@@ -38,7 +38,7 @@ figure                                 real   legacy          film
 masses false marks/image at 0.126      0.495  0.844 (1.70)    0.375 (0.76)
 PD SD within class (a-d vs F/G/D)      15.6   10.2 (0.66)     14.6 (0.94)
 PD SD, all images                      22.3   26.2 (1.17)     25.7 (1.15)
-calcifications false marks/image       0.181  0.016 (0.09)    0.016 (0.09)
+calcifications false marks/image       0.181  0.047 (0.26)    0.016 (0.09)
 β (0.15-0.8 cycles/mm)                 3.06   2.36 (0.77)     2.30 (0.75)
 calcification-scale clutter            0.017  0.038 (2.26)    0.043 (2.56)
 mass-scale clutter                     0.045  0.060 (1.33)    0.061 (1.35)
