@@ -295,7 +295,7 @@ def _film(plan: StudyPlan) -> StudyPlan:
     16.0 / 18.5 / 19.4; 0.6 was chosen as the one nearest the film on both (by looking at those figures),
     then measured on other seeds, 7000-7015 (64 images): 0.375 mass false marks per image (×0.76 of film)
     and within-class PD SD 14.6 (×0.94); table in ``bench/phantom_vs_real.py``. Not matched: calcification
-    false marks (0.016 against 0.18 per image on film: real normal films hold specks, dust and unlabelled
+    false marks (0.016, legacy 0.047, against 0.18 per image on film: real normal films hold specks, dust and unlabelled
     benign calcifications the phantoms lack), the power-spectrum exponent (β 2.3 against 3.06 at 0.15-0.8
     cycles/mm: the thresholded glandular islands are flatter than a projected continuous tissue field) and
     the calcification-scale clutter (×2.6). Other knobs tried and dropped (tuning seeds): a β = 3.2
