@@ -285,23 +285,23 @@ def _film(plan: StudyPlan) -> StudyPlan:
     """The plan with its tissue calibrated against real mammograms (``bench/phantom_vs_real.py``).
 
     Only the width of the fat-to-dense transition changes (:attr:`ViewSpec.edge_softness` 0.2 →
-    :data:`FILM_EDGE_SOFTNESS`); every random draw, hence outline, texture field, dense mask and truth, is
-    the legacy plan's. Why and from what: on the 105 normal mini-MIAS films (digitised film, MLO) the
-    shipped detectors and density measure give 0.50 mass false marks per image at the operating point and
-    a within-class percent-dense SD of 15.6 (MIAS F/G/D); legacy phantoms gave 0.84 (×1.70) and 10.2
+    :data:`FILM_EDGE_SOFTNESS`); every random draw, hence outline, texture field, dense mask and truth,
+    is the legacy plan's. Why and from what: on the 105 normal mini-MIAS films (digitised film, MLO) the
+    shipped detectors and density measure give 0.50 mass false marks per image at the operating point
+    and a within-class percent-dense SD of 15.6 (MIAS F/G/D); legacy phantoms gave 0.84 (×1.70) and 10.2
     (×0.66): their nearly binary glandular islands with sharp edges are too mass-like, and too easy to
     segment. Widths 0.45, 0.6 and 0.8 were tried on tuning seeds 7100-7107 (32 images): 0.63 (mass model
     1.1.0; 0.53 at 0.6 with it) / 0.44 / 0.31 (1.2.0) mass false marks per image and within-class PD SD
-    16.0 / 18.5 / 19.4; 0.6 was chosen as the one nearest the film on both (by looking at those figures),
-    then measured on other seeds, 7000-7015 (64 images): 0.375 mass false marks per image (×0.76 of film)
-    and within-class PD SD 14.6 (×0.94); table in ``bench/phantom_vs_real.py``. Not matched: calcification
-    false marks (0.016, legacy 0.047, against 0.18 per image on film: real normal films hold specks, dust and unlabelled
-    benign calcifications the phantoms lack), the power-spectrum exponent (β 2.3 against 3.06 at 0.15-0.8
-    cycles/mm: the thresholded glandular islands are flatter than a projected continuous tissue field) and
-    the calcification-scale clutter (×2.6). Other knobs tried and dropped (tuning seeds): a β = 3.2
-    continuous background mottle (matches the film's calcification-scale clutter and PD spread but raises
-    the mass false marks to 1.3-1.6), texture elongated 2.5× along the nipple axis (raises them to 1.1),
-    and stronger mottle inside dense tissue (raises them to 1.8 and the calcification false marks to 3.2
-    per image).
+    16.0 / 18.5 / 19.4; 0.6 was chosen as the one nearest the film on both (by looking at those
+    figures), then measured on other seeds, 7000-7015 (64 images): 0.375 mass false marks per image
+    (×0.76 of film) and within-class PD SD 14.6 (×0.94); table in ``bench/phantom_vs_real.py``. Not
+    matched: calcification false marks (0.016, legacy 0.047, against 0.18 per image on film: real normal
+    films hold specks, dust and unlabelled benign calcifications the phantoms lack), the power-spectrum
+    exponent (β 2.3 against 3.06 at 0.15-0.8 cycles/mm: the thresholded glandular islands are flatter
+    than a projected continuous tissue field) and the calcification-scale clutter (×2.6). Other knobs
+    tried and dropped (tuning seeds): a β = 3.2 continuous background mottle (matches the film's
+    calcification-scale clutter and PD spread but raises the mass false marks to 1.3-1.6), texture
+    elongated 2.5× along the nipple axis (raises them to 1.1), and stronger mottle inside dense tissue
+    (raises them to 1.8 and the calcification false marks to 3.2 per image).
     """
     return replace(plan, views=tuple(replace(spec, edge_softness=FILM_EDGE_SOFTNESS) for spec in plan.views))
