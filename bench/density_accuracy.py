@@ -2,6 +2,8 @@
 
 Usage: ``python bench/density_accuracy.py --count 200 --seed 1 [--workers 2] [--mias DIR] [--generator alt]``.
 ``--generator alt`` draws studies from the independent ``bench/alt_phantoms.py`` (default: mg).
+``--realism`` is the mg generator's tissue model (default ``film``, calibrated against real
+mammograms by ``bench/phantom_vs_real.py``; ``legacy`` the original texture the tests use).
 Prints exact agreement, quadratic-weighted kappa, max category distance, confusion matrix,
 mean absolute PD error, seconds per image and peak RSS.
 """
@@ -26,18 +28,22 @@ CATS = "abcd"
 
 
 def one_study(args: tuple[object, ...]) -> tuple[str, str, float, float, float]:
-    """Run one study: ``(seed, category, vendor, method[, generator])``; generator "mg" (default) or "alt"."""
+    """Run one study: ``(seed, category, vendor, method[, generator[, realism]])``; generator "mg"
+    (default) or "alt"; realism "film" (default) or "legacy"."""
     from breastgate.algorithms.density import DensityAlgorithm
     from breastgate.phantoms import generate_mg_study
 
     seed, category, vendor, method = args[:4]
     generator = args[4] if len(args) > 4 else "mg"
+    realism = str(args[5]) if len(args) > 5 else "film"
     if generator == "alt":
         from bench.alt_phantoms import generate_alt_study
 
         study = generate_alt_study(int(str(seed)), category=str(category))
     else:
-        study = generate_mg_study(int(str(seed)), category=str(category), vendor=vendor and str(vendor))
+        study = generate_mg_study(
+            int(str(seed)), category=str(category), vendor=vendor and str(vendor), realism=realism
+        )
     with tempfile.TemporaryDirectory() as folder:
         ref = save_study(study.datasets, folder)
         algorithm = DensityAlgorithm(str(method))
@@ -104,12 +110,22 @@ def main() -> None:
         default="mg",
         help="phantom generator: mg = breastgate.phantoms, alt = the independent bench/alt_phantoms.py",
     )
+    parser.add_argument(
+        "--realism", choices=("film", "legacy"), default="film", help="mg phantoms' tissue model"
+    )
     args = parser.parse_args()
     from breastgate.phantoms.profiles import VENDOR_PROFILES
 
     vendors: list[str | None] = list(sorted(VENDOR_PROFILES))
     jobs = [
-        (args.seed + i, CATS[i % 4], vendors[(i // 4) % len(vendors)], args.method, args.generator)
+        (
+            args.seed + i,
+            CATS[i % 4],
+            vendors[(i // 4) % len(vendors)],
+            args.method,
+            args.generator,
+            args.realism,
+        )
         for i in range(args.count)
     ]
     started = time.perf_counter()

@@ -6,7 +6,9 @@ only that detector). Study i: density category cycles a-d, and the lesion conten
 normal / calcification cluster / mass / both. With ``--generator mg`` (default, breastgate.phantoms)
 vendor profiles alternate and every study has distractors (benign, vascular and skin
 calcifications); ``--generator alt`` draws the studies from the independent bench/alt_phantoms.py
-(its own anatomy, lesion solids and display processing; no distractors). A lesion is hit when a
+(its own anatomy, lesion solids and display processing; no distractors). ``--realism`` is the mg
+generator's tissue model: ``film`` (default; calibrated against real mammograms by
+bench/phantom_vs_real.py) or ``legacy`` (the original texture the tests use). A lesion is hit when a
 mark's centre lies inside its true extent (bbox) on that view. Prints the generator, then per kind:
 lesion sensitivity (any view) and per-view sensitivity, false marks per image at the operating
 point and along the FROC curve, by density group (a/b vs c/d), case-level AUC (lesion vs normal
@@ -34,7 +36,7 @@ CONTENTS = ("normal", "calc", "mass", "both")
 KINDS = {"calc": "calc", "mass": "mass", "calcifications": "calc", "masses": "mass"}
 
 
-def _study(seed: int, i: int, generator: str) -> tuple[Any, str, str, str]:
+def _study(seed: int, i: int, generator: str, realism: str = "film") -> tuple[Any, str, str, str]:
     """Study ``i`` of the content cycle from either generator: (study, category, vendor, content)."""
     content = CONTENTS[i % 4]
     kinds = [k for k, on in (("calcification_cluster", "calc"), ("mass", "mass")) if content in (on, "both")]
@@ -48,17 +50,22 @@ def _study(seed: int, i: int, generator: str) -> tuple[Any, str, str, str]:
 
     vendor = sorted(VENDOR_PROFILES)[(i // 16) % 2]
     requests = [LesionRequest(k) for k in kinds]
-    study = generate_mg_study(seed + i, category=category, vendor=vendor, lesions=requests, distractors=True)
+    study = generate_mg_study(
+        seed + i, category=category, vendor=vendor, lesions=requests, distractors=True, realism=realism
+    )
     return study, category, vendor, content
 
 
-def one_study(args: tuple[int, int, tuple[str, ...], str]) -> dict[str, Any]:
-    """Generate study ``i`` and run the requested detectors; returns truth, marks and timing."""
+def one_study(args: tuple[Any, ...]) -> dict[str, Any]:
+    """Generate study ``i`` and run the requested detectors; returns truth, marks and timing.
+
+    ``args``: (seed, i, kinds, generator[, realism]); realism defaults to "film"."""
     from breastgate.algorithms.calcifications import CalcificationAlgorithm
     from breastgate.algorithms.masses import MassAlgorithm
 
-    seed, i, kinds, generator = args
-    study, category, vendor, content = _study(seed, i, generator)
+    seed, i, kinds, generator = args[:4]
+    realism = str(args[4]) if len(args) > 4 else "film"
+    study, category, vendor, content = _study(seed, i, generator, realism)
     algorithms = {"calc": CalcificationAlgorithm(), "mass": MassAlgorithm()}
     out: dict[str, Any] = {"category": category, "vendor": vendor, "content": content, "truth": study.truth}
     with tempfile.TemporaryDirectory() as folder:
@@ -161,6 +168,9 @@ def main() -> None:
         default="mg",
         help="phantom generator: mg = breastgate.phantoms, alt = the independent bench/alt_phantoms.py",
     )
+    parser.add_argument(
+        "--realism", choices=("film", "legacy"), default="film", help="mg phantoms' tissue model"
+    )
     args = parser.parse_args()
     names = [k.strip() for k in args.kinds.split(",") if k.strip()]
     unknown = [k for k in names if k not in KINDS]
@@ -168,12 +178,15 @@ def main() -> None:
         parser.error(f"--kinds: unknown {unknown or 'empty'}; choose from {', '.join(KINDS)}")
     kinds = tuple(dict.fromkeys(KINDS[k] for k in names))
     started = time.perf_counter()
-    jobs = [(args.seed, i, kinds, args.generator) for i in range(args.count)]
+    jobs = [(args.seed, i, kinds, args.generator, args.realism) for i in range(args.count)]
     with ProcessPoolExecutor(args.workers) as pool:
         rows = list(pool.map(one_study, jobs))
     wall = time.perf_counter() - started
     source = "bench.alt_phantoms (independent)" if args.generator == "alt" else "breastgate.phantoms"
-    print(f"generator {args.generator}: {source}")
+    print(
+        f"generator {args.generator}: {source}"
+        + (f", realism {args.realism}" if args.generator == "mg" else "")
+    )
     print(f"{len(rows)} studies ({args.count // 4} per content: normal/calc/mass/both), wall {wall:.0f} s")
     for kind in kinds:
         threshold = rows[0][f"{kind}_threshold"] or 0.5

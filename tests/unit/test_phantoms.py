@@ -14,6 +14,7 @@ import pytest
 from breastgate.phantoms import (
     DENSITY_BANDS,
     VENDOR_PROFILES,
+    PhantomError,
     PhantomStudy,
     generate_mg_study,
     write_phantoms,
@@ -237,3 +238,28 @@ def test_bad_kind_raises(tmp_path: Path) -> None:
 def test_bad_category_raises() -> None:
     with pytest.raises(ValueError, match="category"):
         generate_mg_study(1, category="e")
+
+
+def test_film_realism_softens_only_the_tissue_edges() -> None:
+    """realism="film" keeps every draw of the legacy plan and its truth; only the fat-to-dense
+    transition widens (calibrated against real films, bench/phantom_vs_real.py), so the pixels differ
+    and the edges of the dense tissue are less steep."""
+    from breastgate.phantoms.anatomy import ViewLevels, ViewSpec, view_levels
+    from breastgate.phantoms.plan import FILM_EDGE_SOFTNESS
+
+    legacy, film = plan_study(21, "c", SMALL), plan_study(21, "c", SMALL, realism="film")
+    assert [replace(s, edge_softness=0.2) for s in film.views] == list(legacy.views)
+    assert {s.edge_softness for s in film.views} == {FILM_EDGE_SOFTNESS}
+    spec_l, spec_f = legacy.views[3], film.views[3]
+    lv_l, lv_f = view_levels(spec_l, legacy.profile), view_levels(spec_f, film.profile)
+    assert np.array_equal(lv_l.dense, lv_f.dense)  # same dense mask: same truth
+    tissue = lv_l.breast & ~lv_l.pectoral
+    # More tissue lies between fat and the dense plateau (0.6 of the contrast) with the softer edge.
+
+    def between(lv: ViewLevels, spec: ViewSpec) -> float:
+        gland = lv.gland[tissue] / spec.dense_contrast
+        return float(np.mean((gland > 0.1) & (gland < 0.5)))
+
+    assert between(lv_f, spec_f) > 1.3 * between(lv_l, spec_l)  # measured 0.32 vs 0.20
+    with pytest.raises(PhantomError, match="realism"):
+        plan_study(21, "c", SMALL, realism="photo")

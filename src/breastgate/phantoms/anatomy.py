@@ -72,6 +72,12 @@ class ViewSpec:
     nipple_shift: tuple[float, float] = (0.0, 0.0)
     #: Extra level of the pectoral muscle over fat, in units of ``dense_contrast``.
     pectoral_contrast: float = 0.85
+    #: Width of the fat-to-dense transition of the display level, in SDs of the dense field (the
+    #: logistic's scale). 0.2 (legacy) gives nearly binary glandular islands with sharp edges;
+    #: ``realism="film"`` (:func:`breastgate.phantoms.plan._film`) widens it to 0.6, calibrated
+    #: against real mammograms: the projection through 35-65 mm of compressed tissue mixes fat and
+    #: gland along each ray, so dense tissue fades into fat instead of ending in a step.
+    edge_softness: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -300,7 +306,7 @@ def _levels(spec: ViewSpec, profile: VendorProfile, rng: np.random.Generator) ->
     # Display levels (fraction of full scale) before the thickness fall-off.
     spread = float(field[tissue].std()) or 1.0
     z = (field - thr) / spread
-    soft = special.expit(z / 0.2)
+    soft = special.expit(z / spec.edge_softness)
     core = np.clip(z / 2.0, 0.0, 1.0)
     fine = power_law_noise((h, w), 2.2, rng)
     level = spec.fat_level + 0.035 * fine + spec.dense_contrast * soft * (0.6 + 0.8 * core + 0.1 * fine)

@@ -300,6 +300,7 @@ def generate_mg_study(
     lesions: list[LesionRequest] | tuple[LesionRequest, ...] = (),
     distractors: bool = False,
     defects: Iterable[str] | None = None,
+    realism: str = "legacy",
 ) -> PhantomStudy:
     """Generate a deterministic 4-view FFDM study (R CC, L CC, R MLO, L MLO) with ground truth.
 
@@ -321,8 +322,11 @@ def generate_mg_study(
     defects
         Positioning defects (:data:`breastgate.phantoms.positioning.DEFECTS`); any value, even an
         empty one, draws a well-positioned plan from its own stream (None keeps the original plan).
+    realism
+        Tissue model (:data:`breastgate.phantoms.plan.REALISM`): ``"legacy"`` the original clean
+        texture, ``"film"`` calibrated against real mammograms (``bench/phantom_vs_real.py``).
     """
-    plan = plan_study(seed, category, vendor, defects=defects)
+    plan = plan_study(seed, category, vendor, defects=defects, realism=realism)
     pid = patient_id or f"PH{seed:08d}"
     key = (seed, plan.category, plan.profile.name, pid)
     names = ["study", "series", "forL", "forR"] + [f"{k}{i}" for k in ("sop", "raw") for i in range(4)]
