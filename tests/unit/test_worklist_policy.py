@@ -59,9 +59,15 @@ def test_only_listed_algorithms_drive_triage() -> None:
 
 
 def test_policy_1_1_lets_masses_drive_triage_and_names_the_figures() -> None:
-    masses = lesion_result("breastgate.masses", 0.2, threshold=0.1263)
+    masses = lesion_result("breastgate.masses", 0.6, threshold=0.119)
     assessment, decision = triage([masses])
     assert assessment is not None and assessment.birads == "0" and decision.priority == Priority.URGENT
+    assert assessment.suspicion_score >= DEFAULT_POLICY.suspicious_threshold == 80.0
+    # A mark at its operating point is shown to the reader but is not, alone, a reason to read first.
+    at_point = lesion_result("breastgate.masses", 0.119, threshold=0.119)
+    assessment, decision = triage([at_point])
+    assert assessment is not None and assessment.suspicion_score == 50.0 and assessment.birads == "1"
+    assert decision.priority == Priority.ROUTINE
     assert DEFAULT_POLICY.version == "1.1.0" and DEFAULT_POLICY.case_score == "operating_point_odds"
     assert any(j.startswith("breastgate.masses") for j in DEFAULT_POLICY.justification)
     old = TriagePolicy(version="1.0.0", triage_algorithms=frozenset({"breastgate.calcifications"}))
@@ -101,6 +107,8 @@ def test_operating_point_odds_put_every_detector_s_operating_point_at_50() -> No
     rule = TriagePolicy(
         version="odds",
         case_score="operating_point_odds",
+        suspicious_threshold=50.0,
+        recall_threshold=50.0,
         triage_algorithms=frozenset({"breastgate.calcifications", "breastgate.masses"}),
     )
     # A mass at its operating point 0.1 and a calcification cluster just under its 0.6.
