@@ -18,6 +18,7 @@ import csv
 import hashlib
 import math
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -191,6 +192,24 @@ def film_study(folder: Path, case: Case) -> Iterator[StudyRef]:
             PresentationIntent.FOR_PRESENTATION,
         )
         yield StudyRef(ref.study_instance_uid, (ref,))
+
+
+def run_shipped(algorithm: Any, study: StudyRef, case: Case) -> dict[str, Any]:
+    """A detector run as the gateway runs it (``select`` → ``run``): the record's common part.
+
+    refnum, status, the marks it shows and keeps (``[[col, row], score]``), its operating threshold
+    and the seconds the run took.
+    """
+    started = time.perf_counter()
+    result = algorithm.run(algorithm.select(study))
+    seconds = time.perf_counter() - started
+    return {
+        "refnum": case.refnum,
+        "status": str(result.status),
+        "marks": [[list(m.point), f.score] for f in result.findings for m in f.marks],
+        "operating_threshold": result.operating_threshold,
+        "seconds": round(seconds, 3),
+    }
 
 
 # --- figures ---------------------------------------------------------------------------------------

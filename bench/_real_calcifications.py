@@ -16,12 +16,11 @@ images: the lowest score at which they show at most :data:`OPERATING_FP` false m
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import numpy as np
 
-from bench._mias import CALC_CLASSES, Case, Marked, froc
+from bench._mias import CALC_CLASSES, Case, Marked, froc, run_shipped
 
 #: L2 penalty (inverse strength) of the logistic regression, fixed beforehand (not tuned on CV).
 C = 1.0
@@ -34,23 +33,12 @@ def extract(study: Any, case: Case) -> dict[str, Any]:
     from breastgate.algorithms._findings import _analyse
     from breastgate.algorithms.calcifications import CalcificationAlgorithm, describe_clusters
 
-    algo = CalcificationAlgorithm()
-    started = time.perf_counter()
-    result = algo.run(algo.select(study))
-    seconds = time.perf_counter() - started
-    marks = [[list(m.point), f.score] for f in result.findings for m in f.marks]
+    record = run_shipped(CalcificationAlgorithm(), study, case)
     clusters = [
         {"members": [list(p) for p in members], "features": features}
         for members, features in describe_clusters(_analyse(study.instances[0]))
     ]
-    return {
-        "refnum": case.refnum,
-        "status": str(result.status),
-        "marks": marks,
-        "operating_threshold": result.operating_threshold,
-        "seconds": round(seconds, 3),
-        "clusters": clusters,
-    }
+    return {**record, "clusters": clusters}
 
 
 def _centre(cluster: dict[str, Any]) -> tuple[float, float]:

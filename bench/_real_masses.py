@@ -25,36 +25,21 @@ Interface used by ``bench/real_mias.py``:
 from __future__ import annotations
 
 import math
-import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from bench._mias import MASS_CLASSES, Case
+from bench._mias import MASS_CLASSES, Case, run_shipped
 from breastgate.algorithms._mass_features import MassModel
+from breastgate.algorithms.masses import MODEL
 
 POOL = 40
 #: The phantom-fitted model of breastgate.masses 1.1.0 (``bench/mass_model_fit.py --count 240
-#: --seed 1000``): its clipping and standardisation are kept and its weights are the prior the
-#: film fit shrinks towards.
-PHANTOM = MassModel(
-    features=(
-        "convergence",
-        "contrast_z",
-        "drop_tex",
-        "sector_min_tex",
-        "dome_r2",
-        "res6",
-        "cor_q25",
-        "in_tex_A",
-        "ring_var_A",
-        "brightness_pct",
-    ),
-    log=frozenset({"drop_tex", "in_tex_A", "ring_var_A", "sector_min_tex"}),
-    low=(0.48648, 1.6285, -2.4081, -2.9957, 0.26874, 0.071277, -0.90091, -2.5058, -2.0923, 0.32762),
-    high=(0.97236, 7.5976, 1.8681, 1.4184, 0.98097, 14.682, 0.96133, 2.1111, 3.479, 0.99987),
-    mean=(0.7901, 3.5203, 0.80724, -0.77395, 0.93039, 0.51673, 0.6853, -1.5971, -0.4153, 0.88154),
-    scale=(0.11584, 1.1895, 0.62803, 1.4457, 0.079485, 1.7106, 0.50296, 0.71539, 0.93138, 0.15605),
+#: --seed 1000``): its clipping and standardisation are the shipped model's (the film fit keeps
+#: them) and its weights are the prior the film fit shrinks towards.
+PHANTOM = replace(
+    MODEL,
     weights=(-0.52202, 0.22107, 0.23106, -0.084738, 1.5846, -0.4206, 1.0446, -1.5276, -0.76784, 1.0035),
     bias=-5.0218,
 )
@@ -62,7 +47,7 @@ PHANTOM = MassModel(
 #: the placement features tried (radius, peak strength, distance to skin and muscle, edge
 #: sharpness, level) did not raise the cross-validated FROC (see masses.py's docstring).
 EXTRA: tuple[str, ...] = ()
-LOG = frozenset({"drop_tex", "in_tex_A", "ring_var_A", "sector_min_tex"})
+LOG = PHANTOM.log
 L2 = 10.0
 POSITIVE_WEIGHT = 3.0
 TARGET_FP = 0.5
@@ -75,11 +60,7 @@ def extract(study: Any, case: Case) -> dict[str, Any]:
     from breastgate.algorithms._findings import _analyse
     from breastgate.algorithms.masses import MassAlgorithm, _to_original, describe
 
-    algo = MassAlgorithm()
-    started = time.perf_counter()
-    result = algo.run(algo.select(study))
-    seconds = time.perf_counter() - started
-    marks = [[list(m.point), f.score] for f in result.findings for m in f.marks]
+    record = run_shipped(MassAlgorithm(), study, case)
     ctx = _analyse(study.instances[0])
     described, _ = describe(ctx, POOL)
     candidates = [
@@ -89,14 +70,7 @@ def extract(study: Any, case: Case) -> dict[str, Any]:
         }
         for d in described
     ]
-    return {
-        "refnum": case.refnum,
-        "status": str(result.status),
-        "marks": marks,
-        "operating_threshold": result.operating_threshold,
-        "seconds": round(seconds, 3),
-        "candidates": candidates,
-    }
+    return {**record, "candidates": candidates}
 
 
 def label(case: Case, point: tuple[float, float]) -> int | None:
