@@ -82,15 +82,46 @@ class InstanceRef:
     number_of_frames: int = 1
 
 
+class PriorStatus(StrEnum):
+    """What became of the priors a study's algorithms asked for (``StudyRef.prior_status``)."""
+
+    #: Prior studies are held and attached (``StudyRef.priors``).
+    HELD = "held"
+    #: The PACS was asked and has no prior study that fits the selection rules.
+    NONE_AVAILABLE = "none_available"
+    #: Priors exist (or the PACS could not be asked) but were not on disk when the wait ran out.
+    NOT_IN_TIME = "not_in_time"
+    #: Nobody looked: no PACS to ask, no algorithm wanting priors, or an offline analysis.
+    NOT_SOUGHT = "not_sought"
+
+
+#: How each prior status reads in results and reports.
+PRIOR_STATUS_TEXT: Mapping[PriorStatus, str] = {
+    PriorStatus.HELD: "compared with prior",
+    PriorStatus.NONE_AVAILABLE: "no prior available",
+    PriorStatus.NOT_IN_TIME: "prior not fetched in time",
+    PriorStatus.NOT_SOUGHT: "priors not sought",
+}
+
+
 @dataclass(frozen=True)
 class StudyRef:
-    """A study and the instances received for it."""
+    """A study and the instances received for it.
+
+    ``priors`` are the patient's earlier studies held by the gateway that fit the selection rules
+    of the algorithms routed to this study (most recent first), each a StudyRef of its own;
+    ``prior_status`` says whether priors were found, not available, or not fetched in time.
+    ``study_date`` is Study Date (YYYYMMDD) when known.
+    """
 
     study_instance_uid: str
     instances: tuple[InstanceRef, ...]
     patient_id: str | None = None
     accession_number: str | None = None
     generation: int = 1
+    study_date: str | None = None
+    priors: tuple[StudyRef, ...] = ()
+    prior_status: PriorStatus = PriorStatus.NOT_SOUGHT
 
     def views_present(self) -> set[tuple[str, str]]:
         """(laterality, view) pairs of the For Presentation mammograms present."""
@@ -149,6 +180,9 @@ class AlgorithmManifest:
     #: The model card that documents this version: ``<path in the repository>@<card version>``
     #: (intended use, data, measured figures, failure modes); named in the CAD SR and results JSON.
     model_card: str = ""
+    #: Modalities of the prior studies this algorithm reads beside the current one (empty: none);
+    #: routing fetches and attaches them (``StudyRef.priors``) before the algorithm runs.
+    prior_modalities: tuple[str, ...] = ()
 
 
 class AlgorithmStatus(StrEnum):
@@ -260,6 +294,76 @@ class FindingLocation:
     patient_mm: tuple[float, float, float] | None = None
 
 
+class ChangeKind(StrEnum):
+    """How a finding compares with the prior study (DESIGN §4 ``findings[].comparison.change``)."""
+
+    NEW = "new"
+    STABLE = "stable"
+    INCREASED = "increased"
+    DECREASED = "decreased"
+
+
+@dataclass(frozen=True)
+class FindingComparison:
+    """A current finding mapped into a prior study (DESIGN §4 ``findings[].comparison``).
+
+    ``size_change_mm`` is current size minus prior size (None for a new finding);
+    ``prior_marks`` say where the finding (or, for a new one, the place it maps to) is on the
+    prior's images.
+    """
+
+    prior_study_instance_uid: str
+    change: ChangeKind
+    size_change_mm: float | None = None
+    prior_size_mm: float | None = None
+    prior_study_date: str | None = None
+    prior_marks: tuple[Mark, ...] = ()
+
+
+class InitialPhase(StrEnum):
+    """BI-RADS MRI initial-phase enhancement (reference algorithms.md §3.1)."""
+
+    SLOW = "slow"
+    MEDIUM = "medium"
+    FAST = "fast"
+
+
+class DelayedPhase(StrEnum):
+    """BI-RADS MRI delayed-phase curve shape."""
+
+    PERSISTENT = "persistent"
+    PLATEAU = "plateau"
+    WASHOUT = "washout"
+
+
+#: Kinetic curve type of each delayed phase (I persistent, II plateau, III washout).
+CURVE_TYPE: Mapping[DelayedPhase, str] = {
+    DelayedPhase.PERSISTENT: "I",
+    DelayedPhase.PLATEAU: "II",
+    DelayedPhase.WASHOUT: "III",
+}
+
+
+@dataclass(frozen=True)
+class FindingKinetics:
+    """DCE-MRI kinetics of an enhancing lesion (DESIGN §4 ``findings[].kinetics``): the worst curve.
+
+    Shares are fractions (0-1) of the lesion's enhancing voxels; ``peak_enhancement_pct`` is the
+    highest percent enhancement over baseline of the lesion's mean curve.
+    """
+
+    initial_phase: InitialPhase
+    delayed_phase: DelayedPhase
+    peak_enhancement_pct: float | None = None
+    washout_share: float | None = None
+    plateau_share: float | None = None
+    persistent_share: float | None = None
+
+    @property
+    def curve_type(self) -> str:
+        return CURVE_TYPE[self.delayed_phase]
+
+
 @dataclass(frozen=True)
 class Finding:
     """One lesion as the algorithm sees it: a kind, a side, a 0-1 score and its marks on the images.
@@ -277,6 +381,11 @@ class Finding:
     location: FindingLocation | None = None
     attributes: Mapping[str, str | float] = field(default_factory=dict)
     correlated_with: tuple[str, ...] = ()
+    comparison: FindingComparison | None = None
+    kinetics: FindingKinetics | None = None
+    #: Three orthogonal diameters (mm, largest first) and the volume (mm³) of a 3-D lesion (MRI).
+    diameters_mm: tuple[float, float, float] | None = None
+    volume_mm3: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.score <= 1.0:
@@ -355,6 +464,38 @@ class RiskEstimate:
 
 
 @dataclass(frozen=True)
+class ResultVolume:
+    """A voxel map an algorithm computed on one image series (stdlib only: raw bytes + shape).
+
+    ``name`` says what it is (``kinetic_class``: 0 none, 1 persistent, 2 plateau, 3 washout;
+    ``lesion_labels``: 0 background, n = the n-th finding of the result; ``percent_enhancement``:
+    float32 percent over baseline). ``data`` is C-ordered (slices, rows, columns) of ``dtype``
+    (a numpy dtype name). The voxel grid is the one of the source frames: slice k is
+    ``source_sop_instance_uids[k]`` (frame ``source_frames[k]`` of it when the source is
+    multi-frame). Volumes feed the DICOM encoders (SEG, Parametric Map, fused colour maps); they
+    are not part of the results JSON.
+    """
+
+    name: str
+    shape: tuple[int, int, int]
+    dtype: str
+    data: bytes
+    source_sop_instance_uids: tuple[str, ...]
+    source_frames: tuple[int, ...] = ()
+    labels: Mapping[int, str] = field(default_factory=dict)
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class PriorUse:
+    """Which priors an algorithm read, or why it read none (results JSON ``algorithms[].priors``)."""
+
+    status: PriorStatus
+    study_instance_uids: tuple[str, ...] = ()
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class AlgorithmResult:
     """Engine-neutral result of one algorithm on one study."""
 
@@ -374,6 +515,10 @@ class AlgorithmResult:
     risk: RiskEstimate | None = None
     #: The manifest's model card (``path@version``) at the time of the run; empty when it has none.
     model_card: str = ""
+    #: Voxel maps for the 3-D encoders (not stored in the payload).
+    volumes: tuple[ResultVolume, ...] = ()
+    #: The priors the algorithm compared with (algorithms that read priors only).
+    priors: PriorUse | None = None
 
     @property
     def input_sop_instance_uids(self) -> tuple[str, ...]:

@@ -21,7 +21,7 @@ from breastgate.domain.model import DicomNode
 
 
 class OutputKind(StrEnum):
-    """A result object breastgate writes (DESIGN §4 "DICOM out": series 9901-9906)."""
+    """A result object breastgate writes (DESIGN §4 "DICOM out": series 9901-9909)."""
 
     CAD_SR = "cad-sr"  # Mammography CAD SR, TID 4000 (9901)
     GSPS = "gsps"  # Grayscale Softcopy Presentation State overlays (9902)
@@ -29,6 +29,9 @@ class OutputKind(StrEnum):
     REPORT_SR = "report-sr"  # Breast Imaging Report SR draft, TID 4200 (9904; kept, never sent)
     KOS = "kos"  # Key Object Selection of the key images (9905)
     TID1500 = "tid1500"  # TID 1500 measurement report (9906)
+    KINETIC_MAP = "kinetic-map"  # DCE-MRI colour kinetic map fused on the first post-contrast phase (9907)
+    SEG = "seg"  # lesion segmentations, DICOM Segmentation (9908)
+    PARAMETRIC_MAP = "pmap"  # DCE-MRI kinetic class / enhancement as a Parametric Map (9909)
 
 
 class SenderKind(StrEnum):
@@ -48,10 +51,22 @@ PACS_OBJECT_KINDS: tuple[OutputKind, ...] = (
     OutputKind.SC,
     OutputKind.KOS,
     OutputKind.TID1500,
+    OutputKind.KINETIC_MAP,
+    OutputKind.SEG,
+    OutputKind.PARAMETRIC_MAP,
 )
-#: What a node receives when ``BG_PACS_OBJECTS`` does not name it (TID 1500 only on request).
+#: What a node receives when ``BG_PACS_OBJECTS`` does not name it (TID 1500 only on request; the
+#: DCE-MRI objects exist only for MRI studies).
 DEFAULT_PACS_OBJECTS: frozenset[OutputKind] = frozenset(
-    {OutputKind.CAD_SR, OutputKind.GSPS, OutputKind.SC, OutputKind.KOS}
+    {
+        OutputKind.CAD_SR,
+        OutputKind.GSPS,
+        OutputKind.SC,
+        OutputKind.KOS,
+        OutputKind.KINETIC_MAP,
+        OutputKind.SEG,
+        OutputKind.PARAMETRIC_MAP,
+    }
 )
 
 

@@ -13,15 +13,23 @@ from typing import Any
 
 from breastgate.domain.errors import InvalidInputError
 from breastgate.domain.model import (
+    PRIOR_STATUS_TEXT,
     AlgorithmResult,
     AlgorithmStatus,
     BreastDensity,
+    ChangeKind,
+    DelayedPhase,
     DensityAssessment,
     Finding,
+    FindingComparison,
     FindingKind,
+    FindingKinetics,
     FindingLocation,
     ImageOutcome,
+    InitialPhase,
     Mark,
+    PriorStatus,
+    PriorUse,
     QualityCheck,
     RiskEstimate,
 )
@@ -146,9 +154,83 @@ def _attribute(value: Any) -> str | float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
 
 
+def comparison_json(comparison: FindingComparison) -> dict[str, Any]:
+    """DESIGN §4 ``findings[].comparison`` (plus the prior's size, date and marks)."""
+    return {
+        "prior_study_instance_uid": comparison.prior_study_instance_uid,
+        "change": str(comparison.change),
+        "size_change_mm": comparison.size_change_mm,
+        "prior_size_mm": comparison.prior_size_mm,
+        "prior_study_date": comparison.prior_study_date,
+        "prior_marks": [_mark_json(m) for m in comparison.prior_marks],
+    }
+
+
+def _comparison_from(data: Mapping[str, Any]) -> FindingComparison:
+    return FindingComparison(
+        prior_study_instance_uid=str(data["prior_study_instance_uid"]),
+        change=ChangeKind(data["change"]),
+        size_change_mm=_opt_float(data.get("size_change_mm")),
+        prior_size_mm=_opt_float(data.get("prior_size_mm")),
+        prior_study_date=data.get("prior_study_date"),
+        prior_marks=tuple(_mark_from(m) for m in data.get("prior_marks") or ()),
+    )
+
+
+def kinetics_json(kinetics: FindingKinetics) -> dict[str, Any]:
+    """DESIGN §4 ``findings[].kinetics`` (plus peak enhancement and the curve-type shares)."""
+    return {
+        "initial_phase": str(kinetics.initial_phase),
+        "delayed_phase": str(kinetics.delayed_phase),
+        "curve_type": kinetics.curve_type,
+        "peak_enhancement_pct": kinetics.peak_enhancement_pct,
+        "washout_share": kinetics.washout_share,
+        "plateau_share": kinetics.plateau_share,
+        "persistent_share": kinetics.persistent_share,
+    }
+
+
+def _kinetics_from(data: Mapping[str, Any]) -> FindingKinetics:
+    return FindingKinetics(
+        initial_phase=InitialPhase(data["initial_phase"]),
+        delayed_phase=DelayedPhase(data["delayed_phase"]),
+        peak_enhancement_pct=_opt_float(data.get("peak_enhancement_pct")),
+        washout_share=_opt_float(data.get("washout_share")),
+        plateau_share=_opt_float(data.get("plateau_share")),
+        persistent_share=_opt_float(data.get("persistent_share")),
+    )
+
+
+def priors_json(priors: PriorUse) -> dict[str, Any]:
+    """Results JSON ``algorithms[].priors``: status, its wording, and the prior studies read."""
+    return {
+        "status": str(priors.status),
+        "text": PRIOR_STATUS_TEXT[priors.status],
+        "study_instance_uids": list(priors.study_instance_uids),
+        "message": priors.message,
+    }
+
+
+def _priors_from(data: Mapping[str, Any]) -> PriorUse:
+    return PriorUse(
+        status=PriorStatus(data["status"]),
+        study_instance_uids=tuple(str(u) for u in data.get("study_instance_uids") or ()),
+        message=str(data.get("message") or ""),
+    )
+
+
 def finding_to_json(finding: Finding) -> dict[str, Any]:
     """JSON-safe dict of a finding shaped as DESIGN §4 ``findings[]`` (inverse: :func:`finding_from_json`)."""
     loc = finding.location
+    extra: dict[str, Any] = {}
+    if finding.comparison is not None:
+        extra["comparison"] = comparison_json(finding.comparison)
+    if finding.kinetics is not None:
+        extra["kinetics"] = kinetics_json(finding.kinetics)
+    if finding.diameters_mm is not None:
+        extra["diameters_mm"] = list(finding.diameters_mm)
+    if finding.volume_mm3 is not None:
+        extra["volume_mm3"] = finding.volume_mm3
     return {
         "id": finding.id,
         "kind": str(finding.kind),
@@ -167,6 +249,7 @@ def finding_to_json(finding: Finding) -> dict[str, Any]:
         "marks": [_mark_json(m) for m in finding.marks],
         "attributes": dict(finding.attributes),
         "correlated_with": list(finding.correlated_with),
+        **extra,
     }
 
 
@@ -194,6 +277,10 @@ def finding_from_json(data: Mapping[str, Any]) -> Finding:
             location=location,
             attributes={str(k): _attribute(v) for k, v in (data.get("attributes") or {}).items()},
             correlated_with=tuple(str(i) for i in data.get("correlated_with") or ()),
+            comparison=_comparison_from(data["comparison"]) if data.get("comparison") else None,
+            kinetics=_kinetics_from(data["kinetics"]) if data.get("kinetics") else None,
+            diameters_mm=_opt_xyz(data.get("diameters_mm")),
+            volume_mm3=_opt_float(data.get("volume_mm3")),
         )
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise InvalidInputError(f"finding cannot be read: {exc!r}") from exc
@@ -256,6 +343,7 @@ def result_to_payload(result: AlgorithmResult) -> dict[str, Any]:
         "operating_threshold": result.operating_threshold,
         "risk": risk_json(result.risk) if result.risk is not None else None,
         **({"model_card": result.model_card} if result.model_card else {}),
+        **({"priors": priors_json(result.priors)} if result.priors is not None else {}),
     }
 
 
@@ -302,6 +390,7 @@ def result_from_payload(payload: Mapping[str, Any]) -> AlgorithmResult:
             operating_threshold=None if threshold is None else float(threshold),
             risk=_risk_from(risk) if risk else None,
             model_card=str(payload.get("model_card") or ""),
+            priors=_priors_from(payload["priors"]) if payload.get("priors") else None,
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise InvalidInputError(f"stored algorithm result cannot be read: {exc}") from exc

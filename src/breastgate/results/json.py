@@ -19,7 +19,14 @@ from breastgate.domain.model import (
     CaseAssessment,
     Triage,
 )
-from breastgate.domain.payload import density_json, finding_to_json, image_json, quality_to_json, risk_json
+from breastgate.domain.payload import (
+    density_json,
+    finding_to_json,
+    image_json,
+    priors_json,
+    quality_to_json,
+    risk_json,
+)
 
 SCHEMA = "breastgate.results/1"
 
@@ -72,6 +79,7 @@ def build_results(
                 "status": str(r.status),
                 "message": r.message,
                 "model_card": r.model_card or None,
+                **({"priors": priors_json(r.priors)} if r.priors is not None else {}),
             }
             for r in results
         ],
