@@ -13,6 +13,7 @@ from breastgate.domain.model import (
     AlgorithmStatus,
     ChangeKind,
     DelayedPhase,
+    DensityChange,
     Finding,
     FindingComparison,
     FindingKind,
@@ -46,6 +47,7 @@ def _result() -> AlgorithmResult:
     return AlgorithmResult(
         "kinetics", "1.0.0", "1.2.3", AlgorithmStatus.OK, findings=(finding,), volumes=(volume,),
         priors=PriorUse(PriorStatus.NOT_IN_TIME, (), "waited 600 s"),
+        density_change=DensityChange("9.8.7", "b", 22.0, 4.5, "20251201"),
     )  # fmt: skip
 
 
@@ -59,12 +61,14 @@ def test_comparison_kinetics_and_extent_round_trip_through_the_payload() -> None
     back = result_from_payload(payload)
     assert back.findings[0] == _result().findings[0]
     assert back.priors == PriorUse(PriorStatus.NOT_IN_TIME, (), "waited 600 s")
+    assert back.density_change == DensityChange("9.8.7", "b", 22.0, 4.5, "20251201")
 
 
 def test_results_json_says_why_there_was_no_prior() -> None:
     doc = build_results("1.2.3", [_result()])
     assert doc["algorithms"][0]["priors"]["text"] == "prior not fetched in time"
     assert doc["findings"][0]["comparison"]["prior_study_instance_uid"] == "9.8.7"
+    assert doc["density_change"]["change_pp"] == 4.5
 
 
 def test_a_finding_without_the_new_fields_reads_as_before() -> None:

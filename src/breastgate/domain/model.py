@@ -487,6 +487,20 @@ class ResultVolume:
 
 
 @dataclass(frozen=True)
+class DensityChange:
+    """Breast density now against the prior study (results JSON ``density_change``).
+
+    ``change_pp`` is current minus prior percent density, in percentage points.
+    """
+
+    prior_study_instance_uid: str
+    prior_category: str
+    prior_percent_dense: float
+    change_pp: float
+    prior_study_date: str | None = None
+
+
+@dataclass(frozen=True)
 class PriorUse:
     """Which priors an algorithm read, or why it read none (results JSON ``algorithms[].priors``)."""
 
@@ -519,6 +533,8 @@ class AlgorithmResult:
     volumes: tuple[ResultVolume, ...] = ()
     #: The priors the algorithm compared with (algorithms that read priors only).
     priors: PriorUse | None = None
+    #: Density against the prior study (prior comparison only).
+    density_change: DensityChange | None = None
 
     @property
     def input_sop_instance_uids(self) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from breastgate.domain.model import (
     ChangeKind,
     DelayedPhase,
     DensityAssessment,
+    DensityChange,
     Finding,
     FindingComparison,
     FindingKind,
@@ -211,6 +212,27 @@ def priors_json(priors: PriorUse) -> dict[str, Any]:
     }
 
 
+def density_change_json(change: DensityChange) -> dict[str, Any]:
+    """Results JSON ``density_change``: the prior's category and percent density, and the change."""
+    return {
+        "prior_study_instance_uid": change.prior_study_instance_uid,
+        "prior_study_date": change.prior_study_date,
+        "prior_category": change.prior_category,
+        "prior_percent_dense": change.prior_percent_dense,
+        "change_pp": change.change_pp,
+    }
+
+
+def _density_change_from(data: Mapping[str, Any]) -> DensityChange:
+    return DensityChange(
+        prior_study_instance_uid=str(data["prior_study_instance_uid"]),
+        prior_category=str(data["prior_category"]),
+        prior_percent_dense=float(data["prior_percent_dense"]),
+        change_pp=float(data["change_pp"]),
+        prior_study_date=data.get("prior_study_date"),
+    )
+
+
 def _priors_from(data: Mapping[str, Any]) -> PriorUse:
     return PriorUse(
         status=PriorStatus(data["status"]),
@@ -344,6 +366,11 @@ def result_to_payload(result: AlgorithmResult) -> dict[str, Any]:
         "risk": risk_json(result.risk) if result.risk is not None else None,
         **({"model_card": result.model_card} if result.model_card else {}),
         **({"priors": priors_json(result.priors)} if result.priors is not None else {}),
+        **(
+            {"density_change": density_change_json(result.density_change)}
+            if result.density_change is not None
+            else {}
+        ),
     }
 
 
@@ -391,6 +418,9 @@ def result_from_payload(payload: Mapping[str, Any]) -> AlgorithmResult:
             risk=_risk_from(risk) if risk else None,
             model_card=str(payload.get("model_card") or ""),
             priors=_priors_from(payload["priors"]) if payload.get("priors") else None,
+            density_change=(
+                _density_change_from(payload["density_change"]) if payload.get("density_change") else None
+            ),
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise InvalidInputError(f"stored algorithm result cannot be read: {exc}") from exc

@@ -20,6 +20,7 @@ from breastgate.domain.model import (
     Triage,
 )
 from breastgate.domain.payload import (
+    density_change_json,
     density_json,
     finding_to_json,
     image_json,
@@ -52,6 +53,7 @@ def build_results(
         raise InvalidInputError(f"results of another study passed for {study_instance_uid}: {foreign}")
     ok = [r for r in results if r.status == AlgorithmStatus.OK]
     density = next((r.density for r in ok if r.density is not None), None)
+    density_change = next((r.density_change for r in ok if r.density_change is not None), None)
     risk = next(((r.algorithm_id, r.risk) for r in ok if r.risk is not None), None)
     findings = []
     for r in ok:
@@ -84,6 +86,7 @@ def build_results(
             for r in results
         ],
         "density": density_json(density) if density is not None else None,
+        "density_change": density_change_json(density_change) if density_change is not None else None,
         "findings": findings,
         "assessment": None
         if assessment is None
