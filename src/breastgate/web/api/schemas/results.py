@@ -24,6 +24,7 @@ __all__ = [
     "Assessment",
     "BreastDensity",
     "Density",
+    "DensityChange",
     "Finding",
     "FindingComparison",
     "FindingFeedback",
@@ -32,6 +33,7 @@ __all__ = [
     "ImageOutcome",
     "Kinetics",
     "Mark",
+    "PriorsUsed",
     "Quality",
     "QualityCheck",
     "ResultsAlgorithm",
@@ -54,6 +56,7 @@ class ResultsAlgorithm(Schema):
     model_card: str | None = Field(
         default=None, description="The version's model card, path@version (docs/algorithms/); null if none"
     )
+    priors: PriorsUsed | None = Field(default=None, description="Algorithms that read priors only")
 
 
 class BreastDensity(Schema):
@@ -103,11 +106,15 @@ class Mark(Schema):
 
 
 class Kinetics(Schema):
-    """Enhancement kinetics of an MRI finding."""
+    """Enhancement kinetics of an MRI finding (the worst curve of the lesion)."""
 
     initial_phase: str | None = Field(default=None, description="slow | medium | fast")
     delayed_phase: str | None = Field(default=None, description="persistent | plateau | washout")
     curve_type: str | None = Field(default=None, description="I | II | III")
+    peak_enhancement_pct: Number | None = Field(default=None, description="Peak % over baseline")
+    washout_share: Number | None = Field(default=None, description="Share (0-1) of washout voxels")
+    plateau_share: Number | None = Field(default=None, description="Share (0-1) of plateau voxels")
+    persistent_share: Number | None = Field(default=None, description="Share (0-1) of persistent voxels")
 
 
 class FindingComparison(Schema):
@@ -115,7 +122,29 @@ class FindingComparison(Schema):
 
     prior_study_instance_uid: str | None = None
     change: str | None = Field(default=None, description="new | stable | increased | decreased")
-    size_change_mm: Number | None = None
+    size_change_mm: Number | None = Field(default=None, description="Current minus prior size; null if new")
+    prior_size_mm: Number | None = None
+    prior_study_date: str | None = None
+    prior_marks: list[Mark] = Field(default_factory=list, description="Where it is on the prior's images")
+
+
+class DensityChange(Schema):
+    """Breast density against the prior study."""
+
+    prior_study_instance_uid: str
+    prior_study_date: str | None
+    prior_category: str = Field(description="a | b | c | d")
+    prior_percent_dense: Number
+    change_pp: Number = Field(description="Current minus prior percent density, percentage points")
+
+
+class PriorsUsed(Schema):
+    """The priors an algorithm compared with, or why there were none."""
+
+    status: str = Field(description="held | none_available | not_in_time | not_sought")
+    text: str = Field(description="e.g. 'no prior available', 'prior not fetched in time'")
+    study_instance_uids: list[str]
+    message: str
 
 
 class FindingFeedback(Schema):
@@ -143,13 +172,17 @@ class Finding(OpenSchema):
         description="Descriptors the algorithm gives (open: shape, margin, views ...)"
     )
     correlated_with: list[str] = Field(default_factory=list, description="Ids of related findings")
+    comparison: FindingComparison | None = None
+    kinetics: Kinetics | None = None
+    diameters_mm: tuple[Number, Number, Number] | None = Field(
+        default=None, description="3-D lesions (MRI): three orthogonal diameters, largest first"
+    )
+    volume_mm3: Number | None = Field(default=None, description="3-D lesions (MRI): volume")
     algorithm: str = Field(description="Id of the algorithm that found it")
     shown: bool = Field(description="At or above its algorithm's operating point")
     feedback: FindingFeedback | None = Field(default=None, description="Latest verdict, when any")
     feedback_history: list[FindingFeedback] = Field(default_factory=list, description="Every verdict")
     launch: LaunchLinks | None = Field(default=None, description="Viewer launch links (Sectra)")
-    kinetics: Kinetics | None = None
-    comparison: FindingComparison | None = None
 
 
 class Assessment(Schema):
@@ -228,6 +261,7 @@ class ResultsDocument(OpenSchema):
     label: str = Field(description="Not-for-diagnostic-use statement")
     algorithms: list[ResultsAlgorithm]
     density: Density | None
+    density_change: DensityChange | None = Field(default=None, description="Against the prior study")
     findings: list[Finding]
     assessment: Assessment | None
     triage: TriageDecision | None
