@@ -3,6 +3,11 @@
 IN is a folder of DICOM files (one study) or a folder of such folders at any depth; files are
 grouped by Study Instance UID, so both layouts give one result per study. Per study:
 ``OUT/<StudyInstanceUID>/results.json`` plus the DICOM outputs beside it.
+
+Priors offline: when IN holds several studies of one patient (same Patient ID), each study gets
+the patient's studies with an earlier Study Date as its priors (most recent first, status
+``held``), so the prior comparison runs offline as it does behind routing; a study without any is
+``not_sought`` (nobody asked a PACS).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from io import BytesIO
 from pathlib import Path
 
@@ -20,7 +25,7 @@ from pydicom.filewriter import dcmwrite
 
 from breastgate.algorithms.registry import Registry
 from breastgate.domain.errors import InvalidInputError
-from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, InstanceRef, StudyRef
+from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, InstanceRef, PriorStatus, StudyRef
 from breastgate.ingest.headers import header_from_dataset
 from breastgate.pipeline.analysis import OutputObject, analyse
 from breastgate.pipeline.summary import summarise
@@ -43,6 +48,7 @@ class AnalysisReport:
 def collect_studies(source: Path) -> tuple[list[StudyRef], int]:
     """Read every DICOM header under ``source``; group instances by study. Returns (studies, unreadable)."""
     by_study: dict[str, list[InstanceRef]] = defaultdict(list)
+    about: dict[str, tuple[str | None, str | None, str | None]] = {}
     unreadable = 0
     for path in sorted(p for p in source.rglob("*") if p.is_file()):
         try:
@@ -52,6 +58,8 @@ def collect_studies(source: Path) -> tuple[list[StudyRef], int]:
         except (InvalidDicomError, InvalidInputError, OSError, ValueError, AttributeError, EOFError):
             unreadable += 1
             continue
+        if header.study_instance_uid not in about or about[header.study_instance_uid] == (None, None, None):
+            about[header.study_instance_uid] = (header.patient_id, header.study_date, header.accession_number)
         by_study[header.study_instance_uid].append(
             InstanceRef(
                 study_instance_uid=header.study_instance_uid,
@@ -66,8 +74,43 @@ def collect_studies(source: Path) -> tuple[list[StudyRef], int]:
                 number_of_frames=header.number_of_frames,
             )
         )
-    studies = [StudyRef(uid, tuple(instances)) for uid, instances in sorted(by_study.items())]
-    return studies, unreadable
+    studies = [
+        StudyRef(
+            uid,
+            tuple(instances),
+            patient_id=about[uid][0],
+            accession_number=about[uid][2],
+            study_date=about[uid][1],
+        )
+        for uid, instances in sorted(by_study.items())
+    ]
+    return attach_priors(studies), unreadable
+
+
+def attach_priors(studies: list[StudyRef]) -> list[StudyRef]:
+    """Each study with the same patient's earlier studies (by Study Date) as priors, most recent
+    first (status ``held``); studies without an ID, a date or an earlier study keep ``not_sought``."""
+    out = []
+    for study in studies:
+        if not study.patient_id or not study.study_date:
+            out.append(study)
+            continue
+        earlier = sorted(
+            (
+                s
+                for s in studies
+                if s.patient_id == study.patient_id
+                and s.study_date
+                and s.study_date < study.study_date
+                and s.study_instance_uid != study.study_instance_uid
+            ),
+            key=lambda s: (s.study_date or "", s.study_instance_uid),
+            reverse=True,
+        )
+        if earlier:
+            study = replace(study, priors=tuple(earlier), prior_status=PriorStatus.HELD)
+        out.append(study)
+    return out
 
 
 def run_study(study: StudyRef, registry: Registry, rules: list[Rule]) -> list[AlgorithmResult]:
