@@ -1,0 +1,420 @@
+"""Comparison with the prior mammogram (``breastgate.comparison``): new, stable, increased, decreased.
+
+What it does, per study with a prior (``StudyRef.priors``, most recent first; the first one with
+mammograms of a view the current study has is used):
+
+1. runs the built-in detectors (:mod:`breastgate.algorithms.masses`,
+   :mod:`breastgate.algorithms.calcifications`) and density (:mod:`breastgate.algorithms.density`)
+   on the current study and on the prior, through their own ``select``/``run``;
+2. pairs current and prior images by laterality and view, and registers each pair
+   (:mod:`breastgate.imaging.registration`: landmark similarity from the nipple and the middle of
+   the chest-wall edge, then an affine refinement by normalised cross-correlation);
+3. maps every current finding at or above its detector's operating point onto the prior images
+   and looks there for a detection of the same kind (any score: a lesion the detector scored
+   below its operating point a year ago was still there) within ``MATCH_MM`` or
+   ``MATCH_FRACTION`` of the finding's size of the mapped point, on each view both have;
+4. calls it ``new`` (nothing there), else compares sizes: the prior's size is put into the
+   current image's scale (divided by the registration's linear scale: a breast compressed harder
+   projects larger) and the change is current minus prior, averaged over the views matched;
+   ``increased`` when the change exceeds both ``CHANGE_MM`` and ``CHANGE_FRACTION`` of the prior
+   size, ``decreased`` when it falls below minus both, else ``stable``. The thresholds: a mass's
+   size is read from a dome fit with about ±1.5 mm spread between two exposures of the same mass
+   on phantoms (``bench/prior_comparison.py``), so a change under 2 mm cannot be told from noise,
+   and 20 % is the growth radiologists call a change for small lesions (BI-RADS follow-up
+   practice); both must hold so that neither a 2 mm wobble of a 30 mm mass nor a 20 % wobble of a
+   5 mm one is called growth.
+
+Its findings are **the detectors' findings annotated**: copies of the masses' and the
+calcifications' findings at or above their own operating points, with ``comparison`` set (and
+``attributes`` ``source_algorithm``); results JSON lists them under this algorithm beside the
+detectors' own (each finding there names its ``algorithm``), so a reader that wants one entry per
+lesion takes this algorithm's findings in place of the detectors' when both ran. Why not
+annotate in place: algorithms are independent, one result per algorithm and version; a detector's
+result must not change because a prior arrived. Why copy rather than refer by id: a result must
+stand alone (CAD SR, ORU and report drafts read one result). The operating threshold is the lower
+of the detectors' (every finding here is at or above its own detector's), so all are shown.
+
+``result.density`` is the current density (the density algorithm's), ``result.density_change``
+against the prior; ``result.priors`` says which prior was read, or why none was (the study's
+``prior_status``: no prior available, not fetched in time, not sought). Without a prior the
+result is ``ok`` with the findings uncompared and that message.
+
+Pure computation: no database, no network, no DICOM writing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from breastgate.algorithms.base import Selection
+from breastgate.algorithms.calcifications import CalcificationAlgorithm
+from breastgate.algorithms.density import DensityAlgorithm
+from breastgate.algorithms.masses import MassAlgorithm
+from breastgate.domain.model import (
+    PRIOR_STATUS_TEXT,
+    AlgorithmManifest,
+    AlgorithmResult,
+    AlgorithmStatus,
+    ChangeKind,
+    DensityChange,
+    Finding,
+    FindingComparison,
+    FindingKind,
+    ImageOutcome,
+    InstanceRef,
+    Mark,
+    PriorStatus,
+    PriorUse,
+    StudyRef,
+)
+from breastgate.imaging.geometry import analyse_breast
+from breastgate.algorithms._lesion_size import cluster_size_mm, mass_size_mm
+from breastgate.imaging.pixels import MG_FOR_PRESENTATION, MG_FOR_PROCESSING, MammoImage, load_mammogram
+from breastgate.imaging.registration import Registration, register, view_frame
+
+__all__ = ["CHANGE_FRACTION", "CHANGE_MM", "MANIFEST", "ComparisonAlgorithm", "change_of", "register_views"]
+
+LOGGER = logging.getLogger(__name__)
+
+CHANGE_MM = 2.0
+CHANGE_FRACTION = 0.2
+MATCH_MM = 6.0
+MATCH_FRACTION = 0.4
+#: Search radius (mm) for the lesion's centre around the current mark (at least; 0.3 × its size),
+#: and around the mapped point on the prior (the registration is within about 1 mm on phantoms).
+SEARCH_MM = 4.0
+PRIOR_SEARCH_MM = 1.5
+#: Absent on the prior: a mass whose contrast there is below this share of its contrast now; a
+#: cluster with fewer spots than this there.
+NEW_CONTRAST_RATIO = 0.35
+NEW_MIN_SPOTS = 3
+#: Prior detections count from this fraction of their detector's operating threshold up.
+PRIOR_SCORE_FRACTION = 0.5
+
+MANIFEST = AlgorithmManifest(
+    id="breastgate.comparison",
+    version="1.0.0",
+    name="Comparison with the prior mammogram",
+    intended_use=(
+        "Marks masses and calcification clusters on a For Presentation digital mammogram as new, "
+        "stable, increased or decreased against the patient's prior mammogram, with the size "
+        "change, and the density change; a reference implementation."
+    ),
+    modalities=("MG",),
+    sop_class_uids=(MG_FOR_PRESENTATION, MG_FOR_PROCESSING),
+    views=("CC", "MLO", "ML", "LM", "XCCL", "LMO", "SIO", "FB"),
+    outputs=("findings", "comparison", "density"),
+    model_card="docs/algorithms/breastgate.comparison.md@1.0",
+    prior_modalities=("MG",),
+)
+
+
+def change_of(size_change_mm: float, prior_size_mm: float) -> ChangeKind:
+    """Category of a size change (current minus prior, mm) of a lesion ``prior_size_mm`` big."""
+    limit = max(CHANGE_MM, CHANGE_FRACTION * prior_size_mm)
+    if size_change_mm > limit:
+        return ChangeKind.INCREASED
+    if size_change_mm < -limit:
+        return ChangeKind.DECREASED
+    return ChangeKind.STABLE
+
+
+@dataclass(frozen=True)
+class _Analysis:
+    study: StudyRef
+    results: tuple[AlgorithmResult, ...]
+    density: AlgorithmResult
+
+
+def _analyse(study: StudyRef) -> _Analysis:
+    detectors = []
+    for algorithm in (MassAlgorithm(), CalcificationAlgorithm()):
+        detectors.append(algorithm.run(algorithm.select(study)))
+    density = DensityAlgorithm()
+    return _Analysis(study, tuple(detectors), density.run(density.select(study)))
+
+
+def _shown(result: AlgorithmResult) -> list[Finding]:
+    threshold = result.operating_threshold or 0.0
+    return [f for f in result.findings if f.score >= threshold]
+
+
+def _pick_prior(study: StudyRef) -> StudyRef | None:
+    here = study.views_present()
+    for prior in study.priors:
+        if prior.views_present() & here:
+            return prior
+    return None
+
+
+def _view_key(mark: Mark) -> tuple[str, str] | None:
+    if not mark.laterality or not mark.view:
+        return None
+    return mark.laterality, mark.view.upper()
+
+
+@dataclass(frozen=True)
+class ViewPair:
+    """A current image, the prior image of the same laterality and view, and the registration."""
+
+    registration: Registration
+    current: MammoImage
+    prior: MammoImage
+
+
+def register_views(current: StudyRef, prior: StudyRef) -> dict[tuple[str, str], ViewPair]:
+    """One registration per (laterality, view) both studies have (For Presentation 2-D)."""
+
+    def refs(study: StudyRef) -> dict[tuple[str, str], InstanceRef]:
+        out: dict[tuple[str, str], InstanceRef] = {}
+        for ref in study.instances:
+            if (
+                ref.laterality
+                and ref.view
+                and ref.presentation_intent != "FOR PROCESSING"
+                and ref.number_of_frames <= 1
+            ):
+                out.setdefault((ref.laterality, ref.view.upper()), ref)
+        return out
+
+    cur, pri = refs(current), refs(prior)
+    out: dict[tuple[str, str], ViewPair] = {}
+    for key in sorted(cur.keys() & pri.keys()):
+        try:
+            images = [load_mammogram(cur[key].path), load_mammogram(pri[key].path)]
+            frames = [view_frame(image, analyse_breast(image)) for image in images]
+            out[key] = ViewPair(register(frames[0], frames[1]), images[0], images[1])
+        except Exception:  # a view that cannot be registered is left out, the others still compare
+            LOGGER.exception("registration failed for %s %s", *key)
+    return out
+
+
+def _mapped_mark(mark: Mark, reg: Registration, sop: str) -> Mark:
+    point = reg.map_point(mark.point)
+    c0, r0, c1, r1 = mark.bbox
+    corners = [reg.map_point((c, r)) for c in (c0, c1) for r in (r0, r1)]
+    bbox = (
+        round(min(p[0] for p in corners), 2),
+        round(min(p[1] for p in corners), 2),
+        round(max(p[0] for p in corners), 2),
+        round(max(p[1] for p in corners), 2),
+    )
+    return Mark(
+        sop_instance_uid=sop,
+        point=(round(point[0], 2), round(point[1], 2)),
+        bbox=bbox,
+        score=0.0,
+        laterality=mark.laterality,
+        view=mark.view,
+        sop_class_uid=mark.sop_class_uid,
+    )
+
+
+def _match(
+    finding: Finding, candidates: list[Finding], regs: dict[tuple[str, str], ViewPair]
+) -> tuple[Finding | None, list[tuple[Mark, Mark, ViewPair]]]:
+    """The prior finding nearest the mapped marks, and the matched (current, prior) mark pairs."""
+    best: tuple[float, Finding, list[tuple[Mark, Mark, ViewPair]]] | None = None
+    for prior in candidates:
+        if prior.kind != finding.kind or prior.laterality != finding.laterality:
+            continue
+        pairs, distances = [], []
+        for mark in finding.marks:
+            key = _view_key(mark)
+            if key is None or key not in regs:
+                continue
+            reg = regs[key].registration
+            px, py = reg.map_point(mark.point)
+            spacing = reg.prior.spacing_mm
+            size = mark.size_mm or finding.size_mm or 0.0
+            reach = max(MATCH_MM, MATCH_FRACTION * size)
+            for pm in prior.marks:
+                if _view_key(pm) != key:
+                    continue
+                d = math.hypot((pm.point[0] - px) * spacing[1], (pm.point[1] - py) * spacing[0])
+                if d <= reach:
+                    pairs.append((mark, pm, regs[key]))
+                    distances.append(d)
+        if pairs and (best is None or (-len(pairs), sum(distances) / len(pairs)) < (-len(best[2]), best[0])):
+            best = (sum(distances) / len(pairs), prior, pairs)
+    return (None, []) if best is None else (best[1], best[2])
+
+
+def _measure_views(
+    finding: Finding, regs: dict[tuple[str, str], ViewPair]
+) -> tuple[list[float], list[float], int]:
+    """Per registered view of the finding: size change (mm, prior in the current scale) and prior
+    size, or a vote for ``new`` when nothing is at the mapped place on the prior."""
+    cluster = finding.kind == FindingKind.CALCIFICATION_CLUSTER
+    measure = cluster_size_mm if cluster else mass_size_mm
+    changes, prior_sizes, new_votes = [], [], 0
+    for mark in finding.marks:
+        key = _view_key(mark)
+        if key is None or key not in regs:
+            continue
+        pair = regs[key]
+        reg = pair.registration
+        start = mark.size_mm or finding.size_mm or 10.0
+        now = measure(pair.current, mark.point, start, max(SEARCH_MM, 0.3 * start))
+        if now is None:
+            continue
+        then = measure(pair.prior, reg.map_point(now.point), now.size_mm, PRIOR_SEARCH_MM)
+        absent = then is None or (
+            then.contrast < NEW_MIN_SPOTS if cluster else then.contrast < NEW_CONTRAST_RATIO * now.contrast
+        )
+        if absent or then is None:
+            new_votes += 1
+            continue
+        adjusted = reg.map_size(then.size_mm)
+        changes.append(now.size_mm - adjusted)
+        prior_sizes.append(adjusted)
+    return changes, prior_sizes, new_votes
+
+
+def _compare(
+    finding: Finding,
+    prior_findings: list[Finding],
+    regs: dict[tuple[str, str], ViewPair],
+    prior: StudyRef,
+    prior_sops: dict[tuple[str, str], str],
+) -> Finding:
+    """The finding with its comparison: measured on both images where it can be, else from the
+    prior detections alone (matched: stable with the detectors' sizes; none: new)."""
+    matched, pairs = _match(finding, prior_findings, regs)
+    mapped = tuple(
+        _mapped_mark(m, regs[k].registration, prior_sops[k])
+        for m in finding.marks
+        if (k := _view_key(m)) is not None and k in regs and k in prior_sops
+    )
+    if not mapped:
+        return finding  # no view of this finding could be mapped: no comparison to make
+    changes, prior_sizes, new_votes = _measure_views(finding, regs)
+    size_change: float | None = None
+    prior_size: float | None = None
+    if changes and new_votes <= len(changes):
+        size_change = round(float(np.median(changes)), 1)
+        prior_size = round(float(np.median(prior_sizes)), 1)
+        change = change_of(size_change, prior_size)
+    elif new_votes or matched is None:
+        change = ChangeKind.NEW
+    else:
+        change, prior_size = ChangeKind.STABLE, matched.size_mm
+    prior_marks = tuple(pm for _, pm, _ in pairs) if matched is not None and change != ChangeKind.NEW else mapped
+    comparison = FindingComparison(
+        prior.study_instance_uid, change, size_change, prior_size, prior.study_date, prior_marks
+    )
+    attributes = {**finding.attributes, "prior_detected": 1.0 if matched is not None else 0.0}
+    return replace(finding, comparison=comparison, attributes=attributes)
+
+
+def _annotated(finding: Finding, source: str) -> Finding:
+    return replace(finding, attributes={**finding.attributes, "source_algorithm": source})
+
+
+class ComparisonAlgorithm:
+    """Built-in prior comparison (entry point ``comparison``)."""
+
+    manifest: AlgorithmManifest = MANIFEST
+
+    def is_available(self) -> tuple[bool, str]:
+        """Always available: numpy, scipy and scikit-image are core dependencies."""
+        return True, ""
+
+    def select(self, study: StudyRef) -> Selection:
+        """The current study's 2-D mammograms (as the detectors select them); priors ride along
+        on ``selection.study.priors``."""
+        return DensityAlgorithm().select(study)
+
+    def run(self, selection: Selection) -> AlgorithmResult:
+        """Detect on current and prior, register view pairs, compare (module docstring)."""
+        started = time.perf_counter()
+        study = selection.study
+        current = _analyse(study)
+        findings = [_annotated(f, r.algorithm_id) for r in current.results for f in _shown(r)]
+        thresholds = [r.operating_threshold for r in current.results if r.operating_threshold is not None]
+        images = current.density.images
+        base = {
+            "algorithm_id": MANIFEST.id,
+            "algorithm_version": MANIFEST.version,
+            "study_instance_uid": study.study_instance_uid,
+            "images": images,
+            "density": current.density.density,
+            "operating_threshold": min(thresholds) if thresholds else None,
+            "model_card": MANIFEST.model_card,
+        }
+        if all(r.status != AlgorithmStatus.OK for r in (*current.results, current.density)):
+            reasons = "; ".join(sorted({r.message for r in current.results if r.message})) or "no images"
+            status = AlgorithmStatus.FAILED if any(r.status == AlgorithmStatus.FAILED for r in current.results) else AlgorithmStatus.SKIPPED
+            return AlgorithmResult(status=status, message=reasons, priors=_no_prior(study), **base)  # type: ignore[arg-type]
+        prior = _pick_prior(study)
+        if prior is None:
+            use = _no_prior(study)
+            return AlgorithmResult(
+                status=AlgorithmStatus.OK, message=use.message, findings=tuple(findings), priors=use, **base  # type: ignore[arg-type]
+            )
+        before = _analyse(prior)
+        regs = register_views(study, prior)
+        prior_sops = {
+            (r.laterality, r.view.upper()): r.sop_instance_uid
+            for r in prior.instances
+            if r.laterality and r.view
+        }
+        prior_by_kind = [
+            f
+            for r in before.results
+            for f in r.findings
+            if f.score >= PRIOR_SCORE_FRACTION * (r.operating_threshold or 0.0)
+        ]
+        compared = tuple(_compare(f, prior_by_kind, regs, prior, prior_sops) for f in findings)
+        density_change = None
+        if current.density.density is not None and before.density.density is not None:
+            now, then = current.density.density, before.density.density
+            density_change = DensityChange(
+                prior.study_instance_uid,
+                then.category,
+                round(then.percent_dense, 2),
+                round(now.percent_dense - then.percent_dense, 2),
+                prior.study_date,
+            )
+        counts = {kind: sum(1 for f in compared if f.comparison and f.comparison.change == kind) for kind in ChangeKind}
+        summary = ", ".join(f"{n} {kind.value}" for kind, n in counts.items() if n) or "no findings"
+        message = f"compared with prior of {prior.study_date or 'unknown date'}: {summary}"
+        outcomes = tuple(
+            replace(o, measurements={**o.measurements, **_registration_measures(o, regs)}) for o in images
+        )
+        LOGGER.debug("comparison of %d findings in %.1f s", len(compared), time.perf_counter() - started)
+        return AlgorithmResult(
+            status=AlgorithmStatus.OK,
+            message=message,
+            findings=compared,
+            priors=PriorUse(PriorStatus.HELD, (prior.study_instance_uid,), PRIOR_STATUS_TEXT[PriorStatus.HELD]),
+            density_change=density_change,
+            **{**base, "images": outcomes},  # type: ignore[arg-type]
+        )
+
+
+def _registration_measures(outcome: ImageOutcome, regs: dict[tuple[str, str], ViewPair]) -> dict[str, float]:
+    if not outcome.laterality or not outcome.view:
+        return {}
+    pair = regs.get((outcome.laterality, outcome.view.upper()))
+    if pair is None:
+        return {}
+    reg = pair.registration
+    return {"registration_ncc": reg.ncc, "registration_scale": round(reg.transform.scale, 4)}
+
+
+def _no_prior(study: StudyRef) -> PriorUse:
+    """Why no prior was read: the study's prior status, or that the held ones have no matching view."""
+    if study.prior_status == PriorStatus.HELD or study.priors:
+        return PriorUse(
+            PriorStatus.NONE_AVAILABLE,
+            (),
+            "no prior available: the prior studies held have no mammogram of the current views",
+        )
+    status = study.prior_status
+    return PriorUse(status, (), PRIOR_STATUS_TEXT[status])
