@@ -139,11 +139,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     jobs = [(args.seed, i) for i in range(args.count)]
-    if args.workers > 1:
-        with ProcessPoolExecutor(args.workers) as pool:
-            rows = list(pool.map(one_pair, jobs))
-    else:
-        rows = [one_pair(j) for j in jobs]
+    rows = []
+    with ProcessPoolExecutor(max(args.workers, 1)) as pool:
+        for row in pool.map(one_pair, jobs):
+            rows.append(row)
+            calls = ", ".join(f"{x['kind'][:4]} {x['true']}->{x['called']}" for x in row["lesions"])
+            print(f"pair {row['i']}: {calls}; {row['seconds']:.1f} s", flush=True)
     lesions = [lesion for r in rows for lesion in r["lesions"]]
     found = [lesion for lesion in lesions if lesion["found"]]
     print(f"pairs {len(rows)}, lesions {len(lesions)}, found {len(found)} ({len(found) / max(len(lesions), 1):.2f})")

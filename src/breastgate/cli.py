@@ -114,14 +114,21 @@ def phantom(
     """Write synthetic studies with ground truth (truth.json beside each study)."""
     from breastgate.phantoms import write_phantoms
 
-    if prior:
+    if prior and kind != "mg":
         typer.echo(
             "error: --prior is not available yet (prior studies come with the prior-comparison issue)",
             err=True,
         )
         raise typer.Exit(2)
     try:
-        folders = write_phantoms(out, count, seed, kind=kind, pixel_mm=pixel_mm)
+        if prior:  # kind mg: each study and the same woman a year earlier (phantoms.prior)
+            from breastgate.phantoms.prior import write_mg_prior_phantoms
+
+            if pixel_mm is not None:
+                raise ValueError("--pixel-mm applies to kind 'dbt' only")
+            folders = write_mg_prior_phantoms(out, count, seed)
+        else:
+            folders = write_phantoms(out, count, seed, kind=kind, pixel_mm=pixel_mm)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -124,7 +124,7 @@ def cluster_size_mm(
     centres = np.array(ndi.center_of_mass(dog, labels, range(1, n + 1)), dtype=np.float64) * px  # (row, col) mm
     here = np.array([(point[1] - r0 - 0.5) * px, (point[0] - c0 - 0.5) * px])
     start = int(np.argmin(np.hypot(*(centres - here).T)))
-    if float(np.hypot(*(centres[start] - here))) > CALC_LINK_MM + search_mm:
+    if float(np.hypot(*(centres[start] - here))) > search_mm + 1.0:
         return None
     group = {start}
     frontier = [start]

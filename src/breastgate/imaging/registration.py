@@ -43,7 +43,8 @@ SMOOTH_MM = 2.0
 MARGIN_MM = 6.0
 #: Samples mapping closer than this (mm) to the prior's chest-wall, top or bottom border are left out.
 EDGE_MM = 2.0
-#: Parameter scales of the refinement: shifts in mm, linear terms in these units (1 % per unit).
+#: Parameter scales of the refinement: shifts in mm, rotation in degrees, scales and shear in
+#: these units (1 % per unit).
 _LINEAR_UNIT = 0.01
 
 
@@ -182,7 +183,11 @@ def _refine(current: ViewFrame, prior: ViewFrame, init: Affine2D, sigma_mm: floa
     base_c = m0 @ centre + t0
 
     def transform(p: FloatArray) -> tuple[FloatArray, FloatArray]:
-        m = m0 @ (np.eye(2) + _LINEAR_UNIT * p[2:].reshape(2, 2))
+        # p: shift (mm), rotation (degrees), scale x and y and shear (in _LINEAR_UNIT).
+        a = math.radians(p[2])
+        rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+        shape = np.array([[1.0 + _LINEAR_UNIT * p[3], _LINEAR_UNIT * p[5]], [0.0, 1.0 + _LINEAR_UNIT * p[4]]])
+        m = m0 @ rot @ shape
         return m, base_c + p[:2] - m @ centre
 
     height, width = (prior.image.shape[0] * prior.px_mm, prior.image.shape[1] * prior.px_mm)
