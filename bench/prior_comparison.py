@@ -21,6 +21,7 @@ Targets (issue 18): accuracy >= 0.90, size error <= 2 mm, registration <= 3 mm.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -42,7 +43,9 @@ def requests_for(seed: int, i: int) -> tuple[list[Any], list[str]]:
     from breastgate.phantoms.lesions import LesionRequest
 
     rng = np.random.default_rng([seed, i, 18])
-    requests = [LesionRequest("mass", size_mm=float(rng.uniform(10, 25)), contrast=float(rng.uniform(0.6, 0.9)))]
+    requests = [
+        LesionRequest("mass", size_mm=float(rng.uniform(10, 25)), contrast=float(rng.uniform(0.6, 0.9)))
+    ]
     changes = [MASS_CHANGES[i % 4]]
     if i % 2 == 0:
         requests.append(LesionRequest("calcification_cluster", shape="fine_pleomorphic"))
@@ -56,7 +59,9 @@ def _hit(mark: Any, lesion_view: dict[str, Any], px: float) -> bool:
     return bool(c0 - pad <= mark.point[0] <= c1 + pad and r0 - pad <= mark.point[1] <= r1 + pad)
 
 
-def _landmark_errors(truth: dict[str, Any], regs: dict[Any, Any], shape: dict[Any, tuple[int, int]], px: float) -> tuple[list[float], list[float]]:
+def _landmark_errors(
+    truth: dict[str, Any], regs: dict[Any, Any], shape: dict[Any, tuple[int, int]], px: float
+) -> tuple[list[float], list[float]]:
     after, before = [], []
     for view in truth["prior"]["views"]:
         key = (view["laterality"], view["view"])
@@ -89,7 +94,9 @@ def one_pair(args: tuple[int, int]) -> dict[str, Any]:
 
     requests, changes = requests_for(seed, i)
     vendor = sorted(VENDOR_PROFILES)[i % 2]
-    pair = generate_mg_pair(seed + i, category="abcd"[i % 4], vendor=vendor, lesions=requests, changes=changes)
+    pair = generate_mg_pair(
+        seed + i, category="abcd"[i % 4], vendor=vendor, lesions=requests, changes=changes
+    )
     px = VENDOR_PROFILES[vendor].pixel_spacing_mm
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "c").mkdir()
@@ -103,7 +110,10 @@ def one_pair(args: tuple[int, int]) -> dict[str, Any]:
         result = algorithm.run(algorithm.select(current))
         seconds = time.perf_counter() - started
         regs = register_views(current, prior)
-        shape = {(str(d.ImageLaterality), str(d.ViewPosition)): (int(d.Rows), int(d.Columns)) for d in pair.current.datasets}
+        shape = {
+            (str(d.ImageLaterality), str(d.ViewPosition)): (int(d.Rows), int(d.Columns))
+            for d in pair.current.datasets
+        }
         after, before = _landmark_errors(pair.current.truth, regs, shape, px)
     truth_by_id = {lesion["id"]: lesion for lesion in pair.current.truth["lesions"]}
     lesions = []
@@ -112,7 +122,9 @@ def one_pair(args: tuple[int, int]) -> dict[str, Any]:
         views = {v["sop_instance_uid"]: v for v in lesion["views"]}
         found = None
         for f in result.findings:
-            if f.kind.value == entry["kind"] and any(m.sop_instance_uid in views and _hit(m, views[m.sop_instance_uid], px) for m in f.marks):
+            if f.kind.value == entry["kind"] and any(
+                m.sop_instance_uid in views and _hit(m, views[m.sop_instance_uid], px) for m in f.marks
+            ):
                 found = f
                 break
         lesions.append(
@@ -121,8 +133,12 @@ def one_pair(args: tuple[int, int]) -> dict[str, Any]:
                 "true": entry["change"],
                 "true_change_mm": entry["size_change_mm"],
                 "found": found is not None,
-                "called": None if found is None or found.comparison is None else found.comparison.change.value,
-                "change_mm": None if found is None or found.comparison is None else found.comparison.size_change_mm,
+                "called": None
+                if found is None or found.comparison is None
+                else found.comparison.change.value,
+                "change_mm": None
+                if found is None or found.comparison is None
+                else found.comparison.size_change_mm,
             }
         )
     return {"i": i, "seconds": seconds, "lesions": lesions, "reg": after, "reg_init": before}
@@ -137,7 +153,13 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--seed", type=int, default=9000)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--jsonl", type=Path, help="append one JSON line per pair to this file")
+    parser.add_argument("--summarise", type=Path, help="only print the figures of a --jsonl file")
     args = parser.parse_args()
+    if args.summarise:
+        lines = args.summarise.read_text(encoding="utf-8").splitlines()
+        summarise([json.loads(line) for line in lines if line.strip()])
+        return
     jobs = [(args.seed, i) for i in range(args.count)]
     rows = []
     with ProcessPoolExecutor(max(args.workers, 1)) as pool:
@@ -145,9 +167,18 @@ def main() -> None:
             rows.append(row)
             calls = ", ".join(f"{x['kind'][:4]} {x['true']}->{x['called']}" for x in row["lesions"])
             print(f"pair {row['i']}: {calls}; {row['seconds']:.1f} s", flush=True)
+            if args.jsonl:
+                with args.jsonl.open("a", encoding="utf-8") as out:
+                    out.write(json.dumps(row) + "\n")
+    summarise(rows)
+
+
+def summarise(rows: list[dict[str, Any]]) -> None:
+    """Print the figures (module docstring) of the pairs run."""
     lesions = [lesion for r in rows for lesion in r["lesions"]]
     found = [lesion for lesion in lesions if lesion["found"]]
-    print(f"pairs {len(rows)}, lesions {len(lesions)}, found {len(found)} ({len(found) / max(len(lesions), 1):.2f})")
+    share = len(found) / max(len(lesions), 1)
+    print(f"pairs {len(rows)}, lesions {len(lesions)}, found {len(found)} ({share:.2f})")
     for kind in ("mass", "calcification_cluster", None):
         subset = [x for x in found if kind is None or x["kind"] == kind]
         if not subset:
@@ -157,19 +188,27 @@ def main() -> None:
     labels = ("new", "stable", "increased", "decreased")
     print("confusion (rows true, columns called):", " ".join(f"{c:>9}" for c in labels))
     for t in labels:
-        print(f"  {t:>9}", " ".join(f"{sum(1 for x in found if x['true'] == t and x['called'] == c):9d}" for c in labels))
+        print(
+            f"  {t:>9}",
+            " ".join(f"{sum(1 for x in found if x['true'] == t and x['called'] == c):9d}" for c in labels),
+        )
     for kind in ("mass", "calcification_cluster", None):
         errors = [
             abs(x["change_mm"] - x["true_change_mm"])
             for x in found
-            if (kind is None or x["kind"] == kind) and x["true_change_mm"] is not None and x["change_mm"] is not None
+            if (kind is None or x["kind"] == kind)
+            and x["true_change_mm"] is not None
+            and x["change_mm"] is not None
         ]
         if errors:
-            print(f"{kind or 'all'}: size-change error mean {np.mean(errors):.2f} mm, p90 {_pct(errors, 90):.2f} mm (n={len(errors)})")
+            mean, p90 = np.mean(errors), _pct(errors, 90)
+            print(
+                f"{kind or 'all'}: size-change error mean {mean:.2f} mm, p90 {p90:.2f} mm (n={len(errors)})"
+            )
     reg = [e for r in rows for e in r["reg"]]
     init = [e for r in rows for e in r["reg_init"]]
-    print(f"registration error (landmarks, n={len(reg)}): mean {np.mean(reg):.2f} p90 {_pct(reg, 90):.2f} max {max(reg):.2f} mm")
-    print(f"  landmark similarity alone: mean {np.mean(init):.2f} p90 {_pct(init, 90):.2f} max {max(init):.2f} mm")
+    for name, values in ((f"registration error (landmarks, n={len(reg)})", reg), ("  landmarks alone", init)):
+        print(f"{name}: mean {np.mean(values):.2f} p90 {_pct(values, 90):.2f} max {max(values):.2f} mm")
     seconds = [r["seconds"] for r in rows]
     print(f"seconds per pair: mean {np.mean(seconds):.1f}, max {max(seconds):.1f}")
 

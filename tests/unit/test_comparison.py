@@ -53,7 +53,9 @@ def _save(pair: PhantomPair, folder: Path) -> StudyRef:
             )
         first = study.datasets[0]
         studies.append(
-            StudyRef(study.study_instance_uid, tuple(refs), str(first.PatientID), study_date=str(first.StudyDate))
+            StudyRef(
+                study.study_instance_uid, tuple(refs), str(first.PatientID), study_date=str(first.StudyDate)
+            )
         )
     prior, current = studies
     return replace(current, priors=(prior,), prior_status=PriorStatus.HELD)
@@ -63,7 +65,11 @@ def _save(pair: PhantomPair, folder: Path) -> StudyRef:
 def grown(tmp_path_factory: pytest.TempPathFactory) -> tuple[PhantomPair, StudyRef]:
     """A mass that grew (15.9 mm now) and a stable cluster: dense breast, 70 µm profile."""
     pair = generate_mg_pair(
-        8002, category="c", vendor="profile-a-70um", lesions=[MASS_INCREASED, CLUSTER], changes=["increased", "stable"]
+        8002,
+        category="c",
+        vendor="profile-a-70um",
+        lesions=[MASS_INCREASED, CLUSTER],
+        changes=["increased", "stable"],
     )
     return pair, _save(pair, tmp_path_factory.mktemp("grown"))
 
@@ -77,9 +83,15 @@ def _finding_on(result: AlgorithmResult, pair: PhantomPair, lesion_id: str) -> C
     truth = next(lesion for lesion in pair.current.truth["lesions"] if lesion["id"] == lesion_id)
     boxes = {v["sop_instance_uid"]: v["bbox"] for v in truth["views"]}
     for finding in result.findings:
+        if finding.kind.value != truth["kind"]:
+            continue
         for mark in finding.marks:
             box = boxes.get(mark.sop_instance_uid)
-            if box and box[0] - 30 <= mark.point[0] <= box[2] + 30 and box[1] - 30 <= mark.point[1] <= box[3] + 30:
+            if (
+                box
+                and box[0] - 30 <= mark.point[0] <= box[2] + 30
+                and box[1] - 30 <= mark.point[1] <= box[3] + 30
+            ):
                 return finding.comparison.change if finding.comparison else None
     raise AssertionError(f"{lesion_id} not found")
 
@@ -147,7 +159,14 @@ def test_registration_recovers_a_known_shift_and_rotation() -> None:
         far = c >= c.max() - 1
         nipple = ((float(np.median(c[far])) + 0.5) * px, (float(np.median(r[far])) + 0.5) * px)
         return ViewFrame(
-            image.astype(np.float32), mask, px, (px, px), False, float(cols), nipple, (0.0, (np.median(wall) + 0.5) * px)
+            image.astype(np.float32),
+            mask,
+            px,
+            (px, px),
+            False,
+            float(cols),
+            nipple,
+            (0.0, (np.median(wall) + 0.5) * px),
         )
 
     reg = register(frame(current, current_mask), frame(prior, prior_mask))
@@ -181,17 +200,24 @@ def test_grown_mass_is_increased_and_stable_cluster_is_stable(grown: tuple[Phant
     assert result.priors.study_instance_uids == (pair.prior.study_instance_uid,)
     assert _finding_on(result, pair, "lesion-1") == ChangeKind.INCREASED
     assert _finding_on(result, pair, "lesion-2") == ChangeKind.STABLE
-    increased = next(f for f in result.findings if f.comparison and f.comparison.change == ChangeKind.INCREASED)
+    increased = next(
+        f for f in result.findings if f.comparison and f.comparison.change == ChangeKind.INCREASED
+    )
     assert increased.comparison is not None and increased.comparison.size_change_mm is not None
     assert increased.comparison.prior_study_date == study.priors[0].study_date
     assert result.density is not None and result.density_change is not None
     assert result.density_change.prior_study_instance_uid == pair.prior.study_instance_uid
-    assert all(f.attributes["source_algorithm"] in ("breastgate.masses", "breastgate.calcifications") for f in result.findings)
+    assert all(
+        f.attributes["source_algorithm"] in ("breastgate.masses", "breastgate.calcifications")
+        for f in result.findings
+    )
 
 
 @pytest.mark.slow
 def test_lesions_absent_on_the_prior_are_new(tmp_path: Path) -> None:
-    pair = generate_mg_pair(8000, category="a", vendor="profile-a-70um", lesions=[MASS_NEW, CLUSTER], changes=["new", "new"])
+    pair = generate_mg_pair(
+        8000, category="a", vendor="profile-a-70um", lesions=[MASS_NEW, CLUSTER], changes=["new", "new"]
+    )
     result = _run(_save(pair, tmp_path))
     assert _finding_on(result, pair, "lesion-1") == ChangeKind.NEW
     assert _finding_on(result, pair, "lesion-2") == ChangeKind.NEW
@@ -206,7 +232,9 @@ def test_without_a_prior_the_result_says_why(grown: tuple[PhantomPair, StudyRef]
     result = _run(alone)
     assert result.status == AlgorithmStatus.OK
     assert result.priors is not None and result.priors.status == PriorStatus.NOT_IN_TIME
-    assert "prior not fetched in time" in result.priors.message and "prior not fetched in time" in result.message
+    assert (
+        "prior not fetched in time" in result.priors.message and "prior not fetched in time" in result.message
+    )
     assert result.findings and all(f.comparison is None for f in result.findings)
     assert result.density_change is None
 
@@ -224,7 +252,13 @@ def test_offline_attaches_earlier_studies_of_the_same_patient() -> None:
         return StudyRef(uid, (), patient_id=patient, study_date=date)
 
     studies = attach_priors(
-        [study("1", "P", "20240101"), study("2", "P", "20230101"), study("3", "P", "20220101"), study("4", "Q", "20240101"), study("5", None, "20240101")]
+        [
+            study("1", "P", "20240101"),
+            study("2", "P", "20230101"),
+            study("3", "P", "20220101"),
+            study("4", "Q", "20240101"),
+            study("5", None, "20240101"),
+        ]
     )
     by_uid = {s.study_instance_uid: s for s in studies}
     assert [p.study_instance_uid for p in by_uid["1"].priors] == ["2", "3"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -41,7 +42,7 @@ CALC_LINK_MM = 5.0
 CALC_PAD_MM = 0.5
 
 
-def _patch(pixels: FloatArray, col: float, row: float, half: int) -> tuple[FloatArray, int, int]:
+def _patch(pixels: npt.NDArray[np.floating[Any]], col: float, row: float, half: int) -> tuple[FloatArray, int, int]:
     r0, c0 = max(int(row) - half, 0), max(int(col) - half, 0)
     r1, c1 = min(int(row) + half + 1, pixels.shape[0]), min(int(col) + half + 1, pixels.shape[1])
     return pixels[r0:r1, c0:c1].astype(np.float64), r0, c0
@@ -121,7 +122,9 @@ def cluster_size_mm(
     labels, n = ndi.label(dog > CALC_SIGMA * spread)
     if n == 0:
         return None
-    centres = np.array(ndi.center_of_mass(dog, labels, range(1, n + 1)), dtype=np.float64) * px  # (row, col) mm
+    centres = (
+        np.array(ndi.center_of_mass(dog, labels, range(1, n + 1)), dtype=np.float64) * px
+    )  # (row, col) mm
     here = np.array([(point[1] - r0 - 0.5) * px, (point[0] - c0 - 0.5) * px])
     start = int(np.argmin(np.hypot(*(centres - here).T)))
     if float(np.hypot(*(centres[start] - here))) > search_mm + 1.0:

@@ -51,6 +51,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from breastgate.algorithms._lesion_size import cluster_size_mm, mass_size_mm
 from breastgate.algorithms.base import Selection
 from breastgate.algorithms.calcifications import CalcificationAlgorithm
 from breastgate.algorithms.density import DensityAlgorithm
@@ -73,7 +74,6 @@ from breastgate.domain.model import (
     StudyRef,
 )
 from breastgate.imaging.geometry import analyse_breast
-from breastgate.algorithms._lesion_size import cluster_size_mm, mass_size_mm
 from breastgate.imaging.pixels import MG_FOR_PRESENTATION, MG_FOR_PROCESSING, MammoImage, load_mammogram
 from breastgate.imaging.registration import Registration, register, view_frame
 
@@ -304,7 +304,9 @@ def _compare(
         change = ChangeKind.NEW
     else:
         change, prior_size = ChangeKind.STABLE, matched.size_mm
-    prior_marks = tuple(pm for _, pm, _ in pairs) if matched is not None and change != ChangeKind.NEW else mapped
+    prior_marks = (
+        tuple(pm for _, pm, _ in pairs) if matched is not None and change != ChangeKind.NEW else mapped
+    )
     comparison = FindingComparison(
         prior.study_instance_uid, change, size_change, prior_size, prior.study_date, prior_marks
     )
@@ -349,13 +351,21 @@ class ComparisonAlgorithm:
         }
         if all(r.status != AlgorithmStatus.OK for r in (*current.results, current.density)):
             reasons = "; ".join(sorted({r.message for r in current.results if r.message})) or "no images"
-            status = AlgorithmStatus.FAILED if any(r.status == AlgorithmStatus.FAILED for r in current.results) else AlgorithmStatus.SKIPPED
+            status = (
+                AlgorithmStatus.FAILED
+                if any(r.status == AlgorithmStatus.FAILED for r in current.results)
+                else AlgorithmStatus.SKIPPED
+            )
             return AlgorithmResult(status=status, message=reasons, priors=_no_prior(study), **base)  # type: ignore[arg-type]
         prior = _pick_prior(study)
         if prior is None:
             use = _no_prior(study)
             return AlgorithmResult(
-                status=AlgorithmStatus.OK, message=use.message, findings=tuple(findings), priors=use, **base  # type: ignore[arg-type]
+                status=AlgorithmStatus.OK,
+                message=use.message,
+                findings=tuple(findings),
+                priors=use,
+                **base,  # type: ignore[arg-type]
             )
         before = _analyse(prior)
         regs = register_views(study, prior)
@@ -381,7 +391,10 @@ class ComparisonAlgorithm:
                 round(now.percent_dense - then.percent_dense, 2),
                 prior.study_date,
             )
-        counts = {kind: sum(1 for f in compared if f.comparison and f.comparison.change == kind) for kind in ChangeKind}
+        counts = {
+            kind: sum(1 for f in compared if f.comparison and f.comparison.change == kind)
+            for kind in ChangeKind
+        }
         summary = ", ".join(f"{n} {kind.value}" for kind, n in counts.items() if n) or "no findings"
         message = f"compared with prior of {prior.study_date or 'unknown date'}: {summary}"
         outcomes = tuple(
@@ -392,7 +405,9 @@ class ComparisonAlgorithm:
             status=AlgorithmStatus.OK,
             message=message,
             findings=compared,
-            priors=PriorUse(PriorStatus.HELD, (prior.study_instance_uid,), PRIOR_STATUS_TEXT[PriorStatus.HELD]),
+            priors=PriorUse(
+                PriorStatus.HELD, (prior.study_instance_uid,), PRIOR_STATUS_TEXT[PriorStatus.HELD]
+            ),
             density_change=density_change,
             **{**base, "images": outcomes},  # type: ignore[arg-type]
         )

@@ -169,7 +169,9 @@ def _ncc(a: FloatArray, b: FloatArray) -> float:
     return float((a * b).sum()) / den
 
 
-def _refine(current: ViewFrame, prior: ViewFrame, init: Affine2D, sigma_mm: float, grid_mm: float) -> Affine2D:
+def _refine(
+    current: ViewFrame, prior: ViewFrame, init: Affine2D, sigma_mm: float, grid_mm: float
+) -> Affine2D:
     cur = _standardised(current, sigma_mm)
     pri = _standardised(prior, sigma_mm)
     step = max(1, round(grid_mm / current.px_mm))
@@ -197,7 +199,9 @@ def _refine(current: ViewFrame, prior: ViewFrame, init: Affine2D, sigma_mm: floa
         q = pts @ m.T + t
         # Only where the prior has a picture: the chest-wall edge and the top of an MLO are borders
         # of the detector, not of the breast; tissue beyond them was not imaged.
-        valid = (q[:, 0] >= EDGE_MM) & (q[:, 0] <= width) & (q[:, 1] >= EDGE_MM) & (q[:, 1] <= height - EDGE_MM)
+        valid = (
+            (q[:, 0] >= EDGE_MM) & (q[:, 0] <= width) & (q[:, 1] >= EDGE_MM) & (q[:, 1] <= height - EDGE_MM)
+        )
         if valid.sum() < 0.5 * len(q):
             return 1.0
         sampled = ndi.map_coordinates(
@@ -205,12 +209,16 @@ def _refine(current: ViewFrame, prior: ViewFrame, init: Affine2D, sigma_mm: floa
         )
         return -_ncc(values[valid], sampled)
 
-    res = optimize.minimize(cost, np.zeros(6), method="Powell", options={"xtol": 0.05, "ftol": 1e-5, "maxfev": 1500})
+    res = optimize.minimize(
+        cost, np.zeros(6), method="Powell", options={"xtol": 0.05, "ftol": 1e-5, "maxfev": 1500}
+    )
     m, t = transform(np.asarray(res.x, dtype=np.float64))
     return Affine2D.from_arrays(m, t)
 
 
-def correlation(current: ViewFrame, prior: ViewFrame, transform: Affine2D, sigma_mm: float = SMOOTH_MM) -> float:
+def correlation(
+    current: ViewFrame, prior: ViewFrame, transform: Affine2D, sigma_mm: float = SMOOTH_MM
+) -> float:
     """Normalised cross-correlation of the current image and the prior mapped by ``transform``."""
     cur = _standardised(current, sigma_mm)
     pri = _standardised(prior, sigma_mm)
@@ -220,7 +228,11 @@ def correlation(current: ViewFrame, prior: ViewFrame, transform: Affine2D, sigma
     pts = np.column_stack(((cols + 0.5) * current.px_mm, (rows + 0.5) * current.px_mm))
     m, t = transform.arrays()
     q = pts @ m.T + t
-    valid = (q[:, 0] >= EDGE_MM) & (q[:, 1] >= EDGE_MM) & (q[:, 1] <= prior.image.shape[0] * prior.px_mm - EDGE_MM)
+    valid = (
+        (q[:, 0] >= EDGE_MM)
+        & (q[:, 1] >= EDGE_MM)
+        & (q[:, 1] <= prior.image.shape[0] * prior.px_mm - EDGE_MM)
+    )
     sampled = ndi.map_coordinates(
         pri, [q[valid, 1] / prior.px_mm - 0.5, q[valid, 0] / prior.px_mm - 0.5], order=1, mode="nearest"
     )

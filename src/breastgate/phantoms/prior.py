@@ -161,10 +161,10 @@ def _warp(pixels: npt.NDArray[np.uint16], m: Matrix, t: Matrix) -> npt.NDArray[n
     swap = np.array([[0.0, 1.0], [1.0, 0.0]])
     mat = swap @ inv @ swap
     offset = mat @ np.array([0.5, 0.5]) - swap @ (inv @ t) - 0.5
-    out = ndimage.affine_transform(
+    out: npt.NDArray[np.float32] = ndimage.affine_transform(
         pixels.astype(np.float32), mat, offset=offset, order=1, mode="nearest", prefilter=False
-    )
-    return out.astype(np.float32)
+    ).astype(np.float32)
+    return out
 
 
 def _expose(
@@ -216,7 +216,9 @@ class _Marks:
 def _mapped_truth(truth: tuple[dict[str, object], ...], m: Matrix, t: Matrix) -> list[dict[str, object]]:
     out = []
     for entry in truth:
-        c0, r0, c1, r1 = entry["bbox"]  # type: ignore[misc]
+        box = entry["bbox"]
+        assert isinstance(box, list)
+        c0, r0, c1, r1 = (float(v) for v in box)
         corners = np.array([map_point(m, t, (c, r)) for c in (c0, c1) for r in (r0, r1)])
         mapped: dict[str, object] = {
             "id": entry["id"],
@@ -283,7 +285,9 @@ def generate_mg_pair(
     study a year earlier (see the module docstring). ``changes`` gives each lesion's change from
     the prior to now (:data:`CHANGES`; clusters never ``decreased``); drawn from ``seed`` when None.
     """
-    current = generate_mg_study(seed, category=category, vendor=vendor, lesions=list(lesions), realism=realism)
+    current = generate_mg_study(
+        seed, category=category, vendor=vendor, lesions=list(lesions), realism=realism
+    )
     plan = plan_study(seed, category, vendor, realism=realism)
     pid = f"PH{seed:08d}"
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xB2104]))
@@ -314,15 +318,21 @@ def generate_mg_pair(
     key = (seed, plan.category, plan.profile.name, pid, "prior")
     names = ["study", "series", "forL", "forR"] + [f"{k}{i}" for k in ("sop", "raw") for i in range(4)]
     uids = {name: phantom_uid(*key, name) for name in names}
-    current_sops = {(str(d.ImageLaterality), str(d.ViewPosition)): str(d.SOPInstanceUID) for d in current.datasets}
+    current_sops = {
+        (str(d.ImageLaterality), str(d.ViewPosition)): str(d.SOPInstanceUID) for d in current.datasets
+    }
     datasets, items, marks_items, views = [], [], [], []
     for spec in plan.views:
         index = VIEWS.index((spec.laterality, spec.view))
         acq = _draw_acquisition(rng, spec)
-        rendered = render_view(spec, plan.profile, [p for p in prior_lesions if p.laterality == spec.laterality])
+        rendered = render_view(
+            spec, plan.profile, [p for p in prior_lesions if p.laterality == spec.laterality]
+        )
         m, t = _image_map(acq, spec.laterality, plan.profile.pixel_spacing_mm, plan.profile.columns)
         pixels = _expose(_warp(rendered.pixels, m, t), acq, plan, rng)
-        ids = ImageIds(uids["study"], uids["series"], uids[f"sop{index}"], uids[f"for{spec.laterality}"], index)
+        ids = ImageIds(
+            uids["study"], uids["series"], uids[f"sop{index}"], uids[f"for{spec.laterality}"], index
+        )
         datasets.append(_prior_dataset(plan, spec, pixels, ids, pid, acq, uids[f"raw{index}"]))
         items.append((spec, rendered, ids.sop))
         marks_items.append((spec, _Marks(_mapped_truth(rendered.lesion_truth, m, t)), ids.sop))
@@ -372,7 +382,9 @@ def _save(study: PhantomStudy, out_dir: Path) -> Path:
 def default_requests(seed: int) -> list[LesionRequest]:
     """One or two lesions for ``phantom --prior``: a mass of 10-25 mm, sometimes a cluster."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xB2105]))
-    out = [LesionRequest("mass", size_mm=float(rng.uniform(10.0, 25.0)), contrast=float(rng.uniform(0.6, 0.9)))]
+    out = [
+        LesionRequest("mass", size_mm=float(rng.uniform(10.0, 25.0)), contrast=float(rng.uniform(0.6, 0.9)))
+    ]
     if rng.uniform() < 0.5:
         out.append(LesionRequest("calcification_cluster", shape="fine_pleomorphic"))
     return out
@@ -388,7 +400,10 @@ def write_mg_prior_phantoms(out_dir: Path, count: int, seed: int) -> list[Path]:
     for i in range(count):
         s = seed + i
         pair = generate_mg_pair(
-            s, category=CATEGORIES[i % len(CATEGORIES)], vendor=vendors[i % len(vendors)], lesions=default_requests(s)
+            s,
+            category=CATEGORIES[i % len(CATEGORIES)],
+            vendor=vendors[i % len(vendors)],
+            lesions=default_requests(s),
         )
         folders.append(_save(pair.current, Path(out_dir)))
         folders.append(_save(pair.prior, Path(out_dir)))
