@@ -265,3 +265,28 @@ def test_offline_attaches_earlier_studies_of_the_same_patient() -> None:
     assert by_uid["1"].prior_status == PriorStatus.HELD
     assert by_uid["3"].priors == () and by_uid["3"].prior_status == PriorStatus.NOT_SOUGHT
     assert by_uid["4"].prior_status == PriorStatus.NOT_SOUGHT and by_uid["5"].priors == ()
+
+
+def test_offline_collect_studies_attaches_priors(tmp_path: Path) -> None:
+    from breastgate.pipeline.offline import collect_studies
+    from tests.support.dicom_factory import make_mg, new_uid, write
+
+    uids = {}
+    for name, date in (("now", "20250301"), ("then", "20240301")):
+        uids[name] = new_uid()
+        ds = make_mg("L", "CC", study_uid=uids[name], patient_id="PAT-1", rows=32, cols=32)
+        ds.StudyDate = date
+        write(ds, tmp_path / name / "a.dcm")
+    other = make_mg("R", "CC", patient_id="PAT-2", rows=32, cols=32)
+    other.StudyDate = "20250301"
+    write(other, tmp_path / "other" / "a.dcm")
+    studies, unreadable = collect_studies(tmp_path)
+    assert unreadable == 0
+    by_uid = {s.study_instance_uid: s for s in studies}
+    now = by_uid[uids["now"]]
+    assert now.prior_status == PriorStatus.HELD and [p.study_instance_uid for p in now.priors] == [
+        uids["then"]
+    ]
+    assert now.priors[0].study_date == "20240301" and now.patient_id == "PAT-1"
+    assert by_uid[uids["then"]].prior_status == PriorStatus.NOT_SOUGHT
+    assert by_uid[str(other.StudyInstanceUID)].priors == ()

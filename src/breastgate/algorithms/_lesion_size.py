@@ -42,7 +42,9 @@ CALC_LINK_MM = 5.0
 CALC_PAD_MM = 0.5
 
 
-def _patch(pixels: npt.NDArray[np.floating[Any]], col: float, row: float, half: int) -> tuple[FloatArray, int, int]:
+def _patch(
+    pixels: npt.NDArray[np.floating[Any]], col: float, row: float, half: int
+) -> tuple[FloatArray, int, int]:
     r0, c0 = max(int(row) - half, 0), max(int(col) - half, 0)
     r1, c1 = min(int(row) + half + 1, pixels.shape[0]), min(int(col) + half + 1, pixels.shape[1])
     return pixels[r0:r1, c0:c1].astype(np.float64), r0, c0
