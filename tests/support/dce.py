@@ -60,8 +60,21 @@ class Phantom:
         return x, y, z
 
     def phases(self) -> list[npt.NDArray[np.int16]]:
-        """Stored pixels of each phase (int16)."""
+        """Stored pixels of each phase (int16): each slice integrates three sub-slices (the slice
+        profile), plus noise."""
+        rng = np.random.default_rng(self.seed)
         x, y, z = self.coordinates()
+        signals = [self._signals(x, y, z + dz * self.spacing[0]) for dz in (-1 / 3, 0.0, 1 / 3)]
+        out = []
+        for p in range(len(CURVES["I"])):
+            signal = (signals[0][p] + signals[1][p] + signals[2][p]) / 3.0
+            signal += rng.normal(0.0, self.noise, signal.shape).astype(np.float32)
+            out.append(np.clip(np.round(signal), 0, 32000).astype(np.int16))
+        return out
+
+    def _signals(
+        self, x: npt.NDArray[np.float32], y: npt.NDArray[np.float32], z: npt.NDArray[np.float32]
+    ) -> list[npt.NDArray[np.float32]]:
 
         def soft(distance: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
             return (1.0 / (1.0 + np.exp(np.clip(distance / 0.6, -30, 30)))).astype(np.float32)
@@ -89,7 +102,6 @@ class Phantom:
             (cx, cy, cz), (dx, dy, dz) = lesion.centre_mm, lesion.diameters_mm
             lr = np.sqrt(((x - cx) / (dx / 2)) ** 2 + ((y - cy) / (dy / 2)) ** 2 + ((z - cz) / (dz / 2)) ** 2)
             weights.append((soft((lr - 1.0) * min(lesion.diameters_mm) / 2), lesion.curve, lesion.s0))
-        rng = np.random.default_rng(self.seed)
         out = []
         for p in range(6):
             signal = s0.copy()
@@ -97,8 +109,7 @@ class Phantom:
                 signal = signal * (1.0 - weight) + weight * base * (1.0 + CURVES[curve][p] / 100.0) * (
                     body if curve != "heart" else 1.0
                 )
-            signal += rng.normal(0.0, self.noise, signal.shape).astype(np.float32)
-            out.append(np.clip(np.round(signal), 0, 32000).astype(np.int16))
+            out.append(signal)
         return out
 
 

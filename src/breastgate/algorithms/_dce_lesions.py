@@ -117,14 +117,15 @@ def weighted_axes(
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Centre (index space) and diameters (mm, 2 √(5 λ), largest first) of weighted voxels.
 
-    Each voxel is a uniform box (adds s²/12 per axis); the in-plane smoothing of the maps widens
-    the profile by its σ², which is taken off.
+    A voxel's fraction is the lesion integrated over the voxel, so the moments are those of
+    grouped data and overstate the variance by s²/12 per axis (Sheppard's correction); the
+    in-plane smoothing of the maps widens the profile by its σ², taken off too.
     """
     total = float(weight.sum())
     centre = (index * weight[:, None]).sum(axis=0) / total
     points = (index - centre) * np.asarray(spacing)
     cov = (points * weight[:, None]).T @ points / total
-    cov += np.diag([s * s / 12.0 for s in spacing])
+    cov -= np.diag([s * s / 12.0 for s in spacing])
     cov -= np.diag([0.0, smooth_mm * smooth_mm, smooth_mm * smooth_mm])
     values = np.sort(np.maximum(np.linalg.eigvalsh(cov), 0.0))[::-1]
     return centre, 2.0 * np.sqrt(5.0 * values)
@@ -243,7 +244,7 @@ def _judge(
     if _is_vessel(region, spacing, params):
         rejected.vessel += 1
         return None
-    return _measure(region, box, maps, grid, params, ratio, background)
+    return _measure(region, box, maps, grid, params, ratio, max(surround, background))
 
 
 def label_volume(lesions: list[Lesion], shape: tuple[int, int, int]) -> npt.NDArray[np.uint8] | npt.NDArray[np.uint16]:

@@ -64,7 +64,7 @@ class KineticsParameters:
     chest_wall_offset_mm: float = 5.0
     chest_depth_ratio: float = 0.5
     skin_mm: float = 2.0
-    smooth_px: float = 0.7
+    smooth_px: float = 0.5
     motion_correction: bool = True
 
 

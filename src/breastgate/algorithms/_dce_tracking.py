@@ -46,11 +46,20 @@ def _centroid(mask: npt.NDArray[np.bool_], grid: Grid) -> Vector:
     return grid.to_patient(index)
 
 
-def _resampled(series: DceSeries, mask: npt.NDArray[np.bool_], centre: Vector) -> npt.NDArray[np.float32]:
+def _half_extent(grid: Grid) -> Vector:
+    """Half the extent of a volume along patient x, y, z (mm), at most HALF_EXTENT_MM."""
+    corners = [grid.to_patient((k, r, c)) for k in (0, grid.shape[0]) for r in (0, grid.shape[1]) for c in (0, grid.shape[2])]
+    spans = np.ptp(np.asarray(corners), axis=0) / 2.0
+    return tuple(float(min(s, h)) for s, h in zip(spans, HALF_EXTENT_MM, strict=True))  # type: ignore[return-value]
+
+
+def _resampled(
+    series: DceSeries, mask: npt.NDArray[np.bool_], centre: Vector, half: Vector
+) -> npt.NDArray[np.float32]:
     """Pre-contrast signal inside the breast mask on a 2 mm LPS grid centred at ``centre``."""
     pre = series.phase(0)
     pre[~mask] = 0.0
-    axes = [np.arange(-h, h + STEP_MM / 2, STEP_MM) + c for h, c in zip(HALF_EXTENT_MM, centre, strict=True)]
+    axes = [np.arange(-h, h + STEP_MM / 2, STEP_MM) + c for h, c in zip(half, centre, strict=True)]
     xx, yy, zz = np.meshgrid(*axes, indexing="ij")
     points = np.stack([xx.ravel(), yy.ravel(), zz.ravel()], axis=1)
     matrix, origin = _inverse(series.grid)
@@ -63,8 +72,10 @@ def translation(current: Analysis, prior: Analysis) -> Vector:
     """T (mm) such that a prior point p lies at p + T in the current study's patient space."""
     c_cur = _centroid(current.maps.breast, current.series.grid)
     c_pri = _centroid(prior.maps.breast, prior.series.grid)
-    a = _resampled(current.series, current.maps.breast, c_cur)
-    b = _resampled(prior.series, prior.maps.breast, c_pri)
+    half_cur, half_pri = _half_extent(current.series.grid), _half_extent(prior.series.grid)
+    half = (max(half_cur[0], half_pri[0]), max(half_cur[1], half_pri[1]), max(half_cur[2], half_pri[2]))
+    a = _resampled(current.series, current.maps.breast, c_cur, half)
+    b = _resampled(prior.series, prior.maps.breast, c_pri, half)
     shift, _, _ = phase_cross_correlation(a, b, upsample_factor=2, normalization=None)
     # ``shift`` moves b onto a, in (x, y, z) steps: a point of b at u lies at u + shift in a.
     residual = [float(s) * STEP_MM for s in shift]

@@ -111,6 +111,8 @@ def build_outputs(
     ``gsps``, ``kos``, ``tid1500`` (and ``sc``, ``report-sr`` for the study-level objects)."""
     if result.status != AlgorithmStatus.OK:
         return []
+    if "MG" not in algorithm.manifest.modalities and "MR" in algorithm.manifest.modalities:
+        return []  # MRI results: SEG, Parametric Map, colour map and TID 1500 are not Mammography CAD
     if result.density is None and not result.findings and result.operating_threshold is None:
         return []
     # The images used, plus the mammograms the algorithm could not use (listed as failed analyses).
