@@ -162,7 +162,11 @@ def classic_datasets(
             ds = _base(study, series, 1 if form == "multiphase" else 10 + p, f"DCE phase {p}")
             ds.SOPInstanceUID = generate_uid()
             ds.InstanceNumber = p * phantom.shape[0] + k + 1
-            ds.ImagePositionPatient = [phantom.origin[0], phantom.origin[1], phantom.origin[2] + k * phantom.spacing[0]]
+            ds.ImagePositionPatient = [
+                phantom.origin[0],
+                phantom.origin[1],
+                phantom.origin[2] + k * phantom.spacing[0],
+            ]
             ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
             ds.PixelSpacing = [phantom.spacing[1], phantom.spacing[2]]
             ds.SliceThickness = phantom.spacing[0]
@@ -174,13 +178,17 @@ def classic_datasets(
                 ds.TriggerTime = p * 90000.0
             if "AcquisitionTime" in keys:
                 seconds = 36000 + p * 90 + k * 0.5
-                ds.AcquisitionTime = f"{int(seconds // 3600):02d}{int(seconds % 3600 // 60):02d}{seconds % 60:06.3f}"
+                ds.AcquisitionTime = (
+                    f"{int(seconds // 3600):02d}{int(seconds % 3600 // 60):02d}{seconds % 60:06.3f}"
+                )
             ds.PixelData = pixels[k].tobytes()
             out.append(_finish(ds))
     return out
 
 
-def enhanced_dataset(phantom: Phantom, *, study_uid: str | None = None, dimension_only: bool = False) -> Dataset:
+def enhanced_dataset(
+    phantom: Phantom, *, study_uid: str | None = None, dimension_only: bool = False
+) -> Dataset:
     """One Enhanced MR Image with per-frame Plane Position and Frame Content (shuffled frame order)."""
     phases = phantom.phases()
     ds = _base(study_uid or generate_uid(), generate_uid(), 1, "DCE enhanced")
@@ -207,7 +215,11 @@ def enhanced_dataset(phantom: Phantom, *, study_uid: str | None = None, dimensio
     frames = []
     for p, k in order:
         item, position, content = Dataset(), Dataset(), Dataset()
-        position.ImagePositionPatient = [phantom.origin[0], phantom.origin[1], phantom.origin[2] + k * phantom.spacing[0]]
+        position.ImagePositionPatient = [
+            phantom.origin[0],
+            phantom.origin[1],
+            phantom.origin[2] + k * phantom.spacing[0],
+        ]
         if not dimension_only:
             content.TemporalPositionIndex = p + 1
         content.DimensionIndexValues = [p + 1, k + 1]
@@ -227,7 +239,11 @@ def t2_series(phantom: Phantom, study_uid: str) -> list[Dataset]:
         ds = _base(study_uid, series, 2, "T2 TSE")
         ds.SOPInstanceUID = generate_uid()
         ds.InstanceNumber = k + 1
-        ds.ImagePositionPatient = [phantom.origin[0], phantom.origin[1], phantom.origin[2] + 2 * k * phantom.spacing[0]]
+        ds.ImagePositionPatient = [
+            phantom.origin[0],
+            phantom.origin[1],
+            phantom.origin[2] + 2 * k * phantom.spacing[0],
+        ]
         ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
         ds.PixelSpacing = [phantom.spacing[1] * 2, phantom.spacing[2] * 2]
         ds.Rows, ds.Columns = phantom.shape[1] // 2, phantom.shape[2] // 2

@@ -57,7 +57,9 @@ def test_shuffled_series_per_phase_without_identifier_uses_trigger_time(tmp_path
 
 
 @pytest.mark.parametrize("dimension_only", [False, True])
-def test_enhanced_mr_frames_are_sorted_by_temporal_index_and_position(tmp_path: Path, dimension_only: bool) -> None:
+def test_enhanced_mr_frames_are_sorted_by_temporal_index_and_position(
+    tmp_path: Path, dimension_only: bool
+) -> None:
     series = _read(tmp_path, [enhanced_dataset(PHANTOM, dimension_only=dimension_only)])
     _assert_phases_in_order(series)
     assert series.form == "enhanced"  # type: ignore[attr-defined]
@@ -77,5 +79,5 @@ def test_a_t2_series_is_left_out_with_its_reason(tmp_path: Path) -> None:
 def test_a_study_without_a_dynamic_series_is_refused_with_a_clear_reason(tmp_path: Path) -> None:
     datasets = classic_datasets(PHANTOM, "series-per-phase")
     t2 = t2_series(PHANTOM, datasets[0].StudyInstanceUID)
-    with pytest.raises(DceError, match="no dynamic MR series.*1 phase"):
+    with pytest.raises(DceError, match=r"no dynamic MR series.*1 phase"):
         _read(tmp_path, t2)

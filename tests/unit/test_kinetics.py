@@ -31,7 +31,12 @@ PARAMS = KineticsParameters()
 
 @pytest.mark.parametrize(
     ("pct", "phase"),
-    [(49.9, InitialPhase.SLOW), (50.0, InitialPhase.MEDIUM), (100.0, InitialPhase.MEDIUM), (100.1, InitialPhase.FAST)],
+    [
+        (49.9, InitialPhase.SLOW),
+        (50.0, InitialPhase.MEDIUM),
+        (100.0, InitialPhase.MEDIUM),
+        (100.1, InitialPhase.FAST),
+    ],
 )
 def test_initial_phase_at_the_thresholds(pct: float, phase: InitialPhase) -> None:
     assert initial_phase(pct, PARAMS) == phase
@@ -96,7 +101,9 @@ LESION = LesionSpec((50.0, -15.0, 0.0), (12.0, 10.0, 9.0), "III")
         ("III", InitialPhase.FAST, DelayedPhase.WASHOUT),
     ],
 )
-def test_one_lesion_of_each_curve_type(tmp_path: Path, curve: str, initial: InitialPhase, delayed: DelayedPhase) -> None:
+def test_one_lesion_of_each_curve_type(
+    tmp_path: Path, curve: str, initial: InitialPhase, delayed: DelayedPhase
+) -> None:
     result = _run(_study(tmp_path, Phantom(lesions=[replace(LESION, curve=curve)])))
     assert result.status == AlgorithmStatus.OK, result.message
     (finding,) = result.findings
@@ -104,7 +111,9 @@ def test_one_lesion_of_each_curve_type(tmp_path: Path, curve: str, initial: Init
     assert (finding.kinetics.initial_phase, finding.kinetics.delayed_phase) == (initial, delayed)
     assert finding.diameters_mm == pytest.approx((12.0, 10.0, 9.0), abs=2.0)
     assert finding.volume_mm3 == pytest.approx(4 / 3 * np.pi * 6 * 5 * 4.5, rel=0.25)
-    assert finding.location is not None and finding.location.patient_mm == pytest.approx((50, -15, 0), abs=1.5)
+    assert finding.location is not None and finding.location.patient_mm == pytest.approx(
+        (50, -15, 0), abs=1.5
+    )
 
 
 def test_vessel_and_heart_are_not_lesions(tmp_path: Path) -> None:
@@ -114,7 +123,11 @@ def test_vessel_and_heart_are_not_lesions(tmp_path: Path) -> None:
     assert analysis.rejected.vessel == 2
     # The heart (centre x 10, y 75, z 0) enhances most of all, and lies behind the chest wall.
     grid = analysis.series.grid
-    heart = (round((0.0 - grid.origin[2]) / 3.0), round((75.0 - grid.origin[1]) / 2.0), round((10 - grid.origin[0]) / 2))
+    heart = (
+        round((0.0 - grid.origin[2]) / 3.0),
+        round((75.0 - grid.origin[1]) / 2.0),
+        round((10 - grid.origin[0]) / 2),
+    )
     assert analysis.maps.peak_pct[heart] > 300.0 and not analysis.maps.breast[heart]
     result = _run(study)
     assert result.findings == () and "2 vessel" in result.message

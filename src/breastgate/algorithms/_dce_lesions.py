@@ -64,7 +64,9 @@ class Rejected:
     large: int = 0
 
 
-def _expand(box: tuple[slice, ...], margin: tuple[int, int, int], shape: tuple[int, ...]) -> tuple[slice, slice, slice]:
+def _expand(
+    box: tuple[slice, ...], margin: tuple[int, int, int], shape: tuple[int, ...]
+) -> tuple[slice, slice, slice]:
     return tuple(  # type: ignore[return-value]
         slice(max(s.start - m, 0), min(s.stop + m, n)) for s, m, n in zip(box, margin, shape, strict=True)
     )
@@ -76,7 +78,9 @@ def _shell(mask: BoolArray, spacing: tuple[float, float, float], inner: float, o
     return shell
 
 
-def principal_axes(mask: BoolArray, spacing: tuple[float, float, float]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+def principal_axes(
+    mask: BoolArray, spacing: tuple[float, float, float]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Eigenvalues (descending, mm²) and eigenvectors (columns, index space in mm) of a region."""
     points = np.argwhere(mask).astype(np.float64) * np.asarray(spacing)
     if len(points) < 2:
@@ -90,7 +94,9 @@ def _is_vessel(mask: BoolArray, spacing: tuple[float, float, float], params: Kin
     values, _ = principal_axes(mask, spacing)
     elongation = math.sqrt(values[0] / max(values[1], 1e-6))
     inscribed = float(ndi.distance_transform_edt(np.pad(mask, 1), sampling=spacing).max())
-    return inscribed <= params.vessel_radius_mm + 0.5 * min(spacing) and elongation >= params.vessel_elongation
+    return (
+        inscribed <= params.vessel_radius_mm + 0.5 * min(spacing) and elongation >= params.vessel_elongation
+    )
 
 
 def _occupancy(
@@ -113,7 +119,10 @@ def _occupancy(
 
 
 def weighted_axes(
-    index: npt.NDArray[np.float64], weight: npt.NDArray[np.float64], spacing: tuple[float, float, float], smooth_mm: float
+    index: npt.NDArray[np.float64],
+    weight: npt.NDArray[np.float64],
+    spacing: tuple[float, float, float],
+    smooth_mm: float,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Centre (index space) and diameters (mm, 2 √(5 λ), largest first) of weighted voxels.
 
@@ -161,7 +170,11 @@ def _measure(
         box=box,
         mask=mask,
         centre_index=(float(centre[0]), float(centre[1]), float(centre[2])),
-        diameters_mm=(round(float(diameters[0]), 1), round(float(diameters[1]), 1), round(float(diameters[2]), 1)),
+        diameters_mm=(
+            round(float(diameters[0]), 1),
+            round(float(diameters[1]), 1),
+            round(float(diameters[2]), 1),
+        ),
         volume_mm3=round(float(fraction.sum()) * spacing[0] * spacing[1] * spacing[2], 1),
         initial=initial_phase(core_early, params),
         delayed=worst,
@@ -180,7 +193,7 @@ def segment(maps: Maps, grid: Grid, params: KineticsParameters) -> tuple[list[Le
     voxel = spacing[0] * spacing[1] * spacing[2]
     seeds = (maps.peak_pct >= params.seed_pct) & maps.breast
     labels, _ = ndi.label(seeds, structure=_FACES)
-    margin = tuple(int(math.ceil(2 * params.ring_outer_mm / s)) + 1 for s in spacing)
+    margin = tuple(math.ceil(2 * params.ring_outer_mm / s) + 1 for s in spacing)
     claimed = np.zeros(seeds.shape, bool)
     lesions: list[Lesion] = []
     rejected = Rejected()
@@ -247,7 +260,9 @@ def _judge(
     return _measure(region, box, maps, grid, params, ratio, max(surround, background))
 
 
-def label_volume(lesions: list[Lesion], shape: tuple[int, int, int]) -> npt.NDArray[np.uint8] | npt.NDArray[np.uint16]:
+def label_volume(
+    lesions: list[Lesion], shape: tuple[int, int, int]
+) -> npt.NDArray[np.uint8] | npt.NDArray[np.uint16]:
     """0 background, n = the n-th lesion (1-based); uint8 up to 255 lesions, else uint16."""
     dtype = np.uint8 if len(lesions) < 256 else np.uint16
     out = np.zeros(shape, dtype)

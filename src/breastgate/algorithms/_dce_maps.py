@@ -110,7 +110,9 @@ def correct_motion(series: DceSeries, reference: int) -> tuple[tuple[int, int, i
             shifts.append((0, 0, 0))
             continue
         moving = series.pixels[p, :, ::step, ::step].astype(np.float32)
-        found, _, _ = phase_cross_correlation(ref, moving, upsample_factor=4, normalization=None)
+        found, _, _ = phase_cross_correlation(  # type: ignore[no-untyped-call]
+            ref, moving, upsample_factor=4, normalization=None
+        )
         shift = (round(float(found[0])), round(float(found[1]) * step), round(float(found[2]) * step))
         if any(abs(s) > max(2, n // 8) for s, n in zip(shift, series.grid.shape, strict=True)):
             shift = (0, 0, 0)  # implausible: keep the phase as it is
@@ -126,7 +128,7 @@ def body_mask(pre: FloatArray) -> tuple[BoolArray, float]:
     and the air noise σ."""
     sample = pre[:, ::4, ::4]
     logs = np.log1p(np.maximum(sample, 0.0))
-    level = float(np.expm1(threshold_otsu(logs)))
+    level = float(np.expm1(threshold_otsu(logs)))  # type: ignore[no-untyped-call]
     air = sample[sample < level]
     noise = float(np.std(air)) if air.size > 10 else 0.0
     mask = pre > level
@@ -217,7 +219,7 @@ def breast_mask(body: BoolArray, grid: Grid, anatomy: Anatomy, params: KineticsP
     out = np.zeros(shape, bool)
     rows = np.arange(shape[1], dtype=np.float32)[:, None]
     cols = np.arange(shape[2], dtype=np.float32)[None, :]
-    erosion = max(int(round(params.skin_mm / min(grid.spacing[1:]))), 0)
+    erosion = max(round(params.skin_mm / min(grid.spacing[1:])), 0)
     for k in range(shape[0]):
         if not body[k].any():
             continue
@@ -266,7 +268,9 @@ def compute_maps(series: DceSeries, params: KineticsParameters) -> Maps:
         if p != early:
             np.maximum(peak, _smooth(series.phase(p), params.smooth_px), out=peak)
     late = _smooth(series.phase(series.phases - 1), params.smooth_px)
-    change = (late - early_signal) / np.maximum(early_signal, np.float32(floor))
+    change: FloatArray = np.divide(
+        late - early_signal, np.maximum(early_signal, np.float32(floor)), dtype=np.float32
+    )
     change *= np.float32(100.0)
     del late
     early_pct = (early_signal - s0) / s0
@@ -281,7 +285,9 @@ def compute_maps(series: DceSeries, params: KineticsParameters) -> Maps:
     return Maps(early_pct, peak, change, body, breast, anatomy, early, noise, tuple(mean_curve))
 
 
-def kinetic_class_map(maps: Maps, params: KineticsParameters, lesions: BoolArray | None = None) -> npt.NDArray[np.uint8]:
+def kinetic_class_map(
+    maps: Maps, params: KineticsParameters, lesions: BoolArray | None = None
+) -> npt.NDArray[np.uint8]:
     """0 none, 1 persistent, 2 plateau, 3 washout: body voxels enhancing ≥ the map threshold at
     the early phase (CAD colour map), and every lesion voxel."""
     shown = maps.body & (maps.early_pct >= params.map_threshold_pct)

@@ -38,7 +38,8 @@ Vector = tuple[float, float, float]
 def _inverse(grid: Grid) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """(matrix, origin) mapping patient mm to voxel index (slice, row, column)."""
     steps = np.array([grid.axis_mm(a) for a in range(3)], np.float64)  # rows: axis, cols: xyz
-    return np.linalg.inv(steps), np.asarray(grid.origin, np.float64)
+    inverse = np.asarray(np.linalg.inv(steps), np.float64)
+    return inverse, np.asarray(grid.origin, np.float64)
 
 
 def _centroid(mask: npt.NDArray[np.bool_], grid: Grid) -> Vector:
@@ -48,7 +49,12 @@ def _centroid(mask: npt.NDArray[np.bool_], grid: Grid) -> Vector:
 
 def _half_extent(grid: Grid) -> Vector:
     """Half the extent of a volume along patient x, y, z (mm), at most HALF_EXTENT_MM."""
-    corners = [grid.to_patient((k, r, c)) for k in (0, grid.shape[0]) for r in (0, grid.shape[1]) for c in (0, grid.shape[2])]
+    corners = [
+        grid.to_patient((k, r, c))
+        for k in (0, grid.shape[0])
+        for r in (0, grid.shape[1])
+        for c in (0, grid.shape[2])
+    ]
     spans = np.ptp(np.asarray(corners), axis=0) / 2.0
     return tuple(float(min(s, h)) for s, h in zip(spans, HALF_EXTENT_MM, strict=True))  # type: ignore[return-value]
 
@@ -64,7 +70,7 @@ def _resampled(
     points = np.stack([xx.ravel(), yy.ravel(), zz.ravel()], axis=1)
     matrix, origin = _inverse(series.grid)
     index = (points - origin) @ matrix
-    out = ndi.map_coordinates(pre, index.T, order=1, cval=0.0).astype(np.float32)
+    out: npt.NDArray[np.float32] = ndi.map_coordinates(pre, index.T, order=1, cval=0.0).astype(np.float32)
     return out.reshape(xx.shape)
 
 
@@ -76,7 +82,7 @@ def translation(current: Analysis, prior: Analysis) -> Vector:
     half = (max(half_cur[0], half_pri[0]), max(half_cur[1], half_pri[1]), max(half_cur[2], half_pri[2]))
     a = _resampled(current.series, current.maps.breast, c_cur, half)
     b = _resampled(prior.series, prior.maps.breast, c_pri, half)
-    shift, _, _ = phase_cross_correlation(a, b, upsample_factor=2, normalization=None)
+    shift, _, _ = phase_cross_correlation(a, b, upsample_factor=2, normalization=None)  # type: ignore[no-untyped-call]
     # ``shift`` moves b onto a, in (x, y, z) steps: a point of b at u lies at u + shift in a.
     residual = [float(s) * STEP_MM for s in shift]
     if math.sqrt(sum(r * r for r in residual)) > 40.0:  # implausible: centroids only
@@ -121,10 +127,14 @@ def compare_with_prior(
         before = prior_findings[matched[i]]
         change = round((now.size_mm or 0.0) - (before.size_mm or 0.0), 1)
         limit = max(CHANGE_MM, CHANGE_SHARE * (before.size_mm or 0.0))
-        kind = ChangeKind.INCREASED if change > limit else ChangeKind.DECREASED if change < -limit else ChangeKind.STABLE
-        comparison = FindingComparison(
-            uid, kind, change, before.size_mm, date, prior_marks=before.marks
+        kind = (
+            ChangeKind.INCREASED
+            if change > limit
+            else ChangeKind.DECREASED
+            if change < -limit
+            else ChangeKind.STABLE
         )
+        comparison = FindingComparison(uid, kind, change, before.size_mm, date, prior_marks=before.marks)
         attributes = dict(now.attributes)
         if before.kinetics is not None and now.kinetics is not None:
             attributes["prior_curve_type"] = before.kinetics.curve_type

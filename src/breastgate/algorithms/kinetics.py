@@ -148,13 +148,20 @@ def _mark(lesion: Lesion, series: DceSeries, score_value: float, laterality: str
     rows, cols = np.nonzero(plane)
     r0, c0 = lesion.box[1].start, lesion.box[2].start
     point = (round(lesion.centre_index[2] + 0.5, 2), round(lesion.centre_index[1] + 0.5, 2))
-    bbox = (float(cols.min() + c0), float(rows.min() + r0), float(cols.max() + c0 + 1), float(rows.max() + r0 + 1))
-    contours = measure.find_contours(np.pad(plane, 1).astype(np.float32), 0.5)
+    bbox = (
+        float(cols.min() + c0),
+        float(rows.min() + r0),
+        float(cols.max() + c0 + 1),
+        float(rows.max() + r0 + 1),
+    )
+    contours = measure.find_contours(np.pad(plane, 1).astype(np.float32), 0.5)  # type: ignore[no-untyped-call]
     outline: tuple[tuple[float, float], ...] = ()
     if contours:
         longest = max(contours, key=len)
         step = max(len(longest) // 64, 1)
-        outline = tuple((round(float(c) - 1 + c0 + 0.5, 2), round(float(r) - 1 + r0 + 0.5, 2)) for r, c in longest[::step])
+        outline = tuple(
+            (round(float(c) - 1 + c0 + 0.5, 2), round(float(r) - 1 + r0 + 0.5, 2)) for r, c in longest[::step]
+        )
     k = local + k0
     frame = series.slice_frames[k] if series.slice_frames else None
     patient = series.grid.to_patient((k, point[1] - 0.5, point[0] - 0.5))
@@ -201,7 +208,9 @@ def findings_of(analysis: Analysis) -> list[Finding]:
                 attributes={
                     "early_enhancement_pct": lesion.early_pct,
                     "delayed_change_pct": lesion.change_pct,
-                    "mean_curve_type": {"persistent": "I", "plateau": "II", "washout": "III"}[lesion.mean_delayed],
+                    "mean_curve_type": {"persistent": "I", "plateau": "II", "washout": "III"}[
+                        lesion.mean_delayed
+                    ],
                     "focal_ratio": lesion.focal_ratio,
                 },
             )
@@ -257,10 +266,14 @@ class KineticsAlgorithm:
 
     def select(self, study: StudyRef) -> Selection:
         inputs = tuple(
-            i for i in study.instances if i.modality == "MR" and i.sop_class_uid in (MR_IMAGE, ENHANCED_MR_IMAGE)
+            i
+            for i in study.instances
+            if i.modality == "MR" and i.sop_class_uid in (MR_IMAGE, ENHANCED_MR_IMAGE)
         )
         skipped = tuple(
-            ImageOutcome(i.sop_instance_uid, AlgorithmStatus.SKIPPED, f"not an MR image (modality {i.modality})")
+            ImageOutcome(
+                i.sop_instance_uid, AlgorithmStatus.SKIPPED, f"not an MR image (modality {i.modality})"
+            )
             for i in study.instances
             if i not in inputs
         )
@@ -285,7 +298,8 @@ class KineticsAlgorithm:
         message = "; ".join(
             part
             for part in (
-                f"{len(findings)} enhancing lesion(s); {analysis.series.phases} phases ({analysis.series.form})",
+                f"{len(findings)} enhancing lesion(s); "
+                f"{analysis.series.phases} phases ({analysis.series.form})",
                 _rejected_text(analysis.rejected),
                 phase_order_warning(analysis.maps),
                 prior_note,
@@ -316,7 +330,9 @@ class KineticsAlgorithm:
             except (DceError, ImagingError) as exc:
                 reasons.append(f"prior {prior.study_date or ''} unusable: {exc}".replace("  ", " "))
                 continue
-            compared, note = compare_with_prior(analysis, prior_analysis, findings_of(prior_analysis), findings)
+            compared, note = compare_with_prior(
+                analysis, prior_analysis, findings_of(prior_analysis), findings
+            )
             use = PriorUse(study.prior_status, (prior.study_instance_uid,), f"compared with prior; {note}")
             return compared, use, note
         return findings, PriorUse(study.prior_status, (), "; ".join(reasons)), "; ".join(reasons)
@@ -334,5 +350,13 @@ class KineticsAlgorithm:
 
 
 def _rejected_text(rejected: Rejected) -> str:
-    parts = [f"{n} {what}" for what, n in (("diffuse", rejected.diffuse), ("vessel", rejected.vessel), ("too large", rejected.large)) if n]
+    parts = [
+        f"{n} {what}"
+        for what, n in (
+            ("diffuse", rejected.diffuse),
+            ("vessel", rejected.vessel),
+            ("too large", rejected.large),
+        )
+        if n
+    ]
     return f"set aside: {', '.join(parts)}" if parts else ""

@@ -155,7 +155,7 @@ class DceSeries:
         if np.any(slopes != 1.0) or np.any(intercepts != 0.0):
             out *= slopes[:, None, None]
             out += intercepts[:, None, None]
-        return out
+        return out  # type: ignore[no-any-return]
 
 
 def _cross(a: Vector, b: Vector) -> Vector:
@@ -203,7 +203,9 @@ def _datetime_seconds(value: Any) -> float | None:
     text = str(value or "").strip()
     if len(text) < 8:
         return None
-    return _seconds_of_day(text[:8], text[8:14] + (text[14:].split("+")[0].split("-")[0] if len(text) > 14 else ""))
+    return _seconds_of_day(
+        text[:8], text[8:14] + (text[14:].split("+")[0].split("-")[0] if len(text) > 14 else "")
+    )
 
 
 def _temporal_classic(ds: Dataset) -> dict[str, float]:
@@ -224,7 +226,9 @@ def _temporal_classic(ds: Dataset) -> dict[str, float]:
 
 def _is_subtraction(ds: Dataset) -> bool:
     image_type = [str(v).upper() for v in (ds.get("ImageType") or [])]
-    return any("SUB" in v for v in image_type[2:]) or "SUBTRACT" in str(ds.get("SeriesDescription", "")).upper()
+    return (
+        any("SUB" in v for v in image_type[2:]) or "SUBTRACT" in str(ds.get("SeriesDescription", "")).upper()
+    )
 
 
 def _classic_frame(ref: InstanceRef, ds: Dataset) -> _Frame | None:
@@ -284,7 +288,9 @@ def _enhanced_frames(ref: InstanceRef, ds: Dataset) -> list[_Frame]:
         content = _group(ds, "FrameContentSequence", index)
         transform = _group(ds, "PixelValueTransformationSequence", index)
         position = _floats(position_item.get("ImagePositionPatient") if position_item else None, 3)
-        orientation = _floats(orientation_item.get("ImageOrientationPatient") if orientation_item else None, 6)
+        orientation = _floats(
+            orientation_item.get("ImageOrientationPatient") if orientation_item else None, 6
+        )
         spacing = _floats(measures.get("PixelSpacing") if measures else None, 2)
         if position is None or orientation is None or spacing is None:
             raise DceError(f"Enhanced MR frame {index + 1} has no plane position, orientation or spacing")
@@ -293,7 +299,9 @@ def _enhanced_frames(ref: InstanceRef, ds: Dataset) -> list[_Frame]:
             tpi = _number(content.get("TemporalPositionIndex"))
             if tpi is None and temporal_dim is not None:
                 values = content.get("DimensionIndexValues")
-                values = list(values) if isinstance(values, Sequence) and not isinstance(values, str) else [values]
+                values = (
+                    list(values) if isinstance(values, Sequence) and not isinstance(values, str) else [values]
+                )
                 if temporal_dim < len(values):
                     tpi = _number(values[temporal_dim])
             if tpi is not None:
@@ -494,7 +502,7 @@ def _load_pixels(ordered: list[_Phase]) -> tuple[npt.NDArray[np.integer[Any]], F
         try:
             if None in slots:
                 ds = pydicom.dcmread(path, force=True)
-                arrays = [(None, ds.pixel_array)]
+                arrays: list[tuple[int | None, Any]] = [(None, ds.pixel_array)]
             else:
                 arrays = [(i + 1, a) for i, a in enumerate(iter_pixels(path))]
         except Exception as exc:  # pydicom raises many types for bad or undecodable data
@@ -520,10 +528,8 @@ def _grid(phase: _Phase) -> Grid:
     frames = phase.frames
     first = frames[0]
     normal = first.normal
-    if len(frames) > 1:
-        dz = float(np.median(np.diff([_slice_position(f, normal) for f in frames])))
-    else:
-        dz = 1.0
+    positions = [_slice_position(f, normal) for f in frames]
+    dz = float(np.median(np.diff(positions))) if len(frames) > 1 else 1.0
     return Grid(
         origin=first.position,
         row_cosines=first.row_cosines,
