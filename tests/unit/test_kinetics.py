@@ -110,7 +110,7 @@ def test_one_lesion_of_each_curve_type(
     assert finding.kinetics is not None
     assert (finding.kinetics.initial_phase, finding.kinetics.delayed_phase) == (initial, delayed)
     assert finding.diameters_mm == pytest.approx((12.0, 10.0, 9.0), abs=2.0)
-    assert finding.volume_mm3 == pytest.approx(4 / 3 * np.pi * 6 * 5 * 4.5, rel=0.25)
+    assert finding.volume_mm3 == pytest.approx(4 / 3 * np.pi * 6 * 5 * 4.5, rel=0.3)
     assert finding.location is not None and finding.location.patient_mm == pytest.approx(
         (50, -15, 0), abs=1.5
     )
@@ -128,13 +128,13 @@ def test_vessel_and_heart_are_not_lesions(tmp_path: Path) -> None:
         round((75.0 - grid.origin[1]) / 2.0),
         round((10 - grid.origin[0]) / 2),
     )
-    assert analysis.maps.peak_pct[heart] > 300.0 and not analysis.maps.breast[heart]
+    assert analysis.maps.sustained_pct[heart] > 150.0 and not analysis.maps.breast[heart]
     result = _run(study)
     assert result.findings == () and "2 vessel" in result.message
 
 
 def test_location_clock_faces_the_patient() -> None:
-    anatomy = Anatomy(0.0, 10.0, 120.0, 5.0, 0.5, {"L": (55.0, -35.0, 0.0), "R": (-55.0, -35.0, 0.0)})
+    anatomy = Anatomy(0.0, (15.0, 0.0, 0.0), {"L": (55.0, -35.0, 0.0), "R": (-55.0, -35.0, 0.0)})
     side, lateral_left = locate((75.0, -20.0, -5.0), anatomy)  # lateral in the left breast
     assert side == "L" and lateral_left.clock == 3 and lateral_left.quadrant == "LOQ"
     side, lateral_right = locate((-75.0, -20.0, 0.0), anatomy)  # lateral in the right breast

@@ -106,7 +106,7 @@ def analyse_study(study: StudyRef, params: KineticsParameters) -> Analysis:
     """Read, map and segment one study (raises DceError/ImagingError when it has no DCE series)."""
     series = read_dce(study.instances)
     maps = compute_maps(series, params)
-    lesions, rejected = segment(maps, series.grid, params)
+    lesions, rejected = segment(maps, series, params)
     return Analysis(study, series, maps, lesions, rejected)
 
 
@@ -212,6 +212,9 @@ def findings_of(analysis: Analysis) -> list[Finding]:
                         lesion.mean_delayed
                     ],
                     "focal_ratio": lesion.focal_ratio,
+                    "fill": lesion.fill,
+                    "heterogeneity": lesion.heterogeneity,
+                    "mean_curve_pct": " ".join(f"{v:.1f}" for v in lesion.curve_pct),
                 },
             )
         )
