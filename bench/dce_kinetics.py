@@ -115,7 +115,10 @@ def report(runs: list[dict[str, Any]]) -> None:
             matched = _match(r["truth"], kept)
             hits += len(matched)
             fps += len(kept) - len(matched)
-        print(f"  {threshold:4.2f}     {hits / max(n_lesions, 1):.3f} ({hits}/{n_lesions})   {fps / n_studies:.2f}")
+        print(
+            f"  {threshold:4.2f}     {hits / max(n_lesions, 1):.3f} ({hits}/{n_lesions})"
+            f"   {fps / n_studies:.2f}"
+        )
     curve = initial = clock = 0
     size_err: list[float] = []
     volume_err: list[float] = []
@@ -126,7 +129,9 @@ def report(runs: list[dict[str, Any]]) -> None:
         matched = _match(r["truth"], r["findings"])
         for i, lesion in enumerate(r["truth"]):
             if i not in matched:
-                misses.append((r["seed"], r["form"], lesion["id"], lesion["diameters_mm"], lesion["curve_type"]))
+                misses.append(
+                    (r["seed"], r["form"], lesion["id"], lesion["diameters_mm"], lesion["curve_type"])
+                )
                 continue
             f = r["findings"][matched[i]]
             detected += 1
@@ -144,7 +149,8 @@ def report(runs: list[dict[str, Any]]) -> None:
         print(f"clock within 1 h         {clock / detected:.3f} ({clock}/{detected})")
         print(
             f"largest diameter error   mean {sum(size_err) / detected:.2f} mm, median "
-            f"{size_err[detected // 2]:.2f} mm, 90th {size_err[min(detected - 1, int(0.9 * detected))]:.2f} mm"
+            f"{size_err[detected // 2]:.2f} mm, "
+            f"90th {size_err[min(detected - 1, int(0.9 * detected))]:.2f} mm"
         )
         volume_err.sort()
         print(f"volume error             median {volume_err[detected // 2]:+.1f} %")

@@ -202,3 +202,28 @@ def test_analyze_reports_the_lesion_offline(tmp_path: Path) -> None:
     assert finding["kind"] == "enhancing_lesion" and finding["laterality"] == "L"
     assert finding["kinetics"]["curve_type"] == "II"
     assert finding["size_mm"] == pytest.approx(12.0, abs=2.0)
+
+
+@pytest.mark.parametrize(("curve", "form"), [("III", "enhanced"), ("II", "series-per-phase")])
+def test_analyze_on_the_dce_phantom_finds_the_truth_lesion(tmp_path: Path, curve: str, form: str) -> None:
+    """The phantom package's DCE study (Tofts/Parker/SPGR physics, motion, BPE, vessels, heart):
+    one 16 mm lesion; ``analyze`` reports it with the truth's curve type and size."""
+    from breastgate.phantoms.mri import DceLesionRequest, generate_dce_study
+
+    request = DceLesionRequest(curve_type=curve, diameter_mm=16.0, heterogeneous=False)
+    study = generate_dce_study(11, size=(128, 128, 40), form=form, lesions=[request])
+    with study:
+        write(study.datasets, tmp_path / "in")
+    report = analyze_folder(tmp_path / "in", tmp_path / "out", Registry([KineticsAlgorithm()]))
+    assert report.failed == 0, report.lines
+    document = json.loads(next((tmp_path / "out").rglob("results.json")).read_text())
+    (truth,) = study.truth["lesions"]
+    near = [
+        f
+        for f in document["findings"]
+        if np.linalg.norm(np.subtract(f["location"]["patient_mm"], truth["patient_mm"])) < 12.0
+    ]
+    assert len(near) == 1, document["findings"]
+    assert near[0]["laterality"] == truth["laterality"]
+    assert near[0]["kinetics"]["curve_type"] == truth["curve_type"]
+    assert near[0]["size_mm"] == pytest.approx(truth["diameters_mm"][0], abs=4.0)

@@ -116,8 +116,9 @@ def _block_mean(volume: npt.NDArray[np.integer[Any]], step: int) -> FloatArray:
     return out
 
 
-def _edges(volume: FloatArray) -> FloatArray:
-    """Gradient magnitude (Sobel along each axis)."""
+def _edges(volume: FloatArray) -> npt.NDArray[np.float64]:
+    """Gradient magnitude (Sobel along each axis), float64 (correlation sums overflow float32)."""
+    volume = volume.astype(np.float64)
     out = np.zeros_like(volume)
     for axis in range(3):
         out += ndi.sobel(volume, axis) ** 2
@@ -283,10 +284,10 @@ class Maps:
 def compute_maps(series: DceSeries, params: KineticsParameters) -> Maps:
     """Early enhancement, sustained enhancement and delayed change maps, masks and anatomy.
 
-    Sustained enhancement is the second lowest percent enhancement over the post-contrast phases
-    (the lowest with only two): contrast uptake lasts through every later phase, whereas a
-    residual misregistration of one phase (tissue edges after motion) comes and goes, so a voxel
-    must enhance in all phases but one to count.
+    Sustained enhancement is the larger of the early enhancement and the second lowest percent
+    enhancement over the post-contrast phases (the lowest with only two): contrast uptake lasts
+    through every later phase, whereas a residual misregistration of one phase (tissue edges after
+    motion) comes and goes, so a voxel must enhance early or in all phases but one to count.
     """
     early = early_phase_index(series)
     if params.motion_correction:
@@ -324,6 +325,9 @@ def compute_maps(series: DceSeries, params: KineticsParameters) -> Maps:
     del early_signal, s0
     sustained = second if series.phases > 3 else lowest
     del lowest, second
+    # The early phase is the registration reference, so its enhancement carries no residual
+    # misregistration of later phases; washout lesions are brightest there.
+    np.maximum(sustained, early_pct, out=sustained)
     for volume in (early_pct, sustained, change):
         volume[~body] = 0.0
     return Maps(early_pct, sustained, change, body, breast, anatomy, early, noise, tuple(mean_curve))
