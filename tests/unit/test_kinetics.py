@@ -148,6 +148,7 @@ def test_location_clock_faces_the_patient() -> None:
     assert deep.depth == "posterior" and deep.distance_from_nipple_mm == pytest.approx(40.0)
 
 
+@pytest.mark.slow
 def test_tracking_against_a_shifted_prior(tmp_path: Path) -> None:
     prior_phantom = Phantom(
         lesions=[replace(LESION, diameters_mm=(8.0, 7.0, 7.0))], shift_mm=(6.0, -4.0, 3.0), seed=7
@@ -227,3 +228,16 @@ def test_analyze_on_the_dce_phantom_finds_the_truth_lesion(tmp_path: Path, curve
     assert near[0]["laterality"] == truth["laterality"]
     assert near[0]["kinetics"]["curve_type"] == truth["curve_type"]
     assert near[0]["size_mm"] == pytest.approx(truth["diameters_mm"][0], abs=4.0)
+
+
+def test_separable_shift_matches_scipy_inside_the_volume() -> None:
+    from scipy import ndimage as ndi
+
+    from breastgate.algorithms._dce_maps import shift_linear
+
+    volume = (np.random.default_rng(0).random((10, 20, 30)) * 1000).astype(np.int16)
+    moved = shift_linear(volume, (0.3, -1.6, 2.25))
+    reference = np.rint(ndi.shift(volume.astype(np.float32), (0.3, -1.6, 2.25), order=1, mode="nearest"))
+    inside = (slice(2, -3), slice(3, -3), slice(3, -3))
+    assert moved.dtype == np.int16
+    assert np.abs(moved[inside] - reference[inside]).max() <= 1

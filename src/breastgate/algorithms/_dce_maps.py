@@ -125,6 +125,33 @@ def _edges(volume: FloatArray) -> npt.NDArray[np.float64]:
     return np.sqrt(out, out=out)
 
 
+def _shift_axis(volume: FloatArray, shift: float, axis: int) -> FloatArray:
+    """Linear interpolation of ``volume`` moved by ``shift`` voxels along ``axis`` (edges repeat)."""
+    whole = math.floor(shift)
+    frac = np.float32(shift - whole)
+    n = volume.shape[axis]
+    index = np.clip(np.arange(n) - whole, 0, n - 1)
+    below = np.take(volume, index, axis=axis)
+    if frac == 0:
+        return below
+    above = np.take(volume, np.clip(index - 1, 0, n - 1), axis=axis)
+    below *= np.float32(1.0) - frac
+    above *= frac
+    below += above
+    return below
+
+
+def shift_linear(volume: npt.NDArray[np.integer[Any]], shift: tuple[float, float, float]) -> npt.NDArray[Any]:
+    """``volume`` moved by ``shift`` voxels (slice, row, column), trilinear as separable passes
+    (as ``scipy.ndimage.shift(order=1, mode="nearest")``, several times faster), stored type."""
+    out = volume.astype(np.float32)
+    for axis, amount in enumerate(shift):
+        if abs(amount) > 1e-3:
+            out = _shift_axis(out, amount, axis)
+    np.rint(out, out=out)
+    return out.astype(volume.dtype)
+
+
 def correct_motion(series: DceSeries, reference: int) -> tuple[tuple[float, float, float], ...]:
     """Translate every phase onto ``reference`` in place; returns the (slice, row, column) shifts.
 
@@ -149,7 +176,7 @@ def correct_motion(series: DceSeries, reference: int) -> tuple[tuple[float, floa
         if any(abs(s) > max(2, n // 8) for s, n in zip(shift, series.grid.shape, strict=True)):
             shift = (0.0, 0.0, 0.0)  # implausible: keep the phase as it is
         if max(abs(s) for s in shift) >= 0.1:
-            series.pixels[p] = ndi.shift(series.pixels[p], shift, order=1, mode="nearest")
+            series.pixels[p] = shift_linear(series.pixels[p], shift)
         shifts.append((round(shift[0], 2), round(shift[1], 2), round(shift[2], 2)))
     return tuple(shifts)
 
