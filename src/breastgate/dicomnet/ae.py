@@ -94,8 +94,19 @@ def why_unreachable(node: DicomNode, timeout: float) -> str:
         return f"{type(exc).__name__}: {exc}"
 
 
-def associate(ae: ClosingAE, node: DicomNode, *, what: str, max_pdu: int = 0) -> Any:
+def associate(
+    ae: ClosingAE,
+    node: DicomNode,
+    *,
+    what: str,
+    max_pdu: int = 0,
+    ext_neg: list[Any] | None = None,
+    handlers: list[Any] | None = None,
+) -> Any:
     """Open an association with ``node`` proposing the AE's requested contexts.
+
+    ``ext_neg`` are extended negotiation items (e.g. SCP/SCU Role Selection for C-GET, PS3.7
+    D.3.3.4); ``handlers`` are further ``(event, handler)`` pairs bound to the association.
 
     Raises
     ------
@@ -105,11 +116,14 @@ def associate(ae: ClosingAE, node: DicomNode, *, what: str, max_pdu: int = 0) ->
         Rejected, aborted, refused or timed out.
     """
     accepted: list[bool] = []
-    handlers: list[Any] = [
+    bound: list[Any] = [
         (evt.EVT_CONN_OPEN, set_nodelay),
         (evt.EVT_ACCEPTED, lambda _event: accepted.append(True)),
+        *(handlers or []),
     ]
-    assoc = ae.associate(node.host, node.port, ae_title=node.ae_title, max_pdu=max_pdu, evt_handlers=handlers)
+    assoc = ae.associate(
+        node.host, node.port, ae_title=node.ae_title, max_pdu=max_pdu, ext_neg=ext_neg, evt_handlers=bound
+    )
     if assoc.is_established:
         return assoc
     ae.close_sockets()
