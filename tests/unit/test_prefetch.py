@@ -3,7 +3,6 @@ assembler keeping priors out of routing, and the HL7 use-case owing a pre-fetch 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
