@@ -11,7 +11,7 @@ import copy
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -320,3 +320,15 @@ def test_partial_sub_operation_failures_are_logged(
     with site.db.session() as s:
         ref = studies.get_study_ref(s, _uid(prior))
     assert ref is not None and len(ref.instances) == 4
+
+
+def test_a_pacs_that_does_not_know_the_called_ae_refuses_for_good(
+    site: Site, orthanc_factory: Callable[..., OrthancServer], phantoms: dict[str, list[pydicom.Dataset]]
+) -> None:
+    pacs = orthanc_factory(extra_config={"DicomCheckCalledAet": True})
+    site.arrive(phantoms["current"])
+    wrong = replace(DicomNode.parse(pacs.dicom_node), ae_title="NOTORTHANC")
+    site.worker_for(RetrieveSpec(RetrieveMethod.GET), wrong).run_once()
+    entry = _fetch(site, phantoms)
+    assert entry.state == FetchState.FAILED
+    assert "RejectedError: association rejected by NOTORTHANC" in (entry.last_error or "")

@@ -12,17 +12,25 @@ it refuses), mapped by :mod:`breastgate.dicomnet`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
-from breastgate.dicomnet.ae import ClosingAE, Timeouts, associate, client_ae, release
+from breastgate.dicomnet.ae import (
+    AssociationRejectedError,
+    ClosingAE,
+    Timeouts,
+    associate,
+    client_ae,
+    release,
+)
 from breastgate.dicomnet.retrieve import get_study
 from breastgate.dicomnet.status import MOVE_PARTIAL, PENDING, check_query_status
-from breastgate.domain.errors import PeerUnavailableError
+from breastgate.domain.errors import PeerUnavailableError, RejectedError
 from breastgate.domain.model import DicomNode, is_ae_title
 from breastgate.routing.priors import StudyMatch, select_priors
 
@@ -52,6 +60,18 @@ def _match(identifier: Dataset | None) -> StudyMatch | None:
         _text(identifier, "AccessionNumber"),
         _text(identifier, "IssuerOfPatientID"),
     )
+
+
+@contextmanager
+def refusal_if_permanent() -> Iterator[None]:
+    """A permanent association rejection (e.g. the PACS does not know our AE title) is a refusal:
+    the pre-fetch fails with the reason instead of being retried for ever."""
+    try:
+        yield
+    except AssociationRejectedError as exc:
+        if exc.permanent:
+            raise RejectedError(str(exc)) from None
+        raise
 
 
 class PriorFetcher:
@@ -160,7 +180,8 @@ class PriorFetcher:
         what = f"study {study_uid} from {node}"
         last: list[Dataset] = []
         ae = client_ae(self.calling_ae, self.timeouts)
-        assoc, responses = get_study(ae, node, study_uid, on_file, temp_dir, what="Study Root C-GET")
+        with refusal_if_permanent():
+            assoc, responses = get_study(ae, node, study_uid, on_file, temp_dir, what="Study Root C-GET")
         try:
             final = self._drain("C-GET", responses, node, lambda _ident: None, last)
         finally:
@@ -180,7 +201,8 @@ class PriorFetcher:
     def _associate(self, node: DicomNode, model: str, service: str) -> tuple[ClosingAE, Any]:
         ae = client_ae(self.calling_ae, self.timeouts)
         ae.add_requested_context(model)
-        return ae, associate(ae, node, what=f"Study Root {service}")
+        with refusal_if_permanent():
+            return ae, associate(ae, node, what=f"Study Root {service}")
 
     @staticmethod
     def _drain(
