@@ -189,6 +189,8 @@ class JobRunner:
             return False
         LOGGER.debug("job %s waits %.1f s for its priors", job_id, answer.wait_seconds)
         if self._requeue is not None:
+            with self._db.session() as session:
+                ledger.touch_waiting(session, job_id, now=self._clock())
             self._requeue(job_id, answer.wait_seconds)
         return True
 
