@@ -118,6 +118,12 @@ class Site:
         return priors
 
 
+def _issued(datasets: list[pydicom.Dataset], issuer: str) -> list[pydicom.Dataset]:
+    for ds in datasets:
+        ds.IssuerOfPatientID = issuer
+    return datasets
+
+
 @pytest.fixture(scope="module")
 def base() -> list[pydicom.Dataset]:
     return prior_study(800, PATIENT, "20261120", shrink=16)
@@ -176,9 +182,10 @@ def test_held_priors_reach_the_algorithm_most_recent_first_within_the_years(
     newer = site.receive(restamp(base, PATIENT, "20250301", "A803"))
     site.receive(restamp(base, PATIENT, "20180301", "A804"))  # older than 5 years
     site.receive(restamp(base, "SOMEONEELSE", "20250601", "A805"))
+    site.receive(_issued(restamp(base, PATIENT, "20250901", "A808"), "HOSP-B"))  # same id, other issuer
     site.assembler.tick()  # the earlier studies were routed in their day
     site.queued.clear()
-    uid = site.receive(restamp(base, PATIENT, "20261120", "A806"))
+    uid = site.receive(_issued(restamp(base, PATIENT, "20261120", "A806"), "HOSP-A"))
     site.assembler.tick()
     # The PACS answered; it has nothing the gateway does not hold already.
     worker = PrefetchWorker(site.db, Answers([]), count=2, years=5)

@@ -105,3 +105,12 @@ def test_selection_keeps_the_years_and_the_patients_namespace() -> None:
     )
     assert [m.study_instance_uid for m in chosen] == ["recent", "no-issuer"]
     assert [m.study_instance_uid for m in select_priors(matches, "20261120", modalities=("MR",))] == ["mri"]
+
+
+def test_a_dicomweb_url_loses_its_credentials_in_messages() -> None:
+    from breastgate.routing.dicomweb import without_userinfo
+
+    assert without_userinfo("https://bg:s3cret@vna.example.org:8443/dicom-web") == (
+        "https://vna.example.org:8443/dicom-web"
+    )
+    assert without_userinfo("http://h:8042/dicom-web") == "http://h:8042/dicom-web"

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from dicomweb_client.api import DICOMwebClient
@@ -52,11 +53,21 @@ def _match(item: dict[str, Any]) -> StudyMatch | None:
     )
 
 
+def without_userinfo(url: str) -> str:
+    """The URL for messages and logs: any ``user:password@`` dropped."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 class DicomwebSource:
     """QIDO-RS + WADO-RS against one DICOMweb base URL (``.../dicom-web``)."""
 
     def __init__(self, url: str, intake: Intake, *, label: str, timeout: float = 30.0) -> None:
-        self.url, self.intake, self.label = url, intake, label
+        self.url, self.intake, self.label = without_userinfo(url), intake, label
         self.client = DICOMwebClient(url, timeout=timeout)
         self.client.set_http_retry_params(retry=False)  # the pre-fetch worker backs off itself
 
