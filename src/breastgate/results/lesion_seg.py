@@ -51,8 +51,6 @@ LOGGER = logging.getLogger(__name__)
 
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 DEFAULT_SERIES_NUMBER = 9908
-MORPHOLOGICALLY_ABNORMAL_STRUCTURE = c.Code("49755003", "SCT", "Morphologically Abnormal Structure")
-LESION = c.Code("52988006", "SCT", "Lesion")
 MORPHOLOGICAL_OPERATIONS = codes.DCM.MorphologicalOperations
 
 
@@ -172,8 +170,8 @@ class LesionSegmentation:
         return hd.seg.SegmentDescription(
             segment_number=segment,
             segment_label=f"{finding.id} {finding.laterality}{curve}"[:64],
-            segmented_property_category=MORPHOLOGICALLY_ABNORMAL_STRUCTURE.coded(),
-            segmented_property_type=LESION.coded(),
+            segmented_property_category=c.MORPHOLOGICALLY_ABNORMAL_STRUCTURE.coded(),
+            segmented_property_type=c.LESION.coded(),
             algorithm_type="AUTOMATIC",
             algorithm_identification=algorithm,
             tracking_uid=tracking_uid(self.result, finding),
