@@ -133,7 +133,9 @@ def lesion_volumes(
     return labels, kinetic, enhancement
 
 
-def volume(name: str, data: npt.NDArray[np.generic], sources: Sequence[Dataset], unit: str = "") -> ResultVolume:
+def volume(
+    name: str, data: npt.NDArray[np.generic], sources: Sequence[Dataset], unit: str = ""
+) -> ResultVolume:
     """A ResultVolume on the grid of ``sources`` (classic: one object per slice; else one
     multi-frame object, slice k = frame k + 1)."""
     if len(sources) == 1 and int(sources[0].get("NumberOfFrames", 1)) > 1:
@@ -142,7 +144,9 @@ def volume(name: str, data: npt.NDArray[np.generic], sources: Sequence[Dataset],
     else:
         uids, frames = tuple(str(s.SOPInstanceUID) for s in sources), ()
     shape = (int(data.shape[0]), int(data.shape[1]), int(data.shape[2]))
-    return ResultVolume(name, shape, str(data.dtype), np.ascontiguousarray(data).tobytes(), uids, frames, unit=unit)
+    return ResultVolume(
+        name, shape, str(data.dtype), np.ascontiguousarray(data).tobytes(), uids, frames, unit=unit
+    )
 
 
 def manifest() -> AlgorithmManifest:
@@ -189,10 +193,10 @@ def kinetics_result(
                 score=0.8 - 0.1 * n,
                 marks=(mark,),
                 size_mm=12.0,
-                location=FindingLocation(clock=2, quadrant="UOQ", depth="middle", distance_from_nipple_mm=40.0),
-                kinetics=FindingKinetics(
-                    InitialPhase.FAST, DelayedPhase.WASHOUT, 148.5, 0.2, 0.8, 0.0
+                location=FindingLocation(
+                    clock=2, quadrant="UOQ", depth="middle", distance_from_nipple_mm=40.0
                 ),
+                kinetics=FindingKinetics(InitialPhase.FAST, DelayedPhase.WASHOUT, 148.5, 0.2, 0.8, 0.0),
                 diameters_mm=(12.0, 11.0 - n, 9.5),
                 volume_mm3=round(voxels * spacing * spacing * 2.0, 3),
             )

@@ -111,14 +111,23 @@ def test_seg_has_one_segment_per_lesion_matching_the_labels(case, tmp_path: Path
     assert int(written.NumberOfFrames) == sum(len(m) for m in back.masks.values()) < 2 * 12
     grid = seg.grid
     for segment, finding in zip(back.segments, result.findings, strict=True):
-        assert (segment.tracking_id, segment.laterality) == (finding.id, {"L": "Left", "R": "Right"}[finding.laterality])
+        assert (segment.tracking_id, segment.laterality) == (
+            finding.id,
+            {"L": "Left", "R": "Right"}[finding.laterality],
+        )
         rebuilt = np.zeros(labels.shape, bool)
         for (uid, frame), mask in back.masks[segment.number].items():
-            k = next(i for i in lesion_slices if (str(grid.headers[i].SOPInstanceUID), grid.frames[i]) == (uid, frame))
+            k = next(
+                i
+                for i in lesion_slices
+                if (str(grid.headers[i].SOPInstanceUID), grid.frames[i]) == (uid, frame)
+            )
             rebuilt[k] = mask
         assert np.array_equal(rebuilt, labels == segment.number)
     assert written.SegmentSequence[0].SegmentedPropertyTypeCodeSequence[0].CodeValue == "52988006"
-    assert written.SegmentSequence[0].SegmentationAlgorithmIdentificationSequence[0].AlgorithmVersion == "0.1.0"
+    assert (
+        written.SegmentSequence[0].SegmentationAlgorithmIdentificationSequence[0].AlgorithmVersion == "0.1.0"
+    )
 
 
 def test_tid1500_reports_each_lesion_against_its_segment(case, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -167,7 +176,8 @@ def test_a_label_without_a_finding_is_refused() -> None:
     labels = _arrays(result, "lesion_labels").copy()
     labels[0, 0, 0] = 7
     volumes = tuple(
-        v if v.name != "lesion_labels" else type(v)(**{**v.__dict__, "data": labels.tobytes()}) for v in result.volumes
+        v if v.name != "lesion_labels" else type(v)(**{**v.__dict__, "data": labels.tobytes()})
+        for v in result.volumes
     )
     with pytest.raises(EncodingError, match="name no enhancing lesion"):
         LesionSegmentation(type(result)(**{**result.__dict__, "volumes": volumes}), manifest(), series)

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.pixels import pixel_array
+from pydicom.pixels.utils import pixel_array
 
 from breastgate.algorithms.base import Algorithm
 from breastgate.domain.errors import EncodingError
@@ -86,9 +86,16 @@ class SliceReader(Sequence[npt.NDArray[np.float32]]):
 def _rescale(header: Dataset, frame: int | None) -> tuple[float, float]:
     holder: Dataset = header
     if frame is not None:
-        for groups, index in (("PerFrameFunctionalGroupsSequence", frame - 1), ("SharedFunctionalGroupsSequence", 0)):
+        for groups, index in (
+            ("PerFrameFunctionalGroupsSequence", frame - 1),
+            ("SharedFunctionalGroupsSequence", 0),
+        ):
             items = header.get(groups)
-            if items is not None and 0 <= index < len(items) and "PixelValueTransformationSequence" in items[index]:
+            if (
+                items is not None
+                and 0 <= index < len(items)
+                and "PixelValueTransformationSequence" in items[index]
+            ):
                 holder = items[index].PixelValueTransformationSequence[0]
                 break
     return float(holder.get("RescaleSlope", 1) or 1), float(holder.get("RescaleIntercept", 0) or 0)
@@ -126,9 +133,13 @@ def build_mri_outputs(study: StudyRef, algorithm: Algorithm, result: AlgorithmRe
         add(OutputKind.SEG, seg_dataset)
         add(OutputKind.TID1500, LesionMeasurementReport(seg, seg_dataset).dataset)
     elif lesions(result):
-        LOGGER.warning("%s: enhancing lesions without lesion_labels voxels; no SEG or TID 1500", result.algorithm_id)
+        LOGGER.warning(
+            "%s: enhancing lesions without lesion_labels voxels; no SEG or TID 1500", result.algorithm_id
+        )
     shown = [f for f in shown_findings(result) if f.kind is FindingKind.ENHANCING_LESION]
     if shown:
-        kos = KeyObjectSelectionDocument(shown, headers, result.algorithm_id, result.algorithm_version).dataset
+        kos = KeyObjectSelectionDocument(
+            shown, headers, result.algorithm_id, result.algorithm_version
+        ).dataset
         add(OutputKind.KOS, kos)
     return outputs

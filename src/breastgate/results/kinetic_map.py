@@ -76,7 +76,9 @@ class DecodedKineticMap:
     comment: str
 
 
-def volume_window(headers: Sequence[Dataset], frames: Sequence[int | None], sample: Sequence[npt.NDArray[Any]]) -> tuple[float, float]:
+def volume_window(
+    headers: Sequence[Dataset], frames: Sequence[int | None], sample: Sequence[npt.NDArray[Any]]
+) -> tuple[float, float]:
     """(centre, width) for the grey anatomy: the source's own first window (its frame's Frame VOI
     LUT for an Enhanced MR, PS3.3 C.7.6.16.2.10, else the top-level Window Center / Width), else
     the 1st-99.5th percentile of ``sample`` slices. One window for the whole volume, so slices
@@ -84,7 +86,10 @@ def volume_window(headers: Sequence[Dataset], frames: Sequence[int | None], samp
     header, frame = headers[0], frames[0]
     holder: Dataset = header
     if frame is not None:
-        for groups, index in (("PerFrameFunctionalGroupsSequence", frame - 1), ("SharedFunctionalGroupsSequence", 0)):
+        for groups, index in (
+            ("PerFrameFunctionalGroupsSequence", frame - 1),
+            ("SharedFunctionalGroupsSequence", 0),
+        ):
             items = header.get(groups)
             if items is not None and 0 <= index < len(items) and "FrameVOILUTSequence" in items[index]:
                 holder = items[index].FrameVOILUTSequence[0]
@@ -103,7 +108,9 @@ def _first(value: Any) -> Any:
     return None if value is None or value == "" else value
 
 
-def fuse(grey: npt.NDArray[np.uint8], kinetic: npt.NDArray[np.uint8], alpha: float = ALPHA) -> npt.NDArray[np.uint8]:
+def fuse(
+    grey: npt.NDArray[np.uint8], kinetic: npt.NDArray[np.uint8], alpha: float = ALPHA
+) -> npt.NDArray[np.uint8]:
     """RGB slice: grey anatomy, voxels of class 1-3 tinted by :data:`COLOURS` with weight ``alpha``."""
     rgb = np.repeat(grey[:, :, None], 3, axis=2).astype(np.float32)
     for value, colour in COLOURS.items():
@@ -182,7 +189,9 @@ class KineticColourMap:
         for k in range(n):
             values = np.asarray(self.anatomy[k], dtype=np.float32)
             if values.shape != (self.grid.rows, self.grid.columns):
-                raise EncodingError(f"anatomy slice {k} is {values.shape}, grid is {self.grid.rows} x {self.grid.columns}")
+                raise EncodingError(
+                    f"anatomy slice {k} is {values.shape}, grid is {self.grid.rows} x {self.grid.columns}"
+                )
             grey = np.clip(((values - (centre - 0.5)) / max(width - 1.0, 1.0) + 0.5) * 255.0, 0, 255)
             frame = fuse(np.rint(grey).astype(np.uint8), self.kinetic[k])
             if s > 1:
@@ -291,7 +300,11 @@ class KineticColourMap:
         sources = []
         for item in ds.get("SourceImageSequence", []):
             raw = item.get("ReferencedFrameNumber")
-            numbers = () if raw in (None, "") else tuple(int(v) for v in (raw if isinstance(raw, MultiValue) else [raw]))
+            numbers = (
+                ()
+                if raw in (None, "")
+                else tuple(int(v) for v in (raw if isinstance(raw, MultiValue) else [raw]))
+            )
             sources.append((str(item.ReferencedSOPInstanceUID), numbers))
         return DecodedKineticMap(
             sop_instance_uid=str(ds.SOPInstanceUID),
@@ -304,7 +317,9 @@ class KineticColourMap:
         )
 
 
-def _shadow(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, font: Any, fill: tuple[int, int, int]) -> None:
+def _shadow(
+    draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, font: Any, fill: tuple[int, int, int]
+) -> None:
     """Text with a 1-pixel black shadow, legible over bright tissue."""
     x, y = math.floor(xy[0]), math.floor(xy[1])
     draw.text((x + 1, y + 1), text, font=font, fill=(0, 0, 0))

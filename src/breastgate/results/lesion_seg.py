@@ -44,7 +44,12 @@ from breastgate.results.mri_grid import (
     highdicom_geometry,
     volume_array,
 )
-from breastgate.results.placement import creation_datetime, finish_instance, highdicom_fields, highdicom_refusal
+from breastgate.results.placement import (
+    creation_datetime,
+    finish_instance,
+    highdicom_fields,
+    highdicom_refusal,
+)
 from breastgate.results.uids import derive_uid
 
 LOGGER = logging.getLogger(__name__)
@@ -190,7 +195,7 @@ class LesionSegmentation:
         description = f"breastgate {self.manifest.id} lesions - not for diagnostic use"
         fields = highdicom_fields(self.created, description, self.manifest.id, self.manifest.version)
         for key in ("content_date", "content_time", "series_date", "series_time"):
-            fields.pop(key)  # pinned below
+            fields.pop(key)  # the constructor takes none of these; finish_instance pins highdicom's
         with highdicom_refusal("Segmentation"):
             ds = hd.seg.Segmentation(
                 source_images=list(self.grid.sources),
@@ -208,8 +213,6 @@ class LesionSegmentation:
                 **fields,
             )
         finish_instance(ds, self.grid.sources[0], self.created)
-        ds.ContentDate, ds.ContentTime = self.created
-        ds.SeriesDate, ds.SeriesTime = self.created
         for item, (_, finding) in zip(ds.SegmentSequence, self.lesions, strict=True):
             side = c.LATERALITY_BY_SIDE[finding.laterality]
             modifier = Dataset()

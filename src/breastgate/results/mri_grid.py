@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -30,10 +31,10 @@ __all__ = [
     "LESION_LABELS",
     "PERCENT_ENHANCEMENT",
     "SourceGrid",
-    "add_frame_anatomy",
-    "highdicom_geometry",
     "Vector",
+    "add_frame_anatomy",
     "find_volume",
+    "highdicom_geometry",
     "volume_array",
 ]
 
@@ -81,7 +82,10 @@ def _group(ds: Dataset, sequence: str, frame: int | None) -> Dataset | None:
     """The ``sequence`` item of a frame's functional groups (its own, else the shared one)."""
     if frame is None:
         return None
-    for groups, index in (("PerFrameFunctionalGroupsSequence", frame - 1), ("SharedFunctionalGroupsSequence", 0)):
+    for groups, index in (
+        ("PerFrameFunctionalGroupsSequence", frame - 1),
+        ("SharedFunctionalGroupsSequence", 0),
+    ):
         items = ds.get(groups)
         if items is not None and 0 <= index < len(items) and sequence in items[index]:
             return items[index][sequence][0]  # type: ignore[no-any-return]
@@ -119,9 +123,13 @@ class SourceGrid:
         """
         slices, rows, columns = volume.shape
         if len(volume.source_sop_instance_uids) != slices:
-            raise EncodingError(f"volume {volume.name}: {slices} slices but {len(volume.source_sop_instance_uids)} sources")
+            raise EncodingError(
+                f"volume {volume.name}: {slices} slices but {len(volume.source_sop_instance_uids)} sources"
+            )
         if volume.source_frames and len(volume.source_frames) != slices:
-            raise EncodingError(f"volume {volume.name}: {slices} slices but {len(volume.source_frames)} frames")
+            raise EncodingError(
+                f"volume {volume.name}: {slices} slices but {len(volume.source_frames)} frames"
+            )
         by_uid = {str(h.SOPInstanceUID): h for h in headers}
         picked, frames = [], []
         for k, uid in enumerate(volume.source_sop_instance_uids):
@@ -215,7 +223,7 @@ class SourceGrid:
     def spacing_between_slices(self) -> float | None:
         """Distance between adjacent slices (mm) when it is one distance, else None."""
         locations = self.slice_locations()
-        steps = {round(abs(b - a), 3) for a, b in zip(locations, locations[1:], strict=False)}
+        steps = {round(abs(b - a), 3) for a, b in pairwise(locations)}
         return steps.pop() if len(steps) == 1 and 0 not in steps else None
 
     def source_reference(self, k: int) -> tuple[Dataset, int | None]:

@@ -41,13 +41,11 @@ for 3-D lesions asks; the content needs no SCOORD3D today, so Comprehensive SR w
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import highdicom.sr as hd
 from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence as DicomSequence
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.model import AlgorithmManifest, AlgorithmResult, Finding
@@ -127,7 +125,11 @@ class LesionMeasurementReport:
         self.created = (
             (created.strftime("%Y%m%d"), created.strftime("%H%M%S")) if created else segmentation.created
         )
-        study, algo, version = self.result.study_instance_uid, self.result.algorithm_id, self.result.algorithm_version
+        study, algo, version = (
+            self.result.study_instance_uid,
+            self.result.algorithm_id,
+            self.result.algorithm_version,
+        )
         inputs = [study, *segmentation.grid.input_uids]
         self.sop_instance_uid = derive_uid("tid1500", algo, version, inputs)
         self.series_instance_uid = derive_uid("tid1500-series", algo, version, [study])
@@ -144,7 +146,9 @@ class LesionMeasurementReport:
         )
         observer = hd.ObserverContext(observer_type=c.DEVICE.coded(), observer_identifying_attributes=device)
         algorithm = hd.AlgorithmIdentification(
-            self.manifest.id, self.manifest.version, [f"name={self.manifest.name}", f"manufacturer={self.manifest.manufacturer}"]
+            self.manifest.id,
+            self.manifest.version,
+            [f"name={self.manifest.name}", f"manufacturer={self.manifest.manufacturer}"],
         )
         groups = [self._group(i, f, algorithm) for i, (_, f) in enumerate(self.seg.lesions, start=1)]
         report = hd.MeasurementReport(
@@ -152,7 +156,9 @@ class LesionMeasurementReport:
             procedure_reported=[],  # as tid1500: row 4 left out
             imaging_measurements=groups,
             title=c.IMAGING_MEASUREMENT_REPORT.coded(),
-            language_of_content_item_and_descendants=hd.LanguageOfContentItemAndDescendants(c.ENGLISH.coded()),
+            language_of_content_item_and_descendants=hd.LanguageOfContentItemAndDescendants(
+                c.ENGLISH.coded()
+            ),
         )
         label = impression_text(self.result.algorithm_id, self.result.algorithm_version)
         comment = text_item(c.COMMENT, label, _CONTAINS)
@@ -166,7 +172,9 @@ class LesionMeasurementReport:
         """TID 1411 for one lesion: its segment, site, 3-D size, peak enhancement and kinetics."""
         measurements: list[hd.Measurement] = []
         if finding.diameters_mm is not None:
-            for concept, value in zip((c.MAJOR_AXIS_3D, c.MINOR_AXIS_3D, c.LEAST_AXIS_3D), finding.diameters_mm, strict=True):
+            for concept, value in zip(
+                (c.MAJOR_AXIS_3D, c.MINOR_AXIS_3D, c.LEAST_AXIS_3D), finding.diameters_mm, strict=True
+            ):
                 measurements.append(_num(concept, value, c.MILLIMETER))
         elif finding.size_mm is not None:
             measurements.append(_num(c.DIAMETER, finding.size_mm, c.MILLIMETER))
@@ -176,7 +184,9 @@ class LesionMeasurementReport:
         kinetics = finding.kinetics
         if kinetics is not None:
             if kinetics.peak_enhancement_pct is not None:
-                measurements.append(_num(c.SIGNAL_CHANGE, kinetics.peak_enhancement_pct, c.PERCENT, c.MAXIMUM))
+                measurements.append(
+                    _num(c.SIGNAL_CHANGE, kinetics.peak_enhancement_pct, c.PERCENT, c.MAXIMUM)
+                )
             for kind, share in (
                 ("washout", kinetics.washout_share),
                 ("plateau", kinetics.plateau_share),
@@ -187,10 +197,14 @@ class LesionMeasurementReport:
                         raise EncodingError(f"lesion {finding.id!r}: {kind} share {share!r} outside 0..1")
                     measurements.append(_num(c.KINETIC_SHARES[kind], share * 100.0, c.PERCENT))
             evaluations.append(
-                hd.QualitativeEvaluation(c.ENHANCEMENT_PATTERN.coded(), c.DELAYED_PHASES[kinetics.delayed_phase.value].coded())
+                hd.QualitativeEvaluation(
+                    c.ENHANCEMENT_PATTERN.coded(), c.DELAYED_PHASES[kinetics.delayed_phase.value].coded()
+                )
             )
             evaluations.append(
-                hd.QualitativeEvaluation(c.INITIAL_PHASE.coded(), c.INITIAL_PHASES[kinetics.initial_phase.value].coded())
+                hd.QualitativeEvaluation(
+                    c.INITIAL_PHASE.coded(), c.INITIAL_PHASES[kinetics.initial_phase.value].coded()
+                )
             )
         measurements.append(_num(c.CERTAINTY_OF_FINDING, round(finding.score * 100.0, 6), c.PERCENT))
         location = finding.location
@@ -205,7 +219,9 @@ class LesionMeasurementReport:
             tracking_identifier=hd.TrackingIdentifier(
                 uid=tracking_uid(self.result, finding), identifier=finding.id or f"lesion {segment}"
             ),
-            referenced_segment=hd.ReferencedSegment.from_segmentation(self.seg_dataset, segment_number=segment),
+            referenced_segment=hd.ReferencedSegment.from_segmentation(
+                self.seg_dataset, segment_number=segment
+            ),
             finding_type=c.LESION.coded(),
             algorithm_id=algorithm,
             finding_sites=[site],
@@ -238,7 +254,7 @@ class LesionMeasurementReport:
         scheme.CodingSchemeDesignator = c.LOCAL_SCHEME
         scheme.CodingSchemeName = "breastgate local codes"
         scheme.CodingSchemeResponsibleOrganization = "breastgate"
-        ds.CodingSchemeIdentificationSequence = DicomSequence([scheme])
+        ds.CodingSchemeIdentificationSequence = [scheme]
         return ds
 
     @staticmethod
@@ -252,9 +268,20 @@ class LesionMeasurementReport:
         comment = ""
         for item in ds.get("ContentSequence", []):
             if _concept(item).same(c.IMAGING_MEASUREMENTS):
-                groups.extend(_decode_group(g) for g in item.get("ContentSequence", []) if _concept(g).same(c.MEASUREMENT_GROUP))
+                groups.extend(
+                    _decode_group(g)
+                    for g in item.get("ContentSequence", [])
+                    if _concept(g).same(c.MEASUREMENT_GROUP)
+                )
             elif _concept(item).same(c.QUALITATIVE_EVALUATIONS):
-                comment = next((str(t.TextValue) for t in item.get("ContentSequence", []) if _concept(t).same(c.COMMENT)), "")
+                comment = next(
+                    (
+                        str(t.TextValue)
+                        for t in item.get("ContentSequence", [])
+                        if _concept(t).same(c.COMMENT)
+                    ),
+                    "",
+                )
         return DecodedLesionReport(
             sop_instance_uid=str(ds.SOPInstanceUID),
             series_instance_uid=str(ds.SeriesInstanceUID),
@@ -266,7 +293,10 @@ class LesionMeasurementReport:
 
 def _num(concept: Code, value: float, units: Code, derivation: Code | None = None) -> hd.Measurement:
     return hd.Measurement(
-        concept.coded(), number(round(float(value), 6)), units.coded(), derivation=derivation.coded() if derivation else None
+        concept.coded(),
+        number(round(float(value), 6)),
+        units.coded(),
+        derivation=derivation.coded() if derivation else None,
     )
 
 

@@ -39,7 +39,12 @@ from breastgate.results.mri_grid import (
     highdicom_geometry,
     volume_array,
 )
-from breastgate.results.placement import creation_datetime, finish_instance, highdicom_fields, highdicom_refusal
+from breastgate.results.placement import (
+    creation_datetime,
+    finish_instance,
+    highdicom_fields,
+    highdicom_refusal,
+)
 from breastgate.results.uids import derive_uid
 
 LOGGER = logging.getLogger(__name__)
@@ -141,7 +146,7 @@ class EnhancementParametricMap:
         description = f"breastgate {self.manifest.id} enhancement % - not for diagnostic use"
         fields = highdicom_fields(self.created, description, self.manifest.id, self.manifest.version)
         for key in ("content_date", "content_time", "series_date", "series_time"):
-            fields.pop(key)  # the Parametric Map constructor takes none of these; pinned below
+            fields.pop(key)  # the constructor takes none of these; finish_instance pins highdicom's
         with highdicom_refusal("Parametric Map"):
             ds = hd.pm.ParametricMap(
                 source_images=list(self.grid.sources),
@@ -153,15 +158,15 @@ class EnhancementParametricMap:
                 device_serial_number=self.manifest.id[:64],
                 contains_recognizable_visual_features=False,
                 real_world_value_mappings=[mapping],
-                voi_lut_transformations=[hd.VOILUTTransformation(window_center=WINDOW[0], window_width=WINDOW[1])],
+                voi_lut_transformations=[
+                    hd.VOILUTTransformation(window_center=WINDOW[0], window_width=WINDOW[1])
+                ],
                 content_label="ENHANCEMENT",
                 content_description="Percent enhancement, first post-contrast phase",
                 **highdicom_geometry(self.grid, range(self.grid.slices)),
                 **fields,
             )
         finish_instance(ds, self.grid.sources[0], self.created)
-        ds.ContentDate, ds.ContentTime = self.created
-        ds.SeriesDate, ds.SeriesTime = self.created
         add_frame_anatomy(ds)  # both breasts: Frame Laterality B, no General Series Laterality
         return ds
 
@@ -176,7 +181,7 @@ class EnhancementParametricMap:
         stored = np.frombuffer(ds.FloatPixelData, dtype="<f4").reshape(frames, rows, cols)
         shared = ds.SharedFunctionalGroupsSequence[0]
         per_frame = ds.PerFrameFunctionalGroupsSequence
-        mapping_item = (per_frame[0] if "RealWorldValueMappingSequence" in per_frame[0] else shared)
+        mapping_item = per_frame[0] if "RealWorldValueMappingSequence" in per_frame[0] else shared
         rwvm = mapping_item.RealWorldValueMappingSequence[0]
         slope, intercept = float(rwvm.RealWorldValueSlope), float(rwvm.RealWorldValueIntercept)
         quantity = rwvm.get("QuantityDefinitionSequence", DicomSequence([]))
@@ -189,7 +194,10 @@ class EnhancementParametricMap:
             source = derivation[0].SourceImageSequence[0] if derivation else None
             frame = source.get("ReferencedFrameNumber") if source is not None else None
             sources.append(
-                (str(source.ReferencedSOPInstanceUID) if source is not None else "", int(frame) if frame else None)
+                (
+                    str(source.ReferencedSOPInstanceUID) if source is not None else "",
+                    int(frame) if frame else None,
+                )
             )
         return DecodedParametricMap(
             sop_instance_uid=str(ds.SOPInstanceUID),
