@@ -115,18 +115,25 @@ def lesion_volumes(
     shape: tuple[int, int, int], centres: Sequence[tuple[int, int, int]], radius: int = 4
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8], npt.NDArray[np.float32]]:
     """(lesion labels, kinetic class, percent enhancement) with ball lesions at ``centres``:
-    lesion n is washout in its core and plateau at its rim; a persistent patch elsewhere."""
-    z, y, x = np.indices(shape)
+    lesion n is washout in its core and plateau at its rim; a persistent patch elsewhere. Each
+    ball is drawn in its own bounding box, so a clinical-size grid costs only the three maps."""
     labels = np.zeros(shape, np.uint8)
     kinetic = np.zeros(shape, np.uint8)
     enhancement = np.zeros(shape, np.float32)
+    reach = int(np.ceil(radius / 1.3))
     for n, (cz, cy, cx) in enumerate(centres, start=1):
+        box = (
+            slice(max(cz - reach, 0), cz + reach + 1),
+            slice(max(cy - radius, 0), cy + radius + 1),
+            slice(max(cx - radius, 0), cx + radius + 1),
+        )
+        z, y, x = np.ogrid[box]
         d2 = ((z - cz) * 1.3) ** 2 + (y - cy) ** 2 + (x - cx) ** 2
         ball = d2 <= radius**2
-        labels[ball] = n
-        kinetic[ball] = 2
-        kinetic[d2 <= (radius / 2) ** 2] = 3
-        enhancement[ball] = 150.0 - 5.0 * np.sqrt(d2[ball])
+        labels[box][ball] = n
+        kinetic[box][ball] = 2
+        kinetic[box][d2 <= (radius / 2) ** 2] = 3
+        enhancement[box][ball] = (150.0 - 5.0 * np.sqrt(d2))[ball]
     patch = (slice(1, 3), slice(2, 8), slice(2, 8))
     kinetic[patch] = 1
     enhancement[patch] = 60.0
