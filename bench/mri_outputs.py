@@ -6,7 +6,8 @@ a kinetics result with ``--lesions`` ball lesions and its three voxel maps, then
 kinetic colour map (SC), the Parametric Map, the SEG and the TID 1500 report, each in a fresh
 process so its peak resident memory (``ru_maxrss``) is its own. Prints seconds, peak MB and the
 encoded size of each object (encoder peak: the most memory the encoder held above what it was
-given, numpy included, by tracemalloc; seconds are with tracemalloc on); with ``--validate`` also runs dciodvfy on each.
+given, numpy included, by tracemalloc; seconds are with tracemalloc on); with ``--validate``
+also runs dciodvfy on each.
 
     python bench/mri_outputs.py [--size 512] [--slices 160] [--lesions 3] [--validate]
 """
@@ -25,7 +26,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
-
 from tests.support.mr_sources import kinetics_result, manifest, mr_series
 
 KINDS = ("kinetic-map", "pmap", "seg", "tid1500")
@@ -102,9 +102,8 @@ def main() -> None:
                 report = subprocess.run(["dciodvfy", str(out)], capture_output=True, text=True)
                 lines = (report.stdout + report.stderr).splitlines()
                 errors = [line for line in lines if line.startswith("Error")]
-                print(
-                    f"  dciodvfy: {len(errors)} errors, {sum(line.startswith('Warning') for line in lines)} warnings"
-                )
+                warnings = sum(line.startswith("Warning") for line in lines)
+                print(f"  dciodvfy: {len(errors)} errors, {warnings} warnings")
 
 
 if __name__ == "__main__":
