@@ -102,7 +102,7 @@ def build_outputs(
     PACS node wants it, ``BG_PACS_OBJECTS``); one that cannot be encoded is logged and left out,
     never costing the result its other objects.
 
-    A DCE-MRI result (voxel maps or enhancing lesions) gets the MRI objects instead
+    A DCE-MRI result (voxel maps or enhancing lesions, or an MR-only algorithm's) gets the MRI objects instead
     (:func:`~breastgate.pipeline.mri_outputs.build_mri_outputs`: kinetic map, Parametric Map,
     SEG, TID 1500, KOS), whatever ``extra`` asks.
 
@@ -111,7 +111,7 @@ def build_outputs(
     for the study-level objects)."""
     if result.status != AlgorithmStatus.OK:
         return []
-    if is_mri_result(result):
+    if is_mri_result(result, algorithm.manifest):
         return build_mri_outputs(study, algorithm, result)
     if result.density is None and not result.findings and result.operating_threshold is None:
         return []

@@ -32,7 +32,7 @@ from pydicom.pixels.utils import pixel_array
 
 from breastgate.algorithms.base import Algorithm
 from breastgate.domain.errors import EncodingError
-from breastgate.domain.model import AlgorithmResult, FindingKind, StudyRef
+from breastgate.domain.model import AlgorithmManifest, AlgorithmResult, FindingKind, StudyRef
 from breastgate.domain.outputs import OutputKind
 from breastgate.pipeline.objects import OutputObject
 from breastgate.results.kinetic_map import KineticColourMap
@@ -53,9 +53,15 @@ from breastgate.results.tid1500 import shown_findings
 LOGGER = logging.getLogger(__name__)
 
 
-def is_mri_result(result: AlgorithmResult) -> bool:
-    """A result for the MRI encoders: it carries voxel maps or enhancing-lesion findings."""
-    return bool(result.volumes) or any(f.kind is FindingKind.ENHANCING_LESION for f in result.findings)
+def is_mri_result(result: AlgorithmResult, manifest: AlgorithmManifest) -> bool:
+    """A result for the MRI encoders, never the mammography ones: it carries voxel maps or
+    enhancing-lesion findings, or its algorithm reads MR and not MG."""
+    mr_only = "MR" in manifest.modalities and "MG" not in manifest.modalities
+    return (
+        mr_only
+        or bool(result.volumes)
+        or any(f.kind is FindingKind.ENHANCING_LESION for f in result.findings)
+    )
 
 
 class SliceReader(Sequence[npt.NDArray[np.float32]]):
@@ -104,6 +110,9 @@ def _rescale(header: Dataset, frame: int | None) -> tuple[float, float]:
 def build_mri_outputs(study: StudyRef, algorithm: Algorithm, result: AlgorithmResult) -> list[OutputObject]:
     """The DICOM objects of an MRI kinetics result (see the module docstring).
 
+    A result without a ``kinetic_class`` map (an MR algorithm that found nothing to map) yields
+    nothing.
+
     Raises
     ------
     EncodingError
@@ -112,7 +121,12 @@ def build_mri_outputs(study: StudyRef, algorithm: Algorithm, result: AlgorithmRe
     manifest = algorithm.manifest
     kinetic = find_volume(result, KINETIC_CLASS)
     if kinetic is None:
-        raise EncodingError("an MRI result needs a kinetic_class volume for its DICOM outputs")
+        if lesions(result):
+            raise EncodingError(
+                "an MRI result with lesions needs a kinetic_class volume for its DICOM outputs"
+            )
+        LOGGER.info("%s: MRI result without voxel maps; no DICOM outputs", result.algorithm_id)
+        return []
     wanted = {uid for v in result.volumes for uid in v.source_sop_instance_uids}
     wanted |= {m.sop_instance_uid for f in result.findings for m in f.marks}
     paths = {i.sop_instance_uid: i.path for i in study.instances if i.sop_instance_uid in wanted}
