@@ -7,6 +7,7 @@ single-frame object per slice, PS3.3 A.4) and the same slices as one multi-frame
 from __future__ import annotations
 
 from collections.abc import Sequence
+from copy import deepcopy
 
 import numpy as np
 import numpy.typing as npt
@@ -111,6 +112,25 @@ def enhanced_mr(series: Sequence[Dataset]) -> Dataset:
     return ds
 
 
+def two_phase_enhanced_mr(series: Sequence[Dataset]) -> tuple[Dataset, tuple[int, ...]]:
+    """A pre-contrast and the post-contrast ``series`` as one multi-frame object (two frames at each
+    position, as an Enhanced MR of a whole dynamic series), and the 1-based frames of the
+    post-contrast slices in ``series`` order (read from Conversion Source Attributes)."""
+    pre = []
+    for ds in series:
+        copy = deepcopy(ds)
+        copy.SOPInstanceUID = str(generate_uid())
+        copy.TemporalPositionIdentifier = 1
+        copy.AcquisitionTime = copy.ContentTime = "120000"
+        pre.append(copy)
+    multi = enhanced_mr([*pre, *series])
+    frame_of = {}
+    for number, item in enumerate(multi.PerFrameFunctionalGroupsSequence, start=1):
+        source = item.ConversionSourceAttributesSequence[0]
+        frame_of[str(source.ReferencedSOPInstanceUID)] = number
+    return multi, tuple(frame_of[str(ds.SOPInstanceUID)] for ds in series)
+
+
 def lesion_volumes(
     shape: tuple[int, int, int], centres: Sequence[tuple[int, int, int]], radius: int = 4
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8], npt.NDArray[np.float32]]:
@@ -141,13 +161,17 @@ def lesion_volumes(
 
 
 def volume(
-    name: str, data: npt.NDArray[np.generic], sources: Sequence[Dataset], unit: str = ""
+    name: str,
+    data: npt.NDArray[np.generic],
+    sources: Sequence[Dataset],
+    unit: str = "",
+    frames: Sequence[int] = (),
 ) -> ResultVolume:
     """A ResultVolume on the grid of ``sources`` (classic: one object per slice; else one
     multi-frame object, slice k = frame k + 1)."""
     if len(sources) == 1 and int(sources[0].get("NumberOfFrames", 1)) > 1:
         uids = (str(sources[0].SOPInstanceUID),) * data.shape[0]
-        frames = tuple(range(1, data.shape[0] + 1))
+        frames = tuple(frames) or tuple(range(1, data.shape[0] + 1))
     else:
         uids, frames = tuple(str(s.SOPInstanceUID) for s in sources), ()
     shape = (int(data.shape[0]), int(data.shape[1]), int(data.shape[2]))
@@ -172,11 +196,13 @@ def kinetics_result(
     *,
     centres: Sequence[tuple[int, int, int]] = ((5, 20, 20), (7, 40, 44)),
     spacing: float = 1.5,
+    frames: Sequence[int] = (),
 ) -> AlgorithmResult:
-    """A kinetics result on ``sources`` (classic series or one multi-frame object): one finding
+    """A kinetics result on ``sources`` (classic series or one multi-frame object, slice k on
+    ``frames[k]`` when given, else frame k + 1): one finding
     per centre (left breast first), with marks on the central slice and the three voxel maps."""
     multi = len(sources) == 1 and int(sources[0].get("NumberOfFrames", 1)) > 1
-    slices = int(sources[0].NumberOfFrames) if multi else len(sources)
+    slices = len(frames) or (int(sources[0].NumberOfFrames) if multi else len(sources))
     shape = (slices, int(sources[0].Rows), int(sources[0].Columns))
     labels, kinetic, enhancement = lesion_volumes(shape, centres)
     findings = []
@@ -187,7 +213,7 @@ def kinetics_result(
             point=(cx + 0.5, cy + 0.5),
             bbox=(cx - 3.5, cy - 3.5, cx + 4.5, cy + 4.5),
             score=0.8,
-            frame=cz + 1 if multi else None,
+            frame=(frames[cz] if frames else cz + 1) if multi else None,
             sop_class_uid=str(sources[0].SOPClassUID),
             patient_mm=(cx * spacing, cy * spacing, 2.0 * cz),
         )
@@ -217,8 +243,8 @@ def kinetics_result(
         images=images,
         findings=tuple(findings),
         volumes=(
-            volume("kinetic_class", kinetic, sources),
-            volume("lesion_labels", labels, sources),
-            volume("percent_enhancement", enhancement, sources, unit="%"),
+            volume("kinetic_class", kinetic, sources, frames=frames),
+            volume("lesion_labels", labels, sources, frames=frames),
+            volume("percent_enhancement", enhancement, sources, unit="%", frames=frames),
         ),
     )

@@ -19,7 +19,7 @@ from breastgate.results.lesion_seg import LesionSegmentation
 from breastgate.results.mri_grid import SourceGrid, find_volume, volume_array
 from breastgate.results.mri_report import LesionMeasurementReport
 from breastgate.results.parametric_map import EnhancementParametricMap
-from tests.support.mr_sources import enhanced_mr, kinetics_result, manifest, mr_series
+from tests.support.mr_sources import enhanced_mr, kinetics_result, manifest, mr_series, two_phase_enhanced_mr
 from tests.support.validators import dciodvfy
 
 
@@ -188,3 +188,32 @@ def test_a_missing_source_slice_is_refused() -> None:
     result = kinetics_result(series)
     with pytest.raises(EncodingError, match="not in the study"):
         EnhancementParametricMap(result, manifest(), series[1:])
+
+
+def test_a_dynamic_multiframe_source_is_referenced_at_the_post_contrast_frames(tmp_path: Path) -> None:
+    """One object holding two phases: the maps name only the frames of the phase they lie on."""
+    series = mr_series()
+    multi, frames = two_phase_enhanced_mr(series)
+    assert int(multi.NumberOfFrames) == 24
+    result = kinetics_result([multi], frames=frames)
+    anatomy = [series[k].pixel_array for k in range(12)]
+    pmap = EnhancementParametricMap(result, manifest(), [multi])
+    seg = LesionSegmentation(result, manifest(), [multi])
+    kmap = KineticColourMap(result, manifest(), [multi], anatomy)
+    written = {
+        "pm": _write(pmap.dataset, tmp_path / "pm.dcm"),
+        "seg": _write(seg.dataset, tmp_path / "seg.dcm"),
+    }
+    for ds in written.values():
+        for item in ds.PerFrameFunctionalGroupsSequence:
+            sources = item.DerivationImageSequence[0].SourceImageSequence
+            assert len(sources) == 1 and int(sources[0].ReferencedFrameNumber) in frames
+    back = EnhancementParametricMap.from_dataset(written["pm"])
+    assert sorted(frame for _, frame in back.sources) == sorted(frames)
+    masks = LesionSegmentation.from_dataset(written["seg"]).masks
+    labels = _arrays(result, "lesion_labels")
+    for number, by_source in masks.items():
+        for (_, frame), mask in by_source.items():
+            assert np.array_equal(mask, labels[frames.index(frame)] == number)
+    decoded = KineticColourMap.from_dataset(_write(kmap.dataset, tmp_path / "km.dcm"))
+    assert decoded.sources[0][1] == frames

@@ -42,6 +42,7 @@ from breastgate.results.mri_grid import (
     SourceGrid,
     find_volume,
     highdicom_geometry,
+    pin_derivation_sources,
     volume_array,
 )
 from breastgate.results.placement import (
@@ -213,6 +214,7 @@ class LesionSegmentation:
                 **fields,
             )
         finish_instance(ds, self.grid.sources[0], self.created)
+        pin_derivation_sources(ds, self.grid)
         for item, (_, finding) in zip(ds.SegmentSequence, self.lesions, strict=True):
             side = c.LATERALITY_BY_SIDE[finding.laterality]
             modifier = Dataset()

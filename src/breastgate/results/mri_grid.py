@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
 
 from breastgate.domain.errors import EncodingError
@@ -35,6 +36,7 @@ __all__ = [
     "add_frame_anatomy",
     "find_volume",
     "highdicom_geometry",
+    "pin_derivation_sources",
     "volume_array",
 ]
 
@@ -259,3 +261,37 @@ def add_frame_anatomy(ds: Dataset) -> None:
     ds.SharedFunctionalGroupsSequence[0].FrameAnatomySequence = DicomSequence([anatomy])
     if "Laterality" in ds:
         del ds.Laterality
+
+
+def pin_derivation_sources(ds: Dataset, grid: SourceGrid) -> None:
+    """Keep, in each frame's Derivation Image Sequence (PS3.3 C.7.6.16.2.6), only the source slice
+    the map was computed on.
+
+    highdicom matches frames to source frames by position; a multi-frame source holding every
+    phase of the dynamic series has one frame per phase at each position, so it names them all.
+    The map was computed on one of them (``grid``'s frame at that position)."""
+    by_position = {tuple(round(v, 3) for v in p): k for k, p in enumerate(grid.positions)}
+    for item in ds.get("PerFrameFunctionalGroupsSequence", []):
+        if "PlanePositionSequence" not in item:
+            continue
+        position = tuple(round(float(v), 3) for v in item.PlanePositionSequence[0].ImagePositionPatient)
+        k = by_position.get(position)
+        if k is None:
+            continue
+        wanted = (str(grid.headers[k].SOPInstanceUID), grid.frames[k])
+        for derivation in item.get("DerivationImageSequence", []):
+            keep = [
+                source
+                for source in derivation.get("SourceImageSequence", [])
+                if (str(source.ReferencedSOPInstanceUID), _frame_number(source)) == wanted
+            ]
+            if keep:
+                derivation.SourceImageSequence = DicomSequence(keep)
+
+
+def _frame_number(reference: Dataset) -> int | None:
+    """The (first) Referenced Frame Number of an image reference; None for a whole image."""
+    value = reference.get("ReferencedFrameNumber")
+    if value in (None, ""):
+        return None
+    return int(value[0]) if isinstance(value, MultiValue) else int(value)

@@ -37,6 +37,7 @@ from breastgate.results.mri_grid import (
     add_frame_anatomy,
     find_volume,
     highdicom_geometry,
+    pin_derivation_sources,
     volume_array,
 )
 from breastgate.results.placement import (
@@ -168,6 +169,7 @@ class EnhancementParametricMap:
             )
         finish_instance(ds, self.grid.sources[0], self.created)
         add_frame_anatomy(ds)  # both breasts: Frame Laterality B, no General Series Laterality
+        pin_derivation_sources(ds, self.grid)
         return ds
 
     @staticmethod
