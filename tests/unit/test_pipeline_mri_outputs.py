@@ -11,13 +11,22 @@ import pytest
 from pydicom.dataset import Dataset
 
 from breastgate.algorithms.base import Selection
-from breastgate.domain.model import AlgorithmManifest, AlgorithmResult, InstanceRef, StudyRef
-from breastgate.domain.outputs import DEFAULT_PACS_OBJECTS, OutputKind
+from breastgate.domain.governance import Mode
+from breastgate.domain.model import AlgorithmManifest, AlgorithmResult, DicomNode, InstanceRef, StudyRef
+from breastgate.domain.outputs import DEFAULT_PACS_OBJECTS, OutputKind, parse_pacs_objects
+from breastgate.governance.modes import ModeBook
 from breastgate.pipeline.analysis import build_outputs
 from breastgate.pipeline.mri_outputs import SliceReader
+from breastgate.pipeline.objects import OutputObject
+from breastgate.pipeline.publish.base import ResultFiles
+from breastgate.pipeline.publish.pacs import PacsPublisher
 from breastgate.results.kinetic_map import KineticColourMap
 from breastgate.results.kos import KeyObjectSelectionDocument
 from breastgate.results.mri_grid import SourceGrid, find_volume
+from breastgate.store import outbox
+from breastgate.store.blobs import BlobStore
+from breastgate.store.db import Database
+from breastgate.store.migrate import upgrade
 from tests.support.mr_sources import enhanced_mr, kinetics_result, manifest, mr_series
 from tests.support.validators import dciodvfy
 
@@ -109,3 +118,56 @@ def test_the_slice_reader_gives_the_stored_frames(tmp_path: Path) -> None:
     np.testing.assert_array_equal(reader[7], frames[7].astype(np.float32))
     kmap = KineticColourMap(result, manifest(), [multi], reader)
     assert kmap.render().shape == (12, 256, 256, 3)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[StudyRef, AlgorithmResult, list[OutputObject]]:
+    """A classic-series study on disk, its kinetics result and the objects built for it."""
+    series = mr_series()
+    study = _study(series, tmp_path_factory.mktemp("mr"))
+    result = kinetics_result(series)
+    return study, result, build_outputs(study, _Fixed(result), result)
+
+
+@pytest.mark.parametrize(
+    ("mode", "switches", "owed"),
+    [
+        (Mode.ASSISTIVE, "", {}),  # like the CAD SR: PACS objects need integrated
+        (
+            Mode.INTEGRATED,
+            "",
+            {"A": {"kinetic-map", "pmap", "seg", "kos"}, "B": {"kinetic-map", "pmap", "seg", "kos"}},
+        ),
+        (
+            Mode.INTEGRATED,
+            "B=tid1500,seg",
+            {"A": {"kinetic-map", "pmap", "seg", "kos"}, "B": {"tid1500", "seg"}},
+        ),
+    ],
+)
+def test_the_pacs_gets_the_mri_objects_by_mode_and_node_kinds(
+    mode: Mode,
+    switches: str,
+    owed: dict[str, set[str]],
+    built: tuple[StudyRef, AlgorithmResult, list[OutputObject]],
+    tmp_path: Path,
+) -> None:
+    study, result, outputs = built
+    nodes = [DicomNode.parse("A@127.0.0.1:104"), DicomNode.parse("B@127.0.0.1:105")]
+    files = ResultFiles(BlobStore(tmp_path / "blobs"), tmp_path / "results")
+    publisher = PacsPublisher(files, nodes, parse_pacs_objects(switches, nodes))
+    assert {"kinetic-map", "seg", "pmap"} <= publisher.built_kinds
+    url = f"sqlite:///{tmp_path / 'bg.db'}"
+    upgrade(url)
+    db = Database(url)
+    paths = [files.dicom(study.study_instance_uid, o) for o in outputs]
+    kind_of = {o.sop_instance_uid: o.kind for o in outputs}
+    with db.session() as session:
+        publisher.publish_result(session, result, outputs, paths, ModeBook.everywhere(mode))
+    with db.session() as session:
+        rows = outbox.list_items(session, study=study.study_instance_uid)
+    db.dispose()
+    got: dict[str, set[str]] = {}
+    for row in rows:
+        got.setdefault(DicomNode.parse(row.destination).ae_title, set()).add(kind_of[row.sop_instance_uid])
+    assert got == owed

@@ -219,14 +219,40 @@ class LesionMeasurementReport:
             tracking_identifier=hd.TrackingIdentifier(
                 uid=tracking_uid(self.result, finding), identifier=finding.id or f"lesion {segment}"
             ),
-            referenced_segment=hd.ReferencedSegment.from_segmentation(
-                self.seg_dataset, segment_number=segment
-            ),
+            referenced_segment=self._segment(segment),
             finding_type=c.LESION.coded(),
             algorithm_id=algorithm,
             finding_sites=[site],
             measurements=measurements,
             qualitative_evaluations=evaluations,
+        )
+
+    def _segment(self, segment: int) -> hd.ReferencedSegment:
+        """TID 1411 row 8: the SEG segment and the source slices (frames) it lies on (row 9, Source
+        image for segmentation), taken from the label map rather than by re-reading the SEG."""
+        label = self.seg.lesions[segment - 1][0]
+        labels = self.seg.mask  # the encoded slices, relabelled: segment n = value n
+        grid = self.seg.grid
+        frames: dict[str, list[int]] = {}
+        classes: dict[str, str] = {}
+        for index, k in enumerate(self.seg.slices):
+            if not (labels[index] == segment).any():
+                continue
+            header, frame = grid.source_reference(k)
+            uid = str(header.SOPInstanceUID)
+            classes[uid] = str(header.SOPClassUID)
+            frames.setdefault(uid, []).extend([] if frame is None else [frame])
+        if not frames:
+            raise EncodingError(f"segment {segment} (label {label}) has no voxels")
+        sources = [
+            hd.SourceImageForSegmentation(classes[uid], uid, sorted(numbers) or None)
+            for uid, numbers in frames.items()
+        ]
+        return hd.ReferencedSegment(
+            sop_class_uid=str(self.seg_dataset.SOPClassUID),
+            sop_instance_uid=str(self.seg_dataset.SOPInstanceUID),
+            segment_number=segment,
+            source_images=sources,
         )
 
     @property
