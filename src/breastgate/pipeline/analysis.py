@@ -7,7 +7,7 @@ same results JSON and the same DICOM objects with the same deterministic UIDs.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pydicom
 from pydicom.dataset import Dataset
@@ -15,6 +15,8 @@ from pydicom.dataset import Dataset
 from breastgate.algorithms.base import Algorithm
 from breastgate.domain.errors import EncodingError, EngineUnavailableError
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, StudyRef
+from breastgate.pipeline.mri_outputs import build_mri_outputs, is_mri_result
+from breastgate.pipeline.objects import OutputObject
 from breastgate.results.gsps import GrayscaleSoftcopyPresentationState
 from breastgate.results.kos import KeyObjectSelectionDocument
 from breastgate.results.mammo_cad_sr import MammographyCADSR
@@ -22,14 +24,7 @@ from breastgate.results.tid1500 import MeasurementReport
 
 LOGGER = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class OutputObject:
-    """A DICOM object produced for a study (to be stored and delivered)."""
-
-    kind: str
-    sop_instance_uid: str
-    dataset: Dataset
+__all__ = ["OutputObject", "analyse", "build_outputs", "run_algorithm", "source_headers"]
 
 
 def run_algorithm(algorithm: Algorithm, study: StudyRef) -> AlgorithmResult:
@@ -107,10 +102,17 @@ def build_outputs(
     PACS node wants it, ``BG_PACS_OBJECTS``); one that cannot be encoded is logged and left out,
     never costing the result its other objects.
 
+    A DCE-MRI result (voxel maps or enhancing lesions, or an MR-only algorithm's) gets the MRI objects instead
+    (:func:`~breastgate.pipeline.mri_outputs.build_mri_outputs`: kinetic map, Parametric Map,
+    SEG, TID 1500, KOS), whatever ``extra`` asks.
+
     ``OutputObject.kind`` names the object for storage, governance and delivery: ``cad-sr``,
-    ``gsps``, ``kos``, ``tid1500`` (and ``sc``, ``report-sr`` for the study-level objects)."""
+    ``gsps``, ``kos``, ``tid1500``, ``kinetic-map``, ``seg``, ``pmap`` (and ``sc``, ``report-sr``
+    for the study-level objects)."""
     if result.status != AlgorithmStatus.OK:
         return []
+    if is_mri_result(result, algorithm.manifest):
+        return build_mri_outputs(study, algorithm, result)
     if result.density is None and not result.findings and result.operating_threshold is None:
         return []
     # The images used, plus the mammograms the algorithm could not use (listed as failed analyses).

@@ -321,3 +321,37 @@ CLOCK_POSITIONS: dict[int, Code] = {
         start=1,
     )
 }  # fmt: skip
+
+
+# --- DCE-MRI lesions: SEG segment properties and TID 1500 volumetric groups (PS3.16; IBSI codes of
+# CID 7470 / 7472, checked against pydicom 3.0's PS3.16 dictionaries) ---
+MORPHOLOGICALLY_ABNORMAL_STRUCTURE = Code("49755003", "SCT", "Morphologically Abnormal Structure")  # CID 7150
+LESION = Code("52988006", "SCT", "Lesion")  # CID 7151; mass or non-mass enhancement alike
+MAJOR_AXIS_3D = Code("TDIC", "IBSI", "Major Axis in 3D Length")  # CID 7470
+MINOR_AXIS_3D = Code("P9VJ", "IBSI", "Minor Axis in 3D Length")
+LEAST_AXIS_3D = Code("7J51", "IBSI", "Least Axis in 3D Length")
+VOLUME_VOXEL_SUMMATION = Code("YEKZ", "IBSI", "Volume from Voxel Summation")  # CID 7472
+SIGNAL_CHANGE = Code("113059", "DCM", "Signal change")  # CID 7180 / 218: percent enhancement
+MAXIMUM = Code("56851009", "SCT", "Maximum")  # CID 7464 derivation
+CUBIC_MILLIMETER = Code("mm3", "UCUM", "cubic millimeter")
+# CID 6345 MRI Enhancement Pattern, by delayed phase (the BI-RADS curve types I / II / III)
+ENHANCEMENT_PATTERN = Code("RID6058", "RADLEX", "Enhancement pattern")  # CID 6334 assessment type
+DELAYED_PHASES: dict[str, Code] = {
+    "persistent": Code("130597", "DCM", "Persistent delayed phase: Type 1 curve"),
+    "plateau": Code("130598", "DCM", "Plateau delayed phase: Type 2 curve"),
+    "washout": Code("130599", "DCM", "Washout delayed phase: Type 3 curve"),
+}
+# breastgate's local coding scheme (99BG, as the HL7 and UPS codes) where PS3.16 has no code:
+# the BI-RADS MRI initial phase and the kinetic shares of a lesion's enhancing voxels.
+LOCAL_SCHEME = "99BG"
+INITIAL_PHASE = Code("MRI-INITIAL-PHASE", LOCAL_SCHEME, "Initial phase enhancement")
+INITIAL_PHASES: dict[str, Code] = {
+    "slow": Code("MRI-INITIAL-SLOW", LOCAL_SCHEME, "Slow initial phase"),
+    "medium": Code("MRI-INITIAL-MEDIUM", LOCAL_SCHEME, "Medium initial phase"),
+    "fast": Code("MRI-INITIAL-FAST", LOCAL_SCHEME, "Fast initial phase"),
+}
+KINETIC_SHARES: dict[str, Code] = {
+    "washout": Code("MRI-WASHOUT-SHARE", LOCAL_SCHEME, "Washout share of enhancing voxels"),
+    "plateau": Code("MRI-PLATEAU-SHARE", LOCAL_SCHEME, "Plateau share of enhancing voxels"),
+    "persistent": Code("MRI-PERSISTENT-SHARE", LOCAL_SCHEME, "Persistent share of enhancing voxels"),
+}

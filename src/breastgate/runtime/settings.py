@@ -114,8 +114,8 @@ class Settings(BaseSettings):
     pacs_objects: PacsObjects = Field(
         default_factory=dict,
         description="which result objects each BG_PACS node receives: NODE=kind,kind;NODE=all "
-        "(kinds cad-sr, gsps, sc, kos, tid1500; NODE is the AE title or AE@HOST:PORT); "
-        "a node not named gets cad-sr, gsps, sc, kos",
+        "(kinds cad-sr, gsps, sc, kos, tid1500, kinetic-map, seg, pmap; NODE is the AE title or "
+        "AE@HOST:PORT); a node not named gets all but tid1500",
     )
     allowed_calling_aes: AeTitles = Field(
         default=frozenset(), description="comma-separated calling AE titles allowed; empty = open"
