@@ -167,3 +167,16 @@ def test_bad_arguments_are_refused() -> None:
         generate_dce_study(1, phases=12)
     with pytest.raises(PhantomError, match="curve_type"):
         DceLesionRequest(curve_type="IV")
+
+
+def test_a_heterogeneous_lesion_reports_its_worst_part() -> None:
+    request = DceLesionRequest(curve_type="III", diameter_mm=20.0, laterality="R", heterogeneous=True)
+    plan = plan_dce_study(13, size=SMALL, lesions=[request])
+    (truth,) = generate_dce_study(13, size=SMALL, lesions=[request]).truth["lesions"]
+    assert truth["heterogeneous"] is True
+    parts = truth["components"]
+    assert parts["rim"]["curve_type"] == "III"
+    assert parts["core"]["curve_type"] == "I"
+    assert truth["curve_type"] == "III"
+    curves = plan.lesions[0].curves(plan.table, plan.sequence)
+    assert classify_curve(curves["rim"]).delayed_phase == truth["delayed_phase"] == "washout"

@@ -169,7 +169,13 @@ class DceAnatomy:
             if box is not None:
                 self._breast(breast, label[box], fgt_score[box], xs[box[2]], ys[box[1]], zs[box[0]])
         hx, hy, hz = self.heart.centre_mm
-        box = _box(xs, ys, zs, np.subtract(self.heart.centre_mm, self.heart.radii_mm), np.add(self.heart.centre_mm, self.heart.radii_mm))
+        box = _box(
+            xs,
+            ys,
+            zs,
+            np.subtract(self.heart.centre_mm, self.heart.radii_mm),
+            np.add(self.heart.centre_mm, self.heart.radii_mm),
+        )
         if box is not None:
             xb, yb, zb = xs[box[2]][None, None, :], ys[box[1]][None, :, None], zs[box[0]][:, None, None]
             rx, ry, rz = self.heart.radii_mm
@@ -177,7 +183,9 @@ class DceAnatomy:
             h = ((xb - hx) / rx) ** 2 + ((yb - hy) / ry) ** 2 + ((zb - hz) / rz) ** 2
             pool = ((xb - hx) / (rx - w)) ** 2 + ((yb - hy) / (ry - w)) ** 2 + ((zb - hz) / (rz - w)) ** 2
             view = label[box]
-            behind = np.isin(view, (LABELS["lung"], LABELS["muscle"])) & (yb > self.chest_y(xb) + self.muscle_mm)
+            behind = np.isin(view, (LABELS["lung"], LABELS["muscle"])) & (
+                yb > self.chest_y(xb) + self.muscle_mm
+            )
             view[behind & (h <= 1.0)] = LABELS["myocardium"]
             view[behind & (pool <= 1.0)] = LABELS["blood"]
         return self._to_maps(label, fgt_score)
@@ -248,9 +256,7 @@ class DceAnatomy:
         return TissueMaps(m0, t10, ktrans, kep, vp, label)
 
 
-def _box(
-    xs: Floats, ys: Floats, zs: Floats, low: Any, high: Any
-) -> tuple[slice, slice, slice] | None:
+def _box(xs: Floats, ys: Floats, zs: Floats, low: Any, high: Any) -> tuple[slice, slice, slice] | None:
     """Index slices (k, r, c) of the ascending axes within the box [low, high] (x, y, z), or None."""
     out = []
     for axis, lo, hi in ((zs, low[2], high[2]), (ys, low[1], high[1]), (xs, low[0], high[0])):

@@ -217,7 +217,7 @@ def place_lesions(
         curve_type = req.curve_type or str(rng.choice(CURVE_TYPES, p=[0.35, 0.3, 0.35]))
         diameter = req.diameter_mm or float(np.exp(rng.uniform(math.log(5), math.log(30))))
         diameter = min(diameter, 0.5 * min(breast.a_mm, breast.b_mm, breast.depth_mm))
-        hetero = req.heterogeneous if req.heterogeneous is not None else bool(rng.random() < 0.3)
+        hetero = req.heterogeneous if req.heterogeneous is not None else bool(rng.random() < 0.5)
         hetero = hetero and curve_type == "III" and diameter >= 10
         radii = tuple(
             sorted(

@@ -22,7 +22,7 @@ from breastgate.phantoms.mri_lesions import DceLesion
 
 __all__ = ["SLAB", "DceGeometry", "Imaging", "render_slabs"]
 
-SLAB = 16
+SLAB = 8
 _MARGIN = 2
 Floats = npt.NDArray[np.floating[Any]]
 U16 = npt.NDArray[np.uint16]
@@ -195,7 +195,14 @@ def render_slabs(
                 zero = np.zeros(1)
                 s_blood = float(
                     _component_signal(
-                        seq, table, phase, blood[0] + zero, blood[1] + zero, zero, zero, imaging.blood_vp + zero
+                        seq,
+                        table,
+                        phase,
+                        blood[0] + zero,
+                        blood[1] + zero,
+                        zero,
+                        zero,
+                        imaging.blood_vp + zero,
                     )[0]
                 )
                 signal[v] = (1 - vessel[v]) * signal[v] + vessel[v] * s_blood

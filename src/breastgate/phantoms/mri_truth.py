@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = ["clock_hour", "dce_truth"]
 
+#: Peak enhancement (%) below which a part of a lesion counts as not enhancing (necrosis).
+_ENHANCING_PCT = 10.0
+
 
 def clock_hour(
     nipple: tuple[float, float, float] | list[float], point: tuple[float, float, float] | list[float]
@@ -66,7 +69,8 @@ def _lesion(plan: DcePlan, lesion: DceLesion, nipples: dict[str, list[float]]) -
     classes = {name: classify_curve(curve) for name, curve in curves.items()}
     worst = classes["mean"]
     for name in ("rim", "core"):
-        if name in classes and classes[name].worse_than(worst):
+        # A non-enhancing (necrotic) part has no curve type, whatever its flat curve classifies as.
+        if name in classes and classes[name].peak_pct >= _ENHANCING_PCT and classes[name].worse_than(worst):
             worst = classes[name]
     points, _ = lesion.sample(min(step, min(min(r) for _, r in lesion.lobes) / 4))
     diameters, volume = _extent(points, min(step, min(min(r) for _, r in lesion.lobes) / 4))
@@ -90,7 +94,10 @@ def _lesion(plan: DcePlan, lesion: DceLesion, nipples: dict[str, list[float]]) -
     }
     if lesion.core is not None:
         entry["tofts"]["core"] = lesion.core.as_dict()
-        entry["components"] = {name: _class_dict(classes[name]) for name in ("rim", "core")}
+        entry["components"] = {
+            name: {**_class_dict(classes[name]), "enhancing": classes[name].peak_pct >= _ENHANCING_PCT}
+            for name in ("rim", "core")
+        }
     return entry
 
 
