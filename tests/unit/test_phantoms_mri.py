@@ -9,7 +9,7 @@ import pytest
 from breastgate.phantoms import DceLesionRequest, generate_dce_study
 from breastgate.phantoms.dce_physics import Sequence, classify_curve, spgr, tofts_table
 from breastgate.phantoms.errors import PhantomError
-from breastgate.phantoms.mri import plan_dce_study
+from breastgate.phantoms.mri import lesion_mask, plan_dce_study
 from breastgate.phantoms.mri_truth import clock_hour
 
 SMALL = (64, 64, 12)
@@ -155,7 +155,8 @@ def test_prior_is_the_same_woman_elsewhere_in_the_magnet() -> None:
             assert link["change"] == "new"
             continue
         before = by_id[link["prior_id"]]
-        assert np.allclose(np.subtract(before["patient_mm"], now["patient_mm"]), shift, atol=0.05)
+        moved = np.subtract(before["patient_mm"], now["patient_mm"])
+        assert np.allclose(moved, shift, atol=0.05 if link["change"] == "stable" else 3.0)
         ratio = before["volume_mm3"] / now["volume_mm3"]
         assert (ratio < 0.6) if link["change"] == "increased" else ratio == pytest.approx(1, abs=0.02)
 
@@ -180,3 +181,15 @@ def test_a_heterogeneous_lesion_reports_its_worst_part() -> None:
     assert truth["curve_type"] == "III"
     curves = plan.lesions[0].curves(plan.table, plan.sequence)
     assert classify_curve(curves["rim"]).delayed_phase == truth["delayed_phase"] == "washout"
+
+
+def test_lesion_mask_matches_the_truth_volume_and_centre() -> None:
+    request = DceLesionRequest(curve_type="II", diameter_mm=22.0, heterogeneous=False)
+    plan = plan_dce_study(17, size=(128, 128, 40), lesions=[request])
+    (truth,) = generate_dce_study(17, size=(128, 128, 40), lesions=[request]).truth["lesions"]
+    mask = lesion_mask(plan) == 1
+    g = plan.geometry
+    voxel_mm3 = g.pixel_mm * g.pixel_mm * g.slice_mm
+    assert mask.sum() * voxel_mm3 == pytest.approx(truth["volume_mm3"], rel=0.35)
+    centre = np.argwhere(mask).mean(axis=0)
+    assert np.allclose(centre, truth["voxel_ksr"], atol=1.0)

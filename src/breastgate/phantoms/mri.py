@@ -38,7 +38,7 @@ from breastgate.phantoms.headers import phantom_uid
 from breastgate.phantoms.mri_anatomy import DceAnatomy, plan_anatomy
 from breastgate.phantoms.mri_headers import DceHeaderContext, classic_dataset, series_description
 from breastgate.phantoms.mri_lesions import DceLesion, DceLesionRequest, place_lesions
-from breastgate.phantoms.mri_render import DceGeometry, Imaging, render_slabs
+from breastgate.phantoms.mri_render import DceGeometry, Imaging, lesion_labels, render_slabs
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -46,6 +46,8 @@ __all__ = [
     "DceLesionRequest",
     "DceStudy",
     "generate_dce_study",
+    "lesion_mask",
+    "plan_dce_study",
     "write_dce_phantoms",
 ]
 
@@ -285,6 +287,12 @@ def plan_dce_study(
         model=acq.vendor[1],
     )
     return DcePlan(seed, form, anatomy, placed, geometry, imaging, ctx, uids, prior)
+
+
+def lesion_mask(plan: DcePlan) -> np.ndarray:
+    """Lesion labels of a planned study at the pre-contrast phase (truth ``lesions[i]`` is label
+    i + 1), on the study's voxel grid (slices, rows, cols); later phases move by ``motion_mm``."""
+    return lesion_labels(plan.lesions, plan.geometry, plan.imaging)
 
 
 def _classic_series(plan: DcePlan, phase: int) -> tuple[str, int, str, int]:

@@ -20,7 +20,7 @@ from breastgate.phantoms.dce_physics import Sequence, ToftsTable, spgr
 from breastgate.phantoms.mri_anatomy import TISSUES, DceAnatomy
 from breastgate.phantoms.mri_lesions import DceLesion
 
-__all__ = ["SLAB", "DceGeometry", "Imaging", "render_slabs"]
+__all__ = ["SLAB", "DceGeometry", "Imaging", "lesion_labels", "render_slabs"]
 
 SLAB = 8
 _MARGIN = 2
@@ -220,3 +220,15 @@ def render_slabs(
             magnitude = np.sqrt(real * real + imag * imag)
             out[phase] = np.clip(np.rint(magnitude), 0, 4095).astype(np.uint16)
         yield k0, out
+
+
+def lesion_labels(lesions: list[DceLesion], geo: DceGeometry, imaging: Imaging) -> npt.NDArray[np.uint8]:
+    """Label volume (slices, rows, cols) of the pre-contrast phase: lesion i+1 where at least half
+    of a voxel is lesion i (later lesions win where they touch), 0 elsewhere."""
+    out = np.zeros((geo.slices, geo.rows, geo.cols), dtype=np.uint8)
+    for i, lesion in enumerate(lesions):
+        patch = _lesion_patch(lesion, geo, imaging, 0, geo.slices)
+        if patch is not None:
+            box, frac, _ = patch
+            out[box][frac >= 0.5] = i + 1
+    return out

@@ -75,7 +75,7 @@ def _lesion(plan: DcePlan, lesion: DceLesion, nipples: dict[str, list[float]]) -
     points, _ = lesion.sample(min(step, min(min(r) for _, r in lesion.lobes) / 4))
     diameters, volume = _extent(points, min(step, min(min(r) for _, r in lesion.lobes) / 4))
     off = np.array(plan.imaging.offset_mm)
-    centre = np.array(lesion.centre_mm) + off
+    centre = points.mean(axis=0) + off  # the centroid: lobes move it off the main lobe's centre
     nipple = nipples[lesion.laterality]
     entry: dict[str, Any] = {
         "id": lesion.id,
