@@ -36,7 +36,12 @@ from breastgate.phantoms.dce_physics import ToftsTable, tofts_table
 from breastgate.phantoms.errors import PhantomError
 from breastgate.phantoms.headers import phantom_uid
 from breastgate.phantoms.mri_anatomy import DceAnatomy, plan_anatomy
-from breastgate.phantoms.mri_headers import DceHeaderContext, classic_dataset, series_description
+from breastgate.phantoms.mri_headers import (
+    DceHeaderContext,
+    classic_slice,
+    classic_template,
+    series_description,
+)
 from breastgate.phantoms.mri_lesions import DceLesion, DceLesionRequest, place_lesions
 from breastgate.phantoms.mri_render import DceGeometry, Imaging, lesion_labels, render_slabs
 
@@ -306,17 +311,17 @@ def _classic_series(plan: DcePlan, phase: int) -> tuple[str, int, str, int]:
 def iter_classic(plan: DcePlan) -> Iterator[pydicom.Dataset]:
     """Render and yield the classic MR Image datasets slab by slab (phase-major within a slab)."""
     geo = plan.geometry
+    templates = [
+        classic_template(plan.ctx, p, *_classic_series(plan, p)) for p in range(len(plan.ctx.times_s))
+    ]
     for k0, block in render_slabs(plan.anatomy, plan.lesions, geo, plan.imaging):
         for phase in range(block.shape[0]):
-            series_uid, number, description, first = _classic_series(plan, phase)
             for j in range(block.shape[1]):
                 k = k0 + j
                 instance = k + 1 if plan.form == "series-per-phase" else phase * geo.slices + k + 1
                 sop = phantom_uid(plan.uids["series"], "sop", phase, k)
                 pixels = block[phase, j].astype("<u2", copy=False).tobytes()
-                yield classic_dataset(
-                    plan.ctx, phase, k, pixels, series_uid, sop, number, instance, description, first
-                )
+                yield classic_slice(templates[phase], geo, k, sop, instance, pixels)
 
 
 def _enhanced_pixels(plan: DcePlan) -> bytes | BinaryIO:
