@@ -190,6 +190,7 @@ def dce_truth(plan: DcePlan) -> dict[str, Any]:
         "bias_field": {"amplitude": round(im.bias[0], 3)},
         "fat_suppressed": plan.anatomy.fat_m0 < 0.5,
         "bpe": {"level": plan.anatomy.bpe, "ktrans_per_min": round(plan.anatomy.bpe_ktrans, 4)},
+        "fgt_fraction": round(plan.anatomy.extras["fgt_fraction"], 3),
         "breasts": [
             {
                 "laterality": b.laterality,
