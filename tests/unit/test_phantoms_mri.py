@@ -193,3 +193,17 @@ def test_lesion_mask_matches_the_truth_volume_and_centre() -> None:
     assert mask.sum() * voxel_mm3 == pytest.approx(truth["volume_mm3"], rel=0.35)
     centre = np.argwhere(mask).mean(axis=0)
     assert np.allclose(centre, truth["voxel_ksr"], atol=1.0)
+
+
+def test_foci_are_small_enhancing_distractors_apart_from_lesions() -> None:
+    seen = 0
+    for seed in range(4):
+        truth = generate_dce_study(seed, size=SMALL, phases=4).truth
+        for focus in truth["foci"]:
+            seen += 1
+            assert focus["id"].startswith("F") and focus["diameter_mm"] < 6.0
+            assert focus["curve_type"] in ("I", "II", "III")
+            for lesion in truth["lesions"]:
+                gap = np.linalg.norm(np.subtract(focus["patient_mm"], lesion["patient_mm"]))
+                assert gap > lesion["diameters_mm"][0] / 2
+    assert seen > 0

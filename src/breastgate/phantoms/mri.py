@@ -101,6 +101,8 @@ class DcePlan:
     ctx: DceHeaderContext
     uids: dict[str, str]
     prior: dict[str, Any] | None  # for a prior: its link to the current study's lesions
+    #: Enhancing foci (< 5 mm, BI-RADS "focus"): not lesions, false-positive sources (and stable).
+    foci: list[DceLesion] = field(default_factory=list)
 
     @property
     def table(self) -> ToftsTable:
@@ -231,6 +233,23 @@ def _prior_lesions(seed: int, lesions: list[DceLesion]) -> tuple[list[DceLesion]
     return kept, links
 
 
+def _foci(
+    woman: int, anatomy: DceAnatomy, table: ToftsTable, seq: MrSequence, lesions: list[DceLesion]
+) -> list[DceLesion]:
+    """0-6 enhancing foci (< 5 mm) of any curve type, away from the lesions; one without room is
+    left out."""
+    rng = np.random.default_rng(np.random.SeedSequence([woman, 0xF0C]))
+    foci: list[DceLesion] = []
+    for _ in range(int(rng.integers(0, 7))):
+        request = DceLesionRequest(diameter_mm=float(rng.uniform(4.0, 4.9)), heterogeneous=False)
+        try:
+            (focus,) = place_lesions(rng, [request], anatomy.breasts, table, seq, avoid=[*lesions, *foci])
+        except PhantomError:
+            continue
+        foci.append(DceLesion(**{**focus.__dict__, "id": f"F{len(foci) + 1}"}))
+    return foci
+
+
 def plan_dce_study(
     seed: int,
     *,
@@ -259,6 +278,7 @@ def plan_dce_study(
     placed = place_lesions(
         lesion_rng, _requests(woman, lesions), anatomy.breasts, table_now, current.sequence
     )
+    foci = _foci(woman, anatomy, table_now, current.sequence, placed)
     prior = None
     if prior_of is not None:
         placed, links = _prior_lesions(seed, placed)
@@ -291,7 +311,7 @@ def plan_dce_study(
         manufacturer=acq.vendor[0],
         model=acq.vendor[1],
     )
-    return DcePlan(seed, form, anatomy, placed, geometry, imaging, ctx, uids, prior)
+    return DcePlan(seed, form, anatomy, placed, geometry, imaging, ctx, uids, prior, foci)
 
 
 def lesion_mask(plan: DcePlan) -> np.ndarray:
@@ -314,7 +334,7 @@ def iter_classic(plan: DcePlan) -> Iterator[pydicom.Dataset]:
     templates = [
         classic_template(plan.ctx, p, *_classic_series(plan, p)) for p in range(len(plan.ctx.times_s))
     ]
-    for k0, block in render_slabs(plan.anatomy, plan.lesions, geo, plan.imaging):
+    for k0, block in render_slabs(plan.anatomy, [*plan.lesions, *plan.foci], geo, plan.imaging):
         for phase in range(block.shape[0]):
             for j in range(block.shape[1]):
                 k = k0 + j
@@ -332,7 +352,7 @@ def _enhanced_pixels(plan: DcePlan) -> bytes | BinaryIO:
     total = frame_bytes * geo.slices * n_phases
     if total <= IN_MEMORY_BYTES:
         buffer = bytearray(total)
-        for k0, block in render_slabs(plan.anatomy, plan.lesions, geo, plan.imaging):
+        for k0, block in render_slabs(plan.anatomy, [*plan.lesions, *plan.foci], geo, plan.imaging):
             for phase in range(n_phases):
                 at = (phase * geo.slices + k0) * frame_bytes
                 chunk = block[phase].astype("<u2", copy=False).tobytes()
@@ -341,7 +361,7 @@ def _enhanced_pixels(plan: DcePlan) -> bytes | BinaryIO:
     # The temporary file outlives this function: it becomes the dataset's Pixel Data value.
     sink = tempfile.TemporaryFile()  # noqa: SIM115
     sink.truncate(total)
-    for k0, block in render_slabs(plan.anatomy, plan.lesions, geo, plan.imaging):
+    for k0, block in render_slabs(plan.anatomy, [*plan.lesions, *plan.foci], geo, plan.imaging):
         for phase in range(n_phases):
             sink.seek((phase * geo.slices + k0) * frame_bytes)
             sink.write(block[phase].astype("<u2", copy=False).tobytes())

@@ -208,8 +208,11 @@ def place_lesions(
     breasts: tuple[Breast, Breast],
     table: ToftsTable,
     seq: MrSequence,
+    avoid: Sequence[DceLesion] = (),
+    prefix: str = "M",
 ) -> list[DceLesion]:
-    """Place the requested lesions inside the breasts, apart from each other."""
+    """Place the requested lesions inside the breasts, apart from each other and from ``avoid``;
+    ids are ``prefix`` + 1, 2..."""
     placed: list[DceLesion] = []
     for req in requests:
         lat = req.laterality or str(rng.choice(["L", "R"]))
@@ -234,7 +237,8 @@ def place_lesions(
         for _ in range(20):
             centre = _centre(rng, breast, reach)
             if centre is not None and all(
-                np.linalg.norm(np.subtract(centre, o.centre_mm)) > reach + o.reach_mm + 5 for o in placed
+                np.linalg.norm(np.subtract(centre, o.centre_mm)) > reach + o.reach_mm + 5
+                for o in [*avoid, *placed]
             ):
                 break
             centre = None
@@ -256,7 +260,7 @@ def place_lesions(
             )
         placed.append(
             DceLesion(
-                id=f"M{len(placed) + 1}",
+                id=f"{prefix}{len(placed) + 1}",
                 laterality=lat,
                 centre_mm=centre,
                 rotation=rotation,

@@ -101,6 +101,17 @@ def _lesion(plan: DcePlan, lesion: DceLesion, nipples: dict[str, list[float]]) -
     return entry
 
 
+def _focus(plan: DcePlan, focus: DceLesion, nipples: dict[str, list[float]]) -> dict[str, Any]:
+    """A focus: where, how big and how it enhances (no diameters along axes, no components)."""
+    full = _lesion(plan, focus, nipples)
+    keep = ("id", "laterality", "patient_mm", "voxel_ksr", "volume_mm3", "curve_type", "initial_phase")
+    return {
+        **{k: full[k] for k in keep},
+        "diameter_mm": full["diameters_mm"][0],
+        "delayed_phase": full["delayed_phase"],
+    }
+
+
 def _blood_curve(plan: DcePlan, vp: float) -> dict[str, Any]:
     m0, t10 = TISSUES["blood"][:2]
     n = len(plan.table.times)
@@ -202,9 +213,10 @@ def dce_truth(plan: DcePlan) -> dict[str, Any]:
             for b in plan.anatomy.breasts
         ],
         "lesions": [_lesion(plan, les, nipples) for les in plan.lesions],
+        "foci": [_focus(plan, f, nipples) for f in plan.foci],
         "vessels": _vessels(plan),
         "heart": _heart(plan),
-        "other_enhancing": ["heart", "vessels", "nipples", "skin", "pectoralis", "bpe"],
+        "other_enhancing": ["heart", "vessels", "foci", "nipples", "skin", "pectoralis", "bpe"],
     }
     if plan.prior is not None:
         truth["prior"] = {"is_prior": True, **plan.prior}
