@@ -196,6 +196,7 @@ def _imaging(seed: int, acq: _Acquisition, phases: int) -> Imaging:
         gain=float(rng.uniform(0.5, 1.0)),
         bias=bias,
         blood_vp=float(rng.uniform(0.45, 0.58)),
+        blur_vox=float(rng.uniform(0.3, 0.8)),
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from scipy import ndimage
 
 from breastgate.phantoms.dce_physics import Sequence, ToftsTable, spgr
 from breastgate.phantoms.mri_anatomy import TISSUES, DceAnatomy
@@ -74,6 +75,7 @@ class Imaging:
     gain: float
     bias: tuple[float, float, float]  # amplitude, anterior gradient, lateral curvature
     blood_vp: float
+    blur_vox: float = 0.0  # in-plane Gaussian PSF sigma (voxels): k-space filter of the scanner
 
 
 def _component_signal(
@@ -212,6 +214,9 @@ def render_slabs(
                     seq, table, phase, np.array(les.m0), np.array(les.t10_s), kt, kep, vp
                 )
                 signal[box] = (1 - frac) * signal[box] + frac * s_les
+            if imaging.blur_vox > 0:
+                for axis in (1, 2):
+                    signal = ndimage.gaussian_filter1d(signal, imaging.blur_vox, axis=axis, truncate=2.5)
             signal = _shift_linear(signal, imaging.motion_vox[phase])
             signal = signal[_MARGIN : _MARGIN + (k1 - k0)] * (bias * scale).astype(np.float32)[None]
             rng = np.random.default_rng([imaging.seed, 0x4D52, slab_index, phase])

@@ -198,6 +198,7 @@ def dce_truth(plan: DcePlan) -> dict[str, Any]:
             _r([m[2] * geo.pixel_mm, m[1] * geo.pixel_mm, m[0] * geo.slice_mm]) for m in im.motion_vox
         ],
         "noise": {"snr": round(im.snr, 2), "rician": True},
+        "psf_sigma_vox": round(im.blur_vox, 3),
         "bias_field": {"amplitude": round(im.bias[0], 3)},
         "fat_suppressed": plan.anatomy.fat_m0 < 0.5,
         "bpe": {"level": plan.anatomy.bpe, "ktrans_per_min": round(plan.anatomy.bpe_ktrans, 4)},
