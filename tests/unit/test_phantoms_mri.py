@@ -207,3 +207,15 @@ def test_foci_are_small_enhancing_distractors_apart_from_lesions() -> None:
                 gap = np.linalg.norm(np.subtract(focus["patient_mm"], lesion["patient_mm"]))
                 assert gap > lesion["diameters_mm"][0] / 2
     assert seen > 0
+
+
+def test_lesions_are_not_the_only_enhancing_voxels() -> None:
+    """Heart, vessels, foci, nipples, muscle and BPE enhance too: most voxels that gain > 50 % at the
+    first post-contrast phase lie outside the lesions."""
+    plan = plan_dce_study(9, size=(96, 96, 24), lesions=2)
+    vol = volume(generate_dce_study(9, size=(96, 96, 24), lesions=2).datasets).astype(float)
+    pre, first = vol[0], vol[1]
+    bright = (pre > np.percentile(pre, 60)) & (first > 1.5 * pre)
+    lesion = lesion_mask(plan) > 0
+    assert (bright & lesion).sum() > 0
+    assert (bright & ~lesion).sum() > 2 * (bright & lesion).sum()
