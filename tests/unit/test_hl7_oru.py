@@ -151,7 +151,7 @@ def _compared_oru() -> hl7.Message:
         size_mm=12.0, comparison=FindingComparison("9.1", ChangeKind.NEW, prior_study_date="20251201"),
     )  # fmt: skip
     lesion = Finding(
-        "e1", FindingKind.ENHANCING_LESION, "R", 0.9, (Mark("1.2.3.6", (5.0, 6.0), (1.0, 2.0, 9.0, 9.0), 0.9),),
+        "e1", FindingKind.ENHANCING_LESION, "R", 0.9, (Mark("1.2.3.6", (5.0, 6.0), (1, 2, 9, 9), 0.9),),
         kinetics=FindingKinetics(InitialPhase.FAST, DelayedPhase.WASHOUT, 212.4),
     )  # fmt: skip
     results = [
