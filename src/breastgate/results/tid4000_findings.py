@@ -469,7 +469,8 @@ def _tracking(node: Node) -> str:
     return (found.text or "") if found is not None else ""
 
 
-def _temporal(node: Node) -> bool:
+def is_temporal(node: Node) -> bool:
+    """Whether a Composite Feature's Composite type is "related temporally" (CID 6035 111153)."""
     kind = node.first(c.COMPOSITE_TYPE, "CODE")
     return kind is not None and c.RELATED_TEMPORALLY.same(kind.code)
 
@@ -482,13 +483,14 @@ def _study_date(single: Node) -> str:
     return (found.text or "") if found is not None else ""
 
 
-def _change_of(node: Node) -> ChangeKind | None:
+def change_of(node: Node) -> ChangeKind | None:
+    """The CID 6002 "Change since last mammogram" a feature or finding carries, or None."""
     found = node.first(c.CHANGE_SINCE_LAST_MAMMOGRAM, "CODE")
     code = found.code if found is not None else None
     return next((ChangeKind(k) for k, known in c.CHANGES.items() if known.same(code)), None)
 
 
-def _comparison(
+def comparison_of(
     change: ChangeKind | None,
     prior: Sequence[Node],
     size_change: float | None,
@@ -518,7 +520,7 @@ def _comparison(
     )
 
 
-def _split_temporal(comp: Node) -> tuple[Node | None, list[Node], list[Node]]:
+def split_temporal(comp: Node) -> tuple[Node | None, list[Node], list[Node]]:
     """(current spatial Composite Feature or None, current singles, prior singles) of a temporal
     Composite Feature: a nested feature is the current finding; otherwise the singles on the
     latest Study Date are (the first single when no dates tell)."""
@@ -548,8 +550,8 @@ def decode_findings(cad: Node, prior_studies: Mapping[str, str] | None = None) -
         for comp in impression.find(c.COMPOSITE_FEATURE, "CODE"):
             prior: list[Node] = []
             feature: Node | None = comp
-            if _temporal(comp):
-                feature, singles, prior = _split_temporal(comp)
+            if is_temporal(comp):
+                feature, singles, prior = split_temporal(comp)
             else:
                 singles = comp.find(c.SINGLE_IMAGE_FINDING, "CODE")
             kinds = [kind_of(s.code) for s in singles]
@@ -561,7 +563,7 @@ def decode_findings(cad: Node, prior_studies: Mapping[str, str] | None = None) -
             score = round(certainty / 100.0, 6) if certainty is not None else max(m.score for m in marks)
             size = _num(source, c.DIAMETER) if feature is not None else marks[0].size_mm
             difference = _num(comp, c.DIFFERENCE_IN_SIZE)
-            comparison = _comparison(_change_of(comp), prior, difference, prior_studies, size)
+            comparison = comparison_of(change_of(comp), prior, difference, prior_studies, size)
             out += _finding(
                 _tracking(comp), kinds[0] if kinds else None, score, marks, size, singles, comparison
             )
@@ -569,7 +571,7 @@ def decode_findings(cad: Node, prior_studies: Mapping[str, str] | None = None) -
             mark = decode_mark(single)
             if mark is None:
                 continue
-            comparison = _comparison(_change_of(single), [], None, prior_studies)
+            comparison = comparison_of(change_of(single), [], None, prior_studies)
             out += _finding(
                 _tracking(single),
                 kind_of(single.code),
