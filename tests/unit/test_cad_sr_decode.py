@@ -120,9 +120,7 @@ def test_kind_from_composite_and_unknown_codes_skipped() -> None:
 
 def test_a_temporal_composite_is_one_finding_with_its_prior_marks() -> None:
     headers, result, prior = compared_study()
-    ds = MammographyCADSR(
-        headers, result, density_manifest(), datetime(2026, 1, 10), prior_sources=prior
-    ).dataset
+    ds = MammographyCADSR(headers, result, density_manifest(), CREATED, prior_sources=prior).dataset
     decoded = decode_findings(ds)
     assert [f.id for f in decoded.findings] == ["calc-1", "mass-1", "mass-2"]
     for got, want in zip(decoded.findings, result.findings, strict=True):
