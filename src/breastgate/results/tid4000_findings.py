@@ -24,6 +24,29 @@ per :class:`~breastgate.domain.model.Finding` (reference dicom-sr.md §1.4-1.9):
          └ INFERRED FROM CODE Single Image Finding = Individual Calcification (per cluster member)
              └ Rendering Intent Optional, TID 4019, Center POINT, Calcification Type
 
+A finding compared with a prior study (``Finding.comparison``)::
+
+    INFERRED FROM CONTAINER Individual Impression/Recommendation              [TID 4003]
+     ├ HAS CONCEPT MOD Rendering Intent
+     └ CONTAINS CODE Composite Feature = CID 6016                              [TID 4004]
+         ├ HAS CONCEPT MOD Rendering Intent, HAS OBS CONTEXT Tracking Identifier
+         ├ HAS PROPERTIES Composite type = (111153, DCM, "... related temporally"),
+         │   Scope = multiple images, TID 4019, Certainty of Feature %        [TID 4005]
+         ├ HAS PROPERTIES NUM (129806009, SCT, "Difference in size") mm      [TID 4005 row 11,
+         │                                        CID 6037: current − prior size]
+         ├ INFERRED FROM the current finding: its spatial Composite Feature (nested TID 4004,
+         │   marks on >= 2 images) or its Single Image Finding                 (as above)
+         ├ INFERRED FROM CODE Single Image Finding per mark on the prior      [TID 4006]
+         │   └ Center / Outline R-SELECTED FROM → the prior's Image Library IMAGE (TID 4020 with
+         │     the prior's Study Date; the prior's images are in Pertinent Other Evidence)
+         └ HAS PROPERTIES CODE (129720009, SCT, "Change since last mammogram") = CID 6002
+
+A new finding (no marks on the prior), or one whose prior images were not given, keeps its
+usual shape with the CID 6002 change as a HAS PROPERTIES child of its Composite Feature or Single
+Image Finding. The CAD summary (TID 4001) states the most telling change of the study in TID
+4002 row 3 (Differential Diagnosis/Impression = CID 6002, VM 1: new, then increased, decreased,
+stable) with its Laterality, and TID 4016 lists (133886009, SCT, "Temporal correlation").
+
 Choices, each checked with PixelMed's DicomSRValidator and dciodvfy:
 
 - Codes: mass → 129793001 "Mammography breast density" per view and 129788004 "Mammographic breast
@@ -55,6 +78,12 @@ Choices, each checked with PixelMed's DicomSRValidator and dciodvfy:
   as a Single Image Finding), enhancing lesion and ultrasound lesion (not mammography).
 - Location (clock, quadrant, depth), ``correlated_with`` and other attributes have no place in
   these templates and are left to the results JSON.
+- Comparison: TID 4002 inside TID 4003 (its row 3) is the textbook place of a finding's change,
+  but IOD Table A.35.5-2 (dcmtk refuses the file) forbids HAS PROPERTIES from a CONTAINER while
+  PixelMed requires it there; so the per-finding change is a HAS PROPERTIES CODE of the feature
+  (concept and values of TID 4206; PixelMed: "not in template", a warning). PixelMed's TID
+  4004/4005 lack the nested Composite Feature and row 11 (Difference in size) that PS3.16 has:
+  warnings too, no errors.
 """
 
 from __future__ import annotations
