@@ -170,10 +170,13 @@ def test_a_new_or_growing_finding_raises_suspicion_and_a_stable_one_lowers_it() 
 
 def test_findings_without_comparison_score_as_policy_1_1_0() -> None:
     result = lesion_result("breastgate.calcifications", 0.2, 0.93)
-    old = TriagePolicy(version="1.1.0")
-    assert triage([result])[0] == triage([result], old)[0]
-    # A stable finding under every factor 1 counts as if uncompared.
+    # 1.1.0 had no factors: the same rule with every factor 1.
     neutral = replace(DEFAULT_POLICY, change_factors={c: 1.0 for c in ChangeKind}, washout_factor=1.0)
+    assert triage([result]) == (triage([result], neutral)[0], triage([result], neutral)[1])
+    assessment, decision = triage([result])
+    assert assessment is not None and assessment.suspicion_score == 93.0  # as under 1.1.0
+    assert decision.flags == ("suspicious_finding", "birads_0_suspected")
+    # A compared finding under every factor 1 counts as if uncompared (flags aside).
     compared = _compared(result, ChangeKind.STABLE, ChangeKind.NEW)
     assert triage([compared], neutral)[0] == triage([result], neutral)[0]
     assert triage([compared], neutral)[1].reasons == triage([result], neutral)[1].reasons
