@@ -214,3 +214,10 @@ def test_oru_says_why_there_was_no_comparison(status: PriorStatus, value: str) -
     assert obx["PRIOR_STATUS"] == [value]
     assert not {"PRIOR_STUDY", "DENSITY_CHANGE", "FINDING_CHANGE"} & set(obx)
     assert "PRIOR_STATUS" not in _obx(_oru())  # no algorithm read priors: no row
+
+
+def test_a_stable_finding_is_not_said_to_change_by_its_measurement_noise() -> None:
+    from breastgate.hl7.oru import finding_text
+
+    stable = replace(FINDING, comparison=FindingComparison("9.1", ChangeKind.STABLE, 0.1, 7.5))
+    assert finding_text(stable).endswith("AI score 0.81, stable since prior")

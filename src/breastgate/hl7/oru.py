@@ -169,7 +169,8 @@ def finding_text(finding: Finding) -> str:
     if comparison is not None:
         since = "since prior" + (f" of {comparison.prior_study_date}" if comparison.prior_study_date else "")
         size = comparison.size_change_mm
-        by = f" by {abs(size):.1f} mm" if size and comparison.change != ChangeKind.NEW else ""
+        grew_or_shrank = comparison.change in (ChangeKind.INCREASED, ChangeKind.DECREASED)
+        by = f" by {abs(size):.1f} mm" if size and grew_or_shrank else ""
         parts.append(f"{comparison.change.value}{by} {since}")
     kinetics = finding.kinetics
     if kinetics is not None:
