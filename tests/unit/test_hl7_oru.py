@@ -30,7 +30,7 @@ from breastgate.domain.model import (
 )
 from breastgate.domain.orders import PatientDemographics
 from breastgate.hl7.codec import read_message
-from breastgate.hl7.oru import StudyOrderRef, build_oru, build_priority_update
+from breastgate.hl7.oru import StudyOrderRef, build_oru, build_priority_update, finding_text
 
 NOW = datetime(2026, 11, 29, 9, 30, tzinfo=UTC)
 REF = StudyOrderRef(
@@ -217,7 +217,5 @@ def test_oru_says_why_there_was_no_comparison(status: PriorStatus, value: str) -
 
 
 def test_a_stable_finding_is_not_said_to_change_by_its_measurement_noise() -> None:
-    from breastgate.hl7.oru import finding_text
-
     stable = replace(FINDING, comparison=FindingComparison("9.1", ChangeKind.STABLE, 0.1, 7.5))
     assert finding_text(stable).endswith("AI score 0.81, stable since prior")
