@@ -153,6 +153,7 @@ def _compared_oru() -> hl7.Message:
     lesion = Finding(
         "e1", FindingKind.ENHANCING_LESION, "R", 0.9, (Mark("1.2.3.6", (5.0, 6.0), (1, 2, 9, 9), 0.9),),
         kinetics=FindingKinetics(InitialPhase.FAST, DelayedPhase.WASHOUT, 212.4),
+        diameters_mm=(14.2, 10.0, 8.4),
     )  # fmt: skip
     results = [
         AlgorithmResult("breastgate.density", "1.1.0", uid, AlgorithmStatus.OK, priors=prior,
@@ -185,7 +186,7 @@ def test_oru_comparison_and_kinetics_rows() -> None:
     assert obx["FINDING"][0].endswith("AI score 0.81, increased by 2.5 mm since prior of 20251201")
     assert obx["FINDING"][1].endswith("12 mm, AI score 0.70, new since prior of 20251201")
     assert obx["FINDING"][2].endswith(
-        "AI score 0.90, kinetics: initial phase fast, delayed phase washout (type III curve)"
+        "14 x 10 x 8 mm, AI score 0.90, kinetics: initial phase fast, delayed phase washout (type III curve)"
     )
     assert obx["KINETIC_INITIAL_PHASE"] == ["fast^fast^99BG"]
     assert obx["KINETIC_DELAYED_PHASE"] == ["washout^washout^99BG"]

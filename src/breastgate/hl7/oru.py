@@ -162,7 +162,9 @@ def finding_text(finding: Finding) -> str:
             parts.append(f"{loc.depth} depth")
         if loc.distance_from_nipple_mm is not None:
             parts.append(f"{loc.distance_from_nipple_mm / 10:.1f} cm from the nipple")
-    if finding.size_mm is not None:
+    if finding.diameters_mm is not None:
+        parts.append(" x ".join(f"{d:.0f}" for d in finding.diameters_mm) + " mm")
+    elif finding.size_mm is not None:
         parts.append(f"{finding.size_mm:.0f} mm")
     parts.append(f"AI score {finding.score:.2f}")
     comparison = finding.comparison
