@@ -90,6 +90,25 @@ def source_headers(study: StudyRef, sop_instance_uids: tuple[str, ...]) -> list[
     ]
 
 
+def prior_headers(study: StudyRef, result: AlgorithmResult) -> list[Dataset]:
+    """Headers of the prior-study images the result's comparisons mark (for the CAD SR's temporal
+    Composite Features), read from the priors attached to the study (``StudyRef.priors``)."""
+    wanted = {
+        m.sop_instance_uid
+        for f in result.findings
+        if f.comparison is not None
+        for m in f.comparison.prior_marks
+    }
+    if not wanted:
+        return []
+    return [
+        pydicom.dcmread(i.path, stop_before_pixels=True)
+        for prior in study.priors
+        for i in prior.instances
+        if i.sop_instance_uid in wanted
+    ]
+
+
 def build_outputs(
     study: StudyRef, algorithm: Algorithm, result: AlgorithmResult, extra: frozenset[str] = frozenset()
 ) -> list[OutputObject]:
@@ -122,7 +141,9 @@ def build_outputs(
     headers = source_headers(study, tuple(sorted(used | (mammograms & outcome_uids))))
     if not used:
         return []
-    sr = MammographyCADSR.from_result(result, algorithm.manifest, headers)
+    sr = MammographyCADSR.from_result(
+        result, algorithm.manifest, headers, prior_sources=prior_headers(study, result)
+    )
     dataset = sr.dataset
     outputs = [OutputObject("cad-sr", str(dataset.SOPInstanceUID), dataset)]
     threshold = result.operating_threshold if result.operating_threshold is not None else 0.0

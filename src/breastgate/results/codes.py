@@ -66,6 +66,7 @@ RECOMMENDED_CAD_OPERATING_POINT = Code("111092", "DCM", "Recommended CAD Operati
 BREAST_COMPOSITION_ANALYSIS = Code("133890006", "SCT", "Breast composition analysis")
 SPATIAL_COLLOCATION_ANALYSIS = Code("133884007", "SCT", "Spatial collocation analysis")
 IMAGE_QUALITY_ANALYSIS = Code("133887000", "SCT", "Image quality analysis")
+TEMPORAL_CORRELATION = Code("133886009", "SCT", "Temporal correlation")
 
 # CID 6034 Rendering Intent
 PRESENTATION_REQUIRED = Code(
@@ -82,7 +83,11 @@ BREAST_MASS = Code("129788004", "SCT", "Mammographic breast mass")  # CID 6016 o
 
 # CID 6035 Composite Feature Relation / CID 6036 Feature Scope
 RELATED_SPATIALLY = Code("111154", "DCM", "Target content items are related spatially")
+RELATED_TEMPORALLY = Code("111153", "DCM", "Target content items are related temporally")
 MULTIPLE_IMAGES = Code("111158", "DCM", "Feature detected on multiple images")
+# TID 4002 row 3 (value set CID 6002, :data:`CHANGES`) and CID 6037 (TID 4005 row 11, temporal only)
+DIFFERENTIAL_DIAGNOSIS = Code("111023", "DCM", "Differential Diagnosis/Impression")
+DIFFERENCE_IN_SIZE = Code("129806009", "SCT", "Difference in size")
 
 # CID 6010 Calcification Type (keys: words an algorithm may put in Finding.attributes)
 CALCIFICATION_TYPES: dict[str, Code] = {
