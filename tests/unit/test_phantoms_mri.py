@@ -9,7 +9,7 @@ import pytest
 from breastgate.phantoms import DceLesionRequest, generate_dce_study
 from breastgate.phantoms.dce_physics import Sequence, classify_curve, spgr, tofts_table
 from breastgate.phantoms.errors import PhantomError
-from breastgate.phantoms.mri import plan_dce_study
+from breastgate.phantoms.mri import lesion_mask, plan_dce_study
 from breastgate.phantoms.mri_truth import clock_hour
 
 SMALL = (64, 64, 12)
@@ -155,7 +155,8 @@ def test_prior_is_the_same_woman_elsewhere_in_the_magnet() -> None:
             assert link["change"] == "new"
             continue
         before = by_id[link["prior_id"]]
-        assert np.allclose(np.subtract(before["patient_mm"], now["patient_mm"]), shift, atol=0.05)
+        moved = np.subtract(before["patient_mm"], now["patient_mm"])
+        assert np.allclose(moved, shift, atol=0.05 if link["change"] == "stable" else 3.0)
         ratio = before["volume_mm3"] / now["volume_mm3"]
         assert (ratio < 0.6) if link["change"] == "increased" else ratio == pytest.approx(1, abs=0.02)
 
@@ -167,3 +168,54 @@ def test_bad_arguments_are_refused() -> None:
         generate_dce_study(1, phases=12)
     with pytest.raises(PhantomError, match="curve_type"):
         DceLesionRequest(curve_type="IV")
+
+
+def test_a_heterogeneous_lesion_reports_its_worst_part() -> None:
+    request = DceLesionRequest(curve_type="III", diameter_mm=20.0, laterality="R", heterogeneous=True)
+    plan = plan_dce_study(13, size=SMALL, lesions=[request])
+    (truth,) = generate_dce_study(13, size=SMALL, lesions=[request]).truth["lesions"]
+    assert truth["heterogeneous"] is True
+    parts = truth["components"]
+    assert parts["rim"]["curve_type"] == "III"
+    assert parts["core"]["curve_type"] == "I"
+    assert truth["curve_type"] == "III"
+    curves = plan.lesions[0].curves(plan.table, plan.sequence)
+    assert classify_curve(curves["rim"]).delayed_phase == truth["delayed_phase"] == "washout"
+
+
+def test_lesion_mask_matches_the_truth_volume_and_centre() -> None:
+    request = DceLesionRequest(curve_type="II", diameter_mm=22.0, heterogeneous=False)
+    plan = plan_dce_study(17, size=(128, 128, 40), lesions=[request])
+    (truth,) = generate_dce_study(17, size=(128, 128, 40), lesions=[request]).truth["lesions"]
+    mask = lesion_mask(plan) == 1
+    g = plan.geometry
+    voxel_mm3 = g.pixel_mm * g.pixel_mm * g.slice_mm
+    assert mask.sum() * voxel_mm3 == pytest.approx(truth["volume_mm3"], rel=0.35)
+    centre = np.argwhere(mask).mean(axis=0)
+    assert np.allclose(centre, truth["voxel_ksr"], atol=1.0)
+
+
+def test_foci_are_small_enhancing_distractors_apart_from_lesions() -> None:
+    seen = 0
+    for seed in range(4):
+        truth = generate_dce_study(seed, size=SMALL, phases=4).truth
+        for focus in truth["foci"]:
+            seen += 1
+            assert focus["id"].startswith("F") and focus["diameter_mm"] < 6.0
+            assert focus["curve_type"] in ("I", "II", "III")
+            for lesion in truth["lesions"]:
+                gap = np.linalg.norm(np.subtract(focus["patient_mm"], lesion["patient_mm"]))
+                assert gap > lesion["diameters_mm"][0] / 2
+    assert seen > 0
+
+
+def test_lesions_are_not_the_only_enhancing_voxels() -> None:
+    """Heart, vessels, foci, nipples, muscle and BPE enhance too: most voxels that gain > 50 % at the
+    first post-contrast phase lie outside the lesions."""
+    plan = plan_dce_study(9, size=(96, 96, 24), lesions=2)
+    vol = volume(generate_dce_study(9, size=(96, 96, 24), lesions=2).datasets).astype(float)
+    pre, first = vol[0], vol[1]
+    bright = (pre > np.percentile(pre, 60)) & (first > 1.5 * pre)
+    lesion = lesion_mask(plan) > 0
+    assert (bright & lesion).sum() > 0
+    assert (bright & ~lesion).sum() > 2 * (bright & lesion).sum()

@@ -124,8 +124,8 @@ class ToftsTable:
         if self.times[phase] <= 0:
             return np.zeros(np.broadcast(ktrans, kep, vp).shape)
         lk = np.log(np.clip(kep, self.KEP_MIN, self.KEP_MAX))
-        conv = np.interp(lk, self.log_kep, self.table[:, phase])
-        out: Floats = vp * self.cp_at[phase] + (ktrans / 60.0) * conv
+        conv = np.interp(lk, self.log_kep, self.table[:, phase]).astype(np.asarray(ktrans).dtype)
+        out: Floats = vp * self.cp_at[phase].astype(conv.dtype) + (ktrans / 60.0) * conv
         return out
 
 

@@ -36,9 +36,14 @@ from breastgate.phantoms.dce_physics import ToftsTable, tofts_table
 from breastgate.phantoms.errors import PhantomError
 from breastgate.phantoms.headers import phantom_uid
 from breastgate.phantoms.mri_anatomy import DceAnatomy, plan_anatomy
-from breastgate.phantoms.mri_headers import DceHeaderContext, classic_dataset, series_description
+from breastgate.phantoms.mri_headers import (
+    DceHeaderContext,
+    classic_slice,
+    classic_template,
+    series_description,
+)
 from breastgate.phantoms.mri_lesions import DceLesion, DceLesionRequest, place_lesions
-from breastgate.phantoms.mri_render import DceGeometry, Imaging, render_slabs
+from breastgate.phantoms.mri_render import DceGeometry, Imaging, lesion_labels, render_slabs
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -46,6 +51,8 @@ __all__ = [
     "DceLesionRequest",
     "DceStudy",
     "generate_dce_study",
+    "lesion_mask",
+    "plan_dce_study",
     "write_dce_phantoms",
 ]
 
@@ -94,6 +101,8 @@ class DcePlan:
     ctx: DceHeaderContext
     uids: dict[str, str]
     prior: dict[str, Any] | None  # for a prior: its link to the current study's lesions
+    #: Enhancing foci (< 5 mm, BI-RADS "focus"): not lesions, false-positive sources (and stable).
+    foci: list[DceLesion] = field(default_factory=list)
 
     @property
     def table(self) -> ToftsTable:
@@ -187,6 +196,7 @@ def _imaging(seed: int, acq: _Acquisition, phases: int) -> Imaging:
         gain=float(rng.uniform(0.5, 1.0)),
         bias=bias,
         blood_vp=float(rng.uniform(0.45, 0.58)),
+        blur_vox=float(rng.uniform(0.3, 0.8)),
     )
 
 
@@ -224,6 +234,23 @@ def _prior_lesions(seed: int, lesions: list[DceLesion]) -> tuple[list[DceLesion]
     return kept, links
 
 
+def _foci(
+    woman: int, anatomy: DceAnatomy, table: ToftsTable, seq: MrSequence, lesions: list[DceLesion]
+) -> list[DceLesion]:
+    """0-6 enhancing foci (< 5 mm) of any curve type, away from the lesions; one without room is
+    left out."""
+    rng = np.random.default_rng(np.random.SeedSequence([woman, 0xF0C]))
+    foci: list[DceLesion] = []
+    for _ in range(int(rng.integers(0, 7))):
+        request = DceLesionRequest(diameter_mm=float(rng.uniform(4.0, 4.9)), heterogeneous=False)
+        try:
+            (focus,) = place_lesions(rng, [request], anatomy.breasts, table, seq, avoid=[*lesions, *foci])
+        except PhantomError:
+            continue
+        foci.append(DceLesion(**{**focus.__dict__, "id": f"F{len(foci) + 1}"}))
+    return foci
+
+
 def plan_dce_study(
     seed: int,
     *,
@@ -252,6 +279,7 @@ def plan_dce_study(
     placed = place_lesions(
         lesion_rng, _requests(woman, lesions), anatomy.breasts, table_now, current.sequence
     )
+    foci = _foci(woman, anatomy, table_now, current.sequence, placed)
     prior = None
     if prior_of is not None:
         placed, links = _prior_lesions(seed, placed)
@@ -284,7 +312,13 @@ def plan_dce_study(
         manufacturer=acq.vendor[0],
         model=acq.vendor[1],
     )
-    return DcePlan(seed, form, anatomy, placed, geometry, imaging, ctx, uids, prior)
+    return DcePlan(seed, form, anatomy, placed, geometry, imaging, ctx, uids, prior, foci)
+
+
+def lesion_mask(plan: DcePlan) -> np.ndarray:
+    """Lesion labels of a planned study at the pre-contrast phase (truth ``lesions[i]`` is label
+    i + 1), on the study's voxel grid (slices, rows, cols); later phases move by ``motion_mm``."""
+    return lesion_labels(plan.lesions, plan.geometry, plan.imaging)
 
 
 def _classic_series(plan: DcePlan, phase: int) -> tuple[str, int, str, int]:
@@ -298,17 +332,17 @@ def _classic_series(plan: DcePlan, phase: int) -> tuple[str, int, str, int]:
 def iter_classic(plan: DcePlan) -> Iterator[pydicom.Dataset]:
     """Render and yield the classic MR Image datasets slab by slab (phase-major within a slab)."""
     geo = plan.geometry
-    for k0, block in render_slabs(plan.anatomy, plan.lesions, geo, plan.imaging):
+    templates = [
+        classic_template(plan.ctx, p, *_classic_series(plan, p)) for p in range(len(plan.ctx.times_s))
+    ]
+    for k0, block in render_slabs(plan.anatomy, [*plan.lesions, *plan.foci], geo, plan.imaging):
         for phase in range(block.shape[0]):
-            series_uid, number, description, first = _classic_series(plan, phase)
             for j in range(block.shape[1]):
                 k = k0 + j
                 instance = k + 1 if plan.form == "series-per-phase" else phase * geo.slices + k + 1
                 sop = phantom_uid(plan.uids["series"], "sop", phase, k)
                 pixels = block[phase, j].astype("<u2", copy=False).tobytes()
-                yield classic_dataset(
-                    plan.ctx, phase, k, pixels, series_uid, sop, number, instance, description, first
-                )
+                yield classic_slice(templates[phase], geo, k, sop, instance, pixels)
 
 
 def _enhanced_pixels(plan: DcePlan) -> bytes | BinaryIO:
@@ -319,7 +353,7 @@ def _enhanced_pixels(plan: DcePlan) -> bytes | BinaryIO:
     total = frame_bytes * geo.slices * n_phases
     if total <= IN_MEMORY_BYTES:
         buffer = bytearray(total)
-        for k0, block in render_slabs(plan.anatomy, plan.lesions, geo, plan.imaging):
+        for k0, block in render_slabs(plan.anatomy, [*plan.lesions, *plan.foci], geo, plan.imaging):
             for phase in range(n_phases):
                 at = (phase * geo.slices + k0) * frame_bytes
                 chunk = block[phase].astype("<u2", copy=False).tobytes()
@@ -328,7 +362,7 @@ def _enhanced_pixels(plan: DcePlan) -> bytes | BinaryIO:
     # The temporary file outlives this function: it becomes the dataset's Pixel Data value.
     sink = tempfile.TemporaryFile()  # noqa: SIM115
     sink.truncate(total)
-    for k0, block in render_slabs(plan.anatomy, plan.lesions, geo, plan.imaging):
+    for k0, block in render_slabs(plan.anatomy, [*plan.lesions, *plan.foci], geo, plan.imaging):
         for phase in range(n_phases):
             sink.seek((phase * geo.slices + k0) * frame_bytes)
             sink.write(block[phase].astype("<u2", copy=False).tobytes())

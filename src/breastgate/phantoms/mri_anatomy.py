@@ -29,10 +29,10 @@ F32 = npt.NDArray[np.float32]
 #: M0, T10 (s), K^trans (min⁻¹), v_e, v_p per tissue (algorithms.md §3.5 ranges; fat short T1).
 TISSUES: dict[str, tuple[float, float, float, float, float]] = {
     "air": (0.0, 1.0, 0.0, 1.0, 0.0),
-    "lung": (0.05, 1.2, 0.0, 1.0, 0.01),
+    "lung": (0.05, 1.2, 0.0, 1.0, 0.0),
     "fat": (1.0, 0.31, 0.0, 1.0, 0.0),
     "fgt": (0.85, 1.3, 0.0, 0.4, 0.004),
-    "skin": (0.8, 1.0, 0.03, 0.3, 0.02),
+    "skin": (0.8, 1.0, 0.015, 0.3, 0.01),
     "nipple": (0.75, 1.0, 0.12, 0.35, 0.03),
     "muscle": (0.65, 1.0, 0.05, 0.12, 0.03),
     "myocardium": (0.7, 1.1, 0.5, 0.25, 0.1),
@@ -71,6 +71,14 @@ class Breast:
         profile = np.maximum(1.0 - uc**self.power, 1e-6) ** (2.0 * self.taper)
         out: Floats = np.where(u > 0, r2 / profile, 9.0)
         return out
+
+    def bounds(self) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+        """(low, high) corners (x, y, z mm) of a box holding the breast and its nipple."""
+        dx, dz = abs(self.tip_dx_mm) + self.a_mm + 6.0, abs(self.tip_dz_mm) + self.b_mm + 6.0
+        return (
+            (self.x_mm - dx, self.base_y_mm - self.depth_mm - 6.0, self.z_mm - dz),
+            (self.x_mm + dx, self.base_y_mm + 1.0, self.z_mm + dz),
+        )
 
     @property
     def nipple_mm(self) -> tuple[float, float, float]:
@@ -147,52 +155,91 @@ class DceAnatomy:
         return out
 
     def maps(self, x: Floats, y: Floats, z: Floats) -> TissueMaps:
-        """Tissue maps at points (body mm; ``x``, ``y``, ``z`` broadcast to the output shape)."""
-        shape = np.broadcast_shapes(x.shape, y.shape, z.shape)
-        xb, yb, zb = (np.broadcast_to(v, shape) for v in (x, y, z))
-        label = np.full(shape, LABELS["air"], dtype=np.uint8)
+        """Tissue maps on the grid of axes ``x`` (C), ``y`` (R), ``z`` (K) (body mm; any shapes that
+        ravel to those), shaped (K, R, C). Shapes are evaluated only inside their bounding boxes."""
+        xs, ys, zs = (np.asarray(v, dtype=np.float64).ravel() for v in (x, y, z))
+        shape = (len(zs), len(ys), len(xs))
+        plane, rib_band = self._body_plane(xs, ys)
+        label = np.broadcast_to(plane, shape).copy()
+        for k in np.flatnonzero(np.sin(zs / 7.0) > 0.3):
+            label[k][rib_band] = LABELS["muscle"]
+        fgt_score = np.zeros(shape, dtype=np.float32)
+        for breast in self.breasts:
+            box = _box(xs, ys, zs, *breast.bounds())
+            if box is not None:
+                self._breast(breast, label[box], fgt_score[box], xs[box[2]], ys[box[1]], zs[box[0]])
+        hx, hy, hz = self.heart.centre_mm
+        box = _box(
+            xs,
+            ys,
+            zs,
+            np.subtract(self.heart.centre_mm, self.heart.radii_mm),
+            np.add(self.heart.centre_mm, self.heart.radii_mm),
+        )
+        if box is not None:
+            xb, yb, zb = xs[box[2]][None, None, :], ys[box[1]][None, :, None], zs[box[0]][:, None, None]
+            rx, ry, rz = self.heart.radii_mm
+            w = self.heart.wall_mm
+            h = ((xb - hx) / rx) ** 2 + ((yb - hy) / ry) ** 2 + ((zb - hz) / rz) ** 2
+            pool = ((xb - hx) / (rx - w)) ** 2 + ((yb - hy) / (ry - w)) ** 2 + ((zb - hz) / (rz - w)) ** 2
+            view = label[box]
+            behind = np.isin(view, (LABELS["lung"], LABELS["muscle"])) & (
+                yb > self.chest_y(xb) + self.muscle_mm
+            )
+            view[behind & (h <= 1.0)] = LABELS["myocardium"]
+            view[behind & (pool <= 1.0)] = LABELS["blood"]
+        return self._to_maps(label, fgt_score)
+
+    def _body_plane(self, xs: Floats, ys: Floats) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]:
+        """Axial labels of the trunk (the same on every slice) and the band where ribs are."""
+        xb, yb = xs[None, :], ys[:, None]
+        plane = np.full((len(ys), len(xs)), LABELS["air"], dtype=np.uint8)
         cy = self.chest_y(xb)
         inside_body = (np.abs(xb) < self.body_half_width_mm) & (yb > cy - self.subcut_mm)
-        label[inside_body] = LABELS["fat"]
-        skin_front = inside_body & (yb < cy - self.subcut_mm + 2.0)
-        label[skin_front] = LABELS["skin"]
-        muscle = inside_body & (yb >= cy) & (yb < cy + self.muscle_mm)
-        label[muscle] = LABELS["muscle"]
+        plane[inside_body] = LABELS["fat"]
+        plane[inside_body & (yb < cy - self.subcut_mm + 2.0)] = LABELS["skin"]
+        plane[inside_body & (yb >= cy) & (yb < cy + self.muscle_mm)] = LABELS["muscle"]
         behind = inside_body & (yb >= cy + self.muscle_mm)
-        lung_half = self.body_half_width_mm - 25.0
-        lung = behind & (np.abs(xb) < lung_half) & (np.abs(xb) > 12.0)
-        label[behind & ~lung] = LABELS["muscle"]
-        label[behind & (np.abs(xb) >= lung_half + 6.0)] = LABELS["fat"]
-        label[lung] = LABELS["lung"]
-        ribs = behind & (yb < cy + self.muscle_mm + 6.0) & (np.sin(zb / 7.0) > 0.3)
-        label[ribs] = LABELS["muscle"]
-        fgt_score = np.zeros(shape)
-        for breast in self.breasts:
-            lvl = breast.level(xb, yb, zb)
-            inner = breast.level(xb, yb, zb, breast.skin_mm)
-            in_breast = lvl <= 1.0
-            label[in_breast & (label != LABELS["muscle"])] = LABELS["skin"]
-            core = inner <= 1.0
-            label[core & (yb < cy)] = LABELS["fat"]
-            idx = core & (yb < cy - 2.0)
-            if idx.any():
-                tex = self.texture_at(xb[idx], yb[idx], zb[idx])
-                score = tex + 2.2 * (1.0 - inner[idx]) - 1.0
-                fgt = score > breast.fgt_threshold
-                sub = np.flatnonzero(idx.ravel())
-                label.ravel()[sub[fgt]] = LABELS["fgt"]
-                fgt_score.ravel()[sub] = np.where(fgt, score - breast.fgt_threshold, 0.0)
-            nx, ny, nz = breast.nipple_mm
-            d2 = (xb - nx) ** 2 + ((yb - ny) * 1.3) ** 2 + (zb - nz) ** 2
-            label[(d2 < 25.0) & (yb > ny - 4.0)] = LABELS["nipple"]
-        hx, hy, hz = self.heart.centre_mm
-        rx, ry, rz = self.heart.radii_mm
-        h = ((xb - hx) / rx) ** 2 + ((yb - hy) / ry) ** 2 + ((zb - hz) / rz) ** 2
-        w = self.heart.wall_mm
-        pool = ((xb - hx) / (rx - w)) ** 2 + ((yb - hy) / (ry - w)) ** 2 + ((zb - hz) / (rz - w)) ** 2
-        label[behind & (h <= 1.0)] = LABELS["myocardium"]
-        label[behind & (pool <= 1.0)] = LABELS["blood"]
-        return self._to_maps(label, fgt_score)
+        plane[behind] = LABELS["muscle"]  # chest wall and mediastinum
+        half = self.body_half_width_mm
+        top = self.muscle_mm + 4.0
+        for side in (-1.0, 1.0):  # one lung per side, an ellipse in the axial plane
+            cx, rx, ry = side * 0.5 * half, 0.4 * half, 0.9 * half
+            lung = ((xb - cx) / rx) ** 2 + ((yb - (cy + top + ry)) / ry) ** 2 <= 1.0
+            plane[behind & lung] = LABELS["lung"]
+        plane[behind & (np.abs(xb) > half - 8.0)] = LABELS["fat"]
+        return plane, behind & (yb < cy + self.muscle_mm + 6.0)
+
+    def _breast(
+        self,
+        breast: Breast,
+        label: npt.NDArray[np.uint8],
+        fgt_score: F32,
+        xs: Floats,
+        ys: Floats,
+        zs: Floats,
+    ) -> None:
+        """Label one breast (skin, fat, glandular tissue, nipple) in views of its bounding box."""
+        xb, yb, zb = xs[None, None, :], ys[None, :, None], zs[:, None, None]
+        cy = self.chest_y(xb)
+        in_breast = breast.level(xb, yb, zb) <= 1.0
+        label[in_breast & (label != LABELS["muscle"])] = LABELS["skin"]
+        inner = breast.level(xb, yb, zb, breast.skin_mm)
+        core = inner <= 1.0
+        label[core & (yb < cy)] = LABELS["fat"]
+        idx = core & (yb < cy - 2.0)
+        if idx.any():
+            shape = idx.shape
+            px, py, pz = (np.broadcast_to(v, shape)[idx] for v in (xb, yb, zb))
+            score = self.texture_at(px, py, pz) + 2.2 * (1.0 - inner[idx]) - 1.0
+            fgt = score > breast.fgt_threshold
+            where = np.nonzero(idx)
+            chosen = tuple(w[fgt] for w in where)
+            label[chosen] = LABELS["fgt"]
+            fgt_score[chosen] = (score[fgt] - breast.fgt_threshold).astype(np.float32)
+        nx, ny, nz = breast.nipple_mm
+        d2 = (xb - nx) ** 2 + ((yb - ny) * 1.3) ** 2 + (zb - nz) ** 2
+        label[(d2 < 25.0) & (yb > ny - 4.0)] = LABELS["nipple"]
 
     def _to_maps(self, label: npt.NDArray[np.uint8], fgt_score: Floats) -> TissueMaps:
         table = np.array(list(TISSUES.values()), dtype=np.float32)
@@ -207,6 +254,17 @@ class DceAnatomy:
             m0[fgt] = 0.8 + 0.05 * s
         kep = np.where(ve > 0, ktrans / ve, 0.0).astype(np.float32)
         return TissueMaps(m0, t10, ktrans, kep, vp, label)
+
+
+def _box(xs: Floats, ys: Floats, zs: Floats, low: Any, high: Any) -> tuple[slice, slice, slice] | None:
+    """Index slices (k, r, c) of the ascending axes within the box [low, high] (x, y, z), or None."""
+    out = []
+    for axis, lo, hi in ((zs, low[2], high[2]), (ys, low[1], high[1]), (xs, low[0], high[0])):
+        a, b = int(np.searchsorted(axis, lo, "left")), int(np.searchsorted(axis, hi, "right"))
+        if a >= b:
+            return None
+        out.append(slice(a, b))
+    return out[0], out[1], out[2]
 
 
 def _texture(rng: np.random.Generator, shape: tuple[int, ...], step_mm: float, beta: float) -> F32:

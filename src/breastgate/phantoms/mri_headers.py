@@ -15,6 +15,7 @@ The enhanced (multi-frame) form is in :mod:`breastgate.phantoms.mri_enhanced`.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import dataclass
 
@@ -28,6 +29,8 @@ __all__ = [
     "MR_IMAGE",
     "DceHeaderContext",
     "classic_dataset",
+    "classic_slice",
+    "classic_template",
     "ds_str",
     "patient_and_study",
     "series_description",
@@ -142,29 +145,23 @@ def _mr_acquisition(ds: pydicom.Dataset, ctx: DceHeaderContext) -> None:
     ds.ContrastBolusIngredient = "GADOLINIUM"
 
 
-def classic_dataset(
+def classic_template(
     ctx: DceHeaderContext,
     phase: int,
-    k: int,
-    pixels: bytes,
     series_uid: str,
-    sop_uid: str,
     series_number: int,
-    instance_number: int,
     description: str,
     series_phase: int,
 ) -> pydicom.Dataset:
-    """One slice of one phase as an MR Image (PS3.3 A.4): uint16 MONOCHROME2 ``pixels``; the series
-    started with phase ``series_phase``."""
+    """Everything of an MR Image (PS3.3 A.4) of phase ``phase`` but what differs between slices
+    (see :func:`classic_slice`); the series started with phase ``series_phase``."""
     geo = ctx.geometry
     ds = pydicom.Dataset()
-    ds.file_meta = file_meta(MR_IMAGE, sop_uid)
     patient_and_study(ds, ctx)
     acquired = ctx.acquired(phase)
     ds.ImageType = ["ORIGINAL", "PRIMARY", "M", "ND"]
     ds.ImageLaterality = "B"  # both breasts (General Image, PS3.3 C.7.6.1)
     ds.SOPClassUID = MR_IMAGE
-    ds.SOPInstanceUID = sop_uid
     ds.InstanceCreationDate = ds.ContentDate = ds.AcquisitionDate = acquired.strftime("%Y%m%d")
     ds.SeriesDate = ds.AcquisitionDate
     ds.InstanceCreationTime = ds.ContentTime = ds.AcquisitionTime = acquired.strftime("%H%M%S.%f")[:13]
@@ -175,14 +172,11 @@ def classic_dataset(
     ds.SeriesDescription = description
     ds.ProtocolName = "DYN_T1_FL3D_TRA"
     ds.OperatorsName = "OPERATOR^PHANTOM"
-    ds.InstanceNumber = str(instance_number)
     ds.AcquisitionNumber = str(phase + 1)
     ds.TemporalPositionIdentifier = str(phase + 1)
     ds.NumberOfTemporalPositions = str(len(ctx.times_s))
     ds.TemporalResolution = ds_str(1000.0 * ctx.temporal_resolution_s)
-    ds.ImagePositionPatient = [ds_str(v) for v in geo.slice_position(k)]
     ds.ImageOrientationPatient = [ds_str(v) for v in ORIENTATION]
-    ds.SliceLocation = ds_str(geo.slice_position(k)[2])
     ds.PixelSpacing = [ds_str(geo.pixel_mm), ds_str(geo.pixel_mm)]
     ds.SliceThickness = ds_str(geo.slice_mm)
     _mr_acquisition(ds, ctx)
@@ -196,5 +190,39 @@ def classic_dataset(
     ds.WindowCenter = "1000"
     ds.WindowWidth = "2000"
     ds.LossyImageCompression = "00"
+    return ds
+
+
+def classic_slice(
+    template: pydicom.Dataset, geo: DceGeometry, k: int, sop_uid: str, instance_number: int, pixels: bytes
+) -> pydicom.Dataset:
+    """Slice ``k`` of a phase: a copy of its :func:`classic_template` (elements copied, so the
+    datasets share nothing mutable) with its UID, number, position and uint16 MONOCHROME2 pixels."""
+    ds = pydicom.Dataset()
+    for elem in template:
+        ds[elem.tag] = copy.copy(elem)
+    ds.file_meta = file_meta(MR_IMAGE, sop_uid)
+    ds.SOPInstanceUID = sop_uid
+    ds.InstanceNumber = str(instance_number)
+    position = geo.slice_position(k)
+    ds.ImagePositionPatient = [ds_str(v) for v in position]
+    ds.SliceLocation = ds_str(position[2])
     ds.add_new(0x7FE00010, "OW", pixels)
     return ds
+
+
+def classic_dataset(
+    ctx: DceHeaderContext,
+    phase: int,
+    k: int,
+    pixels: bytes,
+    series_uid: str,
+    sop_uid: str,
+    series_number: int,
+    instance_number: int,
+    description: str,
+    series_phase: int,
+) -> pydicom.Dataset:
+    """One slice of one phase as an MR Image (PS3.3 A.4): uint16 MONOCHROME2 ``pixels``."""
+    template = classic_template(ctx, phase, series_uid, series_number, description, series_phase)
+    return classic_slice(template, ctx.geometry, k, sop_uid, instance_number, pixels)

@@ -208,8 +208,11 @@ def place_lesions(
     breasts: tuple[Breast, Breast],
     table: ToftsTable,
     seq: MrSequence,
+    avoid: Sequence[DceLesion] = (),
+    prefix: str = "M",
 ) -> list[DceLesion]:
-    """Place the requested lesions inside the breasts, apart from each other."""
+    """Place the requested lesions inside the breasts, apart from each other and from ``avoid``;
+    ids are ``prefix`` + 1, 2..."""
     placed: list[DceLesion] = []
     for req in requests:
         lat = req.laterality or str(rng.choice(["L", "R"]))
@@ -217,7 +220,7 @@ def place_lesions(
         curve_type = req.curve_type or str(rng.choice(CURVE_TYPES, p=[0.35, 0.3, 0.35]))
         diameter = req.diameter_mm or float(np.exp(rng.uniform(math.log(5), math.log(30))))
         diameter = min(diameter, 0.5 * min(breast.a_mm, breast.b_mm, breast.depth_mm))
-        hetero = req.heterogeneous if req.heterogeneous is not None else bool(rng.random() < 0.3)
+        hetero = req.heterogeneous if req.heterogeneous is not None else bool(rng.random() < 0.5)
         hetero = hetero and curve_type == "III" and diameter >= 10
         radii = tuple(
             sorted(
@@ -234,7 +237,8 @@ def place_lesions(
         for _ in range(20):
             centre = _centre(rng, breast, reach)
             if centre is not None and all(
-                np.linalg.norm(np.subtract(centre, o.centre_mm)) > reach + o.reach_mm + 5 for o in placed
+                np.linalg.norm(np.subtract(centre, o.centre_mm)) > reach + o.reach_mm + 5
+                for o in [*avoid, *placed]
             ):
                 break
             centre = None
@@ -256,7 +260,7 @@ def place_lesions(
             )
         placed.append(
             DceLesion(
-                id=f"M{len(placed) + 1}",
+                id=f"{prefix}{len(placed) + 1}",
                 laterality=lat,
                 centre_mm=centre,
                 rotation=rotation,

@@ -21,9 +21,9 @@ from breastgate.phantoms.dce_physics import Sequence, ToftsTable, spgr
 from breastgate.phantoms.mri_anatomy import TISSUES, DceAnatomy
 from breastgate.phantoms.mri_lesions import DceLesion
 
-__all__ = ["SLAB", "DceGeometry", "Imaging", "render_slabs"]
+__all__ = ["SLAB", "DceGeometry", "Imaging", "lesion_labels", "render_slabs"]
 
-SLAB = 16
+SLAB = 8
 _MARGIN = 2
 Floats = npt.NDArray[np.floating[Any]]
 U16 = npt.NDArray[np.uint16]
@@ -75,6 +75,7 @@ class Imaging:
     gain: float
     bias: tuple[float, float, float]  # amplitude, anterior gradient, lateral curvature
     blood_vp: float
+    blur_vox: float = 0.0  # in-plane Gaussian PSF sigma (voxels): k-space filter of the scanner
 
 
 def _component_signal(
@@ -141,6 +142,20 @@ def _lesion_patch(
     return box, frac, d
 
 
+def _shift_linear(a: npt.NDArray[np.float32], shift: tuple[float, ...]) -> npt.NDArray[np.float32]:
+    """``scipy.ndimage.shift(a, shift, order=1, mode="nearest")``, one axis at a time (faster)."""
+    for axis, s in enumerate(shift):
+        if abs(s) < 1e-6:
+            continue
+        n = math.floor(s)
+        f = np.float32(s - n)
+        index = np.arange(a.shape[axis])
+        lo = np.take(a, np.clip(index - n, 0, a.shape[axis] - 1), axis=axis)
+        hi = np.take(a, np.clip(index - n - 1, 0, a.shape[axis] - 1), axis=axis)
+        a = (1 - f) * lo + f * hi
+    return a
+
+
 def _bias(geo: DceGeometry, imaging: Imaging) -> Floats:
     """Smooth receive-coil sensitivity over the axial plane (same for every slice and phase)."""
     amp, grad, curv = imaging.bias
@@ -169,15 +184,15 @@ def render_slabs(
         vessel = _vessel_fraction(anatomy, geo, imaging, m0, m1)
         patches = [(p, les) for les in lesions if (p := _lesion_patch(les, geo, imaging, m0, m1)) is not None]
         enhancing = (maps.ktrans > 0) | (maps.vp > 0)
+        e_params = [a[enhancing] for a in (maps.m0, maps.t10, maps.ktrans, maps.kep, maps.vp)]
+        pre = spgr(maps.m0, maps.t10, 0.0, seq).astype(np.float32)
+        del maps
+        v = vessel > 0
         out = np.empty((n_phases, k1 - k0, geo.rows, geo.cols), dtype=np.uint16)
         for phase in range(n_phases):
-            signal = spgr(maps.m0, maps.t10, 0.0, seq).astype(np.float32)
-            if phase and enhancing.any():
-                e = enhancing
-                signal[e] = _component_signal(
-                    seq, table, phase, maps.m0[e], maps.t10[e], maps.ktrans[e], maps.kep[e], maps.vp[e]
-                )
-            v = vessel > 0
+            signal = pre.copy()
+            if table.times[phase] > 0 and e_params[0].size:
+                signal[enhancing] = _component_signal(seq, table, phase, *e_params)
             if v.any():
                 zero = np.zeros(1)
                 s_blood = float(
@@ -199,13 +214,26 @@ def render_slabs(
                     seq, table, phase, np.array(les.m0), np.array(les.t10_s), kt, kep, vp
                 )
                 signal[box] = (1 - frac) * signal[box] + frac * s_les
-            shift = imaging.motion_vox[phase]
-            if any(abs(s) > 1e-6 for s in shift):
-                signal = ndimage.shift(signal, shift, order=1, mode="nearest")
-            signal = signal[_MARGIN : _MARGIN + (k1 - k0)] * (bias * scale)[None]
+            if imaging.blur_vox > 0:
+                for axis in (1, 2):
+                    signal = ndimage.gaussian_filter1d(signal, imaging.blur_vox, axis=axis, truncate=2.5)
+            signal = _shift_linear(signal, imaging.motion_vox[phase])
+            signal = signal[_MARGIN : _MARGIN + (k1 - k0)] * (bias * scale).astype(np.float32)[None]
             rng = np.random.default_rng([imaging.seed, 0x4D52, slab_index, phase])
-            n1 = rng.normal(0.0, sigma, signal.shape)
-            n2 = rng.normal(0.0, sigma, signal.shape)
-            magnitude = np.sqrt((signal + n1) ** 2 + n2**2)
-            out[phase] = np.clip(np.round(magnitude), 0, 4095).astype(np.uint16)
+            real = signal + rng.standard_normal(signal.shape, dtype=np.float32) * np.float32(sigma)
+            imag = rng.standard_normal(signal.shape, dtype=np.float32) * np.float32(sigma)
+            magnitude = np.sqrt(real * real + imag * imag)
+            out[phase] = np.clip(np.rint(magnitude), 0, 4095).astype(np.uint16)
         yield k0, out
+
+
+def lesion_labels(lesions: list[DceLesion], geo: DceGeometry, imaging: Imaging) -> npt.NDArray[np.uint8]:
+    """Label volume (slices, rows, cols) of the pre-contrast phase: lesion i+1 where at least half
+    of a voxel is lesion i (later lesions win where they touch), 0 elsewhere."""
+    out = np.zeros((geo.slices, geo.rows, geo.cols), dtype=np.uint8)
+    for i, lesion in enumerate(lesions):
+        patch = _lesion_patch(lesion, geo, imaging, 0, geo.slices)
+        if patch is not None:
+            box, frac, _ = patch
+            out[box][frac >= 0.5] = i + 1
+    return out

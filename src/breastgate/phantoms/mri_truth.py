@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = ["clock_hour", "dce_truth"]
 
+#: Peak enhancement (%) below which a part of a lesion counts as not enhancing (necrosis).
+_ENHANCING_PCT = 10.0
+
 
 def clock_hour(
     nipple: tuple[float, float, float] | list[float], point: tuple[float, float, float] | list[float]
@@ -66,12 +69,13 @@ def _lesion(plan: DcePlan, lesion: DceLesion, nipples: dict[str, list[float]]) -
     classes = {name: classify_curve(curve) for name, curve in curves.items()}
     worst = classes["mean"]
     for name in ("rim", "core"):
-        if name in classes and classes[name].worse_than(worst):
+        # A non-enhancing (necrotic) part has no curve type, whatever its flat curve classifies as.
+        if name in classes and classes[name].peak_pct >= _ENHANCING_PCT and classes[name].worse_than(worst):
             worst = classes[name]
     points, _ = lesion.sample(min(step, min(min(r) for _, r in lesion.lobes) / 4))
     diameters, volume = _extent(points, min(step, min(min(r) for _, r in lesion.lobes) / 4))
     off = np.array(plan.imaging.offset_mm)
-    centre = np.array(lesion.centre_mm) + off
+    centre = points.mean(axis=0) + off  # the centroid: lobes move it off the main lobe's centre
     nipple = nipples[lesion.laterality]
     entry: dict[str, Any] = {
         "id": lesion.id,
@@ -90,8 +94,22 @@ def _lesion(plan: DcePlan, lesion: DceLesion, nipples: dict[str, list[float]]) -
     }
     if lesion.core is not None:
         entry["tofts"]["core"] = lesion.core.as_dict()
-        entry["components"] = {name: _class_dict(classes[name]) for name in ("rim", "core")}
+        entry["components"] = {
+            name: {**_class_dict(classes[name]), "enhancing": classes[name].peak_pct >= _ENHANCING_PCT}
+            for name in ("rim", "core")
+        }
     return entry
+
+
+def _focus(plan: DcePlan, focus: DceLesion, nipples: dict[str, list[float]]) -> dict[str, Any]:
+    """A focus: where, how big and how it enhances (no diameters along axes, no components)."""
+    full = _lesion(plan, focus, nipples)
+    keep = ("id", "laterality", "patient_mm", "voxel_ksr", "volume_mm3", "curve_type", "initial_phase")
+    return {
+        **{k: full[k] for k in keep},
+        "diameter_mm": full["diameters_mm"][0],
+        "delayed_phase": full["delayed_phase"],
+    }
 
 
 def _blood_curve(plan: DcePlan, vp: float) -> dict[str, Any]:
@@ -180,9 +198,11 @@ def dce_truth(plan: DcePlan) -> dict[str, Any]:
             _r([m[2] * geo.pixel_mm, m[1] * geo.pixel_mm, m[0] * geo.slice_mm]) for m in im.motion_vox
         ],
         "noise": {"snr": round(im.snr, 2), "rician": True},
+        "psf_sigma_vox": round(im.blur_vox, 3),
         "bias_field": {"amplitude": round(im.bias[0], 3)},
         "fat_suppressed": plan.anatomy.fat_m0 < 0.5,
         "bpe": {"level": plan.anatomy.bpe, "ktrans_per_min": round(plan.anatomy.bpe_ktrans, 4)},
+        "fgt_fraction": round(plan.anatomy.extras["fgt_fraction"], 3),
         "breasts": [
             {
                 "laterality": b.laterality,
@@ -194,9 +214,10 @@ def dce_truth(plan: DcePlan) -> dict[str, Any]:
             for b in plan.anatomy.breasts
         ],
         "lesions": [_lesion(plan, les, nipples) for les in plan.lesions],
+        "foci": [_focus(plan, f, nipples) for f in plan.foci],
         "vessels": _vessels(plan),
         "heart": _heart(plan),
-        "other_enhancing": ["heart", "vessels", "nipples", "skin", "pectoralis", "bpe"],
+        "other_enhancing": ["heart", "vessels", "foci", "nipples", "skin", "pectoralis", "bpe"],
     }
     if plan.prior is not None:
         truth["prior"] = {"is_prior": True, **plan.prior}
