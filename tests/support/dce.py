@@ -125,6 +125,12 @@ def _base(study: str, series: str, number: int, description: str) -> Dataset:
     ds.PatientID = "DCE-TEST"
     ds.PatientName = "Test^Dce"
     ds.StudyDate = "20260101"
+    ds.StudyTime = "100000"
+    ds.PatientBirthDate = ""
+    ds.PatientSex = "F"
+    ds.StudyID = "1"
+    ds.AccessionNumber = "ACC-DCE"
+    ds.ReferringPhysicianName = ""
     ds.Manufacturer = "test"
     ds.ImageType = ["ORIGINAL", "PRIMARY", "OTHER"]
     ds.SamplesPerPixel = 1
