@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pydicom
 import pytest
@@ -219,3 +222,14 @@ def test_lesions_are_not_the_only_enhancing_voxels() -> None:
     lesion = lesion_mask(plan) > 0
     assert (bright & lesion).sum() > 0
     assert (bright & ~lesion).sum() > 2 * (bright & lesion).sum()
+
+
+def test_truth_of_a_heterogeneous_lesion_is_plain_json(tmp_path: Path) -> None:
+    """Regression: numpy scalars (a rim's ``enhancing`` flag) once broke writing truth.json."""
+    from breastgate.phantoms.mri import write_dce_phantoms
+    from breastgate.phantoms.mri_truth import dce_truth
+
+    plan = plan_dce_study(5004, size=(64, 64, 16), lesions=[DceLesionRequest(heterogeneous=True)])
+    json.dumps(dce_truth(plan))  # no default=: every value must be a JSON type
+    (folder,) = write_dce_phantoms(tmp_path, 1, 5004, size=(64, 64, 16))
+    assert json.loads((folder / "truth.json").read_text())["lesions"]

@@ -48,9 +48,9 @@ def _class_dict(c: CurveClass) -> dict[str, Any]:
         "curve_type": c.curve_type,
         "initial_phase": c.initial_phase,
         "delayed_phase": c.delayed_phase,
-        "initial_enhancement_pct": c.initial_pct,
-        "delayed_change_pct": c.delayed_pct,
-        "peak_enhancement_pct": c.peak_pct,
+        "initial_enhancement_pct": float(c.initial_pct),
+        "delayed_change_pct": float(c.delayed_pct),
+        "peak_enhancement_pct": float(c.peak_pct),
     }
 
 
@@ -95,7 +95,7 @@ def _lesion(plan: DcePlan, lesion: DceLesion, nipples: dict[str, list[float]]) -
     if lesion.core is not None:
         entry["tofts"]["core"] = lesion.core.as_dict()
         entry["components"] = {
-            name: {**_class_dict(classes[name]), "enhancing": classes[name].peak_pct >= _ENHANCING_PCT}
+            name: {**_class_dict(classes[name]), "enhancing": bool(classes[name].peak_pct >= _ENHANCING_PCT)}
             for name in ("rim", "core")
         }
     return entry
