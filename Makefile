@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages of the test peers (reference/tools.md): dcmtk, Orthanc, dicom3tools, PixelMed + a JRE.
-PEER_DEBS := dcmtk orthanc dicom3tools pixelmed-apps default-jre-headless
+PEER_DEBS := dcmtk orthanc orthanc-dicomweb dicom3tools pixelmed-apps default-jre-headless
 # Debian libraries WeasyPrint needs to render patient letters to PDF (Pango, HarfBuzz subsetting, a font).
 RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 

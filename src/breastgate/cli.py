@@ -105,15 +105,33 @@ def phantom(
     out: Annotated[Path, typer.Option("--out", help="Folder to write studies into.")],
     count: Annotated[int, typer.Option(min=1)] = 1,
     seed: Annotated[int, typer.Option()] = 0,
-    kind: Annotated[str, typer.Option(help="mg (FFDM) or dbt (tomosynthesis + synthesized 2D)")] = "mg",
+    kind: Annotated[
+        str, typer.Option(help="mg (FFDM), dbt (tomosynthesis + synthesized 2D) or mri|mr (breast DCE-MRI)")
+    ] = "mg",
     prior: Annotated[bool, typer.Option("--prior", help="Also write a prior study.")] = False,
     pixel_mm: Annotated[
         float | None, typer.Option("--pixel-mm", help="dbt only: reconstruction pixel in mm (default 0.1).")
+    ] = None,
+    form: Annotated[
+        str | None,
+        typer.Option("--form", help="mri only: series-per-phase (default), multiphase or enhanced."),
+    ] = None,
+    size: Annotated[
+        str | None, typer.Option("--size", help="mri only: ROWSxCOLSxSLICES (default 128x128x32).")
+    ] = None,
+    phases: Annotated[
+        int | None, typer.Option("--phases", help="mri only: 1 pre + 3-8 post phases (default 6).")
     ] = None,
 ) -> None:
     """Write synthetic studies with ground truth (truth.json beside each study)."""
     from breastgate.phantoms import write_phantoms
 
+    if kind in ("mri", "mr"):
+        _phantom_mri(out, count, seed, prior, pixel_mm, form, size, phases)
+        return
+    if form is not None or size is not None or phases is not None:
+        typer.echo("error: --form, --size and --phases apply to --kind mri only", err=True)
+        raise typer.Exit(2)
     if prior and kind != "mg":
         typer.echo(
             "error: --prior is not available yet (prior studies come with the prior-comparison issue)",
@@ -129,6 +147,40 @@ def phantom(
             folders = write_mg_prior_phantoms(out, count, seed)
         else:
             folders = write_phantoms(out, count, seed, kind=kind, pixel_mm=pixel_mm)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for folder in folders:
+        typer.echo(str(folder))
+
+
+def _phantom_mri(
+    out: Path,
+    count: int,
+    seed: int,
+    prior: bool,
+    pixel_mm: float | None,
+    form: str | None,
+    size: str | None,
+    phases: int | None,
+) -> None:
+    """``phantom --kind mri``: DCE-MRI studies (and their priors with ``--prior``)."""
+    from breastgate.phantoms import write_dce_phantoms
+    from breastgate.phantoms.mri import DEFAULT_SIZE
+
+    if pixel_mm is not None:
+        typer.echo("error: --pixel-mm applies to --kind dbt only", err=True)
+        raise typer.Exit(2)
+    try:
+        shape = DEFAULT_SIZE
+        if size is not None:
+            parts = size.lower().split("x")
+            if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
+                raise ValueError(f"--size must be ROWSxCOLSxSLICES, got {size!r}")
+            shape = (int(parts[0]), int(parts[1]), int(parts[2]))
+        folders = write_dce_phantoms(
+            out, count, seed, form=form or "series-per-phase", size=shape, phases=phases or 6, prior=prior
+        )
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -93,9 +93,31 @@ def test_analyze_reports_skipped_studies_and_fails_on_empty_input(tmp_path: Path
 
 
 def test_phantom_refuses_kinds_that_do_not_exist_yet(tmp_path: Path) -> None:
-    done = run("phantom", "--out", "x", "--kind", "mr", cwd=tmp_path)
+    done = run("phantom", "--out", "x", "--kind", "ct", cwd=tmp_path)
     assert done.returncode == 2
-    assert "mr" in done.stderr
+    assert "ct" in done.stderr
+
+
+def test_phantom_mri_writes_dce_studies_with_priors(tmp_path: Path) -> None:
+    done = run(
+        "phantom", "--out", "mr", "--kind", "mr", "--seed", "3", "--form", "multiphase",
+        "--size", "48x48x8", "--phases", "4", "--prior", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    current, prior = (Path(line) for line in done.stdout.split())
+    truth = json.loads((tmp_path / current / "truth.json").read_text())
+    prior_truth = json.loads((tmp_path / prior / "truth.json").read_text())
+    assert (truth["kind"], truth["form"], truth["phases"]["count"]) == ("mri", "multiphase", 4)
+    assert truth["prior"]["study_instance_uid"] == prior_truth["study_instance_uid"] == prior.name
+    files = sorted((tmp_path / current).glob("*.dcm"))
+    assert len(files) == 4 * 8
+    ds = pydicom.dcmread(files[0])
+    assert (ds.Modality, ds.BodyPartExamined, ds.StudyInstanceUID) == ("MR", "BREAST", current.name)
+    bad = run("phantom", "--out", "mr2", "--kind", "mri", "--form", "mosaic", cwd=tmp_path)
+    assert (bad.returncode, bad.stdout) == (2, "")
+    assert bad.stderr.startswith("error: form must be one of")
+    mg_form = run("phantom", "--out", "mg", "--form", "enhanced", cwd=tmp_path)
+    assert mg_form.returncode == 2 and "--kind mri only" in mg_form.stderr
 
 
 @pytest.mark.parametrize(

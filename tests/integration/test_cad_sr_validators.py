@@ -14,7 +14,7 @@ from pydicom import dcmwrite
 from breastgate.results.mammo_cad_sr import MammographyCADSR
 from tests.support.mg_headers import density_manifest, density_result, four_view_study
 from tests.support.validators import PIXELMED_JAR, Report, dciodvfy, dsrdump, pixelmed_sr
-from tests.unit.test_results_cad_sr import findings_study
+from tests.unit.test_results_cad_sr import compared_study, findings_study
 
 pytestmark = pytest.mark.peers
 
@@ -51,6 +51,12 @@ def sr_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         enforce_file_format=True,
     )
     out["findings"] = path
+    # Compared with a prior: change codes, a temporal Composite Feature over the prior's marks.
+    headers, result, prior = compared_study()
+    path = folder / "compared.dcm"
+    sr = MammographyCADSR(headers, result, density_manifest(), CREATED, prior_sources=prior)
+    dcmwrite(path, sr.to_dataset(), enforce_file_format=True)
+    out["compared"] = path
     return out
 
 
@@ -96,3 +102,13 @@ def test_dsrdump_renders_the_findings(sr_files: dict[str, Path]) -> None:
     assert text.count('=(129770007,SCT,"Individual Calcification")') == 10
     assert 'NUM:(,,"CAD Operating Point")="1"' in text
     assert '"Summary of Detections")=(111222,DCM,"Succeeded")' in text
+
+
+def test_dsrdump_renders_the_comparison_with_the_prior(sr_files: dict[str, Path]) -> None:
+    _require("dsrdump")
+    text = dsrdump(sr_files["compared"])
+    assert '"Differential Diagnosis/Impression")=(129721008,SCT,"New finding")' in text
+    assert '"Composite type")=(111153,DCM,"Target content items are related temporally")' in text
+    assert 'NUM:(,,"Difference in size")="2" (mm,UCUM,"millimeter")' in text
+    assert '"Change since last mammogram")=(15454001,SCT,"Increase in size")' in text
+    assert '"Analysis Performed")=(133886009,SCT,"Temporal correlation")' in text

@@ -8,6 +8,7 @@ Usage::
 
     def test_x(orthanc_factory):
         pacs = orthanc_factory(modalities={"BREASTGATE": ("BREASTGATE", "127.0.0.1", 11112)})
+        web = orthanc_factory(dicomweb=True)  # DICOMweb plugin at web.dicomweb_url
         ... pacs.dicom_node, pacs.find_instances(study_uid), pacs.stop(), pacs.start() ...
 
 Every server started here is killed at teardown (fixture finaliser) and, as a last resort, at
@@ -32,6 +33,8 @@ import httpx
 import pytest
 
 ORTHANC_BINARY = "Orthanc"
+#: Orthanc's DICOMweb plugin (Debian ``orthanc-dicomweb``).
+DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
 _LIVE: weakref.WeakSet[OrthancServer] = weakref.WeakSet()
 
 
@@ -63,6 +66,7 @@ class OrthancServer:
         http_port: int | None = None,
         extra_config: Mapping[str, Any] | None = None,
         startup_timeout: float = 30.0,
+        dicomweb: bool = False,
     ) -> None:
         self.workdir = Path(workdir)
         self.aet = aet
@@ -71,6 +75,7 @@ class OrthancServer:
         self.http_port = http_port or free_port()
         self.extra_config = dict(extra_config or {})
         self.startup_timeout = startup_timeout
+        self.dicomweb = dicomweb
         self.process: subprocess.Popen[bytes] | None = None
         self._log_handle: Any = None
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -81,6 +86,11 @@ class OrthancServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def dicomweb_url(self) -> str:
+        """Base URL of the DICOMweb plugin (started with ``dicomweb=True``)."""
+        return f"{self.url}/dicom-web"
 
     @property
     def dicom_node(self) -> str:
@@ -107,10 +117,17 @@ class OrthancServer:
             "DicomAlwaysAllowStore": True,
             "DicomAlwaysAllowFind": True,
             "DicomAlwaysAllowMove": True,
+            "DicomAlwaysAllowGet": True,
             "UnknownSopClassAccepted": True,
-            "Plugins": [],
+            "Plugins": [str(DICOMWEB_PLUGIN)] if self.dicomweb else [],
             "DicomModalities": {name: list(node) for name, node in self.modalities.items()},
         }
+        if self.dicomweb:
+            if not DICOMWEB_PLUGIN.exists():
+                raise RuntimeError(
+                    "Orthanc's DICOMweb plugin is not installed (apt-get install orthanc-dicomweb)"
+                )
+            config["DicomWeb"] = {"Enable": True, "Root": "/dicom-web/"}
         config.update(self.extra_config)
         return config
 

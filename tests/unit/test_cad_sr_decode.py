@@ -11,12 +11,18 @@ from pydicom import dcmread, dcmwrite
 from pydicom.dataset import Dataset
 
 from breastgate.domain.errors import InvalidInputError
-from breastgate.domain.model import FindingKind
+from breastgate.domain.model import ChangeKind, FindingKind
 from breastgate.results.cad_sr_decode import decode_findings, normalise
 from breastgate.results.mammo_cad_sr import MammographyCADSR
 from tests.support.mg_headers import density_manifest, four_view_study
 from tests.support.vendor_engine import brightest_blob, build_cad_sr
-from tests.unit.test_results_cad_sr import CREATED, assert_same_findings, findings_study
+from tests.unit.test_results_cad_sr import (
+    CREATED,
+    PRIOR_STUDY,
+    assert_same_findings,
+    compared_study,
+    findings_study,
+)
 
 
 def _through_bytes(ds: Dataset) -> Dataset:
@@ -110,3 +116,21 @@ def test_kind_from_composite_and_unknown_codes_skipped() -> None:
     (finding,) = decode_findings(sr).findings
     assert finding.kind == FindingKind.CALCIFICATION_CLUSTER and len(finding.marks) == 2
     assert all(len(m.members) == 5 for m in finding.marks)
+
+
+def test_a_temporal_composite_is_one_finding_with_its_prior_marks() -> None:
+    headers, result, prior = compared_study()
+    ds = MammographyCADSR(headers, result, density_manifest(), CREATED, prior_sources=prior).dataset
+    decoded = decode_findings(ds)
+    assert [f.id for f in decoded.findings] == ["calc-1", "mass-1", "mass-2"]
+    for got, want in zip(decoded.findings, result.findings, strict=True):
+        assert [m.sop_instance_uid for m in got.marks] == [m.sop_instance_uid for m in want.marks]
+        assert got.comparison is not None and want.comparison is not None
+        assert got.comparison.change == want.comparison.change
+        assert [m.sop_instance_uid for m in got.comparison.prior_marks] == [
+            m.sop_instance_uid
+            for m in (() if want.comparison.change == ChangeKind.NEW else want.comparison.prior_marks)
+        ]
+    calc = decoded.findings[0].comparison
+    assert calc is not None and calc.size_change_mm == 2.0 and calc.prior_study_instance_uid == PRIOR_STUDY
+    assert decoded.findings[0].size_mm == 7.0

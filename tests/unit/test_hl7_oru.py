@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import hl7
@@ -11,17 +12,25 @@ from breastgate.domain.model import (
     AlgorithmResult,
     AlgorithmStatus,
     CaseAssessment,
+    ChangeKind,
+    DelayedPhase,
     DensityAssessment,
+    DensityChange,
     Finding,
+    FindingComparison,
     FindingKind,
+    FindingKinetics,
     FindingLocation,
+    InitialPhase,
     Mark,
     Priority,
+    PriorStatus,
+    PriorUse,
     Triage,
 )
 from breastgate.domain.orders import PatientDemographics
 from breastgate.hl7.codec import read_message
-from breastgate.hl7.oru import StudyOrderRef, build_oru, build_priority_update
+from breastgate.hl7.oru import StudyOrderRef, build_oru, build_priority_update, finding_text
 
 NOW = datetime(2026, 11, 29, 9, 30, tzinfo=UTC)
 REF = StudyOrderRef(
@@ -131,3 +140,83 @@ def test_the_ai_only_ever_raises_an_order_priority(ai: str, order: str | None, e
     from breastgate.pipeline.publish.hl7 import raises_priority
 
     assert raises_priority(ai, order) is expected
+
+
+def _compared_oru() -> hl7.Message:
+    uid = REF.study_instance_uid
+    prior = PriorUse(PriorStatus.HELD, ("9.1",))
+    calcs = replace(FINDING, comparison=FindingComparison("9.1", ChangeKind.INCREASED, 2.5, 5.1, "20251201"))
+    new_mass = Finding(
+        "f2", FindingKind.MASS, "L", 0.7, (Mark("1.2.3.5", (50.0, 60.0), (40.0, 50.0, 60.0, 70.0), 0.7),),
+        size_mm=12.0, comparison=FindingComparison("9.1", ChangeKind.NEW, prior_study_date="20251201"),
+    )  # fmt: skip
+    lesion = Finding(
+        "e1", FindingKind.ENHANCING_LESION, "R", 0.9, (Mark("1.2.3.6", (5.0, 6.0), (1, 2, 9, 9), 0.9),),
+        kinetics=FindingKinetics(InitialPhase.FAST, DelayedPhase.WASHOUT, 212.4),
+        diameters_mm=(14.2, 10.0, 8.4),
+    )  # fmt: skip
+    results = [
+        AlgorithmResult("breastgate.density", "1.1.0", uid, AlgorithmStatus.OK, priors=prior,
+                        density=DensityAssessment("b", 40.0),
+                        density_change=DensityChange("9.1", "c", 52.0, -12.0, "20251201")),
+        AlgorithmResult("breastgate.calcifications", "1.1.0", uid, AlgorithmStatus.OK, priors=prior,
+                        findings=(calcs, new_mass), operating_threshold=0.5),
+    ]  # fmt: skip
+    text = build_oru(
+        REF, control_id="C2", triage=TRIAGE, assessment=None, results=results,
+        findings=[calcs, new_mass, lesion], now=NOW,
+    )  # fmt: skip
+    return hl7.parse(text)
+
+
+def test_oru_comparison_and_kinetics_rows() -> None:
+    message = _compared_oru()
+    obx = _obx(message)
+    assert obx["PRIOR_STATUS"] == ["held^compared with prior^99BG"]
+    assert obx["PRIOR_STUDY"] == ["9.1"] and obx["PRIOR_STUDY_DATE"] == ["20251201"]
+    assert obx["DENSITY_PRIOR"] == [
+        "c^The breasts are heterogeneously dense, which may obscure small masses.^99BG"
+    ]
+    assert obx["DENSITY_CHANGE"] == ["-12.0"]
+    assert obx["FINDING_CHANGE"] == [
+        "15454001^Increase in size^SCT^increased^increased^99BG",
+        "129721008^New finding^SCT^new^new^99BG",
+    ]
+    assert obx["FINDING_SIZE_CHANGE"] == ["+2.5"] and obx["FINDING_PRIOR_SIZE"] == ["5.1"]
+    assert obx["FINDING"][0].endswith("AI score 0.81, increased by 2.5 mm since prior of 20251201")
+    assert obx["FINDING"][1].endswith("12 mm, AI score 0.70, new since prior of 20251201")
+    assert obx["FINDING"][2].endswith(
+        "14 x 10 x 8 mm, AI score 0.90, kinetics: initial phase fast, delayed phase washout (type III curve)"
+    )
+    assert obx["KINETIC_INITIAL_PHASE"] == ["fast^fast^99BG"]
+    assert obx["KINETIC_DELAYED_PHASE"] == ["washout^washout^99BG"]
+    assert obx["KINETIC_CURVE_TYPE"] == ["III^type III (washout)^99BG"]
+    assert obx["PEAK_ENHANCEMENT"] == ["212"]
+    # The rows of one finding share OBX-4; sizes and percentages carry UCUM units in OBX-6.
+    rows = {(str(s[3][0][0]), str(s[4])): s for s in message.segments("OBX")}
+    assert {sub for code, sub in rows if code.startswith(("FINDING", "KINETIC", "PEAK"))} == {"1", "2", "3"}
+    assert ("FINDING_SIZE_CHANGE", "1") in rows and ("KINETIC_CURVE_TYPE", "3") in rows
+    assert str(rows[("FINDING_SIZE_CHANGE", "1")][6]) == "mm^millimeter^UCUM"
+    assert str(rows[("DENSITY_CHANGE", "")][6]) == "%^percent^UCUM"
+
+
+@pytest.mark.parametrize(
+    ("status", "value"),
+    [
+        (PriorStatus.NONE_AVAILABLE, "none_available^no prior available^99BG"),
+        (PriorStatus.NOT_IN_TIME, "not_in_time^prior not fetched in time^99BG"),
+    ],
+)
+def test_oru_says_why_there_was_no_comparison(status: PriorStatus, value: str) -> None:
+    results = [replace(r, priors=PriorUse(status)) for r in RESULTS]
+    text = build_oru(REF, control_id="C3", triage=TRIAGE, assessment=None, results=results,
+                     findings=[FINDING], now=NOW)  # fmt: skip
+    obx = _obx(hl7.parse(text))
+    assert obx["PRIOR_STATUS"] == [value]
+    assert not {"PRIOR_STUDY", "DENSITY_CHANGE", "FINDING_CHANGE"} & set(obx)
+    assert "PRIOR_STATUS" not in _obx(_oru())  # no algorithm read priors: no row
+
+
+def test_a_stable_finding_is_not_said_to_change_by_its_measurement_noise() -> None:
+    stable = replace(FINDING, comparison=FindingComparison("9.1", ChangeKind.STABLE, 0.1, 7.5))
+    assert finding_text(stable).endswith("AI score 0.81, stable since prior")

@@ -9,7 +9,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from breastgate.domain.errors import InvalidInputError, MissingAttributeError
-from breastgate.ingest.headers import IncompleteObjectError, age_in_years, read_header, view_from_dataset
+from breastgate.store.headers import IncompleteObjectError, age_in_years, read_header, view_from_dataset
 from tests.support import dicom_factory as f
 
 

@@ -150,3 +150,23 @@ def test_a_re_rank_reads_only_results_the_gate_lets_reach_the_worklist(
     with db.session() as s:
         item = wl.get_item(s, uid)
     assert item is not None and (item.priority, item.policy) == (priority, site.name)
+
+
+def test_comparison_factors_load_and_bad_ones_are_refused(tmp_path: Path) -> None:
+    from breastgate.domain.model import ChangeKind
+
+    path = tmp_path / "policy.toml"
+    path.write_text(SITE + "washout_factor = 3\n[change_factors]\nnew = 4\nstable = 1\n")
+    policy = load_policy(path)
+    assert policy.washout_factor == 3.0
+    assert policy.change_factors[ChangeKind.NEW] == 4.0 and policy.change_factors[ChangeKind.STABLE] == 1.0
+    assert policy.change_factors[ChangeKind.INCREASED] == 2.0  # not listed: the default
+    for bad, message in [
+        ("[change_factors]\nvanished = 2\n", "unknown changes"),
+        ("[change_factors]\nnew = 0\n", "above 0"),
+        ("washout_factor = true\n", "washout_factor must be a number"),
+        ("change_factors = 2\n", "must be a table"),
+    ]:
+        path.write_text(SITE + bad)
+        with pytest.raises(ConfigurationError, match=message):
+            load_policy(path)

@@ -3,7 +3,6 @@ assembler keeping priors out of routing, and the HL7 use-case owing a pre-fetch 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -165,31 +164,25 @@ def test_claim_retry_and_fail_follow_the_lease(db: Database) -> None:
 
 
 # Worker ----------------------------------------------------------------------------------------------
-class FakeFetcher:
-    """Answers from a list; ``move`` checks the study was flagged as a prior before it was asked for."""
+class FakeSource:
+    """Answers from a list; ``retrieve`` checks the study was flagged as a prior before it was asked for."""
+
+    label = "ORTHANC"
 
     def __init__(self, db: Database, matches: list[StudyMatch], fail: Exception | None = None) -> None:
         self.db, self.matches, self.fail = db, matches, fail
         self.moved: list[str] = []
-        self.asked: list[tuple[str, str | None, StudyMatch | None]] = []
+        self.asked: list[tuple[str, str | None]] = []
 
-    def find_priors(
-        self,
-        node: DicomNode,
-        patient_id: str,
-        before_date: str | None,
-        modalities: Sequence[str] = ("MG",),
-        limit: int = 2,
-        current: StudyMatch | None = None,
-    ) -> list[StudyMatch]:
-        self.asked.append((patient_id, before_date, current))
+    def query(self, patient_id: str, issuer: str | None) -> list[StudyMatch]:
+        self.asked.append((patient_id, issuer))
         if self.fail is not None:
             raise self.fail
-        return select_priors(self.matches, before_date, modalities=modalities, limit=limit, current=current)
+        return list(self.matches)
 
-    def move(self, node: DicomNode, study_uid: str, destination_ae: str | None = None) -> int:
+    def retrieve(self, study_uid: str) -> int:
         with self.db.session() as s:
-            assert prefetch.is_prior(s, study_uid), "flag before the C-MOVE"
+            assert prefetch.is_prior(s, study_uid), "flag before the retrieval"
         self.moved.append(study_uid)
         return 0
 
@@ -202,12 +195,18 @@ def test_worker_retrieves_the_most_recent_priors_it_does_not_have(db: Database, 
         ds.save_as(path, enforce_file_format=True)
         ingest.store_received(path, calling_ae="PACS", command_sop_instance_uid=ds.SOPInstanceUID)
     _order(db, orm("C1", patient_id="P1", accession="A1", placer="O1", scheduled="20261129"))
-    fetcher = FakeFetcher(
-        db, [m("p2024", "20240101"), m(have.study_instance_uid, "20250101"), m("p2020", "20200101")]
+    fetcher = FakeSource(
+        db,
+        [
+            m("p2024", "20240101"),
+            m(have.study_instance_uid, "20250101"),
+            m("p2020", "20200101"),
+            m("own-exam", "20250601", accession="A1"),  # the order's own exam is never a prior
+        ],
     )
-    worker = PrefetchWorker(db, fetcher, PACS, "BREASTGATE", count=2)
+    worker = PrefetchWorker(db, fetcher, count=2)
     assert worker.run_once() == 1
-    assert fetcher.asked == [("P1", "20261129", StudyMatch("", None, (), "A1"))]
+    assert fetcher.asked == [("P1", None)]
     assert fetcher.moved == ["p2024"]  # the 2025 study is here already
     entry = _fetch(db)
     assert (entry.state, entry.studies_found, entry.studies_moved) == (FetchState.DONE, 2, 1)
@@ -217,8 +216,8 @@ def test_worker_retrieves_the_most_recent_priors_it_does_not_have(db: Database, 
 
 def test_pacs_down_is_retried_later_and_a_refusal_fails(db: Database) -> None:
     _order(db, orm("C1", patient_id="P1", accession="A1", placer="O1"))
-    fetcher = FakeFetcher(db, [m("p1", "20240101")], fail=PeerUnavailableError("connection refused"))
-    worker = PrefetchWorker(db, fetcher, PACS, "BREASTGATE")
+    fetcher = FakeSource(db, [m("p1", "20240101")], fail=PeerUnavailableError("connection refused"))
+    worker = PrefetchWorker(db, fetcher)
     worker.run_once()
     entry = _fetch(db)
     assert (entry.state, entry.attempts) == (FetchState.PENDING, 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -15,10 +16,18 @@ from breastgate.domain.model import (
     AlgorithmResult,
     AlgorithmStatus,
     CaseAssessment,
+    ChangeKind,
+    DelayedPhase,
+    DensityChange,
     Finding,
+    FindingComparison,
     FindingKind,
+    FindingKinetics,
     FindingLocation,
+    InitialPhase,
     Mark,
+    PriorStatus,
+    PriorUse,
 )
 from breastgate.domain.report import DRAFT_LABEL, Change, ReportDraft, ReportStatus
 from breastgate.reporting.draft import NO_PRIORS, RULES_VERSION, build_draft, render_text
@@ -491,3 +500,98 @@ def test_render_text_of_a_negative_and_of_an_unassessed_study() -> None:
     assert "COMPOSITION:\nBreast composition not assessed by AI.\n" in unassessed
     assert "FINDINGS:\nNot assessed: no AI lesion-detection result.\n" in unassessed
     assert "RECOMMENDATION:\nRecommendation to be made by the radiologist.\n" in unassessed
+
+
+# --- comparison from the document itself (priors, density change) and DCE-MRI sentences ----------
+
+
+def _prior_results(
+    *findings: Finding, status: PriorStatus = PriorStatus.HELD, density_change: DensityChange | None = None
+) -> dict[str, Any]:
+    """Density and masses results as the prior-reading algorithms return them, JSON round-tripped."""
+    headers = four_view_study(STUDY)
+    priors = PriorUse(status, ("9.1",) if status == PriorStatus.HELD else ())
+    density = replace(density_result(headers, category="b"), priors=priors, density_change=density_change)
+    masses = AlgorithmResult(
+        "breastgate.masses", "1.3.0", STUDY, AlgorithmStatus.OK, findings=findings,
+        operating_threshold=0.5, priors=priors,
+    )  # fmt: skip
+    doc: dict[str, Any] = json.loads(json.dumps(build_results(STUDY, [density, masses])))
+    return doc
+
+
+def test_comparison_sentences_come_from_the_document() -> None:
+    new = replace(
+        _finding("m", FindingKind.MASS, "L", 0.9, size=12.0, location=FindingLocation(2)),
+        comparison=FindingComparison("9.1", ChangeKind.NEW, prior_study_date="20251201"),
+    )
+    stable = replace(
+        _finding("c", FindingKind.CALCIFICATION_CLUSTER, "R", 0.7, size=6.0),
+        comparison=FindingComparison("9.1", ChangeKind.STABLE, 0.2, 5.8, "20251201"),
+    )
+    grown = replace(
+        _finding("g", FindingKind.MASS, "L", 0.6, size=14.0),
+        comparison=FindingComparison("9.1", ChangeKind.INCREASED, 4.0, 10.0, "20251201"),
+    )
+    unchanged = DensityChange("9.1", "b", 31.0, 1.2, "20251201")
+    draft = build_draft(_prior_results(new, stable, grown, density_change=unchanged))
+    assert draft.comparison == (
+        "Compared with prior study of 2025-12-01.",
+        "Finding 1 is stable versus the prior of 2025-12-01.",
+        "Finding 2 is new versus the prior of 2025-12-01.",
+        "Finding 3 has increased in size by 4 mm (10 to 14 mm) versus the prior of 2025-12-01.",
+        "Breast density unchanged (category b).",
+    )
+    assert draft.prior_status == "held" and draft.prior_composition_category == "b"
+    assert draft.findings[2].prior_size_mm == 10.0 and draft.density_change_pp == 1.2
+    denser = build_draft(_prior_results(new, density_change=DensityChange("9.1", "a", 20.0, 8.04)))
+    assert denser.comparison[-1] == (
+        "Breast density changed from category a to b (percent density +8.0 percentage points)."
+    )
+    assert "COMPARISON:\nCompared with prior study of 2025-12-01.\nFinding 1 is new" in render_text(denser)
+
+
+@pytest.mark.parametrize(
+    ("status", "sentence"),
+    [
+        (PriorStatus.NONE_AVAILABLE, "No prior available for comparison."),
+        (PriorStatus.NOT_IN_TIME, "Prior not fetched in time; no comparison was made."),
+        (PriorStatus.NOT_SOUGHT, "No prior studies available for comparison."),
+    ],
+)
+def test_without_a_comparison_the_prior_status_says_why(status: PriorStatus, sentence: str) -> None:
+    draft = build_draft(_prior_results(_finding("m", FindingKind.MASS), status=status))
+    assert draft.comparison == (sentence,)
+    assert draft.prior_status == status.value
+
+
+def test_enhancing_lesion_in_the_mri_lexicon_with_its_change() -> None:
+    lesion = Finding(
+        "e1",
+        FindingKind.ENHANCING_LESION,
+        "L",
+        0.8,
+        (_mark("L"),),
+        size_mm=14.2,
+        location=FindingLocation(2, None, None, 35.0),
+        comparison=FindingComparison("9.2", ChangeKind.INCREASED, 3.2, 11.0, "20250615"),
+        kinetics=FindingKinetics(InitialPhase.FAST, DelayedPhase.WASHOUT, 180.0, 0.4, 0.3, 0.3),
+        diameters_mm=(10.04, 14.2, 8.0),
+        volume_mm3=600.0,
+    )
+    doc = json.loads(json.dumps(build_results(STUDY, [
+        AlgorithmResult("vendor.dce", "1.0.0", STUDY, AlgorithmStatus.OK, findings=(lesion,),
+                        operating_threshold=0.5, priors=PriorUse(PriorStatus.HELD, ("9.2",))),
+    ])))  # fmt: skip
+    draft = build_draft(doc)
+    (drafted,) = draft.findings
+    assert drafted.sentence == (
+        "Enhancing lesion in the left breast at 2 o'clock, 3.5 cm from the nipple, measuring "
+        "14 x 10 x 8 mm, kinetics: fast initial phase, washout delayed phase, type III curve."
+    )
+    assert (drafted.initial_phase, drafted.delayed_phase, drafted.curve_type) == ("fast", "washout", "III")
+    assert drafted.peak_enhancement_pct == 180.0 and drafted.diameters_mm == (14.2, 10.04, 8.0)
+    assert draft.comparison == (
+        "Compared with prior study of 2025-06-15.",
+        "Finding 1 has increased in size by 3.2 mm (11 to 14 mm) versus the prior of 2025-06-15.",
+    )

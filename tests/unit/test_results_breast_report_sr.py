@@ -93,3 +93,22 @@ def test_same_draft_same_bytes_dated_by_the_study() -> None:
     assert ds.InstanceCreationDate + ds.InstanceCreationTime == study
     assert [item.ContributionDateTime for item in ds.ContributingEquipmentSequence] == [study]
     assert ds.AuthorObserverSequence[0].ObserverType == "DEV" and ds.PreliminaryFlag == "PRELIMINARY"
+
+
+def test_the_comparison_with_the_prior_reaches_the_report_sr() -> None:
+    from dataclasses import replace
+
+    from breastgate.domain.model import DensityChange, PriorStatus, PriorUse
+
+    headers = four_view_study()
+    result = replace(
+        density_result(headers, category="b"),
+        priors=PriorUse(PriorStatus.HELD, ("9.1",)),
+        density_change=DensityChange("9.1", "c", 55.0, -9.5, "20251201"),
+    )
+    draft = build_draft(build_results(result.study_instance_uid, [result]))
+    decoded = BreastImagingReportSR.from_dataset(_bytes(BreastImagingReportSR(headers, draft).to_dataset()))
+    assert decoded.narrative["Comparison to previous studies"] == (
+        "Compared with prior study of 2025-12-01.",
+        "Breast density changed from category c to b (percent density -9.5 percentage points).",
+    )

@@ -17,9 +17,14 @@ from breastgate.domain.errors import EncodingError
 from breastgate.domain.model import (
     AlgorithmResult,
     AlgorithmStatus,
+    ChangeKind,
+    DensityChange,
     Finding,
+    FindingComparison,
     FindingKind,
     Mark,
+    PriorStatus,
+    PriorUse,
     QualityCheck,
 )
 from breastgate.results import codes as c
@@ -435,3 +440,143 @@ def test_marks_on_unknown_images_and_kinds_without_a_code(caplog: pytest.LogCapt
         _, decoded = _encode_findings(replace(result, findings=(*result.findings, asymmetry)), headers)
     assert [f.id for f in decoded.findings] == ["calc-1", "mass-1", "mass-2"]
     assert "left out" in caplog.text
+
+
+PRIOR_STUDY = "1.2.826.0.1.3680043.8.498.77"
+
+
+def compared_study() -> tuple[list[Dataset], AlgorithmResult, list[Dataset]]:
+    """:func:`findings_study` compared with a prior 4-view study of 2025-12-01: the calcification
+    cluster increased (5 to 7 mm; marked on the prior's R CC and R MLO), the L MLO mass is stable
+    (marked on the prior's L MLO), the DBT mass is new; density c before, now the result's; and the
+    prior's headers (Study Date 20251201)."""
+    headers, result = findings_study()
+    prior = four_view_study(PRIOR_STUDY)
+    for h in prior:
+        h.StudyDate = "20251201"
+    prcc, _, prmlo, plmlo = prior
+    calc, mass, dbt_mass = result.findings
+    findings = (
+        replace(calc, comparison=FindingComparison(
+            PRIOR_STUDY, ChangeKind.INCREASED, 2.0, 5.0, "20251201",
+            (_mark(prcc, (1190.0, 1490.0), 0.4), _mark(prmlo, (1090.0, 1290.0), 0.38)),
+        )),
+        replace(mass, comparison=FindingComparison(
+            PRIOR_STUDY, ChangeKind.STABLE, 0.0, 12.0, "20251201",
+            (_mark(plmlo, (818.0, 925.0), 0.33, size_mm=12.0),),
+        )),
+        replace(dbt_mass, comparison=FindingComparison(PRIOR_STUDY, ChangeKind.NEW, None, None, "20251201")),
+    )  # fmt: skip
+    result = replace(
+        result,
+        findings=findings,
+        priors=PriorUse(PriorStatus.HELD, (PRIOR_STUDY,)),
+        density_change=DensityChange(PRIOR_STUDY, "c", 52.0, -14.5, "20251201"),
+    )
+    return headers, result, prior
+
+
+def _compared_sr(with_priors: bool = True) -> tuple[AlgorithmResult, list[Dataset], Dataset]:
+    headers, result, prior = compared_study()
+    sr = MammographyCADSR(
+        headers, result, density_manifest(), CREATED, prior_sources=prior if with_priors else ()
+    )
+    return result, prior, _bytes_round_trip(sr.to_dataset())
+
+
+def test_comparison_with_the_prior_round_trips_through_bytes() -> None:
+    result, _, ds = _compared_sr()
+    decoded = MammographyCADSR.from_dataset(ds)
+    calc, mass, new = decoded.findings
+    want_calc = result.findings[0]
+    assert_same_findings(decoded.findings, [replace(f, comparison=None) for f in result.findings])
+    assert calc.comparison is not None and want_calc.comparison is not None
+    assert (calc.comparison.change, calc.comparison.size_change_mm, calc.comparison.prior_size_mm) == (
+        ChangeKind.INCREASED, 2.0, 5.0,
+    )  # fmt: skip
+    assert calc.comparison.prior_study_instance_uid == PRIOR_STUDY
+    assert calc.comparison.prior_study_date == "20251201"
+    assert [m.sop_instance_uid for m in calc.comparison.prior_marks] == [
+        m.sop_instance_uid for m in want_calc.comparison.prior_marks
+    ]
+    assert mass.comparison is not None and mass.comparison.change == ChangeKind.STABLE
+    assert mass.comparison.prior_marks[0].size_mm == 12.0 and mass.comparison.prior_marks[0].laterality == "L"
+    assert new.comparison is not None and new.comparison.change == ChangeKind.NEW
+    assert new.comparison.prior_marks == ()
+    # The prior's images are in the library with their Study Date, and in Pertinent Other Evidence.
+    (evidence,) = ds.PertinentOtherEvidenceSequence
+    assert evidence.StudyInstanceUID == PRIOR_STUDY
+    listed = {
+        r.ReferencedSOPInstanceUID for s in evidence.ReferencedSeriesSequence for r in s.ReferencedSOPSequence
+    }
+    assert listed == {m.sop_instance_uid for f in result.findings[:2] for m in f.comparison.prior_marks}  # type: ignore[union-attr]
+    assert set(decoded.referenced_sop_instance_uids).isdisjoint(listed)  # current evidence unchanged
+    assert "Finding calc-1: increased in size by 2.0 mm (5.0 to 7.0 mm) since the prior of 2025-12-01" in (
+        decoded.impression
+    )
+    assert "Breast density against the prior of 2025-12-01: category c (52.0 % dense)" in decoded.impression
+
+
+def test_comparison_tree_shape() -> None:
+    _, _, ds = _compared_sr()
+    root = decode_content(ds)
+    cad = root.first(c.CAD_SUMMARY, "CODE")
+    assert cad is not None
+    overall = cad.first(c.DIFFERENTIAL_DIAGNOSIS, "CODE")  # TID 4002 row 3: the most telling change
+    assert overall is not None and c.CHANGES["new"].same(overall.code)
+    side = overall.first(c.LATERALITY, "CODE")
+    assert side is not None and c.SIDE_BY_LATERALITY["L"].same(side.code)
+    calc_impression = cad.find(c.INDIVIDUAL_IMPRESSION, "CONTAINER")[0]
+    (temporal,) = calc_impression.find(c.COMPOSITE_FEATURE, "CODE")
+    kind = temporal.first(c.COMPOSITE_TYPE, "CODE")
+    assert kind is not None and c.RELATED_TEMPORALLY.same(kind.code)
+    difference = temporal.first(c.DIFFERENCE_IN_SIZE, "NUM")
+    assert difference is not None and difference.num == 2.0 and difference.units == c.MILLIMETER
+    change = temporal.first(c.CHANGE_SINCE_LAST_MAMMOGRAM, "CODE")
+    assert change is not None and c.CHANGES["increased"].same(change.code)
+    (spatial,) = temporal.find(c.COMPOSITE_FEATURE, "CODE")  # the current CC+MLO feature, nested
+    prior_singles = temporal.find(c.SINGLE_IMAGE_FINDING, "CODE")
+    assert len(spatial.find(c.SINGLE_IMAGE_FINDING, "CODE")) == 2 and len(prior_singles) == 2
+    library = root.first(c.IMAGE_LIBRARY, "CONTAINER")
+    assert library is not None
+    dates = {n.sop[1]: n.first(c.STUDY_DATE, "DATE") for n in library.children if n.sop}
+    for single in prior_singles:
+        center = single.first(c.CENTER, "SCOORD")
+        assert center is not None
+        target = next(ch.ref for ch in center.children if ch.ref is not None)
+        assert target is not None and target.sop is not None
+        assert dates[target.sop[1]] is not None and dates[target.sop[1]].text == "20251201"  # type: ignore[union-attr]
+    analyses = root.first(c.SUMMARY_OF_ANALYSES, "CODE")
+    assert analyses is not None
+    performed = [n.code for box in analyses.children for n in box.find(c.ANALYSIS_PERFORMED, "CODE")]
+    assert any(c.TEMPORAL_CORRELATION.same(code) for code in performed)
+
+
+def test_without_the_prior_headers_the_change_is_still_stated() -> None:
+    _, _, ds = _compared_sr(with_priors=False)
+    assert "PertinentOtherEvidenceSequence" not in ds
+    decoded = MammographyCADSR.from_dataset(ds)
+    assert [f.comparison.change for f in decoded.findings if f.comparison] == [
+        ChangeKind.INCREASED, ChangeKind.STABLE, ChangeKind.NEW,
+    ]  # fmt: skip
+    assert all(f.comparison.prior_marks == () for f in decoded.findings if f.comparison)
+    root = decode_content(ds)
+    cad = root.first(c.CAD_SUMMARY, "CODE")
+    assert cad is not None
+    kinds = [
+        comp.first(c.COMPOSITE_TYPE, "CODE")
+        for imp in cad.find(c.INDIVIDUAL_IMPRESSION, "CONTAINER")
+        for comp in imp.find(c.COMPOSITE_FEATURE, "CODE")
+    ]
+    assert all(k is not None and c.RELATED_SPATIALLY.same(k.code) for k in kinds)
+
+
+def test_no_prior_is_said_and_changes_nothing_else() -> None:
+    headers, result = findings_study()
+    plain = MammographyCADSR(headers, result, density_manifest(), CREATED).to_dataset()
+    status = replace(result, priors=PriorUse(PriorStatus.NOT_IN_TIME))
+    noted = MammographyCADSR(headers, status, density_manifest(), CREATED).to_dataset()
+    decoded = MammographyCADSR.from_dataset(_bytes_round_trip(noted))
+    assert decoded.impression.endswith("Comparison with prior: prior not fetched in time")
+    assert decoded.findings == MammographyCADSR.from_dataset(_bytes_round_trip(plain)).findings
+    assert noted.SOPInstanceUID == plain.SOPInstanceUID

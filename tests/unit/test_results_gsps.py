@@ -13,7 +13,16 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 
 from breastgate.domain.errors import EncodingError
-from breastgate.domain.model import Finding, FindingKind, Mark
+from breastgate.domain.model import (
+    ChangeKind,
+    DelayedPhase,
+    Finding,
+    FindingComparison,
+    FindingKind,
+    FindingKinetics,
+    InitialPhase,
+    Mark,
+)
 from breastgate.results.gsps import (
     CONTENT_LABEL,
     GRAYSCALE_SOFTCOPY_PRESENTATION_STATE_STORAGE,
@@ -27,7 +36,7 @@ from breastgate.results.gsps import (
     cielab,
     decode_gsps,
 )
-from breastgate.results.gsps_graphics import MEMBER_RADIUS_PX
+from breastgate.results.gsps_graphics import MEMBER_RADIUS_PX, mark_label
 from tests.support.mg_headers import four_view_study
 
 ALGO, VERSION = "breastgate.cad", "1.0.0"
@@ -422,3 +431,20 @@ def test_labels_stay_inside_the_image() -> None:
     ]
     assert len(boxes) == 2  # the label and the notice
     assert all(0 <= c0 < c1 <= 2560 and 0 <= r0 < r1 <= 3328 for c0, r0, c1, r1 in boxes)
+
+
+def test_mark_labels_carry_the_change_since_the_prior_and_the_curve_type() -> None:
+    mark = Mark("1.2.3", (10.0, 10.0), (5.0, 5.0, 15.0, 15.0), 0.87)
+    mass = Finding("m", FindingKind.MASS, "L", 0.87, (mark,))
+    assert mark_label(mass) == "Mass 0.87"
+    assert mark_label(replace(mass, comparison=FindingComparison("9", ChangeKind.NEW))) == "Mass 0.87 new"
+    grown = FindingComparison("9", ChangeKind.INCREASED, 2.04, 5.0)
+    assert mark_label(replace(mass, comparison=grown)) == "Mass 0.87 larger +2.0 mm"
+    assert mark_label(replace(mass, comparison=FindingComparison("9", ChangeKind.STABLE, 0.1))) == (
+        "Mass 0.87 stable"
+    )
+    lesion = Finding(
+        "e", FindingKind.ENHANCING_LESION, "R", 0.5, (mark,),
+        kinetics=FindingKinetics(InitialPhase.FAST, DelayedPhase.WASHOUT),
+    )  # fmt: skip
+    assert mark_label(lesion) == "Enhancement 0.50 type III"

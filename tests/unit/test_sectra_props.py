@@ -236,3 +236,42 @@ def test_template_refreshes_from_the_breastgate_provider(template: _MergeFields)
     text = TEMPLATE.read_text(encoding="utf-8")
     assert 'onclick="refreshAiData()"' in text and "Refresh AI data" in text
     assert "not for diagnostic use" in text
+
+
+def test_comparison_with_the_prior_and_kinetics_props() -> None:
+    document = _document(2)
+    first, second = document["findings"]
+    first["comparison"] = {
+        "prior_study_instance_uid": "9.1", "change": "stable", "size_change_mm": 0.2,
+        "prior_size_mm": 5.84, "prior_study_date": "20251201",
+    }  # fmt: skip
+    second["kind"] = "enhancing_lesion"
+    second["diameters_mm"] = [14.2, 10.0, 8.4]
+    second["kinetics"] = {"initial_phase": "fast", "delayed_phase": "washout", "curve_type": "III",
+                          "peak_enhancement_pct": 212.4}  # fmt: skip
+    document["algorithms"][0]["priors"] = {"status": "held", "study_instance_uids": ["9.1"]}
+    document["density_change"] = {
+        "prior_study_instance_uid": "9.1",
+        "prior_study_date": "20251201",
+        "prior_category": "C",
+        "prior_percent_dense": 52.0,
+        "change_pp": -6.04,
+    }
+    values = build_prop_values(document)
+    assert (values["comparison_status"], values["prior_study_date"]) == ("held", "2025-12-01")
+    assert (values["density_prior_category"], values["density_change_pp"]) == ("c", -6.0)
+    assert (values["finding1_change"], values["finding1_prior_size_mm"], values["finding1_prior_date"]) == (
+        "stable", 5.8, "2025-12-01",
+    )  # fmt: skip
+    assert values["finding2_diameters_mm"] == "14 x 10 x 8"
+    assert (values["finding2_initial_phase"], values["finding2_delayed_phase"]) == ("fast", "washout")
+    assert (values["finding2_curve_type"], values["finding2_peak_enhancement_pct"]) == ("III", 212)
+    assert values["finding1_curve_type"] == "" and values["finding2_change"] == ""
+    assert "Finding 1 is stable versus the prior of 2025-12-01." in values["comparison_summary"]
+    document["algorithms"][0]["priors"] = {"status": "not_in_time"}
+    for finding in document["findings"]:
+        finding.pop("comparison", None)
+    document["density_change"] = None
+    values = build_prop_values(document)
+    assert values["comparison_status"] == "not_in_time" and values["prior_study_date"] == ""
+    assert values["comparison_summary"] == "Prior not fetched in time; no comparison was made."

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from breastgate.domain.model import (
     AlgorithmResult,
     AlgorithmStatus,
+    ChangeKind,
+    DelayedPhase,
     DensityAssessment,
     Finding,
+    FindingComparison,
     FindingKind,
+    FindingKinetics,
+    InitialPhase,
     Mark,
     Priority,
     QualityCheck,
@@ -40,7 +47,7 @@ def test_suspicious_finding_makes_the_study_urgent() -> None:
     assert assessment is not None and assessment.suspicion_score == 93.0 and assessment.birads == "0"
     assert decision.priority == Priority.URGENT
     assert decision.flags == ("suspicious_finding", "birads_0_suspected")
-    assert decision.policy == "breastgate.triage@1.1.0"
+    assert decision.policy == "breastgate.triage@1.2.0"
 
 
 def test_nothing_at_the_operating_point_is_routine() -> None:
@@ -68,7 +75,7 @@ def test_policy_1_1_lets_masses_drive_triage_and_names_the_figures() -> None:
     assessment, decision = triage([at_point])
     assert assessment is not None and assessment.suspicion_score == 50.0 and assessment.birads == "1"
     assert decision.priority == Priority.ROUTINE
-    assert DEFAULT_POLICY.version == "1.1.0" and DEFAULT_POLICY.case_score == "operating_point_odds"
+    assert DEFAULT_POLICY.version == "1.2.0" and DEFAULT_POLICY.case_score == "operating_point_odds"
     assert any(j.startswith("breastgate.masses") for j in DEFAULT_POLICY.justification)
     old = TriagePolicy(version="1.0.0", triage_algorithms=frozenset({"breastgate.calcifications"}))
     assert triage([masses], old)[0] is None
@@ -127,3 +134,79 @@ def test_operating_point_odds_keep_each_detector_s_order() -> None:
     mapped = [case_score(s, 0.1, "operating_point_odds") for s in scores]
     assert mapped == sorted(mapped) and abs(mapped[2] - 0.5) < 1e-9
     assert abs(case_score(0.3, 0.5, "operating_point_odds") - 0.3) < 1e-9
+
+
+# --- policy 1.2.0: comparison with the prior and DCE-MRI kinetics --------------------------------
+
+
+def _compared(result: AlgorithmResult, *changes: ChangeKind | None) -> AlgorithmResult:
+    findings = tuple(
+        f
+        if change is None
+        else replace(f, comparison=FindingComparison("9.9", change, prior_study_date="20251201"))
+        for f, change in zip(result.findings, changes, strict=True)
+    )
+    return replace(result, findings=findings)
+
+
+def test_a_new_or_growing_finding_raises_suspicion_and_a_stable_one_lowers_it() -> None:
+    base = lesion_result("breastgate.masses", 0.119 * 1.5, threshold=0.119)
+    plain, _ = triage([base])
+    assert plain is not None
+    new, decision = triage([_compared(base, ChangeKind.NEW)])
+    grown, grown_decision = triage([_compared(base, ChangeKind.INCREASED)])
+    stable, stable_decision = triage([_compared(base, ChangeKind.STABLE)])
+    assert new is not None and grown is not None and stable is not None
+    assert stable.suspicion_score < plain.suspicion_score < new.suspicion_score == grown.suspicion_score
+    # Odds ×2 and ×0.5 of the finding's contribution c: c·k / (c·k + 1 − c).
+    c = plain.suspicion_score / 100
+    assert new.suspicion_score == pytest.approx(100 * 2 * c / (2 * c + 1 - c), abs=0.1)
+    assert stable.suspicion_score == pytest.approx(100 * 0.5 * c / (0.5 * c + 1 - c), abs=0.1)
+    assert "new_finding" in decision.flags and "growing_finding" in grown_decision.flags
+    assert "calcification_cluster f0 new since prior: odds ×2" in decision.reasons
+    assert any("stable since prior: odds ×0.5" in r for r in stable_decision.reasons)
+    assert not {"new_finding", "growing_finding"} & set(stable_decision.flags)
+
+
+def test_findings_without_comparison_score_as_policy_1_1_0() -> None:
+    result = lesion_result("breastgate.calcifications", 0.2, 0.93)
+    # 1.1.0 had no factors: the same rule with every factor 1.
+    neutral = replace(DEFAULT_POLICY, change_factors={c: 1.0 for c in ChangeKind}, washout_factor=1.0)
+    assert triage([result]) == (triage([result], neutral)[0], triage([result], neutral)[1])
+    assessment, decision = triage([result])
+    assert assessment is not None and assessment.suspicion_score == 93.0  # as under 1.1.0
+    assert decision.flags == ("suspicious_finding", "birads_0_suspected")
+    # A compared finding under every factor 1 counts as if uncompared (flags aside).
+    compared = _compared(result, ChangeKind.STABLE, ChangeKind.NEW)
+    assert triage([compared], neutral)[0] == triage([result], neutral)[0]
+    assert triage([compared], neutral)[1].reasons == triage([result], neutral)[1].reasons
+
+
+def test_a_new_finding_below_its_operating_point_changes_the_score_but_raises_no_flag() -> None:
+    result = _compared(lesion_result("breastgate.calcifications", 0.3), ChangeKind.NEW)
+    assessment, decision = triage([result])
+    assert assessment is not None and assessment.suspicion_score > 30.0
+    assert "new_finding" not in decision.flags and decision.reasons == ()
+
+
+def test_washout_kinetics_raise_suspicion_of_an_enhancing_lesion() -> None:
+    mri = "vendor.dce"
+    lesion = Finding(
+        "e1",
+        FindingKind.ENHANCING_LESION,
+        "R",
+        0.6,
+        (Mark("1.2.3.4", (10, 10), (5, 5, 15, 15), 0.6),),
+        kinetics=FindingKinetics(InitialPhase.FAST, DelayedPhase.WASHOUT),
+    )
+    result = AlgorithmResult(
+        mri, "1.0.0", UID, AlgorithmStatus.OK, findings=(lesion,), operating_threshold=0.5
+    )
+    policy = replace(DEFAULT_POLICY, triage_algorithms=frozenset({mri}))
+    washout, decision = triage([result], policy)
+    persistent = replace(lesion, kinetics=FindingKinetics(InitialPhase.FAST, DelayedPhase.PERSISTENT))
+    plain, plain_decision = triage([replace(result, findings=(persistent,))], policy)
+    assert washout is not None and plain is not None
+    assert washout.suspicion_score > plain.suspicion_score
+    assert "washout_kinetics" in decision.flags and "washout_kinetics" not in plain_decision.flags
+    assert any("washout (type III curve): odds ×2" in r for r in decision.reasons)

@@ -22,6 +22,19 @@ from breastgate.domain.model import DicomNode, is_ae_title
 LOGGER = logging.getLogger(__name__)
 
 
+class AssociationRejectedError(PeerUnavailableError):
+    """The peer answered A-ASSOCIATE-RJ (PS3.8 §9.3.4): ``permanent`` for result 1 (rejected-permanent,
+    e.g. our calling AE title or its called AE title is not recognised), else transient.
+
+    It stays a :class:`PeerUnavailableError` (retried) for callers that do not look closer; a
+    caller for whom a permanent rejection is a refusal (the prior fetch) re-raises it as one."""
+
+    def __init__(self, message: str, *, permanent: bool, reason: str) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.reason = reason
+
+
 def set_nodelay(event: Any) -> None:
     """``EVT_CONN_OPEN``: disable Nagle; otherwise each small PDU waits for a delayed ACK (~40 ms)."""
     sock = getattr(getattr(event.assoc.dul, "socket", None), "socket", None)
@@ -94,8 +107,19 @@ def why_unreachable(node: DicomNode, timeout: float) -> str:
         return f"{type(exc).__name__}: {exc}"
 
 
-def associate(ae: ClosingAE, node: DicomNode, *, what: str, max_pdu: int = 0) -> Any:
+def associate(
+    ae: ClosingAE,
+    node: DicomNode,
+    *,
+    what: str,
+    max_pdu: int = 0,
+    ext_neg: list[Any] | None = None,
+    handlers: list[Any] | None = None,
+) -> Any:
     """Open an association with ``node`` proposing the AE's requested contexts.
+
+    ``ext_neg`` are extended negotiation items (e.g. SCP/SCU Role Selection for C-GET, PS3.7
+    D.3.3.4); ``handlers`` are further ``(event, handler)`` pairs bound to the association.
 
     Raises
     ------
@@ -105,11 +129,14 @@ def associate(ae: ClosingAE, node: DicomNode, *, what: str, max_pdu: int = 0) ->
         Rejected, aborted, refused or timed out.
     """
     accepted: list[bool] = []
-    handlers: list[Any] = [
+    bound: list[Any] = [
         (evt.EVT_CONN_OPEN, set_nodelay),
         (evt.EVT_ACCEPTED, lambda _event: accepted.append(True)),
+        *(handlers or []),
     ]
-    assoc = ae.associate(node.host, node.port, ae_title=node.ae_title, max_pdu=max_pdu, evt_handlers=handlers)
+    assoc = ae.associate(
+        node.host, node.port, ae_title=node.ae_title, max_pdu=max_pdu, ext_neg=ext_neg, evt_handlers=bound
+    )
     if assoc.is_established:
         return assoc
     ae.close_sockets()
@@ -117,7 +144,12 @@ def associate(ae: ClosingAE, node: DicomNode, *, what: str, max_pdu: int = 0) ->
         names = ", ".join(sorted({UID(str(cx.abstract_syntax)).name for cx in ae.requested_contexts}))
         raise NoPresentationContextError(f"{node} accepted no presentation context for {names} ({what})")
     if assoc.is_rejected:
-        raise PeerUnavailableError(f"association rejected by {node} ({what})")
+        answer = getattr(getattr(assoc, "acceptor", None), "primitive", None)
+        permanent = getattr(answer, "result", None) == 0x01
+        reason = str(getattr(answer, "reason_str", "") or "no reason given")
+        raise AssociationRejectedError(
+            f"association rejected by {node} ({what}): {reason}", permanent=permanent, reason=reason
+        )
     reason = why_unreachable(node, float(ae.connection_timeout or 10.0))
     raise PeerUnavailableError(f"cannot associate with {node} ({what}): {reason}")
 

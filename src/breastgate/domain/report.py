@@ -87,6 +87,14 @@ class DraftFinding:
     change: Change | None = None
     size_change_mm: float | None = None
     prior_date: date | None = None
+    prior_size_mm: float | None = None
+    #: Three orthogonal diameters (mm, largest first) of a 3-D lesion (MRI), when measured.
+    diameters_mm: tuple[float, float, float] | None = None
+    #: DCE-MRI kinetics (BI-RADS MRI lexicon): slow|medium|fast, persistent|plateau|washout, I-III.
+    initial_phase: str | None = None
+    delayed_phase: str | None = None
+    curve_type: str | None = None
+    peak_enhancement_pct: float | None = None
 
     def __post_init__(self) -> None:
         if self.number < 1:
@@ -123,6 +131,12 @@ class ReportDraft:
     rules_version: str
     percent_dense: float | None = None
     prior_study_dates: tuple[date, ...] = ()
+    #: What became of the priors (``held``, ``none_available``, ``not_in_time``, ``not_sought``;
+    #: results JSON ``algorithms[].priors.status``), None when no algorithm said.
+    prior_status: str | None = None
+    #: Density of the prior study and the change in percentage points (results JSON density_change).
+    prior_composition_category: str | None = None
+    density_change_pp: float | None = None
     status: ReportStatus = ReportStatus.DRAFT
     label: str = DRAFT_LABEL
 

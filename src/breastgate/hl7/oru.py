@@ -12,10 +12,23 @@ OBX   type   content (OBX-3 code ^ text ^ ``99BG``, breastgate's local coding sy
 5     CWE    ``DENSITY`` BI-RADS 5th edition category a-d with its regulatory sentence
 6     CWE    ``BIRADS_DRAFT`` assessment category draft 0-6 (ACR BI-RADS)
 7     TX     ``RECOMMENDATION`` the draft recommendation
-8     TX     ``FINDING`` one OBX per finding shown: kind, side, clock, depth, distance, size, score
-9     ST     ``ALGORITHM`` one OBX per algorithm: ``id version status``
-10    TX     ``REPORT_DRAFT`` the report draft text, one repetition per line (when given)
-11    TX     ``DISCLAIMER`` the not-for-diagnostic-use label of the built-in algorithms
+8     CWE    ``PRIOR_STATUS`` held | none_available | not_in_time | not_sought, with its wording
+             (when an algorithm read priors); then ``PRIOR_STUDY`` (ST, Study Instance UID) and
+             ``PRIOR_STUDY_DATE`` (DT) of the prior compared with, when known
+9     CWE    ``DENSITY_PRIOR`` the prior's category a-d; NM ``DENSITY_CHANGE`` percent density now
+             minus the prior's, in percentage points (OBX-6 ``%``) (when density was compared)
+10    TX     ``FINDING`` one OBX per finding shown: kind, side, clock, depth, distance, size, score,
+             and its change since the prior; the rows of one finding share OBX-4 (sub-ID = its
+             number, 1-based in the order given), followed by:
+             CWE ``FINDING_CHANGE`` CID 6002 SNOMED CT code (``129721008^New finding^SCT``, ...)
+             with breastgate's word as the alternate (``new^new^99BG``);
+             NM ``FINDING_SIZE_CHANGE`` current minus prior size and NM ``FINDING_PRIOR_SIZE``
+             (OBX-6 ``mm``); for DCE-MRI kinetics CWE ``KINETIC_INITIAL_PHASE`` (slow | medium |
+             fast), CWE ``KINETIC_DELAYED_PHASE`` (persistent | plateau | washout), CWE
+             ``KINETIC_CURVE_TYPE`` (I | II | III) and NM ``PEAK_ENHANCEMENT`` (OBX-6 ``%``)
+11    ST     ``ALGORITHM`` one OBX per algorithm: ``id version status``
+12    TX     ``REPORT_DRAFT`` the report draft text, one repetition per line (when given)
+13    TX     ``DISCLAIMER`` the not-for-diagnostic-use label of the built-in algorithms
 ====  =====  =================================================================================
 
 Result status is ``P`` (preliminary) in OBR-25 and every OBX-11: these are AI drafts until a
@@ -33,15 +46,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 from breastgate.domain.density import density_sentence
 from breastgate.domain.model import (
     NOT_FOR_DIAGNOSTIC_USE,
+    PRIOR_STATUS_TEXT,
     AlgorithmResult,
     AlgorithmStatus,
     CaseAssessment,
+    ChangeKind,
     Finding,
     Priority,
+    PriorStatus,
     Triage,
 )
 from breastgate.domain.orders import PatientDemographics
@@ -60,6 +77,16 @@ _KIND_TEXT = {
     "us_lesion": "ultrasound lesion",
 }
 _SIDE = {"L": "left", "R": "right"}
+#: PS3.16 CID 6002 "Change since last mammogram or prior surgery" (SNOMED CT; HL7 table 0396 SCT).
+CHANGE_CODES = {
+    ChangeKind.NEW: ("129721008", "New finding"),
+    ChangeKind.STABLE: ("129723006", "No significant changes in the finding"),
+    ChangeKind.INCREASED: ("15454001", "Increase in size"),
+    ChangeKind.DECREASED: ("19776001", "Decrease in size"),
+}
+_CURVE_TEXT = {"I": "type I (persistent)", "II": "type II (plateau)", "III": "type III (washout)"}
+MM = "mm^millimeter^UCUM"
+PERCENT = "%^percent^UCUM"
 
 
 @dataclass(frozen=True)
@@ -135,10 +162,38 @@ def finding_text(finding: Finding) -> str:
             parts.append(f"{loc.depth} depth")
         if loc.distance_from_nipple_mm is not None:
             parts.append(f"{loc.distance_from_nipple_mm / 10:.1f} cm from the nipple")
-    if finding.size_mm is not None:
+    if finding.diameters_mm is not None:
+        parts.append(" x ".join(f"{d:.0f}" for d in finding.diameters_mm) + " mm")
+    elif finding.size_mm is not None:
         parts.append(f"{finding.size_mm:.0f} mm")
     parts.append(f"AI score {finding.score:.2f}")
+    comparison = finding.comparison
+    if comparison is not None:
+        since = "since prior" + (f" of {comparison.prior_study_date}" if comparison.prior_study_date else "")
+        size = comparison.size_change_mm
+        grew_or_shrank = comparison.change in (ChangeKind.INCREASED, ChangeKind.DECREASED)
+        by = f" by {abs(size):.1f} mm" if size and grew_or_shrank else ""
+        parts.append(f"{comparison.change.value}{by} {since}")
+    kinetics = finding.kinetics
+    if kinetics is not None:
+        parts.append(
+            f"kinetics: initial phase {kinetics.initial_phase.value}, delayed phase "
+            f"{kinetics.delayed_phase.value} (type {kinetics.curve_type} curve)"
+        )
     return ", ".join(parts)
+
+
+def prior_status(results: Sequence[AlgorithmResult]) -> PriorStatus | None:
+    """The study's prior status over its ok results: held when any algorithm compared, else the
+    most telling of the others; None when no algorithm read priors."""
+    statuses = {r.priors.status for r in results if r.status == AlgorithmStatus.OK and r.priors}
+    order = (PriorStatus.HELD, PriorStatus.NOT_IN_TIME, PriorStatus.NONE_AVAILABLE, PriorStatus.NOT_SOUGHT)
+    return next((s for s in order if s in statuses), None)
+
+
+def _number(value: float, places: int = 1, signed: bool = False) -> str:
+    """An HL7 NM: optional leading sign, digits, optional decimal point (HL7 v2.5.1 §2.A.47)."""
+    return f"{value:+.{places}f}" if signed else f"{value:.{places}f}"
 
 
 def build_oru(
@@ -163,10 +218,21 @@ def build_oru(
     parties = parties or MessageParties()
     now = now or datetime.now(UTC)
     stamp = now.strftime("%Y%m%d%H%M%S")
-    obx: list[tuple[str, str, str, str, str]] = []  # (type, code^text, value, units/range, abnormal)
+    # (type, code^text, value, reference range, abnormal flag, units, sub-ID)
+    obx: list[tuple[str, str, str, str, str, str, str]] = []
 
-    def add(vtype: str, code: str, text: str, value: str, extra: str = "", abnormal: str = "") -> None:
-        obx.append((vtype, f"{code}^{text}^{CODING_SYSTEM}", value, extra, abnormal))
+    def add(
+        vtype: str,
+        code: str,
+        text: str,
+        value: str,
+        extra: str = "",
+        abnormal: str = "",
+        *,
+        units: str = "",
+        sub_id: str = "",
+    ) -> None:
+        obx.append((vtype, f"{code}^{text}^{CODING_SYSTEM}", value, extra, abnormal, units, sub_id))
 
     code = profile.code(triage.priority)
     abnormal = _e(profile.abnormal_flags.get(triage.priority.value, ""))
@@ -205,8 +271,9 @@ def build_oru(
             f"{_e(assessment.birads)}^BI-RADS {_e(assessment.birads)}^{CODING_SYSTEM}",
         )
         add("TX", "RECOMMENDATION", "Recommendation (AI draft)", _e(assessment.recommendation))
-    for finding in findings:
-        add("TX", "FINDING", "AI finding", _e(finding_text(finding)))
+    _priors(add, results, findings)
+    for number, finding in enumerate(findings, start=1):
+        _finding_rows(add, finding, str(number))
     for r in results:
         add("ST", "ALGORITHM", "Algorithm", _e(f"{r.algorithm_id} {r.algorithm_version} {r.status.value}"))
     if report_lines:
@@ -244,14 +311,106 @@ def build_oru(
         *([_segment("TQ1", {1: "1", 9: tq["TQ1-9"]})] if "TQ1-9" in tq else []),
         f"ZDS|{_e(ref.study_instance_uid)}^BREASTGATE^Application^DICOM",
     ]
-    for i, (vtype, code_text, value, ref_range, flag) in enumerate(obx, start=1):
+    for i, (vtype, code_text, value, ref_range, flag, units, sub_id) in enumerate(obx, start=1):
         segments.append(
             _segment(
                 "OBX",
-                {1: str(i), 2: vtype, 3: code_text, 5: value, 7: ref_range, 8: flag, 11: "P", 14: stamp},
+                {
+                    1: str(i),
+                    2: vtype,
+                    3: code_text,
+                    4: sub_id,
+                    5: value,
+                    6: units,
+                    7: ref_range,
+                    8: flag,
+                    11: "P",
+                    14: stamp,
+                },
             )
         )
     return "\r".join(segments) + "\r"
+
+
+class _Add(Protocol):
+    def __call__(
+        self,
+        vtype: str,
+        code: str,
+        text: str,
+        value: str,
+        extra: str = "",
+        abnormal: str = "",
+        *,
+        units: str = "",
+        sub_id: str = "",
+    ) -> None: ...
+
+
+def _priors(add: _Add, results: Sequence[AlgorithmResult], findings: Sequence[Finding]) -> None:
+    """PRIOR_STATUS, PRIOR_STUDY(_DATE), DENSITY_PRIOR and DENSITY_CHANGE rows (when compared)."""
+    ok = [r for r in results if r.status == AlgorithmStatus.OK]
+    status = prior_status(ok)
+    if status is not None:
+        add(
+            "CWE",
+            "PRIOR_STATUS",
+            "Comparison with prior",
+            f"{status.value}^{_e(PRIOR_STATUS_TEXT[status])}^{CODING_SYSTEM}",
+        )
+    change = next((r.density_change for r in ok if r.density_change is not None), None)
+    compared = [f.comparison for f in findings if f.comparison is not None]
+    prior_uid = (
+        change.prior_study_instance_uid
+        if change
+        else next((c.prior_study_instance_uid for c in compared), None)
+    )
+    prior_date = (
+        change.prior_study_date
+        if change
+        else next((c.prior_study_date for c in compared if c.prior_study_date), None)
+    )
+    if prior_uid:
+        add("ST", "PRIOR_STUDY", "Prior study compared with", _e(prior_uid))
+    if prior_date:
+        add("DT", "PRIOR_STUDY_DATE", "Prior study date", _e(prior_date))
+    if change is not None:
+        category = change.prior_category.lower()
+        add("CWE", "DENSITY_PRIOR", "Breast density of the prior (BI-RADS 5th ed.)",
+            f"{_e(category)}^{_e(density_sentence(category))}^{CODING_SYSTEM}"
+            if category in ("a", "b", "c", "d") else _e(category))  # fmt: skip
+        add("NM", "DENSITY_CHANGE", "Percent density change since prior (percentage points)",
+            _number(change.change_pp, signed=True), units=PERCENT)  # fmt: skip
+
+
+def _finding_rows(add: _Add, finding: Finding, sub_id: str) -> None:
+    """The OBX rows of one finding, sharing OBX-4 ``sub_id``."""
+    add("TX", "FINDING", "AI finding", _e(finding_text(finding)), sub_id=sub_id)
+    comparison = finding.comparison
+    if comparison is not None:
+        code, meaning = CHANGE_CODES[comparison.change]
+        word = comparison.change.value
+        add("CWE", "FINDING_CHANGE", "Change since prior (CID 6002)",
+            f"{code}^{meaning}^SCT^{word}^{word}^{CODING_SYSTEM}", sub_id=sub_id)  # fmt: skip
+        if comparison.size_change_mm is not None:
+            add("NM", "FINDING_SIZE_CHANGE", "Size change since prior",
+                _number(comparison.size_change_mm, signed=True), units=MM, sub_id=sub_id)  # fmt: skip
+        if comparison.prior_size_mm is not None:
+            add("NM", "FINDING_PRIOR_SIZE", "Size on the prior",
+                _number(comparison.prior_size_mm), units=MM, sub_id=sub_id)  # fmt: skip
+    kinetics = finding.kinetics
+    if kinetics is not None:
+        initial, delayed = kinetics.initial_phase.value, kinetics.delayed_phase.value
+        add("CWE", "KINETIC_INITIAL_PHASE", "DCE-MRI initial phase",
+            f"{initial}^{initial}^{CODING_SYSTEM}", sub_id=sub_id)  # fmt: skip
+        add("CWE", "KINETIC_DELAYED_PHASE", "DCE-MRI delayed phase",
+            f"{delayed}^{delayed}^{CODING_SYSTEM}", sub_id=sub_id)  # fmt: skip
+        curve = kinetics.curve_type
+        add("CWE", "KINETIC_CURVE_TYPE", "DCE-MRI kinetic curve type",
+            f"{curve}^{_CURVE_TEXT[curve]}^{CODING_SYSTEM}", sub_id=sub_id)  # fmt: skip
+        if kinetics.peak_enhancement_pct is not None:
+            add("NM", "PEAK_ENHANCEMENT", "DCE-MRI peak enhancement",
+                _number(kinetics.peak_enhancement_pct, 0), units=PERCENT, sub_id=sub_id)  # fmt: skip
 
 
 def _priority_fields(names: Sequence[str], profile: Hl7Profile, priority: Priority) -> dict[str, str]:

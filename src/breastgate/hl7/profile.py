@@ -35,7 +35,15 @@ from breastgate.domain.model import Priority
 PRIORITY_FIELDS = ("ORC-7.6", "OBR-27.6", "TQ1-9")
 #: Urgency of table 0027 codes (lower is more urgent); P, T and C count as urgent.
 TABLE_0027_RANK: Mapping[str, int] = {"S": 0, "A": 1, "P": 1, "T": 1, "C": 1, "R": 2}
-TRIAGE_FLAGS = ("suspicious_finding", "birads_0_suspected", "positioning_inadequate", "dense_breast")
+TRIAGE_FLAGS = (
+    "suspicious_finding",
+    "birads_0_suspected",
+    "positioning_inadequate",
+    "dense_breast",
+    "new_finding",
+    "growing_finding",
+    "washout_kinetics",
+)
 _UPDATE_VERSION = {"orm": "2.3.1", "omi": "2.5.1"}
 _UPDATE_FIELDS = {"orm": ("ORC-7.6", "OBR-27.6"), "omi": ("TQ1-9",)}
 

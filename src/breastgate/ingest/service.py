@@ -12,14 +12,12 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from breastgate.domain.audit import AuditKind
 from breastgate.domain.errors import InvalidInputError, StorageError
-from breastgate.ingest.headers import HeaderInfo, read_header
-from breastgate.store import audit
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
-from breastgate.store.orders import link_study
-from breastgate.store.studies import RecordOutcome, instance_exists, record_instance
+from breastgate.store.headers import HeaderInfo, read_header
+from breastgate.store.intake import commit_instance
+from breastgate.store.studies import RecordOutcome
 
 LOGGER = logging.getLogger(__name__)
 
@@ -79,31 +77,6 @@ class IngestService:
         return SUCCESS
 
     def _commit(self, temp_path: Path, header: HeaderInfo, calling_ae: str) -> RecordOutcome | None:
-        with self.db.session() as session:
-            if instance_exists(session, header.sop_instance_uid):
-                return None
-        size = temp_path.stat().st_size
-        path = self.blobs.commit_file(
-            temp_path, header.study_instance_uid, header.series_instance_uid, header.sop_instance_uid
+        return commit_instance(
+            self.db, self.blobs, temp_path, header, source=calling_ae, actor=f"dicom:{calling_ae}"
         )
-        with self.db.session() as session:
-            outcome = record_instance(session, header.to_instance_info(path, size, calling_ae))
-            if not outcome.duplicate:
-                audit.append(
-                    session,
-                    AuditKind.INSTANCE_RECEIVED,
-                    actor=f"dicom:{calling_ae}",
-                    study_instance_uid=header.study_instance_uid,
-                    subject=header.sop_instance_uid,
-                    data={
-                        "sop_class_uid": header.sop_class_uid,
-                        "calling_ae": calling_ae,
-                        "size_bytes": size,
-                        "generation": outcome.generation,
-                        "reopened": outcome.reopened,
-                    },
-                )
-            if outcome.study_created:
-                # The order may have come first (DESIGN §4: accession number links orders and studies).
-                link_study(session, header.study_instance_uid)
-            return outcome

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, select
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from breastgate.domain.model import Job, JobState
 from breastgate.store import tables as t
-from breastgate.store.leases import LeasedQueue, error_text, opt_utc, utc_now
+from breastgate.store.leases import LeasedQueue, error_text, opt_utc, rowcount, utc_now
 
 _QUEUE = LeasedQueue(
     t.Job,
@@ -136,6 +136,18 @@ def fail(
     if not failed:
         return None
     return JobState(session.scalars(select(t.Job.state).where(t.Job.id == job_id)).one())
+
+
+def touch_waiting(session: Session, job_id: int, *, now: datetime | None = None) -> bool:
+    """A queued job that waits on purpose (for its priors) and was queued again: mark it touched, so
+    the sweeper does not take its wake-up for lost and queue a second one. False if not queued."""
+    result = session.execute(
+        update(t.Job)
+        .where(t.Job.id == job_id, t.Job.state == JobState.QUEUED.value)
+        .values(updated_at=utc_now(now))
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(result) == 1
 
 
 def requeue_expired(session: Session, now: datetime | None = None) -> list[int]:

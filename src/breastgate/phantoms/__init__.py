@@ -6,17 +6,22 @@ from breastgate.phantoms.dbt import generate_dbt_study, write_dbt_phantoms
 from breastgate.phantoms.errors import PhantomError
 from breastgate.phantoms.lesions import LesionRequest
 from breastgate.phantoms.mg import PhantomStudy, generate_mg_study, write_phantoms
+from breastgate.phantoms.mri import DceLesionRequest, DceStudy, generate_dce_study, write_dce_phantoms
 from breastgate.phantoms.profiles import DENSITY_BANDS, VENDOR_PROFILES, VendorProfile
 
 __all__ = [
     "DENSITY_BANDS",
     "VENDOR_PROFILES",
+    "DceLesionRequest",
+    "DceStudy",
     "LesionRequest",
     "PhantomError",
     "PhantomStudy",
     "VendorProfile",
     "generate_dbt_study",
+    "generate_dce_study",
     "generate_mg_study",
     "write_dbt_phantoms",
+    "write_dce_phantoms",
     "write_phantoms",
 ]

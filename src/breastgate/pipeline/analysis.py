@@ -7,7 +7,7 @@ same results JSON and the same DICOM objects with the same deterministic UIDs.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pydicom
 from pydicom.dataset import Dataset
@@ -15,6 +15,8 @@ from pydicom.dataset import Dataset
 from breastgate.algorithms.base import Algorithm
 from breastgate.domain.errors import EncodingError, EngineUnavailableError
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, StudyRef
+from breastgate.pipeline.mri_outputs import build_mri_outputs, is_mri_result
+from breastgate.pipeline.objects import OutputObject
 from breastgate.results.gsps import GrayscaleSoftcopyPresentationState
 from breastgate.results.kos import KeyObjectSelectionDocument
 from breastgate.results.mammo_cad_sr import MammographyCADSR
@@ -22,14 +24,7 @@ from breastgate.results.tid1500 import MeasurementReport
 
 LOGGER = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class OutputObject:
-    """A DICOM object produced for a study (to be stored and delivered)."""
-
-    kind: str
-    sop_instance_uid: str
-    dataset: Dataset
+__all__ = ["OutputObject", "analyse", "build_outputs", "run_algorithm", "source_headers"]
 
 
 def run_algorithm(algorithm: Algorithm, study: StudyRef) -> AlgorithmResult:
@@ -95,6 +90,25 @@ def source_headers(study: StudyRef, sop_instance_uids: tuple[str, ...]) -> list[
     ]
 
 
+def prior_headers(study: StudyRef, result: AlgorithmResult) -> list[Dataset]:
+    """Headers of the prior-study images the result's comparisons mark (for the CAD SR's temporal
+    Composite Features), read from the priors attached to the study (``StudyRef.priors``)."""
+    wanted = {
+        m.sop_instance_uid
+        for f in result.findings
+        if f.comparison is not None
+        for m in f.comparison.prior_marks
+    }
+    if not wanted:
+        return []
+    return [
+        pydicom.dcmread(i.path, stop_before_pixels=True)
+        for prior in study.priors
+        for i in prior.instances
+        if i.sop_instance_uid in wanted
+    ]
+
+
 def build_outputs(
     study: StudyRef, algorithm: Algorithm, result: AlgorithmResult, extra: frozenset[str] = frozenset()
 ) -> list[OutputObject]:
@@ -107,10 +121,17 @@ def build_outputs(
     PACS node wants it, ``BG_PACS_OBJECTS``); one that cannot be encoded is logged and left out,
     never costing the result its other objects.
 
+    A DCE-MRI result (voxel maps or enhancing lesions, or an MR-only algorithm's) gets the MRI objects instead
+    (:func:`~breastgate.pipeline.mri_outputs.build_mri_outputs`: kinetic map, Parametric Map,
+    SEG, TID 1500, KOS), whatever ``extra`` asks.
+
     ``OutputObject.kind`` names the object for storage, governance and delivery: ``cad-sr``,
-    ``gsps``, ``kos``, ``tid1500`` (and ``sc``, ``report-sr`` for the study-level objects)."""
+    ``gsps``, ``kos``, ``tid1500``, ``kinetic-map``, ``seg``, ``pmap`` (and ``sc``, ``report-sr``
+    for the study-level objects)."""
     if result.status != AlgorithmStatus.OK:
         return []
+    if is_mri_result(result, algorithm.manifest):
+        return build_mri_outputs(study, algorithm, result)
     if result.density is None and not result.findings and result.operating_threshold is None:
         return []
     # The images used, plus the mammograms the algorithm could not use (listed as failed analyses).
@@ -120,7 +141,9 @@ def build_outputs(
     headers = source_headers(study, tuple(sorted(used | (mammograms & outcome_uids))))
     if not used:
         return []
-    sr = MammographyCADSR.from_result(result, algorithm.manifest, headers)
+    sr = MammographyCADSR.from_result(
+        result, algorithm.manifest, headers, prior_sources=prior_headers(study, result)
+    )
     dataset = sr.dataset
     outputs = [OutputObject("cad-sr", str(dataset.SOPInstanceUID), dataset)]
     threshold = result.operating_threshold if result.operating_threshold is not None else 0.0

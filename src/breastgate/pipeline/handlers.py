@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from breastgate.pipeline.publish.pacs import PacsPublisher
 from breastgate.pipeline.publish.report import ReportPublisher
 from breastgate.pipeline.publish.webhooks import WebhookPublisher
 from breastgate.pipeline.publish.worklist import WorklistPublisher
+from breastgate.routing.attach import PriorPolicy, priors_for
 from breastgate.store import audit, outbox, studies
 from breastgate.store import results as result_store
 from breastgate.store.blobs import BlobStore
@@ -73,6 +75,8 @@ class RunnerConfig:
     #: Object kinds each PACS node receives (BG_PACS_OBJECTS, by ``str(node)``); a node not listed
     #: gets DEFAULT_PACS_OBJECTS.
     objects: Mapping[str, frozenset[OutputKind]] = field(default_factory=dict)
+    #: Prior selection and the wait for priors (BG_PRIOR_COUNT / _YEARS / _WAIT_SECONDS).
+    priors: PriorPolicy = field(default_factory=PriorPolicy)
 
     def retry_delay(self, attempts: int) -> float:
         if self.retry_base_seconds <= 0:
@@ -124,10 +128,12 @@ class JobRunner:
         config: RunnerConfig,
         owner: str,
         requeue: Callable[[int, float], None] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._db, self._registry, self._config = db, registry, config
         self._owner = owner
         self._requeue = requeue
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._files = ResultFiles(blobs, config.results_path)
         self._pacs = PacsPublisher(self._files, config.nodes(), config.objects)
         #: Study publishers, in order: later ones read what earlier ones decided (StudyStep).
@@ -143,6 +149,8 @@ class JobRunner:
         self.run(job_id)
 
     def run(self, job_id: int) -> None:
+        if self._waits_for_priors(job_id):
+            return
         with self._db.session() as session:
             job = ledger.claim(session, job_id, self._owner, self._config.lease_seconds)
         if job is None:
@@ -159,12 +167,43 @@ class JobRunner:
             return
         LOGGER.info("job %s done", job.id)
 
+    def _prior_modalities(self, algorithm_id: str) -> tuple[str, ...]:
+        try:
+            return tuple(self._registry.get(algorithm_id).manifest.prior_modalities)
+        except AlgorithmUnavailableError:
+            return ()
+
+    def _waits_for_priors(self, job_id: int) -> bool:
+        """True when the job's algorithm wants priors still being fetched within the wait: it is
+        queued again (unclaimed, no attempt spent) to look later (:func:`routing.attach.priors_for`)."""
+        with self._db.session() as session:
+            job = ledger.get(session, job_id)
+            if job is None or job.state is not JobState.QUEUED:
+                return False
+            modalities = self._prior_modalities(job.algorithm_id)
+            study = studies.get_study_ref(session, job.study_instance_uid) if modalities else None
+            if study is None:
+                return False
+            answer = priors_for(session, study, modalities, self._config.priors, self._clock())
+        if answer.study is not None:
+            return False
+        LOGGER.debug("job %s waits %.1f s for its priors", job_id, answer.wait_seconds)
+        if self._requeue is not None:
+            with self._db.session() as session:
+                ledger.touch_waiting(session, job_id, now=self._clock())
+            self._requeue(job_id, answer.wait_seconds)
+        return True
+
     def _execute(self, job: Job) -> None:
+        algorithm = self._registry.get(job.algorithm_id)
         with self._db.session() as session:
             study = studies.get_study_ref(session, job.study_instance_uid)
+            if study is not None:
+                modalities = tuple(algorithm.manifest.prior_modalities)
+                # Past the wait (checked before the claim): run with what is held, and say so.
+                study = priors_for(session, study, modalities, self._config.priors, None).study
         if study is None:
             raise JobError(f"study of job {job.id} is not indexed")
-        algorithm = self._registry.get(job.algorithm_id)
         result, outputs = analyse(algorithm, study, self._pacs.built_kinds)
         paths = [self._files.dicom(job.study_instance_uid, o) for o in outputs]
         with self._db.session() as session:

@@ -26,11 +26,11 @@ from pydicom.filewriter import dcmwrite
 from breastgate.algorithms.registry import Registry
 from breastgate.domain.errors import InvalidInputError
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, InstanceRef, PriorStatus, StudyRef
-from breastgate.ingest.headers import header_from_dataset
 from breastgate.pipeline.analysis import OutputObject, analyse
 from breastgate.pipeline.summary import summarise
 from breastgate.results.json import build_results
 from breastgate.routing.rules import Rule, route, rules_from_manifests
+from breastgate.store.headers import header_from_dataset
 
 LOGGER = logging.getLogger(__name__)
 

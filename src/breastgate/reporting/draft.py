@@ -16,8 +16,19 @@ Wording
   breast", the quadrant, "at N o'clock", "anterior/middle/posterior depth", "N cm from the nipple",
   the size in mm. Shape, margin, calcification morphology and distribution appear only when the
   algorithm gave them (``Finding.attributes``), never inferred; unknown values are dropped.
-- Comparison: per finding new / stable / increased / decreased "versus the prior of YYYY-MM-DD",
-  or "No prior studies available for comparison."
+- Enhancing lesions (DCE-MRI) in BI-RADS MRI lexicon terms as far as they are measured: "enhancing
+  lesion" (mass or non-mass enhancement is not measured, so not said), side, clock, distance from
+  the nipple, three orthogonal diameters ("measuring 14 x 10 x 8 mm") when given, and the kinetic
+  curve assessment: initial phase slow / medium / fast, delayed phase persistent / plateau /
+  washout and the curve type I-III.
+- Comparison: "Compared with prior study of YYYY-MM-DD.", then per finding new / stable /
+  increased / decreased "versus the prior of YYYY-MM-DD" (with the prior and current sizes when
+  both are known), then the density against the prior's ("Breast density unchanged (category
+  b)."). Prior dates come from the caller, else from the document itself (``findings[].comparison
+  .prior_study_date``, ``density_change.prior_study_date``). Without a comparison, the priors'
+  status (``algorithms[].priors``) says why: "No prior available for comparison.", "Prior not
+  fetched in time; no comparison was made.", or, when no algorithm said, "No prior studies
+  available for comparison."
 
 Assessment rules (version :data:`RULES_VERSION`), evaluated in order; the first that applies wins
 ---------------------------------------------------------------------------------------------------
@@ -82,6 +93,7 @@ __all__ = [
     "CATEGORY_NAMES",
     "DEFAULT_LESION_ALGORITHMS",
     "NO_PRIORS",
+    "PRIOR_STATUS_SENTENCES",
     "RECOMMENDATIONS",
     "RULES_ID",
     "RULES_VERSION",
@@ -111,6 +123,12 @@ RECOMMENDATIONS: Mapping[str | None, str] = {
     None: "Recommendation to be made by the radiologist.",
 }
 NO_PRIORS = "No prior studies available for comparison."
+#: Comparison sentence per prior status (results JSON ``algorithms[].priors.status``) when no
+#: finding and no density was compared.
+PRIOR_STATUS_SENTENCES: Mapping[str, str] = {
+    "none_available": "No prior available for comparison.",
+    "not_in_time": "Prior not fetched in time; no comparison was made.",
+}
 NO_COMPOSITION = "Breast composition not assessed by AI."
 NO_FINDINGS = "No findings at the AI operating point."
 NO_LESION_RESULT = "Not assessed: no AI lesion-detection result."
@@ -252,7 +270,10 @@ def _finding_sentence(kind: FindingKind, side: str, data: Mapping[str, Any], des
     if distance is not None:
         extras.append(f"{_decimal(float(distance) / 10.0, 1)} cm from the nipple")
     size = data.get("size_mm")
-    if size is not None:
+    diameters = _diameters(data.get("diameters_mm"))
+    if diameters is not None:
+        extras.append("measuring " + " x ".join(_size_text(d) for d in diameters) + " mm")
+    elif size is not None:
         verb = "spanning" if kind == FindingKind.CALCIFICATION_CLUSTER else "measuring"
         extras.append(f"{verb} {_size_text(float(size))} mm")
     text += "".join(f", {e}" for e in extras) + _kinetics(data.get("kinetics"))
@@ -261,6 +282,43 @@ def _finding_sentence(kind: FindingKind, side: str, data: Mapping[str, Any], des
 
 def _opt_float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _diameters(value: Any) -> tuple[float, float, float] | None:
+    """Three positive diameters (mm) of a 3-D lesion, largest first; None unless all three."""
+    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 3:
+        return None
+    values = sorted((float(v) for v in value), reverse=True)
+    return (values[0], values[1], values[2]) if all(v > 0 for v in values) else None
+
+
+def _day(value: Any) -> date | None:
+    """A DICOM DA (YYYYMMDD) or ISO date, None when absent or unreadable (read tolerantly)."""
+    text = str(value or "").strip().replace("-", "")
+    if len(text) != 8 or not text.isdigit():
+        return None
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        return None
+
+
+def _kinetic_fields(data: Any) -> dict[str, Any]:
+    """DraftFinding kinetics from results JSON ``kinetics``: lexicon values only."""
+    if not isinstance(data, Mapping):
+        return {}
+    out: dict[str, Any] = {}
+    for key, (allowed, _) in _KINETIC_WORDS.items():
+        value = str(data.get(key, "")).strip().lower()
+        if value in allowed:
+            out[key] = value
+    curve = str(data.get("curve_type", "")).strip().upper()
+    if curve in ("I", "II", "III"):
+        out["curve_type"] = curve
+    peak = data.get("peak_enhancement_pct")
+    if peak is not None:
+        out["peak_enhancement_pct"] = float(peak)
+    return out
 
 
 def _draft_finding(
@@ -294,6 +352,9 @@ def _draft_finding(
         descriptors=desc,
         change=change,
         size_change_mm=_opt_float(comparison.get("size_change_mm")),
+        prior_size_mm=_opt_float(comparison.get("prior_size_mm")),
+        diameters_mm=_diameters(data.get("diameters_mm")),
+        **_kinetic_fields(data.get("kinetics")),
     )
     if change is None:
         return finding
@@ -311,10 +372,42 @@ def _date_text(day: date | None) -> str:
     return f"the prior of {day.isoformat()}" if day else "the prior study"
 
 
-def _comparison(findings: Sequence[DraftFinding], prior_dates: Sequence[date]) -> tuple[str, ...]:
+def _size_change(f: DraftFinding) -> str:
+    by = f" by {_size_text(abs(f.size_change_mm))} mm" if f.size_change_mm else ""
+    if f.prior_size_mm is not None and f.size_mm is not None:
+        by += f" ({_size_text(f.prior_size_mm)} to {_size_text(f.size_mm)} mm)"
+    return by
+
+
+def _density_comparison(current: str | None, change: Mapping[str, Any] | None) -> list[str]:
+    """The density sentence against the prior's (results JSON ``density_change``)."""
+    if not change or not current:
+        return []
+    prior = str(change.get("prior_category") or "").strip().lower()
+    if prior not in ("a", "b", "c", "d"):
+        return []
+    if prior == current:
+        return [f"Breast density unchanged (category {current})."]
+    points = change.get("change_pp")
+    by = "" if points is None else f" (percent density {float(points):+.1f} percentage points)"
+    return [f"Breast density changed from category {prior} to {current}{by}."]
+
+
+def _prior_status(algorithms: Sequence[Mapping[str, Any]]) -> str | None:
+    """The study's prior status: held when any algorithm compared, else the most telling one."""
+    statuses = {str((a.get("priors") or {}).get("status") or "") for a in algorithms} - {""}
+    return next((s for s in ("held", "not_in_time", "none_available", "not_sought") if s in statuses), None)
+
+
+def _comparison(
+    findings: Sequence[DraftFinding],
+    prior_dates: Sequence[date],
+    prior_status: str | None = None,
+    density: Sequence[str] = (),
+) -> tuple[str, ...]:
     compared = [f for f in findings if f.change is not None]
-    if not prior_dates and not compared:
-        return (NO_PRIORS,)
+    if not prior_dates and not compared and not density and prior_status != "held":
+        return (PRIOR_STATUS_SENTENCES.get(prior_status or "", NO_PRIORS),)
     lines = []
     if prior_dates:
         days = [d.isoformat() for d in prior_dates]
@@ -329,11 +422,10 @@ def _comparison(findings: Sequence[DraftFinding], prior_dates: Sequence[date]) -
         elif f.change == Change.STABLE:
             lines.append(f"Finding {f.number} is stable versus {versus}.")
         elif f.change in (Change.INCREASED, Change.DECREASED):
-            by = f" by {_size_text(abs(f.size_change_mm))} mm" if f.size_change_mm else ""
-            lines.append(f"Finding {f.number} has {f.change.value} in size{by} versus {versus}.")
+            lines.append(f"Finding {f.number} has {f.change.value} in size{_size_change(f)} versus {versus}.")
         else:
             lines.append(f"Finding {f.number} was not compared with a prior by the algorithms.")
-    return tuple(lines)
+    return (*lines, *density)
 
 
 def _assess(
@@ -398,15 +490,29 @@ def build_draft(
         raise InvalidInputError(f"results document cannot be drafted: {exc!r}") from exc
 
 
+def _document_dates(results: Mapping[str, Any]) -> dict[str, date]:
+    """Prior study dates the document itself names (findings' comparisons, density change)."""
+    named = [f.get("comparison") or {} for f in results.get("findings") or []]
+    named.append(results.get("density_change") or {})
+    out: dict[str, date] = {}
+    for item in named:
+        uid, day = str(item.get("prior_study_instance_uid") or ""), _day(item.get("prior_study_date"))
+        if uid and day is not None:
+            out[uid] = day
+    return out
+
+
 def _build(
     results: Mapping[str, Any],
     prior_study_dates: Sequence[date],
     by_study: Mapping[str, date],
     lesion_algorithms: Collection[str],
 ) -> ReportDraft:
+    by_study = {**_document_dates(results), **by_study}
     dates = tuple(sorted({*prior_study_dates, *by_study.values()}, reverse=True))
     density = results.get("density")
     category = str(density["category"]).strip().lower() if density else None
+    density_change = results.get("density_change") or None
     latest = dates[0] if dates else None
     shown = _shown(results.get("findings") or [])
     findings = [_draft_finding(n, data, by_study, latest) for n, data in enumerate(shown, start=1)]
@@ -427,7 +533,12 @@ def _build(
         composition=density_sentence(category) if category else NO_COMPOSITION,
         percent_dense=_opt_float(density.get("percent_dense")) if density else None,
         findings=tuple(findings),
-        comparison=_comparison(findings, dates),
+        comparison=_comparison(
+            findings,
+            dates,
+            _prior_status(results.get("algorithms") or []),
+            _density_comparison(category, density_change),
+        ),
         birads=birads,
         birads_name=CATEGORY_NAMES.get(birads or "", ""),
         impression=tuple(impression),
@@ -436,6 +547,11 @@ def _build(
         rule=rule,
         rules_version=RULES_VERSION,
         prior_study_dates=dates,
+        prior_status=_prior_status(results.get("algorithms") or []),
+        prior_composition_category=(
+            str(density_change.get("prior_category") or "").lower() or None if density_change else None
+        ),
+        density_change_pp=_opt_float(density_change.get("change_pp")) if density_change else None,
         status=ReportStatus.DRAFT,
         label=DRAFT_LABEL,
     )

@@ -19,6 +19,12 @@ writes; this decoder reads what *another* CAD engine writes, tolerantly (STYLE "
   Probability of cancer (111047), on the engine's scale ``[lo, hi]``; it is normalised to 0..1
   and kept in ``Finding.attributes["raw_score"]`` (with ``score_scale_low`` / ``_high``).
 
+- comparison with a prior: a finding's CID 6002 "Change since last mammogram" (129720009) gives
+  ``comparison.change``; a temporal Composite Feature (Composite type 111153) is one finding whose
+  nested feature, or whose Single Image Findings on the latest Study Date, are the current marks
+  and the others its ``prior_marks``, with Difference in size (129806009) as ``size_change_mm``
+  and the prior's study from the Pertinent Other Evidence Sequence.
+
 Density is taken from the CAD summary when the SR carries it the way breastgate writes it
 (:mod:`breastgate.results.tid4000`); other encodings of density are not read.
 """
@@ -33,10 +39,11 @@ from dataclasses import dataclass
 from pydicom.dataset import Dataset
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
-from breastgate.domain.model import DensityAssessment, Finding, FindingKind, Mark, Point
+from breastgate.domain.model import DensityAssessment, Finding, FindingComparison, FindingKind, Mark, Point
 from breastgate.results import codes as c
 from breastgate.results.mammo_cad_sr import decode_tree
 from breastgate.results.sr_content import Code, Node, decode_content
+from breastgate.results.tid4000_findings import change_of, comparison_of, is_temporal, split_temporal
 
 LOGGER = logging.getLogger(__name__)
 
@@ -184,7 +191,14 @@ class _Reader:
         )
         return mark, raw
 
-    def finding(self, ident: str, code: Code | None, sifs: list[Node], group: Node | None) -> Finding | None:
+    def finding(
+        self,
+        ident: str,
+        code: Code | None,
+        sifs: list[Node],
+        group: Node | None,
+        comparison: FindingComparison | None = None,
+    ) -> Finding | None:
         kind = kind_of(code) or next((k for s in sifs if (k := kind_of(s.code)) is not None), None)
         decoded = [m for m in (self.mark(s) for s in sifs) if m is not None]
         marks = tuple(m for m, _ in decoded)
@@ -211,6 +225,7 @@ class _Reader:
             marks=marks,
             size_mm=size,
             attributes=attributes,
+            comparison=comparison,
         )
 
 
@@ -219,19 +234,29 @@ def _tracking(node: Node) -> str:
     return (found.text or "") if found is not None else ""
 
 
-def _groups(node: Node) -> list[tuple[Node | None, list[Node]]]:
-    """(Composite Feature or None, its Single Image Findings) in document order."""
-    out: list[tuple[Node | None, list[Node]]] = []
+Group = tuple[Node | None, list[Node], Node | None, list[Node]]
+"""(Composite Feature or None, its Single Image Findings, the temporal Composite Feature the
+finding is compared in or None, the Single Image Findings on the prior)."""
+
+
+def _groups(node: Node) -> list[Group]:
+    """Findings' groups in document order. A temporal Composite Feature (111153) is one finding:
+    its nested feature (or its Single Image Findings on the latest Study Date) now, the others on
+    the prior (:func:`~.tid4000_findings.split_temporal`)."""
+    out: list[Group] = []
     for child in node.children:
         if child.ref is not None:
             continue
-        if COMPOSITE_FEATURE.same(child.concept):
+        if COMPOSITE_FEATURE.same(child.concept) and is_temporal(child):
+            current, sifs, prior = split_temporal(child)
+            out.append((current, sifs, child, prior))
+        elif COMPOSITE_FEATURE.same(child.concept):
             sifs = [s for s in child.children if s.ref is None and c.SINGLE_IMAGE_FINDING.same(s.concept)]
-            out.append((child, sifs))
+            out.append((child, sifs, None, []))
             out += [g for g in _groups(child) if g[0] is not None]  # nested composites
         elif c.SINGLE_IMAGE_FINDING.same(child.concept):
             if child.code is None or child.code.value not in _INDIVIDUAL_CALCIFICATION:
-                out.append((None, [child]))
+                out.append((None, [child], None, []))
         else:
             out += _groups(child)
     return out
@@ -266,11 +291,22 @@ def decode_findings(
     if not c.MAMMO_CAD_REPORT.same(root.concept):
         raise InvalidInputError("not a TID 4000 Mammography CAD Report (root concept is not 111036)")
     reader = _Reader((lo, hi), image_laterality or {})
+    prior_studies = {
+        str(ref.ReferencedSOPInstanceUID): str(study.StudyInstanceUID)
+        for study in dataset.get("PertinentOtherEvidenceSequence", [])
+        for series in study.get("ReferencedSeriesSequence", [])
+        for ref in series.get("ReferencedSOPSequence", [])
+    }
     findings: list[Finding] = []
-    for index, (group, sifs) in enumerate(_groups(root), start=1):
-        anchor = group if group is not None else sifs[0]
-        ident = _tracking(anchor) or f"finding-{index}"
-        found = reader.finding(ident, anchor.code, sifs, group)
+    for index, (group, sifs, temporal, prior) in enumerate(_groups(root), start=1):
+        if not sifs:
+            continue
+        anchor = temporal or group or sifs[0]
+        ident = _tracking(anchor) or _tracking(group or sifs[0]) or f"finding-{index}"
+        changed = change_of(temporal or group or sifs[0])
+        difference = _num(temporal, c.DIFFERENCE_IN_SIZE) if temporal is not None else None
+        comparison = comparison_of(changed, prior, difference, prior_studies)
+        found = reader.finding(ident, (group or sifs[0]).code, sifs, group, comparison)
         if found is not None:
             findings.append(found)
     try:

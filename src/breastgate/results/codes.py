@@ -66,6 +66,7 @@ RECOMMENDED_CAD_OPERATING_POINT = Code("111092", "DCM", "Recommended CAD Operati
 BREAST_COMPOSITION_ANALYSIS = Code("133890006", "SCT", "Breast composition analysis")
 SPATIAL_COLLOCATION_ANALYSIS = Code("133884007", "SCT", "Spatial collocation analysis")
 IMAGE_QUALITY_ANALYSIS = Code("133887000", "SCT", "Image quality analysis")
+TEMPORAL_CORRELATION = Code("133886009", "SCT", "Temporal correlation")
 
 # CID 6034 Rendering Intent
 PRESENTATION_REQUIRED = Code(
@@ -82,7 +83,11 @@ BREAST_MASS = Code("129788004", "SCT", "Mammographic breast mass")  # CID 6016 o
 
 # CID 6035 Composite Feature Relation / CID 6036 Feature Scope
 RELATED_SPATIALLY = Code("111154", "DCM", "Target content items are related spatially")
+RELATED_TEMPORALLY = Code("111153", "DCM", "Target content items are related temporally")
 MULTIPLE_IMAGES = Code("111158", "DCM", "Feature detected on multiple images")
+# TID 4002 row 3 (value set CID 6002, :data:`CHANGES`) and CID 6037 (TID 4005 row 11, temporal only)
+DIFFERENTIAL_DIAGNOSIS = Code("111023", "DCM", "Differential Diagnosis/Impression")
+DIFFERENCE_IN_SIZE = Code("129806009", "SCT", "Difference in size")
 
 # CID 6010 Calcification Type (keys: words an algorithm may put in Finding.attributes)
 CALCIFICATION_TYPES: dict[str, Code] = {
@@ -321,3 +326,37 @@ CLOCK_POSITIONS: dict[int, Code] = {
         start=1,
     )
 }  # fmt: skip
+
+
+# --- DCE-MRI lesions: SEG segment properties and TID 1500 volumetric groups (PS3.16; IBSI codes of
+# CID 7470 / 7472, checked against pydicom 3.0's PS3.16 dictionaries) ---
+MORPHOLOGICALLY_ABNORMAL_STRUCTURE = Code("49755003", "SCT", "Morphologically Abnormal Structure")  # CID 7150
+LESION = Code("52988006", "SCT", "Lesion")  # CID 7151; mass or non-mass enhancement alike
+MAJOR_AXIS_3D = Code("TDIC", "IBSI", "Major Axis in 3D Length")  # CID 7470
+MINOR_AXIS_3D = Code("P9VJ", "IBSI", "Minor Axis in 3D Length")
+LEAST_AXIS_3D = Code("7J51", "IBSI", "Least Axis in 3D Length")
+VOLUME_VOXEL_SUMMATION = Code("YEKZ", "IBSI", "Volume from Voxel Summation")  # CID 7472
+SIGNAL_CHANGE = Code("113059", "DCM", "Signal change")  # CID 7180 / 218: percent enhancement
+MAXIMUM = Code("56851009", "SCT", "Maximum")  # CID 7464 derivation
+CUBIC_MILLIMETER = Code("mm3", "UCUM", "cubic millimeter")
+# CID 6345 MRI Enhancement Pattern, by delayed phase (the BI-RADS curve types I / II / III)
+ENHANCEMENT_PATTERN = Code("RID6058", "RADLEX", "Enhancement pattern")  # CID 6334 assessment type
+DELAYED_PHASES: dict[str, Code] = {
+    "persistent": Code("130597", "DCM", "Persistent delayed phase: Type 1 curve"),
+    "plateau": Code("130598", "DCM", "Plateau delayed phase: Type 2 curve"),
+    "washout": Code("130599", "DCM", "Washout delayed phase: Type 3 curve"),
+}
+# breastgate's local coding scheme (99BG, as the HL7 and UPS codes) where PS3.16 has no code:
+# the BI-RADS MRI initial phase and the kinetic shares of a lesion's enhancing voxels.
+LOCAL_SCHEME = "99BG"
+INITIAL_PHASE = Code("MRI-INITIAL-PHASE", LOCAL_SCHEME, "Initial phase enhancement")
+INITIAL_PHASES: dict[str, Code] = {
+    "slow": Code("MRI-INITIAL-SLOW", LOCAL_SCHEME, "Slow initial phase"),
+    "medium": Code("MRI-INITIAL-MEDIUM", LOCAL_SCHEME, "Medium initial phase"),
+    "fast": Code("MRI-INITIAL-FAST", LOCAL_SCHEME, "Fast initial phase"),
+}
+KINETIC_SHARES: dict[str, Code] = {
+    "washout": Code("MRI-WASHOUT-SHARE", LOCAL_SCHEME, "Washout share of enhancing voxels"),
+    "plateau": Code("MRI-PLATEAU-SHARE", LOCAL_SCHEME, "Plateau share of enhancing voxels"),
+    "persistent": Code("MRI-PERSISTENT-SHARE", LOCAL_SCHEME, "Persistent share of enhancing voxels"),
+}

@@ -74,9 +74,28 @@ SCROLL_STYLE = KindStyle(SCROLL_LAYER, "Scroll bar", (255, 255, 255))
 NOTICE_STYLE = KindStyle(NOTICE_LAYER, "Notice", (255, 255, 255))
 
 
+#: Short words for a finding's change since the prior, as marks show them.
+CHANGE_WORDS: Mapping[str, str] = {
+    "new": "new",
+    "increased": "larger",
+    "stable": "stable",
+    "decreased": "smaller",
+}
+
+
 def mark_label(finding: Finding) -> str:
-    """The text shown next to every mark of a finding, e.g. ``"Mass 0.87"`` (the finding's score)."""
-    return f"{KIND_STYLES[finding.kind].word} {finding.score:.2f}"
+    """The text shown next to every mark of a finding, e.g. ``"Mass 0.87"`` (the finding's score),
+    with its change since the prior when compared (``"Mass 0.87 new"``, ``"Calc 0.70 larger
+    +2.0 mm"``, ``"Mass 0.41 stable"``) and the curve type of a DCE-MRI lesion (``"type III"``)."""
+    parts = [f"{KIND_STYLES[finding.kind].word} {finding.score:.2f}"]
+    comparison = finding.comparison
+    if comparison is not None:
+        parts.append(CHANGE_WORDS[comparison.change.value])
+        if comparison.change.value in ("increased", "decreased") and comparison.size_change_mm:
+            parts.append(f"{comparison.size_change_mm:+.1f} mm")
+    if finding.kinetics is not None:
+        parts.append(f"type {finding.kinetics.curve_type}")
+    return " ".join(parts)
 
 
 def cielab(rgb: tuple[int, int, int]) -> list[int]:

@@ -19,21 +19,25 @@ classes re-parse the content tree and refuse the by-reference items TID 4000 nee
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence as DicomSequence
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.model import (
+    PRIOR_STATUS_TEXT,
     AlgorithmManifest,
     AlgorithmResult,
     AlgorithmStatus,
     BreastDensity,
+    ChangeKind,
     DensityAssessment,
     Finding,
     FindingKind,
+    PriorStatus,
 )
 from breastgate.results import codes as c
 from breastgate.results.placement import (
@@ -111,6 +115,12 @@ class MammographyCADSR:
         Content Date/Time of the document.
     detection_kinds
         Lesion kinds the algorithm looked for, besides those of its findings and its manifest.
+    prior_sources
+        Headers of prior-study images the findings' comparisons mark (``FindingComparison
+        .prior_marks``): they join the Image Library (TID 4020, with their Study Date) so a
+        temporal Composite Feature can point at the finding on the prior, and are listed in the
+        Pertinent Other Evidence Sequence (PS3.3 C.17.2.3). Without them the change is still
+        stated (TID 4002 CID 6002), the prior's marks are not.
     """
 
     def __init__(
@@ -123,6 +133,7 @@ class MammographyCADSR:
         series_number: int = DEFAULT_SERIES_NUMBER,
         instance_number: int = 1,
         detection_kinds: Sequence[FindingKind] = (),
+        prior_sources: Sequence[Dataset] = (),
     ) -> None:
         if not sources:
             raise EncodingError("a CAD SR needs at least one source image")
@@ -156,6 +167,16 @@ class MammographyCADSR:
         self.instance_number = instance_number
         self.entries = tuple(ImageLibraryEntry.from_header(s) for s in self.sources)
         known = {e.sop_instance_uid for e in self.entries}
+        marked = {
+            m.sop_instance_uid
+            for f in findings
+            if f.comparison is not None and f.comparison.change != ChangeKind.NEW
+            for m in f.comparison.prior_marks
+        }
+        self.prior_sources = tuple(
+            p for p in prior_sources if str(p.get("SOPInstanceUID", "")) in marked - known
+        )
+        library = self.entries + tuple(ImageLibraryEntry.from_header(p) for p in self.prior_sources)
         unknown = [i.sop_instance_uid for i in result.images if i.sop_instance_uid not in known]
         if unknown:
             LOGGER.warning("CAD SR: %d image outcome(s) have no source header and are left out", len(unknown))
@@ -185,10 +206,13 @@ class MammographyCADSR:
             operating_threshold=threshold,
             detection_kinds=kinds,
             density_analysis=result.density is not None or not kinds,
+            temporal=_compared(result, findings),
+            comparison_lines=comparison_lines(result, findings),
         )
+        self.library = library
         # Build the tree now so a bad input fails here, not at write time.
         with highdicom_refusal("TID 4000 content"):
-            self._tree = build_tree(self.content, self.entries)
+            self._tree = build_tree(self.content, self.library)
 
     @classmethod
     def from_result(
@@ -198,9 +222,17 @@ class MammographyCADSR:
         sources: Sequence[Dataset],
         created: datetime | None = None,
         detection_kinds: Sequence[FindingKind] = (),
+        prior_sources: Sequence[Dataset] = (),
     ) -> MammographyCADSR:
         """Pipeline-friendly constructor; ``created`` defaults to now (UTC)."""
-        return cls(sources, result, manifest, created or datetime.now(UTC), detection_kinds=detection_kinds)
+        return cls(
+            sources,
+            result,
+            manifest,
+            created or datetime.now(UTC),
+            detection_kinds=detection_kinds,
+            prior_sources=prior_sources,
+        )
 
     @property
     def dataset(self) -> Dataset:
@@ -239,8 +271,16 @@ class MammographyCADSR:
         )
         ds.StudyInstanceUID = self.result.study_instance_uid
         sr_document_general(ds, self.instance_number, self._evidence())
+        by_study: dict[str, list[Dataset]] = {}
+        for prior in self.prior_sources:
+            by_study.setdefault(str(prior.get("StudyInstanceUID", "")), []).append(prior)
+        if by_study:
+            # PS3.3 C.17.2.3: the prior images the content references, outside the current study.
+            ds.PertinentOtherEvidenceSequence = DicomSequence(
+                [evidence_item(headers, study) for study, headers in sorted(by_study.items())]
+            )
         # SR Document Content (C.17.3), root template TID 4000: a new tree, its items this dataset's
-        for element in build_tree(self.content, self.entries):
+        for element in build_tree(self.content, self.library):
             ds[element.tag] = element
         attach_file_meta(ds)
         return ds
@@ -254,7 +294,13 @@ class MammographyCADSR:
         """Decode a Mammography CAD SR written by this class (tolerant of extra content)."""
         if str(ds.get("SOPClassUID", "")) != MAMMOGRAPHY_CAD_SR_STORAGE:
             raise InvalidInputError("not a Mammography CAD SR")
-        content = decode_tree(decode_content(ds))
+        prior_studies = {
+            str(ref.ReferencedSOPInstanceUID): str(study.StudyInstanceUID)
+            for study in ds.get("PertinentOtherEvidenceSequence", [])
+            for series in study.get("ReferencedSeriesSequence", [])
+            for ref in series.get("ReferencedSOPSequence", [])
+        }
+        content = decode_tree(decode_content(ds), prior_studies)
         referenced = tuple(
             str(ref.ReferencedSOPInstanceUID)
             for study in ds.get("CurrentRequestedProcedureEvidenceSequence", [])
@@ -280,6 +326,54 @@ class MammographyCADSR:
         )
 
 
+def _compared(result: AlgorithmResult, findings: Sequence[Finding]) -> bool:
+    """Whether the result compared the study with a prior (a temporal correlation analysis)."""
+    held = result.priors is not None and result.priors.status == PriorStatus.HELD
+    return held or result.density_change is not None or any(f.comparison for f in findings)
+
+
+def _day(value: str | None) -> str:
+    text = (value or "").strip()
+    return f"{text[:4]}-{text[4:6]}-{text[6:8]}" if len(text) == 8 and text.isdigit() else text
+
+
+def comparison_lines(result: AlgorithmResult, findings: Sequence[Finding]) -> tuple[str, ...]:
+    """The CAD summary text on the prior: each finding's change, the density against the
+    prior's, or why no comparison was made (``PRIOR_STATUS_TEXT``)."""
+    lines: list[str] = []
+    for f in findings:
+        comp = f.comparison
+        if comp is None:
+            continue
+        since = (
+            f" since the prior of {_day(comp.prior_study_date)}"
+            if comp.prior_study_date
+            else " since the prior"
+        )
+        if comp.change in (ChangeKind.INCREASED, ChangeKind.DECREASED):
+            by = f" by {abs(comp.size_change_mm):.1f} mm" if comp.size_change_mm is not None else ""
+            sizes = (
+                f" ({comp.prior_size_mm:.1f} to {f.size_mm:.1f} mm)"
+                if comp.prior_size_mm is not None and f.size_mm is not None
+                else ""
+            )
+            lines.append(f"Finding {f.id}: {comp.change.value} in size{by}{sizes}{since}")
+        else:
+            lines.append(f"Finding {f.id}: {comp.change.value}{since}")
+    change, dens = result.density_change, result.density
+    if change is not None and dens is not None:
+        when = f" of {_day(change.prior_study_date)}" if change.prior_study_date else ""
+        lines.append(
+            f"Breast density against the prior{when}: category {change.prior_category} "
+            f"({change.prior_percent_dense:.1f} % dense), now {dens.category} "
+            f"({change.change_pp:+.1f} percentage points)"
+        )
+    priors = result.priors
+    if priors is not None and priors.status != PriorStatus.HELD and not lines:
+        lines.append(f"Comparison with prior: {PRIOR_STATUS_TEXT[priors.status]}")
+    return tuple(lines)
+
+
 def _side(node: Node) -> str | None:
     lat = node.first(c.LATERALITY, "CODE")
     return c.laterality_of(lat.code) if lat is not None and lat.code is not None else None
@@ -294,8 +388,9 @@ def _image_refs(node: Node) -> tuple[str, ...]:
     return tuple(ch.ref.sop[1] for ch in node.children if ch.ref is not None and ch.ref.sop is not None)
 
 
-def decode_tree(root: Node) -> DensityContent:
-    """Read back what :func:`~.tid4000.build_tree` wrote (tolerant of extra items)."""
+def decode_tree(root: Node, prior_studies: Mapping[str, str] | None = None) -> DensityContent:
+    """Read back what :func:`~.tid4000.build_tree` wrote (tolerant of extra items);
+    ``prior_studies`` maps prior SOP Instance UIDs to their study (Pertinent Other Evidence)."""
     if not c.MAMMO_CAD_REPORT.same(root.concept):
         raise InvalidInputError("not a TID 4000 Mammography CAD Report")
     library = root.first(c.IMAGE_LIBRARY, "CONTAINER")
@@ -354,7 +449,7 @@ def decode_tree(root: Node) -> DensityContent:
         failed=tuple(failed),
         impression=(impression.text or "") if impression else "",
         library=lib,
-        findings=decode_findings(cad),
+        findings=decode_findings(cad, prior_studies),
         operating_threshold=threshold_from(algo.parameters),
         detection_kinds=tuple(kinds),
     )

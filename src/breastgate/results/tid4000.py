@@ -24,7 +24,9 @@ Encoding choice (reference dicom-sr.md §1.3-1.9 and §9; sectra.md §1.3), as e
          └ INFERRED FROM CONTAINER Successful / Failed Analyses
              └ CONTAINS CODE Analysis Performed = (133890006, SCT, "Breast composition analysis"),
                (133884007, SCT, "Spatial collocation analysis") for findings correlated across
-               views, (133887000, SCT, "Image quality analysis") for images with quality checks
+               views, (133886009, SCT, "Temporal correlation") when the result compared the
+               study with a prior, (133887000, SCT, "Image quality analysis") for images with
+               quality checks
                  ├ HAS PROPERTIES TID 4019
                  └ R-HAS PROPERTIES → the images that succeeded / failed or were skipped
 
@@ -69,6 +71,7 @@ from pydicom.dataset import Dataset
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.model import (
+    ChangeKind,
     DensityAssessment,
     Finding,
     FindingKind,
@@ -260,6 +263,10 @@ class DensityContent:
     operating_threshold: float | None = None
     detection_kinds: tuple[FindingKind, ...] = ()
     density_analysis: bool = True
+    #: The result compared the study with a prior (TID 4018 "Temporal correlation" analysis).
+    temporal: bool = False
+    #: Lines of the CAD summary text on the comparison with the prior (after the density lines).
+    comparison_lines: tuple[str, ...] = ()
 
 
 def _density_num(side: str, percent: float, category: str | None = None) -> NumContentItem:
@@ -314,7 +321,12 @@ def _library(entries: Sequence[ImageLibraryEntry], findings: Sequence[Finding]) 
         for e in entries
     ]
     by_uid = {e.sop_instance_uid: e for e in out}
+    prior = [m for f in findings if f.comparison is not None for m in f.comparison.prior_marks]
     frames = sorted({(m.sop_instance_uid, m.frame) for f in findings for m in f.marks if m.frame is not None})
+    frames += sorted(
+        {(m.sop_instance_uid, m.frame) for m in prior if m.frame is not None and m.sop_instance_uid in by_uid}
+        - set(frames)
+    )
     for uid, frame in frames:
         if uid not in by_uid:
             raise EncodingError(f"mark on image {uid} that is not in the library")
@@ -356,7 +368,9 @@ def build_tree(content: DensityContent, entries: Sequence[ImageLibraryEntry]) ->
         _check_density(dens)
         lines += _density_lines(dens)
     lines += [f"Image quality: {q.name} not met ({q.reason or 'no reason given'})" for q in poor]
-    rows: list[ContentItem] = [text_item(c.IMPRESSION_DESCRIPTION, "\n".join(lines), "HAS PROPERTIES")]
+    lines += content.comparison_lines
+    rows: list[ContentItem] = [*_overall_change(content.findings)]
+    rows.append(text_item(c.IMPRESSION_DESCRIPTION, "\n".join(lines), "HAS PROPERTIES"))
     rows.extend(algo.items())
     if dens is not None:
         rows.extend(_density_nums(dens, content, entries, images))
@@ -381,6 +395,34 @@ def build_tree(content: DensityContent, entries: Sequence[ImageLibraryEntry]) ->
     for entry in items.values():  # TID 4020 row 1: an IMAGE without concept name (PS3.17 Annex E)
         del entry.ConceptNameCodeSequence
     return root
+
+
+#: CID 6002 changes, most telling first: the one TID 4002 row 3 (VM 1) states for the study.
+_CHANGE_ORDER = (ChangeKind.NEW, ChangeKind.INCREASED, ChangeKind.DECREASED, ChangeKind.STABLE)
+
+
+def _overall_change(findings: Sequence[Finding]) -> list[CodeContentItem]:
+    """TID 4002 rows 3-4 in the CAD summary: Differential Diagnosis/Impression = the most telling
+    change since the prior among the findings (CID 6002: new, then increased, decreased,
+    stable), with the Laterality of the findings that changed so (CID 6022, Both breasts when
+    both); none without a compared finding. Each finding carries its own change (see
+    :mod:`breastgate.results.tid4000_findings`)."""
+    changes = {f.comparison.change: set[str]() for f in findings if f.comparison is not None}
+    for f in findings:
+        if f.comparison is not None:
+            changes[f.comparison.change].add(f.laterality)
+    change = next((k for k in _CHANGE_ORDER if k in changes), None)
+    if change is None:
+        return []
+    sides = changes[change]
+    item = code_item(c.DIFFERENTIAL_DIAGNOSIS, c.CHANGES[change.value], "HAS PROPERTIES")
+    add(
+        item,
+        code_item(
+            c.LATERALITY, c.SIDE_BY_LATERALITY["B" if len(sides) > 1 else sides.pop()], "HAS CONCEPT MOD"
+        ),
+    )
+    return [item]
 
 
 def _detections(
@@ -414,7 +456,8 @@ def _detections(
 def _analyses(
     content: DensityContent, ok: Sequence[str], bad: Sequence[str], images: Mapping[str, ContentItem]
 ) -> CodeContentItem:
-    """TID 4000 rows 8-9 (TID 4016/4018): composition, cross-view correlation, image quality."""
+    """TID 4000 rows 8-9 (TID 4016/4018): composition, cross-view correlation, temporal
+    correlation with the prior (CID 6043 133886009; the current images), image quality."""
     analyses: list[tuple[Code, list[str], list[str]]] = []
     if content.density_analysis:
         analyses.append((c.BREAST_COMPOSITION_ANALYSIS, list(ok), list(bad)))
@@ -426,6 +469,8 @@ def _analyses(
     }
     if correlated:
         analyses.append((c.SPATIAL_COLLOCATION_ANALYSIS, [u for u in images if u in correlated], []))
+    if content.temporal and ok:
+        analyses.append((c.TEMPORAL_CORRELATION, list(ok), []))
     checked = {q.sop_instance_uid for q in content.quality}
     if checked & set(images):
         analyses.append((c.IMAGE_QUALITY_ANALYSIS, [u for u in images if u in checked], []))

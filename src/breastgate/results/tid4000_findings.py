@@ -24,6 +24,29 @@ per :class:`~breastgate.domain.model.Finding` (reference dicom-sr.md §1.4-1.9):
          └ INFERRED FROM CODE Single Image Finding = Individual Calcification (per cluster member)
              └ Rendering Intent Optional, TID 4019, Center POINT, Calcification Type
 
+A finding compared with a prior study (``Finding.comparison``)::
+
+    INFERRED FROM CONTAINER Individual Impression/Recommendation              [TID 4003]
+     ├ HAS CONCEPT MOD Rendering Intent
+     └ CONTAINS CODE Composite Feature = CID 6016                              [TID 4004]
+         ├ HAS CONCEPT MOD Rendering Intent, HAS OBS CONTEXT Tracking Identifier
+         ├ HAS PROPERTIES Composite type = (111153, DCM, "... related temporally"),
+         │   Scope = multiple images, TID 4019, Certainty of Feature %        [TID 4005]
+         ├ HAS PROPERTIES NUM (129806009, SCT, "Difference in size") mm      [TID 4005 row 11,
+         │                                        CID 6037: current − prior size]
+         ├ INFERRED FROM the current finding: its spatial Composite Feature (nested TID 4004,
+         │   marks on >= 2 images) or its Single Image Finding                 (as above)
+         ├ INFERRED FROM CODE Single Image Finding per mark on the prior      [TID 4006]
+         │   └ Center / Outline R-SELECTED FROM → the prior's Image Library IMAGE (TID 4020 with
+         │     the prior's Study Date; the prior's images are in Pertinent Other Evidence)
+         └ HAS PROPERTIES CODE (129720009, SCT, "Change since last mammogram") = CID 6002
+
+A new finding (no marks on the prior), or one whose prior images were not given, keeps its
+usual shape with the CID 6002 change as a HAS PROPERTIES child of its Composite Feature or Single
+Image Finding. The CAD summary (TID 4001) states the most telling change of the study in TID
+4002 row 3 (Differential Diagnosis/Impression = CID 6002, VM 1: new, then increased, decreased,
+stable) with its Laterality, and TID 4016 lists (133886009, SCT, "Temporal correlation").
+
 Choices, each checked with PixelMed's DicomSRValidator and dciodvfy:
 
 - Codes: mass → 129793001 "Mammography breast density" per view and 129788004 "Mammographic breast
@@ -55,18 +78,25 @@ Choices, each checked with PixelMed's DicomSRValidator and dciodvfy:
   as a Single Image Finding), enhancing lesion and ultrasound lesion (not mammography).
 - Location (clock, quadrant, depth), ``correlated_with`` and other attributes have no place in
   these templates and are left to the results JSON.
+- Comparison: TID 4002 inside TID 4003 (its row 3) is the textbook place of a finding's change,
+  but IOD Table A.35.5-2 (dcmtk refuses the file) forbids HAS PROPERTIES from a CONTAINER while
+  PixelMed requires it there; so the per-finding change is a HAS PROPERTIES CODE of the feature
+  (concept and values of TID 4206; PixelMed: "not in template", a warning). PixelMed's TID
+  4004/4005 lack the nested Composite Feature and row 11 (Difference in size) that PS3.16 has:
+  warnings too, no errors.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from highdicom.sr import CodeContentItem, ContainerContentItem, ContentItem, ImageContentItem, NumContentItem
 
 from breastgate.domain.errors import EncodingError
-from breastgate.domain.model import Finding, FindingKind, Mark
+from breastgate.domain.model import ChangeKind, Finding, FindingComparison, FindingKind, Mark
 from breastgate.results import codes as c
 from breastgate.results.sr_content import (
     Code,
@@ -198,20 +228,76 @@ class FindingEncoder:
         return item
 
     def impression(self, finding: Finding) -> ContainerContentItem:
-        """TID 4003 for one finding: a Composite Feature, or the Single Image Finding(s)."""
+        """TID 4003 for one finding: a Composite Feature, or the Single Image Finding(s); with a
+        comparison, its change (TID 4002) and, when the prior's images are in the library, a
+        temporal Composite Feature over the current finding and its marks on the prior."""
         detection_code(finding.kind)
         rows: list[ContentItem] = [
             code_item(c.RENDERING_INTENT, rendering_intent(finding.score, self.threshold), _CM)
         ]
+        prior = self.prior_marks(finding)
         images = {(m.sop_instance_uid, m.frame) for m in finding.marks}
-        if len(images) >= 2:
-            rows.append(self._composite(finding))
+        if prior:
+            features = [self._temporal(finding, prior)]
+        elif len(images) >= 2:
+            features = [self._composite(finding)]
         else:
-            rows.extend(self._single(finding, mark, "CONTAINS", alone=True) for mark in finding.marks)
+            features = [self._single(finding, mark, "CONTAINS", alone=True) for mark in finding.marks]
+        if finding.comparison is not None:
+            for feature in features:
+                add(feature, self._change(finding.comparison))
+        rows.extend(features)
         return container_item(c.INDIVIDUAL_IMPRESSION, _IF, rows)
 
-    def _composite(self, finding: Finding) -> CodeContentItem:
+    def prior_marks(self, finding: Finding) -> tuple[Mark, ...]:
+        """The finding's marks on the prior when it was there (not new) and every one of their
+        images is in the library; else none (the change is still stated, TID 4002)."""
+        comparison = finding.comparison
+        if comparison is None or comparison.change == ChangeKind.NEW or not comparison.prior_marks:
+            return ()
+        if any((m.sop_instance_uid, m.frame) not in self.images for m in comparison.prior_marks):
+            return ()
+        return comparison.prior_marks
+
+    @staticmethod
+    def _change(comparison: FindingComparison) -> CodeContentItem:
+        """HAS PROPERTIES CODE (129720009, SCT, "Change since last mammogram") = CID 6002 on the
+        finding's Composite Feature or Single Image Finding. The concept and values are TID
+        4206's (Breast Imaging Report); TID 4004-4006 have no row for it, so PixelMed says "not
+        in template" (a warning), and PS3.3 Table A.35.5-2 allows CODE HAS PROPERTIES CODE. TID
+        4002 row 3 inside TID 4003 is not usable: A.35.5-2 forbids HAS PROPERTIES from a
+        CONTAINER, PixelMed requires it (see :mod:`breastgate.results.tid4000`)."""
+        return code_item(c.CHANGE_SINCE_LAST_MAMMOGRAM, c.CHANGES[comparison.change.value], _HP)
+
+    def _temporal(self, finding: Finding, prior: Sequence[Mark]) -> CodeContentItem:
+        """TID 4004 with Composite type "related temporally" (CID 6035 111153): INFERRED FROM the
+        current finding (its spatial Composite Feature, or its Single Image Finding) and from a
+        Single Image Finding per mark on the prior; TID 4005 row 11 Difference in size (CID 6037)."""
+        comparison = finding.comparison
+        assert comparison is not None
         item = code_item(c.COMPOSITE_FEATURE, COMPOSITE_CODE[finding.kind], "CONTAINS")
+        rows: list[ContentItem] = [
+            code_item(c.RENDERING_INTENT, rendering_intent(finding.score, self.threshold), _CM)
+        ]
+        if finding.id:
+            rows.append(text_item(c.TRACKING_IDENTIFIER, finding.id, "HAS OBS CONTEXT"))
+        rows.append(code_item(c.COMPOSITE_TYPE, c.RELATED_TEMPORALLY, _HP))
+        rows.append(code_item(c.SCOPE_OF_FEATURE, c.MULTIPLE_IMAGES, _HP))
+        rows.extend(self.algorithm.items())
+        rows.append(num_item(c.CERTAINTY_OF_FEATURE, _percent(finding.score), c.PERCENT, _HP))
+        if comparison.size_change_mm is not None:
+            rows.append(num_item(c.DIFFERENCE_IN_SIZE, comparison.size_change_mm, c.MILLIMETER, _HP))
+        if len({(m.sop_instance_uid, m.frame) for m in finding.marks}) >= 2:
+            rows.append(self._composite(finding, _IF))
+        else:
+            rows.extend(self._single(finding, mark, _IF, alone=True) for mark in finding.marks)
+        before = replace(finding, size_mm=comparison.prior_size_mm, marks=tuple(prior), comparison=None)
+        rows.extend(self._single(before, mark, _IF, alone=len(prior) == 1) for mark in prior)
+        add(item, *rows)
+        return item
+
+    def _composite(self, finding: Finding, rel: str = "CONTAINS") -> CodeContentItem:
+        item = code_item(c.COMPOSITE_FEATURE, COMPOSITE_CODE[finding.kind], rel)
         rows: list[ContentItem] = [
             code_item(c.RENDERING_INTENT, rendering_intent(finding.score, self.threshold), _CM)
         ]
@@ -412,25 +498,117 @@ def _tracking(node: Node) -> str:
     return (found.text or "") if found is not None else ""
 
 
-def decode_findings(cad: Node) -> tuple[Finding, ...]:
-    """Findings below a TID 4001 CAD summary (image-quality and unknown findings are skipped)."""
+def is_temporal(node: Node) -> bool:
+    """Whether a Composite Feature's Composite type is "related temporally" (CID 6035 111153)."""
+    kind = node.first(c.COMPOSITE_TYPE, "CODE")
+    return kind is not None and c.RELATED_TEMPORALLY.same(kind.code)
+
+
+def _study_date(single: Node) -> str:
+    """Study Date (TID 4020 row 7) of the library image a Single Image Finding's Center is on."""
+    center = _scoord(single, c.CENTER)
+    image = center[1] if center is not None else None
+    found = image.first(c.STUDY_DATE, "DATE") if image is not None else None
+    return (found.text or "") if found is not None else ""
+
+
+def change_of(node: Node) -> ChangeKind | None:
+    """The CID 6002 "Change since last mammogram" a feature or finding carries, or None."""
+    found = node.first(c.CHANGE_SINCE_LAST_MAMMOGRAM, "CODE")
+    code = found.code if found is not None else None
+    return next((ChangeKind(k) for k, known in c.CHANGES.items() if known.same(code)), None)
+
+
+def comparison_of(
+    change: ChangeKind | None,
+    prior: Sequence[Node],
+    size_change: float | None,
+    prior_studies: Mapping[str, str],
+    size: float | None = None,
+) -> FindingComparison | None:
+    """A finding's comparison from its change code and its Single Image Findings on the prior;
+    the prior's Study Instance UID from the Pertinent Other Evidence (``prior_studies``: SOP
+    Instance UID → Study Instance UID), else the only prior study listed there, else empty."""
+    if change is None:
+        return None
+    marks = tuple(m for m in (decode_mark(p) for p in prior) if m is not None)
+    studies = {prior_studies.get(m.sop_instance_uid) for m in marks} - {None}
+    if not studies and len(set(prior_studies.values())) == 1:
+        studies = set(prior_studies.values())
+    dates = [d for d in (_study_date(p) for p in prior) if d]
+    prior_size = next((m.size_mm for m in marks if m.size_mm is not None), None)
+    if prior_size is None and size is not None and size_change is not None:
+        prior_size = round(size - size_change, 6)  # current − prior, as encoded
+    return FindingComparison(
+        prior_study_instance_uid=str(next(iter(studies))) if len(studies) == 1 else "",
+        change=change,
+        size_change_mm=size_change,
+        prior_size_mm=prior_size,
+        prior_study_date=dates[0] if dates else None,
+        prior_marks=marks,
+    )
+
+
+def split_temporal(comp: Node) -> tuple[Node | None, list[Node], list[Node]]:
+    """(current spatial Composite Feature or None, current singles, prior singles) of a temporal
+    Composite Feature: a nested feature is the current finding; otherwise the singles on the
+    latest Study Date are (the first single when no dates tell)."""
+    nested = comp.find(c.COMPOSITE_FEATURE, "CODE")
+    singles = comp.find(c.SINGLE_IMAGE_FINDING, "CODE")
+    if nested:
+        return nested[0], nested[0].find(c.SINGLE_IMAGE_FINDING, "CODE"), singles
+    dates = [_study_date(s) for s in singles]
+    latest = max(dates, default="")
+    if latest and len(set(dates)) > 1:
+        return (
+            None,
+            [s for s, d in zip(singles, dates, strict=True) if d == latest],
+            [s for s, d in zip(singles, dates, strict=True) if d != latest],
+        )
+    return None, singles[:1], singles[1:]
+
+
+def decode_findings(cad: Node, prior_studies: Mapping[str, str] | None = None) -> tuple[Finding, ...]:
+    """Findings below a TID 4001 CAD summary (image-quality and unknown findings are skipped),
+    with their comparison with the prior when the SR states one (a change code, a temporal
+    Composite Feature). ``prior_studies`` maps prior SOP Instance UIDs to their Study Instance
+    UID (the Pertinent Other Evidence Sequence)."""
+    prior_studies = prior_studies or {}
     out: list[Finding] = []
     for impression in cad.find(c.INDIVIDUAL_IMPRESSION, "CONTAINER"):
         for comp in impression.find(c.COMPOSITE_FEATURE, "CODE"):
-            singles = comp.find(c.SINGLE_IMAGE_FINDING, "CODE")
+            prior: list[Node] = []
+            feature: Node | None = comp
+            if is_temporal(comp):
+                feature, singles, prior = split_temporal(comp)
+            else:
+                singles = comp.find(c.SINGLE_IMAGE_FINDING, "CODE")
             kinds = [kind_of(s.code) for s in singles]
             marks = [m for m in (decode_mark(s) for s in singles) if m is not None]
-            certainty = _num(comp, c.CERTAINTY_OF_FEATURE)
+            if not marks:
+                continue
+            source = feature if feature is not None else comp
+            certainty = _num(source, c.CERTAINTY_OF_FEATURE)
             score = round(certainty / 100.0, 6) if certainty is not None else max(m.score for m in marks)
+            size = _num(source, c.DIAMETER) if feature is not None else marks[0].size_mm
+            difference = _num(comp, c.DIFFERENCE_IN_SIZE)
+            comparison = comparison_of(change_of(comp), prior, difference, prior_studies, size)
             out += _finding(
-                _tracking(comp), kinds[0] if kinds else None, score, marks, _num(comp, c.DIAMETER), singles
+                _tracking(comp), kinds[0] if kinds else None, score, marks, size, singles, comparison
             )
         for single in impression.find(c.SINGLE_IMAGE_FINDING, "CODE"):
             mark = decode_mark(single)
             if mark is None:
                 continue
+            comparison = comparison_of(change_of(single), [], None, prior_studies)
             out += _finding(
-                _tracking(single), kind_of(single.code), mark.score, [mark], mark.size_mm, [single]
+                _tracking(single),
+                kind_of(single.code),
+                mark.score,
+                [mark],
+                mark.size_mm,
+                [single],
+                comparison,
             )
     return tuple(out)
 
@@ -442,6 +620,7 @@ def _finding(
     marks: list[Mark],
     size: float | None,
     nodes: list[Node],
+    comparison: FindingComparison | None = None,
 ) -> list[Finding]:
     laterality = next((m.laterality for m in marks if m.laterality in ("L", "R")), None)
     if kind is None or not marks or laterality is None:
@@ -459,6 +638,7 @@ def _finding(
             marks=tuple(marks),
             size_mm=size,
             attributes=attributes,
+            comparison=comparison,
         )
     ]
 

@@ -1,8 +1,10 @@
-"""Prior studies from the PACS: Study Root C-FIND and C-MOVE SCU (PS3.4 Annex C; PS3.7 §9.1.2, §9.1.4).
+"""Prior studies from the PACS: Study Root C-FIND, C-MOVE and C-GET SCU (PS3.4 Annex C; PS3.7
+§9.1.2-§9.1.4).
 
-:class:`PriorFetcher` asks a PACS for a patient's studies (C-FIND at STUDY level) and has it send
-one study to our own Storage SCP (C-MOVE to our AE title; the PACS must know that AE as a
-destination). The selection is :func:`breastgate.routing.priors.select_priors`. Failures are the
+:class:`PriorFetcher` asks a PACS for a patient's studies (C-FIND at STUDY level) and either has
+it send one study to our own Storage SCP (C-MOVE to our AE title; the PACS must know that AE as a
+destination) or fetches it on its own association (C-GET; no inbound port needed).
+The selection is :func:`breastgate.routing.priors.select_priors`. Failures are the
 delivery errors of :mod:`breastgate.domain.errors` (retryable: the PACS is down or busy; permanent:
 it refuses), mapped by :mod:`breastgate.dicomnet`.
 """
@@ -10,15 +12,25 @@ it refuses), mapped by :mod:`breastgate.dicomnet`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
-from breastgate.dicomnet.ae import ClosingAE, Timeouts, associate, client_ae, release
+from breastgate.dicomnet.ae import (
+    AssociationRejectedError,
+    ClosingAE,
+    Timeouts,
+    associate,
+    client_ae,
+    release,
+)
+from breastgate.dicomnet.retrieve import get_study
 from breastgate.dicomnet.status import MOVE_PARTIAL, PENDING, check_query_status
-from breastgate.domain.errors import PeerUnavailableError
+from breastgate.domain.errors import PeerUnavailableError, RejectedError
 from breastgate.domain.model import DicomNode, is_ae_title
 from breastgate.routing.priors import StudyMatch, select_priors
 
@@ -41,7 +53,25 @@ def _match(identifier: Dataset | None) -> StudyMatch | None:
     raw = identifier.get("ModalitiesInStudy")
     values = str(raw).split("\\") if isinstance(raw, str) else list(raw or [])  # VM 1-n: str or MultiValue
     modalities = tuple(str(v).strip().upper() for v in values if str(v).strip())
-    return StudyMatch(uid, _text(identifier, "StudyDate"), modalities, _text(identifier, "AccessionNumber"))
+    return StudyMatch(
+        uid,
+        _text(identifier, "StudyDate"),
+        modalities,
+        _text(identifier, "AccessionNumber"),
+        _text(identifier, "IssuerOfPatientID"),
+    )
+
+
+@contextmanager
+def refusal_if_permanent() -> Iterator[None]:
+    """A permanent association rejection (e.g. the PACS does not know our AE title) is a refusal:
+    the pre-fetch fails with the reason instead of being retried for ever."""
+    try:
+        yield
+    except AssociationRejectedError as exc:
+        if exc.permanent:
+            raise RejectedError(str(exc)) from None
+        raise
 
 
 class PriorFetcher:
@@ -70,11 +100,16 @@ class PriorFetcher:
         self.calling_ae = calling_ae
         self.timeouts = Timeouts(connect_timeout, acse_timeout, dimse_timeout, network_timeout)
 
-    def query(self, node: DicomNode, patient_id: str) -> list[StudyMatch]:
-        """Every study of the patient the PACS knows (Study Root C-FIND, STUDY level, PS3.4 C.6.2)."""
+    def query(self, node: DicomNode, patient_id: str, issuer: str | None = None) -> list[StudyMatch]:
+        """Every study of the patient the PACS knows (Study Root C-FIND, STUDY level, PS3.4 C.6.2).
+
+        With ``issuer``, Issuer of Patient ID is a matching key too (PS3.4 C.6.2.1.2); it is
+        always asked for as a return key, so selection can tell namespaces apart.
+        """
         identifier = Dataset()
         identifier.QueryRetrieveLevel = "STUDY"
         identifier.PatientID = patient_id
+        identifier.IssuerOfPatientID = issuer or ""
         identifier.StudyInstanceUID = ""
         identifier.StudyDate = ""
         identifier.ModalitiesInStudy = ""
@@ -136,11 +171,38 @@ class PriorFetcher:
             )
         return final
 
+    def get(self, node: DicomNode, study_uid: str, on_file: Callable[[Path], int], temp_dir: Path) -> int:
+        """Fetch the study on our own association with Study Root C-GET; ``on_file`` keeps each
+        object received (a Part 10 file) and returns its C-STORE status.
+
+        Returns the final status: 0x0000, or 0xB000 when some sub-operations failed (logged).
+        """
+        what = f"study {study_uid} from {node}"
+        last: list[Dataset] = []
+        ae = client_ae(self.calling_ae, self.timeouts)
+        with refusal_if_permanent():
+            assoc, responses = get_study(ae, node, study_uid, on_file, temp_dir, what="Study Root C-GET")
+        try:
+            final = self._drain("C-GET", responses, node, lambda _ident: None, last)
+        finally:
+            release(ae, assoc)
+        check_query_status("C-GET", final, what)
+        if final == MOVE_PARTIAL:
+            status = last[-1] if last else Dataset()
+            LOGGER.warning(
+                "C-GET of %s: %s sub-operation(s) failed, %s completed",
+                what,
+                status.get("NumberOfFailedSuboperations", "?"),
+                status.get("NumberOfCompletedSuboperations", "?"),
+            )
+        return final
+
     # Association plumbing ----------------------------------------------------------------------
     def _associate(self, node: DicomNode, model: str, service: str) -> tuple[ClosingAE, Any]:
         ae = client_ae(self.calling_ae, self.timeouts)
         ae.add_requested_context(model)
-        return ae, associate(ae, node, what=f"Study Root {service}")
+        with refusal_if_permanent():
+            return ae, associate(ae, node, what=f"Study Root {service}")
 
     @staticmethod
     def _drain(

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import socket
+from collections.abc import Sequence
 from pathlib import Path
 
 from breastgate import __version__
@@ -16,6 +17,7 @@ from breastgate.delivery.mllp import MllpSender
 from breastgate.delivery.service import OutboxWorker, Sender
 from breastgate.delivery.webhooks import WebhookSender
 from breastgate.domain.governance import Mode
+from breastgate.domain.model import AlgorithmManifest
 from breastgate.domain.outputs import Endpoint, SenderKind
 from breastgate.engines.config import load_engines
 from breastgate.governance.configuration import record_configuration
@@ -37,8 +39,10 @@ from breastgate.pipeline.publish.hl7 import Hl7Outbound
 from breastgate.pipeline.reprioritise import reapply_policy
 from breastgate.reporting.letters import LetterTemplate, SiteLetterhead
 from breastgate.routing.assembly import StudyAssembler
+from breastgate.routing.attach import PriorPolicy
 from breastgate.routing.prefetch import PrefetchWorker
 from breastgate.routing.qr import PriorFetcher
+from breastgate.routing.retrieve import Intake, RetrieveSpec, build_source
 from breastgate.routing.rules import rules_from_manifests
 from breastgate.runtime.periodic import Periodic
 from breastgate.runtime.settings import Settings
@@ -96,18 +100,33 @@ def owner_id(role: str) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{role}"
 
 
-def prefetch_worker(settings: Settings, db: Database) -> PrefetchWorker | None:
-    """The prior pre-fetch worker: priors come from the first BG_PACS node to our own AE title.
+def prior_policy(settings: Settings, manifests: Sequence[AlgorithmManifest]) -> PriorPolicy:
+    """What each algorithm wants (manifest ``prior_modalities``), the selection rules and the wait."""
+    return PriorPolicy(
+        wanted={m.id: tuple(m.prior_modalities) for m in manifests if m.prior_modalities},
+        count=settings.prior_count,
+        years=settings.prior_years,
+        wait_seconds=settings.prior_wait_seconds,
+        fetching=settings.prior_count > 0 and bool(settings.pacs),
+    )
+
+
+def prefetch_worker(settings: Settings, db: Database, blobs: BlobStore) -> PrefetchWorker | None:
+    """The prior pre-fetch worker: priors come from the first BG_PACS node, retrieved the way
+    ``BG_PRIOR_RETRIEVE`` names for it (C-MOVE to our own AE title by default).
 
     None (no pre-fetch owed, none run) when ``BG_PRIOR_COUNT`` is 0 or there is no PACS."""
     if settings.prior_count <= 0 or not settings.pacs:
         return None
+    node = settings.pacs[0]
+    fetcher = PriorFetcher(calling_ae=settings.ae_title)
+    intake = Intake(db, blobs, settings.home_path / "tmp" / "priors")
+    spec = settings.prior_retrieve.get(node.ae_title, RetrieveSpec())
     return PrefetchWorker(
         db,
-        PriorFetcher(calling_ae=settings.ae_title),
-        settings.pacs[0],
-        settings.ae_title,
+        build_source(spec, node, fetcher, intake),
         count=settings.prior_count,
+        years=settings.prior_years,
         policy=RetryPolicy(settings.delivery_retry_base_seconds, settings.delivery_retry_max_seconds),
         owner_id=owner_id("prefetch"),
     )
@@ -147,6 +166,7 @@ class Core:
                 default_mode=Mode(settings.initial_mode),
                 retry_base_seconds=settings.job_retry_base_seconds,
                 retry_max_seconds=settings.job_retry_max_seconds,
+                priors=prior_policy(settings, [a.manifest for a in self.registry.all()]),
                 hl7=Hl7Outbound(
                     results_to=settings.hl7_results_to,
                     priority_to=settings.hl7_priority_to,
@@ -185,7 +205,13 @@ class Gateway:
         self.workers_in_process = workers_in_process and settings.workers > 0
         manifests = [a.manifest for a in self.core.registry.all()]
         rules = rules_from_manifests(manifests, settings.algorithms)
-        self.assembler = StudyAssembler(self.core.db, rules, settings.stable_seconds, self.core.queue.enqueue)
+        self.assembler = StudyAssembler(
+            self.core.db,
+            rules,
+            settings.stable_seconds,
+            self.core.queue.enqueue,
+            prior_policy(settings, manifests),
+        )
         self.sweeper = LeaseSweeper(self.core.db, self.core.queue.enqueue)
         self.ingest = IngestService(self.core.db, self.core.blobs)
         self.scp = StorageSCP(
@@ -197,7 +223,7 @@ class Gateway:
             max_pdu=settings.dicom_max_pdu,
             temp_dir=settings.home_path / "tmp",
         )
-        self.prefetch = prefetch_worker(settings, self.core.db)
+        self.prefetch = prefetch_worker(settings, self.core.db, self.core.blobs)
         self.hl7 = Hl7Service(
             self.core.db,
             application=settings.ae_title,

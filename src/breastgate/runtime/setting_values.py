@@ -32,6 +32,7 @@ from breastgate.domain.outputs import (
     SpoolFolder,
     parse_object_switches,
 )
+from breastgate.routing.retrieve import RetrieveSpec, parse_retrieve, retrieve_text
 
 
 def entries(value: object, separator: str = ",") -> list[object]:
@@ -104,6 +105,22 @@ def _objects_text(value: Mapping[str, frozenset[OutputKind]]) -> str:
         for node, kinds in value.items()
         if kinds != DEFAULT_PACS_OBJECTS
     )
+
+
+def _prior_retrieve(value: object) -> dict[str, RetrieveSpec]:
+    """``NODE=move|get|dicomweb:URL`` entries separated by ``;`` (or a list / table of them)."""
+    if isinstance(value, Mapping):
+        if all(isinstance(v, RetrieveSpec) for v in value.values()):
+            return {str(k): v for k, v in value.items() if isinstance(v, RetrieveSpec)}
+        value = [f"{node}={v}" for node, v in value.items()]
+    if isinstance(value, list | tuple):
+        value = ";".join(str(v) for v in value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected NODE=move|get|dicomweb:URL text, got {type(value).__name__}")
+    try:
+        return parse_retrieve(value)
+    except InvalidInputError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _mllp(value: object) -> tuple[MllpEndpoint, ...]:
@@ -193,6 +210,13 @@ PacsObjects = Annotated[
     NoDecode,
     BeforeValidator(_object_switches),
     PlainSerializer(_objects_text, return_type=str),
+]
+#: ``BG_PRIOR_RETRIEVE``: how each PACS node's priors are retrieved, by AE title (default move).
+PriorRetrieve = Annotated[
+    dict[str, RetrieveSpec],
+    NoDecode,
+    BeforeValidator(_prior_retrieve),
+    PlainSerializer(retrieve_text, return_type=str),
 ]
 #: ``BG_HL7_RESULTS_TO``, ``BG_HL7_PRIORITY_TO``: normalised ``mllp://HOST:PORT``.
 MllpDestinations = Annotated[

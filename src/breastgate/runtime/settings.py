@@ -38,6 +38,7 @@ from breastgate.runtime.setting_values import (
     MllpDestinations,
     PacsNodes,
     PacsObjects,
+    PriorRetrieve,
     ProcessingIds,
     WebhookUrls,
 )
@@ -113,8 +114,8 @@ class Settings(BaseSettings):
     pacs_objects: PacsObjects = Field(
         default_factory=dict,
         description="which result objects each BG_PACS node receives: NODE=kind,kind;NODE=all "
-        "(kinds cad-sr, gsps, sc, kos, tid1500; NODE is the AE title or AE@HOST:PORT); "
-        "a node not named gets cad-sr, gsps, sc, kos",
+        "(kinds cad-sr, gsps, sc, kos, tid1500, kinetic-map, seg, pmap; NODE is the AE title or "
+        "AE@HOST:PORT); a node not named gets all but tid1500",
     )
     allowed_calling_aes: AeTitles = Field(
         default=frozenset(), description="comma-separated calling AE titles allowed; empty = open"
@@ -154,8 +155,26 @@ class Settings(BaseSettings):
     prior_count: int = Field(
         default=2,
         ge=0,
-        description="prior MG studies retrieved from the first BG_PACS node per order received "
-        "before its images; 0 disables the pre-fetch",
+        description="prior studies retrieved from the first BG_PACS node per order received before "
+        "its images and per study routed to an algorithm wanting priors (the N most recent); "
+        "0 disables the pre-fetch",
+    )
+    prior_years: float = Field(
+        default=5.0,
+        ge=0,
+        description="priors are no older than this many years before the current study; 0 = any age",
+    )
+    prior_wait_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="how long a job whose algorithm wants priors waits for them before it runs "
+        "without them (and says so: prior not fetched in time)",
+    )
+    prior_retrieve: PriorRetrieve = Field(
+        default_factory=dict,
+        description="how each BG_PACS node's priors are retrieved: NODE=move|get|dicomweb:URL;... "
+        "(NODE is the AE title; move = C-FIND + C-MOVE to BG_AE_TITLE, get = C-FIND + C-GET, "
+        "dicomweb:URL = QIDO-RS + WADO-RS at that base URL); a node not named uses move",
     )
     drift_check_seconds: float = Field(
         default=3600.0,
@@ -259,6 +278,17 @@ class Settings(BaseSettings):
             self.pacs_objects = pacs_objects_for(self.pacs_objects, self.pacs)
         except InvalidInputError as exc:
             raise ValueError(f"BG_PACS_OBJECTS: {exc}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _prior_retrieve_names_pacs_nodes(self) -> Self:
+        known = {node.ae_title for node in self.pacs}
+        unknown = sorted(set(self.prior_retrieve) - known)
+        if unknown:
+            raise ValueError(
+                f"BG_PRIOR_RETRIEVE: {', '.join(unknown)} is not a BG_PACS node "
+                f"(expected the AE title of one of: {', '.join(sorted(known)) or 'none configured'})"
+            )
         return self
 
     @model_validator(mode="after")

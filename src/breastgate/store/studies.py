@@ -49,6 +49,7 @@ class InstanceInfo:
     manufacturer: str | None = None
     model: str | None = None
     patient_age: int | None = None
+    issuer_of_patient_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ def record_instance(session: Session, info: InstanceInfo, *, now: datetime | Non
     study.study_date = _clip(info.study_date, 8) or study.study_date
     if info.patient_age is not None:
         study.patient_age = info.patient_age
+    study.issuer_of_patient_id = _clip(info.issuer_of_patient_id, 64) or study.issuer_of_patient_id
     study.last_received_at = now
     study.instance_count = (study.instance_count or 0) + 1
     session.add(
@@ -185,6 +187,7 @@ def get_study_ref(session: Session, study_instance_uid: str) -> StudyRef | None:
         patient_id=study.patient_id,
         accession_number=study.accession_number,
         generation=study.generation,
+        study_date=study.study_date,
     )
 
 
@@ -280,6 +283,13 @@ def first_received_at(session: Session, study_instance_uid: str) -> datetime | N
         select(Study.first_received_at).where(Study.study_instance_uid == study_instance_uid)
     )
     return _utc(value) if value is not None else None
+
+
+def get_issuer(session: Session, study_instance_uid: str) -> str | None:
+    """Issuer of Patient ID (0010,0021) of the study's patient, as the images carry it."""
+    return session.scalar(
+        select(Study.issuer_of_patient_id).where(Study.study_instance_uid == study_instance_uid)
+    )
 
 
 def get_study_date(session: Session, study_instance_uid: str) -> str | None:

@@ -51,6 +51,8 @@ class Study(Base):
     accession_number: Mapped[str | None] = mapped_column(String(16), index=True)
     study_date: Mapped[str | None] = mapped_column(String(8))
     patient_age: Mapped[int | None] = mapped_column(Integer)  # whole years at the study date
+    #: Issuer of Patient ID (0010,0021): the namespace of ``patient_id`` when the images carry one.
+    issuer_of_patient_id: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16), default="receiving")
     generation: Mapped[int] = mapped_column(Integer, default=1)
     instance_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -366,9 +368,13 @@ class PriorFetch(Base):
     __tablename__ = "prior_fetch"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    order_id: Mapped[int] = mapped_column(Integer, ForeignKey("imaging_order.id"), unique=True)
+    order_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("imaging_order.id"), unique=True)
+    study_instance_uid: Mapped[str | None] = mapped_column(String(64), unique=True)
     patient_id: Mapped[str] = mapped_column(String(64))
+    issuer_of_patient_id: Mapped[str | None] = mapped_column(String(64))
     before_date: Mapped[str | None] = mapped_column(String(8))
+    after_date: Mapped[str | None] = mapped_column(String(8))
+    modalities: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

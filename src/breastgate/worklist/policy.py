@@ -29,13 +29,31 @@ met, so no ``stat_threshold`` is set: the suspicion score orders and flags, it d
 Sites change all of this by configuration, which is what the silent → assistive → integrated
 rollout formalises.
 
+Policy 1.2.0 (default) reads the comparison with the prior study and the DCE-MRI kinetics the
+algorithms attach to a finding (``Finding.comparison``, ``Finding.kinetics``): each finding's
+contribution c (0-1) has its odds multiplied by a factor, c' = c·k / (c·k + 1 − c), before the case
+takes the highest. ``change_factors`` holds k per change: a new or enlarging finding raises
+suspicion (BI-RADS 5th edition: a new or growing mass or calcification group warrants work-up;
+default ×2), a stable one lowers it (stability on prior mammograms supports a benign finding;
+default ×0.5), a smaller one is left as it is (default ×1: shrinking is reassuring only once
+the radiologist sees why). ``washout_factor`` (default ×2) applies to an enhancing lesion whose
+delayed phase washes out (a type III curve, the kinetic feature most associated with malignancy in
+the BI-RADS MRI lexicon). A finding without a comparison or kinetics keeps factor 1, so 1.2.0
+scores every study without priors exactly as 1.1.0 did, and "no prior available" changes nothing.
+The factors are the lexicon's direction with a round size, not a fitted figure (no prior pairs were
+available to fit them); the justification says so and the triage reasons name each factor used.
+Setting every factor to 1 turns the comparison off.
+
 Flags:
 
 - ``suspicious_finding``: suspicion ≥ ``suspicious_threshold``;
 - ``birads_0_suspected``: suspicion ≥ ``recall_threshold`` (a screening reader would likely recall:
   BI-RADS 0, needs additional imaging evaluation);
 - ``positioning_inadequate``: a positioning check named ``study_verdict`` failed;
-- ``dense_breast``: density category c or d.
+- ``dense_breast``: density category c or d;
+- ``new_finding``: a finding at its operating point is new since the prior (1.2.0);
+- ``growing_finding``: a finding at its operating point has increased in size (1.2.0);
+- ``washout_kinetics``: an enhancing lesion at its operating point has a type III curve (1.2.0).
 
 Priority: ``stat`` when suspicion ≥ ``stat_threshold`` (off by default), ``urgent`` when
 ``suspicious_finding``, else ``routine``. BI-RADS draft: "0" (incomplete, recall) when the
@@ -49,15 +67,19 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from breastgate.domain.errors import ConfigurationError
 from breastgate.domain.model import (
     AlgorithmResult,
     AlgorithmStatus,
     CaseAssessment,
+    ChangeKind,
+    DelayedPhase,
+    Finding,
     FindingKind,
     Priority,
     Triage,
@@ -83,6 +105,14 @@ JUSTIFICATION = (
     "breastgate.calcifications 2.0.0: phantoms 1.00 at 0.07 false marks per image (target 0.95 at "
     "0.25); real mammograms 0.80 [0.55-0.93] at 1 false mark per image (target 0.85, missed by one "
     "cluster of 15; kept from policy 1.0.0)",
+    "comparison and kinetics factors (1.2.0): odds ×2 for a new or enlarging finding, ×0.5 for a "
+    "stable one, ×2 for a washout (type III) curve; the BI-RADS direction with a round size, not "
+    "fitted (no pairs of current and prior studies to fit them on)",
+)
+
+#: Default odds factor per change since the prior (policy 1.2.0).
+CHANGE_FACTORS: Mapping[ChangeKind, float] = MappingProxyType(
+    {ChangeKind.NEW: 2.0, ChangeKind.INCREASED: 2.0, ChangeKind.STABLE: 0.5, ChangeKind.DECREASED: 1.0}
 )
 
 
@@ -91,7 +121,7 @@ class TriagePolicy:
     """Thresholds on the case suspicion score (0-100) and which flags to raise."""
 
     id: str = "breastgate.triage"
-    version: str = "1.1.0"
+    version: str = "1.2.0"
     suspicious_threshold: float = 80.0
     recall_threshold: float = 80.0
     stat_threshold: float | None = None
@@ -103,6 +133,10 @@ class TriagePolicy:
     case_score: str = "operating_point_odds"
     #: The measured figures that justified each algorithm in ``triage_algorithms`` (free text).
     justification: tuple[str, ...] = JUSTIFICATION
+    #: Odds factor per change since the prior study (1.2.0); a change not listed counts ×1.
+    change_factors: Mapping[ChangeKind, float] = field(default_factory=lambda: dict(CHANGE_FACTORS))
+    #: Odds factor of an enhancing lesion with a washout delayed phase (type III curve) (1.2.0).
+    washout_factor: float = 2.0
 
     @property
     def name(self) -> str:
@@ -127,7 +161,9 @@ def assess(
     if not lesion_results:
         return None
     scores = [
-        case_score(f.score, r.operating_threshold, policy.case_score)
+        with_odds_factor(
+            case_score(f.score, r.operating_threshold, policy.case_score), finding_factor(f, policy)
+        )
         for r in lesion_results
         for f in r.findings
         if f.kind in LESION_KINDS
@@ -172,6 +208,59 @@ def case_score(score: float, threshold: float | None, rule: str) -> float:
     return 1.0 / (1.0 + math.exp(-logit))
 
 
+def finding_factor(finding: Finding, policy: TriagePolicy) -> float:
+    """The odds factor of a finding under ``policy``: its change since the prior times the
+    washout factor when its kinetics wash out; 1 when it carries neither (policy 1.2.0)."""
+    factor = 1.0
+    if finding.comparison is not None:
+        factor *= policy.change_factors.get(finding.comparison.change, 1.0)
+    if finding.kinetics is not None and finding.kinetics.delayed_phase == DelayedPhase.WASHOUT:
+        factor *= policy.washout_factor
+    return factor
+
+
+def with_odds_factor(contribution: float, factor: float) -> float:
+    """``contribution`` (0-1) with its odds multiplied by ``factor``: c·k / (c·k + 1 − c)."""
+    if factor == 1.0:
+        return contribution
+    raised = contribution * factor
+    return raised / (raised + 1.0 - contribution) if raised + 1.0 - contribution > 0 else 1.0
+
+
+_CHANGE_FLAGS = {ChangeKind.NEW: "new_finding", ChangeKind.INCREASED: "growing_finding"}
+
+
+def _temporal(results: Sequence[AlgorithmResult], policy: TriagePolicy) -> tuple[list[str], list[str]]:
+    """Flags and reasons from the comparison and kinetics of the findings at their operating
+    point, in the triage algorithms' ok results (policy 1.2.0)."""
+    flags: list[str] = []
+    reasons: list[str] = []
+    for r in results:
+        if r.status != AlgorithmStatus.OK or r.algorithm_id not in policy.triage_algorithms:
+            continue
+        threshold = r.operating_threshold if r.operating_threshold is not None else 0.0
+        for f in r.findings:
+            if f.kind not in LESION_KINDS or f.score < threshold:
+                continue
+            if f.comparison is not None:
+                change = f.comparison.change
+                flag = _CHANGE_FLAGS.get(change)
+                if flag and flag not in flags:
+                    flags.append(flag)
+                factor = policy.change_factors.get(change, 1.0)
+                if factor != 1.0:
+                    reasons.append(f"{f.kind.value} {f.id} {change.value} since prior: odds ×{factor:g}")
+            washout = f.kinetics is not None and f.kinetics.delayed_phase == DelayedPhase.WASHOUT
+            if washout:
+                if "washout_kinetics" not in flags:
+                    flags.append("washout_kinetics")
+                if policy.washout_factor != 1.0:
+                    reasons.append(
+                        f"{f.kind.value} {f.id} washout (type III curve): odds ×{policy.washout_factor:g}"
+                    )
+    return flags, reasons
+
+
 def triage(
     results: Sequence[AlgorithmResult], policy: TriagePolicy = DEFAULT_POLICY
 ) -> tuple[CaseAssessment | None, Triage]:
@@ -185,6 +274,7 @@ def triage(
         reasons.append(f"suspicion {score:.0f} ≥ {policy.suspicious_threshold:.0f}")
     if assessment is not None and score >= policy.recall_threshold:
         flags.append("birads_0_suspected")
+    temporal_flags, temporal_reasons = _temporal(results, policy)
     for r in results:
         if r.status != AlgorithmStatus.OK:
             continue
@@ -195,6 +285,8 @@ def triage(
         dense = r.density is not None and r.density.category in ("c", "d")
         if policy.flag_dense and dense and "dense_breast" not in flags:
             flags.append("dense_breast")
+    flags += temporal_flags
+    reasons += temporal_reasons
     if policy.stat_threshold is not None and score >= policy.stat_threshold:
         priority = Priority.STAT
     elif "suspicious_finding" in flags:
@@ -225,6 +317,8 @@ _POLICY_KEYS = {
     "triage_algorithms": list,
     "case_score": str,
     "justification": list,
+    "change_factors": dict,
+    "washout_factor": float,
 }
 
 
@@ -248,7 +342,9 @@ def load_policy(path: Path) -> TriagePolicy:
     values: dict[str, object] = {}
     for key, value in data.items():
         kind = _POLICY_KEYS[key]
-        if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+        if key in ("change_factors", "washout_factor"):
+            values[key] = _factors(path, key, value)
+        elif kind is float and isinstance(value, int | float) and not isinstance(value, bool):
             if not 0.0 <= float(value) <= 100.0:
                 raise ConfigurationError(f"triage policy {path}: {key} {value} outside 0-100")
             values[key] = float(value)
@@ -263,3 +359,28 @@ def load_policy(path: Path) -> TriagePolicy:
     if values.get("case_score", "highest_score") not in CASE_SCORES:
         raise ConfigurationError(f"triage policy {path}: case_score must be one of {', '.join(CASE_SCORES)}")
     return TriagePolicy(**values)  # type: ignore[arg-type]
+
+
+def _factor(path: Path, key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < float(value) <= 100.0:
+        raise ConfigurationError(f"triage policy {path}: {key} must be a number above 0 and at most 100")
+    return float(value)
+
+
+def _factors(path: Path, key: str, value: object) -> object:
+    """``washout_factor`` as a float, ``change_factors`` as {ChangeKind: float} (unknown changes
+    refused; changes not listed keep the default factor)."""
+    if key == "washout_factor":
+        return _factor(path, key, value)
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"triage policy {path}: change_factors must be a table")
+    known = {c.value for c in ChangeKind}
+    unknown = set(value) - known
+    if unknown:
+        raise ConfigurationError(
+            f"triage policy {path}: change_factors: unknown changes {sorted(unknown)} "
+            f"(of {', '.join(sorted(known))})"
+        )
+    factors = dict(CHANGE_FACTORS)
+    factors.update({ChangeKind(k): _factor(path, f"change_factors.{k}", v) for k, v in value.items()})
+    return factors

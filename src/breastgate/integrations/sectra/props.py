@@ -20,6 +20,15 @@ confirmed the report (their category overrides the AI's, which stays in ``*_ai_c
 modified) or ``draft``. ``findingN_link`` / ``study_link``: breastgate's launch endpoint opening
 IDS7 at the finding's image and frame / at the study (with Sectra URL launch and BG_PUBLIC_URL
 configured, else empty).
+
+Comparison with the prior (schema version 1, keys added): ``comparison_status`` is the priors'
+status (held, none_available, not_in_time, not_sought; ``""`` when no algorithm read priors),
+``prior_study_date`` the most recent prior compared with (ISO date), ``density_prior_category``
+and ``density_change_pp`` the prior's density and the change in percentage points;
+``findingN_change`` (new, stable, increased, decreased), ``_size_change_mm`` (current − prior),
+``_prior_size_mm`` and ``_prior_date`` per finding. DCE-MRI lesions: ``findingN_diameters_mm``
+("14 x 10 x 8"), ``_initial_phase`` (slow, medium, fast), ``_delayed_phase`` (persistent,
+plateau, washout), ``_curve_type`` (I, II, III) and ``_peak_enhancement_pct``.
 """
 
 from __future__ import annotations
@@ -76,6 +85,10 @@ STUDY_KEYS: tuple[str, ...] = (
     "positioning_verdict",
     "positioning_issues",
     "comparison_summary",
+    "comparison_status",
+    "prior_study_date",
+    "density_prior_category",
+    "density_change_pp",
     "finding_count",
     "algorithms",
     "study_link",
@@ -95,6 +108,13 @@ FINDING_FIELDS: tuple[str, ...] = (
     "sentence",
     "change",
     "size_change_mm",
+    "prior_size_mm",
+    "prior_date",
+    "diameters_mm",
+    "initial_phase",
+    "delayed_phase",
+    "curve_type",
+    "peak_enhancement_pct",
     "status",
     "algorithm",
     "link",
@@ -173,6 +193,13 @@ def _finding(finding: DraftFinding, source: Mapping[str, Any]) -> dict[str, Prop
         "sentence": finding.sentence,
         "change": finding.change.value if finding.change is not None else "",
         "size_change_mm": _num(finding.size_change_mm, 1),
+        "prior_size_mm": _num(finding.prior_size_mm, 1),
+        "prior_date": finding.prior_date.isoformat() if finding.prior_date else "",
+        "diameters_mm": " x ".join(f"{d:.0f}" for d in finding.diameters_mm) if finding.diameters_mm else "",
+        "initial_phase": _text(finding.initial_phase),
+        "delayed_phase": _text(finding.delayed_phase),
+        "curve_type": _text(finding.curve_type),
+        "peak_enhancement_pct": _num(finding.peak_enhancement_pct, 0),
         "status": _FEEDBACK.get(action, "draft"),
         "algorithm": finding.algorithm,
         "link": _text((source.get("launch") or {}).get("ids7")),
@@ -246,6 +273,10 @@ def build_prop_values(results: Mapping[str, Any], report: ReportState | None = N
         "positioning_verdict": verdict,
         "positioning_issues": issues,
         "comparison_summary": " ".join(draft.comparison) if drafted else "",
+        "comparison_status": _text(draft.prior_status),
+        "prior_study_date": draft.prior_study_dates[0].isoformat() if draft.prior_study_dates else "",
+        "density_prior_category": _text(draft.prior_composition_category),
+        "density_change_pp": _num(draft.density_change_pp, 1),
         "finding_count": len(draft.findings) if drafted else "",
         "algorithms": _algorithms(results),
         "study_link": _text((results.get("launch") or {}).get("ids7")),

@@ -1,5 +1,6 @@
-"""PACS objects (destination ``pacs``): each result's CAD SR, GSPS, KOS and TID 1500, and the study's
-secondary-capture summary, to every ``BG_PACS`` node that takes their kind (``BG_PACS_OBJECTS``).
+"""PACS objects (destination ``pacs``): each result's CAD SR, GSPS, KOS and TID 1500 (and, for a
+DCE-MRI result, its kinetic map, SEG and Parametric Map), and the study's secondary-capture summary,
+to every ``BG_PACS`` node that takes their kind (``BG_PACS_OBJECTS``).
 
 Overlays (GSPS) need the algorithm version assistive at ``pacs``, every other object integrated
 (:meth:`~breastgate.governance.modes.ModeBook.allows`); objects of a version that needs approval

@@ -1,0 +1,315 @@
+"""Enhancing-lesion segmentation and per-lesion measurements on DCE-MRI maps.
+
+1. Seeds: connected components (3-D, face connectivity) of sustained enhancement (enhancing in
+   every post-contrast phase but one, :func:`~breastgate.algorithms._dce_maps.compute_maps`) ≥
+   ``seed_pct`` inside the breast mask (so the heart, the chest wall and the skin never seed).
+2. Each seed is grown/cut at half its contrast: level h = bg + ½ (L − bg), with L the 95th
+   percentile of the seed's sustained enhancement and bg the 75th percentile of a shell around
+   it; the lesion is the connected region ≥ h that holds the seed (holes filled, so rim
+   enhancement keeps its core).
+   Half contrast puts the edge where a blurred boundary crosses the lesion's true edge, whatever
+   its level, which is what makes sizes comparable across lesions.
+3. Kept only when focal: the core (the brighter half of the region) is ``focal_ratio`` times the
+   75th percentile of a ``ring_inner_mm``-``ring_outer_mm`` shell around it (``fast_focal_ratio``
+   when the core rises fast). Diffuse background parenchymal enhancement continues into its
+   shell and fails; a lesion stands out of fat or of enhancing parenchyma alike. Islands of
+   parenchyma in fat pass that test, but enhance progressively: a candidate whose core has risen
+   less than ``min_early_pct`` by the early phase is background enhancement too.
+4. Vessels and sheets (skin, residual motion edges) are dropped: largest inscribed radius ≤
+   ``vessel_radius_mm`` and elongation (ratio of the first two principal axes) or flatness (of
+   the last two) ≥ ``vessel_elongation``; regions above ``max_volume_mm3`` too.
+
+Diameters are those of the solid ellipsoid with the region's second moments (2 √(5 λᵢ)), largest
+first; the worst curve type is the most suspicious one held by at least ``worst_min_share`` of the
+region's voxels (a few noisy voxels do not make a washout lesion). Initial phase, peak
+enhancement and the mean curve's delayed phase come from the mean signal of the lesion's brighter
+half, phase by phase.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage as ndi
+
+from breastgate.algorithms._dce_maps import BoolArray, KineticsParameters, Maps, delayed_phase, initial_phase
+from breastgate.domain.model import DelayedPhase, InitialPhase
+from breastgate.imaging.dce import DceSeries
+
+_FACES = ndi.generate_binary_structure(3, 1)
+
+
+@dataclass(frozen=True)
+class Lesion:
+    """One enhancing lesion on the voxel grid."""
+
+    box: tuple[slice, slice, slice]
+    mask: BoolArray  # within box
+    centre_index: tuple[float, float, float]  # (slice, row, column), voxel centres
+    diameters_mm: tuple[float, float, float]
+    volume_mm3: float
+    initial: InitialPhase
+    delayed: DelayedPhase
+    mean_delayed: DelayedPhase
+    early_pct: float
+    peak_pct: float
+    change_pct: float
+    curve_pct: tuple[float, ...]
+    shares: dict[DelayedPhase, float]
+    focal_ratio: float
+    fill: float  # volume / volume of the moment ellipsoid: 1 for a solid ellipsoid
+    heterogeneity: float  # coefficient of variation of sustained enhancement inside
+
+
+@dataclass
+class Rejected:
+    """Why candidates were set aside (counts by reason)."""
+
+    small: int = 0
+    diffuse: int = 0
+    vessel: int = 0
+    large: int = 0
+
+
+def _expand(
+    box: tuple[slice, ...], margin: tuple[int, int, int], shape: tuple[int, ...]
+) -> tuple[slice, slice, slice]:
+    return tuple(  # type: ignore[return-value]
+        slice(max(s.start - m, 0), min(s.stop + m, n)) for s, m, n in zip(box, margin, shape, strict=True)
+    )
+
+
+def _shell(mask: BoolArray, spacing: tuple[float, float, float], inner: float, outer: float) -> BoolArray:
+    distance = ndi.distance_transform_edt(~mask, sampling=spacing)
+    shell: BoolArray = (distance > inner) & (distance <= outer)
+    return shell
+
+
+def principal_axes(
+    mask: BoolArray, spacing: tuple[float, float, float]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Eigenvalues (descending, mm²) and eigenvectors (columns, index space in mm) of a region."""
+    points = np.argwhere(mask).astype(np.float64) * np.asarray(spacing)
+    if len(points) < 2:
+        return np.zeros(3), np.eye(3)
+    values, vectors = np.linalg.eigh(np.cov(points.T))
+    order = np.argsort(values)[::-1]
+    return np.maximum(values[order], 0.0), vectors[:, order]
+
+
+def _is_thin(mask: BoolArray, spacing: tuple[float, float, float], params: KineticsParameters) -> bool:
+    """A tube (vessel) or a sheet (skin, a residual motion edge): thin everywhere (largest
+    inscribed radius ≤ ``vessel_radius_mm``, plus half a voxel) and drawn out along one axis
+    (elongation) or flat across one (flatness) by ``vessel_elongation``."""
+    values, _ = principal_axes(mask, spacing)
+    elongation = math.sqrt(values[0] / max(values[1], 1e-6))
+    flatness = math.sqrt(values[1] / max(values[2], 1e-6))
+    inscribed = float(ndi.distance_transform_edt(np.pad(mask, 1), sampling=spacing).max())
+    thin = inscribed <= params.vessel_radius_mm + 0.5 * min(spacing)
+    length = 2.0 * math.sqrt(5.0 * values[0])
+    tube = length >= params.vessel_min_length_mm and elongation >= params.vessel_elongation
+    # A sheet is only told from a small lesion when it spans a few slices.
+    slices = int(np.count_nonzero(mask.any(axis=(1, 2))))
+    sheet = length >= 2 * params.vessel_min_length_mm and flatness >= params.vessel_elongation and slices >= 3
+    return thin and (tube or sheet)
+
+
+def _occupancy(
+    mask: BoolArray, box: tuple[slice, slice, slice], maps: Maps, background: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Voxel indices (n, 3) and partial-volume fractions of the region and a one-voxel rim.
+
+    Fraction = (E − bg) / (L − bg) clipped to 0-1, with L the mean of the region's brighter half:
+    a voxel's mean signal is the share of it the lesion fills, so the fractions sum to the volume
+    and weight the moments without the staircase of a thresholded mask (thick slices above all).
+    """
+    peak = maps.sustained_pct[box]
+    values = peak[mask]
+    level = float(np.mean(values[values >= np.median(values)]))
+    rim = ndi.binary_dilation(mask, structure=np.ones((3, 3, 3), bool)) & maps.breast[box]
+    index = np.argwhere(rim)
+    fraction = np.clip((peak[rim] - background) / max(level - background, 1e-3), 0.0, 1.0)
+    fraction[mask[rim]] = np.maximum(fraction[mask[rim]], 0.5)
+    return index.astype(np.float64), fraction.astype(np.float64)
+
+
+def weighted_axes(
+    index: npt.NDArray[np.float64],
+    weight: npt.NDArray[np.float64],
+    spacing: tuple[float, float, float],
+    smooth_mm: float,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Centre (index space) and diameters (mm, 2 √(5 λ), largest first) of weighted voxels.
+
+    A voxel's fraction is the lesion integrated over the voxel, so the moments are those of
+    grouped data and overstate the variance by s²/12 per axis (Sheppard's correction); the
+    in-plane smoothing of the maps widens the profile by its σ², taken off too.
+    """
+    total = float(weight.sum())
+    centre = (index * weight[:, None]).sum(axis=0) / total
+    points = (index - centre) * np.asarray(spacing)
+    cov = (points * weight[:, None]).T @ points / total
+    cov -= np.diag([s * s / 12.0 for s in spacing])
+    cov -= np.diag([0.0, smooth_mm * smooth_mm, smooth_mm * smooth_mm])
+    values = np.sort(np.maximum(np.linalg.eigvalsh(cov), 0.0))[::-1]
+    return centre, 2.0 * np.sqrt(5.0 * values)
+
+
+def mean_curve(series: DceSeries, box: tuple[slice, slice, slice], mask: BoolArray) -> list[float]:
+    """Percent enhancement of the mean signal of ``mask`` (within ``box``), phase by phase."""
+    slices = np.nonzero(mask)[0] + box[0].start
+    means = []
+    for p in range(series.phases):
+        values = series.pixels[p][box][mask].astype(np.float64)
+        means.append(float(np.mean(values * series.slopes[p, slices] + series.intercepts[p, slices])))
+    base = max(means[0], 1e-6)
+    return [100.0 * (m - means[0]) / base for m in means]
+
+
+def _measure(
+    mask: BoolArray,
+    box: tuple[slice, slice, slice],
+    maps: Maps,
+    series: DceSeries,
+    params: KineticsParameters,
+    ratio: float,
+    background: float,
+) -> Lesion:
+    spacing = series.grid.spacing
+    index, fraction = _occupancy(mask, box, maps, background)
+    centre, diameters = weighted_axes(index, fraction, spacing, params.smooth_px * spacing[2])
+    centre = centre + np.array([s.start for s in box])
+    sustained = maps.sustained_pct[box][mask]
+    change = maps.change_pct[box][mask]
+    shares = {
+        DelayedPhase.WASHOUT: float(np.mean(change < -params.plateau_pct)),
+        DelayedPhase.PLATEAU: float(np.mean(np.abs(change) <= params.plateau_pct)),
+        DelayedPhase.PERSISTENT: float(np.mean(change > params.plateau_pct)),
+    }
+    worst = DelayedPhase.PERSISTENT
+    for candidate in (DelayedPhase.WASHOUT, DelayedPhase.PLATEAU):
+        if shares[candidate] >= params.worst_min_share:
+            worst = candidate
+            break
+    curve = mean_curve(series, box, mask & (maps.sustained_pct[box] >= np.median(sustained)))
+    early_pct = curve[maps.early]
+    late_change = 100.0 * (curve[-1] - early_pct) / (100.0 + early_pct)
+    volume = float(fraction.sum()) * spacing[0] * spacing[1] * spacing[2]
+    thickest = [max(float(d), s) for d, s in zip(diameters, sorted(spacing, reverse=True), strict=True)]
+    fill = volume / (math.pi / 6.0 * thickest[0] * thickest[1] * thickest[2])
+    return Lesion(
+        box=box,
+        mask=mask,
+        centre_index=(float(centre[0]), float(centre[1]), float(centre[2])),
+        diameters_mm=(
+            round(float(diameters[0]), 1),
+            round(float(diameters[1]), 1),
+            round(float(diameters[2]), 1),
+        ),
+        volume_mm3=round(float(fraction.sum()) * spacing[0] * spacing[1] * spacing[2], 1),
+        initial=initial_phase(early_pct, params),
+        delayed=worst,
+        mean_delayed=delayed_phase(late_change, params),
+        early_pct=round(early_pct, 1),
+        peak_pct=round(max(curve[1:]), 1),
+        change_pct=round(late_change, 1),
+        curve_pct=tuple(round(v, 1) for v in curve),
+        shares={d: round(v, 3) for d, v in shares.items()},
+        focal_ratio=round(ratio, 2),
+        fill=round(fill, 3),
+        heterogeneity=round(float(np.std(sustained) / max(float(np.mean(sustained)), 1e-3)), 3),
+    )
+
+
+def segment(maps: Maps, series: DceSeries, params: KineticsParameters) -> tuple[list[Lesion], Rejected]:
+    """Enhancing lesions (largest first) and the counts of candidates set aside, by reason."""
+    spacing = series.grid.spacing
+    voxel = spacing[0] * spacing[1] * spacing[2]
+    seeds = (maps.sustained_pct >= params.seed_pct) & maps.breast
+    labels, _ = ndi.label(seeds, structure=_FACES)
+    margin = tuple(math.ceil(2 * params.ring_outer_mm / s) + 1 for s in spacing)
+    claimed = np.zeros(seeds.shape, bool)
+    lesions: list[Lesion] = []
+    rejected = Rejected()
+    for number, found in enumerate(ndi.find_objects(labels), start=1):
+        if found is None:
+            continue
+        seed = labels[found] == number
+        if seed.sum() * voxel < params.min_volume_mm3:
+            rejected.small += 1
+            continue
+        box = _expand(found, margin, seeds.shape)  # type: ignore[arg-type]
+        inner = tuple(slice(f.start - b.start, f.stop - b.start) for f, b in zip(found, box, strict=True))
+        seed_box = np.zeros(labels[box].shape, bool)
+        seed_box[inner] = seed
+        peak, breast = maps.sustained_pct[box], maps.breast[box]
+        level = float(np.percentile(peak[seed_box], 95))
+        shell = _shell(seed_box, spacing, params.ring_inner_mm, params.ring_outer_mm) & breast
+        background = float(np.percentile(peak[shell], 75)) if shell.any() else 0.0
+        half = max(background + 0.5 * (level - background), 0.5 * params.seed_pct)
+        grown, _ = ndi.label((peak >= half) & breast, structure=_FACES)
+        for region_label in np.unique(grown[seed_box & (grown > 0)]):
+            region = ndi.binary_fill_holes(grown == region_label) & breast
+            if claimed[box][region].any():
+                continue
+            claimed[box] |= region
+            lesion = _judge(region, box, maps, series, params, rejected, background)
+            if lesion is not None:
+                lesions.append(lesion)
+    lesions.sort(key=lambda lesion: lesion.volume_mm3, reverse=True)
+    return lesions, rejected
+
+
+def _judge(
+    region: BoolArray,
+    box: tuple[slice, slice, slice],
+    maps: Maps,
+    series: DceSeries,
+    params: KineticsParameters,
+    rejected: Rejected,
+    background: float,
+) -> Lesion | None:
+    spacing = series.grid.spacing
+    volume = float(region.sum()) * spacing[0] * spacing[1] * spacing[2]
+    if volume < params.min_volume_mm3:
+        rejected.small += 1
+        return None
+    if volume > params.max_volume_mm3:
+        rejected.large += 1
+        return None
+    peak, early = maps.sustained_pct[box], maps.early_pct[box]
+    values = peak[region]
+    core = region & (peak >= np.median(values))
+    shell = _shell(region, spacing, params.ring_inner_mm, params.ring_outer_mm) & maps.body[box]
+    surround = float(np.percentile(peak[shell], 75)) if shell.sum() >= 10 else 0.0
+    core_level = float(np.mean(peak[core]))
+    ratio = core_level / max(surround, 0.25 * params.seed_pct)
+    fast = float(np.mean(early[core])) > params.fast_pct
+    if ratio < (params.fast_focal_ratio if fast else params.focal_ratio):
+        rejected.diffuse += 1
+        return None
+    if _is_thin(region, spacing, params):
+        rejected.vessel += 1
+        return None
+    lesion = _measure(region, box, maps, series, params, ratio, max(surround, background))
+    if lesion.volume_mm3 < params.min_volume_mm3:
+        rejected.small += 1
+        return None
+    if lesion.early_pct < params.min_early_pct:
+        rejected.diffuse += 1
+        return None
+    return lesion
+
+
+def label_volume(
+    lesions: list[Lesion], shape: tuple[int, int, int]
+) -> npt.NDArray[np.uint8] | npt.NDArray[np.uint16]:
+    """0 background, n = the n-th lesion (1-based); uint8 up to 255 lesions, else uint16."""
+    dtype = np.uint8 if len(lesions) < 256 else np.uint16
+    out = np.zeros(shape, dtype)
+    for n, lesion in enumerate(lesions, start=1):
+        out[lesion.box][lesion.mask] = n
+    return out

@@ -1,0 +1,365 @@
+"""Breast DCE-MRI kinetics (``breastgate.kinetics``), the way CADstream / DynaCAD work.
+
+Reads the dynamic series (:func:`breastgate.imaging.dce.read_dce`: series per phase, one
+multi-phase series or an Enhanced MR object), registers the phases onto the early post-contrast
+phase (whole-voxel translation by phase correlation), computes percent enhancement and the
+delayed change voxel by voxel (:mod:`breastgate.algorithms._dce_maps`, reference algorithms.md
+§3.1), segments focal enhancing lesions while leaving out vessels, the heart and diffuse
+background enhancement (:mod:`breastgate.algorithms._dce_lesions`) and reports, per lesion, three
+diameters, volume, the worst curve type held by a real share of its voxels, the shares of washout /
+plateau / persistent voxels, peak enhancement, and where it lies (clock facing the patient,
+quadrant, depth, distance from the nipple, centre in patient coordinates; reference §7).
+
+Score (a documented heuristic, not a fitted model): curve type I 0.25, II 0.55, III 0.80; initial
+phase fast +0.10, slow −0.10; largest diameter ≥ 10 mm +0.05, < 5 mm −0.05; clipped to 0.02-0.98.
+It follows the malignancy rates of the reference (§3.1: any washout 46 %, plateau 20 %, persistent
+13 %), ordered, not calibrated.
+
+Tracking: when the study carries an MR prior (``StudyRef.priors``), the prior is analysed the same
+way, registered to the current study by translation in patient space
+(:mod:`breastgate.algorithms._dce_tracking`), and lesions are matched by centre distance; each
+finding gets a :class:`FindingComparison` and the prior's curve type in ``attributes``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+from skimage import measure
+
+from breastgate.algorithms._dce_lesions import Lesion, Rejected, label_volume, segment
+from breastgate.algorithms._dce_maps import (
+    Anatomy,
+    KineticsParameters,
+    Maps,
+    compute_maps,
+    kinetic_class_map,
+    phase_order_warning,
+)
+from breastgate.algorithms._dce_tracking import compare_with_prior
+from breastgate.algorithms.base import Selection
+from breastgate.domain.model import (
+    PRIOR_STATUS_TEXT,
+    AlgorithmManifest,
+    AlgorithmResult,
+    AlgorithmStatus,
+    DelayedPhase,
+    Finding,
+    FindingKind,
+    FindingKinetics,
+    FindingLocation,
+    ImageOutcome,
+    InitialPhase,
+    Mark,
+    PriorUse,
+    ResultVolume,
+    StudyRef,
+)
+from breastgate.imaging.dce import ENHANCED_MR_IMAGE, MR_IMAGE, DceError, DceSeries, read_dce
+from breastgate.imaging.errors import ImagingError
+
+LOGGER = logging.getLogger(__name__)
+
+MANIFEST = AlgorithmManifest(
+    id="breastgate.kinetics",
+    version="1.0.0",
+    name="Breast DCE-MRI kinetics (enhancement, curve types, enhancing lesions)",
+    intended_use=(
+        "Colour-codes enhancement kinetics (persistent / plateau / washout) of dynamic "
+        "contrast-enhanced breast MRI and lists enhancing lesions with size, volume, worst curve "
+        "type and location, compared with the prior MRI when one is held; a reference implementation."
+    ),
+    modalities=("MR",),
+    sop_class_uids=(MR_IMAGE, ENHANCED_MR_IMAGE),
+    outputs=("findings", "kinetic_map", "seg", "parametric_map"),
+    model_card="docs/algorithms/breastgate.kinetics.md@1.0",
+    prior_modalities=("MR",),
+)
+
+_CURVE_SCORE = {DelayedPhase.PERSISTENT: 0.25, DelayedPhase.PLATEAU: 0.55, DelayedPhase.WASHOUT: 0.80}
+_INITIAL_SCORE = {InitialPhase.SLOW: -0.10, InitialPhase.MEDIUM: 0.0, InitialPhase.FAST: 0.10}
+
+
+def score(lesion: Lesion) -> float:
+    """The heuristic 0-1 score of the module docstring."""
+    value = _CURVE_SCORE[lesion.delayed] + _INITIAL_SCORE[lesion.initial]
+    size = lesion.diameters_mm[0]
+    value += 0.05 if size >= 10.0 else -0.05 if size < 5.0 else 0.0
+    return round(min(max(value, 0.02), 0.98), 3)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One study's DCE analysis: the series, its maps and its lesions (current or prior)."""
+
+    study: StudyRef
+    series: DceSeries
+    maps: Maps
+    lesions: list[Lesion]
+    rejected: Rejected
+
+
+def analyse_study(study: StudyRef, params: KineticsParameters) -> Analysis:
+    """Read, map and segment one study (raises DceError/ImagingError when it has no DCE series)."""
+    series = read_dce(study.instances)
+    maps = compute_maps(series, params)
+    lesions, rejected = segment(maps, series, params)
+    return Analysis(study, series, maps, lesions, rejected)
+
+
+def _clock(laterality: str, dx: float, dz: float) -> tuple[int, str]:
+    """Clock hour facing the patient (3 o'clock = patient's left for both breasts) and quadrant."""
+    angle = math.degrees(math.atan2(dx, dz)) % 360.0  # 0 = superior, 90 = patient left
+    hour = round(angle / 30.0) % 12 or 12
+    lateral = dx > 0 if laterality == "L" else dx < 0
+    return hour, ("U" if dz >= 0 else "L") + ("O" if lateral else "I") + "Q"
+
+
+def locate(centre: tuple[float, float, float], anatomy: Anatomy) -> tuple[str, FindingLocation]:
+    """Laterality (x against the midline) and location relative to that breast's nipple."""
+    x, y, z = centre
+    laterality = "L" if x > anatomy.midline_x else "R"
+    nipple = anatomy.nipples.get(laterality)
+    if nipple is None:
+        return laterality, FindingLocation(patient_mm=(round(x, 1), round(y, 1), round(z, 1)))
+    dx, dy, dz = x - nipple[0], y - nipple[1], z - nipple[2]
+    clock, quadrant = _clock(laterality, dx, dz)
+    wall = float(anatomy.chest_wall_y(x))
+    third = (y - nipple[1]) / max(wall - nipple[1], 1.0)
+    depth = "anterior" if third < 1 / 3 else "middle" if third < 2 / 3 else "posterior"
+    return laterality, FindingLocation(
+        clock=clock,
+        quadrant=quadrant,
+        depth=depth,
+        distance_from_nipple_mm=round(math.sqrt(dx * dx + dy * dy + dz * dz), 1),
+        patient_mm=(round(x, 1), round(y, 1), round(z, 1)),
+    )
+
+
+def _mark(lesion: Lesion, series: DceSeries, score_value: float, laterality: str) -> Mark:
+    """The mark on the early post-contrast image at the lesion's central slice."""
+    k0 = lesion.box[0].start
+    slices = np.flatnonzero(lesion.mask.any(axis=(1, 2)))
+    local = int(slices[np.argmin(np.abs(slices + k0 - lesion.centre_index[0]))])
+    plane = lesion.mask[local]
+    rows, cols = np.nonzero(plane)
+    r0, c0 = lesion.box[1].start, lesion.box[2].start
+    point = (round(lesion.centre_index[2] + 0.5, 2), round(lesion.centre_index[1] + 0.5, 2))
+    bbox = (
+        float(cols.min() + c0),
+        float(rows.min() + r0),
+        float(cols.max() + c0 + 1),
+        float(rows.max() + r0 + 1),
+    )
+    contours = measure.find_contours(np.pad(plane, 1).astype(np.float32), 0.5)  # type: ignore[no-untyped-call]
+    outline: tuple[tuple[float, float], ...] = ()
+    if contours:
+        longest = max(contours, key=len)
+        step = max(len(longest) // 64, 1)
+        outline = tuple(
+            (round(float(c) - 1 + c0 + 0.5, 2), round(float(r) - 1 + r0 + 0.5, 2)) for r, c in longest[::step]
+        )
+    k = local + k0
+    frame = series.slice_frames[k] if series.slice_frames else None
+    patient = series.grid.to_patient((k, point[1] - 0.5, point[0] - 0.5))
+    return Mark(
+        sop_instance_uid=series.slice_uids[k],
+        point=point,
+        bbox=bbox,
+        score=score_value,
+        laterality=laterality,
+        frame=frame,
+        sop_class_uid=ENHANCED_MR_IMAGE if frame is not None else MR_IMAGE,
+        outline=outline,
+        size_mm=lesion.diameters_mm[0],
+        patient_mm=(round(patient[0], 1), round(patient[1], 1), round(patient[2], 1)),
+    )
+
+
+def findings_of(analysis: Analysis) -> list[Finding]:
+    """One ENHANCING_LESION finding per lesion, in ``analysis.lesions`` order (label n = n-th)."""
+    out: list[Finding] = []
+    for n, lesion in enumerate(analysis.lesions, start=1):
+        centre = analysis.series.grid.to_patient(lesion.centre_index)
+        laterality, location = locate(centre, analysis.maps.anatomy)
+        value = score(lesion)
+        out.append(
+            Finding(
+                id=f"kinetics-{n}",
+                kind=FindingKind.ENHANCING_LESION,
+                laterality=laterality,
+                score=value,
+                marks=(_mark(lesion, analysis.series, value, laterality),),
+                size_mm=lesion.diameters_mm[0],
+                location=location,
+                kinetics=FindingKinetics(
+                    initial_phase=lesion.initial,
+                    delayed_phase=lesion.delayed,
+                    peak_enhancement_pct=lesion.peak_pct,
+                    washout_share=lesion.shares[DelayedPhase.WASHOUT],
+                    plateau_share=lesion.shares[DelayedPhase.PLATEAU],
+                    persistent_share=lesion.shares[DelayedPhase.PERSISTENT],
+                ),
+                diameters_mm=lesion.diameters_mm,
+                volume_mm3=lesion.volume_mm3,
+                attributes={
+                    "early_enhancement_pct": lesion.early_pct,
+                    "delayed_change_pct": lesion.change_pct,
+                    "mean_curve_type": {"persistent": "I", "plateau": "II", "washout": "III"}[
+                        lesion.mean_delayed
+                    ],
+                    "focal_ratio": lesion.focal_ratio,
+                    "fill": lesion.fill,
+                    "heterogeneity": lesion.heterogeneity,
+                    "mean_curve_pct": " ".join(f"{v:.1f}" for v in lesion.curve_pct),
+                },
+            )
+        )
+    return out
+
+
+def volumes_of(analysis: Analysis, params: KineticsParameters) -> tuple[ResultVolume, ...]:
+    """kinetic_class, lesion_labels and percent_enhancement on the early phase's grid."""
+    series = analysis.series
+    shape = series.grid.shape
+    labels = label_volume(analysis.lesions, shape)
+    classes = kinetic_class_map(analysis.maps, params, labels > 0)
+    common = {"source_sop_instance_uids": series.slice_uids, "source_frames": series.slice_frames}
+    return (
+        ResultVolume(
+            "kinetic_class",
+            shape,
+            "uint8",
+            classes.tobytes(),
+            labels={1: "persistent", 2: "plateau", 3: "washout"},
+            **common,  # type: ignore[arg-type]
+        ),
+        ResultVolume(
+            "lesion_labels",
+            shape,
+            labels.dtype.name,
+            labels.tobytes(),
+            labels={n: f"kinetics-{n}" for n in range(1, len(analysis.lesions) + 1)},
+            **common,  # type: ignore[arg-type]
+        ),
+        ResultVolume(
+            "percent_enhancement",
+            shape,
+            "float32",
+            analysis.maps.early_pct.astype(np.float32, copy=False).tobytes(),
+            unit="%",
+            **common,  # type: ignore[arg-type]
+        ),
+    )
+
+
+class KineticsAlgorithm:
+    """DCE-MRI kinetics with lesion segmentation and prior tracking (module docstring)."""
+
+    manifest = MANIFEST
+
+    def __init__(self, params: KineticsParameters | None = None) -> None:
+        self.params = params or KineticsParameters()
+
+    def is_available(self) -> tuple[bool, str]:
+        return True, ""
+
+    def select(self, study: StudyRef) -> Selection:
+        inputs = tuple(
+            i
+            for i in study.instances
+            if i.modality == "MR" and i.sop_class_uid in (MR_IMAGE, ENHANCED_MR_IMAGE)
+        )
+        skipped = tuple(
+            ImageOutcome(
+                i.sop_instance_uid, AlgorithmStatus.SKIPPED, f"not an MR image (modality {i.modality})"
+            )
+            for i in study.instances
+            if i not in inputs
+        )
+        return Selection(study=study, inputs=inputs, skipped=skipped)
+
+    def run(self, selection: Selection) -> AlgorithmResult:
+        study = replace(selection.study, instances=selection.inputs)
+        base = AlgorithmResult(
+            algorithm_id=MANIFEST.id,
+            algorithm_version=MANIFEST.version,
+            study_instance_uid=selection.study.study_instance_uid,
+            status=AlgorithmStatus.SKIPPED,
+            model_card=MANIFEST.model_card,
+        )
+        try:
+            analysis = analyse_study(study, self.params)
+        except (DceError, ImagingError) as exc:
+            return replace(base, message=str(exc), images=selection.skipped)
+        findings = findings_of(analysis)
+        findings, priors, prior_note = self._compare(selection.study, analysis, findings)
+        images = self._outcomes(analysis, selection)
+        message = "; ".join(
+            part
+            for part in (
+                f"{len(findings)} enhancing lesion(s); "
+                f"{analysis.series.phases} phases ({analysis.series.form})",
+                _rejected_text(analysis.rejected),
+                phase_order_warning(analysis.maps),
+                prior_note,
+            )
+            if part
+        )
+        return replace(
+            base,
+            status=AlgorithmStatus.OK,
+            message=message,
+            images=images,
+            findings=tuple(findings),
+            volumes=volumes_of(analysis, self.params),
+            priors=priors,
+        )
+
+    def _compare(
+        self, study: StudyRef, analysis: Analysis, findings: list[Finding]
+    ) -> tuple[list[Finding], PriorUse, str]:
+        mr_priors = [p for p in study.priors if any(i.modality == "MR" for i in p.instances)]
+        if not mr_priors:
+            status = study.prior_status
+            return findings, PriorUse(status, (), PRIOR_STATUS_TEXT[status]), ""
+        reasons: list[str] = []
+        for prior in mr_priors:
+            try:
+                prior_analysis = analyse_study(replace(prior, priors=()), self.params)
+            except (DceError, ImagingError) as exc:
+                reasons.append(f"prior {prior.study_date or ''} unusable: {exc}".replace("  ", " "))
+                continue
+            compared, note = compare_with_prior(
+                analysis, prior_analysis, findings_of(prior_analysis), findings
+            )
+            use = PriorUse(study.prior_status, (prior.study_instance_uid,), f"compared with prior; {note}")
+            return compared, use, note
+        return findings, PriorUse(study.prior_status, (), "; ".join(reasons)), "; ".join(reasons)
+
+    @staticmethod
+    def _outcomes(analysis: Analysis, selection: Selection) -> tuple[ImageOutcome, ...]:
+        used = set(analysis.series.sop_instance_uids)
+        ignored = dict(analysis.series.ignored)
+        out = [ImageOutcome(uid, AlgorithmStatus.OK) for uid in analysis.series.sop_instance_uids]
+        for ref in selection.inputs:
+            if ref.sop_instance_uid not in used:
+                reason = ignored.get(ref.series_instance_uid, "not part of the dynamic series")
+                out.append(ImageOutcome(ref.sop_instance_uid, AlgorithmStatus.SKIPPED, reason))
+        return tuple(out) + selection.skipped
+
+
+def _rejected_text(rejected: Rejected) -> str:
+    parts = [
+        f"{n} {what}"
+        for what, n in (
+            ("diffuse", rejected.diffuse),
+            ("vessel", rejected.vessel),
+            ("too large", rejected.large),
+        )
+        if n
+    ]
+    return f"set aside: {', '.join(parts)}" if parts else ""

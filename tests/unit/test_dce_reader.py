@@ -1,0 +1,83 @@
+"""Reading the dynamic series as sites send it: phases ordered, slices sorted, other series left out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from breastgate.imaging.dce import DceError, read_dce
+from breastgate.pipeline.offline import collect_studies
+from tests.support.dce import Phantom, classic_datasets, enhanced_dataset, t2_series, write
+
+PHANTOM = Phantom(shape=(8, 48, 64), spacing=(3.0, 4.0, 4.0), origin=(-126.0, -60.0, -10.5), heart=False)
+
+
+def _read(tmp_path: Path, datasets: list) -> object:
+    write(datasets, tmp_path)
+    studies, unreadable = collect_studies(tmp_path)
+    assert unreadable == 0 and len(studies) == 1
+    return read_dce(studies[0].instances)
+
+
+def _assert_phases_in_order(series: object) -> None:
+    expected = PHANTOM.phases()
+    assert series.phases == len(expected)  # type: ignore[attr-defined]
+    for p, pixels in enumerate(expected):
+        np.testing.assert_array_equal(series.pixels[p], pixels)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("form", ["series-per-phase", "multiphase"])
+def test_classic_forms_are_ordered_by_temporal_position(tmp_path: Path, form: str) -> None:
+    series = _read(tmp_path, classic_datasets(PHANTOM, form))
+    _assert_phases_in_order(series)
+    assert series.form == form and series.order_key == "temporal_position"  # type: ignore[attr-defined]
+    assert series.times_s == pytest.approx((0, 90, 180, 270, 360, 450))  # type: ignore[attr-defined]
+    assert series.grid.spacing == pytest.approx((3.0, 4.0, 4.0))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("keys", "order_key"),
+    [(("TriggerTime",), "trigger_time"), (("AcquisitionTime",), "acquisition_time"), ((), "instance_number")],
+)
+def test_without_temporal_position_identifier_falls_back(
+    tmp_path: Path, keys: tuple[str, ...], order_key: str
+) -> None:
+    series = _read(tmp_path, classic_datasets(PHANTOM, "multiphase", keys=keys))
+    _assert_phases_in_order(series)
+    assert series.order_key == order_key  # type: ignore[attr-defined]
+
+
+def test_shuffled_series_per_phase_without_identifier_uses_trigger_time(tmp_path: Path) -> None:
+    datasets = classic_datasets(PHANTOM, "series-per-phase", keys=("TriggerTime",))
+    datasets.reverse()  # file order (and so series order) says nothing
+    series = _read(tmp_path, datasets)
+    _assert_phases_in_order(series)
+
+
+@pytest.mark.parametrize("dimension_only", [False, True])
+def test_enhanced_mr_frames_are_sorted_by_temporal_index_and_position(
+    tmp_path: Path, dimension_only: bool
+) -> None:
+    series = _read(tmp_path, [enhanced_dataset(PHANTOM, dimension_only=dimension_only)])
+    _assert_phases_in_order(series)
+    assert series.form == "enhanced"  # type: ignore[attr-defined]
+    assert sorted(series.slice_frames) != list(series.slice_frames)  # frames were shuffled  # type: ignore[attr-defined]
+    assert len(set(series.slice_frames)) == PHANTOM.shape[0]  # type: ignore[attr-defined]
+
+
+def test_a_t2_series_is_left_out_with_its_reason(tmp_path: Path) -> None:
+    datasets = classic_datasets(PHANTOM, "series-per-phase")
+    t2 = t2_series(PHANTOM, datasets[0].StudyInstanceUID)
+    series = _read(tmp_path, datasets + t2)
+    _assert_phases_in_order(series)
+    reasons = dict(series.ignored)  # type: ignore[attr-defined]
+    assert "not part of the dynamic series" in reasons[t2[0].SeriesInstanceUID]
+
+
+def test_a_study_without_a_dynamic_series_is_refused_with_a_clear_reason(tmp_path: Path) -> None:
+    datasets = classic_datasets(PHANTOM, "series-per-phase")
+    t2 = t2_series(PHANTOM, datasets[0].StudyInstanceUID)
+    with pytest.raises(DceError, match=r"no dynamic MR series.*1 phase"):
+        _read(tmp_path, t2)
