@@ -210,3 +210,26 @@ def test_washout_kinetics_raise_suspicion_of_an_enhancing_lesion() -> None:
     assert washout.suspicion_score > plain.suspicion_score
     assert "washout_kinetics" in decision.flags and "washout_kinetics" not in plain_decision.flags
     assert any("washout (type III curve): odds ×2" in r for r in decision.reasons)
+
+
+def test_the_prior_comparison_s_annotations_reach_the_detectors_findings() -> None:
+    """breastgate.comparison annotates copies of the detectors' findings; the policy carries the
+    change back to the detector's own finding (same id), so a new mass raises suspicion."""
+    from breastgate.domain.model import ChangeKind, FindingComparison
+    from breastgate.worklist.policy import with_comparisons
+
+    mark = Mark("1.2.3", (10.0, 10.0), (5.0, 5.0, 15.0, 15.0), 0.3, "L", "CC")
+    mass = Finding("m1", FindingKind.MASS, "L", 0.3, (mark,))
+    detector = AlgorithmResult(
+        "breastgate.masses", "1", "1.2", AlgorithmStatus.OK, findings=(mass,), operating_threshold=0.2
+    )
+    new = FindingComparison("9.9", ChangeKind.NEW)
+    copy = replace(mass, attributes={"source_algorithm": "breastgate.masses"}, comparison=new)
+    compared = AlgorithmResult("breastgate.comparison", "1", "1.2", AlgorithmStatus.OK, findings=(copy,))
+    (carried, _) = with_comparisons([detector, compared])
+    assert carried.findings[0].comparison == new
+    alone, _ = triage([detector])
+    together, decision = triage([detector, compared])
+    assert alone is not None and together is not None
+    assert together.suspicion_score > alone.suspicion_score
+    assert "new_finding" in decision.flags

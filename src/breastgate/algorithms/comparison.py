@@ -42,7 +42,8 @@ of the detectors' (every finding here is at or above its own detector's), so all
 ``result.density`` is the current density (the density algorithm's), ``result.density_change``
 against the prior; ``result.priors`` says which prior was read, or why none was (the study's
 ``prior_status``: no prior available, not fetched in time, not sought). Without a prior the
-result is ``ok`` with the findings uncompared and that message.
+result is ``ok`` with that message and no findings: detection stays with the detectors, so a study
+without a prior costs nothing extra and lists no finding twice.
 
 Pure computation: no database, no network, no DICOM writing.
 """
@@ -341,6 +342,20 @@ class ComparisonAlgorithm:
         """Detect on current and prior, register view pairs, compare (module docstring)."""
         started = time.perf_counter()
         study = selection.study
+        prior = _pick_prior(study)
+        if prior is None:
+            # Nothing to compare with: say why, and leave detection to the detectors themselves
+            # (running them here too would only duplicate their findings and their cost).
+            use = _no_prior(study)
+            return AlgorithmResult(
+                algorithm_id=MANIFEST.id,
+                algorithm_version=MANIFEST.version,
+                study_instance_uid=study.study_instance_uid,
+                status=AlgorithmStatus.OK,
+                message=use.message,
+                priors=use,
+                model_card=MANIFEST.model_card,
+            )
         current = _analyse(study)
         findings = [_annotated(f, r.algorithm_id) for r in current.results for f in _shown(r)]
         thresholds = [r.operating_threshold for r in current.results if r.operating_threshold is not None]
@@ -362,16 +377,6 @@ class ComparisonAlgorithm:
                 else AlgorithmStatus.SKIPPED
             )
             return AlgorithmResult(status=status, message=reasons, priors=_no_prior(study), **base)  # type: ignore[arg-type]
-        prior = _pick_prior(study)
-        if prior is None:
-            use = _no_prior(study)
-            return AlgorithmResult(
-                status=AlgorithmStatus.OK,
-                message=use.message,
-                findings=tuple(findings),
-                priors=use,
-                **base,  # type: ignore[arg-type]
-            )
         before = _analyse(prior)
         regs = register_views(study, prior)
         prior_sops = {

@@ -42,7 +42,11 @@ the BI-RADS MRI lexicon). A finding without a comparison or kinetics keeps facto
 scores every study without priors exactly as 1.1.0 did, and "no prior available" changes nothing.
 The factors are the lexicon's direction with a round size, not a fitted figure (no prior pairs were
 available to fit them); the justification says so and the triage reasons name each factor used.
-Setting every factor to 1 turns the comparison off.
+Setting every factor to 1 turns the comparison off. The prior comparison
+(``breastgate.comparison``) annotates copies of the detectors' findings (attribute
+``source_algorithm``, same finding id); :func:`with_comparisons` carries each annotation back to
+the detector's own finding, so the policy's ``triage_algorithms`` (the detectors) see the change
+whichever algorithm measured it.
 
 Flags:
 
@@ -68,7 +72,7 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -80,6 +84,7 @@ from breastgate.domain.model import (
     ChangeKind,
     DelayedPhase,
     Finding,
+    FindingComparison,
     FindingKind,
     Priority,
     Triage,
@@ -146,11 +151,38 @@ class TriagePolicy:
 DEFAULT_POLICY = TriagePolicy()
 
 
+def with_comparisons(results: Sequence[AlgorithmResult]) -> list[AlgorithmResult]:
+    """``results`` with each detector finding that has none carrying the comparison another ok
+    result attached to its copy (a finding with ``source_algorithm`` = the detector's id and the
+    same finding id: what ``breastgate.comparison`` emits)."""
+    annotated: dict[tuple[str, str], FindingComparison] = {}
+    for r in results:
+        if r.status != AlgorithmStatus.OK:
+            continue
+        for f in r.findings:
+            source = f.attributes.get("source_algorithm")
+            if f.comparison is not None and isinstance(source, str) and source != r.algorithm_id:
+                annotated.setdefault((source, f.id), f.comparison)
+    if not annotated:
+        return list(results)
+    out: list[AlgorithmResult] = []
+    for r in results:
+        findings = tuple(
+            replace(f, comparison=annotated[(r.algorithm_id, f.id)])
+            if f.comparison is None and (r.algorithm_id, f.id) in annotated
+            else f
+            for f in r.findings
+        )
+        out.append(replace(r, findings=findings) if findings != r.findings else r)
+    return out
+
+
 def assess(
     results: Sequence[AlgorithmResult], policy: TriagePolicy = DEFAULT_POLICY
 ) -> CaseAssessment | None:
     """Case assessment from the ok results of the lesion algorithms the policy lets drive triage;
-    None when none ran."""
+    None when none ran. Comparisons made by another algorithm count (:func:`with_comparisons`)."""
+    results = with_comparisons(results)
     lesion_results = [
         r
         for r in results
@@ -233,6 +265,7 @@ _CHANGE_FLAGS = {ChangeKind.NEW: "new_finding", ChangeKind.INCREASED: "growing_f
 def _temporal(results: Sequence[AlgorithmResult], policy: TriagePolicy) -> tuple[list[str], list[str]]:
     """Flags and reasons from the comparison and kinetics of the findings at their operating
     point, in the triage algorithms' ok results (policy 1.2.0)."""
+    results = with_comparisons(results)
     flags: list[str] = []
     reasons: list[str] = []
     for r in results:
