@@ -210,15 +210,7 @@ def test_analyze_reports_the_lesion_offline(tmp_path: Path) -> None:
     [
         ("III", "enhanced"),
         ("III", "series-per-phase"),
-        pytest.param(
-            "II",
-            "series-per-phase",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known weakness: a medium-rise (91 %) plateau lesion is judged diffuse once the "
-                "phantom blurs with its PSF (model card, Known failure modes)",
-            ),
-        ),
+        ("II", "series-per-phase"),
     ],
 )
 def test_analyze_on_the_dce_phantom_finds_the_truth_lesion(tmp_path: Path, curve: str, form: str) -> None:

@@ -312,7 +312,7 @@ def _candidate(
     if claimed[box][region].any():
         return None
     claimed[box] |= region
-    lesion = _judge(region, box, maps, series, params, rejected, background)
+    lesion = _judge(region, region | first, box, maps, series, params, rejected, background)
     if lesion is None:
         return None
     # How far the same level runs on outside the basin (26-connected, so a vessel crossing thick
@@ -326,6 +326,7 @@ def _candidate(
 
 def _judge(
     region: BoolArray,
+    extent: BoolArray,
     box: tuple[slice, slice, slice],
     maps: Maps,
     series: DceSeries,
@@ -344,7 +345,8 @@ def _judge(
     peak, early = maps.sustained_pct[box], maps.early_pct[box]
     values = peak[region]
     core = region & (peak >= np.median(values))
-    shell = _shell(region, spacing, params.ring_inner_mm, params.ring_outer_mm) & maps.body[box]
+    # Surroundings outside the blurred edge (``extent``: down to half the maximum), not its flank.
+    shell = _shell(extent, spacing, params.ring_inner_mm, params.ring_outer_mm) & maps.body[box]
     surround = float(np.percentile(peak[shell], 75)) if shell.sum() >= 10 else 0.0
     core_level = float(np.mean(peak[core]))
     ratio = core_level / max(surround, 0.25 * params.seed_pct)
