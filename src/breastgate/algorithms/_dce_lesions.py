@@ -229,18 +229,20 @@ def _measure(
     )
 
 
-def _basins(peak: npt.NDArray[np.float32], domain: BoolArray, split_ratio: float) -> npt.NDArray[np.int32]:
+def basins(peak: npt.NDArray[np.float32], domain: BoolArray, split_ratio: float) -> npt.NDArray[np.int32]:
     """Watershed basins of ``peak`` within ``domain``, one per maximum that stands at least
     ``split_ratio`` times above the saddle joining it to a higher one (h-maxima of the log), so a
     lesion touching a vessel or enhancing parenchyma gets its own basin while the small dips of a
     heterogeneous lesion do not split it."""
     logged = np.log1p(np.maximum(peak, 0.0)).astype(np.float64)
     logged[~domain] = 0.0
-    markers = h_maxima(logged, math.log(split_ratio)).astype(bool) & domain
+    maxima = h_maxima(logged, math.log(split_ratio))  # type: ignore[no-untyped-call]
+    markers = maxima.astype(bool) & domain
     numbered, count = ndi.label(markers, structure=np.ones((3, 3, 3), bool))
     if count <= 1:
         return domain.astype(np.int32)
-    out: npt.NDArray[np.int32] = watershed(-logged, numbered, mask=domain).astype(np.int32)
+    flooded = watershed(-logged, numbered, mask=domain)  # type: ignore[no-untyped-call]
+    out: npt.NDArray[np.int32] = flooded.astype(np.int32)
     return out
 
 
@@ -274,13 +276,17 @@ def segment(maps: Maps, series: DceSeries, params: KineticsParameters) -> tuple[
         inner = tuple(slice(f.start - b.start, f.stop - b.start) for f, b in zip(found, box, strict=True))
         within = np.zeros(labels[box].shape, bool)
         within[inner] = component
-        basins = _basins(maps.sustained_pct[box], within, params.split_ratio)
-        for basin_label, basin_box in enumerate(ndi.find_objects(basins), start=1):
+        basin_labels = basins(maps.sustained_pct[box], within, params.split_ratio)
+        for basin_label, basin_box in enumerate(ndi.find_objects(basin_labels), start=1):
             if basin_box is None:
                 continue
-            local = _expand(basin_box, margin, basins.shape)
-            sub = tuple(slice(b.start + o.start, b.stop + o.start) for b, o in zip(local, box, strict=True))
-            lesion = _candidate(basins[local] == basin_label, sub, maps, series, params, claimed, rejected)
+            local = _expand(basin_box, margin, basin_labels.shape)  # type: ignore[arg-type]
+            sub: tuple[slice, slice, slice] = tuple(  # type: ignore[assignment]
+                slice(b.start + o.start, b.stop + o.start) for b, o in zip(local, box, strict=True)
+            )
+            lesion = _candidate(
+                basin_labels[local] == basin_label, sub, maps, series, params, claimed, rejected
+            )
             if lesion is not None:
                 lesions.append(lesion)
     lesions.sort(key=lambda lesion: lesion.volume_mm3, reverse=True)
@@ -300,7 +306,7 @@ def _candidate(
     local background (FWHM-style, so the edge does not creep into enhancing parenchyma)."""
     spacing = series.grid.spacing
     peak, breast = maps.sustained_pct[box], maps.breast[box]
-    top = np.unravel_index(int(np.argmax(np.where(basin, peak, -np.inf))), peak.shape)
+    top = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.where(basin, peak, -np.inf))), peak.shape))
     level = float(peak[top])
     first = _holding(basin & (peak >= 0.5 * level), top)
     shell = _shell(first, spacing, params.ring_inner_mm, params.ring_outer_mm) & breast

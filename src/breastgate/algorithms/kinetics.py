@@ -57,7 +57,6 @@ from breastgate.domain.model import (
     FindingKinetics,
     FindingLocation,
     ImageOutcome,
-    InitialPhase,
     Mark,
     PriorUse,
     ResultVolume,
@@ -70,7 +69,7 @@ LOGGER = logging.getLogger(__name__)
 
 MANIFEST = AlgorithmManifest(
     id="breastgate.kinetics",
-    version="1.0.0",
+    version="1.1.0",
     name="Breast DCE-MRI kinetics (enhancement, curve types, enhancing lesions)",
     intended_use=(
         "Colour-codes enhancement kinetics (persistent / plateau / washout) of dynamic "
