@@ -28,12 +28,15 @@ half, phase by phase.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
+from skimage.morphology import h_maxima
+from skimage.segmentation import watershed
 
 from breastgate.algorithms._dce_maps import BoolArray, KineticsParameters, Maps, delayed_phase, initial_phase
 from breastgate.domain.model import DelayedPhase, InitialPhase
@@ -62,6 +65,8 @@ class Lesion:
     focal_ratio: float
     fill: float  # volume / volume of the moment ellipsoid: 1 for a solid ellipsoid
     heterogeneity: float  # coefficient of variation of sustained enhancement inside
+    #: Elongation of the region at the same level followed outside its basin (vessels run on).
+    free_elongation: float = 1.0
 
 
 @dataclass
@@ -224,47 +229,110 @@ def _measure(
     )
 
 
+def basins(peak: npt.NDArray[np.float32], domain: BoolArray, split_ratio: float) -> npt.NDArray[np.int32]:
+    """Watershed basins of ``peak`` within ``domain``, one per maximum that stands at least
+    ``split_ratio`` times above the saddle joining it to a higher one (h-maxima of the log), so a
+    lesion touching a vessel or enhancing parenchyma gets its own basin while the small dips of a
+    heterogeneous lesion do not split it."""
+    logged = np.log1p(np.maximum(peak, 0.0)).astype(np.float64)
+    logged[~domain] = 0.0
+    maxima = h_maxima(logged, math.log(split_ratio))  # type: ignore[no-untyped-call]
+    markers = maxima.astype(bool) & domain
+    numbered, count = ndi.label(markers, structure=np.ones((3, 3, 3), bool))
+    if count <= 1:
+        return domain.astype(np.int32)
+    flooded = watershed(-logged, numbered, mask=domain)  # type: ignore[no-untyped-call]
+    out: npt.NDArray[np.int32] = flooded.astype(np.int32)
+    return out
+
+
+def _holding(mask: BoolArray, point: tuple[int, ...]) -> BoolArray:
+    """The face-connected component of ``mask`` that holds ``point`` (empty when it is outside)."""
+    if not mask[point]:
+        return np.zeros(mask.shape, bool)
+    labels, _ = ndi.label(mask, structure=_FACES)
+    out: BoolArray = labels == labels[point]
+    return out
+
+
 def segment(maps: Maps, series: DceSeries, params: KineticsParameters) -> tuple[list[Lesion], Rejected]:
     """Enhancing lesions (largest first) and the counts of candidates set aside, by reason."""
     spacing = series.grid.spacing
     voxel = spacing[0] * spacing[1] * spacing[2]
-    seeds = (maps.sustained_pct >= params.seed_pct) & maps.breast
-    labels, _ = ndi.label(seeds, structure=_FACES)
+    domain = (maps.sustained_pct >= params.seed_low_pct) & maps.breast
+    labels, _ = ndi.label(domain, structure=_FACES)
     margin = tuple(math.ceil(2 * params.ring_outer_mm / s) + 1 for s in spacing)
-    claimed = np.zeros(seeds.shape, bool)
+    claimed = np.zeros(domain.shape, bool)
     lesions: list[Lesion] = []
     rejected = Rejected()
     for number, found in enumerate(ndi.find_objects(labels), start=1):
         if found is None:
             continue
-        seed = labels[found] == number
-        if seed.sum() * voxel < params.min_volume_mm3:
+        component = labels[found] == number
+        if component.sum() * voxel < params.min_volume_mm3:
             rejected.small += 1
             continue
-        box = _expand(found, margin, seeds.shape)  # type: ignore[arg-type]
+        box = _expand(found, margin, domain.shape)  # type: ignore[arg-type]
         inner = tuple(slice(f.start - b.start, f.stop - b.start) for f, b in zip(found, box, strict=True))
-        seed_box = np.zeros(labels[box].shape, bool)
-        seed_box[inner] = seed
-        peak, breast = maps.sustained_pct[box], maps.breast[box]
-        level = float(np.percentile(peak[seed_box], 95))
-        shell = _shell(seed_box, spacing, params.ring_inner_mm, params.ring_outer_mm) & breast
-        background = float(np.percentile(peak[shell], 75)) if shell.any() else 0.0
-        half = max(background + 0.5 * (level - background), 0.5 * params.seed_pct)
-        grown, _ = ndi.label((peak >= half) & breast, structure=_FACES)
-        for region_label in np.unique(grown[seed_box & (grown > 0)]):
-            region = ndi.binary_fill_holes(grown == region_label) & breast
-            if claimed[box][region].any():
+        within = np.zeros(labels[box].shape, bool)
+        within[inner] = component
+        basin_labels = basins(maps.sustained_pct[box], within, params.split_ratio)
+        for basin_label, basin_box in enumerate(ndi.find_objects(basin_labels), start=1):
+            if basin_box is None:
                 continue
-            claimed[box] |= region
-            lesion = _judge(region, box, maps, series, params, rejected, background)
+            local = _expand(basin_box, margin, basin_labels.shape)  # type: ignore[arg-type]
+            sub: tuple[slice, slice, slice] = tuple(  # type: ignore[assignment]
+                slice(b.start + o.start, b.stop + o.start) for b, o in zip(local, box, strict=True)
+            )
+            lesion = _candidate(
+                basin_labels[local] == basin_label, sub, maps, series, params, claimed, rejected
+            )
             if lesion is not None:
                 lesions.append(lesion)
     lesions.sort(key=lambda lesion: lesion.volume_mm3, reverse=True)
     return lesions, rejected
 
 
+def _candidate(
+    basin: BoolArray,
+    box: tuple[slice, slice, slice],
+    maps: Maps,
+    series: DceSeries,
+    params: KineticsParameters,
+    claimed: BoolArray,
+    rejected: Rejected,
+) -> Lesion | None:
+    """The lesion of one basin: the region around its maximum above half its contrast to the
+    local background (FWHM-style, so the edge does not creep into enhancing parenchyma)."""
+    spacing = series.grid.spacing
+    peak, breast = maps.sustained_pct[box], maps.breast[box]
+    top = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.where(basin, peak, -np.inf))), peak.shape))
+    level = float(peak[top])
+    first = _holding(basin & (peak >= 0.5 * level), top)
+    shell = _shell(first, spacing, params.ring_inner_mm, params.ring_outer_mm) & breast
+    background = float(np.percentile(peak[shell], 75)) if shell.any() else 0.0
+    if level < params.seed_pct and level - background < params.seed_contrast_pct:
+        return None
+    half = max(background + 0.5 * (level - background), 0.5 * level)
+    region = ndi.binary_fill_holes(_holding(basin & (peak >= half), top)) & breast
+    if claimed[box][region].any():
+        return None
+    claimed[box] |= region
+    lesion = _judge(region, region | first, box, maps, series, params, rejected, background)
+    if lesion is None:
+        return None
+    # How far the same level runs on outside the basin (26-connected, so a vessel crossing thick
+    # slices obliquely stays one structure): a vessel runs on, a lesion ends.
+    labels, _ = ndi.label((peak >= half) & breast, structure=np.ones((3, 3, 3), bool))
+    free = labels == labels[top]
+    values, _ = principal_axes(free, spacing)
+    elongation = math.sqrt(values[0] / max(values[1], 1e-6))
+    return dataclasses.replace(lesion, free_elongation=round(elongation, 2))
+
+
 def _judge(
     region: BoolArray,
+    extent: BoolArray,
     box: tuple[slice, slice, slice],
     maps: Maps,
     series: DceSeries,
@@ -283,7 +351,8 @@ def _judge(
     peak, early = maps.sustained_pct[box], maps.early_pct[box]
     values = peak[region]
     core = region & (peak >= np.median(values))
-    shell = _shell(region, spacing, params.ring_inner_mm, params.ring_outer_mm) & maps.body[box]
+    # Surroundings outside the blurred edge (``extent``: down to half the maximum), not its flank.
+    shell = _shell(extent, spacing, params.ring_inner_mm, params.ring_outer_mm) & maps.body[box]
     surround = float(np.percentile(peak[shell], 75)) if shell.sum() >= 10 else 0.0
     core_level = float(np.mean(peak[core]))
     ratio = core_level / max(surround, 0.25 * params.seed_pct)

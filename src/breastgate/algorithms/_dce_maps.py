@@ -49,6 +49,13 @@ class KineticsParameters:
     map_threshold_pct: float = 50.0
     #: Lesion seeds: peak enhancement at least this.
     seed_pct: float = 50.0
+    #: ... or at least seed_low_pct with a maximum seed_contrast_pct above its surroundings (a
+    #: lesion blurred by partial volume, or one inside enhancing parenchyma).
+    seed_low_pct: float = 25.0
+    seed_contrast_pct: float = 20.0
+    #: A maximum of sustained enhancement starts its own candidate when it stands this many
+    #: times above the saddle joining it to a higher one (watershed on h-maxima of the log).
+    split_ratio: float = 1.3
     #: A focal lesion's core is at least this many times the 75th percentile of its surroundings,
     #: or, with a fast initial rise, at least ``fast_focal_ratio`` times.
     focal_ratio: float = 1.8

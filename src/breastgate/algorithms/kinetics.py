@@ -10,10 +10,15 @@ diameters, volume, the worst curve type held by a real share of its voxels, the 
 plateau / persistent voxels, peak enhancement, and where it lies (clock facing the patient,
 quadrant, depth, distance from the nipple, centre in patient coordinates; reference §7).
 
-Score (a documented heuristic, not a fitted model): curve type I 0.25, II 0.55, III 0.80; initial
-phase fast +0.10, slow −0.10; largest diameter ≥ 10 mm +0.05, < 5 mm −0.05; clipped to 0.02-0.98.
-It follows the malignancy rates of the reference (§3.1: any washout 46 %, plateau 20 %, persistent
-13 %), ordered, not calibrated.
+Score (a documented heuristic, not a fitted model): how much the candidate looks like a lesion
+rather than a vessel, a focus or background enhancement, the product of three factors in 0-1:
+its smallest diameter against the 5 mm of a BI-RADS focus (a vessel's smallest diameter is its
+calibre, a focus is < 5 mm in every direction), its elongation at its own half-contrast level
+followed outside its watershed basin (``free_elongation``: a vessel runs on, a lesion ends; 1.5
+and below count as round), and its early enhancement against 100 % (lesions take contrast up
+early, background parenchyma late); clipped to 0.02-0.98. It ranks candidates for an operating
+point (false lesions per study), it is not a probability of malignancy: the curve type is
+reported beside it.
 
 Tracking: when the study carries an MR prior (``StudyRef.priors``), the prior is analysed the same
 way, registered to the current study by translation in patient space
@@ -52,7 +57,6 @@ from breastgate.domain.model import (
     FindingKinetics,
     FindingLocation,
     ImageOutcome,
-    InitialPhase,
     Mark,
     PriorUse,
     ResultVolume,
@@ -65,7 +69,7 @@ LOGGER = logging.getLogger(__name__)
 
 MANIFEST = AlgorithmManifest(
     id="breastgate.kinetics",
-    version="1.0.0",
+    version="1.1.0",
     name="Breast DCE-MRI kinetics (enhancement, curve types, enhancing lesions)",
     intended_use=(
         "Colour-codes enhancement kinetics (persistent / plateau / washout) of dynamic "
@@ -79,16 +83,16 @@ MANIFEST = AlgorithmManifest(
     prior_modalities=("MR",),
 )
 
-_CURVE_SCORE = {DelayedPhase.PERSISTENT: 0.25, DelayedPhase.PLATEAU: 0.55, DelayedPhase.WASHOUT: 0.80}
-_INITIAL_SCORE = {InitialPhase.SLOW: -0.10, InitialPhase.MEDIUM: 0.0, InitialPhase.FAST: 0.10}
+#: Score factors (module docstring): focus size (mm), round elongation, early enhancement (%).
+FOCUS_MM, ROUND_ELONGATION, EARLY_REFERENCE_PCT = 5.0, 1.5, 100.0
 
 
 def score(lesion: Lesion) -> float:
-    """The heuristic 0-1 score of the module docstring."""
-    value = _CURVE_SCORE[lesion.delayed] + _INITIAL_SCORE[lesion.initial]
-    size = lesion.diameters_mm[0]
-    value += 0.05 if size >= 10.0 else -0.05 if size < 5.0 else 0.0
-    return round(min(max(value, 0.02), 0.98), 3)
+    """The heuristic 0-1 lesion score of the module docstring."""
+    size = min(max(lesion.diameters_mm[2] / FOCUS_MM, 0.2), 1.0)
+    tube = 1.0 / max(lesion.free_elongation / ROUND_ELONGATION, 1.0)
+    uptake = min(max(lesion.early_pct / EARLY_REFERENCE_PCT, 0.2), 1.2)
+    return round(min(max(size * tube * uptake, 0.02), 0.98), 3)
 
 
 @dataclass(frozen=True)
