@@ -48,11 +48,14 @@ def test_phantom_then_analyze_writes_results_and_sr_per_study(tmp_path: Path) ->
         ids = [a["id"] for a in results["algorithms"]]
         assert ids == [
             "breastgate.calcifications",
+            "breastgate.comparison",
             "breastgate.density",
             "breastgate.masses",
             "breastgate.positioning",
         ]
         assert all(a["status"] == "ok" for a in results["algorithms"])
+        (comparison,) = [a for a in results["algorithms"] if a["id"] == "breastgate.comparison"]
+        assert comparison["priors"]["status"] == "not_sought"  # each phantom is its own woman
         assert results["density"]["category"] in {"a", "b", "c", "d"}
         assert isinstance(results["findings"], list)
         assert 0 <= results["assessment"]["suspicion_score"] <= 100

@@ -181,12 +181,13 @@ def test_all_algorithms_then_one_study_summary(tmp_path: Path) -> None:
     for ds in study.datasets:
         gateway.receive(ds)
     job_ids = gateway.assembler.tick()
-    assert len(job_ids) == 4  # calcifications, density, masses, positioning
+    assert len(job_ids) == 5  # calcifications, comparison, density, masses, positioning
     gateway.run_queued()
     with gateway.db.session() as s:
         assert {ledger.get(s, j).state for j in job_ids} == {JobState.DONE}  # type: ignore[union-attr]
         items = outbox.list_items(s, study=study.study_instance_uid)
     modalities = sorted(str(pydicom.dcmread(i.path, stop_before_pixels=True).Modality) for i in items)
+    # Three CAD SRs: the comparison, with no prior to compare with, writes none.
     assert modalities.count("SR") == 3 and modalities.count("OT") == 1 and "PR" in modalities
     assert modalities.count("KO") == modalities.count("PR")  # key images beside every GSPS
     # A re-run of any job (lease expiry) owes nothing new: same UIDs, summary included.
