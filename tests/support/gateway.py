@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.ports import free_port
+from tests.support.ports import free_ports
 
 BREASTGATE = str(Path(sys.executable).with_name("breastgate"))
 
@@ -22,9 +22,7 @@ class GatewayProcess:
 
     def __init__(self, home: Path, **env: str) -> None:
         self.home = home
-        self.dicom_port = free_port()
-        self.http_port = free_port()
-        self.hl7_port = free_port()
+        self.dicom_port, self.http_port, self.hl7_port = free_ports(3)  # three distinct ports
         self.env = {
             **os.environ,
             "BG_HOME": str(home),
