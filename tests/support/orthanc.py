@@ -32,6 +32,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.ports import free_ports
+
 ORTHANC_BINARY = "Orthanc"
 #: Orthanc's DICOMweb plugin (Debian ``orthanc-dicomweb``).
 DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
@@ -71,8 +73,9 @@ class OrthancServer:
         self.workdir = Path(workdir)
         self.aet = aet
         self.modalities = dict(modalities or {})
-        self.dicom_port = dicom_port or free_port()
-        self.http_port = http_port or free_port()
+        spare = iter(free_ports(2))  # distinct: DICOM and HTTP once drew the same free port
+        self.dicom_port = dicom_port or next(spare)
+        self.http_port = http_port or next(spare)
         self.extra_config = dict(extra_config or {})
         self.startup_timeout = startup_timeout
         self.dicomweb = dicomweb
