@@ -42,7 +42,7 @@ from pydicom.sequence import Sequence as DicomSequence
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.model import AlgorithmManifest, AlgorithmResult
-from breastgate.results.mri_grid import KINETIC_CLASS, SourceGrid, find_volume, volume_array
+from breastgate.results.mri_grid import KINETIC_CLASS, SourceGrid, required_volume, volume_array
 from breastgate.results.placement import attach_file_meta, creation_datetime, new_instance
 from breastgate.results.summary_tomo import letters
 from breastgate.results.uids import derive_uid
@@ -155,11 +155,7 @@ class KineticColourMap:
         series_number: int = DEFAULT_SERIES_NUMBER,
         instance_number: int = 1,
     ) -> None:
-        volume = find_volume(result, KINETIC_CLASS)
-        if volume is None:
-            raise EncodingError("no kinetic_class volume to encode")
-        if (manifest.id, manifest.version) != (result.algorithm_id, result.algorithm_version):
-            raise EncodingError("manifest and result name different algorithms or versions")
+        volume = required_volume(result, manifest, KINETIC_CLASS)
         self.kinetic = volume_array(volume)
         if int(self.kinetic.max(initial=0)) > 3:
             raise EncodingError(f"kinetic_class holds {int(self.kinetic.max())}; expected 0-3")

@@ -40,9 +40,9 @@ from breastgate.results import codes as c
 from breastgate.results.mri_grid import (
     LESION_LABELS,
     SourceGrid,
-    find_volume,
     highdicom_geometry,
     pin_derivation_sources,
+    required_volume,
     volume_array,
 )
 from breastgate.results.placement import (
@@ -130,11 +130,7 @@ class LesionSegmentation:
         series_number: int = DEFAULT_SERIES_NUMBER,
         instance_number: int = 1,
     ) -> None:
-        volume = find_volume(result, LESION_LABELS)
-        if volume is None:
-            raise EncodingError("no lesion_labels volume to encode")
-        if (manifest.id, manifest.version) != (result.algorithm_id, result.algorithm_version):
-            raise EncodingError("manifest and result name different algorithms or versions")
+        volume = required_volume(result, manifest, LESION_LABELS)
         labels = volume_array(volume)
         self.grid = SourceGrid.of(volume, headers)
         if self.grid.study_instance_uid != result.study_instance_uid:

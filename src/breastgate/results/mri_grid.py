@@ -25,7 +25,7 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
 
 from breastgate.domain.errors import EncodingError
-from breastgate.domain.model import AlgorithmResult, ResultVolume
+from breastgate.domain.model import AlgorithmManifest, AlgorithmResult, ResultVolume
 
 __all__ = [
     "KINETIC_CLASS",
@@ -37,6 +37,7 @@ __all__ = [
     "find_volume",
     "highdicom_geometry",
     "pin_derivation_sources",
+    "required_volume",
     "volume_array",
 ]
 
@@ -51,6 +52,17 @@ Vector = tuple[float, float, float]
 def find_volume(result: AlgorithmResult, name: str) -> ResultVolume | None:
     """The result's voxel map called ``name``, or None."""
     return next((v for v in result.volumes if v.name == name), None)
+
+
+def required_volume(result: AlgorithmResult, manifest: AlgorithmManifest, name: str) -> ResultVolume:
+    """The voxel map ``name`` an encoder needs; EncodingError when it is missing or when the
+    manifest and the result name different algorithms or versions."""
+    volume = find_volume(result, name)
+    if volume is None:
+        raise EncodingError(f"no {name} volume to encode")
+    if (manifest.id, manifest.version) != (result.algorithm_id, result.algorithm_version):
+        raise EncodingError("manifest and result name different algorithms or versions")
+    return volume
 
 
 def volume_array(volume: ResultVolume) -> npt.NDArray[Any]:

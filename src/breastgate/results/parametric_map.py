@@ -35,9 +35,9 @@ from breastgate.results.mri_grid import (
     PERCENT_ENHANCEMENT,
     SourceGrid,
     add_frame_anatomy,
-    find_volume,
     highdicom_geometry,
     pin_derivation_sources,
+    required_volume,
     volume_array,
 )
 from breastgate.results.placement import (
@@ -108,11 +108,7 @@ class EnhancementParametricMap:
         series_number: int = DEFAULT_SERIES_NUMBER,
         instance_number: int = 1,
     ) -> None:
-        volume = find_volume(result, PERCENT_ENHANCEMENT)
-        if volume is None:
-            raise EncodingError("no percent_enhancement volume to encode")
-        if (manifest.id, manifest.version) != (result.algorithm_id, result.algorithm_version):
-            raise EncodingError("manifest and result name different algorithms or versions")
+        volume = required_volume(result, manifest, PERCENT_ENHANCEMENT)
         self.values = volume_array(volume)
         if not np.isfinite(self.values).all():
             raise EncodingError("percent_enhancement holds NaN or infinite values")
