@@ -12,7 +12,14 @@ import pytest
 
 from breastgate.algorithms._dce_lesions import Lesion, basins, weighted_axes
 from breastgate.algorithms._dce_maps import Anatomy, KineticsParameters, delayed_phase, initial_phase
-from breastgate.algorithms.kinetics import KineticsAlgorithm, analyse_study, locate, score
+from breastgate.algorithms.kinetics import (
+    OPERATING_THRESHOLD,
+    KineticsAlgorithm,
+    analyse_study,
+    is_nipple,
+    locate,
+    score,
+)
 from breastgate.algorithms.registry import Registry
 from breastgate.domain.model import (
     AlgorithmResult,
@@ -95,9 +102,10 @@ def test_basins_split_a_lesion_from_the_vessel_it_touches_not_a_heterogeneous_le
     assert basins(lobed.astype(np.float32), lobed >= 25.0, 1.3).max() == 1
 
 
-def test_score_ranks_a_round_lesion_above_a_vessel_segment_and_a_focus() -> None:
-    """The score (module docstring of kinetics): smallest diameter against 5 mm, elongation at the
-    lesion's level beyond its basin, early uptake."""
+def test_score_ranks_a_round_lesion_above_a_vessel_segment_a_focus_and_parenchyma() -> None:
+    """The lesion model (module docstring of kinetics) puts a round, focal, fast lesion deep in the
+    breast above the operating threshold, a vessel segment and a slowly enhancing island of
+    parenchyma below it, and a focus below the lesion; the nipple is not a lesion."""
     lesion = Lesion(
         box=(slice(0, 1), slice(0, 1), slice(0, 1)),
         mask=np.ones((1, 1, 1), bool),
@@ -112,17 +120,39 @@ def test_score_ranks_a_round_lesion_above_a_vessel_segment_and_a_focus() -> None
         change_pct=-20.0,
         curve_pct=(0.0, 140.0, 120.0),
         shares={},
-        focal_ratio=3.0,
-        fill=1.0,
+        focal_ratio=6.0,
+        fill=0.9,
         heterogeneity=0.1,
         free_elongation=1.2,
+        surround_pct=15.0,
+        core_pct=140.0,
+        surround_early_pct=10.0,
+        inscribed_mm=4.0,
+        elongation=1.2,
+        flatness=1.1,
+        skin_mm=15.0,
+        blobness=0.7,
     )
-    vessel = replace(lesion, diameters_mm=(20.0, 4.0, 1.0), free_elongation=4.0)
-    focus = replace(lesion, diameters_mm=(4.5, 4.0, 2.0))
-    slow_island = replace(lesion, early_pct=30.0)
-    assert score(lesion) > 0.9
-    assert score(lesion) > score(focus) > score(vessel)
-    assert score(lesion) > score(slow_island)
+    vessel = replace(
+        lesion,
+        diameters_mm=(20.0, 4.0, 2.0),
+        volume_mm3=90.0,
+        free_elongation=4.0,
+        flatness=8.0,
+        blobness=0.1,
+        inscribed_mm=1.5,
+    )
+    focus = replace(lesion, diameters_mm=(4.5, 4.0, 2.0), volume_mm3=20.0, inscribed_mm=1.2)
+    island = replace(
+        lesion, early_pct=30.0, peak_pct=60.0, change_pct=25.0, focal_ratio=1.9, surround_pct=45.0
+    )
+    assert score(lesion) >= OPERATING_THRESHOLD
+    for other in (vessel, island):
+        assert score(other) < OPERATING_THRESHOLD <= score(lesion)
+    # A bright focus < 5 mm looks like the smallest lesions: ranked below, not set aside.
+    assert score(focus) < score(lesion)
+    assert is_nipple(replace(lesion, skin_mm=2.0), 5.0)
+    assert not is_nipple(lesion, 5.0) and not is_nipple(replace(lesion, skin_mm=2.0), 60.0)
 
 
 def _study(tmp_path: Path, phantom: Phantom, form: str = "series-per-phase", **extra: object) -> StudyRef:

@@ -67,6 +67,23 @@ class Lesion:
     heterogeneity: float  # coefficient of variation of sustained enhancement inside
     #: Elongation of the region at the same level followed outside its basin (vessels run on).
     free_elongation: float = 1.0
+    #: 75th percentile of sustained enhancement in the shell around it (percent).
+    surround_pct: float = 0.0
+    #: Mean sustained enhancement of its brighter half (percent).
+    core_pct: float = 0.0
+    #: 75th percentile of early enhancement in the shell (percent): background parenchyma that
+    #: has already taken contrast up by the early phase surrounds a lesion hidden in it.
+    surround_early_pct: float = 0.0
+    #: Shape of the region: largest inscribed radius (mm), elongation (first / second principal
+    #: axis) and flatness (second / third).
+    inscribed_mm: float = 0.0
+    elongation: float = 1.0
+    flatness: float = 1.0
+    #: How deep under the skin its shallowest voxel lies (mm; up to the box's margin): the nipple
+    #: and the skin enhance, a lesion lies inside the breast.
+    skin_mm: float = 0.0
+    #: Hessian blobness at its core (module docstring): ~0 for a vessel, 0.5-1 for a lesion.
+    blobness: float = 1.0
 
 
 @dataclass
@@ -77,6 +94,8 @@ class Rejected:
     diffuse: int = 0
     vessel: int = 0
     large: int = 0
+    nipple: int = 0
+    unlikely: int = 0  # scored below the report floor, or beyond the most reported
 
 
 def _expand(
@@ -105,20 +124,69 @@ def principal_axes(
     return np.maximum(values[order], 0.0), vectors[:, order]
 
 
-def _is_thin(mask: BoolArray, spacing: tuple[float, float, float], params: KineticsParameters) -> bool:
+@dataclass(frozen=True)
+class Shape:
+    """Principal-axis shape of a region."""
+
+    elongation: float  # first / second principal axis
+    flatness: float  # second / third
+    inscribed_mm: float  # largest inscribed radius
+    length_mm: float  # 2 √(5 λ₁)
+    slices: int
+
+
+def shape_of(mask: BoolArray, spacing: tuple[float, float, float]) -> Shape:
+    values, _ = principal_axes(mask, spacing)
+    return Shape(
+        elongation=math.sqrt(values[0] / max(values[1], 1e-6)),
+        flatness=math.sqrt(values[1] / max(values[2], 1e-6)),
+        inscribed_mm=float(ndi.distance_transform_edt(np.pad(mask, 1), sampling=spacing).max()),
+        length_mm=2.0 * math.sqrt(5.0 * values[0]),
+        slices=int(np.count_nonzero(mask.any(axis=(1, 2)))),
+    )
+
+
+def blobness(
+    values: npt.NDArray[np.float32], core: BoolArray, spacing: tuple[float, float, float], radius_mm: float
+) -> float:
+    """Median over ``core`` of |λ₃| / |λ₂|, the Hessian eigenvalues of ``values`` smoothed at
+    ``radius_mm`` ordered by magnitude (|λ₁| ≥ |λ₂| ≥ |λ₃|): a bright tube curves down across
+    two axes and not along the third (≈ 0), a bright blob across all three (0.5-1). Measured at
+    the candidate's own scale, so a vessel stays a tube however the peeling cut it."""
+    sigma = [radius_mm / s for s in spacing]
+    smooth = ndi.gaussian_filter(values.astype(np.float64), sigma, mode="nearest")
+    first = np.gradient(smooth, *spacing)
+    points = np.nonzero(core)
+    hessian = np.empty((len(points[0]), 3, 3))
+    for i in range(3):
+        second = np.gradient(first[i], *spacing)
+        for j in range(3):
+            hessian[:, i, j] = second[j][points]
+    hessian = 0.5 * (hessian + hessian.transpose(0, 2, 1))
+    magnitude = np.sort(np.abs(np.linalg.eigvalsh(hessian)), axis=1)
+    ratio = magnitude[:, 0] / np.maximum(magnitude[:, 1], 1e-9)
+    return float(np.median(ratio)) if ratio.size else 1.0
+
+
+def _depth(region: BoolArray, body: BoolArray, spacing: tuple[float, float, float]) -> float:
+    """Distance (mm) from the region's shallowest voxel to the nearest voxel outside the body,
+    within the box (a box without air around gives its distance to the box's edge)."""
+    inside = ndi.distance_transform_edt(np.pad(body, 1), sampling=spacing)[1:-1, 1:-1, 1:-1]
+    return float(inside[region].min()) if region.any() else 0.0
+
+
+def _is_thin(shape: Shape, spacing: tuple[float, float, float], params: KineticsParameters) -> bool:
     """A tube (vessel) or a sheet (skin, a residual motion edge): thin everywhere (largest
     inscribed radius ≤ ``vessel_radius_mm``, plus half a voxel) and drawn out along one axis
     (elongation) or flat across one (flatness) by ``vessel_elongation``."""
-    values, _ = principal_axes(mask, spacing)
-    elongation = math.sqrt(values[0] / max(values[1], 1e-6))
-    flatness = math.sqrt(values[1] / max(values[2], 1e-6))
-    inscribed = float(ndi.distance_transform_edt(np.pad(mask, 1), sampling=spacing).max())
-    thin = inscribed <= params.vessel_radius_mm + 0.5 * min(spacing)
-    length = 2.0 * math.sqrt(5.0 * values[0])
-    tube = length >= params.vessel_min_length_mm and elongation >= params.vessel_elongation
+    thin = shape.inscribed_mm <= params.vessel_radius_mm + 0.5 * min(spacing)
+    tube = shape.length_mm >= params.vessel_min_length_mm and shape.elongation >= params.vessel_elongation
     # A sheet is only told from a small lesion when it spans a few slices.
-    slices = int(np.count_nonzero(mask.any(axis=(1, 2))))
-    sheet = length >= 2 * params.vessel_min_length_mm and flatness >= params.vessel_elongation and slices >= 3
+    sheet = (
+        shape.length_mm >= 2 * params.vessel_min_length_mm
+        and shape.flatness >= params.vessel_elongation
+        and shape.slices >= 3
+    )
     return thin and (tube or sheet)
 
 
@@ -163,6 +231,19 @@ def weighted_axes(
     return centre, 2.0 * np.sqrt(5.0 * values)
 
 
+def _masked_smooth(
+    values: npt.NDArray[np.float32], mask: BoolArray, spacing: tuple[float, float, float], sigma_mm: float
+) -> npt.NDArray[np.float64]:
+    """Gaussian average of ``values`` over ``mask`` only (normalised convolution)."""
+    if sigma_mm <= 0:
+        return values.astype(np.float64)
+    sigma = [sigma_mm / s for s in spacing]
+    weight = ndi.gaussian_filter(mask.astype(np.float64), sigma, mode="constant")
+    total = ndi.gaussian_filter(np.where(mask, values, 0.0).astype(np.float64), sigma, mode="constant")
+    out: npt.NDArray[np.float64] = total / np.maximum(weight, 1e-9)
+    return out
+
+
 def mean_curve(series: DceSeries, box: tuple[slice, slice, slice], mask: BoolArray) -> list[float]:
     """Percent enhancement of the mean signal of ``mask`` (within ``box``), phase by phase."""
     slices = np.nonzero(mask)[0] + box[0].start
@@ -194,11 +275,15 @@ def _measure(
         DelayedPhase.PLATEAU: float(np.mean(np.abs(change) <= params.plateau_pct)),
         DelayedPhase.PERSISTENT: float(np.mean(change > params.plateau_pct)),
     }
+    # The worst type is judged on the change map averaged over ``curve_smooth_mm`` within the
+    # lesion: a voxel's own delayed change is noisy (a few percent of a plateau lesion's voxels
+    # read as washout by chance), a washout part of a heterogeneous lesion is a region.
+    smoothed = _masked_smooth(maps.change_pct[box], mask, spacing, params.curve_smooth_mm)[mask]
     worst = DelayedPhase.PERSISTENT
-    for candidate in (DelayedPhase.WASHOUT, DelayedPhase.PLATEAU):
-        if shares[candidate] >= params.worst_min_share:
-            worst = candidate
-            break
+    if float(np.mean(smoothed < -params.plateau_pct)) >= params.worst_min_share:
+        worst = DelayedPhase.WASHOUT
+    elif float(np.mean(np.abs(smoothed) <= params.plateau_pct)) >= params.worst_min_share:
+        worst = DelayedPhase.PLATEAU
     curve = mean_curve(series, box, mask & (maps.sustained_pct[box] >= np.median(sustained)))
     early_pct = curve[maps.early]
     late_change = 100.0 * (curve[-1] - early_pct) / (100.0 + early_pct)
@@ -256,7 +341,7 @@ def _holding(mask: BoolArray, point: tuple[int, ...]) -> BoolArray:
 
 
 def segment(maps: Maps, series: DceSeries, params: KineticsParameters) -> tuple[list[Lesion], Rejected]:
-    """Enhancing lesions (largest first) and the counts of candidates set aside, by reason."""
+    """Enhancing-lesion candidates and the counts of candidates set aside, by reason."""
     spacing = series.grid.spacing
     voxel = spacing[0] * spacing[1] * spacing[2]
     domain = (maps.sustained_pct >= params.seed_low_pct) & maps.breast
@@ -284,13 +369,37 @@ def segment(maps: Maps, series: DceSeries, params: KineticsParameters) -> tuple[
             sub: tuple[slice, slice, slice] = tuple(  # type: ignore[assignment]
                 slice(b.start + o.start, b.stop + o.start) for b, o in zip(local, box, strict=True)
             )
-            lesion = _candidate(
-                basin_labels[local] == basin_label, sub, maps, series, params, claimed, rejected
+            lesions.extend(
+                _peel(basin_labels[local] == basin_label, sub, maps, series, params, claimed, rejected)
             )
-            if lesion is not None:
-                lesions.append(lesion)
-    lesions.sort(key=lambda lesion: lesion.volume_mm3, reverse=True)
     return lesions, rejected
+
+
+def _peel(
+    basin: BoolArray,
+    box: tuple[slice, slice, slice],
+    maps: Maps,
+    series: DceSeries,
+    params: KineticsParameters,
+    claimed: BoolArray,
+    rejected: Rejected,
+) -> list[Lesion]:
+    """Candidates of one basin, brightest first: each one's extent (down to half its maximum) is
+    taken out, with a voxel's margin, before the next maximum is looked at. A lesion that touches
+    a brighter vessel shares its basin when the saddle between them is high (the vessel's flank
+    is brighter than the lesion's rim); peeling the vessel off leaves the lesion its own turn."""
+    remaining = basin.copy()
+    out: list[Lesion] = []
+    for _ in range(params.max_candidates_per_basin):
+        if not remaining.any():
+            break
+        lesion, used = _candidate(remaining, box, maps, series, params, claimed, rejected)
+        if used is None:
+            break
+        if lesion is not None:
+            out.append(lesion)
+        remaining &= ~ndi.binary_dilation(used, structure=_FACES)
+    return out
 
 
 def _candidate(
@@ -301,33 +410,36 @@ def _candidate(
     params: KineticsParameters,
     claimed: BoolArray,
     rejected: Rejected,
-) -> Lesion | None:
-    """The lesion of one basin: the region around its maximum above half its contrast to the
-    local background (FWHM-style, so the edge does not creep into enhancing parenchyma)."""
+) -> tuple[Lesion | None, BoolArray | None]:
+    """The lesion around the brightest voxel left in ``basin``: the region above half its contrast
+    to the local background (FWHM-style, so the edge does not creep into enhancing parenchyma),
+    and the voxels it used (``None`` when the brightest voxel left is below any seed level)."""
     spacing = series.grid.spacing
     peak, breast = maps.sustained_pct[box], maps.breast[box]
     top = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.where(basin, peak, -np.inf))), peak.shape))
     level = float(peak[top])
+    if level < params.seed_low_pct:
+        return None, None
     first = _holding(basin & (peak >= 0.5 * level), top)
     shell = _shell(first, spacing, params.ring_inner_mm, params.ring_outer_mm) & breast
     background = float(np.percentile(peak[shell], 75)) if shell.any() else 0.0
     if level < params.seed_pct and level - background < params.seed_contrast_pct:
-        return None
+        return None, first
     half = max(background + 0.5 * (level - background), 0.5 * level)
     region = ndi.binary_fill_holes(_holding(basin & (peak >= half), top)) & breast
     if claimed[box][region].any():
-        return None
+        return None, first | region
     claimed[box] |= region
     lesion = _judge(region, region | first, box, maps, series, params, rejected, background)
     if lesion is None:
-        return None
+        return None, first | region
     # How far the same level runs on outside the basin (26-connected, so a vessel crossing thick
     # slices obliquely stays one structure): a vessel runs on, a lesion ends.
     labels, _ = ndi.label((peak >= half) & breast, structure=np.ones((3, 3, 3), bool))
     free = labels == labels[top]
     values, _ = principal_axes(free, spacing)
     elongation = math.sqrt(values[0] / max(values[1], 1e-6))
-    return dataclasses.replace(lesion, free_elongation=round(elongation, 2))
+    return dataclasses.replace(lesion, free_elongation=round(elongation, 2)), first | region
 
 
 def _judge(
@@ -342,7 +454,9 @@ def _judge(
 ) -> Lesion | None:
     spacing = series.grid.spacing
     volume = float(region.sum()) * spacing[0] * spacing[1] * spacing[2]
-    if volume < params.min_volume_mm3:
+    # The voxels above half contrast understate a small blurred lesion; the partial-volume volume
+    # (below) is held to the minimum.
+    if volume < 0.5 * params.min_volume_mm3:
         rejected.small += 1
         return None
     if volume > params.max_volume_mm3:
@@ -354,16 +468,29 @@ def _judge(
     # Surroundings outside the blurred edge (``extent``: down to half the maximum), not its flank.
     shell = _shell(extent, spacing, params.ring_inner_mm, params.ring_outer_mm) & maps.body[box]
     surround = float(np.percentile(peak[shell], 75)) if shell.sum() >= 10 else 0.0
+    surround_early = float(np.percentile(early[shell], 75)) if shell.sum() >= 10 else 0.0
     core_level = float(np.mean(peak[core]))
     ratio = core_level / max(surround, 0.25 * params.seed_pct)
     fast = float(np.mean(early[core])) > params.fast_pct
     if ratio < (params.fast_focal_ratio if fast else params.focal_ratio):
         rejected.diffuse += 1
         return None
-    if _is_thin(region, spacing, params):
+    shape = shape_of(region, spacing)
+    if _is_thin(shape, spacing, params):
         rejected.vessel += 1
         return None
     lesion = _measure(region, box, maps, series, params, ratio, max(surround, background))
+    lesion = dataclasses.replace(
+        lesion,
+        surround_pct=round(surround, 1),
+        core_pct=round(core_level, 1),
+        surround_early_pct=round(surround_early, 1),
+        inscribed_mm=round(shape.inscribed_mm, 2),
+        elongation=round(shape.elongation, 2),
+        flatness=round(shape.flatness, 2),
+        skin_mm=round(_depth(region, maps.body[box], spacing), 1),
+        blobness=round(blobness(peak, core, spacing, max(shape.inscribed_mm, 1.5)), 3),
+    )
     if lesion.volume_mm3 < params.min_volume_mm3:
         rejected.small += 1
         return None

@@ -56,6 +56,8 @@ class KineticsParameters:
     #: A maximum of sustained enhancement starts its own candidate when it stands this many
     #: times above the saddle joining it to a higher one (watershed on h-maxima of the log).
     split_ratio: float = 1.3
+    #: Candidates taken from one basin at most (brightest first, each one's extent removed).
+    max_candidates_per_basin: int = 6
     #: A focal lesion's core is at least this many times the 75th percentile of its surroundings,
     #: or, with a fast initial rise, at least ``fast_focal_ratio`` times.
     focal_ratio: float = 1.8
@@ -73,9 +75,11 @@ class KineticsParameters:
     vessel_min_length_mm: float = 8.0
     #: Lesions, benign or malignant, show uptake by the early phase (~1-2 min); background
     #: parenchyma enhances progressively: a candidate whose core rises less than this early is BPE.
-    min_early_pct: float = 20.0
+    min_early_pct: float = 10.0
     #: The worst curve type is reported only when at least this share of the lesion's voxels has it.
     worst_min_share: float = 0.10
+    #: ... of the delayed-change map averaged over this (mm, Gaussian σ) within the lesion.
+    curve_smooth_mm: float = 1.5
     #: Chest-wall line: this far behind the chest's anterior skin surface (mm).
     chest_wall_offset_mm: float = 5.0
     skin_mm: float = 2.0
@@ -262,8 +266,15 @@ def find_anatomy(body: BoolArray, grid: Grid, params: KineticsParameters) -> Ana
     # The outermost columns meet the edge of the field of view, not the body's surface.
     inner = np.isfinite(front) & (xs > lo_x + 0.05 * (hi_x - lo_x)) & (xs < hi_x - 0.05 * (hi_x - lo_x))
     chest = _chest_surface(xs[inner], front[inner])
-    behind = front[inner] - np.polyval(chest[::-1], xs[inner])
     centre = float(np.median(x))
+    if chest[2] < 0.0:
+        # The chest wall curves back towards the sides; a fit that bends forward there has taken
+        # the sides of wide breasts for chest (they reach the body's outline) and would cut them
+        # off. The line through the cleft (the most posterior front point near the centre) holds.
+        central = inner & (np.abs(xs - centre) <= 0.15 * (hi_x - lo_x))
+        cleft = float(front[central].max()) if central.any() else float(np.polyval(chest[::-1], centre))
+        chest = np.array([cleft, 0.0, 0.0])
+    behind = front[inner] - np.polyval(chest[::-1], xs[inner])
     # The midline: the cleft between the breasts (the chest point nearest the body's centre).
     chest_points = xs[inner][behind > -5.0]
     midline = float(chest_points[np.argmin(np.abs(chest_points - centre))]) if chest_points.size else centre

@@ -33,6 +33,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
 
+from breastgate.algorithms._logistic import LogisticModel
+
 FloatArray = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
 
@@ -67,35 +69,8 @@ class Dome:
     base: float
 
 
-@dataclass(frozen=True)
-class MassModel:
-    """Logistic model over the candidate features (clipped, log where listed, standardised)."""
-
-    features: tuple[str, ...]
-    log: frozenset[str]
-    low: tuple[float, ...]
-    high: tuple[float, ...]
-    mean: tuple[float, ...]
-    scale: tuple[float, ...]
-    weights: tuple[float, ...]
-    bias: float
-
-    def transform(self, values: dict[str, float]) -> list[float]:
-        out = []
-        for name in self.features:
-            v = float(values.get(name, 0.0))
-            v = 0.0 if not math.isfinite(v) else v
-            out.append(math.log(max(v, 0.05)) if name in self.log else v)
-        return out
-
-    def score(self, values: dict[str, float]) -> float:
-        x = self.transform(values)
-        z = self.bias
-        for v, lo, hi, mu, sd, w in zip(
-            x, self.low, self.high, self.mean, self.scale, self.weights, strict=True
-        ):
-            z += w * (min(max(v, lo), hi) - mu) / sd
-        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+#: The candidate model of the mass detector: a logistic model like the DCE lesion model's.
+MassModel = LogisticModel
 
 
 def make_maps(

@@ -10,15 +10,16 @@ diameters, volume, the worst curve type held by a real share of its voxels, the 
 plateau / persistent voxels, peak enhancement, and where it lies (clock facing the patient,
 quadrant, depth, distance from the nipple, centre in patient coordinates; reference §7).
 
-Score (a documented heuristic, not a fitted model): how much the candidate looks like a lesion
-rather than a vessel, a focus or background enhancement, the product of three factors in 0-1:
-its smallest diameter against the 5 mm of a BI-RADS focus (a vessel's smallest diameter is its
-calibre, a focus is < 5 mm in every direction), its elongation at its own half-contrast level
-followed outside its watershed basin (``free_elongation``: a vessel runs on, a lesion ends; 1.5
-and below count as round), and its early enhancement against 100 % (lesions take contrast up
-early, background parenchyma late); clipped to 0.02-0.98. It ranks candidates for an operating
-point (false lesions per study), it is not a probability of malignancy: the curve type is
-reported beside it.
+Score: a logistic model over the candidate's features (``LESION_MODEL``, fitted by
+``bench/dce_model_fit.py`` on development phantoms, cross-validated by study): its early and peak
+enhancement, delayed change, focal ratio against its surroundings, volume and diameters,
+elongation beyond its basin and flatness (vessels, single-slice pieces), fill, surrounding
+enhancement and early contrast (background parenchymal enhancement), depth under the skin and
+Hessian blobness (a vessel curves down across two axes only). The nipple (within ``NIPPLE_MM`` of
+it and reaching the skin) is left out. Candidates scoring at least ``REPORT_FLOOR`` are reported
+(at most ``MAX_FINDINGS``, highest first); those at or above ``OPERATING_THRESHOLD`` (about one
+false lesion per study on the development phantoms) are shown. It ranks candidates, it is not a
+probability of malignancy: the curve type is reported beside it.
 
 Tracking: when the study carries an MR prior (``StudyRef.priors``), the prior is analysed the same
 way, registered to the current study by translation in patient space
@@ -45,6 +46,7 @@ from breastgate.algorithms._dce_maps import (
     phase_order_warning,
 )
 from breastgate.algorithms._dce_tracking import compare_with_prior
+from breastgate.algorithms._logistic import LogisticModel
 from breastgate.algorithms.base import Selection
 from breastgate.domain.model import (
     PRIOR_STATUS_TEXT,
@@ -83,16 +85,163 @@ MANIFEST = AlgorithmManifest(
     prior_modalities=("MR",),
 )
 
-#: Score factors (module docstring): focus size (mm), round elongation, early enhancement (%).
-FOCUS_MM, ROUND_ELONGATION, EARLY_REFERENCE_PCT = 5.0, 1.5, 100.0
+#: The lesion model (module docstring): ``bench/dce_model_fit.py`` prints it.
+LESION_MODEL = LogisticModel(
+    features=(
+        "early_pct",
+        "peak_pct",
+        "change_pct",
+        "focal_ratio",
+        "volume_mm3",
+        "largest_mm",
+        "smallest_mm",
+        "free_elongation",
+        "flatness",
+        "fill",
+        "surround_pct",
+        "early_contrast_pct",
+        "skin_mm",
+        "blobness",
+    ),
+    log=frozenset(
+        [
+            "early_pct",
+            "fill",
+            "flatness",
+            "focal_ratio",
+            "free_elongation",
+            "largest_mm",
+            "peak_pct",
+            "smallest_mm",
+            "volume_mm3",
+        ]
+    ),
+    low=(
+        2.6274,
+        3.635,
+        -38.8,
+        0.59884,
+        3.9596,
+        1.8405,
+        -2.9957,
+        0.04879,
+        0.039221,
+        -1.0296,
+        0.6,
+        6.8,
+        1.9,
+        0.05476,
+    ),
+    high=(
+        5.476,
+        5.4831,
+        60.586,
+        2.5438,
+        8.9509,
+        4.1748,
+        3.0869,
+        2.3908,
+        8.6761,
+        1.273,
+        67.3,
+        210.16,
+        22.8,
+        0.79172,
+    ),
+    mean=(
+        3.8445,
+        4.3761,
+        13.24,
+        1.181,
+        5.441,
+        2.6577,
+        0.90587,
+        0.67314,
+        2.3128,
+        -0.034633,
+        17.138,
+        47.184,
+        10.583,
+        0.37694,
+    ),
+    scale=(
+        0.68175,
+        0.41688,
+        22.325,
+        0.42705,
+        1.109,
+        0.46698,
+        1.7418,
+        0.56318,
+        3.0355,
+        0.48396,
+        13.942,
+        44.165,
+        5.9602,
+        0.17075,
+    ),
+    weights=(
+        1.5166,
+        -1.0835,
+        -0.20193,
+        1.1704,
+        1.9683,
+        -1.4173,
+        0.74532,
+        -0.77026,
+        -1.7224,
+        0.43305,
+        0.70849,
+        0.31642,
+        0.54992,
+        0.46536,
+    ),
+    bias=-7.8103,
+)
+#: Findings with a score at or above this are shown (Presentation Required); cross-validated
+#: operating point of at most one false lesion per study on the development phantoms.
+OPERATING_THRESHOLD = 0.1
+#: Candidates below this score are not reported at all; at most MAX_FINDINGS are.
+REPORT_FLOOR = 0.03
+MAX_FINDINGS = 12
+#: The nipple enhances: a candidate within NIPPLE_MM of the nipple that reaches to within
+#: NIPPLE_SKIN_MM of the skin is the nipple, not a lesion.
+NIPPLE_MM, NIPPLE_SKIN_MM = 15.0, 4.0
 
 
-def score(lesion: Lesion) -> float:
-    """The heuristic 0-1 lesion score of the module docstring."""
-    size = min(max(lesion.diameters_mm[2] / FOCUS_MM, 0.2), 1.0)
-    tube = 1.0 / max(lesion.free_elongation / ROUND_ELONGATION, 1.0)
-    uptake = min(max(lesion.early_pct / EARLY_REFERENCE_PCT, 0.2), 1.2)
-    return round(min(max(size * tube * uptake, 0.02), 0.98), 3)
+def lesion_features(lesion: Lesion, nipple_mm: float | None) -> dict[str, float]:
+    """The candidate features the lesion model reads (names as in ``LESION_MODEL``)."""
+    return {
+        "early_pct": lesion.early_pct,
+        "peak_pct": lesion.peak_pct,
+        "change_pct": lesion.change_pct,
+        "focal_ratio": lesion.focal_ratio,
+        "volume_mm3": lesion.volume_mm3,
+        "largest_mm": lesion.diameters_mm[0],
+        "smallest_mm": lesion.diameters_mm[2],
+        "free_elongation": lesion.free_elongation,
+        "elongation": lesion.elongation,
+        "flatness": lesion.flatness,
+        "fill": lesion.fill,
+        "heterogeneity": lesion.heterogeneity,
+        "surround_pct": lesion.surround_pct,
+        "surround_early_pct": lesion.surround_early_pct,
+        "early_contrast_pct": lesion.early_pct - lesion.surround_early_pct,
+        "inscribed_mm": lesion.inscribed_mm,
+        "skin_mm": lesion.skin_mm,
+        "blobness": lesion.blobness,
+        "nipple_mm": 100.0 if nipple_mm is None else nipple_mm,
+    }
+
+
+def is_nipple(lesion: Lesion, nipple_mm: float | None) -> bool:
+    return nipple_mm is not None and nipple_mm <= NIPPLE_MM and lesion.skin_mm <= NIPPLE_SKIN_MM
+
+
+def score(lesion: Lesion, nipple_mm: float | None = None) -> float:
+    """The lesion model's probability that a candidate is a lesion (not a vessel, a focus,
+    background enhancement), rounded."""
+    return round(LESION_MODEL.score(lesion_features(lesion, nipple_mm)), 3)
 
 
 @dataclass(frozen=True)
@@ -102,16 +251,31 @@ class Analysis:
     study: StudyRef
     series: DceSeries
     maps: Maps
-    lesions: list[Lesion]
+    lesions: list[Lesion]  # reported, highest score first
     rejected: Rejected
+    scores: tuple[float, ...] = ()  # the lesion model's, one per lesion
 
 
 def analyse_study(study: StudyRef, params: KineticsParameters) -> Analysis:
-    """Read, map and segment one study (raises DceError/ImagingError when it has no DCE series)."""
+    """Read, map and segment one study (raises DceError/ImagingError when it has no DCE series);
+    keeps the candidates the lesion model scores at least ``REPORT_FLOOR`` (at most
+    ``MAX_FINDINGS``, highest first), the nipple left out."""
     series = read_dce(study.instances)
     maps = compute_maps(series, params)
-    lesions, rejected = segment(maps, series, params)
-    return Analysis(study, series, maps, lesions, rejected)
+    candidates, rejected = segment(maps, series, params)
+    scored: list[tuple[float, Lesion]] = []
+    for lesion in candidates:
+        _, location = locate(series.grid.to_patient(lesion.centre_index), maps.anatomy)
+        if is_nipple(lesion, location.distance_from_nipple_mm):
+            rejected.nipple += 1
+            continue
+        scored.append((score(lesion, location.distance_from_nipple_mm), lesion))
+    scored.sort(key=lambda pair: pair[0], reverse=True)
+    kept = [pair for pair in scored if pair[0] >= REPORT_FLOOR][:MAX_FINDINGS]
+    rejected.unlikely += len(scored) - len(kept)
+    return Analysis(
+        study, series, maps, [lesion for _, lesion in kept], rejected, tuple(value for value, _ in kept)
+    )
 
 
 def _clock(laterality: str, dx: float, dz: float) -> tuple[int, str]:
@@ -186,10 +350,9 @@ def _mark(lesion: Lesion, series: DceSeries, score_value: float, laterality: str
 def findings_of(analysis: Analysis) -> list[Finding]:
     """One ENHANCING_LESION finding per lesion, in ``analysis.lesions`` order (label n = n-th)."""
     out: list[Finding] = []
-    for n, lesion in enumerate(analysis.lesions, start=1):
+    for n, (lesion, value) in enumerate(zip(analysis.lesions, analysis.scores, strict=True), start=1):
         centre = analysis.series.grid.to_patient(lesion.centre_index)
         laterality, location = locate(centre, analysis.maps.anatomy)
-        value = score(lesion)
         out.append(
             Finding(
                 id=f"kinetics-{n}",
@@ -319,6 +482,7 @@ class KineticsAlgorithm:
             message=message,
             images=images,
             findings=tuple(findings),
+            operating_threshold=OPERATING_THRESHOLD,
             volumes=volumes_of(analysis, self.params),
             priors=priors,
         )
@@ -363,6 +527,8 @@ def _rejected_text(rejected: Rejected) -> str:
             ("diffuse", rejected.diffuse),
             ("vessel", rejected.vessel),
             ("too large", rejected.large),
+            ("nipple", rejected.nipple),
+            ("unlikely", rejected.unlikely),
         )
         if n
     ]
