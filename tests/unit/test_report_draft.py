@@ -595,3 +595,7 @@ def test_enhancing_lesion_in_the_mri_lexicon_with_its_change() -> None:
         "Compared with prior study of 2025-06-15.",
         "Finding 1 has increased in size by 3.2 mm (11 to 14 mm) versus the prior of 2025-06-15.",
     )
+    # Breast MRI: no category 0 from kinetics alone; the curve types are named for the radiologist.
+    assert (draft.rule, draft.birads) == ("R1M", None)
+    assert "1 type III" in draft.impression[0] and "radiologist" in draft.impression[0]
+    assert draft.recommendation == "Recommendation to be made by the radiologist."

@@ -42,6 +42,9 @@ benign here, since grouped round/punctate calcifications may need work-up.
 ====  ==================================================================  ========  ===================
 rule  condition                                                           BI-RADS   recommendation
 ====  ==================================================================  ========  ===================
+R1M   shown findings, all DCE-MRI enhancing lesions (category 0 is        none      Recommendation to be
+      discouraged on MRI; kinetics alone do not make a category)                    made by the
+                                                                                    radiologist.
 R1    a shown finding that is not typically benign                        0         Recall for
                                                                                     additional imaging
                                                                                     and/or comparison
@@ -106,7 +109,7 @@ __all__ = [
 LOGGER = logging.getLogger(__name__)
 
 RULES_ID = "breastgate.report-draft"
-RULES_VERSION = "1.0.0"
+RULES_VERSION = "1.1.0"
 LINE_WIDTH = 80
 
 #: BI-RADS 5th edition category names, ASCII.
@@ -134,7 +137,9 @@ NO_FINDINGS = "No findings at the AI operating point."
 NO_LESION_RESULT = "Not assessed: no AI lesion-detection result."
 
 #: Lesion detectors whose "ok" status with no shown finding supports a Negative draft (R4).
-DEFAULT_LESION_ALGORITHMS = frozenset({"breastgate.calcifications", "breastgate.masses"})
+DEFAULT_LESION_ALGORITHMS = frozenset(
+    {"breastgate.calcifications", "breastgate.masses", "breastgate.kinetics"}
+)
 
 _SIDES = {"L": "left", "R": "right"}
 _QUADRANTS = {
@@ -442,6 +447,16 @@ def _assess(
         and f.descriptors.get("calcification_type") in TYPICALLY_BENIGN_CALCIFICATIONS
     ]
     suspicious = [f for f in findings if f not in benign]
+    if suspicious and all(f.kind == FindingKind.ENHANCING_LESION for f in suspicious):
+        # Breast MRI: category 0 is for rare technical recalls, and a category needs morphology
+        # (mass / non-mass, shape, margin), which kinetics alone does not give.
+        curves = ", ".join(f"{f.number} type {f.curve_type or '?'}" for f in suspicious)
+        return (
+            "R1M",
+            None,
+            f"Enhancing lesion(s) at the operating point ({curves}): kinetics only; morphology and "
+            "the BI-RADS category are for the radiologist.",
+        )
     if suspicious:
         numbers = ", ".join(str(f.number) for f in suspicious)
         return "R1", "0", f"AI finding(s) at the operating point need additional evaluation: {numbers}."
