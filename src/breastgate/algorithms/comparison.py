@@ -57,7 +57,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from breastgate.algorithms._lesion_size import cluster_size_mm, mass_size_mm
+from breastgate.algorithms._lesion_size import (
+    Measured,
+    cluster_size_mm,
+    mass_size_mm,
+    spots_at,
+    spots_extent_mm,
+)
 from breastgate.algorithms.base import Selection
 from breastgate.algorithms.calcifications import CalcificationAlgorithm
 from breastgate.algorithms.density import DensityAlgorithm
@@ -97,14 +103,31 @@ SEARCH_MM = 4.0
 PRIOR_SEARCH_MM = 1.5
 #: Absent on the prior: a mass whose contrast there is below this share of its contrast now; a
 #: cluster with fewer spots than this there.
-NEW_CONTRAST_RATIO = 0.35
+NEW_CONTRAST_RATIO = 0.5
 NEW_MIN_SPOTS = 3
+#: Same-scale mass measurement: after a first measurement on the current image, both images are
+#: measured from the same start, ``MASS_RESTART`` × that size (the background ring then starts
+#: outside a prior mass up to that much larger: a ring inside the mass would raise the background and
+#: shrink the edge), for ``MASS_ROUNDS`` rounds.
+MASS_RESTART = 1.0
+MASS_ROUNDS = 4
+#: Per-view consistency of a mass (:func:`_consistent`).
+VIEW_AGREEMENT = 0.6
+PRIOR_SIZE_RANGE = (0.3, 2.5)
+#: Targeted search for a cluster's calcifications on the prior: each current spot mapped onto the
+#: prior counts when a spot stronger than ``PRIOR_SPOT_SIGMA`` robust SDs lies within
+#: ``PRIOR_SPOT_REACH_MM`` of it (lower than the blind ``CALC_SIGMA``: a faint calcification at a
+#: known place is told from noise at a lower level). The cluster was there when at least
+#: ``NEW_MIN_SPOTS`` or ``PRESENT_FRACTION`` of the current spots are found.
+PRIOR_SPOT_SIGMA = 4.0
+PRIOR_SPOT_REACH_MM = 0.8
+PRESENT_FRACTION = 0.5
 #: Prior detections count from this fraction of their detector's operating threshold up.
 PRIOR_SCORE_FRACTION = 0.5
 
 MANIFEST = AlgorithmManifest(
     id="breastgate.comparison",
-    version="1.0.0",
+    version="1.1.0",
     name="Comparison with the prior mammogram",
     intended_use=(
         "Marks masses and calcification clusters on a For Presentation digital mammogram as new, "
@@ -115,7 +138,7 @@ MANIFEST = AlgorithmManifest(
     sop_class_uids=(MG_FOR_PRESENTATION, MG_FOR_PROCESSING),
     views=("CC", "MLO", "ML", "LM", "XCCL", "LMO", "SIO", "FB"),
     outputs=("findings", "comparison", "density"),
-    model_card="docs/algorithms/breastgate.comparison.md@1.0",
+    model_card="docs/algorithms/breastgate.comparison.md@1.1",
     prior_modalities=("MG",),
 )
 
@@ -251,33 +274,99 @@ def _match(
     return (None, []) if best is None else (best[1], best[2])
 
 
+def _mass_pair(pair: ViewPair, now: Measured) -> tuple[Measured, Measured | None] | None:
+    """The mass measured on both images the same way (:data:`MASS_RESTART`), at the current place
+    and at the registered place on the prior."""
+    reg = pair.registration
+    start = MASS_RESTART * now.size_mm
+    again = mass_size_mm(pair.current, now.point, start, 0.0, MASS_ROUNDS)
+    if again is None:
+        return None
+    # The same start in the prior's scale (a breast compressed harder projects larger).
+    prior_start = start * reg.transform.scale
+    then = mass_size_mm(pair.prior, reg.map_point(again.point), prior_start, PRIOR_SEARCH_MM, MASS_ROUNDS)
+    return again, then
+
+
+def _cluster_then(pair: ViewPair, now: Measured) -> Measured | None:
+    """The current cluster's spots found on the prior by a targeted search (:data:`PRIOR_SPOT_SIGMA`),
+    or None when too few are there (:data:`NEW_MIN_SPOTS`, :data:`PRESENT_FRACTION`)."""
+    reg = pair.registration
+    found = spots_at(pair.prior, [reg.map_point(p) for p in now.spots], PRIOR_SPOT_SIGMA, PRIOR_SPOT_REACH_MM)
+    if not found or len(found) < min(NEW_MIN_SPOTS, PRESENT_FRACTION * len(now.spots)):
+        return None
+    centre = (sum(p[0] for p in found) / len(found), sum(p[1] for p in found) / len(found))
+    return Measured(spots_extent_mm(pair.prior, found), float(len(found)), centre, found)
+
+
+@dataclass(frozen=True)
+class _ViewMeasure:
+    """One view of a finding measured on both images (``then`` None: absent on the prior)."""
+
+    now: Measured
+    then: Measured | None
+    scale: float
+
+
+def _measure_view(finding: Finding, mark: Mark, pair: ViewPair) -> _ViewMeasure | None:
+    start = mark.size_mm or finding.size_mm or 10.0
+    search = max(SEARCH_MM, 0.3 * start)
+    if finding.kind == FindingKind.CALCIFICATION_CLUSTER:
+        cluster = cluster_size_mm(pair.current, mark.point, start, search)
+        if cluster is None:
+            return None
+        return _ViewMeasure(cluster, _cluster_then(pair, cluster), pair.registration.transform.scale)
+    first = mass_size_mm(pair.current, mark.point, start, search)
+    both = None if first is None else _mass_pair(pair, first)
+    if both is None:
+        return None
+    now, then = both
+    return _ViewMeasure(now, then, pair.registration.transform.scale)
+
+
+def _consistent(views: list[_ViewMeasure], mass: bool) -> list[_ViewMeasure]:
+    """The views that measured the same mass: one mass is of a similar size on every view, so a
+    view whose current size is under :data:`VIEW_AGREEMENT` of the largest measured another
+    structure (its mark sits beside the mass); a prior size beyond :data:`PRIOR_SIZE_RANGE` times
+    the current one is a measurement that ran into the surrounding tissue (no vote either way)."""
+    if not mass or not views:
+        return views
+    largest = max(v.now.size_mm for v in views)
+    low, high = PRIOR_SIZE_RANGE
+    return [
+        v
+        for v in views
+        if v.now.size_mm >= VIEW_AGREEMENT * largest
+        and (v.then is None or low <= v.then.size_mm / v.scale / v.now.size_mm <= high)
+    ]
+
+
 def _measure_views(
     finding: Finding, regs: dict[tuple[str, str], ViewPair]
 ) -> tuple[list[float], list[float], int]:
     """Per registered view of the finding: size change (mm, prior in the current scale) and prior
     size, or a vote for ``new`` when nothing is at the mapped place on the prior."""
-    cluster = finding.kind == FindingKind.CALCIFICATION_CLUSTER
-    measure = cluster_size_mm if cluster else mass_size_mm
-    changes, prior_sizes, new_votes = [], [], 0
+    views = []
     for mark in finding.marks:
         key = _view_key(mark)
-        if key is None or key not in regs:
-            continue
-        pair = regs[key]
-        reg = pair.registration
-        start = mark.size_mm or finding.size_mm or 10.0
-        now = measure(pair.current, mark.point, start, max(SEARCH_MM, 0.3 * start))
-        if now is None:
-            continue
-        then = measure(pair.prior, reg.map_point(now.point), now.size_mm, PRIOR_SEARCH_MM)
-        absent = then is None or (
-            then.contrast < NEW_MIN_SPOTS if cluster else then.contrast < NEW_CONTRAST_RATIO * now.contrast
-        )
-        if absent or then is None:
+        if key is not None and key in regs and (view := _measure_view(finding, mark, regs[key])) is not None:
+            views.append(view)
+    mass = finding.kind != FindingKind.CALCIFICATION_CLUSTER
+    views = _consistent(views, mass)
+    if mass and views:
+        # Absent on the prior when the median over the views of the prior's contrast at the mapped
+        # place is under NEW_CONTRAST_RATIO of the current contrast (one view alone can sit on
+        # glandular tissue that mimics the mass).
+        ratios = [0.0 if v.then is None else v.then.contrast / max(v.now.contrast, 1e-9) for v in views]
+        if float(np.median(ratios)) < NEW_CONTRAST_RATIO:
+            return [], [], len(views)
+    changes, prior_sizes, new_votes = [], [], 0
+    for view in views:
+        if view.then is None:
             new_votes += 1
             continue
-        adjusted = reg.map_size(then.size_mm)
-        changes.append(now.size_mm - adjusted)
+        adjusted = view.then.size_mm / max(view.scale, 1e-6)
+        changes.append(view.now.size_mm - adjusted)
         prior_sizes.append(adjusted)
     return changes, prior_sizes, new_votes
 
