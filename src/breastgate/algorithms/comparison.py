@@ -272,17 +272,22 @@ def _match(
 
 
 def _mass_pair(pair: ViewPair, now: Measured) -> tuple[Measured, Measured | None] | None:
-    """The mass measured on both images by one procedure: the same start (the first current size,
-    in each image's scale), the same rounds, at the current centre and at its registered place on
-    the prior (re-centred within :data:`PRIOR_SEARCH_MM`, the registration's error)."""
+    """The mass measured on both images by one procedure: two passes of
+    :func:`~breastgate.algorithms._lesion_size.mass_size_mm`, the first from the same start (the
+    current size, in each image's scale), the second from the first pass's own size and centre; at
+    the current centre and at its registered place on the prior (re-centred within
+    :data:`PRIOR_SEARCH_MM`, the registration's error)."""
     reg = pair.registration
     again = mass_size_mm(pair.current, now.point, now.size_mm, 0.0)
     if again is None:
         return None
     # The same start in the prior's scale (a breast compressed harder projects larger).
     prior_start = now.size_mm * reg.transform.scale
-    then = mass_size_mm(pair.prior, reg.map_point(again.point), prior_start, PRIOR_SEARCH_MM)
-    return again, then
+    first = mass_size_mm(pair.prior, reg.map_point(again.point), prior_start, PRIOR_SEARCH_MM)
+    if first is None:
+        return again, None
+    # A second pass from its own first size, as the current one had.
+    return again, mass_size_mm(pair.prior, first.point, first.size_mm, 0.0) or first
 
 
 def _cluster_then(pair: ViewPair, now: Measured) -> Measured | None:
