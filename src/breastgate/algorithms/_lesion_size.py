@@ -7,14 +7,17 @@ same measurement at the same place on both images:
 
 - mass: on the image smoothed at ``MASS_SMOOTH_MM``, the region around the point brighter than half
   way between the local background (median of a ring just outside the region) and the peak (the
-  mean of the central part), grown from the point, three rounds; its equal-area diameter divided
+  mean of the central part), re-estimated over ``rounds`` rounds (4); its diameter divided
   by ``HALF_MAX_EDGE`` (a dome-shaped projection ``sqrt(1 − r²)`` is at half its height at 0.87 of
   its radius); the edge is the median over 32 rays of the first fall below half height, so
   glandular tissue touching the mass on a few rays does not carry the edge away;
 - calcification cluster: on the original pixels, spots brighter than ``CALC_SIGMA`` robust SDs on
   a difference of Gaussians (0.1 mm / 1 mm), linked when within ``CALC_LINK_MM`` of each other,
   the group that holds the spot nearest the point; size = twice the largest distance of a spot
-  from the group's centre, plus ``CALC_PAD_MM``.
+  from the group's centre, plus ``CALC_PAD_MM``; the spots are returned so that the same
+  calcifications can be looked for on the other image (:func:`spots_at`: a targeted search at
+  given places, which can use a lower level than this blind one) and measured the same way there
+  (:func:`spots_extent_mm`).
 """
 
 from __future__ import annotations

@@ -8,14 +8,20 @@ mammograms of a view the current study has is used):
    on the current study and on the prior, through their own ``select``/``run``;
 2. pairs current and prior images by laterality and view, and registers each pair
    (:mod:`breastgate.imaging.registration`: landmark similarity from the nipple and the middle of
-   the chest-wall edge, then an affine refinement by normalised cross-correlation);
+   the chest-wall edge, then an affine refinement by normalised cross-correlation, kept only when
+   it is plausible, else the landmark similarity);
 3. measures every current finding at or above its detector's operating point on the current image
    and, at the registered place, on the prior, the same way on both
-   (:mod:`breastgate.algorithms._lesion_size`: half-height edge of a mass along 32 rays; extent of
-   a cluster's spots): absent on the prior (a mass with under ``NEW_CONTRAST_RATIO`` of its
-   contrast now, a cluster with under ``NEW_MIN_SPOTS`` spots) → ``new``; else the size change is
-   current minus prior, the prior put into the current image's scale (divided by the
-   registration's linear scale: a breast compressed harder projects larger), median over views;
+   (:mod:`breastgate.algorithms._lesion_size`): a mass by its half-height edge along 32 rays, two
+   passes from the same start on each image, views that measured another structure left out
+   (:func:`_consistent`), absent on the prior when the median over the views of its contrast there
+   is under ``NEW_CONTRAST_RATIO`` of its contrast now (:func:`_mass_absent`); a cluster by the
+   extent of its spots, the current spots looked for one by one at their registered places on the
+   prior by a targeted search at a lower level (``PRIOR_SPOT_SIGMA``), absent when fewer than
+   ``NEW_MIN_SPOTS`` and fewer than ``PRESENT_FRACTION`` of them are there. Absent → ``new``; else
+   the size change is current minus prior, the prior put into the current image's scale (divided
+   by the registration's linear scale: a breast compressed harder projects larger), median over
+   views;
 4. ``increased`` when the change exceeds both ``CHANGE_MM`` and ``CHANGE_FRACTION`` of the prior
    size, ``decreased`` when it falls below minus both, else ``stable``. Both must hold so that
    neither a 2 mm wobble of a 30 mm mass nor a 20 % wobble of a 5 mm one is called growth (a
@@ -23,11 +29,7 @@ mammograms of a view the current study has is used):
    the same kind within ``MATCH_MM`` / ``MATCH_FRACTION`` of the size of the mapped point, scoring
    at least ``PRIOR_SCORE_FRACTION`` of its operating threshold: stable; none: new).
 
-Measured on 100 phantom pairs (``bench/prior_comparison.py --seed 9000``; constants set by looking
-at seeds 8000-8007): change category accuracy 0.79 (masses 0.82, clusters 0.73; target 0.90 not
-met), size-change error masses 2.0 mm mean / 4.0 mm p90, clusters 0.5 / 1.7 mm, registration
-error at landmarks 0.39 mm mean with 2 of 400 view pairs failed; model card
-docs/algorithms/breastgate.comparison.md.
+FIGURES_PLACEHOLDER
 
 Its findings are **the detectors' findings annotated**: copies of the masses' and the
 calcifications' findings at or above their own operating points, with ``comparison`` set (and
