@@ -117,3 +117,16 @@ def test_an_implausible_refinement_falls_back_to_the_landmark_similarity(
     bad = register(breast, breast)
     assert bad.fallback and bad.transform == bad.initial
     assert bad.ncc == bad.ncc_initial
+
+
+def test_a_large_move_that_makes_the_outlines_agree_is_kept(
+    breast: ViewFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrong landmark (the similarity 30 mm off) put right by the refinement: kept."""
+    identity = Affine2D(((1.0, 0.0), (0.0, 1.0)), (0.0, 0.0))
+    off = Affine2D(((1.0, 0.0), (0.0, 1.0)), (0.0, 30.0))
+    monkeypatch.setattr(registration, "landmark_similarity", lambda *args: off)
+    monkeypatch.setattr(registration, "_refine", lambda *args: identity)
+    reg = register(breast, breast)
+    assert not reg.fallback and reg.transform == identity and reg.initial == off
+    assert reg.ncc > reg.ncc_initial
