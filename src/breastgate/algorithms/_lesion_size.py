@@ -7,19 +7,23 @@ same measurement at the same place on both images:
 
 - mass: on the image smoothed at ``MASS_SMOOTH_MM``, the region around the point brighter than half
   way between the local background (median of a ring just outside the region) and the peak (the
-  mean of the central part), grown from the point, three rounds; its equal-area diameter divided
+  mean of the central part), re-estimated over ``rounds`` rounds (4); its diameter divided
   by ``HALF_MAX_EDGE`` (a dome-shaped projection ``sqrt(1 − r²)`` is at half its height at 0.87 of
   its radius); the edge is the median over 32 rays of the first fall below half height, so
   glandular tissue touching the mass on a few rays does not carry the edge away;
 - calcification cluster: on the original pixels, spots brighter than ``CALC_SIGMA`` robust SDs on
   a difference of Gaussians (0.1 mm / 1 mm), linked when within ``CALC_LINK_MM`` of each other,
   the group that holds the spot nearest the point; size = twice the largest distance of a spot
-  from the group's centre, plus ``CALC_PAD_MM``.
+  from the group's centre, plus ``CALC_PAD_MM``; the spots are returned so that the same
+  calcifications can be looked for on the other image (:func:`spots_at`: a targeted search at
+  given places, which can use a lower level than this blind one) and measured the same way there
+  (:func:`spots_extent_mm`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,10 +62,16 @@ class Measured:
     size_mm: float
     contrast: float
     point: tuple[float, float]
+    #: A cluster's spots (column, row), empty for a mass.
+    spots: tuple[tuple[float, float], ...] = ()
 
 
 def mass_size_mm(
-    image: MammoImage, point: tuple[float, float], start_mm: float = 10.0, search_mm: float = 4.0
+    image: MammoImage,
+    point: tuple[float, float],
+    start_mm: float = 10.0,
+    search_mm: float = 4.0,
+    rounds: int = 4,
 ) -> Measured | None:
     """The mass near ``point`` (column, row): centred on the brightest point of the image smoothed at
     ``CENTRE_SMOOTH_MM`` within ``search_mm``; its diameter from the half-maximum edge along
@@ -93,7 +103,7 @@ def mass_size_mm(
     )
     radius = float(np.clip(start_mm, 4.0, 40.0)) / 2.0
     out = None
-    for _ in range(4):
+    for _ in range(rounds):
         core = dist <= max(0.3 * radius, 1.0)
         ring = (dist >= 1.3 * radius + 1.0) & (dist <= 1.3 * radius + 6.0)
         if ring.sum() < 10:
@@ -112,20 +122,37 @@ def mass_size_mm(
     return out
 
 
+def _spot_response(
+    image: MammoImage, point: tuple[float, float], half_mm: float
+) -> tuple[FloatArray, int, int]:
+    """Difference of Gaussians (0.1 mm / 1 mm) of the patch around ``point`` in robust SDs."""
+    px = float(min(image.spacing_mm))
+    patch, r0, c0 = _patch(image.pixels, point[0], point[1], round(half_mm / px))
+    dog = ndi.gaussian_filter(patch, max(0.1 / px, 0.5)) - ndi.gaussian_filter(patch, 1.0 / px)
+    spread = 1.4826 * float(np.median(np.abs(dog - np.median(dog)))) or 1.0
+    out: FloatArray = dog / spread
+    return out, r0, c0
+
+
+def _extent_mm(members: FloatArray) -> float:
+    """Size (mm) of a group of spots (row, col in mm): twice the largest distance from its centre."""
+    if len(members) < 2:
+        return CALC_PAD_MM
+    centre = members.mean(axis=0)
+    return 2.0 * float(np.hypot(*(members - centre).T).max()) + CALC_PAD_MM
+
+
 def cluster_size_mm(
     image: MammoImage, point: tuple[float, float], _start_mm: float = 0.0, search_mm: float = 4.0
 ) -> Measured | None:
     """Extent (mm) of the calcification cluster at ``point`` (column, row), or None if no spots."""
     px = float(min(image.spacing_mm))
-    half = round(CALC_WINDOW_MM / px)
-    patch, r0, c0 = _patch(image.pixels, point[0], point[1], half)
-    dog = ndi.gaussian_filter(patch, max(0.1 / px, 0.5)) - ndi.gaussian_filter(patch, 1.0 / px)
-    spread = 1.4826 * float(np.median(np.abs(dog - np.median(dog)))) or 1.0
-    labels, n = ndi.label(dog > CALC_SIGMA * spread)
+    response, r0, c0 = _spot_response(image, point, CALC_WINDOW_MM)
+    labels, n = ndi.label(response > CALC_SIGMA)
     if n == 0:
         return None
     centres = (
-        np.array(ndi.center_of_mass(dog, labels, range(1, n + 1)), dtype=np.float64) * px
+        np.array(ndi.center_of_mass(response, labels, range(1, n + 1)), dtype=np.float64) * px
     )  # (row, col) mm
     here = np.array([(point[1] - r0 - 0.5) * px, (point[0] - c0 - 0.5) * px])
     start = int(np.argmin(np.hypot(*(centres - here).T)))
@@ -142,7 +169,45 @@ def cluster_size_mm(
                 frontier.append(int(j))
     members = centres[sorted(group)]
     centre = members.mean(axis=0)
-    extent = float(np.hypot(*(members - centre).T).max()) if len(members) > 1 else 0.0
     # Contrast: how many spots (a cluster that was not there has none, or one or two by chance).
     where = (float(centre[1]) / px + c0 + 0.5, float(centre[0]) / px + r0 + 0.5)
-    return Measured(round(2.0 * extent + CALC_PAD_MM, 2), float(len(members)), where)
+    spots = tuple((float(c) / px + c0 + 0.5, float(r) / px + r0 + 0.5) for r, c in members)
+    return Measured(round(_extent_mm(members), 2), float(len(members)), where, spots)
+
+
+def spots_at(
+    image: MammoImage, points: Sequence[tuple[float, float]], sigma: float, reach_mm: float
+) -> tuple[tuple[float, float], ...]:
+    """The spots on ``image`` at ``points`` (column, row; a cluster's spots mapped from the other
+    image): for each point, the strongest response within ``reach_mm`` if it exceeds ``sigma``
+    robust SDs (a targeted search can use a lower threshold than a blind one: the chance of a
+    noise peak within ``reach_mm`` of a given point is small), at its position; one spot per peak."""
+    if not points:
+        return ()
+    px = float(min(image.spacing_mm))
+    pts = np.asarray(points, dtype=np.float64)
+    middle = (float(pts[:, 0].mean()), float(pts[:, 1].mean()))
+    half = max(CALC_WINDOW_MM, float(np.hypot(*(pts - middle).T).max()) * px + 5.0)
+    response, r0, c0 = _spot_response(image, middle, half)
+    reach = max(reach_mm / px, 1.0)
+    found: dict[tuple[int, int], tuple[float, float]] = {}
+    yy, xx = np.mgrid[-math.ceil(reach) : math.ceil(reach) + 1, -math.ceil(reach) : math.ceil(reach) + 1]
+    disk = np.hypot(yy, xx) <= reach
+    for col, row in pts:
+        rr, cc = round(row - 0.5 - r0) + yy[disk], round(col - 0.5 - c0) + xx[disk]
+        ok = (rr >= 0) & (rr < response.shape[0]) & (cc >= 0) & (cc < response.shape[1])
+        if not ok.any():
+            continue
+        values = response[rr[ok], cc[ok]]
+        k = int(np.argmax(values))
+        if values[k] > sigma:
+            peak = (int(rr[ok][k]), int(cc[ok][k]))
+            found[peak] = (peak[1] + c0 + 0.5, peak[0] + r0 + 0.5)
+    return tuple(found.values())
+
+
+def spots_extent_mm(image: MammoImage, spots: Sequence[tuple[float, float]]) -> float:
+    """Size (mm) of a group of spots (column, row) measured as :func:`cluster_size_mm` does."""
+    px = float(min(image.spacing_mm))
+    members = np.array([(r * px, c * px) for c, r in spots], dtype=np.float64).reshape(-1, 2)
+    return round(_extent_mm(members), 2)

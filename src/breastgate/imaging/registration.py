@@ -43,6 +43,16 @@ SMOOTH_MM = 2.0
 MARGIN_MM = 6.0
 #: Samples mapping closer than this (mm) to the prior's chest-wall, top or bottom border are left out.
 EDGE_MM = 2.0
+#: Plausibility of the refinement. It must correlate at least as well as the landmark similarity,
+#: and it must not move the breast far from where the landmarks put it (a second compression moves
+#: tissue by a few mm; the landmark similarity errs by 3 mm on average) unless the outlines then
+#: agree better: a refinement that moves a corner of the breast's bounding box or a landmark more
+#: than ``MAX_MOVE_MM`` and does not improve the outline agreement (:func:`outline_agreement`) by
+#: ``OUTLINE_GAIN`` has locked onto the wrong structure; the landmark similarity is kept instead.
+#: (A wrong landmark, e.g. a nipple found on a skin fold, is the case where a large move is right,
+#: and then the outlines agree better after it.)
+MAX_MOVE_MM = 15.0
+OUTLINE_GAIN = 0.01
 #: Parameter scales of the refinement: shifts in mm, rotation in degrees, scales and shear in
 #: these units (1 % per unit).
 _LINEAR_UNIT = 0.01
@@ -144,6 +154,9 @@ class Registration:
     ncc: float
     current: ViewFrame
     prior: ViewFrame
+    #: True when the refinement was implausible (:data:`MAX_MOVE_MM`, correlation) and
+    #: ``transform`` is the landmark similarity.
+    fallback: bool = False
 
     def map_point(self, point: tuple[float, float]) -> tuple[float, float]:
         """Current image coordinates (column, row) → prior image coordinates."""
@@ -239,16 +252,65 @@ def correlation(
     return _ncc(cur[rows[valid], cols[valid]], sampled)
 
 
+def _largest_move_mm(current: ViewFrame, a: Affine2D, b: Affine2D) -> float:
+    """Largest distance (mm) between where ``a`` and ``b`` put the corners of the current breast's
+    bounding box and its landmarks."""
+    rows, cols = np.nonzero(current.breast)
+    if rows.size == 0:
+        return 0.0
+    x0, x1 = float(cols.min()) * current.px_mm, float(cols.max() + 1) * current.px_mm
+    y0, y1 = float(rows.min()) * current.px_mm, float(rows.max() + 1) * current.px_mm
+    points = [(x0, y0), (x0, y1), (x1, y0), (x1, y1)]
+    points += [p for p in (current.nipple_mm, current.anchor_mm) if p is not None]
+    return max(math.dist(a.apply(*p), b.apply(*p)) for p in points)
+
+
+def outline_agreement(current: ViewFrame, prior: ViewFrame, transform: Affine2D) -> float:
+    """Share of the samples around the current breast's outline (the breast and ``MARGIN_MM`` of
+    air, within ``MARGIN_MM`` of the skin line) where breast and air agree on the mapped prior;
+    samples mapped beyond the prior's detector edges are left out."""
+    step = max(1, round(GRID_MM / current.px_mm))
+    band = max(1, round(MARGIN_MM / current.px_mm))
+    near = ndi.binary_dilation(current.breast, iterations=band) & ~ndi.binary_erosion(
+        current.breast, iterations=band
+    )
+    rows, cols = np.nonzero(near[::step, ::step])
+    rows, cols = rows * step, cols * step
+    if rows.size == 0:
+        return 0.0
+    pts = np.column_stack(((cols + 0.5) * current.px_mm, (rows + 0.5) * current.px_mm))
+    m, t = transform.arrays()
+    q = pts @ m.T + t
+    r = np.floor(q[:, 1] / prior.px_mm).astype(np.int64)
+    c = np.floor(q[:, 0] / prior.px_mm).astype(np.int64)
+    edge = max(1, round(EDGE_MM / prior.px_mm))
+    height, width = prior.breast.shape
+    valid = (c >= edge) & (c < width) & (r >= edge) & (r < height - edge)
+    if not valid.any():
+        return 0.0
+    agree = current.breast[rows[valid], cols[valid]] == prior.breast[r[valid], c[valid]]
+    return float(agree.mean())
+
+
 def register(current: ViewFrame, prior: ViewFrame) -> Registration:
-    """Landmark similarity, then affine NCC refinement coarse (4 mm smoothing, 2.4 mm grid) to fine."""
+    """Landmark similarity, then affine NCC refinement coarse (4 mm smoothing, 2.4 mm grid) to fine;
+    the landmark similarity stands when the refinement correlates worse than it or moves the breast
+    implausibly far (:data:`MAX_MOVE_MM`) without improving the outline agreement."""
     init = landmark_similarity(current, prior)
     coarse = _refine(current, prior, init, 2.0 * SMOOTH_MM, 2.0 * GRID_MM)
     fine = _refine(current, prior, coarse, SMOOTH_MM, GRID_MM)
+    ncc_initial = round(correlation(current, prior, init), 4)
+    ncc = round(correlation(current, prior, fine), 4)
+    fallback = ncc < ncc_initial or (
+        _largest_move_mm(current, init, fine) > MAX_MOVE_MM
+        and outline_agreement(current, prior, fine) < outline_agreement(current, prior, init) + OUTLINE_GAIN
+    )
     return Registration(
-        transform=fine,
+        transform=init if fallback else fine,
         initial=init,
-        ncc_initial=round(correlation(current, prior, init), 4),
-        ncc=round(correlation(current, prior, fine), 4),
+        ncc_initial=ncc_initial,
+        ncc=ncc_initial if fallback else ncc,
         current=current,
         prior=prior,
+        fallback=fallback,
     )

@@ -1,0 +1,132 @@
+"""Prior comparison 1.1: targeted spot search, per-view consistency, the absent rule, and the
+registration's plausibility check (small synthetic images, no phantom pair)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from breastgate.algorithms import comparison
+from breastgate.algorithms._lesion_size import Measured, cluster_size_mm, spots_at, spots_extent_mm
+from breastgate.imaging import registration
+from breastgate.imaging.pixels import MammoImage
+from breastgate.imaging.registration import Affine2D, ViewFrame, outline_agreement, register
+
+PX = 0.1
+BRIGHT = [(180.0, 190.0), (200.0, 205.0), (215.0, 185.0), (190.0, 220.0), (225.0, 215.0)]
+FAINT = [(140.0, 140.0), (260.0, 260.0), (140.0, 260.0)]
+EMPTY = [(100.0, 100.0), (300.0, 320.0), (120.0, 300.0)]
+
+
+def _spots_image(faint_amplitude: float) -> MammoImage:
+    """Noise (SD 10) with five bright spots and three faint ones (Gaussian, σ 0.25 mm)."""
+    rng = np.random.default_rng(5)
+    pixels = 1000.0 + rng.normal(0.0, 10.0, (400, 400))
+    yy, xx = np.mgrid[0:400, 0:400]
+    for (col, row), amplitude in [(p, 60.0) for p in BRIGHT] + [(p, faint_amplitude) for p in FAINT]:
+        pixels += amplitude * np.exp(-((xx + 0.5 - col) ** 2 + (yy + 0.5 - row) ** 2) / (2 * 2.5**2))
+    return MammoImage(pixels.astype(np.float32), (PX, PX), "L", "CC", "MONOCHROME2", (), "", "1.2.3", "")
+
+
+def test_targeted_search_finds_faint_spots_at_known_places_and_nothing_elsewhere() -> None:
+    image = _spots_image(16.0)
+    blind = cluster_size_mm(image, (200.0, 200.0), 0.0, 4.0)
+    assert blind is not None and len(blind.spots) == len(BRIGHT)  # the blind 5 SD search
+    for spot in blind.spots:
+        assert min(math.dist(spot, p) for p in BRIGHT) < 2.0
+    assert blind.size_mm == spots_extent_mm(image, blind.spots)
+    faint = spots_at(image, FAINT, 4.0, 0.8)
+    assert len(faint) == 3
+    assert all(min(math.dist(f, p) for p in FAINT) * PX <= 0.8 for f in faint)
+    assert len(spots_at(image, FAINT, 5.0, 0.8)) < 3  # the blind level misses some of them
+    assert spots_at(image, EMPTY, 4.0, 0.8) == ()
+    # One spot per peak, however many mapped points reach it.
+    assert len(spots_at(image, [BRIGHT[0], (BRIGHT[0][0] + 2.0, BRIGHT[0][1])], 4.0, 0.8)) == 1
+
+
+def test_extent_of_spots_is_twice_the_largest_distance_from_their_centre_plus_pad() -> None:
+    image = _spots_image(0.0)
+    spots = [(100.0, 100.0), (140.0, 100.0)]  # 4 mm apart
+    assert spots_extent_mm(image, spots) == pytest.approx(4.0 + 0.5)
+    assert spots_extent_mm(image, spots[:1]) == pytest.approx(0.5)
+
+
+def _view(
+    now_size: float, then_size: float | None, ratio: float = 1.0, scale: float = 1.0
+) -> comparison._ViewMeasure:
+    now = Measured(now_size, 100.0, (0.0, 0.0))
+    then = None if then_size is None else Measured(then_size * scale, 100.0 * ratio, (0.0, 0.0))
+    return comparison._ViewMeasure(now, then, scale)
+
+
+def test_views_that_measured_another_structure_are_left_out() -> None:
+    mass = [_view(24.0, 14.0), _view(9.5, 9.5)]  # the second mark sits beside the mass
+    assert comparison._consistent(mass, True) == mass[:1]
+    ran_away = [_view(20.0, 70.0, scale=0.97), _view(17.0, 27.0)]  # 3.5 x: into the tissue around
+    assert comparison._consistent(ran_away, True) == ran_away[1:]
+    assert comparison._consistent(mass, False) == mass  # clusters: every view
+
+
+def test_a_mass_is_absent_by_the_median_contrast_ratio_over_its_views() -> None:
+    assert comparison._mass_absent([_view(20.0, 12.0, 0.55), _view(20.0, 12.0, 0.35)])  # median 0.45
+    assert not comparison._mass_absent([_view(20.0, 12.0, 0.62), _view(20.0, 12.0, 0.7)])
+    assert comparison._mass_absent([_view(20.0, None), _view(20.0, 20.0, 0.9), _view(20.0, None)])
+    assert not comparison._mass_absent([])
+
+
+def _frame(image: np.ndarray, mask: np.ndarray, px: float) -> ViewFrame:
+    wall = np.flatnonzero(mask[:, 0])
+    rows, cols = np.nonzero(mask)
+    far = cols >= cols.max() - 1
+    nipple = ((float(np.median(cols[far])) + 0.5) * px, (float(np.median(rows[far])) + 0.5) * px)
+    anchor = (0.0, (float(np.median(wall)) + 0.5) * px)
+    return ViewFrame(
+        image.astype(np.float32), mask, px, (px, px), False, float(mask.shape[1]), nipple, anchor
+    )
+
+
+@pytest.fixture(scope="module")
+def breast() -> ViewFrame:
+    px = 0.6
+    yy, xx = np.mgrid[0:400, 0:300].astype(np.float64)
+    mask = ((xx * px / 120.0) ** 2 + ((yy * px - 120.0) / 95.0) ** 2) < 1.0
+    texture = ndi.gaussian_filter(np.random.default_rng(3).standard_normal(mask.shape), 2.5) * 120.0
+    return _frame(np.where(mask, 500.0 + texture, 0.0), mask, px)
+
+
+def test_outline_agreement_is_one_when_aligned_and_drops_when_shifted(breast: ViewFrame) -> None:
+    identity = Affine2D(((1.0, 0.0), (0.0, 1.0)), (0.0, 0.0))
+    shifted = Affine2D(((1.0, 0.0), (0.0, 1.0)), (0.0, 10.0))
+    assert outline_agreement(breast, breast, identity) == pytest.approx(1.0)
+    assert outline_agreement(breast, breast, shifted) < 0.9
+    assert registration._largest_move_mm(breast, identity, shifted) == pytest.approx(10.0)
+
+
+def test_an_implausible_refinement_falls_back_to_the_landmark_similarity(
+    breast: ViewFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = register(breast, breast)
+    assert not good.fallback
+    assert math.dist(good.transform.apply(60.0, 120.0), (60.0, 120.0)) < 0.5
+    # A refinement that has locked onto the wrong structure: 40 mm down, the outlines disagree.
+    wrong = Affine2D(((1.0, 0.0), (0.0, 1.0)), (0.0, 40.0))
+    monkeypatch.setattr(registration, "_refine", lambda *args: wrong)
+    bad = register(breast, breast)
+    assert bad.fallback and bad.transform == bad.initial
+    assert bad.ncc == bad.ncc_initial
+
+
+def test_a_large_move_that_makes_the_outlines_agree_is_kept(
+    breast: ViewFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrong landmark (the similarity 30 mm off) put right by the refinement: kept."""
+    identity = Affine2D(((1.0, 0.0), (0.0, 1.0)), (0.0, 0.0))
+    off = Affine2D(((1.0, 0.0), (0.0, 1.0)), (0.0, 30.0))
+    monkeypatch.setattr(registration, "landmark_similarity", lambda *args: off)
+    monkeypatch.setattr(registration, "_refine", lambda *args: identity)
+    reg = register(breast, breast)
+    assert not reg.fallback and reg.transform == identity and reg.initial == off
+    assert reg.ncc > reg.ncc_initial
