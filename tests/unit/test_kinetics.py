@@ -144,7 +144,15 @@ def test_score_ranks_a_round_lesion_above_a_vessel_segment_a_focus_and_parenchym
     )
     focus = replace(lesion, diameters_mm=(4.5, 4.0, 2.0), volume_mm3=20.0, inscribed_mm=1.2)
     island = replace(
-        lesion, early_pct=30.0, peak_pct=60.0, change_pct=25.0, focal_ratio=1.9, surround_pct=45.0
+        lesion,
+        early_pct=30.0,
+        peak_pct=60.0,
+        change_pct=25.0,
+        focal_ratio=1.9,
+        surround_pct=45.0,
+        surround_early_pct=35.0,
+        fill=0.6,
+        blobness=0.4,
     )
     assert score(lesion) >= OPERATING_THRESHOLD
     for other in (vessel, island):

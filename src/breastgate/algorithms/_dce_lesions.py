@@ -389,11 +389,15 @@ def _peel(
     a brighter vessel shares its basin when the saddle between them is high (the vessel's flank
     is brighter than the lesion's rim); peeling the vessel off leaves the lesion its own turn."""
     remaining = basin.copy()
+    peak = maps.sustained_pct[box]
+    # Only a local maximum of the whole map starts a candidate: what peeling leaves of a lesion's
+    # or a vessel's flank rises towards the part taken out, and is no structure of its own.
+    summit = peak >= ndi.maximum_filter(peak, size=3, mode="nearest")
     out: list[Lesion] = []
     for _ in range(params.max_candidates_per_basin):
-        if not remaining.any():
+        if not (remaining & summit).any():
             break
-        lesion, used = _candidate(remaining, box, maps, series, params, claimed, rejected)
+        lesion, used = _candidate(remaining, remaining & summit, box, maps, series, params, claimed, rejected)
         if used is None:
             break
         if lesion is not None:
@@ -404,6 +408,7 @@ def _peel(
 
 def _candidate(
     basin: BoolArray,
+    seeds: BoolArray,
     box: tuple[slice, slice, slice],
     maps: Maps,
     series: DceSeries,
@@ -411,12 +416,12 @@ def _candidate(
     claimed: BoolArray,
     rejected: Rejected,
 ) -> tuple[Lesion | None, BoolArray | None]:
-    """The lesion around the brightest voxel left in ``basin``: the region above half its contrast
-    to the local background (FWHM-style, so the edge does not creep into enhancing parenchyma),
-    and the voxels it used (``None`` when the brightest voxel left is below any seed level)."""
+    """The lesion around the brightest of ``seeds`` left in ``basin``: the region above half its
+    contrast to the local background (FWHM-style, so the edge does not creep into enhancing
+    parenchyma), and the voxels it used (``None`` when that seed is below any seed level)."""
     spacing = series.grid.spacing
     peak, breast = maps.sustained_pct[box], maps.breast[box]
-    top = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.where(basin, peak, -np.inf))), peak.shape))
+    top = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.where(seeds, peak, -np.inf))), peak.shape))
     level = float(peak[top])
     if level < params.seed_low_pct:
         return None, None
