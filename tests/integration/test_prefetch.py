@@ -18,8 +18,8 @@ from breastgate.routing.qr import PriorFetcher
 from breastgate.store import studies
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
 from tests.support import orthanc as orthanc_support
+from tests.support.db import upgrade
 from tests.support.orthanc import OrthancServer
 from tests.support.priors import prior_study, restamp, upload
 
