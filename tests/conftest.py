@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
+from tests.support.db import upgrade
 
 
 @pytest.fixture

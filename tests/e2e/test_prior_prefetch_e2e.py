@@ -15,7 +15,7 @@ import pytest
 from tests.support.e2e import gateway_with_pacs
 from tests.support.gateway import GatewayProcess, wait_for
 from tests.support.hl7_messages import ack_code, orm, send_mllp
-from tests.support.priors import prior_study, upload
+from tests.support.priors import prior_study, restamp, upload
 
 pytestmark = [pytest.mark.peers, pytest.mark.slow]
 
@@ -25,7 +25,10 @@ ORDER_DATE = "20261129"
 
 @pytest.fixture(scope="module")
 def priors() -> list[list[pydicom.Dataset]]:
-    return [prior_study(950, PATIENT, "20240210"), prior_study(951, PATIENT, "20250210")]
+    """Two prior MG studies of the patient: one phantom at 1/8 size (the pre-fetch moves them, no
+    algorithm reads them), restamped as the 2024 and the 2025 examination."""
+    base = prior_study(950, PATIENT, "20240210", shrink=8)
+    return [restamp(base, PATIENT, day, f"PR{day}") for day in ("20240210", "20250210")]
 
 
 def _uid(datasets: list[pydicom.Dataset]) -> str:

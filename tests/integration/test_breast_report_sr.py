@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from io import BytesIO
 from pathlib import Path
@@ -32,7 +31,7 @@ from breastgate.results.breast_report_sr import (
 from breastgate.results.json import build_results
 from breastgate.worklist.policy import TriagePolicy, triage
 from tests.support.mg_headers import density_result, four_view_study
-from tests.support.validators import PIXELMED_JAR, Report, dciodvfy, dsrdump, pixelmed_sr
+from tests.support.validators import PIXELMED_JAR, Report, dciodvfy, dsrdump, pixelmed_sr_many
 
 pytestmark = [pytest.mark.peers]
 
@@ -178,8 +177,7 @@ def test_pixelmed_sr_validator_reports_no_errors(sr_files: dict[str, Path]) -> N
     _require("java")
     if not Path(PIXELMED_JAR).exists():
         pytest.fail(f"{PIXELMED_JAR} missing")
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        reports: list[Report] = list(pool.map(pixelmed_sr, sr_files.values()))
+    reports = pixelmed_sr_many(list(sr_files.values()))  # one JVM for every report
     for report in reports:
         assert "Found EnhancedSR IOD" in report.output, report.output
         assert "Found Root Template TID_4200 (BreastImagingReport)" in report.output, report.output

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from pydicom import dcmwrite
+from pydicom import dcmread, dcmwrite
 
 from breastgate.results.mammo_cad_sr import MammographyCADSR
 from tests.support.mg_headers import density_manifest, density_result, four_view_study
-from tests.support.validators import PIXELMED_JAR, Report, dciodvfy, dsrdump, pixelmed_sr
+from tests.support.validators import PIXELMED_JAR, dciodvfy, dsrdump, pixelmed_sr_many
 from tests.unit.test_results_cad_sr import compared_study, findings_study
 
 pytestmark = pytest.mark.peers
@@ -68,16 +67,32 @@ def test_dciodvfy_reports_no_errors(sr_files: dict[str, Path]) -> None:
         assert report.errors == [], report.output
 
 
+def _without_summary_of_analyses(source: Path, target: Path) -> Path:
+    """A copy of a CAD SR missing TID 4000's required "Summary of Analyses" (a known template error)."""
+    ds = dcmread(source)
+    ds.ContentSequence = [
+        item
+        for item in ds.ContentSequence
+        if item.ConceptNameCodeSequence[0].CodeMeaning != "Summary of Analyses"
+    ]
+    ds.save_as(target, enforce_file_format=True)
+    return target
+
+
 def test_pixelmed_sr_validator_reports_no_errors(sr_files: dict[str, Path]) -> None:
     _require("java")
     if not Path(PIXELMED_JAR).exists():
         pytest.fail(f"{PIXELMED_JAR} missing")
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        reports: list[Report] = list(pool.map(pixelmed_sr, sr_files.values()))
+    # One JVM for all: the four objects, then a broken copy as a positive control (the validator
+    # and the per-file split of its output do report an error, and only for that file).
+    broken = _without_summary_of_analyses(sr_files["partial"], sr_files["partial"].with_name("broken.dcm"))
+    *reports, control = pixelmed_sr_many([*sr_files.values(), broken])
     for report in reports:
         assert "Found Root Template TID_4000" in report.output, report.output
         assert "Root Template Validation Complete" in report.output, report.output
         assert report.errors == [], "\n".join(report.errors)
+    assert len(control.errors) == 1 and "Summary of Analyses" in control.errors[0], control.output
+    assert "Missing required content item" in control.errors[0]
 
 
 def test_dsrdump_renders_the_density(sr_files: dict[str, Path]) -> None:

@@ -19,9 +19,9 @@ from breastgate.domain.errors import NoPresentationContextError, PeerUnavailable
 from breastgate.jobs.retry import RetryPolicy
 from breastgate.store import outbox
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
 from breastgate.store.outbox import OutboxState
 from tests.support import orthanc as orthanc_support
+from tests.support.db import upgrade
 from tests.support.orthanc import OrthancServer
 
 pytestmark = pytest.mark.peers

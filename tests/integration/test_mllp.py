@@ -18,8 +18,8 @@ from breastgate.hl7.mllp import frame
 from breastgate.ingest.messages import Hl7Service
 from breastgate.ingest.mllp import MllpServer
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
 from breastgate.store.tables import Hl7Message, ImagingOrder
+from tests.support.db import upgrade
 from tests.support.hl7_messages import orm
 
 MAX_FRAME = 64 * 1024

@@ -30,7 +30,7 @@ from breastgate.store import outbox, studies
 from breastgate.store import results as result_store
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
+from tests.support.db import upgrade
 
 PACS = "PACS@127.0.0.1:104"
 

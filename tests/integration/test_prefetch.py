@@ -18,10 +18,10 @@ from breastgate.routing.qr import PriorFetcher
 from breastgate.store import studies
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
 from tests.support import orthanc as orthanc_support
+from tests.support.db import upgrade
 from tests.support.orthanc import OrthancServer
-from tests.support.priors import prior_study, upload
+from tests.support.priors import prior_study, restamp, upload
 
 pytestmark = [pytest.mark.peers]
 
@@ -33,8 +33,10 @@ DATES = {"2020": "20200115", "2024": "20240115", "2025": "20250115", "today": "2
 
 @pytest.fixture(scope="module")
 def phantoms() -> dict[str, list[pydicom.Dataset]]:
-    """One MG study per date (the 2020 and 2024 ones are priors; the one of the order date is not)."""
-    return {key: prior_study(900 + i, PATIENT, day) for i, (key, day) in enumerate(DATES.items())}
+    """One MG study per date (the 2020 and 2024 ones are priors; the one of the order date is not):
+    one phantom at 1/8 size (query and move do not care how big the pixels are), restamped per date."""
+    base = prior_study(900, PATIENT, DATES["today"], shrink=8)
+    return {key: restamp(base, PATIENT, day, f"PR{key}") for key, day in DATES.items()}
 
 
 @pytest.fixture

@@ -37,9 +37,9 @@ from breastgate.routing.rules import Rule
 from breastgate.store import prefetch, studies
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
 from breastgate.store.prefetch import FetchState
 from tests.support import orthanc as orthanc_support
+from tests.support.db import upgrade
 from tests.support.orthanc import OrthancServer, free_port
 from tests.support.priors import PriorEcho, prior_study, restamp, retrieve_setting, upload
 

@@ -33,8 +33,8 @@ from breastgate.store import prefetch
 from breastgate.store import results as result_store
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
 from breastgate.store.prefetch import FetchState
+from tests.support.db import upgrade
 from tests.support.orthanc import free_port
 from tests.support.priors import PriorEcho, prior_study, restamp
 

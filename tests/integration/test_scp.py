@@ -19,10 +19,10 @@ from breastgate.ingest.scp import StorageSCP
 from breastgate.ingest.service import IngestService
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
 from breastgate.store.studies import get_study_ref
 from breastgate.store.tables import Instance
 from tests.support import dicom_factory as f
+from tests.support.db import upgrade
 
 pytestmark = [
     pytest.mark.peers,

@@ -9,7 +9,6 @@ volume frames and on the synthesized 2-D views).
 from __future__ import annotations
 
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -26,7 +25,7 @@ from breastgate.pipeline.analysis import source_headers
 from breastgate.results import codes as c
 from breastgate.results.tid1500 import MeasurementReport, shown_findings
 from breastgate.results.tid4000_findings import bbox_rectangle, closed_polyline
-from tests.support.validators import PIXELMED_JAR, Report, dciodvfy, dsrdump, pixelmed_sr
+from tests.support.validators import PIXELMED_JAR, dciodvfy, dsrdump, pixelmed_sr_many
 from tests.unit.test_findings import run, study_ref
 
 pytestmark = pytest.mark.peers
@@ -94,8 +93,7 @@ def test_pixelmed_sr_validator_reports_no_errors(built: dict[str, Built]) -> Non
     _require("java")
     if not Path(PIXELMED_JAR).exists():
         pytest.fail(f"{PIXELMED_JAR} missing")
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        reports: list[Report] = list(pool.map(pixelmed_sr, [b.path for b in built.values()]))
+    reports = pixelmed_sr_many([b.path for b in built.values()])  # one JVM for the three reports
     for report in reports:
         assert "Found Root Template TID_1500" in report.output, report.output
         assert "Root Template Validation Complete" in report.output, report.output

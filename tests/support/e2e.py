@@ -15,7 +15,8 @@ from tests.support.orthanc import OrthancServer
 @contextmanager
 def gateway_with_pacs(folder: Path, **env: str) -> Iterator[tuple[GatewayProcess, OrthancServer]]:
     """A (not yet started) gateway under ``folder``/gw whose PACS is an Orthanc under ``folder``/orthanc
-    that knows the gateway as BREASTGATE; ``env`` adds gateway settings. Both stop on exit."""
+    that knows the gateway as BREASTGATE; ``env`` adds gateway settings. Both stop on exit (Orthanc
+    is killed: its storage is not read after the test)."""
     gateway = GatewayProcess(folder / "gw", **env)
     pacs = OrthancServer(
         folder / "orthanc", modalities={"BREASTGATE": ["BREASTGATE", "127.0.0.1", gateway.dicom_port]}
@@ -25,7 +26,7 @@ def gateway_with_pacs(folder: Path, **env: str) -> Iterator[tuple[GatewayProcess
         yield gateway, pacs
     finally:
         gateway.stop()
-        pacs.stop()
+        pacs.stop(kill=True)  # teardown: a graceful Orthanc stop costs ~3 s and proves nothing here
 
 
 def write_study(study: Any, folder: Path) -> list[Path]:

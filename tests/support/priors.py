@@ -99,7 +99,7 @@ def gateway_with_prior_pacs(
     knows the gateway's AE as a move destination), ``get`` (C-GET: the PACS does not know the
     gateway at all) or ``dicomweb`` (QIDO-RS + WADO-RS through Orthanc's DICOMweb plugin; the PACS
     still knows the gateway, so results go back by C-STORE). ``env`` adds gateway settings
-    (e.g. ``BG_ALGORITHMS``, ``BG_PRIOR_WAIT_SECONDS``). Both stop on exit.
+    (e.g. ``BG_ALGORITHMS``, ``BG_PRIOR_WAIT_SECONDS``). Both stop on exit (Orthanc is killed).
 
     Usage::
 
@@ -117,7 +117,7 @@ def gateway_with_prior_pacs(
         yield gateway, pacs
     finally:
         gateway.stop()
-        pacs.stop()
+        pacs.stop(kill=True)  # teardown: a graceful Orthanc stop costs ~3 s and proves nothing here
 
 
 # A test-only algorithm that reads priors --------------------------------------------------------

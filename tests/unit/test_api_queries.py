@@ -22,10 +22,10 @@ from breastgate.jobs import ledger
 from breastgate.store import studies
 from breastgate.store import worklist as worklist_store
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
 from breastgate.store.orders import record_order
 from breastgate.web.api.deps import AppContext
 from breastgate.web.app import create_app
+from tests.support.db import upgrade
 from tests.support.responses import same_bodies_fixture  # noqa: F401 - fixture
 
 #: Every typed JSON answer is the body the route built (tests.support.responses).

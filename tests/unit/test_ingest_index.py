@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
 from breastgate.store.studies import (
     InstanceInfo,
     get_study_ref,
@@ -20,6 +19,7 @@ from breastgate.store.studies import (
     studies_ready,
 )
 from breastgate.store.tables import Instance, Study
+from tests.support.db import upgrade
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

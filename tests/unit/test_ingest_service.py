@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from breastgate.ingest.service import CANNOT_UNDERSTAND, OUT_OF_RESOURCES, SUCCESS, IngestService
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
 from breastgate.store.tables import Instance, Study
 from tests.support import dicom_factory as f
+from tests.support.db import upgrade
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from breastgate.jobs.queue import JobQueue, make_huey
 from breastgate.jobs.sweeper import LeaseSweeper
 from breastgate.store import tables as t
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
+from tests.support.db import upgrade
 
 STUDY = "1.2.3.4"
 

@@ -26,8 +26,8 @@ from breastgate.domain.model import DicomNode
 from breastgate.jobs.retry import RetryPolicy
 from breastgate.store import outbox
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
 from breastgate.store.outbox import OutboxState
+from tests.support.db import upgrade
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 DEST = "PACS@127.0.0.1:104"

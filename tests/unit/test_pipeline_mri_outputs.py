@@ -26,7 +26,7 @@ from breastgate.results.mri_grid import SourceGrid, find_volume
 from breastgate.store import outbox
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
+from tests.support.db import upgrade
 from tests.support.mr_sources import enhanced_mr, kinetics_result, manifest, mr_series
 from tests.support.validators import dciodvfy
 

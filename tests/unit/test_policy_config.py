@@ -16,8 +16,8 @@ from breastgate.store import results as result_store
 from breastgate.store import studies
 from breastgate.store import worklist as wl
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
 from breastgate.worklist.policy import DEFAULT_POLICY, load_policy, triage
+from tests.support.db import upgrade
 
 SITE = """
 id = "site.triage"

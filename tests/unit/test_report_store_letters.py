@@ -12,7 +12,7 @@ from breastgate.domain.errors import InvalidDestinationError, InvalidInputError,
 from breastgate.pipeline.letters import display_name
 from breastgate.store import reports, studies
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
+from tests.support.db import upgrade
 
 UID = "1.2.826.0.1.3680043.10.1403.7"
 

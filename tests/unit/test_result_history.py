@@ -11,7 +11,7 @@ from breastgate.store import results as result_store
 from breastgate.store import studies
 from breastgate.store import tables as t
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
+from tests.support.db import upgrade
 
 STUDY = "1.2.826.0.1.3680043.8.498.101"
 OTHER = "1.2.826.0.1.3680043.8.498.102"

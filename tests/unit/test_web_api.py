@@ -14,9 +14,9 @@ from breastgate.jobs import ledger
 from breastgate.store import results as result_store
 from breastgate.store import studies
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
 from breastgate.web.api.deps import AppContext
 from breastgate.web.app import create_app
+from tests.support.db import upgrade
 from tests.support.responses import same_bodies_fixture  # noqa: F401 - fixture
 
 #: Every typed JSON answer is the body the route built (tests.support.responses).

@@ -16,10 +16,10 @@ from breastgate.risk.tyrer_cuzick import RULE_CONSISTENCY, RULE_RANGE
 from breastgate.store import results as result_store
 from breastgate.store import studies
 from breastgate.store.db import Database
-from breastgate.store.migrate import upgrade
 from breastgate.web.api.deps import AppContext
 from breastgate.web.api.risk import RACE_NAMES
 from breastgate.web.app import create_app
+from tests.support.db import upgrade
 from tests.support.responses import same_bodies_fixture  # noqa: F401 - fixture
 from tests.unit.test_bcrat import OTHER_RACES, REFERENCE, TOL_PCT
 
