@@ -2,11 +2,14 @@
 
 1. Seeds: connected components (3-D, face connectivity) of sustained enhancement (enhancing in
    every post-contrast phase but one, :func:`~breastgate.algorithms._dce_maps.compute_maps`) ≥
-   ``seed_pct`` inside the breast mask (so the heart, the chest wall and the skin never seed).
-2. Each seed is grown/cut at half its contrast: level h = bg + ½ (L − bg), with L the 95th
-   percentile of the seed's sustained enhancement and bg the 75th percentile of a shell around
-   it; the lesion is the connected region ≥ h that holds the seed (holes filled, so rim
-   enhancement keeps its core).
+   ``seed_low_pct`` inside the breast mask (so the heart, the chest wall and the skin never seed),
+   split into watershed basins (:func:`basins`); within a basin candidates are peeled brightest
+   first (:func:`_peel`): each one's extent is taken out before the next local maximum of the
+   whole map is looked at, so a lesion sharing a basin with a brighter vessel gets its turn and
+   the leftover flank of a structure (no maximum of its own) starts nothing.
+2. Each seed is grown/cut at half its contrast: level h = bg + ½ (L − bg), with L the seed's
+   maximum and bg the 75th percentile of a shell around it; the lesion is the connected region
+   ≥ h that holds the seed (holes filled, so rim enhancement keeps its core).
    Half contrast puts the edge where a blurred boundary crosses the lesion's true edge, whatever
    its level, which is what makes sizes comparable across lesions.
 3. Kept only when focal: the core (the brighter half of the region) is ``focal_ratio`` times the
