@@ -35,36 +35,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.dce_kinetics import _match
 from bench.mass_model_fit import fit, predict
+from breastgate.algorithms.kinetics import LESION_MODEL
 
-FEATURES = (
-    "early_pct",
-    "peak_pct",
-    "change_pct",
-    "focal_ratio",
-    "volume_mm3",
-    "largest_mm",
-    "smallest_mm",
-    "free_elongation",
-    "flatness",
-    "fill",
-    "surround_pct",
-    "early_contrast_pct",
-    "skin_mm",
-    "blobness",
-)
-LOG = frozenset(
-    {
-        "early_pct",
-        "peak_pct",
-        "focal_ratio",
-        "volume_mm3",
-        "largest_mm",
-        "smallest_mm",
-        "free_elongation",
-        "flatness",
-        "fill",
-    }
-)
+#: The features and log transforms are those of the shipped model; a new feature goes there first.
+FEATURES = LESION_MODEL.features
+LOG = LESION_MODEL.log
 FOCUS_MM = 6.0
 
 
