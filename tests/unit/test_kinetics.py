@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from breastgate.algorithms._dce_lesions import Lesion, basins, weighted_axes
+from breastgate.algorithms._dce_lesions import Lesion, _thin_part, basins, weighted_axes
 from breastgate.algorithms._dce_maps import Anatomy, KineticsParameters, delayed_phase, initial_phase
 from breastgate.algorithms.kinetics import (
     OPERATING_THRESHOLD,
@@ -100,6 +100,22 @@ def test_basins_split_a_lesion_from_the_vessel_it_touches_not_a_heterogeneous_le
     assert basins(pair.astype(np.float32), domain, 1.3).max() == 2
     lobed = 150 * _blob(shape, (4, 20, 17), 3.0) + 140 * _blob(shape, (4, 20, 22), 3.0)
     assert basins(lobed.astype(np.float32), lobed >= 25.0, 1.3).max() == 1
+
+
+def test_a_vessel_running_through_a_lesion_leaves_the_lesion_its_own_turn() -> None:
+    """Seeded on a brighter vessel (a 1 mm tube) that runs through a 12 mm lesion, the vessel's
+    region keeps only the tube and spares the lesion; seeded on the lesion, nothing changes."""
+    shape = (30, 60, 30)
+    k, r, c = np.indices(shape)
+    ball = (k - 15) ** 2 + (r - 30) ** 2 + (c - 15) ** 2 <= 36
+    tube = (k - 15) ** 2 + (c - 15) ** 2 <= 1
+    region = ball | tube
+    spacing = (1.0, 1.0, 1.0)
+    thin, spared = _thin_part(region, (15, 5, 15), spacing, PARAMS)
+    assert spared[ball].mean() > 0.9 and not (thin & ball).any()
+    assert thin[15, 5, 15] and not thin[15, 55, 15]  # the tube beyond the lesion is cut off
+    same, none = _thin_part(region, (15, 30, 15), spacing, PARAMS)
+    assert (same == region).all() and not none.any()
 
 
 def test_score_ranks_a_round_lesion_above_a_vessel_segment_a_focus_and_parenchyma() -> None:

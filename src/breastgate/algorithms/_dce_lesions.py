@@ -6,7 +6,10 @@
    split into watershed basins (:func:`basins`); within a basin candidates are peeled brightest
    first (:func:`_peel`): each one's extent is taken out before the next local maximum of the
    whole map is looked at, so a lesion sharing a basin with a brighter vessel gets its turn and
-   the leftover flank of a structure (no maximum of its own) starts nothing.
+   the leftover flank of a structure (no maximum of its own) starts nothing. A seed on a vessel
+   that runs into or through a lesion takes only the vessel (:func:`_thin_part`: the parts that
+   survive an opening by a ball of ``vessel_radius_mm`` are left for their own turn), so a
+   brighter vessel crossing a lesion does not carry it off.
 2. Each seed is grown/cut at half its contrast: level h = bg + ½ (L − bg), with L the seed's
    maximum and bg the 75th percentile of a shell around it; the lesion is the connected region
    ≥ h that holds the seed (holes filled, so rim enhancement keeps its core).
@@ -334,6 +337,34 @@ def basins(peak: npt.NDArray[np.float32], domain: BoolArray, split_ratio: float)
     return out
 
 
+def _thin_part(
+    region: BoolArray, top: tuple[int, ...], spacing: tuple[float, float, float], params: KineticsParameters
+) -> tuple[BoolArray, BoolArray]:
+    """A seed on a thin structure (a vessel: gone when the region is opened by a ball of
+    ``vessel_radius_mm``) keeps only the thin part of its region: a lesion the vessel runs into
+    or through (a part at least ``min_volume_mm3`` that survives the opening) is left for its
+    own turn, instead of being taken out with the brighter vessel. Returns the region and the
+    voxels spared for later turns (empty when nothing is)."""
+    none = np.zeros(region.shape, bool)
+    reach = [int(params.vessel_radius_mm // s) for s in spacing]
+    if max(reach) == 0:
+        return region, none
+    axes = np.ogrid[tuple(slice(-n, n + 1) for n in reach)]
+    ball = sum((a * s / params.vessel_radius_mm) ** 2 for a, s in zip(axes, spacing, strict=True)) <= 1.0
+    opened = ndi.binary_opening(region, structure=ball)
+    if opened[top] or not opened.any():
+        return region, none
+    labels, count = ndi.label(opened, structure=_FACES)
+    voxel = spacing[0] * spacing[1] * spacing[2]
+    sizes = ndi.sum_labels(np.ones(region.shape), labels, index=np.arange(1, count + 1)) * voxel
+    thick = np.isin(labels, 1 + np.flatnonzero(sizes >= params.min_volume_mm3))
+    if not thick.any():
+        return region, none
+    # The thick parts with a voxel's margin, so the vessel does not keep the lesion's rim.
+    spared = ndi.binary_dilation(thick, structure=_FACES) & region
+    return _holding(region & ~spared, top), spared
+
+
 def _holding(mask: BoolArray, point: tuple[int, ...]) -> BoolArray:
     """The face-connected component of ``mask`` that holds ``point`` (empty when it is outside)."""
     if not mask[point]:
@@ -435,6 +466,12 @@ def _candidate(
         return None, first
     half = max(background + 0.5 * (level - background), 0.5 * level)
     region = ndi.binary_fill_holes(_holding(basin & (peak >= half), top)) & breast
+    region, spared = _thin_part(region, top, spacing, params)
+    if spared.any():
+        # What of the extent down to half the maximum hangs on the spared part is spared too.
+        rest, _ = ndi.label(first & ~ndi.binary_dilation(region, structure=_FACES), structure=_FACES)
+        touching = np.unique(rest[spared & (rest > 0)])
+        first &= ~(spared | np.isin(rest, touching))
     if claimed[box][region].any():
         return None, first | region
     claimed[box] |= region

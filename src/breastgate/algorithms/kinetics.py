@@ -71,7 +71,7 @@ LOGGER = logging.getLogger(__name__)
 
 MANIFEST = AlgorithmManifest(
     id="breastgate.kinetics",
-    version="1.2.0",
+    version="1.2.1",
     name="Breast DCE-MRI kinetics (enhancement, curve types, enhancing lesions)",
     intended_use=(
         "Colour-codes enhancement kinetics (persistent / plateau / washout) of dynamic "
