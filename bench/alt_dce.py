@@ -26,7 +26,8 @@ development phantom where real sites differ:
   Background parenchymal enhancement minimal / mild / moderate / marked in patches (low-frequency
   noise, more in the periphery), symmetric or not, rising progressively.
 * imaging: 1.5 or 3 T, fat-suppressed or not (residual fat 5-20 %), 1 pre- and 3-6 post-contrast
-  phases of 25-100 s each, first post-contrast centre 30-150 s after injection; 0.78-1.0 mm
+  phases of 50-100 s each, or (3 in 10) 5-11 short ones of 25-45 s reaching ≥ 330 s; the first
+  post-contrast centre 40-130 s after injection (15-40 s for the short phases); 0.78-1.0 mm
   pixels, 1.5-2 mm slices; a receive-coil bias field; small rigid motion per phase (translation
   and rotation); a Gaussian point-spread function; Rician, Gaussian or 4-coil non-central-chi
   noise with a parallel-imaging g-factor map, SNR 15-60.
@@ -219,10 +220,12 @@ def draw_protocol(rng: np.random.Generator) -> Protocol:
     phase_s = float(rng.uniform(25.0, 45.0) if fast else rng.uniform(50.0, 100.0))
     n_post = int(rng.integers(3, 7)) if not fast else int(rng.integers(5, 7))
     centre = float(rng.uniform(0.2, 0.5))  # k-space centre within each phase
-    start = float(rng.uniform(0.0, 25.0) if not fast else rng.uniform(0.0, 10.0))
+    first = float(rng.uniform(40.0, 130.0) if not fast else rng.uniform(15.0, 40.0))  # first post centre
     gap = float(rng.uniform(0.0, 15.0))
     pre = -float(rng.uniform(20.0, 60.0)) - phase_s * (1 - centre)
-    posts = [start + k * (phase_s + gap) + centre * phase_s for k in range(n_post)]
+    if fast:  # many short phases: enough of them to reach a delayed phase (>= 330 s), at most 11
+        n_post = min(11, max(n_post, math.ceil((330.0 - first) / (phase_s + gap)) + 1))
+    posts = [first + k * (phase_s + gap) for k in range(n_post)]
     field = float(rng.choice([1.5, 3.0]))
     return Protocol(
         rows=rows,
@@ -1198,6 +1201,7 @@ class _Builder:
         with_tpi = rng.random() < 0.8
         rng.random()  # (was: Trigger Time; Type 2C in the MR Image module, for cardiac-gated images only)
         descending = rng.random() < 0.5
+        with_bolus_time = rng.random() < 0.5
         ox, oy, oz = self.origin
         out: list[Dataset] = []
         n = len(volumes)
@@ -1262,6 +1266,10 @@ class _Builder:
                 if with_tpi:
                     ds.TemporalPositionIdentifier = ph + 1
                     ds.NumberOfTemporalPositions = n
+                if ph > 0:  # Contrast/Bolus module (PS3.3 C.7.6.4); the start time only at some sites
+                    ds.ContrastBolusAgent = "gadobutrol"
+                    if with_bolus_time:
+                        ds.ContrastBolusStartTime = injection.strftime("%H%M%S")
                 ds.ImageLaterality = "B"
                 ds.SamplesPerPixel = 1
                 ds.PhotometricInterpretation = "MONOCHROME2"

@@ -214,6 +214,23 @@ def extra_report(runs: list[dict[str, Any]]) -> None:
         print(f"curve type vs worst type (>= 10 % of voxels) {worst / detected:.3f} ({worst}/{detected})")
         print(f"curve type vs type read at the first post phase {first / detected:.3f} ({first}/{detected})")
         print(f"largest diameter error vs moment ellipsoid: median {ell_err[ell_err_n // 2]:.2f} mm")
+    by_shape: dict[str, list[float]] = defaultdict(list)
+    type_pairs: Counter[tuple[str, str]] = Counter()
+    for r in runs:
+        matched = _match(r["truth"], r["findings"])
+        for i, j in matched.items():
+            lesion, f = r["truth"][i], r["findings"][j]
+            by_shape[lesion["shape"]].append(f["diameters"][0] - lesion["diameters_mm"][0])
+            by_shape[lesion["pattern"]].append(f["diameters"][0] - lesion["diameters_mm"][0])
+            type_pairs[(lesion["curve_type"], f["curve_type"])] += 1
+    print("signed largest-diameter error (found - caliper), median by shape / pattern:")
+    for key, errors in sorted(by_shape.items()):
+        errors.sort()
+        print(f"  {key:14s} {errors[len(errors) // 2]:+.1f} mm (n {len(errors)})")
+    print(
+        "curve type (truth -> found): "
+        + ", ".join(f"{a}->{b} {n}" for (a, b), n in sorted(type_pairs.items()))
+    )
     print(f"sensitivity by group at the operating point (score >= {threshold:.3f}):")
     for key in sorted(groups):
         hit, n = groups[key]
@@ -297,12 +314,17 @@ def main() -> None:
     else:
         size = tuple(int(v) for v in args.size.split(",")) if args.size else None
         jobs = [(args.seed + i, size) for i in range(args.count)]
+        runs = []
         with ProcessPoolExecutor(max_workers=args.workers) as pool:
-            runs = list(pool.map(_run_one, jobs))
-        if args.json:
-            args.json.write_text(
-                json.dumps(runs, indent=1, default=lambda o: o.item() if hasattr(o, "item") else str(o))
-            )
+            for run in pool.map(_run_one, jobs):
+                runs.append(run)
+                print(f"seed {run['seed']}: {run['message']}", file=sys.stderr, flush=True)
+                if args.json:  # after every study, so a long run can be reported on part way
+                    args.json.write_text(
+                        json.dumps(
+                            runs, indent=1, default=lambda o: o.item() if hasattr(o, "item") else str(o)
+                        )
+                    )
     report(runs)
     extra_report(runs)
     hits, fps = count(runs, 0.0)
