@@ -167,6 +167,16 @@ def _run_one(args: tuple[int, tuple[int, int, int] | None]) -> dict[str, Any]:
     }
 
 
+def _algorithm_early(times_s: list[float]) -> int:
+    """The phase ``breastgate.kinetics`` takes as early (its own rule, on times after the pre phase)."""
+    from types import SimpleNamespace
+
+    from breastgate.algorithms._dce_maps import early_phase_index
+
+    relative = tuple(t - times_s[0] for t in times_s)
+    return early_phase_index(SimpleNamespace(times_s=relative, phases=len(times_s)))  # type: ignore[arg-type]
+
+
 def _size_bin(d: float) -> str:
     return "5-10 mm" if d < 10 else "10-15 mm" if d < 15 else "15-25 mm"
 
@@ -186,6 +196,7 @@ def extra_report(runs: list[dict[str, Any]]) -> None:
         matched_op = _match(r["truth"], kept)
         matched = _match(r["truth"], r["findings"])
         protocol = r["study"]["protocol"]
+        same_early = _algorithm_early(protocol["times_s"]) == r["study"]["early_phase"]
         for i, lesion in enumerate(r["truth"]):
             keys = (
                 f"size {_size_bin(lesion['diameters_mm'][0])}",
@@ -198,6 +209,8 @@ def extra_report(runs: list[dict[str, Any]]) -> None:
                 f"in gland {lesion['in_gland']}",
                 f"noise {protocol['noise']}",
                 f"motion {'yes' if protocol['motion_mm'] > 0 else 'no'}",
+                f"first post centre {'< 60' if protocol['times_s'][1] < 60 else '>= 60'} s after injection",
+                f"early phase {'=' if same_early else '!='} truth's",
             )
             for key in keys:
                 groups[key][1] += 1
