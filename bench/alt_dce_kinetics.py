@@ -270,12 +270,15 @@ def extra_report(runs: list[dict[str, Any]]) -> None:
         matched = _match(r["truth"], r["findings"])
         for j, f in enumerate(r["findings"]):
             if j not in matched.values():
-                false.append((f["score"], r["seed"], f))
-    for value, seed, f in sorted(false, key=lambda v: -v[0])[:15]:
+                false.append((f["score"], r["seed"], f, r["study"]["nipples"]))
+    for value, seed, f, nipples in sorted(false, key=lambda v: -v[0])[:15]:
         a = f["attributes"]
+        true_nipple = nipples.get(f["laterality"])
+        to_true = round(math.dist(f["centre"], true_nipple), 1) if true_nipple and f["centre"] else None
         print(
             f"  {value:.3f} seed {seed} {f['what']:7s} early {a.get('early_enhancement_pct')} "
-            f"change {a.get('delayed_change_pct')} diam {f['diameters']} type {f['curve_type']}"
+            f"change {a.get('delayed_change_pct')} diam {f['diameters']} type {f['curve_type']}, "
+            f"{f['distance']} mm from the nipple it found, {to_true} mm from the true nipple"
         )
     print("missed lesions (at the operating point) and why:")
     for r in runs:
