@@ -67,16 +67,16 @@ def _diagnose(study_ref: Any, alt: Any, lesions: list[dict[str, Any]]) -> list[d
     maps = compute_maps(series, params)
     candidates, rejected = segment(maps, series, params)
     scored = []
-    for lesion in candidates:
-        centre = series.grid.to_patient(lesion.centre_index)
+    for candidate in candidates:
+        centre = series.grid.to_patient(candidate.centre_index)
         _, location = k.locate(centre, maps.anatomy)
         nipple = location.distance_from_nipple_mm
-        features = k.lesion_features(lesion, nipple)
+        features = k.lesion_features(candidate, nipple)
         scored.append(
             {
                 "centre": centre,
-                "score": k.score(lesion, nipple),
-                "nipple_rule": k.is_nipple(lesion, nipple),
+                "score": k.score(candidate, nipple),
+                "nipple_rule": k.is_nipple(candidate, nipple),
                 "features": {f: round(float(features[f]), 2) for f in FEATURES_SHOWN},
             }
         )
