@@ -81,3 +81,25 @@ def test_a_study_without_a_dynamic_series_is_refused_with_a_clear_reason(tmp_pat
     t2 = t2_series(PHANTOM, datasets[0].StudyInstanceUID)
     with pytest.raises(DceError, match=r"no dynamic MR series.*1 phase"):
         _read(tmp_path, t2)
+
+
+@pytest.mark.parametrize(
+    ("bolus", "injection", "early"), [("100130", 90.0, 2), ("100015", 15.0, 1), (None, None, 1)]
+)
+def test_contrast_bolus_start_time_places_the_early_phase(
+    tmp_path: Path, bolus: str | None, injection: float | None, early: int
+) -> None:
+    """Phases start every 90 s from 10:00:00; with the injection at 10:01:30 the first post-contrast
+    phase is centred 45 s after it, too early for the initial phase: the second (135 s) is read.
+    Injected at 10:00:15, the first is centred at 120 s; without Contrast/Bolus Start Time, the
+    first post-contrast phase."""
+    from breastgate.algorithms._dce_maps import early_phase_index
+
+    datasets = classic_datasets(PHANTOM, "series-per-phase")
+    if bolus is not None:
+        for ds in datasets:
+            if ds.SeriesDescription != "DCE phase 0":
+                ds.ContrastBolusStartTime = bolus
+    series = _read(tmp_path, datasets)
+    assert series.injection_s == (None if injection is None else pytest.approx(injection))  # type: ignore[attr-defined]
+    assert early_phase_index(series) == early  # type: ignore[arg-type]

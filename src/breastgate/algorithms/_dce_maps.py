@@ -101,10 +101,28 @@ def delayed_phase(change_pct: float, params: KineticsParameters) -> DelayedPhase
     return DelayedPhase.WASHOUT if change_pct < -params.plateau_pct else DelayedPhase.PLATEAU
 
 
+#: The early (initial-phase) measurement is taken 60-180 s after the injection (algorithms.md §3:
+#: the first post-contrast time point, about 90-120 s, within the first 2 minutes).
+EARLY_S = (60.0, 180.0)
+
+
 def early_phase_index(series: DceSeries) -> int:
-    """The early post-contrast phase: the first, unless it was taken < 60 s after the pre-contrast
-    phase and a later one falls within 180 s (then the last such one)."""
+    """The early post-contrast phase. With the injection time known: the first phase whose
+    centre lies 60-180 s after it (else the one nearest 90 s); a phase's centre is its start
+    (Acquisition Time) plus half the phase duration (the median step between post-contrast
+    starts). A site whose first post-contrast phase is centred 20 s after the injection (short
+    phases) reads the initial phase later, as the lexicon means. Without it: the first, unless it
+    was taken < 60 s after the pre-contrast phase and a later one falls within 180 s (then the last
+    such one)."""
     times = series.times_s
+    injection = series.injection_s
+    if times is not None and injection is not None and times[1] - injection >= 0.0:
+        half = 0.5 * float(np.median(np.diff(times[1:]))) if series.phases > 2 else 0.0
+        since = [t - injection + half for t in times]
+        within = [i for i in range(1, series.phases) if EARLY_S[0] <= since[i] <= EARLY_S[1]]
+        if within:
+            return within[0]
+        return min(range(1, series.phases), key=lambda i: abs(since[i] - 90.0))
     if times is None or times[1] >= 60.0:
         return 1
     within = [i for i in range(1, series.phases) if times[i] <= 180.0]

@@ -125,7 +125,8 @@ class DceSeries:
     """A dynamic series: stored pixels ``(phases, slices, rows, columns)`` and how to read them.
 
     ``times_s`` are the phases' times in seconds after the first (pre-contrast) phase when the
-    headers give them, else None. ``slice_uids[k]`` / ``slice_frames[k]`` name slice k of the
+    headers give them, else None; ``injection_s`` when the injection started, on that clock.
+    ``slice_uids[k]`` / ``slice_frames[k]`` name slice k of the
     first post-contrast phase (the grid of the result maps). ``slopes``/``intercepts`` hold each
     (phase, slice)'s Modality LUT (PS3.3 C.11.1).
     """
@@ -143,6 +144,9 @@ class DceSeries:
     frame_of_reference_uid: str
     form: str
     ignored: tuple[tuple[str, str], ...] = ()  # (series uid, reason)
+    #: When the contrast injection started, seconds after the first phase (Contrast/Bolus Start
+    #: Time beside Acquisition Times), else None.
+    injection_s: float | None = None
 
     @property
     def phases(self) -> int:
@@ -221,6 +225,15 @@ def _temporal_classic(ds: Dataset) -> dict[str, float]:
     ):
         if value is not None:
             keys[name] = value
+    # Contrast/Bolus module (PS3.3 C.7.6.4): when the injection started, on the day of the image.
+    if ds.get("ContrastBolusStartTime"):
+        # The day as the acquisition time reads it, so both are on one clock.
+        day = (
+            str(ds.get("AcquisitionDateTime") or "")[:8] or ds.get("AcquisitionDate") or ds.get("SeriesDate")
+        )
+        start = _seconds_of_day(day, ds.get("ContrastBolusStartTime"))
+        if start is not None:
+            keys["bolus_start"] = start
     return keys
 
 
@@ -440,7 +453,23 @@ def _as_phase(frames: list[_Frame]) -> _Phase | str:
         values = [f.temporal[key] for f in frames if key in f.temporal]
         if len(values) == len(frames):
             temporal[key] = float(min(values))
+    starts = [f.temporal["bolus_start"] for f in frames if "bolus_start" in f.temporal]
+    if starts:
+        temporal["bolus_start"] = float(min(starts))
     return _Phase(ordered, first.series_instance_uid, temporal)
+
+
+def _injection(ordered: list[_Phase]) -> float | None:
+    """When the contrast injection started, in seconds after the first phase's acquisition: from
+    Contrast/Bolus Start Time, read only beside Acquisition Times (the same clock), and only when
+    it falls between the starts of the pre-contrast and the first post-contrast phase (else the
+    two clocks disagree: a time of day against a date and time, a bolus time from another day)."""
+    starts = [p.temporal["bolus_start"] for p in ordered if "bolus_start" in p.temporal]
+    if not starts or len(ordered) < 2 or not all("acquisition_time" in p.temporal for p in ordered):
+        return None
+    first = ordered[0].temporal["acquisition_time"]
+    injection = min(starts) - first
+    return injection if 0.0 <= injection <= ordered[1].temporal["acquisition_time"] - first else None
 
 
 def _order(phases: list[_Phase]) -> tuple[list[_Phase], str, tuple[float, ...] | None]:
@@ -581,6 +610,7 @@ def read_dce(instances: Iterable[InstanceRef]) -> DceSeries:
         intercepts=intercepts,
         grid=grid,
         times_s=times,
+        injection_s=_injection(ordered) if times is not None and key != "instance_number" else None,
         order_key=key,
         series_instance_uids=series,
         sop_instance_uids=tuple(dict.fromkeys(f.sop_instance_uid for p in ordered for f in p.frames)),
