@@ -141,7 +141,10 @@ def _view_diagnostics(finding: Any, mark: Any, pair: Any, view: Any) -> dict[str
         px = out["px"]
         spots = list(now.spots)
         mapped = [reg.map_point(p) for p in spots]
-        out["now_spots"] = [[round(c * px, 2), round(r * px, 2), v[0]] for (c, r), v in zip(spots, _peaks(pair.current, spots, 0.3), strict=True)]
+        out["now_spots"] = [
+            [round(c * px, 2), round(r * px, 2), v[0]]
+            for (c, r), v in zip(spots, _peaks(pair.current, spots, 0.3), strict=True)
+        ]
         out["prior_peaks"] = _peaks(pair.prior, mapped, 0.8)
         extent = max(now.size_mm, 2.0) + 3.0
         controls = []
@@ -182,7 +185,9 @@ def one_pair(args: tuple[int, int]) -> dict[str, Any]:
 
         def recording_measure(finding: Any, mark: Any, pair: Any) -> Any:
             view = measure(finding, mark, pair)
-            diagnostics.setdefault((finding.kind.value, finding.id), []).append(_view_diagnostics(finding, mark, pair, view))
+            diagnostics.setdefault((finding.kind.value, finding.id), []).append(
+                _view_diagnostics(finding, mark, pair, view)
+            )
             return view
 
         def keeping_register(*a: Any) -> Any:

@@ -4,6 +4,7 @@ registration's plausibility check (small synthetic images, no phantom pair)."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -130,3 +131,35 @@ def test_a_large_move_that_makes_the_outlines_agree_is_kept(
     reg = register(breast, breast)
     assert not reg.fallback and reg.transform == identity and reg.initial == off
     assert reg.ncc > reg.ncc_initial
+
+
+def test_the_outline_start_needs_no_nipple(breast: ViewFrame) -> None:
+    """The chest-wall middle and the breast's centroid give the similarity; the nipple is not read."""
+    no_nipple = replace(breast, nipple_mm=None)
+    identity = registration.outline_similarity(no_nipple, no_nipple)
+    assert math.dist(identity.apply(80.0, 120.0), (80.0, 120.0)) < 1e-6
+    # The prior breast 8 mm lower on the detector: the outline start finds the shift.
+    shift = round(8.0 / breast.px_mm)
+    lower = replace(
+        no_nipple,
+        image=np.roll(breast.image, shift, axis=0),
+        breast=np.roll(breast.breast, shift, axis=0),
+        anchor_mm=(0.0, breast.anchor_mm[1] + shift * breast.px_mm) if breast.anchor_mm else None,
+    )
+    moved = registration.outline_similarity(no_nipple, lower)
+    assert math.dist(moved.apply(80.0, 120.0), (80.0, 128.0)) < 0.5
+
+
+def test_a_wrong_nipple_on_the_prior_is_overcome_by_the_outline_start(breast: ViewFrame) -> None:
+    """The prior's nipple found 35 mm up the skin line (a skin fold): the landmark start is far
+    from the outline start, both are refined, and the one whose outlines agree is kept."""
+    assert breast.nipple_mm is not None
+    wrong = replace(breast, nipple_mm=(breast.nipple_mm[0] - 12.0, breast.nipple_mm[1] - 33.0))
+    landmark = registration.landmark_similarity(breast, wrong)
+    assert (
+        registration._largest_move_mm(breast, landmark, registration.outline_similarity(breast, wrong)) > 15
+    )
+    reg = register(breast, wrong)
+    assert reg.initial == registration.outline_similarity(breast, wrong)
+    for point in ((40.0, 120.0), (100.0, 80.0), (60.0, 170.0)):
+        assert math.dist(reg.transform.apply(*point), point) < 1.0
