@@ -156,8 +156,31 @@ def _view_diagnostics(finding: Any, mark: Any, pair: Any, view: Any) -> dict[str
     return out
 
 
-def one_pair(args: tuple[int, int]) -> dict[str, Any]:
-    seed, i = args
+def _cached_analyse(folder: Path | None) -> Any:
+    """``comparison._analyse`` that keeps each study's detector results in ``folder`` (by Study
+    Instance UID; phantom UIDs follow from the seed) so that reruns of the comparison rules skip
+    the detectors. Valid only while the detectors and the phantoms do not change: clear it then."""
+    import pickle
+
+    from breastgate.algorithms import comparison
+
+    analyse = comparison._analyse
+    if folder is None:
+        return analyse
+
+    def cached(study: Any) -> Any:
+        path = folder / f"{study.study_instance_uid}.pkl"
+        if path.exists():
+            return replace(pickle.loads(path.read_bytes()), study=study)
+        out = analyse(study)
+        path.write_bytes(pickle.dumps(out))
+        return out
+
+    return cached
+
+
+def one_pair(args: tuple[int, int, Path | None]) -> dict[str, Any]:
+    seed, i, cache = args
     from breastgate.algorithms import comparison
     from breastgate.algorithms.comparison import ComparisonAlgorithm
     from breastgate.domain.model import PriorStatus
@@ -195,14 +218,17 @@ def one_pair(args: tuple[int, int]) -> dict[str, Any]:
             kept.append(regs)
             return regs
 
+        analyse = comparison._analyse
         comparison._measure_view = recording_measure  # type: ignore[assignment]
         comparison.register_views = keeping_register  # type: ignore[assignment]
+        comparison._analyse = _cached_analyse(cache)  # type: ignore[assignment]
         algorithm = ComparisonAlgorithm()
         started = time.perf_counter()
         try:
             result = algorithm.run(algorithm.select(current))
         finally:
             comparison._measure_view, comparison.register_views = measure, registered  # type: ignore[assignment]
+            comparison._analyse = analyse  # type: ignore[assignment]
         seconds = time.perf_counter() - started
         regs = kept[0] if kept else registered(current, prior)
         by_view = {}
@@ -277,12 +303,20 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--jsonl", type=Path, help="append one JSON line per pair to this file")
     parser.add_argument("--summarise", type=Path, help="only print the figures of a --jsonl file")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        help="keep the detectors' results per study here and reuse them (development reruns only: "
+        "the seconds per pair then leave the detectors out)",
+    )
     args = parser.parse_args()
     if args.summarise:
         lines = args.summarise.read_text(encoding="utf-8").splitlines()
         summarise([json.loads(line) for line in lines if line.strip()])
         return
-    jobs = [(args.seed, i) for i in range(args.count)]
+    if args.cache:
+        args.cache.mkdir(parents=True, exist_ok=True)
+    jobs = [(args.seed, i, args.cache) for i in range(args.count)]
     rows = []
     with ProcessPoolExecutor(max(args.workers, 1)) as pool:
         for row in pool.map(one_pair, jobs):
