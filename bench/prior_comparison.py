@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -173,7 +174,9 @@ def _cached_analyse(folder: Path | None) -> Any:
         if path.exists():
             return replace(pickle.loads(path.read_bytes()), study=study)
         out = analyse(study)
-        path.write_bytes(pickle.dumps(out))
+        part = path.with_suffix(f".{os.getpid()}.part")
+        part.write_bytes(pickle.dumps(out))
+        part.replace(path)  # atomic: a concurrent run never reads half a file
         return out
 
     return cached
