@@ -302,6 +302,7 @@ def _pct(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--start", type=int, default=0, help="first pair index (resume a run: same pairs)")
     parser.add_argument("--seed", type=int, default=9000)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--jsonl", type=Path, help="append one JSON line per pair to this file")
@@ -319,7 +320,7 @@ def main() -> None:
         return
     if args.cache:
         args.cache.mkdir(parents=True, exist_ok=True)
-    jobs = [(args.seed, i, args.cache) for i in range(args.count)]
+    jobs = [(args.seed, i, args.cache) for i in range(args.start, args.start + args.count)]
     rows = []
     with ProcessPoolExecutor(max(args.workers, 1)) as pool:
         for row in pool.map(one_pair, jobs):
