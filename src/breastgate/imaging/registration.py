@@ -12,6 +12,10 @@ affine ``prior_mm = A · current_mm + b``:
    ``MARGIN_MM`` band of air (the skin line then pulls as much as the tissue), coarse to fine
    (Powell, scipy.optimize). Normalised correlation is blind to the gain and offset of a different
    exposure; the standardisation inside the breast takes most of a gamma change.
+3. a second start when the first is implausible (a nipple found on a skin fold puts the landmark
+   similarity tens of mm off, and the refinement from there can stop in a wrong optimum): a
+   similarity from the breast mask alone (:func:`outline_similarity`: chest-wall middle and
+   centroid), refined the same way; of the two, the one whose outlines agree better is kept.
 
 Why parametric and not dense optical flow (``skimage.registration.optical_flow_tvl1``): a second
 compression of a breast is, to first order, a change of scale and position; TV-L1 follows the
