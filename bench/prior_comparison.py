@@ -2,6 +2,11 @@
 registration error, time per pair.
 
 Usage: ``python bench/prior_comparison.py --count 100 --seed 9000 [--workers 2]``.
+Development: ``--jsonl F`` keeps one line per pair with per-lesion diagnostics (per view: sizes and
+contrasts now and then, the registration's scale and correlation; for a cluster its spots, the
+targeted search's strongest response at each mapped spot and at 6 control places on the prior),
+``--summarise F`` prints the figures again, ``--cache DIR`` reuses the detectors' results of an
+earlier run (rules only; the seconds then leave the detectors out), ``--start`` resumes a run.
 
 Pair i (``breastgate.phantoms.prior.generate_mg_pair``, seed + i): density category cycles a-d,
 vendor profiles alternate; one mass of 10-25 mm (contrast 0.6-0.9 of the dense-tissue contrast)
@@ -14,7 +19,8 @@ category accuracy over the found lesions (confusion table); size-change error (p
 true, mm) over found lesions that were in the prior and called not new: mean absolute and 90th
 percentile; registration error (mm) at the true landmarks (nipple, skin-line points, pectoral line
 ends) that lie inside both images: mean, 90th percentile and max, before (landmark similarity) and
-after the refinement; seconds per pair (algorithm only, both studies analysed).
+after the refinement (the start the kept map was refined from: the landmark similarity or the
+outline start); seconds per pair (algorithm only, both studies analysed).
 Targets (issue 18): accuracy >= 0.90, size error <= 2 mm, registration <= 3 mm.
 """
 
