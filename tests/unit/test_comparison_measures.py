@@ -4,6 +4,7 @@ registration's plausibility check (small synthetic images, no phantom pair)."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -70,9 +71,12 @@ def test_views_that_measured_another_structure_are_left_out() -> None:
     assert comparison._consistent(mass, False) == mass  # clusters: every view
 
 
-def test_a_mass_is_absent_by_the_median_contrast_ratio_over_its_views() -> None:
-    assert comparison._mass_absent([_view(20.0, 12.0, 0.55), _view(20.0, 12.0, 0.35)])  # median 0.45
+def test_a_mass_is_absent_when_any_view_lacks_its_contrast() -> None:
+    assert comparison._mass_absent([_view(20.0, 12.0, 0.55), _view(20.0, 12.0, 0.35)])
     assert not comparison._mass_absent([_view(20.0, 12.0, 0.62), _view(20.0, 12.0, 0.7)])
+    # Nothing there on one view, tissue that mimics a mass on the other: absent (1.1.0's median,
+    # the mean of 0.08 and 0.98, called it present).
+    assert comparison._mass_absent([_view(20.0, 9.0, 0.08), _view(20.0, 20.0, 0.98)])
     assert comparison._mass_absent([_view(20.0, None), _view(20.0, 20.0, 0.9), _view(20.0, None)])
     assert not comparison._mass_absent([])
 
@@ -130,3 +134,89 @@ def test_a_large_move_that_makes_the_outlines_agree_is_kept(
     reg = register(breast, breast)
     assert not reg.fallback and reg.transform == identity and reg.initial == off
     assert reg.ncc > reg.ncc_initial
+
+
+def _cluster_pair(
+    spots: list[tuple[float, float]], prior_spots: list[tuple[float, float]]
+) -> comparison.ViewPair:
+    """Current and prior images of noise with the given spots (σ 0.25 mm), identity registration."""
+
+    def image(points: list[tuple[float, float]], seed: int) -> MammoImage:
+        rng = np.random.default_rng(seed)
+        pixels = 1000.0 + rng.normal(0.0, 10.0, (400, 400))
+        yy, xx = np.mgrid[0:400, 0:400]
+        for col, row in points:
+            pixels += 60.0 * np.exp(-((xx + 0.5 - col) ** 2 + (yy + 0.5 - row) ** 2) / (2 * 2.5**2))
+        return MammoImage(pixels.astype(np.float32), (PX, PX), "L", "CC", "MONOCHROME2", (), "", "1.2.3", "")
+
+    mask = np.ones((40, 40), dtype=bool)
+    frame = _frame(np.zeros((40, 40)), mask, 1.0)
+    identity = Affine2D(((1.0, 0.0), (0.0, 1.0)), (0.0, 0.0))
+    frame = replace(frame, spacing_mm=(PX, PX), width_px=400.0)
+    reg = registration.Registration(identity, identity, 1.0, 1.0, frame, frame)
+    return comparison.ViewPair(reg, image(spots, 11), image(prior_spots, 12))
+
+
+def test_a_grown_cluster_with_a_few_old_calcifications_is_not_new() -> None:
+    """Twelve spots now, the three inner ones a year ago: a quarter of them, but three hits where
+    chance gives almost none, so the cluster was there (1.1.0: fewer than half and than 3 → new)."""
+    ring = [(200.0 + 28.0 * math.cos(a), 200.0 + 28.0 * math.sin(a)) for a in np.linspace(0, 6.0, 9)]
+    inner = [(195.0, 195.0), (208.0, 200.0), (198.0, 209.0)]
+    pair = _cluster_pair(ring + inner, inner)
+    now = cluster_size_mm(pair.current, (200.0, 200.0), 0.0, 4.0)
+    assert now is not None and len(now.spots) >= 10 and now.size_mm > 5.0
+    then = comparison._cluster_then(pair, now)
+    assert then is not None and len(then.spots) == 3 and then.size_mm < 2.5
+    assert comparison._cluster_then(_cluster_pair(ring + inner, []), now) is None  # new: nothing there
+    assert comparison._present(2, 12, 0.005) and not comparison._present(2, 12, 0.05)
+    assert comparison._present(3, 12, 0.02) and not comparison._present(3, 12, 0.2)
+    assert not comparison._present(1, 12, 0.0001)
+
+
+def test_faint_spots_next_to_a_cluster_join_it() -> None:
+    """Hysteresis: a 4-5 SD spot within 1.5 mm of a cluster's spot belongs to it; one 6 mm away does not."""
+    bright = [(200.0, 200.0), (210.0, 205.0), (205.0, 190.0)]
+    pair = _cluster_pair(bright, [])
+    pixels = pair.current.pixels.astype(np.float64)
+    yy, xx = np.mgrid[0:400, 0:400]
+    faint = [(222.0, 205.0), (262.0, 205.0)]  # 1.2 mm beyond a bright one; 4 mm beyond that
+    for col, row in faint:
+        pixels += 19.0 * np.exp(-((xx + 0.5 - col) ** 2 + (yy + 0.5 - row) ** 2) / (2 * 2.5**2))
+    image = replace(pair.current, pixels=pixels.astype(np.float32))
+    level = spots_at(image, faint, 4.0, 0.3)
+    assert len(level) == 2 and len(spots_at(image, faint, 5.0, 0.3)) == 0  # both 4-5 SD
+    cluster = cluster_size_mm(image, (205.0, 200.0), 0.0, 4.0)
+    assert cluster is not None and len(cluster.spots) == 4
+    assert max(c for c, _ in cluster.spots) == pytest.approx(222.0, abs=1.5)
+
+
+def test_the_outline_start_needs_no_nipple(breast: ViewFrame) -> None:
+    """The chest-wall middle and the breast's centroid give the similarity; the nipple is not read."""
+    no_nipple = replace(breast, nipple_mm=None)
+    identity = registration.outline_similarity(no_nipple, no_nipple)
+    assert math.dist(identity.apply(80.0, 120.0), (80.0, 120.0)) < 1e-6
+    # The prior breast 8 mm lower on the detector: the outline start finds the shift.
+    shift = round(8.0 / breast.px_mm)
+    lower = replace(
+        no_nipple,
+        image=np.roll(breast.image, shift, axis=0),
+        breast=np.roll(breast.breast, shift, axis=0),
+        anchor_mm=(0.0, breast.anchor_mm[1] + shift * breast.px_mm) if breast.anchor_mm else None,
+    )
+    moved = registration.outline_similarity(no_nipple, lower)
+    assert math.dist(moved.apply(80.0, 120.0), (80.0, 128.0)) < 0.5
+
+
+def test_a_wrong_nipple_on_the_prior_is_overcome_by_the_outline_start(breast: ViewFrame) -> None:
+    """The prior's nipple found 35 mm up the skin line (a skin fold): the landmark start is far
+    from the outline start, both are refined, and the one whose outlines agree is kept."""
+    assert breast.nipple_mm is not None
+    wrong = replace(breast, nipple_mm=(breast.nipple_mm[0] - 12.0, breast.nipple_mm[1] - 33.0))
+    landmark = registration.landmark_similarity(breast, wrong)
+    assert (
+        registration._largest_move_mm(breast, landmark, registration.outline_similarity(breast, wrong)) > 15
+    )
+    reg = register(breast, wrong)
+    assert reg.initial == registration.outline_similarity(breast, wrong)
+    for point in ((40.0, 120.0), (100.0, 80.0), (60.0, 170.0)):
+        assert math.dist(reg.transform.apply(*point), point) < 1.0

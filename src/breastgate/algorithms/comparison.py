@@ -9,16 +9,19 @@ mammograms of a view the current study has is used):
 2. pairs current and prior images by laterality and view, and registers each pair
    (:mod:`breastgate.imaging.registration`: landmark similarity from the nipple and the middle of
    the chest-wall edge, then an affine refinement by normalised cross-correlation, kept only when
-   it is plausible, else the landmark similarity);
+   it is plausible, else the landmark similarity; when the nipple start is implausible, a second
+   start from the breast outline alone is refined too and the better by outline agreement kept);
 3. measures every current finding at or above its detector's operating point on the current image
    and, at the registered place, on the prior, the same way on both
    (:mod:`breastgate.algorithms._lesion_size`): a mass by its half-height edge along 32 rays, two
    passes from the same start on each image, views that measured another structure left out
-   (:func:`_consistent`), absent on the prior when the median over the views of its contrast there
-   is under ``NEW_CONTRAST_RATIO`` of its contrast now (:func:`_mass_absent`); a cluster by the
-   extent of its spots, the current spots looked for one by one at their registered places on the
-   prior by a targeted search at a lower level (``PRIOR_SPOT_SIGMA``), absent when fewer than
-   ``NEW_MIN_SPOTS`` and fewer than ``PRESENT_FRACTION`` of them are there. Absent → ``new``; else
+   (:func:`_consistent`), absent on the prior when on any view its contrast there is under
+   ``NEW_CONTRAST_RATIO`` of its contrast now (:func:`_mass_absent`); a cluster by the extent of
+   its spots (the blind ones and the fainter ones next to them), the current spots looked for one
+   by one at their registered places on the prior by a targeted search at a lower level
+   (``PRIOR_SPOT_SIGMA``), absent unless the spots found there are more than chance: at least
+   ``PRESENT_MIN_SPOTS``, with a binomial chance under ``PRESENT_CHANCE`` given the hit rate of
+   the same search at control places on the prior (:func:`_present`). Absent → ``new``; else
    the size change is current minus prior, the prior put into the current image's scale (divided
    by the registration's linear scale: a breast compressed harder projects larger), median over
    views;
@@ -30,11 +33,12 @@ mammograms of a view the current study has is used):
    at least ``PRIOR_SCORE_FRACTION`` of its operating threshold: stable; none: new).
 
 Measured once on 100 held-out phantom pairs (``bench/prior_comparison.py --count 100 --seed
-9000``; constants chosen on seeds 8000-8031): change category accuracy 0.83 (masses 0.89, clusters
-0.73; target 0.90 not met; 1.0.0: 0.79), size-change error masses 1.85 mm mean / 5.0 mm p90
-(target 2 mm: p90 not met), clusters 0.6 / 1.5 mm, registration error at landmarks 0.39 mm mean
-with 2 of 400 view pairs failed (a wrong nipple landmark the refinement could not recover); model
-card docs/algorithms/breastgate.comparison.md.
+9000``; 1.2.0's rules looked at on development seeds 8200-8271): change category accuracy 0.897
+(masses 0.92, clusters 0.86; target 0.90 missed by one lesion; 1.1.0: 0.83, 1.0.0: 0.79),
+size-change error masses 1.85 mm mean / 5.0 mm p90 (target 2 mm: p90 not met; the larger mass of
+a pair is under-measured on textured tissue), clusters 0.4 / 1.0 mm, registration error at
+landmarks 0.18 mm mean, 1.9 mm max, no failed view pair (1.1.0: 2 of 400, a wrong nipple
+landmark); model card docs/algorithms/breastgate.comparison.md.
 
 Its findings are **the detectors' findings annotated**: copies of the masses' and the
 calcifications' findings at or above their own operating points, with ``comparison`` set (and
@@ -63,6 +67,7 @@ import time
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy import stats
 
 from breastgate.algorithms._lesion_size import (
     Measured,
@@ -110,9 +115,8 @@ SEARCH_MM = 4.0
 PRIOR_SEARCH_MM = 1.5
 #: Absent on the prior: a mass whose median contrast there over its views is below this share of
 #: its contrast now (present masses measured 0.62-1.1 on development pairs, absent ones 0.06-0.42,
-#: one 0.55 on a single view); a cluster with fewer spots than ``NEW_MIN_SPOTS`` found there.
+#: one 0.55 on a single view); a cluster: :data:`PRESENT_CHANCE`.
 NEW_CONTRAST_RATIO = 0.5
-NEW_MIN_SPOTS = 3
 #: Per-view consistency of a mass (:func:`_consistent`): a view's current size under
 #: ``VIEW_AGREEMENT`` of the largest view's, or a prior size (current scale) outside
 #: ``PRIOR_SIZE_RANGE`` times the current one, is left out.
@@ -121,17 +125,26 @@ PRIOR_SIZE_RANGE = (0.3, 2.5)
 #: Targeted search for a cluster's calcifications on the prior: each current spot mapped onto the
 #: prior counts when a spot stronger than ``PRIOR_SPOT_SIGMA`` robust SDs lies within
 #: ``PRIOR_SPOT_REACH_MM`` of it (lower than the blind ``CALC_SIGMA``: a faint calcification at a
-#: known place is told from noise at a lower level). The cluster was there when at least
-#: ``NEW_MIN_SPOTS`` or ``PRESENT_FRACTION`` of the current spots are found.
+#: known place is told from noise at a lower level).
 PRIOR_SPOT_SIGMA = 4.0
 PRIOR_SPOT_REACH_MM = 0.8
-PRESENT_FRACTION = 0.5
+#: The cluster was there when at least ``PRESENT_MIN_SPOTS`` of its spots are found on the prior
+#: and that many are unlikely by chance: the chance of a hit is measured on the prior itself, with
+#: the same search at ``CONTROL_PLACES`` copies of the mapped pattern moved by the cluster's extent
+#: plus ``CONTROL_GAP_MM`` (the tissue around, without the cluster), and the binomial chance of as
+#: many hits or more must be under ``PRESENT_CHANCE``. A grown cluster keeps only its older
+#: calcifications, often a few of the inner ones: a share of the current spots cannot tell it from
+#: a new one, a count against chance can.
+PRESENT_MIN_SPOTS = 2
+CONTROL_PLACES = 6
+CONTROL_GAP_MM = 3.0
+PRESENT_CHANCE = 0.01
 #: Prior detections count from this fraction of their detector's operating threshold up.
 PRIOR_SCORE_FRACTION = 0.5
 
 MANIFEST = AlgorithmManifest(
     id="breastgate.comparison",
-    version="1.1.0",
+    version="1.2.0",
     name="Comparison with the prior mammogram",
     intended_use=(
         "Marks masses and calcification clusters on a For Presentation digital mammogram as new, "
@@ -142,7 +155,7 @@ MANIFEST = AlgorithmManifest(
     sop_class_uids=(MG_FOR_PRESENTATION, MG_FOR_PROCESSING),
     views=("CC", "MLO", "ML", "LM", "XCCL", "LMO", "SIO", "FB"),
     outputs=("findings", "comparison", "density"),
-    model_card="docs/algorithms/breastgate.comparison.md@1.1",
+    model_card="docs/algorithms/breastgate.comparison.md@1.2",
     prior_modalities=("MG",),
 )
 
@@ -297,12 +310,35 @@ def _mass_pair(pair: ViewPair, now: Measured) -> tuple[Measured, Measured | None
     return again, mass_size_mm(pair.prior, first.point, first.size_mm, 0.0) or first
 
 
+def _chance_of_hit(pair: ViewPair, mapped: list[tuple[float, float]], extent_mm: float) -> float:
+    """Share of the mapped spots that the targeted search finds at the control places (the pattern
+    moved by ``extent_mm`` + :data:`CONTROL_GAP_MM` in :data:`CONTROL_PLACES` directions), at least
+    half a hit over all of them (a rate of 0 is only a small sample)."""
+    px = float(min(pair.prior.spacing_mm))
+    rows, cols = pair.prior.pixels.shape[:2]
+    shift = (extent_mm + CONTROL_GAP_MM) / px
+    hits, tried = 0, 0
+    for k in range(CONTROL_PLACES):
+        angle = 2.0 * math.pi * k / CONTROL_PLACES
+        moved = [(c + shift * math.cos(angle), r + shift * math.sin(angle)) for c, r in mapped]
+        moved = [(c, r) for c, r in moved if 0 <= c < cols and 0 <= r < rows]
+        tried += len(moved)
+        hits += len(spots_at(pair.prior, moved, PRIOR_SPOT_SIGMA, PRIOR_SPOT_REACH_MM))
+    return max(hits, 0.5) / max(tried, 1)
+
+
+def _present(found: int, tried: int, chance: float) -> bool:
+    """At least :data:`PRESENT_MIN_SPOTS` found, and that many or more unlikely by chance."""
+    return found >= PRESENT_MIN_SPOTS and float(stats.binom.sf(found - 1, tried, chance)) < PRESENT_CHANCE
+
+
 def _cluster_then(pair: ViewPair, now: Measured) -> Measured | None:
     """The current cluster's spots found on the prior by a targeted search (:data:`PRIOR_SPOT_SIGMA`),
-    or None when too few are there (:data:`NEW_MIN_SPOTS`, :data:`PRESENT_FRACTION`)."""
+    or None when too few are there to be more than chance (:func:`_present`)."""
     reg = pair.registration
-    found = spots_at(pair.prior, [reg.map_point(p) for p in now.spots], PRIOR_SPOT_SIGMA, PRIOR_SPOT_REACH_MM)
-    if not found or len(found) < min(NEW_MIN_SPOTS, PRESENT_FRACTION * len(now.spots)):
+    mapped = [reg.map_point(p) for p in now.spots]
+    found = spots_at(pair.prior, mapped, PRIOR_SPOT_SIGMA, PRIOR_SPOT_REACH_MM)
+    if not _present(len(found), len(mapped), _chance_of_hit(pair, mapped, now.size_mm)):
         return None
     centre = (sum(p[0] for p in found) / len(found), sum(p[1] for p in found) / len(found))
     return Measured(spots_extent_mm(pair.prior, found), float(len(found)), centre, found)
@@ -351,14 +387,19 @@ def _consistent(views: list[_ViewMeasure], mass: bool) -> list[_ViewMeasure]:
 
 
 def _mass_absent(views: list[_ViewMeasure]) -> bool:
-    """A mass was not there on the prior: the median over its views of the prior's contrast at the
-    registered place is under :data:`NEW_CONTRAST_RATIO` of the current contrast (a view with
-    nothing measurable there counts 0). The median, not each view: one view's mapped place can sit
-    on glandular tissue that mimics a mass, or the mass can lie over dense tissue on one view."""
+    """A mass was not there on the prior: on some view the prior's contrast at the registered place
+    is under :data:`NEW_CONTRAST_RATIO` of the current contrast (a view with nothing measurable
+    there counts 0). Any view, not the median (1.1.0): a mass is a body, so every projection of it
+    shows it; glandular tissue at the registered place can mimic a mass on one view (a high ratio
+    there), but nothing hides a mass that was there from one view while the registration holds.
+    On 54 development pairs (seeds 8200-8253) the lowest view ratio of a present mass was 0.61, of
+    a new one 0.26 at most; with two views the median is their mean, and a new mass on tissue that
+    mimicked it on one view (0.08 and 0.98) passed as present. The price, on the cross-check seeds
+    8280-8359: three grown or shrunk masses fell under it on one view and were called new."""
     if not views:
         return False
     ratios = [0.0 if v.then is None else v.then.contrast / max(v.now.contrast, 1e-9) for v in views]
-    return float(np.median(ratios)) < NEW_CONTRAST_RATIO
+    return min(ratios) < NEW_CONTRAST_RATIO
 
 
 def _measure_views(

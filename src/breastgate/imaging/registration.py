@@ -12,6 +12,10 @@ affine ``prior_mm = A · current_mm + b``:
    ``MARGIN_MM`` band of air (the skin line then pulls as much as the tissue), coarse to fine
    (Powell, scipy.optimize). Normalised correlation is blind to the gain and offset of a different
    exposure; the standardisation inside the breast takes most of a gamma change.
+3. a second start when the first is implausible (a nipple found on a skin fold puts the landmark
+   similarity tens of mm off, and the refinement from there can stop in a wrong optimum): a
+   similarity from the breast mask alone (:func:`outline_similarity`: chest-wall middle and
+   centroid), refined the same way; of the two, the one whose outlines agree better is kept.
 
 Why parametric and not dense optical flow (``skimage.registration.optical_flow_tvl1``): a second
 compression of a breast is, to first order, a change of scale and position; TV-L1 follows the
@@ -33,7 +37,15 @@ from scipy import optimize
 from breastgate.imaging.geometry import BreastGeometry
 from breastgate.imaging.pixels import MammoImage
 
-__all__ = ["Affine2D", "Registration", "ViewFrame", "landmark_similarity", "register", "view_frame"]
+__all__ = [
+    "Affine2D",
+    "Registration",
+    "ViewFrame",
+    "landmark_similarity",
+    "outline_similarity",
+    "register",
+    "view_frame",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -129,19 +141,54 @@ def view_frame(image: MammoImage, geometry: BreastGeometry) -> ViewFrame:
     return ViewFrame(g.image, g.breast, px, spacing, g.flipped, width, nipple, anchor)
 
 
-def landmark_similarity(current: ViewFrame, prior: ViewFrame) -> Affine2D:
-    """Similarity taking the current chest-wall middle and nipple onto the prior's (identity
-    where a landmark is missing)."""
-    if None in (current.nipple_mm, current.anchor_mm, prior.nipple_mm, prior.anchor_mm):
-        return Affine2D(((1.0, 0.0), (0.0, 1.0)), (0.0, 0.0))
-    a_c, n_c = np.array(current.anchor_mm), np.array(current.nipple_mm)
-    a_p, n_p = np.array(prior.anchor_mm), np.array(prior.nipple_mm)
+def _two_point_similarity(
+    current: tuple[tuple[float, float], tuple[float, float]],
+    prior: tuple[tuple[float, float], tuple[float, float]],
+) -> Affine2D:
+    """Similarity taking the current (anchor, second point) onto the prior's; scale within 0.8-1.25."""
+    a_c, n_c = np.array(current[0]), np.array(current[1])
+    a_p, n_p = np.array(prior[0]), np.array(prior[1])
     v_c, v_p = n_c - a_c, n_p - a_p
     scale = float(np.hypot(*v_p) / max(float(np.hypot(*v_c)), 1e-6))
     angle = math.atan2(v_p[1], v_p[0]) - math.atan2(v_c[1], v_c[0])
     scale = float(np.clip(scale, 0.8, 1.25))
     m = scale * np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
     return Affine2D.from_arrays(m, a_p - m @ a_c)
+
+
+_IDENTITY = Affine2D(((1.0, 0.0), (0.0, 1.0)), (0.0, 0.0))
+
+
+def landmark_similarity(current: ViewFrame, prior: ViewFrame) -> Affine2D:
+    """Similarity taking the current chest-wall middle and nipple onto the prior's (identity
+    where a landmark is missing)."""
+    if (
+        current.nipple_mm is None
+        or current.anchor_mm is None
+        or prior.nipple_mm is None
+        or prior.anchor_mm is None
+    ):
+        return _IDENTITY
+    return _two_point_similarity((current.anchor_mm, current.nipple_mm), (prior.anchor_mm, prior.nipple_mm))
+
+
+def _centroid_mm(frame: ViewFrame) -> tuple[float, float] | None:
+    rows, cols = np.nonzero(frame.breast)
+    if rows.size == 0:
+        return None
+    return (float(cols.mean()) + 0.5) * frame.px_mm, (float(rows.mean()) + 0.5) * frame.px_mm
+
+
+def outline_similarity(current: ViewFrame, prior: ViewFrame) -> Affine2D:
+    """Similarity from the breast mask alone, without the nipple: the middle of the chest-wall edge
+    and the centroid of the breast (its first moments) of the current image onto the prior's. The
+    centroid is a property of the whole outline, so one wrong point of it (a skin fold taken for the
+    nipple) cannot move it far; its lever arm is shorter than the nipple's, so its angle is coarser,
+    which the refinement takes up. Identity where the chest-wall edge or the breast is missing."""
+    c_c, c_p = _centroid_mm(current), _centroid_mm(prior)
+    if current.anchor_mm is None or prior.anchor_mm is None or c_c is None or c_p is None:
+        return _IDENTITY
+    return _two_point_similarity((current.anchor_mm, c_c), (prior.anchor_mm, c_p))
 
 
 @dataclass(frozen=True)
@@ -292,13 +339,37 @@ def outline_agreement(current: ViewFrame, prior: ViewFrame, transform: Affine2D)
     return float(agree.mean())
 
 
+def _refined(current: ViewFrame, prior: ViewFrame, init: Affine2D) -> Affine2D:
+    coarse = _refine(current, prior, init, 2.0 * SMOOTH_MM, 2.0 * GRID_MM)
+    return _refine(current, prior, coarse, SMOOTH_MM, GRID_MM)
+
+
 def register(current: ViewFrame, prior: ViewFrame) -> Registration:
     """Landmark similarity, then affine NCC refinement coarse (4 mm smoothing, 2.4 mm grid) to fine;
     the landmark similarity stands when the refinement correlates worse than it or moves the breast
-    implausibly far (:data:`MAX_MOVE_MM`) without improving the outline agreement."""
+    implausibly far (:data:`MAX_MOVE_MM`) without improving the outline agreement.
+
+    A second start that does not use the nipple (:func:`outline_similarity`) is refined too when
+    the landmark similarity is implausible: when it puts the breast more than :data:`MAX_MOVE_MM`
+    from where the outline start puts it (a second compression moves the nipple a few mm against
+    the outline, not tens: one of the nipples was found in the wrong place), or when the refinement
+    from it fell back or still moved the breast that far. Of the two refined maps the one whose
+    outlines agree better (by :data:`OUTLINE_GAIN`; else the better correlation) is kept, and its
+    own start is the ``initial`` the plausibility check compares with."""
     init = landmark_similarity(current, prior)
-    coarse = _refine(current, prior, init, 2.0 * SMOOTH_MM, 2.0 * GRID_MM)
-    fine = _refine(current, prior, coarse, SMOOTH_MM, GRID_MM)
+    fine = _refined(current, prior, init)
+    outline = outline_similarity(current, prior)
+    if (
+        _largest_move_mm(current, init, outline) > MAX_MOVE_MM
+        or _largest_move_mm(current, init, fine) > MAX_MOVE_MM
+        or correlation(current, prior, fine) < correlation(current, prior, init)
+    ):
+        other = _refined(current, prior, outline)
+        gain = outline_agreement(current, prior, other) - outline_agreement(current, prior, fine)
+        if gain > OUTLINE_GAIN or (
+            gain > -OUTLINE_GAIN and correlation(current, prior, other) > correlation(current, prior, fine)
+        ):
+            init, fine = outline, other
     ncc_initial = round(correlation(current, prior, init), 4)
     ncc = round(correlation(current, prior, fine), 4)
     fallback = ncc < ncc_initial or (
