@@ -129,6 +129,7 @@ def _run_one(args: tuple[int, tuple[int, int, int] | None]) -> dict[str, Any]:
         start = time.perf_counter()
         result = algorithm.run(algorithm.select(studies[0]))
         seconds = time.perf_counter() - start
+        algorithm_early = _algorithm_early(studies[0])
         findings = [
             {
                 "laterality": f.laterality,
@@ -164,17 +165,19 @@ def _run_one(args: tuple[int, tuple[int, int, int] | None]) -> dict[str, Any]:
         },
         "findings": findings,
         "diagnosis": diagnosis,
+        "algorithm_early": algorithm_early,
     }
 
 
-def _algorithm_early(times_s: list[float]) -> int:
-    """The phase ``breastgate.kinetics`` takes as early (its own rule, on times after the pre phase)."""
-    from types import SimpleNamespace
-
+def _algorithm_early(study: Any) -> int | None:
+    """The phase ``breastgate.kinetics`` takes as early, read from the written headers as it reads them."""
     from breastgate.algorithms._dce_maps import early_phase_index
+    from breastgate.imaging.dce import DceError, read_dce
 
-    relative = tuple(t - times_s[0] for t in times_s)
-    return early_phase_index(SimpleNamespace(times_s=relative, phases=len(times_s)))  # type: ignore[arg-type]
+    try:
+        return early_phase_index(read_dce(study.instances))
+    except DceError:
+        return None
 
 
 def _size_bin(d: float) -> str:
@@ -196,7 +199,7 @@ def extra_report(runs: list[dict[str, Any]]) -> None:
         matched_op = _match(r["truth"], kept)
         matched = _match(r["truth"], r["findings"])
         protocol = r["study"]["protocol"]
-        same_early = _algorithm_early(protocol["times_s"]) == r["study"]["early_phase"]
+        same_early = r.get("algorithm_early") == r["study"]["early_phase"]
         for i, lesion in enumerate(r["truth"]):
             keys = (
                 f"size {_size_bin(lesion['diameters_mm'][0])}",

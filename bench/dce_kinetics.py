@@ -211,9 +211,14 @@ def report(runs: list[dict[str, Any]]) -> None:
         f"{shipped[0] / max(n_lesions, 1):.3f}, {shipped[1] / n_studies:.2f} false/study"
     )
     point = operating_point(runs)
+    rated = any("conspicuity" in lesion for r in runs for lesion in r["truth"])
     for label, keep in (
-        (f"standing out >= {CONSPICUOUS}x", lambda v: v >= CONSPICUOUS),
-        (f"standing out < {CONSPICUOUS}x", lambda v: v < CONSPICUOUS),
+        ()
+        if not rated
+        else (
+            (f"standing out >= {CONSPICUOUS}x", lambda v: v >= CONSPICUOUS),
+            (f"standing out < {CONSPICUOUS}x", lambda v: v < CONSPICUOUS),
+        )
     ):
         hits = total = 0
         for r in runs:
@@ -272,10 +277,8 @@ def report(runs: list[dict[str, Any]]) -> None:
     seconds = sorted(r["seconds"] for r in runs)
     print(f"seconds per study        median {seconds[len(seconds) // 2]:.2f}, max {seconds[-1]:.2f}")
     for miss in misses:
-        print(
-            f"  missed: seed {miss[0]} {miss[1]} {miss[2]} diameters {miss[3]} type {miss[4]}, "
-            f"standing out {miss[5]}x"
-        )
+        standing = "" if miss[5] is None else f", standing out {miss[5]}x"
+        print(f"  missed: seed {miss[0]} {miss[1]} {miss[2]} diameters {miss[3]} type {miss[4]}{standing}")
 
 
 def speed(folder: Path | None) -> None:

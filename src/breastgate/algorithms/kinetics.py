@@ -81,7 +81,7 @@ MANIFEST = AlgorithmManifest(
     modalities=("MR",),
     sop_class_uids=(MR_IMAGE, ENHANCED_MR_IMAGE),
     outputs=("findings", "kinetic_map", "seg", "parametric_map"),
-    model_card="docs/algorithms/breastgate.kinetics.md@1.1",
+    model_card="docs/algorithms/breastgate.kinetics.md@1.2",
     prior_modalities=("MR",),
 )
 
