@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.dce_kinetics import _match, count, operating_point, report
+from bench.dce_kinetics import _match, count, finding_row, operating_point, report
 
 FEATURES_SHOWN = (
     "early_pct",
@@ -132,16 +132,7 @@ def _run_one(args: tuple[int, tuple[int, int, int] | None]) -> dict[str, Any]:
         algorithm_early = _algorithm_early(studies[0])
         findings = [
             {
-                "laterality": f.laterality,
-                "score": f.score,
-                "centre": f.location.patient_mm if f.location else None,
-                "diameters": f.diameters_mm,
-                "volume": f.volume_mm3,
-                "curve_type": f.kinetics.curve_type if f.kinetics else None,
-                "initial_phase": f.kinetics.initial_phase.value if f.kinetics else None,
-                "clock": f.location.clock if f.location else None,
-                "distance": f.location.distance_from_nipple_mm if f.location else None,
-                "attributes": dict(f.attributes),
+                **finding_row(f),
                 "what": alt.what_is(f.location.patient_mm) if f.location and f.location.patient_mm else "?",
             }
             for f in result.findings

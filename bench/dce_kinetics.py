@@ -65,21 +65,7 @@ def _run_one(args: tuple[int, str, tuple[int, int, int]]) -> dict[str, Any]:
         result = algorithm.run(algorithm.select(studies[0]))
         seconds = time.perf_counter() - start
         standing = _conspicuity(studies[0], truth["lesions"])
-    findings = [
-        {
-            "laterality": f.laterality,
-            "score": f.score,
-            "centre": f.location.patient_mm if f.location else None,
-            "diameters": f.diameters_mm,
-            "volume": f.volume_mm3,
-            "curve_type": f.kinetics.curve_type if f.kinetics else None,
-            "initial_phase": f.kinetics.initial_phase.value if f.kinetics else None,
-            "clock": f.location.clock if f.location else None,
-            "distance": f.location.distance_from_nipple_mm if f.location else None,
-            "attributes": dict(f.attributes),
-        }
-        for f in result.findings
-    ]
+    findings = [finding_row(f) for f in result.findings]
     return {
         "seed": seed,
         "form": form,
@@ -89,6 +75,22 @@ def _run_one(args: tuple[int, str, tuple[int, int, int]]) -> dict[str, Any]:
         "truth": [dict(lesion, conspicuity=c) for lesion, c in zip(truth["lesions"], standing, strict=True)],
         "foci": [f["patient_mm"] for f in truth.get("foci", [])],
         "findings": findings,
+    }
+
+
+def finding_row(f: Any) -> dict[str, Any]:
+    """What the scoring reads of one kinetics finding."""
+    return {
+        "laterality": f.laterality,
+        "score": f.score,
+        "centre": f.location.patient_mm if f.location else None,
+        "diameters": f.diameters_mm,
+        "volume": f.volume_mm3,
+        "curve_type": f.kinetics.curve_type if f.kinetics else None,
+        "initial_phase": f.kinetics.initial_phase.value if f.kinetics else None,
+        "clock": f.location.clock if f.location else None,
+        "distance": f.location.distance_from_nipple_mm if f.location else None,
+        "attributes": dict(f.attributes),
     }
 
 

@@ -34,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.dce_kinetics import _match
-from bench.mass_model_fit import fit, predict
+from bench.mass_model_fit import fit, predict, print_model
 from breastgate.algorithms.kinetics import LESION_MODEL
 
 #: The features and log transforms are those of the shipped model; a new feature goes there first.
@@ -209,14 +209,7 @@ def main() -> None:
     x, low, high = design(rows)
     w, mu, sd = fit(x, y)
 
-    def tup(a: Any) -> str:
-        return "(" + ", ".join(f"{v:.5g}" for v in a) + ("," if len(a) == 1 else "") + ")"
-
-    print("LESION_MODEL = LogisticModel(")
-    print(f"    features={FEATURES!r},")
-    print(f"    log=frozenset({sorted(LOG)!r}),")
-    print(f"    low={tup(low)},\n    high={tup(high)},\n    mean={tup(mu)},\n    scale={tup(sd)},")
-    print(f"    weights={tup(w[1:])},\n    bias={w[0]:.5g},\n)")
+    print_model("LESION_MODEL = LogisticModel(", FEATURES, LOG, (low, high, mu, sd), w)
 
 
 if __name__ == "__main__":

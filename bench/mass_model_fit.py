@@ -190,12 +190,22 @@ def main() -> None:
     x, low, high = design(rows)
     w, mu, sd = fit(x, y)
 
+    print_model("MODEL = MassModel(", FEATURES, LOG, (low, high, mu, sd), w)
+
+
+def print_model(
+    head: str, features: tuple[str, ...], log: Any, ranges: tuple[Any, Any, Any, Any], w: np.ndarray
+) -> None:
+    """Print a fitted model as the literal to paste: ``ranges`` = (low, high, mean, scale),
+    ``w`` = bias then weights."""
+
     def tup(a: np.ndarray) -> str:
         return "(" + ", ".join(f"{v:.5g}" for v in a) + ("," if len(a) == 1 else "") + ")"
 
-    print("MODEL = MassModel(")
-    print(f"    features={FEATURES!r},")
-    print(f"    log=frozenset({sorted(LOG)!r}),")
+    low, high, mu, sd = ranges
+    print(head)
+    print(f"    features={features!r},")
+    print(f"    log=frozenset({sorted(log)!r}),")
     print(f"    low={tup(low)},\n    high={tup(high)},\n    mean={tup(mu)},\n    scale={tup(sd)},")
     print(f"    weights={tup(w[1:])},\n    bias={w[0]:.5g},\n)")
 

@@ -354,9 +354,8 @@ def _thin_part(
     opened = ndi.binary_opening(region, structure=ball)
     if opened[top] or not opened.any():
         return region, none
-    labels, count = ndi.label(opened, structure=_FACES)
-    voxel = spacing[0] * spacing[1] * spacing[2]
-    sizes = ndi.sum_labels(np.ones(region.shape), labels, index=np.arange(1, count + 1)) * voxel
+    labels, _ = ndi.label(opened, structure=_FACES)
+    sizes = np.bincount(labels.ravel())[1:] * (spacing[0] * spacing[1] * spacing[2])
     thick = np.isin(labels, 1 + np.flatnonzero(sizes >= params.min_volume_mm3))
     if not thick.any():
         return region, none
