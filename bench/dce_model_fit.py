@@ -43,6 +43,27 @@ LOG = LESION_MODEL.log
 FOCUS_MM = 6.0
 
 
+def _cached(path: Path) -> tuple[Any, Any, dict[str, Any]]:
+    """A cached (series, maps, truth) with its anatomy and breast mask recomputed: they are cheap,
+    so a cache outlives changes to them."""
+    from breastgate.algorithms._dce_maps import (
+        KineticsParameters,
+        body_mask,
+        breast_mask,
+        dark_mask,
+        find_anatomy,
+        refine_nipples,
+    )
+
+    series, maps, truth = pickle.loads(path.read_bytes())
+    pre = series.phase(0)
+    dark = dark_mask(pre, maps.body, body_mask(pre)[2])
+    anatomy = find_anatomy(maps.body, series.grid, KineticsParameters(), dark=dark)
+    maps.anatomy = refine_nipples(anatomy, maps.body, maps.early_pct, series.grid)
+    maps.breast = breast_mask(maps.body, series.grid, maps.anatomy, KineticsParameters())
+    return series, maps, truth
+
+
 def _maps(seed: int, size: tuple[int, int, int], cache: Path | None) -> tuple[Any, Any, dict[str, Any]]:
     """(series, maps, truth) of one development study, cached as a pickle when asked."""
     from breastgate.algorithms._dce_maps import KineticsParameters, compute_maps
@@ -52,13 +73,7 @@ def _maps(seed: int, size: tuple[int, int, int], cache: Path | None) -> tuple[An
 
     path = cache / f"{size[0]}x{size[1]}x{size[2]}_{seed}.pkl" if cache else None
     if path is not None and path.exists():
-        from breastgate.algorithms._dce_maps import breast_mask, find_anatomy
-
-        series, maps, truth = pickle.loads(path.read_bytes())
-        # The masks are cheap: recomputed, so a cache outlives changes to them.
-        maps.anatomy = find_anatomy(maps.body, series.grid, KineticsParameters())
-        maps.breast = breast_mask(maps.body, series.grid, maps.anatomy, KineticsParameters())
-        return series, maps, truth
+        return _cached(path)
     with tempfile.TemporaryDirectory() as tmp:
         with generate_dce_study(seed, size=size) as study:
             truth = study.truth
@@ -72,6 +87,32 @@ def _maps(seed: int, size: tuple[int, int, int], cache: Path | None) -> tuple[An
     return series, maps, truth
 
 
+#: The grid label of a study of the independent generator ``bench.alt_dce`` (its own grids).
+ALT = (0, 0, 0)
+
+
+def _alt_maps(seed: int, cache: Path | None) -> tuple[Any, Any, dict[str, Any]]:
+    """(series, maps, truth) of one ``bench.alt_dce`` development study, cached as a pickle when asked."""
+    from bench.alt_dce import generate_alt_dce, write_alt_dce
+    from breastgate.algorithms._dce_maps import KineticsParameters, compute_maps
+    from breastgate.imaging.dce import read_dce
+    from breastgate.pipeline.offline import collect_studies
+
+    path = cache / f"alt_{seed}.pkl" if cache else None
+    if path is not None and path.exists():
+        return _cached(path)
+    study = generate_alt_dce(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_alt_dce(study, tmp)
+        studies, _ = collect_studies(Path(tmp))
+        series = read_dce(studies[0].instances)
+    maps = compute_maps(series, KineticsParameters())
+    truth = {"lesions": study.truth["lesions"], "foci": study.truth["foci"]}
+    if path is not None:
+        path.write_bytes(pickle.dumps((series, maps, truth)))
+    return series, maps, truth
+
+
 def one_study(args: tuple[int, tuple[int, int, int], str | None, str]) -> dict[str, Any]:
     """Candidates (features, lesion label, focus flag) of one development study."""
     from breastgate.algorithms._dce_lesions import segment
@@ -79,7 +120,10 @@ def one_study(args: tuple[int, tuple[int, int, int], str | None, str]) -> dict[s
     from breastgate.algorithms.kinetics import is_nipple, lesion_features, locate
 
     seed, size, cache, overrides = args
-    series, maps, truth = _maps(seed, size, Path(cache) if cache else None)
+    if size == ALT:
+        series, maps, truth = _alt_maps(seed, Path(cache) if cache else None)
+    else:
+        series, maps, truth = _maps(seed, size, Path(cache) if cache else None)
     lesions, _ = segment(maps, series, KineticsParameters(**json.loads(overrides or "{}")))
     rows = []
     for lesion in lesions:
@@ -159,9 +203,12 @@ def main() -> None:
     parser.add_argument("--seed3", type=int, default=300)
     parser.add_argument("--count3", type=int, default=0)
     parser.add_argument("--size3", default="128,128,32")
+    parser.add_argument("--alt-seed", type=int, default=7100, help="bench.alt_dce dev seeds (not 7000-7099)")
+    parser.add_argument("--alt-count", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cache", default=None, help="keep the mapped studies (pickles) in this folder")
     parser.add_argument("--params", default="", help="KineticsParameters overrides (JSON)")
+    parser.add_argument("--rows", default=None, help="also write the studies' candidate rows here (pickle)")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split(","))
     jobs = [(args.seed + i, size, args.cache, args.params) for i in range(args.count)]
@@ -173,8 +220,11 @@ def main() -> None:
         (args.seed3 + i, tuple(int(v) for v in args.size3.split(",")), args.cache, args.params)
         for i in range(args.count3)
     ]
+    jobs += [(args.alt_seed + i, ALT, args.cache, args.params) for i in range(args.alt_count)]
     with ProcessPoolExecutor(args.workers) as pool:
         studies = list(pool.map(one_study, jobs))
+    if args.rows:
+        Path(args.rows).write_bytes(pickle.dumps(studies))
     rows = [r for s in studies for r in s["rows"]]
     for s in studies:
         for miss in s["missed"]:

@@ -103,3 +103,53 @@ def test_contrast_bolus_start_time_places_the_early_phase(
     series = _read(tmp_path, datasets)
     assert series.injection_s == (None if injection is None else pytest.approx(injection))  # type: ignore[attr-defined]
     assert early_phase_index(series) == early  # type: ignore[arg-type]
+
+
+def test_a_first_phase_taken_before_the_bolus_arrives_is_not_the_early_phase() -> None:
+    """No Contrast/Bolus Start Time; 70 s phases (centred 35 s after their start). The injection
+    is estimated from the images: 15 s before the tissue's enhancement crosses 20 % of its largest
+    (interpolated between phase centres).
+
+    - The first post-contrast phase holds no enhancement yet (the injection came late): the
+      contrast arrives between its centre (105 s) and the second's (175 s), the injection is
+      placed at about 103 s and the second phase, centred 72 s after it, is the early phase.
+    - The first phase already enhances to 3/4 of the peak: the injection is placed at about 39 s;
+      the first phase is centred 66 s after it, the second 136 s, nearer the 105 s aimed at.
+    - Tissue that barely enhances (noise) gives no estimate: the first post-contrast phase."""
+    import numpy as np
+
+    from breastgate.algorithms._dce_maps import early_phase_index
+    from breastgate.imaging.dce import DceSeries, Grid
+
+    rng = np.random.default_rng(1)
+    base = np.zeros((4, 32, 32))
+    base[:, 8:24, 8:24] = 1000.0  # tissue in air
+
+    def series(rises: list[float]) -> DceSeries:
+        phases = np.stack([base * (1.0 + r / 100.0) + rng.normal(0, 5, base.shape) for r in rises])
+        n = len(rises)
+        return DceSeries(
+            pixels=np.clip(phases, 0, None).astype(np.uint16),
+            slopes=np.ones((n, 4)),
+            intercepts=np.zeros((n, 4)),
+            grid=Grid(
+                (0.0, 0.0, 0.0),
+                (1.0, 0.0, 0.0),
+                (0.0, 1.0, 0.0),
+                (0.0, 0.0, 1.0),
+                (3.0, 2.0, 2.0),
+                (4, 32, 32),
+            ),
+            times_s=tuple(70.0 * i for i in range(n)),
+            order_key="temporal",
+            series_instance_uids=("1",),
+            sop_instance_uids=(),
+            slice_uids=(),
+            slice_frames=(),
+            frame_of_reference_uid="1",
+            form="series-per-phase",
+        )
+
+    assert early_phase_index(series([0.0, 1.0, 40.0, 38.0, 35.0])) == 2
+    assert early_phase_index(series([0.0, 30.0, 40.0, 38.0, 35.0])) == 2
+    assert early_phase_index(series([0.0, 0.1, 0.5, 0.2, 0.4])) == 1

@@ -4,6 +4,7 @@ prior tracking, and ``analyze`` end to end on a small synthetic study."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from breastgate.domain.model import (
     PriorStatus,
     StudyRef,
 )
+from breastgate.imaging.dce import Grid
 from breastgate.pipeline.offline import analyze_folder, collect_studies
 from tests.support.dce import LesionSpec, Phantom, classic_datasets, enhanced_dataset, write
 
@@ -349,3 +351,95 @@ def test_separable_shift_matches_scipy_inside_the_volume() -> None:
     inside = (slice(2, -3), slice(3, -3), slice(3, -3))
     assert moved.dtype == np.int16
     assert np.abs(moved[inside] - reference[inside]).max() <= 1
+
+
+def _thorax(lungs: bool) -> tuple[np.ndarray, np.ndarray, Grid]:  # pre, posterior breast, grid
+    """A pre-contrast volume (slices, rows = +y posterior, columns = +x left), 2 mm voxels: a
+    thorax whose anterior surface is a circle, two broad breasts standing on it that meet in the
+    middle (no cleft in the outline) and, when asked, two dark lungs 20 mm inside the surface."""
+    grid = Grid(
+        (-160.0, -120.0, 0.0),
+        (1.0, 0.0, 0.0),
+        (0.0, 1.0, 0.0),
+        (0.0, 0.0, 1.0),
+        (2.0, 2.0, 2.0),
+        (12, 140, 160),
+    )
+    y = grid.origin[1] + np.arange(grid.shape[1])[:, None] * 2.0
+    x = grid.origin[0] + np.arange(grid.shape[2])[None, :] * 2.0
+    surface = 300.0 - np.sqrt(np.maximum(300.0**2 - x**2, 0.0))  # y of the chest front: 0 at x = 0
+    thorax = (y >= surface) & (np.abs(x) < 150)
+    breasts = (y < surface) & (((np.abs(x) - 75.0) / 80.0) ** 2 + ((y - surface) / 95.0) ** 2 <= 1.0)
+    plane = np.where(thorax | breasts, 300.0, 5.0)
+    if lungs:
+        lung = (y > surface + 20.0) & (np.abs(x) > 20.0) & (np.abs(x) < 135.0)
+        plane[lung] = 15.0
+    pre = np.repeat(plane[None], grid.shape[0], axis=0).astype(np.float32)
+    # The posterior part of the breasts (within 30 mm of the chest, 4 mm clear of the skin line) in
+    # front of the lungs.
+    return pre, breasts & (y > surface - 30.0) & (y < surface - 4.0) & (np.abs(x) < 125), grid
+
+
+def test_the_lungs_place_the_chest_wall_where_the_breasts_hide_it() -> None:
+    from breastgate.algorithms._dce_maps import body_mask, breast_mask, dark_mask, find_anatomy
+
+    params = KineticsParameters()
+    pre, breasts, grid = _thorax(lungs=True)
+    body, _, level = body_mask(pre)
+    deep = breasts
+    surface_only = find_anatomy(body, grid, params)
+    assert breast_mask(body, grid, surface_only, params)[6][deep].mean() < 0.5  # the cut-off this fixes
+    anatomy = find_anatomy(body, grid, params, dark=dark_mask(pre, body, level))
+    assert anatomy.lung_wall
+    mask = breast_mask(body, grid, anatomy, params)[6]
+    assert mask[deep].mean() > 0.9
+    # The line lies lung_wall_mm in front of the lungs (20 mm inside the surface) at x = ±60.
+    for x in (-60.0, 60.0):
+        front = 300.0 - math.sqrt(300.0**2 - x**2)
+        assert float(anatomy.chest_wall_y(x)) == pytest.approx(front + 20.0 - params.lung_wall_mm, abs=3.0)
+    # Not along the lungs' lateral sides: no lung line beyond the lungs' forward-facing front.
+    assert float(anatomy.chest_wall_y(148.0)) < 120.0
+
+
+def test_without_lungs_the_surface_line_stands() -> None:
+    from breastgate.algorithms._dce_maps import body_mask, dark_mask, find_anatomy
+
+    pre, _, grid = _thorax(lungs=False)
+    body, _, level = body_mask(pre)
+    anatomy = find_anatomy(body, grid, KineticsParameters(), dark=dark_mask(pre, body, level))
+    assert anatomy.lung_wall == ()
+
+
+def test_lower_hull_is_the_anterior_convex_chain() -> None:
+    from breastgate.algorithms._dce_maps import lower_hull
+
+    points = np.array([[0, 10], [1, 4], [2, 8], [3, 3], [4, 9], [5, 12]], np.float32)
+    assert lower_hull(points).tolist() == [[0, 10], [1, 4], [3, 3], [5, 12]]
+
+
+def test_the_nipple_is_where_the_nipple_areola_complex_enhances() -> None:
+    """A broad flat-fronted breast: its most anterior points span 60 mm, so the geometric nipple
+    (their mean) lies 15 mm from the enhancing nipple; the refined one lies on it."""
+    from breastgate.algorithms._dce_maps import refine_nipples
+
+    grid = Grid(
+        (-100.0, -100.0, -40.0),
+        (1.0, 0.0, 0.0),
+        (0.0, 1.0, 0.0),
+        (0.0, 0.0, 1.0),
+        (2.0, 1.0, 1.0),
+        (40, 120, 200),
+    )
+    z = grid.origin[2] + np.arange(grid.shape[0])[:, None, None] * 2.0
+    y = grid.origin[1] + np.arange(grid.shape[1])[None, :, None] * 1.0
+    x = grid.origin[0] + np.arange(grid.shape[2])[None, None, :] * 1.0
+    body = (y >= -80.0) & (np.abs(x - 50.0) <= 45.0) & (np.abs(z) <= 30.0)  # the left breast, flat front
+    early = np.where(body, 10.0, 0.0).astype(np.float32)
+    true_nipple = (65.0, -80.0, 5.0)
+    complex_ = body & (np.hypot(x - true_nipple[0], z - true_nipple[2]) <= 5.0) & (y <= -77.0)
+    early[complex_] = 120.0
+    geometric = Anatomy(0.0, (0.0, 0.0, 0.0), {"L": (50.0, -80.0, 0.0)})
+    refined = refine_nipples(geometric, body, early, grid)
+    assert math.dist(refined.nipples["L"], true_nipple) <= 3.0
+    # Without an enhancing complex the geometric nipple stands.
+    assert refine_nipples(geometric, body, np.where(body, 10.0, 0.0).astype(np.float32), grid) == geometric

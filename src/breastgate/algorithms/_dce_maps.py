@@ -11,15 +11,27 @@ seen from the front (most anterior point per 2 mm of x over all slices), is ches
 lies over it: a quadratic fitted to it with the breasts trimmed away (they lie in front of the
 fit) follows the chest from the intermammary cleft to the lateral chest wall. The chest-wall
 line is that curve ``chest_wall_offset_mm`` further back; everything behind it (pectoral muscle,
-ribs, heart, liver, lateral chest wall) is outside the breast mask. The midline is the cleft;
-the nipple of each breast is its most anterior skin point.
+ribs, heart, liver, lateral chest wall) is outside the breast mask. The midline is the cleft.
+The nipple of each breast is first its most anterior skin point; a breast whose front is broad
+and flat (or drifts and droops) has no single such point, so the nipple is then taken where the
+nipple-areola complex enhances (:func:`refine_nipples`).
+
+Where the breasts fill the cleft and cover the whole width (large breasts on a curved chest), no
+surface point is chest and that curve runs through the breasts. The lungs then say where the
+chest is: air inside the body (dark voxels between body voxels left and right and behind the
+body's front), in components of at least ``LUNG_MIN_CM3``. The chest wall (pectoralis, ribs,
+intercostal muscles) is 15-30 mm thick in front of the lungs; the convex curve under the lungs'
+anterior surfaces (the lower hull, which bridges the mediastinum and the heart), moved
+``lung_wall_mm`` forward, is a second chest-wall line where it faces forward (within 45°, not
+along the lungs' lateral sides, where the lateral chest wall lies beside them), and the breast
+reaches back to the deeper of the two.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -82,6 +94,8 @@ class KineticsParameters:
     curve_smooth_mm: float = 1.5
     #: Chest-wall line: this far behind the chest's anterior skin surface (mm).
     chest_wall_offset_mm: float = 5.0
+    #: ... or, where deeper, this far in front of the lungs' anterior surface (mm).
+    lung_wall_mm: float = 20.0
     skin_mm: float = 2.0
     smooth_px: float = 0.5
     motion_correction: bool = True
@@ -101,32 +115,79 @@ def delayed_phase(change_pct: float, params: KineticsParameters) -> DelayedPhase
     return DelayedPhase.WASHOUT if change_pct < -params.plateau_pct else DelayedPhase.PLATEAU
 
 
-#: The early (initial-phase) measurement is taken 60-180 s after the injection (algorithms.md §3:
-#: the first post-contrast time point, about 90-120 s, within the first 2 minutes).
+#: The early (initial-phase) measurement: algorithms.md §3 takes the first post-contrast time
+#: point at about 90-120 s after the injection, within the first 2 minutes (its worked example
+#: reads S(120 s)): the phase centred nearest EARLY_TARGET_S among those centred EARLY_S after it.
 EARLY_S = (60.0, 180.0)
+EARLY_TARGET_S = 105.0
+#: The contrast has reached the tissue by a phase whose mean tissue enhancement is at least this
+#: share of the largest over the post-contrast phases, when that largest is at least
+#: ARRIVAL_MIN_PCT (below it the rise is noise: a study whose tissue barely enhances).
+ARRIVAL_SHARE = 0.2
+ARRIVAL_MIN_PCT = 2.0
+#: From the injection to that rise in the breast (arm-to-breast circulation, seconds).
+ARRIVAL_DELAY_S = 15.0
+
+
+def _tissue_rise(series: DceSeries) -> list[float]:
+    """Percent enhancement per phase of the tissue's mean signal (voxels brighter than the
+    pre-contrast phase's mean; every 2nd slice, every 4th row and column)."""
+    step = (slice(None, None, 2), slice(None, None, 4), slice(None, None, 4))
+
+    def sample(p: int) -> FloatArray:
+        slices = np.arange(series.pixels.shape[1])[step[0]]
+        out = series.pixels[p][step].astype(np.float32)
+        out *= series.slopes[p, slices][:, None, None]
+        out += series.intercepts[p, slices][:, None, None]
+        return out
+
+    pre = sample(0)
+    tissue = pre > float(pre.mean())
+    if not tissue.any() or float(pre[tissue].mean()) <= 0.0:
+        return [0.0] * series.phases
+    base = float(pre[tissue].mean())
+    return [100.0 * (float(sample(p)[tissue].mean()) - base) / base for p in range(series.phases)]
 
 
 def early_phase_index(series: DceSeries) -> int:
-    """The early post-contrast phase. With the injection time known: the first phase whose
-    centre lies 60-180 s after it (else the one nearest 90 s); a phase's centre is its start
-    (Acquisition Time) plus half the phase duration (the median step between post-contrast
-    starts). A site whose first post-contrast phase is centred 20 s after the injection (short
-    phases) reads the initial phase later, as the lexicon means. Without it: the first, unless it
-    was taken < 60 s after the pre-contrast phase and a later one falls within 180 s (then the last
-    such one)."""
+    """The early post-contrast phase: the phase centred nearest ``EARLY_TARGET_S`` among those
+    centred ``EARLY_S`` after the injection (else the one nearest it), a phase's centre being its
+    start (Acquisition Time) plus half the phase duration (the median step between post-contrast
+    starts).
+
+    The injection is Contrast/Bolus Start Time when the headers give it. Without it, it is
+    estimated from the images: the contrast's arrival is when the tissue's mean enhancement first
+    reaches ``ARRIVAL_SHARE`` of its largest (interpolated between phase centres), less
+    ``ARRIVAL_DELAY_S``. Either way the early phase is moved on to the first phase the contrast
+    has reached when it had not yet by then: a phase taken before the bolus arrives holds no
+    enhancement, and reading it as the initial phase calls every lesion slow and non-enhancing.
+    Without times, or with tissue that barely enhances (< ``ARRIVAL_MIN_PCT``), the first
+    post-contrast phase."""
     times = series.times_s
-    injection = series.injection_s
-    if times is not None and injection is not None and times[1] - injection >= 0.0:
-        half = 0.5 * float(np.median(np.diff(times[1:]))) if series.phases > 2 else 0.0
-        since = [t - injection + half for t in times]
-        within = [i for i in range(1, series.phases) if EARLY_S[0] <= since[i] <= EARLY_S[1]]
-        if within:
-            return within[0]
-        return min(range(1, series.phases), key=lambda i: abs(since[i] - 90.0))
-    if times is None or times[1] >= 60.0:
+    rise = _tissue_rise(series)
+    top = max(rise[1:], default=0.0)
+    arrived = [i for i in range(1, series.phases) if rise[i] >= ARRIVAL_SHARE * top]
+    if times is None or series.phases < 2:
         return 1
-    within = [i for i in range(1, series.phases) if times[i] <= 180.0]
-    return within[-1] if within else 1
+    half = 0.5 * float(np.median(np.diff(times[1:]))) if series.phases > 2 else 0.0
+    centres = [t + half for t in times]
+    injection = series.injection_s
+    if injection is None or times[1] - injection < 0.0:
+        if top < ARRIVAL_MIN_PCT or not arrived:
+            return 1
+        k = arrived[0]
+        level = ARRIVAL_SHARE * top
+        span = rise[k] - rise[k - 1]
+        fraction = (level - rise[k - 1]) / span if span > 0 else 1.0
+        arrival = centres[k - 1] + min(max(fraction, 0.0), 1.0) * (centres[k] - centres[k - 1])
+        injection = arrival - ARRIVAL_DELAY_S
+    since = [c - injection for c in centres]
+    within = [i for i in range(1, series.phases) if EARLY_S[0] <= since[i] <= EARLY_S[1]]
+    pool = within or list(range(1, series.phases))
+    early = min(pool, key=lambda i: (abs(since[i] - EARLY_TARGET_S), i))
+    if top >= ARRIVAL_MIN_PCT and arrived and rise[early] < ARRIVAL_SHARE * top:
+        early = min(i for i in arrived if i > early) if any(i > early for i in arrived) else early
+    return early
 
 
 def _smooth(volume: FloatArray, sigma: float) -> FloatArray:
@@ -210,9 +271,9 @@ def correct_motion(series: DceSeries, reference: int) -> tuple[tuple[float, floa
     return tuple(shifts)
 
 
-def body_mask(pre: FloatArray) -> tuple[BoolArray, float]:
-    """Tissue above the air level (Otsu on log signal, holes filled per slice, largest component)
-    and the air noise σ."""
+def body_mask(pre: FloatArray) -> tuple[BoolArray, float, float]:
+    """Tissue above the air level (Otsu on log signal, holes filled per slice, largest component),
+    the air noise σ and the air level."""
     sample = pre[:, ::4, ::4]
     logs = np.log1p(np.maximum(sample, 0.0))
     level = float(np.expm1(threshold_otsu(logs)))  # type: ignore[no-untyped-call]
@@ -226,7 +287,7 @@ def body_mask(pre: FloatArray) -> tuple[BoolArray, float]:
         sizes = np.bincount(labels.ravel())
         sizes[0] = 0
         mask = labels == int(np.argmax(sizes))
-    return mask, noise
+    return mask, noise, level
 
 
 @dataclass(frozen=True)
@@ -240,12 +301,19 @@ class Anatomy:
     midline_x: float
     chest: tuple[float, float, float]
     nipples: dict[str, tuple[float, float, float]]
+    #: (x, y) knots of the line in front of the lungs (module docstring); empty without lungs.
+    lung_wall: tuple[tuple[float, float], ...] = ()
 
     def chest_wall_y(self, x: FloatArray | float) -> FloatArray | float:
-        """The chest-wall line's y at patient x."""
+        """The chest-wall line's y at patient x: the deeper of the surface and the lung lines."""
         c0, c1, c2 = self.chest
         xs = np.asarray(x, np.float32)
-        return c0 + c1 * xs + c2 * xs * xs  # type: ignore[no-any-return]
+        y = c0 + c1 * xs + c2 * xs * xs
+        if self.lung_wall:
+            knots = np.asarray(self.lung_wall, np.float32)
+            lung = np.interp(xs, knots[:, 0], knots[:, 1], left=-np.inf, right=-np.inf)
+            y = np.maximum(y, lung.astype(np.float32))
+        return y  # type: ignore[no-any-return]
 
 
 def _coordinates(grid: Grid, index: npt.NDArray[np.int64]) -> FloatArray:
@@ -270,8 +338,81 @@ def _chest_surface(xs: npt.NDArray[np.float64], front: npt.NDArray[np.float64]) 
     return coefficients[::-1]  # c0, c1, c2
 
 
-def find_anatomy(body: BoolArray, grid: Grid, params: KineticsParameters) -> Anatomy:
-    """Midline, chest wall and nipples from the body mask (a subsample of its voxels)."""
+#: Air inside the body in components at least this large is lung (cm³).
+LUNG_MIN_CM3 = 30.0
+#: Lung is darker than this share of the body's median signal (or below the air level): aerated
+#: lung gives 5-30 % of it on T1 gradient echo, fat-suppressed fat 30 % or more.
+LUNG_DARK = 0.2
+
+
+def dark_mask(pre: FloatArray, body: BoolArray, level: float) -> BoolArray:
+    """Voxels dark enough to be air or lung (``LUNG_DARK``)."""
+    limit = max(level, LUNG_DARK * float(np.median(pre[body]))) if body.any() else level
+    out: BoolArray = pre <= limit
+    return out
+
+
+def _from_side(mask: BoolArray, axis: int, reverse: bool) -> BoolArray:
+    """Voxels at or beyond the first ``mask`` voxel met along ``axis`` (from its end if ``reverse``)."""
+    m = np.flip(mask, axis) if reverse else mask
+    out: BoolArray = np.logical_or.accumulate(m, axis=axis)
+    return np.flip(out, axis) if reverse else out
+
+
+def lung_front(body: BoolArray, dark: BoolArray, grid: Grid, stride: int = 2) -> FloatArray | None:
+    """(x, y) of the lungs' anterior surface per 4 mm of patient x, or None without lungs.
+
+    Lung is air inside the body: dark voxels (:func:`dark_mask`, opened once against noise) with
+    body voxels both to the left and to the right and the body's front in front of them, in 3-D
+    components of at least ``LUNG_MIN_CM3`` (the air between the breasts lies in front of the
+    body's front there). The body mask may hold the lungs (holes filled, or lung signal above
+    the air level) or not (open at the field of view's edge): the dark voxels decide.
+    """
+    sub = body[::stride, ::stride, ::stride]
+    xmap, ymap = grid.patient_axis_map(0), grid.patient_axis_map(1)
+    lr, ap = int(np.argmax(np.abs(xmap))), int(np.argmax(np.abs(ymap)))
+    if lr == ap:
+        return None
+    inside = _from_side(sub, lr, False) & _from_side(sub, lr, True) & _from_side(sub, ap, bool(ymap[ap] < 0))
+    inside &= ndi.binary_opening(dark[::stride, ::stride, ::stride])
+    labels, n = ndi.label(inside)
+    if n == 0:
+        return None
+    sizes = np.bincount(labels.ravel()) * (float(np.prod(grid.spacing)) * stride**3 / 1000.0)
+    sizes[0] = 0.0
+    lungs = np.flatnonzero(sizes >= LUNG_MIN_CM3)
+    if lungs.size == 0:
+        return None
+    points = _coordinates(grid, np.argwhere(np.isin(labels, lungs)) * stride)
+    bins = np.round(points[:, 0] / 4.0).astype(np.int64)
+    order = np.argsort(bins, kind="stable")
+    bins, points = bins[order], points[order]
+    starts = np.flatnonzero(np.r_[True, bins[1:] != bins[:-1]])
+    xs = np.add.reduceat(points[:, 0], starts) / np.diff(np.r_[starts, bins.size])
+    ys = np.minimum.reduceat(points[:, 1], starts)
+    out: FloatArray = np.stack([xs, ys], axis=1).astype(np.float32)
+    return out
+
+
+def lower_hull(points: FloatArray) -> FloatArray:
+    """The convex chain under (anterior to, smallest y) points (x, y) sorted by x (monotone chain)."""
+    hull: list[tuple[float, float]] = []
+    for x, y in sorted((float(a), float(b)) for a, b in points):
+        while len(hull) >= 2:
+            (x1, y1), (x2, y2) = hull[-2], hull[-1]
+            if (y2 - y1) * (x - x1) >= (y - y1) * (x2 - x1):
+                hull.pop()  # the middle point lies behind the chord: not on the anterior chain
+            else:
+                break
+        hull.append((x, y))
+    return np.asarray(hull, np.float32)
+
+
+def find_anatomy(
+    body: BoolArray, grid: Grid, params: KineticsParameters, dark: BoolArray | None = None
+) -> Anatomy:
+    """Midline, chest wall and nipples from the body mask (a subsample of its voxels), with the
+    lungs' line (module docstring) when the dark voxels (:func:`dark_mask`) are given."""
     stride = 2
     index = np.argwhere(body[::stride, ::stride, ::stride]) * stride
     points = _coordinates(grid, index)
@@ -306,7 +447,21 @@ def find_anatomy(body: BoolArray, grid: Grid, params: KineticsParameters) -> Ana
         nipple = points[tip].mean(axis=0)
         nipples[side] = (float(nipple[0]), float(ys.min()), float(nipple[2]))
     c0, c1, c2 = (float(c) for c in chest)
-    return Anatomy(midline_x=midline, chest=(c0 + params.chest_wall_offset_mm, c1, c2), nipples=nipples)
+    lungs = lung_front(body, dark, grid) if dark is not None else None
+    lung_wall: tuple[tuple[float, float], ...] = ()
+    if lungs is not None:
+        hull = lower_hull(lungs)
+        # The hull is convex: its forward-facing segments (|slope| ≤ 1) are one run.
+        facing = np.flatnonzero(np.abs(np.diff(hull[:, 1]) / np.maximum(np.diff(hull[:, 0]), 1e-3)) <= 1.0)
+        if facing.size:
+            run = hull[facing[0] : facing[-1] + 2]
+            lung_wall = tuple((float(a), float(b) - params.lung_wall_mm) for a, b in run)
+    return Anatomy(
+        midline_x=midline,
+        chest=(c0 + params.chest_wall_offset_mm, c1, c2),
+        nipples=nipples,
+        lung_wall=lung_wall,
+    )
 
 
 def breast_mask(body: BoolArray, grid: Grid, anatomy: Anatomy, params: KineticsParameters) -> BoolArray:
@@ -327,6 +482,57 @@ def breast_mask(body: BoolArray, grid: Grid, anatomy: Anatomy, params: KineticsP
         inner = ndi.binary_erosion(body[k], iterations=erosion) if erosion else body[k]
         out[k] = inner & front
     return out
+
+
+#: The nipple-areola complex enhances: skin-shell voxels (within NIPPLE_SHELL_MM of the body's
+#: surface, within NIPPLE_CAP_MM of the breast's front) enhancing at least NIPPLE_MIN_PCT early,
+#: within NIPPLE_REACH_MM of the geometric nipple; the densest spot (NIPPLE_SPOT_MM across),
+#: weighted by closeness (Gaussian NIPPLE_SIGMA_MM), is the nipple.
+NIPPLE_SHELL_MM, NIPPLE_CAP_MM, NIPPLE_MIN_PCT = 5.0, 15.0, 30.0
+NIPPLE_REACH_MM, NIPPLE_SPOT_MM, NIPPLE_SIGMA_MM = 30.0, 6.0, 20.0
+
+
+def refine_nipples(anatomy: Anatomy, body: BoolArray, early_pct: FloatArray, grid: Grid) -> Anatomy:
+    """The anatomy with each nipple moved to the enhancing nipple-areola complex near it (module
+    docstring), where there is one; unchanged elsewhere."""
+    stride = 2
+    sub = body[::stride, ::stride, ::stride]
+    steps = max(1, math.ceil(NIPPLE_SHELL_MM / (min(grid.spacing[1:]) * stride)))
+    shell = sub & ~ndi.binary_erosion(sub, iterations=steps)
+    early = early_pct[::stride, ::stride, ::stride]
+    index = np.argwhere(shell & (early >= NIPPLE_MIN_PCT))
+    if not index.size:
+        return anatomy
+    points = _coordinates(grid, index * stride)
+    weight = early[tuple(index.T)].astype(np.float64)
+    nipples = dict(anatomy.nipples)
+    for side, (nx, ny, nz) in anatomy.nipples.items():
+        across = np.hypot(points[:, 0] - nx, points[:, 2] - nz)
+        near = (points[:, 1] <= ny + NIPPLE_CAP_MM) & (across <= NIPPLE_REACH_MM)
+        near &= points[:, 0] > anatomy.midline_x if side == "L" else points[:, 0] < anatomy.midline_x
+        if near.sum() < 3:
+            continue
+        q, w = points[near], weight[near]
+        # Enhancement within NIPPLE_SPOT_MM/2 of each point (2 mm bins), weighted by closeness.
+        edges = [np.arange(nx - NIPPLE_REACH_MM, nx + NIPPLE_REACH_MM + 2.0, 2.0)]
+        edges.append(np.arange(nz - NIPPLE_REACH_MM, nz + NIPPLE_REACH_MM + 2.0, 2.0))
+        grid2, _, _ = np.histogram2d(q[:, 0], q[:, 2], bins=edges, weights=w)
+        r = round(NIPPLE_SPOT_MM / 4.0)
+        disk = np.hypot(*np.mgrid[-r : r + 1, -r : r + 1]) <= r
+        density = ndi.convolve(grid2, disk.astype(np.float64), mode="constant")
+        cx = (edges[0][:-1] + 1.0)[:, None] - nx
+        cz = (edges[1][:-1] + 1.0)[None, :] - nz
+        density *= np.exp(-0.5 * (cx * cx + cz * cz) / NIPPLE_SIGMA_MM**2)
+        i, j = np.unravel_index(int(np.argmax(density)), density.shape)
+        spot = np.hypot(q[:, 0] - (edges[0][i] + 1.0), q[:, 2] - (edges[1][j] + 1.0)) <= NIPPLE_SPOT_MM
+        if not spot.any():
+            continue
+        nipples[side] = (
+            float(np.average(q[spot, 0], weights=w[spot])),
+            float(q[spot, 1].min()),
+            float(np.average(q[spot, 2], weights=w[spot])),
+        )
+    return replace(anatomy, nipples=nipples)
 
 
 @dataclass
@@ -358,8 +564,8 @@ def compute_maps(series: DceSeries, params: KineticsParameters) -> Maps:
         if any(s != (0.0, 0.0, 0.0) for s in shifts):
             LOGGER.info("motion correction shifts (slice,row,col): %s", shifts)
     pre = series.phase(0)
-    body, noise = body_mask(pre)
-    anatomy = find_anatomy(body, series.grid, params)
+    body, noise, level = body_mask(pre)
+    anatomy = find_anatomy(body, series.grid, params, dark=dark_mask(pre, body, level))
     breast = breast_mask(body, series.grid, anatomy, params)
     s0 = _smooth(pre, params.smooth_px)
     del pre
@@ -393,6 +599,7 @@ def compute_maps(series: DceSeries, params: KineticsParameters) -> Maps:
     np.maximum(sustained, early_pct, out=sustained)
     for volume in (early_pct, sustained, change):
         volume[~body] = 0.0
+    anatomy = refine_nipples(anatomy, body, early_pct, series.grid)
     return Maps(early_pct, sustained, change, body, breast, anatomy, early, noise, tuple(mean_curve))
 
 
