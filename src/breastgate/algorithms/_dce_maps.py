@@ -136,7 +136,7 @@ def _tissue_rise(series: DceSeries) -> list[float]:
 
     def sample(p: int) -> FloatArray:
         slices = np.arange(series.pixels.shape[1])[step[0]]
-        out = series.pixels[p][step].astype(np.float32)
+        out: FloatArray = series.pixels[p][step].astype(np.float32)
         out *= series.slopes[p, slices][:, None, None]
         out += series.intercepts[p, slices][:, None, None]
         return out
