@@ -11,8 +11,8 @@ plateau / persistent voxels, peak enhancement, and where it lies (clock facing t
 quadrant, depth, distance from the nipple, centre in patient coordinates; reference §7).
 
 Score: a logistic model over the candidate's features (``LESION_MODEL``, fitted by
-``bench/dce_model_fit.py`` on development phantoms, cross-validated by study): its early and peak
-enhancement, delayed change, focal ratio against its surroundings, volume and diameters,
+``bench/dce_model_fit.py`` on development phantoms of two generators, cross-validated by study):
+its early and peak enhancement, delayed change, focal ratio against its surroundings, volume and diameters,
 elongation beyond its basin and flatness (vessels, single-slice pieces), fill, surrounding
 enhancement and early contrast (background parenchymal enhancement), depth under the skin and
 Hessian blobness (a vessel curves down across two axes only). The nipple (within ``NIPPLE_MM`` of
@@ -200,7 +200,7 @@ LESION_MODEL = LogisticModel(
 )
 #: Findings with a score at or above this are shown (Presentation Required); cross-validated
 #: operating point of at most one false lesion per study on the development phantoms.
-OPERATING_THRESHOLD = 0.1
+OPERATING_THRESHOLD = 0.11
 #: Candidates below this score are not reported at all; at most MAX_FINDINGS are.
 REPORT_FLOOR = 0.03
 MAX_FINDINGS = 12
