@@ -486,8 +486,10 @@ def breast_mask(body: BoolArray, grid: Grid, anatomy: Anatomy, params: KineticsP
 
 #: The nipple-areola complex enhances: skin-shell voxels (within NIPPLE_SHELL_MM of the body's
 #: surface, within NIPPLE_CAP_MM of the breast's front) enhancing at least NIPPLE_MIN_PCT early,
-#: within NIPPLE_REACH_MM of the geometric nipple; the densest spot (NIPPLE_SPOT_MM across),
-#: weighted by closeness (Gaussian NIPPLE_SIGMA_MM), is the nipple.
+#: within NIPPLE_REACH_MM of the geometric nipple. Their enhancement summed on 2 mm bins over a
+#: disk of about NIPPLE_SPOT_MM across and weighted by closeness (Gaussian NIPPLE_SIGMA_MM) peaks
+#: at the complex; the nipple is the enhancement-weighted mean of the voxels within
+#: NIPPLE_SPOT_MM of that peak.
 NIPPLE_SHELL_MM, NIPPLE_CAP_MM, NIPPLE_MIN_PCT = 5.0, 15.0, 30.0
 NIPPLE_REACH_MM, NIPPLE_SPOT_MM, NIPPLE_SIGMA_MM = 30.0, 6.0, 20.0
 
@@ -513,7 +515,7 @@ def refine_nipples(anatomy: Anatomy, body: BoolArray, early_pct: FloatArray, gri
         if near.sum() < 3:
             continue
         q, w = points[near], weight[near]
-        # Enhancement within NIPPLE_SPOT_MM/2 of each point (2 mm bins), weighted by closeness.
+        # Enhancement summed over a disk of about NIPPLE_SPOT_MM (2 mm bins), weighted by closeness.
         edges = [np.arange(nx - NIPPLE_REACH_MM, nx + NIPPLE_REACH_MM + 2.0, 2.0)]
         edges.append(np.arange(nz - NIPPLE_REACH_MM, nz + NIPPLE_REACH_MM + 2.0, 2.0))
         grid2, _, _ = np.histogram2d(q[:, 0], q[:, 2], bins=edges, weights=w)
