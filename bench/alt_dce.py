@@ -366,6 +366,14 @@ class AltDceStudy:
 # --------------------------------------------------------------------------- the generator
 
 
+#: Exchange-model parameter ranges (fp, ps, vp, ve) drawn for each wanted curve type.
+EXCHANGE_RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "III": {"fp": (0.6, 2.0), "ps": (0.3, 1.0), "vp": (0.05, 0.15), "ve": (0.1, 0.3)},
+    "II": {"fp": (0.3, 1.0), "ps": (0.15, 0.5), "vp": (0.02, 0.06), "ve": (0.25, 0.5)},
+    "I": {"fp": (0.15, 0.6), "ps": (0.05, 0.2), "vp": (0.01, 0.03), "ve": (0.3, 0.5)},
+}
+
+
 class _Builder:
     def __init__(self, seed: int, protocol: Protocol | None, size: tuple[int, int, int] | None) -> None:
         self.seed = seed
@@ -794,27 +802,8 @@ class _Builder:
         t1 = float(rng.uniform(0.9, 1.2)) * (1.0 if self.field == 0 else 1.2)
         best: tuple[dict[str, float], npt.NDArray[np.float64], str] | None = None
         for _ in range(40):
-            if wanted == "III":
-                prm = dict(
-                    fp=rng.uniform(0.6, 2.0),
-                    ps=rng.uniform(0.3, 1.0),
-                    vp=rng.uniform(0.05, 0.15),
-                    ve=rng.uniform(0.1, 0.3),
-                )
-            elif wanted == "II":
-                prm = dict(
-                    fp=rng.uniform(0.3, 1.0),
-                    ps=rng.uniform(0.15, 0.5),
-                    vp=rng.uniform(0.02, 0.06),
-                    ve=rng.uniform(0.25, 0.5),
-                )
-            else:
-                prm = dict(
-                    fp=rng.uniform(0.15, 0.6),
-                    ps=rng.uniform(0.05, 0.2),
-                    vp=rng.uniform(0.01, 0.03),
-                    ve=rng.uniform(0.3, 0.5),
-                )
+            ranges = EXCHANGE_RANGES.get(wanted, EXCHANGE_RANGES["I"])
+            prm = {name: rng.uniform(*span) for name, span in ranges.items()}  # drawn in this order
             conc = self._sample(exchange(self.ca, prm["fp"], prm["ps"], prm["vp"], prm["ve"]))
             pct = self._pct_curve(conc, 0.8, t1)
             kind = curve_class(pct, self.early)[1]
