@@ -371,6 +371,7 @@ def _render(plan: UsPlan) -> UsStudy:
         images.append(_image_truth(plan, image, rendered, ds))
     ctx = plan.ctx
     truth = {
+        "schema": "breastgate.us-phantom-truth/1",
         "kind": "us",
         "seed": plan.seed,
         "study_instance_uid": ctx.study_uid,

@@ -209,7 +209,17 @@ class Canvas:
             if box[2] >= self.image.width or box[3] >= self.image.height or box[0] < 0 or box[1] < 0:
                 raise PhantomError(f"layout bug: {kind} text {line!r} leaves the frame")
             self.draw.text((x, y), line, font=f, fill=self.colour(colour or self.style.colour))
-            self.annotations.append({"kind": kind, "text": line, "box": box, "inside_region": inside})
+            self.annotations.append(
+                {
+                    "kind": kind,
+                    "text": line,
+                    "box": box,
+                    "inside_region": inside,
+                    "origin": [x, y],
+                    "font": font or self.style.font,
+                    "size": size or self.style.size,
+                }
+            )
             boxes.append(box)
             y = box[3] + 5
         return [

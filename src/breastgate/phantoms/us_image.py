@@ -128,7 +128,7 @@ def plan_image(
     probe: tuple[str, int] = ("L12-5", 12),
 ) -> ImagePlan:
     """Place the lesions in the tissue and fit the field of view into the style's frame."""
-    fov_w = float(rng.uniform(38, 50))
+    fov_w = float(rng.uniform(34, 42) if dual else rng.uniform(38, 50))  # dual: two halves of a frame
     views = [0, 1] if dual else [0]
     kept: list[UsLesion] = []
     used = 0.0
@@ -295,6 +295,14 @@ def _draw_text(canvas: Canvas, plan: ImagePlan) -> str | None:
     for cm in range(1, int(depth_cm) + 1):
         y = last[1] + round(cm * 10 / plan.pixel_mm) - 1
         canvas.draw.line((last[2] + 2, y, last[2] + 6, y), fill=ticks)
+        canvas.annotations.append(
+            {
+                "kind": "depth_tick",
+                "text": "",
+                "box": [last[2] + 2, y, last[2] + 6, y],
+                "inside_region": False,
+            }
+        )
         canvas.text(
             (last[2] + 9, y - 6),
             [str(cm)],
