@@ -141,7 +141,7 @@ def plan_image(
     skin_fat = tissue.skin_mm + tissue.fat_mm
     centres: dict[tuple[str, int], tuple[float, float]] = {}
     bottom = 0.0
-    x = float(rng.uniform(3, 3 + max(0.0, fov_w - used)))
+    x = float(rng.uniform(0, max(0.0, fov_w - used - 0.5)))  # each slot keeps 2 mm from the edges
     for lesion in kept:
         span = max(_horizontal(lesion, v) for v in views) + 6
         top_min = tissue.skin_mm + 1.5 + lesion.depth_mm / 2

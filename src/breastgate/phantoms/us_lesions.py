@@ -196,7 +196,12 @@ def _ratio(rng: np.random.Generator, shape: str, orientation: str) -> float:
 
 
 def _descriptors(rng: np.random.Generator, req: UsLesionRequest) -> tuple[str, ...]:
-    names = list(_PROFILES)
+    wanted = (req.shape, req.margin_detail, req.echo_pattern, req.posterior, req.orientation)
+    names = [  # the profiles that allow every requested descriptor (all when none does)
+        n
+        for n, (_, *options) in _PROFILES.items()
+        if all(w is None or w in opts for w, opts in zip(wanted, options, strict=True))
+    ] or list(_PROFILES)
     weights = np.array([_PROFILES[n][0] for n in names])
     profile = names[int(rng.choice(len(names), p=weights / weights.sum()))]
     _, shapes, details, echoes, posts, orients = _PROFILES[profile]

@@ -395,7 +395,7 @@ def _posterior(echo: Floats, mask: npt.NDArray[np.bool_], lesion: UsLesion, p: f
         factor = np.where(middle[None, :], shadow, enhance)
     factor = np.where(below_mm > 0, 1 + (factor - 1) * weight[None, :], 1.0).astype(np.float32)
     echo[:, c0 : c1 + 1] *= factor
-    top = int(bottom.min()) + 1
+    top = int(bottom.max()) + 1  # below the whole lesion
     return [c0, min(top, rows - 1), c1, min(rows - 1, top + round(12.0 / p))]
 
 
