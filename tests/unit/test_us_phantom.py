@@ -125,6 +125,7 @@ def test_lesion_truth_size_matches_its_mask(seed: int) -> None:
             assert lesion["bbox_px"] == [c0, r0, cols.max() + box[0], rows.max() + box[1]]
             centre = lesion["centre_px"]
             assert (c0 + cols.max() + box[0] + 1) / 2 == pytest.approx(centre[0], abs=1.0)
+            assert lesion["contrast_db"] < -6  # darker than its surroundings (noise-free echo)
             ratio = lesion["depth_mm"] / lesion["width_mm"]
             assert (ratio <= 0.8) if lesion["orientation"] == "parallel" else (ratio >= 0.95)
             assert lesion["label"] == label_of(

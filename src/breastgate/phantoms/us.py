@@ -251,6 +251,7 @@ def _lesion_truth(image: ImagePlan, rendered: RenderedImage, frame: int) -> list
                 int(rows.max()) + box[1],
             ],
             "depth_from_skin_mm": round(pl.centre_px[1] * image.pixel_mm, 2),
+            **item.extras,
             "posterior_box_px": None
             if item.posterior_box is None
             else [

@@ -146,6 +146,8 @@ def plan_image(
         span = max(_horizontal(lesion, v) for v in views) + 6
         top_min = tissue.skin_mm + 1.5 + lesion.depth_mm / 2
         z = max(top_min, skin_fat + float(rng.uniform(-0.2, 0.5)) * lesion.depth_mm + lesion.depth_mm / 2)
+        if lesion.echo_pattern == "isoechoic":  # iso to fat: inside the glandular layer, or unseen
+            z = max(z, skin_fat + 2.5 + lesion.depth_mm / 2)
         for region in range(len(views)):
             centres[(lesion.id, region)] = (x + span / 2 + float(rng.uniform(-1, 1)), z)
         bottom = max(bottom, z + lesion.depth_mm / 2)

@@ -416,9 +416,12 @@ def render_lesions(
         if lesion.margin_detail == "indistinct":
             weight = ndimage.gaussian_filter(weight, float(rng.uniform(0.6, 1.0)) / pixel_mm)
         value = _lesion_echo(rng, lesion, mask, poly, pixel_mm)
+        ring = _ring(mask, 1.0 / pixel_mm, 3.0 / pixel_mm)
+        surround = float(np.mean(echo[ring])) if ring.any() else 1.0
+        if lesion.echo_pattern == "isoechoic" and lesion.margin_detail == "circumscribed":
+            echo[_ring(mask, 0.0, max(1.0, 0.3 / pixel_mm))] *= 2.2  # a thin echogenic pseudocapsule
         if lesion.margin_detail == "spiculated":
-            halo = ndimage.distance_transform_edt(~mask) * pixel_mm < float(rng.uniform(1.0, 2.0))
-            echo[halo & ~mask] *= 1.6
+            echo[_ring(mask, 0.0, float(rng.uniform(1.0, 2.0)) / pixel_mm)] *= 1.6  # echogenic halo
             lines = [
                 [
                     tuple(float(v) for v in a / pixel_mm + pl.centre_px),
@@ -429,5 +432,20 @@ def render_lesions(
             spic = _lines(shape, lines, max(1, round(0.3 / pixel_mm)))  # type: ignore[arg-type]
             echo[:] = echo * (1 - spic) + 0.06 * spic
         echo[:] = echo * (1 - weight) + value * weight
-        out.append(RenderedLesion(pl, mask, _posterior(echo, mask, lesion, pixel_mm)))
+        inside = max(float(np.mean(echo[mask])), 1e-3 * surround)
+        contrast = {"contrast_db": round(20 * math.log10(inside / surround), 1)}
+        out.append(RenderedLesion(pl, mask, _posterior(echo, mask, lesion, pixel_mm), contrast))
+    return out
+
+
+def _ring(mask: npt.NDArray[np.bool_], inner_px: float, outer_px: float) -> npt.NDArray[np.bool_]:
+    """Pixels more than ``inner_px`` and at most ``outer_px`` outside ``mask`` (computed in the
+    mask's neighbourhood only)."""
+    rows, cols = np.nonzero(mask)
+    pad = math.ceil(outer_px) + 1
+    r0, r1 = max(0, int(rows.min()) - pad), min(mask.shape[0], int(rows.max()) + pad + 1)
+    c0, c1 = max(0, int(cols.min()) - pad), min(mask.shape[1], int(cols.max()) + pad + 1)
+    distance = ndimage.distance_transform_edt(~mask[r0:r1, c0:c1])
+    out = np.zeros_like(mask)
+    out[r0:r1, c0:c1] = (distance > inner_px) & (distance <= outer_px)
     return out
