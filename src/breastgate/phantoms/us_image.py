@@ -128,7 +128,10 @@ def plan_image(
     probe: tuple[str, int] = ("L12-5", 12),
 ) -> ImagePlan:
     """Place the lesions in the tissue and fit the field of view into the style's frame."""
-    fov_w = float(rng.uniform(34, 42) if dual else rng.uniform(38, 50))  # dual: two halves of a frame
+    cols, _ = style.frame
+    half = (cols - style.margins[0] - style.margins[2] - _GAP) / 2
+    # dual: two halves of a frame, at most 0.145 mm per pixel across
+    fov_w = float(rng.uniform(34, max(34.5, min(42.0, 0.145 * half))) if dual else rng.uniform(38, 50))
     views = [0, 1] if dual else [0]
     kept: list[UsLesion] = []
     used = 0.0
