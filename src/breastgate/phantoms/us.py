@@ -31,10 +31,11 @@ from PIL import Image
 
 from breastgate.phantoms.errors import PhantomError
 from breastgate.phantoms.headers import phantom_uid
-from breastgate.phantoms.us_frame import STYLES, Location
-from breastgate.phantoms.us_headers import UsHeaderContext, region_item, region_truth, us_dataset
+from breastgate.phantoms.us_frame import STYLES, Location, Style
+from breastgate.phantoms.us_headers import UsHeaderContext, region_item, us_dataset
 from breastgate.phantoms.us_image import ImagePlan, RenderedImage, plan_image, render_image
-from breastgate.phantoms.us_lesions import UsLesion, UsLesionRequest, draw_lesion
+from breastgate.phantoms.us_lesions import UsLesionRequest, draw_lesion
+from breastgate.phantoms.us_truth import image_truth
 
 __all__ = [
     "LOCATION_SOURCES",
@@ -126,6 +127,51 @@ def _context(
     )
 
 
+@dataclass(frozen=True)
+class _Options:
+    """The study-wide choices each image plan needs."""
+
+    lesions: int | Sequence[UsLesionRequest] | None
+    dual: bool | None
+    overlays: bool | None
+    uncalibrated: bool
+    frames: int
+    laterality: str
+    style: Style
+    source: str
+    probe: tuple[str, int]
+
+
+def _plan_one(seed: int, index: int, cine: bool, opt: _Options, first_id: int) -> ImagePlan:
+    """Plan image ``index``: its lesions (ids from ``L<first_id>``), location and overlays."""
+    irng = np.random.default_rng(np.random.SeedSequence([seed, 0x1A, index]))
+    is_dual = not cine and (opt.dual if opt.dual is not None else bool(irng.random() < 0.2))
+    requests = _requests(irng, opt.lesions)
+    if is_dual or cine:  # one lesion, seen in two planes or swept across
+        requests = requests[:1] if requests or opt.lesions is not None else [UsLesionRequest()]
+    drawn = [draw_lesion(irng, f"L{first_id + k}", req) for k, req in enumerate(requests)]
+    clock, cm = int(irng.integers(1, 13)), int(irng.integers(1, 8))
+    plane = str(irng.choice(_PLANES, p=[0.45, 0.35, 0.1, 0.1]))
+    loc = Location(opt.laterality, clock, cm, "radial" if is_dual else plane)
+    draw_overlays = not cine and (opt.overlays if opt.overlays is not None else True)
+    caliper = draw_overlays and (opt.overlays is True or bool(irng.random() < 0.3))
+    doppler = draw_overlays and (opt.overlays is True or bool(irng.random() < 0.15))
+    return plan_image(
+        irng,
+        index,
+        opt.style,
+        loc,
+        opt.source,
+        drawn,
+        dual=is_dual,
+        uncalibrated=opt.uncalibrated and index == 0,
+        caliper=caliper,
+        doppler=doppler,
+        frames=opt.frames if cine else 1,
+        probe=opt.probe,
+    )
+
+
 def plan_us_study(
     seed: int,
     *,
@@ -152,46 +198,13 @@ def plan_us_study(
     key = ("us", seed, patient_id)
     uids = {name: phantom_uid(*key, name) for name in ("study", "series", "cine")}
     ctx = _context(seed, uids, patient_id, study_date, probe)
-    plans = []
-    next_id = 1
-    kinds = ["single"] * n_images + (["cine"] if cine else [])
-    for index, kind in enumerate(kinds):
-        irng = np.random.default_rng(np.random.SeedSequence([seed, 0x1A, index]))
-        is_dual = kind == "single" and (dual if dual is not None else bool(irng.random() < 0.2))
-        requests = _requests(irng, lesions)
-        if is_dual or kind == "cine":
-            requests = requests[:1] if requests or lesions is not None else [UsLesionRequest()]
-        drawn: list[UsLesion] = []
-        for req in requests:
-            drawn.append(draw_lesion(irng, f"L{next_id}", req))
-            next_id += 1
-        loc = Location(
-            laterality,
-            int(irng.integers(1, 13)),
-            int(irng.integers(1, 8)),
-            str(irng.choice(_PLANES, p=[0.45, 0.35, 0.1, 0.1])),
-        )
-        if is_dual:
-            loc = Location(loc.laterality, loc.clock, loc.distance_cm, "radial")
-        draw_overlays = kind == "single" and (overlays if overlays is not None else True)
-        caliper = draw_overlays and (overlays is True or bool(irng.random() < 0.3))
-        doppler = draw_overlays and (overlays is True or bool(irng.random() < 0.15))
-        plans.append(
-            plan_image(
-                irng,
-                index,
-                STYLES[style_name],
-                loc,
-                source,
-                drawn,
-                dual=is_dual,
-                uncalibrated=uncalibrated and index == 0,
-                caliper=caliper,
-                doppler=doppler,
-                frames=frames if kind == "cine" else 1,
-                probe=probe,
-            )
-        )
+    options = _Options(
+        lesions, dual, overlays, uncalibrated, frames, laterality, STYLES[style_name], source, probe
+    )
+    plans: list[ImagePlan] = []
+    for index, kind in enumerate(["single"] * n_images + (["cine"] if cine else [])):
+        first_id = 1 + sum(len(p.lesions) for p in plans)
+        plans.append(_plan_one(seed, index, kind == "cine", options, first_id))
     return UsPlan(seed, ctx, uids, style_name, source, plans)
 
 
@@ -228,138 +241,6 @@ def _dataset(plan: UsPlan, image: ImagePlan, rendered: RenderedImage) -> pydicom
     )
 
 
-def _lesion_truth(image: ImagePlan, rendered: RenderedImage, frame: int) -> list[dict[str, Any]]:
-    out = []
-    for item in rendered.lesions[frame]:
-        pl = item.placement
-        box = image.regions[pl.view]
-        rows, cols = np.nonzero(item.mask)
-        horizontal = pl.lesion.width_mm if pl.view == 0 else pl.lesion.elevation_mm
-        other = pl.lesion.elevation_mm if pl.view == 0 else pl.lesion.width_mm
-        entry = {
-            **pl.lesion.truth(),
-            "region": pl.view,
-            "view": "width" if pl.view == 0 else "elevation",
-            "mask_value": pl.mask_value,
-            "width_mm": round(horizontal, 2),
-            "elevation_mm": round(other, 2),
-            "centre_px": [round(pl.centre_px[0] + box[0], 2), round(pl.centre_px[1] + box[1], 2)],
-            "bbox_px": [
-                int(cols.min()) + box[0],
-                int(rows.min()) + box[1],
-                int(cols.max()) + box[0],
-                int(rows.max()) + box[1],
-            ],
-            "depth_from_skin_mm": round(pl.centre_px[1] * image.pixel_mm, 2),
-            **item.extras,
-            "posterior_box_px": None
-            if item.posterior_box is None
-            else [
-                item.posterior_box[0] + box[0],
-                item.posterior_box[1] + box[1],
-                item.posterior_box[2] + box[0],
-                item.posterior_box[3] + box[1],
-            ],
-        }
-        out.append(entry)
-    return out
-
-
-def _cine_truth(image: ImagePlan, rendered: RenderedImage) -> tuple[dict[str, Any], int]:
-    per: dict[str, list[int]] = {}
-    for k, items in enumerate(rendered.lesions):
-        for item in items:
-            per.setdefault(item.placement.lesion.id, []).append(k + 1)
-    key = 0
-    if rendered.lesions and any(rendered.lesions):
-        key = max(range(len(rendered.masks)), key=lambda k: int((rendered.masks[k] > 0).sum()))
-    lesions = [
-        {
-            "id": lid,
-            "frames_with_lesion": [min(ks), max(ks)],
-            "count": len(ks),
-            "elevation_from_frames_mm": round(len(ks) * image.frame_step_mm, 2),
-            "centre_offset_mm": image.elevation_offsets_mm.get(lid, 0.0),
-        }
-        for lid, ks in per.items()
-    ]
-    cine = {
-        "frames": image.frames,
-        "frame_step_mm": image.frame_step_mm,
-        "frame_step_in_dicom": None,
-        "frame_time_ms": round(1000.0 / image.parameters["frame_rate"], 1),
-        "key_frame": key + 1,
-        "lesions": lesions,
-    }
-    return cine, key
-
-
-def _image_truth(
-    plan: UsPlan, image: ImagePlan, rendered: RenderedImage, ds: pydicom.Dataset
-) -> dict[str, Any]:
-    sop = str(ds.SOPInstanceUID)
-    loc = image.location
-    regions = [
-        region_truth(item, i, image.planes[i] if i < len(image.planes) else None)
-        for i, item in enumerate(ds.SequenceOfUltrasoundRegions)
-    ]
-    cine, key = _cine_truth(image, rendered) if image.frames > 1 else (None, 0)
-    masks = (
-        [f"mask_{sop}_f{k + 1:03d}.png" for k in range(image.frames)]
-        if image.frames > 1
-        else [f"mask_{sop}.png"]
-    )
-    truth: dict[str, Any] = {
-        "sop_instance_uid": sop,
-        "file": _file(image),
-        "sop_class_uid": str(ds.SOPClassUID),
-        "frames": image.frames,
-        "photometric": str(ds.PhotometricInterpretation),
-        "rows": int(ds.Rows),
-        "columns": int(ds.Columns),
-        "laterality": loc.laterality,
-        "style": image.style.name,
-        "regions": regions,
-        "location": {
-            "clock": loc.clock if image.location_source != "none" else None,
-            "distance_from_nipple_mm": float(loc.distance_cm * 10)
-            if image.location_source != "none"
-            else None,
-            "plane": loc.plane if image.location_source != "none" else None,
-            "source": image.location_source,
-            "text": rendered.text
-            if image.location_source == "text"
-            else (loc.structured() if image.location_source == "structured" else None),
-            "lateral_medial": loc.lateral_medial() if image.location_source != "none" else None,
-            "quadrant": loc.quadrant() if image.location_source != "none" else None,
-            "scanned": {
-                "clock": loc.clock,
-                "distance_from_nipple_mm": float(loc.distance_cm * 10),
-                "plane": loc.plane,
-            },
-        },
-        "annotations": rendered.annotations,
-        "overlays": rendered.overlays,
-        "lesions": _lesion_truth(image, rendered, key),
-        "distractors": rendered.ribs,
-        "masks": masks,
-        "imaging": {
-            **image.acoustics.truth(),
-            "layers_mm": {
-                "skin": round(image.tissues[0].skin_mm, 2),
-                "subcutaneous_fat": round(image.tissues[0].fat_mm, 2),
-                "fibroglandular": round(image.tissues[0].gland_mm, 2),
-                "retromammary_fat": round(image.tissues[0].retro_mm, 2),
-                "pectoralis": round(image.tissues[0].pect_mm, 2),
-            },
-        },
-    }
-    if cine is not None:
-        truth["cine"] = cine
-        truth["key_frame"] = cine["key_frame"]
-    return truth
-
-
 def _render(plan: UsPlan) -> UsStudy:
     datasets, masks, files, images = [], {}, {}, []
     for image in plan.images:
@@ -369,7 +250,7 @@ def _render(plan: UsPlan) -> UsStudy:
         datasets.append(ds)
         masks[sop] = rendered.masks
         files[sop] = _file(image)
-        images.append(_image_truth(plan, image, rendered, ds))
+        images.append(image_truth(image, rendered, ds, _file(image)))
     ctx = plan.ctx
     truth = {
         "schema": "breastgate.us-phantom-truth/1",

@@ -23,7 +23,7 @@ from pydicom.sequence import Sequence as DicomSequence
 
 from breastgate.phantoms.headers import file_meta
 
-__all__ = ["US_IMAGE", "US_MULTIFRAME", "UsHeaderContext", "region_item", "us_dataset"]
+__all__ = ["US_IMAGE", "US_MULTIFRAME", "UsHeaderContext", "region_item", "region_truth", "us_dataset"]
 
 #: US Image Storage and US Multi-frame Image Storage (PS3.4 B.5).
 US_IMAGE = "1.2.840.10008.5.1.4.1.1.6.1"
@@ -136,6 +136,14 @@ def us_dataset(
     ds.TransducerData = [ctx.probe]
     ds.TransducerType = "LINEAR"
     ds.SequenceOfUltrasoundRegions = DicomSequence(regions)
+    _pixels(ds, pixels, frame_time_ms)
+    return ds
+
+
+def _pixels(ds: pydicom.Dataset, pixels: npt.NDArray[np.uint8], frame_time_ms: float | None) -> None:
+    """Image Pixel (PS3.3 C.7.6.3) with the US Image constraints (C.8.5.6), and Multi-frame / Cine
+    (C.7.6.6, C.7.6.5) for a cine: Frame Increment Pointer -> Frame Time."""
+    multi = frame_time_ms is not None
     rgb = pixels.ndim == (4 if multi else 3)
     ds.SamplesPerPixel = 3 if rgb else 1
     ds.PhotometricInterpretation = "RGB" if rgb else "MONOCHROME2"
@@ -156,7 +164,6 @@ def us_dataset(
         ds.RecommendedDisplayFrameRate = str(round(1000 / frame_time_ms))
     data = np.ascontiguousarray(pixels).tobytes()
     ds.add_new(0x7FE00010, "OB", data + b"\0" * (len(data) % 2))
-    return ds
 
 
 def region_truth(item: pydicom.Dataset, index: int, plane: str | None) -> dict[str, Any]:

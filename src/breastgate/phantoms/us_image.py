@@ -112,6 +112,56 @@ def _horizontal(lesion: UsLesion, view: int) -> float:
     return lesion.width_mm if view == 0 else lesion.elevation_mm
 
 
+def _fit(lesions: list[UsLesion], views: list[int], fov_w: float) -> tuple[list[UsLesion], float]:
+    """The lesions that fit side by side (3 mm either side of each); the width they use."""
+    kept: list[UsLesion] = []
+    used = 0.0
+    for lesion in lesions:  # one that does not fit beside the others is left out
+        need = max(_horizontal(lesion, v) for v in views) + 6
+        if used + need <= fov_w:
+            kept.append(lesion)
+            used += need
+    return kept, used
+
+
+def _place(
+    rng: np.random.Generator, tissue: Tissue, kept: list[UsLesion], views: list[int], free_mm: float
+) -> tuple[dict[tuple[str, int], tuple[float, float]], float]:
+    """Lesion centres (x, depth mm) per (lesion id, region), near the fat/gland interface; the
+    deepest lesion bottom."""
+    skin_fat = tissue.skin_mm + tissue.fat_mm
+    centres: dict[tuple[str, int], tuple[float, float]] = {}
+    bottom = 0.0
+    x = float(rng.uniform(0, max(0.0, free_mm - 0.5)))  # each slot keeps 2 mm from the edges
+    for lesion in kept:
+        span = max(_horizontal(lesion, v) for v in views) + 6
+        top_min = tissue.skin_mm + 1.5 + lesion.depth_mm / 2
+        z = max(top_min, skin_fat + float(rng.uniform(-0.2, 0.5)) * lesion.depth_mm + lesion.depth_mm / 2)
+        if lesion.echo_pattern == "isoechoic":  # iso to fat: inside the glandular layer, or unseen
+            z = max(z, skin_fat + 2.5 + lesion.depth_mm / 2)
+        for region in range(len(views)):
+            centres[(lesion.id, region)] = (x + span / 2 + float(rng.uniform(-1, 1)), z)
+        bottom = max(bottom, z + lesion.depth_mm / 2)
+        x += span
+    return centres, bottom
+
+
+def _parameters(rng: np.random.Generator, probe: tuple[str, int]) -> tuple[dict[str, Any], Acoustics]:
+    """What the scanner shows in its parameter column, and the acoustics behind it."""
+    params: dict[str, Any] = {
+        "probe": probe[0],
+        "mhz": probe[1],
+        "gain": int(rng.integers(40, 70)),
+        "dynamic_range": 0,
+        "frame_rate": int(rng.integers(18, 40)),
+        "mi": round(float(rng.uniform(0.7, 1.3)), 1),
+        "tis": round(float(rng.uniform(0.1, 0.6)), 1),
+    }
+    acoustics = plan_acoustics(rng)
+    params["dynamic_range"] = round(acoustics.dynamic_range_db)
+    return params, acoustics
+
+
 def plan_image(
     rng: np.random.Generator,
     index: int,
@@ -128,76 +178,44 @@ def plan_image(
     probe: tuple[str, int] = ("L12-5", 12),
 ) -> ImagePlan:
     """Place the lesions in the tissue and fit the field of view into the style's frame."""
-    cols, _ = style.frame
-    half = (cols - style.margins[0] - style.margins[2] - _GAP) / 2
+    half = (style.frame[0] - style.margins[0] - style.margins[2] - _GAP) / 2
     # dual: two halves of a frame, at most 0.145 mm per pixel across
     fov_w = float(rng.uniform(34, max(34.5, min(42.0, 0.145 * half))) if dual else rng.uniform(38, 50))
     views = [0, 1] if dual else [0]
-    kept: list[UsLesion] = []
-    used = 0.0
-    for lesion in lesions:  # side by side; one that does not fit beside the others is left out
-        need = max(_horizontal(lesion, v) for v in views) + 6
-        if used + need <= fov_w:
-            kept.append(lesion)
-            used += need
+    kept, used = _fit(lesions, views, fov_w)
     tissue = plan_tissue(rng, fov_w)
+    centres, bottom = _place(rng, tissue, kept, views, fov_w - used)
     skin_fat = tissue.skin_mm + tissue.fat_mm
-    centres: dict[tuple[str, int], tuple[float, float]] = {}
-    bottom = 0.0
-    x = float(rng.uniform(0, max(0.0, fov_w - used - 0.5)))  # each slot keeps 2 mm from the edges
-    for lesion in kept:
-        span = max(_horizontal(lesion, v) for v in views) + 6
-        top_min = tissue.skin_mm + 1.5 + lesion.depth_mm / 2
-        z = max(top_min, skin_fat + float(rng.uniform(-0.2, 0.5)) * lesion.depth_mm + lesion.depth_mm / 2)
-        if lesion.echo_pattern == "isoechoic":  # iso to fat: inside the glandular layer, or unseen
-            z = max(z, skin_fat + 2.5 + lesion.depth_mm / 2)
-        for region in range(len(views)):
-            centres[(lesion.id, region)] = (x + span / 2 + float(rng.uniform(-1, 1)), z)
-        bottom = max(bottom, z + lesion.depth_mm / 2)
-        x += span
-    gland = max(tissue.gland_mm, bottom - skin_fat + float(rng.uniform(1.5, 4)))
-    tissue = replace(tissue, gland_mm=gland)
-    floor = tissue.skin_mm + tissue.fat_mm + gland + tissue.retro_mm
+    tissue = replace(tissue, gland_mm=max(tissue.gland_mm, bottom - skin_fat + float(rng.uniform(1.5, 4))))
+    floor = skin_fat + tissue.gland_mm + tissue.retro_mm
     fov_d = min(60.0, max(float(rng.uniform(30, 45)), bottom + 10, floor + 2))
     regions, pixel = _layout(style, (fov_w, fov_d), dual)
-    tissues = [tissue] + ([replace(tissue, seed=tissue.seed + 1)] if dual else [])
-    planes = ["radial", "antiradial"] if dual else [location.plane]
     offsets = {les.id: round(float(rng.uniform(-0.12, 0.12)) * les.elevation_mm, 2) for les in kept}
     step = 0.0
     if frames > 1:
         longest = max((les.elevation_mm for les in kept), default=10.0)
         step = max(0.3, math.ceil(longest / (0.7 * frames) * 20) / 20)
-    params: dict[str, Any] = {
-        "probe": probe[0],
-        "mhz": probe[1],
-        "gain": int(rng.integers(40, 70)),
-        "dynamic_range": 0,
-        "frame_rate": int(rng.integers(18, 40)),
-        "mi": round(float(rng.uniform(0.7, 1.3)), 1),
-        "tis": round(float(rng.uniform(0.1, 0.6)), 1),
-    }
-    acoustics = plan_acoustics(rng)
-    params["dynamic_range"] = round(acoustics.dynamic_range_db)
+    params, acoustics = _parameters(rng, probe)
     return ImagePlan(
-        index,
-        int(rng.integers(2**31)),
-        location,
-        source,
-        style,
-        regions,
-        planes,
-        pixel,
-        uncalibrated,
-        tissues,
-        acoustics,
-        kept,
-        centres,
-        caliper and bool(kept),
-        doppler,
-        frames,
-        step,
-        {k: v for k, v in offsets.items()} if frames > 1 else {},
-        params,
+        index=index,
+        seed=int(rng.integers(2**31)),
+        location=location,
+        location_source=source,
+        style=style,
+        regions=regions,
+        planes=["radial", "antiradial"] if dual else [location.plane],
+        pixel_mm=pixel,
+        uncalibrated=uncalibrated,
+        tissues=[tissue] + ([replace(tissue, seed=tissue.seed + 1)] if dual else []),
+        acoustics=acoustics,
+        lesions=kept,
+        centres_mm=centres,
+        caliper=caliper and bool(kept),
+        doppler=doppler,
+        frames=frames,
+        frame_step_mm=step,
+        elevation_offsets_mm=offsets if frames > 1 else {},
+        parameters=params,
     )
 
 
@@ -259,79 +277,61 @@ def _caliper_points(plan: ImagePlan, lesion: UsLesion, region: int, axis: int) -
     return [(float(p[0]) + box[0], float(p[1]) + box[1]) for p in (lo, hi)]
 
 
-def _draw_text(canvas: Canvas, plan: ImagePlan) -> str | None:
+def _small(canvas: Canvas, xy: tuple[int, int], lines: list[str], kind: str, **kw: Any) -> list[int]:
+    return canvas.text(xy, lines, kind, font="DejaVuSans.ttf", size=kw.pop("size", 13), **kw)
+
+
+def _location(canvas: Canvas, plan: ImagePlan, below: int, column: int) -> tuple[str | None, int]:
+    """The location text where the style puts it and the body marker; the text and the row the
+    parameter column starts at."""
     style, loc = plan.style, plan.location
     left, top = style.margins[:2]
-    rows = style.frame[1]
-    last = plan.regions[-1]
-    column = last[2] + 28
-    header = canvas.text(
-        (left, 6),
-        [f"BREAST  {plan.parameters['probe']}  {plan.parameters['mhz']} MHz"],
-        "header",
-        font="DejaVuSans.ttf",
-        size=13,
-    )
-    text = None
+    if plan.location_source != "text":
+        return None, top
+    lines = style.spell(loc, len(plan.regions) == 1)
     y_params = top
-    if plan.location_source == "text":
-        lines = style.spell(loc, len(plan.regions) == 1)
-        text = location_text(style, loc, len(plan.regions) == 1)
-        if style.place == "top":
-            canvas.text((left, header[3] + 5), lines, "location")
-        elif style.place == "bottom":
-            canvas.text((left, plan.regions[0][3] + 12), lines, "location")
-        else:
-            box = canvas.text((column, top), lines, "location")
-            y_params = box[3] + 10
-        canvas.body_marker((column + 22, rows - 75), loc)
-    p = plan.parameters
+    if style.place == "top":
+        canvas.text((left, below + 5), lines, "location")
+    elif style.place == "bottom":
+        canvas.text((left, plan.regions[0][3] + 12), lines, "location")
+    else:
+        y_params = canvas.text((column, top), lines, "location")[3] + 10
+    canvas.body_marker((column + 22, style.frame[1] - 75), loc)
+    return location_text(style, loc, len(plan.regions) == 1), y_params
+
+
+def _depth_scale(canvas: Canvas, plan: ImagePlan) -> None:
+    """Ticks every centimetre beside the last region, with their numbers."""
+    last = plan.regions[-1]
     depth_cm = (last[3] - last[1] + 1) * plan.pixel_mm / 10
-    params = [
-        f"Gn {p['gain']}",
-        f"DR {p['dynamic_range']}",
-        f"D {depth_cm:.1f}cm",
-        f"FR {p['frame_rate']}",
-        f"MI {p['mi']}",
-        f"TIS {p['tis']}",
-    ]
-    box = canvas.text((column, y_params), params, "parameters", font="DejaVuSans.ttf", size=13)
-    ticks = canvas.colour((200, 200, 200))
+    ink = canvas.colour((200, 200, 200))
     for cm in range(1, int(depth_cm) + 1):
         y = last[1] + round(cm * 10 / plan.pixel_mm) - 1
-        canvas.draw.line((last[2] + 2, y, last[2] + 6, y), fill=ticks)
-        canvas.annotations.append(
-            {
-                "kind": "depth_tick",
-                "text": "",
-                "box": [last[2] + 2, y, last[2] + 6, y],
-                "inside_region": False,
-            }
-        )
-        canvas.text(
-            (last[2] + 9, y - 6),
-            [str(cm)],
-            "depth_scale",
-            font="DejaVuSans.ttf",
-            size=11,
-            colour=(200, 200, 200),
-        )
-    if len(plan.regions) == 2:
+        tick = [last[2] + 2, y, last[2] + 6, y]
+        canvas.draw.line(tuple(tick), fill=ink)
+        canvas.annotations.append({"kind": "depth_tick", "text": "", "box": tick, "inside_region": False})
+        _small(canvas, (last[2] + 9, y - 6), [str(cm)], "depth_scale", size=11, colour=(200, 200, 200))
+
+
+def _draw_text(canvas: Canvas, plan: ImagePlan) -> str | None:
+    """Every burned-in text of the frame; the location text (None when not burned in)."""
+    p, last = plan.parameters, plan.regions[-1]
+    column = last[2] + 28
+    header = _small(canvas, (plan.style.margins[0], 6), [f"BREAST  {p['probe']}  {p['mhz']} MHz"], "header")
+    text, y_params = _location(canvas, plan, header[3], column)
+    depth_cm = (last[3] - last[1] + 1) * plan.pixel_mm / 10
+    params = [f"Gn {p['gain']}", f"DR {p['dynamic_range']}", f"D {depth_cm:.1f}cm"]
+    params += [f"FR {p['frame_rate']}", f"MI {p['mi']}", f"TIS {p['tis']}"]
+    box = _small(canvas, (column, y_params), params, "parameters")
+    _depth_scale(canvas, plan)
+    if len(plan.regions) == 2:  # scanners label the two views inside their regions
         for reg, plane in zip(plan.regions, plan.planes, strict=True):
-            canvas.text(
-                (reg[0] + 6, reg[1] + 4),
-                ["RAD" if plane == "radial" else "ARAD"],
-                "plane_label",
-                font="DejaVuSans.ttf",
-                size=13,
-                inside=True,
-            )
+            label = ["RAD" if plane == "radial" else "ARAD"]
+            _small(canvas, (reg[0] + 6, reg[1] + 4), label, "plane_label", inside=True)
     if plan.caliper:
         lesion = plan.lesions[0]
         lines = [f"D1 {lesion.width_mm / 10:.2f}cm", f"D2 {lesion.depth_mm / 10:.2f}cm"]
-        canvas.text(
-            (column, box[3] + 10), lines, "measurement", font="DejaVuSans.ttf", size=13, colour=(255, 235, 0)
-        )
+        _small(canvas, (column, box[3] + 10), lines, "measurement", colour=(255, 235, 0))
     return text
 
 
