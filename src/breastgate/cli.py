@@ -106,7 +106,11 @@ def phantom(
     count: Annotated[int, typer.Option(min=1)] = 1,
     seed: Annotated[int, typer.Option()] = 0,
     kind: Annotated[
-        str, typer.Option(help="mg (FFDM), dbt (tomosynthesis + synthesized 2D) or mri|mr (breast DCE-MRI)")
+        str,
+        typer.Option(
+            help="mg (FFDM), dbt (tomosynthesis + synthesized 2D), mri|mr (breast DCE-MRI) or us "
+            "(breast ultrasound B-mode captures with burned-in annotation)"
+        ),
     ] = "mg",
     prior: Annotated[bool, typer.Option("--prior", help="Also write a prior study.")] = False,
     pixel_mm: Annotated[
@@ -122,10 +126,22 @@ def phantom(
     phases: Annotated[
         int | None, typer.Option("--phases", help="mri only: 1 pre + 3-8 post phases (default 6).")
     ] = None,
+    cine: Annotated[
+        bool, typer.Option("--cine", help="us only: also write a multi-frame cine sweep per study.")
+    ] = False,
+    frames: Annotated[
+        int | None, typer.Option("--frames", help="us only: frames of the cine (4-120, default 24).")
+    ] = None,
 ) -> None:
     """Write synthetic studies with ground truth (truth.json beside each study)."""
     from breastgate.phantoms import write_phantoms
 
+    if kind == "us":
+        _phantom_us(out, count, seed, prior, pixel_mm, form, size, phases, cine, frames)
+        return
+    if cine or frames is not None:
+        typer.echo("error: --cine and --frames apply to --kind us only", err=True)
+        raise typer.Exit(2)
     if kind in ("mri", "mr"):
         _phantom_mri(out, count, seed, prior, pixel_mm, form, size, phases)
         return
@@ -181,6 +197,35 @@ def _phantom_mri(
         folders = write_dce_phantoms(
             out, count, seed, form=form or "series-per-phase", size=shape, phases=phases or 6, prior=prior
         )
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for folder in folders:
+        typer.echo(str(folder))
+
+
+def _phantom_us(
+    out: Path,
+    count: int,
+    seed: int,
+    prior: bool,
+    pixel_mm: float | None,
+    form: str | None,
+    size: str | None,
+    phases: int | None,
+    cine: bool,
+    frames: int | None,
+) -> None:
+    """``phantom --kind us``: breast ultrasound studies (single-frame captures, optional cine)."""
+    from breastgate.phantoms.us import write_us_phantoms
+
+    if prior or any(v is not None for v in (pixel_mm, form, size, phases)):
+        typer.echo(
+            "error: --prior, --pixel-mm, --form, --size and --phases do not apply to --kind us", err=True
+        )
+        raise typer.Exit(2)
+    try:
+        folders = write_us_phantoms(out, count, seed, cine=cine, frames=frames or 24)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -8,6 +8,8 @@ from breastgate.phantoms.lesions import LesionRequest
 from breastgate.phantoms.mg import PhantomStudy, generate_mg_study, write_phantoms
 from breastgate.phantoms.mri import DceLesionRequest, DceStudy, generate_dce_study, write_dce_phantoms
 from breastgate.phantoms.profiles import DENSITY_BANDS, VENDOR_PROFILES, VendorProfile
+from breastgate.phantoms.us import UsStudy, generate_us_study, write_us_phantoms
+from breastgate.phantoms.us_lesions import UsLesionRequest
 
 __all__ = [
     "DENSITY_BANDS",
@@ -17,11 +19,15 @@ __all__ = [
     "LesionRequest",
     "PhantomError",
     "PhantomStudy",
+    "UsLesionRequest",
+    "UsStudy",
     "VendorProfile",
     "generate_dbt_study",
     "generate_dce_study",
     "generate_mg_study",
+    "generate_us_study",
     "write_dbt_phantoms",
     "write_dce_phantoms",
     "write_phantoms",
+    "write_us_phantoms",
 ]
