@@ -47,13 +47,20 @@ def _finding(
 
 
 def _store(
-    db: Database, uid: str, patient: str, modality: str, day: str, algorithm: str, *found: Finding
+    db: Database,
+    uid: str,
+    patient: str,
+    modality: str,
+    day: str,
+    algorithm: str,
+    *found: Finding,
+    issuer: str | None = None,
 ) -> None:
     with db.session() as s:
         info = studies.InstanceInfo(
             study_instance_uid=uid, series_instance_uid=f"{uid}.1", sop_instance_uid=f"{uid}.1.1",
             sop_class_uid="1.2.840.10008.5.1.4.1.1.1.2", path=f"/nonexistent/{uid}.dcm", modality=modality,
-            patient_id=patient, study_date=day,
+            patient_id=patient, study_date=day, issuer_of_patient_id=issuer,
         )  # fmt: skip
         studies.record_instance(s, info)
         result = AlgorithmResult(
@@ -216,3 +223,40 @@ def test_results_name_the_same_lesion_in_other_studies(client: TestClient) -> No
     assert us["us-2"]["correlated_with"] == []
     other = client.get(f"/api/studies/{OTHER}/results").json()["findings"]
     assert other[0]["correlated_with"] == []
+
+
+def test_one_id_under_two_issuers_is_two_women(client: TestClient, db: Database) -> None:
+    lesion = ("us-1", FindingKind.US_LESION, "L", 10, 40.0, 12.0)
+    _store(
+        db,
+        "1.2.826.0.1.19.5",
+        "P3",
+        "US",
+        "20250110",
+        "breastgate.ultrasound",
+        _finding(*lesion),
+        issuer="HOSP-A",
+    )
+    _store(
+        db,
+        "1.2.826.0.1.19.6",
+        "P3",
+        "US",
+        "20250210",
+        "breastgate.ultrasound",
+        _finding(*lesion),
+        issuer="HOSP-B",
+    )
+    _store(
+        db,
+        "1.2.826.0.1.19.7",
+        "P3",
+        "US",
+        "20250310",
+        "breastgate.ultrasound",
+        _finding(*lesion),
+        issuer="HOSP-A",
+    )
+    body = _table(client, "P3")
+    assert sorted(len(g) for g in _groups(body)) == [1, 2]
+    assert {"1.2.826.0.1.19.5/us-1", "1.2.826.0.1.19.7/us-1"} in _groups(body)

@@ -49,6 +49,7 @@ def patient_lesion_table(
                 study_instance_uid=uid,
             )
             for uid, versions in lesions.algorithms.items()
+            if versions
         ],
     )
     return lesions_json(lesions)
