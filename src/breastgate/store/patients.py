@@ -4,12 +4,13 @@ the images carry. Read one study at a time, or a page of studies in three querie
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from breastgate.domain.orders import PatientDemographics
-from breastgate.store.tables import Patient, Study
+from breastgate.store.tables import Instance, Patient, Study
 
 #: IN-list size per query (SQLite allows 32 766 bound parameters; PostgreSQL more).
 _CHUNK = 500
@@ -70,3 +71,62 @@ def _patients(session: Session, ids: Collection[str]) -> dict[str, Patient]:
             select(Patient).where(Patient.patient_id.in_(wanted[start : start + _CHUNK]))
         )
     }
+
+
+#: Merges followed at most this deep (merges collapse chains, so one hop is the rule).
+_MERGE_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class PatientStudy:
+    """One study of a patient: its date, the Issuer of Patient ID it carries, the id it was
+    received under (a retired one when merged since) and the modalities of its instances."""
+
+    study_instance_uid: str
+    study_date: str | None
+    issuer_of_patient_id: str | None
+    patient_id: str
+    modalities: frozenset[str]
+
+
+def studies_of_patient(session: Session, patient_id: str) -> tuple[str, list[PatientStudy]] | None:
+    """The surviving id of ``patient_id`` (following merges) and every study received under it or
+    under an id merged into it, oldest first; None when neither the RIS nor any study knows the id."""
+    survivor = patient_id
+    for _ in range(_MERGE_DEPTH):
+        row = session.get(Patient, survivor)
+        if row is None or not row.merged_into:
+            break
+        survivor = row.merged_into
+    ids, frontier = {survivor}, {survivor}
+    for _ in range(_MERGE_DEPTH):
+        frontier = set(session.scalars(select(Patient.patient_id).where(Patient.merged_into.in_(frontier))))
+        frontier -= ids
+        if not frontier:
+            break
+        ids |= frontier
+    rows = list(session.scalars(select(Study).where(Study.patient_id.in_(sorted(ids)))))
+    if not rows and session.get(Patient, survivor) is None:
+        return None
+    uids = [r.study_instance_uid for r in rows]
+    modalities: dict[str, set[str]] = {uid: set() for uid in uids}
+    for start in range(0, len(uids), _CHUNK):
+        query = (
+            select(Instance.study_instance_uid, Instance.modality)
+            .where(Instance.study_instance_uid.in_(uids[start : start + _CHUNK]))
+            .distinct()
+        )
+        for uid, modality in session.execute(query):
+            if modality:
+                modalities[uid].add(modality)
+    studies = [
+        PatientStudy(
+            r.study_instance_uid,
+            r.study_date,
+            r.issuer_of_patient_id,
+            str(r.patient_id),
+            frozenset(modalities[r.study_instance_uid]),
+        )
+        for r in rows
+    ]
+    return survivor, sorted(studies, key=lambda s: (s.study_date or "", s.study_instance_uid))

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from breastgate import __version__
 from breastgate.risk.errors import RiskInputError
-from breastgate.web.api import compare, governance, launch, problems, risk, sectra, worklist
+from breastgate.web.api import compare, governance, launch, lesions, problems, risk, sectra, worklist
 from breastgate.web.api.deps import AppContext
 from breastgate.web.api.monitoring import router as monitoring_router
 from breastgate.web.api.routes import router
@@ -31,5 +31,6 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(monitoring_router)
     app.include_router(sectra.router)
     app.include_router(launch.router)
+    app.include_router(lesions.router)
     app.add_exception_handler(RiskInputError, risk.input_problem)
     return app

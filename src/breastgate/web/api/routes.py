@@ -16,6 +16,7 @@ from breastgate.domain.governance import Destination, Role
 from breastgate.governance import feedback
 from breastgate.governance.gate import StudyResults
 from breastgate.jobs import ledger
+from breastgate.pipeline.lesions import add_correlations, cross_study_links
 from breastgate.pipeline.letters import queue_letter
 from breastgate.pipeline.publish.base import ResultFiles
 from breastgate.pipeline.publish.webhooks import enqueue_event
@@ -88,7 +89,9 @@ def study_results(
     include_silent: bool = Query(False, description="also silent results (roles ai_admin, auditor)"),
 ) -> dict[str, Any]:
     """The study's results JSON: only algorithm versions at least assistive at ``api`` (silent
-    ones are stored and audited, not shown), each finding with its feedback. Viewing is audited."""
+    ones are stored and audited, not shown), each finding with its feedback and, in
+    ``correlated_with``, the same lesion in the woman's other studies (``<study_uid>/<finding_id>``,
+    gated alike). Viewing is audited."""
     if studies.get_study_ref(session, study_instance_uid) is None:
         raise HTTPException(404, "Study not found")
     if include_silent and (user is None or user.role not in (Role.AI_ADMIN, Role.AUDITOR)):
@@ -98,6 +101,10 @@ def study_results(
     results = study.stored if include_silent else gated.results
     assessment, decision = triage(results, context.policy)
     body = build_results(study_instance_uid, results, assessment, decision)
+    links = cross_study_links(
+        session, study_instance_uid, default_mode=context.initial_mode, include_silent=include_silent
+    )
+    add_correlations(body, links)  # the same lesion in the woman's other studies
     feedback.attach(body, feedback.for_study(session, study_instance_uid))
     refs = context.launch_refs()
     if refs is not None:

@@ -171,7 +171,11 @@ class Finding(OpenSchema):
     attributes: dict[str, str | Number] = Field(
         description="Descriptors the algorithm gives (open: shape, margin, views ...)"
     )
-    correlated_with: list[str] = Field(default_factory=list, description="Ids of related findings")
+    correlated_with: list[str] = Field(
+        default_factory=list,
+        description="Ids of related findings of this study; the same lesion in the woman's other "
+        "studies as <study_instance_uid>/<finding_id>",
+    )
     comparison: FindingComparison | None = None
     kinetics: Kinetics | None = None
     diameters_mm: tuple[Number, Number, Number] | None = Field(
