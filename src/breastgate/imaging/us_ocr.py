@@ -1,0 +1,252 @@
+"""Read the text burned into an ultrasound frame outside its image regions (Tesseract OCR).
+
+Scanners write the probe position ("RT BREAST 10:00 3 CM FN") and settings in the margins of the
+frame, outside the regions named by the Sequence of Ultrasound Regions (0018,6011). Only that
+annotation area is read: the regions are masked black, light text is found as horizontal runs of
+bright pixels, each run is cut out, upscaled to a height Tesseract reads well, thresholded and
+inverted (dark text on white), and the cut-outs are stacked into one strip read with one call of
+``tesseract --psm 6``. The words come back with their boxes in frame pixels, so the caller can
+mask the text out before detection; the location is :func:`~breastgate.imaging.us_annotation.
+parse_annotation` of all the lines (fields merged across lines, a field read two ways is unknown).
+
+Needs Debian's ``tesseract-ocr`` and ``pytesseract``; both are looked up when called, so a missing
+Tesseract gives ``available=False`` with the reason instead of an error at import. Run the workers
+with ``OMP_THREAD_LIMIT=1``: Tesseract's OpenMP threads only slow these small images down (about
+twice the wall time on a busy two-core machine); this module does not change the environment.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage as ndi
+
+from breastgate.imaging.us_annotation import UsLocation, parse_annotation
+
+LOGGER = logging.getLogger(__name__)
+
+Box = tuple[int, int, int, int]  # (c0, r0, c1, r1), c1/r1 exclusive, frame pixels
+
+#: Tesseract page segmentation mode for the strip of stacked lines: one uniform block of text.
+TESSERACT_CONFIG = "--psm 6"
+#: Height (px) a line of text is scaled to before OCR (Tesseract reads ~30-50 px text best).
+TARGET_LINE_PX = 48
+#: Darkest grey taken for annotation text (screen text is light on a dark background).
+MIN_TEXT_GREY = 60
+#: Fraction of the brightest annotation grey above which a pixel is text.
+TEXT_FRACTION = 0.45
+#: Gap (px) bridged between characters and words of one line.
+WORD_GAP_PX = 12
+#: Lines of text are between these heights (px) in the frame.
+MIN_LINE_PX, MAX_LINE_PX = 6, 60
+#: Words Tesseract is less sure of than this (0-100) are dropped.
+MIN_WORD_CONFIDENCE = 20.0
+#: Seconds one Tesseract call may take before the frame is given up.
+OCR_TIMEOUT_S = 30
+_PAD = 3
+_STRIP_GAP = 24
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One line of text read in the frame, with its box (c0, r0, c1, r1) in frame pixels."""
+
+    text: str
+    box: Box
+    confidence: float
+
+
+@dataclass(frozen=True)
+class AnnotationReading:
+    """What was read in the annotation area of one frame.
+
+    ``available`` is False (with ``reason``) when OCR could not run; ``location`` is then unknown.
+    """
+
+    available: bool
+    lines: tuple[TextLine, ...]
+    location: UsLocation
+    reason: str | None = None
+
+
+@functools.lru_cache(maxsize=1)
+def ocr_status() -> str | None:
+    """None when pytesseract and the tesseract program can run, else why not.
+
+    Checked once per process (``ocr_status.cache_clear()`` checks again).
+    """
+    try:
+        import pytesseract  # type: ignore[import-untyped]
+    except ImportError:
+        return "pytesseract is not installed"
+    try:
+        pytesseract.get_tesseract_version()
+    except (pytesseract.TesseractNotFoundError, OSError) as exc:
+        return f"tesseract cannot run: {exc}"
+    except SystemExit as exc:  # pytesseract's answer to a version it does not support
+        return f"tesseract cannot run: {exc}"
+    return None
+
+
+def _grey(pixels: np.ndarray) -> np.ndarray:
+    """8-bit grey of a (H, W) or (H, W, 3) frame; colour text keeps its brightest channel."""
+    array = np.asarray(pixels)
+    if array.ndim == 3:
+        array = array[..., :3].max(axis=2)
+    if array.ndim != 2:
+        raise ValueError(f"expected a (H, W) or (H, W, 3) frame, got shape {np.shape(pixels)}")
+    if array.dtype != np.uint8:
+        array = np.clip(array, 0, 255).astype(np.uint8)
+    return array
+
+
+def _mask_regions(grey: np.ndarray, regions: Sequence[Box]) -> np.ndarray:
+    out = grey.copy()
+    height, width = out.shape
+    for c0, r0, c1, r1 in regions:
+        out[max(0, r0) : min(height, r1), max(0, c0) : min(width, c1)] = 0
+    return out
+
+
+def _line_boxes(grey: np.ndarray) -> list[Box]:
+    """Boxes of horizontal runs of light text, top to bottom, left to right."""
+    bright = grey[grey > MIN_TEXT_GREY]
+    if bright.size == 0:
+        return []
+    threshold = max(MIN_TEXT_GREY, TEXT_FRACTION * float(np.percentile(bright, 99)))
+    ink = grey > threshold
+    joined = ndi.binary_dilation(ink, structure=np.ones((1, WORD_GAP_PX), bool))
+    labels, _count = ndi.label(joined)
+    boxes: list[Box] = []
+    for found in ndi.find_objects(labels):
+        if found is None:
+            continue
+        rows, cols = found
+        height, width = rows.stop - rows.start, cols.stop - cols.start
+        if MIN_LINE_PX <= height <= MAX_LINE_PX and width >= height:
+            boxes.append((cols.start, rows.start, cols.stop, rows.stop))
+    return _merge_rows(sorted(boxes, key=lambda b: (b[0], b[1])))
+
+
+def _merge_rows(boxes: list[Box]) -> list[Box]:
+    """Join boxes of one text row whose gap is under two line heights ("2 o'clock   4cmFN")."""
+    merged: list[Box] = []
+    for box in boxes:  # left to right
+        for index, other in enumerate(merged):
+            overlap = min(box[3], other[3]) - max(box[1], other[1])
+            height = min(box[3] - box[1], other[3] - other[1])
+            if overlap > 0.5 * height and box[0] - other[2] < 2 * height:
+                merged[index] = (
+                    other[0],
+                    min(box[1], other[1]),
+                    max(box[2], other[2]),
+                    max(box[3], other[3]),
+                )
+                break
+        else:
+            merged.append(box)
+    return sorted(merged, key=lambda b: (b[1], b[0]))
+
+
+def _strip(grey: np.ndarray, boxes: Sequence[Box]) -> tuple[np.ndarray, list[tuple[int, float, Box]]]:
+    """The cut-outs stacked into one dark-on-white image, with (strip row, scale, frame box) each."""
+    height, width = grey.shape
+    pieces: list[np.ndarray] = []
+    placed: list[tuple[int, float, Box]] = []
+    row = _STRIP_GAP
+    for c0, r0, c1, r1 in boxes:
+        box = (max(0, c0 - _PAD), max(0, r0 - _PAD), min(width, c1 + _PAD), min(height, r1 + _PAD))
+        crop = grey[box[1] : box[3], box[0] : box[2]]
+        scale = float(np.clip(TARGET_LINE_PX / max(1, r1 - r0), 1.0, 4.0))
+        size = (round(crop.shape[1] * scale), round(crop.shape[0] * scale))
+        big = np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.LANCZOS))
+        level = max(MIN_TEXT_GREY, TEXT_FRACTION * float(big.max()))
+        pieces.append(np.where(big > level, 0, 255).astype(np.uint8))
+        placed.append((row, scale, box))
+        row += big.shape[0] + _STRIP_GAP
+    strip_width = max((p.shape[1] for p in pieces), default=1) + 2 * _STRIP_GAP
+    strip = np.full((row, strip_width), 255, np.uint8)
+    for piece, (top, _scale, _box) in zip(pieces, placed, strict=True):
+        strip[top : top + piece.shape[0], _STRIP_GAP : _STRIP_GAP + piece.shape[1]] = piece
+    return strip, placed
+
+
+def _words_per_line(data: dict[str, list[Any]], placed: Sequence[tuple[int, float, Box]]) -> list[TextLine]:
+    """Tesseract's words grouped back into the cut-outs they were read in."""
+    words: list[list[tuple[int, str, float]]] = [[] for _ in placed]
+    for text, conf, left, top, height in zip(
+        data["text"], data["conf"], data["left"], data["top"], data["height"], strict=True
+    ):
+        word = str(text).strip()
+        confidence = float(conf)
+        if not word or confidence < MIN_WORD_CONFIDENCE:
+            continue
+        middle = int(top) + int(height) / 2.0
+        for index, (row, scale, box) in enumerate(placed):
+            if row <= middle <= row + (box[3] - box[1]) * scale:
+                words[index].append((int(left), word, confidence))
+                break
+    lines = []
+    for found, (_row, _scale, box) in zip(words, placed, strict=True):
+        if found:
+            found.sort()
+            text = " ".join(w for _, w, _ in found)
+            lines.append(TextLine(text, box, round(sum(c for *_, c in found) / len(found), 1)))
+    return lines
+
+
+def read_text(grey: np.ndarray) -> list[TextLine]:
+    """Lines of light text in an 8-bit grey image (already masked), read with Tesseract."""
+    import pytesseract
+
+    boxes = _line_boxes(grey)
+    if not boxes:
+        return []
+    strip, placed = _strip(grey, boxes)
+    data = pytesseract.image_to_data(
+        Image.fromarray(strip),
+        config=TESSERACT_CONFIG,
+        output_type=pytesseract.Output.DICT,
+        timeout=OCR_TIMEOUT_S,
+    )
+    return _words_per_line(data, placed)
+
+
+def read_annotation(pixels: np.ndarray, regions: Sequence[Box]) -> AnnotationReading:
+    """Read the burned-in annotation of an ultrasound frame, outside its image regions.
+
+    Parameters
+    ----------
+    pixels:
+        The whole 8-bit frame, (H, W) or (H, W, 3).
+    regions:
+        Image-region boxes (c0, r0, c1, r1) from the Sequence of Ultrasound Regions
+        (Region Location Min/Max X0/Y0/X1/Y1, PS3.3 C.8.5.5); text inside them is not read.
+
+    Returns
+    -------
+    AnnotationReading
+        The lines with their frame boxes and the location parsed from all lines together
+        (``source="ocr"``); ``available=False`` with the reason when Tesseract cannot run.
+    """
+    status = ocr_status()
+    if status is not None:
+        LOGGER.warning("ultrasound annotation not read: %s", status)
+        return AnnotationReading(False, (), UsLocation(source="ocr"), status)
+    import pytesseract
+
+    try:
+        lines = read_text(_mask_regions(_grey(pixels), regions))
+    except (pytesseract.TesseractError, RuntimeError) as exc:  # RuntimeError: the timeout
+        LOGGER.warning("ultrasound annotation not read: tesseract failed: %s", exc)
+        return AnnotationReading(False, (), UsLocation(source="ocr"), f"tesseract failed: {exc}")
+    text = "\n".join(line.text for line in lines)
+    location = parse_annotation(text, source="ocr")
+    LOGGER.debug("annotation: %d lines, location known %s", len(lines), location.known)
+    return AnnotationReading(True, tuple(lines), location)
