@@ -67,7 +67,15 @@ SPELLINGS: list[tuple[str, str | None, int | None, float | None, str | None]] = 
     ("RT BREAST l0:00 3 CM FN", "R", 10, 30.0, None),
     ("LT BR 2:0O 4CM FN", "L", 2, 40.0, None),
     ("LT BR Il:00 4CM FN", "L", 11, 40.0, None),
-    ("LT BR 2:00 S CM FN", "L", 2, None, None),  # a lone S is not read as 5
+    ("LT BR 2:00 S CM FN", "L", 2, 50.0, None),  # a lone S before cm is OCR's 5
+    ("RT BR 1:00 SCM FN TRANS", "R", 1, 50.0, "transverse"),
+    ("R 6 o'clock IcmFN ARAD", "R", 6, 10.0, "antiradial"),
+    ("R11 o'clock lcmFN SAG", "R", 11, 10.0, "sagittal"),
+    ("R6 o'clock 4cmFN", "R", 6, 40.0, None),
+    ("L 6 o'clock 1cmMFN ARAD", "L", 6, 10.0, "antiradial"),
+    ("L 10 o'clock 2c mMFN RAD", "L", 10, 20.0, "radial"),
+    ("RIGHT BREAST 7H 7 CMEN ARAD", "R", 7, 70.0, "antiradial"),
+    ("RIGHT BREAST 3 H 5S CMFN", "R", 3, None, None),  # 55 cm is no nipple distance
     ("LT BR 2:00 4S MM FN", "L", 2, 45.0, None),
     ("LT BR 2:00 4CM FN SAG", "L", 2, 40.0, "sagittal"),
     ("LT BR 2:00SAG 4CM FN", "L", 2, 40.0, "sagittal"),

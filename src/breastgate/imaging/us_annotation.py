@@ -40,8 +40,9 @@ _BREAST = r"(?: *(?:BREAST|BRST|BR)" + _W1 + ")?"
 # A side word stands alone, or is glued to a clock time ("RT10:00", "L2:00") but not to other
 # digits, so a transducer name such as "L12-5" or "14L5" is not a side.
 _LAT0 = r"(?<![A-Z0-9])"
-_LAT_END = r"(?=$|[^A-Z0-9]|\d{1,2}[:.]\d{2}(?!\d))"
-_NIPPLE = r"(?:F *N|FROM *(?:THE *)?N(?:IPPLE)?|FR *N(?:IPPLE)?|FROM *NIP)" + _W1
+_LAT_END = r"(?=$|[^A-Z0-9]|\d{1,2}[:.]\d{2}(?!\d)|\d{1,2} *(?:OCLOCK|HRS|HR|H)(?![A-Z]))"
+# "FN" as OCR also reads it after "CM": "CMMFN" (the m doubled), "CMEN".
+_NIPPLE = r"(?:M? *[FE] *N|FROM *(?:THE *)?N(?:IPPLE)?|FR *N(?:IPPLE)?|FROM *NIP)" + _W1
 _MEASURE_WORD = r"(?:DEPTH|DEP|DIST|D\d?|LEN|LENGTH|WIDTH|W|AP|AREA|VOL|SIZE)"
 _HOUR_WORD = r"(?:OCLOCK|OCLK|HOURS|HOUR|HRS|HR|H|OC)" + _W1
 
@@ -130,16 +131,22 @@ def _repair_run(match: re.Match[str]) -> str:
     return head + re.sub(r"(?<=\d),(?=\d)", ".", fixed) + tail
 
 
+# A lone S, I, l or | right before "cm"/"mm" is a digit: "SCM FN" is OCR's "5CM FN".
+_DIGIT_BEFORE_UNIT = re.compile(r"(?<![A-Za-z0-9.])([SIl|])(?= ?[CcMm][Mm])")
+
+
 def normalise(line: str) -> str:
     """One line of annotation text in the form :data:`RULES` read.
 
     Unicode folded (NFKC, curly quotes), "o'clock" spellings made ``OCLOCK``, OCR confusions
-    repaired in numeric context (O->0, I/l/|->1, S->5, ";"->":", decimal comma), upper case,
+    repaired in numeric context (O->0, I/l/|->1, S->5, ";"->":", decimal comma; also a lone
+    S/I/l before "cm"/"mm": "SCM" -> "5CM"), upper case,
     punctuation other than ``: . +`` made a space, spaces collapsed.
     """
     text = unicodedata.normalize("NFKC", line).translate(_QUOTES)
     text = _OCLOCK.sub(" OCLOCK ", text)
     text = _NUMERIC_RUN.sub(_repair_run, text)
+    text = _DIGIT_BEFORE_UNIT.sub(lambda m: m.group(1).translate(_DIGIT_FIX), text)
     text = text.upper()
     text = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", text)
     text = re.sub(r"[^A-Z0-9:.+ ]", " ", text)
@@ -187,7 +194,7 @@ def _clock_hour(m: re.Match[str]) -> object:
 
 def _mm(number: str, unit: str | None) -> object:
     value = float(number)
-    cm = value / 10.0 if unit == "MM" else value
+    cm = value / 10.0 if unit is not None and unit.replace(" ", "") == "MM" else value
     return cm * 10.0 if 0.0 <= cm <= MAX_DISTANCE_CM else _INVALID
 
 
@@ -211,7 +218,7 @@ RULES: tuple[Rule, ...] = (
     _rule("right", "laterality", rf"{_LAT0}(?:{_LAT_R}){_BREAST}{_LAT_END}", _const("R"), consume=False),
     _rule("left", "laterality", rf"{_LAT0}(?:{_LAT_L}){_BREAST}{_LAT_END}", _const("L"), consume=False),
     # distance from the nipple, written with the nipple
-    _rule("cm_fn", "distance", rf"{_N0}{_NUM} *(?P<u>CM|MM) *{_NIPPLE}", _distance),
+    _rule("cm_fn", "distance", rf"{_N0}{_NUM} *(?P<u>C *M|M *M) *{_NIPPLE}", _distance),
     _rule("fn_cm", "distance", rf"{_W0}FN *:? *{_NUM} *(?P<u>CM|MM)?{_W1}", _distance),
     _rule("n_plus", "distance", rf"{_W0}N *\+ *{_NUM} *(?P<u>CM|MM)?{_W1}", _distance),
     # a measurement that is not a nipple distance: consumed so the bare-cm fallback skips it

@@ -6,8 +6,10 @@ annotation area is read: the regions are masked black, light text is found as ho
 bright pixels, each run is cut out, upscaled to a height Tesseract reads well, thresholded and
 inverted (dark text on white), and the cut-outs are stacked into one strip read with one call of
 ``tesseract --psm 6``. The words come back with their boxes in frame pixels, so the caller can
-mask the text out before detection; the location is :func:`~breastgate.imaging.us_annotation.
-parse_annotation` of all the lines (fields merged across lines, a field read two ways is unknown).
+mask the text out before detection. Lines stacked in one left-aligned column (a text wrapped as
+"RT BREAST / 7:00 6 / CM FN") are joined into one text before parsing; the location is
+:func:`~breastgate.imaging.us_annotation.parse_annotation` of these texts (fields merged across
+them, a field read two ways is unknown).
 
 Needs Debian's ``tesseract-ocr`` and ``pytesseract``; both are looked up when called, so a missing
 Tesseract gives ``available=False`` with the reason instead of an error at import. Run the workers
@@ -218,6 +220,25 @@ def read_text(grey: np.ndarray) -> list[TextLine]:
     return _words_per_line(data, placed)
 
 
+def join_columns(lines: Sequence[TextLine]) -> list[str]:
+    """Texts of the lines, lines stacked in one left-aligned column joined by a space.
+
+    A line continues the column above when its left edge is within a line height of the
+    column's and its top within a line height of the bottom of the column's last line.
+    """
+    columns: list[list[TextLine]] = []
+    for line in sorted(lines, key=lambda item: (item.box[1], item.box[0])):
+        height = line.box[3] - line.box[1]
+        for column in columns:
+            first, last = column[0], column[-1]
+            if abs(line.box[0] - first.box[0]) <= height and 0 <= line.box[1] - last.box[3] <= height:
+                column.append(line)
+                break
+        else:
+            columns.append([line])
+    return [" ".join(line.text for line in column) for column in columns]
+
+
 def read_annotation(pixels: np.ndarray, regions: Sequence[Box]) -> AnnotationReading:
     """Read the burned-in annotation of an ultrasound frame, outside its image regions.
 
@@ -246,7 +267,7 @@ def read_annotation(pixels: np.ndarray, regions: Sequence[Box]) -> AnnotationRea
     except (pytesseract.TesseractError, RuntimeError) as exc:  # RuntimeError: the timeout
         LOGGER.warning("ultrasound annotation not read: tesseract failed: %s", exc)
         return AnnotationReading(False, (), UsLocation(source="ocr"), f"tesseract failed: {exc}")
-    text = "\n".join(line.text for line in lines)
+    text = "\n".join(join_columns(lines))
     location = parse_annotation(text, source="ocr")
     LOGGER.debug("annotation: %d lines, location known %s", len(lines), location.known)
     return AnnotationReading(True, tuple(lines), location)
