@@ -48,7 +48,7 @@ WORD_GAP_PX = 12
 #: Lines of text are between these heights (px) in the frame.
 MIN_LINE_PX, MAX_LINE_PX = 6, 60
 #: Words Tesseract is less sure of than this (0-100) are dropped.
-MIN_WORD_CONFIDENCE = 20.0
+MIN_WORD_CONFIDENCE = 5.0
 #: Seconds one Tesseract call may take before the frame is given up.
 OCR_TIMEOUT_S = 30
 _PAD = 3
