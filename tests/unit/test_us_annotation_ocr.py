@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from breastgate.imaging.us_ocr import ocr_status, read_annotation
+from breastgate.imaging.us_ocr import ocr_status, read_annotation, text_boxes_inside
 from tests.support.us_frames import FONTS, LIGHT_GREY, WHITE, YELLOWISH, Text, render_frame
 
 REGION = (160, 60, 640, 540)
@@ -55,29 +55,22 @@ def test_reads_the_location_outside_the_region(
     texts: list[Text], size: int, font: str, colour: tuple[int, int, int], expected: tuple[object, ...]
 ) -> None:
     frame = render_frame(texts, size=size, font=font, colour=colour, region=REGION, inside=DECOY)
-    reading = read_annotation(frame, [REGION])
+    grey = colour == WHITE and size == 20  # one layout given as a (H, W) grey frame
+    reading = read_annotation(frame.max(axis=2) if grey else frame, [REGION])
     assert reading.available, reading.reason
     loc = reading.location
     assert (loc.laterality, loc.clock, loc.distance_from_nipple_mm, loc.plane) == expected
     assert loc.source == "ocr"
     assert loc.known
     c0, r0, c1, r1 = REGION
+    covered = np.zeros(frame.shape[:2], bool)
     for line in reading.lines:  # no text taken from inside the region
         lc0, lr0, lc1, lr1 = line.box
         assert lc1 <= c0 or lc0 >= c1 or lr1 <= r0 or lr0 >= r1, line
-
-
-def test_line_boxes_cover_the_drawn_text_of_a_grey_frame() -> None:
-    frame = render_frame([Text("RT BREAST 10:00 3 CM FN", (20, 12))], size=16, region=REGION)
-    reading = read_annotation(frame.max(axis=2), [REGION])
-    assert reading.location.known
-    assert [line.text for line in reading.lines] == ["RT BREAST 10:00 3 CM FN"]
-    c0, r0, c1, r1 = reading.lines[0].box
-    outside = frame.max(axis=2).copy()
-    outside[REGION[1] : REGION[3], REGION[0] : REGION[2]] = 0
-    ink_rows, ink_cols = np.nonzero(outside > 60)
-    assert c0 <= ink_cols.min() and ink_cols.max() < c1
-    assert r0 <= ink_rows.min() and ink_rows.max() < r1
+        covered[lr0:lr1, lc0:lc1] = True
+    ink = frame.max(axis=2) > 60
+    ink[r0:r1, c0:c1] = False
+    assert covered[ink].all()  # the boxes cover all the text drawn, for masking
 
 
 def test_text_in_the_region_is_masked_not_missed() -> None:
@@ -113,3 +106,22 @@ def test_a_missing_tesseract_is_reported_not_raised(monkeypatch: pytest.MonkeyPa
     assert reading.reason is not None and "tesseract" in reading.reason
     assert not reading.location.known
     assert ocr_status() is None  # and found again once it is there
+
+
+def test_text_inside_the_region_is_found_for_masking() -> None:
+    inside = (*DECOY, Text("1", (620, 100)), Text("2", (620, 200)))
+    frame = render_frame([Text("RT BREAST 10:00 3 CM FN", (10, 10))], region=REGION, inside=inside)
+    lines = text_boxes_inside(frame, REGION)
+    assert lines is not None
+    assert "LT 4:00 2CM FN" in {line.text for line in lines}
+    for line in lines:
+        c0, r0, c1, r1 = line.box
+        assert REGION[0] <= c0 < c1 <= REGION[2] and REGION[1] <= r0 < r1 <= REGION[3]
+    for text in inside:  # every drawn text has a box to mask (a lone "1" may read as "i")
+        col, row = text.at[0] + 4, text.at[1] + 8
+        assert any(b[0] <= col < b[2] and b[1] <= row < b[3] for b in (line.box for line in lines)), text
+
+
+def test_speckle_alone_holds_no_text() -> None:
+    frame = render_frame([], region=REGION)
+    assert text_boxes_inside(frame, REGION) == ()

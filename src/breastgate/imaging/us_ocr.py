@@ -49,6 +49,12 @@ WORD_GAP_PX = 12
 MIN_LINE_PX, MAX_LINE_PX = 6, 60
 #: Words Tesseract is less sure of than this (0-100) are dropped.
 MIN_WORD_CONFIDENCE = 5.0
+#: Text over the image (inside a region) is this bright; tissue rarely is.
+INSIDE_TEXT_GREY = 235
+#: Cut-outs over the image are binarised at this fraction of :data:`INSIDE_TEXT_GREY`.
+INSIDE_LEVEL = 0.75
+#: Words over the image are kept from this confidence (0-100) up.
+INSIDE_MIN_CONFIDENCE = 30.0
 #: Seconds one Tesseract call may take before the frame is given up.
 OCR_TIMEOUT_S = 30
 _PAD = 3
@@ -116,12 +122,16 @@ def _mask_regions(grey: np.ndarray, regions: Sequence[Box]) -> np.ndarray:
     return out
 
 
-def _line_boxes(grey: np.ndarray) -> list[Box]:
-    """Boxes of horizontal runs of light text, top to bottom, left to right."""
+def _text_threshold(grey: np.ndarray) -> float | None:
+    """Grey above which a pixel of the annotation area is text (None: no light pixel at all)."""
     bright = grey[grey > MIN_TEXT_GREY]
     if bright.size == 0:
-        return []
-    threshold = max(MIN_TEXT_GREY, TEXT_FRACTION * float(np.percentile(bright, 99)))
+        return None
+    return max(MIN_TEXT_GREY, TEXT_FRACTION * float(np.percentile(bright, 99)))
+
+
+def _line_boxes(grey: np.ndarray, threshold: float) -> list[Box]:
+    """Boxes of horizontal runs of pixels above ``threshold``, top to bottom, left to right."""
     ink = grey > threshold
     joined = ndi.binary_dilation(ink, structure=np.ones((1, WORD_GAP_PX), bool))
     labels, _count = ndi.label(joined)
@@ -131,7 +141,7 @@ def _line_boxes(grey: np.ndarray) -> list[Box]:
             continue
         rows, cols = found
         height, width = rows.stop - rows.start, cols.stop - cols.start
-        if MIN_LINE_PX <= height <= MAX_LINE_PX and width >= height:
+        if MIN_LINE_PX <= height <= MAX_LINE_PX and width >= 0.3 * height:
             boxes.append((cols.start, rows.start, cols.stop, rows.stop))
     return _merge_rows(sorted(boxes, key=lambda b: (b[0], b[1])))
 
@@ -156,8 +166,13 @@ def _merge_rows(boxes: list[Box]) -> list[Box]:
     return sorted(merged, key=lambda b: (b[1], b[0]))
 
 
-def _strip(grey: np.ndarray, boxes: Sequence[Box]) -> tuple[np.ndarray, list[tuple[int, float, Box]]]:
-    """The cut-outs stacked into one dark-on-white image, with (strip row, scale, frame box) each."""
+def _strip(
+    grey: np.ndarray, boxes: Sequence[Box], level: float | None = None
+) -> tuple[np.ndarray, list[tuple[int, float, Box]]]:
+    """The cut-outs stacked into one dark-on-white image, with (strip row, scale, frame box) each.
+
+    A cut-out is thresholded at ``level``, or by default at a fraction of its brightest grey.
+    """
     height, width = grey.shape
     pieces: list[np.ndarray] = []
     placed: list[tuple[int, float, Box]] = []
@@ -168,8 +183,8 @@ def _strip(grey: np.ndarray, boxes: Sequence[Box]) -> tuple[np.ndarray, list[tup
         scale = float(np.clip(TARGET_LINE_PX / max(1, r1 - r0), 1.0, 4.0))
         size = (round(crop.shape[1] * scale), round(crop.shape[0] * scale))
         big = np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.LANCZOS))
-        level = max(MIN_TEXT_GREY, TEXT_FRACTION * float(big.max()))
-        pieces.append(np.where(big > level, 0, 255).astype(np.uint8))
+        cut = level if level is not None else max(MIN_TEXT_GREY, TEXT_FRACTION * float(big.max()))
+        pieces.append(np.where(big > cut, 0, 255).astype(np.uint8))
         placed.append((row, scale, box))
         row += big.shape[0] + _STRIP_GAP
     strip_width = max((p.shape[1] for p in pieces), default=1) + 2 * _STRIP_GAP
@@ -179,7 +194,9 @@ def _strip(grey: np.ndarray, boxes: Sequence[Box]) -> tuple[np.ndarray, list[tup
     return strip, placed
 
 
-def _words_per_line(data: dict[str, list[Any]], placed: Sequence[tuple[int, float, Box]]) -> list[TextLine]:
+def _words_per_line(
+    data: dict[str, list[Any]], placed: Sequence[tuple[int, float, Box]], min_confidence: float
+) -> list[TextLine]:
     """Tesseract's words grouped back into the cut-outs they were read in."""
     words: list[list[tuple[int, str, float]]] = [[] for _ in placed]
     for text, conf, left, top, height in zip(
@@ -187,7 +204,7 @@ def _words_per_line(data: dict[str, list[Any]], placed: Sequence[tuple[int, floa
     ):
         word = str(text).strip()
         confidence = float(conf)
-        if not word or confidence < MIN_WORD_CONFIDENCE:
+        if not word or confidence < min_confidence:
             continue
         middle = int(top) + int(height) / 2.0
         for index, (row, scale, box) in enumerate(placed):
@@ -203,21 +220,51 @@ def _words_per_line(data: dict[str, list[Any]], placed: Sequence[tuple[int, floa
     return lines
 
 
-def read_text(grey: np.ndarray) -> list[TextLine]:
-    """Lines of light text in an 8-bit grey image (already masked), read with Tesseract."""
+def read_text(
+    grey: np.ndarray, *, threshold: float | None = None, min_confidence: float = MIN_WORD_CONFIDENCE
+) -> list[TextLine]:
+    """Lines of light text in an 8-bit grey image (already masked), read with Tesseract.
+
+    ``threshold``: grey above which a pixel is text (default: from the image, for a dark
+    background); given, the cut-outs are also binarised near it.
+    """
     import pytesseract
 
-    boxes = _line_boxes(grey)
+    found = _text_threshold(grey) if threshold is None else threshold
+    boxes = _line_boxes(grey, found) if found is not None else []
     if not boxes:
         return []
-    strip, placed = _strip(grey, boxes)
+    strip, placed = _strip(grey, boxes, None if threshold is None else INSIDE_LEVEL * threshold)
     data = pytesseract.image_to_data(
         Image.fromarray(strip),
         config=TESSERACT_CONFIG,
         output_type=pytesseract.Output.DICT,
         timeout=OCR_TIMEOUT_S,
     )
-    return _words_per_line(data, placed)
+    return _words_per_line(data, placed, min_confidence)
+
+
+def text_boxes_inside(pixels: np.ndarray, box: Box) -> tuple[TextLine, ...] | None:
+    """Text burned in over the image inside ``box`` (depth labels, markers), to be masked out.
+
+    Only near-white or saturated-colour text is looked for (grey >= :data:`INSIDE_TEXT_GREY`), and
+    only words Tesseract is at least :data:`INSIDE_MIN_CONFIDENCE` sure of are kept, so bright
+    tissue is not taken for text. Boxes are in frame pixels. ``None`` when OCR cannot run.
+    """
+    if ocr_status() is not None:
+        LOGGER.warning("text inside the image region not read: %s", ocr_status())
+        return None
+    grey = _grey(pixels)
+    height, width = grey.shape
+    c0, r0 = max(0, box[0]), max(0, box[1])
+    crop = grey[r0 : min(height, box[3]), c0 : min(width, box[2])]
+    lines = read_text(crop, threshold=INSIDE_TEXT_GREY, min_confidence=INSIDE_MIN_CONFIDENCE)
+    return tuple(
+        TextLine(line.text, (b[0] + c0, b[1] + r0, b[2] + c0, b[3] + r0), line.confidence)
+        for line in lines
+        for b in (line.box,)
+        if any(ch.isalnum() for ch in line.text)
+    )
 
 
 def join_columns(lines: Sequence[TextLine]) -> list[str]:
