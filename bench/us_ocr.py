@@ -8,7 +8,8 @@ of the phantom's styles ("RT BREAST 10:00 3 CM FN", "L 2 o'clock 4cmFN", "LT BR 
 layout (top-left, bottom-left, right column, two lines, with scanner settings around) and a
 different location written inside the speckle region (to be ignored). Prints the share of frames
 whose side, clock, distance and plane all equal the drawn ones, per field, the share read wrong
-(known but different: the dangerous case) and unknown, by font/size/layout, and the time per frame.
+(known but different: the dangerous case) and unknown, the frames with any field given a wrong
+value, by font/size/layout, and the time per frame (OMP_THREAD_LIMIT=1).
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def main() -> None:
     fields = ("laterality", "clock", "distance", "plane")
     field_ok: Counter[str] = Counter()
     by: dict[str, list[bool]] = defaultdict(list)
-    wrong = unknown = 0
+    wrong = unknown = misread = 0
     times: list[float] = []
     misses: list[str] = []
     for i in range(args.count):
@@ -103,6 +104,7 @@ def main() -> None:
         ok = read == truth
         for name, got, want in zip(fields, read, truth, strict=True):
             field_ok[name] += got == want
+        misread += any(got is not None and got != want for got, want in zip(read, truth, strict=True))
         if not loc.known:
             unknown += 1
         elif (loc.laterality, loc.clock) != truth[:2]:
@@ -119,6 +121,7 @@ def main() -> None:
     for name in fields:
         print(f"  {name}: {field_ok[name] / n:.1%}")
     print(f"side+clock known but wrong: {wrong}/{n}; unknown (side or clock not read): {unknown}/{n}")
+    print(f"frames with any field read with a wrong value (not unknown): {misread}/{n}")
     for key in sorted(by):
         print(f"  {key}: {sum(by[key])}/{len(by[key])}")
     times.sort()

@@ -66,8 +66,8 @@ def test_reads_the_location_outside_the_region(
     covered = np.zeros(frame.shape[:2], bool)
     for line in reading.lines:  # no text taken from inside the region
         lc0, lr0, lc1, lr1 = line.box
-        assert lc1 <= c0 or lc0 >= c1 or lr1 <= r0 or lr0 >= r1, line
-        covered[lr0:lr1, lc0:lc1] = True
+        assert lc1 < c0 or lc0 >= c1 or lr1 < r0 or lr0 >= r1, line  # boxes inclusive
+        covered[lr0 : lr1 + 1, lc0 : lc1 + 1] = True
     ink = frame.max(axis=2) > 60
     ink[r0:r1, c0:c1] = False
     assert covered[ink].all()  # the boxes cover all the text drawn, for masking
@@ -119,7 +119,7 @@ def test_text_inside_the_region_is_found_for_masking() -> None:
         assert REGION[0] <= c0 < c1 <= REGION[2] and REGION[1] <= r0 < r1 <= REGION[3]
     for text in inside:  # every drawn text has a box to mask (a lone "1" may read as "i")
         col, row = text.at[0] + 4, text.at[1] + 8
-        assert any(b[0] <= col < b[2] and b[1] <= row < b[3] for b in (line.box for line in lines)), text
+        assert any(b[0] <= col <= b[2] and b[1] <= row <= b[3] for b in (line.box for line in lines)), text
 
 
 def test_speckle_alone_holds_no_text() -> None:

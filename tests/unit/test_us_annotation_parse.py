@@ -89,6 +89,8 @@ SPELLINGS: list[tuple[str, str | None, int | None, float | None, str | None]] = 
     ("LT BR 2:00 4CM FN\nGAIN 50 DR 60\nFR 30Hz", "L", 2, 40.0, None),
     ("L12-5 RT 10:00 3CM FN", "R", 10, 30.0, None),
     ("14L5\nRT 10:00 3CM FN", "R", 10, 30.0, None),
+    ("RIGHT 3 OCLOCK 6CM FROM NIPPLE\n-l\n-2\nD 4.2cm", "R", 3, 60.0, None),  # depth ticks
+    ("RT BR 9:00\n1CM FN\nMI 1.0\nTIS 0.50\nD1 1.90em", "R", 9, 10.0, None),  # settings
     ("RT 10:00 DEPTH 4.0 CM", "R", 10, None, None),
     # unknown, contradictory, out of range: never guessed
     ("", None, None, None, None),

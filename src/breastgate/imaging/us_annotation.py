@@ -9,8 +9,9 @@ radial / antiradial planes). A field that cannot be read, or is written twice wi
 values, is ``None``: never guessed.
 
 Rules are data (:data:`RULES`): an ordered table of named regular expressions run over each line
-after :func:`normalise`. A rule's match is blanked out of the line, so a later rule cannot read the
-same words again ("ANTIRAD" is not also "RAD").
+after :func:`normalise`. A rule's match is blanked out of the line (the side words excepted: the
+bare-clock rule reads the number after them), so a later rule cannot read the same words again
+("ANTIRAD" is not also "RAD", "DEPTH 4 CM" is not a nipple distance).
 """
 
 from __future__ import annotations
@@ -131,6 +132,8 @@ def _repair_run(match: re.Match[str]) -> str:
     return head + re.sub(r"(?<=\d),(?=\d)", ".", fixed) + tail
 
 
+# A lone lower-case l is OCR's 1 (a depth tick "-1" reads "-l"); scanners write the side upper-case.
+_LONE_L = re.compile(r"(?<![A-Za-z0-9])l(?![A-Za-z0-9])")
 # A lone S, I, l or | right before "cm"/"mm" is a digit: "SCM FN" is OCR's "5CM FN".
 _DIGIT_BEFORE_UNIT = re.compile(r"(?<![A-Za-z0-9.])([SIl|])(?= ?[CcMm][Mm])")
 
@@ -140,13 +143,14 @@ def normalise(line: str) -> str:
 
     Unicode folded (NFKC, curly quotes), "o'clock" spellings made ``OCLOCK``, OCR confusions
     repaired in numeric context (O->0, I/l/|->1, S->5, ";"->":", decimal comma; also a lone
-    S/I/l before "cm"/"mm": "SCM" -> "5CM"), upper case,
+    S/I/l before "cm"/"mm": "SCM" -> "5CM"; a lone lower-case l), upper case,
     punctuation other than ``: . +`` made a space, spaces collapsed.
     """
     text = unicodedata.normalize("NFKC", line).translate(_QUOTES)
     text = _OCLOCK.sub(" OCLOCK ", text)
     text = _NUMERIC_RUN.sub(_repair_run, text)
     text = _DIGIT_BEFORE_UNIT.sub(lambda m: m.group(1).translate(_DIGIT_FIX), text)
+    text = _LONE_L.sub("1", text)
     text = text.upper()
     text = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", text)
     text = re.sub(r"[^A-Z0-9:.+ ]", " ", text)
@@ -165,7 +169,8 @@ class Rule:
     """One parse rule: a named pattern that gives a value for one field of :class:`UsLocation`.
 
     ``fallback`` rules are read only when no earlier rule of the same line gave that field;
-    ``consume`` blanks the match out of the line for the rules after it.
+    ``needs`` names a field an earlier rule must have read on the same line; ``consume`` blanks
+    the match out of the line for the rules after it.
     """
 
     name: str
@@ -174,6 +179,7 @@ class Rule:
     value: Value
     fallback: bool = False
     consume: bool = True
+    needs: str | None = None
 
 
 def _const(value: object) -> Value:
@@ -207,9 +213,16 @@ def _ring(m: re.Match[str]) -> object:
 
 
 def _rule(
-    name: str, field_name: str, pattern: str, value: Value, *, fallback: bool = False, consume: bool = True
+    name: str,
+    field_name: str,
+    pattern: str,
+    value: Value,
+    *,
+    fallback: bool = False,
+    consume: bool = True,
+    needs: str | None = None,
 ) -> Rule:
-    return Rule(name, field_name, re.compile(pattern), value, fallback, consume)
+    return Rule(name, field_name, re.compile(pattern), value, fallback, consume, needs)
 
 
 #: The parse rules, in the order they run over a normalised line.
@@ -229,8 +242,17 @@ RULES: tuple[Rule, ...] = (
         _const(None),
     ),
     # clock
-    _rule("clock_time", "clock", r"(?<![\d.:])(\d{1,2})[:.](\d{2})(?![\d.:]| *(?:CM|MM))", _clock_time),
+    _rule("clock_time", "clock", r"(?<![\d.:])(\d{1,2}):(\d{2})(?![\d.:]| *(?:CM|MM))", _clock_time),
     _rule("clock_word", "clock", rf"{_N0}(\d{{1,2}}) *{_HOUR_WORD}", _clock_hour),
+    # "10.00": a time only beside a side word; settings such as "TIS 0.50" are decimals
+    _rule(
+        "clock_dot",
+        "clock",
+        r"(?<![\d.:])(\d{1,2})\.(\d{2})(?![\d.:]| *(?:CM|MM))",
+        _clock_time,
+        fallback=True,
+        needs="laterality",
+    ),
     _rule(
         "clock_bare",
         "clock",
@@ -254,8 +276,8 @@ RULES: tuple[Rule, ...] = (
     _rule("transverse", "plane", rf"{_W0}(?:TRANSVERSE|TRANSV|TRANS|TRV){_W1}", _const("transverse")),
     _rule("sagittal", "plane", rf"{_W0}(?:SAGITTAL|SAGIT|SAG|LONGITUDINAL|LONG){_W1}", _const("sagittal")),
     _rule("oblique", "plane", rf"{_W0}(?:OBLIQUE|OBLQ|OBL){_W1}", _const("oblique")),
-    # a bare "3 CM": a nipple distance only on a line that gives the clock (checked in _read_line)
-    _rule("cm_bare", "distance", rf"{_N0}{_NUM} *(?P<u>CM|MM){_W1}", _distance, fallback=True),
+    # a bare "3 CM": a nipple distance only on a line that gives the clock
+    _rule("cm_bare", "distance", rf"{_N0}{_NUM} *(?P<u>CM|MM){_W1}", _distance, fallback=True, needs="clock"),
 )
 
 
@@ -275,7 +297,7 @@ def _read_line(line: str, found: _Found) -> None:
     for rule in RULES:
         if rule.fallback and rule.field in local.values:
             continue
-        if rule.name == "cm_bare" and "clock" not in local.values:
+        if rule.needs is not None and rule.needs not in local.values:
             continue
         for m in list(rule.pattern.finditer(text)):
             local.add(rule.field, rule.value(m))

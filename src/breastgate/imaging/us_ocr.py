@@ -33,8 +33,10 @@ from breastgate.imaging.us_annotation import UsLocation, parse_annotation
 
 LOGGER = logging.getLogger(__name__)
 
-Box = tuple[int, int, int, int]  # (c0, r0, c1, r1), c1/r1 exclusive, frame pixels
+Box = tuple[int, int, int, int]  # (c0, r0, c1, r1) inclusive frame pixels, as Region Location X0..Y1
 
+#: Pixels around each image region masked with it (its border line, an off-by-one region box).
+REGION_MARGIN_PX = 2
 #: Tesseract page segmentation mode for the strip of stacked lines: one uniform block of text.
 TESSERACT_CONFIG = "--psm 6"
 #: Height (px) a line of text is scaled to before OCR (Tesseract reads ~30-50 px text best).
@@ -63,7 +65,7 @@ _STRIP_GAP = 24
 
 @dataclass(frozen=True)
 class TextLine:
-    """One line of text read in the frame, with its box (c0, r0, c1, r1) in frame pixels."""
+    """One line of text read in the frame, with its inclusive box (c0, r0, c1, r1) in frame pixels."""
 
     text: str
     box: Box
@@ -115,10 +117,12 @@ def _grey(pixels: np.ndarray) -> np.ndarray:
 
 
 def _mask_regions(grey: np.ndarray, regions: Sequence[Box]) -> np.ndarray:
+    """The frame with the regions (inclusive boxes) and :data:`REGION_MARGIN_PX` around them black."""
     out = grey.copy()
     height, width = out.shape
+    m = REGION_MARGIN_PX
     for c0, r0, c1, r1 in regions:
-        out[max(0, r0) : min(height, r1), max(0, c0) : min(width, c1)] = 0
+        out[max(0, r0 - m) : min(height, r1 + 1 + m), max(0, c0 - m) : min(width, c1 + 1 + m)] = 0
     return out
 
 
@@ -216,7 +220,8 @@ def _words_per_line(
         if found:
             found.sort()
             text = " ".join(w for _, w, _ in found)
-            lines.append(TextLine(text, box, round(sum(c for *_, c in found) / len(found), 1)))
+            inclusive = (box[0], box[1], box[2] - 1, box[3] - 1)
+            lines.append(TextLine(text, inclusive, round(sum(c for *_, c in found) / len(found), 1)))
     return lines
 
 
@@ -257,7 +262,7 @@ def text_boxes_inside(pixels: np.ndarray, box: Box) -> tuple[TextLine, ...] | No
     grey = _grey(pixels)
     height, width = grey.shape
     c0, r0 = max(0, box[0]), max(0, box[1])
-    crop = grey[r0 : min(height, box[3]), c0 : min(width, box[2])]
+    crop = grey[r0 : min(height, box[3] + 1), c0 : min(width, box[2] + 1)]
     lines = read_text(crop, threshold=INSIDE_TEXT_GREY, min_confidence=INSIDE_MIN_CONFIDENCE)
     return tuple(
         TextLine(line.text, (b[0] + c0, b[1] + r0, b[2] + c0, b[3] + r0), line.confidence)
