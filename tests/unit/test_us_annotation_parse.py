@@ -76,6 +76,9 @@ SPELLINGS: list[tuple[str, str | None, int | None, float | None, str | None]] = 
     ("L 10 o'clock 2c mMFN RAD", "L", 10, 20.0, "radial"),
     ("RIGHT BREAST 7H 7 CMEN ARAD", "R", 7, 70.0, "antiradial"),
     ("RIGHT BREAST 3 H 5S CMFN", "R", 3, None, None),  # 55 cm is no nipple distance
+    ("R 7 o'clock 4cmFl TRANS", "R", 7, 40.0, "transverse"),
+    ("L 10 o'clock 7cmF SAG", "L", 10, 70.0, "sagittal"),
+    ("LT BREAST 10:00 > CM FN SAG", "L", 10, None, "sagittal"),  # the number lost: not "00 CM"
     ("LT BR 2:00 4S MM FN", "L", 2, 45.0, None),
     ("LT BR 2:00 4CM FN SAG", "L", 2, 40.0, "sagittal"),
     ("LT BR 2:00SAG 4CM FN", "L", 2, 40.0, "sagittal"),
@@ -90,6 +93,9 @@ SPELLINGS: list[tuple[str, str | None, int | None, float | None, str | None]] = 
     ("L12-5 RT 10:00 3CM FN", "R", 10, 30.0, None),
     ("14L5\nRT 10:00 3CM FN", "R", 10, 30.0, None),
     ("RIGHT 3 OCLOCK 6CM FROM NIPPLE\n-l\n-2\nD 4.2cm", "R", 3, 60.0, None),  # depth ticks
+    ("RT BREAST 12:00 3 CM FN\n“lt mi1.0", "R", 12, 30.0, None),  # a tick and "MI 1.0" read as "lt mi"
+    ("lt 2:00 4cm fn", None, 2, 40.0, None),  # lower-case short side words are noise
+    ("rt br 9 hr 5 cm fn anti-radial", "R", 9, 50.0, "antiradial"),  # ...unless before "br"/"breast"
     ("RT BR 9:00\n1CM FN\nMI 1.0\nTIS 0.50\nD1 1.90em", "R", 9, 10.0, None),  # settings
     ("RT 10:00 DEPTH 4.0 CM", "R", 10, None, None),
     # unknown, contradictory, out of range: never guessed
@@ -184,7 +190,7 @@ def test_a_subareolar_location_is_not_known_without_a_clock() -> None:
         ("RT BREAST 1O:OO 3 CM FN", "RT BREAST 10:00 3 CM FN"),
         ("L 2 o'clock 4cmFN", "L 2 OCLOCK 4CMFN"),
         ("LT BR 2:00SAG", "LT BR 2:00SAG"),
-        ("rt. br, 9 hr", "RT BR 9 HR"),
+        ("Rt. br, 9 hr", "RT BR 9 HR"),
     ],
 )
 def test_normalise(raw: str, expected: str) -> None:

@@ -33,7 +33,7 @@ _INVALID = object()  # a candidate that was written but is out of range: the fie
 # Words (letters only) are bounded by anything that is not a letter; numbers by non-digits.
 _W0 = r"(?<![A-Z])"
 _W1 = r"(?![A-Z])"
-_N0 = r"(?<![\d.])"
+_N0 = r"(?<![\d.:])"
 _NUM = r"(?P<n>\d{1,3}(?:\.\d{1,2})?)"
 _LAT_R = r"RIGHT|RT|RBR|RB|R"
 _LAT_L = r"LEFT|LT|LBR|LB|L"
@@ -42,8 +42,8 @@ _BREAST = r"(?: *(?:BREAST|BRST|BR)" + _W1 + ")?"
 # digits, so a transducer name such as "L12-5" or "14L5" is not a side.
 _LAT0 = r"(?<![A-Z0-9])"
 _LAT_END = r"(?=$|[^A-Z0-9]|\d{1,2}[:.]\d{2}(?!\d)|\d{1,2} *(?:OCLOCK|HRS|HR|H)(?![A-Z]))"
-# "FN" as OCR also reads it after "CM": "CMMFN" (the m doubled), "CMEN".
-_NIPPLE = r"(?:M? *[FE] *N|FROM *(?:THE *)?N(?:IPPLE)?|FR *N(?:IPPLE)?|FROM *NIP)" + _W1
+# "FN" as OCR also reads it after "CM": "CMMFN" (the m doubled), "CMEN", "CMFl", "CMF".
+_NIPPLE = r"(?:M? *[FE] *[NLIF1|]?|FROM *(?:THE *)?N(?:IPPLE)?|FR *N(?:IPPLE)?|FROM *NIP)" + _W1
 _MEASURE_WORD = r"(?:DEPTH|DEP|DIST|D\d?|LEN|LENGTH|WIDTH|W|AP|AREA|VOL|SIZE)"
 _HOUR_WORD = r"(?:OCLOCK|OCLK|HOURS|HOUR|HRS|HR|H|OC)" + _W1
 
@@ -134,6 +134,11 @@ def _repair_run(match: re.Match[str]) -> str:
 
 # A lone lower-case l is OCR's 1 (a depth tick "-1" reads "-l"); scanners write the side upper-case.
 _LONE_L = re.compile(r"(?<![A-Za-z0-9])l(?![A-Za-z0-9])")
+# Short side words in lower case ("lt", "r") are OCR noise (a tick and "MI" read as "lt mi"):
+# scanners write them upper-case. "left"/"right", and a side before "breast"/"br", in any case.
+_LOWER_SIDE = re.compile(
+    r"(?<![A-Za-z0-9])(?:lt|rt|lbr|rbr|lb|rb|r)(?![A-Za-z])(?! *(?:[Bb][Rr][Ee][Aa][Ss][Tt]|[Bb][Rr])\b)"
+)
 # A lone S, I, l or | right before "cm"/"mm" is a digit: "SCM FN" is OCR's "5CM FN".
 _DIGIT_BEFORE_UNIT = re.compile(r"(?<![A-Za-z0-9.])([SIl|])(?= ?[CcMm][Mm])")
 
@@ -143,7 +148,8 @@ def normalise(line: str) -> str:
 
     Unicode folded (NFKC, curly quotes), "o'clock" spellings made ``OCLOCK``, OCR confusions
     repaired in numeric context (O->0, I/l/|->1, S->5, ";"->":", decimal comma; also a lone
-    S/I/l before "cm"/"mm": "SCM" -> "5CM"; a lone lower-case l), upper case,
+    S/I/l before "cm"/"mm": "SCM" -> "5CM"; a lone lower-case l), short side words in lower case
+    ("lt", "r") dropped as noise, upper case,
     punctuation other than ``: . +`` made a space, spaces collapsed.
     """
     text = unicodedata.normalize("NFKC", line).translate(_QUOTES)
@@ -151,6 +157,7 @@ def normalise(line: str) -> str:
     text = _NUMERIC_RUN.sub(_repair_run, text)
     text = _DIGIT_BEFORE_UNIT.sub(lambda m: m.group(1).translate(_DIGIT_FIX), text)
     text = _LONE_L.sub("1", text)
+    text = _LOWER_SIDE.sub(" ", text)
     text = text.upper()
     text = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", text)
     text = re.sub(r"[^A-Z0-9:.+ ]", " ", text)
@@ -242,7 +249,7 @@ RULES: tuple[Rule, ...] = (
         _const(None),
     ),
     # clock
-    _rule("clock_time", "clock", r"(?<![\d.:])(\d{1,2}):(\d{2})(?![\d.:]| *(?:CM|MM))", _clock_time),
+    _rule("clock_time", "clock", r"(?<![\d.:])(\d{1,2}):(\d{2})(?![\d.:])", _clock_time),
     _rule("clock_word", "clock", rf"{_N0}(\d{{1,2}}) *{_HOUR_WORD}", _clock_hour),
     # "10.00": a time only beside a side word; settings such as "TIS 0.50" are decimals
     _rule(
