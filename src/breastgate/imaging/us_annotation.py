@@ -113,6 +113,7 @@ _OCLOCK = re.compile(r"[O0] ?['\".,]? ?C ?L ?[O0] ?C ?K|[O0]'? ?CLK", re.IGNOREC
 # or have the shape of a time ("IO:OO").
 _NUMERIC_RUN = re.compile(r"[0-9OoIl|S]+(?:[:;.,][0-9OoIl|S]+)*")
 _TIME_SHAPE = re.compile(r"^[0-9OoIl|]{1,2}[:;][0-9Oo]{2}$")
+_RUN_PARTS = re.compile(r"([OoIl|S]*)(.*?)([OoIl|S]*)")
 _DIGIT_FIX = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1", "S": "5", ";": ":"})
 
 
@@ -121,7 +122,9 @@ def _repair_run(match: re.Match[str]) -> str:
     start, end = match.span()
     text = match.string
     # Letters at an end of the run glued to a word belong to the word ("2:00SAG", "BRO").
-    head, core, tail = re.fullmatch(r"([OoIl|S]*)(.*?)([OoIl|S]*)", run).groups()  # type: ignore[union-attr]
+    parts = _RUN_PARTS.fullmatch(run)
+    assert parts is not None  # the pattern matches every string
+    head, core, tail = parts.groups()
     if not (start > 0 and text[start - 1].isalpha()):
         head, core = "", head + core
     if not (end < len(text) and text[end].isalpha()):
@@ -149,8 +152,8 @@ def normalise(line: str) -> str:
     Unicode folded (NFKC, curly quotes), "o'clock" spellings made ``OCLOCK``, OCR confusions
     repaired in numeric context (O->0, I/l/|->1, S->5, ";"->":", decimal comma; also a lone
     S/I/l before "cm"/"mm": "SCM" -> "5CM"; a lone lower-case l), short side words in lower case
-    ("lt", "r") dropped as noise, upper case,
-    punctuation other than ``: . +`` made a space, spaces collapsed.
+    ("lt", "r") dropped as noise, upper case, punctuation other than ``: . +`` made a space,
+    spaces collapsed.
     """
     text = unicodedata.normalize("NFKC", line).translate(_QUOTES)
     text = _OCLOCK.sub(" OCLOCK ", text)

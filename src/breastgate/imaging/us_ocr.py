@@ -252,24 +252,32 @@ def read_text(
 def text_boxes_inside(pixels: np.ndarray, box: Box) -> tuple[TextLine, ...] | None:
     """Text burned in over the image inside ``box`` (depth labels, markers), to be masked out.
 
-    Only near-white or saturated-colour text is looked for (grey >= :data:`INSIDE_TEXT_GREY`), and
-    only words Tesseract is at least :data:`INSIDE_MIN_CONFIDENCE` sure of are kept, so bright
-    tissue is not taken for text. Boxes are in frame pixels. ``None`` when OCR cannot run.
+    ``box`` is an inclusive region box as in :func:`read_annotation`. Only near-white or
+    saturated-colour text is looked for (grey >= :data:`INSIDE_TEXT_GREY`), and only words
+    Tesseract is at least :data:`INSIDE_MIN_CONFIDENCE` sure of are kept, so bright tissue is not
+    taken for text. Boxes are inclusive, in frame pixels. ``None`` when OCR cannot run.
     """
-    if ocr_status() is not None:
-        LOGGER.warning("text inside the image region not read: %s", ocr_status())
+    status = ocr_status()
+    if status is not None:
+        LOGGER.warning("text inside the image region not read: %s", status)
         return None
+    import pytesseract
+
     grey = _grey(pixels)
     height, width = grey.shape
     c0, r0 = max(0, box[0]), max(0, box[1])
     crop = grey[r0 : min(height, box[3] + 1), c0 : min(width, box[2] + 1)]
-    lines = read_text(crop, threshold=INSIDE_TEXT_GREY, min_confidence=INSIDE_MIN_CONFIDENCE)
-    return tuple(
-        TextLine(line.text, (b[0] + c0, b[1] + r0, b[2] + c0, b[3] + r0), line.confidence)
-        for line in lines
-        for b in (line.box,)
-        if any(ch.isalnum() for ch in line.text)
-    )
+    try:
+        lines = read_text(crop, threshold=INSIDE_TEXT_GREY, min_confidence=INSIDE_MIN_CONFIDENCE)
+    except (pytesseract.TesseractError, RuntimeError) as exc:  # RuntimeError: the timeout
+        LOGGER.warning("text inside the image region not read: tesseract failed: %s", exc)
+        return None
+    found = []
+    for line in lines:
+        if any(ch.isalnum() for ch in line.text):
+            lc0, lr0, lc1, lr1 = line.box
+            found.append(TextLine(line.text, (lc0 + c0, lr0 + r0, lc1 + c0, lr1 + r0), line.confidence))
+    return tuple(found)
 
 
 def join_columns(lines: Sequence[TextLine]) -> list[str]:
@@ -299,14 +307,16 @@ def read_annotation(pixels: np.ndarray, regions: Sequence[Box]) -> AnnotationRea
     pixels:
         The whole 8-bit frame, (H, W) or (H, W, 3).
     regions:
-        Image-region boxes (c0, r0, c1, r1) from the Sequence of Ultrasound Regions
-        (Region Location Min/Max X0/Y0/X1/Y1, PS3.3 C.8.5.5); text inside them is not read.
+        Image-region boxes (c0, r0, c1, r1), inclusive, from the Sequence of Ultrasound Regions
+        (Region Location Min X0, Min Y0, Max X1, Max Y1, PS3.3 C.8.5.5); text inside them and
+        within :data:`REGION_MARGIN_PX` of them is not read.
 
     Returns
     -------
     AnnotationReading
-        The lines with their frame boxes and the location parsed from all lines together
-        (``source="ocr"``); ``available=False`` with the reason when Tesseract cannot run.
+        The lines with their inclusive frame boxes and the location parsed from all lines
+        together (``source="ocr"``); ``available=False`` with the reason when Tesseract cannot
+        run or fails.
     """
     status = ocr_status()
     if status is not None:
