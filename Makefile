@@ -76,6 +76,7 @@ bench: install-test peers
 	$(BIN)/python bench/dbt_froc.py --count 60 --seed 8000 --workers 2
 	$(BIN)/python bench/dbt_froc.py --speed
 	$(BIN)/python bench/e2e_latency.py --count 20
+	OMP_THREAD_LIMIT=1 $(BIN)/python bench/us_ocr.py --count 200 --seed 8000
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
