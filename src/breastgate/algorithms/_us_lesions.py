@@ -1,0 +1,255 @@
+"""B-mode breast ultrasound lesions: detection, segmentation, size and BI-RADS US descriptors.
+
+A classical detector (pure numpy / scipy / scikit-image):
+
+1. the region is resampled to ``WORK_MM`` per pixel, its unusable pixels filled, its speckle
+   reduced, and dark (hypoechoic) connected regions taken at several levels
+   (:mod:`breastgate.algorithms._us_candidates`);
+2. every candidate is measured (:mod:`breastgate.algorithms._us_features`) and ranked by a
+   logistic model (``DETECTOR``); the best are kept greedily, a candidate dropped when it overlaps
+   one already kept (non-maximum suppression by ``NMS_OVERLAP`` of the smaller region);
+3. each kept region is brought back to input resolution, measured as a sonographer does (width:
+   the longest horizontal extent; depth: the largest vertical extent, perpendicular to it),
+   described (BI-RADS US, 5th edition, each descriptor with its measured basis,
+   :mod:`breastgate.algorithms._us_descriptors`) and given a malignancy score (``MALIGNANCY``).
+
+The models were fitted on the BUSI calibration set (Al-Dhabyani et al., Data in Brief 28:104863,
+2020; 240 images, ``bench/busi_fit.py``); the thresholds are the cross-validated ones of
+``bench/busi_us.py`` (5 folds by image). BUSI has no pixel spacing: when ``pixel_mm`` is None a
+nominal ``NOMINAL_MM`` per pixel is assumed and sizes in mm are marked nominal in the features.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage as ndi
+
+from breastgate.algorithms._logistic import LogisticModel
+from breastgate.algorithms._us_candidates import (
+    NOMINAL_MM,
+    Region,
+    WorkImage,
+    candidates,
+    prepare,
+)
+from breastgate.algorithms._us_descriptors import UsDescriptor, describe
+from breastgate.algorithms._us_features import region_features
+
+LOGGER = logging.getLogger(__name__)
+
+BoolArray = npt.NDArray[np.bool_]
+Point = tuple[float, float]
+
+__all__ = [
+    "DETECTOR",
+    "MALIGNANCY",
+    "NOMINAL_MM",
+    "OPERATING_THRESHOLD",
+    "REPORT_FLOOR",
+    "UsDescriptor",
+    "UsLesion",
+    "find_lesions",
+]
+
+NMS_OVERLAP = 0.3
+
+DETECTOR = LogisticModel(
+    features=("contrast", "darkness", "edge", "solidity", "border", "area_mm2"),
+    log=frozenset({"area_mm2"}),
+    low=(0.1, 0.1, 0.0, 0.5, 0.0, -1.0),
+    high=(1.5, 1.5, 2.0, 1.0, 1.0, 7.0),
+    mean=(0.7, 0.6, 0.6, 0.85, 0.2, 3.5),
+    scale=(0.2, 0.2, 0.3, 0.1, 0.2, 1.0),
+    weights=(-1.5, -0.5, 1.0, 0.7, -1.0, 0.3),
+    bias=-3.0,
+)
+MALIGNANCY = LogisticModel(
+    features=("solidity", "roughness", "wd_ratio", "posterior", "edge"),
+    log=frozenset({"wd_ratio"}),
+    low=(0.5, 0.9, -1.0, 0.3, 0.0),
+    high=(1.0, 2.0, 1.5, 2.0, 2.0),
+    mean=(0.9, 1.1, 0.4, 1.0, 0.6),
+    scale=(0.06, 0.1, 0.3, 0.25, 0.3),
+    weights=(-1.0, 0.8, -0.8, -0.5, -0.5),
+    bias=0.0,
+)
+#: Detection score at ≤ 0.5 false regions per image (cross-validated on BUSI).
+OPERATING_THRESHOLD = 0.5
+#: Lowest score returned at all (≈ 1 false region per image on BUSI, cross-validated).
+REPORT_FLOOR = 0.3
+
+
+@dataclass(frozen=True)
+class UsLesion:
+    """One lesion found on a B-mode image region (pixel coordinates of the input)."""
+
+    mask: BoolArray
+    score: float
+    malignancy: float
+    centre: Point
+    bbox: tuple[int, int, int, int]
+    width_px: float
+    depth_px: float
+    axis_line: tuple[Point, Point]
+    depth_line: tuple[Point, Point]
+    descriptors: Mapping[str, UsDescriptor]
+    features: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Every candidate of one image with its features (what the benchmarks fit on)."""
+
+    work: WorkImage
+    regions: Sequence[Region]
+    features: Sequence[dict[str, float]]
+    shape: tuple[int, int]
+
+
+def analyse(
+    image: npt.NDArray[Any], valid: npt.NDArray[np.bool_] | None = None, pixel_mm: float | None = None
+) -> Analysis:
+    """Prepare the image and measure all its candidate regions."""
+    work = prepare(image, valid, pixel_mm)
+    regions = candidates(work)
+    feats = [region_features(work, r) for r in regions]
+    return Analysis(work, regions, feats, (int(image.shape[0]), int(image.shape[1])))
+
+
+def select(analysis: Analysis, scores: Sequence[float], floor: float, max_lesions: int) -> list[int]:
+    """Indices of the kept candidates: best first, above ``floor``, no two overlapping."""
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    kept: list[int] = []
+    for i in order:
+        if scores[i] < floor or len(kept) >= max_lesions:
+            break
+        a = analysis.regions[i]
+        if all(_overlap(a, analysis.regions[j]) < NMS_OVERLAP for j in kept):
+            kept.append(int(i))
+    return kept
+
+
+def _overlap(a: Region, b: Region) -> float:
+    """Intersection over the smaller area of two regions."""
+    r0, c0 = max(a.r0, b.r0), max(a.c0, b.c0)
+    r1 = min(a.r0 + a.mask.shape[0], b.r0 + b.mask.shape[0])
+    c1 = min(a.c0 + a.mask.shape[1], b.c0 + b.mask.shape[1])
+    if r1 <= r0 or c1 <= c0:
+        return 0.0
+    sa = a.mask[r0 - a.r0 : r1 - a.r0, c0 - a.c0 : c1 - a.c0]
+    sb = b.mask[r0 - b.r0 : r1 - b.r0, c0 - b.c0 : c1 - b.c0]
+    inter = float((sa & sb).sum())
+    return inter / max(1.0, float(min(a.mask.sum(), b.mask.sum())))
+
+
+def input_mask(analysis: Analysis, region: Region, valid: BoolArray | None) -> BoolArray:
+    """The region's mask at input resolution (bilinear on the working mask, cut at one half)."""
+    height, width = analysis.shape
+    wh, ww = analysis.work.smooth.shape
+    sy, sx = wh / height, ww / width
+    h, w = region.mask.shape
+    r0 = max(0, int((region.r0 - 1) / sy))
+    r1 = min(height, int((region.r0 + h + 1) / sy) + 1)
+    c0 = max(0, int((region.c0 - 1) / sx))
+    c1 = min(width, int((region.c0 + w + 1) / sx) + 1)
+    rows = (np.arange(r0, r1) + 0.5) * sy - 0.5 - region.r0
+    cols = (np.arange(c0, c1) + 0.5) * sx - 0.5 - region.c0
+    grid = np.meshgrid(rows, cols, indexing="ij")
+    values = ndi.map_coordinates(region.mask.astype(np.float64), grid, order=1, cval=0.0)
+    out = np.zeros((height, width), bool)
+    out[r0:r1, c0:c1] = values >= 0.5
+    if valid is not None:
+        out &= np.asarray(valid, bool)
+    return out
+
+
+def calipers(mask: BoolArray) -> tuple[float, float, tuple[Point, Point], tuple[Point, Point]]:
+    """(width, depth, width line, depth line) in input pixels, as a sonographer measures.
+
+    Width: between the extreme left and right edges, drawn horizontally through the centre row;
+    depth: the tallest column, drawn vertically (perpendicular to the width) through it.
+    """
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    centre_row = float(np.mean(np.nonzero(mask)[0]))
+    width = float(cols[-1] + 1 - cols[0])
+    heights = np.zeros(mask.shape[1])
+    tops = np.zeros(mask.shape[1])
+    for c in cols:
+        filled = np.flatnonzero(mask[:, c])
+        heights[c] = filled[-1] + 1 - filled[0]
+        tops[c] = filled[0]
+    tall = int(np.argmax(heights))
+    depth = float(heights[tall])
+    axis_line = ((cols[0] - 0.5, centre_row), (cols[-1] + 0.5, centre_row))
+    depth_line = ((float(tall), tops[tall] - 0.5), (float(tall), tops[tall] + depth - 0.5))
+    del rows
+    return width, depth, axis_line, depth_line
+
+
+def _lesion(analysis: Analysis, index: int, score: float, valid: BoolArray | None) -> UsLesion | None:
+    region = analysis.regions[index]
+    feats = dict(analysis.features[index])
+    mask = input_mask(analysis, region, valid)
+    if not mask.any():
+        return None
+    width, depth, axis_line, depth_line = calipers(mask)
+    rr, cc = np.nonzero(mask)
+    mm = analysis.work.pixel_mm
+    feats.update(
+        width_mm=width * mm,
+        depth_mm=depth * mm,
+        wd_ratio=width / max(depth, 1.0),
+        pixel_mm=mm,
+        nominal_scale=1.0 if analysis.work.nominal else 0.0,
+    )
+    return UsLesion(
+        mask=mask,
+        score=float(score),
+        malignancy=MALIGNANCY.score(feats),
+        centre=(float(cc.mean()), float(rr.mean())),
+        bbox=(int(cc.min()), int(rr.min()), int(cc.max()) + 1, int(rr.max()) + 1),
+        width_px=width,
+        depth_px=depth,
+        axis_line=axis_line,
+        depth_line=depth_line,
+        descriptors=describe(feats),
+        features=feats,
+    )
+
+
+def find_lesions(
+    image: npt.NDArray[Any],
+    valid: npt.NDArray[np.bool_] | None = None,
+    pixel_mm: float | None = None,
+    max_lesions: int = 5,
+) -> list[UsLesion]:
+    """Lesions of one B-mode image region, highest detection score first, all above
+    ``REPORT_FLOOR`` (show those above ``OPERATING_THRESHOLD``).
+
+    Parameters
+    ----------
+    image
+        2-D grayscale (0-255) of one ultrasound region.
+    valid
+        Usable pixels (False on calipers, text, colour overlays, outside the sector); never
+        detected there and filled from their neighbours before any measurement.
+    pixel_mm
+        mm per pixel; None assumes ``NOMINAL_MM`` (the lesion's ``nominal_scale`` feature is 1).
+    max_lesions
+        At most this many lesions.
+    """
+    analysis = analyse(image, valid, pixel_mm)
+    scores = [DETECTOR.score(f) for f in analysis.features]
+    kept = select(analysis, scores, REPORT_FLOOR, max_lesions)
+    ok = None if valid is None else np.asarray(valid, bool)
+    lesions = [_lesion(analysis, i, scores[i], ok) for i in kept]
+    found = [lesion for lesion in lesions if lesion is not None]
+    LOGGER.debug("%d candidates, %d lesions", len(analysis.regions), len(found))
+    return found
