@@ -71,7 +71,8 @@ class Record:
     regions: list[Region]
     features: list[dict[str, float]]
     iou: np.ndarray  # candidates × truths, working resolution
-    dice: np.ndarray  # candidates × truths, input resolution where they overlap
+    dice: np.ndarray  # candidates × truths, input resolution where they overlap (refined)
+    dice_raw: np.ndarray  # the same for the candidate's own outline
     centre_in: np.ndarray  # candidates × truths
     seconds: float
     thumb: np.ndarray
@@ -92,6 +93,7 @@ def _analyse(args: tuple[str, str, str, list[str]]) -> Record:
     shape = analysis.work.smooth.shape
     n, m = len(analysis.regions), len(case.truths)
     iou, dice, centre_in = np.zeros((n, m)), np.zeros((n, m)), np.zeros((n, m), bool)
+    dice_raw = np.zeros((n, m))
     for j, truth in enumerate(case.truths):
         small = _shrink(truth, shape)
         for i, region in enumerate(analysis.regions):
@@ -101,16 +103,19 @@ def _analyse(args: tuple[str, str, str, list[str]]) -> Record:
             rr, cc = np.nonzero(region.mask)
             row = (region.r0 + rr.mean() + 0.5) * truth.shape[0] / shape[0] - 0.5
             col = (region.c0 + cc.mean() + 0.5) * truth.shape[1] / shape[1] - 0.5
-            centre_in[i, j] = bool(truth[int(round(row)), int(round(col))])
+            centre_in[i, j] = bool(truth[round(row), round(col)])
             if inter == 0:
                 continue
             iou[i, j] = inter / (region.mask.sum() + small.sum() - inter)
             if iou[i, j] > 0.1:
-                full = us.input_mask(analysis, region, case.valid)
+                # The outline find_lesions returns (redrawn at the edge's mid-level).
+                full = us.refine(analysis, region, case.valid)
                 dice[i, j] = 2 * (full & truth).sum() / (full.sum() + truth.sum())
+                raw = us.input_mask(analysis, region, case.valid)
+                dice_raw[i, j] = 2 * (raw & truth).sum() / (raw.sum() + truth.sum())
     return Record(
-        image, label, m, list(analysis.regions), list(analysis.features), iou, dice, centre_in,
-        seconds, thumbnail(case.gray),
+        image, label, m, list(analysis.regions), list(analysis.features), iou, dice, dice_raw,
+        centre_in, seconds, thumbnail(case.gray),
     )  # fmt: skip
 
 
@@ -326,15 +331,21 @@ def report(records: list[Record], oof: list[Shown], per_fold: list[Any]) -> None
 
 def dice_report(records: list[Record], oof: list[Shown], threshold: float) -> None:
     """Dice of the best-matching detection per true lesion (shown ones, and any of the top 5)."""
-    shown_d, any_d = [], []
+    shown_d, any_d, raw_d = [], [], []
     for r, s in zip(records, oof, strict=True):
-        kept = np.asarray(s.kept)  # type: ignore[attr-defined]
+        kept = np.asarray(s.kept, dtype=int)  # type: ignore[attr-defined]
         for j in range(r.n_truth):
             d = r.dice[kept, j] if kept.size else np.zeros(1)
+            raw = r.dice_raw[kept, j] if kept.size else np.zeros(1)
             any_d.append(float(d.max()) if d.size else 0.0)
             sel = s.scores >= threshold
             shown_d.append(float(d[sel].max()) if sel.any() else 0.0)
-    for name, d in (("shown at the 0.5/image threshold", shown_d), ("top 5, no floor", any_d)):
+            raw_d.append(float(raw[sel].max()) if sel.any() else 0.0)
+    for name, d in (
+        ("shown at the 0.5/image threshold", shown_d),
+        ("shown, candidate outline before the redraw", raw_d),
+        ("top 5, no floor", any_d),
+    ):
         a = np.array(d)
         print(f"Dice per true lesion, best {name}: median {np.median(a):.3f}, mean "
               f"{a.mean():.3f}; among detected (Dice > 0): median {np.median(a[a > 0]):.3f}")  # fmt: skip

@@ -116,10 +116,12 @@ def prepare(
     )
 
 
-def _disk(radius: float) -> BoolArray:
-    r = max(1, round(radius))
-    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
-    return np.asarray(xx**2 + yy**2 <= radius**2 + 0.5)
+def _open(mask: BoolArray, radius: float) -> BoolArray:
+    """Binary opening by a disk of ``radius`` pixels, by two distance transforms."""
+    eroded = np.asarray(ndi.distance_transform_edt(mask) > radius, dtype=bool)
+    if not eroded.any():
+        return eroded
+    return np.asarray(ndi.distance_transform_edt(~eroded) <= radius, dtype=bool)
 
 
 def _regions(dark: BoolArray, valid: BoolArray, family: str, level: float) -> list[Region]:
@@ -128,7 +130,7 @@ def _regions(dark: BoolArray, valid: BoolArray, family: str, level: float) -> li
     area_max = 0.5 * dark.size
     out: list[Region] = []
     for radius in OPEN_MM:
-        opened = ndi.binary_opening(dark & valid, _disk(radius / WORK_MM))
+        opened = _open(dark & valid, radius / WORK_MM)
         labels, _ = ndi.label(opened)
         for index, box in enumerate(ndi.find_objects(labels), start=1):
             if box is None:
@@ -154,7 +156,9 @@ def candidates(work: WorkImage) -> list[Region]:
     seen: set[tuple[int, int, int, int, int]] = set()
     unique = []
     for region in found:
-        key = (region.r0, region.c0, *region.mask.shape, int(region.mask.sum()))
+        # Nearly the same region at two levels (box within 2 px) is measured once.
+        h, w = region.mask.shape
+        key = (region.r0 // 2, region.c0 // 2, h // 2, w // 2, 0)
         if key not in seen:
             seen.add(key)
             unique.append(region)

@@ -15,8 +15,9 @@ detection and malignancy models and the BI-RADS descriptors read:
   quarter of the ring median;
 - ``posterior``: median of a band below the region over the median of side bands at the same depth;
   ``posterior_lr``: the larger over the smaller half of the band below (one side shadowed);
-- ``depth_frac`` (centre row / height), ``top_frac``, ``border``: fraction of the boundary on the
-  image edge or next to invalid pixels.
+- ``depth_frac`` (centre row / height), ``top_frac``, ``centre_offset`` (horizontal distance of
+  the centre from the middle, over the width: sonographers centre what they image), ``border``:
+  fraction of the boundary on the image edge or next to invalid pixels.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
-from skimage.measure import regionprops
+from scipy.spatial import ConvexHull, QhullError
 
 from breastgate.algorithms._us_candidates import WORK_MM, Region, WorkImage
 
@@ -36,7 +37,6 @@ BoolArray = npt.NDArray[np.bool_]
 RING_MM = (1.0, 4.0)
 POSTERIOR_GAP_MM = 1.0
 POSTERIOR_MIN_MM = 4.0
-MARGIN_MM = 12.0
 #: The boundary gradient of a sharp step, smoothed as the working image is (≈ 2 px in all), is
 #: about a fifth of the step: scaled so that a sharp edge reads ≈ 1.
 EDGE_SCALE = 5.0
@@ -44,55 +44,73 @@ EDGE_SCALE = 5.0
 FEATURES = (
     "area_mm2", "width_mm", "depth_mm", "wd_ratio", "contrast", "darkness", "edge", "edge_abs",
     "solidity", "extent", "aspect", "ellipse_misfit", "roughness", "heterogeneity",
-    "anechoic_frac", "posterior", "posterior_lr", "depth_frac", "top_frac", "border", "level",
-    "is_ratio",
+    "anechoic_frac", "posterior", "posterior_lr", "depth_frac", "top_frac", "centre_offset",
+    "border", "level", "is_ratio",
 )  # fmt: skip
 
 
 def _crop(work: WorkImage, region: Region) -> tuple[slice, slice, BoolArray]:
-    """A window around the region (margin for the ring and the band below) and its mask there."""
+    """A window around the region holding its surrounding ring, and its mask there."""
     h, w = region.mask.shape
-    pad = round(MARGIN_MM / WORK_MM)
-    below = pad + h
-    rows = slice(max(0, region.r0 - pad), min(work.smooth.shape[0], region.r0 + h + below))
-    cols = slice(max(0, region.c0 - pad - w // 2), min(work.smooth.shape[1], region.c0 + w + pad + w // 2))
+    pad = round(RING_MM[1] / WORK_MM) + 1
+    rows = slice(max(0, region.r0 - pad), min(work.smooth.shape[0], region.r0 + h + pad))
+    cols = slice(max(0, region.c0 - pad), min(work.smooth.shape[1], region.c0 + w + pad))
     mask = np.zeros((rows.stop - rows.start, cols.stop - cols.start), bool)
-    mask[
-        region.r0 - rows.start : region.r0 - rows.start + h,
-        region.c0 - cols.start : region.c0 - cols.start + w,
-    ] = region.mask
+    r, c = region.r0 - rows.start, region.c0 - cols.start
+    mask[r : r + h, c : c + w] = region.mask
     return rows, cols, mask
 
 
-def _ellipse(mask: BoolArray) -> tuple[float, float, float]:
-    """(IoU misfit, minor/major, perimeter ratio) of the moment ellipse of ``mask``."""
-    props = regionprops(mask.astype(np.uint8))[0]
-    a, b = props.axis_major_length / 2, max(props.axis_minor_length / 2, 0.5)
-    cy, cx = props.centroid
+def _shape(mask: BoolArray) -> dict[str, float]:
+    """Moment ellipse fit, solidity, extent and boundary length of ``mask`` (pixel units)."""
+    rr, cc = np.nonzero(mask)
+    area = float(rr.size)
+    cy, cx = rr.mean(), cc.mean()
+    cov = np.cov(np.stack([cc - cx, rr - cy])) if rr.size > 2 else np.eye(2) * 0.1
+    values, vectors = np.linalg.eigh(cov + np.eye(2) * 1e-6)
+    # Semi-axes of the ellipse with the same second moments as the region.
+    b, a = 2 * np.sqrt(np.maximum(values, 1e-6))
+    major = vectors[:, 1]
     yy, xx = np.indices(mask.shape)
-    t = -props.orientation
-    u = (xx - cx) * math.sin(-t) + (yy - cy) * math.cos(-t)
-    v = (xx - cx) * math.cos(-t) - (yy - cy) * math.sin(-t)
-    # skimage orientation: angle between the row axis and the major axis.
-    ell = (u / max(a, 0.5)) ** 2 + (v / b) ** 2 <= 1.0
-    inter = float((ell & mask).sum())
-    misfit = 1.0 - inter / max(float((ell | mask).sum()), 1.0)
-    perimeter = math.pi * (3 * (a + b) - math.sqrt((3 * a + b) * (a + 3 * b)))
-    return misfit, b / max(a, 0.5), float(props.perimeter) / max(perimeter, 1.0)
+    u = (xx - cx) * major[0] + (yy - cy) * major[1]
+    v = -(xx - cx) * major[1] + (yy - cy) * major[0]
+    ell = (u / max(a, 0.5)) ** 2 + (v / max(b, 0.5)) ** 2 <= 1.0
+    misfit = 1.0 - float((ell & mask).sum()) / max(float((ell | mask).sum()), 1.0)
+    ellipse_perimeter = math.pi * (3 * (a + b) - math.sqrt((3 * a + b) * (a + 3 * b)))
+    # Pixel-edge (Manhattan) boundary length, times pi/4 for a curve of any orientation.
+    padded = np.pad(mask, 1)
+    edges = np.count_nonzero(np.diff(padded, axis=0)) + np.count_nonzero(np.diff(padded, axis=1))
+    corners = np.concatenate(
+        [np.stack([rr + dr, cc + dc], axis=1) for dr in (-0.5, 0.5) for dc in (-0.5, 0.5)]
+    )
+    try:
+        hull = ConvexHull(corners).volume
+    except (QhullError, ValueError):
+        hull = area
+    box = (rr.max() + 1 - rr.min()) * (cc.max() + 1 - cc.min())
+    return {
+        "ellipse_misfit": misfit,
+        "aspect": float(b / max(a, 0.5)),
+        "roughness": edges * math.pi / 4 / max(ellipse_perimeter, 1.0),
+        "solidity": area / max(hull, area),
+        "extent": area / box,
+        "centre_row": float(cy),
+    }
 
 
-def posterior_bands(smooth: FloatArray, valid: BoolArray, mask: BoolArray) -> tuple[float, float, str]:
-    """(below / sides ratio, larger / smaller half ratio, note) of the bands under ``mask``."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    r1, c0, c1 = rows[-1] + 1, cols[0], cols[-1] + 1
+def posterior_bands(
+    smooth: FloatArray, valid: BoolArray, rows: tuple[int, int], cols: tuple[int, int]
+) -> tuple[float, float, str]:
+    """(below / sides ratio, larger / smaller half ratio, note) of the bands under a lesion
+    spanning ``rows`` and ``cols`` (first, last + 1) of the working image."""
+    (r0, r1), (c0, c1) = rows, cols
     width = c1 - c0
-    depth = max(round(POSTERIOR_MIN_MM / WORK_MM), (rows[-1] + 1 - rows[0]) // 2)
+    depth = max(round(POSTERIOR_MIN_MM / WORK_MM), (r1 - r0) // 2)
     top = r1 + round(POSTERIOR_GAP_MM / WORK_MM)
     bottom = min(smooth.shape[0], top + depth)
     if bottom - top < 3:
         return 1.0, 1.0, "no tissue below the lesion"
-    inner = slice(c0 + width // 5, c1 - width // 5)
+    inner = slice(c0 + width // 5, max(c0 + width // 5 + 1, c1 - width // 5))
     band = smooth[top:bottom, inner]
     ok = valid[top:bottom, inner]
     side_w = max(3, width // 2)
@@ -117,13 +135,12 @@ def region_features(work: WorkImage, region: Region) -> dict[str, float]:
     smooth, valid = work.smooth[rows, cols], work.valid[rows, cols]
     px = WORK_MM
     inside = smooth[mask]
-    near = ndi.binary_dilation(mask, iterations=max(1, round(RING_MM[0] / px)))
-    far = ndi.binary_dilation(near, iterations=max(1, round((RING_MM[1] - RING_MM[0]) / px)))
-    ring = far & ~near & valid
+    distance = ndi.distance_transform_edt(~mask)
+    ring = (distance > RING_MM[0] / px) & (distance <= RING_MM[1] / px) & valid
     ring_med = float(np.median(smooth[ring])) if ring.sum() >= 4 else float(np.median(smooth))
     med_in = float(np.median(inside))
     boundary = mask & ~ndi.binary_erosion(mask)
-    outer = ndi.binary_dilation(mask) & ~mask
+    outer = (distance > 0) & (distance < 1.5)
     grad = work.gradient[rows, cols]
     edge_px = boundary | outer
     step = max(ring_med - med_in, 1.0)
@@ -139,13 +156,14 @@ def region_features(work: WorkImage, region: Region) -> dict[str, float]:
         on_edge[:, 0] = mask[:, 0]
     if cols.stop == full_w:
         on_edge[:, -1] = mask[:, -1]
-    misfit, aspect, roughness = _ellipse(mask)
-    props = regionprops(mask.astype(np.uint8))[0]
+    shape = _shape(mask)
     r_idx = np.flatnonzero(mask.any(axis=1))
     c_idx = np.flatnonzero(mask.any(axis=0))
     width, depth = (c_idx[-1] + 1 - c_idx[0]) * px, (r_idx[-1] + 1 - r_idx[0]) * px
-    posterior, lr, _ = posterior_bands(smooth, valid, mask)
-    centre_row = rows.start + props.centroid[0]
+    span_r = (rows.start + int(r_idx[0]), rows.start + int(r_idx[-1]) + 1)
+    span_c = (cols.start + int(c_idx[0]), cols.start + int(c_idx[-1]) + 1)
+    posterior, lr, _ = posterior_bands(work.smooth, work.valid, span_r, span_c)
+    centre_row = rows.start + shape.pop("centre_row")
     return {
         "area_mm2": float(mask.sum()) * px * px,
         "width_mm": float(width),
@@ -155,17 +173,14 @@ def region_features(work: WorkImage, region: Region) -> dict[str, float]:
         "darkness": med_in / max(work.median, 1.0),
         "edge": edge,
         "edge_abs": float(grad[edge_px].mean()) / max(work.gradient_median, 1e-3),
-        "solidity": float(props.solidity),
-        "extent": float(props.extent),
-        "aspect": aspect,
-        "ellipse_misfit": misfit,
-        "roughness": roughness,
         "heterogeneity": float(inside.std()) / max(ring_med, 1.0),
         "anechoic_frac": float((inside < 0.25 * ring_med).mean()),
         "posterior": posterior,
         "posterior_lr": lr,
         "depth_frac": float(centre_row / full_h),
         "top_frac": float((rows.start + r_idx[0]) / full_h),
+        "centre_offset": abs((span_c[0] + span_c[1]) / 2 / full_w - 0.5),
+        **shape,
         "border": float((touches.sum() + on_edge.sum()) / max(boundary.sum(), 1)),
         "level": float(region.level),
         "is_ratio": 1.0 if region.family == "ratio" else 0.0,
