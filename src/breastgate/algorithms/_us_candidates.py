@@ -32,10 +32,10 @@ NOMINAL_MM = 0.15
 MEDIAN_MM = 1.2
 SMOOTH_MM = 0.5
 BACKGROUND_MM = 8.0
-QUANTILES = (0.04, 0.08, 0.13, 0.2, 0.28, 0.37)
+QUANTILES = (0.04, 0.08, 0.13, 0.2, 0.28, 0.37, 0.47)
 RATIOS = (0.45, 0.55, 0.65, 0.75)
 MIN_DIAMETER_MM = 2.5
-OPEN_MM = (0.6, 1.5)
+OPEN_MM = (0.6, 1.5, 3.0)
 
 
 @dataclass(frozen=True)

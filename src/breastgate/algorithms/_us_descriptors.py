@@ -16,8 +16,9 @@ from dataclasses import dataclass
 IRREGULAR_SOLIDITY = 0.90
 IRREGULAR_MISFIT = 0.15
 ROUND_ASPECT = 0.85
-#: Orientation: parallel when wider than deep (the long axis follows the skin line).
-PARALLEL_RATIO = 1.0
+#: Orientation: parallel when clearly wider than deep (the long axis follows the skin line); a
+#: round mass (width ≈ depth) is not parallel.
+PARALLEL_RATIO = 1.15
 #: Margin: not circumscribed when the boundary is rough (longer than the ellipse's) or blurred.
 ROUGH_MARGIN = 1.15
 SHARP_EDGE = 0.45

@@ -15,8 +15,9 @@ detection and malignancy models and the BI-RADS descriptors read:
   quarter of the ring median;
 - ``posterior``: median of a band below the region over the median of side bands at the same depth;
   ``posterior_lr``: the larger over the smaller half of the band below (one side shadowed);
-- ``depth_frac`` (centre row / height), ``top_frac``, ``centre_offset`` (horizontal distance of
-  the centre from the middle, over the width: sonographers centre what they image), ``border``:
+- ``depth_frac`` (centre row / height), ``top_frac``, ``bottom_frac``, ``centre_offset``
+  (horizontal distance of the centre from the middle, over the width: sonographers centre what
+  they image), ``border``:
   fraction of the boundary on the image edge or next to invalid pixels.
 """
 
@@ -44,7 +45,7 @@ EDGE_SCALE = 5.0
 FEATURES = (
     "area_mm2", "width_mm", "depth_mm", "wd_ratio", "contrast", "darkness", "edge", "edge_abs",
     "solidity", "extent", "aspect", "ellipse_misfit", "roughness", "heterogeneity",
-    "anechoic_frac", "posterior", "posterior_lr", "depth_frac", "top_frac", "centre_offset",
+    "anechoic_frac", "posterior", "posterior_lr", "depth_frac", "top_frac", "bottom_frac", "centre_offset",
     "border", "level", "is_ratio",
 )  # fmt: skip
 
@@ -179,6 +180,7 @@ def region_features(work: WorkImage, region: Region) -> dict[str, float]:
         "posterior_lr": lr,
         "depth_frac": float(centre_row / full_h),
         "top_frac": float((rows.start + r_idx[0]) / full_h),
+        "bottom_frac": float((rows.start + r_idx[-1] + 1) / full_h),
         "centre_offset": abs((span_c[0] + span_c[1]) / 2 / full_w - 0.5),
         **shape,
         "border": float((touches.sum() + on_edge.sum()) / max(boundary.sum(), 1)),

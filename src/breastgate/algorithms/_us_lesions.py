@@ -30,7 +30,6 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
 
-from breastgate.algorithms._logistic import LogisticModel
 from breastgate.algorithms._us_candidates import (
     NOMINAL_MM,
     WORK_MM,
@@ -41,6 +40,12 @@ from breastgate.algorithms._us_candidates import (
 )
 from breastgate.algorithms._us_descriptors import UsDescriptor, describe
 from breastgate.algorithms._us_features import RING_MM, region_features
+from breastgate.algorithms._us_models import (
+    DETECTOR,
+    MALIGNANCY,
+    OPERATING_THRESHOLD,
+    REPORT_FLOOR,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -59,33 +64,14 @@ __all__ = [
 ]
 
 NMS_OVERLAP = 0.3
+#: Which nested candidate draws a lesion (:func:`outline`).
+OUTLINE_BY: str | None = "edge_abs"
+OUTLINE_OVERLAP = 0.6
+OUTLINE_SCORE = 0.5
+BOTTOM_FRAC = 0.98
 #: How far (in equivalent radii) the refined outline may reach beyond the candidate.
 REFINE_REACH = 0.35
-
-DETECTOR = LogisticModel(
-    features=("contrast", "darkness", "edge", "solidity", "border", "area_mm2"),
-    log=frozenset({"area_mm2"}),
-    low=(0.1, 0.1, 0.0, 0.5, 0.0, -1.0),
-    high=(1.5, 1.5, 2.0, 1.0, 1.0, 7.0),
-    mean=(0.7, 0.6, 0.6, 0.85, 0.2, 3.5),
-    scale=(0.2, 0.2, 0.3, 0.1, 0.2, 1.0),
-    weights=(-1.5, -0.5, 1.0, 0.7, -1.0, 0.3),
-    bias=-3.0,
-)
-MALIGNANCY = LogisticModel(
-    features=("solidity", "roughness", "wd_ratio", "posterior", "edge"),
-    log=frozenset({"wd_ratio"}),
-    low=(0.5, 0.9, -1.0, 0.3, 0.0),
-    high=(1.0, 2.0, 1.5, 2.0, 2.0),
-    mean=(0.9, 1.1, 0.4, 1.0, 0.6),
-    scale=(0.06, 0.1, 0.3, 0.25, 0.3),
-    weights=(-1.0, 0.8, -0.8, -0.5, -0.5),
-    bias=0.0,
-)
-#: Detection score at ≤ 0.5 false regions per image (cross-validated on BUSI).
-OPERATING_THRESHOLD = 0.5
-#: Lowest score returned at all (≈ 1 false region per image on BUSI, cross-validated).
-REPORT_FLOOR = 0.3
+REFINE_REACH_MM = 1.5
 
 
 @dataclass(frozen=True)
@@ -138,6 +124,30 @@ def select(analysis: Analysis, scores: Sequence[float], floor: float, max_lesion
     return kept
 
 
+def outline(analysis: Analysis, scores: Sequence[float], seed: int) -> int:
+    """The candidate that draws the lesion found at ``seed``: of the nested candidates of the same
+    lesion (overlap >= ``OUTLINE_OVERLAP``, score >= ``OUTLINE_SCORE`` of the seed's), the one whose
+    boundary has the strongest mean gradient (the edge the eye sees; the detection model, which
+    favours large regions, would otherwise draw a lesion with the dark tissue next to it)."""
+    if OUTLINE_BY is None:
+        return seed
+
+    def key(j: int) -> tuple[bool, float]:
+        # A region reaching the bottom of the image is, when a shorter one exists, a lesion
+        # joined to its own posterior shadow.
+        f = analysis.features[j]
+        return f.get("bottom_frac", 0.0) < BOTTOM_FRAC, f[OUTLINE_BY]
+
+    a = analysis.regions[seed]
+    best = seed
+    for j, b in enumerate(analysis.regions):
+        if scores[j] < OUTLINE_SCORE * scores[seed] or key(j) <= key(best):
+            continue
+        if _overlap(a, b) >= OUTLINE_OVERLAP:
+            best = j
+    return best
+
+
 def _overlap(a: Region, b: Region) -> float:
     """Intersection over the smaller area of two regions."""
     r0, c0 = max(a.r0, b.r0), max(a.c0, b.c0)
@@ -178,13 +188,15 @@ def refine(analysis: Analysis, region: Region, valid: BoolArray | None) -> BoolA
     A candidate's level is one of a few fixed ones, usually below the edge's mid-point, so its
     outline lies inside the true edge. The outline is redrawn on the smoothed image (bilinear at
     input resolution) at the mid-level between the candidate's inside median and the median of a
-    ring ``RING_MM`` outside, within ``REFINE_REACH`` of its equivalent radius (so that it cannot
-    leak into dark tissue beside it), keeping the parts that touch the candidate, holes filled.
+    ring ``RING_MM`` outside, within ``REFINE_REACH`` of its equivalent radius and
+    ``REFINE_REACH_MM`` of it (so that it cannot leak far into dark tissue or a shadow beside it),
+    keeping the parts that touch the candidate, holes filled.
     Falls back to the candidate when the redrawn region is not within 0.5-3 times its area.
     """
     work = analysis.work
     h, w = region.mask.shape
-    reach = max(2.0, REFINE_REACH * float(np.sqrt(region.mask.sum() / np.pi)))
+    radius = float(np.sqrt(region.mask.sum() / np.pi))
+    reach = max(2.0, min(REFINE_REACH * radius, REFINE_REACH_MM / WORK_MM))
     pad = int(max(reach, RING_MM[1] / WORK_MM)) + 2
     r0, c0 = max(0, region.r0 - pad), max(0, region.c0 - pad)
     r1 = min(work.smooth.shape[0], region.r0 + h + pad)
@@ -302,7 +314,7 @@ def find_lesions(
     scores = [DETECTOR.score(f) for f in analysis.features]
     kept = select(analysis, scores, REPORT_FLOOR, max_lesions)
     ok = None if valid is None else np.asarray(valid, bool)
-    lesions = [_lesion(analysis, i, scores[i], ok) for i in kept]
+    lesions = [_lesion(analysis, outline(analysis, scores, i), scores[i], ok) for i in kept]
     found = [lesion for lesion in lesions if lesion is not None]
     LOGGER.debug("%d candidates, %d lesions", len(analysis.regions), len(found))
     return found
