@@ -28,7 +28,8 @@ def speckle_image(
 
     Each lesion: centre ``x``, ``y`` (mm), semi-axes ``a`` (horizontal), ``b`` (vertical) in mm,
     ``echo`` (relative echogenicity), ``posterior`` (relative level of the column below it) and
-    ``lobes`` (amplitude of a 7-lobed outline, 0 for an ellipse).
+    ``lobes`` (amplitude of a 7-lobed outline, 0 for an ellipse); ``combined``: a shadow behind
+    the middle third, enhancement behind the rest.
     """
     rng = np.random.default_rng(seed)
     yy, xx = np.indices(shape) * PIXEL_MM
@@ -40,6 +41,10 @@ def speckle_image(
         inside = r <= wobble
         below = (np.abs(xx - les["x"]) < les["a"] * 0.9) & (yy > les["y"] + les["b"])
         level[below] *= les.get("posterior", 1.0)
+        if les.get("combined"):
+            middle = below & (np.abs(xx - les["x"]) < les["a"] / 3)
+            level[below & ~middle] *= 1.8
+            level[middle] *= 0.4
         level[inside] = les.get("echo", 0.3)
     image = rng.rayleigh(40.0, shape) * level
     return np.clip(ndi.gaussian_filter(image, 1.0) * 1.6, 0, 255)
@@ -85,10 +90,11 @@ def test_round_and_irregular_shapes() -> None:
 
 
 @pytest.mark.parametrize(
-    ("posterior", "expected"), [(0.45, "shadowing"), (1.8, "enhancement"), (1.0, "none")]
+    ("posterior", "combined", "expected"),
+    [(0.45, 0, "shadowing"), (1.8, 0, "enhancement"), (1.0, 0, "none"), (1.0, 1, "combined")],
 )
-def test_posterior_features(posterior: float, expected: str) -> None:
-    les = {"x": 25.0, "y": 14.0, "a": 5.0, "b": 3.0, "posterior": posterior}
+def test_posterior_features(posterior: float, combined: int, expected: str) -> None:
+    les = {"x": 25.0, "y": 14.0, "a": 5.0, "b": 3.0, "posterior": posterior, "combined": combined}
     lesion = top(speckle_image(5, [les]))
     assert lesion.descriptors["posterior"].value == expected, lesion.descriptors["posterior"]
 
@@ -138,3 +144,11 @@ def test_speed_of_one_image() -> None:
     find_lesions(image, pixel_mm=PIXEL_MM)
     # The target is 1 s on 2 cores; the margin is for a machine shared with other jobs.
     assert time.perf_counter() - start < 3.0
+
+
+def test_degenerate_inputs() -> None:
+    image = speckle_image(13, shape=(120, 160))
+    assert find_lesions(image, valid=np.zeros(image.shape, bool), pixel_mm=PIXEL_MM) == []
+    assert find_lesions(np.zeros((40, 40)), pixel_mm=PIXEL_MM) == []
+    with pytest.raises(ValueError, match="2-D"):
+        find_lesions(np.zeros((40, 40, 3)))

@@ -20,18 +20,21 @@ ROUND_ASPECT = 0.85
 #: round mass (width ≈ depth) is not parallel.
 PARALLEL_RATIO = 1.15
 #: Margin: not circumscribed when the boundary is rough (longer than the ellipse's) or blurred.
-ROUGH_MARGIN = 1.15
-SHARP_EDGE = 0.45
-#: Echo pattern (inside median over the surrounding median).
+#: The thresholds of margin, echo pattern and posterior features were chosen on development US
+#: phantoms (branch usphantom, seeds 1000-1011); BUSI has no descriptor truth.
+ROUGH_MARGIN = 1.1
+SHARP_EDGE = 0.62
+#: Echo pattern (inside median over the surrounding median; log-compressed gray levels, so a lesion
+#: of a fifth of the surrounding echo reads about 0.6).
 ANECHOIC = 0.25
-HYPOECHOIC = 0.8
+HYPOECHOIC = 0.6
 HYPERECHOIC = 1.2
 HETEROGENEOUS = 0.35
 COMPLEX_FRACTION = (0.15, 0.75)
 #: Posterior features (band below over side bands at the same depth).
-ENHANCEMENT = 1.2
+ENHANCEMENT = 1.1
 SHADOWING = 0.8
-COMBINED_LR = 1.6
+COMBINED_LR = 1.3
 
 
 @dataclass(frozen=True)
@@ -99,13 +102,15 @@ def posterior(f: Mapping[str, float]) -> UsDescriptor:
     ratio, lr = f["posterior"], f["posterior_lr"]
     basis = (
         f"below/beside median {ratio:.2f} (enhancement >= {ENHANCEMENT}, shadowing <= "
-        f"{SHADOWING}), brighter/darker half below {lr:.2f} (combined >= {COMBINED_LR})"
+        f"{SHADOWING}), outer/middle third below {lr:.2f} (combined >= {COMBINED_LR})"
     )
+    if lr >= COMBINED_LR:
+        return UsDescriptor("combined", basis)
     if ratio >= ENHANCEMENT:
         return UsDescriptor("enhancement", basis)
     if ratio <= SHADOWING:
         return UsDescriptor("shadowing", basis)
-    return UsDescriptor("combined" if lr >= COMBINED_LR else "none", basis)
+    return UsDescriptor("none", basis)
 
 
 def describe(f: Mapping[str, float]) -> dict[str, UsDescriptor]:

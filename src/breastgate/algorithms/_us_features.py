@@ -14,11 +14,12 @@ detection and malignancy models and the BI-RADS descriptors read:
 - ``heterogeneity``: SD inside over the ring median; ``anechoic_frac``: inside fraction below a
   quarter of the ring median;
 - ``posterior``: median of a band below the region over the median of side bands at the same depth;
-  ``posterior_lr``: the larger over the smaller half of the band below (one side shadowed);
+  ``posterior_lr``: the outer thirds of the band below over its middle third (a combined pattern:
+  shadow behind the middle, enhancement beside it);
 - ``depth_frac`` (centre row / height), ``top_frac``, ``bottom_frac``, ``centre_offset``
   (horizontal distance of the centre from the middle, over the width: sonographers centre what
-  they image), ``border``:
-  fraction of the boundary on the image edge or next to invalid pixels.
+  they image), ``border``: fraction of the boundary on the image edge, ``invalid_edge``: next to
+  invalid pixels (not used to rank: calipers are drawn next to lesions).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ FEATURES = (
     "area_mm2", "width_mm", "depth_mm", "wd_ratio", "contrast", "darkness", "edge", "edge_abs",
     "solidity", "extent", "aspect", "ellipse_misfit", "roughness", "heterogeneity",
     "anechoic_frac", "posterior", "posterior_lr", "depth_frac", "top_frac", "bottom_frac", "centre_offset",
-    "border", "level", "is_ratio",
+    "border", "invalid_edge", "level", "is_ratio",
 )  # fmt: skip
 
 
@@ -123,10 +124,12 @@ def posterior_bands(
         return 1.0, 1.0, "no tissue beside the band below"
     below = float(np.median(band[ok]))
     ratio = below / max(float(np.median(side_vals)), 1.0)
-    half = band.shape[1] // 2
-    a = float(np.median(band[:, :half])) if half else below
-    b = float(np.median(band[:, half:])) if half else below
-    lr = max(a, b) / max(min(a, b), 1.0)
+    # Combined: a shadow behind the middle third with enhancement behind the outer thirds.
+    third = max(1, width // 3)
+    whole = smooth[top:bottom, c0:c1]
+    middle = float(np.median(whole[:, third : max(third + 1, width - third)]))
+    outer = float(np.median(np.concatenate([whole[:, :third], whole[:, width - third :]], axis=1)))
+    lr = outer / max(middle, 1.0)
     return ratio, lr, ""
 
 
@@ -183,7 +186,8 @@ def region_features(work: WorkImage, region: Region) -> dict[str, float]:
         "bottom_frac": float((rows.start + r_idx[-1] + 1) / full_h),
         "centre_offset": abs((span_c[0] + span_c[1]) / 2 / full_w - 0.5),
         **shape,
-        "border": float((touches.sum() + on_edge.sum()) / max(boundary.sum(), 1)),
+        "border": float(on_edge.sum() / max(boundary.sum(), 1)),
+        "invalid_edge": float(touches.sum() / max(boundary.sum(), 1)),
         "level": float(region.level),
         "is_ratio": 1.0 if region.family == "ratio" else 0.0,
     }
