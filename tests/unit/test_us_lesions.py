@@ -13,6 +13,7 @@ from breastgate.algorithms._us_lesions import (
     UsLesion,
     calipers,
     find_lesions,
+    find_lesions_cine,
 )
 
 PIXEL_MM = 0.1
@@ -152,3 +153,10 @@ def test_degenerate_inputs() -> None:
     assert find_lesions(np.zeros((40, 40)), pixel_mm=PIXEL_MM) == []
     with pytest.raises(ValueError, match="2-D"):
         find_lesions(np.zeros((40, 40, 3)))
+
+
+def test_cine_frames_are_sampled() -> None:
+    frame = speckle_image(14, [{"x": 12.0, "y": 10.0, "a": 4.0, "b": 2.5}], shape=(200, 240))
+    found = find_lesions_cine(np.stack([frame] * 30), pixel_mm=PIXEL_MM, max_frames=4)
+    assert sorted(found) == [0, 10, 19, 29]
+    assert all(lesions and lesions[0].score >= OPERATING_THRESHOLD for lesions in found.values())

@@ -61,9 +61,12 @@ __all__ = [
     "UsDescriptor",
     "UsLesion",
     "find_lesions",
+    "find_lesions_cine",
 ]
 
 NMS_OVERLAP = 0.3
+#: Frames of a cine loop analysed at most (:func:`find_lesions_cine`).
+CINE_FRAMES = 20
 #: Which nested candidate draws a lesion (:func:`outline`).
 OUTLINE_BY: str | None = "edge_abs"
 OUTLINE_OVERLAP = 0.6
@@ -318,3 +321,23 @@ def find_lesions(
     found = [lesion for lesion in lesions if lesion is not None]
     LOGGER.debug("%d candidates, %d lesions", len(analysis.regions), len(found))
     return found
+
+
+def find_lesions_cine(
+    frames: Sequence[npt.NDArray[Any]] | npt.NDArray[Any],
+    valid: npt.NDArray[np.bool_] | None = None,
+    pixel_mm: float | None = None,
+    max_lesions: int = 3,
+    max_frames: int = CINE_FRAMES,
+) -> dict[int, list[UsLesion]]:
+    """Lesions of a cine loop's frames (one region, same ``valid`` for all), by frame index.
+
+    At most ``max_frames`` frames are analysed, evenly spread (first and last included), so that a
+    100-frame loop costs about as much as ``max_frames`` images; the caller links the lesions
+    across frames (the extent over frames gives the third, elevational, measurement).
+    """
+    count = len(frames)
+    if count == 0:
+        return {}
+    picked = sorted({round(x) for x in np.linspace(0, count - 1, min(count, max_frames))})
+    return {i: find_lesions(frames[i], valid, pixel_mm, max_lesions) for i in picked}
