@@ -70,7 +70,7 @@ CINE_FRAMES = 20
 #: Which nested candidate draws a lesion (:func:`outline`).
 OUTLINE_BY: str | None = "edge_abs"
 OUTLINE_OVERLAP = 0.6
-OUTLINE_SCORE = 0.5
+OUTLINE_SCORE = 0.25
 BOTTOM_FRAC = 0.98
 #: How far (in equivalent radii) the refined outline may reach beyond the candidate.
 REFINE_REACH = 0.35
