@@ -13,6 +13,8 @@ Usage: ``python bench/busi_us.py --data /work/shared/data/busi-dev [--folds 5 --
    the malignancy model (those candidates of benign and malignant images) and the thresholds
    (scores at 0.5 and 1 false regions per training image) are fitted on the other folds only,
    then the fold is scored.
+   Each kept detection is drawn as ``find_lesions`` draws it (:func:`~breastgate.algorithms.
+   _us_lesions.outline`, then :func:`~breastgate.algorithms._us_lesions.refine` for its Dice).
 3. Printed, all out of fold: sensitivity at the per-fold thresholds, the pooled FROC, Dice of the
    best-matching shown detection per true lesion, benign-vs-malignant AUC, time per image, and
    normals with a shown detection.

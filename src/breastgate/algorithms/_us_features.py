@@ -133,6 +133,20 @@ def posterior_bands(
     return ratio, lr, ""
 
 
+def _on_edge(mask: BoolArray, rows: slice, cols: slice, shape: tuple[int, int]) -> BoolArray:
+    """The region's pixels on the working image's outer edge (``mask`` is the crop at rows, cols)."""
+    on_edge = np.zeros_like(mask)
+    if rows.start == 0:
+        on_edge[0] = mask[0]
+    if rows.stop == shape[0]:
+        on_edge[-1] = mask[-1]
+    if cols.start == 0:
+        on_edge[:, 0] = mask[:, 0]
+    if cols.stop == shape[1]:
+        on_edge[:, -1] = mask[:, -1]
+    return on_edge
+
+
 def region_features(work: WorkImage, region: Region) -> dict[str, float]:
     """The features listed in the module docstring for one candidate region."""
     rows, cols, mask = _crop(work, region)
@@ -150,16 +164,8 @@ def region_features(work: WorkImage, region: Region) -> dict[str, float]:
     step = max(ring_med - med_in, 1.0)
     edge = float(grad[edge_px].mean()) * EDGE_SCALE / step
     touches = outer & ~valid
-    on_edge = np.zeros_like(mask)
     full_h, full_w = work.smooth.shape
-    if rows.start == 0:
-        on_edge[0] = mask[0]
-    if rows.stop == full_h:
-        on_edge[-1] = mask[-1]
-    if cols.start == 0:
-        on_edge[:, 0] = mask[:, 0]
-    if cols.stop == full_w:
-        on_edge[:, -1] = mask[:, -1]
+    on_edge = _on_edge(mask, rows, cols, (full_h, full_w))
     shape = _shape(mask)
     r_idx = np.flatnonzero(mask.any(axis=1))
     c_idx = np.flatnonzero(mask.any(axis=0))

@@ -8,7 +8,9 @@ A classical detector (pure numpy / scipy / scikit-image):
 2. every candidate is measured (:mod:`breastgate.algorithms._us_features`) and ranked by a
    logistic model (``DETECTOR``); the best are kept greedily, a candidate dropped when it overlaps
    one already kept (non-maximum suppression by ``NMS_OVERLAP`` of the smaller region);
-3. each kept region is brought back to input resolution, measured as a sonographer does (width:
+3. each lesion is drawn by the nested candidate with the strongest boundary gradient
+   (:func:`outline`), redrawn at input resolution at its edge's mid-level (:func:`refine`),
+   measured as a sonographer does (width:
    the longest horizontal extent; depth: the largest vertical extent, perpendicular to it),
    described (BI-RADS US, 5th edition, each descriptor with its measured basis,
    :mod:`breastgate.algorithms._us_descriptors`) and given a malignancy score (``MALIGNANCY``).
@@ -16,7 +18,13 @@ A classical detector (pure numpy / scipy / scikit-image):
 The models were fitted on the BUSI calibration set (Al-Dhabyani et al., Data in Brief 28:104863,
 2020; 240 images, ``bench/busi_fit.py``); the thresholds are the cross-validated ones of
 ``bench/busi_us.py`` (5 folds by image). BUSI has no pixel spacing: when ``pixel_mm`` is None a
-nominal ``NOMINAL_MM`` per pixel is assumed and sizes in mm are marked nominal in the features.
+nominal ``NOMINAL_MM`` per pixel is assumed and sizes in mm are marked nominal in the features
+(``nominal_scale`` = 1).
+
+Out of fold on BUSI (``bench/busi_us.py``, 5 folds): sensitivity 0.75 at 0.47 false regions per
+image (target 0.85 at 0.5: not met), 0.86 at 1; median Dice 0.79 on detected lesions (0.65 over
+all lesions, a missed one counting 0); benign-vs-malignant AUC 0.80 per detected lesion, 0.71 per
+image. Not yet validated on the US phantoms' benchmark.
 """
 
 from __future__ import annotations
