@@ -176,7 +176,9 @@ def _speed() -> None:
     from breastgate.algorithms.ultrasound import UltrasoundAlgorithm
     from breastgate.phantoms.us import UsLesionRequest, generate_us_study
 
-    lesion = UsLesionRequest(width_mm=12.0, depth_mm=8.0)
+    lesion = UsLesionRequest(
+        width_mm=12.0, depth_mm=8.0, shape="oval", orientation="parallel", echo_pattern="hypoechoic"
+    )
     for label, kwargs, target in (
         ("single-frame 800x600", {"images": 1, "style": "caps_clock"}, TARGET_IMAGE_S),
         ("100-frame cine", {"images": 0, "cine": True, "frames": 100}, TARGET_CINE_S),
