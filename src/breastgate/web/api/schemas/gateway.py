@@ -127,6 +127,7 @@ class DraftFinding(OpenSchema):
     algorithm: str | None = None
     change: str | None = None
     clock: int | None = None
+    correspondences: list[str] | None = None
     curve_type: str | None = None
     delayed_phase: str | None = None
     depth: str | None = None

@@ -103,6 +103,10 @@ class Mark(Schema):
     size_mm: Number | None
     patient_mm: tuple[Number, Number, Number] | None
     frames: tuple[int, int] | None = Field(description="First and last frame the lesion spans (DBT)")
+    lines: list[tuple[Point, Point]] = Field(
+        default_factory=list,
+        description="Measurement lines [[start], [end]] drawn with the mark (ultrasound calipers: width, depth)",
+    )
 
 
 class Kinetics(Schema):
