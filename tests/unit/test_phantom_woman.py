@@ -159,3 +159,23 @@ def _spot_args(planned: dict[str, object]) -> dict[str, object]:
         "radial_mm": planned["radial_mm"],
         "size_mm": planned["size_mm"],
     }
+
+
+def test_which_lesion_a_finding_shows(woman: PhantomWoman) -> None:
+    true_mg = woman.truth["lesion"]["MG"]
+    view = true_mg["views"][0]
+    c0, r0, c1, r1 = view["bbox"]
+    on = {"marks": [{"sop_instance_uid": view["sop_instance_uid"], "point": [(c0 + c1) / 2, (r0 + r1) / 2]}]}
+    off = {"marks": [{"sop_instance_uid": view["sop_instance_uid"], "point": [c1 + 400, r1 + 400]}]}
+    assert (woman.shows(on, "MG"), woman.shows(off, "MG")) == ("true", "")
+    unrelated_us = next(u for u in woman.truth["unrelated"] if u["modality"] == "US")
+    c0, r0, c1, r1 = unrelated_us["bbox_px"]
+    mark = {"sop_instance_uid": unrelated_us["sop_instance_uid"], "point": [(c0 + c1) / 2, (r0 + r1) / 2]}
+    assert woman.shows({"marks": [mark]}, "US") == "unrelated"
+    true_mr = woman.truth["lesion"]["MR"]
+    near = [v + 2.0 for v in true_mr["patient_mm"]]
+    assert (
+        woman.shows({"laterality": true_mr["laterality"], "location": {"patient_mm": near}}, "MR") == "true"
+    )
+    other = "L" if true_mr["laterality"] == "R" else "R"
+    assert woman.shows({"laterality": other, "location": {"patient_mm": near}}, "MR") == ""

@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +122,57 @@ class PhantomWoman:
     def studies(self) -> dict[str, Any]:
         """The studies by modality, in the order they are taken: MG, US, MR."""
         return {"MG": self.mg, "US": self.us, "MR": self.mri}
+
+    def shows(self, finding: Mapping[str, Any], modality: str) -> str:
+        """Which lesion a results-JSON ``finding`` of the study of ``modality`` (MG, US, MR) shows:
+        ``"true"``, ``"unrelated"`` or ``""`` (neither: a false positive).
+
+        The rule: MG, one of its marks lies on a truth view of the lesion (inside that view's truth
+        bounding box widened by :data:`PAD_MM`); US, its mark lies on the lesion's image inside
+        the lesion's bounding box widened the same; MR, its ``location.patient_mm`` lies within
+        ``max(10 mm, 0.75 × largest diameter)`` of the lesion's centroid, same side.
+        """
+        entries = [("true", self.truth["lesion"][modality])]
+        entries += [("unrelated", u) for u in self.truth["unrelated"] if u["modality"] == modality]
+        for label, entry in entries:
+            if entry.get("lesion_id") and self._on(finding, modality, entry):
+                return label
+        return ""
+
+    def _on(self, finding: Mapping[str, Any], modality: str, entry: Mapping[str, Any]) -> bool:
+        marks = [m for m in finding.get("marks") or () if m.get("point")]
+        if modality == "MG":
+            px = float(self.mg.datasets[0].ImagerPixelSpacing[0])
+            boxes = {v["sop_instance_uid"]: v["bbox"] for v in entry["views"]}
+            return any(
+                m.get("sop_instance_uid") in boxes
+                and _inside(m["point"], boxes[m["sop_instance_uid"]], PAD_MM / px)
+                for m in marks
+            )
+        if modality == "US":
+            image = next(
+                i for i in self.us.truth["images"] if i["sop_instance_uid"] == entry["sop_instance_uid"]
+            )
+            px = float(image["regions"][0]["mm_per_pixel"][0])
+            return any(
+                m.get("sop_instance_uid") == entry["sop_instance_uid"]
+                and _inside(m["point"], entry["bbox_px"], PAD_MM / px)
+                for m in marks
+            )
+        where = (finding.get("location") or {}).get("patient_mm")
+        return (
+            where is not None
+            and finding.get("laterality") == entry["laterality"]
+            and math.dist(where, entry["patient_mm"]) <= max(10.0, 0.75 * entry["size_mm"])
+        )
+
+
+#: How far (mm) outside a truth bounding box a mark still shows the lesion.
+PAD_MM = 3.0
+
+
+def _inside(point: Sequence[float], box: Sequence[float], pad: float) -> bool:
+    return box[0] - pad <= point[0] <= box[2] + pad and box[1] - pad <= point[1] <= box[3] + pad
 
 
 def _spot(rng: np.random.Generator, laterality: str | None = None) -> Spot:
