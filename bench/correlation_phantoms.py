@@ -43,7 +43,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -287,6 +287,31 @@ def detection(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
     return out
 
 
+def _safe_run(job: tuple[int, tuple[int, int, int], str]) -> dict[str, Any]:
+    """:func:`run_woman`, or a row with ``error`` (a phantom or an algorithm that raised)."""
+    try:
+        return run_woman(job)
+    except Exception as exc:  # one woman must not take the run down; reported with the figures
+        return {"seed": job[0], "error": f"{type(exc).__name__}: {exc}"}
+
+
+def _run_all(
+    jobs: Sequence[tuple[int, tuple[int, int, int], str]], workers: int
+) -> tuple[list[Any], list[Any]]:
+    rows: list[dict[str, Any]] = []
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            futures = [pool.submit(_safe_run, job) for job in jobs]
+            for n, future in enumerate(as_completed(futures), start=1):
+                rows.append(future.result())
+                if n % 10 == 0:
+                    print(f"  ... {n}/{len(jobs)} women", file=sys.stderr, flush=True)
+    else:
+        rows = [_safe_run(job) for job in jobs]
+    rows.sort(key=lambda r: r["seed"])
+    return [r for r in rows if "error" not in r], [r for r in rows if "error" in r]
+
+
 def _figures(s: Mapping[str, Any]) -> str:
     return f"precision {s['precision']:.3f} ({s['correct']}/{s['predicted']}), recall {s['recall']:.3f}"
 
@@ -304,16 +329,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     us_mode = args.us if args.us != "auto" else ("algorithm" if us_available() else "truth")
     jobs = [(args.seed + i, tuple(args.mri_size), us_mode) for i in range(args.women)]
     start = time.perf_counter()
-    if args.workers > 1:
-        with ProcessPoolExecutor(args.workers) as pool:
-            rows = list(pool.map(run_woman, jobs))
-    else:
-        rows = [run_woman(job) for job in jobs]
+    rows, errors = _run_all(jobs, args.workers)
     wall = time.perf_counter() - start
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+        args.json.write_text(json.dumps(rows + errors, indent=1) + "\n", encoding="utf-8")
     result = score(rows)
     print(f"correlation on {len(rows)} phantom women (seed {args.seed}), US findings: {us_mode}")
+    for row in errors:
+        print(f"  woman {row['seed']} not analysed: {row['error']}")
     for name in ("pairs", "links"):
         s = result[name]
         print(f"  {name}: {_figures(s)}")

@@ -11,8 +11,9 @@ its truth is the worst curve of its parts.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -214,10 +215,18 @@ def _centre(rng: np.random.Generator, breast: Breast, reach: float) -> tuple[flo
 _FIT_FACTORS = tuple(sorted((1.0 + 0.05 * k for k in range(-18, 13)), key=lambda f: (abs(f - 1.0), f)))
 
 
-def _clock_centre(req: DceLesionRequest, breast: Breast, reach: float) -> tuple[float, float, float] | None:
+def _room(where: tuple[float, float, float], reach: float, others: Sequence[DceLesion]) -> bool:
+    """Whether a lesion of ``reach`` at ``where`` keeps 5 mm from every one of ``others``."""
+    return all(np.linalg.norm(np.subtract(where, o.centre_mm)) > reach + o.reach_mm + 5 for o in others)
+
+
+def _clock_centre(
+    req: DceLesionRequest, breast: Breast, reach: float, clear: Callable[[tuple[float, float, float]], bool]
+) -> tuple[float, float, float] | None:
     """Centre (body frame) at the requested clock and 3-D distance from the nipple: ``d`` along
     the breast's axis behind the nipple, ``radial_mm`` across it; the radial offset, then the
-    distance, scaled until the lesion lies ``reach`` + skin + 3 mm inside the breast."""
+    distance, scaled until the lesion lies ``reach`` + skin + 3 mm inside the breast and is
+    ``clear`` of the other lesions."""
     assert req.clock is not None
     dist = req.distance_from_nipple_mm if req.distance_from_nipple_mm is not None else 0.5 * breast.depth_mm
     radial = min(req.radial_mm if req.radial_mm is not None else 0.5 * dist, 0.95 * dist)
@@ -233,7 +242,8 @@ def _clock_centre(req: DceLesionRequest, breast: Breast, reach: float) -> tuple[
             x = breast.x_mm + u * breast.tip_dx_mm + r * math.sin(angle)  # +x: the patient's left
             z = breast.z_mm + u * breast.tip_dz_mm + r * math.cos(angle)  # +z: superior
             y = breast.base_y_mm - u * breast.depth_mm
-            if float(breast.level(np.array(x), np.array(y), np.array(z), shrink)) <= 1.0:
+            inside = float(breast.level(np.array(x), np.array(y), np.array(z), shrink)) <= 1.0
+            if inside and clear((float(x), float(y), float(z))):
                 return float(x), float(y), float(z)
     return None
 
@@ -269,13 +279,13 @@ def place_lesions(
             off = off / np.linalg.norm(off) * radii[0] * rng.uniform(0.4, 0.7)
             lobes_rel.append((tuple(float(v) for v in off), tuple(r * rng.uniform(0.4, 0.65) for r in radii)))
         reach = max(float(np.linalg.norm(o)) + max(r) for o, r in lobes_rel)
+        clear = partial(_room, reach=reach, others=(*avoid, *placed))
         centre = None
         for _ in range(20 if req.clock is None else 1):
-            centre = _centre(rng, breast, reach) if req.clock is None else _clock_centre(req, breast, reach)
-            if centre is not None and all(
-                np.linalg.norm(np.subtract(centre, o.centre_mm)) > reach + o.reach_mm + 5
-                for o in [*avoid, *placed]
-            ):
+            centre = (
+                _centre(rng, breast, reach) if req.clock is None else _clock_centre(req, breast, reach, clear)
+            )
+            if centre is not None and clear(centre):
                 break
             centre = None
         if centre is None:

@@ -34,9 +34,10 @@ from typing import Any
 import numpy as np
 import pydicom
 
+from breastgate.phantoms.errors import PhantomError
 from breastgate.phantoms.lesions import LesionRequest
 from breastgate.phantoms.mg import PhantomStudy, generate_mg_study
-from breastgate.phantoms.mri import DceStudy, generate_dce_study
+from breastgate.phantoms.mri import DceStudy, generate_dce_study, plan_dce_study
 from breastgate.phantoms.mri_lesions import DceLesionRequest
 from breastgate.phantoms.us import UsStudy, generate_us_study
 from breastgate.phantoms.us_lesions import UsLesionRequest
@@ -48,6 +49,7 @@ LOGGER = logging.getLogger(__name__)
 #: Days after the mammogram of the ultrasound and of the MRI.
 US_DAY, MRI_DAY = 7, 21
 _MASS_SHAPES = ("round", "oval", "irregular", "spiculated")
+_ATTEMPTS = 20
 
 
 @dataclass(frozen=True)
@@ -242,15 +244,8 @@ def _us(
     )
 
 
-def _mri(
-    seed: int,
-    pid: str,
-    rng: np.random.Generator,
-    spots: list[Spot],
-    date: dt.date,
-    size: tuple[int, int, int],
-) -> DceStudy:
-    requests = [
+def _mri_requests(rng: np.random.Generator, spots: list[Spot]) -> list[DceLesionRequest]:
+    return [
         DceLesionRequest(
             curve_type="III",  # washout: a mass the kinetics reader is meant to see
             diameter_mm=_size(rng, s.size_mm),
@@ -262,7 +257,6 @@ def _mri(
         )
         for s in spots
     ]
-    return generate_dce_study(seed, size=size, lesions=requests, patient_id=pid, study_date=date)
 
 
 def _same_patient(datasets: list[pydicom.Dataset], like: pydicom.Dataset) -> None:
@@ -295,12 +289,29 @@ def generate_woman(
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x3011A4]))
     pid = patient_id or f"PW{seed:08d}"
-    true = _spot(rng)
-    unrelated = _unrelated(rng, true)
+    for attempt in range(_ATTEMPTS):  # a woman whose MRI breasts cannot hold the lesions is redrawn
+        true = _spot(rng)
+        unrelated = _unrelated(rng, true)
+        try:
+            mri_requests = _mri_requests(rng, [true, unrelated["MR"]])
+            mri_plan = plan_dce_study(seed, size=mri_size, lesions=mri_requests, patient_id=pid)
+        except PhantomError:
+            LOGGER.debug("phantom woman seed=%d: attempt %d has no room in the MRI", seed, attempt)
+            continue
+        break
+    else:
+        raise PhantomError(f"no room for the lesions of phantom woman {seed} in {_ATTEMPTS} attempts")
+    del mri_plan  # the plan proved the lesions fit; the study is generated below with its date
     mg = _mg(seed, pid, rng, [true, unrelated["MG"]])
     day0 = dt.datetime.strptime(str(mg.datasets[0].StudyDate), "%Y%m%d").date()
     us = _us(seed, pid, rng, [true, unrelated["US"]], day0 + dt.timedelta(days=US_DAY), us_location)
-    mri = _mri(seed, pid, rng, [true, unrelated["MR"]], day0 + dt.timedelta(days=MRI_DAY), mri_size)
+    mri = generate_dce_study(
+        seed,
+        size=mri_size,
+        lesions=mri_requests,
+        patient_id=pid,
+        study_date=day0 + dt.timedelta(days=MRI_DAY),
+    )
     _same_patient(us.datasets + mri.datasets, mg.datasets[0])
     truth = woman_truth(pid, true, unrelated, mg, us, mri)
     LOGGER.debug("phantom woman seed=%d", seed)
