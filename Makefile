@@ -5,8 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages of the test peers (reference/tools.md): dcmtk, Orthanc, dicom3tools, PixelMed + a JRE.
 PEER_DEBS := dcmtk orthanc orthanc-dicomweb dicom3tools pixelmed-apps default-jre-headless
-# Debian libraries WeasyPrint needs to render patient letters to PDF (Pango, HarfBuzz subsetting, a font).
-RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+# Debian libraries WeasyPrint needs to render patient letters to PDF (Pango, HarfBuzz subsetting, a font),
+# and Tesseract with its English model to read the burned-in text of ultrasound frames (imaging.us_ocr).
+RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core tesseract-ocr tesseract-ocr-eng
 
 .PHONY: run test install install-test system-libs peers lint typecheck unit bench clean
 
@@ -75,6 +76,7 @@ bench: install-test peers
 	$(BIN)/python bench/dbt_froc.py --count 60 --seed 8000 --workers 2
 	$(BIN)/python bench/dbt_froc.py --speed
 	$(BIN)/python bench/e2e_latency.py --count 20
+	OMP_THREAD_LIMIT=1 $(BIN)/python bench/us_ocr.py --count 200 --seed 8000
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

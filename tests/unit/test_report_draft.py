@@ -599,3 +599,65 @@ def test_enhancing_lesion_in_the_mri_lexicon_with_its_change() -> None:
     assert (draft.rule, draft.birads) == ("R1M", None)
     assert "1 type III" in draft.impression[0] and "radiologist" in draft.impression[0]
     assert draft.recommendation == "Recommendation to be made by the radiologist."
+
+
+# --- ultrasound and one lesion across modalities (issue 19) -------------------------------------
+
+
+def test_ultrasound_lesion_in_the_bi_rads_us_lexicon() -> None:
+    lesion = _finding(
+        "us-1",
+        FindingKind.US_LESION,
+        size=12.4,
+        location=FindingLocation(10, "UOQ", None, 30.0),
+        shape="irregular",
+        orientation="not_parallel",
+        margin="not_circumscribed",
+        echo_pattern="hypoechoic",
+        posterior="shadowing",
+    )
+    doc = _doc(lesion)
+    doc["findings"][0]["attributes"].update({"width_mm": 12.4, "depth_mm": 9.1})
+    (drafted,) = build_draft(doc).findings
+    assert drafted.sentence == (
+        "Irregular hypoechoic mass on ultrasound with not circumscribed margins, not parallel orientation, "
+        "posterior shadowing, in the upper outer quadrant of the right breast at 10 o'clock, 3 cm from the "
+        "nipple, measuring 12 x 9.1 mm."
+    )
+    assert drafted.descriptors["orientation"] == "not_parallel"
+
+
+def test_ultrasound_descriptors_outside_the_lexicon_are_left_out() -> None:
+    lesion = _finding("us-1", FindingKind.US_LESION, size=8.0, shape="blobby", posterior="none")
+    (drafted,) = build_draft(_doc(lesion)).findings
+    assert (
+        drafted.sentence
+        == "Mass on ultrasound with no posterior features, in the right breast, measuring 8 mm."
+    )
+
+
+def test_the_same_lesion_in_other_studies_is_named_oldest_first() -> None:
+    lesion = _finding("us-1", FindingKind.US_LESION, size=11.0, location=UOQ_10)
+    rows = [
+        {
+            "modality": "MR",
+            "study_date": "20260320",
+            "kind": "enhancing_lesion",
+            "size_mm": 12.0,
+            "clock": 10,
+        },
+        {"modality": "MG", "study_date": "2026-03-01", "kind": "mass", "size_mm": 10.0, "clock": 10},
+    ]
+    draft = build_draft(_doc(lesion), correspondences={("breastgate.calcifications", "us-1"): rows})
+    (drafted,) = draft.findings
+    assert drafted.correspondences == (
+        "the 10 mm mass at 10 o'clock on the mammogram of 2026-03-01",
+        "the 12 mm enhancing lesion at 10 o'clock on the MRI of 2026-03-20",
+    )
+    assert drafted.sentence.endswith(
+        "It corresponds to the 10 mm mass at 10 o'clock on the mammogram of 2026-03-01 and the 12 mm "
+        "enhancing lesion at 10 o'clock on the MRI of 2026-03-20."
+    )
+    assert "corresponds to" in render_text(draft)
+    other = build_draft(_doc(lesion), correspondences={("breastgate.masses", "us-1"): rows})
+    assert other.findings[0].correspondences == ()  # keyed by (algorithm, finding id)

@@ -251,6 +251,8 @@ class Mark:
     places it (volumes: PS3.3 C.7.6.2.1.1), in that image's Frame of Reference.
     ``frames`` is the (first, last) 1-based frames the lesion spans on a multi-frame image (DBT: the
     slices it was detected on), inclusive; None when unknown or for single-frame images.
+    ``lines`` are measurement lines (start, end) drawn with the mark: an ultrasound lesion's
+    caliper lines (width and depth).
     """
 
     sop_instance_uid: str
@@ -266,6 +268,7 @@ class Mark:
     size_mm: float | None = None
     patient_mm: tuple[float, float, float] | None = None
     frames: tuple[int, int] | None = None
+    lines: tuple[tuple[Point, Point], ...] = ()
 
     def __post_init__(self) -> None:
         if self.frames is not None and not 1 <= self.frames[0] <= self.frames[1]:

@@ -118,6 +118,7 @@ def _mark_json(mark: Mark) -> dict[str, Any]:
         "size_mm": mark.size_mm,
         "patient_mm": list(mark.patient_mm) if mark.patient_mm is not None else None,
         "frames": list(mark.frames) if mark.frames is not None else None,
+        "lines": [[list(a), list(b)] for a, b in mark.lines],
     }
 
 
@@ -140,6 +141,7 @@ def _mark_from(data: Mapping[str, Any]) -> Mark:
         size_mm=_opt_float(data.get("size_mm")),
         patient_mm=_opt_xyz(data.get("patient_mm")),
         frames=_opt_frames(data.get("frames")),
+        lines=tuple((_pair(a), _pair(b)) for a, b in data.get("lines") or ()),
     )
 
 

@@ -36,7 +36,9 @@ DRAFT_LABEL = "AI-generated draft — not for diagnostic use unless validated by
 DRAFTABLE_CATEGORIES = frozenset({"0", "1", "2"})
 
 #: Descriptor keys a draft finding may carry (the algorithm's ``Finding.attributes`` names).
-DESCRIPTOR_KEYS = frozenset({"shape", "margin", "calcification_type", "distribution"})
+DESCRIPTOR_KEYS = frozenset(
+    {"shape", "margin", "calcification_type", "distribution", "orientation", "echo_pattern", "posterior"}
+)
 
 
 class ReportStatus(StrEnum):
@@ -95,6 +97,9 @@ class DraftFinding:
     delayed_phase: str | None = None
     curve_type: str | None = None
     peak_enhancement_pct: float | None = None
+    #: The same lesion in the woman's other studies, as the draft says it ("the 10 mm mass at
+    #: 10 o'clock on the mammogram of 2026-03-01"), from the lesion table (issue 19).
+    correspondences: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.number < 1:

@@ -16,7 +16,8 @@ from breastgate.algorithms.base import Algorithm
 from breastgate.domain.errors import EncodingError, EngineUnavailableError
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, StudyRef
 from breastgate.pipeline.mri_outputs import build_mri_outputs, is_mri_result
-from breastgate.pipeline.objects import OutputObject
+from breastgate.pipeline.objects import OutputObject, source_headers
+from breastgate.pipeline.us_outputs import build_us_outputs, is_us_result
 from breastgate.results.gsps import GrayscaleSoftcopyPresentationState
 from breastgate.results.kos import KeyObjectSelectionDocument
 from breastgate.results.mammo_cad_sr import MammographyCADSR
@@ -80,16 +81,6 @@ def analyse(
         return failed, []
 
 
-def source_headers(study: StudyRef, sop_instance_uids: tuple[str, ...]) -> list[Dataset]:
-    """Headers (no pixel data) of the given instances, read from the stored files."""
-    wanted = set(sop_instance_uids)
-    return [
-        pydicom.dcmread(i.path, stop_before_pixels=True)
-        for i in study.instances
-        if i.sop_instance_uid in wanted
-    ]
-
-
 def prior_headers(study: StudyRef, result: AlgorithmResult) -> list[Dataset]:
     """Headers of the prior-study images the result's comparisons mark (for the CAD SR's temporal
     Composite Features), read from the priors attached to the study (``StudyRef.priors``)."""
@@ -132,6 +123,8 @@ def build_outputs(
         return []
     if is_mri_result(result, algorithm.manifest):
         return build_mri_outputs(study, algorithm, result)
+    if is_us_result(result, algorithm):
+        return build_us_outputs(study, algorithm, result)
     if result.density is None and not result.findings and result.operating_threshold is None:
         return []
     # The images used, plus the mammograms the algorithm could not use (listed as failed analyses).

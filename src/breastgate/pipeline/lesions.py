@@ -212,6 +212,34 @@ def cross_study_links(
     return out
 
 
+def correspondences(
+    session: Session,
+    study_instance_uid: str,
+    *,
+    default_mode: Mode = Mode.SILENT,
+    include_silent: bool = False,
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """For each finding of the study, by (algorithm, finding id): the lesion-table rows of the same
+    lesion in the woman's other studies (modality, date, kind, size, clock), for the report draft's
+    "corresponds to" sentence and the Sectra PropValues."""
+    study = session.get(Study, study_instance_uid)
+    if study is None or not study.patient_id:
+        return {}
+    lesions = patient_lesions(
+        session, study.patient_id, default_mode=default_mode, include_silent=include_silent
+    )
+    if lesions is None:
+        return {}
+    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for lesion in lesions.table.lesions:
+        here = [f for f in lesion.findings if f.study_instance_uid == study_instance_uid]
+        others = [lesions.rows[f.key] for f in lesion.findings if f.study_instance_uid != study_instance_uid]
+        for f in here:
+            if others:
+                out[(f.algorithm, f.finding_id)] = others
+    return out
+
+
 def add_correlations(body: dict[str, Any], links: Mapping[tuple[str, str], Sequence[str]]) -> None:
     """Append to each finding's ``correlated_with`` (same-study ids stay bare) the refs of its
     lesion's findings in other studies."""

@@ -138,8 +138,24 @@ NO_LESION_RESULT = "Not assessed: no AI lesion-detection result."
 
 #: Lesion detectors whose "ok" status with no shown finding supports a Negative draft (R4).
 DEFAULT_LESION_ALGORITHMS = frozenset(
-    {"breastgate.calcifications", "breastgate.masses", "breastgate.kinetics"}
+    {"breastgate.calcifications", "breastgate.masses", "breastgate.kinetics", "breastgate.ultrasound"}
 )
+#: How the draft names a finding of another study that is the same lesion.
+_CORRESPONDING_SUBJECTS = {
+    "mass": "mass",
+    "us_lesion": "mass",
+    "enhancing_lesion": "enhancing lesion",
+    "calcification_cluster": "calcifications",
+    "architectural_distortion": "architectural distortion",
+    "asymmetry": "asymmetry",
+}
+#: How the draft names a study by its modality ("on the mammogram of …").
+_MODALITY_WORDS = {
+    "MG": "mammogram",
+    "DBT": "tomosynthesis",
+    "US": "ultrasound",
+    "MR": "MRI",
+}
 
 _SIDES = {"L": "left", "R": "right"}
 _QUADRANTS = {
@@ -185,9 +201,37 @@ _DISTRIBUTIONS = {
 TYPICALLY_BENIGN_CALCIFICATIONS = frozenset(
     {"vascular", "coarse", "large_rod_like", "rim", "dystrophic", "milk_of_calcium", "skin", "suture"}
 )
+#: BI-RADS ultrasound lexicon (5th ed.): mass shape, orientation, margin, echo pattern, posterior features.
+_US_WORDS: Mapping[str, Mapping[str, str]] = {
+    "shape": {"oval": "oval", "round": "round", "irregular": "irregular"},
+    "orientation": {"parallel": "parallel", "not_parallel": "not parallel"},
+    "margin": {
+        "circumscribed": "circumscribed",
+        "not_circumscribed": "not circumscribed",
+        "indistinct": "indistinct",
+        "angular": "angular",
+        "microlobulated": "microlobulated",
+        "spiculated": "spiculated",
+    },
+    "echo_pattern": {
+        "anechoic": "anechoic",
+        "hyperechoic": "hyperechoic",
+        "complex": "complex cystic and solid",
+        "hypoechoic": "hypoechoic",
+        "isoechoic": "isoechoic",
+        "heterogeneous": "heterogeneous",
+    },
+    "posterior": {
+        "none": "no posterior features",
+        "enhancement": "posterior enhancement",
+        "shadowing": "posterior shadowing",
+        "combined": "combined posterior pattern",
+    },
+}
 #: Descriptor vocabularies per finding kind: only these are ever written.
 _VOCABULARY: Mapping[FindingKind, Mapping[str, Mapping[str, str]]] = {
     FindingKind.MASS: {"shape": _SHAPES, "margin": _MARGINS},
+    FindingKind.US_LESION: _US_WORDS,
     FindingKind.CALCIFICATION_CLUSTER: {
         "calcification_type": _CALCIFICATION_TYPES,
         "distribution": _DISTRIBUTIONS,
@@ -242,7 +286,26 @@ def _subject(kind: FindingKind, descriptors: Mapping[str, str]) -> str:
         if distribution == "grouped":
             return f"grouped {calcs}"
         return f"{calcs} in a {_DISTRIBUTIONS[distribution]} distribution"
+    if kind == FindingKind.US_LESION:
+        return _us_subject(descriptors)
     return _SUBJECTS[kind]
+
+
+def _us_subject(descriptors: Mapping[str, str]) -> str:
+    """BI-RADS US wording: shape and echo pattern before "mass", then margin, orientation and
+    posterior features, e.g. "irregular hypoechoic mass on ultrasound with not circumscribed
+    margins, not parallel orientation, posterior shadowing," (the location follows)."""
+    words = {name: _US_WORDS[name][value] for name, value in descriptors.items() if name in _US_WORDS}
+    lead = " ".join(w for w in (words.get("shape"), words.get("echo_pattern")) if w)
+    text = f"{lead} mass on ultrasound" if lead else "mass on ultrasound"
+    tail = []
+    if "margin" in words:
+        tail.append(f"{words['margin']} margins")
+    if "orientation" in words:
+        tail.append(f"{words['orientation']} orientation")
+    if "posterior" in words:
+        tail.append(words["posterior"])
+    return text + (" with " + ", ".join(tail) + "," if tail else "")
 
 
 def _kinetics(data: Any) -> str:
@@ -278,11 +341,23 @@ def _finding_sentence(kind: FindingKind, side: str, data: Mapping[str, Any], des
     diameters = _diameters(data.get("diameters_mm"))
     if diameters is not None:
         extras.append("measuring " + " x ".join(_size_text(d) for d in diameters) + " mm")
+    elif _two_sizes(data) is not None:
+        extras.append("measuring " + " x ".join(_size_text(d) for d in _two_sizes(data) or ()) + " mm")
     elif size is not None:
         verb = "spanning" if kind == FindingKind.CALCIFICATION_CLUSTER else "measuring"
         extras.append(f"{verb} {_size_text(float(size))} mm")
     text += "".join(f", {e}" for e in extras) + _kinetics(data.get("kinetics"))
     return text[0].upper() + text[1:] + "."
+
+
+def _two_sizes(data: Mapping[str, Any]) -> tuple[float, float] | None:
+    """Width and depth (mm) of a lesion measured in one plane (ultrasound), when both are given."""
+    attributes = data.get("attributes") or {}
+    try:
+        width, depth = float(attributes["width_mm"]), float(attributes["depth_mm"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (width, depth) if width > 0 and depth > 0 else None
 
 
 def _opt_float(value: Any) -> float | None:
@@ -365,6 +440,37 @@ def _draft_finding(
         return finding
     prior = by_study.get(str(comparison.get("prior_study_instance_uid") or ""), latest)
     return replace(finding, prior_date=prior)
+
+
+def _correspondence(row: Mapping[str, Any]) -> str:
+    """'the 10 mm mass at 10 o'clock on the mammogram of 2026-03-01' from a lesion-table row."""
+    subject = _CORRESPONDING_SUBJECTS.get(str(row.get("kind") or ""), "finding")
+    size = _opt_float(row.get("size_mm"))
+    text = f"the {_size_text(size)} mm {subject}" if size else f"the {subject}"
+    clock = row.get("clock")
+    if clock is not None:
+        text += f" at {int(clock)} o'clock"
+    modality = _MODALITY_WORDS.get(str(row.get("modality") or "").upper(), "study")
+    text += f" on the {modality}"
+    day = _day(row.get("study_date"))
+    return text + (f" of {day.isoformat()}" if day else "")
+
+
+def _corresponding(
+    finding: DraftFinding, correspondences: Mapping[tuple[str, str], Sequence[Mapping[str, Any]]]
+) -> DraftFinding:
+    """The finding with the same lesion in other studies named in its sentence, oldest first."""
+    rows = correspondences.get((finding.algorithm, finding.id)) or ()
+    if not rows:
+        return finding
+    ordered = sorted(rows, key=lambda r: (str(r.get("study_date") or ""), str(r.get("modality") or "")))
+    said = tuple(_correspondence(r) for r in ordered)
+    sentence = finding.sentence + " It corresponds to " + _join(said) + "."
+    return replace(finding, correspondences=said, sentence=sentence)
+
+
+def _join(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _shown(findings: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -477,6 +583,7 @@ def build_draft(
     prior_study_dates: Sequence[date] = (),
     prior_dates_by_study: Mapping[str, date] | None = None,
     lesion_algorithms: Collection[str] = DEFAULT_LESION_ALGORITHMS,
+    correspondences: Mapping[tuple[str, str], Sequence[Mapping[str, Any]]] | None = None,
 ) -> ReportDraft:
     """The report draft of one study's results document (``schema: breastgate.results/1``).
 
@@ -491,6 +598,11 @@ def build_draft(
         whose prior is not listed is compared "versus" the most recent of ``prior_study_dates``.
     lesion_algorithms
         Algorithm ids whose "ok" status counts as a lesion-detection result (rule R4).
+    correspondences
+        By (algorithm id, finding id): the same lesion's findings in the woman's other studies
+        (rows of the lesion table: ``modality``, ``study_date``, ``kind``, ``size_mm``, ``clock``),
+        said after the finding's sentence ("It corresponds to the 10 mm mass at 10 o'clock on the
+        mammogram of 2026-03-01.").
 
     Raises
     ------
@@ -498,7 +610,9 @@ def build_draft(
         When the document is malformed (unknown density category, finding kind or laterality).
     """
     try:
-        return _build(results, prior_study_dates, prior_dates_by_study or {}, lesion_algorithms)
+        return _build(
+            results, prior_study_dates, prior_dates_by_study or {}, lesion_algorithms, correspondences or {}
+        )
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, InvalidInputError):
             raise
@@ -522,6 +636,7 @@ def _build(
     prior_study_dates: Sequence[date],
     by_study: Mapping[str, date],
     lesion_algorithms: Collection[str],
+    correspondences: Mapping[tuple[str, str], Sequence[Mapping[str, Any]]],
 ) -> ReportDraft:
     by_study = {**_document_dates(results), **by_study}
     dates = tuple(sorted({*prior_study_dates, *by_study.values()}, reverse=True))
@@ -530,7 +645,10 @@ def _build(
     density_change = results.get("density_change") or None
     latest = dates[0] if dates else None
     shown = _shown(results.get("findings") or [])
-    findings = [_draft_finding(n, data, by_study, latest) for n, data in enumerate(shown, start=1)]
+    findings = [
+        _corresponding(_draft_finding(n, data, by_study, latest), correspondences)
+        for n, data in enumerate(shown, start=1)
+    ]
     algorithms = tuple(
         AlgorithmUsed(str(a["id"]), str(a["version"]), str(a.get("status", "")))
         for a in results.get("algorithms") or []

@@ -86,8 +86,11 @@ CHANGE_WORDS: Mapping[str, str] = {
 def mark_label(finding: Finding) -> str:
     """The text shown next to every mark of a finding, e.g. ``"Mass 0.87"`` (the finding's score),
     with its change since the prior when compared (``"Mass 0.87 new"``, ``"Calc 0.70 larger
-    +2.0 mm"``, ``"Mass 0.41 stable"``) and the curve type of a DCE-MRI lesion (``"type III"``)."""
+    +2.0 mm"``, ``"Mass 0.41 stable"``), the curve type of a DCE-MRI lesion (``"type III"``) and
+    the measured size of an ultrasound lesion (``"Lesion 0.80 12.4 mm"``)."""
     parts = [f"{KIND_STYLES[finding.kind].word} {finding.score:.2f}"]
+    if finding.kind == FindingKind.US_LESION and finding.size_mm:
+        parts.append(f"{finding.size_mm:.1f} mm")
     comparison = finding.comparison
     if comparison is not None:
         parts.append(CHANGE_WORDS[comparison.change.value])
@@ -152,7 +155,8 @@ def clamp(point: Point, rows: int, cols: int) -> Point:
 
 
 def mark_graphics(mark: Mark, rows: int, cols: int) -> list[Graphic]:
-    """Closed POLYLINE for the outline (else the bbox), a CIRCLE per calcification (C.10.5.1.2)."""
+    """Closed POLYLINE for the outline (else the bbox), a CIRCLE per calcification and an open
+    two-point POLYLINE per measurement line (C.10.5.1.2)."""
     if len(mark.outline) >= 3:
         ring = [clamp(p, rows, cols) for p in mark.outline]
     else:
@@ -164,6 +168,8 @@ def mark_graphics(mark: Mark, rows: int, cols: int) -> list[Graphic]:
     for centre in mark.members:
         c = clamp(centre, rows, cols)
         graphics.append(Graphic("CIRCLE", (c, (c[0] + MEMBER_RADIUS_PX, c[1]))))
+    for start, end in mark.lines:
+        graphics.append(Graphic("POLYLINE", (clamp(start, rows, cols), clamp(end, rows, cols))))
     return graphics
 
 

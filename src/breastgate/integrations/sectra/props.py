@@ -29,11 +29,15 @@ and ``density_change_pp`` the prior's density and the change in percentage point
 ``_prior_size_mm`` and ``_prior_date`` per finding. DCE-MRI lesions: ``findingN_diameters_mm``
 ("14 x 10 x 8"), ``_initial_phase`` (slow, medium, fast), ``_delayed_phase`` (persistent,
 plateau, washout), ``_curve_type`` (I, II, III) and ``_peak_enhancement_pct``.
+
+One lesion across modalities (schema version 1, key added): ``findingN_correspondence`` names the
+same lesion in the woman's other studies ("the 10 mm mass at 10 o'clock on the mammogram of
+2026-03-01"; several joined by "; "), from the lesion table; ``""`` when none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -118,6 +122,7 @@ FINDING_FIELDS: tuple[str, ...] = (
     "status",
     "algorithm",
     "link",
+    "correspondence",
 )
 
 #: Finding slots always present (cleared when the study has fewer findings).
@@ -203,6 +208,7 @@ def _finding(finding: DraftFinding, source: Mapping[str, Any]) -> dict[str, Prop
         "status": _FEEDBACK.get(action, "draft"),
         "algorithm": finding.algorithm,
         "link": _text((source.get("launch") or {}).get("ids7")),
+        "correspondence": "; ".join(finding.correspondences),
     }
     return values
 
@@ -230,14 +236,19 @@ def _algorithms(results: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def build_prop_values(results: Mapping[str, Any], report: ReportState | None = None) -> dict[str, PropValue]:
+def build_prop_values(
+    results: Mapping[str, Any],
+    report: ReportState | None = None,
+    *,
+    correspondences: Mapping[tuple[str, str], Sequence[Mapping[str, Any]]] | None = None,
+) -> dict[str, PropValue]:
     """The ``PropValues`` of a study: every key of :func:`prop_keys` for its finding count.
 
     ``results`` is the study's results document holding only what may reach the report (the
     caller's governance gate); ``report`` the stored report, None when the study has none.
     Raises InvalidInputError when ``results`` cannot be drafted.
     """
-    draft = build_draft(results)
+    draft = build_draft(results, correspondences=correspondences)
     drafted = bool(results.get("algorithms"))  # nothing reached the report: no AI statement at all
     confirmed = report if report is not None and report.confirmed else None
     density = results.get("density") or {}

@@ -7,7 +7,9 @@ lets reach ``report`` (integrated there, DESIGN §6); a launch opens a finding s
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -73,8 +75,10 @@ def prop_values(
     policy: TriagePolicy,
     default_mode: Mode = Mode.SILENT,
     launch: LaunchRefs | None = None,
+    correspondences: Mapping[tuple[str, str], Sequence[Mapping[str, Any]]] | None = None,
 ) -> tuple[dict[str, PropValue], tuple[AlgorithmResult, ...]]:
-    """The study's PropValues from the results that reach the report, and those results."""
+    """The study's PropValues from the results that reach the report, and those results;
+    ``correspondences`` name the same lesion in the woman's other studies (the lesion table)."""
     served = results_for(session, study_uid, Destination.REPORT, default_mode=default_mode).results
     assessment, decision = triage(served, policy) if served else (None, None)
     document = build_results(study_uid, served, assessment, decision)
@@ -91,7 +95,7 @@ def prop_values(
             confirmed_by=record.confirmed_by,
             confirmed_at=record.confirmed_at,
         )
-    return build_prop_values(document, report), served
+    return build_prop_values(document, report, correspondences=correspondences), served
 
 
 def remember_sectra_exam(session: Session, study_instance_uid: str, exam_no: str) -> None:

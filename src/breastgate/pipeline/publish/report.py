@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -25,6 +25,7 @@ from breastgate.domain.model import AlgorithmResult, StudyRef
 from breastgate.domain.outputs import OutputKind
 from breastgate.domain.report import ReportDraft
 from breastgate.pipeline.analysis import OutputObject
+from breastgate.pipeline.lesions import correspondences
 from breastgate.pipeline.publish.base import ResultFiles, StudyStep
 from breastgate.pipeline.summary import StudySummary
 from breastgate.reporting.draft import build_draft, render_text
@@ -53,12 +54,16 @@ class DraftOutput:
 
 
 def draft_report(
-    study: StudyRef, results: Sequence[AlgorithmResult], summary: StudySummary
+    study: StudyRef,
+    results: Sequence[AlgorithmResult],
+    summary: StudySummary,
+    correspondences: Mapping[tuple[str, str], Sequence[Mapping[str, Any]]] | None = None,
 ) -> DraftOutput | None:
-    """The study's report draft, or None (logged) when it cannot be made."""
+    """The study's report draft, or None (logged) when it cannot be made; ``correspondences``
+    (:func:`breastgate.pipeline.lesions.correspondences`) name the same lesion in other studies."""
     try:
         document = build_results(study.study_instance_uid, results, summary.assessment, summary.triage)
-        draft = build_draft(document)
+        draft = build_draft(document, correspondences=correspondences)
         text = render_text(draft)
     except Exception:
         LOGGER.exception("study %s: no report draft", study.study_instance_uid)
@@ -93,7 +98,8 @@ class ReportPublisher:
         summary = step.summary(gated, render=False)
         if summary is None:
             return
-        report = draft_report(step.study, gated.results, summary)
+        links = correspondences(step.session, step.uid, default_mode=step.results.book.default)
+        report = draft_report(step.study, gated.results, summary, links)
         if report is None:
             return
         sr_path = None

@@ -28,6 +28,7 @@ from breastgate.domain.audit import AuditKind
 from breastgate.domain.governance import Destination
 from breastgate.integrations.sectra import provider
 from breastgate.integrations.sectra.props import SCHEMA_UID, SCHEMA_VERSION
+from breastgate.pipeline.lesions import correspondences
 from breastgate.store import audit
 from breastgate.web.api.deps import ContextDep, SessionDep
 from breastgate.web.api.schemas.risk import SectraCompatibility, StructuredData
@@ -117,6 +118,7 @@ def get_structured_data(
         policy=context.policy,
         default_mode=context.initial_mode,
         launch=context.launch_refs(absolute=True),
+        correspondences=correspondences(session, study_uid, default_mode=context.initial_mode),
     )
     if body.exam.exam_no:  # Sectra's own exam number: image-level launch strings carry it
         provider.remember_sectra_exam(session, study_uid, body.exam.exam_no)
