@@ -1,0 +1,68 @@
+"""Fit the ultrasound lesion models on a whole BUSI-layout folder and print them to paste.
+
+Usage: ``python bench/busi_fit.py --data /work/shared/data/busi-dev [--folds 5 --seed 0]
+[--workers 2] [--cache DIR]``
+
+The models of ``bench/busi_us.py`` (detection: candidates with IoU >= 0.5 against a true lesion
+as positives; malignancy: those candidates of benign and malignant images) fitted on ALL images,
+printed as the ``DETECTOR`` and ``MALIGNANCY`` literals of
+``src/breastgate/algorithms/_us_lesions.py``; then the thresholds: the scores at 0.5 and 1 false
+regions per image on the pooled out-of-fold detections of the same cross-validation as the
+benchmark (each fold scored by models fitted on the other folds), printed as
+``OPERATING_THRESHOLD`` and ``REPORT_FLOOR``. No figure printed here is a result: the results are
+``bench/busi_us.py``'s out-of-fold ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.busi_us import Model, Shown, analyse_all, detect, fit_models, folds, threshold_at
+
+
+def literal(name: str, model: Model) -> str:
+    """The ``LogisticModel`` literal of a fitted model."""
+
+    def tup(a: np.ndarray) -> str:
+        return "(" + ", ".join(f"{v:.5g}" for v in a) + ("," if len(a) == 1 else "") + ")"
+
+    w, mu, sd = model.fitted
+    low, high = model.ranges
+    return (
+        f"{name} = LogisticModel(\n    features={model.names!r},\n"
+        f"    log=frozenset({sorted(model.log)!r}),\n    low={tup(low)},\n    high={tup(high)},\n"
+        f"    mean={tup(mu)},\n    scale={tup(sd)},\n    weights={tup(w[1:])},\n"
+        f"    bias={w[0]:.5g},\n)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cache", type=Path)
+    args = parser.parse_args()
+    records = analyse_all(args.data, args.workers, args.cache)
+    detector, malignancy = fit_models(records)
+    print(f"# Fitted on {len(records)} images of {args.data.name} by bench/busi_fit.py.")
+    print(literal("DETECTOR", detector))
+    print(literal("MALIGNANCY", malignancy))
+    fold, _ = folds(records, args.folds, args.seed)
+    oof: list[Shown] = []
+    for k in range(args.folds):
+        train = [r for r, f in zip(records, fold, strict=True) if f != k]
+        d, m = fit_models(train)
+        oof += [detect(r, d, m) for r, f in zip(records, fold, strict=True) if f == k]
+    print(f"OPERATING_THRESHOLD = {threshold_at(oof, 0.5):.4g}")
+    print(f"REPORT_FLOOR = {threshold_at(oof, 1.0):.4g}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""BI-RADS ultrasound descriptors (ACR BI-RADS Atlas, 5th edition, 2013) read from measured features.
+
+Each descriptor carries its basis: the measured number(s) and the threshold that decided it.
+Echogenicity is judged against the tissue immediately around the lesion (a ring 1-4 mm outside),
+not against the subcutaneous fat the atlas names: the region given to the algorithm need not hold
+fat, and the surrounding tissue is what the eye compares with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+#: Shape: irregular when the outline departs from its moment ellipse, else round when the ellipse
+#: is nearly a circle.
+IRREGULAR_SOLIDITY = 0.90
+IRREGULAR_MISFIT = 0.15
+ROUND_ASPECT = 0.85
+#: Orientation: parallel when clearly wider than deep (the long axis follows the skin line); a
+#: round mass (width ≈ depth) is not parallel.
+PARALLEL_RATIO = 1.15
+#: Margin: not circumscribed when the boundary is rough (longer than the ellipse's) or blurred.
+#: The thresholds of margin, echo pattern and posterior features were chosen on development US
+#: phantoms (branch usphantom, seeds 1000-1011); BUSI has no descriptor truth.
+ROUGH_MARGIN = 1.1
+SHARP_EDGE = 0.62
+#: Echo pattern (inside median over the surrounding median; log-compressed gray levels, so a lesion
+#: of a fifth of the surrounding echo reads about 0.6).
+ANECHOIC = 0.25
+HYPOECHOIC = 0.6
+HYPERECHOIC = 1.2
+HETEROGENEOUS = 0.35
+COMPLEX_FRACTION = (0.15, 0.75)
+#: Posterior features (band below over side bands at the same depth).
+ENHANCEMENT = 1.1
+SHADOWING = 0.8
+COMBINED_LR = 1.3
+
+
+@dataclass(frozen=True)
+class UsDescriptor:
+    """One BI-RADS US descriptor value and the measurement it rests on."""
+
+    value: str
+    basis: str
+
+
+def shape(f: Mapping[str, float]) -> UsDescriptor:
+    """oval / round / irregular."""
+    basis = (
+        f"solidity {f['solidity']:.2f} (irregular < {IRREGULAR_SOLIDITY}), ellipse misfit "
+        f"{f['ellipse_misfit']:.2f} (irregular > {IRREGULAR_MISFIT}), minor/major axis "
+        f"{f['aspect']:.2f} (round >= {ROUND_ASPECT})"
+    )
+    if f["solidity"] < IRREGULAR_SOLIDITY or f["ellipse_misfit"] > IRREGULAR_MISFIT:
+        return UsDescriptor("irregular", basis)
+    return UsDescriptor("round" if f["aspect"] >= ROUND_ASPECT else "oval", basis)
+
+
+def orientation(f: Mapping[str, float]) -> UsDescriptor:
+    """parallel / not_parallel (width over depth as measured by the calipers)."""
+    ratio = f["wd_ratio"]
+    basis = f"width/depth {ratio:.2f} (parallel >= {PARALLEL_RATIO})"
+    return UsDescriptor("parallel" if ratio >= PARALLEL_RATIO else "not_parallel", basis)
+
+
+def margin(f: Mapping[str, float]) -> UsDescriptor:
+    """circumscribed / not_circumscribed."""
+    basis = (
+        f"boundary/ellipse perimeter {f['roughness']:.2f} (not circumscribed > {ROUGH_MARGIN}), "
+        f"edge sharpness {f['edge']:.2f} (not circumscribed < {SHARP_EDGE}), solidity "
+        f"{f['solidity']:.2f} (< {IRREGULAR_SOLIDITY})"
+    )
+    rough = f["roughness"] > ROUGH_MARGIN or f["solidity"] < IRREGULAR_SOLIDITY
+    blurred = f["edge"] < SHARP_EDGE
+    return UsDescriptor("not_circumscribed" if rough or blurred else "circumscribed", basis)
+
+
+def echo_pattern(f: Mapping[str, float]) -> UsDescriptor:
+    """anechoic / hypoechoic / isoechoic / hyperechoic / complex / heterogeneous."""
+    c, het, dark = f["contrast"], f["heterogeneity"], f["anechoic_frac"]
+    basis = (
+        f"inside/surrounding median {c:.2f} (anechoic < {ANECHOIC}, hypoechoic < {HYPOECHOIC}, "
+        f"hyperechoic > {HYPERECHOIC}), inside SD/surrounding {het:.2f} (heterogeneous > "
+        f"{HETEROGENEOUS}), anechoic fraction {dark:.2f} (complex {COMPLEX_FRACTION[0]}-"
+        f"{COMPLEX_FRACTION[1]} with echogenic parts)"
+    )
+    lo, hi = COMPLEX_FRACTION
+    if lo <= dark <= hi and het > HETEROGENEOUS:
+        return UsDescriptor("complex", basis)
+    if c < ANECHOIC:
+        return UsDescriptor("anechoic", basis)
+    if het > HETEROGENEOUS:
+        return UsDescriptor("heterogeneous", basis)
+    if c < HYPOECHOIC:
+        return UsDescriptor("hypoechoic", basis)
+    return UsDescriptor("hyperechoic" if c > HYPERECHOIC else "isoechoic", basis)
+
+
+def posterior(f: Mapping[str, float]) -> UsDescriptor:
+    """enhancement / shadowing / combined / none."""
+    ratio, lr = f["posterior"], f["posterior_lr"]
+    basis = (
+        f"below/beside median {ratio:.2f} (enhancement >= {ENHANCEMENT}, shadowing <= "
+        f"{SHADOWING}), outer/middle third below {lr:.2f} (combined >= {COMBINED_LR})"
+    )
+    if lr >= COMBINED_LR:
+        return UsDescriptor("combined", basis)
+    if ratio >= ENHANCEMENT:
+        return UsDescriptor("enhancement", basis)
+    if ratio <= SHADOWING:
+        return UsDescriptor("shadowing", basis)
+    return UsDescriptor("none", basis)
+
+
+def describe(f: Mapping[str, float]) -> dict[str, UsDescriptor]:
+    """All five descriptors of one lesion's features."""
+    return {
+        "shape": shape(f),
+        "orientation": orientation(f),
+        "margin": margin(f),
+        "echo_pattern": echo_pattern(f),
+        "posterior": posterior(f),
+    }

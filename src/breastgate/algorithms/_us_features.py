@@ -1,0 +1,199 @@
+"""Measured features of one candidate ultrasound region, at the working resolution.
+
+All in working pixels of ``WORK_MM``; sizes are converted to mm. The names are those the
+detection and malignancy models and the BI-RADS descriptors read:
+
+- ``area_mm2``, ``width_mm``, ``depth_mm``, ``wd_ratio`` (horizontal / vertical extent);
+- ``contrast``: median inside / median of a ring ``RING_MM`` outside (the surrounding tissue);
+  ``darkness``: median inside / median of the valid image;
+- ``edge``: mean gradient on the boundary over the inside-ring step (≈ 1 for a sharp edge, lower
+  for a blurred or indistinct one); ``edge_abs``: mean boundary gradient over the image's median;
+- ``solidity`` (area / convex area), ``extent`` (area / box), ``aspect`` (minor / major axis of
+  the moment ellipse), ``ellipse_misfit`` (1 − IoU with that ellipse), ``roughness`` (boundary
+  length over the moment ellipse's perimeter);
+- ``heterogeneity``: SD inside over the ring median; ``anechoic_frac``: inside fraction below a
+  quarter of the ring median;
+- ``posterior``: median of a band below the region over the median of side bands at the same depth;
+  ``posterior_lr``: the outer thirds of the band below over its middle third (a combined pattern:
+  shadow behind the middle, enhancement beside it);
+- ``depth_frac`` (centre row / height), ``top_frac``, ``bottom_frac``, ``centre_offset``
+  (horizontal distance of the centre from the middle, over the width: sonographers centre what
+  they image), ``border``: fraction of the boundary on the image edge, ``invalid_edge``: next to
+  invalid pixels (not used to rank: calipers are drawn next to lesions).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage as ndi
+from scipy.spatial import ConvexHull, QhullError
+
+from breastgate.algorithms._us_candidates import WORK_MM, Region, WorkImage
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+RING_MM = (1.0, 4.0)
+POSTERIOR_GAP_MM = 1.0
+POSTERIOR_MIN_MM = 4.0
+#: The boundary gradient of a sharp step, smoothed as the working image is (≈ 2 px in all), is
+#: about a fifth of the step: scaled so that a sharp edge reads ≈ 1.
+EDGE_SCALE = 5.0
+
+FEATURES = (
+    "area_mm2", "width_mm", "depth_mm", "wd_ratio", "contrast", "darkness", "edge", "edge_abs",
+    "solidity", "extent", "aspect", "ellipse_misfit", "roughness", "heterogeneity",
+    "anechoic_frac", "posterior", "posterior_lr", "depth_frac", "top_frac", "bottom_frac", "centre_offset",
+    "border", "invalid_edge", "level", "is_ratio",
+)  # fmt: skip
+
+
+def _crop(work: WorkImage, region: Region) -> tuple[slice, slice, BoolArray]:
+    """A window around the region holding its surrounding ring, and its mask there."""
+    h, w = region.mask.shape
+    pad = round(RING_MM[1] / WORK_MM) + 1
+    rows = slice(max(0, region.r0 - pad), min(work.smooth.shape[0], region.r0 + h + pad))
+    cols = slice(max(0, region.c0 - pad), min(work.smooth.shape[1], region.c0 + w + pad))
+    mask = np.zeros((rows.stop - rows.start, cols.stop - cols.start), bool)
+    r, c = region.r0 - rows.start, region.c0 - cols.start
+    mask[r : r + h, c : c + w] = region.mask
+    return rows, cols, mask
+
+
+def _shape(mask: BoolArray) -> dict[str, float]:
+    """Moment ellipse fit, solidity, extent and boundary length of ``mask`` (pixel units)."""
+    rr, cc = np.nonzero(mask)
+    area = float(rr.size)
+    cy, cx = rr.mean(), cc.mean()
+    cov = np.cov(np.stack([cc - cx, rr - cy])) if rr.size > 2 else np.eye(2) * 0.1
+    values, vectors = np.linalg.eigh(cov + np.eye(2) * 1e-6)
+    # Semi-axes of the ellipse with the same second moments as the region.
+    b, a = 2 * np.sqrt(np.maximum(values, 1e-6))
+    major = vectors[:, 1]
+    yy, xx = np.indices(mask.shape)
+    u = (xx - cx) * major[0] + (yy - cy) * major[1]
+    v = -(xx - cx) * major[1] + (yy - cy) * major[0]
+    ell = (u / max(a, 0.5)) ** 2 + (v / max(b, 0.5)) ** 2 <= 1.0
+    misfit = 1.0 - float((ell & mask).sum()) / max(float((ell | mask).sum()), 1.0)
+    ellipse_perimeter = math.pi * (3 * (a + b) - math.sqrt((3 * a + b) * (a + 3 * b)))
+    # Pixel-edge (Manhattan) boundary length, times pi/4 for a curve of any orientation.
+    padded = np.pad(mask, 1)
+    edges = np.count_nonzero(np.diff(padded, axis=0)) + np.count_nonzero(np.diff(padded, axis=1))
+    corners = np.concatenate(
+        [np.stack([rr + dr, cc + dc], axis=1) for dr in (-0.5, 0.5) for dc in (-0.5, 0.5)]
+    )
+    try:
+        hull = ConvexHull(corners).volume
+    except (QhullError, ValueError):
+        hull = area
+    box = (rr.max() + 1 - rr.min()) * (cc.max() + 1 - cc.min())
+    return {
+        "ellipse_misfit": misfit,
+        "aspect": float(b / max(a, 0.5)),
+        "roughness": edges * math.pi / 4 / max(ellipse_perimeter, 1.0),
+        "solidity": area / max(hull, area),
+        "extent": area / box,
+        "centre_row": float(cy),
+    }
+
+
+def posterior_bands(
+    smooth: FloatArray, valid: BoolArray, rows: tuple[int, int], cols: tuple[int, int]
+) -> tuple[float, float, str]:
+    """(below / sides ratio, larger / smaller half ratio, note) of the bands under a lesion
+    spanning ``rows`` and ``cols`` (first, last + 1) of the working image."""
+    (r0, r1), (c0, c1) = rows, cols
+    width = c1 - c0
+    depth = max(round(POSTERIOR_MIN_MM / WORK_MM), (r1 - r0) // 2)
+    top = r1 + round(POSTERIOR_GAP_MM / WORK_MM)
+    bottom = min(smooth.shape[0], top + depth)
+    if bottom - top < 3:
+        return 1.0, 1.0, "no tissue below the lesion"
+    inner = slice(c0 + width // 5, max(c0 + width // 5 + 1, c1 - width // 5))
+    band = smooth[top:bottom, inner]
+    ok = valid[top:bottom, inner]
+    side_w = max(3, width // 2)
+    gap = max(2, width // 5)
+    left = slice(max(0, c0 - gap - side_w), max(0, c0 - gap))
+    right = slice(min(smooth.shape[1], c1 + gap), min(smooth.shape[1], c1 + gap + side_w))
+    side_vals = np.concatenate([smooth[top:bottom, s][valid[top:bottom, s]] for s in (left, right)])
+    if ok.sum() < 4 or side_vals.size < 4:
+        return 1.0, 1.0, "no tissue beside the band below"
+    below = float(np.median(band[ok]))
+    ratio = below / max(float(np.median(side_vals)), 1.0)
+    # Combined: a shadow behind the middle third with enhancement behind the outer thirds.
+    third = max(1, width // 3)
+    whole = smooth[top:bottom, c0:c1]
+    middle = float(np.median(whole[:, third : max(third + 1, width - third)]))
+    outer = float(np.median(np.concatenate([whole[:, :third], whole[:, width - third :]], axis=1)))
+    lr = outer / max(middle, 1.0)
+    return ratio, lr, ""
+
+
+def _on_edge(mask: BoolArray, rows: slice, cols: slice, shape: tuple[int, int]) -> BoolArray:
+    """The region's pixels on the working image's outer edge (``mask`` is the crop at rows, cols)."""
+    on_edge = np.zeros_like(mask)
+    if rows.start == 0:
+        on_edge[0] = mask[0]
+    if rows.stop == shape[0]:
+        on_edge[-1] = mask[-1]
+    if cols.start == 0:
+        on_edge[:, 0] = mask[:, 0]
+    if cols.stop == shape[1]:
+        on_edge[:, -1] = mask[:, -1]
+    return on_edge
+
+
+def region_features(work: WorkImage, region: Region) -> dict[str, float]:
+    """The features listed in the module docstring for one candidate region."""
+    rows, cols, mask = _crop(work, region)
+    smooth, valid = work.smooth[rows, cols], work.valid[rows, cols]
+    px = WORK_MM
+    inside = smooth[mask]
+    distance = ndi.distance_transform_edt(~mask)
+    ring = (distance > RING_MM[0] / px) & (distance <= RING_MM[1] / px) & valid
+    ring_med = float(np.median(smooth[ring])) if ring.sum() >= 4 else float(np.median(smooth))
+    med_in = float(np.median(inside))
+    boundary = mask & ~ndi.binary_erosion(mask)
+    outer = (distance > 0) & (distance < 1.5)
+    grad = work.gradient[rows, cols]
+    edge_px = boundary | outer
+    step = max(ring_med - med_in, 1.0)
+    edge = float(grad[edge_px].mean()) * EDGE_SCALE / step
+    touches = outer & ~valid
+    full_h, full_w = work.smooth.shape
+    on_edge = _on_edge(mask, rows, cols, (full_h, full_w))
+    shape = _shape(mask)
+    r_idx = np.flatnonzero(mask.any(axis=1))
+    c_idx = np.flatnonzero(mask.any(axis=0))
+    width, depth = (c_idx[-1] + 1 - c_idx[0]) * px, (r_idx[-1] + 1 - r_idx[0]) * px
+    span_r = (rows.start + int(r_idx[0]), rows.start + int(r_idx[-1]) + 1)
+    span_c = (cols.start + int(c_idx[0]), cols.start + int(c_idx[-1]) + 1)
+    posterior, lr, _ = posterior_bands(work.smooth, work.valid, span_r, span_c)
+    centre_row = rows.start + shape.pop("centre_row")
+    return {
+        "area_mm2": float(mask.sum()) * px * px,
+        "width_mm": float(width),
+        "depth_mm": float(depth),
+        "wd_ratio": float(width / max(depth, px)),
+        "contrast": med_in / max(ring_med, 1.0),
+        "darkness": med_in / max(work.median, 1.0),
+        "edge": edge,
+        "edge_abs": float(grad[edge_px].mean()) / max(work.gradient_median, 1e-3),
+        "heterogeneity": float(inside.std()) / max(ring_med, 1.0),
+        "anechoic_frac": float((inside < 0.25 * ring_med).mean()),
+        "posterior": posterior,
+        "posterior_lr": lr,
+        "depth_frac": float(centre_row / full_h),
+        "top_frac": float((rows.start + r_idx[0]) / full_h),
+        "bottom_frac": float((rows.start + r_idx[-1] + 1) / full_h),
+        "centre_offset": abs((span_c[0] + span_c[1]) / 2 / full_w - 0.5),
+        **shape,
+        "border": float(on_edge.sum() / max(boundary.sum(), 1)),
+        "invalid_edge": float(touches.sum() / max(boundary.sum(), 1)),
+        "level": float(region.level),
+        "is_ratio": 1.0 if region.family == "ratio" else 0.0,
+    }

@@ -1,0 +1,79 @@
+"""Breast ultrasound end to end: a US study (single-frame screen captures with burned-in location
+text, one with calipers and a colour-Doppler box) arrives over DICOM; ``breastgate serve`` reads it
+with ``breastgate.ultrasound`` and the PACS (a real Orthanc) receives the GSPS (lesion outline and
+caliper lines) and the TID 1500 measurement report, each dciodvfy-clean; the lesion's location,
+read from the burned-in text by OCR, equals the phantom's, and its size is within a millimetre or two.
+
+Real processes: ``breastgate serve``, Orthanc, dcmtk ``storescu``, dciodvfy, Tesseract.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+
+from breastgate.phantoms.us import UsLesionRequest, generate_us_study
+from tests.support.e2e import gateway_with_pacs, write_study
+from tests.support.gateway import GatewayProcess, storescu, wait_for
+from tests.support.orthanc import OrthancServer
+from tests.support.validators import dciodvfy
+
+pytestmark = [pytest.mark.peers, pytest.mark.slow]
+
+LESION = UsLesionRequest(
+    width_mm=14.0, depth_mm=9.0, shape="oval", margin_detail="circumscribed", posterior="enhancement"
+)
+#: Series numbers of the US objects (DESIGN §4 "DICOM out"): GSPS and TID 1500.
+SERIES = {9902: "GSPS", 9906: "TID 1500"}
+
+
+def _outputs(pacs: OrthancServer, study_uid: str) -> dict[int, str] | None:
+    found: dict[int, str] = {}
+    for instance in pacs.find_instances(study_uid):
+        number = int(pacs.instance_tags(instance).get("SeriesNumber") or 0)
+        if number in SERIES:
+            found[number] = instance
+    return found if set(found) == set(SERIES) else None
+
+
+def _results(gateway: GatewayProcess, study_uid: str) -> dict[str, Any] | None:
+    document: dict[str, Any] = gateway.get(f"/api/studies/{study_uid}/results")
+    done = [a for a in document.get("algorithms", []) if a["id"] == "breastgate.ultrasound"]
+    return document if done else None
+
+
+def test_a_us_study_gets_its_gsps_and_measurement_report_in_the_pacs(tmp_path: Path) -> None:
+    study = generate_us_study(
+        41, images=1, lesions=[LESION], style="caps_clock", location="text", overlays=False, dual=False
+    )
+    files = write_study(study, tmp_path / "us")
+    truth = study.truth
+    study_uid = truth["study_instance_uid"]
+    with gateway_with_pacs(tmp_path, BG_ALGORITHMS="breastgate.ultrasound") as (gateway, pacs):
+        gateway.env["BG_PACS_OBJECTS"] = f"{pacs.dicom_node}=all"
+        pacs.start()
+        gateway.start()
+        storescu(gateway.dicom_port, files)
+        objects = wait_for(lambda: _outputs(pacs, study_uid), timeout=240, what="the US objects in the PACS")
+        for number, instance in objects.items():
+            path = tmp_path / f"{number}.dcm"
+            path.write_bytes(pacs.download(instance))
+            assert dciodvfy(path).errors == [], SERIES[number]
+            assert pydicom.dcmread(path, stop_before_pixels=True).StudyInstanceUID == study_uid
+        document = wait_for(lambda: _results(gateway, study_uid), timeout=60, what="the results")
+    (algorithm,) = [a for a in document["algorithms"] if a["id"] == "breastgate.ultrasound"]
+    assert algorithm["status"] == "ok", algorithm
+    (image,) = truth["images"]
+    (lesion,) = image["lesions"]
+    shown = [f for f in document["findings"] if f["kind"] == "us_lesion" and f.get("shown")]
+    assert shown, document["findings"]
+    found = shown[0]
+    assert found["laterality"] == image["laterality"]
+    assert found["location"]["clock"] == image["location"]["clock"]
+    assert found["location"]["distance_from_nipple_mm"] == image["location"]["distance_from_nipple_mm"]
+    assert found["attributes"]["location_source"] == "ocr"
+    assert found["attributes"]["width_mm"] == pytest.approx(lesion["width_mm"], abs=2.0)
+    assert found["attributes"]["depth_mm"] == pytest.approx(lesion["depth_mm"], abs=2.0)
