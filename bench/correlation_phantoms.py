@@ -34,6 +34,13 @@ kept) are scored the same way.
 
 Figures (``--women 100 --seed 0 --workers 2``, 2 shared cores; target of issue 19: >= 0.95):
 
+``--us algorithm`` (``breastgate.ultrasound`` on the images, location read by OCR from the
+burned-in text): pairs precision 0.600 (177/295), recall 0.590; MG-US 0.500 / 0.490, MG-MR
+0.478 / 0.540, US-MR 0.881 / 0.740. Direct links 0.595 / 0.543 (US-MR 0.947 / 0.710). Missed
+true pairs: not detected 57 (US 12 women, MR 13, MG 6), not placed 9, not linked 57 (MG-US 28,
+MG-MR 25, US-MR 4). Shown per study: US true lesion 0.88, 0.51 false positives. 1514 s wall,
+30.1 s per woman.
+
 ``--us truth`` (ultrasound replaced by truth-level findings): pairs precision 0.634 (203/320),
 recall 0.677; MG-US 0.545 / 0.610, MG-MR 0.487 / 0.550, US-MR 0.916 / 0.870. Direct links
 0.644 / 0.650 (US-MR 0.989 / 0.870). Missed true pairs: not detected 36 (MG 6 women, MR 13),
