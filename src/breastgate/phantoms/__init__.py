@@ -10,6 +10,7 @@ from breastgate.phantoms.mri import DceLesionRequest, DceStudy, generate_dce_stu
 from breastgate.phantoms.profiles import DENSITY_BANDS, VENDOR_PROFILES, VendorProfile
 from breastgate.phantoms.us import UsStudy, generate_us_study, write_us_phantoms
 from breastgate.phantoms.us_lesions import UsLesionRequest
+from breastgate.phantoms.woman import PhantomWoman, generate_woman
 
 __all__ = [
     "DENSITY_BANDS",
@@ -19,6 +20,7 @@ __all__ = [
     "LesionRequest",
     "PhantomError",
     "PhantomStudy",
+    "PhantomWoman",
     "UsLesionRequest",
     "UsStudy",
     "VendorProfile",
@@ -26,6 +28,7 @@ __all__ = [
     "generate_dce_study",
     "generate_mg_study",
     "generate_us_study",
+    "generate_woman",
     "write_dbt_phantoms",
     "write_dce_phantoms",
     "write_phantoms",

@@ -42,6 +42,8 @@ __all__ = [
     "ViewContext",
     "calc_blob",
     "centre_mm",
+    "clock_of",
+    "clock_offsets",
     "distractor_rng",
     "draw_lesions",
     "mass_profile",
@@ -66,6 +68,12 @@ class LesionRequest:
     size_mm: float | None = None
     contrast: float | None = None  # fraction of the study's dense-tissue contrast (masses) or level
     laterality: str | None = None
+    #: Placement by clock (whole hours facing the patient, algorithms.md §7) and distance behind
+    #: the nipple along its axis (``d_mm``, as the truth's ``distance_from_nipple_mm``); with a
+    #: clock, ``radial_mm`` is the offset from the nipple axis (default half the distance).
+    clock: int | None = None
+    distance_from_nipple_mm: float | None = None
+    radial_mm: float | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +187,45 @@ def _sample_position(
     return None
 
 
+def clock_offsets(laterality: str, clock: float, radial_mm: float) -> tuple[float, float]:
+    """(m, s) mm of a point ``radial_mm`` from the nipple axis at ``clock`` hours (facing the
+    patient: 3 o'clock is lateral on the left breast, medial on the right)."""
+    angle = clock / 12.0 * 2.0 * math.pi
+    right_of_viewer = radial_mm * math.sin(angle)
+    medial = right_of_viewer if laterality == "R" else -right_of_viewer
+    return medial, radial_mm * math.cos(angle)
+
+
+def clock_of(laterality: str, m_mm: float, s_mm: float) -> int:
+    """Whole-hour clock (1-12, facing the patient) of the offsets ``m`` (medial), ``s`` (superior)."""
+    right_of_viewer = m_mm if laterality == "R" else -m_mm
+    angle = math.degrees(math.atan2(right_of_viewer, s_mm)) % 360.0
+    return round(angle / 30.0) % 12 or 12
+
+
+#: Scale factors tried on a clock placement that does not fit: nearest to the request first.
+_FIT_FACTORS = tuple(sorted((1.0 + 0.05 * k for k in range(-18, 13) if k), key=lambda f: (abs(f - 1.0), f)))
+
+
+def _clock_position(
+    req: LesionRequest, lat: str, contexts: dict[str, ViewContext], margin_mm: float
+) -> tuple[float, float, float] | None:
+    """(d, m, s) of a lesion placed by clock and distance, scaled (radial offset first, then the
+    distance) until it lies inside every view of the breast ``margin_mm`` from its edges."""
+    ref = contexts.get("CC") or next(iter(contexts.values()))
+    d0 = req.distance_from_nipple_mm if req.distance_from_nipple_mm is not None else 0.5 * ref.depth_mm
+    r0 = req.radial_mm if req.radial_mm is not None else 0.5 * d0
+    assert req.clock is not None
+    for fd in (1.0, *_FIT_FACTORS):
+        for fr in (1.0, *[f for f in _FIT_FACTORS if f < 1.0]):
+            d, r = d0 * fd, r0 * fr
+            m, s = clock_offsets(lat, req.clock, r)
+            probe = LesionSpec("", "", "", "", 0, d, m, s, 0, False, 0)
+            if all(_inside(ctx, *centre_mm(probe, ctx), margin_mm) for ctx in contexts.values()):
+                return d, m, s
+    return None
+
+
 def plan_lesions(
     seed: int,
     requests: list[LesionRequest],
@@ -210,7 +257,10 @@ def plan_lesions(
             malignant = True
         else:
             raise ValueError(f"unknown lesion kind {req.kind!r}")
-        position = _sample_position(rng, per_view, margin)
+        if req.clock is not None:
+            position = _clock_position(req, lat, per_view, margin)
+        else:
+            position = _sample_position(rng, per_view, margin)
         if position is None:
             continue
         d, m, s = position
@@ -228,6 +278,9 @@ def plan_lesions(
                 malignant_looking=malignant,
                 seed=int(rng.integers(0, 2**31)),
                 calcs=calcs,
+                extra={}
+                if req.clock is None
+                else {"clock": clock_of(lat, m, s), "radial_mm": math.hypot(m, s)},
             )
         )
     if distractors:

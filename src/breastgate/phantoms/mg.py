@@ -287,6 +287,9 @@ def lesion_truth(
                 "views": views,
             }
         )
+        if "clock" in lesion.extra:  # placed by clock: where it went (scaled to fit the breast)
+            entry["clock"] = lesion.extra["clock"]
+            entry["radial_mm"] = round(float(lesion.extra["radial_mm"]), 1)
         real.append(entry)
     return {"lesions": real, "distractors": fake}
 

@@ -11,8 +11,9 @@ its truth is the worst curve of its parts.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,12 @@ class DceLesionRequest:
     diameter_mm: float | None = None
     laterality: str | None = None
     heterogeneous: bool | None = None
+    #: Placement by clock (whole hours facing the patient: 3 = the patient's left) and distance
+    #: from the nipple tip (3-D, as the truth's ``distance_from_nipple_mm``); ``radial_mm`` is
+    #: the offset from the nipple axis (default half the distance). None: drawn as before.
+    clock: int | None = None
+    distance_from_nipple_mm: float | None = None
+    radial_mm: float | None = None
 
     def __post_init__(self) -> None:
         if self.curve_type is not None and self.curve_type not in CURVE_TYPES:
@@ -58,6 +65,8 @@ class DceLesionRequest:
             raise PhantomError(f"lesion diameter must be within 4-40 mm, got {self.diameter_mm}")
         if self.laterality is not None and self.laterality not in ("L", "R"):
             raise PhantomError(f"laterality must be 'L' or 'R', got {self.laterality!r}")
+        if self.clock is not None and not 1 <= self.clock <= 12:
+            raise PhantomError(f"clock must be 1-12, got {self.clock}")
 
 
 @dataclass(frozen=True)
@@ -202,6 +211,43 @@ def _centre(rng: np.random.Generator, breast: Breast, reach: float) -> tuple[flo
     return None
 
 
+#: Scale factors tried on a clock placement that does not fit: nearest to the request first.
+_FIT_FACTORS = tuple(sorted((1.0 + 0.05 * k for k in range(-18, 13)), key=lambda f: (abs(f - 1.0), f)))
+
+
+def _room(where: tuple[float, float, float], reach: float, others: Sequence[DceLesion]) -> bool:
+    """Whether a lesion of ``reach`` at ``where`` keeps 5 mm from every one of ``others``."""
+    return all(np.linalg.norm(np.subtract(where, o.centre_mm)) > reach + o.reach_mm + 5 for o in others)
+
+
+def _clock_centre(
+    req: DceLesionRequest, breast: Breast, reach: float, clear: Callable[[tuple[float, float, float]], bool]
+) -> tuple[float, float, float] | None:
+    """Centre (body frame) at the requested clock and 3-D distance from the nipple: ``d`` along
+    the breast's axis behind the nipple, ``radial_mm`` across it; the radial offset, then the
+    distance, scaled until the lesion lies ``reach`` + skin + 3 mm inside the breast and is
+    ``clear`` of the other lesions."""
+    assert req.clock is not None
+    dist = req.distance_from_nipple_mm if req.distance_from_nipple_mm is not None else 0.5 * breast.depth_mm
+    radial = min(req.radial_mm if req.radial_mm is not None else 0.5 * dist, 0.95 * dist)
+    angle = req.clock / 12.0 * 2.0 * math.pi
+    shrink = reach + breast.skin_mm + 3.0
+    for fd in _FIT_FACTORS:
+        for fr in [f for f in _FIT_FACTORS if f <= 1.0]:
+            r = radial * fr
+            d = math.sqrt(max((dist * fd) ** 2 - r * r, 0.0))
+            u = 1.0 - d / breast.depth_mm
+            if not 0.0 < u < 1.0:
+                continue
+            x = breast.x_mm + u * breast.tip_dx_mm + r * math.sin(angle)  # +x: the patient's left
+            z = breast.z_mm + u * breast.tip_dz_mm + r * math.cos(angle)  # +z: superior
+            y = breast.base_y_mm - u * breast.depth_mm
+            inside = float(breast.level(np.array(x), np.array(y), np.array(z), shrink)) <= 1.0
+            if inside and clear((float(x), float(y), float(z))):
+                return float(x), float(y), float(z)
+    return None
+
+
 def place_lesions(
     rng: np.random.Generator,
     requests: Sequence[DceLesionRequest],
@@ -233,13 +279,13 @@ def place_lesions(
             off = off / np.linalg.norm(off) * radii[0] * rng.uniform(0.4, 0.7)
             lobes_rel.append((tuple(float(v) for v in off), tuple(r * rng.uniform(0.4, 0.65) for r in radii)))
         reach = max(float(np.linalg.norm(o)) + max(r) for o, r in lobes_rel)
+        clear = partial(_room, reach=reach, others=(*avoid, *placed))
         centre = None
-        for _ in range(20):
-            centre = _centre(rng, breast, reach)
-            if centre is not None and all(
-                np.linalg.norm(np.subtract(centre, o.centre_mm)) > reach + o.reach_mm + 5
-                for o in [*avoid, *placed]
-            ):
+        for _ in range(20 if req.clock is None else 1):
+            centre = (
+                _centre(rng, breast, reach) if req.clock is None else _clock_centre(req, breast, reach, clear)
+            )
+            if centre is not None and clear(centre):
                 break
             centre = None
         if centre is None:

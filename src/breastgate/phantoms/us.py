@@ -101,6 +101,16 @@ def _check(style: str | None, location: str | None, images: int | None, frames: 
         raise PhantomError(f"a cine has 4-120 frames, got {frames}")
 
 
+def _check_locations(
+    laterality: str | None, image_locations: Sequence[tuple[int, int] | None] | None
+) -> None:
+    if laterality is not None and laterality not in ("L", "R"):
+        raise PhantomError(f"laterality must be 'L' or 'R', got {laterality!r}")
+    for given in image_locations or ():
+        if given is not None and not (1 <= given[0] <= 12 and 0 <= given[1] <= 20):
+            raise PhantomError(f"an image location is (clock 1-12, whole cm 0-20), got {given!r}")
+
+
 def _context(
     seed: int,
     uids: dict[str, str],
@@ -140,6 +150,8 @@ class _Options:
     style: Style
     source: str
     probe: tuple[str, int]
+    locations: tuple[tuple[int, int] | None, ...] = ()
+    image_lesions: tuple[tuple[UsLesionRequest, ...] | None, ...] = ()
 
 
 def _plan_one(seed: int, index: int, cine: bool, opt: _Options, first_id: int) -> ImagePlan:
@@ -147,10 +159,14 @@ def _plan_one(seed: int, index: int, cine: bool, opt: _Options, first_id: int) -
     irng = np.random.default_rng(np.random.SeedSequence([seed, 0x1A, index]))
     is_dual = not cine and (opt.dual if opt.dual is not None else bool(irng.random() < 0.2))
     requests = _requests(irng, opt.lesions)
+    if index < len(opt.image_lesions) and (given := opt.image_lesions[index]) is not None:
+        requests = _requests(irng, given)  # after the study-wide draw: the stream stays as it was
     if is_dual or cine:  # one lesion, seen in two planes or swept across
         requests = requests[:1] if requests or opt.lesions is not None else [UsLesionRequest()]
     drawn = [draw_lesion(irng, f"L{first_id + k}", req) for k, req in enumerate(requests)]
     clock, cm = int(irng.integers(1, 13)), int(irng.integers(1, 8))
+    if index < len(opt.locations) and (where := opt.locations[index]) is not None:
+        clock, cm = where  # given (drawn all the same: the stream stays as it was)
     plane = str(irng.choice(_PLANES, p=[0.45, 0.35, 0.1, 0.1]))
     loc = Location(opt.laterality, clock, cm, "radial" if is_dual else plane)
     draw_overlays = not cine and (opt.overlays if opt.overlays is not None else True)
@@ -186,20 +202,35 @@ def plan_us_study(
     overlays: bool | None = None,
     patient_id: str | None = None,
     study_date: dt.date | None = None,
+    laterality: str | None = None,
+    image_locations: Sequence[tuple[int, int] | None] | None = None,
+    image_lesions: Sequence[Sequence[UsLesionRequest] | None] | None = None,
 ) -> UsPlan:
     """All choices of a study (see :func:`generate_us_study`), no pixels yet."""
     _check(style, location, images, frames)
+    _check_locations(laterality, image_locations)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x05]))
     n_images = images if images is not None else int(rng.integers(2, 5))
     style_name = style or str(sorted(STYLES)[int(rng.integers(len(STYLES)))])
     source = location or str(rng.choice(LOCATION_SOURCES, p=[0.55, 0.20, 0.25]))
-    laterality = "L" if rng.random() < 0.5 else "R"
+    drawn_side = "L" if rng.random() < 0.5 else "R"  # drawn even when given: same stream
+    laterality = laterality or drawn_side
     probe = _PROBES[int(rng.integers(len(_PROBES)))]
     key = ("us", seed, patient_id)
     uids = {name: phantom_uid(*key, name) for name in ("study", "series", "cine")}
     ctx = _context(seed, uids, patient_id, study_date, probe)
     options = _Options(
-        lesions, dual, overlays, uncalibrated, frames, laterality, STYLES[style_name], source, probe
+        lesions,
+        dual,
+        overlays,
+        uncalibrated,
+        frames,
+        laterality,
+        STYLES[style_name],
+        source,
+        probe,
+        tuple(image_locations or ()),
+        tuple(None if given is None else tuple(given) for given in image_lesions or ()),
     )
     plans: list[ImagePlan] = []
     for index, kind in enumerate(["single"] * n_images + (["cine"] if cine else [])):
@@ -289,6 +320,9 @@ def generate_us_study(
     overlays: bool | None = None,
     patient_id: str | None = None,
     study_date: dt.date | None = None,
+    laterality: str | None = None,
+    image_locations: Sequence[tuple[int, int] | None] | None = None,
+    image_lesions: Sequence[Sequence[UsLesionRequest] | None] | None = None,
 ) -> UsStudy:
     """Generate a deterministic breast ultrasound study with ground truth.
 
@@ -316,6 +350,13 @@ def generate_us_study(
         image; False: none; None: calipers 30 %, Doppler 15 %.
     patient_id, study_date
         Override the seed's Patient ID (``US`` + zero-padded seed) and Study Date.
+    laterality, image_locations
+        Give the study's side and, per image (in order; None or missing: drawn), the annotated
+        location ``(clock, whole cm from the nipple)``; the drawn values are still drawn, so the
+        rest of the study is as without them.
+    image_lesions
+        Per image (in order; None or missing: as ``lesions`` says), the lesion requests of that
+        image (0-2).
     """
     plan = plan_us_study(
         seed,
@@ -330,6 +371,9 @@ def generate_us_study(
         overlays=overlays,
         patient_id=patient_id,
         study_date=study_date,
+        laterality=laterality,
+        image_locations=image_locations,
+        image_lesions=image_lesions,
     )
     study = _render(plan)
     LOGGER.debug("us phantom seed=%d images=%d", seed, len(plan.images))
