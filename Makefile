@@ -77,6 +77,10 @@ bench: install-test peers
 	$(BIN)/python bench/dbt_froc.py --speed
 	$(BIN)/python bench/e2e_latency.py --count 20
 	OMP_THREAD_LIMIT=1 $(BIN)/python bench/us_ocr.py --count 200 --seed 8000
+	OMP_THREAD_LIMIT=1 $(BIN)/python bench/us_phantoms.py --count 60 --seed 6000 --workers 2
+	OMP_THREAD_LIMIT=1 $(BIN)/python bench/us_phantoms.py --speed
+	$(BIN)/python bench/correlation_links.py --women 200 --seed 0
+	OMP_NUM_THREADS=1 $(BIN)/python bench/correlation_phantoms.py --women 100 --seed 0 --workers 2
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
