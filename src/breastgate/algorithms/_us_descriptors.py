@@ -8,6 +8,7 @@ fat, and the surrounding tissue is what the eye compares with.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -35,6 +36,10 @@ COMPLEX_FRACTION = (0.15, 0.75)
 ENHANCEMENT = 1.1
 SHADOWING = 0.8
 COMBINED_LR = 1.3
+#: The same read as a step of the displayed gray level (0-255) between the band below and strips
+#: just beside it (``posterior_gray``; development phantoms, seeds 1000-1039).
+ENHANCEMENT_GRAY = 8.0
+SHADOWING_GRAY = 28.0
 
 
 @dataclass(frozen=True)
@@ -98,17 +103,31 @@ def echo_pattern(f: Mapping[str, float]) -> UsDescriptor:
 
 
 def posterior(f: Mapping[str, float]) -> UsDescriptor:
-    """enhancement / shadowing / combined / none."""
+    """enhancement / shadowing / combined / none.
+
+    Read on the gray step below the outline (``posterior_gray``) when it was measured, else on
+    the ratio of the band below to the side bands (``posterior``).
+    """
     ratio, lr = f["posterior"], f["posterior_lr"]
-    basis = (
-        f"below/beside median {ratio:.2f} (enhancement >= {ENHANCEMENT}, shadowing <= "
-        f"{SHADOWING}), outer/middle third below {lr:.2f} (combined >= {COMBINED_LR})"
-    )
+    step = f.get("posterior_gray", math.nan)
+    combined = f"outer/middle third below {lr:.2f} (combined >= {COMBINED_LR})"
+    if math.isfinite(step):
+        basis = (
+            f"below minus beside {step:.1f} gray levels (enhancement >= {ENHANCEMENT_GRAY:g}, "
+            f"shadowing <= {-SHADOWING_GRAY:g}), {combined}"
+        )
+        enhanced, shadowed = step >= ENHANCEMENT_GRAY, step <= -SHADOWING_GRAY
+    else:
+        basis = (
+            f"below/beside median {ratio:.2f} (enhancement >= {ENHANCEMENT}, shadowing <= "
+            f"{SHADOWING}), {combined}"
+        )
+        enhanced, shadowed = ratio >= ENHANCEMENT, ratio <= SHADOWING
     if lr >= COMBINED_LR:
         return UsDescriptor("combined", basis)
-    if ratio >= ENHANCEMENT:
+    if enhanced:
         return UsDescriptor("enhancement", basis)
-    if ratio <= SHADOWING:
+    if shadowed:
         return UsDescriptor("shadowing", basis)
     return UsDescriptor("none", basis)
 

@@ -49,7 +49,7 @@ from breastgate.algorithms._us_candidates import (
     prepare,
 )
 from breastgate.algorithms._us_descriptors import UsDescriptor, describe
-from breastgate.algorithms._us_features import RING_MM, region_features
+from breastgate.algorithms._us_features import RING_MM, posterior_step, region_features
 from breastgate.algorithms._us_models import (
     DETECTOR,
     MALIGNANCY,
@@ -279,7 +279,12 @@ def _lesion(analysis: Analysis, index: int, score: float, valid: BoolArray | Non
         return None
     width, depth, axis_line, depth_line = calipers(mask)
     rr, cc = np.nonzero(mask)
-    mm = analysis.work.pixel_mm
+    work = analysis.work
+    mm = work.pixel_mm
+    # The posterior step is read under the drawn outline (working grid).
+    span_r = (int(rr.min() * work.zoom), int((rr.max() + 1) * work.zoom))
+    span_c = (int(cc.min() * work.zoom), int((cc.max() + 1) * work.zoom))
+    feats["posterior_gray"] = posterior_step(work.smooth, work.valid, span_r, span_c)
     feats.update(
         width_mm=width * mm,
         depth_mm=depth * mm,
