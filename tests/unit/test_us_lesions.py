@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
+from breastgate.algorithms._us_descriptors import echo_pattern, margin
 from breastgate.algorithms._us_descriptors import posterior as posterior_descriptor
 from breastgate.algorithms._us_features import posterior_step
 from breastgate.algorithms._us_lesions import (
@@ -184,3 +185,26 @@ def test_posterior_descriptor_on_the_gray_step(step: float, expected: str) -> No
     value = posterior_descriptor({"posterior": 1.05, "posterior_lr": 1.0, "posterior_gray": step})
     assert value.value == expected, value.basis
     assert ("gray levels" in value.basis) == math.isfinite(step)
+
+
+@pytest.mark.parametrize(
+    ("contrast", "heterogeneity", "anechoic_frac", "expected"),
+    [
+        (0.55, 0.14, 0.02, "heterogeneous"),  # a solid lesion of uneven echo
+        (0.15, 0.14, 0.6, "complex"),  # fluid with a solid part
+        (0.09, 0.08, 0.9, "anechoic"),
+        (0.42, 0.07, 0.0, "hypoechoic"),
+    ],
+)
+def test_echo_pattern_thresholds(
+    contrast: float, heterogeneity: float, anechoic_frac: float, expected: str
+) -> None:
+    f = {"contrast": contrast, "heterogeneity": heterogeneity, "anechoic_frac": anechoic_frac}
+    assert echo_pattern(f).value == expected
+
+
+def test_margin_reads_a_slightly_rough_or_blurred_boundary() -> None:
+    smooth = {"roughness": 1.0, "edge": 0.9, "solidity": 0.95}
+    assert margin(smooth).value == "circumscribed"
+    assert margin({**smooth, "roughness": 1.05}).value == "not_circumscribed"
+    assert margin({**smooth, "edge": 0.7}).value == "not_circumscribed"
