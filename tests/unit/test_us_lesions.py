@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
+from breastgate.algorithms._us_descriptors import echo_pattern, margin
+from breastgate.algorithms._us_descriptors import posterior as posterior_descriptor
+from breastgate.algorithms._us_features import posterior_step
 from breastgate.algorithms._us_lesions import (
     OPERATING_THRESHOLD,
     UsLesion,
@@ -160,3 +164,47 @@ def test_cine_frames_are_sampled() -> None:
     found = find_lesions_cine(np.stack([frame] * 30), pixel_mm=PIXEL_MM, max_frames=4)
     assert sorted(found) == [0, 10, 19, 29]
     assert all(lesions and lesions[0].score >= OPERATING_THRESHOLD for lesions in found.values())
+
+
+def test_posterior_step_reads_the_gray_difference_beside() -> None:
+    # A bright display level (log-compressed): +12 gray levels is a clear step, a ratio of 1.07.
+    smooth = np.full((120, 120), 170.0)
+    smooth[:, 30:60] = 150.0  # a darker column of tissue: the strips beside must be close by
+    smooth[60:, 40:50] += 12.0
+    valid = np.ones(smooth.shape, bool)
+    step = posterior_step(smooth, valid, (40, 56), (40, 50))
+    assert step == pytest.approx(12.0)
+    assert math.isnan(posterior_step(smooth, valid, (40, 119), (40, 50)))
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"), [(12.0, "enhancement"), (-35.0, "shadowing"), (2.0, "none"), (math.nan, "none")]
+)
+def test_posterior_descriptor_on_the_gray_step(step: float, expected: str) -> None:
+    # The ratio alone (1.05) reads none; the gray step decides when measured.
+    value = posterior_descriptor({"posterior": 1.05, "posterior_lr": 1.0, "posterior_gray": step})
+    assert value.value == expected, value.basis
+    assert ("gray levels" in value.basis) == math.isfinite(step)
+
+
+@pytest.mark.parametrize(
+    ("contrast", "heterogeneity", "anechoic_frac", "expected"),
+    [
+        (0.55, 0.14, 0.02, "heterogeneous"),  # a solid lesion of uneven echo
+        (0.15, 0.14, 0.6, "complex"),  # fluid with a solid part
+        (0.09, 0.08, 0.9, "anechoic"),
+        (0.42, 0.07, 0.0, "hypoechoic"),
+    ],
+)
+def test_echo_pattern_thresholds(
+    contrast: float, heterogeneity: float, anechoic_frac: float, expected: str
+) -> None:
+    f = {"contrast": contrast, "heterogeneity": heterogeneity, "anechoic_frac": anechoic_frac}
+    assert echo_pattern(f).value == expected
+
+
+def test_margin_reads_a_slightly_rough_or_blurred_boundary() -> None:
+    smooth = {"roughness": 1.0, "edge": 0.9, "solidity": 0.95}
+    assert margin(smooth).value == "circumscribed"
+    assert margin({**smooth, "roughness": 1.05}).value == "not_circumscribed"
+    assert margin({**smooth, "edge": 0.7}).value == "not_circumscribed"

@@ -39,6 +39,10 @@ BoolArray = npt.NDArray[np.bool_]
 RING_MM = (1.0, 4.0)
 POSTERIOR_GAP_MM = 1.0
 POSTERIOR_MIN_MM = 4.0
+#: Side strips of :func:`posterior_step` (fractions of the lesion's width; chosen on development
+#: US phantoms, seeds 1000-1039).
+POSTERIOR_SIDE = 0.3
+POSTERIOR_SIDE_GAP = 0.1
 #: The boundary gradient of a sharp step, smoothed as the working image is (≈ 2 px in all), is
 #: about a fifth of the step: scaled so that a sharp edge reads ≈ 1.
 EDGE_SCALE = 5.0
@@ -131,6 +135,35 @@ def posterior_bands(
     outer = float(np.median(np.concatenate([whole[:, :third], whole[:, width - third :]], axis=1)))
     lr = outer / max(middle, 1.0)
     return ratio, lr, ""
+
+
+def posterior_step(
+    smooth: FloatArray, valid: BoolArray, rows: tuple[int, int], cols: tuple[int, int]
+) -> float:
+    """Gray-level step (band below minus the strips just beside it) under a lesion spanning
+    ``rows`` and ``cols`` (first, last + 1) of the working image; NaN when there is no room.
+
+    Read as the eye reads it: on the displayed (log-compressed) gray scale a difference, not a
+    ratio, is a fixed amplitude ratio whatever the level, and the strips (``POSTERIOR_SIDE`` of the
+    lesion's width, ``POSTERIOR_SIDE_GAP`` away) are close enough to lie in the same tissue.
+    """
+    (r0, r1), (c0, c1) = rows, cols
+    width = c1 - c0
+    top = r1 + round(POSTERIOR_GAP_MM / WORK_MM)
+    bottom = min(smooth.shape[0], top + max(round(POSTERIOR_MIN_MM / WORK_MM), (r1 - r0) // 2))
+    if bottom - top < 3:
+        return math.nan
+    inner = slice(c0 + width // 5, max(c0 + width // 5 + 1, c1 - width // 5))
+    side_w, gap = max(3, int(POSTERIOR_SIDE * width)), max(1, int(POSTERIOR_SIDE_GAP * width))
+    strips = (
+        slice(max(0, c0 - gap - side_w), max(0, c0 - gap)),
+        slice(min(smooth.shape[1], c1 + gap), min(smooth.shape[1], c1 + gap + side_w)),
+    )
+    band, ok = smooth[top:bottom, inner], valid[top:bottom, inner]
+    sides = np.concatenate([smooth[top:bottom, s][valid[top:bottom, s]] for s in strips])
+    if ok.sum() < 4 or sides.size < 4:
+        return math.nan
+    return float(np.median(band[ok])) - float(np.median(sides))
 
 
 def _on_edge(mask: BoolArray, rows: slice, cols: slice, shape: tuple[int, int]) -> BoolArray:
