@@ -105,7 +105,7 @@ class Mark(Schema):
     frames: tuple[int, int] | None = Field(description="First and last frame the lesion spans (DBT)")
     lines: list[tuple[Point, Point]] = Field(
         default_factory=list,
-        description="Measurement lines [[start], [end]] drawn with the mark (ultrasound calipers: width, depth)",
+        description="Measurement lines [[start], [end]] drawn with the mark (ultrasound calipers)",
     )
 
 
