@@ -160,3 +160,18 @@ def test_pure_speckle_shows_nothing_much(tmp_path: Path) -> None:
     assert result.status == AlgorithmStatus.OK
     assert len(_shown(result)) <= 2  # at most ~0.5 false regions per image (BUSI operating point)
     assert np.isfinite([f.score for f in result.findings]).all()
+
+
+def test_the_annotations_depth_letter_is_the_depth_third() -> None:
+    from breastgate.algorithms.ultrasound import _finding_location
+    from breastgate.imaging.us_annotation import parse_annotation
+
+    location = _finding_location(parse_annotation("RT BR 10:00 3CM FN DEPTH C"), "R")
+    assert location is not None
+    assert (location.clock, location.quadrant, location.depth, location.distance_from_nipple_mm) == (
+        10,
+        "UOQ",
+        "posterior",
+        30.0,
+    )
+    assert _finding_location(parse_annotation("RT BR 3CM FN"), "R") is None  # no clock: not placed

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+from skimage import measure
 
 from breastgate.algorithms._us_lesions import OPERATING_THRESHOLD, UsLesion, find_lesions
 from breastgate.algorithms._us_views import Seen, Track, elevation_mm, pair_views, track
@@ -176,8 +177,6 @@ def _px_line(
 
 
 def _outline(lesion: UsLesion, origin: tuple[int, int]) -> tuple[tuple[float, float], ...]:
-    from skimage import measure
-
     contours = measure.find_contours(np.pad(lesion.mask, 1).astype(np.float32), 0.5)  # type: ignore[no-untyped-call]
     if not contours:
         return ()
@@ -217,14 +216,18 @@ def quadrant_of(laterality: str, clock: int) -> str | None:
     return ("U" if upper else "L") + ("O" if outer else "I") + "Q"
 
 
-def _finding_location(
-    location: UsLocation | None, laterality: str, depth: float | None
-) -> FindingLocation | None:
+#: Depth letters of the annotation (reference algorithms.md §7: depths A/B/C) as thirds.
+DEPTH_THIRDS = {"A": "anterior", "B": "middle", "C": "posterior"}
+
+
+def _finding_location(location: UsLocation | None, laterality: str) -> FindingLocation | None:
+    """Clock, quadrant, distance from the nipple and depth third as the annotation gives them."""
     if location is None or location.clock is None:
         return None
     return FindingLocation(
         clock=location.clock,
         quadrant=quadrant_of(laterality, location.clock),
+        depth=DEPTH_THIRDS.get((location.depth or "").upper()),
         distance_from_nipple_mm=location.distance_from_nipple_mm,
     )
 
@@ -268,7 +271,6 @@ def _finding(number: int, tracks: Sequence[Track], read: _ImageRead) -> Finding:
             ordered = sorted(parts, reverse=True)
             diameters = (ordered[0], ordered[1], ordered[2])
     marks = tuple(_mark(k, read.laterality, read.image, size) for k in keys)
-    depth = first.lesion.centre[1] * first.mm[1] if first.mm is not None else None
     return Finding(
         id=f"us-{number}",
         kind=FindingKind.US_LESION,
@@ -276,7 +278,7 @@ def _finding(number: int, tracks: Sequence[Track], read: _ImageRead) -> Finding:
         score=round(max(t.score for t in tracks), 3),
         marks=marks,
         size_mm=size,
-        location=_finding_location(read.location, read.laterality, depth),
+        location=_finding_location(read.location, read.laterality),
         attributes=_attributes(first, read, widths),
         diameters_mm=diameters,
     )
@@ -375,6 +377,4 @@ class UltrasoundAlgorithm:
 
 
 def _renumber(finding: Finding, number: int) -> Finding:
-    from dataclasses import replace
-
     return replace(finding, id=f"us-{number}")
