@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import math
 import pickle
 import sys
 import time
@@ -41,7 +40,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._busi import cases, load, thumbnail
-from bench.mass_model_fit import predict
+from bench._mias import auc
+from bench.mass_model_fit import fit, predict
 from breastgate.algorithms import _us_lesions as us
 from breastgate.algorithms._us_candidates import Region
 
@@ -203,21 +203,6 @@ def design(
     return np.clip(x, *ranges), ranges
 
 
-def fit(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(weights with bias first, mean, scale) of the L2 logistic regression (Newton steps), as
-    ``bench/mass_model_fit.fit`` with the penalty as an argument."""
-    mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-9
-    z = np.hstack([np.ones((len(x), 1)), (x - mu) / sd])
-    w = np.zeros(z.shape[1])
-    ridge = l2 * np.eye(len(w))
-    ridge[0, 0] = 0.0
-    for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-z @ w))
-        hessian = z.T @ (z * (p * (1 - p))[:, None]) + ridge
-        w -= np.linalg.solve(hessian, z.T @ (p - y) + ridge @ w)
-    return w, mu, sd
-
-
 class Model:
     """A fitted logistic model with its clipping ranges."""
 
@@ -297,14 +282,6 @@ def threshold_at(shown: list[Shown], per_image: float) -> float:
             break
         best = float(t)
     return best
-
-
-def auc(pos: list[float], neg: list[float]) -> float:
-    """Mann-Whitney area under the ROC curve."""
-    if not pos or not neg:
-        return math.nan
-    p, n = np.array(pos)[:, None], np.array(neg)[None, :]
-    return float(((p > n).sum() + 0.5 * (p == n).sum()) / (p.size * n.size))
 
 
 def main() -> None:

@@ -116,12 +116,12 @@ def design(
     return np.clip(x, low, high), low, high
 
 
-def fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(weights with bias first, mean, scale) of the L2 logistic regression."""
+def fit(x: np.ndarray, y: np.ndarray, l2: float = L2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(weights with bias first, mean, scale) of the L2 logistic regression (Newton steps)."""
     mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-9
     z = np.hstack([np.ones((len(x), 1)), (x - mu) / sd])
     w = np.zeros(z.shape[1])
-    ridge = L2 * np.eye(len(w))
+    ridge = l2 * np.eye(len(w))
     ridge[0, 0] = 0.0
     for _ in range(50):
         p = 1.0 / (1.0 + np.exp(-z @ w))

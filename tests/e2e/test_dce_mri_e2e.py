@@ -18,9 +18,8 @@ import pydicom
 import pytest
 
 from breastgate.phantoms.mri import DceLesionRequest, generate_dce_study
-from tests.support.e2e import gateway_with_pacs, write_study
+from tests.support.e2e import gateway_with_pacs, outputs_by_series, write_study
 from tests.support.gateway import GatewayProcess, storescu, wait_for
-from tests.support.orthanc import OrthancServer
 from tests.support.priors import gateway_with_prior_pacs, upload
 from tests.support.validators import dciodvfy
 
@@ -30,16 +29,6 @@ SIZE = (128, 128, 40)
 LESION = DceLesionRequest(curve_type="III", diameter_mm=16.0, laterality="L", heterogeneous=False)
 #: Series numbers of the MRI objects (DESIGN §4 "DICOM out"): map, SEG, Parametric Map, TID 1500.
 SERIES = {9907: "kinetic map", 9908: "SEG", 9909: "Parametric Map", 9906: "TID 1500"}
-
-
-def _outputs(pacs: OrthancServer, study_uid: str) -> dict[int, str] | None:
-    """Orthanc instance id by series number, once every MRI object is in; else None."""
-    found: dict[int, str] = {}
-    for instance in pacs.find_instances(study_uid):
-        number = int(pacs.instance_tags(instance).get("SeriesNumber") or 0)
-        if number in SERIES:
-            found[number] = instance
-    return found if set(found) == set(SERIES) else None
 
 
 def _near(findings: list[dict[str, Any]], truth: dict[str, Any]) -> list[dict[str, Any]]:
@@ -68,7 +57,11 @@ def test_a_dce_study_gets_its_kinetic_map_seg_and_report_in_the_pacs(tmp_path: P
         pacs.start()
         gateway.start()
         storescu(gateway.dicom_port, files)
-        objects = wait_for(lambda: _outputs(pacs, study_uid), timeout=300, what="the MRI objects in the PACS")
+        objects = wait_for(
+            lambda: outputs_by_series(pacs, study_uid, SERIES),
+            timeout=300,
+            what="the MRI objects in the PACS",
+        )
         for number, instance in objects.items():
             path = tmp_path / f"{number}.dcm"
             path.write_bytes(pacs.download(instance))

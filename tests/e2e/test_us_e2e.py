@@ -16,9 +16,8 @@ import pydicom
 import pytest
 
 from breastgate.phantoms.us import UsLesionRequest, generate_us_study
-from tests.support.e2e import gateway_with_pacs, write_study
+from tests.support.e2e import gateway_with_pacs, outputs_by_series, write_study
 from tests.support.gateway import GatewayProcess, storescu, wait_for
-from tests.support.orthanc import OrthancServer
 from tests.support.validators import dciodvfy
 
 pytestmark = [pytest.mark.peers, pytest.mark.slow]
@@ -28,15 +27,6 @@ LESION = UsLesionRequest(
 )
 #: Series numbers of the US objects (DESIGN §4 "DICOM out"): GSPS and TID 1500.
 SERIES = {9902: "GSPS", 9906: "TID 1500"}
-
-
-def _outputs(pacs: OrthancServer, study_uid: str) -> dict[int, str] | None:
-    found: dict[int, str] = {}
-    for instance in pacs.find_instances(study_uid):
-        number = int(pacs.instance_tags(instance).get("SeriesNumber") or 0)
-        if number in SERIES:
-            found[number] = instance
-    return found if set(found) == set(SERIES) else None
 
 
 def _results(gateway: GatewayProcess, study_uid: str) -> dict[str, Any] | None:
@@ -57,7 +47,9 @@ def test_a_us_study_gets_its_gsps_and_measurement_report_in_the_pacs(tmp_path: P
         pacs.start()
         gateway.start()
         storescu(gateway.dicom_port, files)
-        objects = wait_for(lambda: _outputs(pacs, study_uid), timeout=240, what="the US objects in the PACS")
+        objects = wait_for(
+            lambda: outputs_by_series(pacs, study_uid, SERIES), timeout=240, what="the US objects in the PACS"
+        )
         for number, instance in objects.items():
             path = tmp_path / f"{number}.dcm"
             path.write_bytes(pacs.download(instance))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,3 +39,14 @@ def write_study(study: Any, folder: Path) -> list[Path]:
         ds.save_as(files[-1], enforce_file_format=True)
     (folder / "truth.json").write_text(json.dumps(study.truth))
     return files
+
+
+def outputs_by_series(pacs: OrthancServer, study_uid: str, numbers: Collection[int]) -> dict[int, str] | None:
+    """Orthanc instance id by series number once an object of every series in ``numbers`` is in
+    the study (DESIGN §4 "DICOM out" series numbers); else None (for ``wait_for``)."""
+    found: dict[int, str] = {}
+    for instance in pacs.find_instances(study_uid):
+        number = int(pacs.instance_tags(instance).get("SeriesNumber") or 0)
+        if number in numbers:
+            found[number] = instance
+    return found if set(found) == set(numbers) else None
