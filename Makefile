@@ -62,7 +62,7 @@ typecheck: install-test
 
 ## Install what the tests need (Python deps, test peers), then lint, type check and run the whole suite.
 test: install-test peers lint typecheck
-	$(BIN)/pytest -n auto --dist loadfile
+	$(BIN)/pytest -n auto --dist loadfile --durations=30
 
 bench: install-test peers
 	$(BIN)/python bench/density_accuracy.py --count 200 --seed 1000 --workers 2
