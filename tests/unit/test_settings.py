@@ -130,7 +130,7 @@ def test_list_settings_are_typed_values_from_text_or_a_toml_list(
 def test_the_dump_is_the_text_an_operator_writes_and_builds_the_same_settings() -> None:
     s = load_settings(
         pacs="A@h1:104, B@h2:11112",
-        pacs_objects="A=gsps,sc; B=cad-sr,gsps,sc,kos,kinetic-map,seg,pmap",  # B: the default, not dumped
+        pacs_objects="A=gsps,sc; B=cad-sr,gsps,csps,sc,kos,kinetic-map,seg,pmap",  # B: default, not dumped
         hl7_results_to="ris:2575",
         allowed_calling_aes="SECTRA,MOD1",
         hl7_processing_ids="p",
@@ -161,7 +161,7 @@ def test_the_dump_is_the_text_an_operator_writes_and_builds_the_same_settings() 
         (
             {"BG_PACS_OBJECTS": "SECTRA=overlay"},
             "BG_PACS_OBJECTS: 'SECTRA=overlay': unknown object kind 'overlay' "
-            "(cad-sr, gsps, sc, kos, tid1500, kinetic-map, seg, pmap, all, none)",
+            "(cad-sr, gsps, csps, sc, kos, tid1500, kinetic-map, seg, pmap, all, none)",
         ),
         (
             {"BG_HL7_RESULTS_TO": "mllp://ris.example.org"},

@@ -12,12 +12,15 @@ Per ultrasound image (US Image or US Multi-frame Image Storage, single- or multi
    and posterior features with their measured basis, a detection score and a malignancy score;
 4. the third diameter where the images allow (:mod:`breastgate.algorithms._us_views`): frames of a
    cine sweep tracked through the lesion (elevational extent, with the frame step), or two
-   orthogonal views of one lesion (a dual-view frame);
+   orthogonal views of one lesion: a dual-view frame, or two separate single-region images of the
+   same side, clock (within 1 h) and distance (within 1 cm) in orthogonal planes (radial and
+   antiradial, transverse and sagittal), whose lesions agree in depth and size: one finding with a
+   mark on each image;
 5. sizes only in regions calibrated in cm: elsewhere the lesion is reported without a size and the
    image's message says why.
 
-Findings are ``us_lesion``, one mark each on the frame (key frame of a sweep) where the lesion is
-largest, with its outline and its caliper lines. Not for diagnostic use.
+Findings are ``us_lesion``, one mark per view on the frame (key frame of a sweep) where the lesion
+is largest, with its outline and its caliper lines. Not for diagnostic use.
 """
 
 from __future__ import annotations
@@ -25,12 +28,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from itertools import combinations
 
 import numpy as np
 from skimage import measure
 
 from breastgate.algorithms._us_lesions import OPERATING_THRESHOLD, UsLesion, find_lesions
-from breastgate.algorithms._us_views import Seen, Track, elevation_mm, pair_views, track
+from breastgate.algorithms._us_views import (
+    Seen,
+    Track,
+    elevation_mm,
+    match_views,
+    pair_views,
+    plane_order,
+    same_spot,
+    track,
+)
 from breastgate.algorithms.base import Selection
 from breastgate.domain.model import (
     AlgorithmManifest,
@@ -89,6 +102,10 @@ class _ImageRead:
     tracks: dict[int, list[Track]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     step: int = 1
+
+
+#: One view of a lesion: its track and the image it is on.
+View = tuple[Track, _ImageRead]
 
 
 def _inclusive(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
@@ -232,7 +249,8 @@ def _finding_location(location: UsLocation | None, laterality: str) -> FindingLo
     )
 
 
-def _attributes(key: Seen, read: _ImageRead, widths: Sequence[float]) -> dict[str, str | float]:
+def _attributes(views: Sequence[View], widths: Sequence[float]) -> dict[str, str | float]:
+    key, read = views[0][0].key, views[0][1]
     lesion = key.lesion
     attributes: dict[str, str | float] = {"malignancy": round(lesion.malignancy, 3)}
     for name, descriptor in lesion.descriptors.items():
@@ -250,14 +268,20 @@ def _attributes(key: Seen, read: _ImageRead, widths: Sequence[float]) -> dict[st
         attributes["skin_depth_mm"] = round(lesion.centre[1] * key.mm[1], 1)
     for index, width in enumerate(widths[1:], start=2):
         attributes[f"width_{index}_mm"] = width
+    if len({id(r) for _, r in views}) > 1:  # orthogonal views on separate images
+        other = views[1][1].location
+        if other is not None and other.plane:
+            attributes["plane_2"] = other.plane
     return attributes
 
 
-def _finding(number: int, tracks: Sequence[Track], read: _ImageRead) -> Finding:
-    """One lesion from one track, or from a pair of orthogonal views (two tracks)."""
+def _finding(number: int, views: Sequence[View]) -> Finding:
+    """One lesion from one track, or from a pair of orthogonal views (two tracks, on one dual-view
+    frame or on two images)."""
+    read = views[0][1]
     assert read.laterality is not None
+    tracks = [t for t, _ in views]
     keys = [t.key for t in tracks]
-    first = keys[0]
     diameters: tuple[float, float, float] | None = None
     size: float | None = None
     widths: list[float] = []
@@ -270,7 +294,7 @@ def _finding(number: int, tracks: Sequence[Track], read: _ImageRead) -> Finding:
         if len(parts) == 3:
             ordered = sorted(parts, reverse=True)
             diameters = (ordered[0], ordered[1], ordered[2])
-    marks = tuple(_mark(k, read.laterality, read.image, size) for k in keys)
+    marks = tuple(_mark(t.key, read.laterality, r.image, size) for t, r in views)
     return Finding(
         id=f"us-{number}",
         kind=FindingKind.US_LESION,
@@ -279,20 +303,55 @@ def _finding(number: int, tracks: Sequence[Track], read: _ImageRead) -> Finding:
         marks=marks,
         size_mm=size,
         location=_finding_location(read.location, read.laterality),
-        attributes=_attributes(first, read, widths),
+        attributes=_attributes(views, widths),
         diameters_mm=diameters,
     )
 
 
-def _lesions_of(read: _ImageRead) -> list[list[Track]]:
+def _lesions_of(read: _ImageRead) -> list[list[View]]:
     """The lesions of an image: orthogonal views of a dual-view frame paired, others alone."""
     regions = sorted(read.tracks)
     if len(regions) == 2:
         pair = pair_views(read.tracks[regions[0]], read.tracks[regions[1]])
         if pair is not None:
-            rest = [[t] for r in regions for t in read.tracks[r] if t not in pair]
-            return [[pair[0], pair[1]], *rest]
-    return [[t] for r in regions for t in read.tracks[r]]
+            rest = [[(t, read)] for r in regions for t in read.tracks[r] if t not in pair]
+            return [[(pair[0], read), (pair[1], read)], *rest]
+    return [[(t, read)] for r in regions for t in read.tracks[r]]
+
+
+def pair_images(lesions: list[list[View]]) -> list[list[View]]:
+    """Join lesions seen alone on two separate single-region images of one spot in orthogonal
+    planes (:func:`~breastgate.algorithms._us_views.same_spot`, then
+    :func:`~breastgate.algorithms._us_views.match_views`) into one lesion of two views, the
+    radial (transverse) view first. Other lesions are returned as they are."""
+    alone: dict[int, list[Track]] = {}
+    reads: dict[int, _ImageRead] = {}
+    for views in lesions:
+        (item, read), *more = views
+        if not more and len(read.image.bmode_regions()) == 1:
+            alone.setdefault(id(read), []).append(item)
+            reads[id(read)] = read
+    joined: dict[int, list[View]] = {}  # id(track) -> the pair it is now part of
+    for ka, kb in combinations(reads, 2):
+        ra, rb = reads[ka], reads[kb]
+        if not same_spot(ra.location, rb.location, (ra.laterality, rb.laterality)):
+            continue
+        free_a = [t for t in alone[ka] if id(t) not in joined]
+        free_b = [t for t in alone[kb] if id(t) not in joined]
+        for ta, tb in match_views(free_a, free_b):
+            assert ra.location is not None and rb.location is not None
+            pair = [(ta, ra), (tb, rb)]
+            if plane_order(ra.location.plane, rb.location.plane) == 1:
+                pair.reverse()
+            joined[id(ta)] = joined[id(tb)] = pair
+    out: list[list[View]] = []
+    for views in lesions:
+        found = joined.get(id(views[0][0])) if len(views) == 1 else None
+        if found is None:
+            out.append(views)
+        elif found[0][0] is views[0][0]:  # a pair once, where its first view was
+            out.append(found)
+    return out
 
 
 class UltrasoundAlgorithm:
@@ -320,6 +379,7 @@ class UltrasoundAlgorithm:
             return self._result(
                 study, AlgorithmStatus.SKIPPED, "no ultrasound image in the study", outcomes, []
             )
+        lesions: list[list[View]] = []
         for instance in selection.inputs:
             try:
                 image = read_us_header(instance.path)
@@ -327,14 +387,13 @@ class UltrasoundAlgorithm:
             except ImagingError as exc:
                 outcomes.append(ImageOutcome(instance.sop_instance_uid, AlgorithmStatus.FAILED, str(exc)))
                 continue
-            lesions = _lesions_of(read)
-            if lesions and read.laterality is None:
+            seen = _lesions_of(read)
+            if seen and read.laterality is None:
                 read.notes.append(
                     "laterality unknown (no Image Laterality, no readable annotation): lesions not reported"
                 )
-                lesions = []
-            for tracks in lesions:
-                findings.append(_finding(len(findings) + 1, tracks, read))
+                seen = []
+            lesions.extend(seen)
             outcomes.append(
                 ImageOutcome(
                     instance.sop_instance_uid,
@@ -342,11 +401,13 @@ class UltrasoundAlgorithm:
                     "; ".join(read.notes),
                     laterality=read.laterality,
                     measurements={
-                        "lesions": float(len(lesions)),
+                        "lesions": float(len(seen)),
                         "frames_read": float(-(-image.frames // read.step)),
                     },
                 )
             )
+        for views in pair_images(lesions):
+            findings.append(_finding(len(findings) + 1, views))
         findings.sort(key=lambda f: f.score, reverse=True)
         findings = [_renumber(f, n) for n, f in enumerate(findings[:MAX_FINDINGS], start=1)]
         if not any(o.status == AlgorithmStatus.OK for o in outcomes):

@@ -55,6 +55,7 @@ PRIOR_STORAGE_CLASSES: tuple[UID, ...] = tuple(
         "1.2.840.10008.5.1.4.1.1.88.33",  # Comprehensive SR
         "1.2.840.10008.5.1.4.1.1.88.59",  # Key Object Selection Document
         "1.2.840.10008.5.1.4.1.1.11.1",  # Grayscale Softcopy Presentation State
+        "1.2.840.10008.5.1.4.1.1.11.2",  # Color Softcopy Presentation State (marks on colour US)
         "1.2.840.10008.5.1.4.1.1.66.4",  # Segmentation
         "1.2.840.10008.5.1.4.1.1.30",  # Parametric Map
     )

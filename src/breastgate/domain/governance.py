@@ -86,9 +86,10 @@ NEEDS: dict[Destination, Mode] = {
 #: computed on a user's explicit request from the patient's own answers, not from images: not gated.
 QUESTIONNAIRE_PREFIX = "breastgate.risk."
 
-#: PACS object kinds shown as optional overlays in assistive mode; every other kind needs integrated
-#: (a Key Object Selection, ``kos``, flags images in the PACS worklist views: integrated only).
-OVERLAY_KINDS: frozenset[OutputKind] = frozenset({OutputKind.GSPS})
+#: PACS object kinds shown as optional overlays in assistive mode (presentation states: GSPS on
+#: grayscale images, CSPS on colour ones); every other kind needs integrated (a Key Object
+#: Selection, ``kos``, flags images in the PACS worklist views: integrated only).
+OVERLAY_KINDS: frozenset[OutputKind] = frozenset({OutputKind.GSPS, OutputKind.CSPS})
 
 
 class Role(StrEnum):

@@ -21,7 +21,7 @@ from breastgate.domain.model import DicomNode
 
 
 class OutputKind(StrEnum):
-    """A result object breastgate writes (DESIGN §4 "DICOM out": series 9901-9909)."""
+    """A result object breastgate writes (DESIGN §4 "DICOM out": series 9901-9910)."""
 
     CAD_SR = "cad-sr"  # Mammography CAD SR, TID 4000 (9901)
     GSPS = "gsps"  # Grayscale Softcopy Presentation State overlays (9902)
@@ -32,6 +32,7 @@ class OutputKind(StrEnum):
     KINETIC_MAP = "kinetic-map"  # DCE-MRI colour kinetic map fused on the first post-contrast phase (9907)
     SEG = "seg"  # lesion segmentations, DICOM Segmentation (9908)
     PARAMETRIC_MAP = "pmap"  # DCE-MRI kinetic class / enhancement as a Parametric Map (9909)
+    CSPS = "csps"  # Color Softcopy Presentation State overlays on colour images (9910)
 
 
 class SenderKind(StrEnum):
@@ -44,10 +45,12 @@ class SenderKind(StrEnum):
 
 
 #: DICOM result object kinds a PACS node may receive (``BG_PACS_OBJECTS``): Mammography CAD SR,
-#: GSPS overlays, the summary Secondary Capture, Key Object Selection, TID 1500 measurement report.
+#: GSPS overlays (and their colour counterpart, CSPS), the summary Secondary Capture, Key Object
+#: Selection, TID 1500 measurement report, the DCE-MRI objects.
 PACS_OBJECT_KINDS: tuple[OutputKind, ...] = (
     OutputKind.CAD_SR,
     OutputKind.GSPS,
+    OutputKind.CSPS,
     OutputKind.SC,
     OutputKind.KOS,
     OutputKind.TID1500,
@@ -61,6 +64,7 @@ DEFAULT_PACS_OBJECTS: frozenset[OutputKind] = frozenset(
     {
         OutputKind.CAD_SR,
         OutputKind.GSPS,
+        OutputKind.CSPS,
         OutputKind.SC,
         OutputKind.KOS,
         OutputKind.KINETIC_MAP,

@@ -48,6 +48,12 @@ __all__ = [
 LOGGER = logging.getLogger(__name__)
 LOCATION_SOURCES = ("text", "structured", "none")
 _PLANES = ("radial", "antiradial", "transverse", "sagittal")
+_ORTHOGONAL = {
+    "radial": "antiradial",
+    "antiradial": "radial",
+    "transverse": "sagittal",
+    "sagittal": "transverse",
+}
 _PROBES = (("L12-5", 12), ("L15-7", 14), ("L18-4", 15), ("ML6-15", 13))
 
 
@@ -74,6 +80,7 @@ class UsPlan:
     style_name: str
     location_source: str
     images: list[ImagePlan]
+    orthogonal: bool = False
 
 
 def _requests(
@@ -152,22 +159,32 @@ class _Options:
     probe: tuple[str, int]
     locations: tuple[tuple[int, int] | None, ...] = ()
     image_lesions: tuple[tuple[UsLesionRequest, ...] | None, ...] = ()
+    orthogonal: bool = False
 
 
-def _plan_one(seed: int, index: int, cine: bool, opt: _Options, first_id: int) -> ImagePlan:
-    """Plan image ``index``: its lesions (ids from ``L<first_id>``), location and overlays."""
+def _plan_one(
+    seed: int, index: int, cine: bool, opt: _Options, first_id: int, like: ImagePlan | None = None
+) -> ImagePlan:
+    """Plan image ``index``: its lesions (ids from ``L<first_id>``), location and overlays;
+    ``like``: the image shows ``like``'s lesion in the orthogonal plane at the same location."""
     irng = np.random.default_rng(np.random.SeedSequence([seed, 0x1A, index]))
-    is_dual = not cine and (opt.dual if opt.dual is not None else bool(irng.random() < 0.2))
+    pair = opt.orthogonal and index < 2 and not cine
+    is_dual = not cine and not pair and (opt.dual if opt.dual is not None else bool(irng.random() < 0.2))
     requests = _requests(irng, opt.lesions)
     if index < len(opt.image_lesions) and (given := opt.image_lesions[index]) is not None:
         requests = _requests(irng, given)  # after the study-wide draw: the stream stays as it was
     if is_dual or cine:  # one lesion, seen in two planes or swept across
         requests = requests[:1] if requests or opt.lesions is not None else [UsLesionRequest()]
+    if pair:  # one lesion, seen in two planes on two images
+        requests = requests[:1] or [UsLesionRequest()]
     drawn = [draw_lesion(irng, f"L{first_id + k}", req) for k, req in enumerate(requests)]
     clock, cm = int(irng.integers(1, 13)), int(irng.integers(1, 8))
     if index < len(opt.locations) and (where := opt.locations[index]) is not None:
         clock, cm = where  # given (drawn all the same: the stream stays as it was)
     plane = str(irng.choice(_PLANES, p=[0.45, 0.35, 0.1, 0.1]))
+    if like is not None:
+        drawn = list(like.lesions)
+        clock, cm, plane = like.location.clock, like.location.distance_cm, _ORTHOGONAL[like.location.plane]
     loc = Location(opt.laterality, clock, cm, "radial" if is_dual else plane)
     draw_overlays = not cine and (opt.overlays if opt.overlays is not None else True)
     caliper = draw_overlays and (opt.overlays is True or bool(irng.random() < 0.3))
@@ -185,6 +202,8 @@ def _plan_one(seed: int, index: int, cine: bool, opt: _Options, first_id: int) -
         doppler=doppler,
         frames=opt.frames if cine else 1,
         probe=opt.probe,
+        like=like,
+        plane_written=pair,
     )
 
 
@@ -205,9 +224,12 @@ def plan_us_study(
     laterality: str | None = None,
     image_locations: Sequence[tuple[int, int] | None] | None = None,
     image_lesions: Sequence[Sequence[UsLesionRequest] | None] | None = None,
+    orthogonal: bool = False,
 ) -> UsPlan:
     """All choices of a study (see :func:`generate_us_study`), no pixels yet."""
     _check(style, location, images, frames)
+    if orthogonal and images is not None and images < 2:
+        raise PhantomError(f"an orthogonal pair needs at least 2 single-frame images, got {images}")
     _check_locations(laterality, image_locations)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x05]))
     n_images = images if images is not None else int(rng.integers(2, 5))
@@ -231,12 +253,14 @@ def plan_us_study(
         probe,
         tuple(image_locations or ()),
         tuple(None if given is None else tuple(given) for given in image_lesions or ()),
+        orthogonal,
     )
     plans: list[ImagePlan] = []
     for index, kind in enumerate(["single"] * n_images + (["cine"] if cine else [])):
-        first_id = 1 + sum(len(p.lesions) for p in plans)
-        plans.append(_plan_one(seed, index, kind == "cine", options, first_id))
-    return UsPlan(seed, ctx, uids, style_name, source, plans)
+        first_id = 1 + len({les.id for p in plans for les in p.lesions})
+        like = plans[0] if orthogonal and index == 1 else None
+        plans.append(_plan_one(seed, index, kind == "cine", options, first_id, like))
+    return UsPlan(seed, ctx, uids, style_name, source, plans, orthogonal)
 
 
 def _sop(plan: UsPlan, image: ImagePlan) -> str:
@@ -267,7 +291,9 @@ def _dataset(plan: UsPlan, image: ImagePlan, rendered: RenderedImage) -> pydicom
         pixels=pixels,
         regions=regions,
         doppler=image.doppler,
-        comments=image.location.structured() if image.location_source == "structured" else None,
+        comments=image.location.structured(image.plane_written)
+        if image.location_source == "structured"
+        else None,
         frame_time_ms=1000.0 / image.parameters["frame_rate"] if cine else None,
     )
 
@@ -302,8 +328,37 @@ def _render(plan: UsPlan) -> UsStudy:
             "elevation = the orthogonal horizontal diameter; by construction (outline extents)",
         },
         "images": images,
+        "orthogonal_pairs": _pairs_truth(plan, images),
     }
     return UsStudy(ctx.study_uid, datasets, truth, masks, files)
+
+
+def _pairs_truth(plan: UsPlan, images: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The lesion that images 1 and 2 show in orthogonal planes (``orthogonal=True``), with
+    whether the planes can be read off the images (structured, or a style that spells them)."""
+    if not plan.orthogonal or len(plan.images) < 2:
+        return []
+    first, second = plan.images[:2]
+    shown = [{les["id"] for les in image["lesions"]} for image in images[:2]]
+    style, loc = first.style, first.location
+    readable = plan.location_source == "structured" or (
+        plan.location_source == "text" and style.spell(loc, True) != style.spell(loc, False)
+    )
+    return [
+        {
+            "lesion": lesion.id,
+            "images": [images[0]["sop_instance_uid"], images[1]["sop_instance_uid"]],
+            "planes": [first.location.plane, second.location.plane],
+            "planes_readable": readable,
+            "diameters_mm": {
+                "width": round(lesion.width_mm, 2),
+                "elevation": round(lesion.elevation_mm, 2),
+                "depth": round(lesion.depth_mm, 2),
+            },
+        }
+        for lesion in first.lesions
+        if lesion.id in shown[0] & shown[1]
+    ]
 
 
 def generate_us_study(
@@ -323,6 +378,7 @@ def generate_us_study(
     laterality: str | None = None,
     image_locations: Sequence[tuple[int, int] | None] | None = None,
     image_lesions: Sequence[Sequence[UsLesionRequest] | None] | None = None,
+    orthogonal: bool = False,
 ) -> UsStudy:
     """Generate a deterministic breast ultrasound study with ground truth.
 
@@ -357,6 +413,12 @@ def generate_us_study(
     image_lesions
         Per image (in order; None or missing: as ``lesions`` says), the lesion requests of that
         image (0-2).
+    orthogonal
+        Images 1 and 2 show one lesion at one location in orthogonal planes (radial and
+        antiradial, or transverse and sagittal), as two separate captures: image 2 has image 1's
+        tissue layers and lesion depth; structured locations then name the plane. Truth:
+        ``orthogonal_pairs`` (the lesion, both images, its three diameters, whether the planes
+        can be read off the images).
     """
     plan = plan_us_study(
         seed,
@@ -374,6 +436,7 @@ def generate_us_study(
         laterality=laterality,
         image_locations=image_locations,
         image_lesions=image_lesions,
+        orthogonal=orthogonal,
     )
     study = _render(plan)
     LOGGER.debug("us phantom seed=%d images=%d", seed, len(plan.images))

@@ -38,9 +38,12 @@ class Location:
     distance_cm: int
     plane: str
 
-    def structured(self) -> str:
-        """The form written in Image Comments when the location is structured: ``RT 10:00 3 CM FN``."""
-        return f"{'RT' if self.laterality == 'R' else 'LT'} {self.clock}:00 {self.distance_cm} CM FN"
+    def structured(self, with_plane: bool = False) -> str:
+        """The form written in Image Comments when the location is structured: ``RT 10:00 3 CM FN``
+        (``RT 10:00 3 CM FN RAD`` with the plane)."""
+        side = "RT" if self.laterality == "R" else "LT"
+        plane = f" {_PLANES[self.plane]}" if with_plane and self.plane in _PLANES else ""
+        return f"{side} {self.clock}:00 {self.distance_cm} CM FN{plane}"
 
     def lateral_medial(self) -> str | None:
         """3 o'clock is lateral in the left breast and medial in the right (algorithms.md §7)."""

@@ -63,10 +63,19 @@ class ImagePlan:
     frame_step_mm: float = 0.0
     elevation_offsets_mm: dict[str, float] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
+    #: The view region 0 shows (0: the lesions' width plane, 1: the orthogonal plane); region r
+    #: shows view ``first_view + r``.
+    first_view: int = 0
+    #: Structured location (Image Comments) also names the plane.
+    plane_written: bool = False
 
     @property
     def rgb(self) -> bool:
         return self.style.rgb or self.caliper or self.doppler
+
+    def view_of(self, region: int) -> int:
+        """The view (0 width plane, 1 orthogonal plane) shown in ``region``."""
+        return self.first_view + region
 
     def cut(self, lesion: UsLesion, frame: int) -> float:
         """Elevational distance (mm) from the lesion's centre of frame ``frame`` (0-based)."""
@@ -176,15 +185,28 @@ def plan_image(
     doppler: bool,
     frames: int = 1,
     probe: tuple[str, int] = ("L12-5", 12),
+    like: ImagePlan | None = None,
+    plane_written: bool = False,
 ) -> ImagePlan:
-    """Place the lesions in the tissue and fit the field of view into the style's frame."""
+    """Place the lesions in the tissue and fit the field of view into the style's frame.
+
+    ``like``: this image shows the same lesions as ``like`` (a single-region image) in the
+    orthogonal plane, at the same spot: its tissue layers and the lesions' depths are ``like``'s.
+    """
     half = (style.frame[0] - style.margins[0] - style.margins[2] - _GAP) / 2
     # dual: two halves of a frame, at most 0.145 mm per pixel across
     fov_w = float(rng.uniform(34, max(34.5, min(42.0, 0.145 * half))) if dual else rng.uniform(38, 50))
-    views = [0, 1] if dual else [0]
+    first_view = 0 if like is None else 1 - like.first_view
+    views = [0, 1] if dual else [first_view]
     kept, used = _fit(lesions, views, fov_w)
     tissue = plan_tissue(rng, fov_w)
+    if like is not None:  # the same breast at the same spot: its layers, new speckle and ribs
+        tissue = replace(like.tissues[0], seed=tissue.seed, ribs=tissue.ribs)
     centres, bottom = _place(rng, tissue, kept, views, fov_w - used)
+    if like is not None:
+        depths = {les.id: like.centres_mm[(les.id, 0)][1] for les in kept if (les.id, 0) in like.centres_mm}
+        centres = {k: (x, depths.get(k[0], z)) for k, (x, z) in centres.items()}
+        bottom = max((centres[(les.id, 0)][1] + les.depth_mm / 2 for les in kept), default=0.0)
     skin_fat = tissue.skin_mm + tissue.fat_mm
     tissue = replace(tissue, gland_mm=max(tissue.gland_mm, bottom - skin_fat + float(rng.uniform(1.5, 4))))
     floor = skin_fat + tissue.gland_mm + tissue.retro_mm
@@ -216,6 +238,8 @@ def plan_image(
         frame_step_mm=step,
         elevation_offsets_mm=offsets if frames > 1 else {},
         parameters=params,
+        first_view=first_view,
+        plane_written=plane_written,
     )
 
 
@@ -224,11 +248,13 @@ def _placements(plan: ImagePlan, region: int, frame: int) -> list[LesionPlacemen
     for value, lesion in enumerate(plan.lesions, start=1):
         if (lesion.id, region) not in plan.centres_mm:
             continue
-        scale = plan.section_scale(lesion, frame, region)
+        view = plan.view_of(region)
+        scale = plan.section_scale(lesion, frame, view)
         if scale <= 0:
             continue
         x, z = plan.centres_mm[(lesion.id, region)]
-        out.append(LesionPlacement(lesion, region, scale, (x / plan.pixel_mm, z / plan.pixel_mm), value))
+        centre = (x / plan.pixel_mm, z / plan.pixel_mm)
+        out.append(LesionPlacement(lesion, view, scale, centre, value, region))
     return out
 
 
@@ -269,7 +295,7 @@ def _region_frames(
 def _caliper_points(plan: ImagePlan, lesion: UsLesion, region: int, axis: int) -> list[tuple[float, float]]:
     """Frame points of the outline's extremes along ``axis`` (0 horizontal, 1 vertical)."""
     poly = (
-        outline_mm(lesion, region) / plan.pixel_mm
+        outline_mm(lesion, plan.view_of(region)) / plan.pixel_mm
         + np.array(plan.centres_mm[(lesion.id, region)]) / plan.pixel_mm
     )
     lo, hi = poly[int(np.argmin(poly[:, axis]))], poly[int(np.argmax(poly[:, axis]))]
@@ -330,7 +356,7 @@ def _draw_text(canvas: Canvas, plan: ImagePlan) -> str | None:
             _small(canvas, (reg[0] + 6, reg[1] + 4), label, "plane_label", inside=True)
     if plan.caliper:
         lesion = plan.lesions[0]
-        lines = [f"D1 {lesion.width_mm / 10:.2f}cm", f"D2 {lesion.depth_mm / 10:.2f}cm"]
+        lines = [f"D1 {_horizontal(lesion, plan.first_view) / 10:.2f}cm", f"D2 {lesion.depth_mm / 10:.2f}cm"]
         _small(canvas, (column, box[3] + 10), lines, "measurement", colour=(255, 235, 0))
     return text
 

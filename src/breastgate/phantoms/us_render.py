@@ -143,10 +143,11 @@ class LesionPlacement:
     origin as SCOORD)."""
 
     lesion: UsLesion
-    view: int
+    view: int  # 0: the plane of the lesion's width, 1: the orthogonal plane (its elevation)
     scale: float
     centre_px: tuple[float, float]
     mask_value: int
+    region: int = 0
 
 
 @dataclass

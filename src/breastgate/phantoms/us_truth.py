@@ -23,13 +23,13 @@ def _lesion_truth(image: ImagePlan, rendered: RenderedImage, frame: int) -> list
     out = []
     for item in rendered.lesions[frame]:
         pl = item.placement
-        box = image.regions[pl.view]
+        box = image.regions[pl.region]
         rows, cols = np.nonzero(item.mask)
         horizontal = pl.lesion.width_mm if pl.view == 0 else pl.lesion.elevation_mm
         other = pl.lesion.elevation_mm if pl.view == 0 else pl.lesion.width_mm
         entry = {
             **pl.lesion.truth(),
-            "region": pl.view,
+            "region": pl.region,
             "view": "width" if pl.view == 0 else "elevation",
             "mask_value": pl.mask_value,
             "width_mm": round(horizontal, 2),
@@ -89,7 +89,8 @@ def _location_truth(image: ImagePlan, drawn: str | None) -> dict[str, Any]:
     """Where the image was taken, as far as the image tells (null fields when it does not)."""
     loc, source = image.location, image.location_source
     known = source != "none"
-    text = drawn if source == "text" else (loc.structured() if source == "structured" else None)
+    structured = loc.structured(image.plane_written) if source == "structured" else None
+    text = drawn if source == "text" else structured
     return {
         "clock": loc.clock if known else None,
         "distance_from_nipple_mm": float(loc.distance_cm * 10) if known else None,

@@ -15,7 +15,7 @@ class OutputObject:
     """A DICOM object produced for a study (to be stored and delivered).
 
     ``kind`` is an :class:`~breastgate.domain.outputs.OutputKind` value (``cad-sr``, ``gsps``,
-    ``kos``, ``tid1500``, ``sc``, ``report-sr``, ``kinetic-map``, ``seg``, ``pmap``).
+    ``csps``, ``kos``, ``tid1500``, ``sc``, ``report-sr``, ``kinetic-map``, ``seg``, ``pmap``).
     """
 
     kind: str

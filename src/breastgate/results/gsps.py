@@ -33,6 +33,10 @@ for all images, sized by the first. Also ours:
 - a source VOI LUT Sequence is copied as it is: ``highdicom.VOILUT`` re-encodes LUT Data with 8 or
   16 bits per entry from a numpy dtype (a 12-bit LUT would change meaning) and refuses negative
   first mapped values.
+
+A GSPS applies to grayscale images only (PS3.4 N.2: its pipeline ends in P-Values): it refuses a
+colour source (RGB, YBR, PALETTE COLOR; :func:`is_colour`); colour images get the same marks in a
+Color Softcopy Presentation State (:mod:`breastgate.results.csps`), written by the subclass.
 """
 
 from __future__ import annotations
@@ -40,9 +44,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from copy import deepcopy
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from highdicom import ModalityLUTTransformation, PresentationLUTTransformation, ReferencedImageSequence
 from highdicom.color import CIELabColor
@@ -54,6 +57,7 @@ from pydicom.sequence import Sequence as DicomSequence
 from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.model import Finding
 from breastgate.imaging.pixels import laterality_of, spacing_of
+from breastgate.results.gsps_decoded import DecodedGraphic, DecodedGSPS, DecodedText, image_refs
 from breastgate.results.gsps_graphics import (
     KIND_STYLES,
     NOTICE_LAYER,
@@ -95,6 +99,7 @@ __all__ = [
     "KindStyle",
     "cielab",
     "decode_gsps",
+    "is_colour",
     "mark_label",
     "series_laterality",
 ]
@@ -108,6 +113,13 @@ CONTENT_LABEL = "BG_AI_MARKS"
 NOTICE = "AI output – not for diagnostic use"
 
 
+def is_colour(ds: Dataset) -> bool:
+    """True for a colour image: three samples per pixel (RGB, YBR_*) or PALETTE COLOR (PS3.4 N.2
+    sends both through the colour pipeline of a Color Softcopy Presentation State)."""
+    photometric = str(ds.get("PhotometricInterpretation", "") or "").upper()
+    return int(ds.get("SamplesPerPixel", 1) or 1) == 3 or photometric == "PALETTE COLOR"
+
+
 def series_laterality(images: Iterable[Dataset]) -> str:
     """Laterality (0020,0060) of an output series: R or L when all images show one breast, else empty.
 
@@ -115,41 +127,6 @@ def series_laterality(images: Iterable[Dataset]) -> str:
     """
     sides = {laterality_of(ds) for ds in images}
     return sides.pop() or "" if len(sides) == 1 else ""
-
-
-class DecodedGraphic(NamedTuple):
-    """One graphic object of a GSPS: the image (and frame) it is drawn on, its layer and points."""
-
-    sop_instance_uid: str
-    frame: int | None
-    layer: str
-    points: list[tuple[float, float]]
-
-
-class DecodedText(NamedTuple):
-    """One text object of a GSPS."""
-
-    sop_instance_uid: str
-    frame: int | None
-    layer: str
-    text: str
-
-
-@dataclass(frozen=True)
-class DecodedGSPS:
-    """What :meth:`GrayscaleSoftcopyPresentationState.from_dataset` returns."""
-
-    sop_instance_uid: str
-    series_instance_uid: str
-    study_instance_uid: str
-    content_label: str
-    content_description: str
-    referenced: tuple[tuple[str, int | None], ...]
-    layers: dict[str, tuple[int, list[int] | None]]
-    graphics: tuple[DecodedGraphic, ...]
-    graphic_types: tuple[str, ...]
-    texts: tuple[DecodedText, ...]
-    windows: dict[str, tuple[float, float]]
 
 
 def _voi_of(ds: Dataset, frame: int | None, refs: ReferencedImageSequence) -> Dataset | None:
@@ -214,8 +191,12 @@ class GrayscaleSoftcopyPresentationState:
     ------
     EncodingError
         No mark lands on a usable source image, a frame number is out of range, the images mix
-        MONOCHROME1 and MONOCHROME2, or the sources span several studies.
+        MONOCHROME1 and MONOCHROME2, a marked image is colour, or the sources span several studies.
     """
+
+    #: SOP Class written and the kind its UIDs derive from (:func:`~breastgate.results.uids.derive_uid`).
+    SOP_CLASS_UID = GRAYSCALE_SOFTCOPY_PRESENTATION_STATE_STORAGE
+    UID_KIND = "gsps"
 
     def __init__(
         self,
@@ -248,14 +229,23 @@ class GrayscaleSoftcopyPresentationState:
         self.groups, self.annotations, self.referenced = plan.groups, plan.annotations, plan.referenced
         if not self.annotations:
             raise EncodingError("no mark lands on a For Presentation source image: nothing to present")
-        self._photometric()  # fail now, not at write time
+        self._check_sources()  # fail now, not at write time
         with highdicom_refusal("GSPS graphics"):  # checked against each image: fail now
             self._content = self._graphics()
         inputs = [self.study_instance_uid, *sorted(self._by_uid)]
-        self.sop_instance_uid = derive_uid("gsps", algorithm_id, algorithm_version, inputs)
+        self.sop_instance_uid = derive_uid(self.UID_KIND, algorithm_id, algorithm_version, inputs)
         self.series_instance_uid = derive_uid(
-            "gsps-series", algorithm_id, algorithm_version, [self.study_instance_uid]
+            f"{self.UID_KIND}-series", algorithm_id, algorithm_version, [self.study_instance_uid]
         )
+
+    def _check_sources(self) -> None:
+        """A GSPS presents grayscale images only (PS3.3 A.33.1)."""
+        colour = sorted(uid for uid in self.referenced if is_colour(self._by_uid[uid]))
+        if colour:
+            raise EncodingError(
+                f"a GSPS cannot present colour image {colour[0]}: use a Color Softcopy Presentation State"
+            )
+        self._photometric()
 
     def _photometric(self) -> str:
         kinds = {
@@ -321,8 +311,22 @@ class GrayscaleSoftcopyPresentationState:
 
     def to_dataset(self) -> Dataset:
         """The complete GSPS instance with file meta (Explicit VR Little Endian)."""
+        ds = self._presentation_state()
+        self._modality_lut(ds)  # Modality LUT (C.11.1)
+        # Softcopy VOI LUT (C.11.8): the image's own first window
+        voi = self._voi_items()
+        if voi:
+            ds.SoftcopyVOILUTSequence = DicomSequence(voi)
+        # Softcopy Presentation LUT (C.11.6)
+        ds.update(PresentationLUTTransformation(presentation_lut_shape=self._photometric()))
+        attach_file_meta(ds)
+        return ds
+
+    def _presentation_state(self) -> Dataset:
+        """What every softcopy presentation state we write has: series, identification,
+        relationship, displayed area and the graphics (C.11.9-C.11.11, C.10.4, C.10.5, C.10.7)."""
         ds = new_instance(
-            GRAYSCALE_SOFTCOPY_PRESENTATION_STATE_STORAGE,
+            self.SOP_CLASS_UID,
             self.sop_instance_uid,
             self.sources[0],
             created=(self.creation_date, self.creation_time),
@@ -340,9 +344,8 @@ class GrayscaleSoftcopyPresentationState:
         ds.ContentDescription = f"AI marks {self.algorithm_id} {self.algorithm_version}"[:64]
         ds.PresentationCreationDate, ds.PresentationCreationTime = self.creation_date, self.creation_time
         ds.ContentCreatorName = "breastgate^AI"
-        # Presentation State Relationship (C.11.11), Modality LUT (C.11.1)
+        # Presentation State Relationship (C.11.11)
         ds.ReferencedSeriesSequence = self._referenced_series()
-        self._modality_lut(ds)
         # Displayed Area (C.10.4): whole image, scaled to fit
         ds.DisplayedAreaSelectionSequence = DicomSequence(
             [self._displayed_area(uid, frames) for uid, frames in self.referenced.items()]
@@ -353,13 +356,6 @@ class GrayscaleSoftcopyPresentationState:
             ds.GraphicGroupSequence = DicomSequence(groups)
         ds.GraphicAnnotationSequence = DicomSequence(annotations)
         ds.GraphicLayerSequence = DicomSequence(layers)
-        # Softcopy VOI LUT (C.11.8): the image's own first window
-        voi = self._voi_items()
-        if voi:
-            ds.SoftcopyVOILUTSequence = DicomSequence(voi)
-        # Softcopy Presentation LUT (C.11.6)
-        ds.update(PresentationLUTTransformation(presentation_lut_shape=self._photometric()))
-        attach_file_meta(ds)
         return ds
 
     def _image_ref(self, uid: str, frames: tuple[int, ...]) -> ReferencedImageSequence:
@@ -426,12 +422,12 @@ class GrayscaleSoftcopyPresentationState:
 
     # ---- reading -------------------------------------------------------------------------------
 
-    @staticmethod
-    def from_dataset(ds: Dataset) -> DecodedGSPS:
+    @classmethod
+    def from_dataset(cls, ds: Dataset) -> DecodedGSPS:
         """Decode a GSPS (tolerant: annotations without image references apply to every image)."""
-        if str(ds.get("SOPClassUID", "")) != GRAYSCALE_SOFTCOPY_PRESENTATION_STATE_STORAGE:
-            raise InvalidInputError("not a Grayscale Softcopy Presentation State")
-        referenced = _refs(
+        if str(ds.get("SOPClassUID", "")) != cls.SOP_CLASS_UID:
+            raise InvalidInputError(f"not a {cls.__name__}")
+        referenced = image_refs(
             [
                 ref
                 for s in ds.get("ReferencedSeriesSequence", [])
@@ -442,7 +438,7 @@ class GrayscaleSoftcopyPresentationState:
         types: list[str] = []
         texts: list[DecodedText] = []
         for ann in ds.get("GraphicAnnotationSequence", []):
-            targets = _refs(ann.get("ReferencedImageSequence", [])) or referenced
+            targets = image_refs(ann.get("ReferencedImageSequence", [])) or referenced
             layer = str(ann.get("GraphicLayer", ""))
             for uid, frame in targets:
                 for obj in ann.get("GraphicObjectSequence", []):
@@ -464,7 +460,7 @@ class GrayscaleSoftcopyPresentationState:
         windows: dict[str, tuple[float, float]] = {}
         for item in ds.get("SoftcopyVOILUTSequence", []):
             if "WindowCenter" in item:
-                for uid, _ in _refs(item.get("ReferencedImageSequence", [])) or referenced:
+                for uid, _ in image_refs(item.get("ReferencedImageSequence", [])) or referenced:
                     windows[uid] = (float(_first(item.WindowCenter)), float(_first(item.WindowWidth)))
         return DecodedGSPS(
             sop_instance_uid=str(ds.SOPInstanceUID),
@@ -484,17 +480,3 @@ class GrayscaleSoftcopyPresentationState:
 def decode_gsps(ds: Dataset) -> list[DecodedGraphic]:
     """Every graphic object as (sop_instance_uid, frame, layer, points), one entry per frame."""
     return list(GrayscaleSoftcopyPresentationState.from_dataset(ds).graphics)
-
-
-def _refs(items: Sequence[Dataset]) -> list[tuple[str, int | None]]:
-    out: list[tuple[str, int | None]] = []
-    for ref in items:
-        uid = str(ref.get("ReferencedSOPInstanceUID", ""))
-        frames = ref.get("ReferencedFrameNumber")
-        if frames is None or frames == "":
-            out.append((uid, None))
-        elif isinstance(frames, (MultiValue, list, tuple)):
-            out.extend((uid, int(f)) for f in frames)
-        else:
-            out.append((uid, int(frames)))
-    return out

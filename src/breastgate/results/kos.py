@@ -8,7 +8,11 @@ diagnostic use, then one IMAGE item per key image, with Referenced Frame Number 
 multi-frame images (the frames the findings span). Placement follows DESIGN §4: same study
 (Patient and General Study copied), a new series, deterministic UIDs, and the Current Requested
 Procedure Evidence Sequence listing the key images. Sectra's own tooling writes KOS this way,
-frame-level included (reference/sectra.md §1.2).
+frame-level included (reference/sectra.md §1.2). When the caller passes the presentation states
+written for the marks (``presentation_states``), each IMAGE item also references the one that
+presents its image (PS3.3 Table 10-3, Referenced SOP Sequence (0008,1199) nested in the image
+reference): the GSPS for a grayscale image, the Color Softcopy Presentation State for a colour
+one; they join the evidence, so a PACS opens the key image with the AI marks on.
 
 Written by :class:`highdicom.ko.KeyObjectSelectionDocument` from highdicom content items.
 highdicom's :class:`highdicom.ko.KeyObjectSelection` constructor references whole instances
@@ -36,6 +40,7 @@ from highdicom.sr import (
     TextContentItem,
 )
 from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence as DicomSequence
 
 from breastgate.domain.errors import EncodingError, InvalidInputError
 from breastgate.domain.model import Finding
@@ -82,6 +87,9 @@ class DecodedKOS:
     #: (SOP Instance UID, frames) of each IMAGE item; empty frames = the whole image.
     images: tuple[tuple[str, tuple[int, ...]], ...]
     evidence: tuple[str, ...]
+    #: (image SOP Instance UID, presentation state SOP Class UID, its SOP Instance UID) per IMAGE
+    #: item that references a presentation state.
+    presentation_states: tuple[tuple[str, str, str], ...] = ()
 
 
 class KeyObjectSelectionDocument:
@@ -100,6 +108,9 @@ class KeyObjectSelectionDocument:
     created
         Content Date/Time; default: the study date and time, so the output depends only on the
         inputs.
+    presentation_states
+        GSPS / CSPS datasets of the marks: each key image's IMAGE item references the one whose
+        Presentation State Relationship lists the image (the first, if several do).
 
     Raises
     ------
@@ -118,6 +129,7 @@ class KeyObjectSelectionDocument:
         created: datetime | None = None,
         series_number: int = DEFAULT_SERIES_NUMBER,
         instance_number: int = 1,
+        presentation_states: Sequence[Dataset] = (),
     ) -> None:
         if not sources:
             raise EncodingError("a KOS needs at least one source image")
@@ -134,6 +146,7 @@ class KeyObjectSelectionDocument:
         self.key_images = self._plan()
         if not self.key_images:
             raise EncodingError("no finding lands on a For Presentation source image: no key image")
+        self.states = _presenting(presentation_states, set(self.key_images))
         inputs = [self.study_instance_uid, *sorted(self._by_uid)]
         self.sop_instance_uid = derive_uid("kos", algorithm_id, algorithm_version, inputs)
         self.series_instance_uid = derive_uid(
@@ -178,6 +191,11 @@ class KeyObjectSelectionDocument:
         for uid, frames in self.key_images.items():
             sop_class = str(self._by_uid[uid].SOPClassUID)
             image = ImageContentItem(SOURCE.coded(), sop_class, uid, list(frames) or None, None, "CONTAINS")
+            if (state := self.states.get(uid)) is not None:
+                ref = Dataset()
+                ref.ReferencedSOPClassUID = state.SOPClassUID
+                ref.ReferencedSOPInstanceUID = state.SOPInstanceUID
+                image.ReferencedSOPSequence[0].ReferencedSOPSequence = DicomSequence([ref])
             items.append(image)
         root.ContentSequence = ContentSequence(items)
         return KeyObjectSelection.from_sequence([root])
@@ -193,7 +211,8 @@ class KeyObjectSelectionDocument:
         description = f"breastgate {self.algorithm_id} key images - not for diagnostic use"
         with highdicom_refusal("KOS"):
             ds = HdKeyObjectSelectionDocument(
-                evidence=[header_view(self._by_uid[uid]) for uid in self.key_images],
+                evidence=[header_view(self._by_uid[uid]) for uid in self.key_images]
+                + [header_view(s) for s in {str(s.SOPInstanceUID): s for s in self.states.values()}.values()],
                 content=self._content(),
                 series_instance_uid=self.series_instance_uid,
                 series_number=self.series_number,
@@ -221,6 +240,17 @@ class KeyObjectSelectionDocument:
             for series in study.get("ReferencedSeriesSequence", [])
             for ref in series.get("ReferencedSOPSequence", [])
         )
+        states = tuple(
+            (
+                str(ref.ReferencedSOPInstanceUID),
+                str(ps.ReferencedSOPClassUID),
+                str(ps.ReferencedSOPInstanceUID),
+            )
+            for item in ds.get("ContentSequence", [])
+            if item.get("ValueType") == "IMAGE"
+            for ref in item.get("ReferencedSOPSequence", [])
+            for ps in ref.get("ReferencedSOPSequence", [])
+        )
         return DecodedKOS(
             sop_instance_uid=str(ds.SOPInstanceUID),
             series_instance_uid=str(ds.SeriesInstanceUID),
@@ -229,7 +259,20 @@ class KeyObjectSelectionDocument:
             description=description.text or "" if description is not None else "",
             images=images,
             evidence=evidence,
+            presentation_states=states,
         )
+
+
+def _presenting(states: Sequence[Dataset], images: set[str]) -> dict[str, Dataset]:
+    """{image SOP Instance UID: the first of ``states`` whose relationship lists it} for ``images``."""
+    out: dict[str, Dataset] = {}
+    for state in states:
+        for series in state.get("ReferencedSeriesSequence", []):
+            for ref in series.get("ReferencedImageSequence", []):
+                uid = str(ref.get("ReferencedSOPInstanceUID", ""))
+                if uid in images:
+                    out.setdefault(uid, state)
+    return out
 
 
 def _frames_of(ds: Dataset) -> int:

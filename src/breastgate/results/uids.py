@@ -21,6 +21,8 @@ KNOWN_KINDS = frozenset(
     {
         "cad-sr",
         "cad-sr-series",
+        "csps",
+        "csps-series",
         "gsps",
         "gsps-series",
         "kinetic-map",

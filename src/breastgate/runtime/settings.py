@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     pacs_objects: PacsObjects = Field(
         default_factory=dict,
         description="which result objects each BG_PACS node receives: NODE=kind,kind;NODE=all "
-        "(kinds cad-sr, gsps, sc, kos, tid1500, kinetic-map, seg, pmap; NODE is the AE title or "
+        "(kinds cad-sr, gsps, csps, sc, kos, tid1500, kinetic-map, seg, pmap; NODE is the AE title or "
         "AE@HOST:PORT); a node not named gets all but tid1500",
     )
     allowed_calling_aes: AeTitles = Field(
