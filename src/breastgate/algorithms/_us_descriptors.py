@@ -35,7 +35,7 @@ ROUGH_SOLIDITY = 0.90
 ANECHOIC = 0.15
 HYPOECHOIC = 0.6
 HYPERECHOIC = 1.2
-HETEROGENEOUS = 0.10
+HETEROGENEOUS = 0.12
 COMPLEX_FRACTION = (0.15, 0.75)
 #: Posterior features (band below over side bands at the same depth).
 ENHANCEMENT = 1.1
