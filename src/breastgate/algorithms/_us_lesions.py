@@ -235,7 +235,7 @@ def refine(analysis: Analysis, region: Region, valid: BoolArray | None) -> BoolA
         return fallback
     inside, outside = float(np.median(smooth[mask])), float(np.median(smooth[ring]))
     around = local_level(smooth, ring, LOCAL_MM / WORK_MM, outside)
-    level = edge_level(inside, around) * np.ones(smooth.shape)
+    level = edge_level(inside, around)
     allowed = (distance <= reach).astype(np.float64)
     height, width = analysis.shape
     sy, sx = work.smooth.shape[0] / height, work.smooth.shape[1] / width
@@ -263,8 +263,8 @@ def refine(analysis: Analysis, region: Region, valid: BoolArray | None) -> BoolA
 def merged(
     analysis: Analysis, drawn: Sequence[int], valid: BoolArray | None
 ) -> list[tuple[list[int], BoolArray]]:
-    """The drawn candidates grouped into lesions, best first, each with its outline (None for a
-    group of several, to be redrawn as one). Two whose outlines overlap are one lesion split by
+    """The drawn candidates grouped into lesions, best first, each with its outline (a group of
+    several is redrawn as one by the caller). Two whose outlines overlap are one lesion split by
     something drawn over it (a caliper line, text), which hides the pixels under it from the
     candidates but not from the outline, when they overlap there and the part is not larger than
     ``MERGE_AREA`` times the lesion's best candidate (a wide dark band beside a lesion is not part
