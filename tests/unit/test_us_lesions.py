@@ -19,6 +19,7 @@ from breastgate.algorithms._us_lesions import (
     find_lesions,
     find_lesions_cine,
 )
+from breastgate.algorithms._us_outline import fill_bites
 
 PIXEL_MM = 0.1
 SHAPE = (400, 500)  # 40 × 50 mm
@@ -208,3 +209,33 @@ def test_margin_reads_a_slightly_rough_or_blurred_boundary() -> None:
     assert margin(smooth).value == "circumscribed"
     assert margin({**smooth, "roughness": 1.05}).value == "not_circumscribed"
     assert margin({**smooth, "edge": 0.7}).value == "not_circumscribed"
+
+
+def test_a_lesion_split_by_a_caliper_line_is_one_lesion_of_its_full_width() -> None:
+    image = speckle_image(21, [{"x": 25.0, "y": 18.0, "a": 7.0, "b": 4.0, "echo": 0.05}])
+    valid = np.ones(SHAPE, bool)
+    valid[:, 248:253] = False  # a dotted caliper line drawn down through the cyst
+    image[:, 248:253] = 255.0
+    shown = [les for les in find_lesions(image, valid, PIXEL_MM) if les.score >= OPERATING_THRESHOLD]
+    assert len(shown) == 1
+    assert abs(shown[0].width_px * PIXEL_MM - 14.0) <= 1.0
+    assert shown[0].mask[180, 250]  # the pixels under the line belong to the lesion
+
+
+def test_the_outline_stops_at_the_lesion_not_in_the_darker_layer_above_it() -> None:
+    image = speckle_image(22, [{"x": 25.0, "y": 20.0, "a": 6.0, "b": 3.0, "echo": 0.1}])
+    image[:170] *= 0.45  # a darker layer (fat) down to the lesion's top at 17 mm
+    lesion = top(image)
+    assert abs(lesion.depth_px * PIXEL_MM - 6.0) <= 1.0
+    assert abs(lesion.width_px * PIXEL_MM - 12.0) <= 1.0
+
+
+def test_dark_concavities_are_filled_and_bright_ones_are_not() -> None:
+    yy, xx = np.indices((80, 80))
+    disc = np.hypot(yy - 40, xx - 40) <= 30
+    bite = np.hypot(yy - 40, xx - 70) <= 12
+    region = disc & ~bite
+    dark = np.where(region, 10.0, np.where(bite, 60.0, 200.0))
+    assert fill_bites(region, dark, 10.0, 200.0)[40, 65]
+    bright = np.where(region, 10.0, 200.0)
+    assert not fill_bites(region, bright, 10.0, 200.0)[40, 65]

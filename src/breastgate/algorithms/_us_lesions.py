@@ -9,11 +9,14 @@ A classical detector (pure numpy / scipy / scikit-image):
    logistic model (``DETECTOR``); the best are kept greedily, a candidate dropped when it overlaps
    one already kept (non-maximum suppression by ``NMS_OVERLAP`` of the smaller region);
 3. each lesion is drawn by the nested candidate with the strongest boundary gradient
-   (:func:`outline`), redrawn at input resolution at its edge's mid-level (:func:`refine`),
-   measured as a sonographer does (width:
+   (:func:`outline`), redrawn at input resolution on its own edge (:func:`refine`: the local
+   mid-level between inside and the tissue just outside each part of it, dark concavities filled,
+   :mod:`breastgate.algorithms._us_outline`); two kept candidates whose outlines overlap under a
+   caliper line or text are one lesion (:func:`merged`); measured as a sonographer does (width:
    the longest horizontal extent; depth: the largest vertical extent, perpendicular to it),
-   described (BI-RADS US, 5th edition, each descriptor with its measured basis,
-   :mod:`breastgate.algorithms._us_descriptors`) and given a malignancy score (``MALIGNANCY``).
+   described from the drawn outline (BI-RADS US, 5th edition, each descriptor with its measured
+   basis, :mod:`breastgate.algorithms._us_descriptors`) and given a malignancy score
+   (``MALIGNANCY``, on the features of the candidate, as it was fitted).
 
 The models were fitted on the BUSI calibration set (Al-Dhabyani et al., Data in Brief 28:104863,
 2020; 240 images, ``bench/busi_fit.py``); the thresholds are the cross-validated ones of
@@ -22,20 +25,22 @@ nominal ``NOMINAL_MM`` per pixel is assumed and sizes in mm are marked nominal i
 (``nominal_scale`` = 1).
 
 Out of fold on BUSI (``bench/busi_us.py``, 5 folds): sensitivity 0.75 at 0.47 false regions per
-image (target 0.85 at 0.5: not met), 0.86 at 1; median Dice 0.79 on detected lesions (0.65 over
+image (target 0.85 at 0.5: not met), 0.86 at 1; median Dice 0.81 on detected lesions (0.68 over
 all lesions, a missed one counting 0); benign-vs-malignant AUC 0.80 per detected lesion, 0.71 per
 image. On US phantoms (``bench/us_phantom_lesions.py``, seeds 2000-2015): sensitivity 0.73 at
 0.17 false per region, width / depth within 1 mm for 60 % / 53 % of hits, descriptor agreement
 0.56-0.93 (targets 0.95, 1 mm, 0.90: not met). Whole algorithm on held-out phantom studies
-(``bench/us_phantoms.py --seed 6000 --count 60``, branch usdet2): sensitivity 0.705 at 0.386 false
-regions per image, width / depth within 1 mm 0.72 / 0.57, descriptor agreement shape 0.57,
-orientation 0.87, margin 0.56, echo pattern 0.83, posterior 0.84.
+(``bench/us_phantoms.py --seed 6000 --count 60``, branch usseg): sensitivity 0.705 at 0.353 false
+regions per image, width / depth within 1 mm 0.76 / 0.63 (median error 0.43 / 0.36 mm), descriptor
+agreement shape 0.68, orientation 0.89, margin 0.69, echo pattern 0.90, posterior 0.83 (branch
+usdet2: 0.386 false regions per image, 0.72 / 0.57 within 1 mm, descriptors 0.57 / 0.87 / 0.56 /
+0.83 / 0.84). BUSI median Dice on detected lesions 0.79 / all 0.65 before this outline.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +64,7 @@ from breastgate.algorithms._us_models import (
     OPERATING_THRESHOLD,
     REPORT_FLOOR,
 )
+from breastgate.algorithms._us_outline import LOCAL_MM, edge_level, fill_bites, local_level
 
 LOGGER = logging.getLogger(__name__)
 
@@ -88,6 +94,8 @@ BOTTOM_FRAC = 0.98
 #: How far (in equivalent radii) the refined outline may reach beyond the candidate.
 REFINE_REACH = 0.35
 REFINE_REACH_MM = 1.5
+#: A part joins a lesion when not larger than this times the lesion's best candidate.
+MERGE_AREA = 1.5
 
 
 @dataclass(frozen=True)
@@ -199,21 +207,21 @@ def input_mask(analysis: Analysis, region: Region, valid: BoolArray | None) -> B
 
 
 def refine(analysis: Analysis, region: Region, valid: BoolArray | None) -> BoolArray:
-    """The lesion's outline at input resolution, half way between inside and surroundings.
+    """The lesion's outline at input resolution, on its own edge (:mod:`._us_outline`).
 
-    A candidate's level is one of a few fixed ones, usually below the edge's mid-point, so its
-    outline lies inside the true edge. The outline is redrawn on the smoothed image (bilinear at
-    input resolution) at the mid-level between the candidate's inside median and the median of a
-    ring ``RING_MM`` outside, within ``REFINE_REACH`` of its equivalent radius and
-    ``REFINE_REACH_MM`` of it (so that it cannot leak far into dark tissue or a shadow beside it),
-    keeping the parts that touch the candidate, holes filled.
+    Redrawn on the smoothed image (bilinear at input resolution) at the local mid-level between the
+    candidate's inside median and the tissue just outside each part of it, within ``REFINE_REACH``
+    of its equivalent radius and ``REFINE_REACH_MM`` of it, keeping the parts that touch the
+    candidate, holes and dark concavities filled. Pixels under calipers or text (``valid`` False,
+    filled from their neighbours in the working image) inside the outline belong to the lesion
+    under them, so ``valid`` is not applied (kept in the signature for the callers).
     Falls back to the candidate when the redrawn region is not within 0.5-3 times its area.
     """
     work = analysis.work
     h, w = region.mask.shape
     radius = float(np.sqrt(region.mask.sum() / np.pi))
     reach = max(2.0, min(REFINE_REACH * radius, REFINE_REACH_MM / WORK_MM))
-    pad = int(max(reach, RING_MM[1] / WORK_MM)) + 2
+    pad = int(max(reach, RING_MM[1] / WORK_MM + LOCAL_MM / WORK_MM)) + 2
     r0, c0 = max(0, region.r0 - pad), max(0, region.c0 - pad)
     r1 = min(work.smooth.shape[0], region.r0 + h + pad)
     c1 = min(work.smooth.shape[1], region.c0 + w + pad)
@@ -222,10 +230,12 @@ def refine(analysis: Analysis, region: Region, valid: BoolArray | None) -> BoolA
     smooth, ok = work.smooth[r0:r1, c0:c1], work.valid[r0:r1, c0:c1]
     distance = ndi.distance_transform_edt(~mask)
     ring = (distance > RING_MM[0] / WORK_MM) & (distance <= RING_MM[1] / WORK_MM) & ok
-    fallback = input_mask(analysis, region, valid)
+    fallback = input_mask(analysis, region, None)
     if ring.sum() < 8:
         return fallback
-    level = 0.5 * (float(np.median(smooth[mask])) + float(np.median(smooth[ring])))
+    inside, outside = float(np.median(smooth[mask])), float(np.median(smooth[ring]))
+    around = local_level(smooth, ring, LOCAL_MM / WORK_MM, outside)
+    level = edge_level(inside, around)
     allowed = (distance <= reach).astype(np.float64)
     height, width = analysis.shape
     sy, sx = work.smooth.shape[0] / height, work.smooth.shape[1] / width
@@ -235,19 +245,62 @@ def refine(analysis: Analysis, region: Region, valid: BoolArray | None) -> BoolA
     cols = (np.arange(j0, j1) + 0.5) * sx - 0.5 - c0
     grid = np.meshgrid(rows, cols, indexing="ij")
     fine = ndi.map_coordinates(smooth, grid, order=1, mode="nearest")
+    fine_level = ndi.map_coordinates(level, grid, order=1, mode="nearest")
     reachable = ndi.map_coordinates(allowed, grid, order=1, cval=0.0) >= 0.5
     seed = fallback[i0:i1, j0:j1]
-    labels, _ = ndi.label((fine <= level) & reachable)
+    labels, _ = ndi.label((fine <= fine_level) & reachable)
     keep = np.unique(labels[seed & (labels > 0)])
     redrawn = ndi.binary_fill_holes(np.isin(labels, keep[keep > 0]))
+    redrawn = fill_bites(redrawn, fine, inside, outside)
     out = np.zeros((height, width), bool)
     out[i0:i1, j0:j1] = redrawn
-    if valid is not None:
-        out &= valid
     area, before = float(out.sum()), float(fallback.sum())
     if not 0.5 * before <= area <= 3.0 * before:
-        return fallback
+        out = fallback
     return out
+
+
+def merged(
+    analysis: Analysis, drawn: Sequence[int], valid: BoolArray | None
+) -> list[tuple[list[int], BoolArray]]:
+    """The drawn candidates grouped into lesions, best first, each with its outline (a group of
+    several is redrawn as one by the caller). Two whose outlines overlap are one lesion split by
+    something drawn over it (a caliper line, text), which hides the pixels under it from the
+    candidates but not from the outline, when they overlap there and the part is not larger than
+    ``MERGE_AREA`` times the lesion's best candidate (a wide dark band beside a lesion is not part
+    of it); a candidate drawn twice is one lesion."""
+    hidden = None if valid is None or valid.all() else ndi.binary_dilation(~valid, iterations=2)
+    groups: list[list[int]] = []
+    members: list[BoolArray] = []
+    for j in drawn:
+        mask = refine(analysis, analysis.regions[j], valid)
+        for k, other in enumerate(members):
+            first = analysis.regions[groups[k][0]].mask.sum()
+            if j == groups[k][0] or (
+                hidden is not None
+                and analysis.regions[j].mask.sum() <= MERGE_AREA * first
+                and (other & mask & hidden).any()
+            ):
+                groups[k].append(j)
+                members[k] = other | mask
+                break
+        else:
+            groups.append([j])
+            members.append(mask)
+    return list(zip(groups, members, strict=True))
+
+
+def union(regions: Iterable[Region]) -> Region:
+    """One region covering ``regions`` (working grid)."""
+    parts = list(regions)
+    r0, c0 = min(p.r0 for p in parts), min(p.c0 for p in parts)
+    r1 = max(p.r0 + p.mask.shape[0] for p in parts)
+    c1 = max(p.c0 + p.mask.shape[1] for p in parts)
+    mask = np.zeros((r1 - r0, c1 - c0), bool)
+    for p in parts:
+        h, w = p.mask.shape
+        mask[p.r0 - r0 : p.r0 - r0 + h, p.c0 - c0 : p.c0 - c0 + w] |= p.mask
+    return Region(mask, r0, c0, parts[0].family, parts[0].level)
 
 
 def calipers(mask: BoolArray) -> tuple[float, float, tuple[Point, Point], tuple[Point, Point]]:
@@ -274,10 +327,19 @@ def calipers(mask: BoolArray) -> tuple[float, float, tuple[Point, Point], tuple[
     return width, depth, axis_line, depth_line
 
 
-def _lesion(analysis: Analysis, index: int, score: float, valid: BoolArray | None) -> UsLesion | None:
-    region = analysis.regions[index]
+def _lesion(
+    analysis: Analysis,
+    index: int,
+    score: float,
+    valid: BoolArray | None,
+    region: Region | None = None,
+    mask: BoolArray | None = None,
+) -> UsLesion | None:
+    """The lesion drawn by candidate ``index`` (or by ``region`` / ``mask`` when given: a merged
+    one), measured and described; its model features are those of candidate ``index``."""
+    region = analysis.regions[index] if region is None else region
     feats = dict(analysis.features[index])
-    mask = refine(analysis, region, valid)
+    mask = refine(analysis, region, valid) if mask is None else mask
     if not mask.any():
         return None
     width, depth, axis_line, depth_line = calipers(mask)
@@ -305,9 +367,40 @@ def _lesion(analysis: Analysis, index: int, score: float, valid: BoolArray | Non
         depth_px=depth,
         axis_line=axis_line,
         depth_line=depth_line,
-        descriptors=describe(feats),
+        descriptors=describe({**feats, **outline_features(analysis, mask)}),
         features=feats,
     )
+
+
+#: Features the descriptors read from the drawn outline (not from the candidate that found it):
+#: its shape and edge, and the echo inside it, ``INTERIOR_MM`` in from the edge (the edge's own
+#: blur is neither the lesion's echo nor its heterogeneity).
+OUTLINE_KEYS: tuple[str, ...] = (
+    "solidity", "ellipse_misfit", "aspect", "roughness", "edge", "posterior", "posterior_lr",
+)  # fmt: skip
+INTERIOR_KEYS: tuple[str, ...] = ("contrast", "heterogeneity", "anechoic_frac")
+INTERIOR_MM = 0.3
+
+
+def _measured(work: WorkImage, small: BoolArray, keys: Sequence[str]) -> dict[str, float]:
+    rows, cols = np.flatnonzero(small.any(axis=1)), np.flatnonzero(small.any(axis=0))
+    if rows.size < 2 or cols.size < 2 or not keys:
+        return {}
+    crop = small[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    feats = region_features(work, Region(crop, int(rows[0]), int(cols[0]), "outline", 0.0))
+    return {k: feats[k] for k in keys}
+
+
+def outline_features(analysis: Analysis, mask: BoolArray) -> dict[str, float]:
+    """The ``OUTLINE_KEYS`` and ``INTERIOR_KEYS`` features of the drawn outline (working grid)."""
+    work = analysis.work
+    height, width = analysis.shape
+    factors = (work.smooth.shape[0] / height, work.smooth.shape[1] / width)
+    small = ndi.zoom(mask.astype(np.float64), factors, order=1, grid_mode=True, mode="grid-constant") >= 0.5
+    small = small[: work.smooth.shape[0], : work.smooth.shape[1]]
+    interior = ndi.distance_transform_edt(small) > INTERIOR_MM / WORK_MM
+    inner = _measured(work, interior, INTERIOR_KEYS) if interior.sum() >= 16 else {}
+    return {**_measured(work, small, OUTLINE_KEYS), **inner}
 
 
 def find_lesions(
@@ -335,7 +428,15 @@ def find_lesions(
     scores = [DETECTOR.score(f) for f in analysis.features]
     kept = select(analysis, scores, REPORT_FLOOR, max_lesions)
     ok = None if valid is None else np.asarray(valid, bool)
-    lesions = [_lesion(analysis, outline(analysis, scores, i), scores[i], ok) for i in kept]
+    drawn = [outline(analysis, scores, i) for i in kept]
+    lesions = []
+    for group, mask in merged(analysis, drawn, ok):
+        first = kept[drawn.index(group[0])]
+        if len(set(group)) > 1:
+            region = union(analysis.regions[j] for j in group)
+            lesions.append(_lesion(analysis, group[0], scores[first], ok, region))
+        else:
+            lesions.append(_lesion(analysis, group[0], scores[first], ok, mask=mask))
     found = [lesion for lesion in lesions if lesion is not None]
     LOGGER.debug("%d candidates, %d lesions", len(analysis.regions), len(found))
     return found
