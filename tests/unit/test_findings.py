@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from breastgate.algorithms._findings import axis_offsets, clock_hours, clock_position
+from breastgate.algorithms._nipple_frame import axis_offsets, clock_hours, clock_position
 from breastgate.algorithms.base import Algorithm
 from breastgate.algorithms.calcifications import CalcificationAlgorithm
 from breastgate.algorithms.masses import MassAlgorithm

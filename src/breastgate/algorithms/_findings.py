@@ -7,28 +7,10 @@ of the same breast are the same lesion when their distances from the nipple agre
 score. The correlated finding's score is ``1 − (1 − s_cc)(1 − s_mlo)``: two independent views
 agreeing make the finding more credible. Unpaired candidates stay single-view findings.
 
-Location of a correlated finding (reference algorithms.md §7; the breast frame of issue 19). A
-reader measures a lesion from the nipple *axis*, not from the nipple's image row: on each view,
-:func:`axis_offsets` gives the mark's offset ``a`` across the axis (positive where the rows grow)
-and its distance behind the nipple along it. The axis runs through the nipple
-(:func:`breastgate.imaging.geometry.nipple_position`, the most anterior point of the outline) with
-the slope ``k`` (rows per column, chest wall left) of
-:func:`breastgate.imaging.geometry.nipple_slope`: horizontal on the CC (perpendicular to the chest
-wall), the breast's midline on the MLO, where the breast sags (k of 0.08-0.25 on the phantoms). With
-``(dx, dy)`` the mark minus the nipple in mm (``dx`` positive towards the nipple's side, away from
-the chest wall) and ``n = √(1 + k²)``::
-
-    behind = −(dx + k·dy) / n        across a = (dy − k·dx) / n
-
-On the CC rows grow medially on both sides, so ``m = a_CC`` (medial +). The 45° MLO projects
-``(m − s)·cos 45°`` onto its rows (image-up is superolateral), so ``s = m − a_MLO / cos 45°``
-(superior +). Measured from the row of the nipple instead (k = 0), a sagging axis biases ``s`` by
-``k·behind / cos 45°``: 6-18 mm at 50 mm behind the nipple. The clock angle is read facing the
-patient from ``(m, s)`` (:func:`clock_hours`; 3 o'clock is lateral on the left breast, medial on the
-right); the whole hour is ``location.clock`` and the unrounded one ``attributes.clock_hours``.
-The distance from the nipple is the mean of the in-plane distances on the two views (the 3-D
-``√(behind² + m² + s²)`` was worse on the development phantoms: the noise of ``s`` adds to it).
-Depth is the third of the nipple-to-chest-wall distance.
+Location of a correlated finding: clock, quadrant and offsets from the nipple axis by CC + MLO
+triangulation (:mod:`breastgate.algorithms._nipple_frame`, whose docstring has the math); the
+distance from the nipple is the mean of the two views' in-plane distances; depth is the third of
+the nipple-to-chest-wall distance.
 
 Patient coordinates (tomosynthesis only; a projection image places a ray, not a point): each
 volume mark carries the DICOM patient coordinates (LPS) of its point on its frame. They are in
@@ -49,6 +31,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from breastgate.algorithms._nipple_frame import axis_offsets, clock_hours, clock_position, triangulate
 from breastgate.algorithms.base import Selection
 from breastgate.domain.model import (
     AlgorithmManifest,
@@ -78,7 +61,6 @@ LOGGER = logging.getLogger(__name__)
 
 CORRELATION_MM = 12.0
 CORRELATION_FRACTION = 0.2
-_COS45 = math.cos(math.radians(45.0))
 _CC_VIEWS = frozenset({"CC", "XCCL", "XCCM", "FB"})
 _MLO_VIEWS = frozenset({"MLO", "ML", "LM", "LMO", "SIO"})
 
@@ -336,46 +318,6 @@ def _depth(distance: float | None, pnl: float | None) -> str | None:
     return "anterior" if third < 1 / 3 else "middle" if third < 2 / 3 else "posterior"
 
 
-def clock_hours(laterality: str, medial_mm: float, superior_mm: float) -> float:
-    """Unrounded clock (hours in [0, 12), 0 = 12 o'clock, facing the patient) of offsets from the
-    nipple axis."""
-    # Facing the patient, the patient's left is the viewer's right: lateral on the left breast
-    # points to 3 o'clock, medial on the right breast also points to 3 o'clock.
-    right_of_viewer = -medial_mm if laterality == "L" else medial_mm
-    return (math.degrees(math.atan2(right_of_viewer, superior_mm)) % 360.0) / 30.0
-
-
-def clock_position(laterality: str, medial_mm: float, superior_mm: float) -> tuple[int, str]:
-    """Clock hour (1-12, facing the patient) and quadrant from offsets relative to the nipple axis."""
-    hour = round(clock_hours(laterality, medial_mm, superior_mm)) % 12 or 12
-    upper = superior_mm >= 0
-    outer = medial_mm < 0
-    quadrant = ("U" if upper else "L") + ("O" if outer else "I") + "Q"
-    return hour, quadrant
-
-
-def axis_offsets(
-    point: tuple[float, float],
-    nipple: tuple[float, float],
-    slope: float | None,
-    spacing_mm: tuple[float, float],
-    flipped: bool,
-) -> tuple[float, float]:
-    """(behind, across) mm of ``point`` (column, row) from ``nipple`` in the frame of the nipple axis.
-
-    ``slope`` is the axis's rows per column with the chest wall on the left (None: horizontal);
-    ``flipped`` says the chest wall is on the right of the image. ``behind`` runs along the axis
-    from the nipple towards the chest wall, ``across`` perpendicular to it, positive to the side
-    the rows grow (inferior on the MLO, medial on the CC).
-    """
-    sr, sc = spacing_mm
-    dx = (point[0] - nipple[0]) * sc * (-1.0 if flipped else 1.0)  # + towards the nipple's side
-    dy = (point[1] - nipple[1]) * sr
-    k = 0.0 if slope is None else slope * sr / sc
-    norm = math.hypot(1.0, k)
-    return -(dx + k * dy) / norm, (dy - k * dx) / norm
-
-
 def _patient_mm(marks: Sequence[Mark]) -> tuple[float, float, float] | None:
     """The patient coordinates of the highest-scoring mark that has them (first on a tie)."""
     placed = [m for m in marks if m.patient_mm is not None]
@@ -385,13 +327,10 @@ def _patient_mm(marks: Sequence[Mark]) -> tuple[float, float, float] | None:
 def _triangulate(
     cc: tuple[_Detected, Candidate], mlo: tuple[_Detected, Candidate]
 ) -> tuple[float, float] | None:
-    """(medial, superior) mm of a CC/MLO pair from the nipple axis (module docstring)."""
+    """(medial, superior) mm of a CC/MLO pair from the nipple axis."""
     on_cc = cc[0].context.axis_offsets(cc[1].point)
     on_mlo = mlo[0].context.axis_offsets(mlo[1].point)
-    if on_cc is None or on_mlo is None:
-        return None
-    medial = on_cc[1]
-    return medial, medial - on_mlo[1] / _COS45
+    return None if on_cc is None or on_mlo is None else triangulate(on_cc[1], on_mlo[1])
 
 
 def _location(

@@ -58,8 +58,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from breastgate.algorithms._findings import Candidate, Detector, ImageContext, axis_offsets, check_input
+from breastgate.algorithms._findings import Candidate, Detector, ImageContext, check_input
 from breastgate.algorithms._grouping import single_linkage
+from breastgate.algorithms._nipple_frame import axis_offsets
 from breastgate.algorithms.base import Selection
 from breastgate.domain.model import AlgorithmStatus, ImageOutcome, InstanceRef, StudyRef
 from breastgate.imaging.errors import ImagingError

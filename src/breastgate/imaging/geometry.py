@@ -398,8 +398,11 @@ def nipple_position(breast: BoolArray, px_mm: float) -> tuple[float, float] | No
     Rows within :data:`BORDER_MM` of the top or bottom of the image are left out: there the breast
     leaves the image (an axilla running off the top of an MLO), and its cut is not skin. On an MLO
     the nipple is *not* the point farthest from the pectoral line: that point lies on the lower
-    curve of the breast, 20-55 mm below the nipple on 69 of 162 mini-MIAS films (checked by eye
-    where the nipple is seen in profile) and on the phantoms.
+    curve of a sagging breast, more than 20 mm from the positioning nipple
+    (:func:`breastgate.imaging.landmarks.find_nipple`) on 69 of 162 mini-MIAS films (33 with this
+    point; where the nipple is seen in profile it is at the anterior point, checked by eye on 12
+    films) and 20-50 mm below the nipple on most phantom MLO views. A breast that leaves the image
+    through the top at its front (mini-MIAS mdb205) still gets a nipple there.
     """
     margin = max(3, round(BORDER_MM / px_mm))
     rows_ok = np.zeros(breast.shape[0], dtype=bool)
