@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from breastgate.algorithms._findings import clock_position
+from breastgate.algorithms._nipple_frame import axis_offsets, clock_hours, clock_position
 from breastgate.algorithms.base import Algorithm
 from breastgate.algorithms.calcifications import CalcificationAlgorithm
 from breastgate.algorithms.masses import MassAlgorithm
@@ -218,3 +218,60 @@ def test_clock_positions_facing_the_patient() -> None:
     assert clock_position("L", medial_mm=-10, superior_mm=20) == (1, "UOQ")
     assert clock_position("R", medial_mm=-10, superior_mm=20) == (11, "UOQ")
     assert clock_position("R", medial_mm=10, superior_mm=-20) == (5, "LIQ")
+
+
+def test_axis_offsets_follow_the_sagging_axis() -> None:
+    spacing = (0.1, 0.1)
+    nipple = (2000.0, 1000.0)
+    # 50 mm behind the nipple on an axis sagging 0.2 (rows per column): 10 mm higher, on the axis.
+    behind, across = axis_offsets((1500.0, 900.0), nipple, 0.2, spacing, flipped=False)
+    assert behind == pytest.approx(50.0 * np.hypot(1.0, 0.2)) and across == pytest.approx(0.0, abs=1e-9)
+    # The chest wall on the right: the mirror image gives the same offsets.
+    mirrored = axis_offsets((2500.0, 900.0), nipple, 0.2, spacing, flipped=True)
+    assert mirrored == pytest.approx((behind, across))
+    # No slope: the row offset, as before the axis; below the nipple row is positive.
+    assert axis_offsets((1500.0, 1100.0), nipple, None, spacing, flipped=False) == pytest.approx((50.0, 10.0))
+    # On the nipple's row but behind it, a point lies below a sagging axis.
+    assert axis_offsets((1500.0, 1000.0), nipple, 0.2, spacing, flipped=False)[1] > 9.0
+
+
+def test_clock_hours_unrounded() -> None:
+    assert clock_hours("L", medial_mm=0.0, superior_mm=30.0) == pytest.approx(0.0)
+    assert clock_hours("R", medial_mm=20.0, superior_mm=20.0) == pytest.approx(1.5)
+    assert clock_hours("L", medial_mm=20.0, superior_mm=-20.0) == pytest.approx(7.5)
+
+
+def test_clock_of_masses_on_sagging_mlo_views(tmp_path: Path) -> None:
+    """12 and 6 o'clock masses 50 mm behind the nipple: read from the nipple row of an MLO whose
+    nipple was put on the lower curve (farthest from the pectoral line), both came out 6 hours off."""
+    study = generate_mg_study(
+        2,
+        category="b",
+        vendor=SMALL,
+        lesions=[
+            LesionRequest(
+                "mass", "round", 16.0, 1.0, laterality="R", clock=12, distance_from_nipple_mm=50, radial_mm=25
+            ),
+            LesionRequest(
+                "mass", "round", 16.0, 1.0, laterality="L", clock=6, distance_from_nipple_mm=50, radial_mm=25
+            ),
+        ],
+    )
+    result = run(MassAlgorithm(), study_ref(study, tmp_path))
+    for truth in study.truth["lesions"]:
+        boxes = {v["sop_instance_uid"]: v["bbox"] for v in truth["views"]}
+        on = [
+            f
+            for f in result.findings
+            if any(
+                m.sop_instance_uid in boxes and inside(m.point, boxes[m.sop_instance_uid]) for m in f.marks
+            )
+        ]
+        assert on, truth["laterality"]
+        best = max(on, key=lambda f: f.score)
+        assert best.location is not None and best.location.clock == truth["clock"], (
+            truth["clock"],
+            best.location,
+        )
+        hours = best.attributes["clock_hours"]
+        assert min(abs(hours - truth["clock"] % 12), 12 - abs(hours - truth["clock"] % 12)) <= 0.75

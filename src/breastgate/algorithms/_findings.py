@@ -7,10 +7,10 @@ of the same breast are the same lesion when their distances from the nipple agre
 score. The correlated finding's score is ``1 − (1 − s_cc)(1 − s_mlo)``: two independent views
 agreeing make the finding more credible. Unpaired candidates stay single-view findings.
 
-Location of a correlated finding: the CC row offset from the nipple gives medial (+) / lateral,
-the MLO row offset gives ``(m − s)·cos 45°`` (rows grow inferiorly, image-up is superolateral), so
-``s = m − offset_mlo / cos 45°``; the clock angle is read facing the patient (3 o'clock is lateral
-on the left breast, medial on the right). Depth is the third of the nipple-to-chest-wall distance.
+Location of a correlated finding: clock, quadrant and offsets from the nipple axis by CC + MLO
+triangulation (:mod:`breastgate.algorithms._nipple_frame`, whose docstring has the math); the
+distance from the nipple is the mean of the two views' in-plane distances; depth is the third of
+the nipple-to-chest-wall distance.
 
 Patient coordinates (tomosynthesis only; a projection image places a ray, not a point): each
 volume mark carries the DICOM patient coordinates (LPS) of its point on its frame. They are in
@@ -31,6 +31,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from breastgate.algorithms._nipple_frame import axis_offsets, clock_hours, clock_position, triangulate
 from breastgate.algorithms.base import Selection
 from breastgate.domain.model import (
     AlgorithmManifest,
@@ -60,7 +61,6 @@ LOGGER = logging.getLogger(__name__)
 
 CORRELATION_MM = 12.0
 CORRELATION_FRACTION = 0.2
-_COS45 = math.cos(math.radians(45.0))
 _CC_VIEWS = frozenset({"CC", "XCCL", "XCCM", "FB"})
 _MLO_VIEWS = frozenset({"MLO", "ML", "LM", "LMO", "SIO"})
 
@@ -122,10 +122,12 @@ class ImageContext:
         edge = cols if self.geometry.flipped else 0.0
         return abs(nipple[0] - edge) * self.image.spacing_mm[1]
 
-    def row_offset_mm(self, point: tuple[float, float]) -> float | None:
-        """Row distance of ``point`` from the nipple in mm (positive: below it)."""
-        nipple = self.geometry.nipple
-        return None if nipple is None else (point[1] - nipple[1]) * self.image.spacing_mm[0]
+    def axis_offsets(self, point: tuple[float, float]) -> tuple[float, float] | None:
+        """(behind, across) mm of ``point`` from the nipple along and across the nipple axis."""
+        g = self.geometry
+        if g.nipple is None:
+            return None
+        return axis_offsets(point, g.nipple, g.nipple_slope, self.image.spacing_mm, g.flipped)
 
     def patient_mm(self, point: tuple[float, float], frame: int | None) -> tuple[float, float, float] | None:
         """None: a point on a projection image is a ray through the breast, not a place in it."""
@@ -134,8 +136,8 @@ class ImageContext:
 
 class Located(Protocol):
     """What marks and CC/MLO correlation need of an analysed image (:class:`ImageContext`) or
-    volume (``_tomo.VolumeContext``): the instance, side, view, nipple-relative distances and, for
-    volumes, patient coordinates."""
+    volume (``_tomo.VolumeContext``): the instance, side, view, nipple-relative distances, offsets
+    from the nipple axis (:func:`axis_offsets`) and, for volumes, patient coordinates."""
 
     @property
     def ref(self) -> InstanceRef: ...
@@ -150,7 +152,7 @@ class Located(Protocol):
 
     def chest_wall_depth_mm(self) -> float | None: ...
 
-    def row_offset_mm(self, point: tuple[float, float]) -> float | None: ...
+    def axis_offsets(self, point: tuple[float, float]) -> tuple[float, float] | None: ...
 
     def patient_mm(self, point: tuple[float, float], frame: int | None) -> tuple[float, float, float] | None:
         """DICOM patient coordinates (LPS, mm) of ``point`` on 1-based ``frame``, or None."""
@@ -316,50 +318,47 @@ def _depth(distance: float | None, pnl: float | None) -> str | None:
     return "anterior" if third < 1 / 3 else "middle" if third < 2 / 3 else "posterior"
 
 
-def clock_position(laterality: str, medial_mm: float, superior_mm: float) -> tuple[int, str]:
-    """Clock hour (1-12, facing the patient) and quadrant from offsets relative to the nipple."""
-    # Facing the patient, the patient's left is the viewer's right: lateral on the left breast
-    # points to 3 o'clock, medial on the right breast also points to 3 o'clock.
-    right_of_viewer = -medial_mm if laterality == "L" else medial_mm
-    angle = math.degrees(math.atan2(right_of_viewer, superior_mm)) % 360.0  # 0 = 12 o'clock, clockwise
-    hour = round(angle / 30.0) % 12 or 12
-    upper = superior_mm >= 0
-    outer = medial_mm < 0
-    quadrant = ("U" if upper else "L") + ("O" if outer else "I") + "Q"
-    return hour, quadrant
-
-
 def _patient_mm(marks: Sequence[Mark]) -> tuple[float, float, float] | None:
     """The patient coordinates of the highest-scoring mark that has them (first on a tie)."""
     placed = [m for m in marks if m.patient_mm is not None]
     return max(placed, key=lambda m: m.score).patient_mm if placed else None
 
 
+def _triangulate(
+    cc: tuple[_Detected, Candidate], mlo: tuple[_Detected, Candidate]
+) -> tuple[float, float] | None:
+    """(medial, superior) mm of a CC/MLO pair from the nipple axis."""
+    on_cc = cc[0].context.axis_offsets(cc[1].point)
+    on_mlo = mlo[0].context.axis_offsets(mlo[1].point)
+    return None if on_cc is None or on_mlo is None else triangulate(on_cc[1], on_mlo[1])
+
+
 def _location(
     pair: Sequence[tuple[_Detected, Candidate]], laterality: str, marks: Sequence[Mark]
-) -> FindingLocation:
+) -> tuple[FindingLocation, float | None]:
+    """The finding's location and, for a CC/MLO pair, its unrounded clock (hours)."""
     distances = [d.context.nipple_distance_mm(c.point) for d, c in pair]
     known = [x for x in distances if x is not None]
     distance = float(np.mean(known)) if known else None
     pnls = [d.context.chest_wall_depth_mm() for d, _ in pair]
     pnl_known = [x for x in pnls if x]
-    depth = _depth(distance, max(pnl_known) if pnl_known else None)
     cc = next(((d, c) for d, c in pair if d.context.view in _CC_VIEWS), None)
     mlo = next(((d, c) for d, c in pair if d.context.view in _MLO_VIEWS), None)
-    clock = quadrant = None
-    if cc is not None and mlo is not None:
-        medial = cc[0].context.row_offset_mm(cc[1].point)
-        oblique = mlo[0].context.row_offset_mm(mlo[1].point)
-        if medial is not None and oblique is not None:
-            superior = medial - oblique / _COS45
-            clock, quadrant = clock_position(laterality, medial, superior)
-    return FindingLocation(
+    clock = quadrant = hours = None
+    where = _triangulate(cc, mlo) if cc is not None and mlo is not None else None
+    if where is not None:
+        medial, superior = where
+        clock, quadrant = clock_position(laterality, medial, superior)
+        hours = clock_hours(laterality, medial, superior)
+    depth = _depth(distance, max(pnl_known) if pnl_known else None)
+    location = FindingLocation(
         clock=clock,
         quadrant=quadrant,
         depth=depth,
         distance_from_nipple_mm=None if distance is None else round(distance, 1),
         patient_mm=_patient_mm(marks),
     )
+    return location, hours
 
 
 Group = list[tuple[_Detected, Candidate]]
@@ -434,6 +433,10 @@ def correlate(detected: list[_Detected], kind: FindingKind) -> list[Finding]:
             miss *= 1.0 - cand.score
         score = round(1.0 - miss, 4)
         marks = tuple(_mark(d, c) for d, c in group)
+        location, hours = _location(group, laterality, marks)
+        attributes = {"views": float(len(group))}
+        if hours is not None:
+            attributes["clock_hours"] = round(hours, 2)
         findings.append(
             Finding(
                 id="",
@@ -442,8 +445,8 @@ def correlate(detected: list[_Detected], kind: FindingKind) -> list[Finding]:
                 score=min(max(score, 0.0), 1.0),
                 marks=marks,
                 size_mm=round(max(c.size_mm for _, c in group), 1),
-                location=_location(group, laterality, marks),
-                attributes={"views": float(len(group))},
+                location=location,
+                attributes=attributes,
             )
         )
     findings.sort(key=lambda f: (-f.score, f.laterality, f.marks[0].sop_instance_uid, f.marks[0].point))

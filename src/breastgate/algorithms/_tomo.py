@@ -60,6 +60,7 @@ import numpy.typing as npt
 
 from breastgate.algorithms._findings import Candidate, Detector, ImageContext, check_input
 from breastgate.algorithms._grouping import single_linkage
+from breastgate.algorithms._nipple_frame import axis_offsets
 from breastgate.algorithms.base import Selection
 from breastgate.domain.model import AlgorithmStatus, ImageOutcome, InstanceRef, StudyRef
 from breastgate.imaging.errors import ImagingError
@@ -170,9 +171,10 @@ def _select_volume(ref: InstanceRef) -> tuple[InstanceRef | None, ImageOutcome |
 class VolumeContext:
     """An analysed volume on its own pixel grid: what marks and CC/MLO correlation need.
 
-    ``nipple`` is (column, row) on the instance's grid; ``flipped`` says the chest wall is on the
-    right of the frames; ``planes`` are the frames' planes in patient coordinates (None where the
-    header does not place a frame).
+    ``nipple`` is (column, row) on the instance's grid, ``nipple_slope`` the slope of the nipple
+    axis (:attr:`breastgate.imaging.geometry.BreastGeometry.nipple_slope`); ``flipped`` says the
+    chest wall is on the right of the frames; ``planes`` are the frames' planes in patient
+    coordinates (None where the header does not place a frame).
     """
 
     ref: InstanceRef
@@ -185,6 +187,7 @@ class VolumeContext:
     frames: int
     slabs: int
     planes: tuple[FramePlane | None, ...] = ()
+    nipple_slope: float | None = None
 
     def patient_mm(self, point: tuple[float, float], frame: int | None) -> tuple[float, float, float] | None:
         """DICOM patient coordinates (LPS, mm) of ``point`` (column, row) on 1-based ``frame``, in
@@ -206,8 +209,10 @@ class VolumeContext:
         edge = self.columns if self.flipped else 0.0
         return abs(self.nipple[0] - edge) * self.spacing_mm[1]
 
-    def row_offset_mm(self, point: tuple[float, float]) -> float | None:
-        return None if self.nipple is None else (point[1] - self.nipple[1]) * self.spacing_mm[0]
+    def axis_offsets(self, point: tuple[float, float]) -> tuple[float, float] | None:
+        if self.nipple is None:
+            return None
+        return axis_offsets(point, self.nipple, self.nipple_slope, self.spacing_mm, self.flipped)
 
 
 # ---- slabs -------------------------------------------------------------------------------------
@@ -348,11 +353,11 @@ def detect_volume(ref: InstanceRef, detect: Detector) -> tuple[VolumeContext, li
         hits += [SlabHit(index, centre, _scaled(c, factor), (first, last)) for c in detect(context)]
     if analysed == 0:
         raise ImagingError("no slab of the volume shows a breast region of 10 cm² or more")
-    nipple, flipped = None, False
+    nipple, flipped, slope = None, False, None
     if best_geometry is not None:
         g = best_geometry[1]
         assert g.nipple is not None
-        nipple, flipped = (g.nipple[0] * factor, g.nipple[1] * factor), g.flipped
+        nipple, flipped, slope = (g.nipple[0] * factor, g.nipple[1] * factor), g.flipped, g.nipple_slope
     volume = VolumeContext(
         ref=ref,
         laterality=info.laterality or ref.laterality or "",
@@ -364,6 +369,7 @@ def detect_volume(ref: InstanceRef, detect: Detector) -> tuple[VolumeContext, li
         frames=info.number_of_frames,
         slabs=analysed,
         planes=info.planes,
+        nipple_slope=slope,
     )
     return volume, merge_slab_hits(hits, volume.spacing_mm)
 
