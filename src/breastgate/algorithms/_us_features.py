@@ -37,6 +37,10 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 RING_MM = (1.0, 4.0)
+#: The wider surroundings of :func:`context_features` (mm from the boundary).
+FAR_MM = (4.0, 10.0)
+#: A boundary pixel is on an edge when its gradient exceeds this multiple of the image's median.
+EDGE_COVER = 2.0
 POSTERIOR_GAP_MM = 1.0
 POSTERIOR_MIN_MM = 4.0
 #: Side strips of :func:`posterior_step` (fractions of the lesion's width; chosen on development
@@ -51,7 +55,9 @@ FEATURES = (
     "area_mm2", "width_mm", "depth_mm", "wd_ratio", "contrast", "darkness", "edge", "edge_abs",
     "solidity", "extent", "aspect", "ellipse_misfit", "roughness", "heterogeneity",
     "anechoic_frac", "posterior", "posterior_lr", "depth_frac", "top_frac", "bottom_frac", "centre_offset",
-    "border", "invalid_edge", "level", "is_ratio",
+    "border", "invalid_edge", "level", "is_ratio", "contrast_far", "ring_sd", "row_contrast",
+    "edge_cover", "edge_top", "inside_grad", "inside_gray", "ring_gray", "image_gray",
+    "posterior_diff",
 )  # fmt: skip
 
 
@@ -180,6 +186,55 @@ def _on_edge(mask: BoolArray, rows: slice, cols: slice, shape: tuple[int, int]) 
     return on_edge
 
 
+def context_features(
+    work: WorkImage, region: Region, boundary: BoolArray, crop: tuple[slice, slice]
+) -> dict[str, float]:
+    """The candidate against its wider surroundings, the image at its depth and its own texture.
+
+    ``contrast_far``: median inside over the median of a ring ``FAR_MM`` out; ``ring_sd``: SD of
+    the ``RING_MM`` ring over its median (the surroundings' texture); ``row_contrast``: median
+    inside over the median of the valid image in the same rows; ``edge_cover``: fraction of the
+    boundary whose gradient exceeds ``EDGE_COVER`` times the image's median (how fully an edge
+    encloses it, which an isoechoic lesion needs); ``edge_top``: the same fraction on the upper
+    half of the boundary; ``inside_grad``: mean gradient inside over the image's median (speckle);
+    ``inside_gray``, ``ring_gray``, ``image_gray``: the medians in gray levels.
+    """
+    h, w = region.mask.shape
+    pad = round(FAR_MM[1] / WORK_MM) + 1
+    full_h, full_w = work.smooth.shape
+    rows = slice(max(0, region.r0 - pad), min(full_h, region.r0 + h + pad))
+    cols = slice(max(0, region.c0 - pad), min(full_w, region.c0 + w + pad))
+    mask = np.zeros((rows.stop - rows.start, cols.stop - cols.start), bool)
+    r, c = region.r0 - rows.start, region.c0 - cols.start
+    mask[r : r + h, c : c + w] = region.mask
+    smooth, valid = work.smooth[rows, cols], work.valid[rows, cols]
+    distance = ndi.distance_transform_edt(~mask)
+    far = (distance > FAR_MM[0] / WORK_MM) & (distance <= FAR_MM[1] / WORK_MM) & valid
+    ring = (distance > RING_MM[0] / WORK_MM) & (distance <= RING_MM[1] / WORK_MM) & valid
+    med_in = float(np.median(smooth[mask]))
+    far_med = float(np.median(smooth[far])) if far.sum() >= 4 else work.median
+    ring_vals = smooth[ring] if ring.sum() >= 4 else smooth[valid | mask]
+    ring_med = float(np.median(ring_vals))
+    band = work.smooth[region.r0 : region.r0 + h][work.valid[region.r0 : region.r0 + h]]
+    row_med = float(np.median(band)) if band.size >= 4 else work.median
+    grad = work.gradient[crop]
+    strong = grad[boundary] > EDGE_COVER * work.gradient_median
+    b_rows = np.nonzero(boundary)[0]
+    upper = b_rows <= np.median(b_rows) if b_rows.size else b_rows.astype(bool)
+    inside_grad = work.gradient[region.r0 : region.r0 + h, region.c0 : region.c0 + w][region.mask]
+    return {
+        "contrast_far": med_in / max(far_med, 1.0),
+        "ring_sd": float(ring_vals.std()) / max(ring_med, 1.0),
+        "row_contrast": med_in / max(row_med, 1.0),
+        "edge_cover": float(strong.mean()) if strong.size else 0.0,
+        "edge_top": float(strong[upper].mean()) if upper.any() else 0.0,
+        "inside_grad": float(inside_grad.mean()) / max(work.gradient_median, 1e-3),
+        "inside_gray": med_in,
+        "ring_gray": ring_med,
+        "image_gray": work.median,
+    }
+
+
 def region_features(work: WorkImage, region: Region) -> dict[str, float]:
     """The features listed in the module docstring for one candidate region."""
     rows, cols, mask = _crop(work, region)
@@ -206,6 +261,7 @@ def region_features(work: WorkImage, region: Region) -> dict[str, float]:
     span_r = (rows.start + int(r_idx[0]), rows.start + int(r_idx[-1]) + 1)
     span_c = (cols.start + int(c_idx[0]), cols.start + int(c_idx[-1]) + 1)
     posterior, lr, _ = posterior_bands(work.smooth, work.valid, span_r, span_c)
+    context = context_features(work, region, boundary, (rows, cols))
     centre_row = rows.start + shape.pop("centre_row")
     return {
         "area_mm2": float(mask.sum()) * px * px,
@@ -229,4 +285,6 @@ def region_features(work: WorkImage, region: Region) -> dict[str, float]:
         "invalid_edge": float(touches.sum() / max(boundary.sum(), 1)),
         "level": float(region.level),
         "is_ratio": 1.0 if region.family == "ratio" else 0.0,
+        "posterior_diff": posterior_step(work.smooth, work.valid, span_r, span_c),
+        **context,
     }

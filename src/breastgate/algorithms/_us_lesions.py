@@ -54,6 +54,7 @@ from breastgate.algorithms._us_candidates import (
 from breastgate.algorithms._us_descriptors import UsDescriptor, describe
 from breastgate.algorithms._us_features import RING_MM, posterior_step, region_features
 from breastgate.algorithms._us_models import (
+    CONTEXT,
     DETECTOR,
     MALIGNANCY,
     OPERATING_THRESHOLD,
@@ -66,6 +67,7 @@ BoolArray = npt.NDArray[np.bool_]
 Point = tuple[float, float]
 
 __all__ = [
+    "CONTEXT",
     "DETECTOR",
     "MALIGNANCY",
     "NOMINAL_MM",
@@ -73,11 +75,14 @@ __all__ = [
     "REPORT_FLOOR",
     "UsDescriptor",
     "UsLesion",
+    "detection_scores",
     "find_lesions",
     "find_lesions_cine",
 ]
 
 NMS_OVERLAP = 0.3
+#: The second detection stage's features (:func:`context_rows`).
+CONTEXT_FEATURES = ("logit", "gap")
 #: Frames of a cine loop analysed at most (:func:`find_lesions_cine`).
 CINE_FRAMES = 20
 #: Which nested candidate draws a lesion (:func:`outline`).
@@ -125,6 +130,27 @@ def analyse(
     regions = candidates(work)
     feats = [region_features(work, r) for r in regions]
     return Analysis(work, regions, feats, (int(image.shape[0]), int(image.shape[1])))
+
+
+def context_rows(scores: Sequence[float]) -> list[dict[str, float]]:
+    """The features of the second detection stage, from the first stage's scores of all
+    candidates of one image: the candidate's logit and its gap to the best other candidate's
+    logit (a second region in an image that holds a clear lesion is more often tissue than a
+    second lesion; the best candidate's positive gap is clipped by the model's range)."""
+    if not scores:
+        return []
+    p = np.clip(np.asarray(scores, dtype=np.float64), 1e-6, 1 - 1e-6)
+    z = np.log(p / (1 - p))
+    ranked = np.sort(z)[::-1]
+    second = float(ranked[1]) if z.size > 1 else float(np.log(1e-6))
+    return [{"logit": float(v), "gap": float(v - (second if v >= ranked[0] else ranked[0]))} for v in z]
+
+
+def detection_scores(features: Sequence[Mapping[str, float]]) -> list[float]:
+    """Detection score of each candidate of one image: ``DETECTOR`` on its features, then
+    ``CONTEXT`` on how it stands against the image's other candidates."""
+    first = [DETECTOR.score(dict(f)) for f in features]
+    return [CONTEXT.score(c) for c in context_rows(first)]
 
 
 def select(analysis: Analysis, scores: Sequence[float], floor: float, max_lesions: int) -> list[int]:
@@ -332,7 +358,7 @@ def find_lesions(
         At most this many lesions.
     """
     analysis = analyse(image, valid, pixel_mm)
-    scores = [DETECTOR.score(f) for f in analysis.features]
+    scores = detection_scores(analysis.features)
     kept = select(analysis, scores, REPORT_FLOOR, max_lesions)
     ok = None if valid is None else np.asarray(valid, bool)
     lesions = [_lesion(analysis, outline(analysis, scores, i), scores[i], ok) for i in kept]

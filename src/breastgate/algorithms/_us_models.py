@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from breastgate.algorithms._logistic import LogisticModel
 
-#: Fitted on the 240 BUSI calibration images by ``bench/busi_fit.py`` (candidates with IoU >= 0.5
+#: Fitted on the 240 BUSI calibration images by ``bench/busi_fit.py`` (candidates with IoU >= 0.3
 #: against a true lesion are positives; L2-penalised logistic regression).
 DETECTOR = LogisticModel(
     features=(
@@ -31,6 +31,16 @@ DETECTOR = LogisticModel(
         "border",
         "level",
         "is_ratio",
+        "contrast_far",
+        "ring_sd",
+        "row_contrast",
+        "edge_cover",
+        "edge_top",
+        "inside_grad",
+        "inside_gray",
+        "ring_gray",
+        "image_gray",
+        "posterior_diff",
     ),
     log=frozenset(["area_mm2", "roughness", "wd_ratio"]),
     low=(
@@ -54,6 +64,16 @@ DETECTOR = LogisticModel(
         0,
         0.04,
         0,
+        0.018979,
+        0.079206,
+        0.017201,
+        0,
+        0,
+        0.018903,
+        1,
+        2.6587,
+        21.601,
+        -43.32,
     ),
     high=(
         7.9126,
@@ -76,6 +96,16 @@ DETECTOR = LogisticModel(
         0.59646,
         0.75,
         1,
+        0.96096,
+        1.4735,
+        1.4795,
+        0.96667,
+        1,
+        3.006,
+        112.32,
+        159.23,
+        142.02,
+        62.824,
     ),
     mean=(
         3.8305,
@@ -98,6 +128,16 @@ DETECTOR = LogisticModel(
         0.13995,
         0.43939,
         0.47446,
+        0.51161,
+        0.33577,
+        0.59542,
+        0.18825,
+        0.19203,
+        0.78462,
+        34.597,
+        59.36,
+        76.621,
+        -1.17,
     ),
     scale=(
         1.5623,
@@ -120,30 +160,62 @@ DETECTOR = LogisticModel(
         0.19432,
         0.23998,
         0.49935,
+        0.21271,
+        0.2276,
+        0.28461,
+        0.24922,
+        0.2679,
+        0.53794,
+        25.286,
+        35.751,
+        26.272,
+        14.611,
     ),
     weights=(
-        3.2681,
-        -0.21003,
-        -0.44302,
-        -0.89466,
-        -0.85463,
-        1.4706,
-        0.25813,
-        0.41479,
-        0.31673,
-        -0.57714,
-        -0.10819,
-        -0.32208,
-        -0.7674,
-        0.25658,
-        0.17022,
-        -1.3177,
-        -0.38793,
-        -3.2573,
-        0.20787,
-        -0.13619,
+        2.9189,
+        -0.30615,
+        -0.30952,
+        -0.70966,
+        -1.226,
+        0.90279,
+        0.13001,
+        0.32061,
+        0.3652,
+        -0.010378,
+        -0.32954,
+        0.028539,
+        -0.60279,
+        -0.016508,
+        0.022867,
+        -1.1906,
+        -0.64379,
+        -2.9312,
+        -0.37855,
+        0.11908,
+        -0.45045,
+        -0.12455,
+        -0.14191,
+        0.76371,
+        -0.41166,
+        -0.28796,
+        0.4108,
+        0.45405,
+        0.18376,
+        0.2807,
     ),
-    bias=-10.099,
+    bias=-9.0016,
+)
+#: The second detection stage (``_us_lesions.context_rows``): the candidate's ``DETECTOR`` logit
+#: and its gap to the best other candidate of the image, fitted on the in-sample first-stage scores.
+CONTEXT = LogisticModel(
+    features=("logit", "gap"),
+    log=frozenset(),
+    low=(-13.816, -19.307),
+    high=(2.7576, -0.15801),
+    mean=(-8.4308, -9.0891),
+    scale=(4.2642, 4.5945),
+    weights=(3.9105, 1.0497),
+    bias=-9.2884,
 )
 #: Fitted as ``DETECTOR`` on the candidates with IoU >= 0.3 against a benign or malignant lesion.
 MALIGNANCY = LogisticModel(
@@ -182,6 +254,6 @@ MALIGNANCY = LogisticModel(
 )
 #: Detection score at 0.5 false regions per image, on the pooled out-of-fold detections of the
 #: 5-fold cross-validation of ``bench/busi_us.py`` (seed 0).
-OPERATING_THRESHOLD = 0.07233
+OPERATING_THRESHOLD = 0.1873
 #: Lowest score returned at all: 1 false region per image on the same pooled detections.
-REPORT_FLOOR = 0.0213
+REPORT_FLOOR = 0.05338
