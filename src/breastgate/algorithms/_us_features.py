@@ -19,7 +19,10 @@ detection and malignancy models and the BI-RADS descriptors read:
 - ``depth_frac`` (centre row / height), ``top_frac``, ``bottom_frac``, ``centre_offset``
   (horizontal distance of the centre from the middle, over the width: sonographers centre what
   they image), ``border``: fraction of the boundary on the image edge, ``invalid_edge``: next to
-  invalid pixels (not used to rank: calipers are drawn next to lesions).
+  invalid pixels (not used to rank: calipers are drawn next to lesions);
+- ``posterior_diff``: :func:`posterior_step` under the candidate (gray levels);
+- the context of :func:`context_features`: ``contrast_far``, ``ring_sd``, ``row_contrast``,
+  ``edge_cover``, ``edge_top``, ``inside_grad``, ``inside_gray``, ``ring_gray``, ``image_gray``.
 """
 
 from __future__ import annotations
@@ -61,10 +64,10 @@ FEATURES = (
 )  # fmt: skip
 
 
-def _crop(work: WorkImage, region: Region) -> tuple[slice, slice, BoolArray]:
-    """A window around the region holding its surrounding ring, and its mask there."""
+def _crop(work: WorkImage, region: Region, pad_mm: float = RING_MM[1]) -> tuple[slice, slice, BoolArray]:
+    """A window around the region holding ``pad_mm`` of its surroundings, and its mask there."""
     h, w = region.mask.shape
-    pad = round(RING_MM[1] / WORK_MM) + 1
+    pad = round(pad_mm / WORK_MM) + 1
     rows = slice(max(0, region.r0 - pad), min(work.smooth.shape[0], region.r0 + h + pad))
     cols = slice(max(0, region.c0 - pad), min(work.smooth.shape[1], region.c0 + w + pad))
     mask = np.zeros((rows.stop - rows.start, cols.stop - cols.start), bool)
@@ -92,8 +95,11 @@ def _shape(mask: BoolArray) -> dict[str, float]:
     # Pixel-edge (Manhattan) boundary length, times pi/4 for a curve of any orientation.
     padded = np.pad(mask, 1)
     edges = np.count_nonzero(np.diff(padded, axis=0)) + np.count_nonzero(np.diff(padded, axis=1))
+    # The hull of all pixel corners is the hull of the boundary pixels' corners (fewer points).
+    edge = padded[1:-1, 1:-1] & ~ndi.binary_erosion(padded)[1:-1, 1:-1]
+    er, ec = np.nonzero(edge)
     corners = np.concatenate(
-        [np.stack([rr + dr, cc + dc], axis=1) for dr in (-0.5, 0.5) for dc in (-0.5, 0.5)]
+        [np.stack([er + dr, ec + dc], axis=1) for dr in (-0.5, 0.5) for dc in (-0.5, 0.5)]
     )
     try:
         hull = ConvexHull(corners).volume
@@ -187,7 +193,11 @@ def _on_edge(mask: BoolArray, rows: slice, cols: slice, shape: tuple[int, int]) 
 
 
 def context_features(
-    work: WorkImage, region: Region, boundary: BoolArray, crop: tuple[slice, slice]
+    work: WorkImage,
+    region: Region,
+    boundary: BoolArray,
+    crop: tuple[slice, slice],
+    far: tuple[slice, slice, BoolArray, FloatArray],
 ) -> dict[str, float]:
     """The candidate against its wider surroundings, the image at its depth and its own texture.
 
@@ -197,22 +207,16 @@ def context_features(
     boundary whose gradient exceeds ``EDGE_COVER`` times the image's median (how fully an edge
     encloses it, which an isoechoic lesion needs); ``edge_top``: the same fraction on the upper
     half of the boundary; ``inside_grad``: mean gradient inside over the image's median (speckle);
-    ``inside_gray``, ``ring_gray``, ``image_gray``: the medians in gray levels.
+    ``inside_gray``, ``ring_gray``, ``image_gray``: the medians in gray levels. ``boundary`` lies in
+    the window ``crop``; ``far`` is the window of ``FAR_MM`` (rows, columns, mask, distance).
     """
     h, w = region.mask.shape
-    pad = round(FAR_MM[1] / WORK_MM) + 1
-    full_h, full_w = work.smooth.shape
-    rows = slice(max(0, region.r0 - pad), min(full_h, region.r0 + h + pad))
-    cols = slice(max(0, region.c0 - pad), min(full_w, region.c0 + w + pad))
-    mask = np.zeros((rows.stop - rows.start, cols.stop - cols.start), bool)
-    r, c = region.r0 - rows.start, region.c0 - cols.start
-    mask[r : r + h, c : c + w] = region.mask
+    rows, cols, mask, distance = far
     smooth, valid = work.smooth[rows, cols], work.valid[rows, cols]
-    distance = ndi.distance_transform_edt(~mask)
-    far = (distance > FAR_MM[0] / WORK_MM) & (distance <= FAR_MM[1] / WORK_MM) & valid
+    far_ring = (distance > FAR_MM[0] / WORK_MM) & (distance <= FAR_MM[1] / WORK_MM) & valid
     ring = (distance > RING_MM[0] / WORK_MM) & (distance <= RING_MM[1] / WORK_MM) & valid
     med_in = float(np.median(smooth[mask]))
-    far_med = float(np.median(smooth[far])) if far.sum() >= 4 else work.median
+    far_med = float(np.median(smooth[far_ring])) if far_ring.sum() >= 4 else work.median
     ring_vals = smooth[ring] if ring.sum() >= 4 else smooth[valid | mask]
     ring_med = float(np.median(ring_vals))
     band = work.smooth[region.r0 : region.r0 + h][work.valid[region.r0 : region.r0 + h]]
@@ -238,10 +242,16 @@ def context_features(
 def region_features(work: WorkImage, region: Region) -> dict[str, float]:
     """The features listed in the module docstring for one candidate region."""
     rows, cols, mask = _crop(work, region)
+    far_rows, far_cols, far_mask = _crop(work, region, FAR_MM[1])
+    # One distance map serves both rings: the whole region lies in both windows.
+    far_distance = ndi.distance_transform_edt(~far_mask)
     smooth, valid = work.smooth[rows, cols], work.valid[rows, cols]
     px = WORK_MM
     inside = smooth[mask]
-    distance = ndi.distance_transform_edt(~mask)
+    distance = far_distance[
+        rows.start - far_rows.start : rows.stop - far_rows.start,
+        cols.start - far_cols.start : cols.stop - far_cols.start,
+    ]
     ring = (distance > RING_MM[0] / px) & (distance <= RING_MM[1] / px) & valid
     ring_med = float(np.median(smooth[ring])) if ring.sum() >= 4 else float(np.median(smooth))
     med_in = float(np.median(inside))
@@ -261,7 +271,9 @@ def region_features(work: WorkImage, region: Region) -> dict[str, float]:
     span_r = (rows.start + int(r_idx[0]), rows.start + int(r_idx[-1]) + 1)
     span_c = (cols.start + int(c_idx[0]), cols.start + int(c_idx[-1]) + 1)
     posterior, lr, _ = posterior_bands(work.smooth, work.valid, span_r, span_c)
-    context = context_features(work, region, boundary, (rows, cols))
+    context = context_features(
+        work, region, boundary, (rows, cols), (far_rows, far_cols, far_mask, far_distance)
+    )
     centre_row = rows.start + shape.pop("centre_row")
     return {
         "area_mm2": float(mask.sum()) * px * px,

@@ -5,9 +5,11 @@ A classical detector (pure numpy / scipy / scikit-image):
 1. the region is resampled to ``WORK_MM`` per pixel, its unusable pixels filled, its speckle
    reduced, and dark (hypoechoic) connected regions taken at several levels
    (:mod:`breastgate.algorithms._us_candidates`);
-2. every candidate is measured (:mod:`breastgate.algorithms._us_features`) and ranked by a
-   logistic model (``DETECTOR``); the best are kept greedily, a candidate dropped when it overlaps
-   one already kept (non-maximum suppression by ``NMS_OVERLAP`` of the smaller region);
+2. every candidate is measured (:mod:`breastgate.algorithms._us_features`) and ranked in two
+   logistic stages (:func:`detection_scores`: ``DETECTOR`` on its 30 features, then ``CONTEXT`` on
+   that logit and its gap to the image's best other candidate); the best are kept greedily, a
+   candidate dropped when it overlaps one already kept (non-maximum suppression by
+   ``NMS_OVERLAP`` of the smaller region);
 3. each lesion is drawn by the nested candidate with the strongest boundary gradient
    (:func:`outline`), redrawn at input resolution at its edge's mid-level (:func:`refine`),
    measured as a sonographer does (width:
@@ -21,11 +23,12 @@ The models were fitted on the BUSI calibration set (Al-Dhabyani et al., Data in 
 nominal ``NOMINAL_MM`` per pixel is assumed and sizes in mm are marked nominal in the features
 (``nominal_scale`` = 1).
 
-Out of fold on BUSI (``bench/busi_us.py``, 5 folds): sensitivity 0.75 at 0.47 false regions per
-image (target 0.85 at 0.5: not met), 0.86 at 1; median Dice 0.79 on detected lesions (0.65 over
-all lesions, a missed one counting 0); benign-vs-malignant AUC 0.80 per detected lesion, 0.71 per
-image. On US phantoms (``bench/us_phantom_lesions.py``, seeds 2000-2015): sensitivity 0.73 at
-0.17 false per region, width / depth within 1 mm for 60 % / 53 % of hits, descriptor agreement
+Out of fold on BUSI (``bench/busi_us.py``, 5 folds, branch usdet3): sensitivity 0.81 at 0.52
+false regions per image at the per-fold thresholds (pooled: 0.81 at 0.5; target 0.85 at 0.5: not
+met), 0.85 at 1; median Dice 0.77 on detected lesions (0.67 over all lesions, a missed one
+counting 0); benign-vs-malignant AUC 0.80 per detected lesion, 0.70 per image. On US phantoms
+(``bench/us_phantom_lesions.py``, seeds 2000-2015, branch usdet2): sensitivity 0.73 at 0.17 false
+per region, width / depth within 1 mm for 60 % / 53 % of hits, descriptor agreement
 0.56-0.93 (targets 0.95, 1 mm, 0.90: not met). Whole algorithm on held-out phantom studies
 (``bench/us_phantoms.py --seed 6000 --count 60``, branch usdet2): sensitivity 0.705 at 0.386 false
 regions per image, width / depth within 1 mm 0.72 / 0.57, descriptor agreement shape 0.57,
