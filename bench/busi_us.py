@@ -68,7 +68,9 @@ DETECTION_FEATURES = (
 DETECTION_LOG = frozenset({"area_mm2", "wd_ratio", "roughness"})
 MALIGNANCY_FEATURES = (
     "area_mm2", "wd_ratio", "contrast", "edge", "solidity", "ellipse_misfit", "roughness",
-    "heterogeneity", "anechoic_frac", "posterior", "depth_frac",
+    "heterogeneity", "anechoic_frac", "posterior", "depth_frac", "contrast_far", "ring_sd",
+    "row_contrast", "edge_cover", "edge_top", "inside_grad", "inside_gray", "ring_gray", "image_gray",
+    "posterior_diff",
 )  # fmt: skip
 MALIGNANCY_LOG = frozenset({"area_mm2", "wd_ratio", "roughness"})
 
