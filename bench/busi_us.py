@@ -100,9 +100,10 @@ def _analyse(args: tuple[str, str, str, list[str]]) -> Record:
     case = load(Path(folder), image, label, masks)
     start = time.perf_counter()
     analysis = us.analyse(case.gray, case.valid, None)
-    scores = us.detection_scores(analysis.features)
+    first = us.candidate_scores(analysis.features)
+    scores = us.detection_scores(first)
     for i in us.select(analysis, scores, us.REPORT_FLOOR, MAX_SHOWN):
-        us._lesion(analysis, us.outline(analysis, scores, i), scores[i], case.valid)
+        us._lesion(analysis, us.outline(analysis, first, i), scores[i], case.valid)
     seconds = time.perf_counter() - start
     shape = analysis.work.smooth.shape
     n, m = len(analysis.regions), len(case.truths)
@@ -242,6 +243,10 @@ class Detector:
             return np.zeros(0)
         return self.context(us.context_rows(list(self.candidate(rows))))
 
+    def first(self, rows: list[dict[str, float]]) -> np.ndarray:
+        """The first stage's scores (what ``outline`` compares nested candidates by)."""
+        return self.candidate(rows)
+
 
 def fit_models(records: list[Record]) -> tuple[Detector, Model]:
     """Detection and malignancy models fitted on ``records``."""
@@ -272,7 +277,8 @@ def detect(record: Record, detector: Detector | Model, malignancy: Model) -> Sho
     scores = detector(record.features)
     analysis = us.Analysis(None, record.regions, record.features, (0, 0))  # type: ignore[arg-type]
     seeds = us.select(analysis, list(scores), -1.0, MAX_SHOWN)
-    kept = [us.outline(analysis, list(scores), i) for i in seeds]
+    first = detector.first(record.features) if isinstance(detector, Detector) else scores
+    kept = [us.outline(analysis, list(first), i) for i in seeds]
     hit = record.centre_in[kept] | (record.iou[kept] >= HIT_IOU)
     mal = malignancy([record.features[i] for i in kept])
     shown = Shown(scores[seeds], mal, hit.reshape(len(kept), record.n_truth))

@@ -13,11 +13,11 @@ from breastgate.algorithms._us_descriptors import echo_pattern, margin
 from breastgate.algorithms._us_descriptors import posterior as posterior_descriptor
 from breastgate.algorithms._us_features import FEATURES, posterior_step
 from breastgate.algorithms._us_lesions import (
-    DETECTOR,
     OPERATING_THRESHOLD,
     UsLesion,
     analyse,
     calipers,
+    candidate_scores,
     context_rows,
     detection_scores,
     find_lesions,
@@ -226,18 +226,18 @@ def test_context_rows_gap_to_the_best_other_candidate() -> None:
 def test_a_stronger_candidate_lowers_the_others_score() -> None:
     image = speckle_image(15, [{"x": 25.0, "y": 18.0, "a": 6.0, "b": 3.5}])
     features = [dict(f) for f in analyse(image, None, PIXEL_MM).features]
-    first = [DETECTOR.score(f) for f in features]
+    first = candidate_scores(features)
     weak = int(np.argsort(first)[len(first) // 2])
     best = int(np.argmax(first))
-    alone = detection_scores([features[weak]])[0]
-    beside_the_lesion = detection_scores([features[weak], features[best]])[0]
+    alone = detection_scores(candidate_scores([features[weak]]))[0]
+    beside_the_lesion = detection_scores(candidate_scores([features[weak], features[best]]))[0]
     assert beside_the_lesion < alone
 
 
 def test_context_features_of_a_lesion_and_of_tissue() -> None:
     image = speckle_image(16, [{"x": 25.0, "y": 18.0, "a": 6.0, "b": 3.5}])
     analysis = analyse(image, None, PIXEL_MM)
-    scores = detection_scores(analysis.features)
+    scores = detection_scores(candidate_scores(analysis.features))
     lesion = analysis.features[int(np.argmax(scores))]
     assert lesion["row_contrast"] < 0.6 and lesion["contrast_far"] < 0.6
     assert lesion["edge_cover"] > 0.3 and lesion["inside_gray"] < lesion["ring_gray"]

@@ -6,8 +6,9 @@ A classical detector (pure numpy / scipy / scikit-image):
    reduced, and dark (hypoechoic) connected regions taken at several levels
    (:mod:`breastgate.algorithms._us_candidates`);
 2. every candidate is measured (:mod:`breastgate.algorithms._us_features`) and ranked in two
-   logistic stages (:func:`detection_scores`: ``DETECTOR`` on its 30 features, then ``CONTEXT`` on
-   that logit and its gap to the image's best other candidate); the best are kept greedily, a
+   logistic stages (:func:`candidate_scores`: ``DETECTOR`` on its 30 features, then
+   :func:`detection_scores`: ``CONTEXT`` on that logit and its gap to the image's best other
+   candidate); the best are kept greedily, a
    candidate dropped when it overlaps one already kept (non-maximum suppression by
    ``NMS_OVERLAP`` of the smaller region);
 3. each lesion is drawn by the nested candidate with the strongest boundary gradient
@@ -78,6 +79,7 @@ __all__ = [
     "REPORT_FLOOR",
     "UsDescriptor",
     "UsLesion",
+    "candidate_scores",
     "detection_scores",
     "find_lesions",
     "find_lesions_cine",
@@ -149,10 +151,16 @@ def context_rows(scores: Sequence[float]) -> list[dict[str, float]]:
     return [{"logit": float(v), "gap": float(v - (second if v >= ranked[0] else ranked[0]))} for v in z]
 
 
-def detection_scores(features: Sequence[Mapping[str, float]]) -> list[float]:
-    """Detection score of each candidate of one image: ``DETECTOR`` on its features, then
-    ``CONTEXT`` on how it stands against the image's other candidates."""
-    first = [DETECTOR.score(dict(f)) for f in features]
+def candidate_scores(features: Sequence[Mapping[str, float]]) -> list[float]:
+    """First-stage score of each candidate (``DETECTOR`` on its own features): what
+    :func:`outline` compares nested candidates of one lesion by."""
+    return [DETECTOR.score(dict(f)) for f in features]
+
+
+def detection_scores(first: Sequence[float]) -> list[float]:
+    """Detection score of each candidate of one image from its first-stage score
+    (:func:`candidate_scores`): ``CONTEXT`` on how it stands against the image's other
+    candidates."""
     return [CONTEXT.score(c) for c in context_rows(first)]
 
 
@@ -361,10 +369,11 @@ def find_lesions(
         At most this many lesions.
     """
     analysis = analyse(image, valid, pixel_mm)
-    scores = detection_scores(analysis.features)
+    first = candidate_scores(analysis.features)
+    scores = detection_scores(first)
     kept = select(analysis, scores, REPORT_FLOOR, max_lesions)
     ok = None if valid is None else np.asarray(valid, bool)
-    lesions = [_lesion(analysis, outline(analysis, scores, i), scores[i], ok) for i in kept]
+    lesions = [_lesion(analysis, outline(analysis, first, i), scores[i], ok) for i in kept]
     found = [lesion for lesion in lesions if lesion is not None]
     LOGGER.debug("%d candidates, %d lesions", len(analysis.regions), len(found))
     return found
