@@ -9,8 +9,9 @@ Usage: ``python bench/busi_us.py --data /work/shared/data/busi-dev [--folds 5 --
    resolution; Dice at input resolution where they overlap; centre inside the truth mask).
 2. Images are split into ``--folds`` folds by image with a fixed seed, stratified by label;
    near-duplicates (contrast-normalised 24×24 thumbnails correlating above ``DUPLICATE_R``) are
-   kept in one fold. For each fold the detection model (candidates with IoU >= 0.5 as positives),
-   the malignancy model (those candidates of benign and malignant images) and the thresholds
+   kept in one fold. For each fold the detection models (candidates with IoU >= 0.3 as positives,
+   then the context stage on their in-sample scores),
+   the malignancy model (candidates with IoU >= 0.3 of benign and malignant images) and the thresholds
    (scores at 0.5 and 1 false regions per training image) are fitted on the other folds only,
    then the fold is scored.
    Each kept detection is drawn as ``find_lesions`` draws it (:func:`~breastgate.algorithms.

@@ -6,7 +6,7 @@ A classical detector (pure numpy / scipy / scikit-image):
    reduced, and dark (hypoechoic) connected regions taken at several levels
    (:mod:`breastgate.algorithms._us_candidates`);
 2. every candidate is measured (:mod:`breastgate.algorithms._us_features`) and ranked in two
-   logistic stages (:func:`candidate_scores`: ``DETECTOR`` on its 30 features, then
+   logistic stages (:func:`candidate_scores`: ``DETECTOR`` on 20 features, then
    :func:`detection_scores`: ``CONTEXT`` on that logit and its gap to the image's best other
    candidate); the best are kept greedily, a
    candidate dropped when it overlaps one already kept (non-maximum suppression by
@@ -24,10 +24,10 @@ The models were fitted on the BUSI calibration set (Al-Dhabyani et al., Data in 
 nominal ``NOMINAL_MM`` per pixel is assumed and sizes in mm are marked nominal in the features
 (``nominal_scale`` = 1).
 
-Out of fold on BUSI (``bench/busi_us.py``, 5 folds, branch usdet3): sensitivity 0.81 at 0.52
+Out of fold on BUSI (``bench/busi_us.py``, 5 folds, branch usdet3): sensitivity 0.80 at 0.47
 false regions per image at the per-fold thresholds (pooled: 0.81 at 0.5; target 0.85 at 0.5: not
-met), 0.85 at 1; median Dice 0.77 on detected lesions (0.67 over all lesions, a missed one
-counting 0); benign-vs-malignant AUC 0.80 per detected lesion, 0.70 per image. On US phantoms
+met), 0.87 at 1; median Dice 0.78 on detected lesions (0.67 over all lesions, a missed one
+counting 0); benign-vs-malignant AUC 0.84 per detected lesion, 0.75 per image. On US phantoms
 (``bench/us_phantom_lesions.py``, seeds 2000-2015, branch usdet2): sensitivity 0.73 at 0.17 false
 per region, width / depth within 1 mm for 60 % / 53 % of hits, descriptor agreement
 0.56-0.93 (targets 0.95, 1 mm, 0.90: not met). Whole algorithm on held-out phantom studies
