@@ -31,9 +31,9 @@ counting 0); benign-vs-malignant AUC 0.84 per detected lesion, 0.75 per image. O
 (``bench/us_phantom_lesions.py``, seeds 2000-2015, branch usdet2): sensitivity 0.73 at 0.17 false
 per region, width / depth within 1 mm for 60 % / 53 % of hits, descriptor agreement
 0.56-0.93 (targets 0.95, 1 mm, 0.90: not met). Whole algorithm on held-out phantom studies
-(``bench/us_phantoms.py --seed 6000 --count 60``, branch usdet2): sensitivity 0.705 at 0.386 false
-regions per image, width / depth within 1 mm 0.72 / 0.57, descriptor agreement shape 0.57,
-orientation 0.87, margin 0.56, echo pattern 0.83, posterior 0.84.
+(``bench/us_phantoms.py --seed 6000 --count 60``, branch usdet3): sensitivity 0.776 at 0.543 false
+regions per image (0.705 at 0.386 before), width / depth within 1 mm 0.67 / 0.51, descriptor
+agreement shape 0.55, orientation 0.85, margin 0.57, echo pattern 0.79, posterior 0.83.
 """
 
 from __future__ import annotations
