@@ -28,9 +28,9 @@ Out of fold on BUSI (``bench/busi_us.py``, 5 folds, branch usdet3): sensitivity 
 false regions per image at the per-fold thresholds (pooled: 0.81 at 0.5; target 0.85 at 0.5: not
 met), 0.87 at 1; median Dice 0.78 on detected lesions (0.67 over all lesions, a missed one
 counting 0); benign-vs-malignant AUC 0.84 per detected lesion, 0.75 per image. On US phantoms
-(``bench/us_phantom_lesions.py``, seeds 2000-2015, branch usdet2): sensitivity 0.73 at 0.17 false
-per region, width / depth within 1 mm for 60 % / 53 % of hits, descriptor agreement
-0.56-0.93 (targets 0.95, 1 mm, 0.90: not met). Whole algorithm on held-out phantom studies
+(``bench/us_phantom_lesions.py``, seeds 2000-2015, branch usdet3): sensitivity 0.83 at 0.29 false
+per region (0.73 at 0.17 before), width / depth within 1 mm for 55 % / 47 % of hits, descriptor
+agreement 0.59-0.90 (targets 0.95, 1 mm, 0.90: not met). Whole algorithm on held-out phantom studies
 (``bench/us_phantoms.py --seed 6000 --count 60``, branch usdet3): sensitivity 0.776 at 0.543 false
 regions per image (0.705 at 0.386 before), width / depth within 1 mm 0.67 / 0.51, descriptor
 agreement shape 0.55, orientation 0.85, margin 0.57, echo pattern 0.79, posterior 0.83.
