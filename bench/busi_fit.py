@@ -3,14 +3,14 @@
 Usage: ``python bench/busi_fit.py --data /work/shared/data/busi-dev [--folds 5 --seed 0]
 [--workers 2] [--cache DIR]``
 
-The models of ``bench/busi_us.py`` (detection: candidates with IoU >= 0.5 against a true lesion
-as positives; malignancy: those candidates of benign and malignant images) fitted on ALL images,
-printed as the ``DETECTOR`` and ``MALIGNANCY`` literals of
-``src/breastgate/algorithms/_us_lesions.py``; then the thresholds: the scores at 0.5 and 1 false
-regions per image on the pooled out-of-fold detections of the same cross-validation as the
-benchmark (each fold scored by models fitted on the other folds), printed as
-``OPERATING_THRESHOLD`` and ``REPORT_FLOOR``. No figure printed here is a result: the results are
-``bench/busi_us.py``'s out-of-fold ones.
+The models of ``bench/busi_us.py`` (detection: candidates with IoU >= 0.3 against a true lesion
+as positives, then the context stage on the detector's in-sample scores; malignancy: the
+candidates with IoU >= 0.3 of benign and malignant images) fitted on ALL images, printed as the
+``DETECTOR``, ``CONTEXT`` and ``MALIGNANCY`` literals of ``src/breastgate/algorithms/_us_models.py``;
+then the thresholds: the scores at 0.5 and 1 false regions per image on the pooled out-of-fold
+detections of the same cross-validation as the benchmark (each fold scored by models fitted on the
+other folds), printed as ``OPERATING_THRESHOLD`` and ``REPORT_FLOOR``. No figure printed here is
+a result: the results are ``bench/busi_us.py``'s out-of-fold ones.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def main() -> None:
     records = analyse_all(args.data, args.workers, args.cache)
     detector, malignancy = fit_models(records)
     print(f"# Fitted on {len(records)} images of {args.data.name} by bench/busi_fit.py.")
-    print(literal("DETECTOR", detector))
+    print(literal("DETECTOR", detector.candidate))
+    print(literal("CONTEXT", detector.context))
     print(literal("MALIGNANCY", malignancy))
     fold, _ = folds(records, args.folds, args.seed)
     oof: list[Shown] = []

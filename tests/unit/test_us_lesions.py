@@ -11,11 +11,15 @@ from scipy import ndimage as ndi
 
 from breastgate.algorithms._us_descriptors import echo_pattern, margin
 from breastgate.algorithms._us_descriptors import posterior as posterior_descriptor
-from breastgate.algorithms._us_features import posterior_step
+from breastgate.algorithms._us_features import FEATURES, posterior_step
 from breastgate.algorithms._us_lesions import (
     OPERATING_THRESHOLD,
     UsLesion,
+    analyse,
     calipers,
+    candidate_scores,
+    context_rows,
+    detection_scores,
     find_lesions,
     find_lesions_cine,
 )
@@ -239,3 +243,33 @@ def test_dark_concavities_are_filled_and_bright_ones_are_not() -> None:
     assert fill_bites(region, dark, 10.0, 200.0)[40, 65]
     bright = np.where(region, 10.0, 200.0)
     assert not fill_bites(region, bright, 10.0, 200.0)[40, 65]
+
+
+def test_context_rows_gap_to_the_best_other_candidate() -> None:
+    rows = context_rows([0.9, 0.5, 0.1])
+    logit = [math.log(p / (1 - p)) for p in (0.9, 0.5, 0.1)]
+    assert [r["logit"] for r in rows] == pytest.approx(logit)
+    assert rows[0]["gap"] == pytest.approx(logit[0] - logit[1])  # the best, against the second
+    assert rows[2]["gap"] == pytest.approx(logit[2] - logit[0])  # the others, against the best
+    assert context_rows([]) == []
+
+
+def test_a_stronger_candidate_lowers_the_others_score() -> None:
+    image = speckle_image(15, [{"x": 25.0, "y": 18.0, "a": 6.0, "b": 3.5}])
+    features = [dict(f) for f in analyse(image, None, PIXEL_MM).features]
+    first = candidate_scores(features)
+    weak = int(np.argsort(first)[len(first) // 2])
+    best = int(np.argmax(first))
+    alone = detection_scores(candidate_scores([features[weak]]))[0]
+    beside_the_lesion = detection_scores(candidate_scores([features[weak], features[best]]))[0]
+    assert beside_the_lesion < alone
+
+
+def test_context_features_of_a_lesion_and_of_tissue() -> None:
+    image = speckle_image(16, [{"x": 25.0, "y": 18.0, "a": 6.0, "b": 3.5}])
+    analysis = analyse(image, None, PIXEL_MM)
+    scores = detection_scores(candidate_scores(analysis.features))
+    lesion = analysis.features[int(np.argmax(scores))]
+    assert lesion["row_contrast"] < 0.6 and lesion["contrast_far"] < 0.6
+    assert lesion["edge_cover"] > 0.3 and lesion["inside_gray"] < lesion["ring_gray"]
+    assert all(math.isfinite(lesion[name]) for name in FEATURES if name != "posterior_diff")

@@ -19,7 +19,10 @@ detection and malignancy models and the BI-RADS descriptors read:
 - ``depth_frac`` (centre row / height), ``top_frac``, ``bottom_frac``, ``centre_offset``
   (horizontal distance of the centre from the middle, over the width: sonographers centre what
   they image), ``border``: fraction of the boundary on the image edge, ``invalid_edge``: next to
-  invalid pixels (not used to rank: calipers are drawn next to lesions).
+  invalid pixels (not used to rank: calipers are drawn next to lesions);
+- ``posterior_diff``: :func:`posterior_step` under the candidate (gray levels);
+- the context of :func:`context_features`: ``contrast_far``, ``ring_sd``, ``row_contrast``,
+  ``edge_cover``, ``edge_top``, ``inside_grad``, ``inside_gray``, ``ring_gray``, ``image_gray``.
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 RING_MM = (1.0, 4.0)
+#: The wider surroundings of :func:`context_features` (mm from the boundary).
+FAR_MM = (4.0, 10.0)
+#: A boundary pixel is on an edge when its gradient exceeds this multiple of the image's median.
+EDGE_COVER = 2.0
 POSTERIOR_GAP_MM = 1.0
 POSTERIOR_MIN_MM = 4.0
 #: Side strips of :func:`posterior_step` (fractions of the lesion's width; chosen on development
@@ -51,14 +58,16 @@ FEATURES = (
     "area_mm2", "width_mm", "depth_mm", "wd_ratio", "contrast", "darkness", "edge", "edge_abs",
     "solidity", "extent", "aspect", "ellipse_misfit", "roughness", "heterogeneity",
     "anechoic_frac", "posterior", "posterior_lr", "depth_frac", "top_frac", "bottom_frac", "centre_offset",
-    "border", "invalid_edge", "level", "is_ratio",
+    "border", "invalid_edge", "level", "is_ratio", "contrast_far", "ring_sd", "row_contrast",
+    "edge_cover", "edge_top", "inside_grad", "inside_gray", "ring_gray", "image_gray",
+    "posterior_diff",
 )  # fmt: skip
 
 
-def _crop(work: WorkImage, region: Region) -> tuple[slice, slice, BoolArray]:
-    """A window around the region holding its surrounding ring, and its mask there."""
+def _crop(work: WorkImage, region: Region, pad_mm: float = RING_MM[1]) -> tuple[slice, slice, BoolArray]:
+    """A window around the region holding ``pad_mm`` of its surroundings, and its mask there."""
     h, w = region.mask.shape
-    pad = round(RING_MM[1] / WORK_MM) + 1
+    pad = round(pad_mm / WORK_MM) + 1
     rows = slice(max(0, region.r0 - pad), min(work.smooth.shape[0], region.r0 + h + pad))
     cols = slice(max(0, region.c0 - pad), min(work.smooth.shape[1], region.c0 + w + pad))
     mask = np.zeros((rows.stop - rows.start, cols.stop - cols.start), bool)
@@ -86,8 +95,11 @@ def _shape(mask: BoolArray) -> dict[str, float]:
     # Pixel-edge (Manhattan) boundary length, times pi/4 for a curve of any orientation.
     padded = np.pad(mask, 1)
     edges = np.count_nonzero(np.diff(padded, axis=0)) + np.count_nonzero(np.diff(padded, axis=1))
+    # The hull of all pixel corners is the hull of the boundary pixels' corners (fewer points).
+    edge = padded[1:-1, 1:-1] & ~ndi.binary_erosion(padded)[1:-1, 1:-1]
+    er, ec = np.nonzero(edge)
     corners = np.concatenate(
-        [np.stack([rr + dr, cc + dc], axis=1) for dr in (-0.5, 0.5) for dc in (-0.5, 0.5)]
+        [np.stack([er + dr, ec + dc], axis=1) for dr in (-0.5, 0.5) for dc in (-0.5, 0.5)]
     )
     try:
         hull = ConvexHull(corners).volume
@@ -180,13 +192,66 @@ def _on_edge(mask: BoolArray, rows: slice, cols: slice, shape: tuple[int, int]) 
     return on_edge
 
 
+def context_features(
+    work: WorkImage,
+    region: Region,
+    boundary: BoolArray,
+    crop: tuple[slice, slice],
+    far: tuple[slice, slice, BoolArray, FloatArray],
+) -> dict[str, float]:
+    """The candidate against its wider surroundings, the image at its depth and its own texture.
+
+    ``contrast_far``: median inside over the median of a ring ``FAR_MM`` out; ``ring_sd``: SD of
+    the ``RING_MM`` ring over its median (the surroundings' texture); ``row_contrast``: median
+    inside over the median of the valid image in the same rows; ``edge_cover``: fraction of the
+    boundary whose gradient exceeds ``EDGE_COVER`` times the image's median (how fully an edge
+    encloses it, which an isoechoic lesion needs); ``edge_top``: the same fraction on the upper
+    half of the boundary; ``inside_grad``: mean gradient inside over the image's median (speckle);
+    ``inside_gray``, ``ring_gray``, ``image_gray``: the medians in gray levels. ``boundary`` lies in
+    the window ``crop``; ``far`` is the window of ``FAR_MM`` (rows, columns, mask, distance).
+    """
+    h, w = region.mask.shape
+    rows, cols, mask, distance = far
+    smooth, valid = work.smooth[rows, cols], work.valid[rows, cols]
+    far_ring = (distance > FAR_MM[0] / WORK_MM) & (distance <= FAR_MM[1] / WORK_MM) & valid
+    ring = (distance > RING_MM[0] / WORK_MM) & (distance <= RING_MM[1] / WORK_MM) & valid
+    med_in = float(np.median(smooth[mask]))
+    far_med = float(np.median(smooth[far_ring])) if far_ring.sum() >= 4 else work.median
+    ring_vals = smooth[ring] if ring.sum() >= 4 else smooth[valid | mask]
+    ring_med = float(np.median(ring_vals))
+    band = work.smooth[region.r0 : region.r0 + h][work.valid[region.r0 : region.r0 + h]]
+    row_med = float(np.median(band)) if band.size >= 4 else work.median
+    grad = work.gradient[crop]
+    strong = grad[boundary] > EDGE_COVER * work.gradient_median
+    b_rows = np.nonzero(boundary)[0]
+    upper = b_rows <= np.median(b_rows) if b_rows.size else b_rows.astype(bool)
+    inside_grad = work.gradient[region.r0 : region.r0 + h, region.c0 : region.c0 + w][region.mask]
+    return {
+        "contrast_far": med_in / max(far_med, 1.0),
+        "ring_sd": float(ring_vals.std()) / max(ring_med, 1.0),
+        "row_contrast": med_in / max(row_med, 1.0),
+        "edge_cover": float(strong.mean()) if strong.size else 0.0,
+        "edge_top": float(strong[upper].mean()) if upper.any() else 0.0,
+        "inside_grad": float(inside_grad.mean()) / max(work.gradient_median, 1e-3),
+        "inside_gray": med_in,
+        "ring_gray": ring_med,
+        "image_gray": work.median,
+    }
+
+
 def region_features(work: WorkImage, region: Region) -> dict[str, float]:
     """The features listed in the module docstring for one candidate region."""
     rows, cols, mask = _crop(work, region)
+    far_rows, far_cols, far_mask = _crop(work, region, FAR_MM[1])
+    # One distance map serves both rings: the whole region lies in both windows.
+    far_distance = ndi.distance_transform_edt(~far_mask)
     smooth, valid = work.smooth[rows, cols], work.valid[rows, cols]
     px = WORK_MM
     inside = smooth[mask]
-    distance = ndi.distance_transform_edt(~mask)
+    distance = far_distance[
+        rows.start - far_rows.start : rows.stop - far_rows.start,
+        cols.start - far_cols.start : cols.stop - far_cols.start,
+    ]
     ring = (distance > RING_MM[0] / px) & (distance <= RING_MM[1] / px) & valid
     ring_med = float(np.median(smooth[ring])) if ring.sum() >= 4 else float(np.median(smooth))
     med_in = float(np.median(inside))
@@ -206,6 +271,9 @@ def region_features(work: WorkImage, region: Region) -> dict[str, float]:
     span_r = (rows.start + int(r_idx[0]), rows.start + int(r_idx[-1]) + 1)
     span_c = (cols.start + int(c_idx[0]), cols.start + int(c_idx[-1]) + 1)
     posterior, lr, _ = posterior_bands(work.smooth, work.valid, span_r, span_c)
+    context = context_features(
+        work, region, boundary, (rows, cols), (far_rows, far_cols, far_mask, far_distance)
+    )
     centre_row = rows.start + shape.pop("centre_row")
     return {
         "area_mm2": float(mask.sum()) * px * px,
@@ -229,4 +297,6 @@ def region_features(work: WorkImage, region: Region) -> dict[str, float]:
         "invalid_edge": float(touches.sum() / max(boundary.sum(), 1)),
         "level": float(region.level),
         "is_ratio": 1.0 if region.family == "ratio" else 0.0,
+        "posterior_diff": posterior_step(work.smooth, work.valid, span_r, span_c),
+        **context,
     }

@@ -5,9 +5,12 @@ A classical detector (pure numpy / scipy / scikit-image):
 1. the region is resampled to ``WORK_MM`` per pixel, its unusable pixels filled, its speckle
    reduced, and dark (hypoechoic) connected regions taken at several levels
    (:mod:`breastgate.algorithms._us_candidates`);
-2. every candidate is measured (:mod:`breastgate.algorithms._us_features`) and ranked by a
-   logistic model (``DETECTOR``); the best are kept greedily, a candidate dropped when it overlaps
-   one already kept (non-maximum suppression by ``NMS_OVERLAP`` of the smaller region);
+2. every candidate is measured (:mod:`breastgate.algorithms._us_features`) and ranked in two
+   logistic stages (:func:`candidate_scores`: ``DETECTOR`` on 20 features, then
+   :func:`detection_scores`: ``CONTEXT`` on that logit and its gap to the image's best other
+   candidate); the best are kept greedily, a
+   candidate dropped when it overlaps one already kept (non-maximum suppression by
+   ``NMS_OVERLAP`` of the smaller region);
 3. each lesion is drawn by the nested candidate with the strongest boundary gradient
    (:func:`outline`), redrawn at input resolution on its own edge (:func:`refine`: the local
    mid-level between inside and the tissue just outside each part of it, dark concavities filled,
@@ -24,17 +27,18 @@ The models were fitted on the BUSI calibration set (Al-Dhabyani et al., Data in 
 nominal ``NOMINAL_MM`` per pixel is assumed and sizes in mm are marked nominal in the features
 (``nominal_scale`` = 1).
 
-Out of fold on BUSI (``bench/busi_us.py``, 5 folds): sensitivity 0.75 at 0.47 false regions per
-image (target 0.85 at 0.5: not met), 0.86 at 1; median Dice 0.81 on detected lesions (0.68 over
-all lesions, a missed one counting 0); benign-vs-malignant AUC 0.80 per detected lesion, 0.71 per
-image. On US phantoms (``bench/us_phantom_lesions.py``, seeds 2000-2015): sensitivity 0.73 at
-0.17 false per region, width / depth within 1 mm for 60 % / 53 % of hits, descriptor agreement
-0.56-0.93 (targets 0.95, 1 mm, 0.90: not met). Whole algorithm on held-out phantom studies
-(``bench/us_phantoms.py --seed 6000 --count 60``, branch usseg): sensitivity 0.705 at 0.353 false
-regions per image, width / depth within 1 mm 0.76 / 0.63 (median error 0.43 / 0.36 mm), descriptor
-agreement shape 0.68, orientation 0.89, margin 0.69, echo pattern 0.90, posterior 0.83 (branch
-usdet2: 0.386 false regions per image, 0.72 / 0.57 within 1 mm, descriptors 0.57 / 0.87 / 0.56 /
-0.83 / 0.84). BUSI median Dice on detected lesions 0.79 / all 0.65 before this outline.
+Out of fold on BUSI (``bench/busi_us.py``, 5 folds, branch usdet3): sensitivity 0.80 at 0.47
+false regions per image at the per-fold thresholds (pooled: 0.81 at 0.5; target 0.85 at 0.5: not
+met), 0.87 at 1; median Dice 0.78 on detected lesions (0.67 over all lesions, a missed one
+counting 0); benign-vs-malignant AUC 0.84 per detected lesion, 0.75 per image. On US phantoms
+(``bench/us_phantom_lesions.py``, seeds 2000-2015, branch usdet3): sensitivity 0.83 at 0.29 false
+per region (0.73 at 0.17 before), width / depth within 1 mm for 55 % / 47 % of hits, descriptor
+agreement 0.59-0.90 (targets 0.95, 1 mm, 0.90: not met). Whole algorithm on held-out phantom studies
+(``bench/us_phantoms.py --seed 6000 --count 60``, branch usdet3): sensitivity 0.776 at 0.543 false
+regions per image (0.705 at 0.386 before), width / depth within 1 mm 0.67 / 0.51, descriptor
+agreement shape 0.55, orientation 0.85, margin 0.57, echo pattern 0.79, posterior 0.83. The outline
+of branch usseg (merged with it; before it: 0.705 at 0.353, width / depth within 1 mm 0.76 / 0.63,
+descriptors 0.68 / 0.89 / 0.69 / 0.90 / 0.83): figures of the merged detector in the model card.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ from breastgate.algorithms._us_candidates import (
 from breastgate.algorithms._us_descriptors import UsDescriptor, describe
 from breastgate.algorithms._us_features import RING_MM, posterior_step, region_features
 from breastgate.algorithms._us_models import (
+    CONTEXT,
     DETECTOR,
     MALIGNANCY,
     OPERATING_THRESHOLD,
@@ -72,6 +77,7 @@ BoolArray = npt.NDArray[np.bool_]
 Point = tuple[float, float]
 
 __all__ = [
+    "CONTEXT",
     "DETECTOR",
     "MALIGNANCY",
     "NOMINAL_MM",
@@ -79,11 +85,15 @@ __all__ = [
     "REPORT_FLOOR",
     "UsDescriptor",
     "UsLesion",
+    "candidate_scores",
+    "detection_scores",
     "find_lesions",
     "find_lesions_cine",
 ]
 
 NMS_OVERLAP = 0.3
+#: The second detection stage's features (:func:`context_rows`).
+CONTEXT_FEATURES = ("logit", "gap")
 #: Frames of a cine loop analysed at most (:func:`find_lesions_cine`).
 CINE_FRAMES = 20
 #: Which nested candidate draws a lesion (:func:`outline`).
@@ -133,6 +143,33 @@ def analyse(
     regions = candidates(work)
     feats = [region_features(work, r) for r in regions]
     return Analysis(work, regions, feats, (int(image.shape[0]), int(image.shape[1])))
+
+
+def context_rows(scores: Sequence[float]) -> list[dict[str, float]]:
+    """The features of the second detection stage, from the first stage's scores of all
+    candidates of one image: the candidate's logit and its gap to the best other candidate's
+    logit (a second region in an image that holds a clear lesion is more often tissue than a
+    second lesion; the best candidate's positive gap is clipped by the model's range)."""
+    if not scores:
+        return []
+    p = np.clip(np.asarray(scores, dtype=np.float64), 1e-6, 1 - 1e-6)
+    z = np.log(p / (1 - p))
+    ranked = np.sort(z)[::-1]
+    second = float(ranked[1]) if z.size > 1 else float(np.log(1e-6))
+    return [{"logit": float(v), "gap": float(v - (second if v >= ranked[0] else ranked[0]))} for v in z]
+
+
+def candidate_scores(features: Sequence[Mapping[str, float]]) -> list[float]:
+    """First-stage score of each candidate (``DETECTOR`` on its own features): what
+    :func:`outline` compares nested candidates of one lesion by."""
+    return [DETECTOR.score(dict(f)) for f in features]
+
+
+def detection_scores(first: Sequence[float]) -> list[float]:
+    """Detection score of each candidate of one image from its first-stage score
+    (:func:`candidate_scores`): ``CONTEXT`` on how it stands against the image's other
+    candidates."""
+    return [CONTEXT.score(c) for c in context_rows(first)]
 
 
 def select(analysis: Analysis, scores: Sequence[float], floor: float, max_lesions: int) -> list[int]:
@@ -425,18 +462,19 @@ def find_lesions(
         At most this many lesions.
     """
     analysis = analyse(image, valid, pixel_mm)
-    scores = [DETECTOR.score(f) for f in analysis.features]
+    first = candidate_scores(analysis.features)
+    scores = detection_scores(first)
     kept = select(analysis, scores, REPORT_FLOOR, max_lesions)
     ok = None if valid is None else np.asarray(valid, bool)
-    drawn = [outline(analysis, scores, i) for i in kept]
+    drawn = [outline(analysis, first, i) for i in kept]
     lesions = []
     for group, mask in merged(analysis, drawn, ok):
-        first = kept[drawn.index(group[0])]
+        best = kept[drawn.index(group[0])]
         if len(set(group)) > 1:
             region = union(analysis.regions[j] for j in group)
-            lesions.append(_lesion(analysis, group[0], scores[first], ok, region))
+            lesions.append(_lesion(analysis, group[0], scores[best], ok, region))
         else:
-            lesions.append(_lesion(analysis, group[0], scores[first], ok, mask=mask))
+            lesions.append(_lesion(analysis, group[0], scores[best], ok, mask=mask))
     found = [lesion for lesion in lesions if lesion is not None]
     LOGGER.debug("%d candidates, %d lesions", len(analysis.regions), len(found))
     return found
