@@ -16,7 +16,9 @@ Patient coordinates (tomosynthesis only; a projection image places a ray, not a 
 volume mark carries the DICOM patient coordinates (LPS) of its point on its frame. They are in
 that volume's Frame of Reference: every view is its own compression of the breast, so the CC and
 MLO coordinates of one lesion are not comparable, and are never averaged. The finding's
-``location.patient_mm`` is that of its highest-scoring mark (on a tie the first, the CC).
+``location.patient_mm`` is that of its highest-scoring mark (on a tie the first, the CC). A
+finding seen on one view of a volume only is placed from its frame
+(:func:`breastgate.algorithms._nipple_frame.volume_offsets`); a CC/MLO pair is triangulated.
 """
 
 from __future__ import annotations
@@ -133,6 +135,10 @@ class ImageContext:
         """None: a point on a projection image is a ray through the breast, not a place in it."""
         return None
 
+    def breast_offsets(self, point: tuple[float, float], frame: int | None) -> tuple[float, float] | None:
+        """None: one projection gives one direction of the coronal plane, not both."""
+        return None
+
 
 class Located(Protocol):
     """What marks and CC/MLO correlation need of an analysed image (:class:`ImageContext`) or
@@ -156,6 +162,10 @@ class Located(Protocol):
 
     def patient_mm(self, point: tuple[float, float], frame: int | None) -> tuple[float, float, float] | None:
         """DICOM patient coordinates (LPS, mm) of ``point`` on 1-based ``frame``, or None."""
+        ...
+
+    def breast_offsets(self, point: tuple[float, float], frame: int | None) -> tuple[float, float] | None:
+        """(medial, superior) mm from the nipple axis from this view alone (volumes), or None."""
         ...
 
 
@@ -346,6 +356,9 @@ def _location(
     mlo = next(((d, c) for d, c in pair if d.context.view in _MLO_VIEWS), None)
     clock = quadrant = hours = None
     where = _triangulate(cc, mlo) if cc is not None and mlo is not None else None
+    if where is None:  # one view: a volume places it from its frame
+        placed = [d.context.breast_offsets(c.point, c.frame) for d, c in pair]
+        where = next((w for w in placed if w is not None), None)
     if where is not None:
         medial, superior = where
         clock, quadrant = clock_position(laterality, medial, superior)

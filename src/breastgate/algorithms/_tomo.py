@@ -60,7 +60,7 @@ import numpy.typing as npt
 
 from breastgate.algorithms._findings import Candidate, Detector, ImageContext, check_input
 from breastgate.algorithms._grouping import single_linkage
-from breastgate.algorithms._nipple_frame import axis_offsets
+from breastgate.algorithms._nipple_frame import axis_offsets, decompression, volume_offsets
 from breastgate.algorithms.base import Selection
 from breastgate.domain.model import AlgorithmStatus, ImageOutcome, InstanceRef, StudyRef
 from breastgate.imaging.errors import ImagingError
@@ -188,6 +188,7 @@ class VolumeContext:
     slabs: int
     planes: tuple[FramePlane | None, ...] = ()
     nipple_slope: float | None = None
+    half_width_mm: float | None = None
 
     def patient_mm(self, point: tuple[float, float], frame: int | None) -> tuple[float, float, float] | None:
         """DICOM patient coordinates (LPS, mm) of ``point`` (column, row) on 1-based ``frame``, in
@@ -213,6 +214,35 @@ class VolumeContext:
         if self.nipple is None:
             return None
         return axis_offsets(point, self.nipple, self.nipple_slope, self.spacing_mm, self.flipped)
+
+    def breast_offsets(self, point: tuple[float, float], frame: int | None) -> tuple[float, float] | None:
+        """(medial, superior) mm of ``point`` on 1-based ``frame`` from the nipple axis, from this
+        one view (:func:`~breastgate.algorithms._nipple_frame.volume_offsets`); None without a
+        nipple, a laterality, or planes for every frame."""
+        offsets = self.axis_offsets(point)
+        planes = [p for p in self.planes if p is not None]
+        if offsets is None or frame is None or self.laterality not in ("L", "R"):
+            return None
+        if len(planes) != self.frames or not 1 <= frame <= self.frames or self.frames < 2:
+            return None
+        row, col = np.asarray(planes[0].row_cosines), np.asarray(planes[0].column_cosines)
+        normal = np.cross(row, col)
+        if np.linalg.norm(normal) < 0.5:
+            return None
+        normal /= np.linalg.norm(normal)
+        heights = np.array([float(np.dot(p.position_mm, normal)) for p in planes])
+        thickness = float(np.ptp(heights)) * self.frames / (self.frames - 1)
+        height = float(heights[frame - 1] - heights.mean())
+        sr, sc = self.spacing_mm
+        k_axis = 0.0 if self.nipple_slope is None else self.nipple_slope * sr / sc
+        towards_nipple = row * (-1.0 if self.flipped else 1.0)
+        across = (col - k_axis * towards_nipple) / math.hypot(1.0, k_axis)
+        k = decompression(self.half_width_mm, thickness)
+        return volume_offsets(self.laterality, offsets[1], _vector(across), height, _vector(normal), k)
+
+
+def _vector(v: npt.NDArray[np.float64]) -> tuple[float, float, float]:
+    return float(v[0]), float(v[1]), float(v[2])
 
 
 # ---- slabs -------------------------------------------------------------------------------------
@@ -353,11 +383,12 @@ def detect_volume(ref: InstanceRef, detect: Detector) -> tuple[VolumeContext, li
         hits += [SlabHit(index, centre, _scaled(c, factor), (first, last)) for c in detect(context)]
     if analysed == 0:
         raise ImagingError("no slab of the volume shows a breast region of 10 cm² or more")
-    nipple, flipped, slope = None, False, None
+    nipple, flipped, slope, half_width = None, False, None, None
     if best_geometry is not None:
         g = best_geometry[1]
         assert g.nipple is not None
         nipple, flipped, slope = (g.nipple[0] * factor, g.nipple[1] * factor), g.flipped, g.nipple_slope
+        half_width = g.half_width_mm
     volume = VolumeContext(
         ref=ref,
         laterality=info.laterality or ref.laterality or "",
@@ -370,6 +401,7 @@ def detect_volume(ref: InstanceRef, detect: Detector) -> tuple[VolumeContext, li
         slabs=analysed,
         planes=info.planes,
         nipple_slope=slope,
+        half_width_mm=half_width,
     )
     return volume, merge_slab_hits(hits, volume.spacing_mm)
 

@@ -63,11 +63,12 @@ AXIS_MIN_MM = 10.0
 class BreastGeometry:
     """Geometry found on the working (downsampled, chest wall left) image.
 
-    ``pectoral_line`` is (theta_rad, rho) of the line x·cosθ + y·sinθ = ρ in working pixels;
-    pixels with x·cosθ + y·sinθ < ρ are muscle. ``nipple`` is (column, row) in the coordinates of
-    the original image. ``nipple_slope`` is the slope of the nipple axis on the working image
-    (rows per column, chest wall left, > 0 sagging towards the feet; :func:`nipple_axis`), None
-    when the outline does not show it. ``pixel_area_mm2`` is the area of one working pixel.
+        ``pectoral_line`` is (theta_rad, rho) of the line x·cosθ + y·sinθ = ρ in working pixels;
+        pixels with x·cosθ + y·sinθ < ρ are muscle. ``nipple`` is (column, row) in the coordinates of
+        the original image. ``nipple_slope`` is the slope of the nipple axis on the working image
+        (rows per column, chest wall left, > 0 sagging towards the feet; :func:`nipple_axis`), None
+        when the outline does not show it; ``half_width_mm`` half the breast's extent across that axis
+    behind the nipple (:func:`breast_half_width_mm`). ``pixel_area_mm2`` is the area of one working pixel.
     """
 
     image: FloatArray
@@ -80,6 +81,7 @@ class BreastGeometry:
     pixel_area_mm2: float
     air_threshold: float
     nipple_slope: float | None = None
+    half_width_mm: float | None = None
 
     @property
     def tissue(self) -> BoolArray:
@@ -444,6 +446,21 @@ def nipple_axis(breast: BoolArray, nipple: tuple[float, float], px_mm: float) ->
     return float(np.sum(dx * dy) / np.sum(dx * dx))
 
 
+def breast_half_width_mm(breast: BoolArray, nipple: tuple[float, float], px_mm: float) -> float | None:
+    """Half the breast's extent across the nipple axis (mm): the median half-length of its vertical
+    chords from :data:`AXIS_MM` [0] to :data:`AXIS_MM` [1] behind the nipple (working image, chest
+    wall left); chords cut by the top or bottom of the image count as they are. None when the
+    nipple is closer to the chest wall than :data:`AXIS_MM` [0]."""
+    ncol = nipple[0]
+    first = max(0, int(ncol - AXIS_MM[1] / px_mm))
+    last = int(ncol - AXIS_MM[0] / px_mm)
+    if last < first:
+        return None
+    heights = breast[:, first : last + 1].sum(axis=0)
+    heights = heights[heights > 0]
+    return None if heights.size == 0 else float(np.median(heights)) * px_mm / 2.0
+
+
 def nipple_slope(
     breast: BoolArray, nipple: tuple[float, float], px_mm: float, view: str, line: tuple[float, float] | None
 ) -> float | None:
@@ -479,8 +496,10 @@ def analyse_breast(image: MammoImage, target_mm: float = WORKING_MM) -> BreastGe
     nipple_small = nipple_position(breast, px_mm)
     nipple: tuple[float, float] | None = None
     slope: float | None = None
+    half_width: float | None = None
     if nipple_small is not None:
         slope = nipple_slope(breast, nipple_small, px_mm, image.view or "", line)
+        half_width = breast_half_width_mm(breast, nipple_small, px_mm)
         col, row = nipple_small
         if flipped:
             col = small.shape[1] - 1 - col
@@ -496,4 +515,5 @@ def analyse_breast(image: MammoImage, target_mm: float = WORKING_MM) -> BreastGe
         pixel_area_mm2=image.spacing_mm[0] * image.spacing_mm[1] * factor * factor,
         air_threshold=threshold,
         nipple_slope=slope,
+        half_width_mm=half_width,
     )
