@@ -27,18 +27,16 @@ The models were fitted on the BUSI calibration set (Al-Dhabyani et al., Data in 
 nominal ``NOMINAL_MM`` per pixel is assumed and sizes in mm are marked nominal in the features
 (``nominal_scale`` = 1).
 
-Out of fold on BUSI (``bench/busi_us.py``, 5 folds, branch usdet3): sensitivity 0.80 at 0.47
+Out of fold on BUSI (``bench/busi_us.py``, 5 folds, version 1.1.0): sensitivity 0.80 at 0.47
 false regions per image at the per-fold thresholds (pooled: 0.81 at 0.5; target 0.85 at 0.5: not
-met), 0.87 at 1; median Dice 0.78 on detected lesions (0.67 over all lesions, a missed one
+met), 0.87 at 1; median Dice 0.80 on detected lesions (0.70 over all lesions, a missed one
 counting 0); benign-vs-malignant AUC 0.84 per detected lesion, 0.75 per image. On US phantoms
-(``bench/us_phantom_lesions.py``, seeds 2000-2015, branch usdet3): sensitivity 0.83 at 0.29 false
-per region (0.73 at 0.17 before), width / depth within 1 mm for 55 % / 47 % of hits, descriptor
-agreement 0.59-0.90 (targets 0.95, 1 mm, 0.90: not met). Whole algorithm on held-out phantom studies
-(``bench/us_phantoms.py --seed 6000 --count 60``, branch usdet3): sensitivity 0.776 at 0.543 false
-regions per image (0.705 at 0.386 before), width / depth within 1 mm 0.67 / 0.51, descriptor
-agreement shape 0.55, orientation 0.85, margin 0.57, echo pattern 0.79, posterior 0.83. The outline
-of branch usseg (merged with it; before it: 0.705 at 0.353, width / depth within 1 mm 0.76 / 0.63,
-descriptors 0.68 / 0.89 / 0.69 / 0.90 / 0.83): figures of the merged detector in the model card.
+(``bench/us_phantom_lesions.py``, seeds 2000-2015, detector of branch usdet3 with the 1.0.0
+outline): sensitivity 0.83 at 0.29 false per region (0.73 at 0.17 before). Whole algorithm on
+held-out phantom studies (``bench/us_phantoms.py --seed 6000 --count 60``, 1.1.0): sensitivity
+0.786 at 0.489 false regions per image (1.0.0: 0.705 at 0.386), width / depth within 1 mm 0.70 /
+0.56, descriptor agreement shape 0.61, orientation 0.85, margin 0.67, echo pattern 0.87, posterior
+0.82 (targets 0.95 at 0.25, 1 mm, 0.90: not met). Per-branch figures: the model card.
 """
 
 from __future__ import annotations
