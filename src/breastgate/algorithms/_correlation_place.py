@@ -78,8 +78,10 @@ UNCERTAINTY: Mapping[str, Uncertainty] = MappingProxyType(
             size_rel=0.2,
             why=(
                 "tomosynthesis: the same CC + MLO triangulation as 2-D mammography (the view "
-                "geometry dominates, so ±1 h), the lesion itself sharper in its slice (no overlap): "
-                "distance ±20 % (compressed breast), floor 6 mm; size ±20 %"
+                "geometry dominates, so ±1 h), or, seen on one view only, its frame's height in "
+                "the compressed breast scaled back to the free one (breastgate.algorithms."
+                "_nipple_frame.volume_offsets); the lesion itself sharper in its slice (no "
+                "overlap): distance ±20 % (compressed breast), floor 6 mm; size ±20 %"
             ),
         ),
         "US": Uncertainty(
