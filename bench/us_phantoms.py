@@ -54,17 +54,23 @@ def _inside(point: tuple[float, float], box: list[int]) -> bool:
     )
 
 
-def _run_one(seed: int) -> dict[str, Any]:
+def _timed_run(study: Any) -> tuple[Any, float]:
+    """``breastgate.ultrasound`` on ``study`` written to files, and its seconds (reading included)."""
     from breastgate.algorithms.ultrasound import UltrasoundAlgorithm
-    from breastgate.phantoms.us import generate_us_study
 
-    study = generate_us_study(seed)
     with tempfile.TemporaryDirectory() as tmp:
         ref = _study_ref(study, Path(tmp))
         algorithm = UltrasoundAlgorithm()
         started = time.perf_counter()
         result = algorithm.run(algorithm.select(ref))
-        seconds = time.perf_counter() - started
+        return result, time.perf_counter() - started
+
+
+def _run_one(seed: int) -> dict[str, Any]:
+    from breastgate.phantoms.us import generate_us_study
+
+    study = generate_us_study(seed)
+    result, seconds = _timed_run(study)
     findings = [
         {
             "score": f.score,
@@ -173,7 +179,6 @@ def _summary(runs: list[dict[str, Any]]) -> None:
 
 
 def _speed() -> None:
-    from breastgate.algorithms.ultrasound import UltrasoundAlgorithm
     from breastgate.phantoms.us import UsLesionRequest, generate_us_study
 
     lesion = UsLesionRequest(
@@ -184,12 +189,7 @@ def _speed() -> None:
         ("100-frame cine", {"images": 0, "cine": True, "frames": 100}, TARGET_CINE_S),
     ):
         study = generate_us_study(7, lesions=[lesion], location="text", overlays=False, dual=False, **kwargs)
-        with tempfile.TemporaryDirectory() as tmp:
-            ref = _study_ref(study, Path(tmp))
-            algorithm = UltrasoundAlgorithm()
-            started = time.perf_counter()
-            result = algorithm.run(algorithm.select(ref))
-            seconds = time.perf_counter() - started
+        result, seconds = _timed_run(study)
         print(
             f"{label}: {seconds:.2f} s (target <= {target:.0f} s), status {result.status.value}, "
             f"findings {len(result.findings)}"

@@ -41,6 +41,29 @@ def _results(gateway: GatewayProcess, study_uid: str) -> dict[str, Any] | None:
     return document if done else None
 
 
+def _through_the_gateway(
+    tmp_path: Path, files: list[Path], study_uid: str, series: dict[int, str]
+) -> dict[str, Any]:
+    """Send ``files`` to ``breastgate serve``; wait for the objects of ``series`` in Orthanc, save
+    each as ``tmp_path/<series>.dcm`` and check it with dciodvfy; return the results document."""
+    with gateway_with_pacs(tmp_path, BG_ALGORITHMS="breastgate.ultrasound") as (gateway, pacs):
+        gateway.env["BG_PACS_OBJECTS"] = f"{pacs.dicom_node}=all"
+        pacs.start()
+        gateway.start()
+        storescu(gateway.dicom_port, files)
+        objects = wait_for(
+            lambda: outputs_by_series(pacs, study_uid, series), timeout=240, what="the US objects in the PACS"
+        )
+        for number, instance in objects.items():
+            path = tmp_path / f"{number}.dcm"
+            path.write_bytes(pacs.download(instance))
+            assert dciodvfy(path).errors == [], series[number]
+        document: dict[str, Any] = wait_for(
+            lambda: _results(gateway, study_uid), timeout=60, what="the results"
+        )
+    return document
+
+
 def test_a_us_study_gets_its_gsps_and_measurement_report_in_the_pacs(tmp_path: Path) -> None:
     study = generate_us_study(
         41, images=1, lesions=[LESION], style="caps_clock", location="text", overlays=False, dual=False
@@ -48,20 +71,10 @@ def test_a_us_study_gets_its_gsps_and_measurement_report_in_the_pacs(tmp_path: P
     files = write_study(study, tmp_path / "us")
     truth = study.truth
     study_uid = truth["study_instance_uid"]
-    with gateway_with_pacs(tmp_path, BG_ALGORITHMS="breastgate.ultrasound") as (gateway, pacs):
-        gateway.env["BG_PACS_OBJECTS"] = f"{pacs.dicom_node}=all"
-        pacs.start()
-        gateway.start()
-        storescu(gateway.dicom_port, files)
-        objects = wait_for(
-            lambda: outputs_by_series(pacs, study_uid, SERIES), timeout=240, what="the US objects in the PACS"
-        )
-        for number, instance in objects.items():
-            path = tmp_path / f"{number}.dcm"
-            path.write_bytes(pacs.download(instance))
-            assert dciodvfy(path).errors == [], SERIES[number]
-            assert pydicom.dcmread(path, stop_before_pixels=True).StudyInstanceUID == study_uid
-        document = wait_for(lambda: _results(gateway, study_uid), timeout=60, what="the results")
+    document = _through_the_gateway(tmp_path, files, study_uid, SERIES)
+    for number in SERIES:
+        path = tmp_path / f"{number}.dcm"
+        assert pydicom.dcmread(path, stop_before_pixels=True).StudyInstanceUID == study_uid
     (algorithm,) = [a for a in document["algorithms"] if a["id"] == "breastgate.ultrasound"]
     assert algorithm["status"] == "ok", algorithm
     (image,) = truth["images"]
@@ -90,19 +103,7 @@ def test_orthogonal_captures_pair_and_a_colour_capture_gets_a_csps_in_the_pacs(t
     files = write_study(study, tmp_path / "us")
     study_uid = study.truth["study_instance_uid"]
     (pair,) = study.truth["orthogonal_pairs"]
-    with gateway_with_pacs(tmp_path, BG_ALGORITHMS="breastgate.ultrasound") as (gateway, pacs):
-        gateway.env["BG_PACS_OBJECTS"] = f"{pacs.dicom_node}=all"
-        pacs.start()
-        gateway.start()
-        storescu(gateway.dicom_port, files)
-        objects = wait_for(
-            lambda: outputs_by_series(pacs, study_uid, COLOUR_SERIES), timeout=240, what="the US objects"
-        )
-        for number, instance in objects.items():
-            path = tmp_path / f"{number}.dcm"
-            path.write_bytes(pacs.download(instance))
-            assert dciodvfy(path).errors == [], COLOUR_SERIES[number]
-        document = wait_for(lambda: _results(gateway, study_uid), timeout=60, what="the results")
+    document = _through_the_gateway(tmp_path, files, study_uid, COLOUR_SERIES)
     csps = pydicom.dcmread(tmp_path / "9910.dcm")
     referenced = {
         r.ReferencedSOPInstanceUID for s in csps.ReferencedSeriesSequence for r in s.ReferencedImageSequence

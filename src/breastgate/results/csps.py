@@ -20,16 +20,13 @@ PS3.4 N.2), and its ICC profile lookup never finds a top-level ICC Profile of a 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from datetime import datetime
 from functools import cache
 
 from PIL import ImageCms
 from pydicom.dataset import Dataset
 
 from breastgate.domain.errors import EncodingError
-from breastgate.domain.model import Finding
-from breastgate.results.gsps import NOTICE, DecodedGSPS, GrayscaleSoftcopyPresentationState, is_colour
+from breastgate.results.gsps import DecodedGSPS, GrayscaleSoftcopyPresentationState, is_colour
 from breastgate.results.placement import attach_file_meta
 
 __all__ = [
@@ -77,29 +74,7 @@ class ColorSoftcopyPresentationState(GrayscaleSoftcopyPresentationState):
 
     SOP_CLASS_UID = COLOR_SOFTCOPY_PRESENTATION_STATE_STORAGE
     UID_KIND = "csps"
-
-    def __init__(
-        self,
-        findings: Sequence[Finding],
-        sources: Sequence[Dataset],
-        algorithm_id: str,
-        algorithm_version: str,
-        label: str = NOTICE,
-        *,
-        created: datetime | None = None,
-        series_number: int = DEFAULT_SERIES_NUMBER,
-        instance_number: int = 1,
-    ) -> None:
-        super().__init__(
-            findings,
-            sources,
-            algorithm_id,
-            algorithm_version,
-            label,
-            created=created,
-            series_number=series_number,
-            instance_number=instance_number,
-        )
+    SERIES_NUMBER = DEFAULT_SERIES_NUMBER
 
     def _check_sources(self) -> None:
         """A CSPS presents colour images only (PS3.3 A.33.2; PS3.4 N.2)."""

@@ -197,6 +197,8 @@ class GrayscaleSoftcopyPresentationState:
     #: SOP Class written and the kind its UIDs derive from (:func:`~breastgate.results.uids.derive_uid`).
     SOP_CLASS_UID = GRAYSCALE_SOFTCOPY_PRESENTATION_STATE_STORAGE
     UID_KIND = "gsps"
+    #: Series Number when the caller gives none.
+    SERIES_NUMBER = DEFAULT_SERIES_NUMBER
 
     def __init__(
         self,
@@ -207,7 +209,7 @@ class GrayscaleSoftcopyPresentationState:
         label: str = NOTICE,
         *,
         created: datetime | None = None,
-        series_number: int = DEFAULT_SERIES_NUMBER,
+        series_number: int | None = None,
         instance_number: int = 1,
     ) -> None:
         if not sources:
@@ -220,7 +222,7 @@ class GrayscaleSoftcopyPresentationState:
         self.algorithm_id = algorithm_id
         self.algorithm_version = algorithm_version
         self.label = label
-        self.series_number = series_number
+        self.series_number = self.SERIES_NUMBER if series_number is None else series_number
         self.instance_number = instance_number
         self.study_instance_uid = study_instance_uid
         self.creation_date, self.creation_time = creation_datetime(self.sources, created)
