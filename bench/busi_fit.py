@@ -1,7 +1,14 @@
 """Fit the ultrasound lesion models on a whole BUSI-layout folder and print them to paste.
 
 Usage: ``python bench/busi_fit.py --data /work/shared/data/busi-dev [--folds 5 --seed 0]
-[--workers 2] [--cache DIR]``
+[--workers 2] [--cache DIR] [--cnn-maps OOF.pkl [--variant full|features|classical]]``
+
+With ``--cnn-maps`` (the out-of-fold maps of ``bench/busi_cnn.py --oof``) the detection models and
+thresholds are those with the network's features, printed as ``CNN_DETECTOR``, ``CNN_CONTEXT``,
+``CNN_OPERATING_THRESHOLD`` and ``CNN_REPORT_FLOOR`` (``--variant classical``: the classical ones).
+Stacking caveat: each image's features come from a network that never saw it, but that network
+saw the other folds' images, so a fold's training features were made by networks that saw the
+fold; the shipped network (trained on all images) is sharper on BUSI than any out-of-fold one.
 
 The models of ``bench/busi_us.py`` (detection: candidates with IoU >= 0.3 against a true lesion
 as positives, then the context stage on the detector's in-sample scores; malignancy: the
@@ -22,7 +29,17 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.busi_us import Model, Shown, analyse_all, detect, fit_models, folds, threshold_at
+from bench.busi_us import (
+    Model,
+    Shown,
+    add_network_arguments,
+    analyse_all,
+    detect,
+    fit_models,
+    folds,
+    threshold_at,
+    variant,
+)
 
 
 def literal(name: str, model: Model) -> str:
@@ -48,12 +65,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cache", type=Path)
+    add_network_arguments(parser)
     args = parser.parse_args()
-    records = analyse_all(args.data, args.workers, args.cache)
+    records = analyse_all(args.data, args.workers, args.cache, args.cnn_maps, not args.no_map_candidates)
+    records = variant(records, args.variant)
     detector, malignancy = fit_models(records)
+    prefix = "CNN_" if args.cnn_maps is not None and args.variant != "classical" else ""
     print(f"# Fitted on {len(records)} images of {args.data.name} by bench/busi_fit.py.")
-    print(literal("DETECTOR", detector.candidate))
-    print(literal("CONTEXT", detector.context))
+    print(literal(f"{prefix}DETECTOR", detector.candidate))
+    print(literal(f"{prefix}CONTEXT", detector.context))
     print(literal("MALIGNANCY", malignancy))
     fold, _ = folds(records, args.folds, args.seed)
     oof: list[Shown] = []
@@ -61,8 +81,8 @@ def main() -> None:
         train = [r for r, f in zip(records, fold, strict=True) if f != k]
         d, m = fit_models(train)
         oof += [detect(r, d, m) for r, f in zip(records, fold, strict=True) if f == k]
-    print(f"OPERATING_THRESHOLD = {threshold_at(oof, 0.5):.4g}")
-    print(f"REPORT_FLOOR = {threshold_at(oof, 1.0):.4g}")
+    print(f"{prefix}OPERATING_THRESHOLD = {threshold_at(oof, 0.5):.4g}")
+    print(f"{prefix}REPORT_FLOOR = {threshold_at(oof, 1.0):.4g}")
 
 
 if __name__ == "__main__":

@@ -44,7 +44,8 @@ from bench._busi import cases, load, thumbnail
 from bench._mias import auc
 from bench.mass_model_fit import fit, predict
 from breastgate.algorithms import _us_lesions as us
-from breastgate.algorithms._us_candidates import Region
+from breastgate.algorithms._us_candidates import Region, WorkImage
+from breastgate.algorithms._us_cnn import CNN_FEATURES, network_input, to_work
 
 DUPLICATE_R = 0.95
 #: Candidates with IoU >= this against a true lesion are the detector's positives: the hit rule's
@@ -99,17 +100,32 @@ class Record:
     thumb: np.ndarray
 
 
-def _analyse(args: tuple[str, str, str, list[str]]) -> Record:
-    folder, image, label, masks = args
+def _oof_map(prob: np.ndarray | None) -> us.NetworkMap | None:
+    """The network map of one image from its out-of-fold map (network grid), or no network."""
+    if prob is None:
+        return None
+
+    def network(work: WorkImage) -> np.ndarray:
+        _, shape = network_input(work)
+        return to_work(prob.astype(np.float64), shape, (work.smooth.shape[0], work.smooth.shape[1]))
+
+    return network
+
+
+def _analyse(args: tuple[str, str, str, list[str], np.ndarray | None, bool]) -> Record:
+    folder, image, label, masks, prob, map_candidates = args
     import os
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    us.MAP_CANDIDATES = map_candidates
     case = load(Path(folder), image, label, masks)
     start = time.perf_counter()
-    analysis = us.analyse(case.gray, case.valid, None)
+    # Never the shipped network here: it saw every image. The map is the out-of-fold one.
+    analysis = us.analyse(case.gray, case.valid, None, _oof_map(prob))
     first = us.candidate_scores(analysis.features)
-    scores = us.detection_scores(first)
-    for i in us.select(analysis, scores, us.REPORT_FLOOR, MAX_SHOWN):
+    network = us.uses_network(analysis.features)
+    scores = us.detection_scores(first, network)
+    for i in us.select(analysis, scores, us.thresholds(network)[1], MAX_SHOWN):
         us._lesion(analysis, us.outline(analysis, first, i), scores[i], case.valid)
     seconds = time.perf_counter() - start
     shape = analysis.work.smooth.shape
@@ -158,13 +174,23 @@ class _Unpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def analyse_all(folder: Path, workers: int, cache: Path | None) -> list[Record]:
-    """All images analysed (from ``cache`` when it holds them)."""
+def analyse_all(
+    folder: Path, workers: int, cache: Path | None, maps: Path | None = None, map_candidates: bool = True
+) -> list[Record]:
+    """All images analysed (from ``cache`` when it holds them); with ``maps`` (the out-of-fold
+    network maps of ``bench/busi_cnn.py --oof``, by image name) ranked with the network's features,
+    and (``map_candidates``) the map's components as candidates too."""
     if cache is not None and cache.exists():
         with cache.open("rb") as handle:
             records: list[Record] = _Unpickler(handle).load()
         return records
-    jobs = [(str(folder), image, label, masks) for image, label, masks in cases(folder)]
+    probs: dict[str, np.ndarray] = pickle.loads(maps.read_bytes()) if maps is not None else {}
+    if maps is not None and len(probs) < len(cases(folder)):
+        raise SystemExit(f"{maps} holds {len(probs)} maps, not one per image")
+    jobs = [
+        (str(folder), image, label, masks, probs.get(image), map_candidates)
+        for image, label, masks in cases(folder)
+    ]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         records = list(pool.map(_analyse, jobs, chunksize=4))
     if cache is not None:
@@ -233,6 +259,12 @@ class Model:
         return np.asarray(predict(x, self.fitted))
 
 
+def detection_features(records: list[Record]) -> tuple[str, ...]:
+    """``DETECTION_FEATURES``, and the network's when the records were analysed with its maps."""
+    with_map = any(r.features and "cnn_mean" in r.features[0] for r in records)
+    return DETECTION_FEATURES + (CNN_FEATURES if with_map else ())
+
+
 class Detector:
     """The two detection stages: the candidate model, then the context model on its logit
     (:func:`breastgate.algorithms._us_lesions.detection_scores`), both fitted on the same images
@@ -241,7 +273,8 @@ class Detector:
     def __init__(self, records: list[Record], y: list[np.ndarray]) -> None:
         rows = [f for r in records for f in r.features]
         labels = np.concatenate(y) if y else np.zeros(0, bool)
-        self.candidate = Model(rows, labels, DETECTION_FEATURES, DETECTION_LOG, DETECTION_L2)
+        names = detection_features(records)
+        self.candidate = Model(rows, labels, names, DETECTION_LOG, DETECTION_L2)
         context = [c for r in records for c in us.context_rows(list(self.candidate(r.features)))]
         self.context = Model(context, labels, us.CONTEXT_FEATURES, frozenset(), CONTEXT_L2)
 
@@ -321,6 +354,39 @@ def threshold_at(shown: list[Shown], per_image: float) -> float:
     return best
 
 
+def add_network_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--cnn-maps``, ``--no-map-candidates`` (:func:`analyse_all`) and ``--variant``
+    (:func:`variant`)."""
+    parser.add_argument("--cnn-maps", type=Path, help="out-of-fold maps of bench/busi_cnn.py --oof")
+    parser.add_argument("--no-map-candidates", action="store_true", help="the map ranks, adds none")
+    parser.add_argument(
+        "--variant", choices=("full", "features", "classical"), default="full",
+        help="of records analysed with maps: all (full), without the map's candidates (features), "
+        "or without the map at all (classical: the same candidates and models as without --cnn-maps)",
+    )  # fmt: skip
+
+
+def variant(records: list[Record], name: str) -> list[Record]:
+    """The records as if analysed without the map's candidates (``features``) or without the map
+    (``classical``); ``full``: unchanged. The classical candidates do not depend on the map."""
+    if name == "full":
+        return records
+    out = []
+    for r in records:
+        keep = np.array([g.family != "cnn" for g in r.regions], bool)
+        idx = np.flatnonzero(keep)
+        feats = [r.features[i] for i in idx]
+        if name == "classical":
+            feats = [{k: v for k, v in f.items() if not k.startswith("cnn_")} for f in feats]
+        out.append(
+            Record(
+                r.name, r.label, r.n_truth, [r.regions[i] for i in idx], feats, r.iou[keep],
+                r.dice[keep], r.dice_raw[keep], r.centre_in[keep], r.seconds, r.thumb,
+            )
+        )  # fmt: skip
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
@@ -328,8 +394,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cache", type=Path)
+    add_network_arguments(parser)
     args = parser.parse_args()
-    records = analyse_all(args.data, args.workers, args.cache)
+    records = analyse_all(args.data, args.workers, args.cache, args.cnn_maps, not args.no_map_candidates)
+    records = variant(records, args.variant)
     fold, pairs = folds(records, args.folds, args.seed)
     print(f"{len(records)} images, {sum(r.n_truth for r in records)} lesions, "
           f"{pairs} near-duplicate pairs (thumbnail r > {DUPLICATE_R}) kept in one fold")  # fmt: skip
