@@ -13,7 +13,6 @@ from breastgate.algorithms._us_descriptors import echo_pattern, margin
 from breastgate.algorithms._us_descriptors import posterior as posterior_descriptor
 from breastgate.algorithms._us_features import FEATURES, posterior_step
 from breastgate.algorithms._us_lesions import (
-    OPERATING_THRESHOLD,
     UsLesion,
     analyse,
     calipers,
@@ -22,10 +21,14 @@ from breastgate.algorithms._us_lesions import (
     detection_scores,
     find_lesions,
     find_lesions_cine,
+    thresholds,
+    uses_network,
 )
 from breastgate.algorithms._us_outline import fill_bites
 
 PIXEL_MM = 0.1
+#: The operating threshold of the detector with the shipped network (which these tests run).
+OPERATING_THRESHOLD = thresholds(True)[0]
 SHAPE = (400, 500)  # 40 × 50 mm
 
 
@@ -260,15 +263,16 @@ def test_a_stronger_candidate_lowers_the_others_score() -> None:
     first = candidate_scores(features)
     weak = int(np.argsort(first)[len(first) // 2])
     best = int(np.argmax(first))
-    alone = detection_scores(candidate_scores([features[weak]]))[0]
-    beside_the_lesion = detection_scores(candidate_scores([features[weak], features[best]]))[0]
+    network = uses_network(features)
+    alone = detection_scores(candidate_scores([features[weak]]), network)[0]
+    beside_the_lesion = detection_scores(candidate_scores([features[weak], features[best]]), network)[0]
     assert beside_the_lesion < alone
 
 
 def test_context_features_of_a_lesion_and_of_tissue() -> None:
     image = speckle_image(16, [{"x": 25.0, "y": 18.0, "a": 6.0, "b": 3.5}])
     analysis = analyse(image, None, PIXEL_MM)
-    scores = detection_scores(candidate_scores(analysis.features))
+    scores = detection_scores(candidate_scores(analysis.features), uses_network(analysis.features))
     lesion = analysis.features[int(np.argmax(scores))]
     assert lesion["row_contrast"] < 0.6 and lesion["contrast_far"] < 0.6
     assert lesion["edge_cover"] > 0.3 and lesion["inside_gray"] < lesion["ring_gray"]

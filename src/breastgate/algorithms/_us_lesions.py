@@ -42,7 +42,7 @@ held-out phantom studies (``bench/us_phantoms.py --seed 6000 --count 60``, 1.1.0
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,7 @@ import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from breastgate.algorithms._us_candidates import (
+    MIN_DIAMETER_MM,
     NOMINAL_MM,
     WORK_MM,
     Region,
@@ -58,9 +59,14 @@ from breastgate.algorithms._us_candidates import (
     candidates,
     prepare,
 )
+from breastgate.algorithms._us_cnn import blobs, lesion_map, map_features, map_regions
 from breastgate.algorithms._us_descriptors import UsDescriptor, describe
 from breastgate.algorithms._us_features import RING_MM, posterior_step, region_features
 from breastgate.algorithms._us_models import (
+    CNN_CONTEXT,
+    CNN_DETECTOR,
+    CNN_OPERATING_THRESHOLD,
+    CNN_REPORT_FLOOR,
     CONTEXT,
     DETECTOR,
     MALIGNANCY,
@@ -72,7 +78,10 @@ from breastgate.algorithms._us_outline import LOCAL_MM, edge_level, fill_bites, 
 LOGGER = logging.getLogger(__name__)
 
 BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
 Point = tuple[float, float]
+#: What gives the lesion-probability map of a working image (None: no map, classical only).
+NetworkMap = Callable[[WorkImage], FloatArray | None]
 
 __all__ = [
     "CONTEXT",
@@ -90,6 +99,8 @@ __all__ = [
 ]
 
 NMS_OVERLAP = 0.3
+#: Whether the components of the network's map are candidates too (besides ranking the others).
+MAP_CANDIDATES = True
 #: The second detection stage's features (:func:`context_rows`).
 CONTEXT_FEATURES = ("logit", "gap")
 #: Frames of a cine loop analysed at most (:func:`find_lesions_cine`).
@@ -131,16 +142,47 @@ class Analysis:
     regions: Sequence[Region]
     features: Sequence[dict[str, float]]
     shape: tuple[int, int]
+    #: The network's lesion-probability map (working grid), None when it did not run.
+    network: FloatArray | None = None
 
 
 def analyse(
-    image: npt.NDArray[Any], valid: npt.NDArray[np.bool_] | None = None, pixel_mm: float | None = None
+    image: npt.NDArray[Any],
+    valid: npt.NDArray[np.bool_] | None = None,
+    pixel_mm: float | None = None,
+    network: NetworkMap | None = lesion_map,
 ) -> Analysis:
-    """Prepare the image and measure all its candidate regions."""
+    """Prepare the image and measure all its candidate regions.
+
+    ``network`` gives the lesion-probability map (default: the shipped network,
+    :func:`breastgate.algorithms._us_cnn.lesion_map`; None or a None map: classical only). With a
+    map, its components are candidates too (``MAP_CANDIDATES``) and every candidate has the map's
+    features (:func:`breastgate.algorithms._us_cnn.map_features`).
+    """
     work = prepare(image, valid, pixel_mm)
-    regions = candidates(work)
+    regions = list(candidates(work))
+    prob = None if network is None else network(work)
+    if prob is not None and MAP_CANDIDATES:
+        regions += map_regions(prob, work.valid, np.pi * (MIN_DIAMETER_MM / 2 / WORK_MM) ** 2)
     feats = [region_features(work, r) for r in regions]
-    return Analysis(work, regions, feats, (int(image.shape[0]), int(image.shape[1])))
+    if prob is not None:
+        found = blobs(prob)
+        for f, r in zip(feats, regions, strict=True):
+            f.update(map_features(prob, found, r))
+    return Analysis(work, regions, feats, (int(image.shape[0]), int(image.shape[1])), prob)
+
+
+def uses_network(features: Sequence[Mapping[str, float]]) -> bool:
+    """Whether candidates measured so are ranked by the models with the network's features (they
+    carry them, and those models are fitted)."""
+    return CNN_DETECTOR is not None and bool(features) and "cnn_mean" in features[0]
+
+
+def thresholds(network: bool) -> tuple[float, float]:
+    """(operating threshold, report floor) of the detection scores with or without the network."""
+    if network and CNN_DETECTOR is not None:
+        return CNN_OPERATING_THRESHOLD, CNN_REPORT_FLOOR
+    return OPERATING_THRESHOLD, REPORT_FLOOR
 
 
 def context_rows(scores: Sequence[float]) -> list[dict[str, float]]:
@@ -158,16 +200,19 @@ def context_rows(scores: Sequence[float]) -> list[dict[str, float]]:
 
 
 def candidate_scores(features: Sequence[Mapping[str, float]]) -> list[float]:
-    """First-stage score of each candidate (``DETECTOR`` on its own features): what
-    :func:`outline` compares nested candidates of one lesion by."""
-    return [DETECTOR.score(dict(f)) for f in features]
+    """First-stage score of each candidate (``DETECTOR`` on its own features, ``CNN_DETECTOR``
+    when they hold the network's, :func:`uses_network`): what :func:`outline` compares nested
+    candidates of one lesion by."""
+    model = CNN_DETECTOR if uses_network(features) and CNN_DETECTOR is not None else DETECTOR
+    return [model.score(dict(f)) for f in features]
 
 
-def detection_scores(first: Sequence[float]) -> list[float]:
+def detection_scores(first: Sequence[float], network: bool = False) -> list[float]:
     """Detection score of each candidate of one image from its first-stage score
-    (:func:`candidate_scores`): ``CONTEXT`` on how it stands against the image's other
-    candidates."""
-    return [CONTEXT.score(c) for c in context_rows(first)]
+    (:func:`candidate_scores`): ``CONTEXT`` (``CNN_CONTEXT`` when the first stage used the
+    network) on how it stands against the image's other candidates."""
+    model = CNN_CONTEXT if network and CNN_CONTEXT is not None else CONTEXT
+    return [model.score(c) for c in context_rows(first)]
 
 
 def select(analysis: Analysis, scores: Sequence[float], floor: float, max_lesions: int) -> list[int]:
@@ -444,8 +489,9 @@ def find_lesions(
     pixel_mm: float | None = None,
     max_lesions: int = 5,
 ) -> list[UsLesion]:
-    """Lesions of one B-mode image region, highest detection score first, all above
-    ``REPORT_FLOOR`` (show those above ``OPERATING_THRESHOLD``).
+    """Lesions of one B-mode image region, highest detection score first, all above the report
+    floor (show those above the operating threshold; both: :func:`thresholds`, with the network
+    when it ran).
 
     Parameters
     ----------
@@ -461,8 +507,9 @@ def find_lesions(
     """
     analysis = analyse(image, valid, pixel_mm)
     first = candidate_scores(analysis.features)
-    scores = detection_scores(first)
-    kept = select(analysis, scores, REPORT_FLOOR, max_lesions)
+    network = uses_network(analysis.features)
+    scores = detection_scores(first, network)
+    kept = select(analysis, scores, thresholds(network)[1], max_lesions)
     ok = None if valid is None else np.asarray(valid, bool)
     drawn = [outline(analysis, first, i) for i in kept]
     lesions = []

@@ -33,7 +33,8 @@ from itertools import combinations
 import numpy as np
 from skimage import measure
 
-from breastgate.algorithms._us_lesions import OPERATING_THRESHOLD, UsLesion, find_lesions
+from breastgate.algorithms._us_cnn import unavailable
+from breastgate.algorithms._us_lesions import UsLesion, find_lesions, thresholds
 from breastgate.algorithms._us_views import (
     Seen,
     Track,
@@ -414,7 +415,9 @@ class UltrasoundAlgorithm:
             return self._result(
                 study, AlgorithmStatus.FAILED, "no ultrasound image could be read", outcomes, []
             )
-        return self._result(study, AlgorithmStatus.OK, "", outcomes, findings)
+        reason = unavailable()
+        note = f"classical detector only: {reason}" if reason else ""
+        return self._result(study, AlgorithmStatus.OK, note, outcomes, findings)
 
     def _result(
         self,
@@ -432,7 +435,7 @@ class UltrasoundAlgorithm:
             message=message,
             images=tuple(outcomes),
             findings=tuple(findings),
-            operating_threshold=OPERATING_THRESHOLD,
+            operating_threshold=thresholds(not unavailable())[0],
             model_card=MANIFEST.model_card,
         )
 
