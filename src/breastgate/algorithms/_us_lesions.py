@@ -5,10 +5,13 @@ A classical detector (pure numpy / scipy / scikit-image):
 1. the region is resampled to ``WORK_MM`` per pixel, its unusable pixels filled, its speckle
    reduced, and dark (hypoechoic) connected regions taken at several levels
    (:mod:`breastgate.algorithms._us_candidates`);
-2. every candidate is measured (:mod:`breastgate.algorithms._us_features`) and ranked in two
-   logistic stages (:func:`candidate_scores`: ``DETECTOR`` on 20 features, then
-   :func:`detection_scores`: ``CONTEXT`` on that logit and its gap to the image's best other
-   candidate); the best are kept greedily, a
+2. a small network's lesion-probability map (:mod:`breastgate.algorithms._us_cnn`, ONNX, when
+   onnxruntime and the file are there) adds its components as candidates and 4 features to every
+   candidate;
+   every candidate is measured (:mod:`breastgate.algorithms._us_features`) and ranked in two
+   logistic stages (:func:`candidate_scores`: ``CNN_DETECTOR`` on 24 features, ``DETECTOR`` on 20
+   without the network, then :func:`detection_scores`: ``CNN_CONTEXT`` / ``CONTEXT`` on that logit
+   and its gap to the image's best other candidate); the best are kept greedily, a
    candidate dropped when it overlaps one already kept (non-maximum suppression by
    ``NMS_OVERLAP`` of the smaller region);
 3. each lesion is drawn by the nested candidate with the strongest boundary gradient
@@ -27,10 +30,12 @@ The models were fitted on the BUSI calibration set (Al-Dhabyani et al., Data in 
 nominal ``NOMINAL_MM`` per pixel is assumed and sizes in mm are marked nominal in the features
 (``nominal_scale`` = 1).
 
-Out of fold on BUSI (``bench/busi_us.py``, 5 folds, version 1.1.0): sensitivity 0.80 at 0.47
-false regions per image at the per-fold thresholds (pooled: 0.81 at 0.5; target 0.85 at 0.5: not
-met), 0.87 at 1; median Dice 0.80 on detected lesions (0.70 over all lesions, a missed one
-counting 0); benign-vs-malignant AUC 0.84 per detected lesion, 0.75 per image. On US phantoms
+Out of fold on BUSI (``bench/busi_us.py --cnn-maps``, 5 folds, version 1.2.0, the network's maps
+out of fold too): sensitivity 0.84 at 0.50 false regions per image at the per-fold thresholds
+(pooled: 0.85 at 0.5; target 0.85 at 0.5: not met by 4 lesions; 1.1.0, classical: 0.80 at 0.47),
+0.89 at 1 (0.87); median Dice 0.83 on detected lesions (0.80), 0.77 over all lesions, a missed one
+counting 0 (0.70); benign-vs-malignant AUC 0.85 per detected lesion, 0.75 per image; normals with
+a shown detection 30/40 (24/40). On US phantoms
 (``bench/us_phantom_lesions.py``, seeds 2000-2015, detector of branch usdet3 with the 1.0.0
 outline): sensitivity 0.83 at 0.29 false per region (0.73 at 0.17 before). Whole algorithm on
 held-out phantom studies (``bench/us_phantoms.py --seed 6000 --count 60``, 1.1.0): sensitivity
