@@ -118,3 +118,17 @@ def test_one_image_within_a_second() -> None:
     start = time.perf_counter()
     lesion_map(work)
     assert time.perf_counter() - start < 0.25
+
+
+@pytest.mark.usefixtures("no_network")
+def test_the_algorithm_says_when_it_runs_without_the_network(tmp_path: Path) -> None:
+    from breastgate.phantoms.us import generate_us_study
+    from tests.unit.test_ultrasound import LESION, _run
+
+    us = generate_us_study(
+        41, images=1, lesions=[LESION], style="caps_clock", location="text", overlays=False, dual=False
+    )
+    result = _run(us, tmp_path)
+    assert result.message.startswith("classical detector only: the network file")
+    assert result.operating_threshold == thresholds(False)[0] != thresholds(True)[0]
+    assert result.findings
