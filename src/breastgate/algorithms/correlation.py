@@ -23,7 +23,10 @@ Linking (:func:`link`):
    below :data:`SCORE_REFERENCE`, the position gate shrinks by ``score / SCORE_REFERENCE`` (to the
    power :data:`SCORE_GATE_POWER`, never below :data:`SCORE_GATE_FLOOR` of it); most weak
    mammographic findings are false positives, and the gate, ±2.5 sd of the mammographic clock,
-   spans a wide part of the breast. Findings without a score keep the full gate.
+   spans a wide part of the breast. Findings without a score keep the full gate. Phantom women
+   (``bench/correlation_phantoms.py``, with the CC/MLO pairing of ``breastgate.masses`` 1.3.1):
+   pair precision 0.732 → 0.879 at recall 0.780 → 0.777 (development, 100 women); held out, 50
+   women: 0.736 → 0.862 at 0.727 → 0.707.
 3. One-to-one per study pair: the compatible pairs of two studies are assigned at the most total
    margin below the gate (Hungarian, ``scipy.optimize.linear_sum_assignment``).
 4. Lesions: the assigned links, cheapest first, join groups unless the join would put two findings
