@@ -12,13 +12,16 @@ from bench.correlation_links import score, simulate_women
 from breastgate.algorithms._correlation_place import BREAST_TOMOSYNTHESIS, ROUNDING_SD_H
 from breastgate.algorithms.correlation import (
     MAX_NORMALISED_DISTANCE,
+    SCORE_GATE_FLOOR,
     UNCERTAINTY,
     BreastPosition,
     LesionTable,
     PlacedFinding,
+    evidence,
     link,
     modality_of,
     place,
+    score_gate,
     why_unplaced,
 )
 
@@ -57,8 +60,11 @@ def placed(
     side: str = "L",
     patient: str = "P1",
     day: str = "20250106",
+    score: float | None = None,
 ) -> PlacedFinding:
     data = finding(clock, distance, size, side=side, kind=KIND[modality])
+    if score is not None:
+        data["score"] = score
     position = place(data, modality)
     assert position is not None
     return PlacedFinding(patient, study, day, modality, fid, KIND[modality], position, "algo")
@@ -233,6 +239,30 @@ def test_other_clock_or_distance_is_not_the_same_lesion() -> None:
     assert len(link([base, placed("b", "1", "US", 10, 120.0)]).lesions) == 2  # over twice as far
     assert len(link([base, placed("b", "1", "US", 10, 50.0, 40.0)]).lesions) == 2  # 12 vs 40 mm
     assert len(link([base, placed("b", "1", "US", 10, 50.0)]).lesions) == 1
+
+
+def test_a_weak_finding_must_agree_more_tightly() -> None:
+    """A pair well inside the gate but not close: linked when both findings are credible, not when
+    one is a weak candidate (most weak mammographic findings are false positives)."""
+    us = placed("us", "1", "US", 10, 50.0, score=0.9, day="20250110")
+    strong, weak, unscored = (placed("mg", "1", "MG", 8, 50.0, score=s) for s in (0.9, 0.15, None))
+    e = evidence(strong, us)
+    assert 0.6 * MAX_NORMALISED_DISTANCE < e.normalised_distance < MAX_NORMALISED_DISTANCE
+    assert score_gate(strong.position, us.position) == 1.0
+    assert score_gate(weak.position, us.position) < 0.6
+    assert len(link([strong, us]).lesions) == 1
+    assert len(link([weak, us]).lesions) == 2
+    assert len(link([unscored, us]).lesions) == 1  # no score: the gate as it was
+    # at the same place even a weak finding links
+    assert len(link([placed("mg", "1", "MG", 10, 50.0, score=0.15), us]).lesions) == 1
+    # the gate scale never falls below its floor
+    assert score_gate(placed("mg", "1", "MG", 10, 50.0, score=0.0).position, us.position) >= SCORE_GATE_FLOOR
+
+
+def test_place_keeps_a_probability_score_only() -> None:
+    assert place({**finding(10, 40.0), "score": 0.42}, "MG").score == 0.42  # type: ignore[union-attr]
+    for bad in (1.7, -0.1, "high", None, True):
+        assert place({**finding(10, 40.0), "score": bad}, "MG").score is None  # type: ignore[union-attr]
 
 
 def test_positions_are_frozen_values() -> None:

@@ -136,6 +136,7 @@ class BreastPosition:
     modality: str
     sigma_floor_mm: float = 0.0
     sigma_size_rel: float = 0.2
+    score: float | None = None
 
     @property
     def angle(self) -> float:
@@ -286,4 +287,11 @@ def place(finding: Mapping[str, Any], modality: str) -> BreastPosition | None:
         modality=modality,
         sigma_floor_mm=table.distance_floor_mm,
         sigma_size_rel=math.hypot(table.size_rel, kind_rel),
+        score=_score(finding),
     )
+
+
+def _score(finding: Mapping[str, Any]) -> float | None:
+    """The finding's ``score`` when it is a probability-like number in [0, 1], else None."""
+    score = _number(finding.get("score"))
+    return score if score is not None and 0.0 <= score <= 1.0 else None

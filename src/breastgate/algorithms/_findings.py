@@ -2,10 +2,10 @@
 CC/MLO correlation into one finding, and the per-study result.
 
 CC/MLO correlation (reference algorithms.md §7): a candidate on the CC view and one on the MLO view
-of the same breast are the same lesion when their distances from the nipple agree within
-``max(CORRELATION_MM, CORRELATION_FRACTION · distance)``; pairs are taken greedily by combined
-score. The correlated finding's score is ``1 − (1 − s_cc)(1 − s_mlo)``: two independent views
-agreeing make the finding more credible. Unpaired candidates stay single-view findings.
+of the same breast are taken as one lesion by a one-to-one pairing on the distance from the nipple,
+size and score (:mod:`breastgate.algorithms._cc_mlo`). The correlated finding's score is
+``1 − (1 − s_cc)(1 − s_mlo)``: two independent views agreeing make the finding more credible.
+Unpaired candidates stay single-view findings.
 
 Location of a correlated finding: clock, quadrant and offsets from the nipple axis by CC + MLO
 triangulation (:mod:`breastgate.algorithms._nipple_frame`, whose docstring has the math); the
@@ -33,6 +33,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from breastgate.algorithms._cc_mlo import CC_VIEWS, MLO_VIEWS, assign_pairs
 from breastgate.algorithms._nipple_frame import axis_offsets, clock_hours, clock_position, triangulate
 from breastgate.algorithms.base import Selection
 from breastgate.domain.model import (
@@ -61,10 +62,6 @@ from breastgate.imaging.pixels import (
 
 LOGGER = logging.getLogger(__name__)
 
-CORRELATION_MM = 12.0
-CORRELATION_FRACTION = 0.2
-_CC_VIEWS = frozenset({"CC", "XCCL", "XCCM", "FB"})
-_MLO_VIEWS = frozenset({"MLO", "ML", "LM", "LMO", "SIO"})
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -352,8 +349,8 @@ def _location(
     distance = float(np.mean(known)) if known else None
     pnls = [d.context.chest_wall_depth_mm() for d, _ in pair]
     pnl_known = [x for x in pnls if x]
-    cc = next(((d, c) for d, c in pair if d.context.view in _CC_VIEWS), None)
-    mlo = next(((d, c) for d, c in pair if d.context.view in _MLO_VIEWS), None)
+    cc = next(((d, c) for d, c in pair if d.context.view in CC_VIEWS), None)
+    mlo = next(((d, c) for d, c in pair if d.context.view in MLO_VIEWS), None)
     clock = quadrant = hours = None
     where = _triangulate(cc, mlo) if cc is not None and mlo is not None else None
     if where is None:  # one view: a volume places it from its frame
@@ -383,34 +380,24 @@ def _side_groups(detected: list[_Detected], side: str) -> list[Group]:
     ccs = [
         (d, c)
         for d in detected
-        if d.context.laterality == side and d.context.view in _CC_VIEWS
+        if d.context.laterality == side and d.context.view in CC_VIEWS
         for c in d.candidates
     ]
     mlos = [
         (d, c)
         for d in detected
-        if d.context.laterality == side and d.context.view in _MLO_VIEWS
+        if d.context.laterality == side and d.context.view in MLO_VIEWS
         for c in d.candidates
     ]
     others = [
         (d, c)
         for d in detected
-        if d.context.laterality == side and d.context.view not in _CC_VIEWS | _MLO_VIEWS
+        if d.context.laterality == side and d.context.view not in CC_VIEWS | MLO_VIEWS
         for c in d.candidates
     ]
-    pairs = []
-    for i, (dcc, ccc) in enumerate(ccs):
-        for j, (dml, cml) in enumerate(mlos):
-            a, b = dcc.context.nipple_distance_mm(ccc.point), dml.context.nipple_distance_mm(cml.point)
-            if a is None or b is None:
-                continue
-            if _same_distance(a, b):
-                pairs.append((ccc.score * cml.score, -abs(a - b), i, j))
     used_cc: set[int] = set()
     used_mlo: set[int] = set()
-    for _, _, i, j in sorted(pairs, reverse=True):
-        if i in used_cc or j in used_mlo:
-            continue
+    for i, j in assign_pairs(ccs, mlos):
         used_cc.add(i)
         used_mlo.add(j)
         groups.append([ccs[i], mlos[j]])
@@ -418,10 +405,6 @@ def _side_groups(detected: list[_Detected], side: str) -> list[Group]:
     groups += [[x] for j, x in enumerate(mlos) if j not in used_mlo]
     groups += [[x] for x in others]
     return groups
-
-
-def _same_distance(a: float, b: float) -> bool:
-    return abs(a - b) <= max(CORRELATION_MM, CORRELATION_FRACTION * max(a, b))
 
 
 def correlate(detected: list[_Detected], kind: FindingKind) -> list[Finding]:

@@ -127,7 +127,7 @@ TRUNCATE = 4.0
 
 MANIFEST = AlgorithmManifest(
     id="breastgate.calcifications",
-    version="2.1.0",
+    version="2.1.1",
     name="Calcification clusters (difference-image detector)",
     intended_use=(
         "Marks clusters of at least 3 calcifications (each within 5 mm of another) on For Presentation "

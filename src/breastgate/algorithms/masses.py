@@ -144,7 +144,7 @@ MODEL = MassModel(
 
 MANIFEST = AlgorithmManifest(
     id="breastgate.masses",
-    version="1.3.0",
+    version="1.3.1",
     name="Mass candidates (multi-scale convergence index)",
     intended_use=(
         "Marks mass candidates of 5-30 mm with outline and size on For Presentation digital "
