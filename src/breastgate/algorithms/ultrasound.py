@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from itertools import combinations
 
@@ -161,7 +162,11 @@ def _detect(image: UsImage, frames: np.ndarray) -> dict[int, list[Seen]]:
 def read_image(image: UsImage) -> _ImageRead:
     """Location, laterality and lesion tracks of one image (raises ImagingError/PixelDecodeError)."""
     frames = read_us_frames(image)
-    location, note = _location(image, frames[0])
+    # Tesseract is a separate process: the annotation is read while the regions are searched.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="us-ocr") as pool:
+        reading = pool.submit(_location, image, frames[0])
+        detected = _detect(image, frames) if image.bmode_regions() else {}
+        location, note = reading.result()
     if location is not None and image.laterality and location.laterality not in (None, image.laterality):
         note = f"location unknown: the annotation's side {location.laterality} is not the Image Laterality"
         location = None
@@ -172,7 +177,7 @@ def read_image(image: UsImage) -> _ImageRead:
     if not image.bmode_regions():
         read.notes.append("no B-mode region (Sequence of Ultrasound Regions)")
         return read
-    for region, seen in _detect(image, frames).items():
+    for region, seen in detected.items():
         tracks = track(seen, read.step)
         if frames.shape[0] > 1:
             tracks = [t for t in tracks if len(t.seen) >= MIN_TRACK_FRAMES]
