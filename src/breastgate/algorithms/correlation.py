@@ -40,7 +40,8 @@ Linking (:func:`link`):
    false positive on the same ultrasound image (the same annotated place) fits one study better;
    three findings agreeing with each other outweigh it. Phantom women (development seeds 0-99,
    findings replayed, with the distance uncertainties measured there): pair precision 0.879 →
-   0.916, recall 0.777 → 0.803.
+   0.916, recall 0.777 → 0.803; held out, 50 women, the same detections re-linked: 0.829 → 0.888
+   at 0.680 → 0.687.
 
 Each kept link carries its evidence (:class:`Evidence`): distance in the frame, normalised
 distance, size ratio, kinds, modalities, days apart.
