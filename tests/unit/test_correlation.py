@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from bench.correlation_links import score, simulate_women
 
+from breastgate.algorithms._correlation_groups import refine
 from breastgate.algorithms._correlation_place import BREAST_TOMOSYNTHESIS, ROUNDING_SD_H
 from breastgate.algorithms.correlation import (
     MAX_NORMALISED_DISTANCE,
@@ -222,6 +223,54 @@ def test_one_to_one_per_study_pair_and_never_two_of_one_study_in_a_lesion() -> N
         studies = [f.study_instance_uid for f in lesion.findings]
         assert len(studies) == len(set(studies))
     assert {"a/1", "b/1", "c/2"} in lesion_keys(chain)
+
+
+def us_false_positive_on_the_lesion_image() -> list[PlacedFinding]:
+    """Phantom woman 7's pattern: MG, US and MR see one lesion; the US image holding it also
+    shows a weak false positive, so both US findings carry the image's clock and distance. By
+    size the false positive fits the MR finding better than the US lesion does."""
+    return [
+        placed("mg", "mass-1", "MG", 10.6, 46.0, 23.0, score=0.92),
+        placed("us", "us-1", "US", 10, 40.0, 24.0, score=0.93, day="20250113"),
+        placed("us", "us-2", "US", 10, 40.0, 16.0, score=0.23, day="20250113"),
+        placed("mr", "kinetics-1", "MR", 10, 46.0, 15.6, score=0.8, day="20250127"),
+    ]
+
+
+def test_three_studies_that_agree_form_one_lesion() -> None:
+    """Study pairs assigned one at a time gave MG + US lesion and US false positive + MR: the
+    lesion split in two. The refinement keeps the three findings that agree together."""
+    findings = us_false_positive_on_the_lesion_image()
+    _, us, fp, mr = findings
+    assert evidence(fp, mr).cost < evidence(us, mr).cost  # the pairwise choice alone is wrong
+    table = link(findings)
+    assert {"mg/mass-1", "us/us-1", "mr/kinetics-1"} in lesion_keys(table)
+    assert {"us/us-2"} in lesion_keys(table)
+    lesion = table.lesion_of(mr)
+    assert lesion is not None and len(lesion.links) >= 2
+    inside = {f.key for f in lesion.findings}
+    assert all(x.a.key in inside and x.b.key in inside for x in lesion.links)
+    # two studies alone: the assignment stands (the false positive's size fits the MR finding)
+    assert {"us/us-2", "mr/kinetics-1"} in lesion_keys(link([us, fp, mr]))
+
+
+def test_refine_moves_a_finding_only_when_the_summed_margin_rises() -> None:
+    findings = us_false_positive_on_the_lesion_image()
+    mg, us, fp, mr = findings
+    weights = {frozenset((mg.key, us.key)): 0.9, frozenset((fp.key, mr.key)): 0.9}
+    weights |= {frozenset((mg.key, mr.key)): 0.8, frozenset((us.key, mr.key)): 0.5}
+
+    def margin(a: PlacedFinding, b: PlacedFinding) -> float:
+        return weights.get(frozenset((a.key, b.key)), 0.0)
+
+    def ids(groups: list[list[PlacedFinding]]) -> list[list[str]]:
+        return sorted(sorted(f.finding_id for f in g) for g in groups)
+
+    assert ids(refine([[mg, us], [fp, mr]], margin)) == [["kinetics-1", "mass-1", "us-1"], ["us-2"]]
+    weights[frozenset((mg.key, mr.key))] = 0.0  # MR agrees with the US lesion only, less well
+    assert ids(refine([[mg, us], [fp, mr]], margin)) == [["kinetics-1", "us-2"], ["mass-1", "us-1"]]
+    # a group no compatible pair holds together is split
+    assert sorted(len(g) for g in refine([[mg, fp]], margin)) == [1, 1]
 
 
 def test_sizes_must_agree_more_loosely_over_time() -> None:

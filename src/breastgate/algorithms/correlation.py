@@ -32,6 +32,16 @@ Linking (:func:`link`):
 4. Lesions: the assigned links, cheapest first, join groups unless the join would put two findings
    of one study into one lesion (that link is dropped; it is the weaker one). Every placed finding
    is in exactly one lesion (a lesion seen once is a lesion of one finding).
+5. With three studies or more of one breast, the groups are refined
+   (:func:`breastgate.algorithms._correlation_groups.refine`): a finding moves to another group
+   (or trades places with that group's finding of its study) when the summed agreement of every
+   pair within the groups rises, each pair counting the share of its gate it leaves unused
+   (``1 - cost / limit``). Pairwise assignment alone can split one lesion seen three times when a
+   false positive on the same ultrasound image (the same annotated place) fits one study better;
+   three findings agreeing with each other outweigh it. Phantom women (development seeds 0-99,
+   findings replayed, with the distance uncertainties measured there): pair precision 0.879 →
+   0.916, recall 0.777 → 0.803; held out, 50 women, the same detections re-linked: 0.829 → 0.888
+   at 0.680 → 0.687.
 
 Each kept link carries its evidence (:class:`Evidence`): distance in the frame, normalised
 distance, size ratio, kinds, modalities, days apart.
@@ -41,7 +51,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import combinations
@@ -49,6 +59,7 @@ from itertools import combinations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from breastgate.algorithms._correlation_groups import refine
 from breastgate.algorithms._correlation_place import (
     KIND_SIZE_REL,
     MODALITIES,
@@ -324,6 +335,63 @@ def _order(f: PlacedFinding) -> tuple[str, str, str, str]:
     return (f.study_date or "", f.study_instance_uid, f.algorithm, f.finding_id)
 
 
+def _pair_link(x: PlacedFinding, y: PlacedFinding) -> Link:
+    """The link of two findings, the earlier study first (as :func:`_breast_links` writes it)."""
+    a, b = sorted((x, y), key=lambda f: (f.study_date or "", f.study_instance_uid))
+    return Link(a, b, evidence(a, b))
+
+
+def _margins() -> Callable[[PlacedFinding, PlacedFinding], float]:
+    """A pair's share of its gate left unused, ``1 - cost / (gate² + MAX_SIZE_Z²)`` with the
+    position gate scaled by :func:`score_gate` (0 when not compatible, at least 0.001 when
+    compatible), cached: a weak finding's pairs count less as its gate is narrower."""
+    cache: dict[frozenset[tuple[str, str, str]], float] = {}
+
+    def margin(a: PlacedFinding, b: PlacedFinding) -> float:
+        if a.study_instance_uid == b.study_instance_uid:
+            return 0.0
+        key = frozenset((a.key, b.key))
+        if key not in cache:
+            e = _pair_link(a, b).evidence
+            k = score_gate(a.position, b.position)
+            limit = (k * MAX_NORMALISED_DISTANCE) ** 2 + MAX_SIZE_Z**2
+            cache[key] = max(1.0 - e.cost / limit, 1e-3) if compatible(e, k) else 0.0
+        return cache[key]
+
+    return margin
+
+
+def _tree(group: Sequence[PlacedFinding], kept: Sequence[Link], margin: Callable[..., float]) -> list[Link]:
+    """Links of a refined group: its assigned links (every one within it), then its cheapest
+    compatible pairs, each only when it joins two parts not yet linked."""
+    inside = {f.key for f in group}
+    own = [x for x in kept if x.a.key in inside and x.b.key in inside]
+    part = {f.key: n for n, f in enumerate(group)}
+
+    def join(item: Link) -> bool:
+        pa, pb = part[item.a.key], part[item.b.key]
+        for k, v in part.items():
+            if v == pb:
+                part[k] = pa
+        return pa != pb
+
+    for item in own:
+        join(item)
+    pairs = [_pair_link(a, b) for a, b in combinations(group, 2) if margin(a, b) > 0.0]
+    return own + [x for x in sorted(pairs, key=lambda x: (x.evidence.cost, x.a.key, x.b.key)) if join(x)]
+
+
+def _breast_lesions(members: Sequence[PlacedFinding]) -> list[tuple[list[PlacedFinding], list[Link]]]:
+    """Groups of one breast's findings and their links: assigned, joined, then, with three
+    studies or more, refined (:func:`breastgate.algorithms._correlation_groups.refine`)."""
+    grouped = _group(members, _breast_links(members))
+    if len({f.study_instance_uid for f in members}) < 3:
+        return grouped
+    margin = _margins()
+    kept = [item for _, links in grouped for item in links]
+    return [(g, _tree(g, kept, margin)) for g in refine([g for g, _ in grouped], margin)]
+
+
 def link(findings: Sequence[PlacedFinding]) -> LesionTable:
     """Link placed findings of the same woman and breast across studies into lesions (module
     docstring: gates, one-to-one per study pair, no two findings of one study in one lesion)."""
@@ -339,7 +407,7 @@ def link(findings: Sequence[PlacedFinding]) -> LesionTable:
             alone.append(f)  # whose finding it is is unknown: never linked
     raw: list[tuple[str, str, list[PlacedFinding], list[Link]]] = []
     for (patient, side), members in sorted(breasts.items()):
-        for group, kept in _group(members, _breast_links(members)):
+        for group, kept in _breast_lesions(members):
             raw.append((patient, side, group, kept))
     raw += [("", f.position.laterality, [f], []) for f in alone]
     raw.sort(key=lambda r: (r[0], r[1], _order(min(r[2], key=_order))))
