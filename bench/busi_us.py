@@ -13,11 +13,12 @@ out-of-fold maps of ``bench/busi_cnn.py --oof``, each from a network trained on 
 the candidates get the map's features and its components as candidates, as ``find_lesions`` does;
 without it the detector is the classical one. ``--variant features`` / ``classical`` drop the map's
 candidates / the map from records analysed with it (the classical candidates do not depend on it).
-Out of fold (version 1.2.1, 5 folds, seed 0): at the per-fold thresholds for <= 0.5 false/image
-sensitivity 177/208 = 0.851 at 0.48 false regions/image (1.2.0: 175/208 = 0.841 at 0.50;
-classical: 167/208 = 0.803 at 0.47), for <= 1: 0.870 at 1.00 (1.2.0: 0.885 at 1.03; classical
-0.870 at 1.02); median Dice of detected lesions 0.838 (0.827; 0.802); AUC per detected lesion 0.876
-(0.846; 0.838); normals with a shown detection 28/40 (30/40; 24/40).
+Out of fold (version 1.3.0, 5 folds, seed 0, ``--phantom-records`` of seeds 7000-7099): at the
+per-fold thresholds for <= 0.5 false/image sensitivity 180/208 = 0.865 at 0.52 false regions/image
+(1.2.1: 177/208 = 0.851 at 0.48; 1.2.0: 175/208 = 0.841 at 0.50; classical: 167/208 = 0.803 at
+0.47), for <= 1: 0.899 at 1.04 (1.2.1: 0.870 at 1.00; classical 0.870 at 1.02); median Dice of
+detected lesions 0.839 (1.2.1: 0.838; classical 0.802); AUC per detected lesion 0.865 (0.876;
+0.838); normals with a shown detection 17/40 (28/40; 24/40).
 
 1. Every image is analysed once (:func:`breastgate.algorithms._us_lesions.analyse`: all candidate
    regions and their features) and, to time it, finished with the shipped models as

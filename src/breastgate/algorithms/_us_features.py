@@ -259,7 +259,10 @@ def band_features(work: WorkImage, region: Region, med_in: float, ring_med: floa
     columns = ok.any(axis=0)
     if not columns.any():
         return {"band_frac": 0.0, "side_contrast": 1.0}
-    profile = np.nanmedian(np.where(ok, rows, np.nan)[:, columns], axis=0)
+    if ok.all():
+        profile = np.median(rows, axis=0)
+    else:
+        profile = np.nanmedian(np.where(ok, rows, np.nan)[:, columns], axis=0)
     level = 0.5 * (med_in + ring_med)
     near, far = round(SIDE_MM[0] / WORK_MM), round(SIDE_MM[1] / WORK_MM)
     width = work.smooth.shape[1]

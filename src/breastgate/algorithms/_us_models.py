@@ -307,11 +307,14 @@ OPERATING_THRESHOLD = 0.1927
 #: Lowest score returned at all: 1 false region per image on the same pooled detections.
 REPORT_FLOOR = 0.06695
 
-#: The detection models and thresholds with the network's features (``_us_cnn.CNN_FEATURES``) and
-#: its map's components among the candidates, used when the network runs (the classical ones above
-#: otherwise). Fitted on the same 240 images by ``bench/busi_fit.py --cnn-maps`` with the
-#: out-of-fold maps of ``bench/busi_cnn.py --oof`` (each image's map by a network that did not see
-#: it); the thresholds are the out-of-fold scores at 0.5 and 1 false regions per image.
+#: The detection models and thresholds with the network's features (``_us_cnn.CNN_FEATURES``), the
+#: layer features (``_us_features.band_features``, ``row_contrast``) and its map's components among
+#: the candidates, used when the network runs (the classical ones above otherwise). Fitted (1.3.0)
+#: on the same 240 images and on the candidates of 100 development US phantom studies (seeds
+#: 7000-7099, ``bench/us_phantom_records.py``) by ``bench/busi_fit.py --cnn-maps …
+#: --phantom-records …`` with the out-of-fold maps of ``bench/busi_cnn.py --oof`` (each image's
+#: map by a network that did not see it); the thresholds are the out-of-fold BUSI scores at 0.5 and
+#: 1 false regions per image (phantoms in every fold's fit, never in a threshold).
 CNN_DETECTOR: LogisticModel | None = LogisticModel(
     features=(
         "area_mm2",
