@@ -1,7 +1,12 @@
 """Fit the ultrasound lesion models on a whole BUSI-layout folder and print them to paste.
 
 Usage: ``python bench/busi_fit.py --data /work/shared/data/busi-dev [--folds 5 --seed 0]
-[--workers 2] [--cache DIR] [--cnn-maps OOF.pkl [--variant full|features|classical]]``
+[--workers 2] [--cache DIR] [--cnn-maps OOF.pkl [--variant full|features|classical]]
+[--phantom-records FILE]``
+
+With ``--phantom-records`` (``bench/us_phantom_records.py``, development seeds 7000-7099) those
+phantom candidates join the detection fits (the final one and each fold's for the thresholds,
+which are read on BUSI images only); the malignancy model never sees them.
 
 With ``--cnn-maps`` (the out-of-fold maps of ``bench/busi_cnn.py --oof``) the detection models and
 thresholds are those with the network's features, printed as ``CNN_DETECTOR``, ``CNN_CONTEXT``,
@@ -37,6 +42,7 @@ from bench.busi_us import (
     detect,
     fit_models,
     folds,
+    phantom_records,
     threshold_at,
     variant,
 )
@@ -69,9 +75,11 @@ def main() -> None:
     args = parser.parse_args()
     records = analyse_all(args.data, args.workers, args.cache, args.cnn_maps, not args.no_map_candidates)
     records = variant(records, args.variant)
-    detector, malignancy = fit_models(records)
+    phantoms = phantom_records(args.phantom_records, args.variant)
+    detector, malignancy = fit_models(records + phantoms)
     prefix = "CNN_" if args.cnn_maps is not None and args.variant != "classical" else ""
-    print(f"# Fitted on {len(records)} images of {args.data.name} by bench/busi_fit.py.")
+    extra = f" and {len(phantoms)} development phantom regions" if phantoms else ""
+    print(f"# Fitted on {len(records)} images of {args.data.name}{extra} by bench/busi_fit.py.")
     print(literal(f"{prefix}DETECTOR", detector.candidate))
     print(literal(f"{prefix}CONTEXT", detector.context))
     print(literal("MALIGNANCY", malignancy))
@@ -79,7 +87,7 @@ def main() -> None:
     oof: list[Shown] = []
     for k in range(args.folds):
         train = [r for r, f in zip(records, fold, strict=True) if f != k]
-        d, m = fit_models(train)
+        d, m = fit_models(train + phantoms)
         oof += [detect(r, d, m) for r, f in zip(records, fold, strict=True) if f == k]
     print(f"{prefix}OPERATING_THRESHOLD = {threshold_at(oof, 0.5):.4g}")
     print(f"{prefix}REPORT_FLOOR = {threshold_at(oof, 1.0):.4g}")

@@ -1,18 +1,24 @@
 """Cross-validated benchmark of the B-mode ultrasound lesion detector on a BUSI-layout folder.
 
 Usage: ``python bench/busi_us.py --data /work/shared/data/busi-dev [--folds 5 --seed 0]
-[--workers 2] [--cache FILE] [--cnn-maps OOF.pkl [--no-map-candidates] [--variant V]]``
+[--workers 2] [--cache FILE] [--cnn-maps OOF.pkl [--no-map-candidates] [--variant V]]
+[--phantom-records FILE]``
+
+``--phantom-records``: the development phantom candidates of ``bench/us_phantom_records.py``
+(seeds 7000-7099) join every fold's detection fit (never the thresholds, which stay fitted on the
+BUSI training folds, nor the malignancy model); version 1.3.0's models are fitted so.
 
 The network's map: never the shipped network here (it saw every image); with ``--cnn-maps`` (the
 out-of-fold maps of ``bench/busi_cnn.py --oof``, each from a network trained on the other folds)
 the candidates get the map's features and its components as candidates, as ``find_lesions`` does;
 without it the detector is the classical one. ``--variant features`` / ``classical`` drop the map's
 candidates / the map from records analysed with it (the classical candidates do not depend on it).
-Out of fold (version 1.2.1, 5 folds, seed 0): at the per-fold thresholds for <= 0.5 false/image
-sensitivity 177/208 = 0.851 at 0.48 false regions/image (1.2.0: 175/208 = 0.841 at 0.50;
-classical: 167/208 = 0.803 at 0.47), for <= 1: 0.870 at 1.00 (1.2.0: 0.885 at 1.03; classical
-0.870 at 1.02); median Dice of detected lesions 0.838 (0.827; 0.802); AUC per detected lesion 0.876
-(0.846; 0.838); normals with a shown detection 28/40 (30/40; 24/40).
+Out of fold (version 1.3.0, 5 folds, seed 0, ``--phantom-records`` of seeds 7000-7099): at the
+per-fold thresholds for <= 0.5 false/image sensitivity 180/208 = 0.865 at 0.52 false regions/image
+(1.2.1: 177/208 = 0.851 at 0.48; 1.2.0: 175/208 = 0.841 at 0.50; classical: 167/208 = 0.803 at
+0.47), for <= 1: 0.899 at 1.04 (1.2.1: 0.870 at 1.00; classical 0.870 at 1.02); median Dice of
+detected lesions 0.839 (1.2.1: 0.838; classical 0.802); AUC per detected lesion 0.865 (0.876;
+0.838); normals with a shown detection 17/40 (28/40; 24/40).
 
 1. Every image is analysed once (:func:`breastgate.algorithms._us_lesions.analyse`: all candidate
    regions and their features) and, to time it, finished with the shipped models as
@@ -85,6 +91,10 @@ DETECTION_FEATURES = (
 #: levels: a choice made on the same folds; the gray levels follow the scanner's gain, so the
 #: score is specific to BUSI's settings; it is reported, never used to triage).
 DETECTION_LOG = frozenset({"area_mm2", "wd_ratio", "roughness"})
+#: Ranked on with the network's features only (1.2.2; the classical models keep 1.1.0's): the
+#: candidate against the image at its depth (``_us_features.band_features``, ``row_contrast``).
+#: The network fires on the phantoms' subcutaneous fat band, a dark layer crossing the image.
+LAYER_FEATURES = ("band_frac", "side_contrast", "row_contrast")
 MALIGNANCY_FEATURES = (
     "area_mm2", "wd_ratio", "contrast", "edge", "solidity", "ellipse_misfit", "roughness",
     "heterogeneity", "anechoic_frac", "posterior", "depth_frac", "contrast_far", "ring_sd",
@@ -271,9 +281,10 @@ class Model:
 
 
 def detection_features(records: list[Record]) -> tuple[str, ...]:
-    """``DETECTION_FEATURES``, and the network's when the records were analysed with its maps."""
+    """``DETECTION_FEATURES``, and the network's and ``LAYER_FEATURES`` when the records were
+    analysed with its maps."""
     with_map = any(r.features and "cnn_mean" in r.features[0] for r in records)
-    return DETECTION_FEATURES + (CNN_FEATURES if with_map else ())
+    return DETECTION_FEATURES + (CNN_FEATURES + LAYER_FEATURES if with_map else ())
 
 
 class Detector:
@@ -371,10 +382,23 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cnn-maps", type=Path, help="out-of-fold maps of bench/busi_cnn.py --oof")
     parser.add_argument("--no-map-candidates", action="store_true", help="the map ranks, adds none")
     parser.add_argument(
+        "--phantom-records", type=Path,
+        help="records of bench/us_phantom_records.py added to every detection fit (never thresholds)",
+    )  # fmt: skip
+    parser.add_argument(
         "--variant", choices=("full", "features", "classical"), default="full",
         help="of records analysed with maps: all (full), without the map's candidates (features), "
         "or without the map at all (classical: the same candidates and models as without --cnn-maps)",
     )  # fmt: skip
+
+
+def phantom_records(path: Path | None, name: str) -> list[Record]:
+    """The development phantom records of ``bench/us_phantom_records.py`` (none without ``path``),
+    as :func:`variant` ``name`` makes them."""
+    if path is None:
+        return []
+    with path.open("rb") as handle:
+        return variant(_Unpickler(handle).load(), name)
 
 
 def variant(records: list[Record], name: str) -> list[Record]:
@@ -409,6 +433,7 @@ def main() -> None:
     args = parser.parse_args()
     records = analyse_all(args.data, args.workers, args.cache, args.cnn_maps, not args.no_map_candidates)
     records = variant(records, args.variant)
+    phantoms = phantom_records(args.phantom_records, args.variant)
     fold, pairs = folds(records, args.folds, args.seed)
     print(f"{len(records)} images, {sum(r.n_truth for r in records)} lesions, "
           f"{pairs} near-duplicate pairs (thumbnail r > {DUPLICATE_R}) kept in one fold")  # fmt: skip
@@ -416,7 +441,7 @@ def main() -> None:
     per_fold = []
     for k in range(args.folds):
         train = [r for r, f in zip(records, fold, strict=True) if f != k]
-        detector, malignancy = fit_models(train)
+        detector, malignancy = fit_models(train + phantoms)
         train_shown = [detect(r, detector, malignancy) for r in train]
         t05, t1 = threshold_at(train_shown, 0.5), threshold_at(train_shown, 1.0)
         test = [i for i in range(len(records)) if fold[i] == k]

@@ -160,8 +160,9 @@ def test_pure_speckle_shows_nothing_much(tmp_path: Path) -> None:
     assert result.status == AlgorithmStatus.OK
     # 1.1.0 (classical) showed at most 2 here (~0.5 false regions per image, the BUSI operating
     # point); 1.2.0's network fires on this phantom's subcutaneous fat band (3 shown; 13 on the 18
-    # lesion-free images of seeds 48-53 against 9 for 1.1.0). A known regression, in the model card.
-    assert len(_shown(result)) <= 3
+    # lesion-free images of seeds 48-53 against 9 for 1.1.0; 1.2.1: 18). 1.3.0 reads the layer and
+    # was fitted on development phantoms: 1 here, 9 on the 18 images (back to 1.1.0's bound).
+    assert len(_shown(result)) <= 2
     assert np.isfinite([f.score for f in result.findings]).all()
 
 

@@ -22,7 +22,10 @@ detection and malignancy models and the BI-RADS descriptors read:
   invalid pixels (not used to rank: calipers are drawn next to lesions);
 - ``posterior_diff``: :func:`posterior_step` under the candidate (gray levels);
 - the context of :func:`context_features`: ``contrast_far``, ``ring_sd``, ``row_contrast``,
-  ``edge_cover``, ``edge_top``, ``inside_grad``, ``inside_gray``, ``ring_gray``, ``image_gray``.
+  ``edge_cover``, ``edge_top``, ``inside_grad``, ``inside_gray``, ``ring_gray``, ``image_gray``;
+- the layer of :func:`band_features`: ``band_frac`` (how much of the image width at its depth is
+  as dark: a layer such as the subcutaneous fat spans the image, a lesion does not) and
+  ``side_contrast`` (inside over the tissue beside it at the same depth).
 """
 
 from __future__ import annotations
@@ -60,8 +63,10 @@ FEATURES = (
     "anechoic_frac", "posterior", "posterior_lr", "depth_frac", "top_frac", "bottom_frac", "centre_offset",
     "border", "invalid_edge", "level", "is_ratio", "contrast_far", "ring_sd", "row_contrast",
     "edge_cover", "edge_top", "inside_grad", "inside_gray", "ring_gray", "image_gray",
-    "posterior_diff",
+    "posterior_diff", "band_frac", "side_contrast",
 )  # fmt: skip
+#: Side strips of :func:`band_features` (mm beside the region's box).
+SIDE_MM = (1.0, 10.0)
 
 
 def _crop(work: WorkImage, region: Region, pad_mm: float = RING_MM[1]) -> tuple[slice, slice, BoolArray]:
@@ -239,6 +244,40 @@ def context_features(
     }
 
 
+def band_features(work: WorkImage, region: Region, med_in: float, ring_med: float) -> dict[str, float]:
+    """The candidate against the image at its depth (the middle half of its rows).
+
+    ``band_frac``: the fraction of the image's valid columns whose median over those rows is below
+    the mid-level between the inside and ring medians (about the candidate's own width over the
+    image's for a lesion, near 1 for a dark layer crossing the image such as the subcutaneous
+    fat); ``side_contrast``: median inside over the median of the strips ``SIDE_MM`` beside its box
+    in those rows (near 1 when the same tissue continues sideways).
+    """
+    h, w = region.mask.shape
+    r0, r1 = region.r0 + h // 4, max(region.r0 + h // 4 + 1, region.r0 + h - h // 4)
+    rows, ok = work.smooth[r0:r1], work.valid[r0:r1]
+    columns = ok.any(axis=0)
+    if not columns.any():
+        return {"band_frac": 0.0, "side_contrast": 1.0}
+    if ok.all():
+        profile = np.median(rows, axis=0)
+    else:
+        profile = np.nanmedian(np.where(ok, rows, np.nan)[:, columns], axis=0)
+    level = 0.5 * (med_in + ring_med)
+    near, far = round(SIDE_MM[0] / WORK_MM), round(SIDE_MM[1] / WORK_MM)
+    width = work.smooth.shape[1]
+    strips = (
+        slice(max(0, region.c0 - far), max(0, region.c0 - near)),
+        slice(min(width, region.c0 + w + near), min(width, region.c0 + w + far)),
+    )
+    sides = np.concatenate([rows[:, s][ok[:, s]] for s in strips])
+    side = float(np.median(sides)) if sides.size >= 4 else ring_med
+    return {
+        "band_frac": float((profile <= level).mean()),
+        "side_contrast": med_in / max(side, 1.0),
+    }
+
+
 def region_features(work: WorkImage, region: Region) -> dict[str, float]:
     """The features listed in the module docstring for one candidate region."""
     rows, cols, mask = _crop(work, region)
@@ -299,4 +338,5 @@ def region_features(work: WorkImage, region: Region) -> dict[str, float]:
         "is_ratio": 1.0 if region.family == "ratio" else 0.0,
         "posterior_diff": posterior_step(work.smooth, work.valid, span_r, span_c),
         **context,
+        **band_features(work, region, med_in, ring_med),
     }

@@ -9,11 +9,11 @@ A classical detector (pure numpy / scipy / scikit-image):
    onnxruntime and the file are there) adds its components as candidates and 4 features to every
    candidate;
    every candidate is measured (:mod:`breastgate.algorithms._us_features`) and ranked in two
-   logistic stages (:func:`candidate_scores`: ``CNN_DETECTOR`` on 24 features, ``DETECTOR`` on 20
-   without the network, then :func:`detection_scores`: ``CNN_CONTEXT`` / ``CONTEXT`` on that logit
-   and its gap to the image's best other candidate); the best are kept greedily, a
-   candidate dropped when it overlaps one already kept (non-maximum suppression by
-   ``NMS_OVERLAP`` of the smaller region);
+   logistic stages (:func:`candidate_scores`: ``CNN_DETECTOR`` on 27 features, the network's 4 and
+   3 of the candidate against the image at its depth, ``DETECTOR`` on 20 without the network,
+   then :func:`detection_scores`: ``CNN_CONTEXT`` / ``CONTEXT`` on that logit and its gap to the
+   image's best other candidate); the best are kept greedily, a candidate dropped when it
+   overlaps one already kept (non-maximum suppression by ``NMS_OVERLAP`` of the smaller region);
 3. each lesion is drawn by the nested candidate with the strongest boundary gradient
    (:func:`outline`), redrawn at input resolution on its own edge (:func:`refine`: the local
    mid-level between inside and the tissue just outside each part of it, dark concavities filled,
@@ -25,18 +25,18 @@ A classical detector (pure numpy / scipy / scikit-image):
    (``MALIGNANCY``, on the features of the candidate, as it was fitted).
 
 The models were fitted on the BUSI calibration set (Al-Dhabyani et al., Data in Brief 28:104863,
-2020; 240 images, ``bench/busi_fit.py``); the thresholds are the cross-validated ones of
-``bench/busi_us.py`` (5 folds by image). BUSI has no pixel spacing: when ``pixel_mm`` is None a
-nominal ``NOMINAL_MM`` per pixel is assumed and sizes in mm are marked nominal in the features
-(``nominal_scale`` = 1).
+2020; 240 images, ``bench/busi_fit.py``; since 1.3.0 the network's two detection models also on the
+candidates of development phantoms, seeds 7000-7099, ``bench/us_phantom_records.py``); the
+thresholds are the cross-validated ones of ``bench/busi_us.py`` (5 folds by image). BUSI has no
+pixel spacing: when ``pixel_mm`` is None a nominal ``NOMINAL_MM`` per pixel is assumed and sizes
+in mm are marked nominal in the features (``nominal_scale`` = 1).
 
-Out of fold on BUSI (``bench/busi_us.py --cnn-maps``, 5 folds, version 1.2.1, the network's maps
-out of fold too): sensitivity 0.851 (177/208) at 0.48 false regions per image at the per-fold
-thresholds (pooled: 0.856 at 0.5; target 0.85 at 0.5: met, by a network variant chosen on the same
-folds; 1.2.0: 0.841 at 0.50; 1.1.0, classical: 0.80 at 0.47), 0.87 at 1 (1.2.0: 0.89; 1.1.0: 0.87);
-median Dice 0.84 on detected lesions (1.2.0: 0.83; 1.1.0: 0.80), 0.80 over all lesions, a missed
-one counting 0 (0.77; 0.70); benign-vs-malignant AUC 0.88 per detected lesion, 0.78 per image;
-normals with a shown detection 28/40 (30/40; 24/40). On US phantoms
+Out of fold on BUSI (``bench/busi_us.py --cnn-maps … --phantom-records …``, 5 folds, version
+1.3.0, the network's maps out of fold too): sensitivity 0.865 (180/208) at 0.52 false regions per
+image at the per-fold thresholds (pooled: 0.861 at 0.5; target 0.85 at 0.5: met; 1.2.1: 0.851 at
+0.48; 1.1.0, classical: 0.80 at 0.47), 0.90 at 1 (1.2.1: 0.87); median Dice 0.84 on detected
+lesions, 0.79 over all lesions, a missed one counting 0; benign-vs-malignant AUC 0.87 per detected
+lesion, 0.74 per image; normals with a shown detection 17/40 (1.2.1: 28/40; 1.1.0: 24/40). On US phantoms
 (``bench/us_phantom_lesions.py``, seeds 2000-2015, detector of branch usdet3 with the 1.0.0
 outline): sensitivity 0.83 at 0.29 false per region (0.73 at 0.17 before). Whole algorithm on
 held-out phantom studies (``bench/us_phantoms.py --seed 6000 --count 60``, 1.1.0): sensitivity

@@ -74,7 +74,7 @@ LOGGER = logging.getLogger(__name__)
 
 MANIFEST = AlgorithmManifest(
     id="breastgate.ultrasound",
-    version="1.2.1",
+    version="1.3.0",
     name="Breast ultrasound lesions (B-mode detection, size, BI-RADS US descriptors)",
     intended_use=(
         "Outlines hypoechoic lesions on B-mode breast ultrasound, measures them in the calibrated "
@@ -84,7 +84,7 @@ MANIFEST = AlgorithmManifest(
     modalities=("US",),
     sop_class_uids=tuple(sorted(US_SOP_CLASSES)),
     outputs=("findings", "gsps", "csps", "tid1500"),
-    model_card="docs/algorithms/breastgate.ultrasound.md@1.2",
+    model_card="docs/algorithms/breastgate.ultrasound.md@1.3",
 )
 
 #: At most this many frames of a cine sweep are read (evenly spaced), for speed.
