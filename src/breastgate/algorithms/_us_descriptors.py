@@ -23,13 +23,12 @@ ROUND_ASPECT = 0.82
 #: Orientation: parallel when clearly wider than deep (the long axis follows the skin line); a
 #: round mass (width ≈ depth) is not parallel.
 PARALLEL_RATIO = 1.15
-#: Margin: not circumscribed when the boundary is lobed or angular (``lobulation``), rough (longer
-#: than the ellipse's) or blurred. Chosen on development US phantoms (seeds 7100-7199, branch
-#: usdesc; 5 folds by seed, out of fold: margin agreement 0.76 -> 0.78); 1.2.1 read roughness
-#: > 1.02, edge < 0.78 or solidity < 0.90 (branch usphantom, seeds 1000-1011).
-LOBED_MARGIN = 0.03
-ROUGH_MARGIN = 1.04
+#: Margin: not circumscribed when the boundary is rough (longer than the ellipse's) or blurred.
+#: The thresholds of margin, echo pattern and posterior features were chosen on development US
+#: phantoms (branch usphantom, seeds 1000-1011); BUSI has no descriptor truth.
+ROUGH_MARGIN = 1.02
 SHARP_EDGE = 0.78
+ROUGH_SOLIDITY = 0.90
 #: Echo pattern (inside median over the surrounding median; log-compressed gray levels, so a lesion
 #: of a fifth of the surrounding echo reads about 0.6).
 #: ``ANECHOIC`` and ``HETEROGENEOUS`` chosen on development US phantoms (seeds 1000-1039, branch
@@ -80,11 +79,11 @@ def orientation(f: Mapping[str, float]) -> UsDescriptor:
 def margin(f: Mapping[str, float]) -> UsDescriptor:
     """circumscribed / not_circumscribed."""
     basis = (
-        f"lobulation {f['lobulation']:.3f} (not circumscribed > {LOBED_MARGIN}), boundary/ellipse "
-        f"perimeter {f['roughness']:.2f} (> {ROUGH_MARGIN}), edge sharpness {f['edge']:.2f} "
-        f"(< {SHARP_EDGE})"
+        f"boundary/ellipse perimeter {f['roughness']:.2f} (not circumscribed > {ROUGH_MARGIN}), "
+        f"edge sharpness {f['edge']:.2f} (not circumscribed < {SHARP_EDGE}), solidity "
+        f"{f['solidity']:.2f} (< {ROUGH_SOLIDITY})"
     )
-    rough = f["lobulation"] > LOBED_MARGIN or f["roughness"] > ROUGH_MARGIN
+    rough = f["roughness"] > ROUGH_MARGIN or f["solidity"] < ROUGH_SOLIDITY
     blurred = f["edge"] < SHARP_EDGE
     return UsDescriptor("not_circumscribed" if rough or blurred else "circumscribed", basis)
 
