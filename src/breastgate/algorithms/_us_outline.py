@@ -73,18 +73,20 @@ def fill_bites(region: BoolArray, image: FloatArray, inside: float, outside: flo
     return out
 
 
-#: The harmonics (first, last + 1) of :func:`lobulation`: 3 or more lobes (an ellipse has none;
-#: the 2nd harmonic is the ellipse's own elongation, removed by the whitening).
-LOBE_HARMONICS = (3, 9)
+#: The harmonics (first, last + 1) of :func:`lobulation`: 5 or more lobes. An ellipse has none (its
+#: elongation is the 2nd harmonic, removed by the whitening); the atlas's oval "may include 2 or
+#: 3 undulations", and real benign masses (BUSI) carry 3-4 gentle ones, so those are not counted.
+LOBE_HARMONICS = (5, 12)
 LOBE_SAMPLES = 256
 
 
 def lobulation(mask: BoolArray) -> float:
-    """How far the outline of ``mask`` departs from an ellipse: the amplitude of the 3rd-8th
-    harmonics of its radius (over the mean radius) about the centroid, in the frame where its
-    moment ellipse is a circle (an ellipse of any size, elongation or tilt reads 0; 3-8 lobes or
-    corners of the outline read their relative depth). Measured at input resolution, where the
-    working grid's pixels do not add corners of their own; 0 for fewer than 16 pixels."""
+    """How far the outline of ``mask`` departs from an ellipse: the amplitude of the
+    ``LOBE_HARMONICS`` (5th-11th) of its radius (over the mean radius) about the centroid, in the
+    frame where its moment ellipse is a circle (an ellipse of any size, elongation or tilt reads
+    0; 5-11 lobes or corners of the outline read their relative depth). Measured at input
+    resolution, where the working grid's pixels do not add corners of their own; 0 for fewer than
+    16 pixels."""
     rr, cc = np.nonzero(mask)
     if rr.size < 16:
         return 0.0

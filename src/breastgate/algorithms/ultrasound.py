@@ -73,7 +73,7 @@ LOGGER = logging.getLogger(__name__)
 
 MANIFEST = AlgorithmManifest(
     id="breastgate.ultrasound",
-    version="1.2.1",
+    version="1.2.2",
     name="Breast ultrasound lesions (B-mode detection, size, BI-RADS US descriptors)",
     intended_use=(
         "Outlines hypoechoic lesions on B-mode breast ultrasound, measures them in the calibrated "
