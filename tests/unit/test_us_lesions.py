@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from breastgate.algorithms._us_descriptors import echo_pattern, margin
+from breastgate.algorithms._us_descriptors import IRREGULAR_LOBES, echo_pattern, margin
 from breastgate.algorithms._us_descriptors import posterior as posterior_descriptor
+from breastgate.algorithms._us_descriptors import shape as shape_descriptor
 from breastgate.algorithms._us_features import FEATURES, posterior_step
 from breastgate.algorithms._us_lesions import (
     UsLesion,
@@ -24,7 +25,7 @@ from breastgate.algorithms._us_lesions import (
     thresholds,
     uses_network,
 )
-from breastgate.algorithms._us_outline import fill_bites
+from breastgate.algorithms._us_outline import fill_bites, lobulation
 
 PIXEL_MM = 0.1
 #: The operating threshold of the detector with the shipped network (which these tests run).
@@ -289,3 +290,29 @@ def test_context_features_of_a_lesion_and_of_tissue() -> None:
     assert lesion["row_contrast"] < 0.6 and lesion["contrast_far"] < 0.6
     assert lesion["edge_cover"] > 0.3 and lesion["inside_gray"] < lesion["ring_gray"]
     assert all(math.isfinite(lesion[name]) for name in FEATURES if name != "posterior_diff")
+
+
+def _outline_mask(a: float, b: float, tilt_deg: float, lobes: int = 0, depth: float = 0.0) -> np.ndarray:
+    yy, xx = np.indices((300, 300)) - 150.0
+    t = np.radians(tilt_deg)
+    u, v = xx * np.cos(t) + yy * np.sin(t), -xx * np.sin(t) + yy * np.cos(t)
+    angle = np.arctan2(v / b, u / a)
+    return np.hypot(u / a, v / b) <= 1.0 + depth * np.cos(lobes * angle)
+
+
+@pytest.mark.parametrize(("a", "b", "tilt"), [(60.0, 60.0, 0.0), (90.0, 40.0, 0.0), (80.0, 30.0, 25.0)])
+def test_an_ellipse_of_any_elongation_or_tilt_is_not_lobulated(a: float, b: float, tilt: float) -> None:
+    value = lobulation(_outline_mask(a, b, tilt))
+    assert value < IRREGULAR_LOBES / 3
+    f = {"lobulation": value, "aspect": b / a}
+    assert shape_descriptor(f).value == ("round" if a == b else "oval")
+
+
+def test_lobes_make_the_outline_irregular_but_gentle_undulations_do_not() -> None:
+    lobed = lobulation(_outline_mask(80.0, 50.0, 10.0, lobes=7, depth=0.08))
+    assert lobed > IRREGULAR_LOBES
+    assert shape_descriptor({"lobulation": lobed, "aspect": 0.6}).value == "irregular"
+    assert "lobulation" in shape_descriptor({"lobulation": lobed, "aspect": 0.6}).basis
+    # Three gentle undulations (the atlas's oval may have 2 or 3) are not counted.
+    assert lobulation(_outline_mask(80.0, 50.0, 0.0, lobes=3, depth=0.08)) < IRREGULAR_LOBES
+    assert lobulation(np.zeros((10, 10), bool)) == 0.0

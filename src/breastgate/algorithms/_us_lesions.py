@@ -79,7 +79,13 @@ from breastgate.algorithms._us_models import (
     OPERATING_THRESHOLD,
     REPORT_FLOOR,
 )
-from breastgate.algorithms._us_outline import LOCAL_MM, edge_level, fill_bites, local_level
+from breastgate.algorithms._us_outline import (
+    LOCAL_MM,
+    edge_level,
+    fill_bites,
+    lobulation,
+    local_level,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -478,7 +484,8 @@ def _measured(work: WorkImage, small: BoolArray, keys: Sequence[str]) -> dict[st
 
 
 def outline_features(analysis: Analysis, mask: BoolArray) -> dict[str, float]:
-    """The ``OUTLINE_KEYS`` and ``INTERIOR_KEYS`` features of the drawn outline (working grid)."""
+    """The ``OUTLINE_KEYS`` and ``INTERIOR_KEYS`` features of the drawn outline (working grid), and
+    its ``lobulation`` (input resolution, :func:`~breastgate.algorithms._us_outline.lobulation`)."""
     work = analysis.work
     height, width = analysis.shape
     factors = (work.smooth.shape[0] / height, work.smooth.shape[1] / width)
@@ -486,7 +493,7 @@ def outline_features(analysis: Analysis, mask: BoolArray) -> dict[str, float]:
     small = small[: work.smooth.shape[0], : work.smooth.shape[1]]
     interior = ndi.distance_transform_edt(small) > INTERIOR_MM / WORK_MM
     inner = _measured(work, interior, INTERIOR_KEYS) if interior.sum() >= 16 else {}
-    return {**_measured(work, small, OUTLINE_KEYS), **inner}
+    return {**_measured(work, small, OUTLINE_KEYS), **inner, "lobulation": lobulation(mask)}
 
 
 def find_lesions(

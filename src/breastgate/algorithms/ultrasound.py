@@ -74,7 +74,7 @@ LOGGER = logging.getLogger(__name__)
 
 MANIFEST = AlgorithmManifest(
     id="breastgate.ultrasound",
-    version="1.3.0",
+    version="1.3.1",
     name="Breast ultrasound lesions (B-mode detection, size, BI-RADS US descriptors)",
     intended_use=(
         "Outlines hypoechoic lesions on B-mode breast ultrasound, measures them in the calibrated "
