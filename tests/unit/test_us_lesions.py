@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -162,14 +161,6 @@ def test_calipers_of_an_ellipse() -> None:
     assert width == 61 and depth == 21
     assert axis_line[0][1] == axis_line[1][1]  # horizontal
     assert depth_line[0][0] == depth_line[1][0]  # vertical
-
-
-def test_speed_of_one_image() -> None:
-    image = speckle_image(9, [{"x": 25.0, "y": 18.0, "a": 6.0, "b": 3.5}], shape=(500, 600))
-    start = time.perf_counter()
-    find_lesions(image, pixel_mm=PIXEL_MM)
-    # The target is 1 s on 2 cores; the margin is for a machine shared with other jobs.
-    assert time.perf_counter() - start < 3.0
 
 
 def test_degenerate_inputs() -> None:
