@@ -3,7 +3,7 @@
 
 They act on the gateway's database directly, so they are for the machine's operator (whoever can
 read the database can run them); each change is audited with the operating-system user as
-``cli:<user>``. Over HTTP the same changes need an API token with the right role.
+``cli:<user>``. Over HTTP the same changes need an identity with the right role.
 """
 
 from __future__ import annotations
@@ -178,26 +178,78 @@ def mode_list() -> None:
             typer.echo(f"{m.algorithm_id}@{m.version}  {m.destination:<9} {m.mode.value}{approval}")
 
 
+def _password(stdin: bool) -> str:
+    if stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="User name (shown in the audit trail).")],
-    role: Annotated[str, typer.Option("--role", help="radiologist | ai_admin | auditor")],
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            help="one or more of radiologist, technologist, ai_admin, auditor, integration (comma-separated)",
+        ),
+    ],
+    password: Annotated[
+        bool, typer.Option("--password", help="Set a sign-in password (asked twice, not echoed).")
+    ] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
+    ] = False,
+    token: Annotated[
+        bool, typer.Option("--token/--no-token", help="Issue an API token (printed once, stored hashed).")
+    ] = True,
 ) -> None:
-    """Create (or re-issue) a user's API token; the token is printed once and stored hashed."""
+    """Create or update a user: roles, an API token (printed once) and/or a password (argon2 hash)."""
     from breastgate.domain.errors import InvalidInputError
-    from breastgate.domain.governance import Role
+    from breastgate.domain.governance import Role, roles_text
+    from breastgate.governance.accounts import hash_password
     from breastgate.store import governance as store
 
     try:
-        parsed = Role.parse(role)
+        parsed = Role.parse_many(role)
+        hashed = hash_password(_password(password_stdin)) if password or password_stdin else None
     except InvalidInputError as exc:
         raise _fail(str(exc)) from exc
     if not name.strip() or len(name) > 128:
         raise _fail("a user name is 1-128 characters")
-    token = secrets.token_urlsafe(32)
+    if hashed is None and not token:
+        raise _fail("give the user a token, a password, or both")
+    issued = secrets.token_urlsafe(32) if token else None
     with _db().session() as session:
-        store.add_user(session, name.strip(), parsed.value, token, actor=_actor())
-    typer.echo(token)
+        store.add_user(
+            session, name.strip(), roles_text(parsed), issued, actor=_actor(), password_hash=hashed
+        )
+    if issued is not None:
+        typer.echo(issued)
+
+
+@users_app.command("passwd")
+def users_passwd(
+    name: Annotated[str, typer.Argument()],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
+    ] = False,
+) -> None:
+    """Set a user's sign-in password (and unlock the account)."""
+    from breastgate.domain.errors import InvalidInputError
+    from breastgate.governance.accounts import hash_password
+    from breastgate.store import governance as store
+
+    try:
+        hashed = hash_password(_password(password_stdin))
+    except InvalidInputError as exc:
+        raise _fail(str(exc)) from exc
+    with _db().session() as session:
+        user = store.get_user(session, name)
+        if user is None:
+            raise _fail(f"no user {name!r}")
+        store.add_user(session, name, user.role, actor=_actor(), password_hash=hashed)
+    typer.echo(f"{name}: password set")
 
 
 @users_app.command("list")

@@ -47,6 +47,9 @@ class AuditKind(StrEnum):
     UPS_SUBSCRIBED = "ups.subscribed"
     UPS_UNSUBSCRIBED = "ups.unsubscribed"
     RISK_RECORDED = "risk.recorded"
+    SIGNED_IN = "user.signed_in"
+    SIGN_IN_REFUSED = "user.sign_in_refused"
+    SIGNED_OUT = "user.signed_out"
 
 
 @dataclass(frozen=True)

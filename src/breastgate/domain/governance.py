@@ -93,12 +93,17 @@ OVERLAY_KINDS: frozenset[OutputKind] = frozenset({OutputKind.GSPS, OutputKind.CS
 
 
 class Role(StrEnum):
-    """API roles. ``ai_admin`` changes modes and configuration; ``radiologist`` gives feedback,
-    approves results and confirms reports; ``auditor`` reads the audit trail and silent results."""
+    """Roles of the people and systems using the HTTP API and pages. ``radiologist`` gives
+    feedback, approves results and confirms reports; ``technologist`` works the acquisition side of
+    the worklist and records risk questionnaires; ``ai_admin`` changes modes and configuration;
+    ``auditor`` reads the audit trail and silent results; ``integration`` is a machine client (RIS,
+    PACS, Sectra's Data Provider call, DICOMweb and UPS-RS clients). A user may hold several."""
 
     RADIOLOGIST = "radiologist"
     AI_ADMIN = "ai_admin"
     AUDITOR = "auditor"
+    TECHNOLOGIST = "technologist"
+    INTEGRATION = "integration"
 
     @classmethod
     def parse(cls, value: str) -> Role:
@@ -108,6 +113,19 @@ class Role(StrEnum):
             raise InvalidInputError(
                 f"unknown role {value!r} (expected one of {', '.join(r.value for r in cls)})"
             ) from None
+
+    @classmethod
+    def parse_many(cls, value: str) -> frozenset[Role]:
+        """Comma-separated roles (at least one), e.g. ``radiologist,ai_admin``."""
+        roles = frozenset(cls.parse(part) for part in value.split(",") if part.strip())
+        if not roles:
+            raise InvalidInputError("at least one role is needed")
+        return roles
+
+
+def roles_text(roles: frozenset[str] | frozenset[Role]) -> str:
+    """Roles as stored and shown: sorted, comma-separated."""
+    return ",".join(sorted(str(r) for r in roles))
 
 
 class FeedbackAction(StrEnum):

@@ -44,6 +44,7 @@ from breastgate.routing.prefetch import PrefetchWorker
 from breastgate.routing.qr import PriorFetcher
 from breastgate.routing.retrieve import Intake, RetrieveSpec, build_source
 from breastgate.routing.rules import rules_from_manifests
+from breastgate.runtime.identity import auth_config, first_user
 from breastgate.runtime.periodic import Periodic
 from breastgate.runtime.settings import Settings
 from breastgate.store.blobs import BlobStore
@@ -280,9 +281,11 @@ class Gateway:
             policy=self.core.policy,
             initial_mode=Mode(self.settings.initial_mode),
             sectra=self.core.sectra,
+            auth=auth_config(self.settings),
         )
 
     def start(self) -> None:
+        first_user(self.core.db, self.settings)
         changed = reapply_policy(self.core.db, self.core.policy, Mode(self.settings.initial_mode))
         if changed:
             LOGGER.info("worklist: %d open studies re-ranked under %s", changed, self.core.policy.name)

@@ -185,11 +185,23 @@ class Settings(BaseSettings):
     drift_current_days: float = Field(
         default=7.0, gt=0, description="drift current window (days), the latest"
     )
+    # Sign-in (web.api.access): browser sessions
+    session_idle_minutes: float = Field(
+        default=30.0, gt=0, description="a browser session unused this long ends (minutes)"
+    )
+    session_max_hours: float = Field(
+        default=12.0, gt=0, description="a browser session ends this long after sign-in (hours)"
+    )
+    cookie_secure: Literal["auto", "true", "false"] = Field(
+        default="auto",
+        description="Secure flag of the session cookie: auto = when the request came over https "
+        "(a TLS proxy must pass X-Forwarded-Proto); production refuses false",
+    )
     # Sectra Data Provider
     sectra_provider_user: str = Field(
         default="",
-        description="HTTP Basic user the Sectra Healthcare Server must present at /v1/...; "
-        "empty leaves the Data Provider endpoints open",
+        description="HTTP Basic user the Sectra Healthcare Server presents at /v1/...; empty: "
+        "only local accounts with the role integration are let in",
     )
     sectra_provider_password: str = Field(
         default="", repr=False, description="HTTP Basic password of BG_SECTRA_PROVIDER_USER"
@@ -331,6 +343,14 @@ class Settings(BaseSettings):
         if self.env == "production" and not self.allowed_calling_aes:
             raise ValueError(
                 "BG_ENV=production requires BG_ALLOWED_CALLING_AES (the open DICOM port is for embedded use)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _production_secure_cookie(self) -> Self:
+        if self.env == "production" and self.cookie_secure == "false":
+            raise ValueError(
+                "BG_ENV=production refuses BG_COOKIE_SECURE=false: session cookies travel over https only"
             )
         return self
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from breastgate.domain.audit import AuditKind
-from breastgate.domain.governance import Destination, Mode
+from breastgate.domain.governance import Destination, Mode, roles_text
 from breastgate.store import audit
 from breastgate.store import tables as t
 
@@ -200,39 +200,67 @@ def modes(session: Session, algorithm_id: str | None = None) -> list[ModeSetting
     ]
 
 
-# Users -------------------------------------------------------------------------------------------
+# Users ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class User:
     name: str
-    role: str
+    roles: frozenset[str]
     active: bool
+    source: str = "local"
+
+    @property
+    def role(self) -> str:
+        """The roles as one text (``radiologist,ai_admin``)."""
+        return roles_text(self.roles)
+
+
+def _user(row: t.AppUser) -> User:
+    return User(row.name, frozenset(r for r in row.role.split(",") if r), row.active, row.source)
 
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def add_user(session: Session, name: str, role: str, token: str, *, actor: str) -> User:
+def add_user(
+    session: Session,
+    name: str,
+    role: str,
+    token: str | None = None,
+    *,
+    actor: str,
+    password_hash: str | None = None,
+    source: str = "local",
+) -> User:
+    """Create or update a user with ``role`` (comma-separated roles), an API token and/or an argon2
+    password hash (each replaced only when given); audited without the secrets."""
     existing = session.get(t.AppUser, name)
-    if existing is not None:
-        existing.role, existing.token_hash, existing.active = role, token_digest(token), True
-    else:
-        session.add(t.AppUser(name=name, role=role, token_hash=token_digest(token), active=True))
-    audit.append(
-        session,
-        AuditKind.USER_CHANGED,
-        actor=actor,
-        subject=name,
-        data={"user": name, "role": role, "active": True, "token": "issued"},
-    )
+    if existing is None:
+        existing = t.AppUser(name=name, role=role, active=True, source=source, failed_sign_ins=0)
+        session.add(existing)
+    existing.role, existing.active = role, True
+    if token is not None:
+        existing.token_hash = token_digest(token)
+    if password_hash is not None:
+        existing.password_hash, existing.failed_sign_ins, existing.locked_until = password_hash, 0, None
+    data: dict[str, Any] = {"user": name, "role": role, "active": True}
+    if token is not None:
+        data["token"] = "issued"
+    if password_hash is not None:
+        data["password"] = "set"
+    if source != "local":
+        data["source"] = source
+    audit.append(session, AuditKind.USER_CHANGED, actor=actor, subject=name, data=data)
     session.flush()
-    return User(name, role, True)
+    return _user(existing)
 
 
 def deactivate_user(session: Session, name: str, *, actor: str) -> bool:
+    """Disable a user and end their browser sessions."""
     result = session.execute(update(t.AppUser).where(t.AppUser.name == name).values(active=False))
     done = int(getattr(result, "rowcount", 0) or 0)
     if done:
+        session.execute(delete(t.WebSession).where(t.WebSession.user_name == name))
         audit.append(
             session, AuditKind.USER_CHANGED, actor=actor, subject=name, data={"user": name, "active": False}
         )
@@ -243,10 +271,55 @@ def user_for_token(session: Session, token: str) -> User | None:
     row = session.scalars(
         select(t.AppUser).where(t.AppUser.token_hash == token_digest(token), t.AppUser.active.is_(True))
     ).one_or_none()
-    return None if row is None else User(row.name, row.role, row.active)
+    return None if row is None else _user(row)
+
+
+def get_user(session: Session, name: str) -> User | None:
+    row = session.get(t.AppUser, name)
+    return None if row is None else _user(row)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a password sign-in checks: the stored hash and the account's lockout."""
+
+    user: User
+    password_hash: str | None
+    failed_sign_ins: int
+    locked_until: datetime | None
+
+
+def credentials(session: Session, name: str) -> Credentials | None:
+    row = session.get(t.AppUser, name)
+    if row is None:
+        return None
+    locked = None if row.locked_until is None else _utc(row.locked_until)
+    return Credentials(_user(row), row.password_hash, row.failed_sign_ins or 0, locked)
+
+
+def record_sign_in(
+    session: Session, name: str, *, ok: bool, locked_until: datetime | None = None, rehash: str | None = None
+) -> int:
+    """Count a failed password (locking the account until ``locked_until`` when given) or reset the
+    count after a good one (storing ``rehash`` when argon2's parameters changed); the new count."""
+    row = session.get(t.AppUser, name)
+    if row is None:
+        return 0
+    if ok:
+        row.failed_sign_ins, row.locked_until = 0, None
+        if rehash is not None:
+            row.password_hash = rehash
+    else:
+        row.failed_sign_ins = (row.failed_sign_ins or 0) + 1
+        if locked_until is not None:
+            row.locked_until = locked_until
+    session.flush()
+    return row.failed_sign_ins
+
+
+def any_user(session: Session) -> bool:
+    return session.scalars(select(t.AppUser.name).limit(1)).first() is not None
 
 
 def users(session: Session) -> list[User]:
-    return [
-        User(r.name, r.role, r.active) for r in session.scalars(select(t.AppUser).order_by(t.AppUser.name))
-    ]
+    return [_user(r) for r in session.scalars(select(t.AppUser).order_by(t.AppUser.name))]

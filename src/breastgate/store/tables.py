@@ -475,15 +475,37 @@ class AlgorithmMode(Base):
 
 
 class AppUser(Base):
-    """A user of the HTTP API: a name, one role, and the SHA-256 of their API token."""
+    """A user of the HTTP API and pages: a name, roles (comma-separated), the SHA-256 of their API
+    token and the argon2 hash of their password (either may be absent), and sign-in lockout."""
 
     __tablename__ = "app_user"
 
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
-    role: Mapped[str] = mapped_column(String(32))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(128))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    #: ``local`` (made by ``breastgate users``) or ``oidc`` (first seen signing in through the IdP).
+    source: Mapped[str] = mapped_column(String(16), default="local")
+    failed_sign_ins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class WebSession(Base):
+    """A signed-in browser: the SHA-256 of its cookie, who, with which roles, its CSRF token, and
+    when it ends (idle and absolute limits)."""
+
+    __tablename__ = "web_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(128), index=True)
+    roles: Mapped[str] = mapped_column(String(128))
+    via: Mapped[str] = mapped_column(String(16))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class FindingFeedback(Base):

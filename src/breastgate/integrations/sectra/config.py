@@ -78,8 +78,6 @@ class SectraConfig:
     launch: LaunchConfig | None = None
     #: breastgate's public URL (BG_PUBLIC_URL), for links read outside breastgate.
     public_url: str = ""
-    #: Launch strings only for an authenticated user (Sectra's SDK guidance; BG_ENV=production).
-    launch_needs_user: bool = False
 
     @classmethod
     def from_settings(cls, settings: SectraSettings) -> SectraConfig:
@@ -99,7 +97,6 @@ class SectraConfig:
             match_patient=settings.sectra_provider_match_patient,
             launch=launch_config(settings),
             public_url=settings.public_url,
-            launch_needs_user=production,
         )
 
     def launch_refs(self, absolute: bool = False) -> LaunchRefs | None:

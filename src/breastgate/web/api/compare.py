@@ -15,14 +15,15 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from breastgate.domain.errors import InvalidInputError
 from breastgate.domain.governance import Role
 from breastgate.governance.compare import VersionRef, compare_versions
-from breastgate.web.api.deps import RequireRole, SessionDep
+from breastgate.web.api.access import allow
+from breastgate.web.api.deps import SessionDep
 from breastgate.web.api.schemas.monitoring import Comparison
 
 __all__ = ["router"]
 
 #: Comparisons list studies by UID: roles ai_admin and auditor.
 router = APIRouter(
-    prefix="/api", tags=["governance"], dependencies=[Depends(RequireRole(Role.AI_ADMIN, Role.AUDITOR))]
+    prefix="/api", tags=["governance"], dependencies=[Depends(allow(Role.AI_ADMIN, Role.AUDITOR))]
 )
 
 _SPEC = "ALGORITHM_ID@VERSION, e.g. breastgate.masses@1.0.0"

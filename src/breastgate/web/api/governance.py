@@ -1,7 +1,7 @@
 """``/api``: governance — algorithm registry and modes, feedback, approval, outcomes, audit.
 
-Every mutating route needs an API token with the right role (``breastgate users add``) and
-writes its audit event in the transaction of the change (STYLE pattern 5, DESIGN §6).
+Every route needs an identity with the right role (:mod:`breastgate.web.api.access`); every
+change writes its audit event in the transaction of the change (STYLE pattern 5, DESIGN §6).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from breastgate.governance.audit import verify_events
 from breastgate.store import audit as audit_store
 from breastgate.store import governance as governance_store
 from breastgate.store import studies
-from breastgate.web.api.deps import RequireRole, SessionDep, actor
+from breastgate.web.api.access import Identity, Reader, allow, signed_in
+from breastgate.web.api.deps import SessionDep
 from breastgate.web.api.schemas.governance import (
     AlgorithmList,
     Approval,
@@ -36,22 +37,25 @@ from breastgate.web.api.schemas.governance import (
 
 router = APIRouter(prefix="/api")
 
-AiAdmin = Annotated[governance_store.User, Depends(RequireRole(Role.AI_ADMIN))]
-Radiologist = Annotated[governance_store.User, Depends(RequireRole(Role.RADIOLOGIST))]
-Auditor = Annotated[governance_store.User, Depends(RequireRole(Role.AUDITOR, Role.AI_ADMIN))]
-OutcomeWriter = Annotated[governance_store.User, Depends(RequireRole(Role.RADIOLOGIST, Role.AI_ADMIN))]
-OutcomeReader = Annotated[
-    governance_store.User, Depends(RequireRole(Role.RADIOLOGIST, Role.AI_ADMIN, Role.AUDITOR))
-]
+AiAdmin = Annotated[Identity, Depends(allow(Role.AI_ADMIN))]
+Radiologist = Annotated[Identity, Depends(allow(Role.RADIOLOGIST))]
+Auditor = Annotated[Identity, Depends(allow(Role.AUDITOR, Role.AI_ADMIN))]
+OutcomeWriter = Annotated[Identity, Depends(allow(Role.RADIOLOGIST, Role.AI_ADMIN, Role.INTEGRATION))]
+OutcomeReader = Annotated[Identity, Depends(allow(Role.RADIOLOGIST, Role.AI_ADMIN, Role.AUDITOR))]
 
 
-def _user_actor(user: governance_store.User) -> str:
-    return f"user:{user.name}"
+def _user_actor(user: Identity) -> str:
+    return user.actor
+
+
+def _known_study(session: SessionDep, study_instance_uid: str) -> None:
+    if studies.get_study_ref(session, study_instance_uid) is None:
+        raise HTTPException(404, "Study not found")
 
 
 # Registry and modes --------------------------------------------------------------------------
 @router.get("/algorithms", response_model=AlgorithmList, response_model_exclude_unset=True)
-def algorithms(session: SessionDep) -> dict[str, Any]:
+def algorithms(session: SessionDep, _: Annotated[Identity, Depends(signed_in())]) -> dict[str, Any]:
     """Every algorithm version the gateway has registered: manifest, availability, modes."""
     modes: dict[tuple[str, str], dict[str, Any]] = {}
     for m in governance_store.modes(session):
@@ -216,7 +220,9 @@ def give_feedback(
 @router.get(
     "/studies/{study_instance_uid}/feedback", response_model=FeedbackList, response_model_exclude_unset=True
 )
-def study_feedback(study_instance_uid: str, session: SessionDep) -> dict[str, Any]:
+def study_feedback(study_instance_uid: str, session: SessionDep, _: Reader) -> dict[str, Any]:
+    """Every radiologist's verdict on the study's findings (404 for a study breastgate does not have)."""
+    _known_study(session, study_instance_uid)
     return {"items": [_feedback_json(f) for f in feedback.for_study(session, study_instance_uid)]}
 
 
@@ -237,8 +243,9 @@ def _approval_json(item: approvals.Approval | None) -> dict[str, Any]:
 @router.get(
     "/studies/{study_instance_uid}/approval", response_model=Approval, response_model_exclude_unset=True
 )
-def study_approval(study_instance_uid: str, session: SessionDep) -> dict[str, Any]:
+def study_approval(study_instance_uid: str, session: SessionDep, _: Reader) -> dict[str, Any]:
     """Whether the study's results wait for a radiologist before entering the permanent record."""
+    _known_study(session, study_instance_uid)
     return _approval_json(approvals.latest(session, study_instance_uid))
 
 
@@ -254,6 +261,7 @@ def decide_approval(
     study_instance_uid: str, body: ApprovalBody, session: SessionDep, user: Radiologist
 ) -> dict[str, Any]:
     """Approve (held PACS objects and HL7 results are sent) or withhold (never sent, with a reason)."""
+    _known_study(session, study_instance_uid)
     try:
         item = approvals.decide(
             session,
@@ -325,7 +333,6 @@ def study_outcomes(study_instance_uid: str, session: SessionDep, user: OutcomeRe
 def audit_events(
     session: SessionDep,
     user: Auditor,
-    request: Request,
     study: str | None = Query(None, max_length=64),
     after: int = Query(0, ge=0),
     limit: int = Query(500, ge=1, le=5000),
@@ -342,7 +349,7 @@ def audit_events(
     audit_store.append(
         session,
         AuditKind.AUDIT_READ,
-        actor=actor(user, request),
+        actor=user.actor,
         study_instance_uid=study,
         data={"after": after, "count": len(events)},
     )

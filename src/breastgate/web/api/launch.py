@@ -6,9 +6,8 @@ makes the launch string when someone follows one: a redirect (307) to the viewer
 ``?format=json`` for a client that opens it itself. The finding is looked up among the results
 shown at ``api`` (assistive or integrated); its first mark gives the image and, for DBT, the frame.
 Every launch is audited (``phi.accessed``): the link carries the patient id, encrypted. Sectra's
-SDK asks that launch strings be made server-side for authenticated users only: with
-``BG_ENV=production`` a Bearer token (``breastgate users add``) is required until the HTTP API's
-authentication issue brings single sign-on.
+SDK asks that launch strings be made server-side for authenticated users only: the route needs a
+signed-in reader (:mod:`breastgate.web.api.access`).
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import logging
 from dataclasses import replace
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from breastgate.domain.audit import AuditKind
@@ -29,7 +28,8 @@ from breastgate.integrations.sectra.launch import (
 )
 from breastgate.integrations.sectra.refs import VIEWERS
 from breastgate.store import audit
-from breastgate.web.api.deps import ContextDep, OptionalUser, SessionDep, actor
+from breastgate.web.api.access import Reader
+from breastgate.web.api.deps import ContextDep, SessionDep
 from breastgate.web.api.schemas.risk import LaunchLink
 
 LOGGER = logging.getLogger(__name__)
@@ -49,8 +49,7 @@ def launch(
     viewer: str,
     session: SessionDep,
     context: ContextDep,
-    user: OptionalUser,
-    request: Request,
+    user: Reader,
     study: str = Query(..., min_length=1, max_length=64, description="Study Instance UID"),
     finding: str | None = Query(None, max_length=64, description="finding id (results JSON)"),
     format: Literal["redirect", "json"] = Query("redirect"),
@@ -59,10 +58,6 @@ def launch(
     config = context.sectra.launch
     if config is None:
         raise HTTPException(404, "Sectra URL launch is not configured (BG_SECTRA_LAUNCH_MODE)")
-    if context.sectra.launch_needs_user and user is None:
-        raise HTTPException(
-            401, "A launch string is made for an authenticated user only", {"WWW-Authenticate": "Bearer"}
-        )
     if viewer not in VIEWERS or not (config.ids7_url if viewer == "ids7" else config.uniview_url):
         raise HTTPException(404, f"Viewer {viewer!r} is not configured")
     try:
@@ -76,7 +71,7 @@ def launch(
     audit.append(
         session,
         AuditKind.PHI_ACCESSED,
-        actor=actor(user, request),
+        actor=user.actor,
         study_instance_uid=study,
         subject=f"launch {viewer}",
         data={"finding": finding, "image": target.sop_instance_uid, "frame": target.frame},

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query
 
 from breastgate.domain.audit import AuditKind
 from breastgate.domain.governance import Role
 from breastgate.pipeline.lesions import lesions_json, patient_lesions
 from breastgate.store import audit
-from breastgate.web.api.deps import ContextDep, OptionalUser, SessionDep, actor
+from breastgate.web.api.access import ReaderOrSystem
+from breastgate.web.api.deps import ContextDep, SessionDep
 from breastgate.web.api.schemas.lesions import LesionTable
 
 __all__ = ["router"]
@@ -24,21 +25,20 @@ router = APIRouter(prefix="/api", tags=["results"])
 def patient_lesion_table(
     session: SessionDep,
     context: ContextDep,
-    user: OptionalUser,
-    request: Request,
+    user: ReaderOrSystem,
     patient_id: str = Path(..., min_length=1, max_length=64),
     include_silent: bool = Query(False, description="also silent results (roles ai_admin, auditor)"),
 ) -> dict[str, Any]:
     """The woman's lesion table: each lesion with its findings per modality and date and the
     links (with their evidence) that joined them; findings that could not be placed, with why."""
-    if include_silent and (user is None or user.role not in (Role.AI_ADMIN, Role.AUDITOR)):
+    if include_silent and not user.has(Role.AI_ADMIN, Role.AUDITOR):
         raise HTTPException(403, "Silent results are for the roles ai_admin and auditor")
     lesions = patient_lesions(
         session, patient_id, default_mode=context.initial_mode, include_silent=include_silent
     )
     if lesions is None:
         raise HTTPException(404, "Patient not found")
-    who = actor(user, request)
+    who = user.actor
     audit.append_many(
         session,
         [

@@ -9,14 +9,15 @@ from pydantic import Field
 
 from breastgate.domain.governance import Role
 from breastgate.governance import monitoring
-from breastgate.web.api.deps import RequireRole, SessionDep
+from breastgate.web.api.access import allow
+from breastgate.web.api.deps import SessionDep
 from breastgate.web.api.schemas.monitoring import DriftReport, MonitoredVersions, MonitoringReport
 
 #: Monitoring is for the AI committee: roles ai_admin and auditor.
 router = APIRouter(
     prefix="/api/monitoring",
     tags=["monitoring"],
-    dependencies=[Depends(RequireRole(Role.AI_ADMIN, Role.AUDITOR))],
+    dependencies=[Depends(allow(Role.AI_ADMIN, Role.AUDITOR))],
 )
 
 #: A case-score operating point (recall when score >= threshold).

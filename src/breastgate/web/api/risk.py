@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from breastgate.domain.audit import AuditKind, canonical_data
+from breastgate.domain.governance import Role
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, RiskEstimate
 from breastgate.domain.payload import result_to_payload
 from breastgate.risk import bcrat
@@ -41,7 +42,8 @@ from breastgate.risk.tyrer_cuzick import (
 )
 from breastgate.store import audit, studies
 from breastgate.store import results as result_store
-from breastgate.web.api.deps import OptionalUser, SessionDep, actor
+from breastgate.web.api.access import Identity, allow
+from breastgate.web.api.deps import SessionDep
 from breastgate.web.api.problems import PROBLEM
 from breastgate.web.api.schemas.risk import BcratRisk, TyrerCuzickInputsEcho
 
@@ -61,6 +63,9 @@ _HYPERPLASIA = {
 }
 
 router = APIRouter(prefix="/api/risk", tags=["risk"])
+
+#: Who records a risk questionnaire: the radiologist, the technologist at intake, the RIS.
+RiskRecorder = Annotated[Identity, Depends(allow(Role.RADIOLOGIST, Role.TECHNOLOGIST, Role.INTEGRATION))]
 
 _UID = Field(default=None, min_length=1, max_length=64, description="Store the outcome with this study")
 
@@ -215,9 +220,7 @@ def _store(session: Session, uid: str, result: AlgorithmResult, extra: dict[str,
 
 
 @router.post("/bcrat", response_model=BcratRisk, response_model_exclude_unset=True)
-def bcrat_risk(
-    body: BcratRequest, session: SessionDep, user: OptionalUser, request: Request
-) -> dict[str, Any]:
+def bcrat_risk(body: BcratRequest, session: SessionDep, user: RiskRecorder) -> dict[str, Any]:
     """5-year and lifetime (to 90) risk of invasive breast cancer by the NCI BCRAT (Gail model),
     with the "average" woman's figures and every recoding the tool applied to the answers."""
     inputs = body.to_inputs()
@@ -233,7 +236,7 @@ def bcrat_risk(
             average_lifetime_pct=result.average_lifetime_pct,
         )
         stored = AlgorithmResult(BCRAT_ID, BCRAT_VERSION, uid, AlgorithmStatus.OK, risk=estimate)
-        _store(session, uid, stored, {"bcrat": response}, actor(user, request))
+        _store(session, uid, stored, {"bcrat": response}, user.actor)
     return {**response, "study_instance_uid": uid, "stored": uid is not None}
 
 
@@ -244,9 +247,7 @@ def _tc_json(inputs: TyrerCuzickInputs) -> dict[str, Any]:
 
 
 @router.post("/tyrer-cuzick-inputs", response_model=TyrerCuzickInputsEcho, response_model_exclude_unset=True)
-def tyrer_cuzick_inputs(
-    body: TyrerCuzickRequest, session: SessionDep, user: OptionalUser, request: Request
-) -> dict[str, Any]:
+def tyrer_cuzick_inputs(body: TyrerCuzickRequest, session: SessionDep, user: RiskRecorder) -> dict[str, Any]:
     """Check and echo the IBIS (Tyrer-Cuzick) answers; no risk is computed."""
     inputs = _tc_json(body.to_inputs())
     response: dict[str, Any] = {
@@ -262,7 +263,7 @@ def tyrer_cuzick_inputs(
         stored = AlgorithmResult(
             TC_INPUTS_ID, TC_INPUTS_VERSION, uid, AlgorithmStatus.SKIPPED, TC_NOT_COMPUTED
         )
-        _store(session, uid, stored, {"tyrer_cuzick_inputs": inputs}, actor(user, request))
+        _store(session, uid, stored, {"tyrer_cuzick_inputs": inputs}, user.actor)
     return {**response, "study_instance_uid": uid, "stored": uid is not None}
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -24,7 +24,8 @@ from breastgate.results.json import build_results
 from breastgate.store import audit, outbox, prefetch, studies
 from breastgate.store import orders as order_store
 from breastgate.store import reports as report_store
-from breastgate.web.api.deps import AppContext, ContextDep, OptionalUser, SessionDep, actor
+from breastgate.web.api.access import PUBLIC, Identity, ReaderOrSystem, allow
+from breastgate.web.api.deps import AppContext, ContextDep, SessionDep
 from breastgate.web.api.rows import as_dict
 from breastgate.web.api.schemas.gateway import ConfirmedReport, Health, OrderList, Report, StudyPage
 from breastgate.web.api.schemas.results import ResultsDocument
@@ -33,7 +34,9 @@ from breastgate.worklist.policy import triage
 router = APIRouter(prefix="/api")
 
 
-@router.get("/health", response_model=Health, response_model_exclude_unset=True)
+@router.get(
+    "/health", response_model=Health, response_model_exclude_unset=True, dependencies=[Depends(PUBLIC)]
+)
 def health(context: ContextDep, session: SessionDep) -> dict[str, Any]:
     session.execute(text("SELECT 1"))
     return {
@@ -50,6 +53,7 @@ def health(context: ContextDep, session: SessionDep) -> dict[str, Any]:
 @router.get("/studies", response_model=StudyPage, response_model_exclude_unset=True)
 def list_studies(
     session: SessionDep,
+    _: ReaderOrSystem,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
@@ -84,8 +88,7 @@ def study_results(
     study_instance_uid: str,
     session: SessionDep,
     context: ContextDep,
-    user: OptionalUser,
-    request: Request,
+    user: ReaderOrSystem,
     include_silent: bool = Query(False, description="also silent results (roles ai_admin, auditor)"),
 ) -> dict[str, Any]:
     """The study's results JSON: only algorithm versions at least assistive at ``api`` (silent
@@ -94,7 +97,7 @@ def study_results(
     gated alike). Viewing is audited."""
     if studies.get_study_ref(session, study_instance_uid) is None:
         raise HTTPException(404, "Study not found")
-    if include_silent and (user is None or user.role not in (Role.AI_ADMIN, Role.AUDITOR)):
+    if include_silent and not user.has(Role.AI_ADMIN, Role.AUDITOR):
         raise HTTPException(403, "Silent results are for the roles ai_admin and auditor")
     study = StudyResults.load(session, study_instance_uid, context.initial_mode)
     gated = study.at(Destination.API)
@@ -113,7 +116,7 @@ def study_results(
     audit.append(
         session,
         AuditKind.RESULT_VIEWED,
-        actor=actor(user, request),
+        actor=user.actor,
         study_instance_uid=study_instance_uid,
         data={
             "algorithms": [f"{r.algorithm_id}@{r.algorithm_version}" for r in results],
@@ -127,7 +130,7 @@ def study_results(
     "/studies/{study_instance_uid}/orders", response_model=OrderList, response_model_exclude_unset=True
 )
 def study_orders(
-    study_instance_uid: str, session: SessionDep, user: OptionalUser, request: Request
+    study_instance_uid: str, session: SessionDep, user: ReaderOrSystem, request: Request
 ) -> dict[str, Any]:
     """The RIS orders matched to a study (Study Instance UID, accession number or patient/date/modality).
     They carry patient identifiers: every read is audited as PHI access."""
@@ -140,7 +143,7 @@ def study_orders(
 
 def _phi_read(
     session: SessionDep,
-    user: OptionalUser,
+    user: Identity,
     request: Request,
     what: str,
     count: int,
@@ -149,7 +152,7 @@ def _phi_read(
     audit.append(
         session,
         AuditKind.PHI_ACCESSED,
-        actor=actor(user, request),
+        actor=user.actor,
         study_instance_uid=study_uid,
         subject=what,
         data={"path": request.url.path, "records": count},
@@ -159,7 +162,7 @@ def _phi_read(
 @router.get("/orders", response_model=OrderList, response_model_exclude_unset=True)
 def list_orders(
     session: SessionDep,
-    user: OptionalUser,
+    user: ReaderOrSystem,
     request: Request,
     accession_number: str | None = Query(None, max_length=64),
     patient_id: str | None = Query(None, max_length=64),
@@ -174,10 +177,11 @@ def list_orders(
 
 
 class Confirmation(BaseModel):
-    """Body of ``POST /api/studies/{study}/report/confirm``: who confirms, and what they decided
-    where it differs from the draft (category 0-6, density a-d)."""
+    """Body of ``POST /api/studies/{study}/report/confirm``: what the radiologist decided where it
+    differs from the draft (category 0-6, density a-d). The confirmation is in the signed-in
+    radiologist's name; ``radiologist``, when sent, must be that name."""
 
-    radiologist: str = Field(min_length=1, max_length=128)
+    radiologist: str | None = Field(default=None, min_length=1, max_length=128)
     birads: Literal["0", "1", "2", "3", "4", "5", "6"] | None = None
     density: Literal["a", "b", "c", "d"] | None = None
     note: str | None = Field(default=None, max_length=2000)
@@ -192,7 +196,7 @@ def _report(record: report_store.ReportRecord) -> dict[str, Any]:
 
 
 @router.get("/studies/{study_instance_uid}/report", response_model=Report, response_model_exclude_unset=True)
-def study_report(study_instance_uid: str, session: SessionDep) -> dict[str, Any]:
+def study_report(study_instance_uid: str, session: SessionDep, _: ReaderOrSystem) -> dict[str, Any]:
     """The AI report draft (structured and as text) and whether a radiologist has confirmed it."""
     record = report_store.get_report(session, study_instance_uid)
     if record is None:
@@ -210,16 +214,17 @@ def confirm_report(
     body: Confirmation,
     session: SessionDep,
     context: ContextDep,
-    user: OptionalUser,
-    request: Request,
+    user: Annotated[Identity, Depends(allow(Role.RADIOLOGIST))],
 ) -> dict[str, Any]:
     """A radiologist confirms the draft (with their own category or density if they differ).
     A confirmed density makes the patient's MQSA density letter when letters are set up."""
+    if body.radiologist is not None and body.radiologist != user.name:
+        raise HTTPException(422, "A report is confirmed in the signed-in radiologist's own name")
     try:
         record = report_store.confirm(
             session,
             study_instance_uid,
-            by=body.radiologist,
+            by=user.name,
             birads=body.birads,
             density=body.density,
             note=body.note,
@@ -231,11 +236,11 @@ def confirm_report(
     audit.append(
         session,
         AuditKind.REPORT_CONFIRMED,
-        actor=actor(user, request),
+        actor=user.actor,
         study_instance_uid=study_instance_uid,
         subject=f"generation {record.generation}",
         data={
-            "radiologist": body.radiologist,
+            "radiologist": user.name,
             "birads": record.confirmed_birads,
             "density": record.confirmed_density,
             "ai_birads": record.birads,

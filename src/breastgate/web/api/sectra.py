@@ -8,9 +8,10 @@ with ``{Compatibility: {Uid, Version}, PropValues: {...}}``; HTTP 500 signals an
 in Sectra's StructuredReportingTemplatesDevResources "Data provider example" (DataProvider.js).
 
 The values pre-fill the radiologist's report, so the governance gate is ``report``: only
-algorithm versions integrated at ``report`` are served (DESIGN §6), silent ones never. Optional
-HTTP Basic authentication (``BG_SECTRA_PROVIDER_USER`` / ``_PASSWORD``); every served request is
-audited with the Sectra user's login as the actor.
+algorithm versions integrated at ``report`` are served (DESIGN §6), silent ones never. HTTP Basic
+authentication: the pair set for Sectra (``BG_SECTRA_PROVIDER_USER`` / ``_PASSWORD``) or a local
+account with the role ``integration``; every served request is audited with the Sectra user's
+login as the actor.
 """
 
 from __future__ import annotations
@@ -25,38 +26,45 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from breastgate.domain.audit import AuditKind
-from breastgate.domain.governance import Destination
+from breastgate.domain.governance import Destination, Role
 from breastgate.integrations.sectra import provider
 from breastgate.integrations.sectra.props import SCHEMA_UID, SCHEMA_VERSION
 from breastgate.pipeline.lesions import correspondences
 from breastgate.store import audit
+from breastgate.web.api.access import Allow, Identity
 from breastgate.web.api.deps import ContextDep, SessionDep
 from breastgate.web.api.schemas.risk import SectraCompatibility, StructuredData
 
 LOGGER = logging.getLogger(__name__)
 
 PROVIDER_NAME = "breastgate"
-_CHALLENGE = {"WWW-Authenticate": f'Basic realm="{PROVIDER_NAME}", charset="UTF-8"'}
 
 
-def require_credentials(request: Request, context: ContextDep) -> None:
-    """401 unless the request carries the configured Basic credentials (none configured: open)."""
-    expected = context.sectra.provider
-    if expected is None:
-        return
-    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        decoded = ""
-    user, colon, password = decoded.partition(":")
-    user_ok = hmac.compare_digest(user.encode(), expected.user.encode())
-    password_ok = hmac.compare_digest(password.encode(), expected.password.encode())
-    if scheme.lower() != "basic" or not colon or not (user_ok and password_ok):
-        raise HTTPException(401, "Data Provider credentials required", _CHALLENGE)
+class ProviderAccess(Allow):
+    """The Data Provider's rule: the Basic pair set for Sectra (``BG_SECTRA_PROVIDER_USER`` /
+    ``_PASSWORD``), else any identity with the role ``integration`` (a local account's Basic pair,
+    or a token)."""
+
+    def __init__(self) -> None:
+        super().__init__(Role.INTEGRATION, basic_challenge=True)
+
+    def __call__(self, request: Request) -> Identity:
+        expected = request.app.state.context.sectra.provider
+        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+        if expected is not None and scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                decoded = ""
+            user, colon, password = decoded.partition(":")
+            user_ok = hmac.compare_digest(user.encode(), expected.user.encode())
+            password_ok = hmac.compare_digest(password.encode(), expected.password.encode())
+            if colon and user_ok and password_ok:
+                return Identity(f"sectra:{expected.user}", frozenset({Role.INTEGRATION.value}), "basic")
+        return super().__call__(request)
 
 
-router = APIRouter(prefix="/v1", tags=["sectra"], dependencies=[Depends(require_credentials)])
+router = APIRouter(prefix="/v1", tags=["sectra"], dependencies=[Depends(ProviderAccess())])
 
 
 class _Lenient(BaseModel):

@@ -26,15 +26,17 @@ import asyncio
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
 
 from breastgate.domain.audit import AuditKind
 from breastgate.domain.errors import InvalidInputError
+from breastgate.domain.governance import Role
 from breastgate.store import audit
 from breastgate.store import ups as ups_store
 from breastgate.store import worklist as worklist_store
-from breastgate.web.api.deps import AppContext, SessionDep, TokenUser, actor
+from breastgate.web.api.access import READERS_AND_SYSTEMS, AllowSocket, Identity, allow
+from breastgate.web.api.deps import AppContext, SessionDep
 from breastgate.web.api.worklist import record_status_change
 from breastgate.worklist.ups import (
     FILTERED_GLOBAL_SUBSCRIPTION,
@@ -47,6 +49,14 @@ from breastgate.worklist.ups import (
 )
 
 router = APIRouter(prefix="/ups-rs")
+
+#: Reading systems and people search and follow workitems; performers change their state;
+#: subscriptions are made by integrations (and the AI administrator setting one up).
+Reader = Annotated[Identity, Depends(allow(*READERS_AND_SYSTEMS, basic_challenge=True))]
+Performer = Annotated[
+    Identity, Depends(allow(Role.RADIOLOGIST, Role.TECHNOLOGIST, Role.INTEGRATION, basic_challenge=True))
+]
+Subscriber = Annotated[Identity, Depends(allow(Role.INTEGRATION, Role.AI_ADMIN, basic_challenge=True))]
 DICOM_JSON = "application/dicom+json"
 
 
@@ -70,6 +80,7 @@ def _query(request: Request) -> dict[str, str]:
 def search(
     request: Request,
     session: SessionDep,
+    _: Reader,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),
 ) -> Response:
@@ -93,7 +104,7 @@ def _item(session: Any, uid: str) -> worklist_store.WorklistItem:
 
 
 @router.get("/workitems/{uid}")
-def retrieve(uid: str, session: SessionDep) -> Response:
+def retrieve(uid: str, session: SessionDep, _: Reader) -> Response:
     return _dicom_json([workitem(session, _item(session, uid))])
 
 
@@ -108,7 +119,7 @@ def _attribute(body: Any, tag: str) -> str | None:
 
 @router.put("/workitems/{uid}/state")
 def change_state(
-    uid: str, session: SessionDep, user: TokenUser, request: Request, body: Annotated[Any, Body()] = None
+    uid: str, session: SessionDep, user: Performer, body: Annotated[Any, Body()] = None
 ) -> Response:
     """Claim (→ IN PROGRESS, with a new Transaction UID), complete or cancel, or give back."""
     item = _item(session, uid)
@@ -125,18 +136,18 @@ def change_state(
         )
     except InvalidInputError as exc:
         raise HTTPException(409, str(exc)) from None
-    record_status_change(session, actor(user, request), item, after, via="ups-rs")
+    record_status_change(session, user.actor, item, after, via="ups-rs")
     return Response(status_code=200)
 
 
 @router.post("/workitems/{uid}/cancelrequest")
-def cancel_request(uid: str, session: SessionDep, user: TokenUser, request: Request) -> Response:
+def cancel_request(uid: str, session: SessionDep, user: Performer) -> Response:
     """A SCHEDULED workitem nobody claimed is canceled at once; a claimed one is its performer's."""
     item = _item(session, uid)
     if item.status != "scheduled":
         raise HTTPException(409, f"the workitem is {item.status}; only a scheduled one can be canceled here")
     after = worklist_store.set_status(session, item.study_instance_uid, "canceled")
-    record_status_change(session, actor(user, request), item, after, via="ups-rs cancelrequest")
+    record_status_change(session, user.actor, item, after, via="ups-rs cancelrequest")
     return Response(status_code=202)
 
 
@@ -172,15 +183,14 @@ def subscribe(
     uid: str,
     ae_title: str,
     session: SessionDep,
-    user: TokenUser,
-    request: Request,
+    user: Subscriber,
     deletionlock: bool = False,
 ) -> Response:
     """Subscribe ``ae_title`` to one workitem or (global UIDs) to all; audited."""
     ae = _ae(ae_title)
     target, study_uid = _subscription_target(session, uid)
     ups_store.subscribe(session, ae, target, deletion_lock=deletionlock)
-    who = actor(user, request)
+    who = user.actor
     _audit_subscription(
         session, AuditKind.UPS_SUBSCRIBED, who, ae, uid, study_uid, deletion_lock=deletionlock
     )
@@ -188,7 +198,7 @@ def subscribe(
 
 
 @router.delete("/workitems/{uid}/subscribers/{ae_title}")
-def unsubscribe(uid: str, ae_title: str, session: SessionDep, user: TokenUser, request: Request) -> Response:
+def unsubscribe(uid: str, ae_title: str, session: SessionDep, user: Subscriber) -> Response:
     """Remove a subscription (404 when there is none); audited."""
     ae = _ae(ae_title)
     target = ups_store.GLOBAL if uid in (GLOBAL_SUBSCRIPTION, FILTERED_GLOBAL_SUBSCRIPTION) else uid
@@ -196,12 +206,14 @@ def unsubscribe(uid: str, ae_title: str, session: SessionDep, user: TokenUser, r
         raise HTTPException(404, "No such subscription")
     found = worklist_store.by_workitem(session, target) if target != ups_store.GLOBAL else None
     study_uid = found.study_instance_uid if found is not None else None
-    _audit_subscription(session, AuditKind.UPS_UNSUBSCRIBED, actor(user, request), ae, uid, study_uid)
+    _audit_subscription(session, AuditKind.UPS_UNSUBSCRIBED, user.actor, ae, uid, study_uid)
     return Response(status_code=200)
 
 
 @router.websocket("/subscribers/{ae_title}")
-async def notifications(websocket: WebSocket, ae_title: str) -> None:
+async def notifications(
+    websocket: WebSocket, ae_title: str, _: Annotated[Identity, Depends(AllowSocket(*READERS_AND_SYSTEMS))]
+) -> None:
     """The AE's notification channel: every event report on the workitems it follows, in order,
     from the moment the channel opens, one DICOM JSON object per message."""
     context: AppContext = websocket.app.state.context

@@ -7,17 +7,19 @@ A status change, here or through UPS-RS (:mod:`breastgate.web.api.ups`), writes 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from breastgate.domain.audit import AuditKind
 from breastgate.domain.errors import InvalidInputError
+from breastgate.domain.governance import Role
 from breastgate.store import audit
 from breastgate.store import worklist as worklist_store
-from breastgate.web.api.deps import ContextDep, OptionalUser, SessionDep, actor
+from breastgate.web.api.access import Identity, ReaderOrSystem, allow
+from breastgate.web.api.deps import ContextDep, SessionDep
 from breastgate.web.api.rows import as_dict
 from breastgate.web.api.schemas.gateway import WorklistEntry, WorklistEntryWithChanges, WorklistPage
 
@@ -36,7 +38,7 @@ def record_status_change(
     Parameters
     ----------
     who
-        The actor (:func:`~breastgate.web.api.deps.actor`).
+        The actor (:attr:`~breastgate.web.api.access.Identity.actor`).
     before, after
         The entry before and after the change.
     via
@@ -69,6 +71,7 @@ class StatusChange(BaseModel):
 def worklist(
     session: SessionDep,
     context: ContextDep,
+    _: ReaderOrSystem,
     flag: str | None = Query(None, max_length=64),
     modality: str | None = Query(None, max_length=16),
     status: str | None = Query(None, max_length=16),
@@ -94,7 +97,9 @@ def worklist(
     response_model=WorklistEntryWithChanges,
     response_model_exclude_unset=True,
 )
-def worklist_item(study_instance_uid: str, session: SessionDep, context: ContextDep) -> dict[str, Any]:
+def worklist_item(
+    study_instance_uid: str, session: SessionDep, context: ContextDep, _: ReaderOrSystem
+) -> dict[str, Any]:
     """One worklist entry and every change of its priority or flags, with the policy that made it."""
     item = worklist_store.get_item(session, study_instance_uid)
     if item is None:
@@ -111,10 +116,12 @@ def worklist_item(study_instance_uid: str, session: SessionDep, context: Context
     "/worklist/{study_instance_uid}/status", response_model=WorklistEntry, response_model_exclude_unset=True
 )
 def worklist_status(
-    study_instance_uid: str, body: StatusChange, session: SessionDep, user: OptionalUser, request: Request
+    study_instance_uid: str,
+    body: StatusChange,
+    session: SessionDep,
+    user: Annotated[Identity, Depends(allow(Role.RADIOLOGIST, Role.TECHNOLOGIST))],
 ) -> dict[str, Any]:
-    """Move a study along scheduled → in_progress → completed (or canceled); audited with the user
-    (``Authorization: Bearer``) or the anonymous client."""
+    """Move a study along scheduled → in_progress → completed (or canceled); audited with the user."""
     before = worklist_store.get_item(session, study_instance_uid)
     if before is None:
         raise HTTPException(404, "Study is not on the worklist")
@@ -124,5 +131,5 @@ def worklist_status(
         raise HTTPException(404, "Study is not on the worklist") from None
     except InvalidInputError as exc:
         raise HTTPException(409, str(exc)) from None
-    record_status_change(session, actor(user, request), before, item, via="api")
+    record_status_change(session, user.actor, before, item, via="api")
     return as_dict(item)
