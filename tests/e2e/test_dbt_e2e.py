@@ -162,7 +162,12 @@ def test_mass_marked_on_its_tomosynthesis_volume_reaches_the_pacs(
         for f in results["findings"]
         if f["shown"] and f["marks"][0]["sop_instance_uid"] in volumes
     )
-    launch = httpx.get(f"{gateway.url}{finding['launch']['uniview']}", timeout=30, follow_redirects=False)
+    launch = httpx.get(
+        f"{gateway.url}{finding['launch']['uniview']}",
+        headers=gateway.headers,
+        timeout=30,
+        follow_redirects=False,
+    )
     assert launch.status_code == 307
     opened = decode_launch(
         LaunchDecoderConfig("shared_secret", secret=LAUNCH_SECRET), launch.headers["location"]

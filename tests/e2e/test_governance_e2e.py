@@ -88,8 +88,10 @@ def test_silent_then_promoted(tmp_path: Path) -> None:
         assert sum(health.values()) == 0
         shown = gateway.get(f"/api/studies/{uid1}/results")
         assert shown["findings"] == [] and shown["governance"]["hidden"] == len(ALGORITHMS)
-        hidden = httpx.get(f"{gateway.url}/api/studies/{uid1}/results?include_silent=true", timeout=10)
-        assert hidden.status_code == 403
+        silent_url = f"{gateway.url}/api/studies/{uid1}/results?include_silent=true"
+        assert httpx.get(silent_url, timeout=10).status_code == 401  # no identity
+        radiologist = {"Authorization": f"Bearer {gateway.add_user('rita', 'radiologist')}"}
+        assert httpx.get(silent_url, headers=radiologist, timeout=10).status_code == 403
 
         # An auditor sees the silent results and the inference events.
         auditor = cli(gateway, "users", "add", "audrey", "--role", "auditor")

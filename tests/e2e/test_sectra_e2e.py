@@ -130,7 +130,12 @@ def test_a_sectra_site_gets_marks_report_values_launch_links_and_hl7_as_configur
 
     # 3. The link opens IDS7 at the finding's image: a fresh launch string the Sectra side decodes.
     parts = urlsplit(link)
-    launch = httpx.get(f"{gateway.url}{parts.path}?{parts.query}", timeout=30, follow_redirects=False)
+    launch = httpx.get(
+        f"{gateway.url}{parts.path}?{parts.query}",
+        headers=gateway.headers,
+        timeout=30,
+        follow_redirects=False,
+    )
     assert launch.status_code == 307
     decoded = decode_launch(LaunchDecoderConfig("shared_secret", secret=SECRET), launch.headers["location"])
     assert decoded.parameters.patient_id == first.PatientID

@@ -47,10 +47,15 @@ def test_a_suspicious_study_rises_above_earlier_normals(tmp_path: Path) -> None:
     reports: list[dict[str, Any]] = []
     try:
         # A UPS-RS client subscribes to every workitem before the studies arrive.
-        subscribed = httpx.post(f"{gateway.url}/ups-rs/workitems/1.2.840.10008.5.1.4.34.5/subscribers/READER")
+        subscribed = httpx.post(
+            f"{gateway.url}/ups-rs/workitems/1.2.840.10008.5.1.4.34.5/subscribers/READER",
+            headers=gateway.headers,
+        )
         assert subscribed.status_code == 201
         with connect(
-            f"ws://127.0.0.1:{gateway.http_port}/ups-rs/subscribers/READER", open_timeout=10
+            f"ws://127.0.0.1:{gateway.http_port}/ups-rs/subscribers/READER",
+            open_timeout=10,
+            additional_headers=gateway.headers,
         ) as channel:
             for files in (normal1, normal2, suspicious):
                 storescu(gateway.dicom_port, files)
@@ -62,7 +67,9 @@ def test_a_suspicious_study_rises_above_earlier_normals(tmp_path: Path) -> None:
             items = wait_for(three, timeout=240, what="three studies on the worklist")
             urgent = gateway.get("/api/worklist?flag=suspicious_finding")["items"]
             wait_for(lambda: len(hooks.received) >= 6, timeout=30, what="six webhook events")
-            workitems = httpx.get(f"{gateway.url}/ups-rs/workitems", timeout=10).json()
+            workitems = httpx.get(
+                f"{gateway.url}/ups-rs/workitems", headers=gateway.headers, timeout=10
+            ).json()
             while len(reports) < 3:
                 reports.append(json.loads(channel.recv(timeout=30)))
     finally:

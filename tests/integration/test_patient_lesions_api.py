@@ -33,6 +33,7 @@ from breastgate.store.db import Database
 from breastgate.web.api.deps import AppContext
 from breastgate.web.api.schemas.lesions import LesionTable
 from breastgate.web.app import create_app
+from tests.support.identity import grant
 
 MG, US, MR, OTHER = "1.2.826.0.1.19.1", "1.2.826.0.1.19.2", "1.2.826.0.1.19.3", "1.2.826.0.1.19.9"
 AUDITOR = "a" * 40
@@ -122,7 +123,7 @@ def client(db: Database) -> TestClient:
         db=db, version="test", ae_title="BREASTGATE", dicom_port=None, workers_in_process=False,
         initial_mode=Mode.ASSISTIVE,
     )  # fmt: skip
-    return TestClient(create_app(context))
+    return grant(TestClient(create_app(context)), db, "radiologist")
 
 
 def _table(client: TestClient, patient: str, **params: Any) -> dict[str, Any]:

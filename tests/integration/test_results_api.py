@@ -32,6 +32,7 @@ from breastgate.web.api.schemas.results import Finding, ResultsDocument
 from breastgate.web.app import create_app
 from breastgate.worklist.policy import triage
 from tests.integration.test_pipeline import Gateway
+from tests.support.identity import grant
 from tests.support.responses import BodyCheck, same_bodies_fixture  # noqa: F401 - fixture
 
 ALGORITHMS = (
@@ -132,7 +133,7 @@ def test_full_document_is_the_one_build_results_makes(
 ) -> None:
     uid = processed.study_uid
     context = _context(db, launch=True)
-    client = TestClient(create_app(context))
+    client = grant(TestClient(create_app(context)), db)
     assert client.post("/api/risk/bcrat", json={**BCRAT, "study_instance_uid": uid}).status_code == 200
     first = client.get(f"/api/studies/{uid}/results").json()["findings"][0]["id"]
     verdict = {"action": "reject", "reason": "benign_finding", "comment": "stable calcifications"}
@@ -163,7 +164,7 @@ def test_absent_keys_stay_absent_and_silent_results_are_the_same_document(
 ) -> None:
     uid = processed.study_uid
     context = _context(db, launch=False)
-    client = TestClient(create_app(context))
+    client = grant(TestClient(create_app(context)), db)
     admin = {"Authorization": f"Bearer {TOKENS['auditor']}"}
     version = next(a["version"] for a in _answer(client, uid)["algorithms"] if a["id"] == "breastgate.masses")
     with db.session() as s:  # masses silent at api: hidden, unless an auditor asks for silent results
@@ -184,7 +185,7 @@ def test_absent_keys_stay_absent_and_silent_results_are_the_same_document(
 
 def test_every_key_of_the_document_is_a_declared_field(processed: Processed, db: Database) -> None:
     """The document and findings are open (extra keys pass through): this keeps the model complete."""
-    client = TestClient(create_app(_context(db, launch=True)))
+    client = grant(TestClient(create_app(_context(db, launch=True))), db)
     answer = _answer(client, processed.study_uid)
     document_fields = {f.alias or name for name, f in ResultsDocument.model_fields.items()}
     assert set(answer) <= document_fields

@@ -31,10 +31,16 @@ from breastgate.store import audit, studies
 from breastgate.store import governance as governance_store
 from breastgate.store import results as result_store
 from breastgate.store.db import Database
-from tests.integration.test_sectra_provider import Processed, api_app, db, processed  # noqa: F401 - fixtures
+from tests.integration.test_sectra_provider import (  # noqa: F401 - fixtures
+    AUTH,
+    Processed,
+    api_app,
+    db,
+    processed,
+    sectra_at,
+)
 from tests.support.http_server import serve
 from tests.support.responses import same_bodies_fixture  # noqa: F401 - fixture
-from tests.support.sectra_client import SectraHealthcareServer
 from tests.unit.test_sectra_launch import _cert, _key, _pem
 
 #: Every typed JSON answer is the body the route built (tests.support.responses).
@@ -92,7 +98,7 @@ def launched(
 
 
 def _finding(url: str, study_uid: str) -> dict[str, Any]:
-    body = httpx.get(f"{url}/api/studies/{study_uid}/results", timeout=30).json()
+    body = httpx.get(f"{url}/api/studies/{study_uid}/results", headers=AUTH, timeout=30).json()
     assert body["launch"] == {
         "ids7": f"{PUBLIC}/api/launch/ids7?study={study_uid}",
         "uniview": f"{PUBLIC}/api/launch/uniview?study={study_uid}",
@@ -110,7 +116,7 @@ def test_a_finding_link_opens_ids7_at_its_image(
     url, decoder = launched
     finding = _finding(url, processed.study_uid)
     path = urlsplit(finding["launch"]["ids7"])
-    response = httpx.get(f"{url}{path.path}?{path.query}", timeout=30, follow_redirects=False)
+    response = httpx.get(f"{url}{path.path}?{path.query}", headers=AUTH, timeout=30, follow_redirects=False)
     assert response.status_code == 307 and response.headers["cache-control"] == "no-store"
     location = response.headers["location"]
     assert location.startswith(f"sectra:?url=https://{HOST}/SectraHealthcareServer/&")
@@ -136,7 +142,10 @@ def test_study_links_open_uniview_and_json_format(
 ) -> None:
     url, decoder = launched
     response = httpx.get(
-        f"{url}/api/launch/uniview", params={"study": processed.study_uid, "format": "json"}, timeout=30
+        f"{url}/api/launch/uniview",
+        params={"study": processed.study_uid, "format": "json"},
+        headers=AUTH,
+        timeout=30,
     )
     assert response.status_code == 200
     body = response.json()
@@ -147,7 +156,7 @@ def test_study_links_open_uniview_and_json_format(
     assert decoded.parameters.accession_numbers == (processed.accession,)
     assert decoded.parameters.uniview_command is not None
 
-    rows = httpx.get(f"{url}/api/worklist", timeout=30).json()["items"]
+    rows = httpx.get(f"{url}/api/worklist", headers=AUTH, timeout=30).json()["items"]
     (row,) = [r for r in rows if r["study_instance_uid"] == processed.study_uid]
     assert row["launch"]["ids7"] == f"{PUBLIC}/api/launch/ids7?study={processed.study_uid}"
 
@@ -162,7 +171,7 @@ def test_unknown_finding_viewer_or_study_are_404(
         ({"study": processed.study_uid}, "osirix"),
         ({"study": "1.2.3.4"}, "ids7"),
     ):
-        response = httpx.get(f"{url}/api/launch/{viewer}", params=params, timeout=30)
+        response = httpx.get(f"{url}/api/launch/{viewer}", params=params, headers=AUTH, timeout=30)
         assert response.status_code == 404, (params, viewer)
         assert response.headers["content-type"].startswith("application/problem+json")
 
@@ -172,11 +181,13 @@ def test_without_launch_configured_there_are_no_links(
     db: Database,  # noqa: F811
 ) -> None:
     with _serve(db, None) as url:
-        body = httpx.get(f"{url}/api/studies/{processed.study_uid}/results", timeout=30).json()
+        body = httpx.get(f"{url}/api/studies/{processed.study_uid}/results", headers=AUTH, timeout=30).json()
         assert "launch" not in body and all("launch" not in f for f in body["findings"])
-        response = httpx.get(f"{url}/api/launch/ids7", params={"study": processed.study_uid}, timeout=30)
+        response = httpx.get(
+            f"{url}/api/launch/ids7", params={"study": processed.study_uid}, headers=AUTH, timeout=30
+        )
         assert response.status_code == 404 and "not configured" in response.text
-        values = SectraHealthcareServer(url).get_structured_data(acc_no=processed.accession).json()
+        values = sectra_at(url).get_structured_data(acc_no=processed.accession).json()
         assert values["PropValues"]["finding1_link"] == "" and values["PropValues"]["study_link"] == ""
 
 
@@ -186,10 +197,10 @@ def test_the_report_template_gets_absolute_finding_links(
 ) -> None:
     config, _ = _config("shared_secret", {})
     with _serve(db, config) as url:  # no BG_PUBLIC_URL: IDS7 could not follow a relative link
-        values = SectraHealthcareServer(url).get_structured_data(acc_no=processed.accession).json()
+        values = sectra_at(url).get_structured_data(acc_no=processed.accession).json()
         assert values["PropValues"]["finding1_link"] == ""
     with _serve(db, config, PUBLIC) as url:
-        values = SectraHealthcareServer(url).get_structured_data(acc_no=processed.accession).json()
+        values = sectra_at(url).get_structured_data(acc_no=processed.accession).json()
         link = values["PropValues"]["finding1_link"]
         assert link.startswith(f"{PUBLIC}/api/launch/ids7?") and parse_qs(urlsplit(link).query)["finding"]
         assert values["PropValues"]["study_link"] == f"{PUBLIC}/api/launch/ids7?study={processed.study_uid}"
@@ -221,6 +232,7 @@ def test_a_tomosynthesis_finding_opens_at_its_frame(
         response = httpx.get(
             f"{url}/api/launch/ids7",
             params={"study": processed.study_uid, "finding": finding.id, "format": "json"},
+            headers=AUTH,
             timeout=30,
         )
     assert response.status_code == 200, response.text
@@ -229,18 +241,24 @@ def test_a_tomosynthesis_finding_opens_at_its_frame(
     assert decoded.parameters.sop_instance_uid == finding.marks[0].sop_instance_uid
 
 
-def test_in_production_a_launch_needs_an_authenticated_user(
+def test_a_launch_needs_an_authenticated_reader(
     processed: Processed,  # noqa: F811
     db: Database,  # noqa: F811
 ) -> None:
+    """Sectra's SDK: launch strings are made server-side for authenticated users only."""
     config, _ = _config("shared_secret", {})
     with db.session() as s:
         token = "t0ken-for-dr-who"
         governance_store.add_user(s, "dr.who", Role.RADIOLOGIST.value, token, actor="test")
-    with serve(api_app(db, launch=config, launch_needs_user=True)) as url:
+        governance_store.add_user(s, "sys", Role.INTEGRATION.value, "t0ken-for-a-system", actor="test")
+    with serve(api_app(db, launch=config)) as url:
         params = {"study": processed.study_uid, "format": "json"}
         refused = httpx.get(f"{url}/api/launch/ids7", params=params, timeout=30)
         assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+        system = {"Authorization": "Bearer t0ken-for-a-system"}
+        assert (
+            httpx.get(f"{url}/api/launch/ids7", params=params, headers=system, timeout=30).status_code == 403
+        )
         allowed = httpx.get(
             f"{url}/api/launch/ids7", params=params, headers={"Authorization": f"Bearer {token}"}, timeout=30
         )
@@ -261,17 +279,17 @@ def test_sectras_exam_number_from_the_data_provider_goes_into_image_launches(
         finding = _finding_id(url, processed.study_uid)
         params = {"study": processed.study_uid, "finding": finding, "format": "json"}
         before = decode_launch(
-            decoder, httpx.get(f"{url}/api/launch/ids7", params=params, timeout=30).json()["url"]
+            decoder,
+            httpx.get(f"{url}/api/launch/ids7", params=params, headers=AUTH, timeout=30).json()["url"],
         )
         assert before.parameters.examination_ids == ()
         with pytest.raises(LaunchParameterError, match="examination id"):
             validate_example(before.parameters)
-        served = SectraHealthcareServer(url).get_structured_data(
-            exam_no="EX-2026-77", acc_no=processed.accession
-        )
+        served = sectra_at(url).get_structured_data(exam_no="EX-2026-77", acc_no=processed.accession)
         assert served.status_code == 200
         after = decode_launch(
-            decoder, httpx.get(f"{url}/api/launch/ids7", params=params, timeout=30).json()["url"]
+            decoder,
+            httpx.get(f"{url}/api/launch/ids7", params=params, headers=AUTH, timeout=30).json()["url"],
         )
     assert after.parameters.examination_ids == ("EX-2026-77",)
     assert after.parameters.accession_numbers == (processed.accession,)
@@ -279,5 +297,5 @@ def test_sectras_exam_number_from_the_data_provider_goes_into_image_launches(
 
 
 def _finding_id(url: str, study_uid: str) -> str:
-    body = httpx.get(f"{url}/api/studies/{study_uid}/results", timeout=30).json()
+    body = httpx.get(f"{url}/api/studies/{study_uid}/results", headers=AUTH, timeout=30).json()
     return str(body["findings"][0]["id"])

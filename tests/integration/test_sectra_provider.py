@@ -30,6 +30,7 @@ from breastgate.web.api.deps import AppContext
 from breastgate.web.app import create_app
 from tests.integration.test_pipeline import Gateway
 from tests.support.http_server import serve
+from tests.support.identity import ALL_ROLES
 from tests.support.responses import same_bodies_fixture  # noqa: F401 - fixture
 from tests.support.sectra_client import SectraHealthcareServer
 
@@ -78,9 +79,28 @@ def db(processed: Processed, tmp_path: Path) -> Iterator[Database]:
     database.dispose()
 
 
+#: The Sectra Healthcare Server's Basic pair (BG_SECTRA_PROVIDER_USER / _PASSWORD) of the test apps.
+PROVIDER = ("ids7", "s3cret-provider")
+#: A reader (every role) and a radiologist who confirms reports, with their API tokens.
+AUTH = {"Authorization": "Bearer reader-token-for-sectra-tests"}
+RADIOLOGIST = {"Authorization": "Bearer radiologist-token-for-sectra-tests"}
+
+
+def sectra_at(url: str) -> SectraHealthcareServer:
+    """The Sectra Healthcare Server with its Basic pair."""
+    return SectraHealthcareServer(url, auth=PROVIDER)
+
+
 def api_app(db: Database, **sectra: Any) -> Any:
     """The HTTP API over ``db`` as the pipeline ran it (integrated everywhere), with ``sectra``
-    fields of SectraConfig (provider credentials, match_patient, launch, public_url, ...)."""
+    fields of SectraConfig (provider credentials, match_patient, launch, public_url, ...); Sectra's
+    pair is :data:`PROVIDER` unless given; the users of :data:`AUTH` and :data:`RADIOLOGIST` exist."""
+    with db.session() as s:
+        governance_store.add_user(s, "reader", ALL_ROLES, AUTH["Authorization"][7:], actor="test")
+        governance_store.add_user(
+            s, "Dr Reader", "radiologist", RADIOLOGIST["Authorization"][7:], actor="test"
+        )
+    sectra.setdefault("provider", BasicCredentials(*PROVIDER))
     return create_app(
         AppContext(
             db=db,
@@ -101,7 +121,7 @@ def url(db: Database) -> Iterator[str]:
 
 
 def _versions(url: str, study_uid: str) -> dict[str, str]:
-    results = httpx.get(f"{url}/api/studies/{study_uid}/results", timeout=30).json()
+    results = httpx.get(f"{url}/api/studies/{study_uid}/results", headers=AUTH, timeout=30).json()
     return {a["id"]: a["version"] for a in results["algorithms"]}
 
 
@@ -118,8 +138,8 @@ def _values(response: httpx.Response) -> dict[str, Any]:
 def test_prop_values_by_accession_number_match_the_results(
     processed: Processed, db: Database, url: str
 ) -> None:
-    sectra = SectraHealthcareServer(url)
-    results = httpx.get(f"{url}/api/studies/{processed.study_uid}/results", timeout=30).json()
+    sectra = sectra_at(url)
+    results = httpx.get(f"{url}/api/studies/{processed.study_uid}/results", headers=AUTH, timeout=30).json()
     response = sectra.get_structured_data(
         patient_ids=["OTHER-ID", processed.patient_id.lower()],  # Sectra may list several ids
         login="jdoe",
@@ -152,7 +172,7 @@ def test_prop_values_by_accession_number_match_the_results(
     assert values["finding1_score"] == round(first["score"], 2)
     assert values["finding1_status"] == "draft" and values["finding1_sentence"]
     # The BI-RADS draft is the report draft's (a finding at the operating point: 0, recall).
-    report = httpx.get(f"{url}/api/studies/{processed.study_uid}/report", timeout=30).json()
+    report = httpx.get(f"{url}/api/studies/{processed.study_uid}/report", headers=AUTH, timeout=30).json()
     assert values["birads_category"] == values["birads_ai_category"] == report["birads"] == "0"
     assert values["recommendation"].startswith("Recall for additional imaging")
 
@@ -164,7 +184,7 @@ def test_prop_values_by_accession_number_match_the_results(
 
 
 def test_study_uid_lookup_and_the_path_without_slash(processed: Processed, url: str) -> None:
-    sectra = SectraHealthcareServer(url)
+    sectra = sectra_at(url)
     by_accession = _values(sectra.get_structured_data(login="jdoe", acc_no=processed.accession))
     by_uid = _values(sectra.get_structured_data(login="jdoe", study_uid=processed.study_uid))
     assert by_uid == by_accession
@@ -178,7 +198,7 @@ def test_study_uid_lookup_and_the_path_without_slash(processed: Processed, url: 
 
 
 def test_unknown_exam_is_a_500_without_identifiers(url: str) -> None:
-    sectra = SectraHealthcareServer(url)
+    sectra = sectra_at(url)
     for exam in ({"acc_no": "NOSUCHACC"}, {"study_uid": "1.2.3.999"}, {}):
         response = sectra.get_structured_data(login="jdoe", **exam)
         assert response.status_code == 500
@@ -198,9 +218,7 @@ def test_a_silent_algorithm_is_never_served(processed: Processed, db: Database, 
                 actor="test",
                 reason="silent validation",
             )
-    values = _values(
-        SectraHealthcareServer(url).get_structured_data(login="jdoe", acc_no=processed.accession)
-    )
+    values = _values(sectra_at(url).get_structured_data(login="jdoe", acc_no=processed.accession))
     assert values["density_category"] == values["density_ai_category"] == ""
     assert values["density_sentence"] == values["percent_dense"] == values["density_status"] == ""
     assert "breastgate.density" not in values["algorithms"]
@@ -221,9 +239,7 @@ def test_assistive_is_not_enough_for_report_prefill(processed: Processed, db: Da
                 actor="test",
                 reason="assistive only",
             )
-    values = _values(
-        SectraHealthcareServer(url).get_structured_data(login="jdoe", acc_no=processed.accession)
-    )
+    values = _values(sectra_at(url).get_structured_data(login="jdoe", acc_no=processed.accession))
     ai_keys = ("density_category", "suspicion_score", "triage_priority", "algorithms", "finding1_kind")
     assert [values[k] for k in ai_keys] == [""] * len(ai_keys)
     assert values["finding_count"] == "" and values["recommendation"] == ""
@@ -249,11 +265,14 @@ def test_basic_auth_when_configured(processed: Processed, db: Database) -> None:
 
 
 def test_confirmed_values_override_the_draft(processed: Processed, url: str) -> None:
-    sectra = SectraHealthcareServer(url)
+    sectra = sectra_at(url)
     before = _values(sectra.get_structured_data(login="jdoe", acc_no=processed.accession))
-    confirmation = {"radiologist": "Dr Reader", "birads": "4", "density": "d"}
+    confirmation = {"birads": "4", "density": "d"}  # in the signed-in radiologist's name
     response = httpx.post(
-        f"{url}/api/studies/{processed.study_uid}/report/confirm", json=confirmation, timeout=30
+        f"{url}/api/studies/{processed.study_uid}/report/confirm",
+        json=confirmation,
+        headers=RADIOLOGIST,
+        timeout=30,
     )
     assert response.status_code == 200, response.text
 
@@ -277,7 +296,7 @@ def test_confirmed_values_override_the_draft(processed: Processed, url: str) -> 
 def test_the_example_template_binds_values_of_a_processed_study(processed: Processed, url: str) -> None:
     template = Path(__file__).parents[2] / "docs" / "integrations" / "sectra-breast-template.html"
     bound = set(re.findall(r'data-merge-identifier="breastgate\.([A-Za-z0-9_]+)"', template.read_text()))
-    sectra = SectraHealthcareServer(url)
+    sectra = sectra_at(url)
     values = _values(sectra.get_structured_data(login="jdoe", acc_no=processed.accession))
     assert bound and bound <= set(values)
 
@@ -287,7 +306,7 @@ def test_an_exam_of_another_patient_than_the_request_names_is_refused(
 ) -> None:
     """Wrong-patient safety: the Healthcare Server names the patient open in IDS7; when the exam
     found by accession number belongs to someone else, no values are served (500, no identifiers)."""
-    sectra = SectraHealthcareServer(url)
+    sectra = sectra_at(url)
     response = sectra.get_structured_data(patient_ids=["SOMEONE-ELSE"], acc_no=processed.accession)
     assert response.status_code == 500
     assert processed.patient_id not in response.text and processed.accession not in response.text
@@ -299,7 +318,7 @@ def test_an_exam_of_another_patient_than_the_request_names_is_refused(
 
 def test_the_patient_check_can_be_switched_off(processed: Processed, db: Database) -> None:
     with serve(api_app(db, match_patient=False)) as base:
-        response = SectraHealthcareServer(base).get_structured_data(
+        response = sectra_at(base).get_structured_data(
             patient_ids=["SOMEONE-ELSE"], acc_no=processed.accession
         )
     assert response.status_code == 200

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from tests.support.identity import ALL_ROLES
 from tests.support.ports import free_ports
 
 BREASTGATE = str(Path(sys.executable).with_name("breastgate"))
@@ -42,6 +43,7 @@ class GatewayProcess:
             **env,
         }
         self.serve_proc: subprocess.Popen[bytes] | None = None
+        self._token: str | None = None
         self.workers: list[subprocess.Popen[bytes]] = []
         home.mkdir(parents=True, exist_ok=True)
 
@@ -57,7 +59,27 @@ class GatewayProcess:
         with open(self.home / log_name, "ab") as log:  # the child keeps its own copy of the descriptor
             return subprocess.Popen([BREASTGATE, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
+    def add_user(self, name: str, roles: str) -> str:
+        """A user with ``roles`` in this gateway's database (``breastgate users add``); its token."""
+        done = subprocess.run(
+            [BREASTGATE, "users", "add", name, "--role", roles],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        return done.stdout.strip().splitlines()[-1]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """``Authorization`` of a user holding every role (made before the first start)."""
+        if self._token is None:
+            self._token = self.add_user("e2e", ALL_ROLES)
+        return {"Authorization": f"Bearer {self._token}"}
+
     def start(self, *args: str, timeout: float = 60) -> None:
+        self.headers  # noqa: B018 - the user exists before the gateway starts (no first-start admin)
         self.serve_proc = self._spawn(["serve", *args], "serve.log")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -81,12 +103,12 @@ class GatewayProcess:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def get(self, path: str) -> Any:
-        response = httpx.get(f"{self.url}{path}", timeout=10)
+        response = httpx.get(f"{self.url}{path}", headers=self.headers, timeout=10)
         response.raise_for_status()
         return response.json()
 
     def post(self, path: str, body: Any) -> httpx.Response:
-        return httpx.post(f"{self.url}{path}", json=body, timeout=30)
+        return httpx.post(f"{self.url}{path}", json=body, headers=self.headers, timeout=30)
 
     def stop(self) -> None:
         for proc in [*self.workers, self.serve_proc]:

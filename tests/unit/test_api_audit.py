@@ -22,6 +22,7 @@ from breastgate.domain.governance import Mode
 from breastgate.domain.model import AlgorithmResult, AlgorithmStatus, Finding, FindingKind, Mark
 from breastgate.domain.payload import result_to_payload
 from breastgate.governance import approvals
+from breastgate.governance.accounts import hash_password
 from breastgate.governance.audit import verify_database
 from breastgate.store import audit, studies
 from breastgate.store import governance as governance_store
@@ -42,8 +43,8 @@ STUDY = "1.2.826.0.1.3680043.8.498.71"
 ALG, VER = "vendor.cad", "2.0"
 WORKITEM = worklist_store.workitem_uid(STUDY)
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
-ROLES = ("radiologist", "ai_admin", "auditor")
-ANONYMOUS = "anonymous@testclient"  # the TestClient's address
+ROLES = ("radiologist", "ai_admin", "auditor", "technologist", "integration")
+INTEGRATION_PASSWORD = "ris-password-for-tests"
 BCRAT = {
     "current_age": 50, "age_at_menarche": 12, "age_at_first_live_birth": 25, "number_of_biopsies": 0,
     "atypical_hyperplasia": "unknown", "first_degree_relatives": 1, "race": "white",
@@ -102,7 +103,8 @@ def _seed(db: Database) -> None:
         approvals.request(s, STUDY, 1)
         for role in ROLES:
             token = bearer(role)["Authorization"].removeprefix("Bearer ")
-            governance_store.add_user(s, f"{role}-user", role, token, actor="test")
+            password = hash_password(INTEGRATION_PASSWORD) if role == "integration" else None
+            governance_store.add_user(s, f"{role}-user", role, token, actor="test", password_hash=password)
 
 
 @pytest.fixture(name="api")
@@ -138,7 +140,7 @@ class Case:
 CASES = (
     Case(
         "POST", "/api/studies/{study_instance_uid}/report/confirm", f"/api/studies/{STUDY}/report/confirm",
-        AuditKind.REPORT_CONFIRMED, json={"radiologist": "RAD^ONE", "density": "c"},
+        AuditKind.REPORT_CONFIRMED, json={"density": "c"},
     ),
     Case(
         "PUT", "/api/worklist/{study_instance_uid}/status", f"/api/worklist/{STUDY}/status",
@@ -185,17 +187,20 @@ CASES = (
     ),
     Case(
         "POST", "/ups-rs/workitems/{uid}/subscribers/{ae_title}",
-        f"/ups-rs/workitems/{WORKITEM}/subscribers/READER1", AuditKind.UPS_SUBSCRIBED,
+        f"/ups-rs/workitems/{WORKITEM}/subscribers/READER1", AuditKind.UPS_SUBSCRIBED, role="integration",
     ),
     # A read that remembers Sectra's exam number: audited as the values it served, by Sectra's user.
     Case(
         "POST", "/v1/getstructureddata/", "/v1/getstructureddata/", AuditKind.RESULT_VIEWED,
         json={"exam": {"studyUid": STUDY, "examNo": "9"}, "user": {"login": "jdoe"}}, actor="sectra:jdoe",
+        role="integration",
     ),
 )  # fmt: skip
 #: Mutating routes whose audit event needs a set-up of its own (tested below).
 OTHERS = {
     "DELETE /ups-rs/workitems/{uid}/subscribers/{ae_title}",
+    "POST /api/session",  # sign-in and sign-out: tests/unit/test_signin.py
+    "DELETE /api/session",
     "POST /v1/getstructureddata",  # the same handler as "/v1/getstructureddata/", hidden from OpenAPI
 }
 
@@ -224,10 +229,15 @@ def test_the_route_audits_the_change_with_its_user(api: Api, case: Case) -> None
     assert verify_database(api.db).ok
 
 
-def test_worklist_status_event_names_old_and_new_status_and_the_anonymous_client(api: Api) -> None:
-    assert api.client.put(f"/api/worklist/{STUDY}/status", json={"status": "in_progress"}).status_code == 200
+def test_worklist_status_event_names_old_and_new_status_and_the_user(api: Api) -> None:
+    url = f"/api/worklist/{STUDY}/status"
+    assert api.client.put(url, json={"status": "in_progress"}).status_code == 401  # nobody: nothing done
+    assert api.client.put(url, json={"status": "in_progress"}, headers=bearer("auditor")).status_code == 403
+    assert api.events(AuditKind.WORKLIST_STATUS_CHANGED) == []
+    changed = api.client.put(url, json={"status": "in_progress"}, headers=bearer("technologist"))
+    assert changed.status_code == 200
     (event,) = api.events(AuditKind.WORKLIST_STATUS_CHANGED)
-    assert (event.actor, event.study_instance_uid) == (ANONYMOUS, STUDY)
+    assert (event.actor, event.study_instance_uid) == ("user:technologist-user", STUDY)
     assert dict(event.data) == {
         "old_status": "scheduled", "new_status": "in_progress", "workitem_uid": WORKITEM, "via": "api",
     }  # fmt: skip
@@ -235,22 +245,27 @@ def test_worklist_status_event_names_old_and_new_status_and_the_anonymous_client
 
 def test_no_worklist_event_when_nothing_changed_or_the_change_is_refused(api: Api) -> None:
     url = f"/api/worklist/{STUDY}/status"
-    assert api.client.put(url, json={"status": "scheduled"}).status_code == 200  # already scheduled
-    assert api.client.put(url, json={"status": "completed"}).status_code == 409  # not from scheduled
+    rad = bearer("radiologist")
+    assert api.client.put(url, json={"status": "scheduled"}, headers=rad).status_code == 200  # already
+    assert (
+        api.client.put(url, json={"status": "completed"}, headers=rad).status_code == 409
+    )  # not from scheduled
     assert api.client.put(url, json={"status": "in_progress"}, headers=bearer("nobody")).status_code == 401
     assert api.events(AuditKind.WORKLIST_STATUS_CHANGED) == []
-    assert api.client.get(f"/api/worklist/{STUDY}").json()["status"] == "scheduled"
+    assert api.client.get(f"/api/worklist/{STUDY}", headers=rad).json()["status"] == "scheduled"
 
 
 def test_ups_state_changes_are_audited_via_ups_rs(api: Api) -> None:
     path = f"/ups-rs/workitems/{WORKITEM}/state"
     claim = api.client.put(path, json=ups_state("IN PROGRESS"), headers=bearer("radiologist"))
     assert claim.status_code == 200
-    # A DICOMweb client may carry another scheme (a proxy's Basic credentials): not refused, anonymous.
-    basic = {"Authorization": "Basic dXNlcjpwdw=="}
-    assert api.client.put(path, json=ups_state("COMPLETED"), headers=basic).status_code == 200
+    # A DICOMweb client may only send Basic: a local account's name and password name it.
+    wrong = {"Authorization": "Basic dXNlcjpwdw=="}
+    assert api.client.put(path, json=ups_state("COMPLETED"), headers=wrong).status_code == 401
+    basic = ("integration-user", INTEGRATION_PASSWORD)
+    assert api.client.put(path, json=ups_state("COMPLETED"), auth=basic).status_code == 200
     claimed, completed = api.events(AuditKind.WORKLIST_STATUS_CHANGED)
-    assert claimed.actor == "user:radiologist-user" and completed.actor == ANONYMOUS
+    assert claimed.actor == "user:radiologist-user" and completed.actor == "user:integration-user"
     assert [(e.data["old_status"], e.data["new_status"], e.data["via"]) for e in (claimed, completed)] == [
         ("scheduled", "in_progress", "ups-rs"),
         ("in_progress", "completed", "ups-rs"),
@@ -259,10 +274,12 @@ def test_ups_state_changes_are_audited_via_ups_rs(api: Api) -> None:
 
 
 def test_ups_cancel_request_is_audited(api: Api) -> None:
-    assert api.client.post(f"/ups-rs/workitems/{WORKITEM}/cancelrequest").status_code == 202
+    url = f"/ups-rs/workitems/{WORKITEM}/cancelrequest"
+    assert api.client.post(url).status_code == 401
+    assert api.client.post(url, headers=bearer("technologist")).status_code == 202
     (event,) = api.events(AuditKind.WORKLIST_STATUS_CHANGED)
     assert (event.actor, event.data["new_status"], event.data["via"]) == (
-        ANONYMOUS,
+        "user:technologist-user",
         "canceled",
         "ups-rs cancelrequest",
     )
@@ -271,32 +288,36 @@ def test_ups_cancel_request_is_audited(api: Api) -> None:
 def test_ups_subscriptions_are_audited(api: Api) -> None:
     one = f"/ups-rs/workitems/{WORKITEM}/subscribers/READER2"
     every = f"/ups-rs/workitems/{GLOBAL_SUBSCRIPTION}/subscribers/READER3"
-    assert api.client.post(f"{one}?deletionlock=true", headers=bearer("radiologist")).status_code == 201
-    assert api.client.post(every).status_code == 201
-    assert api.client.delete(one, headers=bearer("auditor")).status_code == 200
-    assert api.client.delete(one).status_code == 404  # gone: nothing to audit
-    assert api.client.delete(every).status_code == 200
+    system, admin = bearer("integration"), bearer("ai_admin")
+    assert api.client.post(every).status_code == 401
+    assert api.client.post(every, headers=bearer("radiologist")).status_code == 403
+    assert api.client.post(f"{one}?deletionlock=true", headers=system).status_code == 201
+    assert api.client.post(every, headers=admin).status_code == 201
+    assert api.client.delete(one, headers=admin).status_code == 200
+    assert api.client.delete(one, headers=admin).status_code == 404  # gone: nothing to audit
+    assert api.client.delete(every, headers=system).status_code == 200
     subscribed = api.events(AuditKind.UPS_SUBSCRIBED)
     unsubscribed = api.events(AuditKind.UPS_UNSUBSCRIBED)
     assert [(e.actor, e.subject, e.study_instance_uid, dict(e.data)) for e in subscribed] == [
-        ("user:radiologist-user", "READER2", STUDY,
+        ("user:integration-user", "READER2", STUDY,
          {"ae_title": "READER2", "workitem_uid": WORKITEM, "deletion_lock": True}),
-        (ANONYMOUS, "READER3", None,
+        ("user:ai_admin-user", "READER3", None,
          {"ae_title": "READER3", "workitem_uid": GLOBAL_SUBSCRIPTION, "deletion_lock": False}),
     ]  # fmt: skip
     assert [(e.actor, e.subject, e.study_instance_uid) for e in unsubscribed] == [
-        ("user:auditor-user", "READER2", STUDY),
-        (ANONYMOUS, "READER3", None),
+        ("user:ai_admin-user", "READER2", STUDY),
+        ("user:integration-user", "READER3", None),
     ]
 
 
 def test_risk_is_audited_only_when_stored_and_without_the_answers(api: Api) -> None:
+    api.client.headers.update(bearer("technologist"))
     assert api.client.post("/api/risk/bcrat", json=BCRAT).status_code == 200
     assert api.events(AuditKind.RISK_RECORDED) == []  # computed, not stored: nothing changed
     stored = api.client.post("/api/risk/bcrat", json={**BCRAT, "study_instance_uid": STUDY})
     assert stored.status_code == 200 and stored.json()["stored"] is True
     (event,) = api.events(AuditKind.RISK_RECORDED)
-    assert event.actor == ANONYMOUS and event.subject == "breastgate.risk.bcrat@1.0.0"
+    assert event.actor == "user:technologist-user" and event.subject == "breastgate.risk.bcrat@1.0.0"
     assert set(event.data) == {"algorithm_id", "version", "status", "generation", "output_digest"}
     assert len(event.data["output_digest"]) == 64
     assert api.client.post("/api/risk/bcrat", json={**BCRAT, "study_instance_uid": "9.9"}).status_code == 404

@@ -26,6 +26,7 @@ from breastgate.store.orders import record_order
 from breastgate.web.api.deps import AppContext
 from breastgate.web.app import create_app
 from tests.support.db import upgrade
+from tests.support.identity import grant
 from tests.support.responses import same_bodies_fixture  # noqa: F401 - fixture
 
 #: Every typed JSON answer is the body the route built (tests.support.responses).
@@ -94,7 +95,7 @@ def _statements(tmp_path: Path, count: int, path: str) -> tuple[int, Any]:
     try:
         _seed(db, count)
         context = AppContext(db=db, version="t", ae_title="BG", dicom_port=None, workers_in_process=False)
-        client = TestClient(create_app(context))
+        client = grant(TestClient(create_app(context)), context.db)
         with _counting(db) as statements:
             response = client.get(path)
         assert response.status_code == 200, response.text

@@ -22,6 +22,7 @@ from breastgate.store.db import Database
 from breastgate.web.api.deps import AppContext
 from breastgate.web.app import create_app
 from tests.support.db import upgrade
+from tests.support.identity import grant
 from tests.support.responses import same_bodies_fixture  # noqa: F401 - fixture
 
 #: Every typed JSON answer is the body the route built (tests.support.responses).
@@ -33,9 +34,10 @@ ALG, VER = "vendor.cad", "2.0"
 
 @dataclass
 class Api:
-    client: TestClient
+    client: TestClient  # a radiologist by default
     db: Database
     tokens: dict[str, str]
+    anonymous: TestClient
 
     def headers(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -99,14 +101,15 @@ def api(tmp_path: Path) -> Api:
     context = AppContext(
         db=db, version="test", ae_title="BREASTGATE", dicom_port=None, workers_in_process=False
     )
-    return Api(TestClient(create_app(context)), db, tokens)
+    app = create_app(context)
+    return Api(grant(TestClient(app), db, "radiologist", name="reader"), db, tokens, TestClient(app))
 
 
 def put_mode(
     api: Api, mode: str, role: str | None = "ai_admin", destination: str = "*", **extra: object
 ) -> int:
     headers = api.headers(role) if role else {}
-    response = api.client.put(
+    response = (api.client if role else api.anonymous).put(
         f"/api/algorithms/{ALG}/versions/{VER}/modes/{destination}",
         json={"mode": mode, "reason": "committee minute 12", **extra},
         headers=headers,
@@ -164,7 +167,7 @@ def test_mode_change_is_role_restricted_reasoned_and_audited(api: Api) -> None:
 def test_feedback_accept_reject_modify(api: Api) -> None:
     put_mode(api, "assistive", destination="api")
     url = f"/api/studies/{STUDY}/findings/F1/feedback"
-    assert api.client.post(url, json={"action": "accept"}).status_code == 401
+    assert api.anonymous.post(url, json={"action": "accept"}).status_code == 401
     assert api.client.post(url, json={"action": "accept"}, headers=api.headers("auditor")).status_code == 403
     rad = api.headers("radiologist")
     assert api.client.post(url, json={"action": "reject"}, headers=rad).status_code == 422  # no reason
@@ -273,7 +276,9 @@ def test_withheld_objects_are_never_sent(api: Api) -> None:
 def test_outcomes_one_and_csv(api: Api) -> None:
     rad = api.headers("radiologist")
     assert (
-        api.client.post("/api/outcomes", json={"study_instance_uid": STUDY, "outcome": "cancer"}).status_code
+        api.anonymous.post(
+            "/api/outcomes", json={"study_instance_uid": STUDY, "outcome": "cancer"}
+        ).status_code
         == 401
     )
     assert api.client.post("/api/outcomes", json={"outcome": "cancer"}, headers=rad).status_code == 422
@@ -304,7 +309,7 @@ def test_outcomes_one_and_csv(api: Api) -> None:
 
 
 def test_audit_read_is_for_auditors_and_is_itself_audited(api: Api) -> None:
-    assert api.client.get("/api/audit").status_code == 401
+    assert api.anonymous.get("/api/audit").status_code == 401
     assert api.client.get("/api/audit", headers=api.headers("radiologist")).status_code == 403
     body = api.client.get("/api/audit?limit=3", headers=api.headers("auditor")).json()
     assert [e["seq"] for e in body["items"]] == [1, 2, 3]

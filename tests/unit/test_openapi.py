@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from breastgate.domain.model import FindingKind
 from breastgate.store.db import Database
@@ -49,7 +48,7 @@ ADDED_FIELDS = (
 def openapi() -> Iterator[dict[str, Any]]:
     db = Database("sqlite://")  # the document is made without touching the database
     context = AppContext(db=db, version="t", ae_title="BG", dicom_port=None, workers_in_process=False)
-    yield TestClient(create_app(context)).get("/openapi.json").json()
+    yield create_app(context).openapi()
     db.dispose()
 
 
@@ -122,6 +121,8 @@ def test_every_json_route_has_a_named_response_schema(openapi: dict[str, Any]) -
     untyped = []
     for path, operations in openapi["paths"].items():
         for method, operation in operations.items():
+            if {s for s in operation["responses"] if s.startswith("2")} == {"204"}:
+                continue  # no content: nothing to type
             schema = _json_schema(operation)
             if schema is None or "$ref" not in schema:
                 untyped.append(f"{method.upper()} {path}")

@@ -16,6 +16,7 @@ from breastgate.store.db import Database
 from breastgate.web.api.deps import AppContext
 from breastgate.web.app import create_app
 from breastgate.worklist.ups import GLOBAL_SUBSCRIPTION
+from tests.support.identity import grant
 from tests.support.responses import same_bodies_fixture  # noqa: F401 - fixture
 
 #: Every typed JSON answer is the body the route built (tests.support.responses).
@@ -27,9 +28,8 @@ POLICY = "breastgate.triage@1.0.0"
 
 @pytest.fixture
 def client(db: Database) -> TestClient:
-    return TestClient(
-        create_app(AppContext(db=db, version="t", ae_title="BG", dicom_port=None, workers_in_process=False))
-    )
+    app = create_app(AppContext(db=db, version="t", ae_title="BG", dicom_port=None, workers_in_process=False))
+    return grant(TestClient(app), db)
 
 
 def _put(db: Database, uid: str, priority: str, flags: tuple[str, ...], minutes: int) -> str:

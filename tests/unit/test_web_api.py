@@ -17,6 +17,7 @@ from breastgate.store.db import Database
 from breastgate.web.api.deps import AppContext
 from breastgate.web.app import create_app
 from tests.support.db import upgrade
+from tests.support.identity import grant
 from tests.support.responses import same_bodies_fixture  # noqa: F401 - fixture
 
 #: Every typed JSON answer is the body the route built (tests.support.responses).
@@ -76,7 +77,7 @@ def client(tmp_path: Path) -> TestClient:
         workers_in_process=True,
         initial_mode=Mode.ASSISTIVE,  # the results contract is what an assistive algorithm shows
     )
-    return TestClient(create_app(context))
+    return grant(TestClient(create_app(context)), db)
 
 
 def test_health_reports_jobs_and_outbox(client: TestClient) -> None:

@@ -20,6 +20,7 @@ from breastgate.web.api.deps import AppContext
 from breastgate.web.api.risk import RACE_NAMES
 from breastgate.web.app import create_app
 from tests.support.db import upgrade
+from tests.support.identity import grant
 from tests.support.responses import same_bodies_fixture  # noqa: F401 - fixture
 from tests.unit.test_bcrat import OTHER_RACES, REFERENCE, TOL_PCT
 
@@ -70,7 +71,7 @@ def client(tmp_path: Path) -> TestClient:
         workers_in_process=False,
         initial_mode=Mode.ASSISTIVE,  # the density result is shown; risk results are never gated
     )
-    return TestClient(create_app(context))
+    return grant(TestClient(create_app(context)), context.db, "radiologist")
 
 
 def _body(

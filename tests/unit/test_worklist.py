@@ -16,6 +16,7 @@ from breastgate.store.db import Database
 from breastgate.web.api.deps import AppContext
 from breastgate.web.app import create_app
 from breastgate.worklist.policy import TECHNOLOGIST_QUEUE, queue_for
+from tests.support.identity import grant
 from tests.support.responses import same_bodies_fixture  # noqa: F401 - fixture
 
 #: Every typed JSON answer is the body the route built (tests.support.responses).
@@ -111,7 +112,7 @@ def test_worklist_api(db: Database) -> None:
     _put(db, "5.1", "routine", ("dense_breast",), 0)
     _put(db, "5.2", "urgent", ("suspicious_finding",), 9)
     app = create_app(AppContext(db=db, version="t", ae_title="BG", dicom_port=None, workers_in_process=False))
-    client = TestClient(app)
+    client = grant(TestClient(app), db, "technologist")
     body = client.get("/api/worklist").json()
     assert [(i["study_instance_uid"], i["priority"], i["flags"]) for i in body["items"]] == [
         ("5.2", "urgent", ["suspicious_finding"]),

@@ -207,7 +207,7 @@ def identify(connection: HTTPConnection) -> Identity | None:
 
 
 def _challenge(basic: bool) -> dict[str, str]:
-    value = 'Bearer, Basic realm="breastgate", charset="UTF-8"' if basic else "Bearer"
+    value = 'Basic realm="breastgate", charset="UTF-8", Bearer' if basic else "Bearer"
     return {"WWW-Authenticate": value}
 
 

@@ -26,6 +26,7 @@ from breastgate.web.api.access import (
     client_address,
 )
 from breastgate.web.api.deps import ContextDep
+from breastgate.web.api.schemas.gateway import SessionInfo
 
 router = APIRouter(prefix="/api", tags=["identity"])
 
@@ -68,16 +69,18 @@ def set_session_cookie(
 
 
 def session_answer(identity: Identity, expires_at: str | None) -> dict[str, Any]:
-    return {
-        "user": identity.name,
-        "roles": sorted(identity.roles),
-        "via": identity.via,
-        "csrf_token": identity.csrf_token,
-        "expires_at": expires_at,
-    }
+    """The :class:`SessionInfo` body (keys without a value left out)."""
+    body: dict[str, Any] = {"user": identity.name, "roles": sorted(identity.roles), "via": identity.via}
+    if identity.csrf_token is not None:
+        body["csrf_token"] = identity.csrf_token
+    if expires_at is not None:
+        body["expires_at"] = expires_at
+    return body
 
 
-@router.post("/session", dependencies=[Depends(PUBLIC)])
+@router.post(
+    "/session", dependencies=[Depends(PUBLIC)], response_model=SessionInfo, response_model_exclude_unset=True
+)
 async def sign_in(request: Request, response: Response, context: ContextDep) -> dict[str, Any]:
     """Start a browser session with a local account's password."""
     config, limiter, client = context.auth, _limiter(request), client_address(request)
@@ -110,7 +113,7 @@ async def sign_in(request: Request, response: Response, context: ContextDep) -> 
     return session_answer(identity, signed.record.expires_at.isoformat())
 
 
-@router.get("/session")
+@router.get("/session", response_model=SessionInfo, response_model_exclude_unset=True)
 def who_am_i(identity: AnyIdentity) -> dict[str, Any]:
     """The signed-in user, roles, and (for a browser session) the CSRF token."""
     return session_answer(identity, None)

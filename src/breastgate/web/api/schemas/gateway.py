@@ -21,6 +21,7 @@ __all__ = [
     "OrderList",
     "Report",
     "ReportDraft",
+    "SessionInfo",
     "StudyPage",
     "StudySummary",
     "WorklistChange",
@@ -243,3 +244,15 @@ class WorklistEntryWithChanges(WorklistEntry):
     """``GET /api/worklist/{study}``: the entry and its history."""
 
     changes: list[WorklistChange]
+
+
+class SessionInfo(Schema):
+    """Who is signed in: ``GET /api/session`` and the answer to a sign-in. ``csrf_token`` (a
+    browser session's) goes back in ``X-CSRF-Token`` with every change; ``expires_at`` is the
+    session's absolute end (given at sign-in)."""
+
+    user: str
+    roles: list[str]
+    via: Literal["token", "basic", "password", "oidc"]
+    csrf_token: str | None = None
+    expires_at: Timestamp | None = None
