@@ -129,7 +129,7 @@ def main() -> None:
             }
             with (
                 httpx.Client(base_url=gateway.url, auth=AUTH, timeout=30) as provider,
-                httpx.Client(base_url=gateway.url, timeout=30) as bg,
+                httpx.Client(base_url=gateway.url, headers=gateway.headers, timeout=30) as bg,
                 httpx.Client(base_url=pacs.url, timeout=30) as orthanc,
             ):
                 find = {"Level": "Study", "Query": {"AccessionNumber": accession}, "Expand": True}
