@@ -185,7 +185,7 @@ class OidcClient:
 
     def __init__(self, config: OidcConfig, *, transport: httpx.BaseTransport | None = None) -> None:
         self.config = config
-        self._sealer = Sealer(config.client_secret)
+        self.sealer = Sealer(config.client_secret)
         self._transport = transport
         self._lock = threading.Lock()
         self._meta: tuple[float, ProviderMetadata] | None = None
@@ -261,7 +261,7 @@ class OidcClient:
                 code_verifier=transaction.verifier,
                 nonce=transaction.nonce,
             )
-        return str(url), self._sealer.seal(transaction)
+        return str(url), self.sealer.seal(transaction)
 
     def finish(
         self, params: Mapping[str, str], sealed: str | None, redirect_uri: str, now: datetime
@@ -275,7 +275,7 @@ class OidcClient:
         """
         if not sealed:
             raise FlowError("No sign-in was started from this browser (or it expired); start again")
-        transaction = self._sealer.open(sealed, now)
+        transaction = self.sealer.open(sealed, now)
         if not hmac.compare_digest(params.get("state", "").encode(), transaction.state.encode()):
             raise FlowError("The sign-in answer does not belong to this browser's sign-in (state)")
         meta = self.metadata()
@@ -287,7 +287,7 @@ class OidcClient:
         if not params.get("code"):
             raise FlowError("The sign-in answer carries no code")
         token = self._exchange(meta, params["code"], transaction, redirect_uri)
-        claims = self._validated(meta, token, transaction.nonce, now)
+        claims = self.verify_id_token(str(token["id_token"]), transaction.nonce, now)
         return self._with_userinfo(meta, claims, token), transaction.next_path
 
     def _exchange(
@@ -310,10 +310,16 @@ class OidcClient:
             raise IdTokenError("The identity provider sent no ID token (is 'openid' among BG_OIDC_SCOPES?)")
         return token
 
-    def _validated(
-        self, meta: ProviderMetadata, token: Mapping[str, Any], nonce: str, now: datetime
-    ) -> dict[str, Any]:
-        id_token, algorithms = str(token["id_token"]), list(meta.algorithms)
+    def verify_id_token(self, id_token: str, nonce: str, now: datetime) -> dict[str, Any]:
+        """The claims of ``id_token`` once its signature, issuer, audience, times and ``nonce`` hold.
+
+        Raises
+        ------
+        IdTokenError
+            Any check fails (the reason, never the token, is in the message).
+        """
+        meta = self.metadata()
+        algorithms = list(meta.algorithms)
         try:
             decoded = jwt.decode(id_token, self._key_set(meta), algorithms=algorithms)
         except JoseError:
