@@ -155,6 +155,8 @@ def test_a_text_claim_and_a_nested_keycloak_claim_map_too(site: Site) -> None:
     assert (kate.json()["user"], kate.json()["roles"]) == ("kate", ["auditor"])
     nameless = _sign_in(site, "nameless")  # no preferred_username: the user is named by sub
     assert nameless.json()["user"] == "nameless"
+    uma = _sign_in(site, "uma")  # roles only at the userinfo endpoint
+    assert (uma.json()["user"], uma.json()["roles"]) == ("uma", ["technologist"])
 
 
 def test_a_user_whose_claims_map_to_no_role_is_refused_and_audited(site: Site) -> None:

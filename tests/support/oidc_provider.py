@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -52,7 +53,7 @@ def running_provider(clients: list[dict[str, Any]], timeout: float = 30) -> Iter
     if reason is not None:
         raise RuntimeError(reason)
     port = free_port()
-    env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "PORT": str(port), "CLIENTS": json.dumps(clients)}
+    env = {**os.environ, "PORT": str(port), "CLIENTS": json.dumps(clients)}
     process = subprocess.Popen(
         ["node", "provider.mjs"],
         cwd=FOLDER,

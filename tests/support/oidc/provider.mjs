@@ -21,6 +21,8 @@ const ACCOUNTS = {
   dave: { preferred_username: 'dave', roles: ['breast-radiologist'] },
   admin: { preferred_username: 'admin', roles: ['breast-radiologist'] },
   nameless: { roles: ['breast-radiologist'] },
+  // Roles only at the userinfo endpoint, not in the ID token (as Keycloak's default client scopes).
+  uma: { preferred_username: 'uma', roles: ['mammo-tech'], userinfoOnly: ['roles'] },
 };
 
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -47,7 +49,13 @@ const configuration = {
   async findAccount(ctx, id) {
     const claims = ACCOUNTS[id];
     if (!claims) return undefined;
-    return { accountId: id, claims: async () => ({ sub: id, ...claims }) };
+    const { userinfoOnly = [], ...all } = claims;
+    return {
+      accountId: id,
+      claims: async (use) => Object.fromEntries(
+        Object.entries({ sub: id, ...all }).filter(([name]) => use === 'userinfo' || !userinfoOnly.includes(name)),
+      ),
+    };
   },
   features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
   ttl: { AuthorizationCode: 60, IdToken: 300, AccessToken: 300, Interaction: 300, Session: 600, Grant: 600 },
