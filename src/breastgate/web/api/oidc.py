@@ -60,7 +60,7 @@ def _refused(exc: OidcError) -> HTTPException:
     return HTTPException(exc.status, str(exc))
 
 
-@router.get("/login")
+@router.get("/login", response_class=RedirectResponse, status_code=302)
 def oidc_login(
     request: Request, context: ContextDep, next: Annotated[str, Query(max_length=2048)] = "/"
 ) -> RedirectResponse:
@@ -84,7 +84,7 @@ def oidc_login(
     return response
 
 
-@router.get("/callback", name="oidc_callback")
+@router.get("/callback", name="oidc_callback", response_class=RedirectResponse, status_code=302)
 def oidc_callback(request: Request, context: ContextDep) -> RedirectResponse:
     """Finish the sign-in: a breastgate session for the user the IdP vouches for, then ``next``."""
     client, config = _client(context), context.auth
@@ -124,7 +124,7 @@ def oidc_callback(request: Request, context: ContextDep) -> RedirectResponse:
     return response
 
 
-@router.get("/logout")
+@router.get("/logout", response_class=RedirectResponse, status_code=302)
 def oidc_logout(request: Request, context: ContextDep) -> RedirectResponse:
     """To the IdP's end-session endpoint, coming back to this server's ``/``."""
     client = _client(context)
