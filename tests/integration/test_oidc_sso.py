@@ -7,6 +7,8 @@ and the IdP, signing in on the IdP's own pages; the ID tokens are the IdP's, sig
 from __future__ import annotations
 
 import dataclasses
+import html
+import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -223,6 +225,18 @@ def test_the_nonce_of_this_sign_in_is_required(site: Site) -> None:
     browser.cookies.set(TRANSACTION_COOKIE, other, domain="127.0.0.1", path="/api/session/oidc")
     answer = browser.get(callback)
     assert answer.status_code == 401 and "nonce" in answer.json()["title"]
+
+
+def test_a_sign_in_cancelled_at_the_idp_is_refused(site: Site) -> None:
+    browser = _browser()
+    page = browser.get(f"{site.main}/api/session/oidc/login")
+    while page.is_redirect:  # to the IdP's login page
+        page = browser.get(page.url.join(page.headers["location"]))
+    cancel = re.search(r'<a href="([^"]+)">\[ Cancel \]</a>', page.text)
+    assert cancel is not None
+    answer = through_idp(browser, str(page.url.join(html.unescape(cancel.group(1)))), "alice")
+    assert answer.status_code == 401 and "access_denied" in answer.json()["title"]
+    assert str(answer.url).startswith(site.main + CALLBACK)
 
 
 def _raw_id_token(site: Site, nonce: str) -> str:
