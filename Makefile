@@ -48,6 +48,14 @@ peers:
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(PEER_DEBS); \
 	fi
 
+## The OpenID Provider the SSO tests start (npm, pinned by its lock); Debian's nodejs and npm when npm
+## is missing (needs root, as on CI).
+OIDC_PROVIDER := tests/support/oidc/node_modules/.package-lock.json
+$(OIDC_PROVIDER): tests/support/oidc/package.json tests/support/oidc/package-lock.json
+	command -v npm >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm; }
+	npm ci --prefix tests/support/oidc --no-audit --no-fund
+	touch $@
+
 ## Install, migrate and start the gateway on embedded defaults.
 run: install
 	$(BIN)/breastgate db upgrade
@@ -61,7 +69,7 @@ typecheck: install-test
 	$(BIN)/mypy
 
 ## Install what the tests need (Python deps, test peers), then lint, type check and run the whole suite.
-test: install-test peers lint typecheck
+test: install-test peers $(OIDC_PROVIDER) lint typecheck
 	$(BIN)/pytest -n auto --dist loadfile --durations=30
 
 bench: install-test peers
@@ -83,4 +91,4 @@ bench: install-test peers
 	OMP_NUM_THREADS=1 $(BIN)/python bench/correlation_phantoms.py --women 100 --seed 0 --workers 2
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache tests/support/oidc/node_modules

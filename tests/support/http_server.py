@@ -14,9 +14,10 @@ from tests.support.ports import free_port
 
 
 @contextmanager
-def serve(app: Any, timeout: float = 20) -> Iterator[str]:
-    """Yield the base URL (``http://127.0.0.1:PORT``) while uvicorn serves ``app``."""
-    port = free_port()
+def serve(app: Any, timeout: float = 20, port: int | None = None) -> Iterator[str]:
+    """Yield the base URL (``http://127.0.0.1:PORT``) while uvicorn serves ``app`` (on ``port``
+    when given: a peer may need to know it first, as an IdP its redirect URIs)."""
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)

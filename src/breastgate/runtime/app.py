@@ -44,7 +44,7 @@ from breastgate.routing.prefetch import PrefetchWorker
 from breastgate.routing.qr import PriorFetcher
 from breastgate.routing.retrieve import Intake, RetrieveSpec, build_source
 from breastgate.routing.rules import rules_from_manifests
-from breastgate.runtime.identity import auth_config, first_user
+from breastgate.runtime.identity import auth_config, first_user, oidc_client
 from breastgate.runtime.periodic import Periodic
 from breastgate.runtime.settings import Settings
 from breastgate.store.blobs import BlobStore
@@ -265,6 +265,7 @@ class Gateway:
         )  # fmt: skip
         seconds = settings.drift_check_seconds
         self.drift_ticker = Periodic("drift", seconds, [self.drift.tick]) if seconds > 0 else None
+        self.oidc = oidc_client(settings)
 
     def context(self) -> AppContext:
         return AppContext(
@@ -282,6 +283,7 @@ class Gateway:
             initial_mode=Mode(self.settings.initial_mode),
             sectra=self.core.sectra,
             auth=auth_config(self.settings),
+            oidc=self.oidc,
         )
 
     def start(self) -> None:

@@ -16,10 +16,12 @@ from datetime import timedelta
 
 from breastgate.domain.governance import Role
 from breastgate.governance.accounts import hash_password
+from breastgate.governance.sso import parse_role_map
 from breastgate.runtime.settings import Settings
 from breastgate.store import governance as users
 from breastgate.store.db import Database
 from breastgate.web.api.access import AuthConfig
+from breastgate.web.api.oidc_client import OidcClient, OidcConfig
 
 LOGGER = logging.getLogger(__name__)
 
@@ -34,6 +36,23 @@ def auth_config(settings: Settings) -> AuthConfig:
         lifetime=timedelta(hours=settings.session_max_hours),
         secure_cookie=secure,
     )
+
+
+def oidc_client(settings: Settings) -> OidcClient | None:
+    """The relying party of BG_OIDC_ISSUER, None without single sign-on (settings are checked)."""
+    if not settings.oidc_issuer:
+        return None
+    config = OidcConfig(
+        issuer=settings.oidc_issuer,
+        client_id=settings.oidc_client_id.strip(),
+        client_secret=settings.oidc_client_secret.strip(),
+        scopes=tuple(settings.oidc_scopes.replace(",", " ").split()),
+        roles_claim=settings.oidc_roles_claim.strip() or "roles",
+        role_map=parse_role_map(settings.oidc_role_map),
+        user_claim=settings.oidc_user_claim.strip() or "preferred_username",
+        redirect_url=f"{settings.public_url}/api/session/oidc/callback" if settings.public_url else "",
+    )
+    return OidcClient(config)
 
 
 def first_user(db: Database, settings: Settings) -> str | None:

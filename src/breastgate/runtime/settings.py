@@ -28,6 +28,7 @@ from pydantic_settings import (
 from breastgate.domain.errors import ConfigurationError, InvalidInputError
 from breastgate.domain.model import is_ae_title
 from breastgate.domain.outputs import pacs_objects_for
+from breastgate.governance.sso import parse_role_map
 from breastgate.hl7.profile import load_profile
 from breastgate.integrations.sectra.config import SectraConfig
 from breastgate.runtime.setting_values import (
@@ -197,6 +198,33 @@ class Settings(BaseSettings):
         description="Secure flag of the session cookie: auto = when the request came over https "
         "(a TLS proxy must pass X-Forwarded-Proto); production refuses false",
     )
+    # Single sign-on through the hospital's identity provider (web.api.oidc)
+    oidc_issuer: str = Field(
+        default="",
+        description="OpenID Connect issuer URL of the hospital's IdP (discovery at "
+        "ISSUER/.well-known/openid-configuration); empty: no single sign-on",
+    )
+    oidc_client_id: str = Field(default="", description="breastgate's client id at the IdP")
+    oidc_client_secret: str = Field(
+        default="", repr=False, description="breastgate's client secret at the IdP; production refuses none"
+    )
+    oidc_scopes: str = Field(
+        default="openid profile",
+        description="scopes asked of the IdP (space- or comma-separated; openid needed)",
+    )
+    oidc_roles_claim: str = Field(
+        default="roles",
+        description="claim holding the user's IdP roles or groups (a list or a space/comma-separated text); "
+        "a dotted path reads nested claims, e.g. realm_access.roles (Keycloak)",
+    )
+    oidc_role_map: str = Field(
+        default="",
+        description="IdP values to breastgate roles: idp-value=role[,role];... "
+        "(empty: the IdP sends breastgate's role names); a user with no mapped role is refused",
+    )
+    oidc_user_claim: str = Field(
+        default="preferred_username", description="claim naming the user (sub when it is absent)"
+    )
     # Sectra Data Provider
     sectra_provider_user: str = Field(
         default="",
@@ -352,6 +380,32 @@ class Settings(BaseSettings):
             raise ValueError(
                 "BG_ENV=production refuses BG_COOKIE_SECURE=false: session cookies travel over https only"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _oidc_is_usable(self) -> Self:
+        """SSO needs an issuer URL and a client id, asks for openid, and maps to known roles."""
+        named = [n for n in ("oidc_client_id", "oidc_client_secret", "oidc_role_map") if getattr(self, n)]
+        if not self.oidc_issuer:
+            if named:
+                raise ValueError(f"{env_name(named[0])} is set but BG_OIDC_ISSUER is empty (no SSO)")
+            return self
+        if not self.oidc_issuer.startswith(("https://", "http://")):
+            raise ValueError("BG_OIDC_ISSUER: expected the IdP's issuer URL, https://HOST[/PATH]")
+        if not self.oidc_client_id.strip():
+            raise ValueError("BG_OIDC_ISSUER is set but BG_OIDC_CLIENT_ID is empty")
+        if "openid" not in self.oidc_scopes.replace(",", " ").split():
+            raise ValueError("BG_OIDC_SCOPES: must include openid")
+        if self.env == "production" and not self.oidc_client_secret.strip():
+            raise ValueError(
+                "BG_ENV=production with BG_OIDC_ISSUER requires BG_OIDC_CLIENT_SECRET (a confidential client)"
+            )
+        if self.env == "production" and not self.oidc_issuer.startswith("https://"):
+            raise ValueError("BG_ENV=production requires an https:// BG_OIDC_ISSUER")
+        try:
+            parse_role_map(self.oidc_role_map)
+        except InvalidInputError as exc:
+            raise ValueError(f"BG_OIDC_ROLE_MAP: {exc}") from None
         return self
 
     @model_validator(mode="after")

@@ -8,7 +8,18 @@ from fastapi import Depends, FastAPI
 
 from breastgate import __version__
 from breastgate.risk.errors import RiskInputError
-from breastgate.web.api import compare, governance, launch, lesions, problems, risk, sectra, signin, worklist
+from breastgate.web.api import (
+    compare,
+    governance,
+    launch,
+    lesions,
+    oidc,
+    problems,
+    risk,
+    sectra,
+    signin,
+    worklist,
+)
 from breastgate.web.api.access import SignInLimiter, check_rules, signed_in
 from breastgate.web.api.deps import AppContext
 from breastgate.web.api.limits import BodyLimit
@@ -34,6 +45,7 @@ def create_app(context: AppContext) -> FastAPI:
     problems.install(app)
     app.add_middleware(BodyLimit)
     app.include_router(signin.router)
+    app.include_router(oidc.router)
     app.include_router(router)
     app.include_router(worklist.router)
     app.include_router(ups_router)

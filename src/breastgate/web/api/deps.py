@@ -18,6 +18,7 @@ from breastgate.pipeline.letters import LetterConfig
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
 from breastgate.web.api.access import AuthConfig
+from breastgate.web.api.oidc_client import OidcClient
 from breastgate.worklist.policy import DEFAULT_POLICY, TriagePolicy
 
 
@@ -42,6 +43,8 @@ class AppContext:
     sectra: SectraConfig = field(default_factory=SectraConfig)
     #: Browser sessions: limits, cookie flags, the clock (who may call what: ``web.api.access``).
     auth: AuthConfig = field(default_factory=AuthConfig)
+    #: Single sign-on through the hospital's IdP (BG_OIDC_*); None: password and token only.
+    oidc: OidcClient | None = None
 
     def launch_refs(self, absolute: bool = False) -> LaunchRefs | None:
         """References to the launch endpoint (:meth:`SectraConfig.launch_refs`)."""
