@@ -1,8 +1,8 @@
 """``/api/session``: sign in with a password, who am I, sign out (the browser session cookie).
 
 ``POST /api/session`` takes ``{"name", "password"}`` as JSON or a form; a good pair starts a
-session: the ``bg_session`` cookie (HttpOnly, SameSite=Strict, Secure over https or when set,
-path ``/``) and, in the answer, the CSRF token the pages send back in ``X-CSRF-Token`` on every
+session: the ``bg_session`` cookie (HttpOnly, SameSite=Lax so that a link from the PACS or the
+identity provider's redirect opens a signed-in page, Secure over https or when set, path ``/``) and, in the answer, the CSRF token the pages send back in ``X-CSRF-Token`` on every
 change. A wrong pair is a 401 that does not say which half was wrong; too many failures from one
 address a 429 with ``Retry-After``; an account locks after repeated failures (audited).
 """
@@ -61,10 +61,12 @@ async def _body(request: Request) -> SignIn:
 def set_session_cookie(
     response: Response, request: Request, config: AuthConfig, secret: str, max_age: int
 ) -> None:
-    """The session cookie: HttpOnly, SameSite=Strict, Secure over https (or as configured)."""
+    """The session cookie: HttpOnly, SameSite=Lax, Secure over https (or as configured). Lax, not
+    Strict: a top-level navigation from another site (the IdP's redirect, a link in the PACS)
+    must arrive signed in; changes are guarded by the CSRF token, not by the cookie's flag."""
     secure = config.secure_cookie if config.secure_cookie is not None else request.url.scheme == "https"
     response.set_cookie(
-        COOKIE, secret, max_age=max_age, path="/", secure=secure, httponly=True, samesite="strict"
+        COOKIE, secret, max_age=max_age, path="/", secure=secure, httponly=True, samesite="lax"
     )
 
 
