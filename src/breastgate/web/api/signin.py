@@ -4,7 +4,8 @@
 session: the ``bg_session`` cookie (HttpOnly, SameSite=Lax so that a link from the PACS or the
 identity provider's redirect opens a signed-in page, Secure over https or when set, path ``/``)
 and, in the answer, the CSRF token the pages send back in ``X-CSRF-Token`` on every change.
-A wrong pair is a 401 that does not say which half was wrong; too many failures from one address a 429 with ``Retry-After``; an account locks after repeated failures (audited).
+A wrong pair is a 401 that does not say which half was wrong; too many failures from one address
+a 429 with ``Retry-After``; an account locks after repeated failures (audited).
 """
 
 from __future__ import annotations
