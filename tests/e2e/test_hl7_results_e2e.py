@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import hl7
+import httpx
 import pytest
 from pypdf import PdfReader
 
@@ -66,13 +67,14 @@ def test_oru_and_priority_update_reach_the_ris(receivers: tuple[Receiver, Receiv
         wait_for(lambda: gateway.get("/api/health")["outbox"].get("sent") == 2, timeout=30, what="both sent")
         uid = str(study.truth["study_instance_uid"])
         report = gateway.get(f"/api/studies/{uid}/report")
-        refused = gateway.post(f"/api/studies/{uid}/report/confirm", {"radiologist": "", "density": "c"})
-        confirmed = gateway.post(
-            f"/api/studies/{uid}/report/confirm", {"radiologist": "RAD^ONE", "density": "c"}
-        )
+        radiologist = {"Authorization": f"Bearer {gateway.add_user('dr.one', 'radiologist')}"}
+        url = f"{gateway.url}/api/studies/{uid}/report/confirm"
+        refused = httpx.post(url, json={"radiologist": "dr.other", "density": "c"}, headers=radiologist)
+        confirmed = httpx.post(url, json={"density": "c", "note": "Dense tissue."}, headers=radiologist)
         letters = wait_for(
             lambda: sorted(spool.glob("*.pdf")), timeout=30, what="the density letter in the spool"
         )
+        wait_for(lambda: len(results_rx.received) == 2, timeout=30, what="the final ORU")
     finally:
         gateway.stop()
 
@@ -97,7 +99,7 @@ def test_oru_and_priority_update_reach_the_ris(receivers: tuple[Receiver, Receiv
     assert update.extract_field("ORC", 1, 1, 1, 1) == "XO"
     assert update.extract_field("ORC", 1, 2, 1, 1) == "PLC-R1"
     assert update.extract_field("ORC", 1, 7, 1, 6) == "A"
-    assert len(results_rx.received) == 1 and len(orders_rx.received) == 1
+    assert len(results_rx.received) == 2 and len(orders_rx.received) == 1
 
     # The report draft: the AI's words, marked as a draft, in the ORU too; confirmed by the radiologist.
     assert report["status"] == "draft" and report["birads"] == "0"
@@ -112,3 +114,14 @@ def test_oru_and_priority_update_reach_the_ris(receivers: tuple[Receiver, Receiv
     assert [p.name for p in letters] == [f"{body['letter']}.pdf"]
     text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(letters[0]).pages)
     assert "Your breast tissue is dense." in text and "Breast Centre Test Site" in text
+
+    # The confirmed report reached the RIS as the final result, in the radiologist's name.
+    final = hl7.parse(results_rx.received[1])
+    assert str(final.segment("MSH")[9]) == "ORU^R01^ORU_R01"
+    assert final.extract_field("OBR", 1, 25, 1, 1) == "F"
+    assert final.extract_field("OBR", 1, 32, 1, 1) == "dr.one"
+    assert final.extract_field("OBR", 1, 2, 1, 1) == "PLC-R1"
+    rows = {str(seg[3][0][0]): str(seg[5]) for seg in final.segments("OBX")}
+    assert {str(seg[11]) for seg in final.segments("OBX")} == {"F"}
+    assert rows["DENSITY"].startswith("c^") and rows["DENSITY_AI"].split("^")[0] in "ab"
+    assert rows["BIRADS"].startswith("0^") and rows["NOTE"] == "Dense tissue."

@@ -19,6 +19,7 @@ from breastgate.domain.errors import InvalidInputError
 from breastgate.domain.model import FindingKind
 
 __all__ = [
+    "BIRADS_CATEGORIES",
     "DESCRIPTOR_KEYS",
     "DRAFTABLE_CATEGORIES",
     "DRAFT_LABEL",
@@ -28,6 +29,21 @@ __all__ = [
     "ReportDraft",
     "ReportStatus",
 ]
+
+#: BI-RADS 5th edition assessment categories 0-6: name and management phrase (ASCII). An AI drafts
+#: only 0-2; a radiologist may confirm any.
+BIRADS_CATEGORIES: Mapping[str, tuple[str, str]] = {
+    "0": (
+        "Incomplete - Need Additional Imaging Evaluation",
+        "Recall for additional imaging and/or comparison with prior examination(s).",
+    ),
+    "1": ("Negative", "Routine mammography screening."),
+    "2": ("Benign", "Routine mammography screening."),
+    "3": ("Probably Benign", "Short-interval (6-month) follow-up or continued surveillance mammography."),
+    "4": ("Suspicious", "Tissue diagnosis."),
+    "5": ("Highly Suggestive of Malignancy", "Tissue diagnosis."),
+    "6": ("Known Biopsy-Proven Malignancy", "Surgical excision when clinically appropriate."),
+}
 
 #: Label every AI report draft carries, in the text and in the SR.
 DRAFT_LABEL = "AI-generated draft — not for diagnostic use unless validated by the site"

@@ -96,6 +96,22 @@ def configured_endpoints(settings: Settings, letters: LetterConfig | None) -> li
     ]
 
 
+def hl7_outbound(settings: Settings) -> Hl7Outbound:
+    """Where HL7 results and priority updates go, and how they are written."""
+    return Hl7Outbound(
+        results_to=settings.hl7_results_to,
+        priority_to=settings.hl7_priority_to,
+        priority_style=settings.hl7_priority_style,
+        profile=load_profile(settings.hl7_profile),
+        parties=MessageParties(
+            settings.ae_title,
+            settings.hl7_facility,
+            settings.hl7_receiving_application,
+            settings.hl7_receiving_facility,
+        ),
+    )
+
+
 def owner_id(role: str) -> str:
     """Lease owner: host, process and role, so a lease names who holds it."""
     return f"{socket.gethostname()}:{os.getpid()}:{role}"
@@ -168,18 +184,7 @@ class Core:
                 retry_base_seconds=settings.job_retry_base_seconds,
                 retry_max_seconds=settings.job_retry_max_seconds,
                 priors=prior_policy(settings, [a.manifest for a in self.registry.all()]),
-                hl7=Hl7Outbound(
-                    results_to=settings.hl7_results_to,
-                    priority_to=settings.hl7_priority_to,
-                    priority_style=settings.hl7_priority_style,
-                    profile=load_profile(settings.hl7_profile),
-                    parties=MessageParties(
-                        settings.ae_title,
-                        settings.hl7_facility,
-                        settings.hl7_receiving_application,
-                        settings.hl7_receiving_facility,
-                    ),
-                ),
+                hl7=hl7_outbound(settings),
             ),
             owner=owner_id(role),
             requeue=self._requeue,
@@ -283,6 +288,7 @@ class Gateway:
             initial_mode=Mode(self.settings.initial_mode),
             sectra=self.core.sectra,
             auth=auth_config(self.settings),
+            hl7=hl7_outbound(self.settings),
             oidc=self.oidc,
         )
 

@@ -43,8 +43,8 @@ from datetime import datetime
 from typing import Any
 
 from breastgate.domain.density import DENSITY_SENTENCES
-from breastgate.domain.report import DRAFT_LABEL, DraftFinding
-from breastgate.reporting.draft import CATEGORY_NAMES, RECOMMENDATIONS, build_draft
+from breastgate.domain.report import BIRADS_CATEGORIES, DRAFT_LABEL, DraftFinding
+from breastgate.reporting.draft import build_draft
 
 __all__ = [
     "FINDING_FIELDS",
@@ -128,22 +128,9 @@ FINDING_FIELDS: tuple[str, ...] = (
 #: Finding slots always present (cleared when the study has fewer findings).
 FINDING_SLOTS = 5
 
-#: BI-RADS 5th edition names and management of the categories an AI never drafts (3-6); a
-#: radiologist may confirm them.
-_NAMES = {
-    **CATEGORY_NAMES,
-    "3": "Probably Benign",
-    "4": "Suspicious",
-    "5": "Highly Suggestive of Malignancy",
-    "6": "Known Biopsy-Proven Malignancy",
-}
-_MANAGEMENT = {
-    **{k: v for k, v in RECOMMENDATIONS.items() if k is not None},
-    "3": "Short-interval (6-month) follow-up or continued surveillance mammography.",
-    "4": "Tissue diagnosis.",
-    "5": "Tissue diagnosis.",
-    "6": "Surgical excision when clinically appropriate.",
-}
+#: BI-RADS 5th edition names and management of every category (a radiologist may confirm 3-6).
+_NAMES = {category: name for category, (name, _) in BIRADS_CATEGORIES.items()}
+_MANAGEMENT = {category: management for category, (_, management) in BIRADS_CATEGORIES.items()}
 _FEEDBACK = {"accept": "accepted", "reject": "rejected", "modify": "modified"}
 
 

@@ -14,10 +14,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy.orm import Session
+
 from breastgate.domain.governance import Destination
 from breastgate.domain.orders import PatientDemographics
 from breastgate.domain.outputs import MllpEndpoint, SenderKind
 from breastgate.hl7.oru import MessageParties, StudyOrderRef, build_oru, build_priority_update
+from breastgate.hl7.oru_final import ConfirmedReport, build_confirmed_oru
 from breastgate.hl7.profile import DEFAULT_PROFILE, Hl7Profile
 from breastgate.integrations.sectra.refs import LaunchRefs
 from breastgate.pipeline.publish.base import ResultFiles, StudyStep, owe
@@ -55,14 +58,19 @@ def message_id(prefix: str, *parts: object) -> str:
 
 
 def _order_ref(step: StudyStep, order: OrderInfo | None) -> StudyOrderRef:
-    uid, study = step.uid, step.study
-    patient = demographics_for_study(step.session, uid) or PatientDemographics(
-        patient_id=study.patient_id or ""
-    )
+    return order_ref(step.session, step.uid, step.study.patient_id, step.study.accession_number, order)
+
+
+def order_ref(
+    session: Session, uid: str, patient_id: str | None, accession_number: str | None, order: OrderInfo | None
+) -> StudyOrderRef:
+    """Which order and patient a message about study ``uid`` names (the matched order, else the
+    study's own identifiers)."""
+    patient = demographics_for_study(session, uid) or PatientDemographics(patient_id=patient_id or "")
     return StudyOrderRef(
         study_instance_uid=uid,
         patient=patient,
-        accession_number=(order.accession_number if order else None) or study.accession_number,
+        accession_number=(order.accession_number if order else None) or accession_number,
         placer_order_number=order.placer_order_number if order else None,
         filler_order_number=order.filler_order_number if order else None,
         requested_procedure_id=order.requested_procedure_id if order else None,
@@ -70,6 +78,31 @@ def _order_ref(step: StudyStep, order: OrderInfo | None) -> StudyOrderRef:
         procedure_text=order.procedure_text if order else None,
         modality=(order.modality if order and order.modality else "MG"),
     )
+
+
+def owe_confirmed_report(
+    session: Session,
+    files: ResultFiles,
+    config: Hl7Outbound,
+    uid: str,
+    report: ConfirmedReport,
+    *,
+    patient_id: str | None,
+    accession_number: str | None,
+) -> str | None:
+    """Owe the final ORU of a confirmed report to ``BG_HL7_RESULTS_TO``; its outbox key (None when
+    no results destination is set). One message per confirmation (a re-confirmation is another)."""
+    if not config.results_to:
+        return None
+    order = next(iter(orders_for_study(session, uid)), None)
+    ref = order_ref(session, uid, patient_id, accession_number, order)
+    parts = (uid, report.confirmed_at.isoformat(), report.radiologist, report.birads, report.density)
+    key = message_id("final", *parts)
+    text = build_confirmed_oru(ref, report, control_id=key[6:26], parties=config.parties)
+    path = files.file(uid, f"{key}.hl7", text.encode("utf-8"))
+    owe(session, kind=SenderKind.HL7, key=key, study_uid=uid, path=path, destinations=config.results_to)
+    LOGGER.info("study %s: final ORU owed to %d destination(s)", uid, len(config.results_to))
+    return key
 
 
 class Hl7Publisher:

@@ -15,6 +15,7 @@ from breastgate.domain.outputs import HttpEndpoint
 from breastgate.integrations.sectra.config import SectraConfig
 from breastgate.integrations.sectra.refs import LaunchRefs
 from breastgate.pipeline.letters import LetterConfig
+from breastgate.pipeline.publish.hl7 import Hl7Outbound
 from breastgate.store.blobs import BlobStore
 from breastgate.store.db import Database
 from breastgate.web.api.access import AuthConfig
@@ -41,6 +42,8 @@ class AppContext:
     initial_mode: Mode = Mode.SILENT
     #: Sectra: Data Provider protection and URL launch (default: all off).
     sectra: SectraConfig = field(default_factory=SectraConfig)
+    #: Where HL7 results go (the final ORU of a confirmed report); None: nowhere.
+    hl7: Hl7Outbound | None = None
     #: Browser sessions: limits, cookie flags, the clock (who may call what: ``web.api.access``).
     auth: AuthConfig = field(default_factory=AuthConfig)
     #: Single sign-on through the hospital's IdP (BG_OIDC_*); None: password and token only.

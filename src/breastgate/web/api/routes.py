@@ -15,10 +15,12 @@ from breastgate.domain.errors import InvalidInputError
 from breastgate.domain.governance import Destination, Role
 from breastgate.governance import feedback
 from breastgate.governance.gate import StudyResults
+from breastgate.hl7 import oru_final
 from breastgate.jobs import ledger
 from breastgate.pipeline.lesions import add_correlations, cross_study_links
 from breastgate.pipeline.letters import queue_letter
 from breastgate.pipeline.publish.base import ResultFiles
+from breastgate.pipeline.publish.hl7 import owe_confirmed_report
 from breastgate.pipeline.publish.webhooks import enqueue_event
 from breastgate.results.json import build_results
 from breastgate.store import audit, outbox, prefetch, studies
@@ -248,7 +250,35 @@ def confirm_report(
         },
     )
     letter = _letter_and_webhooks(session, context, record)
+    _final_oru(session, context, record)
     return {**_report(record), "letter": letter}
+
+
+def _final_oru(session: Session, context: AppContext, record: report_store.ReportRecord) -> str | None:
+    """Owe the RIS the final ORU of the confirmed report (when HL7 results are set up)."""
+    if context.hl7 is None or context.blobs is None or context.results_path is None:
+        return None
+    study = studies.get_study_ref(session, record.study_instance_uid)
+    assert record.confirmed_by is not None and record.confirmed_at is not None  # just confirmed
+    report = oru_final.ConfirmedReport(
+        radiologist=record.confirmed_by,
+        confirmed_at=record.confirmed_at,
+        birads=record.confirmed_birads,
+        density=record.confirmed_density,
+        ai_birads=record.birads,
+        ai_density=record.density,
+        note=record.note,
+        report_lines=record.text.splitlines(),
+    )
+    return owe_confirmed_report(
+        session,
+        ResultFiles(context.blobs, context.results_path),
+        context.hl7,
+        record.study_instance_uid,
+        report,
+        patient_id=study.patient_id if study is not None else None,
+        accession_number=study.accession_number if study is not None else None,
+    )
 
 
 def _letter_and_webhooks(
