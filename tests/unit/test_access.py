@@ -246,3 +246,4 @@ def test_unknown_studies_are_404_for_feedback_and_approval(app: FastAPI) -> None
     assert client.get("/api/studies/9.9/approval", headers=headers).status_code == 404
     decided = client.post("/api/studies/9.9/approval", json={"decision": "approve"}, headers=headers)
     assert decided.status_code == 404
+    assert client.get("/api/studies/9.9/outcomes", headers=headers).status_code == 404

@@ -321,6 +321,8 @@ def study_outcomes(study_instance_uid: str, session: SessionDep, user: OutcomeRe
     ref = studies.get_study_ref(session, study_instance_uid)
     accession = ref.accession_number if ref is not None else None
     items = outcomes.for_study(session, study_instance_uid, accession)
+    if ref is None and not items:  # outcomes may come before the study (imports): 404 for neither
+        raise HTTPException(404, "Study not found")
     truth = outcomes.truth_of(items)
     return {
         "items": [vars(i) for i in items],
