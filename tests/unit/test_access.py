@@ -172,6 +172,14 @@ def test_a_browser_change_needs_the_csrf_token_and_this_origin(app: FastAPI) -> 
     assert client.put(url, json=body, headers=other_site).status_code == 403
     assert client.put(url, json=body, headers={"X-CSRF-Token": token}).status_code == 404  # allowed: no study
     assert client.get("/api/worklist").status_code == 200  # reads need no token
+    with client.websocket_connect("/ups-rs/subscribers/PAGE1", headers={"Origin": "http://testserver"}):
+        pass  # the session's own pages may open the event channel
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        client.websocket_connect("/ups-rs/subscribers/PAGE2", headers={"Origin": "https://evil.example"}),
+    ):
+        pass
+    assert refused.value.code == 1008
 
 
 def test_sessions_end_when_idle_or_old_and_at_sign_out(app: FastAPI, clock: Clock) -> None:

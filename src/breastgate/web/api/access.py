@@ -211,7 +211,7 @@ def _challenge(basic: bool) -> dict[str, str]:
     return {"WWW-Authenticate": value}
 
 
-def _same_origin(request: Request) -> bool:
+def _same_origin(request: HTTPConnection) -> bool:
     origin = request.headers.get("origin")
     if not origin or origin == "null":
         return origin is None
@@ -270,6 +270,8 @@ class AllowSocket(Rule):
             raise WebSocketException(WS_1008_POLICY_VIOLATION, str(exc.detail)) from None
         if identity is None or (self.roles and not identity.has(*self.roles)):
             raise WebSocketException(WS_1008_POLICY_VIOLATION, f"This needs the role {self.description}")
+        if identity.csrf_token is not None and not _same_origin(websocket):  # a page of another site
+            raise WebSocketException(WS_1008_POLICY_VIOLATION, "A browser session's socket is for this site")
         return identity
 
 
