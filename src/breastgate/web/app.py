@@ -8,7 +8,19 @@ from fastapi import Depends, FastAPI
 
 from breastgate import __version__
 from breastgate.risk.errors import RiskInputError
-from breastgate.web.api import compare, governance, launch, lesions, problems, risk, sectra, signin, worklist
+from breastgate.web.api import (
+    compare,
+    dicomweb,
+    dicomweb_stow,
+    governance,
+    launch,
+    lesions,
+    problems,
+    risk,
+    sectra,
+    signin,
+    worklist,
+)
 from breastgate.web.api.access import SignInLimiter, check_rules, signed_in
 from breastgate.web.api.deps import AppContext
 from breastgate.web.api.limits import BodyLimit
@@ -44,6 +56,8 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(sectra.router)
     app.include_router(launch.router)
     app.include_router(lesions.router)
+    app.include_router(dicomweb.router)
+    app.include_router(dicomweb_stow.router)
     app.add_exception_handler(RiskInputError, risk.input_problem)
 
     @app.get("/api/openapi.json", include_in_schema=False, dependencies=[Depends(signed_in())])
