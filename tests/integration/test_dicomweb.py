@@ -17,7 +17,6 @@ import pytest
 import requests
 from dicomweb_client.api import DICOMwebClient
 from PIL import Image
-from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.uid import RLELossless
 
@@ -111,7 +110,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     compressed.SeriesInstanceUID = other.SeriesInstanceUID
     compressed.compress(RLELossless)
     sources = home / "sources"
-    files = {ds.SOPInstanceUID: _ingest(service, ds, sources) for ds in [*screening, multi, other, compressed]}
+    files = {
+        ds.SOPInstanceUID: _ingest(service, ds, sources) for ds in [*screening, multi, other, compressed]
+    }
     with serve(_app(db, blobs, home / "results")) as base:
         yield Site(base, db, blobs, home / "results", files, screening, multi, compressed, bearer(db))
     db.dispose()
@@ -145,7 +146,9 @@ QUERIES: list[dict[str, str]] = [
 
 
 @pytest.mark.parametrize("query", QUERIES, ids=lambda q: ",".join(f"{k}={v}" for k, v in q.items()) or "all")
-def test_study_search_finds_what_orthanc_finds(site: Site, orthanc: DICOMwebClient, query: dict[str, str]) -> None:
+def test_study_search_finds_what_orthanc_finds(
+    site: Site, orthanc: DICOMwebClient, query: dict[str, str]
+) -> None:
     ours = site.client().search_for_studies(search_filters=query)
     theirs = orthanc.search_for_studies(search_filters=query)
     assert _values(ours, "0020000D") == _values(theirs, "0020000D"), json.dumps([ours, theirs])
@@ -153,7 +156,9 @@ def test_study_search_finds_what_orthanc_finds(site: Site, orthanc: DICOMwebClie
         assert _values(ours, tag) == _values(theirs, tag), tag
     by_uid = {i["0020000D"]["Value"][0]: i for i in theirs}
     for item in ours:
-        assert sorted(item["00080061"]["Value"]) == sorted(by_uid[item["0020000D"]["Value"][0]]["00080061"]["Value"])
+        assert sorted(item["00080061"]["Value"]) == sorted(
+            by_uid[item["0020000D"]["Value"][0]]["00080061"]["Value"]
+        )
 
 
 def test_series_and_instance_searches_match_orthanc(site: Site, orthanc: DICOMwebClient) -> None:
@@ -177,13 +182,19 @@ def test_no_match_is_204_and_limit_offset_page(site: Site) -> None:
     none = httpx.get(f"{site.url}/dicomweb/studies", params={"PatientID": "NOBODY"}, headers=headers)
     assert none.status_code == 204
     first = httpx.get(f"{site.url}/dicomweb/studies", params={"limit": 1}, headers=headers).json()
-    second = httpx.get(f"{site.url}/dicomweb/studies", params={"limit": 1, "offset": 1}, headers=headers).json()
+    second = httpx.get(
+        f"{site.url}/dicomweb/studies", params={"limit": 1, "offset": 1}, headers=headers
+    ).json()
     assert len(first) == len(second) == 1 and first[0]["0020000D"] != second[0]["0020000D"]
     included = httpx.get(
-        f"{site.url}/dicomweb/studies", params={"PatientID": "DW-1", "includefield": "PatientBirthDate,00080090"}, headers=headers
+        f"{site.url}/dicomweb/studies",
+        params={"PatientID": "DW-1", "includefield": "PatientBirthDate,00080090"},
+        headers=headers,
     ).json()
     assert included[0]["00100030"]["Value"] == ["19700101"]
-    wildcard = httpx.get(f"{site.url}/dicomweb/studies", params={"PatientName": "synth*jan?"}, headers=headers)
+    wildcard = httpx.get(
+        f"{site.url}/dicomweb/studies", params={"PatientName": "synth*jan?"}, headers=headers
+    )
     assert len(wildcard.json()) == 2
     bad = httpx.get(f"{site.url}/dicomweb/studies", params={"StudyDate": "last year"}, headers=headers)
     assert bad.status_code == 400
@@ -220,19 +231,35 @@ def test_frames_are_byte_identical_to_orthanc_and_the_file(site: Site, orthanc: 
         size = len(ds.PixelData) // frames
         assert ours == theirs == [ds.PixelData[i * size : (i + 1) * size] for i in range(frames)]
     one = site.client().retrieve_instance_frames(
-        site.tomo.StudyInstanceUID, site.tomo.SeriesInstanceUID, site.tomo.SOPInstanceUID, frame_numbers=[4, 2]
+        site.tomo.StudyInstanceUID,
+        site.tomo.SeriesInstanceUID,
+        site.tomo.SOPInstanceUID,
+        frame_numbers=[4, 2],
     )
     size = len(site.tomo.PixelData) // 5
     assert one == [site.tomo.PixelData[3 * size : 4 * size], site.tomo.PixelData[size : 2 * size]]
 
 
+def _instance_url(site: Site, ds: Dataset) -> str:
+    series = f"{site.url}/dicomweb/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}"
+    return f"{series}/instances/{ds.SOPInstanceUID}"
+
+
 def test_compressed_frames_as_stored_or_decoded(site: Site) -> None:
     ds = site.compressed
-    key = f"{site.url}/dicomweb/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}/instances/{ds.SOPInstanceUID}/frames/1"
-    as_stored = httpx.get(key, headers={**site.headers, "Accept": 'multipart/related; type="application/octet-stream"; transfer-syntax=*'})
+    key = f"{_instance_url(site, ds)}/frames/1"
+    as_stored = httpx.get(
+        key,
+        headers={
+            **site.headers,
+            "Accept": 'multipart/related; type="application/octet-stream"; transfer-syntax=*',
+        },
+    )
     assert as_stored.status_code == 200
     assert f"transfer-syntax={RLELossless}" in as_stored.text[:300]
-    raw = site.client().retrieve_instance_frames(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID, frame_numbers=[1])
+    raw = site.client().retrieve_instance_frames(
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID, frame_numbers=[1]
+    )
     assert raw[0] == ds.pixel_array.astype("<u2").tobytes()
     refused = httpx.get(key, headers={**site.headers, "Accept": 'multipart/related; type="image/jp2"'})
     assert refused.status_code == 406
@@ -244,17 +271,21 @@ def test_retrieve_instance_and_study_are_the_stored_files(site: Site) -> None:
     assert got.SOPInstanceUID == ds.SOPInstanceUID and got.PixelData == ds.PixelData
     study = site.client().retrieve_study(ds.StudyInstanceUID)
     assert {d.SOPInstanceUID for d in study} == {d.SOPInstanceUID for d in [*site.screening, site.tomo]}
-    missing = httpx.get(f"{site.url}/dicomweb/studies/1.2.3.4/series/1.2/instances/1.2.3/metadata", headers=site.headers)
+    missing = httpx.get(
+        f"{site.url}/dicomweb/studies/1.2.3.4/series/1.2/instances/1.2.3/metadata", headers=site.headers
+    )
     assert missing.status_code == 404
 
 
 def test_rendered_is_a_windowed_image(site: Site) -> None:
     ds = site.tomo
-    base = f"{site.url}/dicomweb/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}/instances/{ds.SOPInstanceUID}"
+    base = _instance_url(site, ds)
     jpeg = httpx.get(f"{base}/frames/3/rendered", headers={**site.headers, "Accept": "image/jpeg"})
     assert jpeg.status_code == 200 and jpeg.headers["content-type"] == "image/jpeg"
     assert Image.open(BytesIO(jpeg.content)).size == (ds.Columns, ds.Rows)
-    png = httpx.get(f"{base}/rendered", params={"window": "2048,4096"}, headers={**site.headers, "Accept": "image/png"})
+    png = httpx.get(
+        f"{base}/rendered", params={"window": "2048,4096"}, headers={**site.headers, "Accept": "image/png"}
+    )
     pixels = np.asarray(Image.open(BytesIO(png.content)))
     expected = np.clip(ds.pixel_array[0] / 4096.0 * 255.0, 0, 255).astype(np.uint8)
     assert np.abs(pixels.astype(int) - expected.astype(int)).max() <= 1
@@ -271,7 +302,9 @@ def test_reads_are_audited_once_per_request_and_frames_once(site: Site) -> None:
     before = len(_phi_events(site.db, ds.StudyInstanceUID))
     client.retrieve_study_metadata(ds.StudyInstanceUID)
     for _ in range(3):
-        client.retrieve_instance_frames(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID, frame_numbers=[1])
+        client.retrieve_instance_frames(
+            ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID, frame_numbers=[1]
+        )
     events = _phi_events(site.db, ds.StudyInstanceUID)[before:]
     assert [(e.actor, e.subject) for e in events] == [
         ("user:reader-audit", "dicomweb metadata"),

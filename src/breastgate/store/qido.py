@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.orm import Session
@@ -121,7 +121,7 @@ def _instance_conditions(filters: Filters) -> list[ColumnElement[bool]]:
     return found
 
 
-_S = TypeVar("_S", bound="Select[Unpack[tuple[Any, ...]]]")
+_S = TypeVar("_S", bound="Select[*tuple[Any, ...]]")
 
 
 def _joined(statement: _S, filters: Filters) -> _S:

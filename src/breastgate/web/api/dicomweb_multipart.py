@@ -17,6 +17,7 @@ from python_multipart.multipart import MultipartParser
 LOGGER = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
+_PREFIX_END = 132  # preamble (128 bytes) + "DICM"
 
 #: Media types of compressed frames by transfer syntax (PS3.18 Table 8.7.3-5).
 FRAME_MEDIA_TYPES: dict[str, str] = {
@@ -149,6 +150,7 @@ class StowReader:
     _value: bytearray = field(default_factory=bytearray)
     _headers: dict[str, str] = field(default_factory=dict)
     _parser: MultipartParser | None = None
+    _head: bytearray | None = None
 
     def __post_init__(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -181,16 +183,34 @@ class StowReader:
         if media == "application/dicom":
             fd, name = tempfile.mkstemp(dir=self.folder, prefix=".stow-", suffix=".dcm")
             self._handle = os.fdopen(fd, "wb")
+            self._head = bytearray()
             path = Path(name)
         self.parts.append(ReceivedPart(media, path))
 
     def _data(self, data: bytes, start: int, end: int) -> None:
         self.parts[-1].size += end - start
-        if self._handle is not None:
-            self._handle.write(data[start:end])
+        if self._handle is None:
+            return
+        if self._head is not None:
+            self._head.extend(data[start:end])
+            if len(self._head) >= _PREFIX_END:
+                self._flush_head()
+            return
+        self._handle.write(data[start:end])
+
+    def _flush_head(self) -> None:
+        # Read tolerantly: some clients (pydicom's dcmwrite without enforce_file_format, as
+        # dicomweb-client sends) leave out the 128-byte preamble and "DICM" before the File Meta
+        # Information; the stored file gets them, as a Part 10 file must have (PS3.10 §7.1).
+        head, self._head = bytes(self._head or b""), None
+        if head[128:_PREFIX_END] != b"DICM" and head[:2] == b"\x02\x00":
+            head = b"\x00" * 128 + b"DICM" + head
+        self._handle.write(head)
 
     def _end(self) -> None:
         if self._handle is not None:
+            if self._head is not None:
+                self._flush_head()
             self._handle.close()
             self._handle = None
 
