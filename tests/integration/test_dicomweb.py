@@ -269,6 +269,11 @@ def test_retrieve_instance_and_study_are_the_stored_files(site: Site) -> None:
     ds = site.screening[1]
     got = site.client().retrieve_instance(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
     assert got.SOPInstanceUID == ds.SOPInstanceUID and got.PixelData == ds.PixelData
+    single = httpx.get(
+        _instance_url(site, ds), headers={**site.headers, "Accept": "application/dicom; transfer-syntax=*"}
+    )
+    assert single.headers["content-type"] == "application/dicom"
+    assert single.content == site.files[ds.SOPInstanceUID].read_bytes()
     study = site.client().retrieve_study(ds.StudyInstanceUID)
     assert {d.SOPInstanceUID for d in study} == {d.SOPInstanceUID for d in [*site.screening, site.tomo]}
     missing = httpx.get(

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -200,12 +200,14 @@ def _read(
     return found
 
 
-def _dicom_accepted(request: Request) -> None:
+def _dicom_accepted(request: Request) -> bool:
+    """Whether the client takes the instances; True when it asked for one bare ``application/dicom``
+    body (single part, PS3.18 §8.7.3.3) rather than multipart/related."""
     for media in mp.accepted(request.headers.get("accept"), "application/dicom"):
         if media.media_type in ("application/dicom", "*/*") and media.transfer_syntax in (None, "*"):
-            return
+            return not media.multipart
         if media.media_type == "application/dicom" and media.transfer_syntax == files.EXPLICIT_LE:
-            return  # best effort: stored objects are sent as stored (mostly explicit VR LE)
+            return not media.multipart  # best effort: objects are sent as stored (mostly this)
     raise HTTPException(
         406, 'Instances are sent as stored: multipart/related; type="application/dicom"; transfer-syntax=*'
     )
@@ -214,8 +216,12 @@ def _dicom_accepted(request: Request) -> None:
 def _retrieve(
     request: Request, context: AppContext, user: Identity, key: tuple[str, str | None, str | None]
 ) -> Response:
-    _dicom_accepted(request)
+    single = _dicom_accepted(request)
     found = _read(request, context, user, "dicomweb retrieve", key)
+    if single:
+        if len(found) != 1:
+            raise HTTPException(406, "A single-part application/dicom answer holds one instance")
+        return FileResponse(found[0][3], media_type="application/dicom")
     boundary = mp.new_boundary()
     return StreamingResponse(
         mp.file_parts(boundary, "application/dicom", [f[3] for f in found]),

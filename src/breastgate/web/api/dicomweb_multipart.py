@@ -39,6 +39,7 @@ class MediaRange:
 
     media_type: str
     transfer_syntax: str | None
+    multipart: bool = True
 
 
 def _params(text: str) -> tuple[str, dict[str, str]]:
@@ -80,7 +81,7 @@ def accepted(header: str | None, default_type: str) -> list[MediaRange]:
         elif media in ("*/*", "multipart/*"):
             found.append(MediaRange(default_type, params.get("transfer-syntax")))
         else:
-            found.append(MediaRange(media, params.get("transfer-syntax")))
+            found.append(MediaRange(media, params.get("transfer-syntax"), multipart=False))
     return found
 
 
