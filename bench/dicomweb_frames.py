@@ -153,7 +153,8 @@ def main() -> None:
         with ours() as a, theirs() as b:
             _same_frames(a, b, roots, frames)
         print(
-            f"{len(frames)} frames ({sum(f.size for f in frames) / 1e6:.0f} MB) per round, {args.rounds} rounds"
+            f"{len(frames)} frames ({sum(f.size for f in frames) / 1e6:.0f} MB) per round, "
+            f"{args.rounds} rounds"
         )
         for clients in (1, 4):
             runs: dict[str, list[tuple[float, int]]] = {"breastgate": [], "orthanc": []}
@@ -171,7 +172,8 @@ def main() -> None:
                     f"range {min(t for t, _ in results):.2f}-{max(t for t, _ in results):.2f} s)"
                 )
             print(
-                f"  {clients} client(s) ratio breastgate/orthanc: {rates['breastgate'] / rates['orthanc']:.2f}"
+                f"  {clients} client(s) ratio breastgate/orthanc: "
+                f"{rates['breastgate'] / rates['orthanc']:.2f}"
             )
         with ours() as a, theirs() as b:
             for name, client, root in (("breastgate", a, roots[0]), ("orthanc", b, roots[1])):
