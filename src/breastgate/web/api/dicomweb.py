@@ -120,11 +120,22 @@ def search_studies(request: Request, context: ContextDep, user: Reader) -> Respo
 
 
 def _search(request: Request, context: AppContext, user: Identity, level: str, **fixed: str) -> Response:
+    """Series or instance search: the index is read in one short unit of work, the stored headers
+    for the answer outside it (SQLite writers never wait for file reads)."""
     query = _query(request, **fixed)
-    search = q.search_series if level == "series" else q.search_instances
+    wanted = query.limit + query.offset  # the result objects of a named study come after these
     with context.db.session() as session:
         results = _results(session, context, query)
-        items = search(session, query, _base(request), results)
+        if level == "series":
+            series = qido.search_series(session, query.filters, limit=wanted, offset=0)
+        else:
+            instances = qido.search_instances(session, query.filters, limit=wanted)
+    base = _base(request)
+    if level == "series":
+        items = q.series_answers(series, query, base, results)
+    else:
+        items = q.instance_answers(instances, query, base, results)
+    with context.db.session() as session:
         _phi_read(
             session, user, request, f"dicomweb {level} search", len(items), fixed.get("StudyInstanceUID")
         )

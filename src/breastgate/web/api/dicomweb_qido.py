@@ -248,21 +248,12 @@ def instance_json(
     return dict(sorted(body.items()))
 
 
-def search_series(
-    session: Session, query: Query, base: str, results: Sequence[ResultObject]
+def series_answers(
+    rows: Sequence[qido.SeriesRow], query: Query, base: str, results: Sequence[ResultObject]
 ) -> list[dict[str, Any]]:
-    """Series answers: the index's, then the result objects' of a named study."""
-    rows = qido.search_series(session, query.filters, limit=query.limit + query.offset, offset=0)
-    answers = [
-        series_json(
-            r.study_instance_uid,
-            r.series_instance_uid,
-            r.modality,
-            r.instance_count,
-            r.sample_path,
-            base,
-            query.include,
-        )
+    """The page of series answers: the index's rows, then the result objects' series."""
+    entries = [
+        (r.study_instance_uid, r.series_instance_uid, r.modality, r.instance_count, r.sample_path)
         for r in rows
     ]
     grouped: dict[tuple[str, str], list[ResultObject]] = {}
@@ -270,42 +261,24 @@ def search_series(
         if _matches(r.info, query.filters):
             grouped.setdefault((r.info.study_instance_uid, r.info.series_instance_uid), []).append(r)
     for (study, series), objects in grouped.items():
-        first = objects[0]
-        answers.append(
-            series_json(study, series, first.info.modality, len(objects), first.path, base, query.include)
-        )
-    return answers[query.offset : query.offset + query.limit]
+        entries.append((study, series, objects[0].info.modality, len(objects), objects[0].path))
+    page = entries[query.offset : query.offset + query.limit]
+    return [series_json(*e, base, query.include) for e in page]
 
 
-def search_instances(
-    session: Session, query: Query, base: str, results: Sequence[ResultObject]
+def instance_answers(
+    rows: Sequence[qido.InstanceRow], query: Query, base: str, results: Sequence[ResultObject]
 ) -> list[dict[str, Any]]:
-    """Instance answers: the index's, then the result objects' of a named study."""
-    rows = qido.search_instances(session, query.filters, limit=query.limit + query.offset)
-    answers = [
-        instance_json(
-            r.study_instance_uid,
-            r.series_instance_uid,
-            r.sop_instance_uid,
-            r.sop_class_uid,
-            r.path,
-            base,
-            query.include,
-        )
+    """The page of instance answers: the index's rows, then the result objects."""
+    entries = [
+        (r.study_instance_uid, r.series_instance_uid, r.sop_instance_uid, r.sop_class_uid, r.path)
         for r in rows
     ]
     for r in results:
         i = r.info
         if _matches(i, query.filters):
-            answers.append(
-                instance_json(
-                    i.study_instance_uid,
-                    i.series_instance_uid,
-                    i.sop_instance_uid,
-                    i.sop_class_uid,
-                    r.path,
-                    base,
-                    query.include,
-                )
+            entries.append(
+                (i.study_instance_uid, i.series_instance_uid, i.sop_instance_uid, i.sop_class_uid, r.path)
             )
-    return answers[query.offset : query.offset + query.limit]
+    page = entries[query.offset : query.offset + query.limit]
+    return [instance_json(*e, base, query.include) for e in page]
