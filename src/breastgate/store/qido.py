@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -232,11 +231,6 @@ def search_instances(
     ]
 
 
-def study_known(session: Session, study_instance_uid: str) -> bool:
-    """True when the study is in the index."""
-    return session.get(Study, study_instance_uid) is not None
-
-
 def result_object_versions(session: Session, study_instance_uid: str) -> dict[str, tuple[str, str]]:
     """SOP Instance UID of each object an algorithm produced for the study -> (algorithm id,
     version), from the ``inference`` audit events (the record of which version made what)."""
@@ -257,13 +251,19 @@ def result_object_versions(session: Session, study_instance_uid: str) -> dict[st
     return found
 
 
-def sample_paths(session: Session, study_uids: Sequence[str]) -> dict[str, str]:
-    """One stored file per study (to read attributes the index does not hold)."""
-    if not study_uids:
-        return {}
+def stored_objects(
+    session: Session, study_uid: str, series_uid: str | None = None, sop_uid: str | None = None
+) -> list[tuple[str, str, str, str]]:
+    """(study, series, SOP instance UID, path) of the indexed instances of a study, series or one
+    instance, in series then arrival order (what WADO-RS retrieves)."""
+    statement = select(
+        Instance.study_instance_uid, Instance.series_instance_uid, Instance.sop_instance_uid, Instance.path
+    ).where(Instance.study_instance_uid == study_uid)
+    if series_uid is not None:
+        statement = statement.where(Instance.series_instance_uid == series_uid)
+    if sop_uid is not None:
+        statement = statement.where(Instance.sop_instance_uid == sop_uid)
     rows = session.execute(
-        select(Instance.study_instance_uid, func.min(Instance.path))
-        .where(Instance.study_instance_uid.in_(list(study_uids)))
-        .group_by(Instance.study_instance_uid)
+        statement.order_by(Instance.series_instance_uid, Instance.received_at, Instance.sop_instance_uid)
     )
-    return {str(a): str(b) for a, b in rows}
+    return [(str(a), str(b), str(c), str(d)) for a, b, c, d in rows]

@@ -17,13 +17,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from breastgate.domain.audit import AuditKind
 from breastgate.domain.errors import InvalidInputError
 from breastgate.store import audit, qido
-from breastgate.store.tables import Instance
 from breastgate.web.api import dicomweb_files as files
 from breastgate.web.api import dicomweb_multipart as mp
 from breastgate.web.api import dicomweb_qido as q
@@ -175,15 +173,7 @@ Found = list[tuple[str, str, str, str]]
 
 def _stored(session: Session, context: AppContext, study: str, series: str | None, sop: str | None) -> Found:
     """(study, series, sop, path) of the stored instances and visible result objects named."""
-    statement = select(Instance).where(Instance.study_instance_uid == study)
-    if series is not None:
-        statement = statement.where(Instance.series_instance_uid == series)
-    if sop is not None:
-        statement = statement.where(Instance.sop_instance_uid == sop)
-    rows = session.scalars(
-        statement.order_by(Instance.series_instance_uid, Instance.received_at, Instance.sop_instance_uid)
-    ).all()
-    found = [(r.study_instance_uid, r.series_instance_uid, r.sop_instance_uid, r.path) for r in rows]
+    found = qido.stored_objects(session, study, series, sop)
     if sop is None or not found:
         for r in q.visible_results(session, context.results_path, study, context.initial_mode):
             i = r.info
