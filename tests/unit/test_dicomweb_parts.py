@@ -31,6 +31,12 @@ def test_accept_entries_in_the_clients_order() -> None:
     ]
     assert mp.accepted(None, "application/dicom") == [mp.MediaRange("application/dicom", None)]
     assert mp.split_accept('a; b="x,y", c') == ['a; b="x,y"', "c"]
+    # Cornerstone's dicom-image-loader (OHIF's acceptHeader) and single-part clients
+    cornerstone = "multipart/related; type=application/octet-stream; transfer-syntax=*"
+    assert mp.accepted(cornerstone, "x") == [mp.MediaRange("application/octet-stream", "*")]
+    assert mp.accepted("application/dicom; transfer-syntax=*", "x") == [
+        mp.MediaRange("application/dicom", "*", multipart=False)
+    ]
 
 
 def test_qido_parameters() -> None:
