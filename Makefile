@@ -78,6 +78,7 @@ bench: install-test peers
 	$(BIN)/python bench/ingest_throughput.py
 	$(BIN)/python bench/hl7_throughput.py
 	$(BIN)/python bench/sectra_bench.py --requests 1000
+	$(BIN)/python bench/dicomweb_frames.py --rounds 3
 	$(BIN)/python bench/findings_froc.py --count 300 --seed 5000 --workers 2
 	$(BIN)/python bench/algorithm_speed.py --count 20 --seed 9000 --workers 2
 	$(BIN)/python bench/positioning_agreement.py --count 200 --seed 6000 --workers 2

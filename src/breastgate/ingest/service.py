@@ -34,12 +34,18 @@ class IngestService:
         self.blobs = blobs
 
     def store_received(
-        self, temp_path: Path, *, calling_ae: str, command_sop_instance_uid: str | None
+        self,
+        temp_path: Path,
+        *,
+        calling_ae: str,
+        command_sop_instance_uid: str | None,
+        actor: str | None = None,
     ) -> int:
         """Commit and index one received Part 10 file; return the C-STORE status.
 
         ``temp_path`` is moved into the store on success; on failure it is left for the
-        caller (pynetdicom unlinks it after the handler returns).
+        caller (pynetdicom unlinks it after the handler returns). ``actor`` names the sender in
+        the audit trail (default ``dicom:<calling_ae>``; STOW-RS: the signed-in user).
         """
         try:
             header = read_header(temp_path)
@@ -59,7 +65,7 @@ class IngestService:
                 header.sop_instance_uid,
             )
         try:
-            outcome = self._commit(temp_path, header, calling_ae)
+            outcome = self._commit(temp_path, header, calling_ae, actor or f"dicom:{calling_ae}")
         except (StorageError, OSError, SQLAlchemyError) as exc:
             LOGGER.error("cannot store %s (0xA700): %s", header.sop_instance_uid, exc)
             return OUT_OF_RESOURCES
@@ -76,7 +82,7 @@ class IngestService:
             )
         return SUCCESS
 
-    def _commit(self, temp_path: Path, header: HeaderInfo, calling_ae: str) -> RecordOutcome | None:
-        return commit_instance(
-            self.db, self.blobs, temp_path, header, source=calling_ae, actor=f"dicom:{calling_ae}"
-        )
+    def _commit(
+        self, temp_path: Path, header: HeaderInfo, calling_ae: str, actor: str
+    ) -> RecordOutcome | None:
+        return commit_instance(self.db, self.blobs, temp_path, header, source=calling_ae, actor=actor)

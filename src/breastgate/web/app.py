@@ -10,6 +10,8 @@ from breastgate import __version__
 from breastgate.risk.errors import RiskInputError
 from breastgate.web.api import (
     compare,
+    dicomweb,
+    dicomweb_stow,
     governance,
     launch,
     lesions,
@@ -56,6 +58,8 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(sectra.router)
     app.include_router(launch.router)
     app.include_router(lesions.router)
+    app.include_router(dicomweb.router)
+    app.include_router(dicomweb_stow.router)
     app.add_exception_handler(RiskInputError, risk.input_problem)
 
     @app.get("/api/openapi.json", include_in_schema=False, dependencies=[Depends(signed_in())])
