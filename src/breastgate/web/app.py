@@ -10,6 +10,7 @@ from breastgate import __version__
 from breastgate.risk.errors import RiskInputError
 from breastgate.web.api import (
     compare,
+    events,
     governance,
     launch,
     lesions,
@@ -26,6 +27,7 @@ from breastgate.web.api.limits import BodyLimit
 from breastgate.web.api.monitoring import router as monitoring_router
 from breastgate.web.api.routes import router
 from breastgate.web.api.ups import router as ups_router
+from breastgate.web.ui import pages
 
 
 def create_app(context: AppContext) -> FastAPI:
@@ -47,6 +49,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(signin.router)
     app.include_router(oidc.router)
     app.include_router(router)
+    app.include_router(events.router)  # before worklist: /worklist/events is not a study UID
     app.include_router(worklist.router)
     app.include_router(ups_router)
     app.include_router(governance.router)
@@ -57,6 +60,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(launch.router)
     app.include_router(lesions.router)
     app.add_exception_handler(RiskInputError, risk.input_problem)
+    pages.install(app)
 
     @app.get("/api/openapi.json", include_in_schema=False, dependencies=[Depends(signed_in())])
     def openapi() -> dict[str, Any]:
