@@ -2,7 +2,7 @@
 // reason), and the audit log with its verification (auditor, ai_admin).
 import { get, hasRole, send } from "./api.js";
 import { frame, say } from "./chrome.js";
-import { clear, h } from "./dom.js";
+import { clear, h, shortUid } from "./dom.js";
 
 const DESTINATIONS = ["api", "webhook", "pacs", "worklist", "report", "hl7"];
 const MODES = ["silent", "assistive", "integrated"];
@@ -91,7 +91,7 @@ async function drawAudit(panel) {
         "tbody",
         {},
         (events.items || []).reverse().map((e) =>
-          h("tr", {}, h("td", { class: "num" }, e.seq), h("td", {}, e.at), h("td", {}, e.kind), h("td", {}, e.actor), h("td", { class: "uid" }, e.study_instance_uid || ""), h("td", {}, e.subject || "")),
+          h("tr", {}, h("td", { class: "num" }, e.seq), h("td", {}, e.at), h("td", {}, e.kind), h("td", {}, e.actor), h("td", { class: "uid", title: e.study_instance_uid || "" }, e.study_instance_uid ? shortUid(e.study_instance_uid) : ""), h("td", {}, e.subject || "")),
         ),
       ),
     ),

@@ -73,33 +73,40 @@ function summaryOf(uid, results) {
 }
 
 function drawFindings(panel, results, verdicts, base) {
-  const list = results ? results.findings : [];
+  const list = results ? [...results.findings].sort((a, b) => Number(b.shown) - Number(a.shown) || b.score - a.score) : [];
   const canJudge = hasRole("radiologist");
   const rows = list.map((finding) => findingRow(finding, verdicts.get(finding.id), canJudge, base));
+  const shown = list.filter((f) => f.shown).length;
+  const all = h("input", { type: "checkbox", id: "show-all" });
+  const toggle = h("label", { class: "note toggle" }, all, ` ${list.length - shown} below the operating point`);
   clear(
     panel,
-    h("h2", {}, `Findings (${list.length})`),
+    h("h2", {}, `Findings (${shown})`, list.length > shown ? toggle : null),
     list.length
       ? h(
           "table",
-          { class: "dense findings" },
+          { class: "dense findings", id: "findings-table" },
           h("thead", {}, h("tr", {}, ["#", "Kind", "Side", "Score", "Size", "Where", "Verdict", canJudge ? "Review" : null].filter(Boolean).map((t) => h("th", {}, t)))),
           h("tbody", {}, rows),
         )
       : h("p", { class: "note" }, "No findings."),
   );
-  let selected = 0;
-  const select = (i) => {
-    rows.forEach((r, j) => r.classList.toggle("selected", i === j));
-    selected = i;
+  all.addEventListener("change", () => panel.querySelector("table")?.classList.toggle("all", all.checked));
+  let selected = null;
+  const visible = () => rows.filter((r) => r.offsetParent !== null);
+  const select = (row) => {
+    rows.forEach((r) => r.classList.toggle("selected", r === row));
+    selected = row;
   };
-  if (rows.length) select(0);
+  if (rows.length) select(rows[0]);
   document.addEventListener("keydown", (event) => {
     if (event.target.closest("input, select, textarea") || !rows.length) return;
-    if (event.key === "j") select(Math.min(selected + 1, rows.length - 1));
-    else if (event.key === "k") select(Math.max(selected - 1, 0));
-    else if (event.key === "a") rows[selected].querySelector("button.accept")?.click();
-    else if (event.key === "r") rows[selected].querySelector("select.reason")?.focus();
+    const seen = visible();
+    const at = Math.max(seen.indexOf(selected), 0);
+    if (event.key === "j") select(seen[Math.min(at + 1, seen.length - 1)]);
+    else if (event.key === "k") select(seen[Math.max(at - 1, 0)]);
+    else if (event.key === "a") selected?.querySelector("button.accept")?.click();
+    else if (event.key === "r") selected?.querySelector("select.reason")?.focus();
   });
 }
 
@@ -126,7 +133,7 @@ function findingRow(finding, verdict, canJudge, base) {
     h("td", {}, finding.laterality),
     h("td", { class: "num" }, finding.score.toFixed(2)),
     h("td", { class: "num" }, finding.size_mm != null ? `${finding.size_mm.toFixed(1)} mm` : "—"),
-    h("td", {}, where(finding)),
+    h("td", { class: "wrap" }, where(finding)),
     verdictCell,
   );
   if (!canJudge) return tr;
@@ -185,7 +192,7 @@ function drawQuality(panel, results) {
             h("td", {}, [c.laterality, c.view].filter(Boolean).join(" ") || "study"),
             h("td", {}, c.passed ? "pass" : "FAIL"),
             h("td", { class: "num" }, c.value != null ? `${Number(c.value).toFixed(1)} ${c.unit}` : "—"),
-            h("td", {}, c.reason),
+            h("td", { class: "wrap" }, c.reason),
           ),
         ),
       ),
