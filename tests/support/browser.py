@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+from PIL import Image
 from playwright.sync_api import Browser, Page, sync_playwright
 
 #: Where the tests also write their screenshots when set (``docs/screenshots`` for the README).
@@ -72,7 +73,8 @@ class Screenshots:
     def take(self, page: Page, name: str) -> Path:
         path = self.folder / f"{name}.png"
         page.screenshot(path=str(path))
-        if self.extra is not None:
+        if self.extra is not None:  # for the README: a 64-colour palette keeps each file small
             self.extra.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, self.extra / path.name)
+            with Image.open(path) as shot:
+                shot.convert("RGB").quantize(64).save(self.extra / path.name, optimize=True)
         return path
