@@ -13,6 +13,7 @@ const REASONS = [
   ["duplicate", "Duplicate"],
   ["other", "Other"],
 ];
+const KINDS = { calcification_cluster: "calc. cluster", architectural_distortion: "distortion" };
 const BIRADS = ["0", "1", "2", "3", "4", "5", "6"];
 const DENSITY = ["a", "b", "c", "d"];
 
@@ -124,12 +125,12 @@ function verdictText(v) {
 }
 
 function findingRow(finding, verdict, canJudge, base) {
-  const verdictCell = h("td", { class: `verdict ${verdict ? verdict.action : ""}` }, verdictText(verdict));
+  const verdictCell = h("td", { class: `verdict wrap ${verdict ? verdict.action : ""}` }, verdictText(verdict));
   const tr = h(
     "tr",
     { dataset: { finding: finding.id }, class: finding.shown ? "" : "below-op" },
     h("td", {}, finding.id),
-    h("td", {}, finding.kind.replace(/_/g, " ")),
+    h("td", { title: finding.kind }, KINDS[finding.kind] || finding.kind.replace(/_/g, " ")),
     h("td", {}, finding.laterality),
     h("td", { class: "num" }, finding.score.toFixed(2)),
     h("td", { class: "num" }, finding.size_mm != null ? `${finding.size_mm.toFixed(1)} mm` : "—"),
@@ -149,7 +150,7 @@ function findingRow(finding, verdict, canJudge, base) {
     try {
       const saved = await send("POST", `${base}/findings/${encodeURIComponent(finding.id)}/feedback`, body);
       verdictCell.textContent = verdictText(saved);
-      verdictCell.className = `verdict ${saved.action}`;
+      verdictCell.className = `verdict wrap ${saved.action}`;
       say(`Finding ${finding.id}: ${verdictText(saved)}`);
     } catch (err) {
       say(`Not saved: ${err.message}`, "error");

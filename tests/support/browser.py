@@ -73,8 +73,8 @@ class Screenshots:
     def take(self, page: Page, name: str) -> Path:
         path = self.folder / f"{name}.png"
         page.screenshot(path=str(path))
-        if self.extra is not None:  # for the README: a 64-colour palette keeps each file small
+        if self.extra is not None:  # for the README: a 128-colour palette keeps each file small
             self.extra.mkdir(parents=True, exist_ok=True)
             with Image.open(path) as shot:
-                shot.convert("RGB").quantize(64).save(self.extra / path.name, optimize=True)
+                shot.convert("RGB").quantize(128).save(self.extra / path.name, optimize=True)
         return path
