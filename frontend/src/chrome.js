@@ -19,7 +19,10 @@ export function frame(me, active, ...content) {
   const out = h("button", { type: "button", class: "quiet", id: "signout" }, "Sign out");
   out.addEventListener("click", async () => {
     await signOut();
-    location.assign("/signin");
+    // Signed in through the hospital's IdP: end that session too, when the IdP offers it.
+    const idp = "/api/session/oidc/logout";
+    const ends = me.via === "oidc" && (await fetch(idp, { redirect: "manual" })).type === "opaqueredirect";
+    location.assign(ends ? idp : "/signin");
   });
   const help = h(
     "dialog",

@@ -24,6 +24,7 @@ from breastgate.store import governance as users
 from breastgate.store.db import Database
 from tests.support.browser import Screenshots, chromium, open_page, sign_in
 from tests.support.gateway import GatewayProcess, storescu, wait_for
+from tests.support.oidc_provider import running_provider
 
 pytestmark = [pytest.mark.peers, pytest.mark.slow]
 
@@ -61,15 +62,30 @@ def _add_users(database: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """The gateway, its page users, and single sign-on through a real OpenID Provider."""
+    home = tmp_path_factory.mktemp("web-ui") / "gw"
+    secret = secrets.token_urlsafe(32)
     gw = GatewayProcess(
-        tmp_path_factory.mktemp("web-ui") / "gw",
-        BG_ALGORITHMS="breastgate.density,breastgate.calcifications,breastgate.positioning",
+        home, BG_ALGORITHMS="breastgate.density,breastgate.calcifications,breastgate.positioning"
     )
-    gw.headers  # noqa: B018 - `breastgate users add` makes the database
-    TOKENS.update(_add_users(gw.home / "breastgate.db"))
-    gw.start()
-    yield gw
-    gw.stop()
+    client = {"client_id": "breastgate", "client_secret": secret}
+    client |= {
+        "redirect_uris": [f"{gw.url}/api/session/oidc/callback"],
+        "post_logout_redirect_uris": [f"{gw.url}/"],
+    }
+    with running_provider([client]) as provider:
+        gw.env |= {
+            "BG_OIDC_ISSUER": provider.issuer,
+            "BG_OIDC_CLIENT_ID": "breastgate",
+            "BG_OIDC_CLIENT_SECRET": secret,
+            "BG_OIDC_SCOPES": "openid profile roles",
+            "BG_OIDC_ROLE_MAP": "breast-radiologist=radiologist;mammo-tech=technologist",
+        }
+        gw.headers  # noqa: B018 - `breastgate users add` makes the database
+        TOKENS.update(_add_users(gw.home / "breastgate.db"))
+        gw.start()
+        yield gw
+        gw.stop()
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +151,24 @@ def test_sign_in_through_the_form_and_a_wrong_password_is_refused(
     page.wait_for_url("**/worklist")
     expect(page.locator("#who")).to_have_text("rita · radiologist")
     expect(page.locator("#worklist")).to_be_visible()
+    page.click("#signout")
+    page.wait_for_url("**/signin")
+    page.goto("/worklist")  # the session ended
+    expect(page).to_have_url(re.compile(r"/signin\?next=%2Fworklist$"))
+    page.context.close()
+
+
+def test_sign_in_through_the_hospital_idp(gateway: GatewayProcess, browser: Browser) -> None:
+    page = open_page(browser, gateway.url)
+    page.goto("/governance")  # no session: to the sign-in page, whose SSO button keeps the target
+    page.click("text=Sign in with 127.0.0.1")
+    page.fill("input[name=login]", "alice")  # oidc-provider's development login: any password
+    page.fill("input[name=password]", "any")
+    page.click("button[type=submit]")
+    page.click("button[type=submit]")  # the consent page
+    page.wait_for_url(f"{gateway.url}/governance")
+    page.wait_for_selector("body[data-ready=true]")
+    expect(page.locator("#who")).to_have_text("alice · radiologist")
     page.context.close()
 
 
