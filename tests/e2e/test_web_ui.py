@@ -263,3 +263,23 @@ def test_an_auditor_cannot_confirm_a_report(
     assert _api(gateway, "POST", f"/api/studies/{uid}/report/confirm", TOKENS["otto"], {}).status_code == 403
     assert gateway.get(f"/api/studies/{uid}/report")["status"] == "draft"
     page.context.close()
+
+
+def test_a_radiologist_confirms_the_report_with_her_own_density(
+    arrival: dict[str, Any], gateway: GatewayProcess
+) -> None:
+    uid = arrival["suspicious"]
+    page: Page = arrival["page"]
+    page.goto(f"/studies/{uid}")
+    page.wait_for_selector("body[data-ready=true]")
+    page.select_option("#report-density", "c")
+    page.fill("#report-note", "Density read as c.")
+    page.click("#confirm")
+    expect(page.locator("#report-state")).to_contain_text("Confirmed by rita")
+    report = gateway.get(f"/api/studies/{uid}/report")
+    assert (report["status"], report["confirmed_by"], report["confirmed_density"]) == (
+        "confirmed",
+        "rita",
+        "c",
+    )
+    assert report["note"] == "Density read as c."
