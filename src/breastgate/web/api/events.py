@@ -65,7 +65,16 @@ async def _stream(request: Request, context: Any) -> AsyncIterator[str]:
             yield ": keep-alive\n\n"
 
 
-@router.get("/worklist/events", response_class=StreamingResponse)
+@router.get(
+    "/worklist/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": '``event: worklist`` with ``data: {"version": …}`` when the worklist changed',
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def worklist_events(request: Request, _: ReaderOrSystem) -> StreamingResponse:
     """Server-sent events: ``worklist`` whenever a study arrives on the worklist or changes."""
     context = request.app.state.context
