@@ -9,7 +9,7 @@ PEER_DEBS := dcmtk orthanc orthanc-dicomweb dicom3tools pixelmed-apps default-jr
 # and Tesseract with its English model to read the burned-in text of ultrasound frames (imaging.us_ocr).
 RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core tesseract-ocr tesseract-ocr-eng
 
-.PHONY: run test install install-test system-libs peers lint typecheck unit bench clean
+.PHONY: run test install install-test system-libs peers browser ui screenshots lint typecheck unit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || { apt-get update && apt-get install -y python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -56,6 +56,22 @@ $(OIDC_PROVIDER): tests/support/oidc/package.json tests/support/oidc/package-loc
 	npm ci --prefix tests/support/oidc --no-audit --no-fund
 	touch $@
 
+## Debian's chromium for the browser tests (Playwright drives it; no browser download), when missing
+## (needs root, as on CI).
+browser:
+	@command -v chromium >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
+
+## Rebuild the pages' bundle (src/breastgate/web/ui/static, committed) from frontend/ with npm + vite;
+## Debian's nodejs and npm when npm is missing. tests/unit/test_ui_bundle.py fails until it is rebuilt.
+ui:
+	command -v npm >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm; }
+	npm ci --prefix frontend --no-audit --no-fund
+	npm run --prefix frontend build
+
+## The README's screenshots (docs/screenshots), taken by the browser tests.
+screenshots: install-test peers browser
+	UI_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/e2e/test_web_ui.py -q
+
 ## Install, migrate and start the gateway on embedded defaults.
 run: install
 	$(BIN)/breastgate db upgrade
@@ -69,10 +85,11 @@ typecheck: install-test
 	$(BIN)/mypy
 
 ## Install what the tests need (Python deps, test peers), then lint, type check and run the whole suite.
-test: install-test peers $(OIDC_PROVIDER) lint typecheck
+test: install-test peers browser $(OIDC_PROVIDER) lint typecheck
 	$(BIN)/pytest -n auto --dist loadfile --durations=30
 
 bench: install-test peers
+	$(BIN)/python bench/worklist_page.py --studies 10000
 	$(BIN)/python bench/density_accuracy.py --count 200 --seed 1000 --workers 2
 	$(BIN)/python bench/density_accuracy.py --generator alt --count 100 --seed 1000 --workers 2
 	$(BIN)/python bench/ingest_throughput.py
@@ -92,4 +109,4 @@ bench: install-test peers
 	OMP_NUM_THREADS=1 $(BIN)/python bench/correlation_phantoms.py --women 100 --seed 0 --workers 2
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache tests/support/oidc/node_modules
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache tests/support/oidc/node_modules frontend/node_modules

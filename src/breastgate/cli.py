@@ -79,6 +79,8 @@ def serve(
             port=settings.http_port,
             log_config=None,
             access_log=False,
+            # Open event streams (the pages' live worklist) end at most this long after a stop.
+            timeout_graceful_shutdown=5,
         )
     finally:
         gateway.stop()

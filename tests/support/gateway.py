@@ -59,11 +59,14 @@ class GatewayProcess:
         with open(self.home / log_name, "ab") as log:  # the child keeps its own copy of the descriptor
             return subprocess.Popen([BREASTGATE, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
-    def add_user(self, name: str, roles: str) -> str:
-        """A user with ``roles`` in this gateway's database (``breastgate users add``); its token."""
+    def add_user(self, name: str, roles: str, password: str | None = None) -> str:
+        """A user with ``roles`` in this gateway's database (``breastgate users add``); its token.
+        With ``password``, the user can also sign in to the pages with it."""
+        extra = ["--password-stdin"] if password is not None else []
         done = subprocess.run(
-            [BREASTGATE, "users", "add", name, "--role", roles],
+            [BREASTGATE, "users", "add", name, "--role", roles, *extra],
             env=self.env,
+            input=f"{password}\n" if password is not None else None,
             capture_output=True,
             text=True,
             check=True,

@@ -25,6 +25,7 @@ from breastgate.store.db import Database
 from breastgate.web.api.access import COOKIE, PUBLIC, Allow, AuthConfig, check_rules, routes, rule_of
 from breastgate.web.api.deps import AppContext
 from breastgate.web.app import create_app
+from breastgate.web.ui.pages import PageRule
 from tests.support.db import upgrade
 from tests.support.identity import bearer
 
@@ -37,6 +38,8 @@ PUBLIC_ROUTES = {
     "GET /api/session/oidc/login",
     "GET /api/session/oidc/callback",
     "GET /api/session/oidc/logout",
+    "GET /signin",  # the sign-in page
+    "GET /static",  # the pages' script and style (no patient data)
 }
 
 
@@ -92,13 +95,17 @@ def test_every_route_needs_an_identity(app: FastAPI) -> None:
     cases = _cases(app)
     assert len(cases) >= 40  # the whole API, not a part of it
     open_routes = set()
-    for method, path, _route in cases:
+    for method, path, route in cases:
         if method == "WEBSOCKET":
             with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect(_concrete(path)):
                 pass
             assert refused.value.code == 1008, path
             continue
-        response = client.request(method, _concrete(path))
+        response = client.request(method, _concrete(path), follow_redirects=False)
+        if isinstance(rule_of(route), PageRule):  # a page sends a browser without a session to sign in
+            assert response.status_code == 303, f"{method} {path}: {response.status_code}"
+            assert response.headers["location"].startswith("/signin?next="), path
+            continue
         if f"{method} {path}" in PUBLIC_ROUTES:
             open_routes.add(f"{method} {path}")
             continue

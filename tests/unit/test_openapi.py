@@ -16,6 +16,7 @@ from breastgate.web.app import create_app
 #: Routes without a JSON response model, and why.
 UNTYPED = {
     "/ups-rs/": "DICOM JSON (application/dicom+json, PS3.18 F.2) or empty 204/201/202 answers",
+    "/api/worklist/events": "server-sent events (text/event-stream)",
 }
 #: DESIGN §4 results JSON fields (``[]``: an array's items).
 DESIGN_FIELDS = (

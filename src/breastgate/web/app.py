@@ -12,6 +12,7 @@ from breastgate.web.api import (
     compare,
     dicomweb,
     dicomweb_stow,
+    events,
     governance,
     launch,
     lesions,
@@ -28,6 +29,7 @@ from breastgate.web.api.limits import BodyLimit
 from breastgate.web.api.monitoring import router as monitoring_router
 from breastgate.web.api.routes import router
 from breastgate.web.api.ups import router as ups_router
+from breastgate.web.ui import pages
 
 
 def create_app(context: AppContext) -> FastAPI:
@@ -49,6 +51,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(signin.router)
     app.include_router(oidc.router)
     app.include_router(router)
+    app.include_router(events.router)  # before worklist: /worklist/events is not a study UID
     app.include_router(worklist.router)
     app.include_router(ups_router)
     app.include_router(governance.router)
@@ -61,6 +64,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(dicomweb.router)
     app.include_router(dicomweb_stow.router)
     app.add_exception_handler(RiskInputError, risk.input_problem)
+    pages.install(app)
 
     @app.get("/api/openapi.json", include_in_schema=False, dependencies=[Depends(signed_in())])
     def openapi() -> dict[str, Any]:
