@@ -199,7 +199,9 @@ CASES = (
 #: Mutating routes whose audit event needs a set-up of its own (tested below).
 OTHERS = {
     "DELETE /ups-rs/workitems/{uid}/subscribers/{ae_title}",
-    "POST /api/session",  # sign-in and sign-out: tests/unit/test_signin.py
+    "POST /dicomweb/studies",  # STOW-RS: instance.received per instance (test_dicomweb_stow.py)
+    "POST /dicomweb/studies/{study}",
+    "POST /api/session",  # sign-in and sign-out: tests/unit/test_access.py
     "DELETE /api/session",
     "POST /v1/getstructureddata",  # the same handler as "/v1/getstructureddata/", hidden from OpenAPI
 }

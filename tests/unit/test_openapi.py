@@ -15,6 +15,7 @@ from breastgate.web.app import create_app
 
 #: Routes without a JSON response model, and why.
 UNTYPED = {
+    "/dicomweb/": "DICOM JSON and multipart/related answers (PS3.18 QIDO-RS, WADO-RS, STOW-RS)",
     "/ups-rs/": "DICOM JSON (application/dicom+json, PS3.18 F.2) or empty 204/201/202 answers",
     "/api/worklist/events": "server-sent events (text/event-stream)",
 }
