@@ -121,7 +121,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 @pytest.fixture(scope="module")
 def orthanc(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DICOMwebClient]:
     if not orthanc_available():
-        pytest.skip("Orthanc is not installed")
+        pytest.fail("Orthanc is not installed (apt-get install orthanc orthanc-dicomweb; make test does)")
     server = OrthancServer(tmp_path_factory.mktemp("orthanc-dw"), dicomweb=True).start()
     try:
         for path in site.files.values():

@@ -196,6 +196,32 @@ def _number(value: float, places: int = 1, signed: bool = False) -> str:
     return f"{value:+.{places}f}" if signed else f"{value:.{places}f}"
 
 
+def order_group(
+    ref: StudyOrderRef,
+    stamp: str,
+    *,
+    status: str,
+    service: str,
+    orc: dict[int, str] | None = None,
+    obr: dict[int, str] | None = None,
+) -> list[str]:
+    """The ORC and OBR of a result about ``ref``'s order: placer, filler, accession, the ordered
+    procedure (else ``service``), result status ``status`` (OBR-25), plus the extra ``orc`` and
+    ``obr`` fields (already encoded)."""
+    accession, placer = _e(ref.accession_number or ""), _e(ref.placer_order_number or "")
+    filler = _e(ref.filler_order_number or ref.accession_number or "")
+    if ref.procedure_code:
+        service = f"{_e(ref.procedure_code)}^{_e(ref.procedure_text or '')}^L"
+    obr_fields = {
+        1: "1", 2: placer, 3: filler, 4: service, 7: stamp, 18: accession, 22: stamp,
+        24: _e(ref.modality), 25: status, **(obr or {}),
+    }  # fmt: skip
+    return [
+        _segment("ORC", {1: "RE", 2: placer, 3: filler, 5: "CM", **(orc or {})}),
+        _segment("OBR", obr_fields),
+    ]
+
+
 def build_oru(
     ref: StudyOrderRef,
     *,
@@ -282,31 +308,17 @@ def build_oru(
         add("RP", "LAUNCH_LINK", "Viewer launch link", f"{_e(url)}^BREASTGATE^HTML^{_e(label)}")
     add("TX", "DISCLAIMER", "Disclaimer", _e(NOT_FOR_DIAGNOSTIC_USE))
 
-    accession, placer = _e(ref.accession_number or ""), _e(ref.placer_order_number or "")
-    filler = _e(ref.filler_order_number or ref.accession_number or "")
-    if ref.procedure_code:
-        service = f"{_e(ref.procedure_code)}^{_e(ref.procedure_text or '')}^L"
-    else:
-        service = f"BG-AI^Breast imaging AI results^{CODING_SYSTEM}"
     tq = _priority_fields(profile.oru_priority_fields, profile, triage.priority)
     segments = [
         _msh("ORU^R01^ORU_R01", control_id, parties, now, "2.5.1"),
         _pid(ref.patient),
-        _segment("ORC", {1: "RE", 2: placer, 3: filler, 5: "CM", 7: tq.get("ORC-7.6", "")}),
-        _segment(
-            "OBR",
-            {
-                1: "1",
-                2: placer,
-                3: filler,
-                4: service,
-                7: stamp,
-                18: accession,
-                22: stamp,
-                24: _e(ref.modality),
-                25: "P",
-                27: tq.get("OBR-27.6", ""),
-            },
+        *order_group(
+            ref,
+            stamp,
+            status="P",
+            service=f"BG-AI^Breast imaging AI results^{CODING_SYSTEM}",
+            orc={7: tq.get("ORC-7.6", "")},
+            obr={27: tq.get("OBR-27.6", "")},
         ),
         *([_segment("TQ1", {1: "1", 9: tq["TQ1-9"]})] if "TQ1-9" in tq else []),
         f"ZDS|{_e(ref.study_instance_uid)}^BREASTGATE^Application^DICOM",

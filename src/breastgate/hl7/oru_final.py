@@ -24,7 +24,16 @@ from datetime import datetime
 
 from breastgate.domain.density import density_sentence
 from breastgate.domain.report import BIRADS_CATEGORIES
-from breastgate.hl7.oru import CODING_SYSTEM, MessageParties, StudyOrderRef, _e, _msh, _pid, _segment
+from breastgate.hl7.oru import (
+    CODING_SYSTEM,
+    MessageParties,
+    StudyOrderRef,
+    _e,
+    _msh,
+    _pid,
+    _segment,
+    order_group,
+)
 
 
 @dataclass(frozen=True)
@@ -81,30 +90,15 @@ def build_confirmed_oru(
     """ORU^R01 v2.5.1, result status final, of the report ``report.radiologist`` confirmed."""
     parties = parties or MessageParties()
     stamp = report.confirmed_at.strftime("%Y%m%d%H%M%S")
-    accession, placer = _e(ref.accession_number or ""), _e(ref.placer_order_number or "")
-    filler = _e(ref.filler_order_number or ref.accession_number or "")
-    if ref.procedure_code:
-        service = f"{_e(ref.procedure_code)}^{_e(ref.procedure_text or '')}^L"
-    else:
-        service = f"BG-REPORT^Breast imaging report^{CODING_SYSTEM}"
     segments = [
         _msh("ORU^R01^ORU_R01", control_id, parties, report.confirmed_at, "2.5.1"),
         _pid(ref.patient),
-        _segment("ORC", {1: "RE", 2: placer, 3: filler, 5: "CM"}),
-        _segment(
-            "OBR",
-            {
-                1: "1",
-                2: placer,
-                3: filler,
-                4: service,
-                7: stamp,
-                18: accession,
-                22: stamp,
-                24: _e(ref.modality),
-                25: "F",
-                32: _e(report.radiologist),
-            },
+        *order_group(
+            ref,
+            stamp,
+            status="F",
+            service=f"BG-REPORT^Breast imaging report^{CODING_SYSTEM}",
+            obr={32: _e(report.radiologist)},
         ),
         f"ZDS|{_e(ref.study_instance_uid)}^BREASTGATE^Application^DICOM",
     ]

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from breastgate.domain.audit import AuditKind
+from breastgate.store.studies import modalities_in
 from breastgate.store.tables import AuditEventRow, Instance, Study
 
 LOGGER = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ def search_studies(session: Session, filters: Filters, limit: int, offset: int) 
     ).all()
     uids = [r.study_instance_uid for r in rows]
     counts: dict[str, tuple[int, int, str]] = {}
-    modalities: dict[str, set[str]] = {u: set() for u in uids}
+    modalities = modalities_in(session, uids)
     if uids:
         for uid, series, instances, path in session.execute(
             select(
@@ -159,13 +160,6 @@ def search_studies(session: Session, filters: Filters, limit: int, offset: int) 
             .group_by(Instance.study_instance_uid)
         ):
             counts[uid] = (int(series), int(instances), str(path))
-        for uid, modality in session.execute(
-            select(Instance.study_instance_uid, Instance.modality)
-            .where(Instance.study_instance_uid.in_(uids))
-            .distinct()
-        ):
-            if modality:
-                modalities[uid].add(modality)
     return [
         StudyRow(
             study_instance_uid=r.study_instance_uid,

@@ -191,6 +191,20 @@ def get_study_ref(session: Session, study_instance_uid: str) -> StudyRef | None:
     )
 
 
+def modalities_in(session: Session, uids: list[str]) -> dict[str, set[str]]:
+    """The modalities of each study's instances (ModalitiesInStudy), in one query."""
+    modalities: dict[str, set[str]] = {u: set() for u in uids}
+    if uids:
+        for uid, modality in session.execute(
+            select(Instance.study_instance_uid, Instance.modality)
+            .where(Instance.study_instance_uid.in_(uids))
+            .distinct()
+        ):
+            if modality:
+                modalities[uid].add(modality)
+    return modalities
+
+
 def list_studies(session: Session, limit: int = 50, offset: int = 0) -> list[StudySummary]:
     """Studies, most recently received first."""
     studies = session.scalars(
@@ -200,16 +214,9 @@ def list_studies(session: Session, limit: int = 50, offset: int = 0) -> list[Stu
         .offset(offset)
     ).all()
     uids = [s.study_instance_uid for s in studies]
-    modalities: dict[str, set[str]] = {u: set() for u in uids}
+    modalities = modalities_in(session, uids)
     series: dict[str, int] = {}
     if uids:
-        for uid, modality in session.execute(
-            select(Instance.study_instance_uid, Instance.modality)
-            .where(Instance.study_instance_uid.in_(uids))
-            .distinct()
-        ):
-            if modality:
-                modalities[uid].add(modality)
         for uid, count in session.execute(
             select(Instance.study_instance_uid, func.count(func.distinct(Instance.series_instance_uid)))
             .where(Instance.study_instance_uid.in_(uids))
